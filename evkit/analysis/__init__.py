@@ -1,0 +1,1 @@
+"""evkit.analysis."""

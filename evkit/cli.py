@@ -1,0 +1,78 @@
+"""The ``evkit`` command line. Each feature registers its sub-commands from ``evkit.commands``.
+
+Exit codes: 0 done; 1 the device, broker or disk failed us; 2 invalid input (nothing was sent or written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from evkit import __version__
+from evkit.errors import ConfigError, DatasetError, EvkitError, ValidationError
+
+#: Modules with ``register(top, groups)``; ``groups`` holds the sub-parsers of capture / sim / set.
+COMMAND_MODULES = (
+    "evkit.commands.capture_amqp",
+    "evkit.commands.capture_mqtt",
+    "evkit.commands.sim_easee",
+    "evkit.commands.sim_devices",
+    "evkit.commands.set_devices",
+    "evkit.commands.analysis",
+    "evkit.commands.replay",
+    "evkit.commands.demo",
+)
+
+GROUPS = {
+    "capture": "record a stream into a Parquet dataset",
+    "sim": "run a device simulator against a local broker",
+    "set": "change a charger setting (validated, confirmed, audited)",
+}
+
+INPUT_ERRORS = (ConfigError, DatasetError, ValidationError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser."""
+    parser = argparse.ArgumentParser(prog="evkit", description="Record, analyse and steer EV chargers.")
+    parser.add_argument("--version", action="version", version=f"evkit {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail to stderr")
+    top = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    groups = {
+        name: top.add_parser(name, help=help_text, description=help_text).add_subparsers(
+            dest="target", required=True, metavar="TARGET"
+        )
+        for name, help_text in GROUPS.items()
+    }
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(top, groups)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code: int = args.func(args)
+    except INPUT_ERRORS as exc:
+        print(f"evkit: {exc}", file=sys.stderr)
+        return 2
+    except EvkitError as exc:
+        print(f"evkit: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

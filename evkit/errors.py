@@ -1,0 +1,69 @@
+"""The evkit exception tree.
+
+EvkitError
+├── ConfigError          bad connection details, options or files given by the user
+├── DatasetError         a directory with no Parquet, missing required columns, an empty dataset
+├── StoreError           the output directory cannot be written (unwritable, full)
+├── SourceError          a broker or device cannot be reached or dropped us
+│   └── AuthError        credentials refused (a token-based capture re-fetches its details)
+└── ControlError         a setting could not be applied
+    ├── ValidationError  refused before sending: nothing was sent; the message says what is allowed
+    ├── RejectedError    the device answered with an error
+    └── NoAnswerError    no confirmation within the timeout
+"""
+
+from __future__ import annotations
+
+
+class EvkitError(Exception):
+    """Base of every error evkit raises on purpose."""
+
+
+class ConfigError(EvkitError):
+    """The user's options, URL or details file are unusable."""
+
+
+class DatasetError(EvkitError):
+    """A dataset directory cannot be analysed as asked."""
+
+
+class StoreError(EvkitError):
+    """Rows could not be written durably."""
+
+
+class SourceError(EvkitError):
+    """A broker or device connection failed."""
+
+
+class AuthError(SourceError):
+    """The broker or API refused the credentials."""
+
+
+class ControlError(EvkitError):
+    """A setting was not applied."""
+
+
+class ValidationError(ControlError):
+    """A value failed validation; it was never sent."""
+
+
+class RejectedError(ControlError):
+    """The device refused the setting."""
+
+
+class NoAnswerError(ControlError):
+    """The device did not confirm within the timeout."""
+
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "ControlError",
+    "DatasetError",
+    "EvkitError",
+    "NoAnswerError",
+    "RejectedError",
+    "SourceError",
+    "StoreError",
+    "ValidationError",
+]

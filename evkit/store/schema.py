@@ -1,0 +1,67 @@
+"""The dataset contract: the columns every evkit dataset carries and the ones each source adds.
+
+Analysis relies only on ``REQUIRED_COLUMNS``; anything else is welcome extra detail.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+UTC_US = pl.Datetime("us", "UTC")
+
+#: Columns every captured row has (Easee AMQP and MQTT alike), with their types.
+REQUIRED_COLUMNS: dict[str, pl.DataType] = {
+    "received_at": UTC_US,  # our wall clock when the message arrived; always known
+    "arrival_time": UTC_US,  # Easee's ArrivalTime header (cloud arrival); null if absent
+    "observed_at": UTC_US,  # device timestamp from the body
+    "charger_id": pl.String(),
+    "observation_id": pl.Int32(),
+    "observation": pl.String(),  # catalog name, null if unknown
+    "value": pl.Float64(),  # numeric value; booleans 1.0/0.0; null for strings
+    "value_text": pl.String(),  # the value as sent, as text
+    "kind": pl.String(),  # observation / command_response / pulse / unknown (MQTT: mqtt)
+    "routing_key": pl.String(),
+    "redelivered": pl.Boolean(),
+    "raw": pl.Binary(),  # the exact body bytes
+    "error": pl.String(),  # why decoding failed; null when clean
+}
+
+#: Extra columns of Easee AMQP rows.
+EASEE_EXTRA_COLUMNS: dict[str, pl.DataType] = {
+    "data_type": pl.String(),  # Boolean / Double / Integer / String / ... as decoded
+    "label": pl.String(),  # enum label of the value (op mode, phase, ...), null if none or unknown
+    "value_reversed": pl.String(),  # 108 UserIDTokenReversed read back to front
+    "headers": pl.String(),  # all AMQP headers as JSON text (nothing lost)
+    "arrival_time_raw": pl.String(),  # the ArrivalTime header as sent
+    "conn_epoch": pl.Int32(),  # which (re)connection of the capture delivered the row
+}
+
+#: Extra columns of MQTT rows (evcc, go-e, anything else).
+MQTT_EXTRA_COLUMNS: dict[str, pl.DataType] = {
+    "topic": pl.String(),
+    "retained": pl.Boolean(),
+    "qos": pl.Int8(),
+    "source": pl.String(),  # evcc / go-e / other
+    "device_id": pl.String(),  # evcc loadpoint or vehicle path, go-e serial
+    "key": pl.String(),  # evcc topic leaf path or go-e API key
+    "conn_epoch": pl.Int32(),
+}
+
+#: Written by the store on every row: which capture process wrote it.
+CAPTURE_ID_COLUMN = "capture_id"
+
+EASEE_SCHEMA: dict[str, pl.DataType] = {**REQUIRED_COLUMNS, **EASEE_EXTRA_COLUMNS}
+MQTT_SCHEMA: dict[str, pl.DataType] = {**REQUIRED_COLUMNS, **MQTT_EXTRA_COLUMNS}
+
+KINDS = ("observation", "command_response", "pulse", "unknown", "mqtt")
+
+
+def missing_required(columns: list[str] | set[str]) -> list[str]:
+    """Names of required columns absent from ``columns``, in contract order."""
+    present = set(columns)
+    return [name for name in REQUIRED_COLUMNS if name not in present]
+
+
+def empty_frame(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """A zero-row frame with ``schema``."""
+    return pl.DataFrame(schema=schema)
