@@ -19,11 +19,13 @@ COMMAND_MODULES = (
     "evkit.commands.capture_amqp",
     "evkit.commands.capture_mqtt",
     "evkit.commands.sim_easee",
-    "evkit.commands.sim_devices",
-    "evkit.commands.set_devices",
+    "evkit.commands.evcc",
+    "evkit.commands.goe",
     "evkit.commands.analysis",
+    "evkit.commands.report",
     "evkit.commands.replay",
     "evkit.commands.demo",
+    "evkit.commands.lab",
 )
 
 GROUPS = {
