@@ -1,0 +1,104 @@
+"""The audit log: every command any controller sends, appended as Parquet below ``<store>/audit/``.
+
+Rows follow the dataset contract (``received_at`` = the command time, ``kind`` = ``"command"``, the
+other required columns null where they don't apply), so ``evkit.scan(<store>/audit)`` reads them and
+they sit next to captured data in one store. Extra columns: ``target``, ``transport``, ``topic``
+(MQTT topic or URL, secrets masked), ``setting``, ``payload``, ``outcome``, ``detail``, ``latency_s``.
+Credentials never reach the log: URLs and text pass through :func:`evkit.control.base.mask_secrets`.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import polars as pl
+
+from evkit.control.base import CommandResult, mask_secrets
+from evkit.store.reader import scan
+from evkit.store.schema import REQUIRED_COLUMNS
+from evkit.store.writer import PartWriter
+
+AUDIT_DIR_NAME = "audit"
+
+#: Columns an audit row adds to the contract's required ones.
+AUDIT_EXTRA_COLUMNS: dict[str, pl.DataType] = {
+    "target": pl.String(),  # evcc / go-e
+    "transport": pl.String(),  # mqtt / http
+    "topic": pl.String(),  # topic published to, or URL requested (secrets masked)
+    "setting": pl.String(),  # loadpoints/1/mode, amp, ...
+    "payload": pl.String(),  # exact payload text
+    "outcome": pl.String(),  # confirmed / unchanged / accepted / rejected / no_answer / dry_run
+    "detail": pl.String(),  # the sentence shown to the user
+    "latency_s": pl.Float64(),  # send -> confirmation, null without confirmation
+}
+
+AUDIT_SCHEMA: dict[str, pl.DataType] = {**REQUIRED_COLUMNS, **AUDIT_EXTRA_COLUMNS}
+
+
+def audit_frame(results: list[CommandResult]) -> pl.DataFrame:
+    """Contract-shaped rows for ``results`` (pure; secrets masked)."""
+    rows = [
+        {
+            "received_at": result.time,
+            "arrival_time": None,
+            "observed_at": None,
+            "charger_id": None,
+            "observation_id": None,
+            "observation": result.setting or None,
+            "value": None,
+            "value_text": mask_secrets(result.payload),
+            "kind": "command",
+            "routing_key": None,
+            "redelivered": None,
+            "raw": mask_secrets(result.payload).encode(),
+            "error": None if result.ok else (result.detail or result.outcome.label),
+            "target": result.target,
+            "transport": result.transport,
+            "topic": mask_secrets(result.topic_or_url),
+            "setting": result.setting or None,
+            "payload": mask_secrets(result.payload),
+            "outcome": result.outcome.value,
+            "detail": mask_secrets(result.detail),
+            "latency_s": result.latency_s,
+        }
+        for result in results
+    ]
+    return pl.DataFrame(rows, schema=AUDIT_SCHEMA)
+
+
+class AuditLog:
+    """Appends command results to ``<store_dir>/audit/`` (one fsynced Parquet part per record call).
+
+    >>> log = AuditLog("data")          # doctest: +SKIP
+    >>> log.record(result)              # doctest: +SKIP
+    >>> log.read().collect()            # doctest: +SKIP
+
+    Thread-safe: a panel and a CLI may share one log object. Raises ``StoreError`` when the store
+    cannot be written.
+    """
+
+    def __init__(self, store_dir: Path | str) -> None:
+        self.store_dir = Path(store_dir)
+        self.path = self.store_dir / AUDIT_DIR_NAME
+        self._writer: PartWriter | None = None
+        self._lock = threading.Lock()
+
+    def record(self, *results: CommandResult) -> None:
+        """Append ``results`` durably."""
+        if not results:
+            return
+        with self._lock:
+            if self._writer is None:
+                self._writer = PartWriter(self.path)
+            self._writer.write(audit_frame(list(results)))
+
+    def read(self) -> pl.LazyFrame:
+        """Every audited command so far (``evkit.scan`` of the audit directory)."""
+        return scan(self.path)
+
+    def __repr__(self) -> str:
+        return f"AuditLog({str(self.store_dir)!r})"
+
+
+__all__ = ["AUDIT_DIR_NAME", "AUDIT_EXTRA_COLUMNS", "AUDIT_SCHEMA", "AuditLog", "audit_frame"]
