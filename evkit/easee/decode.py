@@ -1,0 +1,599 @@
+"""Decode Easee AMQP deliveries into rows of the dataset contract (``evkit.store.schema.EASEE_SCHEMA``).
+
+The real v2 body is not public, so every plausible wire form is accepted (keys case-insensitive):
+
+* Masterloop: routing key ``{serial}.O.{obsId}``, body ``{"Timestamp": ..., "Value": ...}``;
+* SignalR-like: ``{"mid", "dataType", "id", "value", "timestamp"}``;
+* flat: ``{"ChargerId", "ObservationId", "Value", "Timestamp", "DataType"}``.
+
+``decode_deliveries`` never raises: a message it cannot make sense of still becomes one row, with the
+exact body in ``raw``, our receive time, the routing key and an ``error`` saying why.
+
+Speed matters (capture shares the GIL with the pika I/O thread): one ``json.loads`` per message,
+cached routing-key parsing, rows gathered as tuples, one DataFrame built per batch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+import polars as pl
+
+from evkit.easee.catalog import ENUM_LABELS, OBSERVATIONS, DataType, Obs
+from evkit.store.schema import EASEE_SCHEMA
+
+
+class Delivery(NamedTuple):
+    """One AMQP delivery as the capture hands it to the decoder."""
+
+    routing_key: str
+    body: bytes
+    headers: Mapping[str, Any] | None  # pika BasicProperties.headers as delivered
+    redelivered: bool
+    received_at_us: int  # our wall clock, epoch microseconds UTC
+    conn_epoch: int = 0
+
+
+#: Column order of the rows built here (== EASEE_SCHEMA).
+COLUMNS: tuple[str, ...] = tuple(EASEE_SCHEMA)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+_TICKS_AT_EPOCH = 621_355_968_000_000_000  # .NET DateTime.Ticks of 1970-01-01T00:00:00Z
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_KIND_BY_MARKER = {"O": "observation", "CR": "command_response", "P": "pulse"}
+
+_TYPE_BY_NAME: dict[str, DataType] = {member.title.lower(): member for member in DataType}
+_TYPE_BY_NAME.update({"bool": DataType.BOOLEAN, "int": DataType.INTEGER, "float": DataType.DOUBLE})
+_TYPE_BY_CODE: dict[int, DataType] = {member.value: member for member in DataType}
+_TYPE_TITLES: dict[DataType | None, str | None] = {member: member.title for member in DataType}
+_TYPE_TITLES[None] = None
+
+_TRUE_TEXTS = frozenset({"true", "1", "on", "yes"})
+_FALSE_TEXTS = frozenset({"false", "0", "off", "no"})
+_NON_NUMERIC_TYPES = frozenset({DataType.STRING, DataType.BINARY, DataType.POSITION, DataType.STATISTICS})
+
+# Catalog facts looked up per message, flattened to plain dicts for speed.
+_NAMES: dict[int, str] = {obs_id: info.name for obs_id, info in OBSERVATIONS.items()}
+_CATALOG_TYPES: dict[int, DataType] = {obs_id: info.data_type for obs_id, info in OBSERVATIONS.items()}
+_LABELS: dict[int, Mapping[int, str]] = dict(ENUM_LABELS)
+_REVERSED_ID = int(Obs.USER_ID_TOKEN_REVERSED)
+
+# routing key -> (kind, charger id, observation id from the key, error); keys repeat a lot.
+_ROUTE_CACHE: dict[str, tuple[str, str | None, int | None, str | None]] = {}
+_ROUTE_CACHE_MAX = 200_000
+
+
+def parse_routing_key(routing_key: str) -> tuple[str, str | None, int | None, str | None]:
+    """``(kind, charger_id, observation_id, error)`` from a Masterloop routing key.
+
+    ``{mid}.O.{id}`` -> observation, ``{mid}.CR.{cmd}.{ticks}`` -> command_response, ``{mid}.P[...]`` ->
+    pulse, anything else -> unknown (charger id and observation id ``None``).
+    """
+    cached = _ROUTE_CACHE.get(routing_key)
+    if cached is not None:
+        return cached
+    parts = routing_key.split(".")
+    kind = _KIND_BY_MARKER.get(parts[1], "unknown") if len(parts) >= 2 and parts[0] else "unknown"
+    charger_id = _clean_text(parts[0]) if kind != "unknown" else None
+    obs_id: int | None = None
+    error: str | None = None
+    if kind == "observation":
+        obs_id, error = _to_obs_id(parts[-1]) if len(parts) >= 3 else (None, None)
+        if error is not None:
+            error = f"routing key {routing_key!r}: {error}"
+    result = (kind, charger_id, obs_id, error)
+    if len(_ROUTE_CACHE) >= _ROUTE_CACHE_MAX:
+        _ROUTE_CACHE.clear()
+    _ROUTE_CACHE[routing_key] = result
+    return result
+
+
+def _to_obs_id(raw: Any) -> tuple[int | None, str | None]:
+    """An observation id as Int32, or an error text."""
+    if isinstance(raw, bool):
+        return None, f"observation id {raw!r} is not an integer"
+    if isinstance(raw, int):
+        number = raw
+    elif isinstance(raw, float) and raw.is_integer():
+        number = int(raw)
+    elif isinstance(raw, str):
+        try:
+            number = int(raw.strip())
+        except ValueError:
+            return None, f"observation id {_short(raw)!r} is not an integer"
+    else:
+        return None, f"observation id {_short(raw)!r} is not an integer"
+    if not _INT32_MIN <= number <= _INT32_MAX:
+        return None, f"observation id {number} is out of range"
+    return number, None
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    text = _clean_text(text) or ""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _clean_text(text: str) -> str:
+    """``text`` as valid UTF-8 (lone surrogates from JSON escapes are backslash-escaped)."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+# ---------------------------------------------------------------------------------------------- time
+
+
+def parse_timestamp_us(raw: Any) -> int:
+    """Epoch microseconds (UTC) of a body timestamp or an ``ArrivalTime`` header; ``ValueError`` if not one.
+
+    Accepts ISO 8601 text with 0-7+ fractional digits, ``Z``/``z``, ``+00:00`` or any offset, or no zone
+    (= UTC); ``bytes`` of such text; a ``datetime`` (naive = UTC, as pika gives AMQP timestamps); or a
+    number: epoch seconds, milliseconds, microseconds or .NET ticks, told apart by magnitude.
+    """
+    if isinstance(raw, str):
+        text = raw.strip()
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            if text.endswith("z"):
+                parsed = datetime.fromisoformat(text[:-1] + "Z")
+            elif text.lstrip("-").isdigit():
+                return _epoch_number_us(int(text))
+            else:
+                raise ValueError(f"{_short(raw)!r} is not an ISO 8601 time") from None
+        return _datetime_us(parsed)
+    if isinstance(raw, datetime):
+        return _datetime_us(raw)
+    if isinstance(raw, bool):
+        raise ValueError(f"{raw!r} is not a time")
+    if isinstance(raw, int | float | Decimal):
+        return _epoch_number_us(raw)
+    if isinstance(raw, bytes | bytearray | memoryview):
+        try:
+            text = bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("time bytes are not UTF-8") from None
+        return parse_timestamp_us(text)
+    raise ValueError(f"{_short(raw)!r} is not a time")
+
+
+def _datetime_us(value: datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - _EPOCH) // _ONE_US
+
+
+def _epoch_number_us(raw: float | Decimal) -> int:
+    """Epoch µs from seconds / ms / µs / .NET ticks, by magnitude (valid for years 1973-5138)."""
+    if isinstance(raw, Decimal | float) and not math.isfinite(raw):
+        raise ValueError(f"{raw!r} is not a time")
+    number: float = int(raw) if isinstance(raw, Decimal) and raw == raw.to_integral_value() else float(raw)
+    if isinstance(raw, int):
+        number = raw
+    size = abs(number)
+    if size >= 10**17:  # .NET ticks (100 ns since 0001-01-01): ~6.4e17 today
+        micros = (int(number) - _TICKS_AT_EPOCH) // 10
+    elif size >= 10**14:  # epoch microseconds: ~1.7e15 today
+        micros = int(number)
+    elif size >= 10**11:  # epoch milliseconds: ~1.7e12 today
+        micros = round(number * 1000)
+    else:  # epoch seconds: ~1.7e9 today
+        micros = round(number * 1_000_000)
+    # Keep within what Polars and Parquet readers handle comfortably (years 1..9999).
+    if not -62_135_596_800_000_000 <= micros <= 253_402_300_799_999_999:
+        raise ValueError(f"{number!r} is out of the supported time range")
+    return int(micros)
+
+
+# --------------------------------------------------------------------------------------------- value
+
+
+def _value_text(value: Any) -> str | None:
+    """The value as sent: a JSON string's text, else the JSON literal."""
+    if isinstance(value, str):
+        return _clean_text(value)
+    if value is None:
+        return None
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    return _clean_text(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
+
+def decode_value(value: Any, data_type: DataType | None) -> tuple[float | None, str | None]:
+    """``(numeric value, error)`` of a JSON value read as ``data_type`` (``None`` = unknown type).
+
+    Booleans become 1.0/0.0; strings of non-numeric types give ``None``; unknown types give a number
+    when the value parses as one, else ``None`` (text only, never an error).
+    """
+    if value is None:
+        return None, None
+    if data_type is None:
+        return _loose_number(value), None
+    if data_type in _NON_NUMERIC_TYPES:
+        return None, None
+    if data_type is DataType.BOOLEAN:
+        return _boolean(value)
+    return _number(value, data_type)
+
+
+def _boolean(value: Any) -> tuple[float | None, str | None]:
+    if value is True or value is False:
+        return (1.0 if value else 0.0), None
+    if isinstance(value, int | float) and value in (0, 1):
+        return float(value), None
+    if isinstance(value, str):
+        folded = value.strip().lower()
+        if folded in _TRUE_TEXTS:
+            return 1.0, None
+        if folded in _FALSE_TEXTS:
+            return 0.0, None
+    return None, f"value {_short(value)!r} is not a Boolean"
+
+
+def _number(value: Any, data_type: DataType) -> tuple[float | None, str | None]:
+    if isinstance(value, float):
+        return value, None
+    if isinstance(value, int):  # bool included: true/false read as 1/0
+        try:
+            return float(value), None
+        except OverflowError:
+            return None, f"value {_short(value)!r} is too large for a {data_type.title}"
+    if isinstance(value, str):
+        try:
+            return float(value.strip()), None
+        except ValueError:
+            pass
+    return None, f"value {_short(value)!r} is not a number ({data_type.title})"
+
+
+def _loose_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int | float):
+        try:
+            return float(value)
+        except OverflowError:
+            return None
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _message_type(raw: Any) -> DataType | None:
+    """The data type a message declares (code 1..7 or a name), or ``None``."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return _TYPE_BY_CODE.get(raw)
+    if isinstance(raw, str):
+        text = raw.strip().lower()
+        if text.isdigit():
+            return _TYPE_BY_CODE.get(int(text))
+        return _TYPE_BY_NAME.get(text)
+    return None
+
+
+# ------------------------------------------------------------------------------------------- headers
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if isinstance(value, Decimal):
+        return str(value)
+    return repr(value)
+
+
+def headers_json(headers: Mapping[str, Any] | None) -> str | None:
+    """All AMQP headers as JSON text (``None`` when there are none)."""
+    if not headers:
+        return None
+    try:
+        text = json.dumps(dict(headers), default=_json_default, ensure_ascii=False)
+    except (TypeError, ValueError):  # non-string keys, circular structures
+        text = json.dumps({str(key): _json_default(val) for key, val in headers.items()}, ensure_ascii=False)
+    return _clean_text(text)
+
+
+def _raw_header_text(value: Any) -> str:
+    if isinstance(value, str):
+        return _clean_text(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return _clean_text(str(value))
+
+
+def _arrival_header(headers: Mapping[str, Any]) -> Any:
+    if "ArrivalTime" in headers:
+        return headers["ArrivalTime"]
+    for key, value in headers.items():
+        if isinstance(key, str) and key.lower() == "arrivaltime":
+            return value
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- rows
+
+_Row = tuple[Any, ...]
+
+
+def _body_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The body with lower-cased keys (first spelling wins)."""
+    folded: dict[str, Any] = {}
+    for key, value in body.items():
+        folded.setdefault(key.lower(), value)
+    return folded
+
+
+def _decode_one(delivery: Delivery) -> _Row:
+    routing_key, body, headers, redelivered, received_at_us, conn_epoch = delivery
+    errors: list[str] = []
+    routing_key = _clean_text(routing_key) if isinstance(routing_key, str) else _short(routing_key)
+    kind, charger_id, obs_id, route_error = parse_routing_key(routing_key)
+
+    # Headers: ArrivalTime (parsed and as sent) and everything as JSON.
+    arrival_us: int | None = None
+    arrival_raw: str | None = None
+    headers_text: str | None = None
+    if headers:
+        headers_text = headers_json(headers)
+        arrival = _arrival_header(headers)
+        if arrival is not None:
+            arrival_raw = _raw_header_text(arrival)
+            try:
+                arrival_us = parse_timestamp_us(arrival)
+            except (ValueError, OverflowError) as exc:
+                errors.append(f"ArrivalTime header: {exc}")
+
+    observed_us: int | None = None
+    value: float | None = None
+    value_text: str | None = None
+    data_type: DataType | None = None
+    type_title: str | None = None
+    label: str | None = None
+    value_reversed: str | None = None
+
+    try:
+        message = json.loads(body)
+    except UnicodeDecodeError:
+        message = None
+        errors.append("body is not UTF-8")
+    except ValueError as exc:
+        message = None
+        if body or kind not in ("pulse",):
+            errors.append(f"body is not JSON: {exc}" if body else "empty body")
+    except RecursionError:
+        message = None
+        errors.append("body is nested too deeply")
+
+    if isinstance(message, dict):
+        if len(message) == 2 and "Timestamp" in message and "Value" in message:
+            # The Masterloop form in its usual casing: no key folding needed.
+            ts_raw = message["Timestamp"]
+            raw_value = message["Value"]
+            has_value = True
+            folded = None
+        else:
+            folded = _body_fields(message)
+            ts_raw = folded.get("timestamp")
+            has_value = "value" in folded
+            raw_value = folded.get("value")
+
+        if folded is not None:
+            body_charger = folded.get("chargerid", folded.get("mid", folded.get("serialnumber")))
+            if body_charger is not None:
+                charger_id = _clean_text(str(body_charger))
+            body_obs = folded.get("observationid")
+            if body_obs is None and kind != "command_response":
+                body_obs = folded.get("id")
+            if body_obs is not None:
+                obs_id, obs_error = _to_obs_id(body_obs)
+                if obs_error is not None:
+                    errors.append(obs_error)
+                route_error = None  # the body names the id
+                if kind == "unknown" and has_value:
+                    kind = "observation"
+            declared = folded.get("datatype")
+            if declared is not None:
+                data_type = _message_type(declared)
+
+        if ts_raw is not None:
+            try:
+                observed_us = parse_timestamp_us(ts_raw)
+            except (ValueError, OverflowError) as exc:
+                errors.append(f"Timestamp: {exc}")
+        elif kind in ("observation", "command_response"):
+            errors.append("missing Timestamp")
+
+        if kind == "command_response":
+            response = folded if folded is not None else _body_fields(message)
+            accepted = response.get("wasaccepted")
+            value, _ = _boolean(accepted) if accepted is not None else (None, None)
+            label = None if value is None else ("accepted" if value else "rejected")
+            comment = response.get("comment", response.get("resultcode"))
+            value_text = _value_text(comment)
+            type_title = "CommandResponse"
+            obs_id = None
+        elif kind == "pulse":
+            type_title = "Pulse"
+        else:
+            if route_error is not None:
+                errors.append(route_error)
+            elif obs_id is None:
+                errors.append("no observation id in the routing key or body")
+            if not has_value:
+                errors.append("missing Value")
+            if data_type is None and obs_id is not None:
+                data_type = _CATALOG_TYPES.get(obs_id)
+            value_text = _value_text(raw_value)
+            value, value_error = decode_value(raw_value, data_type)
+            if value_error is not None:
+                errors.append(value_error)
+            type_title = _TYPE_TITLES[data_type]
+            if obs_id is not None:
+                labels = _LABELS.get(obs_id)
+                if labels is not None and value is not None and value.is_integer():
+                    label = labels.get(int(value))
+                if obs_id == _REVERSED_ID and value_text is not None:
+                    value_reversed = value_text[::-1]
+    elif message is not None:
+        errors.append(f"body is JSON {type(message).__name__}, not an object")
+        value_text = _value_text(message)
+    if message is None and route_error is not None and kind == "observation":
+        errors.append(route_error)
+
+    if kind == "command_response" and obs_id is not None:
+        obs_id = None
+    return (
+        received_at_us,
+        arrival_us,
+        observed_us,
+        charger_id,
+        obs_id,
+        _NAMES.get(obs_id) if obs_id is not None else None,
+        value,
+        value_text,
+        kind,
+        routing_key,
+        bool(redelivered),
+        bytes(body),
+        "; ".join(errors) if errors else None,
+        type_title,
+        label,
+        value_reversed,
+        headers_text,
+        arrival_raw,
+        conn_epoch,
+    )
+
+
+def _salvage(delivery: Any, exc: BaseException) -> _Row:
+    """The row of a delivery the decoder could not handle at all: raw, times, key, and why."""
+
+    def pick(index: int, kinds: type | tuple[type, ...]) -> Any:
+        try:
+            item = delivery[index]
+        except Exception:  # any shape of input
+            return None
+        return item if isinstance(item, kinds) else None
+
+    body = pick(1, (bytes, bytearray, memoryview))
+    routing_key = pick(0, str)
+    received = pick(4, int)
+    epoch = pick(5, int)
+    return (
+        received,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        "unknown",
+        _clean_text(routing_key) if routing_key is not None else None,
+        bool(pick(3, (bool, int))),
+        bytes(body) if body is not None else b"",
+        f"decoder failed: {type(exc).__name__}: {_short(str(exc), 200)}",
+        None,
+        None,
+        None,
+        None,
+        None,
+        epoch if epoch is not None and _INT32_MIN <= epoch <= _INT32_MAX else 0,
+    )
+
+
+def decode_delivery(delivery: Delivery) -> _Row:
+    """One row (a tuple in ``COLUMNS`` order) for one delivery; never raises."""
+    try:
+        return _decode_one(delivery)
+    except Exception as exc:  # the contract: never raise, keep the message
+        return _salvage(delivery, exc)
+
+
+_DATETIME_COLUMNS = frozenset({"received_at", "arrival_time", "observed_at"})
+
+
+def rows_to_frame(rows: Sequence[_Row]) -> pl.DataFrame:
+    """A frame with exactly ``EASEE_SCHEMA`` from rows in ``COLUMNS`` order."""
+    if not rows:
+        return pl.DataFrame(schema=EASEE_SCHEMA)
+    columns = list(zip(*rows, strict=True))
+    series = []
+    for name, values in zip(COLUMNS, columns, strict=True):
+        dtype = EASEE_SCHEMA[name]
+        if name in _DATETIME_COLUMNS:
+            series.append(pl.Series(name, values, dtype=pl.Int64).cast(dtype))
+        else:
+            series.append(pl.Series(name, values, dtype=dtype))
+    return pl.DataFrame(series)
+
+
+def decode_deliveries(deliveries: Sequence[Delivery]) -> pl.DataFrame:
+    """One row per delivery with exactly ``evkit.store.schema.EASEE_SCHEMA`` (names, order, dtypes).
+
+    Never raises for any input; a malformed message becomes a row with ``raw`` and ``error``.
+    """
+    decode = _decode_one
+    rows: list[_Row] = []
+    append = rows.append
+    for delivery in deliveries:
+        try:
+            append(decode(delivery))
+        except Exception as exc:  # the contract: never raise, keep the message
+            append(_salvage(delivery, exc))
+    try:
+        return rows_to_frame(rows)
+    except Exception:  # a value Polars refused: rebuild row by row so one bad row cannot sink a batch
+        return _frame_row_by_row(deliveries, rows)
+
+
+def _frame_row_by_row(deliveries: Sequence[Delivery], rows: list[_Row]) -> pl.DataFrame:
+    safe: list[_Row] = []
+    for delivery, row in zip(deliveries, rows, strict=True):
+        try:
+            rows_to_frame([row])
+        except Exception as exc:
+            safe.append(_salvage(delivery, exc))
+        else:
+            safe.append(row)
+    return rows_to_frame(safe)
+
+
+__all__ = [
+    "COLUMNS",
+    "Delivery",
+    "decode_deliveries",
+    "decode_delivery",
+    "decode_value",
+    "headers_json",
+    "parse_routing_key",
+    "parse_timestamp_us",
+    "rows_to_frame",
+]
