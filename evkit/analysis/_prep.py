@@ -1,0 +1,56 @@
+"""Shared preparation: validation of inputs, Easee rows only, duplicates collapsed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import polars as pl
+
+from evkit.errors import DatasetError
+from evkit.store.schema import REQUIRED_COLUMNS, missing_required
+
+#: The identity of one observation: the same charger, id, device time and value are one message.
+IDENTITY = ("charger_id", "observation_id", "observed_at", "value", "value_text")
+
+
+def columns_of(lf: pl.LazyFrame) -> list[str]:
+    """Column names of ``lf`` (schema only, nothing is read)."""
+    return list(lf.collect_schema().names())
+
+
+def require(lf: pl.LazyFrame, columns: Iterable[str] = REQUIRED_COLUMNS) -> None:
+    """Raise DatasetError naming the columns of ``columns`` that ``lf`` lacks."""
+    present = columns_of(lf)
+    wanted = list(columns)
+    missing = (
+        missing_required(present)
+        if wanted == list(REQUIRED_COLUMNS)
+        else [c for c in wanted if c not in present]
+    )
+    if missing:
+        raise DatasetError(f"the data lacks required column(s): {', '.join(missing)}")
+
+
+def easee_rows(lf: pl.LazyFrame, ids: Iterable[int] | None = None) -> pl.LazyFrame:
+    """Rows from Easee (not MQTT) with a charger and a device time, optionally only ``ids``."""
+    cond = pl.col("charger_id").is_not_null() & pl.col("observed_at").is_not_null()
+    cond = cond & (pl.col("kind").is_null() | (pl.col("kind") != "mqtt"))
+    if "source" in columns_of(lf):
+        cond = cond & (pl.col("source").is_null() | (pl.col("source") == "easee"))
+    if ids is not None:
+        cond = cond & pl.col("observation_id").is_in(list(ids))
+    return lf.filter(cond)
+
+
+def observations(lf: pl.LazyFrame, ids: Iterable[int], extra: Iterable[str] = ()) -> pl.LazyFrame:
+    """Easee observations of ``ids``, one row per distinct message, projected to what analysis uses."""
+    cols = [*IDENTITY, *extra]
+    present = set(columns_of(lf))
+    frame = easee_rows(lf, ids)
+    frame = frame.select([pl.col(c) if c in present else pl.lit(None).alias(c) for c in cols])
+    return frame.unique(subset=list(IDENTITY), keep="first")
+
+
+def seconds(expr: pl.Expr) -> pl.Expr:
+    """A duration expression as float seconds."""
+    return expr.dt.total_microseconds().cast(pl.Float64) / 1e6

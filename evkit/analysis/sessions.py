@@ -1,0 +1,411 @@
+"""Charging sessions: plug-in to unplug, per charger, with energy cross-checked three ways.
+
+A session opens when op mode (109) leaves 1 Disconnected and closes when it returns to 1. A charger whose
+first op mode is already another value opens a session flagged ``started_mid_session``. Op mode 0
+(Offline) neither opens nor closes a session; inside one it marks a ``gap``.
+
+Energy comes from three independent estimates:
+
+- ``session_energy``: the charger's session counter (121). Spurious zeros are ignored (energy never
+  falls inside a session), a stale value carried over from the previous session before charging starts
+  is ignored, and the last value before the next plug-in counts (the charger keeps it after unplug).
+- ``lifetime_meter``: the lifetime meter (124) after the session minus before it. It is only reported
+  about hourly, so it needs a reading between the previous session and this one's first charge and one
+  after unplug, before the next session.
+- ``power_integral``: total power (120, kW) held until the next reading, integrated over the session;
+  intervals longer than the gap threshold are not integrated (a hole in the data is not guessed).
+
+The session counter is used when the lifetime meter confirms it (or cannot be checked); when the two
+disagree beyond tolerance, the power integral arbitrates, and ``energy_note`` says what happened.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import timedelta
+
+import polars as pl
+
+from evkit.analysis import _ids
+from evkit.analysis._prep import columns_of, observations, require, seconds
+from evkit.analysis._timeline import DEFAULT_GAP, gaps, spans
+from evkit.analysis.schema import SESSION_SCHEMA
+
+#: Two energy estimates agree when they differ by at most this fraction of the larger ...
+REL_TOLERANCE = 0.03
+#: ... or by at most this many kWh (meter resolution, the last partial reading).
+ABS_TOLERANCE_KWH = 0.1
+
+_IDS = (
+    _ids.OP_MODE,
+    _ids.OUTPUT_PHASE,
+    _ids.TOTAL_POWER,
+    _ids.SESSION_ENERGY,
+    _ids.LIFETIME_ENERGY,
+    _ids.USER_ID_TOKEN,
+    _ids.USER_ID_TOKEN_REVERSED,
+)
+
+_KEY = ["charger_id", "seq"]
+
+
+def _op_modes(obs: pl.LazyFrame) -> pl.LazyFrame:
+    """Op-mode rows with the session each belongs to (``seq``, null between sessions)."""
+    op = (
+        obs.filter(
+            (pl.col("observation_id") == _ids.OP_MODE)
+            & pl.col("value").is_not_null()
+            & (pl.col("value") != _ids.OFFLINE)
+        )
+        .select("charger_id", pl.col("observed_at").alias("ts"), pl.col("value").cast(pl.Int32).alias("mode"))
+        .sort("charger_id", "ts")
+    )
+    connected = pl.col("mode") != _ids.DISCONNECTED
+    prev = pl.col("connected").shift(1).over("charger_id")
+    op = op.with_columns(connected.alias("connected")).with_columns(
+        (pl.col("connected") & prev.fill_null(False).not_()).alias("start"),
+        (pl.col("connected").not_() & prev.fill_null(False)).alias("end"),
+        prev.is_null().alias("first"),
+        pl.col("ts").shift(-1).over("charger_id").alias("next_ts"),
+    )
+    seq = pl.col("start").cast(pl.Int32).cum_sum().over("charger_id")
+    return op.with_columns(
+        pl.when(pl.col("connected") | pl.col("end")).then(seq).otherwise(None).alias("seq")
+    ).filter(pl.col("seq").is_not_null() & (pl.col("seq") > 0))
+
+
+def _boundaries(op: pl.LazyFrame, last_seen: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per session: start, end, first charge, time charging, and the neighbours' times."""
+    op = op.join(last_seen, on="charger_id", how="left")
+    charging = pl.col("connected") & (pl.col("mode") == _ids.CHARGING)
+    held = pl.col("next_ts").fill_null(pl.col("last_seen")) - pl.col("ts")
+    sess = (
+        op.group_by(_KEY)
+        .agg(
+            pl.col("ts").filter(pl.col("start")).min().alias("started_at"),
+            pl.col("ts").filter(pl.col("end")).min().alias("ended_at"),
+            pl.col("first").filter(pl.col("start")).first().alias("started_mid_session"),
+            pl.col("ts").filter(charging).min().alias("first_charge_at"),
+            seconds(held.filter(charging).sum()).alias("charge_duration_s"),
+            pl.col("last_seen").first(),
+        )
+        .sort("charger_id", "started_at")
+    )
+    return sess.with_columns(
+        pl.col("started_at").shift(-1).over("charger_id").alias("next_start"),
+        pl.col("ended_at").shift(1).over("charger_id").alias("prev_end"),
+    )
+
+
+def _assign(obs: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
+    """Attach every observation to the session that started last before it (same charger)."""
+    rows = obs.filter(pl.col("observation_id") != _ids.OP_MODE).sort("observed_at")
+    offline = obs.filter((pl.col("observation_id") == _ids.OP_MODE) & (pl.col("value") == _ids.OFFLINE)).sort(
+        "observed_at"
+    )
+    starts = sess.select(
+        *_KEY, "started_at", "ended_at", "first_charge_at", "started_mid_session", "last_seen"
+    ).sort("started_at")
+    joined = (
+        pl.concat([rows, offline])
+        .sort("observed_at")
+        .join_asof(
+            starts,
+            left_on="observed_at",
+            right_on="started_at",
+            by="charger_id",
+            strategy="backward",
+            check_sortedness=False,
+        )
+    )
+    return joined.filter(pl.col("seq").is_not_null()).with_columns(
+        (pl.col("ended_at").is_null() | (pl.col("observed_at") <= pl.col("ended_at"))).alias("inside")
+    )
+
+
+def _per_session(rows: pl.LazyFrame, holes: pl.LazyFrame) -> pl.LazyFrame:
+    """Power, counter, meter, phase, token and offline figures per session."""
+    obs_id = pl.col("observation_id")
+    power = (obs_id == _ids.TOTAL_POWER) & pl.col("inside") & pl.col("value").is_not_null()
+    # A stale counter from the previous session can linger until charging starts; zeros are spurious.
+    counter_from = (
+        pl.when(pl.col("started_mid_session")).then(pl.col("started_at")).otherwise(pl.col("first_charge_at"))
+    )
+    counter = (
+        (obs_id == _ids.SESSION_ENERGY)
+        & pl.col("value").is_not_null()
+        & (pl.col("value") > 0)
+        & (pl.col("observed_at") >= counter_from)
+    )
+    meter = (obs_id == _ids.LIFETIME_ENERGY) & pl.col("value").is_not_null()
+    phase = (obs_id == _ids.OUTPUT_PHASE) & pl.col("inside") & (pl.col("value") > 0)
+    token = (obs_id == _ids.USER_ID_TOKEN) & (pl.col("value_text").str.len_chars() > 0)
+    token_rev = (obs_id == _ids.USER_ID_TOKEN_REVERSED) & (pl.col("value_text").str.len_chars() > 0)
+    offline = (obs_id == _ids.OP_MODE) & pl.col("inside")
+
+    # Power is held until its next reading (or the session's end); a hold spanning a hole in the data
+    # (a silence of the whole charger) is not integrated: what happened in the hole is unknown.
+    power_rows = rows.filter(power).select(*_KEY, "observed_at", "value", "ended_at", "last_seen")
+    power_rows = power_rows.with_columns(
+        (
+            pl.col("observed_at").shift(-1).over(_KEY).fill_null(pl.coalesce("ended_at", "last_seen"))
+            - pl.col("observed_at")
+        ).alias("held")
+    ).sort("observed_at")
+    next_hole = holes.select("charger_id", "gap_start").sort("gap_start")
+    power_rows = power_rows.join_asof(
+        next_hole,
+        left_on="observed_at",
+        right_on="gap_start",
+        by="charger_id",
+        strategy="forward",
+        check_sortedness=False,
+    ).with_columns(
+        (
+            pl.col("gap_start").is_not_null() & (pl.col("gap_start") < pl.col("observed_at") + pl.col("held"))
+        ).alias("in_hole")
+    )
+    integral = power_rows.group_by(_KEY).agg(
+        (pl.col("value") * seconds(pl.col("held")) / 3600.0)
+        .filter(pl.col("in_hole").not_())
+        .sum()
+        .alias("energy_integral_kwh"),
+        pl.col("value").max().alias("peak_power_kw"),
+        pl.col("in_hole").any().alias("power_hole"),
+    )
+
+    ts = pl.col("observed_at")
+    figures = rows.group_by(_KEY).agg(
+        pl.col("value").filter(counter).sort_by(ts.filter(counter)).last().alias("counter_last"),
+        (obs_id == _ids.SESSION_ENERGY).any().alias("has_counter"),
+        pl.col("value").filter(meter).sort_by(ts.filter(meter)).last().alias("meter_stop_kwh"),
+        ts.filter(meter).max().alias("meter_stop_at"),
+        (pl.col("value").filter(phase) // 10).max().cast(pl.Int8).alias("phases_inside"),
+        pl.col("value_text").filter(token).sort_by(ts.filter(token)).first().alias("token"),
+        pl.col("token_reversed").filter(token_rev).sort_by(ts.filter(token_rev)).first().alias("token_rev"),
+        offline.any().alias("went_offline"),
+    )
+    return figures.join(integral, on=_KEY, how="left")
+
+
+def _before(obs: pl.LazyFrame, sess: pl.LazyFrame, obs_id: int, at: pl.Expr, name: str) -> pl.LazyFrame:
+    """The last ``obs_id`` reading at or before ``at`` of each session (value and time)."""
+    readings = (
+        obs.filter((pl.col("observation_id") == obs_id) & pl.col("value").is_not_null())
+        .select("charger_id", pl.col("observed_at").alias(f"{name}_at"), pl.col("value").alias(name))
+        .sort(f"{name}_at")
+    )
+    anchors = sess.select(*_KEY, at.alias("__at")).filter(pl.col("__at").is_not_null()).sort("__at")
+    return anchors.join_asof(
+        readings,
+        left_on="__at",
+        right_on=f"{name}_at",
+        by="charger_id",
+        strategy="backward",
+        check_sortedness=False,
+    ).drop("__at")
+
+
+def _close(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    diff = (a - b).abs()
+    return (diff <= ABS_TOLERANCE_KWH) | (diff <= REL_TOLERANCE * pl.max_horizontal(a.abs(), b.abs()))
+
+
+def _fmt(expr: pl.Expr) -> pl.Expr:
+    return expr.round(3).cast(pl.String)
+
+
+def _choose_energy(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Pick ``energy_kwh`` and say why (see the module docstring)."""
+    s, lt, i = pl.col("energy_session_kwh"), pl.col("energy_lifetime_kwh"), pl.col("energy_integral_kwh")
+    agree = _close(s, lt)
+    lt_closer = (lt - i).abs() < (s - i).abs()
+    disagree = s.is_not_null() & lt.is_not_null() & agree.not_() & pl.col("started_mid_session").not_()
+    # the integral can only arbitrate when no hole in the data interrupted it
+    arbiter = i.is_not_null() & pl.col("power_hole").fill_null(False).not_()
+    source = (
+        pl.when(disagree & arbiter & lt_closer)
+        .then(pl.lit("lifetime_meter"))
+        .when(disagree & arbiter)
+        .then(pl.lit("session_energy"))
+        .when(disagree)
+        .then(pl.lit("lifetime_meter"))
+        .when(s.is_not_null())
+        .then(pl.lit("session_energy"))
+        .when(lt.is_not_null())
+        .then(pl.lit("lifetime_meter"))
+        .when(i.is_not_null())
+        .then(pl.lit("power_integral"))
+        .otherwise(None)
+    )
+    pair = pl.concat_str(
+        pl.lit("session counter "),
+        _fmt(s),
+        pl.lit(" kWh and lifetime meter "),
+        _fmt(lt),
+        pl.lit(" kWh disagree"),
+    )
+    note = (
+        pl.when(disagree & arbiter)
+        .then(
+            pl.concat_str(
+                pair,
+                pl.lit("; power integral "),
+                _fmt(i),
+                pl.lit(" kWh is closer to the "),
+                pl.when(lt_closer).then(pl.lit("lifetime meter")).otherwise(pl.lit("session counter")),
+            )
+        )
+        .when(disagree)
+        .then(pl.concat_str(pair, pl.lit("; no complete power data to arbitrate, the meter is trusted")))
+        .when(s.is_null() & lt.is_not_null())
+        .then(pl.lit("no session counter (121) in the data"))
+        .when(s.is_null() & arbiter)
+        .then(pl.lit("no session counter (121) nor lifetime meter (124) around the session"))
+        .when(s.is_null() & i.is_not_null())
+        .then(pl.lit("only the power integral, and it spans a hole in the data: a lower bound"))
+        .when(s.is_not_null() & lt.is_null() & arbiter & _close(s, i).not_())
+        .then(
+            pl.concat_str(
+                pl.lit("session counter "),
+                _fmt(s),
+                pl.lit(" kWh vs power integral "),
+                _fmt(i),
+                pl.lit(" kWh (no meter to confirm)"),
+            )
+        )
+        .otherwise(None)
+    )
+    value = (
+        pl.when(source == "session_energy")
+        .then(s)
+        .when(source == "lifetime_meter")
+        .then(lt)
+        .when(source == "power_integral")
+        .then(i)
+        .otherwise(None)
+    )
+    return frame.with_columns(
+        source.alias("energy_source"), note.alias("energy_note"), value.alias("energy_kwh")
+    )
+
+
+def easee_sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFrame:
+    """Sessions of the Easee rows of ``lf`` (see the module docstring), in ``SESSION_SCHEMA``."""
+    require(lf)
+    extra = ["value_reversed"] if "value_reversed" in columns_of(lf) else []
+    obs = observations(lf, _IDS, extra=extra)
+    reversed_expr = pl.col("value_reversed") if extra else pl.col("value_text").str.reverse()
+    obs = obs.with_columns(reversed_expr.alias("token_reversed"))
+    seen = spans(lf).select("charger_id", "last_seen")
+    sess = _boundaries(_op_modes(obs), seen)
+    rows = _assign(obs, sess)
+    all_holes = gaps(lf, gap)
+    figures = _per_session(rows, all_holes)
+
+    anchor = pl.coalesce("first_charge_at", "started_at")
+    meter_start = _before(obs, sess, _ids.LIFETIME_ENERGY, anchor, "meter_start_kwh")
+    phases_before = _before(obs, sess, _ids.OUTPUT_PHASE, pl.col("started_at"), "phase_before")
+
+    holes = all_holes.join(sess.select(*_KEY, "started_at", "ended_at", "last_seen"), on="charger_id")
+    holes = (
+        holes.filter(
+            (pl.col("gap_end") > pl.col("started_at"))
+            & (pl.col("gap_start") < pl.coalesce("ended_at", "last_seen"))
+        )
+        .group_by(_KEY)
+        .agg(pl.len().alias("holes"))
+    )
+
+    frame = (
+        sess.join(figures, on=_KEY, how="left")
+        .join(meter_start, on=_KEY, how="left")
+        .join(phases_before, on=_KEY, how="left")
+        .join(holes, on=_KEY, how="left")
+    )
+    # The meter reading before the session must postdate the previous session, and the one after must
+    # postdate the unplug; otherwise the delta would include another session or miss the end.
+    start_ok = pl.col("prev_end").is_null() | (pl.col("meter_start_kwh_at") >= pl.col("prev_end"))
+    stop_ok = pl.col("ended_at").is_null() | (pl.col("meter_stop_at") >= pl.col("ended_at"))
+    delta = pl.col("meter_stop_kwh") - pl.col("meter_start_kwh")
+    whole = pl.col("ended_at").is_not_null() & pl.col("started_mid_session").not_()
+    lifetime = pl.when(start_ok & stop_ok & (delta >= 0) & whole).then(delta)
+    no_charge = pl.col("first_charge_at").is_null() & pl.col("started_mid_session").not_()
+    counter = (
+        pl.when(pl.col("counter_last").is_not_null())
+        .then(pl.col("counter_last"))
+        .when(no_charge | (pl.col("has_counter").fill_null(False) & pl.col("first_charge_at").is_null()))
+        .then(pl.lit(0.0))
+        .otherwise(None)
+    )
+    phase_before = pl.when(pl.col("phase_before") > 0).then(pl.col("phase_before") // 10)
+    frame = frame.with_columns(
+        counter.alias("energy_session_kwh"),
+        lifetime.alias("energy_lifetime_kwh"),
+        pl.col("energy_integral_kwh").alias("raw_integral_kwh"),
+        pl.when(pl.col("started_mid_session"))
+        .then(None)
+        .otherwise(pl.col("energy_integral_kwh"))
+        .alias("energy_integral_kwh"),
+        pl.when(start_ok).then(pl.col("meter_start_kwh")).alias("meter_start_kwh"),
+        pl.when(stop_ok & pl.col("ended_at").is_not_null())
+        .then(pl.col("meter_stop_kwh"))
+        .alias("meter_stop_kwh"),
+        pl.coalesce(pl.col("phases_inside"), phase_before.cast(pl.Int8)).alias("phases"),
+        pl.coalesce("token", "token_rev").alias("rfid_token"),
+        seconds(pl.coalesce("ended_at", "last_seen") - pl.col("started_at")).alias("connected_duration_s"),
+        pl.col("ended_at").is_not_null().alias("closed"),
+        (pl.col("holes").fill_null(0).gt(0) | pl.col("went_offline").fill_null(False)).alias("gap"),
+    )
+    frame = _choose_energy(frame).with_columns(
+        pl.col("charge_duration_s").fill_null(0.0),
+        # data that starts mid-session only saw part of the charging: average what it saw
+        pl.when(pl.col("charge_duration_s") > 0)
+        .then(
+            pl.when(pl.col("started_mid_session"))
+            .then(pl.col("raw_integral_kwh"))
+            .otherwise(pl.col("energy_kwh"))
+            / (pl.col("charge_duration_s") / 3600.0)
+        )
+        .alias("mean_power_kw"),
+        (pl.col("closed") & pl.col("started_mid_session").not_()).alias("complete"),
+        pl.concat_str(
+            pl.col("charger_id"), pl.lit("/"), pl.col("started_at").dt.strftime("%Y%m%dT%H%M%SZ")
+        ).alias("session_id"),
+        pl.lit("easee").alias("source"),
+    )
+    return frame.select([pl.col(name).cast(dtype) for name, dtype in SESSION_SCHEMA.items()]).sort(
+        "charger_id", "started_at"
+    )
+
+
+def _home_sessions(lf: pl.LazyFrame) -> list[pl.LazyFrame]:
+    """evcc / go-e sessions from ``evkit.analysis.home`` when that module and such rows exist."""
+    if "source" not in columns_of(lf):
+        return []
+    try:
+        home = importlib.import_module("evkit.analysis.home")
+    except ImportError:
+        return []
+    found: list[pl.LazyFrame] = []
+    for name in ("evcc_sessions", "goe_sessions"):
+        func = getattr(home, name, None)
+        if func is not None:
+            frame: pl.LazyFrame = func(lf)
+            found.append(frame.select([pl.col(n).cast(t) for n, t in SESSION_SCHEMA.items()]))
+    return found
+
+
+def sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFrame:
+    """Charging sessions of every charger in ``lf`` (Easee, plus evcc / go-e when present).
+
+    One row per session in ``SESSION_SCHEMA``, sorted by charger and start. ``gap`` is the silence
+    that counts as a hole in the data (idle Easee chargers report about every 15 minutes).
+    """
+    frames = [easee_sessions(lf, gap), *_home_sessions(lf)]
+    if len(frames) == 1:
+        return frames[0]
+    return pl.concat(frames, how="vertical").sort("charger_id", "started_at")
+
+
+__all__ = ["ABS_TOLERANCE_KWH", "REL_TOLERANCE", "easee_sessions", "sessions"]
