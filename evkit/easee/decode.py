@@ -42,6 +42,8 @@ class Delivery(NamedTuple):
 #: Column order of the rows built here (== EASEE_SCHEMA).
 COLUMNS: tuple[str, ...] = tuple(EASEE_SCHEMA)
 
+_encode_text = json.encoder.encode_basestring
+_fromisoformat = datetime.fromisoformat
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 _TICKS_AT_EPOCH = 621_355_968_000_000_000  # .NET DateTime.Ticks of 1970-01-01T00:00:00Z
@@ -56,6 +58,7 @@ _TYPE_TITLES[None] = None
 
 _TRUE_TEXTS = frozenset({"true", "1", "on", "yes"})
 _FALSE_TEXTS = frozenset({"false", "0", "off", "no"})
+_PLAIN_NUMBER_TYPES = frozenset({DataType.DOUBLE, DataType.INTEGER, None})
 _NON_NUMERIC_TYPES = frozenset({DataType.STRING, DataType.BINARY, DataType.POSITION, DataType.STATISTICS})
 
 # Catalog facts looked up per message, flattened to plain dicts for speed.
@@ -311,6 +314,14 @@ def headers_json(headers: Mapping[str, Any] | None) -> str | None:
     """All AMQP headers as JSON text (``None`` when there are none)."""
     if not headers:
         return None
+    # Fast path: text keys and text values (the usual ArrivalTime-only case) need no encoder run.
+    parts = []
+    for key, value in headers.items():
+        if type(key) is not str or type(value) is not str:
+            break
+        parts.append(f"{_encode_text(key)}:{_encode_text(value)}")
+    else:
+        return _clean_text("{" + ",".join(parts) + "}")
     try:
         text = json.dumps(dict(headers), default=_json_default, ensure_ascii=False)
     except (TypeError, ValueError):  # non-string keys, circular structures
@@ -339,6 +350,32 @@ def _arrival_header(headers: Mapping[str, Any]) -> Any:
 
 # ---------------------------------------------------------------------------------------------- rows
 
+_DECODER = json.JSONDecoder()
+_SCAN = _DECODER.scan_once  # type: ignore[attr-defined]
+
+
+def _load_body(body: bytes) -> tuple[Any, str | None]:
+    """``(parsed JSON, None)`` or ``(None, why not)``."""
+    if type(body) is not bytes:
+        body = bytes(body)
+    try:
+        text = body.decode("utf-8")
+        value, end = _SCAN(text, 0)  # fast path: no leading whitespace, nothing after the value
+        if end == len(text):
+            return value, None
+    except (UnicodeDecodeError, StopIteration, ValueError, RecursionError):
+        pass
+    # Slow path: the standard parser gives the precise reason (and accepts a BOM / UTF-16).
+    try:
+        return json.loads(body), None
+    except UnicodeDecodeError:
+        return None, "body is not UTF-8"
+    except ValueError as exc:
+        return None, (f"body is not JSON: {exc}" if body else "empty body")
+    except RecursionError:
+        return None, "body is nested too deeply"
+
+
 _Row = tuple[Any, ...]
 
 
@@ -360,15 +397,31 @@ def _decode_one(delivery: Delivery) -> _Row:
     arrival_us: int | None = None
     arrival_raw: str | None = None
     headers_text: str | None = None
+    arrival: Any = None
     if headers:
-        headers_text = headers_json(headers)
-        arrival = _arrival_header(headers)
-        if arrival is not None:
-            arrival_raw = _raw_header_text(arrival)
+        if len(headers) == 1 and type(arrival := headers.get("ArrivalTime")) is str and arrival.isascii():
+            # The usual case: a single ISO text header.
+            headers_text = '{"ArrivalTime":' + _encode_text(arrival) + "}"
+            arrival_raw = arrival
             try:
-                arrival_us = parse_timestamp_us(arrival)
-            except (ValueError, OverflowError) as exc:
-                errors.append(f"ArrivalTime header: {exc}")
+                parsed = _fromisoformat(arrival)
+                if parsed.tzinfo is None:
+                    parsed = parsed.replace(tzinfo=UTC)
+                arrival_us = (parsed - _EPOCH) // _ONE_US
+            except ValueError:
+                try:
+                    arrival_us = parse_timestamp_us(arrival)
+                except (ValueError, OverflowError) as exc:
+                    errors.append(f"ArrivalTime header: {exc}")
+        else:
+            headers_text = headers_json(headers)
+            arrival = _arrival_header(headers)
+    if arrival_raw is None and arrival is not None:
+        arrival_raw = _raw_header_text(arrival)
+        try:
+            arrival_us = parse_timestamp_us(arrival)
+        except (ValueError, OverflowError) as exc:
+            errors.append(f"ArrivalTime header: {exc}")
 
     observed_us: int | None = None
     value: float | None = None
@@ -378,18 +431,9 @@ def _decode_one(delivery: Delivery) -> _Row:
     label: str | None = None
     value_reversed: str | None = None
 
-    try:
-        message = json.loads(body)
-    except UnicodeDecodeError:
-        message = None
-        errors.append("body is not UTF-8")
-    except ValueError as exc:
-        message = None
-        if body or kind not in ("pulse",):
-            errors.append(f"body is not JSON: {exc}" if body else "empty body")
-    except RecursionError:
-        message = None
-        errors.append("body is nested too deeply")
+    message, body_error = _load_body(body)
+    if body_error is not None and (body or kind != "pulse"):
+        errors.append(body_error)
 
     if isinstance(message, dict):
         if len(message) == 2 and "Timestamp" in message and "Value" in message:
@@ -424,7 +468,16 @@ def _decode_one(delivery: Delivery) -> _Row:
 
         if ts_raw is not None:
             try:
-                observed_us = parse_timestamp_us(ts_raw)
+                if type(ts_raw) is str:  # fast path for the usual ISO text
+                    try:
+                        parsed = _fromisoformat(ts_raw)
+                        if parsed.tzinfo is None:
+                            parsed = parsed.replace(tzinfo=UTC)
+                        observed_us = (parsed - _EPOCH) // _ONE_US
+                    except ValueError:
+                        observed_us = parse_timestamp_us(ts_raw)
+                else:
+                    observed_us = parse_timestamp_us(ts_raw)
             except (ValueError, OverflowError) as exc:
                 errors.append(f"Timestamp: {exc}")
         elif kind in ("observation", "command_response"):
@@ -450,10 +503,13 @@ def _decode_one(delivery: Delivery) -> _Row:
                 errors.append("missing Value")
             if data_type is None and obs_id is not None:
                 data_type = _CATALOG_TYPES.get(obs_id)
-            value_text = _value_text(raw_value)
-            value, value_error = decode_value(raw_value, data_type)
-            if value_error is not None:
-                errors.append(value_error)
+            if type(raw_value) is float and data_type in _PLAIN_NUMBER_TYPES and math.isfinite(raw_value):
+                value, value_text = raw_value, repr(raw_value)  # fast path: a typed JSON number
+            else:
+                value_text = _value_text(raw_value)
+                value, value_error = decode_value(raw_value, data_type)
+                if value_error is not None:
+                    errors.append(value_error)
             type_title = _TYPE_TITLES[data_type]
             if obs_id is not None:
                 labels = _LABELS.get(obs_id)
@@ -537,22 +593,20 @@ def decode_delivery(delivery: Delivery) -> _Row:
         return _salvage(delivery, exc)
 
 
-_DATETIME_COLUMNS = frozenset({"received_at", "arrival_time", "observed_at"})
+_DATETIME_COLUMNS = ("received_at", "arrival_time", "observed_at")
+# Rows carry epoch microseconds; the frame is built with Int64 there and cast once.
+_ROW_SCHEMA = {
+    name: (pl.Int64() if name in _DATETIME_COLUMNS else dtype) for name, dtype in EASEE_SCHEMA.items()
+}
+_TO_DATETIME = [pl.col(name).cast(EASEE_SCHEMA[name]) for name in _DATETIME_COLUMNS]
 
 
 def rows_to_frame(rows: Sequence[_Row]) -> pl.DataFrame:
     """A frame with exactly ``EASEE_SCHEMA`` from rows in ``COLUMNS`` order."""
     if not rows:
         return pl.DataFrame(schema=EASEE_SCHEMA)
-    columns = list(zip(*rows, strict=True))
-    series = []
-    for name, values in zip(COLUMNS, columns, strict=True):
-        dtype = EASEE_SCHEMA[name]
-        if name in _DATETIME_COLUMNS:
-            series.append(pl.Series(name, values, dtype=pl.Int64).cast(dtype))
-        else:
-            series.append(pl.Series(name, values, dtype=dtype))
-    return pl.DataFrame(series)
+    frame = pl.DataFrame(rows, schema=_ROW_SCHEMA, orient="row")
+    return frame.with_columns(_TO_DATETIME)
 
 
 def decode_deliveries(deliveries: Sequence[Delivery]) -> pl.DataFrame:
