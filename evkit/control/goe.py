@@ -1,0 +1,505 @@
+"""Changing go-e Charger settings over MQTT (``/set`` -> ``/result``) or the local HTTP API v2.
+
+Every command is validated first (:func:`evkit.goe.values.prepare_setting`: nothing is sent when it
+fails), sent exactly as the charger expects (compact JSON; MQTT QoS 1, never retained; HTTP
+``/api/set?key=<url-encoded JSON>``), confirmed, and recorded in the audit log.
+
+Confirmation:
+
+* MQTT: the charger answers on ``<prefix>/<serial>/<key>/result`` with ``success`` or an error text.
+  No answer within the timeout means writes are probably disabled (``mcr=true``, or firmware >= 051.5
+  with MQTT writes not allowed) -- reported as ``no_answer``, never a hang.
+* HTTP: the JSON body (read on 4xx/5xx too) has ``true`` or an error string per key; then the value is
+  read back with ``/api/status?filter=<key>``.
+
+Outcomes: ``confirmed`` (the state shows the new value), ``unchanged`` (it already had that value;
+still sent), ``accepted`` (the charger said yes but the state does not show it yet, or the key cannot be
+read back), ``rejected`` (the charger's error text), ``no_answer``.
+
+>>> goe = GoeController.over_http("http://192.168.0.77")        # doctest: +SKIP
+>>> goe.set("amp", 16).summary()                                 # doctest: +SKIP
+'confirmed: http://192.168.0.77/api/set?amp=16 <- 16 in 0.31 s'
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evkit.control.audit import AuditLog
+from evkit.control.base import (
+    CommandResult,
+    HttpResponse,
+    HttpTransport,
+    MqttMessage,
+    MqttTransport,
+    Outcome,
+    Subscription,
+    TransportName,
+    mask_secrets,
+    utc_now,
+)
+from evkit.errors import ConfigError, SourceError
+from evkit.goe.keys import KEYS
+from evkit.goe.status import DEFAULT_PREFIX, parse_payload, parse_topic, set_topic
+from evkit.goe.values import GoeSetting, prepare_setting, values_equal
+from evkit.sources.http import build_url
+
+#: How often the HTTP read-back polls; the charger's logic runs once per second.
+READBACK_INTERVAL_S = 0.25
+
+NO_RESULT_HINT = (
+    "MQTT writes may be disabled on the charger: mcr (MQTT read-only) is true, or firmware 051.5 and "
+    "later with MQTT writes not enabled (allow them in the go-e app, or over HTTP: /api/set?mcr=false)"
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    """Where a setting goes and what is sent: the preview of a write and its dry run."""
+
+    setting: GoeSetting
+    transport: TransportName
+    target: str  # the MQTT topic or the full HTTP URL (secrets masked)
+    payload: str
+
+    def describe(self) -> str:
+        """``publish <topic> <payload> (QoS 1, not retained)`` or ``GET <url>``."""
+        if self.transport == "mqtt":
+            return f"publish {self.target} {self.payload} (QoS 1, not retained)"
+        return f"GET {self.target}"
+
+
+def mqtt_command(setting: GoeSetting, serial: str, prefix: str = DEFAULT_PREFIX) -> Command:
+    """The MQTT command for ``setting``: topic ``<prefix>/<serial>/<key>/set`` and the JSON payload."""
+    return Command(setting, "mqtt", set_topic(serial, setting.key, prefix), setting.payload)
+
+
+def http_command(setting: GoeSetting, base_url: str) -> Command:
+    """The HTTP command for ``setting``: ``<base>/api/set?<key>=<url-encoded JSON>``."""
+    url = build_url(_api_url(base_url, "set"), {setting.key: setting.payload})
+    return Command(setting, "http", mask_secrets(url), setting.payload)
+
+
+def _api_url(base_url: str, endpoint: str) -> str:
+    return f"{base_url.rstrip('/')}/api/{endpoint}"
+
+
+def normalize_http_url(url: str) -> str:
+    """``192.168.0.77`` -> ``http://192.168.0.77``; refuses URLs that are not http(s)."""
+    text = url.strip()
+    if "://" not in text:
+        text = f"http://{text}"
+    if not text.startswith(("http://", "https://")):
+        raise ConfigError(f"--http needs an http:// URL of the charger, got {mask_secrets(url)!r}")
+    for suffix in ("/api/status", "/api/set", "/api"):
+        if text.rstrip("/").endswith(suffix):
+            text = text.rstrip("/")[: -len(suffix)]
+    return text.rstrip("/")
+
+
+class _ResultWaiter:
+    """Collects ``/result`` answers for one key while a command waits."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.text: str | None = None
+        self.at: float | None = None
+
+
+class GoeController:
+    """Reads and writes one go-e charger. Build it with :meth:`over_http` or :meth:`over_mqtt`, or give
+    it a transport (``http=`` base URL + ``http_transport``, or ``mqtt=`` + ``serial``).
+
+    ``audit`` (an :class:`~evkit.control.audit.AuditLog` or a store directory) records every command.
+    """
+
+    def __init__(
+        self,
+        *,
+        http: str | None = None,
+        http_transport: HttpTransport | None = None,
+        mqtt: MqttTransport | None = None,
+        serial: str | None = None,
+        prefix: str = DEFAULT_PREFIX,
+        audit: AuditLog | Path | str | None = None,
+        timeout: float = 5.0,
+        owns_transport: bool = False,
+    ) -> None:
+        if (http is None) == (mqtt is None):
+            raise ConfigError("give either an HTTP URL (http=...) or an MQTT transport (mqtt=...), not both")
+        if mqtt is not None and not serial:
+            raise ConfigError("MQTT needs the charger's serial number (serial=...), e.g. 012345")
+        self.timeout = timeout
+        self.prefix = prefix.rstrip("/") or DEFAULT_PREFIX
+        self.serial = serial or ""
+        self.audit = AuditLog(audit) if isinstance(audit, Path | str) else audit
+        self._state: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._state_changed = threading.Condition(self._lock)
+        self._waiters: dict[str, list[_ResultWaiter]] = {}
+        self._subscriptions: list[Subscription] = []
+        self._owns_transport = owns_transport
+        self._mqtt = mqtt
+        self._http_transport: HttpTransport | None = None
+        self.base_url = ""
+        if http is not None:
+            self.base_url = normalize_http_url(http)
+            if http_transport is None:
+                from evkit.sources.http import HttpxTransport
+
+                http_transport = HttpxTransport()
+                self._owns_transport = True
+            self._http_transport = http_transport
+        if mqtt is not None:
+            base = f"{self.prefix}/{self.serial}"
+            self._subscriptions.append(mqtt.subscribe(f"{base}/+", self._on_state))
+            self._subscriptions.append(mqtt.subscribe(f"{base}/+/result", self._on_result))
+
+    # ------------------------------------------------------------------ construction helpers
+
+    @classmethod
+    def over_http(
+        cls,
+        url: str,
+        *,
+        audit: AuditLog | Path | str | None = None,
+        timeout: float = 5.0,
+        http_transport: HttpTransport | None = None,
+    ) -> GoeController:
+        """A controller for the charger's local HTTP API v2 at ``url`` (``http://192.168.0.77``)."""
+        return cls(http=url, http_transport=http_transport, audit=audit, timeout=timeout)
+
+    @classmethod
+    def over_mqtt(
+        cls,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        *,
+        serial: str,
+        prefix: str = DEFAULT_PREFIX,
+        username: str | None = None,
+        password: str | None = None,
+        tls: bool = False,
+        audit: AuditLog | Path | str | None = None,
+        timeout: float = 5.0,
+    ) -> GoeController:
+        """Connect to the broker the charger uses; raises ``SourceError`` when it cannot be reached."""
+        from evkit.sources.mqtt_transport import PahoTransport
+
+        transport = PahoTransport(host, port, username=username, password=password, tls=tls, timeout=timeout)
+        try:
+            return cls(
+                mqtt=transport,
+                serial=serial,
+                prefix=prefix,
+                audit=audit,
+                timeout=timeout,
+                owns_transport=True,
+            )
+        except Exception:
+            transport.close()
+            raise
+
+    @property
+    def transport_name(self) -> TransportName:
+        """``"mqtt"`` or ``"http"``."""
+        return "mqtt" if self._mqtt is not None else "http"
+
+    @property
+    def where(self) -> str:
+        """Where the charger is: ``http://…`` or ``go-eCharger/<serial>``."""
+        return self.base_url if self._mqtt is None else f"{self.prefix}/{self.serial}"
+
+    def close(self) -> None:
+        """Stop listening; close transports this controller opened."""
+        for subscription in self._subscriptions:
+            subscription.cancel()
+        self._subscriptions.clear()
+        if self._owns_transport:
+            if self._mqtt is not None:
+                self._mqtt.close()
+            closer = getattr(self._http_transport, "close", None)
+            if callable(closer):
+                closer()
+
+    def __enter__(self) -> GoeController:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The last known value of every key seen (MQTT: as published; HTTP: as last read)."""
+        with self._lock:
+            return dict(self._state)
+
+    def refresh(self, keys: Iterable[str] | None = None) -> dict[str, Any]:
+        """Read current values. HTTP: ``/api/status?filter=…`` (all keys when ``keys`` is None).
+        MQTT: the retained values already received. Raises ``SourceError`` when HTTP fails.
+        """
+        wanted = list(keys) if keys is not None else None
+        if self._http_transport is not None:
+            values = self._read_status(wanted)
+            with self._state_changed:
+                self._state.update(values)
+                self._state_changed.notify_all()
+        state = self.state
+        return state if wanted is None else {key: state[key] for key in wanted if key in state}
+
+    def _read_status(self, keys: list[str] | None) -> dict[str, Any]:
+        assert self._http_transport is not None
+        params = {"filter": ",".join(keys)} if keys else None
+        response = self._http_transport.get(_api_url(self.base_url, "status"), params, timeout=self.timeout)
+        body = _json_body(response)
+        if not isinstance(body, dict):
+            raise SourceError(_http_problem(response, "status"))
+        return body
+
+    # ------------------------------------------------------------------ commands
+
+    def prepare(self, key: str, value: Any, *, raw_key: bool = False) -> Command:
+        """Validate ``value`` for ``key`` against the known state and build the command (nothing sent).
+
+        Raises :class:`evkit.errors.ValidationError` with what is allowed.
+        """
+        setting = prepare_setting(key, value, state=self.state, raw_key=raw_key)
+        if self._mqtt is not None:
+            return mqtt_command(setting, self.serial, self.prefix)
+        return http_command(setting, self.base_url)
+
+    def set(
+        self,
+        key: str,
+        value: Any,
+        *,
+        raw_key: bool = False,
+        dry_run: bool = False,
+        timeout: float | None = None,
+    ) -> CommandResult:
+        """Validate, send, confirm and audit one setting. ``value`` may be typed text (``"16"``).
+
+        Raises ``ValidationError`` (nothing sent) for bad input; connection failures come back as a
+        ``no_answer`` result with the reason, so they are audited too.
+        """
+        wait = self.timeout if timeout is None else timeout
+        command = self.prepare(key, value, raw_key=raw_key)  # static rules first: exit 2 even if offline
+        if self._http_transport is not None and not dry_run:
+            try:
+                self._prime_http_state(key)
+            except SourceError as exc:
+                result = self._result(command, Outcome.NO_ANSWER, f"not sent: {exc}", None)
+                self._record(result)
+                return result
+            command = self.prepare(key, value, raw_key=raw_key)  # again, with the charger's limits
+        if dry_run:
+            result = self._result(command, Outcome.DRY_RUN, "nothing sent (dry run)", None)
+        elif self._mqtt is not None:
+            result = self._send_mqtt(command, wait)
+        else:
+            result = self._send_http(command, wait)
+        self._record(result)
+        return result
+
+    def _record(self, result: CommandResult) -> None:
+        if self.audit is not None:
+            self.audit.record(result)
+
+    def _prime_http_state(self, key: str) -> None:
+        # Read the key (and its cap, e.g. ama for amp) first: enables "unchanged" and amp <= ama.
+        spec = KEYS.get(key)
+        keys = [key] + ([spec.max_key] if spec is not None and spec.max_key else [])
+        self.refresh(keys)
+
+    def _result(
+        self, command: Command, outcome: Outcome, detail: str, latency: float | None
+    ) -> CommandResult:
+        return CommandResult(
+            time=utc_now(),
+            target="go-e",
+            transport=command.transport,
+            topic_or_url=command.target,
+            payload=command.payload,
+            outcome=outcome,
+            detail=detail,
+            latency_s=latency,
+            setting=command.setting.key,
+        )
+
+    # ------------------------------------------------------------------ MQTT
+
+    def _on_state(self, message: MqttMessage) -> None:
+        topic = parse_topic(message.topic, self.prefix)
+        if topic is None or topic.kind != "state":
+            return
+        try:
+            value = parse_payload(message.payload)
+        except ValueError:
+            return  # not JSON: not something the charger published
+        with self._state_changed:
+            if message.payload:
+                self._state[topic.key] = value
+            else:
+                self._state.pop(topic.key, None)
+            self._state_changed.notify_all()
+
+    def _on_result(self, message: MqttMessage) -> None:
+        topic = parse_topic(message.topic, self.prefix)
+        if topic is None or topic.kind != "result":
+            return
+        with self._lock:
+            waiters = list(self._waiters.get(topic.key, ()))
+        for waiter in waiters:
+            if waiter.text is None:
+                waiter.text = message.text.strip()
+                waiter.at = time.monotonic()
+                waiter.event.set()
+
+    def _send_mqtt(self, command: Command, wait: float) -> CommandResult:
+        assert self._mqtt is not None
+        key = command.setting.key
+        with self._lock:
+            known = key in self._state
+            already = known and values_equal(self._state[key], command.setting.value)
+            seen_charger = bool(self._state)
+        waiter = _ResultWaiter()
+        with self._lock:
+            self._waiters.setdefault(key, []).append(waiter)
+        started = time.monotonic()
+        try:
+            try:
+                self._mqtt.publish(command.target, command.payload, qos=1, retain=False)
+            except SourceError as exc:
+                return self._result(command, Outcome.NO_ANSWER, f"not sent: {exc}", None)
+            if not waiter.event.wait(wait):
+                detail = f"no /result from the charger within {wait:g} s; {NO_RESULT_HINT}"
+                if not seen_charger:
+                    detail += (
+                        f". Also, nothing was seen under {self.prefix}/{self.serial}/: check the serial, "
+                        "the prefix (mtp) and that the charger uses this broker"
+                    )
+                return self._result(command, Outcome.NO_ANSWER, detail, None)
+        finally:
+            with self._lock:
+                self._waiters[key].remove(waiter)
+        latency = (waiter.at or time.monotonic()) - started
+        answer = waiter.text or ""
+        if answer.lower() != "success":
+            return self._result(command, Outcome.REJECTED, f"the charger answered: {answer}", latency)
+        if already:
+            return self._result(command, Outcome.UNCHANGED, f"{key} already was {command.payload}", latency)
+        deadline = started + max(wait, latency)
+        if self._wait_for_value(key, command.setting.value, deadline):
+            return self._result(command, Outcome.CONFIRMED, "", latency)
+        return self._result(
+            command,
+            Outcome.ACCEPTED,
+            f"the charger answered success; {key} not yet published with the new value",
+            latency,
+        )
+
+    def _wait_for_value(self, key: str, value: Any, deadline: float) -> bool:
+        with self._state_changed:
+            while True:
+                if key in self._state and values_equal(self._state[key], value):
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._state_changed.wait(remaining)
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _send_http(self, command: Command, wait: float) -> CommandResult:
+        assert self._http_transport is not None
+        key = command.setting.key
+        with self._lock:
+            already = key in self._state and values_equal(self._state[key], command.setting.value)
+        started = time.monotonic()
+        try:
+            response = self._http_transport.get(
+                _api_url(self.base_url, "set"), {key: command.payload}, timeout=wait
+            )
+        except SourceError as exc:
+            return self._result(command, Outcome.NO_ANSWER, str(exc), None)
+        latency = time.monotonic() - started
+        body = _json_body(response)
+        answer = body.get(key, _MISSING) if isinstance(body, dict) else _MISSING
+        if answer is _MISSING:
+            return self._result(command, Outcome.REJECTED, _http_problem(response, "set"), latency)
+        if answer is not True:
+            text = answer if isinstance(answer, str) else json.dumps(answer)
+            return self._result(command, Outcome.REJECTED, f"the charger answered: {text}", latency)
+        # Accepted: read it back (the charger applies settings within about a second).
+        deadline = started + max(wait, latency)
+        readable = True
+        while True:
+            try:
+                values = self._read_status([key])
+            except SourceError as exc:
+                return self._result(
+                    command, Outcome.ACCEPTED, f"the charger said true; read-back failed: {exc}", latency
+                )
+            if key not in values:
+                readable = False
+                break
+            with self._state_changed:
+                self._state[key] = values[key]
+                self._state_changed.notify_all()
+            if values_equal(values[key], command.setting.value):
+                if already:
+                    return self._result(
+                        command, Outcome.UNCHANGED, f"{key} already was {command.payload}", latency
+                    )
+                return self._result(command, Outcome.CONFIRMED, "", time.monotonic() - started)
+            if time.monotonic() + READBACK_INTERVAL_S > deadline:
+                break
+            time.sleep(READBACK_INTERVAL_S)
+        if not readable:
+            return self._result(
+                command, Outcome.ACCEPTED, f"the charger said true; {key} cannot be read back", latency
+            )
+        shown = json.dumps(self.state.get(key))
+        return self._result(
+            command, Outcome.ACCEPTED, f"the charger said true but {key} still reads {shown}", latency
+        )
+
+
+_MISSING: Any = object()
+
+
+def _json_body(response: HttpResponse) -> Any:
+    try:
+        return json.loads(response.text)
+    except (json.JSONDecodeError, ValueError):
+        return None
+
+
+def _http_problem(response: HttpResponse, endpoint: str) -> str:
+    text = response.text.strip().replace("\n", " ")
+    if len(text) > 200:
+        text = text[:200] + "…"
+    if response.status == 404:
+        return (
+            f"HTTP 404 from /api/{endpoint}: the HTTP API v2 seems disabled (enable it in the go-e app, "
+            f"key hai) or this is not a go-e charger ({text or 'no body'})"
+        )
+    return f"HTTP {response.status} from /api/{endpoint}: {text or 'no body'}"
+
+
+__all__ = [
+    "NO_RESULT_HINT",
+    "Command",
+    "GoeController",
+    "http_command",
+    "mqtt_command",
+    "normalize_http_url",
+]

@@ -1,0 +1,469 @@
+"""A go-e Charger simulator: MQTT like the real one (retained JSON per key, ``/set`` -> ``/result``) and
+the local HTTP API v2 (``/api/status``, ``/api/set``) on loopback.
+
+Sets are applied by the same rules the kit validates with (:mod:`evkit.goe.values`), so whatever the
+kit refuses, the simulator refuses too, with go-e-like error texts. ``read_only=True`` mimics a charger
+whose writes are disabled: MQTT ``/set`` gets no ``/result`` (like ``mcr=true`` or firmware >= 051.5 with
+MQTT writes off) and HTTP ``/api/set`` answers 500 with an error string per key.
+
+Charging dynamics (one step per ``tick_s``, ``speed`` times faster than real time): a connected car
+charges when ``frc`` is 2, or 0 and the energy limit ``dwo`` is not reached; current = ``min(amp, tcl)``
+on 1 phase (``psm`` 1) or 3 phases; ``nrg``, ``tpa``, ``wh`` and ``eto`` follow.
+
+>>> with GoeSimulator("000042", http_port=0) as sim:   # doctest: +SKIP
+...     print(sim.http_url)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from evkit.errors import SourceError, ValidationError
+from evkit.goe.keys import KEYS
+from evkit.goe.status import DEFAULT_PREFIX, NRG_LENGTH, encode_json, result_topic, state_topic
+from evkit.goe.values import validate_value
+
+log = logging.getLogger(__name__)
+
+NOMINAL_VOLTAGE = 230.0
+#: Keys a newer firmware would have but evkit's table does not (for trying ``--raw-key``).
+DEFAULT_EXTRA_KEYS: Mapping[str, Any] = {"cwe": False}
+READ_ONLY_TEXT = "api writes are disabled on this charger (simulated read-only)"
+
+
+def initial_state(serial: str, prefix: str, broker_url: str, read_only: bool) -> dict[str, Any]:
+    """The key values a freshly booted simulated 22 kW charger reports (car connected, idle)."""
+    return {
+        # settings
+        "amp": 16,
+        "ama": 32,
+        "frc": 0,
+        "psm": 0,
+        "lmo": 3,
+        "acs": 0,
+        "fna": "evkit simulator",
+        "dwo": None,
+        "fup": False,
+        "fzf": False,
+        "pgt": 0,
+        "fst": 1400,
+        "zfo": 0,
+        "mca": 6,
+        "tcl": None,
+        "acp": True,
+        "frm": 1,
+        "cch": "#00FFFF",
+        "cfi": "#00FF00",
+        "cid": "#0000FF",
+        "cwc": "#FFFF00",
+        "lbr": 255,
+        "lse": False,
+        "ust": 0,
+        "bac": 0,
+        "sdp": 0,
+        "mce": True,
+        "mcu": broker_url,
+        "mcr": read_only,
+        "mtp": prefix,
+        "hai": True,
+        "hla": False,
+        # status
+        "alw": False,
+        "car": 3,
+        "err": 0,
+        "modelStatus": 15,
+        "nrg": [NOMINAL_VOLTAGE] * 3 + [0.0] * (NRG_LENGTH - 3),
+        "eto": 1_234_567,
+        "wh": 0.0,
+        "tma": [24.5, 26.0],
+        "tpa": 0.0,
+        "cdi": None,
+        "acu": None,
+        "pha": [False, False, False, True, True, True],
+        "pnp": 0,
+        "fsp": False,
+        "cbl": 32,
+        "var": 22,
+        "trx": 0,
+        "rbt": 0,
+        "utc": "",
+        "loc": "",
+        "fwv": "056.2",
+        "sse": serial,
+        "typ": "go-eCharger_V3",
+        "oem": "go-e",
+        "pgrid": None,
+        "ppv": None,
+        "pakku": None,
+        "rssi": -61,
+        "fhz": 50.0,
+        "mcs": True,
+        "mcc": True,
+    }
+
+
+class GoeSimulator:
+    """A simulated go-e charger on MQTT and/or HTTP. Start with :meth:`start`, end with :meth:`stop`.
+
+    ``mqtt_host=None`` runs HTTP only; ``http_port=None`` runs MQTT only (``0`` picks a free port, see
+    :attr:`http_url`). ``cleanup`` removes the retained topics on :meth:`stop` (tests, notebooks).
+    """
+
+    def __init__(
+        self,
+        serial: str = "000001",
+        *,
+        mqtt_host: str | None = "127.0.0.1",
+        mqtt_port: int = 1883,
+        prefix: str = DEFAULT_PREFIX,
+        http_port: int | None = 0,
+        read_only: bool = False,
+        tick_s: float = 1.0,
+        speed: float = 1.0,
+        car_connected: bool = True,
+        extra_keys: Mapping[str, Any] | None = None,
+        cleanup: bool = True,
+        seed: int | None = 0,
+    ) -> None:
+        self.serial = serial
+        self.mqtt_host = mqtt_host
+        self.mqtt_port = mqtt_port
+        self.prefix = prefix.rstrip("/") or DEFAULT_PREFIX
+        self.http_port = http_port
+        self.tick_s = tick_s
+        self.speed = speed
+        self.cleanup = cleanup
+        self.http_read_only = read_only
+        broker_url = f"mqtt://{mqtt_host}:{mqtt_port}" if mqtt_host else ""
+        self._state = initial_state(serial, self.prefix, broker_url, read_only)
+        self._extra = dict(DEFAULT_EXTRA_KEYS if extra_keys is None else extra_keys)
+        self._state.update(self._extra)
+        self._car_connected = car_connected
+        self._lock = threading.RLock()
+        self._random = random.Random(seed)
+        self._published: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._client: paho.Client | None = None
+        self._http: ThreadingHTTPServer | None = None
+        self._http_thread: threading.Thread | None = None
+        self._boot = time.monotonic()
+        self._charge_ms = 0.0
+        self.sets_applied = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> GoeSimulator:
+        """Connect to the broker, publish the state, start serving HTTP and ticking."""
+        with self._lock:
+            self._step(0.0)
+        if self.http_port is not None:
+            self._start_http()
+        if self.mqtt_host is not None:
+            self._start_mqtt()
+        self._ticker = threading.Thread(target=self._run, name=f"goe-sim-{self.serial}", daemon=True)
+        self._ticker.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop ticking, serving and publishing; say ``mcc=false`` like the charger's LWT."""
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=5)
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+            self._http = None
+        client = self._client
+        if client is not None:
+            self._client = None
+            try:
+                topics = [state_topic(self.serial, key, self.prefix) for key in self._published]
+                if self.cleanup:
+                    for topic in topics:
+                        client.publish(topic, b"", qos=1, retain=True).wait_for_publish(2)
+                else:
+                    client.publish(self._topic("mcc"), "false", qos=1, retain=True).wait_for_publish(2)
+            except (RuntimeError, ValueError) as exc:
+                log.warning("go-e simulator could not tidy its topics: %s", exc)
+            finally:
+                client.disconnect()
+                client.loop_stop()
+
+    def __enter__(self) -> GoeSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def http_url(self) -> str:
+        """``http://127.0.0.1:<port>`` of the HTTP API (after :meth:`start`)."""
+        if self._http is None:
+            raise SourceError("the go-e simulator serves no HTTP (http_port=None or not started)")
+        return f"http://127.0.0.1:{self._http.server_address[1]}"
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """A copy of every key's current value."""
+        with self._lock:
+            return json.loads(json.dumps(self._state))  # type: ignore[no-any-return]
+
+    def plug(self, connected: bool = True) -> None:
+        """Connect or disconnect the simulated car (``wh`` resets on disconnect, like the real one)."""
+        with self._lock:
+            self._car_connected = connected
+            if not connected:
+                self._state["wh"] = 0.0
+            self._step(0.0)
+        self._publish_changes()
+
+    # ------------------------------------------------------------------ the rules for a set
+
+    def apply_set(self, key: str, json_text: str) -> str | None:
+        """Apply one set as the charger would; ``None`` on success, else the charger's error text."""
+        try:
+            value = json.loads(json_text)
+        except json.JSONDecodeError as exc:
+            return f"{key}: tried to set api key with invalid json InvalidInput ({exc.msg})"
+        with self._lock:
+            spec = KEYS.get(key)
+            if spec is None:
+                if key not in self._extra:
+                    return f"{key}: api key not found"
+                self._state[key] = value
+                self.sets_applied += 1
+                return None
+            if not spec.writable:
+                return f"{key}: tried to set api key without setter ({json_text})"
+            try:
+                checked = validate_value(spec, value, state=self._state)
+            except ValidationError as exc:
+                return str(exc)
+            self._apply(key, checked)
+            self.sets_applied += 1
+            self._step(0.0)
+        self._publish_changes()
+        return None
+
+    def _apply(self, key: str, value: Any) -> None:
+        if key == "ids":
+            self._state.update(
+                {"pgrid": value.get("pGrid"), "ppv": value.get("pPv"), "pakku": value.get("pAkku")}
+            )
+        elif key == "rst":
+            self._boot = time.monotonic()
+        elif key == "mtp":
+            self._state["mtp"] = value if value is not None else DEFAULT_PREFIX
+        else:
+            self._state[key] = value
+
+    # ------------------------------------------------------------------ dynamics
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            with self._lock:
+                self._step(self.tick_s * self.speed)
+            self._publish_changes()
+
+    def _step(self, seconds: float) -> None:
+        """Advance the charger by ``seconds`` of simulated time (0 = just recompute the state)."""
+        state = self._state
+        energy_limit_hit = state["dwo"] is not None and state["wh"] >= state["dwo"]
+        allowed = state["frc"] == 2 or (state["frc"] == 0 and not energy_limit_hit)
+        charging = self._car_connected and allowed
+        limit = state["tcl"] if state["tcl"] is not None else state["amp"]
+        current = float(min(limit, state["amp"], state["ama"])) if charging else 0.0
+        phases = 1 if state["psm"] == 1 else 3
+        volts = [round(NOMINAL_VOLTAGE + self._random.uniform(-2.0, 2.0), 1) for _ in range(3)]
+        amps = [
+            round(current + self._random.uniform(-0.05, 0.05), 2) if i < phases and charging else 0.0
+            for i in range(3)
+        ]
+        watts = [round(v * a, 1) for v, a in zip(volts, amps, strict=True)]
+        total = round(sum(watts), 1)
+        pf = [99.0 if a else 0.0 for a in amps]
+        state["nrg"] = [*volts, 0.0, *amps, *watts, 0.0, total, *pf, 0.0]
+        added_wh = total * seconds / 3600.0
+        state["wh"] = round(state["wh"] + added_wh, 3)
+        state["eto"] = int(state["eto"] + round(added_wh))
+        state["tpa"] = round(0.9 * state["tpa"] + 0.1 * total, 1) if seconds else state["tpa"]
+        state["alw"] = allowed and self._car_connected
+        state["acu"] = int(current) if charging else None
+        state["pnp"] = phases if charging else 0
+        state["pha"] = [i < phases and charging for i in range(3)] + [True, True, True]
+        if not self._car_connected:
+            state["car"] = 1
+        elif charging:
+            state["car"] = 2
+        else:
+            state["car"] = 4 if energy_limit_hit else 3
+        state["modelStatus"] = self._model_status(energy_limit_hit)
+        self._charge_ms = self._charge_ms + seconds * 1000 if charging else 0.0
+        state["cdi"] = {"type": 1, "value": int(self._charge_ms)} if charging else None
+        state["rbt"] = int((time.monotonic() - self._boot) * 1000 * self.speed)
+        now = datetime.now(UTC)
+        state["utc"] = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}"
+        state["loc"] = now.astimezone().strftime("%Y-%m-%dT%H:%M:%S")
+
+    def _model_status(self, energy_limit_hit: bool) -> int:
+        frc = self._state["frc"]
+        if frc == 2:
+            return 3  # ChargingBecauseForceStateOn
+        if frc == 1:
+            return 4  # NotChargingBecauseForceStateOff
+        if energy_limit_hit:
+            return 6  # NotChargingBecauseEnergyLimit
+        return 15  # ChargingBecauseFallbackDefault
+
+    # ------------------------------------------------------------------ MQTT
+
+    def _topic(self, key: str) -> str:
+        return state_topic(self.serial, key, self.prefix)
+
+    def _start_mqtt(self) -> None:
+        client = paho.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=f"evkit-goe-sim-{self.serial}-{self._random.randrange(1 << 30):x}",
+            clean_session=True,
+        )
+        client.will_set(self._topic("mcc"), "false", qos=1, retain=True)
+        connected = threading.Event()
+
+        def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+            del userdata, flags, properties
+            if not reason.is_failure:
+                client.subscribe(f"{self.prefix}/{self.serial}/+/set", qos=1)
+                with self._lock:
+                    self._published.clear()  # after a reconnect, publish everything again
+                connected.set()
+
+        client.on_connect = on_connect
+        client.on_message = self._on_message
+        try:
+            client.connect(self.mqtt_host or "127.0.0.1", self.mqtt_port, keepalive=30)
+        except OSError as exc:
+            raise SourceError(
+                f"go-e simulator cannot reach MQTT broker {self.mqtt_host}:{self.mqtt_port}: {exc}"
+            ) from exc
+        client.loop_start()
+        if not connected.wait(10):
+            client.loop_stop()
+            raise SourceError(
+                f"MQTT broker {self.mqtt_host}:{self.mqtt_port} did not accept the go-e simulator"
+            )
+        self._client = client
+        self._publish_changes()
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        del client, userdata
+        parts = message.topic.split("/")
+        if len(parts) < 3 or parts[-1] != "set":
+            return
+        key = parts[-2]
+        if self._state.get("mcr"):
+            return  # MQTT read-only: the real charger ignores the set and sends no /result
+        try:
+            text = bytes(message.payload).decode("utf-8")
+        except UnicodeDecodeError:
+            text = ""
+        error = self.apply_set(key, text)
+        answer = "success" if error is None else error
+        client = self._client
+        if client is not None:
+            client.publish(result_topic(self.serial, key, self.prefix), answer, qos=1, retain=False)
+
+    def _publish_changes(self, keys: Iterable[str] | None = None) -> None:
+        client = self._client
+        if client is None:
+            return
+        with self._lock:
+            wanted = list(keys) if keys is not None else list(self._state)
+            changes = []
+            for key in wanted:
+                payload = encode_json(self._state[key])
+                if self._published.get(key) != payload:
+                    self._published[key] = payload
+                    changes.append((key, payload))
+        for key, payload in changes:
+            client.publish(self._topic(key), payload, qos=0, retain=True)
+
+    # ------------------------------------------------------------------ HTTP API v2
+
+    def _start_http(self) -> None:
+        simulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                simulator._handle_http(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                log.debug("go-e sim HTTP: " + format, *args)
+
+        server = ThreadingHTTPServer(("127.0.0.1", self.http_port or 0), Handler)
+        server.daemon_threads = True
+        self._http = server
+        self._http_thread = threading.Thread(target=server.serve_forever, name="goe-sim-http", daemon=True)
+        self._http_thread.start()
+
+    def _handle_http(self, request: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(request.path)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        if parts.path == "/api/status":
+            status, body = self._http_status(query)
+        elif parts.path == "/api/set":
+            status, body = self._http_set(query)
+        else:
+            status, body = HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {parts.path}"}
+        data = json.dumps(body, separators=(",", ":")).encode()
+        request.send_response(status)
+        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Length", str(len(data)))
+        request.end_headers()
+        request.wfile.write(data)
+
+    def _http_status(self, query: list[tuple[str, str]]) -> tuple[HTTPStatus, dict[str, Any]]:
+        state = self.state
+        wanted = [key for name, value in query if name == "filter" for key in value.split(",") if key]
+        if not wanted:
+            return HTTPStatus.OK, state
+        return HTTPStatus.OK, {key: state[key] for key in wanted if key in state}
+
+    def _http_set(self, query: list[tuple[str, str]]) -> tuple[HTTPStatus, dict[str, Any]]:
+        if not query:
+            return HTTPStatus.BAD_REQUEST, {"error": "no api key given"}
+        answers: dict[str, Any] = {}
+        for key, json_text in query:
+            if self.http_read_only:
+                answers[key] = READ_ONLY_TEXT
+                continue
+            error = self.apply_set(key, json_text)
+            answers[key] = True if error is None else error
+        ok = all(answer is True for answer in answers.values())
+        return (HTTPStatus.OK if ok else HTTPStatus.INTERNAL_SERVER_ERROR), answers
+
+
+def run_forever(simulator: GoeSimulator, *, report_every_s: float = 0.0) -> None:
+    """Run ``simulator`` until Ctrl-C (for ``evkit sim goe``)."""
+    simulator.start()
+    try:
+        while True:
+            time.sleep(report_every_s or 3600)
+    finally:
+        simulator.stop()
+
+
+__all__ = ["DEFAULT_EXTRA_KEYS", "READ_ONLY_TEXT", "GoeSimulator", "initial_state", "run_forever"]
