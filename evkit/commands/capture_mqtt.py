@@ -1,14 +1,149 @@
-"""Sub-commands: not yet registered (filled in by the feature that owns this module)."""
+"""``evkit capture mqtt``: record evcc, go-e or any MQTT topics into a Parquet dataset."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import sys
 from typing import Any
+
+from evkit.errors import ConfigError
+
+EXAMPLES = """\
+examples:
+  evkit capture mqtt --host 127.0.0.1 --topic 'evcc/#' --out data/home
+  evkit capture mqtt --host broker.lan --topic 'go-eCharger/#' --topic 'evcc/#' --out data/home \\
+      --username me --password-env MQTT_PASSWORD --tls --idle-exit 600
+
+Rows keep evcc's and go-e's units as sent (column `unit`: evcc sessionEnergy Wh, chargeTotalImport
+kWh; go-e eto Wh); an empty payload (a deleted retained value) has value null and value_text "".
+"""
 
 
 def register(top: Any, groups: dict[str, Any]) -> None:
-    """Add this module's sub-commands to ``top`` or to ``groups['capture' | 'sim' | 'set']``."""
-    del top, groups
+    """Add ``capture mqtt``."""
+    del top
+    parser = groups["capture"].add_parser(
+        "mqtt",
+        help="record MQTT (evcc, go-e, anything) into a Parquet dataset",
+        description="Record MQTT topics into a Parquet dataset: QoS 1, persistent session, "
+        "acknowledged only once written to disk.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    conn = parser.add_argument_group("connection")
+    conn.add_argument("--host", required=True, help="MQTT broker host")
+    conn.add_argument("--port", type=int, default=None, help="broker port (default 1883, 8883 with --tls)")
+    conn.add_argument("--username", help="user name")
+    conn.add_argument("--password-env", metavar="VAR", help="environment variable holding the password")
+    conn.add_argument("--tls", action="store_true", help="connect with TLS (certificate verified)")
+    conn.add_argument("--ca-file", help="CA bundle to verify the broker with")
+    conn.add_argument("--insecure", action="store_true", help="TLS without certificate verification (warns)")
+    conn.add_argument(
+        "--client-id",
+        help="MQTT client id (default: derived from host, topics and --out, "
+        "so a restart resumes the session)",
+    )
+    conn.add_argument("--protocol", choices=["5", "311"], default="5", help="MQTT version (default 5)")
+    conn.add_argument("--qos", type=int, choices=[0, 1], default=1, help="subscription QoS (default 1)")
+    conn.add_argument(
+        "--session-expiry",
+        type=int,
+        default=86_400,
+        metavar="S",
+        help="seconds the broker keeps the session while we are away (MQTT 5; default 1 day)",
+    )
+    what = parser.add_argument_group("what and where")
+    what.add_argument(
+        "--topic",
+        action="append",
+        required=True,
+        metavar="FILTER",
+        help="topic filter to record (repeatable), e.g. 'evcc/#'",
+    )
+    what.add_argument("--out", required=True, help="dataset directory")
+    what.add_argument(
+        "--evcc-root", action="append", metavar="ROOT", help="evcc's topic root (repeatable; default evcc)"
+    )
+    what.add_argument(
+        "--goe-prefix",
+        action="append",
+        metavar="PREFIX",
+        help="go-e topic prefix (repeatable; default go-eCharger, with or without leading /)",
+    )
+    stop = parser.add_argument_group("when to stop (default: Ctrl-C / SIGTERM, which flush and exit 0)")
+    stop.add_argument("--max-messages", type=int, metavar="N", help="stop after N messages")
+    stop.add_argument("--idle-exit", type=float, metavar="S", help="stop once no message came for S seconds")
+    stop.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    tune = parser.add_argument_group("tuning")
+    tune.add_argument(
+        "--flush-rows",
+        type=int,
+        default=500,
+        help="write (and acknowledge) after this many messages (default 500; keep it well "
+        "below the broker's per-client queue limit)",
+    )
+    tune.add_argument(
+        "--flush-interval", type=float, default=1.0, help="or after this many seconds (default 1)"
+    )
+    tune.add_argument("--quiet", action="store_true", help="no progress line")
+    parser.set_defaults(func=run)
 
 
-_ = argparse
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``evkit capture mqtt``."""
+    from evkit.sources.mqtt import MqttCapture, MqttSettings, TopicRules
+
+    password = None
+    if args.password_env:
+        password = os.environ.get(args.password_env)
+        if password is None:
+            raise ConfigError(f"environment variable {args.password_env} is not set")
+    if args.insecure and not args.tls:
+        raise ConfigError("--insecure only makes sense with --tls")
+    port = args.port if args.port is not None else (8883 if args.tls else 1883)
+    rules = TopicRules(
+        evcc_roots=tuple(args.evcc_root) if args.evcc_root else ("evcc",),
+        goe_prefixes=tuple(args.goe_prefix) if args.goe_prefix else ("go-eCharger",),
+    )
+    settings = MqttSettings(
+        host=args.host,
+        port=port,
+        topics=args.topic,
+        out=args.out,
+        username=args.username,
+        password=password,
+        tls=args.tls,
+        ca_file=args.ca_file,
+        insecure=args.insecure,
+        client_id=args.client_id,
+        qos=args.qos,
+        protocol=int(args.protocol),
+        session_expiry=args.session_expiry,
+        max_messages=args.max_messages,
+        idle_exit=args.idle_exit,
+        duration=args.duration,
+        flush_rows=args.flush_rows,
+        flush_interval=args.flush_interval,
+        rules=rules,
+    )
+    capture = MqttCapture(settings, progress=not args.quiet)
+
+    def on_signal(signum: int, frame: Any) -> None:
+        del signum, frame
+        capture.request_stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        summary = capture.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(
+        f"recorded {summary['messages']:,} messages ({summary['rows_written']:,} rows, "
+        f"{summary['decode_errors']:,} with decode errors, {summary['reconnects']} reconnects) "
+        f"in {summary['elapsed_s']:.1f} s into {summary['out']} [{summary['stop_reason']}]",
+        file=sys.stderr,
+    )
+    return 0
