@@ -1,14 +1,221 @@
-"""Sub-commands: not yet registered (filled in by the feature that owns this module)."""
+"""``evkit set goe`` (change one go-e setting: validated, confirmed, audited) and ``evkit sim goe``.
+
+Exit codes of ``set goe``: 0 confirmed / accepted / unchanged / dry run; 1 rejected by the charger, no
+answer or connection failure; 2 invalid input (nothing was sent; the message says what is allowed).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
 from typing import Any
+
+from evkit.errors import ConfigError
+
+#: Where audit rows go unless ``--audit-dir`` says otherwise (``<store>/audit/``).
+STORE_ENV = "EVKIT_STORE"
+DEFAULT_STORE = "data"
 
 
 def register(top: Any, groups: dict[str, Any]) -> None:
-    """Add this module's sub-commands to ``top`` or to ``groups['capture' | 'sim' | 'set']``."""
-    del top, groups
+    """Add ``set goe`` and ``sim goe``."""
+    del top
+    _register_set(groups["set"])
+    _register_sim(groups["sim"])
 
 
-_ = argparse
+# ---------------------------------------------------------------------------------------------- set
+
+
+def _register_set(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "goe",
+        help="change a go-e Charger setting over HTTP API v2 or MQTT",
+        description=(
+            "Validate a go-e setting, send it (HTTP /api/set, or MQTT <prefix>/<serial>/<key>/set with "
+            "QoS 1, never retained), confirm it (HTTP read-back, MQTT /result) and audit it. "
+            "Examples: `evkit set goe --http 192.168.0.77 amp 16`, "
+            '`evkit set goe --host broker --serial 012345 frc on`, `... fna "Garage"`, `... dwo null`.'
+        ),
+        epilog="Exit 0 confirmed/accepted/unchanged; 1 rejected, no answer or connection failure; "
+        "2 invalid input (nothing sent).",
+    )
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--http", metavar="URL", help="the charger's local HTTP API, e.g. http://192.168.0.77")
+    where.add_argument("--host", metavar="H", help="MQTT broker the charger is connected to")
+    parser.add_argument("--port", type=int, default=1883, help="MQTT broker port (default 1883)")
+    parser.add_argument("--serial", metavar="S", help="charger serial number (MQTT topics), e.g. 012345")
+    parser.add_argument(
+        "--prefix", default="go-eCharger", help="MQTT topic prefix, key mtp (default go-eCharger)"
+    )
+    parser.add_argument("--username", help="MQTT user name")
+    parser.add_argument(
+        "--password-env", metavar="VAR", help="name of the environment variable holding the MQTT password"
+    )
+    parser.add_argument("--tls", action="store_true", help="connect to the broker with TLS")
+    parser.add_argument("key", metavar="KEY", help="API key, e.g. amp, frc, psm, lmo, fna, dwo")
+    parser.add_argument(
+        "value",
+        metavar="VALUE",
+        help="the value: 16, on/off/neutral or 0/1/2 for frc, true/false, plain or quoted text, null",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=5.0, help="seconds to wait for confirmation (default 5)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print what would be sent; send nothing")
+    parser.add_argument(
+        "--raw-key",
+        action="store_true",
+        help="allow a key evkit does not know (newer firmware); VALUE is sent as the JSON given",
+    )
+    parser.add_argument(
+        "--audit-dir",
+        metavar="DIR",
+        help=f"store for the audit log; rows go to DIR/audit/ (default ${STORE_ENV} or ./{DEFAULT_STORE})",
+    )
+    parser.add_argument("--no-audit", action="store_true", help="do not record this command in the audit log")
+    parser.set_defaults(func=run_set)
+
+
+def audit_store(option: str | None, *, disabled: bool = False) -> Path | None:
+    """The store directory for audit rows (``DIR/audit`` given directly is accepted too)."""
+    if disabled:
+        return None
+    path = Path(option or os.environ.get(STORE_ENV) or DEFAULT_STORE)
+    return path.parent if path.name == "audit" else path
+
+
+def run_set(args: argparse.Namespace) -> int:
+    """Handler of ``evkit set goe``."""
+    from evkit.control.goe import GoeController, http_command, mqtt_command, normalize_http_url
+    from evkit.goe.values import prepare_setting
+
+    if args.timeout <= 0:
+        raise ConfigError("--timeout must be more than 0 seconds")
+    if args.host is not None and not args.serial:
+        raise ConfigError("MQTT needs --serial (the charger's serial number, as in go-eCharger/<serial>/...)")
+    if args.http is not None and (args.serial or args.username or args.password_env or args.tls):
+        raise ConfigError("--serial/--username/--password-env/--tls are for MQTT (--host), not --http")
+    store = audit_store(args.audit_dir, disabled=args.no_audit)
+
+    if args.dry_run:
+        # Nothing is contacted: validate with the static rules and print the exact command.
+        setting = prepare_setting(args.key, args.value, raw_key=args.raw_key)
+        if args.http is not None:
+            command = http_command(setting, normalize_http_url(args.http))
+        else:
+            command = mqtt_command(setting, args.serial, args.prefix)
+        print(f"dry run, nothing sent: {command.describe()}")
+        print(f"payload: {command.payload}")
+        return 0
+
+    if args.http is not None:
+        controller = GoeController.over_http(args.http, audit=store, timeout=args.timeout)
+    else:
+        password = _password(args.password_env)
+        controller = GoeController.over_mqtt(
+            args.host,
+            args.port,
+            serial=args.serial,
+            prefix=args.prefix,
+            username=args.username,
+            password=password,
+            tls=args.tls,
+            audit=store,
+            timeout=args.timeout,
+        )
+    with controller:
+        if controller.transport_name == "mqtt":
+            time.sleep(0.2)  # let the retained state arrive: enables "unchanged" and amp <= ama
+        result = controller.set(args.key, args.value, raw_key=args.raw_key)
+    stream = sys.stdout if result.ok else sys.stderr
+    print(result.summary(), file=stream)
+    return result.exit_code
+
+
+def _password(variable: str | None) -> str | None:
+    if variable is None:
+        return None
+    value = os.environ.get(variable)
+    if value is None:
+        raise ConfigError(f"--password-env {variable}: that environment variable is not set")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------- sim
+
+
+def _register_sim(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "goe",
+        help="simulate a go-e Charger (MQTT + HTTP API v2)",
+        description=(
+            "Publish a simulated go-e Charger's state (retained JSON per key), apply /set with /result "
+            "answers, and serve /api/status and /api/set on 127.0.0.1. Ctrl-C stops it."
+        ),
+    )
+    parser.add_argument("--serial", default="000001", help="serial number (default 000001)")
+    parser.add_argument("--mqtt-host", default="127.0.0.1", help="MQTT broker (default 127.0.0.1)")
+    parser.add_argument("--mqtt-port", type=int, default=1883, help="MQTT broker port (default 1883)")
+    parser.add_argument("--no-mqtt", action="store_true", help="serve HTTP only")
+    parser.add_argument("--prefix", default="go-eCharger", help="topic prefix (default go-eCharger)")
+    parser.add_argument(
+        "--http-port", type=int, default=0, help="HTTP port on 127.0.0.1 (default: a free one)"
+    )
+    parser.add_argument("--no-http", action="store_true", help="serve MQTT only")
+    parser.add_argument(
+        "--read-only", action="store_true", help="writes disabled: no MQTT /result, HTTP set errors"
+    )
+    parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    parser.add_argument("--no-car", action="store_true", help="start with no car connected")
+    parser.add_argument(
+        "--keep-retained", action="store_true", help="leave the retained state on the broker when stopping"
+    )
+    parser.set_defaults(func=run_sim)
+
+
+def run_sim(args: argparse.Namespace) -> int:
+    """Handler of ``evkit sim goe``: runs until Ctrl-C."""
+    from evkit.sim.goe import GoeSimulator
+
+    if args.no_mqtt and args.no_http:
+        raise ConfigError("--no-mqtt and --no-http together leave nothing to simulate")
+    if args.speed <= 0:
+        raise ConfigError("--speed must be more than 0")
+    simulator = GoeSimulator(
+        args.serial,
+        mqtt_host=None if args.no_mqtt else args.mqtt_host,
+        mqtt_port=args.mqtt_port,
+        prefix=args.prefix,
+        http_port=None if args.no_http else args.http_port,
+        read_only=args.read_only,
+        speed=args.speed,
+        car_connected=not args.no_car,
+        cleanup=not args.keep_retained,
+    )
+    simulator.start()
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        parts = []
+        if not args.no_mqtt:
+            parts.append(f"MQTT {simulator.prefix}/{args.serial}/# on {args.mqtt_host}:{args.mqtt_port}")
+        if not args.no_http:
+            parts.append(f"HTTP {simulator.http_url}/api/status")
+        mode = " (read-only: writes disabled)" if args.read_only else ""
+        print(f"go-e simulator {args.serial}{mode}: {'; '.join(parts)}. Ctrl-C stops it.", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        simulator.stop()
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    del signum, frame
+    raise KeyboardInterrupt  # stop cleanly (tidy retained topics) on `kill` as on Ctrl-C
