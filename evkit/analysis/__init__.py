@@ -1,7 +1,44 @@
-"""evkit.analysis: pure functions on ``pl.LazyFrame`` (sessions, energy, latency, data quality)."""
+"""evkit.analysis: pure functions on ``pl.LazyFrame`` (sessions, energy, latency, data quality).
+
+Every function takes a dataset as returned by ``evkit.scan`` (deduplicated or not: duplicates are
+handled here) and returns a ``pl.LazyFrame``; nothing is read until you ``collect()``.
+"""
 
 from __future__ import annotations
 
+from evkit.analysis.connectivity import connectivity, connectivity_summary
+from evkit.analysis.energy import energy_per_day, energy_per_hour, lifetime_meter_check
+from evkit.analysis.latency import latency, latency_stats
+from evkit.analysis.quality import (
+    decode_errors,
+    duplicates,
+    out_of_order,
+    quality_summary,
+    stale_values,
+    telemetry_gaps,
+    unknown_ids,
+)
 from evkit.analysis.schema import ENERGY_SCHEMA, HOPS, SESSION_SCHEMA
+from evkit.analysis.sessions import easee_sessions, sessions
 
-__all__ = ["ENERGY_SCHEMA", "HOPS", "SESSION_SCHEMA"]
+__all__ = [
+    "ENERGY_SCHEMA",
+    "HOPS",
+    "SESSION_SCHEMA",
+    "connectivity",
+    "connectivity_summary",
+    "decode_errors",
+    "duplicates",
+    "easee_sessions",
+    "energy_per_day",
+    "energy_per_hour",
+    "latency",
+    "latency_stats",
+    "lifetime_meter_check",
+    "out_of_order",
+    "quality_summary",
+    "sessions",
+    "stale_values",
+    "telemetry_gaps",
+    "unknown_ids",
+]

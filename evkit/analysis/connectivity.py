@@ -1,0 +1,93 @@
+"""Connectivity over time: cloud connection (250/251), signal strength (130/132), reboots (80/89)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from evkit.analysis import _ids
+from evkit.analysis._prep import observations, require
+
+#: Event names of ``connectivity`` rows.
+EVENTS = (
+    "cloud_connected",
+    "cloud_disconnected",
+    "cloud_disconnect_reason",
+    "cell_rssi_dbm",
+    "wifi_rssi_dbm",
+    "reboot",
+    "software_release",
+    "offline",
+)
+
+_IDS = (
+    _ids.CONNECTED_TO_CLOUD,
+    _ids.CLOUD_DISCONNECT_REASON,
+    _ids.CELL_RSSI,
+    _ids.WIFI_RSSI,
+    _ids.REBOOT_REASON,
+    _ids.SOFTWARE_RELEASE,
+    _ids.OP_MODE,
+)
+
+
+def connectivity(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per connectivity event: ``charger_id``, ``observed_at``, ``event``, ``value``, ``value_text``.
+
+    Events: ``cloud_connected`` / ``cloud_disconnected`` (250), ``cloud_disconnect_reason`` (251),
+    ``cell_rssi_dbm`` (130), ``wifi_rssi_dbm`` (132), ``reboot`` (89, value = the reason bitmask),
+    ``software_release`` (80, sent at boot) and ``offline`` (op mode 0).
+    """
+    require(lf)
+    obs_id, value = pl.col("observation_id"), pl.col("value")
+    event = (
+        pl.when((obs_id == _ids.CONNECTED_TO_CLOUD) & (value > 0))
+        .then(pl.lit("cloud_connected"))
+        .when(obs_id == _ids.CONNECTED_TO_CLOUD)
+        .then(pl.lit("cloud_disconnected"))
+        .when(obs_id == _ids.CLOUD_DISCONNECT_REASON)
+        .then(pl.lit("cloud_disconnect_reason"))
+        .when(obs_id == _ids.CELL_RSSI)
+        .then(pl.lit("cell_rssi_dbm"))
+        .when(obs_id == _ids.WIFI_RSSI)
+        .then(pl.lit("wifi_rssi_dbm"))
+        .when(obs_id == _ids.REBOOT_REASON)
+        .then(pl.lit("reboot"))
+        .when(obs_id == _ids.SOFTWARE_RELEASE)
+        .then(pl.lit("software_release"))
+        .when((obs_id == _ids.OP_MODE) & (value == _ids.OFFLINE))
+        .then(pl.lit("offline"))
+    )
+    return (
+        observations(lf, _IDS)
+        .with_columns(event.alias("event"))
+        .filter(pl.col("event").is_not_null())
+        .select("charger_id", "observed_at", "event", "observation_id", "value", "value_text")
+        .sort("charger_id", "observed_at")
+    )
+
+
+def connectivity_summary(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Per charger: disconnections, reboots, offline spells and signal strength (median, min)."""
+    events = connectivity(lf)
+    ev = pl.col("event")
+    return (
+        events.group_by("charger_id")
+        .agg(
+            (ev == "cloud_disconnected").sum().cast(pl.Int64).alias("cloud_disconnects_n"),
+            (ev == "reboot").sum().cast(pl.Int64).alias("reboots_n"),
+            (ev == "offline").sum().cast(pl.Int64).alias("offline_n"),
+            pl.col("value").filter(ev == "cell_rssi_dbm").median().alias("cell_rssi_median_dbm"),
+            pl.col("value").filter(ev == "cell_rssi_dbm").min().alias("cell_rssi_min_dbm"),
+            pl.col("value").filter(ev == "wifi_rssi_dbm").median().alias("wifi_rssi_median_dbm"),
+            pl.col("value").filter(ev == "wifi_rssi_dbm").min().alias("wifi_rssi_min_dbm"),
+            pl.col("value_text")
+            .filter(ev == "cloud_disconnect_reason")
+            .drop_nulls()
+            .last()
+            .alias("last_disconnect_reason"),
+        )
+        .sort("charger_id")
+    )
+
+
+__all__ = ["EVENTS", "connectivity", "connectivity_summary"]

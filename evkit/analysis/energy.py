@@ -1,0 +1,162 @@
+"""Energy per hour and per day, and a monotonicity check of the lifetime meter.
+
+Sources, in order of trust:
+
+- ``lifetime_meter`` (124): the difference of two consecutive readings. Easee reports the meter about
+  once an hour, near the full hour, so a reading belongs to the hour that just ended (a reading at
+  10:00:40 closes 09:00-10:00). Differences spanning more than ``MAX_METER_SPAN`` or across a reset or
+  glitch are not used for hourly figures.
+- ``energy_per_hour`` (122): Easee's own figure for the hour that just ended, attributed the same way.
+- ``session_energy`` (121): increments of the session counter (zeros ignored; a drop is a new session).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from evkit.analysis import _ids
+from evkit.analysis._prep import observations, seconds
+from evkit.analysis.schema import ENERGY_SCHEMA
+
+#: A meter reading this long after the previous one cannot be split into hours.
+MAX_METER_SPAN = timedelta(minutes=90)
+#: More than this average power between two readings is not a real charge (22 kW chargers, margin).
+MAX_POWER_KW = 25.0
+#: Readings further apart than this leave a hole in the meter's history.
+METER_GAP = timedelta(hours=2)
+#: A fall to below this fraction of the previous reading is a counter reset, not a glitch.
+RESET_FRACTION = 0.1
+
+_HALF_HOUR = timedelta(minutes=30)
+
+
+def _readings(lf: pl.LazyFrame, obs_id: int) -> pl.LazyFrame:
+    return (
+        observations(lf, [obs_id])
+        .filter(pl.col("value").is_not_null())
+        .select("charger_id", "observed_at", "value")
+        .sort("charger_id", "observed_at")
+    )
+
+
+def lifetime_meter_check(
+    lf: pl.LazyFrame, max_power_kw: float = MAX_POWER_KW, max_interval: timedelta = METER_GAP
+) -> pl.LazyFrame:
+    """Every lifetime-meter (124) reading with its step from the previous one and what is wrong.
+
+    ``issue`` is null when the step is plausible, else ``reset`` (fell to near zero), ``decrease``
+    (fell: a glitch), ``jump`` (rose faster than ``max_power_kw`` could charge) or ``gap`` (readings
+    more than ``max_interval`` apart; informative, the step itself may be fine).
+    """
+    frame = _readings(lf, _ids.LIFETIME_ENERGY).rename({"value": "value_kwh"})
+    frame = frame.with_columns(
+        pl.col("value_kwh").shift(1).over("charger_id").alias("previous_kwh"),
+        pl.col("observed_at").shift(1).over("charger_id").alias("previous_at"),
+    ).with_columns(
+        (pl.col("value_kwh") - pl.col("previous_kwh")).alias("delta_kwh"),
+        seconds(pl.col("observed_at") - pl.col("previous_at")).alias("interval_s"),
+    )
+    implied_kw = pl.col("delta_kwh") / (pl.col("interval_s") / 3600.0)
+    issue = (
+        pl.when(pl.col("previous_kwh").is_null())
+        .then(None)
+        .when(pl.col("value_kwh") < RESET_FRACTION * pl.col("previous_kwh"))
+        .then(pl.lit("reset"))
+        .when(pl.col("delta_kwh") < 0)
+        .then(pl.lit("decrease"))
+        .when((pl.col("interval_s") > 0) & (implied_kw > max_power_kw))
+        .then(pl.lit("jump"))
+        .when(pl.col("interval_s") > max_interval.total_seconds())
+        .then(pl.lit("gap"))
+        .otherwise(None)
+    )
+    return frame.with_columns(
+        pl.when(pl.col("interval_s") > 0).then(implied_kw).alias("implied_kw"), issue.alias("issue")
+    )
+
+
+def _closing_hour(ts: pl.Expr) -> pl.Expr:
+    """The hour a reading taken near its end belongs to (10:00:40 -> 09:00)."""
+    return (ts - _HALF_HOUR).dt.truncate("1h")
+
+
+def _from_meter(lf: pl.LazyFrame) -> pl.LazyFrame:
+    steps = lifetime_meter_check(lf).filter(
+        pl.col("delta_kwh").is_not_null()
+        & (pl.col("issue").is_null() | (pl.col("issue") == "gap"))
+        & (pl.col("interval_s") <= MAX_METER_SPAN.total_seconds())
+    )
+    return steps.group_by("charger_id", _closing_hour(pl.col("observed_at")).alias("hour")).agg(
+        pl.col("delta_kwh").sum().alias("energy_lifetime_kwh")
+    )
+
+
+def _from_per_hour(lf: pl.LazyFrame) -> pl.LazyFrame:
+    return (
+        _readings(lf, _ids.ENERGY_PER_HOUR)
+        .group_by("charger_id", _closing_hour(pl.col("observed_at")).alias("hour"))
+        .agg(pl.col("value").max().alias("energy_per_hour_kwh"))
+    )
+
+
+def _from_counter(lf: pl.LazyFrame) -> pl.LazyFrame:
+    value = pl.col("value")
+    counter = _readings(lf, _ids.SESSION_ENERGY).with_columns(
+        # the charger's very first reading has no known start: only what follows counts
+        value.shift(1).over("charger_id").is_null().alias("first"),
+        pl.when(value > 0).then(value).shift(1).forward_fill().over("charger_id").alias("prev"),
+    )
+    step = (
+        pl.when(pl.col("prev").is_null() | (value < pl.col("prev")))
+        .then(value)
+        .otherwise(value - pl.col("prev"))
+    )
+    hour = (pl.col("observed_at") - timedelta(microseconds=1)).dt.truncate("1h")
+    return (
+        counter.filter((value > 0) & pl.col("first").not_())
+        .group_by("charger_id", hour.alias("hour"))
+        .agg(step.sum().alias("energy_session_kwh"))
+    )
+
+
+def energy_per_hour(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Energy per charger and UTC hour in ``ENERGY_SCHEMA``; ``source`` names the figure used."""
+    key = ["charger_id", "hour"]
+    frame = (
+        _from_meter(lf)
+        .join(_from_per_hour(lf), on=key, how="full", coalesce=True)
+        .join(_from_counter(lf), on=key, how="full", coalesce=True)
+    )
+    lt, ph, se = pl.col("energy_lifetime_kwh"), pl.col("energy_per_hour_kwh"), pl.col("energy_session_kwh")
+    source = (
+        pl.when(lt.is_not_null())
+        .then(pl.lit("lifetime_meter"))
+        .when(ph.is_not_null())
+        .then(pl.lit("energy_per_hour"))
+        .when(se.is_not_null())
+        .then(pl.lit("session_energy"))
+    )
+    frame = frame.with_columns(pl.coalesce(lt, ph, se).alias("energy_kwh"), source.alias("source"))
+    return frame.select([pl.col(n).cast(t) for n, t in ENERGY_SCHEMA.items()]).sort(key)
+
+
+def energy_per_day(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Energy per charger and UTC day: the hourly figures summed; ``source`` lists the sources used."""
+    hourly = energy_per_hour(lf)
+    return (
+        hourly.group_by("charger_id", pl.col("hour").dt.date().alias("day"))
+        .agg(
+            pl.col("energy_kwh").sum(),
+            pl.col("source").unique().sort().str.join("+").alias("source"),
+            pl.len().alias("hours"),
+            pl.col("energy_lifetime_kwh").sum(),
+            pl.col("energy_per_hour_kwh").sum(),
+            pl.col("energy_session_kwh").sum(),
+        )
+        .sort("charger_id", "day")
+    )
+
+
+__all__ = ["energy_per_day", "energy_per_hour", "lifetime_meter_check"]

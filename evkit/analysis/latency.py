@@ -1,0 +1,98 @@
+"""Latency per hop: device -> cloud -> capture, and end to end.
+
+- ``device_to_cloud`` = ``arrival_time - observed_at`` (Easee's ArrivalTime header minus the device time)
+- ``cloud_to_capture`` = ``received_at - arrival_time``
+- ``end_to_end`` = ``received_at - observed_at``
+
+A negative latency means two clocks disagree (clock skew). It is kept in every statistic and counted in
+``negative_n``, never dropped. Redelivered copies of one message count once, at their first delivery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from evkit.analysis._prep import IDENTITY, require, seconds
+from evkit.analysis.schema import HOPS
+
+_HOP_EXPR = {
+    "device_to_cloud": pl.col("arrival_time") - pl.col("observed_at"),
+    "cloud_to_capture": pl.col("received_at") - pl.col("arrival_time"),
+    "end_to_end": pl.col("received_at") - pl.col("observed_at"),
+}
+
+#: Percentiles reported, as column name -> quantile (linear interpolation, numpy's default).
+PERCENTILES = {"p50_s": 0.50, "p95_s": 0.95, "p99_s": 0.99}
+
+_BY_ALIASES = {"charger": "charger_id", "observation": "observation", "hour": "hour"}
+
+
+def latency(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per message and hop: ``hop``, ``latency_s``, ``skew`` (negative), and context columns.
+
+    Context: ``charger_id``, ``observation_id``, ``observation``, ``observed_at``, ``received_at``,
+    ``hour`` (UTC hour of ``received_at``, our own clock) and ``hour_of_day``. Hops whose timestamps
+    are unknown (no ArrivalTime header) are left out.
+    """
+    require(lf)
+    base = (
+        lf.filter(pl.col("observed_at").is_not_null() | pl.col("arrival_time").is_not_null())
+        .select(*IDENTITY, "observation", "received_at", "arrival_time")
+        .sort("received_at")
+        .unique(subset=list(IDENTITY), keep="first", maintain_order=True)
+        .with_columns(pl.col("received_at").dt.truncate("1h").alias("hour"))
+        .with_columns(pl.col("hour").dt.hour().cast(pl.Int8).alias("hour_of_day"))
+    )
+    context = [
+        "charger_id",
+        "observation_id",
+        "observation",
+        "observed_at",
+        "received_at",
+        "hour",
+        "hour_of_day",
+    ]
+    parts = [
+        base.select(
+            *context,
+            pl.lit(hop).alias("hop"),
+            seconds(_HOP_EXPR[hop]).alias("latency_s"),
+        ).filter(pl.col("latency_s").is_not_null())
+        for hop in HOPS
+    ]
+    return pl.concat(parts, how="vertical").with_columns((pl.col("latency_s") < 0).alias("skew"))
+
+
+def _by_columns(by: str | Sequence[str] | None) -> list[str]:
+    if by is None:
+        return []
+    names = [by] if isinstance(by, str) else list(by)
+    return [_BY_ALIASES.get(name, name) for name in names]
+
+
+def latency_stats(lf: pl.LazyFrame, by: str | Sequence[str] | None = None) -> pl.LazyFrame:
+    """Per hop (and per ``by``: ``charger_id``/``charger``, ``observation``, ``hour``, ``hour_of_day``):
+    ``n``, ``p50_s``, ``p95_s``, ``p99_s``, ``max_s``, ``min_s``, ``mean_s`` and ``negative_n``.
+
+    ``lf`` is a dataset or the output of ``latency``. Percentiles use linear interpolation between
+    the closest ranks, exactly as ``numpy.percentile`` does by default.
+    """
+    names = set(lf.collect_schema().names())
+    frame = lf if {"hop", "latency_s"} <= names else latency(lf)
+    keys = ["hop", *_by_columns(by)]
+    lat = pl.col("latency_s")
+    stats = frame.group_by(keys).agg(
+        pl.len().alias("n"),
+        *[lat.quantile(q, interpolation="linear").alias(name) for name, q in PERCENTILES.items()],
+        lat.max().alias("max_s"),
+        lat.min().alias("min_s"),
+        lat.mean().alias("mean_s"),
+        (lat < 0).sum().cast(pl.Int64).alias("negative_n"),
+    )
+    order = pl.col("hop").replace_strict({h: i for i, h in enumerate(HOPS)}, default=len(HOPS))
+    return stats.sort([order, *keys[1:]], nulls_last=True).with_columns(pl.col("n").cast(pl.Int64))
+
+
+__all__ = ["PERCENTILES", "latency", "latency_stats"]

@@ -1,0 +1,242 @@
+"""Data quality: silences, duplicates, out-of-order arrivals, decode errors, unknown ids, stale values."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from evkit.analysis._prep import IDENTITY, easee_rows, require, seconds
+from evkit.analysis._timeline import DEFAULT_GAP, gaps, spans
+
+#: A message delivered this long after the device took it is stale (a replay of old state, a backlog).
+DEFAULT_STALE = timedelta(minutes=10)
+
+_UNKNOWN_CHARGER = "(unknown)"
+
+
+def telemetry_gaps(lf: pl.LazyFrame, expected: timedelta = DEFAULT_GAP) -> pl.LazyFrame:
+    """Per charger, every silence longer than ``expected`` (device time).
+
+    Columns ``charger_id``, ``gap_start``, ``gap_end``, ``gap_s``, ``ongoing``. A charger that falls
+    silent before the data ends gets a last, ``ongoing`` gap up to the newest observation of any charger.
+    """
+    require(lf)
+    inner = gaps(lf, expected).with_columns(pl.lit(False).alias("ongoing"))
+    data_end = easee_rows(lf).select(pl.col("observed_at").max().alias("data_end"))
+    tail = (
+        spans(lf)
+        .join(data_end, how="cross")
+        .filter((pl.col("data_end") - pl.col("last_seen")) > expected)
+        .select(
+            "charger_id",
+            pl.col("last_seen").alias("gap_start"),
+            pl.col("data_end").alias("gap_end"),
+            seconds(pl.col("data_end") - pl.col("last_seen")).alias("gap_s"),
+            pl.lit(True).alias("ongoing"),
+        )
+    )
+    return pl.concat([inner, tail], how="vertical").sort("charger_id", "gap_start")
+
+
+def duplicates(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Messages seen more than once (same charger, observation, device time and value).
+
+    Columns: the identity, ``observation``, ``copies``, ``redelivered_n``, ``first_received_at``,
+    ``last_received_at``.
+    """
+    require(lf)
+    return (
+        lf.filter(pl.col("observation_id").is_not_null())
+        .group_by(list(IDENTITY))
+        .agg(
+            pl.col("observation").first(),
+            pl.len().alias("copies"),
+            pl.col("redelivered").fill_null(False).sum().cast(pl.Int64).alias("redelivered_n"),
+            pl.col("received_at").min().alias("first_received_at"),
+            pl.col("received_at").max().alias("last_received_at"),
+        )
+        .filter(pl.col("copies") > 1)
+        .sort("charger_id", "observed_at", "observation_id")
+    )
+
+
+def out_of_order(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Messages that arrived after a newer message of the same charger and observation id.
+
+    ``behind_s`` is how much older the message is than the newest one already received; consumers
+    that keep "the latest value" would overwrite a newer value with it.
+    """
+    require(lf)
+    key = ["charger_id", "observation_id"]
+    frame = (
+        easee_rows(lf)
+        .filter(pl.col("observation_id").is_not_null())
+        .select(*IDENTITY, "observation", "received_at")
+        .sort("received_at")
+        .unique(subset=list(IDENTITY), keep="first", maintain_order=True)
+        .sort([*key, "received_at"])
+        .with_columns(pl.col("observed_at").cum_max().shift(1).over(key).alias("newest_before"))
+    )
+    return (
+        frame.filter(pl.col("observed_at") < pl.col("newest_before"))
+        .with_columns(seconds(pl.col("newest_before") - pl.col("observed_at")).alias("behind_s"))
+        .select(
+            "charger_id",
+            "observation_id",
+            "observation",
+            "observed_at",
+            "received_at",
+            "newest_before",
+            "behind_s",
+        )
+        .sort("charger_id", "received_at")
+    )
+
+
+def decode_errors(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Rows whose decoding failed (``error`` set), with the raw body kept for inspection."""
+    require(lf)
+    return (
+        lf.filter(pl.col("error").is_not_null())
+        .select(
+            "received_at", "charger_id", "observation_id", "routing_key", "kind", "error", "value_text", "raw"
+        )
+        .sort("received_at")
+    )
+
+
+def unknown_ids(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Observation ids the catalog does not know (no ``observation`` name) or rows of kind ``unknown``.
+
+    One row per charger, id and kind: ``n``, ``first_received_at``, ``last_received_at``, ``example``.
+    """
+    require(lf)
+    unknown = (pl.col("observation_id").is_not_null() & pl.col("observation").is_null()) | (
+        pl.col("kind") == "unknown"
+    )
+    return (
+        easee_rows(lf.filter(pl.col("charger_id").is_not_null()))
+        .filter(unknown)
+        .group_by("charger_id", "observation_id", "kind")
+        .agg(
+            pl.len().alias("n"),
+            pl.col("received_at").min().alias("first_received_at"),
+            pl.col("received_at").max().alias("last_received_at"),
+            pl.col("value_text").drop_nulls().first().alias("example"),
+        )
+        .sort("charger_id", "observation_id")
+    )
+
+
+def stale_values(lf: pl.LazyFrame, older_than: timedelta = DEFAULT_STALE) -> pl.LazyFrame:
+    """Messages received more than ``older_than`` after the device took them (first delivery).
+
+    Replays of old state after a reconnect and queue backlogs show up here; a consumer treating them
+    as live would act on old values.
+    """
+    require(lf)
+    return (
+        lf.filter(pl.col("observed_at").is_not_null())
+        .sort("received_at")
+        .unique(subset=list(IDENTITY), keep="first", maintain_order=True)
+        .with_columns(seconds(pl.col("received_at") - pl.col("observed_at")).alias("age_s"))
+        .filter(pl.col("age_s") > older_than.total_seconds())
+        .select(
+            "charger_id",
+            "observation_id",
+            "observation",
+            "observed_at",
+            "received_at",
+            "age_s",
+            "redelivered",
+        )
+        .sort("charger_id", "received_at")
+    )
+
+
+def _count(frame: pl.LazyFrame, name: str, expr: pl.Expr | None = None) -> pl.LazyFrame:
+    agg = pl.len().cast(pl.Int64) if expr is None else expr
+    return (
+        frame.with_columns(pl.col("charger_id").fill_null(_UNKNOWN_CHARGER))
+        .group_by("charger_id")
+        .agg(agg.alias(name))
+    )
+
+
+def quality_summary(
+    lf: pl.LazyFrame, expected: timedelta = DEFAULT_GAP, stale: timedelta = DEFAULT_STALE
+) -> pl.LazyFrame:
+    """One row per charger with the counts of every check above (zero when clean).
+
+    Columns: ``rows``, ``messages`` (distinct), ``first_seen``, ``last_seen``, ``gaps_n``,
+    ``gap_s_total``, ``longest_gap_s``, ``duplicates_n`` (extra copies), ``out_of_order_n``,
+    ``decode_errors_n``, ``unknown_ids_n``, ``stale_n``, ``clock_skew_n`` (messages timed before the
+    device sent them by the cloud or by us). Undecodable rows without a charger are under ``(unknown)``.
+    """
+    require(lf)
+    rows = lf.with_columns(pl.col("charger_id").fill_null(_UNKNOWN_CHARGER))
+    base = rows.group_by("charger_id").agg(
+        pl.len().cast(pl.Int64).alias("rows"),
+        pl.struct(list(IDENTITY)).n_unique().cast(pl.Int64).alias("messages"),
+        pl.col("observed_at").min().alias("first_seen"),
+        pl.col("observed_at").max().alias("last_seen"),
+    )
+    skewed = rows.filter(
+        (pl.col("arrival_time") < pl.col("observed_at")) | (pl.col("received_at") < pl.col("observed_at"))
+    ).unique(subset=list(IDENTITY))
+    parts = [
+        telemetry_gaps(lf, expected)
+        .group_by("charger_id")
+        .agg(
+            pl.len().cast(pl.Int64).alias("gaps_n"),
+            pl.col("gap_s").sum().alias("gap_s_total"),
+            pl.col("gap_s").max().alias("longest_gap_s"),
+        ),
+        _count(decode_errors(lf), "decode_errors_n"),
+        _count(out_of_order(lf), "out_of_order_n"),
+        _count(unknown_ids(lf), "unknown_ids_n", pl.col("n").sum().cast(pl.Int64)),
+        _count(stale_values(lf, stale), "stale_n"),
+        _count(skewed, "clock_skew_n"),
+    ]
+    frame = base
+    for part in parts:
+        frame = frame.join(part, on="charger_id", how="left")
+    counts = ["gaps_n", "decode_errors_n", "out_of_order_n", "unknown_ids_n", "stale_n", "clock_skew_n"]
+    return (
+        frame.with_columns(
+            *[pl.col(c).fill_null(0) for c in counts],
+            pl.col("gap_s_total").fill_null(0.0),
+            (pl.col("rows") - pl.col("messages")).alias("duplicates_n"),
+        )
+        .select(
+            "charger_id",
+            "rows",
+            "messages",
+            "first_seen",
+            "last_seen",
+            "gaps_n",
+            "gap_s_total",
+            "longest_gap_s",
+            "duplicates_n",
+            "out_of_order_n",
+            "decode_errors_n",
+            "unknown_ids_n",
+            "stale_n",
+            "clock_skew_n",
+        )
+        .sort("charger_id")
+    )
+
+
+__all__ = [
+    "DEFAULT_GAP",
+    "DEFAULT_STALE",
+    "decode_errors",
+    "duplicates",
+    "out_of_order",
+    "quality_summary",
+    "stale_values",
+    "telemetry_gaps",
+    "unknown_ids",
+]
