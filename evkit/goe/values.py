@@ -103,6 +103,8 @@ def parse_text(spec: KeySpec, text: str) -> Any:
         return None
     if spec.kind in _TEXT_KINDS:
         return _parse_text_value(spec, text)
+    if lowered in _NULL_WORDS:
+        raise ValidationError(f"{spec.name}: null is not allowed; expected {spec.allowed()}")
     if spec.choices is not None:
         return _parse_choice(spec, stripped)
     if spec.kind == "int":
