@@ -523,9 +523,11 @@ def _build_plan(target: Target, value: object, state: Mapping[str, str], now: da
     kind = target.setter.kind
     device = target.device_id
     value_key, time_key = (f"{device}/{k}" for k in target.setter.echo_keys)
+    # a deleted plan: evcc publishes planEnergy 0 / a vehicle's plan fields empty, and no plan time
+    cleared = {value_key: "0" if kind is SetterKind.PLAN_ENERGY else "", time_key: ""}
     if _is_empty_word(value):
         payload = json.dumps({"value": 0, "time": ZERO_TIME}, separators=(",", ":"))
-        return SetCommand(target, payload, {value_key: "", time_key: ""})
+        return SetCommand(target, payload, cleared)
     amount_raw, when_raw = _split_plan(target, value)
     if kind is SetterKind.PLAN_SOC:
         amount: float = _to_int(target, amount_raw)
@@ -534,7 +536,7 @@ def _build_plan(target: Target, value: object, state: Mapping[str, str], now: da
     _check_bounds(target, amount, amount_raw)
     if amount == 0 and kind is SetterKind.PLAN_SOC:
         payload = json.dumps({"value": 0, "time": ZERO_TIME}, separators=(",", ":"))
-        return SetCommand(target, payload, {value_key: "", time_key: ""})
+        return SetCommand(target, payload, cleared)
     moment = parse_time(target, when_raw).replace(microsecond=0)
     if moment <= now:
         raise ValidationError(

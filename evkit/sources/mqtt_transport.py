@@ -60,6 +60,7 @@ class PahoTransport:
         client_id: str | None = None,
         timeout: float = 10.0,
         keepalive: int = 30,
+        will: tuple[str, str] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -80,6 +81,8 @@ class PahoTransport:
         )
         if username is not None:
             client.username_pw_set(username, password)
+        if will is not None:  # (topic, payload): published retained by the broker if we vanish
+            client.will_set(will[0], will[1], qos=1, retain=True)
         if tls:
             context = ssl.create_default_context(cafile=ca_certs)
             client.tls_set_context(context)
@@ -156,6 +159,8 @@ class PahoTransport:
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             raise SourceError(f"publish to {topic} failed: {paho.error_string(info.rc)}")
+        if threading.current_thread() is getattr(self._client, "_thread", None):
+            return  # called from a message callback: waiting here would block the loop that acks it
         try:
             info.wait_for_publish(self.timeout)
         except (RuntimeError, ValueError) as exc:

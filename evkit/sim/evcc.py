@@ -1,0 +1,549 @@
+"""An evcc stand-in on MQTT: publishes state the way evcc does and applies ``/set`` by evcc's rules.
+
+>>> sim = EvccSimulator(host="127.0.0.1", loadpoints=2, vehicles=("tesla", "zoe")).start()  # doctest: +SKIP
+>>> sim.stop()  # doctest: +SKIP
+
+What it imitates (``shared/reference/evcc-and-goe.md`` A.1-A.4):
+
+- every value retained, plain text in evcc's encoding (``evkit.evcc.state.encode_state``);
+  ``<prefix>/status`` ``online`` (the will says ``offline``), ``<prefix>/updated`` each cycle,
+  ``<prefix>/loadpoints`` and ``<prefix>/vehicles`` counts
+- settings published at start and then only on change; measurements, mode, connected, charging and
+  enabled every cycle
+- loadpoint dynamics: a connected vehicle charges by mode (off / now / minpv / pv against a PV curve),
+  ``chargePower`` W, phase currents A, ``sessionEnergy`` Wh, ``chargeTotalImport`` kWh, ``vehicleSoc``
+  rising towards ``limitSoc``
+- ``/set`` parsed with evcc's strict parsers and core checks (``evkit.evcc.setters.evcc_parse``): a bad
+  payload is only logged (``errors``), never echoed; a good one publishes the changed state; the
+  ``/set`` topic is wiped with an empty retained message afterwards, as evcc does
+- ``stop()`` publishes ``offline`` and (like evcc's shutdown cleanup) deletes the retained state
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import random
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from evkit.control.base import MqttMessage, MqttTransport, Subscription
+from evkit.evcc.setters import SETTERS, EvccParseError, Setter, SetterKind, evcc_parse
+from evkit.evcc.state import DEFAULT_PREFIX, encode_state, parse_topic
+
+log = logging.getLogger(__name__)
+
+VOLTAGE = 230.0
+
+
+@dataclass
+class SetError:
+    """A ``/set`` evcc would have refused (it logs ``set <topic>: <error>`` and publishes nothing)."""
+
+    time: datetime
+    topic: str
+    payload: str
+    error: str
+
+
+@dataclass
+class _Vehicle:
+    name: str
+    title: str
+    capacity_kwh: float
+    soc: float
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+class EvccSimulator:
+    """A simulated evcc with ``loadpoints`` loadpoints and the named ``vehicles``.
+
+    ``interval_s`` is the control cycle (evcc: 30 s; shorter here so notebooks feel alive).
+    ``speed`` multiplies simulated time per cycle (energy, SoC). Give ``transport`` to run on an
+    in-memory broker, or ``host``/``port``/credentials for a real one.
+    """
+
+    def __init__(
+        self,
+        transport: MqttTransport | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        prefix: str = DEFAULT_PREFIX,
+        loadpoints: int = 1,
+        vehicles: tuple[str, ...] | list[str] = ("ev",),
+        interval_s: float = 1.0,
+        speed: float = 1.0,
+        username: str | None = None,
+        password: str | None = None,
+        tls: bool = False,
+        battery: bool = True,
+        cleanup: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        if loadpoints < 1:
+            raise ValueError("an evcc simulator needs at least one loadpoint")
+        self.prefix = prefix.strip("/")
+        self.interval_s = interval_s
+        self.speed = speed
+        self.cleanup = cleanup
+        self.battery = battery
+        self.errors: list[SetError] = []
+        self.applied: list[tuple[str, str]] = []  # (topic, payload) of every accepted /set
+        self._connect = {"host": host, "port": port, "username": username, "password": password, "tls": tls}
+        self._transport = transport
+        self._owns_transport = transport is None
+        self._random = random.Random(seed)
+        self._queue: queue.Queue[MqttMessage | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._subscription: Subscription | None = None
+        self._published: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.started_at = datetime.now(UTC)
+        self.vehicles = {name: self._new_vehicle(index, name) for index, name in enumerate(vehicles)}
+        self.site: dict[str, Any] = self._new_site()
+        self.loadpoints: dict[int, dict[str, Any]] = {
+            n: self._new_loadpoint(n, list(self.vehicles)) for n in range(1, loadpoints + 1)
+        }
+
+    # ------------------------------------------------------------------ initial state
+
+    def _new_vehicle(self, index: int, name: str) -> _Vehicle:
+        capacity = (77.0, 52.0, 58.0, 40.0)[index % 4]
+        vehicle = _Vehicle(name, name.replace("_", " ").title(), capacity, 35.0 + 10 * (index % 3))
+        vehicle.fields = {
+            "title": vehicle.title,
+            "capacity": capacity,
+            "limitSoc": 80,
+            "minSoc": 0,
+            "plan/soc": None,
+            "plan/time": None,
+            "planStrategy/continuous": False,
+            "planStrategy/precondition": 0,
+        }
+        return vehicle
+
+    def _new_site(self) -> dict[str, Any]:
+        site: dict[str, Any] = {
+            "siteTitle": "evkit simulated home",
+            "version": "0.313.0-evkit-sim",
+            "currency": "EUR",
+            "residualPower": 0.0,
+            "gridExportLimit": 0.0,
+            "smartCostType": "price",
+            "pvPower": 0.0,
+            "homePower": 450.0,
+            "grid/power": 0.0,
+            "grid/energy": 12000.0,
+            "pvEnergy": 8000.0,
+            "tariffGrid": 0.31,
+            "tariffFeedIn": 0.08,
+            "gridConfigured": True,
+            "solarAdjusted": False,
+        }
+        if self.battery:
+            site.update(
+                {
+                    "bufferSoc": 90.0,
+                    "bufferStartSoc": 95.0,
+                    "prioritySoc": 50.0,
+                    "batteryDischargeControl": False,
+                    "batteryGridDischarge": False,
+                    "batteryGridChargeLimit": None,
+                    "batteryMode": "normal",
+                    "batteryModeExternal": None,
+                    "battery/soc": 60.0,
+                    "battery/power": 0.0,
+                    "battery/capacity": 10.0,
+                }
+            )
+        return site
+
+    def _new_loadpoint(self, number: int, vehicle_names: list[str]) -> dict[str, Any]:
+        vehicle = vehicle_names[(number - 1) % len(vehicle_names)] if vehicle_names else None
+        connected = vehicle is not None and number == 1
+        return {
+            "title": f"Carport {number}" if number > 1 else "Garage",
+            "mode": "pv",
+            "phasesConfigured": 3,
+            "chargerPhases1p3p": True,
+            "chargerSinglePhase": False,
+            "phasesActive": 3,
+            "minCurrent": 6.0,
+            "maxCurrent": 16.0,
+            "limitSoc": 100,
+            "minSoc": 0,
+            "priority": 0,
+            "limitEnergy": 0.0,
+            "enableThreshold": 0.0,
+            "disableThreshold": 0.0,
+            "enableDelay": 60,
+            "disableDelay": 180,
+            "smartCostLimit": None,
+            "smartFeedInPriorityLimit": None,
+            "batteryBoost": False,
+            "batteryBoostLimit": 100,
+            "planEnergy": 0.0,
+            "planTime": None,
+            "planStrategy/continuous": False,
+            "planStrategy/precondition": 0,
+            "vehicleName": vehicle if connected else "",
+            "vehicleTitle": self.vehicles[vehicle].title if connected and vehicle else "",
+            "connected": connected,
+            "charging": False,
+            "enabled": False,
+            "chargePower": 0.0,
+            "offeredCurrent": 0.0,
+            "chargeCurrents/l1": 0.0,
+            "chargeCurrents/l2": 0.0,
+            "chargeCurrents/l3": 0.0,
+            "chargeCurrents": 0.0,
+            "sessionEnergy": 0.0,
+            "chargeDuration": 0,
+            "connectedDuration": 0,
+            "chargeTotalImport": 1234.5 + 100 * number,
+            "vehicleSoc": self.vehicles[vehicle].soc if connected and vehicle else None,
+            "effectiveLimitSoc": 80,
+        }
+
+    # ------------------------------------------------------------------ lifetime
+
+    def start(self) -> EvccSimulator:
+        """Connect, publish the full retained state, start the control loop; returns ``self``."""
+        if self._thread is not None:
+            return self
+        if self._transport is None:
+            from evkit.sources.mqtt_transport import PahoTransport
+
+            self._transport = PahoTransport(
+                str(self._connect["host"]),
+                int(str(self._connect["port"])),
+                username=self._connect["username"],  # type: ignore[arg-type]
+                password=self._connect["password"],  # type: ignore[arg-type]
+                tls=bool(self._connect["tls"]),
+                will=(f"{self.prefix}/status", "offline"),
+            )
+        self._running = threading.Event()
+        self._running.set()
+        self._publish("status", "online", force=True)
+        self._publish_all(force=True)
+        self._subscription = self._transport.subscribe(f"{self.prefix}/#", self._on_message, qos=1)
+        self._thread = threading.Thread(target=self._loop, name=f"evcc-sim-{self.prefix}", daemon=True)
+        self._thread.start()
+        log.info("evcc simulator running under %s/ with %d loadpoint(s)", self.prefix, len(self.loadpoints))
+        return self
+
+    def stop(self) -> None:
+        """Stop the loop, publish ``offline``, delete the retained state (``cleanup``), disconnect."""
+        if self._thread is None:
+            return
+        self._running.clear()
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+        self._thread = None
+        if self._subscription is not None:
+            self._subscription.cancel()
+        assert self._transport is not None
+        try:
+            if self.cleanup:
+                for path in list(self._published):
+                    if path != "status":
+                        self._transport.publish(f"{self.prefix}/{path}", b"", qos=1, retain=True)
+            self._transport.publish(f"{self.prefix}/status", "offline", qos=1, retain=True)
+        finally:
+            self._published.clear()
+            if self._owns_transport:
+                self._transport.close()
+                self._transport = None
+
+    def __enter__(self) -> EvccSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """True between ``start()`` and ``stop()``."""
+        return self._thread is not None
+
+    # ------------------------------------------------------------------ publishing
+
+    def _publish(self, path: str, value: Any, *, force: bool = False) -> None:
+        text = value if isinstance(value, str) and path == "status" else encode_state(value)
+        if not force and self._published.get(path) == text:
+            return
+        if text == "" and path not in self._published and not force:
+            return
+        assert self._transport is not None
+        self._transport.publish(f"{self.prefix}/{path}", text, qos=1, retain=True)
+        if text == "":
+            self._published.pop(path, None)
+        else:
+            self._published[path] = text
+
+    def _publish_all(self, *, force: bool = False) -> None:
+        self._publish("loadpoints", len(self.loadpoints), force=force)
+        self._publish("vehicles", len(self.vehicles), force=force)
+        for key, value in self.site.items():
+            self._publish(f"site/{key}", value, force=force)
+        for number, loadpoint in self.loadpoints.items():
+            for key, value in loadpoint.items():
+                if not key.startswith("_"):  # internal accumulators
+                    self._publish(f"loadpoints/{number}/{key}", value, force=force)
+        for name, vehicle in self.vehicles.items():
+            for key, value in vehicle.fields.items():
+                self._publish(f"vehicles/{name}/{key}", value, force=force)
+        self._publish("updated", int(datetime.now(UTC).timestamp()), force=True)
+
+    # ------------------------------------------------------------------ the loop
+
+    def _on_message(self, message: MqttMessage) -> None:
+        if message.topic.endswith("/set") and message.payload:
+            self._queue.put(message)  # handled on our thread: never publish from the network thread
+
+    def _loop(self) -> None:
+        next_tick = datetime.now(UTC) + timedelta(seconds=self.interval_s)
+        while self._running.is_set():
+            wait = max(0.0, (next_tick - datetime.now(UTC)).total_seconds())
+            try:
+                item = self._queue.get(timeout=wait)
+            except queue.Empty:
+                item = None
+            try:
+                if item is not None:
+                    self._handle_set(item)
+                elif datetime.now(UTC) >= next_tick and self._running.is_set():
+                    self.tick(self.interval_s * self.speed)
+                    next_tick = datetime.now(UTC) + timedelta(seconds=self.interval_s)
+            except Exception:
+                log.exception("evcc simulator step failed")
+
+    def tick(self, dt_s: float) -> None:
+        """Advance the simulation by ``dt_s`` seconds and publish like an evcc control cycle."""
+        with self._lock:
+            pv = self._pv_power()
+            self.site["pvPower"] = round(pv, 1)
+            charging_total = 0.0
+            for loadpoint in self.loadpoints.values():
+                charging_total += self._step_loadpoint(loadpoint, dt_s, pv - self.site["homePower"])
+            grid = self.site["homePower"] + charging_total - pv
+            self.site["grid/power"] = round(grid, 1)
+            self.site["grid/energy"] += max(grid, 0) * dt_s / 3.6e6
+            self.site["pvEnergy"] += pv * dt_s / 3.6e6
+            self.site["homePower"] = round(
+                max(150.0, self.site["homePower"] + self._random.uniform(-40, 40)), 1
+            )
+            self._publish_all()
+            for number, loadpoint in self.loadpoints.items():  # evcc re-publishes these every cycle
+                for key in ("mode", "connected", "charging", "enabled", "chargePower"):
+                    self._publish(f"loadpoints/{number}/{key}", loadpoint[key], force=True)
+
+    def _pv_power(self) -> float:
+        now = datetime.now(UTC)
+        hour = now.hour + now.minute / 60
+        daylight = max(0.0, math.sin(math.pi * (hour - 5) / 14))
+        return max(0.0, 9000 * daylight + 2500 + self._random.uniform(-300, 300))
+
+    def _step_loadpoint(self, lp: dict[str, Any], dt_s: float, surplus_w: float) -> float:
+        vehicle = self.vehicles.get(lp["vehicleName"]) if lp["vehicleName"] else None
+        phases = 3 if lp["phasesConfigured"] in (0, 3) else 1
+        current = 0.0
+        if lp["connected"]:
+            lp["_connected_s"] = lp.get("_connected_s", 0.0) + dt_s
+            lp["connectedDuration"] = int(lp["_connected_s"])
+            soc = lp["vehicleSoc"]
+            limit = min(lp["limitSoc"] or 100, vehicle.fields["limitSoc"] if vehicle else 100)
+            full = soc is not None and soc >= limit
+            energy_done = lp["limitEnergy"] and lp["sessionEnergy"] >= lp["limitEnergy"] * 1000
+            if lp["mode"] == "now":
+                current = lp["maxCurrent"]
+            elif lp["mode"] == "minpv":
+                current = max(lp["minCurrent"], min(lp["maxCurrent"], surplus_w / (VOLTAGE * phases)))
+            elif lp["mode"] == "pv":
+                available = surplus_w / (VOLTAGE * phases)
+                current = min(lp["maxCurrent"], available) if available >= lp["minCurrent"] else 0.0
+            if full or energy_done:
+                current = 0.0
+        power = current * VOLTAGE * phases
+        lp["enabled"] = current > 0
+        lp["charging"] = current > 0
+        lp["offeredCurrent"] = round(current, 3)
+        lp["phasesActive"] = phases
+        per_phase = round(current, 2)
+        lp["chargeCurrents/l1"] = per_phase
+        lp["chargeCurrents/l2"] = per_phase if phases == 3 else 0.0
+        lp["chargeCurrents/l3"] = per_phase if phases == 3 else 0.0
+        lp["chargeCurrents"] = round(per_phase * phases, 2)
+        lp["chargePower"] = round(power, 1)
+        if power > 0:
+            energy_wh = power * dt_s / 3600
+            lp["sessionEnergy"] = round(lp["sessionEnergy"] + energy_wh, 3)
+            lp["chargeTotalImport"] = round(lp["chargeTotalImport"] + energy_wh / 1000, 4)
+            lp["_charging_s"] = lp.get("_charging_s", 0.0) + dt_s
+            lp["chargeDuration"] = int(lp["_charging_s"])
+            if vehicle is not None and lp["vehicleSoc"] is not None:
+                lp["vehicleSoc"] = round(
+                    min(100.0, lp["vehicleSoc"] + energy_wh / 10 / vehicle.capacity_kwh), 2
+                )
+                vehicle.soc = lp["vehicleSoc"]
+        return power
+
+    # ------------------------------------------------------------------ plugging (for demos and tests)
+
+    def plug(self, loadpoint: int = 1, vehicle: str | None = None, *, soc: float | None = None) -> None:
+        """Connect ``vehicle`` (default: the loadpoint's first) to ``loadpoint``: a new session starts."""
+        with self._lock:
+            lp = self.loadpoints[loadpoint]
+            name = vehicle or next(iter(self.vehicles), "")
+            car = self.vehicles.get(name)
+            if soc is not None and car is not None:
+                car.soc = soc
+            lp.update(
+                connected=True,
+                vehicleName=name,
+                vehicleTitle=car.title if car else "",
+                vehicleSoc=car.soc if car else None,
+                sessionEnergy=0.0,
+                chargeDuration=0,
+                connectedDuration=0,
+                _charging_s=0.0,
+                _connected_s=0.0,
+            )
+            self._publish_all()
+
+    def unplug(self, loadpoint: int = 1) -> None:
+        """Disconnect the vehicle from ``loadpoint``."""
+        with self._lock:
+            lp = self.loadpoints[loadpoint]
+            lp.update(connected=False, charging=False, enabled=False, chargePower=0.0, vehicleName="")
+            lp.update(vehicleTitle="", vehicleSoc=None)
+            self._publish_all()
+
+    # ------------------------------------------------------------------ /set handling (evcc's rules)
+
+    def _handle_set(self, message: MqttMessage) -> None:
+        parsed = parse_topic(message.topic, self.prefix)
+        payload = message.text
+        if parsed is None or not parsed.is_set:
+            return
+        try:
+            if parsed.scope not in SETTERS or parsed.key not in SETTERS[parsed.scope]:
+                return  # evcc has no subscription for it: silently nothing
+            setter = SETTERS[parsed.scope][parsed.key]
+            value = evcc_parse(setter, payload)
+            with self._lock:
+                self._apply(parsed.scope, parsed.device_id or "", setter, value)
+            self.applied.append((message.topic, payload))
+        except EvccParseError as exc:
+            self.errors.append(SetError(datetime.now(UTC), message.topic, payload, str(exc)))
+            log.error("set %s: %s", message.topic, exc)  # what evcc does: log, publish nothing
+        finally:
+            assert self._transport is not None
+            # evcc wipes the /set topic after handling it, so a retained command cannot re-apply forever
+            self._transport.publish(message.topic, b"", qos=1, retain=True)
+
+    def _apply(self, scope: str, device_id: str, setter: Setter, value: Any) -> None:
+        name = setter.name
+        if scope == "site":
+            self._apply_site(name, value)
+        elif scope == "loadpoint":
+            number = int(device_id.split("/")[1])
+            if number not in self.loadpoints:
+                raise EvccParseError(f"loadpoint {number} does not exist")
+            self._apply_loadpoint(self.loadpoints[number], setter, value)
+        else:
+            vehicle = self.vehicles.get(device_id.split("/", 1)[1])
+            if vehicle is None:
+                raise EvccParseError(f"vehicle {device_id} does not exist")
+            self._apply_vehicle(vehicle, setter, value)
+        self._publish_all()
+
+    def _apply_site(self, name: str, value: Any) -> None:
+        site = self.site
+        battery_keys = {"bufferSoc", "bufferStartSoc", "prioritySoc", "batteryDischargeControl"}
+        battery_keys |= {"batteryGridChargeLimit", "batteryMode", "batteryGridDischarge"}
+        if name in battery_keys and not self.battery:
+            raise EvccParseError("battery control not available")
+        if name == "bufferSoc" and value != 0:
+            if value < site["prioritySoc"]:
+                raise EvccParseError("bufferSoc must be larger than prioritySoc")
+            if site["bufferStartSoc"] and value > site["bufferStartSoc"]:
+                raise EvccParseError("bufferSoc must be smaller than bufferStartSoc")
+        if name == "bufferStartSoc" and value != 0 and value < site["bufferSoc"]:
+            raise EvccParseError("bufferStartSoc must be larger than bufferSoc")
+        if name == "prioritySoc" and site.get("bufferSoc") and value > site["bufferSoc"]:
+            raise EvccParseError("prioritySoc must be smaller than bufferSoc")
+        if name == "gridExportLimit" and value < 0:
+            raise EvccParseError("invalid grid export limit")
+        if name in ("smartCostLimit", "smartFeedInPriorityLimit"):
+            for lp in self.loadpoints.values():
+                lp[name] = value
+            return
+        if name == "batteryMode":
+            site["batteryModeExternal"] = value
+            return
+        site[name] = value
+
+    def _apply_loadpoint(self, lp: dict[str, Any], setter: Setter, value: Any) -> None:
+        name = setter.name
+        kind = setter.kind
+        if name == "minCurrent" and value > lp["maxCurrent"]:
+            raise EvccParseError(f"minCurrent {value} must be <= maxCurrent {lp['maxCurrent']}")
+        if name == "maxCurrent" and value < lp["minCurrent"]:
+            raise EvccParseError(f"maxCurrent {value} must be >= minCurrent {lp['minCurrent']}")
+        if kind is SetterKind.PHASES:
+            if value not in (0, 1, 3):
+                raise EvccParseError(f"invalid number of phases: {value}")
+            if value == 0 and not lp["chargerPhases1p3p"]:
+                raise EvccParseError("charger does not support phase switching")
+        if name == "batteryBoost" and value and lp["mode"] not in ("pv", "minpv"):
+            raise EvccParseError("battery boost is only available in pv and minpv modes")
+        if kind is SetterKind.PLAN_ENERGY:
+            energy, moment = value
+            if moment is not None and moment < datetime.now(UTC):
+                raise EvccParseError("timestamp is in the past")
+            lp["planEnergy"] = float(energy)
+            lp["planTime"] = moment
+            return
+        if kind is SetterKind.PLAN_STRATEGY:
+            lp["planStrategy/continuous"] = value["continuous"]
+            lp["planStrategy/precondition"] = value["precondition"]
+            return
+        if kind is SetterKind.VEHICLE:
+            if value is not None and value not in self.vehicles:
+                raise EvccParseError(f"vehicle not found: {value}")
+            lp["vehicleName"] = value or ""
+            lp["vehicleTitle"] = self.vehicles[value].title if value else ""
+            if lp["connected"]:
+                lp["vehicleSoc"] = self.vehicles[value].soc if value else None
+            return
+        if name == "mode":
+            lp["batteryBoost"] = False  # evcc resets battery boost on every mode change
+        lp[name] = float(value) if kind is SetterKind.FLOAT else value
+
+    def _apply_vehicle(self, vehicle: _Vehicle, setter: Setter, value: Any) -> None:
+        if setter.kind is SetterKind.PLAN_SOC:
+            soc, moment = value
+            if soc == 0:
+                vehicle.fields["plan/soc"] = None
+                vehicle.fields["plan/time"] = None
+                return
+            if moment is not None and moment < datetime.now(UTC):
+                raise EvccParseError("timestamp is in the past")
+            vehicle.fields["plan/soc"] = soc
+            vehicle.fields["plan/time"] = moment
+            return
+        if setter.kind is SetterKind.PLAN_STRATEGY:
+            vehicle.fields["planStrategy/continuous"] = value["continuous"]
+            vehicle.fields["planStrategy/precondition"] = value["precondition"]
+            return
+        vehicle.fields[setter.name] = value
+        if setter.name == "limitSoc":  # evcc re-publishes the whole vehicle map without a change check
+            self._publish(f"vehicles/{vehicle.name}/limitSoc", value, force=True)
+
+
+__all__ = ["EvccSimulator", "SetError"]
