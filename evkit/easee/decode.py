@@ -365,11 +365,16 @@ def _load_body(body: bytes) -> tuple[Any, str | None]:
             return value, None
     except (UnicodeDecodeError, StopIteration, ValueError, RecursionError):
         pass
-    # Slow path: the standard parser gives the precise reason (and accepts a BOM / UTF-16).
+    # Slow path: the standard parser gives the precise reason (and accepts a BOM or UTF-16/32).
     try:
-        return json.loads(body), None
+        text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return None, "body is not UTF-8"
+        try:
+            return json.loads(body), None
+        except (ValueError, RecursionError):
+            return None, "body is not UTF-8"
+    try:
+        return json.loads(text), None
     except ValueError as exc:
         return None, (f"body is not JSON: {exc}" if body else "empty body")
     except RecursionError:
