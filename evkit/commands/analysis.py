@@ -1,14 +1,394 @@
-"""Sub-commands: not yet registered (filled in by the feature that owns this module)."""
+"""``evkit sessions DIR`` (charging sessions as a table, JSON, CSV or Parquet) and ``evkit latency DIR``.
+
+Exit codes: 0 done; 2 the directory has no Parquet, lacks required columns, is empty, or an option is
+invalid (the message says which).
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import csv
+import json
+import math
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import polars as pl
+from tqdm.auto import tqdm
+
+from evkit.errors import ConfigError, DatasetError
+
+ISO_Z = "%Y-%m-%dT%H:%M:%S%.fZ"
+
+#: evcc's session CSV headers (core/session/session.go struct tags), in evcc's order.
+EVCC_COLUMNS = (
+    "Created",
+    "Finished",
+    "Loadpoint",
+    "Identifier",
+    "Vehicle",
+    "Odometer (km)",
+    "Meter Start (kWh)",
+    "Meter Stop (kWh)",
+    "Charged Energy (kWh)",
+    "Charge Duration",
+    "Soc Start (%)",
+    "Soc Stop (%)",
+    "Solar (%)",
+    "Price",
+    "Price/kWh",
+    "CO2/kWh (gCO2eq)",
+)
+
+_TABLE_COLUMNS = (
+    "charger_id",
+    "started_at",
+    "ended_at",
+    "energy_kwh",
+    "energy_source",
+    "charge",
+    "connected",
+    "peak_power_kw",
+    "phases",
+    "rfid_token",
+    "flags",
+)
 
 
 def register(top: Any, groups: dict[str, Any]) -> None:
-    """Add this module's sub-commands to ``top`` or to ``groups['capture' | 'sim' | 'set']``."""
-    del top, groups
+    """Add ``sessions`` and ``latency`` to the top level."""
+    del groups
+    _register_sessions(top)
+    _register_latency(top)
 
 
-_ = argparse
+def _register_sessions(top: Any) -> None:
+    parser: argparse.ArgumentParser = top.add_parser(
+        "sessions",
+        help="charging sessions of a dataset (plug-in to unplug, energy cross-checked)",
+        description=(
+            "List the charging sessions in a Parquet dataset: per charger, plug-in to unplug, with energy "
+            "from the session counter cross-checked against the lifetime meter and the power integral. "
+            "Example: `evkit sessions data --format csv --columns evcc --out sessions.csv`."
+        ),
+        epilog="Exit 0 done; 2 no Parquet, missing columns, empty dataset or a bad option.",
+    )
+    parser.add_argument("directory", metavar="DIR", help="dataset directory (or one Parquet file)")
+    parser.add_argument(
+        "--format",
+        choices=("table", "json", "csv", "parquet"),
+        default="table",
+        help="output (default table)",
+    )
+    parser.add_argument(
+        "--columns",
+        choices=("evkit", "evcc"),
+        default="evkit",
+        help="csv only: evkit's columns (default) or evcc's session export headers",
+    )
+    parser.add_argument(
+        "--out", metavar="FILE", help="write to FILE instead of the terminal (needed for parquet)"
+    )
+    parser.add_argument(
+        "--from", dest="start", metavar="TIME", help="sessions starting at or after TIME (UTC)"
+    )
+    parser.add_argument("--to", dest="end", metavar="TIME", help="sessions starting before TIME (UTC)")
+    parser.add_argument(
+        "--charger", action="append", metavar="ID", help="only this charger (repeat for several)"
+    )
+    parser.add_argument(
+        "--gap-minutes",
+        type=float,
+        default=20.0,
+        metavar="M",
+        help="silence that counts as a hole in the data (default 20; idle chargers report every ~15)",
+    )
+    parser.set_defaults(func=_sessions_command)
+
+
+def _register_latency(top: Any) -> None:
+    parser: argparse.ArgumentParser = top.add_parser(
+        "latency",
+        help="latency per hop (device -> cloud -> capture) with percentiles",
+        description=(
+            "Latency of every message per hop: device_to_cloud (ArrivalTime - device time), "
+            "cloud_to_capture (our receive time - ArrivalTime) and end_to_end; n, p50, p95, p99 and max "
+            "(linear interpolation, as numpy). Negative values are clock skew: counted in negative_n, kept."
+        ),
+        epilog="Exit 0 done; 2 no Parquet, missing columns or an empty dataset.",
+    )
+    parser.add_argument("directory", metavar="DIR", help="dataset directory (or one Parquet file)")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="output (default table)")
+    parser.add_argument("--by", choices=("charger", "observation", "hour"), help="also break down by this")
+    parser.add_argument("--out", metavar="FILE", help="write to FILE instead of the terminal")
+    parser.set_defaults(func=_latency_command)
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def load(directory: str) -> pl.LazyFrame:
+    """The dataset at ``directory``; DatasetError when it has no Parquet, misses columns or is empty."""
+    from evkit.store.reader import scan
+
+    lf = scan(directory)
+    try:
+        rows = lf.select(pl.len()).collect().item()
+    except pl.exceptions.PolarsError as exc:
+        raise DatasetError(f"cannot read the Parquet files below {directory}: {exc}") from exc
+    if rows == 0:
+        raise DatasetError(f"{directory} holds no rows (an empty dataset)")
+    return lf
+
+
+def parse_time(text: str, option: str) -> datetime:
+    """An ISO 8601 date or date-time; naive values are UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ConfigError(
+            f"{option} {text!r} is not a date or time (use e.g. 2026-03-01 or 2026-03-01T08:00Z)"
+        ) from exc
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    if path is None:
+        try:
+            yield sys.stdout
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # the reader (head, less) went away: stop quietly, as other command-line tools do
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return
+    try:
+        with Path(path).open("w", encoding="utf-8", newline="") as handle:
+            yield handle
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else round(value, 4)
+    return value
+
+
+def _as_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts: times ISO 8601 UTC with Z, floats rounded to 4 decimals, NaN null."""
+    frame = frame.with_columns(pl.col(pl.Datetime).dt.strftime(ISO_Z))
+    return [{k: _clean(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
+
+
+def go_duration(seconds: float | None) -> str:
+    """Seconds as evcc prints a duration (Go ``time.Duration``): ``1h2m3s``, ``45m0s``, ``0s``."""
+    if seconds is None:
+        return ""
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+def _number(value: float | None) -> str:
+    """Up to 4 decimals without trailing zeros, like evcc's CSV."""
+    if value is None:
+        return ""
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def evcc_rows(frame: pl.DataFrame) -> list[list[str]]:
+    """Sessions as rows under ``EVCC_COLUMNS`` (times in UTC, ``YYYY-MM-DD HH:MM:SS``)."""
+    rows: list[list[str]] = []
+    for s in frame.iter_rows(named=True):
+        rows.append(
+            [
+                s["started_at"].strftime("%Y-%m-%d %H:%M:%S") if s["started_at"] else "",
+                s["ended_at"].strftime("%Y-%m-%d %H:%M:%S") if s["ended_at"] else "",
+                s["charger_id"] or "",
+                s["rfid_token"] or "",
+                "",
+                "",
+                _number(s["meter_start_kwh"]),
+                _number(s["meter_stop_kwh"]),
+                _number(s["energy_kwh"] if s["energy_kwh"] is not None else 0.0),
+                go_duration(s["charge_duration_s"]),
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ]
+        )
+    return rows
+
+
+def _hm(seconds: pl.Expr) -> pl.Expr:
+    total = seconds.round(0).cast(pl.Int64)
+    return pl.format("{}:{}", total // 3600, (total % 3600 // 60).cast(pl.String).str.zfill(2))
+
+
+def _table(frame: pl.DataFrame) -> str:
+    flags = pl.concat_str(
+        pl.when(pl.col("ended_at").is_null()).then(pl.lit("open ")).otherwise(pl.lit("")),
+        pl.when(pl.col("started_mid_session")).then(pl.lit("mid-start ")).otherwise(pl.lit("")),
+        pl.when(pl.col("gap")).then(pl.lit("gap ")).otherwise(pl.lit("")),
+        pl.when(pl.col("energy_note").is_not_null()).then(pl.lit("energy-check")).otherwise(pl.lit("")),
+    ).str.strip_chars()
+    shown = frame.with_columns(
+        pl.col("started_at").dt.strftime("%Y-%m-%d %H:%M"),
+        pl.col("ended_at").dt.strftime("%Y-%m-%d %H:%M").fill_null("(connected)"),
+        pl.col("energy_kwh").round(2),
+        pl.col("peak_power_kw").round(2),
+        _hm(pl.col("charge_duration_s")).alias("charge"),
+        _hm(pl.col("connected_duration_s")).alias("connected"),
+        flags.alias("flags"),
+        pl.col("rfid_token").fill_null(""),
+    ).select(_TABLE_COLUMNS)
+    with pl.Config(
+        tbl_rows=-1,
+        tbl_cols=-1,
+        tbl_width_chars=200,
+        fmt_str_lengths=40,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+    ):
+        text = str(shown)
+    total = frame["energy_kwh"].sum() if frame.height else 0.0
+    notes = frame.filter(pl.col("energy_note").is_not_null())
+    lines = [
+        text,
+        f"{frame.height} session(s), {total:.2f} kWh; "
+        f"{frame.filter(pl.col('ended_at').is_null()).height} still connected, "
+        f"{frame.filter(pl.col('gap')).height} with a hole in the data, "
+        f"{frame.filter(pl.col('started_mid_session')).height} started before the data.",
+    ]
+    lines += [f"  {row['session_id']}: {row['energy_note']}" for row in notes.iter_rows(named=True)]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------ sessions
+
+
+def _sessions_command(args: argparse.Namespace) -> int:
+    from evkit.analysis.sessions import sessions
+
+    if args.format == "parquet" and not args.out:
+        raise ConfigError("--format parquet needs --out FILE (Parquet is binary)")
+    if args.columns == "evcc" and args.format != "csv":
+        raise ConfigError("--columns evcc applies to --format csv only")
+    if args.gap_minutes <= 0:
+        raise ConfigError(f"--gap-minutes must be positive, got {args.gap_minutes}")
+    start = parse_time(args.start, "--from") if args.start else None
+    end = parse_time(args.end, "--to") if args.end else None
+
+    with tqdm(total=3, desc="sessions", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
+        bar.set_postfix_str("reading")
+        lf = load(args.directory)
+        if args.charger:
+            lf = lf.filter(pl.col("charger_id").is_in(args.charger))
+        bar.update()
+        bar.set_postfix_str("sessionising")
+        result = sessions(lf, gap=timedelta(minutes=args.gap_minutes))
+        if start is not None:
+            result = result.filter(pl.col("started_at") >= start)
+        if end is not None:
+            result = result.filter(pl.col("started_at") < end)
+        frame = result.collect()
+        bar.update()
+        bar.set_postfix_str("writing")
+        _write_sessions(frame, args)
+        bar.update()
+    if args.out:
+        print(f"{frame.height} session(s) written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _write_sessions(frame: pl.DataFrame, args: argparse.Namespace) -> None:
+    if args.format == "parquet":
+        try:
+            frame.write_parquet(args.out)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
+        return
+    with _output(args.out) as out:
+        if args.format == "json":
+            json.dump(_as_records(frame), out, indent=2)
+            out.write("\n")
+        elif args.format == "csv":
+            writer = csv.writer(out)
+            if args.columns == "evcc":
+                writer.writerow(EVCC_COLUMNS)
+                writer.writerows(evcc_rows(frame))
+            else:
+                records = _as_records(frame)
+                writer.writerow(frame.columns)
+                writer.writerows([[_csv_cell(v) for v in r.values()] for r in records])
+        else:
+            out.write(_table(frame) + "\n")
+
+
+# ------------------------------------------------------------------------------------------- latency
+
+
+def latency_summary(lf: pl.LazyFrame, by: str | None) -> dict[str, Any]:
+    """``{hop: stats}`` (no ``by``) or ``{hop: [stats per group]}``; every hop present, n=0 when empty."""
+    from evkit.analysis.latency import latency_stats
+    from evkit.analysis.schema import HOPS
+
+    stats = latency_stats(lf, by=by).collect()
+    records = _as_records(stats)
+    result: dict[str, Any] = {}
+    for hop in HOPS:
+        rows = [{k: v for k, v in r.items() if k != "hop"} for r in records if r["hop"] == hop]
+        if by is None:
+            empty = {"n": 0, "p50_s": None, "p95_s": None, "p99_s": None, "max_s": None, "negative_n": 0}
+            result[hop] = rows[0] if rows else empty
+        else:
+            result[hop] = rows
+    return result
+
+
+def _latency_command(args: argparse.Namespace) -> int:
+    from evkit.analysis.latency import latency_stats
+
+    with tqdm(total=2, desc="latency", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
+        lf = load(args.directory)
+        bar.update()
+        if args.format == "json":
+            payload = latency_summary(lf, args.by)
+            text = json.dumps(payload, indent=2)
+        else:
+            stats = latency_stats(lf, by=args.by).collect()
+            with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True):
+                text = str(stats.with_columns(pl.col(pl.Float64).round(3)))
+            skew = int(stats["negative_n"].sum()) if stats.height else 0
+            if skew:
+                text += (
+                    f"\n{skew} negative latency value(s): clocks disagree (clock skew); kept in the figures."
+                )
+        bar.update()
+    with _output(args.out) as out:
+        out.write(text + "\n")
+    return 0
