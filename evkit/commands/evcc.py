@@ -1,14 +1,215 @@
-"""Sub-commands: not yet registered (filled in by the feature that owns this module)."""
+"""``evkit set evcc`` (change one evcc setting over MQTT) and ``evkit sim evcc`` (a simulated evcc).
+
+Exit codes of ``set evcc``: 0 confirmed / unchanged (or dry run); 2 invalid input, nothing sent, the
+message says what is allowed; 1 no echo, or the broker could not be reached.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
+import threading
 from typing import Any
+
+from evkit.errors import ConfigError
+
+DEFAULT_AUDIT_DIR = "data"
+
+
+def _add_broker_options(parser: argparse.ArgumentParser) -> None:
+    broker = parser.add_argument_group("broker")
+    broker.add_argument("--host", default="127.0.0.1", help="MQTT broker host (default 127.0.0.1)")
+    broker.add_argument(
+        "--port", type=int, default=None, help="MQTT broker port (default 1883, 8883 with --tls)"
+    )
+    broker.add_argument("--prefix", default="evcc", help="evcc's topic root, mqtt.topic (default evcc)")
+    broker.add_argument("--username", default=None, help="broker user name")
+    broker.add_argument(
+        "--password-env",
+        metavar="VAR",
+        default=None,
+        help="name of the environment variable holding the password",
+    )
+    broker.add_argument("--tls", action="store_true", help="connect with TLS (system CA certificates)")
+
+
+def _broker_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    password = None
+    if args.password_env:
+        password = os.environ.get(args.password_env)
+        if password is None:
+            raise ConfigError(f"environment variable {args.password_env} (from --password-env) is not set")
+    if password is not None and args.username is None:
+        raise ConfigError("--password-env needs --username")
+    port = args.port if args.port is not None else (8883 if args.tls else 1883)
+    return {
+        "host": args.host,
+        "port": port,
+        "prefix": args.prefix,
+        "username": args.username,
+        "password": password,
+        "tls": args.tls,
+    }
 
 
 def register(top: Any, groups: dict[str, Any]) -> None:
-    """Add this module's sub-commands to ``top`` or to ``groups['capture' | 'sim' | 'set']``."""
-    del top, groups
+    """Add ``set evcc`` and ``sim evcc``."""
+    del top
+    setter = groups["set"].add_parser(
+        "evcc",
+        help="change an evcc setting over MQTT (validated, never retained, confirmed, audited)",
+        description=(
+            "Publish one evcc setting to <prefix>/<PATH>/set (QoS 1, not retained) and wait for evcc's state "
+            "echo. PATH like loadpoints/1/mode, site/residualPower, vehicles/<name>/limitSoc. Plans: "
+            'loadpoints/1/planEnergy \'{"value": 20, "time": "2026-03-05T07:00:00Z"}\' '
+            "or 20@2026-03-05T07:00Z. "
+            "Exit 0 confirmed/unchanged, 2 invalid input (nothing sent), 1 no echo or broker unreachable."
+        ),
+    )
+    _add_broker_options(setter)
+    setter.add_argument("path", metavar="PATH", nargs="?", help="e.g. loadpoints/1/mode")
+    setter.add_argument("value", metavar="VALUE", nargs="?", help="e.g. pv, 16, true, null (reset)")
+    setter.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the echo (default 5)")
+    setter.add_argument(
+        "--dry-run", action="store_true", help="print the exact topic and payload; send nothing"
+    )
+    setter.add_argument(
+        "--audit-dir",
+        default=os.environ.get("EVKIT_AUDIT_DIR", DEFAULT_AUDIT_DIR),
+        help="store whose audit/ gets every command (default $EVKIT_AUDIT_DIR or ./data)",
+    )
+    setter.add_argument("--no-audit", action="store_true", help="do not write the audit log")
+    setter.add_argument(
+        "--list", action="store_true", help="list the writable topics (of this evcc) and exit"
+    )
+    setter.add_argument("--json", action="store_true", help="print the result as JSON")
+    setter.set_defaults(func=run_set)
+
+    sim = groups["sim"].add_parser(
+        "evcc",
+        help="run a simulated evcc on an MQTT broker (state like evcc, /set applied by evcc's rules)",
+        description="Publish evcc-style retained state and apply /set commands until Ctrl-C.",
+    )
+    _add_broker_options(sim)
+    sim.add_argument("--loadpoints", type=int, default=1, help="number of loadpoints (default 1)")
+    sim.add_argument("--vehicles", default="ev", help="comma-separated vehicle names (default ev)")
+    sim.add_argument("--interval", type=float, default=2.0, help="seconds per control cycle (default 2)")
+    sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
+    sim.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    sim.set_defaults(func=run_sim)
 
 
-_ = argparse
+def _print_catalog(loadpoints: list[int], vehicles: list[str]) -> None:
+    from evkit.evcc.setters import SETTERS
+
+    scopes = [("site", "site", SETTERS["site"])]
+    scopes += [("loadpoint", f"loadpoints/{n}", SETTERS["loadpoint"]) for n in loadpoints or [1]]
+    scopes += [("vehicle", f"vehicles/{v}", SETTERS["vehicle"]) for v in vehicles or ["<name>"]]
+    for _scope, device, catalog in scopes:
+        for name, setter in catalog.items():
+            print(f"{device}/{name:<26} {setter.allowed()}")
+
+
+def run_set(args: argparse.Namespace) -> int:
+    """Handler of ``evkit set evcc``."""
+    from evkit.control.audit import AuditLog
+    from evkit.control.evcc import EvccClient
+    from evkit.errors import SourceError, ValidationError
+    from evkit.evcc.setters import build_command, resolve
+
+    broker = _broker_kwargs(args)
+    if args.list:
+        try:
+            with EvccClient(**broker, timeout=args.timeout) as client:
+                _print_catalog(client.loadpoints, client.vehicles)
+        except SourceError as exc:
+            print(f"evkit: {exc}; listing the generic catalog", file=sys.stderr)
+            _print_catalog([1], ["<name>"])
+        return 0
+    if args.path is None or args.value is None:
+        raise ValidationError(
+            "PATH and VALUE are required, e.g. `evkit set evcc loadpoints/1/mode pv` (--list shows all)"
+        )
+
+    # validate without evcc's state first: invalid input exits 2 even when the broker is down
+    build_command(resolve(args.path, prefix=args.prefix), args.value)
+    audit = None if args.no_audit or args.dry_run else AuditLog(args.audit_dir)
+
+    if args.dry_run:
+        try:
+            client = EvccClient(**broker, timeout=min(args.timeout, 3.0), settle_s=1.0)
+        except SourceError as exc:
+            print(f"evkit: {exc}; checked without evcc's current state", file=sys.stderr)
+            command = build_command(resolve(args.path, prefix=args.prefix), args.value)
+            return _report_dry_run(command.topic(args.prefix), command.payload, args.json)
+        with client:
+            command = client.prepare(args.path, args.value)
+            return _report_dry_run(client.topic(command), command.payload, args.json)
+
+    with EvccClient(**broker, audit=audit, timeout=args.timeout) as client:
+        if not client.state:
+            print(
+                f"evkit: nothing is published under {args.prefix}/ on {broker['host']}:{broker['port']} "
+                "(is evcc running with mqtt.topic set to this prefix?); sending anyway",
+                file=sys.stderr,
+            )
+        result = client.set(args.path, args.value, timeout=args.timeout)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "outcome": result.outcome.value,
+                    "topic": result.topic_or_url,
+                    "payload": result.payload,
+                    "detail": result.detail,
+                    "latency_s": result.latency_s,
+                    "time": result.time.isoformat(),
+                }
+            )
+        )
+    else:
+        print(result.summary())
+    return result.exit_code
+
+
+def _report_dry_run(topic: str, payload: str, as_json: bool) -> int:
+    if as_json:
+        print(
+            json.dumps({"outcome": "dry_run", "topic": topic, "payload": payload, "qos": 1, "retain": False})
+        )
+    else:
+        print(f"dry run, nothing sent\ntopic:   {topic}\npayload: {payload}\nqos 1, retain false")
+    return 0
+
+
+def run_sim(args: argparse.Namespace) -> int:
+    """Handler of ``evkit sim evcc``."""
+    from evkit.sim.evcc import EvccSimulator
+
+    broker = _broker_kwargs(args)
+    vehicles = tuple(v.strip() for v in args.vehicles.split(",") if v.strip())
+    if args.loadpoints < 1:
+        raise ConfigError("--loadpoints must be at least 1")
+    if args.interval <= 0:
+        raise ConfigError("--interval must be positive")
+    sim = EvccSimulator(
+        **broker, loadpoints=args.loadpoints, vehicles=vehicles, interval_s=args.interval, speed=args.speed
+    )
+    sim.start()
+    print(
+        f"evcc simulator on {broker['host']}:{broker['port']} under {sim.prefix}/: "
+        f"{args.loadpoints} loadpoint(s), vehicles {', '.join(vehicles) or '(none)'}; Ctrl-C stops",
+        flush=True,
+    )
+    stopped = threading.Event()
+    try:
+        stopped.wait(args.duration)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+    for error in sim.errors:
+        print(f"refused set {error.topic} {error.payload!r}: {error.error}", file=sys.stderr)
+    return 0

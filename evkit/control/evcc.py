@@ -340,7 +340,7 @@ class EvccClient:
             latency_s=latency,
             setting=command.path,
         )
-        log.info("evcc %s", result.summary())
+        log.debug("evcc %s", result.summary())
         if self.audit is not None:
             self.audit.record(result)
         return result
