@@ -94,7 +94,8 @@ class CapturePipeline(Generic[T]):
         self.flush_rows = flush_rows
         self.flush_interval = flush_interval
         self.stats = stats or CaptureStats()
-        #: Items not yet handed to the writer. The connection thread appends here directly.
+        #: Items not yet handed to the writer. The connection thread appends here directly (the list
+        #: object never changes, so binding ``buffer.append`` once is safe).
         self.buffer: list[T] = []
         self.error: BaseException | None = None
         self._first_buffered_at: float | None = None
@@ -126,7 +127,9 @@ class CapturePipeline(Generic[T]):
         """Hand the buffer to the writer; ``token`` acknowledges exactly these (and earlier) items."""
         if not self.buffer:
             return
-        items, self.buffer = self.buffer, []
+        # Copy and clear (not rebind): the connection thread keeps a bound ``buffer.append``.
+        items = self.buffer.copy()
+        self.buffer.clear()
         self._first_buffered_at = None
         if self.error is not None:
             return  # a failed pipeline writes (and acks) nothing more
@@ -138,7 +141,7 @@ class CapturePipeline(Generic[T]):
     def discard_buffer(self) -> int:
         """Drop buffered items without writing (their messages stay with the broker); returns count."""
         dropped = len(self.buffer)
-        self.buffer = []
+        self.buffer.clear()
         self._first_buffered_at = None
         return dropped
 

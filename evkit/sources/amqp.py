@@ -1,0 +1,518 @@
+"""Lossless capture of an Easee AMQP observation stream into a Parquet dataset.
+
+How it stays fast and loses nothing (see ``evkit.sources.pipeline``):
+
+* pika ``BlockingConnection``, ``basic_qos(prefetch)``, manual ack. The on-message callback only
+  appends a :class:`~evkit.easee.decode.Delivery` (our receive time in epoch µs) and remembers the
+  delivery tag.
+* A writer thread decodes each batch (``decode_deliveries``), writes it as closed, fsynced Parquet
+  parts (``PartWriter``) and only then schedules ``basic_ack(tag, multiple=True)`` back on the
+  connection thread (``add_callback_threadsafe``). The connection thread keeps turning the I/O loop
+  (heartbeats, more deliveries) while a batch is written.
+* A batch is flushed once half the prefetch window is buffered (the broker never stalls waiting for
+  acks), at ``flush_rows``, or after ``flush_interval`` seconds.
+* On connection loss it reconnects with capped exponential backoff and jitter, bumping ``conn_epoch``.
+  Acks of a dead connection are dropped: the broker redelivers those messages, rows already written
+  stay and ``evkit.scan`` removes the duplicates.
+* The queue is the operator's: it is declared passively, never created or deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from evkit import __version__
+from evkit.errors import AuthError, ConfigError, EvkitError, SourceError, StoreError
+from evkit.sources.easee_details import (
+    DEFAULT_STREAMS_URL,
+    AmqpDetails,
+    fetch_details,
+    parse_url,
+    read_details_file,
+)
+from evkit.sources.pipeline import CapturePipeline, CaptureStats, WriteResult
+from evkit.sources.progress import BackgroundCapture, TerminalProgress
+from evkit.sources.writer_process import WriterProcess
+from evkit.store.manifest import upsert_capture
+from evkit.store.writer import PartWriter, ensure_writable, new_capture_id
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PREFETCH = 2000
+DEFAULT_FLUSH_INTERVAL = 5.0
+DEFAULT_FLUSH_ROWS = 50_000
+BACKOFF_INITIAL = 1.0
+BACKOFF_MAX = 60.0
+
+
+#: The decoder the writer process runs (see ``evkit.sources.writer_process``).
+DECODER = "evkit.sources.amqp:decode_tuples"
+
+
+def decode_tuples(items: Sequence[tuple[Any, ...]]) -> pl.DataFrame:
+    """Rows of captured deliveries given as plain tuples in ``Delivery`` field order."""
+    from evkit.easee.decode import Delivery, decode_deliveries
+
+    return decode_deliveries([Delivery._make(item) for item in items])
+
+
+def backoff_delays(initial: float = BACKOFF_INITIAL, cap: float = BACKOFF_MAX) -> Any:
+    """Endless capped exponential delays with "equal jitter".
+
+    Each delay lies in ``[d/2, d]`` where ``d`` starts at ``initial`` and doubles up to ``cap``.
+    """
+    delay = initial
+    while True:
+        yield delay / 2 + random.uniform(0, delay / 2)
+        delay = min(delay * 2, cap)
+
+
+def _utc_iso(epoch_s: float | None) -> str | None:
+    return None if epoch_s is None else datetime.fromtimestamp(epoch_s, UTC).isoformat()
+
+
+def _is_auth_failure(exc: BaseException) -> bool:
+    import pika.exceptions as pe
+
+    if isinstance(exc, pe.ProbableAuthenticationError | pe.AuthenticationError):
+        return True
+    return isinstance(exc, pe.ConnectionClosedByBroker) and exc.reply_code == 403
+
+
+class AmqpCapture:
+    """One capture process: consume ``queue`` and write every message as one row below ``out``.
+
+    ``refresh_details`` (token-based captures) is called to fetch fresh credentials when the broker
+    refuses the current ones. ``run()`` returns a summary dict or raises an ``EvkitError``.
+    """
+
+    def __init__(
+        self,
+        details: AmqpDetails,
+        out: Path | str,
+        *,
+        queue: str | None = None,
+        prefetch: int = DEFAULT_PREFETCH,
+        flush_rows: int = DEFAULT_FLUSH_ROWS,
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+        max_messages: int | None = None,
+        idle_exit: float | None = None,
+        duration: float | None = None,
+        insecure: bool = False,
+        heartbeat: int = 30,
+        refresh_details: Callable[[], AmqpDetails] | None = None,
+        progress: bool = False,
+        backoff_initial: float = BACKOFF_INITIAL,
+        backoff_max: float = BACKOFF_MAX,
+        writer: str = "process",
+    ) -> None:
+        self.details = details
+        self.queue = queue or details.queue
+        if not self.queue:
+            raise ConfigError("no queue given: pass --queue (or a details file / token with queueName)")
+        if prefetch < 1:
+            raise ConfigError("--prefetch must be at least 1")
+        if flush_rows < 1:
+            raise ConfigError("--flush-rows must be at least 1")
+        if flush_interval <= 0:
+            raise ConfigError("--flush-interval must be positive")
+        if max_messages is not None and max_messages < 1:
+            raise ConfigError("--max-messages must be at least 1")
+        self.out = Path(out)
+        self.prefetch = prefetch
+        # Flush before the broker's window fills, or it stops delivering until the timer fires.
+        self.flush_rows = max(1, min(flush_rows, prefetch // 2 or 1))
+        self.flush_interval = flush_interval
+        self.max_messages = max_messages
+        self.idle_exit = idle_exit
+        self.duration = duration
+        self.insecure = insecure
+        self.heartbeat = heartbeat
+        self.refresh_details = refresh_details
+        self.progress = progress
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.stats = CaptureStats()
+        if writer not in ("process", "thread"):
+            raise ConfigError(f"writer must be 'process' or 'thread', got {writer!r}")
+        self.writer_mode = writer
+        self.writer: PartWriter | None = None
+        self._process: WriterProcess | None = None
+        self.capture_id: str | None = None
+        self._stop = threading.Event()
+        self._stop_reason = ""
+        # Connection-thread state.
+        self._conn: Any = None
+        self._channel: Any = None
+        self._epoch = 0
+        self._accepting = True
+        self._count = 0
+        self._last_tag = 0
+        self._last_us: int | None = None
+        self._acks_pending = 0
+        self._acks_lock = threading.Lock()
+        self._connected_this_epoch = False
+        self._started_mono = time.monotonic()
+
+    # -- public ------------------------------------------------------------------------------
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Ask the capture to flush, acknowledge and exit (safe from signal handlers and threads)."""
+        if not self._stop.is_set():
+            self._stop_reason = reason
+        self._stop.set()
+
+    def run(self) -> dict[str, Any]:
+        """Capture until a stop condition; returns the summary (also in ``manifest.json``)."""
+        ensure_writable(self.out)
+        self.capture_id = new_capture_id()
+        write_batch: Callable[[Sequence[Any]], WriteResult]
+        if self.writer_mode == "process":
+            self._process = WriterProcess(DECODER, self.out, self.capture_id)
+            write_batch = self._process.write
+        else:
+            self.writer = writer = PartWriter(self.out, capture_id=self.capture_id)
+
+            def write_batch(items: Sequence[Any]) -> WriteResult:
+                frame = decode_tuples(items)
+                writer.write(frame)
+                return frame.height, frame.height - frame.get_column("error").null_count()
+
+        self.stats = CaptureStats()
+        pipeline: CapturePipeline[Any] = CapturePipeline(
+            write_batch,
+            self._acknowledge,
+            flush_rows=self.flush_rows,
+            flush_interval=self.flush_interval,
+            stats=self.stats,
+            name="evkit-amqp-writer",
+        )
+        self._started_mono = time.monotonic()
+        self._record(status="running")
+        bar = TerminalProgress(self.stats, f"capture {self.queue}") if self.progress else None
+        status = "failed"
+        error: BaseException | None = None
+        try:
+            if self._process is not None:
+                self._process.wait_ready()
+            self._consume_with_reconnects(pipeline, bar)
+            status = "finished"
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            pipeline.close(timeout=60)
+            if self._process is not None:
+                self._process.close()
+            self.stats.ended_at = time.time()
+            if bar is not None:
+                bar.close()
+            summary = self._record(status=status, error=error)
+        return summary
+
+    # -- connection loop -----------------------------------------------------------------------
+
+    def _consume_with_reconnects(self, pipeline: CapturePipeline[Any], bar: TerminalProgress | None) -> None:
+        import pika.exceptions as pe
+
+        connected_once = False
+        refreshed = False  # fresh credentials were fetched since the last good connection
+        delays = backoff_delays(self.backoff_initial, self.backoff_max)
+        while True:
+            self._epoch += 1
+            try:
+                self._session(pipeline, bar)
+                return
+            except pe.AMQPError as exc:
+                self._drop_connection()
+                reason = f"{type(exc).__name__}: {exc}"
+                # Rows of the dead connection are written (duplicates are harmless) but never acked.
+                pipeline.flush(None)
+                if self._connected_this_epoch:
+                    connected_once, refreshed = True, False
+                    delays = backoff_delays(self.backoff_initial, self.backoff_max)
+                if pipeline.error is not None:
+                    raise self._store_error(pipeline.error) from None
+                if _is_auth_failure(exc):
+                    if self.refresh_details is None or refreshed:
+                        raise AuthError(
+                            f"the broker refused the credentials for {self.details.masked_url()}"
+                        ) from None
+                    log.warning("credentials refused; fetching fresh connection details")
+                    self.details, refreshed = self.refresh_details(), True
+                    continue
+                if not connected_once:
+                    raise SourceError(f"cannot connect to {self.details.masked_url()}: {reason}") from None
+                self.stats.reconnects += 1
+                delay = next(delays)
+                log.warning("connection lost (%s); reconnecting in %.1f s", reason, delay)
+                if self._wait_or_stop(delay, bar):
+                    self._drain(pipeline)
+                    return
+
+    def _wait_or_stop(self, delay: float, bar: TerminalProgress | None) -> bool:
+        """Sleep ``delay`` seconds unless a stop condition comes first; True to stop."""
+        end = time.monotonic() + delay
+        while (left := end - time.monotonic()) > 0:
+            if self._stop.wait(min(left, 0.2)) or self._should_stop(time.monotonic()):
+                return True
+            if bar is not None:
+                bar.update()
+        return False
+
+    def _session(self, pipeline: CapturePipeline[Any], bar: TerminalProgress | None) -> None:
+        import pika
+        import pika.exceptions as pe
+
+        self._connected_this_epoch = False
+        conn = pika.BlockingConnection(
+            self.details.pika_parameters(insecure=self.insecure, heartbeat=self.heartbeat)
+        )
+        self._conn = conn
+        channel = conn.channel()
+        try:
+            channel.queue_declare(self.queue, passive=True)
+        except pe.ChannelClosedByBroker as exc:
+            with contextlib.suppress(Exception):
+                conn.close()
+            if exc.reply_code == 404:
+                raise ConfigError(
+                    f"queue {self.queue!r} does not exist on vhost {self.details.vhost!r} "
+                    f"({self.details.masked_url()}); evkit never creates the operator's queue"
+                ) from None
+            if exc.reply_code == 403:
+                raise AuthError(f"access to queue {self.queue!r} refused: {exc.reply_text}") from None
+            raise
+        channel.basic_qos(prefetch_count=self.prefetch)
+        self._channel = channel
+        self._connected_this_epoch = True
+        self._last_tag = 0
+        epoch = self._epoch
+        append = pipeline.buffer.append
+        max_messages = self.max_messages
+        time_ns = time.time_ns
+
+        def on_message(_ch: Any, method: Any, properties: Any, body: bytes) -> None:
+            # Hot path: the least work per message. Later deliveries are left unacked (requeued).
+            if not self._accepting:
+                return
+            now_us = time_ns() // 1000
+            # A plain tuple in Delivery's field order: cheapest to build and to pickle.
+            append((method.routing_key, body, properties.headers, method.redelivered, now_us, epoch))
+            self._last_tag = method.delivery_tag
+            self._last_us = now_us
+            self._count += 1
+            if self._count == max_messages:
+                self._accepting = False
+                self.request_stop("max messages reached")
+
+        channel.basic_consume(self.queue, on_message, auto_ack=False)
+        log.info("consuming %s from %s (epoch %d)", self.queue, self.details.masked_url(), epoch)
+        while True:
+            conn.process_data_events(time_limit=0.2)
+            now = time.monotonic()
+            self.stats.messages = self._count
+            if self._last_us is not None:
+                self.stats.last_message_at = self._last_us / 1e6
+            if pipeline.error is not None:
+                self._accepting = False
+                pipeline.discard_buffer()
+                raise self._store_error(pipeline.error)
+            if pipeline.should_flush(now):
+                pipeline.flush((epoch, self._last_tag))
+            if bar is not None:
+                bar.update()
+            if self._stop.is_set() or self._should_stop(now):
+                break
+        self._accepting = False
+        pipeline.flush((epoch, self._last_tag))
+        self._drain(pipeline)
+        if pipeline.error is not None:
+            raise self._store_error(pipeline.error)
+        with contextlib.suppress(Exception):
+            conn.close()
+        self._conn = None
+
+    def _should_stop(self, now: float) -> bool:
+        if self.duration is not None and now - self._started_mono >= self.duration:
+            self.request_stop("duration reached")
+            return True
+        if self.idle_exit is not None:
+            last = self._last_us / 1e6 if self._last_us is not None else None
+            idle_for = time.time() - last if last is not None else now - self._started_mono
+            if idle_for >= self.idle_exit:
+                self.request_stop("idle")
+                return True
+        return False
+
+    def _drain(self, pipeline: CapturePipeline[Any], timeout: float = 120.0) -> None:
+        """Wait for queued batches to be written and their acks sent, keeping the I/O loop turning."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            conn = self._conn
+            if pipeline.idle and self._acks_pending == 0:
+                return
+            if conn is not None and conn.is_open:
+                try:
+                    conn.process_data_events(time_limit=0.05)
+                except Exception:  # the connection died while draining: those acks are moot
+                    self._drop_connection()
+            else:
+                self._acks_pending = 0
+                pipeline.wait_idle(0.05)
+        log.warning("gave up waiting for the writer after %.0f s", timeout)
+
+    # -- acks ----------------------------------------------------------------------------------
+
+    def _acknowledge(self, tokens: list[Any]) -> None:
+        """Writer thread: the rows of ``tokens`` are durable; ack them on the connection thread."""
+        current = [t for t in tokens if t is not None and t[0] == self._epoch and t[1] > 0]
+        conn = self._conn
+        if not current or conn is None:
+            return
+        epoch, tag = max(current, key=lambda t: int(t[1]))
+        with self._acks_lock:
+            self._acks_pending += 1
+        try:
+            conn.add_callback_threadsafe(lambda: self._ack_now(epoch, tag))
+        except Exception:
+            with self._acks_lock:
+                self._acks_pending -= 1
+            raise
+
+    def _ack_now(self, epoch: int, tag: int) -> None:
+        try:
+            channel = self._channel
+            if epoch == self._epoch and channel is not None and channel.is_open:
+                channel.basic_ack(delivery_tag=tag, multiple=True)
+        finally:
+            with self._acks_lock:
+                self._acks_pending -= 1
+
+    def _drop_connection(self) -> None:
+        conn, self._conn, self._channel = self._conn, None, None
+        self._acks_pending = 0
+        if conn is not None and conn.is_open:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    def _store_error(self, exc: BaseException) -> EvkitError:
+        if isinstance(exc, EvkitError):
+            return exc
+        return StoreError(f"writing Parquet failed: {exc}")
+
+    def _record(self, status: str, error: BaseException | None = None) -> dict[str, Any]:
+        snap = self.stats.snapshot()
+        writer = self.writer or self._process
+        record: dict[str, Any] = {
+            "capture_id": self.capture_id,
+            "source": "easee-amqp",
+            "status": status,
+            "machine": socket.gethostname(),
+            **self.details.manifest_fields(),
+            "queue": self.queue,
+            "started_at": _utc_iso(self.stats.started_at),
+            "ended_at": _utc_iso(self.stats.ended_at),
+            "stop_reason": self._stop_reason or None,
+            "messages": snap["messages"],
+            "rows_written": snap["rows_written"],
+            "parts_written": writer.parts_written if writer else 0,
+            "decode_errors": snap["decode_errors"],
+            "reconnects": snap["reconnects"],
+            "prefetch": self.prefetch,
+            "flush_rows": self.flush_rows,
+            "flush_interval_s": self.flush_interval,
+            "evkit_version": __version__,
+        }
+        if error is not None:
+            record["error"] = f"{type(error).__name__}: {error}"
+        if self.capture_id is not None:
+            with contextlib.suppress(OSError):
+                upsert_capture(self.out, record)
+        return record
+
+
+def resolve_details(
+    url: str | None = None,
+    details: Path | str | None = None,
+    token_env: str | None = None,
+    streams_url: str = DEFAULT_STREAMS_URL,
+    environ: dict[str, str] | None = None,
+) -> tuple[AmqpDetails, Callable[[], AmqpDetails] | None]:
+    """Connection details from exactly one of ``url`` / ``details`` / ``token_env``, plus a refresher
+    (token captures only) that fetches fresh credentials."""
+    import os
+
+    given = [name for name, value in (("url", url), ("details", details), ("token_env", token_env)) if value]
+    if len(given) != 1:
+        raise ConfigError("give exactly one of --url, --details or --token-env")
+    if url:
+        return parse_url(url), None
+    if details:
+        return read_details_file(details), None
+    env = os.environ if environ is None else environ
+    assert token_env is not None
+    token = env.get(token_env)
+    if not token:
+        raise ConfigError(f"environment variable {token_env} is empty or unset (it should hold the token)")
+
+    def refresh() -> AmqpDetails:
+        return fetch_details(token, streams_url)
+
+    return refresh(), refresh
+
+
+def record_amqp(
+    url: str | None = None,
+    *,
+    out: Path | str,
+    queue: str | None = None,
+    details: Path | str | None = None,
+    token_env: str | None = None,
+    streams_url: str = DEFAULT_STREAMS_URL,
+    prefetch: int = DEFAULT_PREFETCH,
+    flush_rows: int = DEFAULT_FLUSH_ROWS,
+    flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+    max_messages: int | None = None,
+    idle_exit: float | None = None,
+    duration: float | None = None,
+    insecure: bool = False,
+) -> BackgroundCapture:
+    """Record an Easee AMQP queue into ``out`` in the background (for notebooks).
+
+    Connect with ``url`` (``amqp[s]://user:pass@host:port/vhost``), a streams ``details`` file, or a
+    token in the environment variable ``token_env``. Returns a handle: display it for live counters,
+    ``.stats`` for a snapshot, ``.stop()`` to flush, acknowledge and finish, ``.wait()`` to wait for a
+    stop condition (``max_messages``, ``idle_exit``, ``duration``).
+    """
+    resolved, refresh = resolve_details(url, details, token_env, streams_url)
+    capture = AmqpCapture(
+        resolved,
+        out,
+        queue=queue,
+        prefetch=prefetch,
+        flush_rows=flush_rows,
+        flush_interval=flush_interval,
+        max_messages=max_messages,
+        idle_exit=idle_exit,
+        duration=duration,
+        insecure=insecure,
+        refresh_details=refresh,
+    )
+    return BackgroundCapture(capture, f"evkit capture {capture.queue} → {capture.out}")
+
+
+__all__ = ["AmqpCapture", "backoff_delays", "record_amqp", "resolve_details"]

@@ -1,0 +1,186 @@
+"""Where an Easee AMQP capture connects: a URL, a streams details file, or the streams endpoint.
+
+The Easee AMQP v2 streams endpoint (``GET /api/streams/amqp/v2`` with a partner Bearer token) answers
+``{server, port, useSsl, virtualHost, queueName, exchangeName, username, password}``. The same JSON
+saved to a file works with ``--details``; ``--url amqp[s]://user:pass@host:port/vhost`` is the plain
+RabbitMQ way. The password never leaves this object except into pika's credentials: ``repr`` and
+:meth:`AmqpDetails.masked_url` hide it.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from evkit.errors import AuthError, ConfigError, SourceError
+
+DEFAULT_STREAMS_URL = "https://api.easee.com/api/streams/amqp/v2"
+_FIELDS = ("server", "port", "usessl", "virtualhost", "queuename", "exchangename", "username", "password")
+
+
+@dataclass(frozen=True)
+class AmqpDetails:
+    """Connection details of one broker/queue. ``password`` is excluded from ``repr``."""
+
+    host: str
+    port: int
+    vhost: str = "/"
+    username: str = "guest"
+    password: str = field(default="guest", repr=False)
+    tls: bool = False
+    queue: str | None = None
+    exchange: str | None = None
+
+    def masked_url(self) -> str:
+        """The URL with the password replaced by ``***`` (safe to print and log)."""
+        scheme = "amqps" if self.tls else "amqp"
+        user = quote(self.username, safe="")
+        return f"{scheme}://{user}:***@{self.host}:{self.port}/{quote(self.vhost, safe='')}"
+
+    def manifest_fields(self) -> dict[str, Any]:
+        """What the manifest may say about the connection (never the password)."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "vhost": self.vhost,
+            "user": self.username,
+            "tls": self.tls,
+            "queue": self.queue,
+            "exchange": self.exchange,
+        }
+
+    def pika_parameters(
+        self, *, insecure: bool = False, heartbeat: int = 30, connection_attempts: int = 1
+    ) -> Any:
+        """``pika.ConnectionParameters`` for these details (TLS with verification and SNI)."""
+        import pika
+
+        ssl_options = None
+        if self.tls:
+            context = ssl.create_default_context()
+            if insecure:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            ssl_options = pika.SSLOptions(context, server_hostname=self.host)
+        return pika.ConnectionParameters(
+            host=self.host,
+            port=self.port,
+            virtual_host=self.vhost,
+            credentials=pika.PlainCredentials(self.username, self.password),
+            ssl_options=ssl_options,
+            heartbeat=heartbeat,
+            blocked_connection_timeout=300,
+            connection_attempts=connection_attempts,
+            socket_timeout=10,
+            client_properties={"connection_name": "evkit capture"},
+        )
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``; unparsable input is masked entirely."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return parts._replace(netloc=f"{user}:***@{netloc}").geturl()
+
+
+def parse_url(url: str, queue: str | None = None) -> AmqpDetails:
+    """Details from ``amqp[s]://user:pass@host:port/vhost`` (vhost URL-encoded; empty or ``%2F`` is ``/``)."""
+    try:
+        parts = urlsplit(url)
+        port_number = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"not an AMQP URL: {mask_url(url)} ({exc})") from None
+    if parts.scheme not in ("amqp", "amqps"):
+        raise ConfigError(f"URL must start with amqp:// or amqps://, got {mask_url(url)}")
+    if not parts.hostname:
+        raise ConfigError(f"URL has no host: {mask_url(url)}")
+    tls = parts.scheme == "amqps"
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    vhost = unquote(path) if path else "/"
+    return AmqpDetails(
+        host=parts.hostname,
+        port=port_number or (5671 if tls else 5672),
+        vhost=vhost,
+        username=unquote(parts.username) if parts.username is not None else "guest",
+        password=unquote(parts.password) if parts.password is not None else "guest",
+        tls=tls,
+        queue=queue,
+    )
+
+
+def details_from_mapping(data: Any, origin: str) -> AmqpDetails:
+    """Details from the streams endpoint's JSON (keys case-insensitive)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: expected a JSON object with server, port, username, ...")
+    lowered = {str(k).lower(): v for k, v in data.items()}
+    missing = [k for k in ("server", "username", "password") if not lowered.get(k)]
+    if missing:
+        raise ConfigError(f"{origin}: missing {', '.join(missing)} (have {', '.join(sorted(lowered))})")
+    tls_value = lowered.get("usessl", True)
+    tls = tls_value if isinstance(tls_value, bool) else str(tls_value).lower() in ("1", "true", "yes")
+    try:
+        port = int(lowered.get("port") or (5671 if tls else 5672))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{origin}: port must be a number, got {lowered.get('port')!r}") from None
+    unknown = sorted(set(lowered) - set(_FIELDS))
+    del unknown  # extra keys are fine: the endpoint may grow
+    return AmqpDetails(
+        host=str(lowered["server"]),
+        port=port,
+        vhost=str(lowered.get("virtualhost") or "/"),
+        username=str(lowered["username"]),
+        password=str(lowered["password"]),
+        tls=tls,
+        queue=str(lowered["queuename"]) if lowered.get("queuename") else None,
+        exchange=str(lowered["exchangename"]) if lowered.get("exchangename") else None,
+    )
+
+
+def read_details_file(path: Path | str) -> AmqpDetails:
+    """Details from a JSON file saved from the streams endpoint."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read details file {path}: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"details file {path} is not JSON: {exc.msg} at line {exc.lineno}") from None
+    return details_from_mapping(data, str(path))
+
+
+def fetch_details(token: str, streams_url: str = DEFAULT_STREAMS_URL, timeout: float = 20.0) -> AmqpDetails:
+    """GET the details from the Easee streams endpoint with ``token`` as Bearer token."""
+    import httpx
+
+    try:
+        response = httpx.get(
+            streams_url,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=timeout,
+        )
+    except httpx.HTTPError as exc:
+        raise SourceError(f"cannot reach the streams endpoint {streams_url}: {exc}") from None
+    if response.status_code in (401, 403):
+        raise AuthError(
+            f"the streams endpoint refused the token (HTTP {response.status_code}); "
+            "it needs a Bearer token of an Easee integration (partner) account"
+        )
+    if response.status_code >= 400:
+        raise SourceError(f"the streams endpoint answered HTTP {response.status_code}")
+    try:
+        data = response.json()
+    except ValueError:
+        raise SourceError(f"the streams endpoint {streams_url} did not answer JSON") from None
+    return details_from_mapping(data, streams_url)

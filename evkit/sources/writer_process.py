@@ -1,0 +1,166 @@
+"""Decode and write batches in a child process, so the consuming process keeps its GIL for the broker.
+
+Decoding is pure Python; done on a thread of the consuming process it competes for the GIL with the
+AMQP/MQTT client and costs about a third of the consume rate on a 2-core machine. The child process
+(``python -m evkit.sources.writer_process``) receives pickled batches of plain tuples on stdin, turns
+them into rows with a named decoder (``"module:function"`` taking the list of tuples and returning a
+``pl.DataFrame``), writes them with :class:`~evkit.store.writer.PartWriter` (closed, fsynced parts)
+and answers ``(rows, decode_errors, parts)`` on stdout -- only then does the parent acknowledge.
+
+The child ignores SIGINT/SIGTERM (the parent decides when to stop and flushes first) and exits when
+its stdin closes, so it never outlives a killed parent by more than one batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from evkit.errors import StoreError
+from evkit.sources.pipeline import WriteResult
+
+_HEADER = struct.Struct("!Q")
+
+
+def _send(stream: IO[bytes], obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _read_exact(stream: IO[bytes], size: int) -> bytes | None:
+    chunks: list[bytes] = []
+    while size:
+        chunk = stream.read(size)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _receive(stream: IO[bytes]) -> Any:
+    """The next object, or ``EOFError`` when the other side closed."""
+    header = _read_exact(stream, _HEADER.size)
+    if header is None:
+        raise EOFError
+    data = _read_exact(stream, _HEADER.unpack(header)[0])
+    if data is None:
+        raise EOFError
+    return pickle.loads(data)
+
+
+def _load(target: str) -> Any:
+    import importlib
+
+    module_name, _, name = target.partition(":")
+    return getattr(importlib.import_module(module_name), name)
+
+
+class WriterProcess:
+    """Parent side: ``write(items)`` blocks (GIL released) until the child made them durable."""
+
+    def __init__(self, decoder: str, out: Path | str, capture_id: str) -> None:
+        self.decoder = decoder
+        self.parts_written = 0
+        self._lock = threading.Lock()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "evkit.sources.writer_process", decoder, str(out), capture_id],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._stdin: IO[bytes] = self._proc.stdin
+        self._stdout: IO[bytes] = self._proc.stdout
+        self._ready: Any = None
+
+    def wait_ready(self) -> None:
+        """Wait for the child's start-up (imports, output directory check); raises StoreError."""
+        with self._lock:
+            if self._ready is None:
+                self._ready = self._reply()
+
+    def _reply(self) -> Any:
+        try:
+            answer = _receive(self._stdout)
+        except (EOFError, OSError):
+            code = self._proc.poll()
+            raise StoreError(f"the Parquet writer process died (exit code {code})") from None
+        if isinstance(answer, tuple) and answer and answer[0] == "error":
+            raise StoreError(str(answer[1]))
+        return answer
+
+    def write(self, items: Sequence[Any]) -> WriteResult:
+        """Decode and durably write ``items`` in the child; returns (rows, decode errors)."""
+        self.wait_ready()
+        with self._lock:
+            try:
+                _send(self._stdin, list(items))
+            except (BrokenPipeError, OSError):
+                raise StoreError("the Parquet writer process is gone") from None
+            rows, errors, parts = self._reply()
+        self.parts_written += parts
+        return rows, errors
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Close the child's stdin and wait for it to exit."""
+        with contextlib.suppress(OSError):
+            self._stdin.close()
+        try:
+            self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        with contextlib.suppress(OSError):
+            self._stdout.close()
+
+
+def child_main(argv: list[str]) -> int:
+    """The child: ``python -m evkit.sources.writer_process DECODER OUT CAPTURE_ID``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        # Let the consuming process (and the broker) win the CPU: the writer has a whole prefetch
+        # window of slack, the consumer has none.
+        os.nice(5)
+    decoder_name, out, capture_id = argv
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        from evkit.store.writer import PartWriter
+
+        decode = _load(decoder_name)
+        writer = PartWriter(out, capture_id=capture_id)
+    except Exception as exc:
+        _send(stdout, ("error", str(exc)))
+        return 1
+    _send(stdout, ("ready",))
+    while True:
+        try:
+            items = _receive(stdin)
+        except EOFError:
+            return 0
+        try:
+            frame = decode(items)
+            paths = writer.write(frame)
+            errors = frame.height - frame.get_column("error").null_count()
+            _send(stdout, (frame.height, errors, len(paths)))
+        except Exception as exc:  # reported to the parent, which acknowledges nothing of it
+            _send(
+                stdout, ("error", str(exc) if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}")
+            )
+
+
+if __name__ == "__main__":
+    sys.exit(child_main(sys.argv[1:]))
