@@ -92,6 +92,7 @@ def audit_store(option: str | None, *, disabled: bool = False) -> Path | None:
 def run_set(args: argparse.Namespace) -> int:
     """Handler of ``evkit set goe``."""
     from evkit.control.goe import GoeController, http_command, mqtt_command, normalize_http_url
+    from evkit.goe.keys import KEYS
     from evkit.goe.values import prepare_setting
 
     if args.timeout <= 0:
@@ -130,7 +131,9 @@ def run_set(args: argparse.Namespace) -> int:
         )
     with controller:
         if controller.transport_name == "mqtt":
-            time.sleep(0.2)  # let the retained state arrive: enables "unchanged" and amp <= ama
+            # let the retained state arrive: enables "unchanged" and amp <= ama
+            spec = KEYS.get(args.key)
+            controller.wait_for_keys([args.key, spec.max_key or "" if spec else ""], timeout=1.0)
         result = controller.set(args.key, args.value, raw_key=args.raw_key)
     stream = sys.stdout if result.ok else sys.stderr
     print(result.summary(), file=stream)

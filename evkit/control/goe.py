@@ -242,6 +242,20 @@ class GoeController:
         with self._lock:
             return dict(self._state)
 
+    def wait_for_keys(self, keys: Iterable[str], timeout: float = 1.0) -> bool:
+        """Wait until every one of ``keys`` has a known value (MQTT: retained state arriving after
+        connecting); True when they all have. Never raises.
+        """
+        wanted = [key for key in keys if key]
+        deadline = time.monotonic() + timeout
+        with self._state_changed:
+            while not all(key in self._state for key in wanted):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._state_changed.wait(remaining)
+        return True
+
     def refresh(self, keys: Iterable[str] | None = None) -> dict[str, Any]:
         """Read current values. HTTP: ``/api/status?filter=…`` (all keys when ``keys`` is None).
         MQTT: the retained values already received. Raises ``SourceError`` when HTTP fails.

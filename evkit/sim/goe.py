@@ -416,7 +416,9 @@ class GoeSimulator:
         server = ThreadingHTTPServer(("127.0.0.1", self.http_port or 0), Handler)
         server.daemon_threads = True
         self._http = server
-        self._http_thread = threading.Thread(target=server.serve_forever, name="goe-sim-http", daemon=True)
+        self._http_thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="goe-sim-http", daemon=True
+        )
         self._http_thread.start()
 
     def _handle_http(self, request: BaseHTTPRequestHandler) -> None:
