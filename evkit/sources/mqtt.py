@@ -320,6 +320,8 @@ class MqttCapture:
         self._accepting = True
         self._fatal: BaseException | None = None
         self._first_connack = threading.Event()
+        #: Set once the broker confirmed every subscription (messages published after it are ours).
+        self.subscribed = threading.Event()
         self._pipeline: CapturePipeline[Message] | None = None
         self._writer: PartWriter | None = None
         self._client: Any = None
@@ -478,11 +480,15 @@ class MqttCapture:
             client.subscribe([(t, SubscribeOptions(qos=s.qos, retainHandling=1)) for t in s.topics])
         elif not session_present:
             client.subscribe([(t, s.qos) for t in s.topics])
+        else:
+            self.subscribed.set()
 
     def _on_subscribe(self, client: Any, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
         refused = [t for t, r in zip(self.settings.topics, reasons, strict=False) if r.is_failure]
         if refused:
             self._fatal = SourceError(f"the broker refused the subscription to {', '.join(refused)}")
+        else:
+            self.subscribed.set()
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         self._connected = False

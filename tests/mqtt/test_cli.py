@@ -1,0 +1,260 @@
+"""``evkit capture mqtt`` as a whole process: exit codes, SIGTERM flush, secrets, auth."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import evkit
+from tests.mqtt.helpers import PrivateBroker, publish
+
+pytestmark = pytest.mark.broker
+
+SECRET = "s3cret-Pa55word"
+
+
+def evkit_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "evkit", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def wait_for_subscription(out: Path, timeout: float = 15) -> None:
+    """The manifest appears once the capture started; give the SUBSCRIBE a moment after."""
+    deadline = time.monotonic() + timeout
+    while not (out / "manifest.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+
+
+def test_max_messages_records_exactly_and_exits_0(
+    mqtt_broker: tuple[str, int], unique_name: str, dataset_dir: Path
+) -> None:
+    _, port = mqtt_broker
+    topic = f"{unique_name}/evcc/loadpoints/1/chargePower"
+    for i in range(40):  # retained: the capture gets it on subscribe whenever it starts
+        publish(port, [(f"{topic}{i}", str(i), True)])
+    try:
+        result = evkit_cli(
+            "capture",
+            "mqtt",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--topic",
+            f"{unique_name}/#",
+            "--out",
+            str(dataset_dir),
+            "--max-messages",
+            "40",
+            "--evcc-root",
+            f"{unique_name}/evcc",
+            "--quiet",
+        )
+    finally:
+        publish(port, [(f"{topic}{i}", b"", True) for i in range(40)])
+    assert result.returncode == 0, result.stderr
+    frame = evkit.scan(dataset_dir).collect()
+    assert sorted(frame["value"].to_list()) == [float(i) for i in range(40)]
+    assert frame["retained"].all()
+    assert "recorded 40 messages" in result.stderr
+
+
+def test_sigterm_flushes_and_exits_0(
+    mqtt_broker: tuple[str, int], unique_name: str, dataset_dir: Path
+) -> None:
+    _, port = mqtt_broker
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "evkit",
+            "capture",
+            "mqtt",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--topic",
+            f"{unique_name}/#",
+            "--out",
+            str(dataset_dir),
+            "--flush-interval",
+            "30",
+            "--quiet",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_subscription(dataset_dir)
+        publish(port, [(f"{unique_name}/t", str(i), False) for i in range(120)])
+        time.sleep(1.0)  # delivered, but not yet flushed (flush interval 30 s, 500 rows)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    values = evkit.scan(dataset_dir).collect()["value"].to_list()
+    assert sorted(values) == [float(i) for i in range(120)]
+    manifest = json.loads((dataset_dir / "manifest.json").read_text())
+    assert manifest["captures"][0]["status"] == "complete"
+    assert manifest["captures"][0]["messages"] == 120
+
+
+def test_invalid_topic_filter_exits_2(dataset_dir: Path) -> None:
+    result = evkit_cli(
+        "capture", "mqtt", "--host", "127.0.0.1", "--topic", "a/#/b", "--out", str(dataset_dir)
+    )
+    assert result.returncode == 2
+    assert "invalid topic filter" in result.stderr
+
+
+def test_unreachable_broker_exits_1(dataset_dir: Path) -> None:
+    from tests.mqtt.helpers import free_port
+
+    result = evkit_cli(
+        "capture",
+        "mqtt",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(free_port()),
+        "--topic",
+        "x/#",
+        "--out",
+        str(dataset_dir),
+    )
+    assert result.returncode == 1
+    assert "cannot connect to MQTT broker" in result.stderr
+
+
+def test_unwritable_output_exits_1_before_connecting(mqtt_broker: tuple[str, int], tmp_path: Path) -> None:
+    _, port = mqtt_broker
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = evkit_cli(
+        "capture",
+        "mqtt",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--topic",
+        "x/#",
+        "--out",
+        str(blocker / "ds"),
+    )
+    assert result.returncode == 1
+    assert "cannot write" in result.stderr
+
+
+def test_missing_password_variable_exits_2(dataset_dir: Path) -> None:
+    result = evkit_cli(
+        "capture",
+        "mqtt",
+        "--host",
+        "127.0.0.1",
+        "--topic",
+        "x/#",
+        "--out",
+        str(dataset_dir),
+        "--username",
+        "u",
+        "--password-env",
+        "EVKIT_TEST_UNSET_VARIABLE",
+    )
+    assert result.returncode == 2
+    assert "EVKIT_TEST_UNSET_VARIABLE" in result.stderr
+
+
+@pytest.fixture
+def password_broker(tmp_path: Path) -> PrivateBroker:
+    directory = tmp_path / "auth-broker"
+    directory.mkdir()
+    password_file = directory / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(password_file), "recorder", SECRET], check=True)
+    password_file.chmod(0o644)
+    return PrivateBroker(directory, extra_config=f"allow_anonymous false\npassword_file {password_file}\n")
+
+
+def test_password_is_used_but_never_written_or_printed(
+    password_broker: PrivateBroker, unique_name: str, dataset_dir: Path
+) -> None:
+    password_broker.start()
+    try:
+        publish_with_auth = [(f"{unique_name}/v", "1", True)]
+        import paho.mqtt.client as paho
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        client = paho.Client(CallbackAPIVersion.VERSION2)
+        client.username_pw_set("recorder", SECRET)
+        client.connect("127.0.0.1", password_broker.port)
+        client.loop_start()
+        client.publish(*publish_with_auth[0][:2], qos=1, retain=True).wait_for_publish(5)
+        client.disconnect()
+        client.loop_stop()
+        ok = evkit_cli(
+            "capture",
+            "mqtt",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(password_broker.port),
+            "--topic",
+            f"{unique_name}/#",
+            "--out",
+            str(dataset_dir),
+            "--username",
+            "recorder",
+            "--password-env",
+            "EVKIT_TEST_PW",
+            "--max-messages",
+            "1",
+            env={"EVKIT_TEST_PW": SECRET},
+        )
+        bad = evkit_cli(
+            "capture",
+            "mqtt",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(password_broker.port),
+            "--topic",
+            "x/#",
+            "--out",
+            str(dataset_dir / "bad"),
+            "--username",
+            "recorder",
+            "--password-env",
+            "EVKIT_TEST_PW",
+            env={"EVKIT_TEST_PW": "wrong"},
+        )
+    finally:
+        password_broker.stop()
+    assert ok.returncode == 0, ok.stderr
+    assert evkit.scan(dataset_dir).collect().height == 1
+    assert bad.returncode == 1
+    assert "refused" in bad.stderr
+    for path in dataset_dir.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+    assert SECRET not in ok.stderr + ok.stdout + bad.stderr + bad.stdout
+    assert pl.read_parquet(next(dataset_dir.rglob("*.parquet")))["value"].to_list() == [1.0]
