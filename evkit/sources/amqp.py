@@ -277,7 +277,11 @@ class AmqpCapture:
 
         self._connected_this_epoch = False
         conn = pika.BlockingConnection(
-            self.details.pika_parameters(insecure=self.insecure, heartbeat=self.heartbeat)
+            self.details.pika_parameters(
+                insecure=self.insecure,
+                heartbeat=self.heartbeat,
+                connection_name=f"evkit capture {self.capture_id}",
+            )
         )
         self._conn = conn
         channel = conn.channel()

@@ -54,7 +54,12 @@ class AmqpDetails:
         }
 
     def pika_parameters(
-        self, *, insecure: bool = False, heartbeat: int = 30, connection_attempts: int = 1
+        self,
+        *,
+        insecure: bool = False,
+        heartbeat: int = 30,
+        connection_attempts: int = 1,
+        connection_name: str = "evkit capture",
     ) -> Any:
         """``pika.ConnectionParameters`` for these details (TLS with verification and SNI)."""
         import pika
@@ -76,7 +81,7 @@ class AmqpDetails:
             blocked_connection_timeout=300,
             connection_attempts=connection_attempts,
             socket_timeout=10,
-            client_properties={"connection_name": "evkit capture"},
+            client_properties={"connection_name": connection_name},
         )
 
 
