@@ -1,0 +1,238 @@
+"""evcc control over the real Mosquitto: PahoTransport, client + simulator, retain flags, CLI exit codes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+import evkit
+from evkit.cli import main
+from evkit.control.base import MqttMessage, Outcome
+from evkit.control.evcc import EvccClient
+from evkit.errors import SourceError, ValidationError
+from evkit.sim.evcc import EvccSimulator
+from evkit.sources.mqtt_transport import PahoTransport
+
+pytestmark = pytest.mark.broker
+
+
+class Spy:
+    """An MQTT v5 subscriber on ``<prefix>/#`` that sees the retain flag AS PUBLISHED."""
+
+    def __init__(self, host: str, port: int, pattern: str) -> None:
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._ready = threading.Event()
+        self.client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+        self.client.on_message = lambda c, u, m: self.messages.append(
+            (m.topic, bytes(m.payload), bool(m.retain))
+        )
+        self.client.on_subscribe = lambda *a: self._ready.set()
+        self.client.connect(host, port)
+        self.client.loop_start()
+        self.client.subscribe(pattern, options=SubscribeOptions(qos=1, retainAsPublished=True))
+        assert self._ready.wait(5)
+
+    def sets(self) -> list[tuple[str, bytes, bool]]:
+        return [m for m in self.messages if m[0].endswith("/set") and m[1]]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def prefix(unique_name: str) -> str:
+    return f"{unique_name}/evcc"
+
+
+@pytest.fixture
+def sim(mqtt_broker: tuple[str, int], prefix: str) -> Iterator[EvccSimulator]:
+    host, port = mqtt_broker
+    simulator = EvccSimulator(
+        host=host, port=port, prefix=prefix, loadpoints=2, vehicles=("tesla",), interval_s=0.5
+    )
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def spy(mqtt_broker: tuple[str, int], prefix: str) -> Iterator[Spy]:
+    watcher = Spy(*mqtt_broker, f"{prefix}/#")
+    yield watcher
+    watcher.close()
+
+
+def wait_for(predicate: object, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+# ---------------------------------------------------------------- the transport
+
+
+def test_paho_transport_publishes_subscribes_and_retains(
+    mqtt_broker: tuple[str, int], unique_name: str
+) -> None:
+    host, port = mqtt_broker
+    topic = f"{unique_name}/a"
+    with PahoTransport(host, port) as writer:
+        writer.publish(topic, "1", retain=True)
+        got: list[MqttMessage] = []
+        with PahoTransport(host, port) as reader:
+            reader.subscribe(f"{unique_name}/#", got.append)
+            assert wait_for(lambda: got)
+            assert (got[0].topic, got[0].payload, got[0].retained) == (topic, b"1", True)
+            writer.publish(topic, "2")
+            assert wait_for(lambda: len(got) == 2)
+            assert got[1].retained is False
+        writer.publish(topic, b"", retain=True)  # clean up
+
+
+def test_paho_transport_refused_connection_is_a_source_error() -> None:
+    with pytest.raises(SourceError, match="cannot connect"):
+        PahoTransport("127.0.0.1", 1, timeout=2)
+
+
+def test_paho_transport_never_leaks_the_password(mqtt_broker: tuple[str, int]) -> None:
+    host, port = mqtt_broker
+    with PahoTransport(host, port, username="u", password="s3cret-pw") as transport:
+        assert "s3cret-pw" not in repr(transport)
+
+
+# ---------------------------------------------------------------- client + simulator on Mosquitto
+
+
+def test_set_is_confirmed_and_published_not_retained(
+    mqtt_broker: tuple[str, int], prefix: str, sim: EvccSimulator, spy: Spy, tmp_path: Path
+) -> None:
+    host, port = mqtt_broker
+    with EvccClient(host=host, port=port, prefix=prefix, audit=tmp_path) as client:
+        assert client.loadpoints == [1, 2] and client.vehicles == ["tesla"]
+        result = client.set("loadpoints/2/maxCurrent", 10.0)
+        assert result.outcome is Outcome.CONFIRMED
+        assert client.value("loadpoints/2/maxCurrent") == "10"
+        unchanged = client.set("loadpoints/2/maxCurrent", 10)
+        assert unchanged.outcome is Outcome.UNCHANGED
+    assert wait_for(lambda: len(spy.sets()) == 2)
+    assert spy.sets() == [(f"{prefix}/loadpoints/2/maxCurrent/set", b"10", False)] * 2
+    assert wait_for(lambda: len(sim.applied) == 2)  # the unchanged value was sent too: evcc decides
+    assert sim.applied == [(f"{prefix}/loadpoints/2/maxCurrent/set", "10")] * 2
+    audit = evkit.scan(tmp_path / "audit").collect()
+    assert sorted(audit["outcome"]) == ["confirmed", "unchanged"]
+
+
+def test_bad_values_send_nothing(
+    mqtt_broker: tuple[str, int], prefix: str, sim: EvccSimulator, spy: Spy
+) -> None:
+    host, port = mqtt_broker
+    with EvccClient(host=host, port=port, prefix=prefix) as client:
+        for path, value in [
+            ("loadpoints/1/limitSoc", 80.5),
+            ("loadpoints/1/mode", "fast"),
+            ("loadpoints/1/phasesConfigured", 2),
+            ("loadpoints/1/minCurrent", 32),
+            ("loadpoints/1/planEnergy", {"value": 10, "time": "2020-01-01T00:00:00Z"}),
+            ("loadpoints/1/chargePower", 1000),
+            ("site/bufferSoc", 10),
+        ]:
+            with pytest.raises(ValidationError):
+                client.set(path, value)
+        client.set("site/residualPower", 100)  # a marker that the spy is listening
+    assert wait_for(spy.sets)
+    assert [topic for topic, _, _ in spy.sets()] == [f"{prefix}/site/residualPower/set"]
+    assert sim.errors == []
+
+
+def test_no_echo_when_the_simulator_is_stopped(
+    mqtt_broker: tuple[str, int], prefix: str, sim: EvccSimulator
+) -> None:
+    host, port = mqtt_broker
+    with EvccClient(host=host, port=port, prefix=prefix, timeout=0.5) as client:
+        sim.stop()
+        result = client.set("loadpoints/1/mode", "off")
+    assert result.outcome is Outcome.NO_ANSWER
+    assert "no echo within 0.5 s" in result.detail and "offline" in result.detail
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def cli(*args: str) -> int:
+    return main(["set", "evcc", *args])
+
+
+def test_cli_exit_codes(
+    mqtt_broker: tuple[str, int],
+    prefix: str,
+    sim: EvccSimulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    host, port = mqtt_broker
+    common = ["--host", host, "--port", str(port), "--prefix", prefix, "--audit-dir", str(tmp_path)]
+    assert cli(*common, "loadpoints/1/mode", "now") == 0
+    assert "confirmed" in capsys.readouterr().out
+    assert cli(*common, "loadpoints/1/mode", "now") == 0
+    assert "unchanged" in capsys.readouterr().out
+    assert cli(*common, "loadpoints/1/limitSoc", "80.5") == 2
+    assert "whole number from 0 to 100" in capsys.readouterr().err
+    assert cli(*common, "loadpoints/9/mode", "pv") == 2
+    assert "its loadpoints are 1, 2" in capsys.readouterr().err
+    assert cli(*common, "--timeout", "0.3", "--prefix", f"{prefix}-nobody", "loadpoints/1/mode", "pv") == 1
+    assert "no answer" in capsys.readouterr().out
+    assert evkit.scan(tmp_path / "audit").collect().height == 3
+
+
+def test_cli_dry_run_prints_topic_and_payload_and_sends_nothing(
+    mqtt_broker: tuple[str, int],
+    prefix: str,
+    sim: EvccSimulator,
+    spy: Spy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    host, port = mqtt_broker
+    code = cli(
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--prefix",
+        prefix,
+        "--dry-run",
+        "--no-audit",
+        "vehicles/tesla/limitSoc",
+        "90.0",
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"topic:   {prefix}/vehicles/tesla/limitSoc/set" in out and "payload: 90" in out
+    time.sleep(0.3)
+    assert spy.sets() == []
+
+
+def test_cli_connection_failure_exits_1_but_bad_input_still_exits_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli("--port", "1", "--no-audit", "loadpoints/1/mode", "pv") == 1
+    assert "cannot connect" in capsys.readouterr().err
+    assert cli("--port", "1", "--no-audit", "loadpoints/1/mode", "warp") == 2
+
+
+def test_cli_password_comes_from_the_environment_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("EVKIT_TEST_NO_SUCH_VAR", raising=False)
+    assert cli("--username", "u", "--password-env", "EVKIT_TEST_NO_SUCH_VAR", "loadpoints/1/mode", "pv") == 2
+    assert "EVKIT_TEST_NO_SUCH_VAR" in capsys.readouterr().err
