@@ -1,14 +1,130 @@
-"""Sub-commands: not yet registered (filled in by the feature that owns this module)."""
+"""``evkit sim easee``: publish a simulated Easee fleet to RabbitMQ (Masterloop form + ArrivalTime)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import re
+import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from evkit.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``90``, ``90s``, ``15m``, ``6h`` or ``2d``."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 3600, 90m, 6h, 1d)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+
+
+def parse_start(text: str) -> datetime:
+    """An ISO 8601 start time (no zone = UTC)."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time (e.g. 2024-05-01T00:00:00Z)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _mask(url: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``evkit sim easee``."""
+    from evkit.sim.easee import EaseeFleet, publish
+
+    if not getattr(args, "verbose", False):
+        logging.getLogger("pika").setLevel(logging.WARNING)  # pika logs every connection step at INFO
+    if args.chargers < 1:
+        raise ConfigError("--chargers must be at least 1")
+    if args.max_messages is not None and args.max_messages < 0:
+        raise ConfigError("--max-messages must be >= 0")
+    fleet = EaseeFleet(args.chargers, seed=args.seed, start=args.start, form=args.form)
+    target = f"queue {args.queue}" if args.queue else f"exchange {args.exchange}"
+    wall = (
+        "as fast as possible"
+        if args.speed == 0
+        else f"~{timedelta(seconds=round(args.duration / args.speed))}"
+    )
+    print(
+        f"evkit sim easee: {args.chargers} charger(s) {', '.join(fleet.serials[:5])}"
+        f"{' ...' if args.chargers > 5 else ''} -> {target} on {_mask(args.url)}; "
+        f"{timedelta(seconds=round(args.duration))} simulated from {fleet.start:%Y-%m-%dT%H:%M:%SZ}, {wall}",
+        file=sys.stderr,
+    )
+    stats = publish(
+        fleet,
+        args.url,
+        duration=args.duration,
+        queue=args.queue,
+        exchange=args.exchange,
+        declare=args.declare,
+        speed=args.speed,
+        max_messages=args.max_messages,
+        progress=False if args.no_progress else None,
+    )
+    until = f" to {stats.simulated_to:%Y-%m-%dT%H:%M:%SZ}" if stats.simulated_to else ""
+    print(
+        f"published {stats.messages} messages from {stats.chargers} charger(s){until} "
+        f"in {stats.wall_seconds:.1f} s",
+    )
+    return 0
 
 
 def register(top: Any, groups: dict[str, Any]) -> None:
-    """Add this module's sub-commands to ``top`` or to ``groups['capture' | 'sim' | 'set']``."""
-    del top, groups
-
-
-_ = argparse
+    """Add ``evkit sim easee``."""
+    del top
+    parser = groups["sim"].add_parser(
+        "easee",
+        help="publish a simulated Easee fleet to RabbitMQ",
+        description=(
+            "Publish a realistic simulated Easee fleet (Masterloop form, ArrivalTime header): plug-in / "
+            "charge / pause / complete / unplug cycles, power, session and lifetime energy, currents, "
+            "voltages, RSSI, temperature. Deterministic for a given --seed and --start."
+        ),
+    )
+    parser.add_argument("--url", required=True, help="amqp://user:pass@host:port/vhost")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--queue",
+        help="deliver into this queue (via a topic exchange bound to it: routing keys stay {serial}.O.{id})",
+    )
+    where.add_argument(
+        "--exchange", help="publish to this existing exchange with routing keys {serial}.O.{id}"
+    )
+    parser.add_argument(
+        "--declare", action="store_true", help="create the --queue (a non-durable test queue)"
+    )
+    parser.add_argument("--chargers", type=int, default=3, help="number of chargers (default 3)")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1000.0,
+        help="simulated seconds per wall second (default 1000: a day in ~90 s; 0 = as fast as possible)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=parse_duration,
+        default=86400.0,
+        help="simulated time to cover: seconds or 90m / 6h / 1d (default 1d)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed + start = same messages)")
+    parser.add_argument("--start", type=parse_start, default=None, help="simulated start time (default now)")
+    parser.add_argument("--max-messages", type=int, default=None, help="stop after this many messages")
+    parser.add_argument(
+        "--form",
+        choices=("masterloop", "signalr", "flat"),
+        default="masterloop",
+        help="body form (default masterloop)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)

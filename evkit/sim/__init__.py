@@ -1,1 +1,1 @@
-"""evkit.sim."""
+"""Device simulators (pika / MQTT publishers of realistic fleets)."""

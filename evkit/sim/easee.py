@@ -1,0 +1,463 @@
+"""A simulated Easee fleet: realistic observation streams, generated offline or published to RabbitMQ.
+
+``EaseeFleet(chargers=3, seed=1).messages(duration)`` yields :class:`SimMessage` items in cloud-arrival
+order without a broker (for tests and sample datasets); :func:`publish` sends them through pika in the
+Masterloop form with an ``ArrivalTime`` header, paced so simulated time runs ``speed`` times faster
+than wall time.
+
+Each charger boots (80, 89, 21, 250, ...), then cycles: unplugged (109=1) -> plug-in (2 AwaitingStart,
+sometimes 7 AwaitingAuthentication with an RFID token 128/108) -> charging (3; power 120 ramps up,
+tapers near full; phase currents 182-185) with occasional pauses (6 ReadyToCharge: the car stops
+drawing; 4 Completed: a scheduled pause) -> completed (4) -> unplugged. Session energy 121 follows the
+power integral, with the occasional spurious 0 the real chargers send; lifetime energy 124 and energy
+per hour 122 arrive near each full hour; voltages 190-196, RSSI 130/132 and temperature 150 tick along.
+Device -> cloud delay: a few hundred milliseconds with a tail of seconds (ArrivalTime = observed + delay).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+import string
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+from evkit.easee.catalog import Obs, OpMode
+from evkit.easee.encode import WireForm, arrival_time_header, encode_observation
+
+#: Physics step of the charger model, in simulated seconds.
+STEP_S = 10.0
+#: Longest device -> cloud delay the model produces (seconds).
+MAX_DELAY_S = 30.0
+NOMINAL_VOLTAGE = 230.0
+SIM_EXCHANGE = "evkit.sim.easee"
+
+
+class SimMessage(NamedTuple):
+    """One simulated AMQP message (``publish_at`` = cloud arrival in simulated time)."""
+
+    routing_key: str
+    body: bytes
+    headers: dict[str, Any]
+    publish_at: datetime
+    observed_at: datetime
+    charger_id: str
+    observation_id: int
+    value: Any
+
+
+class _Reading(NamedTuple):
+    at: float  # epoch seconds, simulated device time
+    obs_id: int
+    value: Any
+
+
+@dataclass
+class _Charger:
+    """State of one simulated charger. ``run`` yields its readings in device-time order."""
+
+    serial: str
+    rng: random.Random
+    start: float
+    three_phase: bool
+    wifi: bool
+    lifetime_kwh: float
+    max_current: float = 32.0
+    op_mode: int = OpMode.DISCONNECTED
+    power_kw: float = 0.0
+    session_kwh: float = 0.0
+    hour_kwh: float = 0.0
+    temp_c: float = 20.0
+    now: float = 0.0  # the model's clock: no later reading is observed before it
+    out: list[_Reading] = field(default_factory=list)
+
+    # ---------------------------------------------------------------------------------------- helpers
+    def emit(self, at: float, obs_id: int, value: Any) -> None:
+        self.out.append(_Reading(at, obs_id, value))
+
+    def jitter(self, at: float) -> float:
+        return at + self.rng.random() * STEP_S * 0.9
+
+    def boot(self, at: float) -> None:
+        rng = self.rng
+        self.emit(at, Obs.SOFTWARE_RELEASE, 322 + rng.randrange(3))
+        self.emit(at + 0.1, Obs.REBOOT_REASON, rng.choice([0, 1, 4, 8]))
+        self.emit(at + 0.2, Obs.DETECTED_POWER_GRID_TYPE, 1 if self.three_phase else 3)
+        self.emit(at + 0.3, Obs.CONNECTED_TO_CLOUD, True)
+        self.emit(at + 0.4, Obs.CHARGER_RAT, 1 if self.wifi else 0)
+        self.emit(at + 0.5, 146, 1)  # LocalNodeType: master
+        self.emit(at + 0.6, Obs.IS_ENABLED, True)
+        self.emit(at + 0.7, Obs.MAX_CHARGER_CURRENT, self.max_current)
+        self.emit(at + 0.8, Obs.DYNAMIC_CHARGER_CURRENT, self.max_current)
+        self.emit(at + 0.9, Obs.SMART_CHARGING, False)
+        self.emit(at + 1.0, Obs.OP_MODE, self.op_mode)
+        self.emit(at + 1.1, Obs.OUTPUT_PHASE, 0)
+        self.emit(at + 1.2, Obs.LIFETIME_ENERGY, round(self.lifetime_kwh, 3))
+
+    def set_mode(self, at: float, mode: int) -> None:
+        self.op_mode = mode
+        self.emit(at, Obs.OP_MODE, int(mode))
+
+    def report_power(self, at: float) -> None:
+        self.emit(at, Obs.TOTAL_POWER, round(self.power_kw, 3))
+        phases = 3 if self.three_phase else 1
+        amps = self.power_kw * 1000.0 / (NOMINAL_VOLTAGE * phases)
+        rng = self.rng
+        neutral = round(abs(rng.gauss(0.0, 0.15)) if self.power_kw > 0 else 0.0, 2)
+        self.emit(at + 0.01, Obs.CURRENT_T2, neutral)
+        for index, obs_id in enumerate((Obs.CURRENT_T3, Obs.CURRENT_T4, Obs.CURRENT_T5)):
+            on_phase = index < phases
+            current = amps * (1.0 + rng.gauss(0.0, 0.01)) if on_phase and amps > 0 else 0.0
+            self.emit(at + 0.02 + index * 0.01, obs_id, round(max(current, 0.0), 2))
+
+    def report_session_energy(self, at: float) -> None:
+        spurious = self.rng.random() < 0.01  # the real chargers now and then send a bogus 0
+        self.emit(at, Obs.SESSION_ENERGY, 0.0 if spurious else round(self.session_kwh, 3))
+
+    def report_voltages(self, at: float) -> None:
+        sag = 2.5 if self.power_kw > 0 else 0.0
+        rng = self.rng
+        self.emit(at, Obs.VOLT_T1_T2, round(abs(rng.gauss(0.8, 0.3)), 1))
+        for offset, obs_id in enumerate(
+            (Obs.VOLT_T1_T3, Obs.VOLT_T1_T4, Obs.VOLT_T1_T5, Obs.VOLT_T2_T3, Obs.VOLT_T2_T4, Obs.VOLT_T2_T5)
+        ):
+            self.emit(at + 0.01 * (offset + 1), obs_id, round(rng.gauss(NOMINAL_VOLTAGE + 2 - sag, 1.5), 1))
+
+    def report_health(self, at: float) -> None:
+        rng = self.rng
+        target = 24.0 + (18.0 if self.power_kw > 0 else 0.0)
+        self.temp_c += (target - self.temp_c) * 0.5 + rng.gauss(0.0, 0.5)
+        self.emit(at, Obs.TEMP_MAX, round(self.temp_c))
+        if self.wifi:
+            self.emit(at + 0.05, Obs.WIFI_RSSI, round(rng.gauss(-58.0, 6.0)))
+        else:
+            self.emit(at + 0.05, Obs.CELL_RSSI, round(rng.gauss(-77.0, 6.0)))
+
+    # ------------------------------------------------------------------------------------- the model
+    def run(self, until: float) -> Iterator[list[_Reading]]:
+        """Readings per physics step, each batch sorted by device time."""
+        rng = self.rng
+        now = self.now = self.start
+        self.boot(now)
+        next_plug = now + rng.uniform(60.0, 3600.0)
+        next_health = now + rng.uniform(0.0, 900.0)
+        next_voltage = now + rng.uniform(0.0, 600.0)
+        next_hour = (math.floor(now / 3600.0) + 1) * 3600.0
+        next_hour_report = next_hour + rng.uniform(-20.0, 60.0)
+        next_cloud_blip = now + rng.expovariate(1 / (5 * 86400.0))
+        phase_deadline = math.inf  # when the current plug-in phase ends
+        pause_at = math.inf
+        need_kwh = 0.0
+        car_kw = 0.0
+        ramp = 0.0
+        last_power_report = now
+        last_energy_report = now
+        yield self._flush()
+
+        while now < until:
+            now += STEP_S
+            self.now = now
+            # Plug-in cycle ---------------------------------------------------------------------
+            if self.op_mode == OpMode.DISCONNECTED and now >= next_plug:
+                need_kwh = rng.uniform(4.0, 40.0)
+                car_kw = rng.choice([11.0, 11.0, 7.4, 3.7]) if self.three_phase else rng.choice([7.4, 3.7])
+                if not self.three_phase:
+                    car_kw = min(car_kw, 7.4)
+                self.session_kwh = 0.0
+                self.emit(self.jitter(now), Obs.CABLE_LOCKED, True)
+                self.emit(now + 0.5, Obs.SESSION_ENERGY, 0.0)  # a real session start
+                if rng.random() < 0.25:
+                    self.set_mode(now + 0.6, OpMode.AWAITING_AUTHENTICATION)
+                    token = "".join(rng.choice("0123456789ABCDEF") for _ in range(8))
+                    self.emit(now + 5.0, Obs.USER_ID_TOKEN, token)
+                    self.emit(now + 5.1, Obs.USER_ID_TOKEN_REVERSED, token[::-1])
+                    self.set_mode(now + 6.0, OpMode.AWAITING_START)
+                else:
+                    self.set_mode(now + 0.6, OpMode.AWAITING_START)
+                phase_deadline = now + rng.uniform(10.0, 60.0)
+                pause_at = need_kwh * rng.uniform(0.2, 0.8) if rng.random() < 0.35 else math.inf
+            elif self.op_mode == OpMode.AWAITING_START and now >= phase_deadline:
+                self.set_mode(now, OpMode.CHARGING)
+                self.emit(now + 0.1, Obs.OUTPUT_PHASE, 30 if self.three_phase else 10)
+                ramp = 0.0
+            elif self.op_mode == OpMode.CHARGING:
+                ramp = min(1.0, ramp + STEP_S / 90.0)
+                taper = 1.0
+                if self.session_kwh > 0.85 * need_kwh:
+                    taper = max(0.15, (need_kwh - self.session_kwh) / (0.15 * need_kwh))
+                self.power_kw = max(0.0, car_kw * ramp * taper * (1.0 + rng.gauss(0.0, 0.01)))
+                delivered = self.power_kw * STEP_S / 3600.0
+                self.session_kwh += delivered
+                self.hour_kwh += delivered
+                self.lifetime_kwh += delivered
+                if now - last_power_report >= 30.0 or ramp < 1.0:
+                    self.report_power(self.jitter(now))
+                    last_power_report = now
+                if now - last_energy_report >= 60.0:
+                    self.report_session_energy(self.jitter(now))
+                    last_energy_report = now
+                if self.session_kwh >= pause_at:
+                    pause_at = math.inf
+                    self.power_kw = 0.0
+                    self.report_power(now + 0.2)
+                    self.emit(now + 0.3, Obs.OUTPUT_PHASE, 0)
+                    # 6: the car stopped drawing; 4: paused by a schedule / smart charging.
+                    self.set_mode(now + 0.5, rng.choice([OpMode.READY_TO_CHARGE, OpMode.COMPLETED]))
+                    phase_deadline = now + rng.uniform(300.0, 2400.0)
+                elif self.session_kwh >= need_kwh:
+                    self.power_kw = 0.0
+                    self.report_power(now + 0.2)
+                    self.report_session_energy(now + 0.3)
+                    self.emit(now + 0.4, Obs.OUTPUT_PHASE, 0)
+                    self.set_mode(now + 0.5, OpMode.COMPLETED)
+                    pause_at = -1.0  # marks "finished": the next deadline unplugs
+                    phase_deadline = now + rng.uniform(600.0, 6 * 3600.0)
+            elif self.op_mode in (OpMode.READY_TO_CHARGE, OpMode.COMPLETED) and now >= phase_deadline:
+                if pause_at == -1.0:  # finished session: unplug
+                    self.emit(now, Obs.CABLE_LOCKED, False)
+                    self.set_mode(now + 0.5, OpMode.DISCONNECTED)
+                    next_plug = now + rng.expovariate(1 / (3 * 3600.0)) + 600.0
+                    pause_at = math.inf
+                else:  # pause over: charge again
+                    self.set_mode(now, OpMode.CHARGING)
+                    self.emit(now + 0.1, Obs.OUTPUT_PHASE, 30 if self.three_phase else 10)
+                    ramp = 0.0
+
+            # Periodic reports ------------------------------------------------------------------
+            if now >= next_health:
+                self.report_health(self.jitter(now))
+                next_health = now + rng.uniform(840.0, 960.0)
+            if now >= next_voltage:
+                self.report_voltages(self.jitter(now))
+                next_voltage = now + (120.0 if self.power_kw > 0 else 900.0) * rng.uniform(0.9, 1.1)
+            if now >= next_hour_report:
+                self.emit(next_hour_report, Obs.LIFETIME_ENERGY, round(self.lifetime_kwh, 3))
+                if self.hour_kwh > 0:
+                    self.emit(next_hour_report + 0.2, Obs.ENERGY_PER_HOUR, round(self.hour_kwh, 3))
+                self.hour_kwh = 0.0
+                next_hour += 3600.0
+                next_hour_report = next_hour + rng.uniform(-20.0, 60.0)
+            if now >= next_cloud_blip:
+                self.emit(now, Obs.CLOUD_DISCONNECT_REASON, rng.choice(["KeepAliveTimeout", "NetworkLost"]))
+                self.emit(now + 0.1, Obs.CONNECTED_TO_CLOUD, False)
+                self.emit(now + rng.uniform(30.0, 300.0), Obs.CONNECTED_TO_CLOUD, True)
+                next_cloud_blip = now + rng.expovariate(1 / (5 * 86400.0))
+            yield self._flush()
+
+    def _flush(self) -> list[_Reading]:
+        batch = sorted(self.out)
+        self.out = []
+        return batch
+
+
+def _serial(rng: random.Random) -> str:
+    alphabet = string.digits + string.ascii_uppercase
+    return "EH" + "".join(rng.choice(alphabet) for _ in range(6))
+
+
+class EaseeFleet:
+    """A deterministic simulated fleet of Easee chargers (same ``seed`` and ``start`` = same messages)."""
+
+    def __init__(
+        self,
+        chargers: int = 3,
+        *,
+        seed: int = 0,
+        start: datetime | None = None,
+        form: WireForm = "masterloop",
+    ) -> None:
+        if chargers < 1:
+            raise ValueError("a fleet needs at least one charger")
+        self.chargers = chargers
+        self.seed = seed
+        moment = start or datetime.now(UTC)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        self.start = moment.astimezone(UTC)
+        self.form: WireForm = form
+        naming = random.Random(f"easee-fleet-{seed}")
+        serials: list[str] = []
+        while len(serials) < chargers:
+            serial = _serial(naming)
+            if serial not in serials:
+                serials.append(serial)
+        self.serials: tuple[str, ...] = tuple(serials)
+
+    def _models(self) -> list[_Charger]:
+        origin = self.start.timestamp()
+        models = []
+        for index, serial in enumerate(self.serials):
+            rng = random.Random(f"easee-charger-{self.seed}-{index}")
+            models.append(
+                _Charger(
+                    serial=serial,
+                    rng=rng,
+                    start=origin + rng.uniform(0.0, 5.0),
+                    three_phase=rng.random() < 0.8,
+                    wifi=rng.random() < 0.6,
+                    lifetime_kwh=rng.uniform(200.0, 9000.0),
+                )
+            )
+        return models
+
+    def messages(self, duration: timedelta | float) -> Iterator[SimMessage]:
+        """Every message of ``duration`` simulated time, in cloud-arrival (publish) order."""
+        seconds = duration.total_seconds() if isinstance(duration, timedelta) else float(duration)
+        until = self.start.timestamp() + seconds
+        models = self._models()
+        delay_rngs = [random.Random(f"easee-delay-{self.seed}-{index}") for index in range(len(models))]
+        streams = [model.run(until) for model in models]
+        # pending: (arrival, sequence, charger index, reading). A reading is released once every charger
+        # has moved past its arrival time: later readings are never observed before a charger's clock.
+        pending: list[tuple[float, int, int, _Reading]] = []
+        sequence = 0
+        live = list(range(len(models)))
+        while live or pending:
+            for index in list(live):
+                try:
+                    batch = next(streams[index])
+                except StopIteration:
+                    live.remove(index)
+                    continue
+                for reading in batch:
+                    if reading.at > until:
+                        continue
+                    arrival = reading.at + _delay(delay_rngs[index])
+                    heapq.heappush(pending, (arrival, sequence, index, reading))
+                    sequence += 1
+            horizon = min((models[index].now for index in live), default=math.inf)
+            while pending and pending[0][0] <= horizon:
+                arrival, _, index, reading = heapq.heappop(pending)
+                yield self._message(models[index].serial, reading, arrival)
+
+    def _message(self, serial: str, reading: _Reading, arrival: float) -> SimMessage:
+        observed = datetime.fromtimestamp(reading.at, UTC)
+        published = datetime.fromtimestamp(arrival, UTC)
+        routing_key, body = encode_observation(serial, reading.obs_id, reading.value, observed, self.form)
+        headers = {"ArrivalTime": arrival_time_header(published)}
+        return SimMessage(
+            routing_key, body, headers, published, observed, serial, reading.obs_id, reading.value
+        )
+
+
+def _delay(rng: random.Random) -> float:
+    """Device -> cloud delay: lognormal around 0.3 s, 2 % tail of 1-15 s, capped."""
+    delay = rng.lognormvariate(math.log(0.3), 0.5)
+    if rng.random() < 0.02:
+        delay += rng.uniform(1.0, 15.0)
+    return min(delay, MAX_DELAY_S)
+
+
+# ---------------------------------------------------------------------------------------- publishing
+
+
+@dataclass
+class PublishStats:
+    """What :func:`publish` did."""
+
+    messages: int = 0
+    chargers: int = 0
+    simulated_from: datetime | None = None
+    simulated_to: datetime | None = None
+    wall_seconds: float = 0.0
+    by_observation: dict[int, int] = field(default_factory=dict)
+
+
+def publish(
+    fleet: EaseeFleet,
+    url: str,
+    *,
+    duration: timedelta | float,
+    queue: str | None = None,
+    exchange: str | None = None,
+    declare: bool = False,
+    speed: float = 1000.0,
+    max_messages: int | None = None,
+    progress: bool | None = None,
+) -> PublishStats:
+    """Publish ``fleet``'s messages to RabbitMQ at ``url``; returns counts.
+
+    ``queue``: the messages go through the topic exchange ``evkit.sim.easee.{queue}`` bound to it with
+    ``#``, so they keep their Masterloop routing keys (the default exchange would replace the key with
+    the queue name). The queue must exist unless ``declare`` (then a non-durable test queue is made).
+    ``exchange``: published there with the Masterloop routing keys. ``speed``: simulated seconds per
+    wall second (0 = as fast as possible).
+    """
+    import pika
+    from tqdm.auto import tqdm
+
+    from evkit.errors import ConfigError, SourceError
+
+    if (queue is None) == (exchange is None):
+        raise ConfigError("give exactly one of --queue or --exchange")
+    if speed < 0:
+        raise ConfigError("--speed must be >= 0 (0 = as fast as possible)")
+    try:
+        connection = pika.BlockingConnection(pika.URLParameters(url))
+    except pika.exceptions.AMQPError as exc:
+        raise SourceError(f"cannot connect to RabbitMQ: {type(exc).__name__}: {exc}") from exc
+    stats = PublishStats(chargers=fleet.chargers, simulated_from=fleet.start)
+    wall_start = time.monotonic()
+    try:
+        channel = connection.channel()
+        # One auto-delete exchange per queue: it disappears with the queue, and parallel runs on
+        # other queues cannot delete it under us.
+        target = exchange or f"{SIM_EXCHANGE}.{queue}"
+        if queue is not None:
+            try:
+                if declare:
+                    channel.queue_declare(queue=queue, durable=False, auto_delete=False)
+                else:
+                    channel.queue_declare(queue=queue, passive=True)
+            except pika.exceptions.ChannelClosedByBroker as exc:
+                raise ConfigError(f"queue {queue!r} does not exist (add --declare to create it)") from exc
+            channel.exchange_declare(exchange=target, exchange_type="topic", auto_delete=True)
+            channel.queue_bind(queue=queue, exchange=target, routing_key="#")
+        else:
+            try:
+                channel.exchange_declare(exchange=target, passive=True)
+            except pika.exceptions.ChannelClosedByBroker as exc:
+                raise ConfigError(f"exchange {target!r} does not exist") from exc
+        properties_base = {"content_type": "application/json", "delivery_mode": 1}
+        origin = fleet.start.timestamp()
+        bar = tqdm(unit="msg", disable=(not progress) if progress is not None else None, desc="sim easee")
+        try:
+            for message in fleet.messages(duration):
+                if max_messages is not None and stats.messages >= max_messages:
+                    break
+                if speed > 0:
+                    due = (message.publish_at.timestamp() - origin) / speed
+                    wait = due - (time.monotonic() - wall_start)
+                    if wait > 0:
+                        connection.sleep(wait)  # keeps heartbeats flowing while we wait
+                channel.basic_publish(
+                    exchange=target,
+                    routing_key=message.routing_key,
+                    body=message.body,
+                    properties=pika.BasicProperties(headers=message.headers, **properties_base),
+                )
+                stats.messages += 1
+                stats.by_observation[message.observation_id] = (
+                    stats.by_observation.get(message.observation_id, 0) + 1
+                )
+                stats.simulated_to = message.publish_at
+                bar.update(1)
+                if stats.messages % 1000 == 0:
+                    bar.set_postfix_str(f"sim {message.publish_at:%Y-%m-%d %H:%M}")
+        finally:
+            bar.close()
+        connection.process_data_events(0)
+    except pika.exceptions.AMQPError as exc:
+        raise SourceError(f"publishing failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        stats.wall_seconds = time.monotonic() - wall_start
+        if connection.is_open:
+            connection.close()
+    return stats
+
+
+__all__ = ["SIM_EXCHANGE", "EaseeFleet", "PublishStats", "SimMessage", "publish"]
