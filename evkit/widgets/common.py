@@ -1,0 +1,229 @@
+"""Pieces every control panel shares (evcc, go-e): writes switch, preview, Apply, result log, the shell.
+
+A panel = a controller (pure logic: edits, preview, apply; see :class:`PanelController`) + widgets
+wired to it. :class:`ControlPanel` is the shell: sections of setting widgets, a "Writes enabled"
+switch (off at start), an "Apply" button, a preview of exactly what will be sent, and a log of
+results. Stable CSS classes for browser tests and styling:
+
+``evkit-panel`` (the shell) · ``evkit-writes`` · ``evkit-apply`` · ``evkit-preview`` · ``evkit-log``
+· log entries ``evkit-result evkit-<outcome>`` (``evkit-confirmed``, ``evkit-no_answer``, ...).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import ipywidgets as widgets
+
+from evkit.control.base import CommandResult, Outcome
+from evkit.errors import EvkitError
+
+_COLOURS = {
+    Outcome.CONFIRMED: "#1b7f3b",
+    Outcome.ACCEPTED: "#1b7f3b",
+    Outcome.UNCHANGED: "#555555",
+    Outcome.DRY_RUN: "#555555",
+    Outcome.REJECTED: "#b00020",
+    Outcome.NO_ANSWER: "#b35c00",
+}
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    """One pending change: what would be sent, or why it cannot be."""
+
+    setting: str
+    topic_or_url: str = ""
+    payload: str | None = None
+    error: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        """True when it would be sent."""
+        return self.error is None
+
+
+class PanelController(Protocol):
+    """What :class:`ControlPanel` needs from a controller."""
+
+    writes_enabled: bool
+
+    def preview(self) -> list[PreviewLine]:
+        """The pending changes, validated, without sending anything."""
+
+    def apply(self) -> list[CommandResult]:
+        """Send the valid pending changes (raises ``ControlError`` when writes are off)."""
+
+
+def preview_html(lines: Sequence[PreviewLine]) -> str:
+    """The preview as HTML: ``topic ← payload`` per valid change, the reason per invalid one."""
+    if not lines:
+        return '<div class="evkit-preview-empty">No changes. Edit a setting to see what would be sent.</div>'
+    rows = []
+    for line in lines:
+        if line.valid:
+            rows.append(
+                f'<div class="evkit-preview-line"><code>{html.escape(line.topic_or_url)}</code> ← '
+                f"<code>{html.escape(line.payload or '')}</code></div>"
+            )
+        else:
+            rows.append(
+                f'<div class="evkit-preview-error" style="color:#b00020">✗ {html.escape(line.error or "")}'
+                " (will not be sent)</div>"
+            )
+    return "<div><b>Will send</b> (QoS 1, not retained):</div>" + "".join(rows)
+
+
+def result_html(result: CommandResult) -> str:
+    """One log entry for a result: time, outcome, topic ← payload, latency, detail."""
+    colour = _COLOURS[result.outcome]
+    when = result.time.astimezone().strftime("%H:%M:%S")
+    latency = f" in {result.latency_s:.2f} s" if result.latency_s is not None else ""
+    detail = f" — {html.escape(result.detail)}" if result.detail else ""
+    return (
+        f'<div class="evkit-result evkit-{result.outcome.value}">'
+        f"{when} <b style='color:{colour}'>{html.escape(result.outcome.label)}</b>: "
+        f"<code>{html.escape(result.topic_or_url)}</code> ← <code>{html.escape(result.payload)}</code>"
+        f"{latency}{detail}</div>"
+    )
+
+
+class ResultLog(widgets.HTML):  # type: ignore[misc]
+    """The result log, newest first; ``entries`` keeps the plain-text lines for tests and notebooks."""
+
+    def __init__(self, limit: int = 50, **kwargs: Any) -> None:
+        super().__init__(value="", **kwargs)
+        self.limit = limit
+        self.entries: list[str] = []
+        self._html: list[str] = []
+        self.add_class("evkit-log")
+
+    def add(self, result: CommandResult) -> None:
+        """Log a command result."""
+        self._push(result.summary(), result_html(result))
+
+    def note(self, text: str, *, error: bool = False) -> None:
+        """Log a message that is not a command result (writes off, validation errors)."""
+        when = datetime.now().strftime("%H:%M:%S")
+        style = "color:#b00020" if error else "color:#555555"
+        kind = "evkit-error" if error else "evkit-note"
+        self._push(text, f'<div class="evkit-result {kind}" style="{style}">{when} {html.escape(text)}</div>')
+
+    def _push(self, text: str, entry_html: str) -> None:
+        self.entries.insert(0, text)
+        self._html.insert(0, entry_html)
+        del self.entries[self.limit :], self._html[self.limit :]
+        self.value = "".join(self._html)
+
+
+def writes_switch() -> widgets.Checkbox:
+    """The "Writes enabled" switch, off at start."""
+    switch = widgets.Checkbox(value=False, description="Writes enabled", indent=False)
+    switch.add_class("evkit-writes")
+    return switch
+
+
+def apply_button() -> widgets.Button:
+    """The "Apply" button (disabled until writes are enabled)."""
+    button = widgets.Button(
+        description="Apply",
+        button_style="warning",
+        icon="paper-plane",
+        disabled=True,
+        tooltip="send the changes",
+    )
+    button.add_class("evkit-apply")
+    return button
+
+
+class ControlPanel(widgets.VBox):  # type: ignore[misc]
+    """The shell of a control panel around ``controller``: sections, writes switch, Apply, preview, log.
+
+    Subclasses build their setting widgets, call :meth:`refresh_preview` after every edit, and pass
+    the sections to ``__init__``. Clicking Apply with writes off only logs a note; nothing is sent.
+    """
+
+    def __init__(
+        self,
+        controller: PanelController,
+        *,
+        title: str,
+        sections: Sequence[widgets.Widget],
+        css_class: str,
+        status: widgets.Widget | None = None,
+    ) -> None:
+        self.controller = controller
+        self.writes = writes_switch()
+        self.apply_button = apply_button()
+        self.preview = widgets.HTML(value=preview_html([]))
+        self.preview.add_class("evkit-preview")
+        self.log = ResultLog()
+        self.writes.observe(self._on_writes, names="value")
+        self.apply_button.on_click(self._on_apply)
+        header_items: list[widgets.Widget] = [widgets.HTML(f"<h3 style='margin:0'>{html.escape(title)}</h3>")]
+        if status is not None:
+            header_items.append(status)
+        header = widgets.HBox(header_items, layout=widgets.Layout(justify_content="space-between"))
+        actions = widgets.HBox([self.writes, self.apply_button])
+        super().__init__(
+            children=[
+                header,
+                *sections,
+                widgets.HTML("<hr style='margin:4px 0'>"),
+                self.preview,
+                actions,
+                widgets.HTML("<b>Results</b>"),
+                self.log,
+            ]
+        )
+        self.add_class("evkit-panel")
+        self.add_class(css_class)
+
+    def _on_writes(self, change: dict[str, Any]) -> None:
+        self.controller.writes_enabled = bool(change["new"])
+        self.apply_button.disabled = not change["new"]
+        self.log.note("writes enabled: Apply sends to the device" if change["new"] else "writes disabled")
+
+    def refresh_preview(self) -> None:
+        """Re-validate the pending edits and show what would be sent."""
+        self.preview.value = preview_html(self.controller.preview())
+
+    def _on_apply(self, button: widgets.Button | None = None) -> None:
+        del button
+        if not self.controller.writes_enabled:
+            self.log.note("writes are off: switch on 'Writes enabled' first; nothing was sent", error=True)
+            return
+        invalid = [line for line in self.controller.preview() if not line.valid]
+        self.apply_button.disabled = True
+        self.apply_button.description = "Applying…"
+        try:
+            results = self.controller.apply()
+        except EvkitError as exc:
+            self.log.note(str(exc), error=True)
+            results = []
+        finally:
+            self.apply_button.description = "Apply"
+            self.apply_button.disabled = not self.controller.writes_enabled
+        for line in invalid:
+            self.log.note(f"not sent: {line.error}", error=True)
+        for result in results:
+            self.log.add(result)
+        if not results and not invalid:
+            self.log.note("nothing to apply: no setting was changed")
+        self.refresh_preview()
+
+
+__all__ = [
+    "ControlPanel",
+    "PanelController",
+    "PreviewLine",
+    "ResultLog",
+    "apply_button",
+    "preview_html",
+    "result_html",
+    "writes_switch",
+]
