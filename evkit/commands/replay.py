@@ -1,14 +1,137 @@
-"""Sub-commands: not yet registered (filled in by the feature that owns this module)."""
+"""``evkit replay``: republish a recorded dataset into an MQTT broker or an AMQP exchange."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import sys
+import threading
 from typing import Any
+
+from evkit.errors import ConfigError
+
+EXAMPLES = """\
+examples:
+  evkit replay data/home --mqtt-host 127.0.0.1 --speed 10
+  evkit replay data/home --mqtt-host 127.0.0.1 --rewrite-prefix evcc/=test/evcc/ --speed 0 --max-rate 2000
+  evkit replay data/fleet --url amqp://guest:guest@127.0.0.1/%2F --exchange replay --declare-exchange topic \\
+      --from 2026-11-21T18:00Z --to 2026-11-21T20:00Z
+
+Messages keep their topic / routing key, body bytes, QoS, retained flag and AMQP headers, and their
+original spacing (by received_at) divided by --speed.
+"""
 
 
 def register(top: Any, groups: dict[str, Any]) -> None:
-    """Add this module's sub-commands to ``top`` or to ``groups['capture' | 'sim' | 'set']``."""
-    del top, groups
+    """Add ``replay``."""
+    del groups
+    parser = top.add_parser(
+        "replay",
+        help="republish a recorded dataset into a broker, with its original timing",
+        description="Republish a recorded dataset (MQTT topics or AMQP routing keys) with the original "
+        "spacing, bodies byte for byte.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("dataset", metavar="DIR", help="dataset directory (or one Parquet file)")
+    amqp = parser.add_argument_group("AMQP target")
+    amqp.add_argument("--url", help="amqp[s]://user:pass@host:port/vhost")
+    amqp.add_argument("--exchange", help="exchange to publish to ('' = the default exchange)")
+    amqp.add_argument(
+        "--declare-exchange", metavar="TYPE", help="declare the exchange (durable, of TYPE) if missing"
+    )
+    mqtt = parser.add_argument_group("MQTT target")
+    mqtt.add_argument("--mqtt-host", help="MQTT broker host")
+    mqtt.add_argument(
+        "--mqtt-port", type=int, default=None, help="MQTT port (default 1883, 8883 with --mqtt-tls)"
+    )
+    mqtt.add_argument("--mqtt-username", help="MQTT user name")
+    mqtt.add_argument(
+        "--mqtt-password-env", metavar="VAR", help="environment variable holding the MQTT password"
+    )
+    mqtt.add_argument("--mqtt-tls", action="store_true", help="MQTT over TLS")
+    mqtt.add_argument(
+        "--retain",
+        choices=["as-recorded", "all", "none"],
+        default="as-recorded",
+        help="retained flag of replayed MQTT messages (default: as recorded)",
+    )
+    what = parser.add_argument_group("what and how fast")
+    what.add_argument(
+        "--speed", type=float, default=1.0, help="time scale: 2 = twice as fast, 0 = no waiting"
+    )
+    what.add_argument("--max-rate", type=float, metavar="MSG_S", help="cap messages per second")
+    what.add_argument(
+        "--rewrite-prefix",
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="replace a topic / routing-key prefix (repeatable; the first match applies)",
+    )
+    what.add_argument(
+        "--from", dest="start", metavar="TIME", help="only messages received at or after TIME (UTC)"
+    )
+    what.add_argument("--to", dest="end", metavar="TIME", help="only messages received before TIME (UTC)")
+    what.add_argument("--max-messages", type=int, metavar="N", help="publish at most N messages")
+    what.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
 
 
-_ = argparse
+def _target(args: argparse.Namespace) -> Any:
+    from evkit.replay import AmqpTarget, MqttTarget
+
+    if bool(args.url) == bool(args.mqtt_host):
+        raise ConfigError("give either --url with --exchange (AMQP) or --mqtt-host (MQTT)")
+    if args.url:
+        if args.exchange is None:
+            raise ConfigError("--url needs --exchange (use --exchange '' for the default exchange)")
+        return AmqpTarget(args.url, args.exchange, declare_type=args.declare_exchange)
+    password = None
+    if args.mqtt_password_env:
+        password = os.environ.get(args.mqtt_password_env)
+        if password is None:
+            raise ConfigError(f"environment variable {args.mqtt_password_env} is not set")
+    port = args.mqtt_port if args.mqtt_port is not None else (8883 if args.mqtt_tls else 1883)
+    return MqttTarget(args.mqtt_host, port, username=args.mqtt_username, password=password, tls=args.mqtt_tls)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``evkit replay``."""
+    from evkit.replay import Rewrite, parse_time, replay_dataset
+
+    if args.max_messages is not None and args.max_messages < 1:
+        raise ConfigError("--max-messages must be at least 1")
+    target = _target(args)
+    rewrites = [Rewrite.parse(text) for text in args.rewrite_prefix]
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        del signum, frame
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        summary = replay_dataset(
+            args.dataset,
+            target,
+            speed=args.speed,
+            rewrites=rewrites,
+            start=parse_time(args.start),
+            end=parse_time(args.end),
+            max_messages=args.max_messages,
+            max_rate=args.max_rate,
+            retain=args.retain,
+            progress=not args.quiet,
+            stop=stop,
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    note = " (stopped early)" if summary.stopped else ""
+    print(
+        f"replayed {summary.published:,} messages spanning {summary.recorded_span_s:,.1f} s "
+        f"in {summary.elapsed_s:,.1f} s{note}",
+        file=sys.stderr,
+    )
+    return 0
