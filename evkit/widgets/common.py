@@ -161,7 +161,7 @@ class ControlPanel(widgets.VBox):  # type: ignore[misc]
         self.apply_button = apply_button()
         self.preview = widgets.HTML(value=preview_html([]))
         self.preview.add_class("evkit-preview")
-        self.log = ResultLog()
+        self.result_log = ResultLog()
         self.writes.observe(self._on_writes, names="value")
         self.apply_button.on_click(self._on_apply)
         header_items: list[widgets.Widget] = [widgets.HTML(f"<h3 style='margin:0'>{html.escape(title)}</h3>")]
@@ -177,7 +177,7 @@ class ControlPanel(widgets.VBox):  # type: ignore[misc]
                 self.preview,
                 actions,
                 widgets.HTML("<b>Results</b>"),
-                self.log,
+                self.result_log,
             ]
         )
         self.add_class("evkit-panel")
@@ -186,7 +186,9 @@ class ControlPanel(widgets.VBox):  # type: ignore[misc]
     def _on_writes(self, change: dict[str, Any]) -> None:
         self.controller.writes_enabled = bool(change["new"])
         self.apply_button.disabled = not change["new"]
-        self.log.note("writes enabled: Apply sends to the device" if change["new"] else "writes disabled")
+        self.result_log.note(
+            "writes enabled: Apply sends to the device" if change["new"] else "writes disabled"
+        )
 
     def refresh_preview(self) -> None:
         """Re-validate the pending edits and show what would be sent."""
@@ -195,7 +197,9 @@ class ControlPanel(widgets.VBox):  # type: ignore[misc]
     def _on_apply(self, button: widgets.Button | None = None) -> None:
         del button
         if not self.controller.writes_enabled:
-            self.log.note("writes are off: switch on 'Writes enabled' first; nothing was sent", error=True)
+            self.result_log.note(
+                "writes are off: switch on 'Writes enabled' first; nothing was sent", error=True
+            )
             return
         invalid = [line for line in self.controller.preview() if not line.valid]
         self.apply_button.disabled = True
@@ -203,17 +207,17 @@ class ControlPanel(widgets.VBox):  # type: ignore[misc]
         try:
             results = self.controller.apply()
         except EvkitError as exc:
-            self.log.note(str(exc), error=True)
+            self.result_log.note(str(exc), error=True)
             results = []
         finally:
             self.apply_button.description = "Apply"
             self.apply_button.disabled = not self.controller.writes_enabled
         for line in invalid:
-            self.log.note(f"not sent: {line.error}", error=True)
+            self.result_log.note(f"not sent: {line.error}", error=True)
         for result in results:
-            self.log.add(result)
+            self.result_log.add(result)
         if not results and not invalid:
-            self.log.note("nothing to apply: no setting was changed")
+            self.result_log.note("nothing to apply: no setting was changed")
         self.refresh_preview()
 
 

@@ -1,0 +1,412 @@
+"""``EvccPanel``: evcc's settings as widgets, with live state, a preview, Apply and a result log.
+
+>>> from evkit.widgets import EvccPanel
+>>> EvccPanel(host="127.0.0.1", port=1883, prefix="evcc")     # doctest: +SKIP
+
+Per loadpoint: mode, min/max current, phases, limitSoc, limitEnergy, plan energy + time. Site:
+residualPower, buffer/priority SoC, batteryDischargeControl, smartCostLimit. Vehicles: limitSoc,
+minSoc, plan SoC + time. Widgets show evcc's live values until you edit them; an edit appears in
+the preview as the exact topic and payload (or why it cannot be sent). Nothing is sent until
+"Writes enabled" is on and Apply is clicked. The logic is :class:`EvccPanelController` (no widgets),
+so it is testable with the in-memory broker.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+from evkit.control.audit import AuditLog
+from evkit.control.base import CommandResult, MqttTransport
+from evkit.control.evcc import EvccClient
+from evkit.errors import ControlError, ValidationError
+from evkit.evcc.setters import format_time
+from evkit.evcc.state import MODES
+from evkit.widgets.common import ControlPanel, PreviewLine
+
+PHASE_OPTIONS = [("auto", 0), ("1", 1), ("3", 3)]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One setting widget: the path it sets, its label and how it is edited."""
+
+    path: str  # loadpoints/1/mode
+    label: str  # "Mode"
+    kind: str  # mode / phases / int / float / bool / nullable / plan
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    value_key: str = ""  # plans: state key of the plan value (planEnergy, plan/soc)
+    time_key: str = ""  # plans: state key of the plan time
+
+
+def loadpoint_fields(number: int) -> list[FieldSpec]:
+    """The panel's settings of loadpoint ``number``."""
+    base = f"loadpoints/{number}"
+    return [
+        FieldSpec(f"{base}/mode", "Mode", "mode"),
+        FieldSpec(f"{base}/minCurrent", "Min current", "float", "A", 0, 80, 0.5),
+        FieldSpec(f"{base}/maxCurrent", "Max current", "float", "A", 0, 80, 0.5),
+        FieldSpec(f"{base}/phasesConfigured", "Phases", "phases"),
+        FieldSpec(f"{base}/limitSoc", "Limit SoC", "int", "%", 0, 100, 1),
+        FieldSpec(f"{base}/limitEnergy", "Limit energy", "float", "kWh", 0, 1000, 0.5),
+        FieldSpec(
+            f"{base}/planEnergy",
+            "Plan energy",
+            "plan",
+            "kWh",
+            0,
+            1000,
+            0.5,
+            value_key=f"{base}/planEnergy",
+            time_key=f"{base}/planTime",
+        ),
+    ]
+
+
+def site_fields() -> list[FieldSpec]:
+    """The panel's site settings."""
+    return [
+        FieldSpec("site/residualPower", "Residual power", "float", "W", -100000, 100000, 10),
+        FieldSpec("site/bufferSoc", "Buffer SoC", "float", "%", 0, 100, 1),
+        FieldSpec("site/prioritySoc", "Priority SoC", "float", "%", 0, 100, 1),
+        FieldSpec("site/batteryDischargeControl", "Battery discharge control", "bool"),
+        FieldSpec("site/smartCostLimit", "Smart cost limit", "nullable", "/kWh"),
+    ]
+
+
+def vehicle_fields(name: str) -> list[FieldSpec]:
+    """The panel's settings of vehicle ``name``."""
+    base = f"vehicles/{name}"
+    return [
+        FieldSpec(f"{base}/limitSoc", "Limit SoC", "int", "%", 0, 100, 1),
+        FieldSpec(f"{base}/minSoc", "Min SoC", "int", "%", 0, 100, 1),
+        FieldSpec(
+            f"{base}/planSoc",
+            "Plan SoC",
+            "plan",
+            "%",
+            0,
+            100,
+            1,
+            value_key=f"{base}/plan/soc",
+            time_key=f"{base}/plan/time",
+        ),
+    ]
+
+
+def unix_to_iso(text: str | None) -> str:
+    """evcc's Unix-seconds time as ``yyyy-mm-ddThh:mm:ssZ`` (empty when none)."""
+    if not text:
+        return ""
+    try:
+        return format_time(datetime.fromtimestamp(int(float(text)), UTC))
+    except (ValueError, OverflowError, OSError):
+        return ""
+
+
+class EvccPanelController:
+    """The panel's logic: pending edits, their preview, and Apply (writes off until enabled)."""
+
+    def __init__(self, client: EvccClient) -> None:
+        self.client = client
+        self.writes_enabled = False
+        self._edits: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def fields(self) -> dict[str, list[FieldSpec]]:
+        """Sections (title -> fields) for what evcc published: loadpoints, site, vehicles."""
+        sections: dict[str, list[FieldSpec]] = {}
+        state = self.client.state
+        for number in self.client.loadpoints or [1]:
+            title = state.get(f"loadpoints/{number}/title")
+            label = f"Loadpoint {number}" + (f" · {title}" if title else "")
+            sections[label] = loadpoint_fields(number)
+        sections["Site"] = site_fields()
+        for name in self.client.vehicles:
+            title = state.get(f"vehicles/{name}/title")
+            sections[f"Vehicle {name}" + (f" · {title}" if title and title != name else "")] = vehicle_fields(
+                name
+            )
+        return sections
+
+    @property
+    def edits(self) -> dict[str, object]:
+        """Pending changes: path -> value as entered."""
+        with self._lock:
+            return dict(self._edits)
+
+    def edit(self, path: str, value: object) -> None:
+        """Record a change to send on Apply (replaces an earlier edit of the same path)."""
+        with self._lock:
+            self._edits[path] = value
+
+    def discard(self, path: str | None = None) -> None:
+        """Forget one pending change, or all."""
+        with self._lock:
+            if path is None:
+                self._edits.clear()
+            else:
+                self._edits.pop(path, None)
+
+    def preview(self) -> list[PreviewLine]:
+        """Each pending change validated against the live state: exact topic and payload, or why not."""
+        lines = []
+        for path, value in self.edits.items():
+            try:
+                command = self.client.prepare(path, value)
+            except ValidationError as exc:
+                lines.append(PreviewLine(path, error=str(exc)))
+            else:
+                lines.append(PreviewLine(path, self.client.topic(command), command.payload))
+        return lines
+
+    def apply(self) -> list[CommandResult]:
+        """Send every valid pending change and wait for its echo; invalid ones stay pending, unsent.
+
+        Raises ``ControlError`` when writes are off. Changes that ended well are cleared; the others
+        stay pending so the preview keeps showing them.
+        """
+        if not self.writes_enabled:
+            raise ControlError("writes are off: switch on 'Writes enabled' first; nothing was sent")
+        results = []
+        for path, value in self.edits.items():
+            try:
+                command = self.client.prepare(path, value)
+            except ValidationError:
+                continue  # shown in the preview; never sent
+            result = self.client.send(command)
+            results.append(result)
+            if result.ok:
+                with self._lock:
+                    if self._edits.get(path) is value:
+                        del self._edits[path]
+        return results
+
+
+class _Binding:
+    """Keeps one field's widget(s) in step with evcc's state until the user edits it."""
+
+    def __init__(self, spec: FieldSpec, panel: EvccPanel) -> None:
+        self.spec = spec
+        self.panel = panel
+        self.syncing = False
+        self.live = widgets.HTML(layout=widgets.Layout(width="220px"))
+        self.live.add_class("evkit-live")
+        self.time: widgets.Text | None = None
+        self.widget = self._make()
+        self.widget.observe(self._on_edit, names="value")
+        if self.time is not None:
+            self.time.observe(self._on_edit, names="value")
+        self.sync()
+
+    def _make(self) -> widgets.Widget:
+        spec = self.spec
+        style = {"description_width": "150px"}
+        layout = widgets.Layout(width="300px")
+        description = f"{spec.label} ({spec.unit})" if spec.unit and spec.kind != "plan" else spec.label
+        if spec.kind == "mode":
+            return widgets.Dropdown(options=list(MODES), description="Mode", style=style, layout=layout)
+        if spec.kind == "phases":
+            return widgets.Dropdown(options=PHASE_OPTIONS, description="Phases", style=style, layout=layout)
+        if spec.kind == "bool":
+            return widgets.Checkbox(description=spec.label, indent=True, style=style, layout=layout)
+        if spec.kind == "nullable":
+            return widgets.Text(
+                description=description, placeholder="empty = no limit", style=style, layout=layout
+            )
+        if spec.kind == "int":
+            return widgets.BoundedIntText(
+                description=description,
+                min=int(spec.minimum or 0),
+                max=int(spec.maximum or 100),
+                style=style,
+                layout=layout,
+            )
+        number = widgets.BoundedFloatText(
+            description=f"{spec.label} ({spec.unit})" if spec.unit else spec.label,
+            min=spec.minimum if spec.minimum is not None else -1e9,
+            max=spec.maximum if spec.maximum is not None else 1e9,
+            step=spec.step,
+            style=style,
+            layout=layout,
+        )
+        if spec.kind == "plan":
+            self.time = widgets.Text(
+                description="at (UTC)",
+                placeholder="2026-03-05T07:00:00Z",
+                style={"description_width": "60px"},
+                layout=widgets.Layout(width="260px"),
+            )
+        return number
+
+    @property
+    def row(self) -> widgets.HBox:
+        """The field's row: widget(s) and the live value."""
+        children = [self.widget] + ([self.time] if self.time is not None else []) + [self.live]
+        return widgets.HBox(children)
+
+    def state_keys(self) -> tuple[str, ...]:
+        """State paths this field shows."""
+        if self.spec.kind == "plan":
+            return (self.spec.value_key, self.spec.time_key)
+        return (self.spec.path,)
+
+    def sync(self) -> None:
+        """Show evcc's current value; overwrite the widget only while the user has no pending edit."""
+        state = self.panel.client.state
+        texts = [state.get(key) for key in self.state_keys()]
+        shown = ", ".join(t for t in texts if t) or "—"
+        if self.spec.kind == "plan":
+            shown = f"{texts[0] or '—'} {self.spec.unit} at {unix_to_iso(texts[1]) or '—'}"
+        self.live.value = f"<span style='color:#555'>evcc: {html.escape(shown)}</span>"
+        if self.spec.path in self.panel.controller.edits:
+            return
+        self.syncing = True
+        try:
+            self._set_widget(texts)
+        finally:
+            self.syncing = False
+
+    def _set_widget(self, texts: list[str | None]) -> None:
+        text = texts[0]
+        kind = self.spec.kind
+        if kind == "mode":
+            if text in MODES:
+                self.widget.value = text
+        elif kind == "phases":
+            if text in ("0", "1", "3"):
+                self.widget.value = int(text)
+        elif kind == "bool":
+            self.widget.value = text == "true"
+        elif kind == "nullable":
+            self.widget.value = text or ""
+        elif text is not None:
+            try:
+                number = float(text)
+            except ValueError:
+                return
+            if kind == "int":
+                self.widget.value = int(number)
+            else:
+                self.widget.value = number
+        if kind == "plan" and self.time is not None:
+            self.time.value = unix_to_iso(texts[1])
+
+    def _on_edit(self, change: dict[str, Any]) -> None:
+        del change
+        if self.syncing:
+            return
+        value: object = self.widget.value
+        if self.spec.kind == "plan" and self.time is not None:
+            value = {"value": self.widget.value, "time": self.time.value.strip()}
+        self.panel.controller.edit(self.spec.path, value)
+        self.panel.refresh_preview()
+
+
+class EvccPanel(ControlPanel):
+    """evcc's settings as a widget panel (see the module docs).
+
+    Give broker details (``host``, ``port``, ``prefix``, ``username``, ``password``, ``tls``), or a
+    ready ``client``, or a ``transport`` (e.g. ``MemoryBroker().transport()``). ``audit`` is the store
+    whose ``audit/`` receives every command (``None`` for no audit).
+    """
+
+    controller: EvccPanelController
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        prefix: str = "evcc",
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        tls: bool = False,
+        audit: AuditLog | Path | str | None = "data",
+        timeout: float = 5.0,
+        client: EvccClient | None = None,
+        transport: MqttTransport | None = None,
+    ) -> None:
+        self._owns_client = client is None
+        if client is None:
+            client = EvccClient(
+                transport,
+                host=host,
+                port=port,
+                prefix=prefix,
+                username=username,
+                password=password,
+                tls=tls,
+                audit=audit,
+                timeout=timeout,
+            )
+        self.client = client
+        controller = EvccPanelController(client)
+        self.bindings: dict[str, _Binding] = {}
+        self.status = widgets.HTML()
+        self.status.add_class("evkit-status")
+        self._by_state_key: dict[str, list[_Binding]] = {}
+        sections: list[widgets.Widget] = []
+        # the controller must exist before bindings read its edits
+        self.controller = controller
+        for title, specs in controller.fields().items():
+            rows = []
+            for spec in specs:
+                binding = _Binding(spec, self)
+                self.bindings[spec.path] = binding
+                for key in binding.state_keys():
+                    self._by_state_key.setdefault(key, []).append(binding)
+                rows.append(binding.row)
+            section = widgets.VBox([widgets.HTML(f"<b>{html.escape(title)}</b>"), *rows])
+            section.add_class("evkit-section")
+            sections.append(section)
+        super().__init__(
+            controller, title="evcc", sections=sections, css_class="evkit-evcc-panel", status=self.status
+        )
+        self._update_status()
+        self._stop_listening = client.on_change(self._on_state)
+
+    @property
+    def controls(self) -> dict[str, widgets.Widget]:
+        """The value widget of every setting, by path (``loadpoints/1/mode`` -> the Mode dropdown)."""
+        return {path: binding.widget for path, binding in self.bindings.items()}
+
+    def plan_time(self, path: str) -> widgets.Text:
+        """The time field of a plan setting (``loadpoints/1/planEnergy``, ``vehicles/x/planSoc``)."""
+        binding = self.bindings[path]
+        assert binding.time is not None, f"{path} is not a plan"
+        return binding.time
+
+    def _on_state(self, path: str, text: str | None) -> None:
+        del text
+        for binding in self._by_state_key.get(path, ()):
+            binding.sync()
+        if path in ("status", "updated"):
+            self._update_status()
+
+    def _update_status(self) -> None:
+        client = self.client
+        online = {True: "online", False: "offline", None: "no status"}[client.online]
+        where = f"{html.escape(client.prefix)}/ · {len(client.loadpoints)} loadpoint(s) · {online}"
+        self.status.value = f"<span style='color:#555'>{where}</span>"
+
+    def close(self) -> None:
+        """Stop listening and close the client if the panel made it."""
+        stop = getattr(self, "_stop_listening", None)
+        if stop is not None:
+            stop()
+        if getattr(self, "_owns_client", False) and hasattr(self, "client"):
+            self.client.close()
+        super().close()
+
+
+__all__ = ["EvccPanel", "EvccPanelController", "FieldSpec"]
