@@ -80,7 +80,7 @@ class _Charger:
         self.out.append(_Reading(at, obs_id, value))
 
     def jitter(self, at: float) -> float:
-        return at + self.rng.random() * STEP_S * 0.9
+        return at + self.rng.random() * STEP_S * 0.5  # stop events of a step come at +0.6 step
 
     def boot(self, at: float) -> None:
         rng = self.rng
@@ -200,20 +200,21 @@ class _Charger:
                 if now - last_energy_report >= 60.0:
                     self.report_session_energy(self.jitter(now))
                     last_energy_report = now
+                stop = now + STEP_S * 0.6  # after this step's jittered reports
                 if self.session_kwh >= pause_at:
                     pause_at = math.inf
                     self.power_kw = 0.0
-                    self.report_power(now + 0.2)
-                    self.emit(now + 0.3, Obs.OUTPUT_PHASE, 0)
+                    self.report_power(stop + 0.2)
+                    self.emit(stop + 0.3, Obs.OUTPUT_PHASE, 0)
                     # 6: the car stopped drawing; 4: paused by a schedule / smart charging.
-                    self.set_mode(now + 0.5, rng.choice([OpMode.READY_TO_CHARGE, OpMode.COMPLETED]))
+                    self.set_mode(stop + 0.5, rng.choice([OpMode.READY_TO_CHARGE, OpMode.COMPLETED]))
                     phase_deadline = now + rng.uniform(300.0, 2400.0)
                 elif self.session_kwh >= need_kwh:
                     self.power_kw = 0.0
-                    self.report_power(now + 0.2)
-                    self.report_session_energy(now + 0.3)
-                    self.emit(now + 0.4, Obs.OUTPUT_PHASE, 0)
-                    self.set_mode(now + 0.5, OpMode.COMPLETED)
+                    self.report_power(stop + 0.2)
+                    self.report_session_energy(stop + 0.3)
+                    self.emit(stop + 0.4, Obs.OUTPUT_PHASE, 0)
+                    self.set_mode(stop + 0.5, OpMode.COMPLETED)
                     pause_at = -1.0  # marks "finished": the next deadline unplugs
                     phase_deadline = now + rng.uniform(600.0, 6 * 3600.0)
             elif self.op_mode in (OpMode.READY_TO_CHARGE, OpMode.COMPLETED) and now >= phase_deadline:
