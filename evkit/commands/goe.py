@@ -102,10 +102,10 @@ def run_set(args: argparse.Namespace) -> int:
     if args.http is not None and (args.serial or args.username or args.password_env or args.tls):
         raise ConfigError("--serial/--username/--password-env/--tls are for MQTT (--host), not --http")
     store = audit_store(args.audit_dir, disabled=args.no_audit)
+    # The static rules first: invalid input exits 2 without contacting anything.
+    setting = prepare_setting(args.key, args.value, raw_key=args.raw_key)
 
     if args.dry_run:
-        # Nothing is contacted: validate with the static rules and print the exact command.
-        setting = prepare_setting(args.key, args.value, raw_key=args.raw_key)
         if args.http is not None:
             command = http_command(setting, normalize_http_url(args.http))
         else:
@@ -133,7 +133,8 @@ def run_set(args: argparse.Namespace) -> int:
         if controller.transport_name == "mqtt":
             # let the retained state arrive: enables "unchanged" and amp <= ama
             spec = KEYS.get(args.key)
-            controller.wait_for_keys([args.key, spec.max_key or "" if spec else ""], timeout=1.0)
+            if spec is not None:
+                controller.wait_for_keys([args.key, spec.max_key or ""], timeout=1.0)
         result = controller.set(args.key, args.value, raw_key=args.raw_key)
     stream = sys.stdout if result.ok else sys.stderr
     print(result.summary(), file=stream)

@@ -21,6 +21,7 @@ import logging
 import random
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -337,11 +338,11 @@ class GoeSimulator:
     def _start_mqtt(self) -> None:
         client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"evkit-goe-sim-{self.serial}-{self._random.randrange(1 << 30):x}",
+            client_id=f"evkit-goe-sim-{self.serial}-{uuid.uuid4().hex[:8]}",  # unique: no takeover
             clean_session=True,
         )
         client.will_set(self._topic("mcc"), "false", qos=1, retain=True)
-        connected = threading.Event()
+        subscribed = threading.Event()
 
         def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
             del userdata, flags, properties
@@ -349,9 +350,15 @@ class GoeSimulator:
                 client.subscribe(f"{self.prefix}/{self.serial}/+/set", qos=1)
                 with self._lock:
                     self._published.clear()  # after a reconnect, publish everything again
-                connected.set()
+                if self._client is not None:
+                    self._publish_changes()
+
+        def on_subscribe(client: Any, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
+            del client, userdata, mid, reasons, properties
+            subscribed.set()  # ready: a /set sent from now on is answered
 
         client.on_connect = on_connect
+        client.on_subscribe = on_subscribe
         client.on_message = self._on_message
         try:
             client.connect(self.mqtt_host or "127.0.0.1", self.mqtt_port, keepalive=30)
@@ -360,13 +367,13 @@ class GoeSimulator:
                 f"go-e simulator cannot reach MQTT broker {self.mqtt_host}:{self.mqtt_port}: {exc}"
             ) from exc
         client.loop_start()
-        if not connected.wait(10):
+        if not subscribed.wait(10):
             client.loop_stop()
             raise SourceError(
                 f"MQTT broker {self.mqtt_host}:{self.mqtt_port} did not accept the go-e simulator"
             )
         self._client = client
-        self._publish_changes()
+        self._publish_changes(wait=True)  # started = the whole state is retained on the broker
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         del client, userdata
@@ -386,7 +393,8 @@ class GoeSimulator:
         if client is not None:
             client.publish(result_topic(self.serial, key, self.prefix), answer, qos=1, retain=False)
 
-    def _publish_changes(self, keys: Iterable[str] | None = None) -> None:
+    def _publish_changes(self, keys: Iterable[str] | None = None, *, wait: bool = False) -> None:
+        """Publish keys whose value changed (retained). ``wait``: return once the broker has them all."""
         client = self._client
         if client is None:
             return
@@ -398,8 +406,11 @@ class GoeSimulator:
                 if self._published.get(key) != payload:
                     self._published[key] = payload
                     changes.append((key, payload))
+        last = None
         for key, payload in changes:
-            client.publish(self._topic(key), payload, qos=0, retain=True)
+            last = client.publish(self._topic(key), payload, qos=1 if wait else 0, retain=True)
+        if wait and last is not None:
+            last.wait_for_publish(10)  # one connection keeps order: the earlier ones are there too
 
     # ------------------------------------------------------------------ HTTP API v2
 
