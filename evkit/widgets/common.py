@@ -68,7 +68,7 @@ def preview_html(lines: Sequence[PreviewLine]) -> str:
         if line.valid:
             rows.append(
                 f'<div class="evkit-preview-line"><code>{html.escape(line.topic_or_url)}</code> ← '
-                f"<code>{html.escape(line.payload or '')}</code></div>"
+                f"<code>{html.escape(line.payload or '', quote=False)}</code></div>"
             )
         else:
             rows.append(
@@ -87,7 +87,8 @@ def result_html(result: CommandResult) -> str:
     return (
         f'<div class="evkit-result evkit-{result.outcome.value}">'
         f"{when} <b style='color:{colour}'>{html.escape(result.outcome.label)}</b>: "
-        f"<code>{html.escape(result.topic_or_url)}</code> ← <code>{html.escape(result.payload)}</code>"
+        f"<code>{html.escape(result.topic_or_url)}</code> ← "
+        f"<code>{html.escape(result.payload, quote=False)}</code>"
         f"{latency}{detail}</div>"
     )
 

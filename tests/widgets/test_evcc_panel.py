@@ -1,0 +1,196 @@
+"""EvccPanel driven through its traits and buttons, against the evcc simulator on the real Mosquitto."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+import evkit
+from evkit.control.base import MemoryBroker
+from evkit.sim.evcc import EvccSimulator
+from evkit.widgets import EvccPanel, EvccPanelController
+
+
+class Spy:
+    """MQTT v5 subscriber that records (topic, payload, retain-as-published) of every /set command."""
+
+    def __init__(self, host: str, port: int, pattern: str) -> None:
+        self.sets: list[tuple[str, bytes, bool]] = []
+        ready = threading.Event()
+        self.client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+
+        def on_message(client: object, userdata: object, message: paho.MQTTMessage) -> None:
+            if message.topic.endswith("/set") and message.payload:
+                self.sets.append((message.topic, bytes(message.payload), bool(message.retain)))
+
+        self.client.on_message = on_message
+        self.client.on_subscribe = lambda *args: ready.set()
+        self.client.connect(host, port)
+        self.client.loop_start()
+        self.client.subscribe(pattern, options=SubscribeOptions(qos=1, retainAsPublished=True))
+        assert ready.wait(5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def wait_for(predicate: object, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def prefix(unique_name: str) -> str:
+    return f"{unique_name}/evcc"
+
+
+@pytest.fixture
+def sim(mqtt_broker: tuple[str, int], prefix: str) -> Iterator[EvccSimulator]:
+    host, port = mqtt_broker
+    simulator = EvccSimulator(
+        host=host, port=port, prefix=prefix, loadpoints=2, vehicles=("tesla",), interval_s=0.5
+    )
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def spy(mqtt_broker: tuple[str, int], prefix: str) -> Iterator[Spy]:
+    watcher = Spy(*mqtt_broker, f"{prefix}/#")
+    yield watcher
+    watcher.close()
+
+
+@pytest.fixture
+def panel(
+    mqtt_broker: tuple[str, int], prefix: str, sim: EvccSimulator, tmp_path: Path
+) -> Iterator[EvccPanel]:
+    del sim
+    host, port = mqtt_broker
+    widget = EvccPanel(host=host, port=port, prefix=prefix, audit=tmp_path, timeout=3)
+    yield widget
+    widget.close()
+
+
+def test_panel_shows_live_state_and_stable_names(panel: EvccPanel) -> None:
+    assert "evkit-evcc-panel" in panel._dom_classes
+    mode = panel.controls["loadpoints/1/mode"]
+    assert mode.description == "Mode" and mode.value == "pv"
+    assert panel.controls["loadpoints/2/maxCurrent"].value == 16
+    assert panel.apply_button.description == "Apply"
+    assert panel.writes.description == "Writes enabled" and panel.writes.value is False
+    assert {"site/residualPower", "vehicles/tesla/planSoc", "loadpoints/2/planEnergy"} <= set(panel.controls)
+    assert "evcc: pv" in panel.bindings["loadpoints/1/mode"].live.value
+
+
+def test_nothing_is_sent_while_writes_are_off(panel: EvccPanel, spy: Spy) -> None:
+    panel.controls["loadpoints/1/mode"].value = "now"
+    assert "loadpoints/1/mode/set</code> ← <code>now" in panel.preview.value
+    panel.apply_button.click()
+    assert "Writes enabled" in panel.result_log.entries[0]
+    time.sleep(0.5)
+    assert spy.sets == []
+
+
+def test_apply_sends_exactly_the_preview_and_logs_confirmed(
+    panel: EvccPanel, spy: Spy, prefix: str, tmp_path: Path
+) -> None:
+    panel.controls["loadpoints/1/mode"].value = "minpv"
+    panel.controls["loadpoints/2/limitSoc"].value = 70
+    panel.controls["site/residualPower"].value = 150.0
+    panel.writes.value = True
+    panel.apply_button.click()
+    assert wait_for(lambda: len(spy.sets) == 3)
+    assert sorted(spy.sets) == sorted(
+        [
+            (f"{prefix}/loadpoints/1/mode/set", b"minpv", False),
+            (f"{prefix}/loadpoints/2/limitSoc/set", b"70", False),
+            (f"{prefix}/site/residualPower/set", b"150", False),
+        ]
+    )
+    assert "confirmed" in panel.result_log.value
+    assert sum(entry.startswith("confirmed") for entry in panel.result_log.entries) == 3
+    assert panel.controller.edits == {}
+    assert "No changes" in panel.preview.value
+    assert evkit.scan(tmp_path / "audit").collect().height == 3
+
+
+def test_invalid_edit_is_previewed_as_refused_and_never_sent(panel: EvccPanel, spy: Spy, prefix: str) -> None:
+    panel.controls["loadpoints/1/minCurrent"].value = 20.0  # above maxCurrent 16
+    panel.controls["loadpoints/1/maxCurrent"].value = 12.0
+    assert "above maxCurrent 16 A" in panel.preview.value
+    panel.writes.value = True
+    panel.apply_button.click()
+    assert wait_for(lambda: spy.sets)
+    time.sleep(0.3)
+    assert spy.sets == [(f"{prefix}/loadpoints/1/maxCurrent/set", b"12", False)]
+    assert any(entry.startswith("not sent: loadpoints/1/minCurrent") for entry in panel.result_log.entries)
+    assert "loadpoints/1/minCurrent" in panel.controller.edits  # still pending, shown in the preview
+
+
+def test_plan_needs_a_future_time(panel: EvccPanel, spy: Spy, prefix: str) -> None:
+    panel.controls["loadpoints/1/planEnergy"].value = 12.5
+    assert "plan time" in panel.preview.value  # no time yet
+    panel.plan_time("loadpoints/1/planEnergy").value = "2020-01-01T07:00:00Z"
+    assert "in the past" in panel.preview.value
+    panel.plan_time("loadpoints/1/planEnergy").value = "2099-01-01T07:00:00Z"
+    assert '{"value":12.5,"time":"2099-01-01T07:00:00Z"}' in panel.preview.value
+    [line] = panel.controller.preview()
+    assert line.payload == '{"value":12.5,"time":"2099-01-01T07:00:00Z"}'
+    panel.writes.value = True
+    panel.apply_button.click()
+    assert wait_for(lambda: spy.sets)
+    assert spy.sets[0][0] == f"{prefix}/loadpoints/1/planEnergy/set"
+    assert panel.result_log.entries[0].startswith("confirmed")
+
+
+def test_no_answer_is_logged_when_evcc_is_gone(panel: EvccPanel, sim: EvccSimulator) -> None:
+    sim.stop()
+    panel.client.timeout = 0.5
+    panel.controls["loadpoints/1/mode"].value = "off"
+    panel.writes.value = True
+    panel.apply_button.click()
+    assert panel.result_log.entries[0].startswith("no answer")
+    assert "no answer" in panel.result_log.value
+    assert "loadpoints/1/mode" in panel.controller.edits
+
+
+def test_live_state_updates_the_widget_until_the_user_edits(panel: EvccPanel, sim: EvccSimulator) -> None:
+    sim.loadpoints[2]["maxCurrent"] = 25.0
+    sim.tick(0.1)
+    assert wait_for(lambda: panel.controls["loadpoints/2/maxCurrent"].value == 25)
+    panel.controls["loadpoints/2/maxCurrent"].value = 20.0
+    sim.loadpoints[2]["maxCurrent"] = 24.0
+    sim.tick(0.1)
+    assert wait_for(lambda: "24" in panel.bindings["loadpoints/2/maxCurrent"].live.value)
+    assert panel.controls["loadpoints/2/maxCurrent"].value == 20  # the user's edit wins
+
+
+def test_controller_without_widgets_on_the_memory_broker() -> None:
+    broker = MemoryBroker()
+    with EvccSimulator(broker.transport(), interval_s=3600):
+        panel = EvccPanel(transport=broker.transport(), audit=None, timeout=2)
+        controller: EvccPanelController = panel.controller
+        controller.edit("loadpoints/1/phasesConfigured", 1)
+        assert [(line.topic_or_url, line.payload) for line in controller.preview()] == [
+            ("evcc/loadpoints/1/phasesConfigured/set", "1")
+        ]
+        with pytest.raises(evkit.ControlError, match="writes are off"):
+            controller.apply()
+        controller.writes_enabled = True
+        [result] = controller.apply()
+        assert result.outcome.value == "confirmed"
+        panel.close()
