@@ -393,7 +393,11 @@ def _body_fields(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _decode_one(delivery: Delivery) -> _Row:
-    routing_key, body, headers, redelivered, received_at_us, conn_epoch = delivery
+    if len(delivery) == 6:
+        routing_key, body, headers, redelivered, received_at_us, conn_epoch = delivery
+    else:  # a plain 5-tuple without conn_epoch
+        routing_key, body, headers, redelivered, received_at_us = delivery
+        conn_epoch = 0
     errors: list[str] = []
     routing_key = _clean_text(routing_key) if isinstance(routing_key, str) else _short(routing_key)
     kind, charger_id, obs_id, route_error = parse_routing_key(routing_key)
@@ -617,6 +621,7 @@ def rows_to_frame(rows: Sequence[_Row]) -> pl.DataFrame:
 def decode_deliveries(deliveries: Sequence[Delivery]) -> pl.DataFrame:
     """One row per delivery with exactly ``evkit.store.schema.EASEE_SCHEMA`` (names, order, dtypes).
 
+    ``deliveries`` may also be plain tuples in ``Delivery`` field order (``conn_epoch`` optional).
     Never raises for any input; a malformed message becomes a row with ``raw`` and ``error``.
     """
     decode = _decode_one

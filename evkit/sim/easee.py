@@ -335,6 +335,10 @@ class EaseeFleet:
                 arrival, _, index, reading = heapq.heappop(pending)
                 yield self._message(models[index].serial, reading, arrival)
 
+    def events(self, duration: timedelta | float) -> Iterator[SimMessage]:
+        """Same as :meth:`messages`; each item starts with ``(routing_key, body, headers, publish_at)``."""
+        return self.messages(duration)
+
     def _message(self, serial: str, reading: _Reading, arrival: float) -> SimMessage:
         observed = datetime.fromtimestamp(reading.at, UTC)
         published = datetime.fromtimestamp(arrival, UTC)
@@ -397,6 +401,8 @@ def publish(
         raise ConfigError("give exactly one of --queue or --exchange")
     if speed < 0:
         raise ConfigError("--speed must be >= 0 (0 = as fast as possible)")
+    if not url.startswith(("amqp://", "amqps://")):
+        raise ConfigError("the URL must look like amqp[s]://user:password@host:port/vhost")
     try:
         connection = pika.BlockingConnection(pika.URLParameters(url))
     except pika.exceptions.AMQPError as exc:

@@ -387,3 +387,13 @@ def test_batch_keeps_order_and_count() -> None:
     assert frame.height == 501
     assert frame["value"].to_list()[:3] == [0.0, 1.0, 2.0]
     assert frame["error"].null_count() == 500
+
+
+def test_plain_tuples_are_accepted() -> None:
+    body = b'{"Timestamp": "2024-05-01T12:34:56Z", "Value": 2.5}'
+    frame = decode_deliveries(
+        [("EH1.O.120", body, None, False, RECEIVED_US, 4), ("EH1.O.120", body, None, True, RECEIVED_US)]  # type: ignore[list-item]
+    )
+    assert frame["value"].to_list() == [2.5, 2.5]
+    assert frame["conn_epoch"].to_list() == [4, 0]
+    assert frame["error"].null_count() == 2
