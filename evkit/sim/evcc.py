@@ -236,8 +236,11 @@ class EvccSimulator:
         log.info("evcc simulator running under %s/ with %d loadpoint(s)", self.prefix, len(self.loadpoints))
         return self
 
-    def stop(self) -> None:
-        """Stop the loop, publish ``offline``, delete the retained state (``cleanup``), disconnect."""
+    def stop(self, *, clear_status: bool = False) -> None:
+        """Stop the loop, publish ``offline``, delete the retained state (``cleanup``), disconnect.
+
+        Like evcc, the retained ``status`` stays ``offline``; ``clear_status`` deletes it too (tests).
+        """
         if self._thread is None:
             return
         self._running.clear()
@@ -253,6 +256,8 @@ class EvccSimulator:
                     if path != "status":
                         self._transport.publish(f"{self.prefix}/{path}", b"", qos=1, retain=True)
             self._transport.publish(f"{self.prefix}/status", "offline", qos=1, retain=True)
+            if clear_status:
+                self._transport.publish(f"{self.prefix}/status", b"", qos=1, retain=True)
         finally:
             self._published.clear()
             if self._owns_transport:

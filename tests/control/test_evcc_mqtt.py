@@ -60,7 +60,7 @@ def sim(mqtt_broker: tuple[str, int], prefix: str) -> Iterator[EvccSimulator]:
     )
     simulator.start()
     yield simulator
-    simulator.stop()
+    simulator.stop(clear_status=True)
 
 
 @pytest.fixture

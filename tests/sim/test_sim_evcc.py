@@ -1,0 +1,177 @@
+"""The evcc simulator on the real Mosquitto: evcc's retained encoding, dynamics, /set rules, cleanup."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from evkit.cli import main
+from evkit.control.base import MqttMessage
+from evkit.sim.evcc import EvccSimulator
+from evkit.sources.mqtt_transport import PahoTransport
+
+pytestmark = pytest.mark.broker
+
+
+def wait_for(predicate: object, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+class Recorder:
+    """A fresh subscriber: retained state first, then live messages (latest text per topic)."""
+
+    def __init__(self, host: str, port: int, prefix: str) -> None:
+        self.prefix = prefix
+        self.messages: list[MqttMessage] = []
+        self.transport = PahoTransport(host, port)
+        self.transport.subscribe(f"{prefix}/#", self.messages.append)
+
+    def latest(self, path: str) -> str | None:
+        for message in reversed(self.messages):
+            if message.topic == f"{self.prefix}/{path}":
+                return message.text
+        return None
+
+    def values(self, path: str) -> list[str]:
+        return [m.text for m in self.messages if m.topic == f"{self.prefix}/{path}"]
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+@pytest.fixture
+def prefix(unique_name: str) -> str:
+    return f"{unique_name}/evcc"
+
+
+@pytest.fixture
+def sim(mqtt_broker: tuple[str, int], prefix: str) -> Iterator[EvccSimulator]:
+    host, port = mqtt_broker
+    simulator = EvccSimulator(
+        host=host,
+        port=port,
+        prefix=prefix,
+        loadpoints=2,
+        vehicles=("tesla", "db:3"),
+        interval_s=0.2,
+        speed=600,
+    )
+    simulator.start()
+    yield simulator
+    simulator.stop(clear_status=True)
+
+
+@pytest.fixture
+def recorder(mqtt_broker: tuple[str, int], prefix: str, sim: EvccSimulator) -> Iterator[Recorder]:
+    del sim
+    watcher = Recorder(*mqtt_broker, prefix)
+    assert wait_for(lambda: watcher.latest("status") == "online")
+    yield watcher
+    watcher.close()
+
+
+def test_retained_state_in_evccs_encoding(recorder: Recorder) -> None:
+    retained = {m.topic.removeprefix(recorder.prefix + "/"): m.text for m in recorder.messages if m.retained}
+    assert retained["status"] == "online"
+    assert retained["loadpoints"] == "2" and retained["vehicles"] == "2"
+    assert retained["loadpoints/1/maxCurrent"] == "16"  # a float setting: %.3f, zeros stripped
+    assert retained["loadpoints/1/limitSoc"] == "100"  # int
+    assert retained["loadpoints/1/connected"] == "true"  # bool
+    assert retained["loadpoints/1/mode"] == "pv"  # plain text, never JSON-quoted
+    assert retained["updated"].isdigit()  # Unix seconds
+    assert retained["vehicles/db:3/limitSoc"] == "80"  # UI-made vehicles are named db:<id>
+    assert "loadpoints/1/smartCostLimit" not in retained  # nil: no retained value at all
+
+
+def test_charging_dynamics(recorder: Recorder, sim: EvccSimulator) -> None:
+    sim.plug(1, "tesla", soc=20)
+    recorder.transport.publish(f"{recorder.prefix}/loadpoints/1/mode/set", "now")
+    assert wait_for(lambda: recorder.latest("loadpoints/1/charging") == "true")
+    start_total = float(recorder.latest("loadpoints/1/chargeTotalImport") or 0)
+    assert wait_for(lambda: float(recorder.latest("loadpoints/1/sessionEnergy") or 0) > 1000)  # Wh
+    assert float(recorder.latest("loadpoints/1/chargePower") or 0) == pytest.approx(16 * 230 * 3)
+    assert float(recorder.latest("loadpoints/1/chargeTotalImport") or 0) > start_total  # kWh
+    assert float(recorder.latest("loadpoints/1/vehicleSoc") or 0) > 20
+    assert recorder.latest("loadpoints/1/chargeCurrents/l1") == "16"
+    assert wait_for(lambda: len(set(recorder.values("updated"))) >= 2)  # heartbeat moves on
+    sim.unplug(1)
+    assert wait_for(lambda: recorder.latest("loadpoints/1/connected") == "false")
+    assert recorder.latest("loadpoints/1/chargePower") == "0"
+
+
+def test_valid_set_echoes_and_the_set_topic_is_wiped(recorder: Recorder, sim: EvccSimulator) -> None:
+    recorder.transport.publish(f"{recorder.prefix}/loadpoints/2/limitSoc/set", "70")
+    assert wait_for(lambda: recorder.latest("loadpoints/2/limitSoc") == "70")
+    assert wait_for(lambda: recorder.values("loadpoints/2/limitSoc/set")[-1:] == [""])  # evcc clears /set
+    assert sim.errors == []
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "error"),
+    [
+        ("loadpoints/1/limitSoc", "80.0", 'strconv.Atoi: parsing "80.0"'),
+        ("loadpoints/1/mode", "fast", "invalid value: fast"),
+        ("loadpoints/1/phasesConfigured", "2", "invalid number of phases"),
+        ("loadpoints/1/minCurrent", "20", "must be <= maxCurrent"),
+        ("loadpoints/1/planEnergy", '{"value":10,"time":"2020-01-01T00:00:00Z"}', "timestamp is in the past"),
+        ("site/residualPower", "null", "strconv.ParseFloat"),
+        ("loadpoints/1/enableDelay", "60s", "strconv.Atoi"),
+    ],
+)
+def test_invalid_set_is_logged_not_echoed(
+    recorder: Recorder, sim: EvccSimulator, path: str, payload: str, error: str
+) -> None:
+    before = recorder.latest(path)
+    recorder.transport.publish(f"{recorder.prefix}/{path}/set", payload)
+    assert wait_for(lambda: sim.errors)
+    assert error in sim.errors[0].error
+    assert recorder.latest(path) == before
+
+
+def test_mode_change_resets_battery_boost(recorder: Recorder, sim: EvccSimulator) -> None:
+    recorder.transport.publish(f"{recorder.prefix}/loadpoints/1/batteryBoost/set", "true")
+    assert wait_for(lambda: recorder.latest("loadpoints/1/batteryBoost") == "true")
+    recorder.transport.publish(f"{recorder.prefix}/loadpoints/1/mode/set", "minpv")
+    assert wait_for(lambda: recorder.latest("loadpoints/1/batteryBoost") == "false")
+    recorder.transport.publish(f"{recorder.prefix}/loadpoints/1/mode/set", "now")
+    recorder.transport.publish(f"{recorder.prefix}/loadpoints/1/batteryBoost/set", "true")
+    assert wait_for(lambda: sim.errors)
+    assert "pv and minpv" in sim.errors[0].error
+
+
+def test_stop_says_offline_and_cleans_up(mqtt_broker: tuple[str, int], prefix: str) -> None:
+    host, port = mqtt_broker
+    EvccSimulator(host=host, port=port, prefix=prefix, interval_s=0.2).start().stop()
+    after = Recorder(host, port, prefix)
+    try:
+        assert wait_for(lambda: after.latest("status") == "offline")
+        time.sleep(0.3)
+        assert [m.topic for m in after.messages] == [f"{prefix}/status"]
+    finally:
+        after.transport.publish(f"{prefix}/status", b"", retain=True)
+        after.close()
+
+
+def test_cli_sim_runs_for_a_while(
+    mqtt_broker: tuple[str, int], prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    host, port = mqtt_broker
+    code = main(
+        ["sim", "evcc", "--host", host, "--port", str(port), "--prefix", prefix, "--loadpoints", "2",
+         "--vehicles", "a,b", "--interval", "0.2", "--duration", "0.6"]
+    )  # fmt: skip
+    assert code == 0
+    assert f"under {prefix}/: 2 loadpoint(s), vehicles a, b" in capsys.readouterr().out
+    probe = Recorder(host, port, prefix)
+    try:
+        assert wait_for(lambda: probe.latest("status") == "offline")
+    finally:
+        probe.transport.publish(f"{prefix}/status", b"", retain=True)
+        probe.close()
