@@ -48,11 +48,12 @@ class Broker:
 
     def publish(self, messages: list[Message]) -> None:
         conn, channel = self.channel()
-        channel.confirm_delivery()
         for key, body, headers in messages:
             channel.basic_publish(
                 self.exchange, key, body, pika.BasicProperties(headers=headers, delivery_mode=2)
             )
+        # A synchronous round trip on the same channel: the broker has taken every publish before it.
+        channel.queue_declare(self.queue, passive=True)
         conn.close()
 
     def depth(self) -> int:
