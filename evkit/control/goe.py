@@ -24,9 +24,10 @@ read back), ``rejected`` (the charger's error text), ``no_answer``.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,11 @@ from evkit.goe.keys import KEYS
 from evkit.goe.status import DEFAULT_PREFIX, parse_payload, parse_topic, set_topic
 from evkit.goe.values import GoeSetting, prepare_setting, values_equal
 from evkit.sources.http import build_url
+
+log = logging.getLogger(__name__)
+
+#: ``callback(key, value)`` for :meth:`GoeController.on_change`.
+StateCallback = Callable[[str, Any], None]
 
 #: How often the HTTP read-back polls; the charger's logic runs once per second.
 READBACK_INTERVAL_S = 0.25
@@ -143,6 +149,7 @@ class GoeController:
         self._lock = threading.Lock()
         self._state_changed = threading.Condition(self._lock)
         self._waiters: dict[str, list[_ResultWaiter]] = {}
+        self._listeners: list[StateCallback] = []
         self._subscriptions: list[Subscription] = []
         self._owns_transport = owns_transport
         self._mqtt = mqtt
@@ -242,6 +249,40 @@ class GoeController:
         with self._lock:
             return dict(self._state)
 
+    def on_change(self, callback: StateCallback) -> Callable[[], None]:
+        """Call ``callback(key, value)`` whenever a key's known value changes (``value`` None when a
+        retained topic is deleted). Runs on the transport's thread: keep it quick. Returns a function
+        that stops the calls.
+        """
+        with self._lock:
+            self._listeners.append(callback)
+
+        def stop() -> None:
+            with self._lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return stop
+
+    def _update_state(self, values: Mapping[str, Any], removed: Iterable[str] = ()) -> None:
+        changed: list[tuple[str, Any]] = []
+        with self._state_changed:
+            for key, value in values.items():
+                if key not in self._state or not values_equal(self._state[key], value):
+                    changed.append((key, value))
+                self._state[key] = value
+            for key in removed:
+                if self._state.pop(key, None) is not None:
+                    changed.append((key, None))
+            self._state_changed.notify_all()
+            listeners = list(self._listeners)
+        for key, value in changed:
+            for listener in listeners:
+                try:
+                    listener(key, value)
+                except Exception:  # a panel's bug must not break confirmation of a command
+                    log.exception("go-e state listener failed on %s", key)
+
     def wait_for_keys(self, keys: Iterable[str], timeout: float = 1.0) -> bool:
         """Wait until every one of ``keys`` has a known value (MQTT: retained state arriving after
         connecting); True when they all have. Never raises.
@@ -262,10 +303,7 @@ class GoeController:
         """
         wanted = list(keys) if keys is not None else None
         if self._http_transport is not None:
-            values = self._read_status(wanted)
-            with self._state_changed:
-                self._state.update(values)
-                self._state_changed.notify_all()
+            self._update_state(self._read_status(wanted))
         state = self.state
         return state if wanted is None else {key: state[key] for key in wanted if key in state}
 
@@ -358,12 +396,10 @@ class GoeController:
             value = parse_payload(message.payload)
         except ValueError:
             return  # not JSON: not something the charger published
-        with self._state_changed:
-            if message.payload:
-                self._state[topic.key] = value
-            else:
-                self._state.pop(topic.key, None)
-            self._state_changed.notify_all()
+        if message.payload:
+            self._update_state({topic.key: value})
+        else:
+            self._update_state({}, removed=(topic.key,))
 
     def _on_result(self, message: MqttMessage) -> None:
         topic = parse_topic(message.topic, self.prefix)
@@ -465,9 +501,7 @@ class GoeController:
             if key not in values:
                 readable = False
                 break
-            with self._state_changed:
-                self._state[key] = values[key]
-                self._state_changed.notify_all()
+            self._update_state({key: values[key]})
             if values_equal(values[key], command.setting.value):
                 if already:
                     return self._result(
