@@ -48,6 +48,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 _TICKS_AT_EPOCH = 621_355_968_000_000_000  # .NET DateTime.Ticks of 1970-01-01T00:00:00Z
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_EXACT = 2**53  # integers a float holds exactly
 _KIND_BY_MARKER = {"O": "observation", "CR": "command_response", "P": "pulse"}
 
 _TYPE_BY_NAME: dict[str, DataType] = {member.title.lower(): member for member in DataType}
@@ -512,8 +513,11 @@ def _decode_one(delivery: Delivery) -> _Row:
                 errors.append("missing Value")
             if data_type is None and obs_id is not None:
                 data_type = _CATALOG_TYPES.get(obs_id)
-            if type(raw_value) is float and data_type in _PLAIN_NUMBER_TYPES and math.isfinite(raw_value):
+            value_type = type(raw_value)
+            if value_type is float and data_type in _PLAIN_NUMBER_TYPES and math.isfinite(raw_value):
                 value, value_text = raw_value, repr(raw_value)  # fast path: a typed JSON number
+            elif value_type is int and data_type in _PLAIN_NUMBER_TYPES and -_EXACT < raw_value < _EXACT:
+                value, value_text = float(raw_value), str(raw_value)
             else:
                 value_text = _value_text(raw_value)
                 value, value_error = decode_value(raw_value, data_type)
