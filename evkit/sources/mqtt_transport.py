@@ -91,6 +91,7 @@ class PahoTransport:
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.connect_timeout = timeout  # TCP connect to an unreachable host must not hang for minutes
         self._client = client
         try:
             client.connect(host, port, keepalive=keepalive)

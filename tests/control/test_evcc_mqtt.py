@@ -236,3 +236,20 @@ def test_cli_password_comes_from_the_environment_only(
     monkeypatch.delenv("EVKIT_TEST_NO_SUCH_VAR", raising=False)
     assert cli("--username", "u", "--password-env", "EVKIT_TEST_NO_SUCH_VAR", "loadpoints/1/mode", "pv") == 2
     assert "EVKIT_TEST_NO_SUCH_VAR" in capsys.readouterr().err
+
+
+def test_cli_list_shows_this_evccs_writable_topics(
+    mqtt_broker: tuple[str, int], prefix: str, sim: EvccSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    host, port = mqtt_broker
+    assert cli("--host", host, "--port", str(port), "--prefix", prefix, "--list") == 0
+    out = capsys.readouterr().out
+    assert (
+        "loadpoints/2/planEnergy" in out and "vehicles/tesla/planSoc" in out and "site/residualPower" in out
+    )
+    assert "whole number from 0 to 100 %" in out
+
+
+def test_paho_transport_unreachable_host_is_a_source_error() -> None:
+    with pytest.raises(SourceError, match=r"10\.255\.255\.1:1883"):
+        PahoTransport("10.255.255.1", 1883, timeout=1.0)  # non-routable: no answer at all
