@@ -382,7 +382,8 @@ def _fail(target: Target, value: object, why: str = "") -> ValidationError:
 
 
 def _is_empty_word(value: object) -> bool:
-    return value is None or (isinstance(value, str) and value.strip().lower() in EMPTY_WORDS)
+    # an empty text (a cleared widget, ``""`` on the CLI) means "no value" too
+    return value is None or (isinstance(value, str) and value.strip().lower() in (*EMPTY_WORDS, ""))
 
 
 def _to_float(target: Target, value: object) -> float:

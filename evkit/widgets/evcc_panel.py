@@ -44,7 +44,7 @@ class FieldSpec:
     minimum: float | None = None
     maximum: float | None = None
     step: float | None = None
-    value_key: str = ""  # plans: state key of the plan value (planEnergy, plan/soc)
+    value_key: str = ""  # state key shown, when not ``path`` (plans: planEnergy, plan/soc)
     time_key: str = ""  # plans: state key of the plan time
 
 
@@ -79,7 +79,14 @@ def site_fields() -> list[FieldSpec]:
         FieldSpec("site/bufferSoc", "Buffer SoC", "float", "%", 0, 100, 1),
         FieldSpec("site/prioritySoc", "Priority SoC", "float", "%", 0, 100, 1),
         FieldSpec("site/batteryDischargeControl", "Battery discharge control", "bool"),
-        FieldSpec("site/smartCostLimit", "Smart cost limit", "nullable", "/kWh"),
+        # evcc has no site-level state for it: it applies to all loadpoints, shown from the first
+        FieldSpec(
+            "site/smartCostLimit",
+            "Smart cost limit",
+            "nullable",
+            "/kWh",
+            value_key="loadpoints/1/smartCostLimit",
+        ),
     ]
 
 
@@ -258,7 +265,7 @@ class _Binding:
         """State paths this field shows."""
         if self.spec.kind == "plan":
             return (self.spec.value_key, self.spec.time_key)
-        return (self.spec.path,)
+        return (self.spec.value_key or self.spec.path,)
 
     def sync(self) -> None:
         """Show evcc's current value; overwrite the widget only while the user has no pending edit."""

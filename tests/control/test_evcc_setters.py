@@ -206,7 +206,7 @@ def test_battery_boost_needs_pv_or_minpv() -> None:
     assert payload("loadpoints/1/batteryBoost", False, {"loadpoints/1/mode": "now"}) == "false"
 
 
-@pytest.mark.parametrize("word", [None, "null", "none", "-", "nil", "NULL"])
+@pytest.mark.parametrize("word", [None, "null", "none", "-", "nil", "NULL", "", "  "])
 def test_nullable_setters_accept_a_reset(word: object) -> None:
     command = build_command(resolve("loadpoints/1/smartCostLimit"), word, now=NOW)
     assert command.payload == "null"

@@ -157,6 +157,21 @@ def test_plan_needs_a_future_time(panel: EvccPanel, spy: Spy, prefix: str) -> No
     assert panel.result_log.entries[0].startswith("confirmed")
 
 
+def test_site_smart_cost_limit_shows_and_resets_the_loadpoints_value(panel: EvccPanel) -> None:
+    limit = panel.controls["site/smartCostLimit"]
+    assert limit.value == ""  # no limit yet
+    limit.value = "0.25"
+    panel.writes.value = True
+    panel.apply_button.click()
+    assert panel.result_log.entries[0].startswith("confirmed")
+    assert wait_for(lambda: "0.25" in panel.bindings["site/smartCostLimit"].live.value)
+    limit.value = ""  # empty = no limit: a reset
+    assert "smartCostLimit/set</code> ← <code>null" in panel.preview.value
+    panel.apply_button.click()
+    assert panel.result_log.entries[0].startswith("confirmed")
+    assert panel.client.value("loadpoints/2/smartCostLimit") is None
+
+
 def test_no_answer_is_logged_when_evcc_is_gone(panel: EvccPanel, sim: EvccSimulator) -> None:
     sim.stop()
     panel.client.timeout = 0.5
