@@ -17,7 +17,7 @@ import polars as pl
 from evkit.control.base import CommandResult, mask_secrets
 from evkit.store.reader import scan
 from evkit.store.schema import REQUIRED_COLUMNS
-from evkit.store.writer import PartWriter
+from evkit.store.writer import PartWriter, ensure_writable
 
 AUDIT_DIR_NAME = "audit"
 
@@ -83,6 +83,10 @@ class AuditLog:
         self.path = self.store_dir / AUDIT_DIR_NAME
         self._writer: PartWriter | None = None
         self._lock = threading.Lock()
+
+    def ensure_writable(self) -> None:
+        """Raise ``StoreError`` now if the audit directory cannot be written (call before sending)."""
+        ensure_writable(self.path)
 
     def record(self, *results: CommandResult) -> None:
         """Append ``results`` durably."""

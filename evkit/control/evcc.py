@@ -27,13 +27,14 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from evkit.control.audit import AuditLog
 from evkit.control.base import CommandResult, MqttMessage, MqttTransport, Outcome, Subscription, utc_now
-from evkit.errors import SourceError
+from evkit.errors import SourceError, StoreError
 from evkit.evcc.setters import SetCommand, Target, build_command, resolve
 from evkit.evcc.state import DEFAULT_PREFIX
 
@@ -95,6 +96,8 @@ class EvccClient:
         self.timeout = timeout
         self.clock = clock
         self.audit = AuditLog(audit) if isinstance(audit, Path | str) else audit
+        if self.audit is not None:
+            self.audit.ensure_writable()  # fail before anything is sent, not after
         self._owns_transport = transport is None
         if transport is None:
             from evkit.sources.mqtt_transport import PahoTransport
@@ -340,9 +343,13 @@ class EvccClient:
             latency_s=latency,
             setting=command.path,
         )
-        log.debug("evcc %s", result.summary())
         if self.audit is not None:
-            self.audit.record(result)
+            try:
+                self.audit.record(result)
+            except StoreError as exc:  # the command went out: report it, and say the audit failed
+                log.error("audit log not written: %s", exc)
+                result = replace(result, detail=_join(result.detail, f"audit log NOT written: {exc}"))
+        log.debug("evcc %s", result.summary())
         return result
 
     # ------------------------------------------------------------------ lifetime

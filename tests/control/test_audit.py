@@ -19,6 +19,7 @@ from evkit.control.base import (
     mask_secrets,
     topic_matches,
 )
+from evkit.errors import StoreError
 from evkit.store.schema import REQUIRED_COLUMNS
 
 
@@ -128,3 +129,10 @@ def test_memory_broker_retains_and_records_retain_flags() -> None:
     client.close()
     broker.publish("a/d", "3")
     assert seen[-1].topic == "a/b"  # closed: no more deliveries
+
+
+def test_unwritable_audit_directory_fails_before_anything_is_sent(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match="cannot write"):
+        AuditLog(blocker).ensure_writable()

@@ -193,3 +193,11 @@ def test_state_listener_sees_the_echo(client: EvccClient) -> None:
 )
 def test_same_state(expected: str, published: str, same: bool) -> None:
     assert same_state(expected, published) is same
+
+
+def test_unwritable_audit_store_stops_the_client_before_sending(broker: MemoryBroker, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with pytest.raises(evkit.StoreError):
+        EvccClient(broker.transport(), audit=blocker, settle_s=0.1)
+    assert sets(broker) == []
