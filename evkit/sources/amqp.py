@@ -62,9 +62,9 @@ DECODER = "evkit.sources.amqp:decode_tuples"
 
 def decode_tuples(items: Sequence[tuple[Any, ...]]) -> pl.DataFrame:
     """Rows of captured deliveries given as plain tuples in ``Delivery`` field order."""
-    from evkit.easee.decode import Delivery, decode_deliveries
+    from evkit.easee.decode import decode_deliveries
 
-    return decode_deliveries([Delivery._make(item) for item in items])
+    return decode_deliveries(items)  # type: ignore[arg-type]  # plain tuples in Delivery field order are accepted
 
 
 def backoff_delays(initial: float = BACKOFF_INITIAL, cap: float = BACKOFF_MAX) -> Any:

@@ -30,10 +30,17 @@ class TerminalProgress:
     """A tqdm counter on stderr: messages, rate, last-message age, reconnects, decode errors."""
 
     def __init__(self, stats: CaptureStats, description: str = "capture", min_interval: float = 0.5) -> None:
+        import sys
+
         from tqdm.auto import tqdm
 
         self._stats = stats
-        self._bar = tqdm(desc=description, unit="msg", unit_scale=True, dynamic_ncols=True, mininterval=0.5)
+        # Not a terminal (a log file, CI): a line every 10 s instead of a redraw every half second.
+        interactive = sys.stderr.isatty()
+        min_interval = min_interval if interactive else 10.0
+        self._bar = tqdm(
+            desc=description, unit="msg", unit_scale=True, dynamic_ncols=True, mininterval=min_interval
+        )
         self._shown = 0
         self._min_interval = min_interval
         self._last = 0.0
