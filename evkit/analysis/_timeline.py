@@ -13,32 +13,43 @@ DEFAULT_GAP = timedelta(minutes=20)
 
 
 def heard(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """``charger_id``, ``observed_at`` of every Easee row, sorted per charger by device time."""
-    return easee_rows(lf).select("charger_id", "observed_at").sort("charger_id", "observed_at")
+    """``charger_id``, ``observed_at`` of every Easee row."""
+    return easee_rows(lf).select("charger_id", "observed_at")
+
+
+def spans_of(times: pl.LazyFrame) -> pl.LazyFrame:
+    """Per charger of ``times`` (``charger_id``, ``observed_at``): ``first_seen``, ``last_seen``, ``rows``."""
+    return times.group_by("charger_id").agg(
+        pl.col("observed_at").min().alias("first_seen"),
+        pl.col("observed_at").max().alias("last_seen"),
+        pl.len().alias("rows"),
+    )
+
+
+def gaps_of(times: pl.LazyFrame, expected: timedelta = DEFAULT_GAP) -> pl.LazyFrame:
+    """Silences longer than ``expected`` between consecutive ``observed_at`` of one charger.
+
+    Columns: ``charger_id``, ``gap_start`` (last message before), ``gap_end`` (first after), ``gap_s``.
+    """
+    # Sorting each charger's times inside a group-by is far cheaper than a window over all rows.
+    times_sorted = pl.col("observed_at").sort()
+    previous = times_sorted.shift(1)
+    is_gap = (times_sorted - previous) > expected
+    return (
+        times.group_by("charger_id")
+        .agg(previous.filter(is_gap).alias("gap_start"), times_sorted.filter(is_gap).alias("gap_end"))
+        .explode("gap_start", "gap_end")
+        .drop_nulls("gap_end")
+        .with_columns(seconds(pl.col("gap_end") - pl.col("gap_start")).alias("gap_s"))
+        .sort("charger_id", "gap_start")
+    )
 
 
 def spans(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Per charger: ``first_seen``, ``last_seen`` (device time) and ``rows``."""
-    return (
-        easee_rows(lf)
-        .group_by("charger_id")
-        .agg(
-            pl.col("observed_at").min().alias("first_seen"),
-            pl.col("observed_at").max().alias("last_seen"),
-            pl.len().alias("rows"),
-        )
-    )
+    return spans_of(heard(lf))
 
 
 def gaps(lf: pl.LazyFrame, expected: timedelta = DEFAULT_GAP) -> pl.LazyFrame:
-    """Silences longer than ``expected`` between two consecutive observations of one charger.
-
-    Columns: ``charger_id``, ``gap_start`` (last message before), ``gap_end`` (first after), ``gap_s``.
-    """
-    frame = heard(lf).with_columns(pl.col("observed_at").shift(1).over("charger_id").alias("gap_start"))
-    return frame.filter((pl.col("observed_at") - pl.col("gap_start")) > expected).select(
-        "charger_id",
-        "gap_start",
-        pl.col("observed_at").alias("gap_end"),
-        seconds(pl.col("observed_at") - pl.col("gap_start")).alias("gap_s"),
-    )
+    """Silences longer than ``expected`` in the Easee rows of ``lf`` (see ``gaps_of``)."""
+    return gaps_of(heard(lf), expected)

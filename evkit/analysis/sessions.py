@@ -27,8 +27,8 @@ from datetime import timedelta
 import polars as pl
 
 from evkit.analysis import _ids
-from evkit.analysis._prep import columns_of, observations, require, seconds
-from evkit.analysis._timeline import DEFAULT_GAP, gaps, spans
+from evkit.analysis._prep import columns_of, easee_rows, require, seconds
+from evkit.analysis._timeline import DEFAULT_GAP, gaps_of, spans_of
 from evkit.analysis.schema import SESSION_SCHEMA
 
 #: Two energy estimates agree when they differ by at most this fraction of the larger ...
@@ -145,13 +145,8 @@ def _per_session(rows: pl.LazyFrame, holes: pl.LazyFrame) -> pl.LazyFrame:
 
     # Power is held until its next reading (or the session's end); a hold spanning a hole in the data
     # (a silence of the whole charger) is not integrated: what happened in the hole is unknown.
+    # Rows arrive sorted by device time and a group keeps its rows' order, so "next reading" is a shift.
     power_rows = rows.filter(power).select(*_KEY, "observed_at", "value", "ended_at", "last_seen")
-    power_rows = power_rows.with_columns(
-        (
-            pl.col("observed_at").shift(-1).over(_KEY).fill_null(pl.coalesce("ended_at", "last_seen"))
-            - pl.col("observed_at")
-        ).alias("held")
-    ).sort("observed_at")
     next_hole = holes.select("charger_id", "gap_start").sort("gap_start")
     power_rows = power_rows.join_asof(
         next_hole,
@@ -160,18 +155,14 @@ def _per_session(rows: pl.LazyFrame, holes: pl.LazyFrame) -> pl.LazyFrame:
         by="charger_id",
         strategy="forward",
         check_sortedness=False,
-    ).with_columns(
-        (
-            pl.col("gap_start").is_not_null() & (pl.col("gap_start") < pl.col("observed_at") + pl.col("held"))
-        ).alias("in_hole")
     )
+    at = pl.col("observed_at")
+    held = at.shift(-1).fill_null(pl.coalesce("ended_at", "last_seen").first()) - at
+    in_hole = pl.col("gap_start").is_not_null() & (pl.col("gap_start") < at + held)
     integral = power_rows.group_by(_KEY).agg(
-        (pl.col("value") * seconds(pl.col("held")) / 3600.0)
-        .filter(pl.col("in_hole").not_())
-        .sum()
-        .alias("energy_integral_kwh"),
+        (pl.col("value") * seconds(held) / 3600.0).filter(in_hole.not_()).sum().alias("energy_integral_kwh"),
         pl.col("value").max().alias("peak_power_kw"),
-        pl.col("in_hole").any().alias("power_hole"),
+        in_hole.any().alias("power_hole"),
     )
 
     ts = pl.col("observed_at")
@@ -294,13 +285,33 @@ def easee_sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFra
     """Sessions of the Easee rows of ``lf`` (see the module docstring), in ``SESSION_SCHEMA``."""
     require(lf)
     extra = ["value_reversed"] if "value_reversed" in columns_of(lf) else []
-    obs = observations(lf, _IDS, extra=extra)
+    # every row is needed for the silences, only a few ids for the rest: one projection serves both
+    # (cached: the optimiser would otherwise push different filters into as many scans of the input,
+    # each re-running whatever the input does, such as a deduplicating window over every row)
+    token_ids = [_ids.USER_ID_TOKEN, _ids.USER_ID_TOKEN_REVERSED]
+    text_if_token = pl.when(pl.col("observation_id").is_in(token_ids))
+    base = (
+        easee_rows(lf)
+        .select(
+            "charger_id",
+            "observation_id",
+            "observed_at",
+            "value",
+            text_if_token.then(pl.col("value_text")).alias("value_text"),
+            *[text_if_token.then(pl.col(c)).alias(c) for c in extra],
+        )
+        .cache()
+    )
+    times = base.select("charger_id", "observed_at")
+    # Exact duplicates (redeliveries) change none of the figures below (a repeated reading holds for
+    # zero seconds, a repeated op mode is no transition), so no costly deduplication is needed.
+    obs = base.filter(pl.col("observation_id").is_in(_IDS)).cache()
     reversed_expr = pl.col("value_reversed") if extra else pl.col("value_text").str.reverse()
     obs = obs.with_columns(reversed_expr.alias("token_reversed"))
-    seen = spans(lf).select("charger_id", "last_seen")
+    seen = spans_of(times).select("charger_id", "last_seen")
     sess = _boundaries(_op_modes(obs), seen)
     rows = _assign(obs, sess)
-    all_holes = gaps(lf, gap)
+    all_holes = gaps_of(times, gap)
     figures = _per_session(rows, all_holes)
 
     anchor = pl.coalesce("first_charge_at", "started_at")

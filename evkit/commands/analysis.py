@@ -136,7 +136,9 @@ def load(directory: str) -> pl.LazyFrame:
     """The dataset at ``directory``; DatasetError when it has no Parquet, misses columns or is empty."""
     from evkit.store.reader import scan
 
-    lf = scan(directory)
+    # evkit.analysis handles repeated messages itself (cheaply); the store's generic redelivery filter
+    # is a window over every row that would only slow the work down.
+    lf = scan(directory, dedupe=False)
     try:
         rows = lf.select(pl.len()).collect().item()
     except pl.exceptions.PolarsError as exc:
