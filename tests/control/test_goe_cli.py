@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 import evkit
 from evkit.cli import main
+from evkit.control.goe import GoeController
 from evkit.sim.goe import GoeSimulator
 
 SERIAL = "300001"
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
 
 
 @pytest.fixture
@@ -84,6 +95,9 @@ def test_amp_above_ama_exits_2_over_mqtt(
     sim: GoeSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(http_args(sim, tmp_path, "ama", "16")) == 0
+    host, port = sim.mqtt_host or "", sim.mqtt_port
+    with GoeController.over_mqtt(host, port, serial=SERIAL, prefix=sim.prefix) as watcher:
+        assert wait_until(lambda: watcher.state.get("ama") == 16)  # the broker retains the new ama
     assert main(mqtt_args(sim, tmp_path, "amp", "20")) == 2
     assert "current ama (16)" in capsys.readouterr().err
 
