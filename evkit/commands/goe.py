@@ -7,17 +7,22 @@ answer or connection failure; 2 invalid input (nothing was sent; the message say
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from evkit.errors import ConfigError
+from evkit.errors import ConfigError, ValidationError
 
-#: Where audit rows go unless ``--audit-dir`` says otherwise (``<store>/audit/``).
-STORE_ENV = "EVKIT_STORE"
+if TYPE_CHECKING:
+    from evkit.control.base import CommandResult
+    from evkit.control.goe import GoeController
+
+#: Where audit rows go unless ``--audit-dir`` says otherwise (``<store>/audit/``); same as ``set evcc``.
+STORE_ENV = "EVKIT_AUDIT_DIR"
 DEFAULT_STORE = "data"
 
 
@@ -44,7 +49,7 @@ def _register_set(sub: Any) -> None:
         epilog="Exit 0 confirmed/accepted/unchanged; 1 rejected, no answer or connection failure; "
         "2 invalid input (nothing sent).",
     )
-    where = parser.add_mutually_exclusive_group(required=True)
+    where = parser.add_mutually_exclusive_group()
     where.add_argument("--http", metavar="URL", help="the charger's local HTTP API, e.g. http://192.168.0.77")
     where.add_argument("--host", metavar="H", help="MQTT broker the charger is connected to")
     parser.add_argument("--port", type=int, default=1883, help="MQTT broker port (default 1883)")
@@ -57,10 +62,11 @@ def _register_set(sub: Any) -> None:
         "--password-env", metavar="VAR", help="name of the environment variable holding the MQTT password"
     )
     parser.add_argument("--tls", action="store_true", help="connect to the broker with TLS")
-    parser.add_argument("key", metavar="KEY", help="API key, e.g. amp, frc, psm, lmo, fna, dwo")
+    parser.add_argument("key", metavar="KEY", nargs="?", help="API key, e.g. amp, frc, psm, lmo, fna, dwo")
     parser.add_argument(
         "value",
         metavar="VALUE",
+        nargs="?",
         help="the value: 16, on/off/neutral or 0/1/2 for frc, true/false, plain or quoted text, null",
     )
     parser.add_argument(
@@ -78,6 +84,8 @@ def _register_set(sub: Any) -> None:
         help=f"store for the audit log; rows go to DIR/audit/ (default ${STORE_ENV} or ./{DEFAULT_STORE})",
     )
     parser.add_argument("--no-audit", action="store_true", help="do not record this command in the audit log")
+    parser.add_argument("--list", action="store_true", help="list the keys evkit knows and what they allow")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=run_set)
 
 
@@ -91,54 +99,122 @@ def audit_store(option: str | None, *, disabled: bool = False) -> Path | None:
 
 def run_set(args: argparse.Namespace) -> int:
     """Handler of ``evkit set goe``."""
-    from evkit.control.goe import GoeController, http_command, mqtt_command, normalize_http_url
-    from evkit.goe.keys import KEYS
     from evkit.goe.values import prepare_setting
 
+    if args.list:
+        _print_keys()
+        return 0
+    if args.key is None or args.value is None:
+        raise ValidationError(
+            "KEY and VALUE are required, e.g. `evkit set goe --http 192.168.0.77 amp 16` (--list)"
+        )
+    if args.http is None and args.host is None:
+        raise ConfigError("say where the charger is: --http URL, or --host H --serial S for MQTT")
     if args.timeout <= 0:
         raise ConfigError("--timeout must be more than 0 seconds")
     if args.host is not None and not args.serial:
         raise ConfigError("MQTT needs --serial (the charger's serial number, as in go-eCharger/<serial>/...)")
     if args.http is not None and (args.serial or args.username or args.password_env or args.tls):
         raise ConfigError("--serial/--username/--password-env/--tls are for MQTT (--host), not --http")
-    store = audit_store(args.audit_dir, disabled=args.no_audit)
+    password = _password(args.password_env)
     # The static rules first: invalid input exits 2 without contacting anything.
-    setting = prepare_setting(args.key, args.value, raw_key=args.raw_key)
+    prepare_setting(args.key, args.value, raw_key=args.raw_key)
 
     if args.dry_run:
+        return _dry_run(args, password)
+
+    store = audit_store(args.audit_dir, disabled=args.no_audit)
+    with _connect(args, password, store, args.timeout) as controller:
+        result = controller.set(args.key, args.value, raw_key=args.raw_key)
+    if args.json:
+        print(json.dumps(_result_json(result)))
+    else:
+        print(result.summary(), file=sys.stdout if result.ok else sys.stderr)
+    return result.exit_code
+
+
+def _connect(
+    args: argparse.Namespace, password: str | None, store: Path | None, timeout: float
+) -> GoeController:
+    from evkit.control.goe import GoeController
+    from evkit.goe.keys import KEYS
+
+    if args.http is not None:
+        return GoeController.over_http(args.http, audit=store, timeout=timeout)
+    controller = GoeController.over_mqtt(
+        args.host,
+        args.port,
+        serial=args.serial,
+        prefix=args.prefix,
+        username=args.username,
+        password=password,
+        tls=args.tls,
+        audit=store,
+        timeout=timeout,
+    )
+    # let the retained state arrive: enables "unchanged" and amp <= ama
+    spec = KEYS.get(args.key)
+    if spec is not None:
+        controller.wait_for_keys([args.key, spec.max_key or ""], timeout=1.0)
+    return controller
+
+
+def _dry_run(args: argparse.Namespace, password: str | None) -> int:
+    """Print the exact command. Reads the charger's state if it can (amp <= ama); sends nothing."""
+    from evkit.control.goe import Command, http_command, mqtt_command, normalize_http_url
+    from evkit.errors import SourceError
+    from evkit.goe.keys import KEYS
+    from evkit.goe.values import prepare_setting
+
+    command: Command
+    try:
+        with _connect(args, password, None, min(args.timeout, 2.0)) as controller:
+            if controller.transport_name == "http":
+                spec = KEYS.get(args.key)
+                controller.refresh([args.key] + ([spec.max_key] if spec and spec.max_key else []))
+            command = controller.prepare(args.key, args.value, raw_key=args.raw_key)
+    except SourceError as exc:
+        print(f"evkit: {exc}; checked without the charger's current state", file=sys.stderr)
+        setting = prepare_setting(args.key, args.value, raw_key=args.raw_key)
         if args.http is not None:
             command = http_command(setting, normalize_http_url(args.http))
         else:
             command = mqtt_command(setting, args.serial, args.prefix)
+    if args.json:
+        print(json.dumps({"outcome": "dry_run", "transport": command.transport, "target": command.target,
+                          "payload": command.payload}))  # fmt: skip
+    else:
         print(f"dry run, nothing sent: {command.describe()}")
         print(f"payload: {command.payload}")
-        return 0
+    return 0
 
-    if args.http is not None:
-        controller = GoeController.over_http(args.http, audit=store, timeout=args.timeout)
-    else:
-        password = _password(args.password_env)
-        controller = GoeController.over_mqtt(
-            args.host,
-            args.port,
-            serial=args.serial,
-            prefix=args.prefix,
-            username=args.username,
-            password=password,
-            tls=args.tls,
-            audit=store,
-            timeout=args.timeout,
-        )
-    with controller:
-        if controller.transport_name == "mqtt":
-            # let the retained state arrive: enables "unchanged" and amp <= ama
-            spec = KEYS.get(args.key)
-            if spec is not None:
-                controller.wait_for_keys([args.key, spec.max_key or ""], timeout=1.0)
-        result = controller.set(args.key, args.value, raw_key=args.raw_key)
-    stream = sys.stdout if result.ok else sys.stderr
-    print(result.summary(), file=stream)
-    return result.exit_code
+
+def _result_json(result: CommandResult) -> dict[str, Any]:
+    return {
+        "outcome": result.outcome.value,
+        "transport": result.transport,
+        "target": result.topic_or_url,
+        "setting": result.setting,
+        "payload": result.payload,
+        "detail": result.detail,
+        "latency_s": result.latency_s,
+        "time": result.time.isoformat(),
+    }
+
+
+def _print_keys() -> None:
+    from evkit.goe.keys import KEYS, READ_ONLY_KEYS, WRITABLE_KEYS
+
+    print("writable go-e keys (evkit validates these):")
+    for name in WRITABLE_KEYS:
+        spec = KEYS[name]
+        print(f"  {name:<4} {spec.description}: {spec.allowed()}")
+    print("read-only keys (refused; the key to write instead in brackets):")
+    for name in READ_ONLY_KEYS:
+        spec = KEYS[name]
+        instead = f" [{spec.use_instead}]" if spec.use_instead else ""
+        print(f"  {name:<11} {spec.description}{instead}")
+    print("other keys (newer firmware): --raw-key sends the JSON value as given")
 
 
 def _password(variable: str | None) -> str | None:

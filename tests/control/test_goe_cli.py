@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -141,6 +142,43 @@ def test_connection_failures_exit_1(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "Connection refused" in err or "cannot connect" in err
 
 
+def test_dry_run_checks_against_the_chargers_state_when_it_can(
+    sim: GoeSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(http_args(sim, tmp_path, "ama", "16")) == 0
+    before = sim.sets_applied
+    assert main([*http_args(sim, tmp_path, "amp", "20"), "--dry-run"]) == 2
+    assert "current ama (16)" in capsys.readouterr().err
+    assert sim.sets_applied == before
+
+
+def test_json_output(sim: GoeSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*http_args(sim, tmp_path, "amp", "11"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["outcome"] == "confirmed"
+    assert result["payload"] == "11"
+    assert result["target"].endswith("/api/set?amp=11")
+    assert main([*mqtt_args(sim, tmp_path, "fna", "X"), "--json", "--dry-run"]) == 0
+    dry = json.loads(capsys.readouterr().out)
+    assert dry == {"outcome": "dry_run", "transport": "mqtt", "target": f"{sim.prefix}/{SERIAL}/fna/set",
+                   "payload": '"X"'}  # fmt: skip
+
+
+def test_list_shows_keys_and_what_they_allow(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["set", "goe", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "amp" in out and "from 6 to 32" in out
+    assert "alw" in out and "[frc]" in out
+    assert "--raw-key" in out
+
+
+def test_key_and_value_are_required(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["set", "goe", "--http", "http://127.0.0.1:9", "amp"]) == 2
+    assert "KEY and VALUE" in capsys.readouterr().err
+    assert main(["set", "goe", "amp", "16"]) == 2
+    assert "--http" in capsys.readouterr().err
+
+
 def test_dry_run_prints_the_exact_command_and_sends_nothing(
     sim: GoeSimulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -184,9 +222,9 @@ def test_audit_rows_land_in_the_given_store(sim: GoeSimulator, tmp_path: Path) -
     assert rows["outcome"].to_list() == ["confirmed", "confirmed", "rejected"]
 
 
-def test_audit_store_defaults_to_evkit_store(
+def test_audit_store_defaults_to_the_environment(
     sim: GoeSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("EVKIT_STORE", str(tmp_path / "env-store"))
+    monkeypatch.setenv("EVKIT_AUDIT_DIR", str(tmp_path / "env-store"))
     assert main(["set", "goe", "--http", sim.http_url, "lbr", "80"]) == 0
     assert evkit.scan(tmp_path / "env-store" / "audit").collect().height == 1
