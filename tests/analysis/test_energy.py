@@ -1,0 +1,91 @@
+"""Energy per hour and day, and the lifetime-meter check, against the simulated truth."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+
+from evkit.analysis import ENERGY_SCHEMA, energy_per_day, energy_per_hour, lifetime_meter_check
+from tests.analysis import scenario as sc
+from tests.analysis.conftest import METER_RESET_AT, A, B, D, E, Fleet
+
+HOUR = timedelta(hours=1)
+
+
+def test_hourly_frame_has_the_energy_schema(fleet_lf: pl.LazyFrame) -> None:
+    result = energy_per_hour(fleet_lf)
+    assert isinstance(result, pl.LazyFrame)
+    assert result.collect_schema() == pl.Schema(ENERGY_SCHEMA)
+
+
+def test_hourly_energy_follows_the_meter_hour_by_hour() -> None:
+    # 11 kW from 06:30 to 08:30: 5.5 kWh in hour 06, 11 in 07, 5.5 in 08
+    charger = sc.Charger(
+        "EHHOUR001", [(0, 1, 0), (29, 2, 0), (30, 3, 11.0), (150, 4, 0), (160, 1, 0)], 240
+    ).run()
+    hourly = energy_per_hour(sc.frame(charger.rows).lazy()).collect()
+    by_hour = {row["hour"]: row for row in hourly.iter_rows(named=True)}
+    for offset, kwh in ((0, 5.5), (1, 11.0), (2, 5.5), (3, 0.0)):
+        row = by_hour[sc.T0 + offset * HOUR]
+        assert row["energy_kwh"] == pytest.approx(kwh, abs=0.01)
+        assert row["source"] == "lifetime_meter"
+    # the session counter, bucketed by its own reports, tells the same story
+    assert by_hour[sc.T0 + HOUR]["energy_session_kwh"] == pytest.approx(11.0, abs=0.01)
+
+
+def test_daily_energy_equals_the_energy_charged_that_day(fleet: Fleet, fleet_lf: pl.LazyFrame) -> None:
+    daily = energy_per_day(fleet_lf).collect()
+    day = {row["charger_id"]: row for row in daily.iter_rows(named=True)}
+    assert all(row["day"] == date(2026, 3, 2) for row in daily.iter_rows(named=True))
+    assert day[A]["energy_kwh"] == pytest.approx(29.0 + 3.7 * 195 / 60, rel=0.01)
+    # B: only what was charged after the data began (the 5 kWh before it are not that day's data)
+    assert day[B]["energy_kwh"] == pytest.approx(7.4 * 1.5 + 11.0 * 119 / 60, rel=0.01)
+    assert day[E]["energy_kwh"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_capture_hole_falls_back_to_the_counter_and_says_so(fleet_lf: pl.LazyFrame) -> None:
+    hourly = energy_per_hour(fleet_lf).filter(pl.col("charger_id") == B).collect()
+    sources = set(hourly["source"])
+    assert sources == {"lifetime_meter", "session_energy"}
+    daily = energy_per_day(fleet_lf).filter(pl.col("charger_id") == B).collect()
+    assert daily["source"].item() == "lifetime_meter+session_energy"
+
+
+def test_meter_reset_is_flagged_and_not_counted(fleet_lf: pl.LazyFrame) -> None:
+    check = lifetime_meter_check(fleet_lf).collect()
+    issues = check.filter(pl.col("issue").is_not_null())
+    assert issues.select("charger_id", "observed_at", "issue").rows() == [(D, METER_RESET_AT, "reset")]
+    day = energy_per_day(fleet_lf).filter(pl.col("charger_id") == D).collect()
+    # the hour of the reset comes from the counter instead of a -500 kWh meter step
+    assert day["energy_kwh"].item() == pytest.approx(22.0, rel=0.01)
+
+
+def test_glitches_and_jumps_are_flagged() -> None:
+    rows = [
+        sc.Row("EHGLITCH1", 124, sc.T0 + i * HOUR, v, f"{v:g}")
+        for i, v in enumerate([100.0, 101.0, 99.5, 102.0, 180.0, 181.0])
+    ]
+    rows.append(sc.Row("EHGLITCH1", 124, sc.T0 + 9 * HOUR, 182.0, "182"))
+    check = lifetime_meter_check(sc.frame(rows).lazy()).collect()
+    assert check["issue"].to_list() == [None, None, "decrease", None, "jump", None, "gap"]
+    assert check["delta_kwh"].to_list()[1:3] == pytest.approx([1.0, -1.5])
+
+
+def test_energy_per_hour_figure_is_used_without_a_meter() -> None:
+    rows = [
+        sc.Row("EHEPH0001", 122, sc.T0 + HOUR + timedelta(seconds=40), 3.2, "3.2"),
+        sc.Row("EHEPH0001", 122, sc.T0 + 2 * HOUR + timedelta(seconds=35), 7.5, "7.5"),
+    ]
+    hourly = energy_per_hour(sc.frame(rows).lazy()).collect()
+    assert hourly.select("hour", "energy_kwh", "source").rows() == [
+        (sc.T0, 3.2, "energy_per_hour"),
+        (sc.T0 + HOUR, 7.5, "energy_per_hour"),
+    ]
+
+
+def test_duplicates_do_not_double_energy(fleet: Fleet) -> None:
+    clean = energy_per_day(fleet.frame(fleet.clean).lazy()).collect()
+    messy = energy_per_day(fleet.frame().lazy()).collect()
+    assert messy["energy_kwh"].to_list() == pytest.approx(clean["energy_kwh"].to_list())
