@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,8 @@ from evkit.easee.encode import WIRE_FORMS, arrival_time_header, encode_observati
 from evkit.store.schema import EASEE_SCHEMA
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = int(os.environ.get("EVKIT_HYPOTHESIS_EXAMPLES", "300"))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
 json_values = st.recursive(
@@ -47,6 +49,8 @@ header_values = (
     | st.datetimes()
     | times
     | st.lists(st.integers(), max_size=3)
+    | st.decimals()
+    | st.dictionaries(st.text(max_size=5), st.binary(max_size=5) | st.integers(), max_size=2)
 )
 headers = st.none() | st.dictionaries(
     st.sampled_from(["ArrivalTime", "arrivaltime", "x-other"]) | st.text(max_size=8),
