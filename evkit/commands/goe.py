@@ -52,7 +52,9 @@ def _register_set(sub: Any) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--http", metavar="URL", help="the charger's local HTTP API, e.g. http://192.168.0.77")
     where.add_argument("--host", metavar="H", help="MQTT broker the charger is connected to")
-    parser.add_argument("--port", type=int, default=1883, help="MQTT broker port (default 1883)")
+    parser.add_argument(
+        "--port", type=int, default=None, help="MQTT broker port (default 1883, 8883 with --tls)"
+    )
     parser.add_argument("--serial", metavar="S", help="charger serial number (MQTT topics), e.g. 012345")
     parser.add_argument(
         "--prefix", default="go-eCharger", help="MQTT topic prefix, key mtp (default go-eCharger)"
@@ -143,7 +145,7 @@ def _connect(
         return GoeController.over_http(args.http, audit=store, timeout=timeout)
     controller = GoeController.over_mqtt(
         args.host,
-        args.port,
+        args.port if args.port is not None else (8883 if args.tls else 1883),
         serial=args.serial,
         prefix=args.prefix,
         username=args.username,
