@@ -1,0 +1,201 @@
+"""``evkit sessions`` and ``evkit latency`` on a dataset written the way a capture writes it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from evkit.cli import main
+from evkit.commands.analysis import EVCC_COLUMNS, go_duration
+from evkit.store.writer import PartWriter
+from tests.analysis.conftest import A, B, C, D, Fleet
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory, fleet: Fleet) -> Path:
+    root = tmp_path_factory.mktemp("cli") / "data"
+    writer = PartWriter(root)
+    frame = fleet.frame()
+    for start in range(0, frame.height, 500):  # several parts, as a capture flushes them
+        writer.write(frame.slice(start, 500))
+    return root
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_sessions_json(dataset: Path, fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "sessions", str(dataset), "--format", "json")
+    assert code == 0
+    sessions = json.loads(out)
+    assert len(sessions) == len(fleet.truths)
+    first = sessions[0]
+    for key in ("charger_id", "started_at", "ended_at", "energy_kwh", "charge_duration_s", "peak_power_kw"):
+        assert key in first
+    assert first["charger_id"] == A
+    assert first["started_at"] == "2026-03-02T06:30:00Z"
+    assert first["ended_at"] == "2026-03-02T11:00:00Z"
+    assert first["energy_kwh"] == pytest.approx(29.0, rel=0.01)
+    assert first["charge_duration_s"] == pytest.approx(3 * 3600, abs=60)
+    assert first["peak_power_kw"] == 11.0
+    open_session = sessions[1]
+    assert open_session["ended_at"] is None
+
+
+def test_sessions_filters(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = _run(
+        capsys,
+        "sessions",
+        str(dataset),
+        "--format",
+        "json",
+        "--charger",
+        B,
+        "--charger",
+        C,
+        "--from",
+        "2026-03-02T07:00Z",
+        "--to",
+        "2026-03-02 10:00",
+    )
+    found = [(s["charger_id"], s["started_at"]) for s in json.loads(out)]
+    assert found == [(B, "2026-03-02T09:20:00Z"), (C, "2026-03-02T07:00:00Z")]
+
+
+def test_sessions_csv_with_evcc_columns(
+    dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "sessions.csv"
+    code, _, err = _run(
+        capsys,
+        "sessions",
+        str(dataset),
+        "--format",
+        "csv",
+        "--columns",
+        "evcc",
+        "--out",
+        str(target),
+        "--charger",
+        D,
+    )
+    assert code == 0
+    assert "1 session(s) written" in err
+    rows = list(csv.reader(io.StringIO(target.read_text())))
+    assert tuple(rows[0]) == EVCC_COLUMNS
+    record = dict(zip(rows[0], rows[1], strict=True))
+    assert record["Created"] == "2026-03-02 09:20:00"
+    assert record["Finished"] == "2026-03-02 11:30:00"
+    assert record["Loadpoint"] == D
+    assert float(record["Charged Energy (kWh)"]) == pytest.approx(22.0, rel=0.01)
+    assert record["Charge Duration"] == "2h0m0s"
+
+
+def test_sessions_csv_default_columns_and_parquet(
+    dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = _run(capsys, "sessions", str(dataset), "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows[0]["started_at"] == "2026-03-02T06:30:00Z"
+    assert rows[0]["complete"] == "true"
+    target = tmp_path / "s.parquet"
+    assert _run(capsys, "sessions", str(dataset), "--format", "parquet", "--out", str(target))[0] == 0
+    frame = pl.read_parquet(target)
+    assert frame.height == len(rows)
+    assert frame.schema["started_at"] == pl.Datetime("us", "UTC")
+
+
+def test_sessions_table_is_readable(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "sessions", str(dataset))
+    assert code == 0
+    assert "(connected)" in out
+    assert "6 session(s)" in out
+    assert "mid-start" in out and "gap" in out
+
+
+def test_latency_json_matches_numpy(dataset: Path, fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "latency", str(dataset), "--format", "json")
+    assert code == 0
+    result = json.loads(out)
+    assert set(result) == {"device_to_cloud", "cloud_to_capture", "end_to_end"}
+    # one message per identity (the simulator repeats some readings word for word: those are one)
+    identity = ["charger_id", "observation_id", "observed_at", "value", "value_text"]
+    clean = fleet.frame(fleet.clean).unique(subset=identity)
+    values = (clean["arrival_time"] - clean["observed_at"]).dt.total_microseconds().to_numpy() / 1e6
+    d2c = result["device_to_cloud"]
+    assert d2c["n"] == len(values)
+    assert d2c["p50_s"] == pytest.approx(np.percentile(values, 50), abs=1e-4)
+    assert d2c["p99_s"] == pytest.approx(np.percentile(values, 99), abs=1e-4)
+    assert d2c["negative_n"] == int((values < 0).sum()) > 0
+    for hop in result.values():
+        assert {"n", "p50_s", "p95_s", "p99_s", "max_s", "negative_n"} <= set(hop)
+
+
+def test_latency_by_charger(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = _run(capsys, "latency", str(dataset), "--format", "json", "--by", "charger")
+    result = json.loads(out)
+    assert {row["charger_id"] for row in result["end_to_end"]} >= {A, B, C, D}
+    _, table, _ = _run(capsys, "latency", str(dataset), "--by", "hour")
+    assert "clock skew" in table
+
+
+def test_no_parquet_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "sessions", str(tmp_path))
+    assert code == 2
+    assert "no Parquet files" in err
+    assert out == ""
+
+
+def test_missing_columns_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pl.DataFrame({"charger_id": ["x"], "value": [1.0]}).write_parquet(tmp_path / "odd.parquet")
+    code, _, err = _run(capsys, "latency", str(tmp_path))
+    assert code == 2
+    assert "lacks required column(s)" in err and "observed_at" in err
+
+
+def test_empty_dataset_is_a_clear_error(
+    tmp_path: Path, fleet: Fleet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fleet.frame().head(0).write_parquet(tmp_path / "empty.parquet")
+    code, _, err = _run(capsys, "sessions", str(tmp_path))
+    assert code == 2
+    assert "empty" in err
+
+
+def test_bad_options_are_refused(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(capsys, "sessions", str(dataset), "--format", "parquet")[0] == 2
+    assert _run(capsys, "sessions", str(dataset), "--columns", "evcc")[0] == 2
+    code, _, err = _run(capsys, "sessions", str(dataset), "--from", "last tuesday")
+    assert code == 2
+    assert "--from" in err
+
+
+def test_no_traceback_from_the_real_command(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "evkit", "sessions", str(tmp_path / "missing")],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "does not exist" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0s"), (59.6, "1m0s"), (61, "1m1s"), (3600, "1h0m0s"), (7322, "2h2m2s"), (None, "")],
+)
+def test_go_duration(seconds: float | None, text: str) -> None:
+    assert go_duration(seconds) == text
