@@ -244,3 +244,36 @@ def test_random_plans_sessionise_exactly(plans: list[tuple[int, int, float, int]
 def test_unknown_charger_ids_are_kept_apart(fleet: Fleet) -> None:
     found = sessions(fleet.frame().lazy()).collect()
     assert set(found["charger_id"]) == {A, B, C, D}
+
+
+def test_evcc_sessions_join_the_easee_ones_in_a_mixed_store(fleet: Fleet) -> None:
+    from evkit.store.schema import MQTT_SCHEMA
+
+    def reading(minute: int, key: str, value: float) -> dict[str, object]:
+        at = sc.T0 + timedelta(minutes=minute)
+        return {
+            "received_at": at,
+            "observed_at": at,
+            "charger_id": "evcc/loadpoints/1",
+            "value": value,
+            "value_text": f"{value:g}",
+            "kind": "mqtt",
+            "topic": f"evcc/loadpoints/1/{key}",
+            "source": "evcc",
+            "device_id": "evcc/loadpoints/1",
+            "key": key,
+            "raw": f"{value:g}".encode(),
+        }
+
+    mqtt = [reading(m, "connected", 0.0) for m in range(30)]
+    mqtt += [reading(30, "connected", 1.0), reading(31, "charging", 1.0)]
+    mqtt += [reading(m, "sessionEnergy", (m - 31) * 11000 / 60) for m in range(32, 92)]
+    mqtt += [reading(91, "charging", 0.0), reading(92, "connected", 0.0)]
+    mqtt_frame = pl.DataFrame(mqtt, schema={k: v for k, v in MQTT_SCHEMA.items() if k in mqtt[0]})
+    mixed = pl.concat([fleet.frame(fleet.clean), mqtt_frame], how="diagonal_relaxed")
+    found = sessions(mixed.lazy()).collect()
+    assert set(found["source"]) == {"easee", "evcc"}
+    evcc = found.filter(pl.col("source") == "evcc").row(0, named=True)
+    assert evcc["energy_kwh"] == pytest.approx(11.0 * 60 / 60, rel=0.02)
+    easee_only = found.filter(pl.col("source") == "easee").drop("source")
+    assert_frame_equal(easee_only, sessions(fleet.frame(fleet.clean).lazy()).collect().drop("source"))
