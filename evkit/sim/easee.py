@@ -82,7 +82,8 @@ class _Charger:
     def jitter(self, at: float) -> float:
         return at + self.rng.random() * STEP_S * 0.5  # stop events of a step come at +0.6 step
 
-    def boot(self, at: float) -> None:
+    def boot(self, at: float, *, first: bool = True) -> None:
+        """What a charger reports when it (re)starts."""
         rng = self.rng
         self.emit(at, Obs.SOFTWARE_RELEASE, 322 + rng.randrange(3))
         self.emit(at + 0.1, Obs.REBOOT_REASON, rng.choice([0, 1, 4, 8]))
@@ -96,7 +97,8 @@ class _Charger:
         self.emit(at + 0.9, Obs.SMART_CHARGING, False)
         self.emit(at + 1.0, Obs.OP_MODE, self.op_mode)
         self.emit(at + 1.1, Obs.OUTPUT_PHASE, 0)
-        self.emit(at + 1.2, Obs.LIFETIME_ENERGY, round(self.lifetime_kwh, 3))
+        if first:  # later reports keep to the hourly rhythm
+            self.emit(at + 1.2, Obs.LIFETIME_ENERGY, round(self.lifetime_kwh, 3))
 
     def set_mode(self, at: float, mode: int) -> None:
         self.op_mode = mode
@@ -149,6 +151,7 @@ class _Charger:
         next_hour = (math.floor(now / 3600.0) + 1) * 3600.0
         next_hour_report = next_hour + rng.uniform(-20.0, 60.0)
         next_cloud_blip = now + rng.expovariate(1 / (5 * 86400.0))
+        next_reboot = now + rng.expovariate(1 / (4 * 86400.0))
         phase_deadline = math.inf  # when the current plug-in phase ends
         pause_at = math.inf
         need_kwh = 0.0
@@ -247,6 +250,11 @@ class _Charger:
                 self.emit(now + 0.1, Obs.CONNECTED_TO_CLOUD, False)
                 self.emit(now + rng.uniform(30.0, 300.0), Obs.CONNECTED_TO_CLOUD, True)
                 next_cloud_blip = now + rng.expovariate(1 / (5 * 86400.0))
+            if now >= next_reboot and self.op_mode == OpMode.DISCONNECTED:
+                # A reboot (firmware update, power cut): cloud link drops, boot reports follow.
+                self.emit(now, Obs.CONNECTED_TO_CLOUD, False)
+                self.boot(now + rng.uniform(60.0, 180.0), first=False)
+                next_reboot = now + rng.expovariate(1 / (4 * 86400.0))
             yield self._flush()
 
     def _flush(self) -> list[_Reading]:

@@ -72,6 +72,11 @@ def test_everything_decodes_cleanly(decoded: pl.DataFrame, two_days: list[SimMes
     assert all(m.routing_key == f"{m.charger_id}.O.{m.observation_id}" for m in two_days)
 
 
+def test_reboots_now_and_then(decoded: pl.DataFrame) -> None:
+    boots = decoded.filter(pl.col("observation_id") == Obs.REBOOT_REASON)
+    assert boots.height > boots["charger_id"].n_unique()  # more than the first boot of each
+
+
 def test_boot_observations_at_start(decoded: pl.DataFrame) -> None:
     early = decoded.filter(pl.col("observed_at") < START + timedelta(minutes=1))
     for charger in decoded["charger_id"].unique():
@@ -85,7 +90,7 @@ def test_boot_observations_at_start(decoded: pl.DataFrame) -> None:
 
 
 ALLOWED = {
-    OpMode.DISCONNECTED: {OpMode.AWAITING_START, OpMode.AWAITING_AUTHENTICATION},
+    OpMode.DISCONNECTED: {OpMode.DISCONNECTED, OpMode.AWAITING_START, OpMode.AWAITING_AUTHENTICATION},
     OpMode.AWAITING_AUTHENTICATION: {OpMode.AWAITING_START},
     OpMode.AWAITING_START: {OpMode.CHARGING},
     OpMode.CHARGING: {OpMode.COMPLETED, OpMode.READY_TO_CHARGE},
@@ -131,7 +136,11 @@ def test_session_energy_matches_the_power_integral(decoded: pl.DataFrame) -> Non
         power = by_charger(decoded, Obs.TOTAL_POWER)[charger]
         energy = by_charger(decoded, Obs.SESSION_ENERGY)[charger]
         starts = [at for at, mode in modes if mode == OpMode.AWAITING_START]
-        ends = [at for at, mode in modes if mode == OpMode.DISCONNECTED][1:]
+        ends = [
+            at
+            for (_, before), (at, mode) in itertools.pairwise(modes)
+            if mode == OpMode.DISCONNECTED and before != OpMode.DISCONNECTED
+        ]
         for start, end in zip(starts, ends, strict=False):
             readings = [(at, kw) for at, kw in power if start <= at <= end]
             integral = sum(
