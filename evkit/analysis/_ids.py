@@ -1,26 +1,24 @@
-"""Easee observation ids and op modes the analysis needs, in one place.
-
-Mirrors ``evkit.easee.catalog`` (the single source of device knowledge) until it is importable here.
-"""
+"""The Easee observation ids and op modes the analysis needs, from ``evkit.easee.catalog``."""
 
 from __future__ import annotations
 
-SOFTWARE_RELEASE = 80
-REBOOT_REASON = 89
-USER_ID_TOKEN_REVERSED = 108
-OP_MODE = 109
-OUTPUT_PHASE = 110
-TOTAL_POWER = 120
-SESSION_ENERGY = 121
-ENERGY_PER_HOUR = 122
-LIFETIME_ENERGY = 124
-USER_ID_TOKEN = 128
-CELL_RSSI = 130
-WIFI_RSSI = 132
-CONNECTED_TO_CLOUD = 250
-CLOUD_DISCONNECT_REASON = 251
+from evkit.easee.catalog import Obs, OpMode
 
-# OpMode (observation 109)
-OFFLINE = 0
-DISCONNECTED = 1
-CHARGING = 3
+SOFTWARE_RELEASE = int(Obs.SOFTWARE_RELEASE)
+REBOOT_REASON = int(Obs.REBOOT_REASON)
+USER_ID_TOKEN_REVERSED = int(Obs.USER_ID_TOKEN_REVERSED)
+OP_MODE = int(Obs.OP_MODE)
+OUTPUT_PHASE = int(Obs.OUTPUT_PHASE)
+TOTAL_POWER = int(Obs.TOTAL_POWER)
+SESSION_ENERGY = int(Obs.SESSION_ENERGY)
+ENERGY_PER_HOUR = int(Obs.ENERGY_PER_HOUR)
+LIFETIME_ENERGY = int(Obs.LIFETIME_ENERGY)
+USER_ID_TOKEN = int(Obs.USER_ID_TOKEN)
+CELL_RSSI = int(Obs.CELL_RSSI)
+WIFI_RSSI = int(Obs.WIFI_RSSI)
+CONNECTED_TO_CLOUD = int(Obs.CONNECTED_TO_CLOUD)
+CLOUD_DISCONNECT_REASON = int(Obs.CLOUD_DISCONNECT_REASON)
+
+OFFLINE = int(OpMode.OFFLINE)
+DISCONNECTED = int(OpMode.DISCONNECTED)
+CHARGING = int(OpMode.CHARGING)
