@@ -150,6 +150,7 @@ class GoeController:
         self._state_changed = threading.Condition(self._lock)
         self._waiters: dict[str, list[_ResultWaiter]] = {}
         self._listeners: list[StateCallback] = []
+        self._command_lock = threading.Lock()
         self._subscriptions: list[Subscription] = []
         self._owns_transport = owns_transport
         self._mqtt = mqtt
@@ -354,10 +355,12 @@ class GoeController:
             command = self.prepare(key, value, raw_key=raw_key)  # again, with the charger's limits
         if dry_run:
             result = self._result(command, Outcome.DRY_RUN, "nothing sent (dry run)", None)
-        elif self._mqtt is not None:
-            result = self._send_mqtt(command, wait)
         else:
-            result = self._send_http(command, wait)
+            with self._command_lock:  # one command at a time: each /result belongs to its command
+                if self._mqtt is not None:
+                    result = self._send_mqtt(command, wait)
+                else:
+                    result = self._send_http(command, wait)
         self._record(result)
         return result
 

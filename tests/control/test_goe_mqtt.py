@@ -200,3 +200,29 @@ def test_commands_are_audited(goe: GoeController, tmp_path: Path) -> None:
 def test_unreachable_broker_is_a_source_error() -> None:
     with pytest.raises(SourceError):
         GoeController.over_mqtt("127.0.0.1", 9, serial=SERIAL, timeout=1)
+
+
+def test_concurrent_commands_each_get_their_own_answer(goe: GoeController, sim: GoeSimulator) -> None:
+    outcomes: dict[str, Outcome] = {}
+
+    def send(key: str, value: str, raw: bool) -> None:
+        outcomes[f"{key}={value}"] = goe.set(key, value, raw_key=raw).outcome
+
+    threads = [
+        threading.Thread(target=send, args=("amp", "10", False)),
+        threading.Thread(target=send, args=("fna", "Box", False)),
+        threading.Thread(target=send, args=("zzz", "1", True)),
+        threading.Thread(target=send, args=("amp", "11", False)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert outcomes == {
+        "amp=10": Outcome.CONFIRMED,
+        "fna=Box": Outcome.CONFIRMED,
+        "zzz=1": Outcome.REJECTED,
+        "amp=11": Outcome.CONFIRMED,
+    }
+    assert sim.state["amp"] in (10, 11)
+    assert sim.state["fna"] == "Box"
