@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 from types import MappingProxyType
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 class DataType(IntEnum):
@@ -496,3 +499,38 @@ def by_name(obs_name: str) -> ObservationInfo | None:
 
 
 _BY_NAME = {info.name.lower(): info for info in OBSERVATIONS.values()}
+
+
+def catalog_frame() -> pl.DataFrame:
+    """The catalog as a table (id, name, unit, data_type, tags, description), e.g. to join units onto data."""
+    import polars as pl
+
+    infos = sorted(OBSERVATIONS.values(), key=lambda info: info.id)
+    return pl.DataFrame(
+        {
+            "observation_id": [info.id for info in infos],
+            "observation": [info.name for info in infos],
+            "unit": [info.unit for info in infos],
+            "data_type": [info.data_type.title for info in infos],
+            "tags": [list(info.tags) for info in infos],
+            "description": [info.description for info in infos],
+        },
+        schema={
+            "observation_id": pl.Int32(),
+            "observation": pl.String(),
+            "unit": pl.String(),
+            "data_type": pl.String(),
+            "tags": pl.List(pl.String()),
+            "description": pl.String(),
+        },
+    )
+
+
+def labels_frame() -> pl.DataFrame:
+    """Every enum label as a table (observation_id, code, label)."""
+    import polars as pl
+
+    rows = [(obs_id, code, text) for obs_id, codes in ENUM_LABELS.items() for code, text in codes.items()]
+    return pl.DataFrame(
+        rows, schema={"observation_id": pl.Int32(), "code": pl.Int64(), "label": pl.String()}, orient="row"
+    )

@@ -111,3 +111,14 @@ def test_lookup_by_name_is_case_insensitive() -> None:
     assert catalog.by_name("chargeropmode") == observation(109)
     assert catalog.by_name("nope") is None
     assert 120 in catalog.ids_tagged("telemetry")
+
+
+def test_catalog_and_labels_as_tables() -> None:
+    table = catalog.catalog_frame()
+    assert table.height == len(catalog.OBSERVATIONS)
+    power = table.filter(table["observation_id"] == 120).row(0, named=True)
+    assert (power["observation"], power["unit"], power["data_type"]) == ("TotalPower", "kW", "Double")
+    labels = catalog.labels_frame()
+    assert labels.filter((labels["observation_id"] == 109) & (labels["code"] == 3))["label"].to_list() == [
+        "Charging"
+    ]
