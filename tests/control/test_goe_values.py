@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evkit.errors import ValidationError
@@ -215,6 +215,7 @@ def test_amp_is_capped_by_the_chargers_current_ama() -> None:
 # ------------------------------------------------------------------------------------------ properties
 
 
+@settings(deadline=None)  # no timing: the box may be busy
 @given(st.integers(min_value=6, max_value=32))
 def test_every_allowed_current_encodes_as_a_plain_integer(amps: int) -> None:
     for given_value in (amps, float(amps), str(amps)):
@@ -223,24 +224,28 @@ def test_every_allowed_current_encodes_as_a_plain_integer(amps: int) -> None:
         assert json.loads(setting.payload) == amps
 
 
+@settings(deadline=None)  # no timing: the box may be busy
 @given(st.integers().filter(lambda n: not 6 <= n <= 32))
 def test_every_current_outside_the_range_is_refused(amps: int) -> None:
     with pytest.raises(ValidationError):
         prepare_setting("amp", amps)
 
 
+@settings(deadline=None)  # no timing: the box may be busy
 @given(st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: not x.is_integer()))
 def test_fractional_currents_are_refused(amps: float) -> None:
     with pytest.raises(ValidationError):
         prepare_setting("amp", amps)
 
 
+@settings(deadline=None)  # no timing: the box may be busy
 @given(st.text(alphabet=st.characters(min_codepoint=0x20, exclude_categories=("Cs",)), max_size=64))
 def test_any_friendly_name_round_trips_through_json(name: str) -> None:
     setting = prepare_setting("fna", name)
     assert json.loads(setting.payload) == name
 
 
+@settings(deadline=None)  # no timing: the box may be busy
 @given(st.one_of(st.none(), st.floats(min_value=1, max_value=1_000_000)))
 def test_energy_limit_payload_is_valid_json_of_the_same_value(limit: float | None) -> None:
     setting = prepare_setting("dwo", limit)
@@ -262,6 +267,7 @@ _ANY_VALUE = st.one_of(
 )
 
 
+@settings(deadline=None)  # no timing: the box may be busy
 @given(st.sampled_from(sorted(WRITABLE_KEYS)), _ANY_VALUE)
 def test_validation_either_refuses_or_yields_encodable_json(key: str, value: object) -> None:
     try:
@@ -271,6 +277,7 @@ def test_validation_either_refuses_or_yields_encodable_json(key: str, value: obj
     assert json.loads(encode_json(checked)) == json.loads(json.dumps(checked))
 
 
+@settings(deadline=None)  # no timing: the box may be busy
 @given(
     st.recursive(
         st.none()
