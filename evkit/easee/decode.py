@@ -533,11 +533,8 @@ def _decode_one(delivery: Delivery) -> _Row:
     elif message is not None:
         errors.append(f"body is JSON {type(message).__name__}, not an object")
         value_text = _value_text(message)
-    if message is None and route_error is not None and kind == "observation":
+    if not isinstance(message, dict) and route_error is not None:
         errors.append(route_error)
-
-    if kind == "command_response" and obs_id is not None:
-        obs_id = None
     return (
         received_at_us,
         arrival_us,
