@@ -139,6 +139,7 @@ def load(directory: str) -> pl.LazyFrame:
     # evkit.analysis handles repeated messages itself (cheaply); the store's generic redelivery filter
     # is a window over every row that would only slow the work down.
     lf = scan(directory, dedupe=False)
+    _check_types(lf.collect_schema(), directory)
     try:
         rows = lf.select(pl.len()).collect().item()
     except pl.exceptions.PolarsError as exc:
@@ -146,6 +147,36 @@ def load(directory: str) -> pl.LazyFrame:
     if rows == 0:
         raise DatasetError(f"{directory} holds no rows (an empty dataset)")
     return lf
+
+
+def _kind(dtype: pl.DataType) -> str:
+    if dtype.is_temporal():
+        return type(dtype).__name__
+    if dtype.is_numeric():
+        return "number"
+    return type(dtype).__name__
+
+
+def _check_types(schema: pl.Schema, where: str) -> None:
+    """Required columns must have their contract's kind of type (all-null columns pass)."""
+    from evkit.store.schema import REQUIRED_COLUMNS
+
+    wrong = [
+        f"{name} is {schema[name]} (expected {expected})"
+        for name, expected in REQUIRED_COLUMNS.items()
+        if name in schema and schema[name] != pl.Null() and _kind(schema[name]) != _kind(expected)
+    ]
+    if wrong:
+        raise DatasetError(f"{where} does not follow the dataset contract: {'; '.join(wrong)}")
+
+
+def _collect(lf: pl.LazyFrame, where: str) -> pl.DataFrame:
+    """Run the query; a column of an unexpected type (a hand-made file) is a DatasetError, not a crash."""
+    try:
+        return lf.collect()
+    except pl.exceptions.PolarsError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatasetError(f"cannot analyse {where}: {first_line}") from exc
 
 
 def parse_time(text: str, option: str) -> datetime:
@@ -309,7 +340,7 @@ def _sessions_command(args: argparse.Namespace) -> int:
             result = result.filter(pl.col("started_at") >= start)
         if end is not None:
             result = result.filter(pl.col("started_at") < end)
-        frame = result.collect()
+        frame = _collect(result, args.directory)
         bar.update()
         bar.set_postfix_str("writing")
         _write_sessions(frame, args)
@@ -359,7 +390,7 @@ def latency_summary(lf: pl.LazyFrame, by: str | None) -> dict[str, Any]:
     from evkit.analysis.latency import latency_stats
     from evkit.analysis.schema import HOPS
 
-    stats = latency_stats(lf, by=by).collect()
+    stats = _collect(latency_stats(lf, by=by), "the dataset")
     records = _as_records(stats)
     result: dict[str, Any] = {}
     for hop in HOPS:
@@ -382,7 +413,7 @@ def _latency_command(args: argparse.Namespace) -> int:
             payload = latency_summary(lf, args.by)
             text = json.dumps(payload, indent=2)
         else:
-            stats = latency_stats(lf, by=args.by).collect()
+            stats = _collect(latency_stats(lf, by=args.by), args.directory)
             with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True):
                 text = str(stats.with_columns(pl.col(pl.Float64).round(3)))
             skew = int(stats["negative_n"].sum()) if stats.height else 0

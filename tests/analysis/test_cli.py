@@ -199,3 +199,14 @@ def test_no_traceback_from_the_real_command(tmp_path: Path) -> None:
 )
 def test_go_duration(seconds: float | None, text: str) -> None:
     assert go_duration(seconds) == text
+
+
+def test_wrong_column_types_are_a_clear_error(
+    tmp_path: Path, fleet: Fleet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fleet.frame().head(20).with_columns(pl.col("observed_at").dt.to_string()).write_parquet(
+        tmp_path / "x.parquet"
+    )
+    code, _, err = _run(capsys, "sessions", str(tmp_path))
+    assert code == 2
+    assert "observed_at is String" in err
