@@ -20,6 +20,7 @@ from evkit.analysis.quality import (
 )
 from evkit.analysis.schema import ENERGY_SCHEMA, HOPS, SESSION_SCHEMA
 from evkit.analysis.sessions import easee_sessions, sessions
+from evkit.analysis.timeseries import op_mode_periods, readings
 
 __all__ = [
     "ENERGY_SCHEMA",
@@ -35,8 +36,10 @@ __all__ = [
     "latency",
     "latency_stats",
     "lifetime_meter_check",
+    "op_mode_periods",
     "out_of_order",
     "quality_summary",
+    "readings",
     "sessions",
     "stale_values",
     "telemetry_gaps",

@@ -12,8 +12,10 @@ from evkit.analysis import (
     connectivity_summary,
     decode_errors,
     duplicates,
+    op_mode_periods,
     out_of_order,
     quality_summary,
+    readings,
     stale_values,
     telemetry_gaps,
     unknown_ids,
@@ -146,3 +148,18 @@ def test_connectivity_events() -> None:
     assert (summary["cloud_disconnects_n"], summary["reboots_n"], summary["offline_n"]) == (1, 1, 1)
     assert summary["wifi_rssi_min_dbm"] == -67.0
     assert summary["last_disconnect_reason"] == "KeepAliveTimeout"
+
+
+def test_op_mode_periods_and_readings(fleet_lf: pl.LazyFrame) -> None:
+    periods = op_mode_periods(fleet_lf, charger_id=A).collect()
+    assert periods.select("mode", "label").rows()[:4] == [
+        (1, "Disconnected"),
+        (2, "AwaitingStart"),
+        (3, "Charging"),
+        (4, "Completed"),
+    ]
+    assert periods["end"].to_list()[:-1] == periods["start"].to_list()[1:]  # back to back
+    assert periods["end"].to_list()[-1] is None
+    power = readings(fleet_lf, [120], charger_id=A, start=sc.T0 + 40 * MIN, end=sc.T0 + 50 * MIN).collect()
+    assert power.height == 10  # once a minute, redelivered copies collapsed
+    assert set(power["observation"]) == {"TotalPower"}
