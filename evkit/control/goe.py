@@ -222,7 +222,7 @@ class GoeController:
     @property
     def where(self) -> str:
         """Where the charger is: ``http://…`` or ``go-eCharger/<serial>``."""
-        return self.base_url if self._mqtt is None else f"{self.prefix}/{self.serial}"
+        return mask_secrets(self.base_url) if self._mqtt is None else f"{self.prefix}/{self.serial}"
 
     def close(self) -> None:
         """Stop listening; close transports this controller opened."""

@@ -204,3 +204,23 @@ def test_charger_urls_are_normalised(given: str, expected: str) -> None:
 def test_non_http_url_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         normalize_http_url("mqtt://broker")
+
+
+def test_credentials_in_the_url_never_reach_results_or_audit(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization", ""))
+        if request.url.path == "/api/status":
+            return httpx.Response(200, json={"amp": 16, "ama": 32})
+        return httpx.Response(200, json={"amp": True})
+
+    transport = HttpxTransport(transport=httpx.MockTransport(handler))
+    url = "http://admin:s3cret@charger"
+    with GoeController.over_http(url, http_transport=transport, audit=tmp_path, timeout=0.3) as goe:
+        result = goe.set("amp", 10)
+        assert "s3cret" not in goe.where
+    assert all(header.startswith("Basic ") for header in seen)  # the password was used ...
+    assert "s3cret" not in result.summary()  # ... and never shown or stored
+    audit = evkit.scan(tmp_path / "audit").collect()
+    assert not any("s3cret" in str(value) for value in audit.row(0))
