@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
 import socket
 import threading
@@ -210,6 +211,8 @@ class AmqpCapture:
             status = "finished"
         except BaseException as exc:
             error = exc
+            # Close now: the broker requeues what was not acknowledged (nothing unwritten is acked).
+            self._drop_connection()
             raise
         finally:
             pipeline.close(timeout=60)
@@ -419,6 +422,7 @@ class AmqpCapture:
         return StoreError(f"writing Parquet failed: {exc}")
 
     def _record(self, status: str, error: BaseException | None = None) -> dict[str, Any]:
+        self.stats.messages = self._count
         snap = self.stats.snapshot()
         writer = self.writer or self._process
         record: dict[str, Any] = {
@@ -426,6 +430,7 @@ class AmqpCapture:
             "source": "easee-amqp",
             "status": status,
             "machine": socket.gethostname(),
+            "pid": os.getpid(),
             **self.details.manifest_fields(),
             "queue": self.queue,
             "started_at": _utc_iso(self.stats.started_at),
@@ -458,8 +463,6 @@ def resolve_details(
 ) -> tuple[AmqpDetails, Callable[[], AmqpDetails] | None]:
     """Connection details from exactly one of ``url`` / ``details`` / ``token_env``, plus a refresher
     (token captures only) that fetches fresh credentials."""
-    import os
-
     given = [name for name, value in (("url", url), ("details", details), ("token_env", token_env)) if value]
     if len(given) != 1:
         raise ConfigError("give exactly one of --url, --details or --token-env")

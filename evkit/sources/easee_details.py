@@ -19,7 +19,6 @@ from urllib.parse import quote, unquote, urlsplit
 from evkit.errors import AuthError, ConfigError, SourceError
 
 DEFAULT_STREAMS_URL = "https://api.easee.com/api/streams/amqp/v2"
-_FIELDS = ("server", "port", "usessl", "virtualhost", "queuename", "exchangename", "username", "password")
 
 
 @dataclass(frozen=True)
@@ -137,8 +136,6 @@ def details_from_mapping(data: Any, origin: str) -> AmqpDetails:
         port = int(lowered.get("port") or (5671 if tls else 5672))
     except (TypeError, ValueError):
         raise ConfigError(f"{origin}: port must be a number, got {lowered.get('port')!r}") from None
-    unknown = sorted(set(lowered) - set(_FIELDS))
-    del unknown  # extra keys are fine: the endpoint may grow
     return AmqpDetails(
         host=str(lowered["server"]),
         port=port,

@@ -37,6 +37,7 @@ def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str
     return subprocess.Popen(
         cli(*args),
         cwd=REPO_ROOT,
+        start_new_session=True,  # its own process group, like a job in a terminal
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -89,7 +90,8 @@ def test_kill_9_mid_capture_then_capture_again_loses_nothing(broker: Broker, dat
     assert not list(dataset_dir.rglob("*.parquet.tmp"))  # no half-written part is visible
 
 
-def test_sigterm_flushes_acks_and_exits_0(broker: Broker, dataset_dir: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_ctrl_c_flushes_acks_and_exits_0(broker: Broker, dataset_dir: Path, signum: int) -> None:
     proc = start(
         "--url",
         broker.url,
@@ -108,13 +110,16 @@ def test_sigterm_flushes_acks_and_exits_0(broker: Broker, dataset_dir: Path) -> 
         wait_for(lambda: broker.depth() == 0, what="delivery to the capture")
         assert evkit_rows(dataset_dir) == 0  # all 700 are buffered, unacknowledged
     finally:
-        proc.send_signal(signal.SIGTERM)
+        # To the whole process group, as Ctrl-C (or a service manager) does: the writer process must
+        # survive it to flush.
+        os.killpg(proc.pid, signum)
         _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert values(dataset_dir) == [float(i) for i in range(700)]
     assert broker.depth() == 0  # acknowledged before closing, so nothing was requeued
     record = read_manifest(dataset_dir)["captures"][0]
-    assert record["status"] == "finished" and record["stop_reason"] == "signal SIGTERM"
+    assert record["status"] == "finished"
+    assert record["stop_reason"] == f"signal {signal.Signals(signum).name}"
 
 
 def test_two_captures_on_one_queue_store_each_message_once(broker: Broker, dataset_dir: Path) -> None:
@@ -397,3 +402,8 @@ def test_missing_queue_exits_2(amqp_url: str, unique_name: str, tmp_path: Path) 
     result = run("--url", amqp_url, "--queue", unique_name, "--out", str(tmp_path / "d"))
     assert result.returncode == 2
     assert f"queue '{unique_name}' does not exist" in result.stderr
+
+
+def test_insecure_warns(amqp_url: str, unique_name: str, tmp_path: Path) -> None:
+    result = run("--url", amqp_url, "--queue", unique_name, "--out", str(tmp_path / "d"), "--insecure")
+    assert "NOT verified" in result.stderr
