@@ -271,6 +271,12 @@ class EvccSimulator:
         self.stop()
 
     @property
+    def retained_paths(self) -> set[str]:
+        """Paths below the prefix that hold a retained value right now."""
+        with self._lock:
+            return set(self._published)
+
+    @property
     def running(self) -> bool:
         """True between ``start()`` and ``stop()``."""
         return self._thread is not None

@@ -70,15 +70,29 @@ def sim(mqtt_broker: tuple[str, int], prefix: str) -> Iterator[EvccSimulator]:
 
 @pytest.fixture
 def recorder(mqtt_broker: tuple[str, int], prefix: str, sim: EvccSimulator) -> Iterator[Recorder]:
-    del sim
     watcher = Recorder(*mqtt_broker, prefix)
-    assert wait_for(lambda: watcher.latest("status") == "online")
+    # the whole retained state has arrived (in whatever order the broker sends it)
+    assert wait_for(
+        lambda: sim.retained_paths <= {m.topic.removeprefix(prefix + "/") for m in watcher.messages}
+    )
     yield watcher
     watcher.close()
 
 
 def test_retained_state_in_evccs_encoding(recorder: Recorder) -> None:
-    retained = {m.topic.removeprefix(recorder.prefix + "/"): m.text for m in recorder.messages if m.retained}
+    def retained_now() -> dict[str, str]:
+        return {m.topic.removeprefix(recorder.prefix + "/"): m.text for m in recorder.messages if m.retained}
+
+    wanted = {
+        "status",
+        "loadpoints",
+        "vehicles",
+        "updated",
+        "loadpoints/1/maxCurrent",
+        "vehicles/db:3/limitSoc",
+    }
+    assert wait_for(lambda: wanted <= set(retained_now()))  # retained messages arrive in the broker's order
+    retained = retained_now()
     assert retained["status"] == "online"
     assert retained["loadpoints"] == "2" and retained["vehicles"] == "2"
     assert retained["loadpoints/1/maxCurrent"] == "16"  # a float setting: %.3f, zeros stripped
