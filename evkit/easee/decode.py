@@ -611,11 +611,25 @@ _ROW_SCHEMA = {
 _TO_DATETIME = [pl.col(name).cast(EASEE_SCHEMA[name]) for name in _DATETIME_COLUMNS]
 
 
+_CHUNK = 4096  # rows transposed at a time: small enough to stay in cache
+
+
 def rows_to_frame(rows: Sequence[_Row]) -> pl.DataFrame:
     """A frame with exactly ``EASEE_SCHEMA`` from rows in ``COLUMNS`` order."""
     if not rows:
         return pl.DataFrame(schema=EASEE_SCHEMA)
-    frame = pl.DataFrame(rows, schema=_ROW_SCHEMA, orient="row")
+    frames = []
+    for start in range(0, len(rows), _CHUNK):
+        columns = zip(*rows[start : start + _CHUNK], strict=True)
+        frames.append(
+            pl.DataFrame(
+                [
+                    pl.Series(name, values, dtype=dtype)
+                    for (name, dtype), values in zip(_ROW_SCHEMA.items(), columns, strict=True)
+                ]
+            )
+        )
+    frame = frames[0] if len(frames) == 1 else pl.concat(frames, rechunk=False)
     return frame.with_columns(_TO_DATETIME)
 
 
