@@ -55,6 +55,8 @@ DEFAULT_FLUSH_INTERVAL = 5.0
 DEFAULT_FLUSH_ROWS = 50_000
 BACKOFF_INITIAL = 1.0
 BACKOFF_MAX = 60.0
+#: A connection that lasted this long resets the reconnect backoff.
+STABLE_SESSION_S = 60.0
 
 
 #: The decoder the writer process runs (see ``evkit.sources.writer_process``).
@@ -164,6 +166,7 @@ class AmqpCapture:
         self._acks_pending = 0
         self._acks_lock = threading.Lock()
         self._connected_this_epoch = False
+        self._session_started = time.monotonic()
         self._started_mono = time.monotonic()
 
     # -- public ------------------------------------------------------------------------------
@@ -244,7 +247,10 @@ class AmqpCapture:
                 pipeline.flush(None)
                 if self._connected_this_epoch:
                     connected_once, refreshed = True, False
-                    delays = backoff_delays(self.backoff_initial, self.backoff_max)
+                    if time.monotonic() - self._session_started >= STABLE_SESSION_S:
+                        # Only a connection that held starts the backoff afresh: one the broker
+                        # drops at once keeps backing off (Easee asked not to be hammered).
+                        delays = backoff_delays(self.backoff_initial, self.backoff_max)
                 if pipeline.error is not None:
                     raise self._store_error(pipeline.error) from None
                 if _is_auth_failure(exc):
@@ -253,8 +259,13 @@ class AmqpCapture:
                             f"the broker refused the credentials for {self.details.masked_url()}"
                         ) from None
                     log.warning("credentials refused; fetching fresh connection details")
-                    self.details, refreshed = self.refresh_details(), True
-                    continue
+                    try:
+                        self.details, refreshed = self.refresh_details(), True
+                        continue
+                    except SourceError as fetch_error:
+                        if isinstance(fetch_error, AuthError) or not connected_once:
+                            raise
+                        reason = f"{reason}; fetching fresh details failed: {fetch_error}"
                 if not connected_once:
                     raise SourceError(f"cannot connect to {self.details.masked_url()}: {reason}") from None
                 self.stats.reconnects += 1
@@ -287,6 +298,7 @@ class AmqpCapture:
             )
         )
         self._conn = conn
+        self._session_started = time.monotonic()
         channel = conn.channel()
         try:
             channel.queue_declare(self.queue, passive=True)
