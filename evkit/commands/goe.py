@@ -15,11 +15,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evkit.errors import ConfigError, ValidationError
+from evkit.errors import ConfigError, SourceError, ValidationError
 
 if TYPE_CHECKING:
     from evkit.control.base import CommandResult
     from evkit.control.goe import GoeController
+    from evkit.goe.values import GoeSetting
 
 #: Where audit rows go unless ``--audit-dir`` says otherwise (``<store>/audit/``); same as ``set evcc``.
 STORE_ENV = "EVKIT_AUDIT_DIR"
@@ -120,19 +121,48 @@ def run_set(args: argparse.Namespace) -> int:
         raise ConfigError("--serial/--username/--password-env/--tls are for MQTT (--host), not --http")
     password = _password(args.password_env)
     # The static rules first: invalid input exits 2 without contacting anything.
-    prepare_setting(args.key, args.value, raw_key=args.raw_key)
+    setting = prepare_setting(args.key, args.value, raw_key=args.raw_key)
 
     if args.dry_run:
         return _dry_run(args, password)
 
     store = audit_store(args.audit_dir, disabled=args.no_audit)
-    with _connect(args, password, store, args.timeout) as controller:
-        result = controller.set(args.key, args.value, raw_key=args.raw_key)
+    try:
+        controller = _connect(args, password, store, args.timeout)
+    except SourceError as exc:
+        result = _not_sent(args, setting, f"not sent: {exc}", store)
+    else:
+        with controller:
+            result = controller.set(args.key, args.value, raw_key=args.raw_key)
     if args.json:
         print(json.dumps(_result_json(result)))
     else:
         print(result.summary(), file=sys.stdout if result.ok else sys.stderr)
     return result.exit_code
+
+
+def _not_sent(
+    args: argparse.Namespace, setting: GoeSetting, detail: str, store: Path | None
+) -> CommandResult:
+    """The audited result of a command that never left: the broker could not be reached."""
+    from evkit.control.audit import AuditLog
+    from evkit.control.base import CommandResult, Outcome, utc_now
+    from evkit.control.goe import mqtt_command
+
+    command = mqtt_command(setting, args.serial, args.prefix)
+    result = CommandResult(
+        time=utc_now(),
+        target="go-e",
+        transport="mqtt",
+        topic_or_url=command.target,
+        payload=command.payload,
+        outcome=Outcome.NO_ANSWER,
+        detail=detail,
+        setting=setting.key,
+    )
+    if store is not None:
+        AuditLog(store).record(result)
+    return result
 
 
 def _connect(
@@ -164,7 +194,6 @@ def _connect(
 def _dry_run(args: argparse.Namespace, password: str | None) -> int:
     """Print the exact command. Reads the charger's state if it can (amp <= ama); sends nothing."""
     from evkit.control.goe import Command, http_command, mqtt_command, normalize_http_url
-    from evkit.errors import SourceError
     from evkit.goe.keys import KEYS
     from evkit.goe.values import prepare_setting
 

@@ -140,6 +140,10 @@ def test_connection_failures_exit_1(tmp_path: Path, capsys: pytest.CaptureFixtur
                  "--audit-dir", str(tmp_path), "amp", "16"]) == 1  # fmt: skip
     err = capsys.readouterr().err
     assert "Connection refused" in err or "cannot connect" in err
+    rows = evkit.scan(tmp_path / "audit").sort("received_at").collect()
+    assert rows["outcome"].to_list() == ["no_answer", "no_answer"]  # audited, though nothing left
+    assert rows["transport"].to_list() == ["http", "mqtt"]
+    assert all(detail.startswith("not sent") for detail in rows["detail"].to_list())
 
 
 def test_dry_run_checks_against_the_chargers_state_when_it_can(
