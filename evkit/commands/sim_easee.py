@@ -48,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--chargers must be at least 1")
     if args.max_messages is not None and args.max_messages < 0:
         raise ConfigError("--max-messages must be >= 0")
-    fleet = EaseeFleet(args.chargers, seed=args.seed, start=args.start, form=args.form)
+    fleet = EaseeFleet(
+        args.chargers, seed=args.seed, start=args.start, form=args.form, arrival_header=args.arrival_header
+    )
     target = f"queue {args.queue}" if args.queue else f"exchange {args.exchange}"
     wall = (
         "as fast as possible"
@@ -125,6 +127,12 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         choices=("masterloop", "signalr", "flat"),
         default="masterloop",
         help="body form (default masterloop)",
+    )
+    parser.add_argument(
+        "--arrival-header",
+        choices=("iso", "timestamp", "ticks", "none"),
+        default="iso",
+        help="ArrivalTime header as ISO text (default), an AMQP timestamp, .NET ticks, or none",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)

@@ -24,10 +24,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from evkit.easee.catalog import Obs, OpMode
-from evkit.easee.encode import WireForm, arrival_time_header, encode_observation
+from evkit.easee.encode import WireForm, arrival_time_header, dotnet_ticks, encode_observation
 
 #: Physics step of the charger model, in simulated seconds.
 STEP_S = 10.0
@@ -35,6 +35,10 @@ STEP_S = 10.0
 MAX_DELAY_S = 30.0
 NOMINAL_VOLTAGE = 230.0
 SIM_EXCHANGE = "evkit.sim.easee"
+
+#: How the ArrivalTime header is sent: ISO text (.NET style), an AMQP timestamp, .NET ticks, or not at all.
+ArrivalHeader = Literal["iso", "timestamp", "ticks", "none"]
+ARRIVAL_HEADERS: tuple[ArrivalHeader, ...] = ("iso", "timestamp", "ticks", "none")
 
 
 class SimMessage(NamedTuple):
@@ -278,6 +282,7 @@ class EaseeFleet:
         seed: int = 0,
         start: datetime | None = None,
         form: WireForm = "masterloop",
+        arrival_header: ArrivalHeader = "iso",
     ) -> None:
         if chargers < 1:
             raise ValueError("a fleet needs at least one charger")
@@ -288,6 +293,9 @@ class EaseeFleet:
             moment = moment.replace(tzinfo=UTC)
         self.start = moment.astimezone(UTC)
         self.form: WireForm = form
+        if arrival_header not in ARRIVAL_HEADERS:
+            raise ValueError(f"arrival_header must be one of {', '.join(ARRIVAL_HEADERS)}")
+        self.arrival_header: ArrivalHeader = arrival_header
         naming = random.Random(f"easee-fleet-{seed}")
         serials: list[str] = []
         while len(serials) < chargers:
@@ -351,7 +359,13 @@ class EaseeFleet:
         observed = datetime.fromtimestamp(reading.at, UTC)
         published = datetime.fromtimestamp(arrival, UTC)
         routing_key, body = encode_observation(serial, reading.obs_id, reading.value, observed, self.form)
-        headers = {"ArrivalTime": arrival_time_header(published)}
+        headers: dict[str, Any] = {}
+        if self.arrival_header == "iso":
+            headers["ArrivalTime"] = arrival_time_header(published)
+        elif self.arrival_header == "timestamp":  # an AMQP timestamp: whole seconds, naive UTC in pika
+            headers["ArrivalTime"] = published.replace(microsecond=0, tzinfo=None)
+        elif self.arrival_header == "ticks":
+            headers["ArrivalTime"] = dotnet_ticks(published)
         return SimMessage(
             routing_key, body, headers, published, observed, serial, reading.obs_id, reading.value
         )
