@@ -31,12 +31,17 @@ def gaps_of(times: pl.LazyFrame, expected: timedelta = DEFAULT_GAP) -> pl.LazyFr
 
     Columns: ``charger_id``, ``gap_start`` (last message before), ``gap_end`` (first after), ``gap_s``.
     """
-    # Sorting each charger's times inside a group-by is far cheaper than a window over all rows.
+    # Sorting each charger's times inside a group-by is far cheaper than a window over all rows, and
+    # most chargers have no silence at all: find the longest silence of each first, then list the
+    # silences of only those chargers that have one.
     times_sorted = pl.col("observed_at").sort()
+    longest = times.group_by("charger_id").agg(times_sorted.diff().max().alias("longest"))
+    suspects = longest.filter(pl.col("longest") > expected).select("charger_id")
     previous = times_sorted.shift(1)
     is_gap = (times_sorted - previous) > expected
     return (
-        times.group_by("charger_id")
+        times.join(suspects, on="charger_id", how="semi")
+        .group_by("charger_id")
         .agg(previous.filter(is_gap).alias("gap_start"), times_sorted.filter(is_gap).alias("gap_end"))
         .explode("gap_start", "gap_end")
         .drop_nulls("gap_end")

@@ -165,18 +165,20 @@ def _per_session(rows: pl.LazyFrame, holes: pl.LazyFrame) -> pl.LazyFrame:
         in_hole.any().alias("power_hole"),
     )
 
-    ts = pl.col("observed_at")
-    figures = rows.group_by(_KEY).agg(
-        pl.col("value").filter(counter).sort_by(ts.filter(counter)).last().alias("counter_last"),
+    # Everything else is a few rows per session: leave the power rows out before grouping. Rows are in
+    # device-time order within a group, so "last" and "first" are the latest and earliest.
+    others = rows.filter(obs_id != _ids.TOTAL_POWER)
+    figures = others.group_by(_KEY).agg(
+        pl.col("value").filter(counter).last().alias("counter_last"),
         (obs_id == _ids.SESSION_ENERGY).any().alias("has_counter"),
-        pl.col("value").filter(meter).sort_by(ts.filter(meter)).last().alias("meter_stop_kwh"),
-        ts.filter(meter).max().alias("meter_stop_at"),
+        pl.col("value").filter(meter).last().alias("meter_stop_kwh"),
+        pl.col("observed_at").filter(meter).max().alias("meter_stop_at"),
         (pl.col("value").filter(phase) // 10).max().cast(pl.Int8).alias("phases_inside"),
-        pl.col("value_text").filter(token).sort_by(ts.filter(token)).first().alias("token"),
-        pl.col("token_reversed").filter(token_rev).sort_by(ts.filter(token_rev)).first().alias("token_rev"),
+        pl.col("value_text").filter(token).first().alias("token"),
+        pl.col("token_reversed").filter(token_rev).first().alias("token_rev"),
         offline.any().alias("went_offline"),
     )
-    return figures.join(integral, on=_KEY, how="left")
+    return figures.join(integral, on=_KEY, how="full", coalesce=True)
 
 
 def _before(obs: pl.LazyFrame, sess: pl.LazyFrame, obs_id: int, at: pl.Expr, name: str) -> pl.LazyFrame:
