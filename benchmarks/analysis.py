@@ -327,7 +327,8 @@ def main() -> int:
             "pandas, typical (read all, iterrows, masks)": _contender("pandas-typical", root),
         }
         for name, r in results.items():
-            line = f"{name:55s} {r['seconds']:7.2f} s wall {r['cpu_s']:7.2f} s CPU  {int(r['sessions']):>6,} sessions"
+            line = f"{name:55s} {r['seconds']:7.2f} s wall {r['cpu_s']:7.2f} s CPU"
+            line += f"  {int(r['sessions']):>6,} sessions"
             print(f"{line}  peak RSS {r['rss_mb']:7,.0f} MB")
         cli = results["evkit sessions (CLI subprocess, wall incl. start-up)"]["seconds"]
         lib = results["evkit.analysis.sessions(scan(DIR, dedupe=False))"]["seconds"]
