@@ -77,6 +77,7 @@ class _Charger:
     hour_kwh: float = 0.0
     temp_c: float = 20.0
     now: float = 0.0  # the model's clock: no later reading is observed before it
+    reason: int = -1  # last ReasonForNoCurrent sent
     out: list[_Reading] = field(default_factory=list)
 
     # ---------------------------------------------------------------------------------------- helpers
@@ -104,9 +105,14 @@ class _Charger:
         if first:  # later reports keep to the hourly rhythm
             self.emit(at + 1.2, Obs.LIFETIME_ENERGY, round(self.lifetime_kwh, 3))
 
-    def set_mode(self, at: float, mode: int) -> None:
+    def set_mode(self, at: float, mode: int, reason: int | None = None) -> None:
+        """Op mode 109, then (when it changes) why no current flows: 96 ReasonForNoCurrent."""
         self.op_mode = mode
         self.emit(at, Obs.OP_MODE, int(mode))
+        reason = _REASON_BY_MODE.get(mode) if reason is None else reason
+        if reason is not None and reason != self.reason:
+            self.reason = reason
+            self.emit(at + 0.05, Obs.REASON_FOR_NO_CURRENT, reason)
 
     def report_power(self, at: float) -> None:
         self.emit(at, Obs.TOTAL_POWER, round(self.power_kw, 3))
@@ -214,7 +220,10 @@ class _Charger:
                     self.report_power(stop + 0.2)
                     self.emit(stop + 0.3, Obs.OUTPUT_PHASE, 0)
                     # 6: the car stopped drawing; 4: paused by a schedule / smart charging.
-                    self.set_mode(stop + 0.5, rng.choice([OpMode.READY_TO_CHARGE, OpMode.COMPLETED]))
+                    if rng.random() < 0.5:
+                        self.set_mode(stop + 0.5, OpMode.READY_TO_CHARGE)
+                    else:
+                        self.set_mode(stop + 0.5, OpMode.COMPLETED, reason=_PENDING_SCHEDULE)
                     phase_deadline = now + rng.uniform(300.0, 2400.0)
                 elif self.session_kwh >= need_kwh:
                     self.power_kw = 0.0
@@ -265,6 +274,18 @@ class _Charger:
         batch = sorted(self.out)
         self.out = []
         return batch
+
+
+# ReasonForNoCurrent (96) the model reports with each op mode.
+_PENDING_SCHEDULE = 54
+_REASON_BY_MODE: dict[int, int] = {
+    OpMode.DISCONNECTED: 50,  # no car requesting current
+    OpMode.AWAITING_AUTHENTICATION: 55,  # pending authorization
+    OpMode.AWAITING_START: 0,
+    OpMode.CHARGING: 0,
+    OpMode.READY_TO_CHARGE: 79,  # the car is not charging
+    OpMode.COMPLETED: 79,
+}
 
 
 def _serial(rng: random.Random) -> str:

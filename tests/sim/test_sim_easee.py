@@ -183,7 +183,9 @@ def test_phase_currents_follow_power(decoded: pl.DataFrame) -> None:
 
 def test_telemetry_present(decoded: pl.DataFrame) -> None:
     ids = set(decoded["observation_id"])
-    assert {120, 121, 122, 124, 150, 182, 183, 184, 185, 190, 196, 110} <= ids
+    assert {96, 120, 121, 122, 124, 150, 182, 183, 184, 185, 190, 196, 110} <= ids
+    reasons = decoded.filter(pl.col("observation_id") == Obs.REASON_FOR_NO_CURRENT)
+    assert reasons["label"].null_count() == 0
     assert ids & {130, 132}
     voltages = decoded.filter(pl.col("observation_id").is_in([191, 192, 193]))["value"]
     assert 215 < voltages.mean() < 245  # type: ignore[operator]
