@@ -45,7 +45,13 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         help="MQTT client id (default: derived from host, topics and --out, "
         "so a restart resumes the session)",
     )
-    conn.add_argument("--protocol", choices=["5", "311"], default="5", help="MQTT version (default 5)")
+    conn.add_argument(
+        "--protocol",
+        choices=["311", "5"],
+        default="311",
+        help="MQTT version: 311 (3.1.1, default; paho is fastest with it) or 5 (the broker drops the "
+        "session after --session-expiry)",
+    )
     conn.add_argument("--qos", type=int, choices=[0, 1], default=1, help="subscription QoS (default 1)")
     conn.add_argument(
         "--session-expiry",

@@ -85,8 +85,13 @@ def _number(value: Any) -> float | None:
 
 
 def _literal(value: Any) -> str:
-    if isinstance(value, str):
-        return value
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is int:
+        return str(value)
+    if kind is float and math.isfinite(value):
+        return repr(value)  # the shortest round-trip text, as json.dumps writes it
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import operator
 import os
 import random
 import re
@@ -49,7 +50,8 @@ from evkit.evcc import decode as evcc_decode
 from evkit.evcc.decode import Reading
 from evkit.goe import decode as goe_decode
 from evkit.sources.pipeline import CapturePipeline, CaptureStats, WriteResult
-from evkit.store import MQTT_SCHEMA, PartWriter, upsert_capture
+from evkit.sources.writer_process import WriterProcess
+from evkit.store import MQTT_SCHEMA, PartWriter, ensure_writable, new_capture_id, upsert_capture
 from evkit.store.schema import UTC_US
 
 log = logging.getLogger(__name__)
@@ -164,68 +166,94 @@ class RowBuilder:
             return where, [Reading(where.key, None, text, None, None, None, error)]
 
     def frame(self, messages: Sequence[Message]) -> pl.DataFrame:
-        """One frame for a batch of messages."""
-        received: list[int] = []
-        observed: list[int | None] = []
-        values: list[float | None] = []
-        texts: list[str | None] = []
-        raws: list[bytes] = []
-        errors: list[str | None] = []
-        topics: list[str] = []
-        retained: list[bool] = []
-        qos: list[int] = []
-        dups: list[bool] = []
+        """One frame for a batch of messages.
+
+        Per message only the decoding runs in Python; message-level columns are built once and
+        repeated for messages that gave several rows (``nrg``) with a vectorised gather.
+        """
+        readings: list[Reading] = []
         sources: list[str] = []
         devices: list[str | None] = []
-        keys: list[str] = []
-        epochs: list[int] = []
-        labels: list[str | None] = []
-        units: list[str | None] = []
-        for message in messages:
+        index: list[int] = []
+        expanded = False
+        for position, message in enumerate(messages):
             where, rows = self.readings(message.topic, message.payload)
-            for row in rows:
-                received.append(message.received_us)
-                observed.append(row.observed_at_us)
-                values.append(row.value)
-                texts.append(row.value_text)
-                raws.append(message.payload)
-                errors.append(row.error)
-                topics.append(message.topic)
-                retained.append(message.retained)
-                qos.append(message.qos)
-                dups.append(message.dup)
-                sources.append(where.source)
-                devices.append(where.device_id)
-                keys.append(row.key)
-                epochs.append(message.epoch)
-                labels.append(row.label)
-                units.append(row.unit)
-        height = len(received)
-        columns: dict[str, pl.Series] = {
+            sources.append(where.source)
+            devices.append(where.device_id)
+            if len(rows) == 1:
+                readings.append(rows[0])
+                index.append(position)
+            else:
+                readings.extend(rows)
+                index.extend([position] * len(rows))
+                expanded = True
+        height = len(readings)
+        if height:
+            keys, values, texts, labels, units, observed, errors = zip(*readings, strict=True)
+        else:
+            keys = values = texts = labels = units = observed = errors = ()
+        columns_by_message: list[Sequence[Any]] = [
+            *(zip(*messages, strict=True) if messages else ((),) * 7),
+            sources,
+            devices,
+        ]
+        if expanded:  # repeat message-level values for each of their rows (C-level gather)
+            pick = operator.itemgetter(*index)
+            columns_by_message = [
+                pick(column) if height > 1 else [column[index[0]]] for column in columns_by_message
+            ]
+        received, topics, raws, retained, qos, dups, epochs, sources_, devices_ = columns_by_message
+        per_message = {
             "received_at": pl.Series(received, dtype=pl.Int64).cast(UTC_US),
-            "arrival_time": pl.Series([None] * height, dtype=UTC_US),
+            "topic": pl.Series(topics, dtype=pl.String),
+            "raw": pl.Series(raws, dtype=pl.Binary),
+            "retained": pl.Series(retained, dtype=pl.Boolean),
+            "qos": pl.Series(qos, dtype=pl.Int8),
+            "redelivered": pl.Series(dups, dtype=pl.Boolean),
+            "conn_epoch": pl.Series(epochs, dtype=pl.Int32),
+            "source": pl.Series(sources_, dtype=pl.String),
+            "device_id": pl.Series(devices_, dtype=pl.String),
+        }
+        nulls = pl.repeat(None, height, eager=True)
+        columns: dict[str, pl.Series] = {
+            "received_at": per_message["received_at"],
+            "arrival_time": nulls.cast(UTC_US),
             "observed_at": pl.Series(observed, dtype=pl.Int64).cast(UTC_US),
-            "charger_id": pl.Series(devices, dtype=pl.String),
-            "observation_id": pl.Series([None] * height, dtype=pl.Int32),
+            "charger_id": per_message["device_id"].alias("charger_id"),
+            "observation_id": nulls.cast(pl.Int32),
             "observation": pl.Series(keys, dtype=pl.String),
             "value": pl.Series(values, dtype=pl.Float64),
             "value_text": pl.Series(texts, dtype=pl.String),
-            "kind": pl.Series(["mqtt"] * height, dtype=pl.String),
-            "routing_key": pl.Series([None] * height, dtype=pl.String),
-            "redelivered": pl.Series(dups, dtype=pl.Boolean),
-            "raw": pl.Series(raws, dtype=pl.Binary),
+            "kind": pl.repeat("mqtt", height, dtype=pl.String, eager=True),
+            "routing_key": nulls.cast(pl.String),
+            "redelivered": per_message["redelivered"],
+            "raw": per_message["raw"],
             "error": pl.Series(errors, dtype=pl.String),
-            "topic": pl.Series(topics, dtype=pl.String),
-            "retained": pl.Series(retained, dtype=pl.Boolean),
-            "qos": pl.Series(qos, dtype=pl.Int8),
-            "source": pl.Series(sources, dtype=pl.String),
-            "device_id": pl.Series(devices, dtype=pl.String),
+            "topic": per_message["topic"],
+            "retained": per_message["retained"],
+            "qos": per_message["qos"],
+            "source": per_message["source"],
+            "device_id": per_message["device_id"],
             "key": pl.Series(keys, dtype=pl.String),
-            "conn_epoch": pl.Series(epochs, dtype=pl.Int32),
+            "conn_epoch": per_message["conn_epoch"],
             "label": pl.Series(labels, dtype=pl.String),
             "unit": pl.Series(units, dtype=pl.String),
         }
-        return pl.DataFrame(columns)
+        return pl.DataFrame({name: series.alias(name) for name, series in columns.items()})
+
+
+#: The writer process's row builder, kept across batches (route cache, go-e firmware per serial).
+_CHILD_BUILDERS: dict[TopicRules, RowBuilder] = {}
+
+
+def decode_batch(items: Sequence[Any]) -> pl.DataFrame:
+    """Decoder of the writer process: ``items`` is ``[TopicRules, Message, ...]`` (rules travel with
+    every batch so one child serves one capture's settings; routes and firmware stay cached)."""
+    rules, messages = items[0], items[1:]
+    builder = _CHILD_BUILDERS.get(rules)
+    if builder is None:
+        builder = _CHILD_BUILDERS[rules] = RowBuilder(rules)
+    return builder.frame(messages)
 
 
 def default_client_id(host: str, port: int, topics: Sequence[str], out: Path | str) -> str:
@@ -256,7 +284,7 @@ class MqttSettings:
     insecure: bool = False
     client_id: str | None = None
     qos: int = 1
-    protocol: int = 5  # 5 or 311
+    protocol: int = 311  # 311 (MQTT 3.1.1: fastest with paho) or 5 (session expiry)
     session_expiry: int = 86_400  # seconds the broker keeps our session (MQTT 5)
     keepalive: int = 30
     max_messages: int | None = None
@@ -268,6 +296,9 @@ class MqttSettings:
     max_backoff: float = 60.0
     connect_timeout: float = 15.0
     rules: TopicRules = field(default_factory=TopicRules)
+    #: "process": decode and write in a child process (keeps the GIL for the MQTT client; fastest);
+    #: "thread": in this process (no child; simpler to debug).
+    writer: str = "process"
 
     def validate(self) -> None:
         """Raise ConfigError for settings that cannot work."""
@@ -293,6 +324,8 @@ class MqttSettings:
             raise ConfigError("--flush-interval must be positive")
         if not 0 < self.port < 65536:
             raise ConfigError(f"invalid port {self.port}")
+        if self.writer not in ("process", "thread"):
+            raise ConfigError(f"writer must be 'process' or 'thread', got {self.writer!r}")
 
 
 class MqttCapture:
@@ -324,6 +357,8 @@ class MqttCapture:
         self.subscribed = threading.Event()
         self._pipeline: CapturePipeline[Message] | None = None
         self._writer: PartWriter | None = None
+        self._process: WriterProcess | None = None
+        self.capture_id: str | None = None
         self._client: Any = None
 
     # -- public ---------------------------------------------------------------------------------
@@ -336,10 +371,17 @@ class MqttCapture:
     def run(self) -> dict[str, Any]:
         """Capture until a stop condition; returns the summary (also written to the manifest)."""
         s = self.settings
-        self._writer = PartWriter(s.out)
+        ensure_writable(Path(s.out))
+        self.capture_id = new_capture_id()
+        write_batch = self._write_batch
+        if s.writer == "process":
+            self._process = WriterProcess(f"{__name__}:decode_batch", s.out, self.capture_id)
+            write_batch = self._write_in_child
+        else:
+            self._writer = PartWriter(s.out, capture_id=self.capture_id)
         self._manifest("running")
         self._pipeline = CapturePipeline(
-            self._write_batch,
+            write_batch,
             self._acknowledge,
             flush_rows=s.flush_rows,
             flush_interval=s.flush_interval,
@@ -349,6 +391,7 @@ class MqttCapture:
         bar = None
         status = "failed"
         try:
+            # The writer process starts up (imports) while we connect; its first write waits for it.
             self._client = self._make_client()
             self._connect_first()
             if self.progress:
@@ -359,6 +402,8 @@ class MqttCapture:
             status = "complete"
         finally:
             self._shutdown()
+            if self._process is not None:
+                self._process.close()
             self.stats.ended_at = time.time()
             if bar is not None:
                 bar.close()
@@ -373,7 +418,7 @@ class MqttCapture:
         """Counters and identity of this capture (no secrets)."""
         snap = self.stats.snapshot()
         return {
-            "capture_id": self._writer.capture_id if self._writer else None,
+            "capture_id": self.capture_id,
             "out": str(self.settings.out),
             "client_id": self.client_id,
             "stop_reason": self.stop_reason,
@@ -478,7 +523,10 @@ class MqttCapture:
             # retainHandling=1: retained values are replayed for a new subscription only, so a
             # resumed session does not get the whole retained tree again on every reconnect.
             client.subscribe([(t, SubscribeOptions(qos=s.qos, retainHandling=1)) for t in s.topics])
-        elif not session_present:
+        elif not session_present or self._epoch == 1:
+            # 3.1.1: subscribe when the session is new, and once per run (the topic set may have
+            # changed under an explicit --client-id); a resumed session after a reconnect keeps its
+            # subscriptions, and re-subscribing would replay every retained value again.
             client.subscribe([(t, s.qos) for t in s.topics])
         else:
             self.subscribed.set()
@@ -629,6 +677,10 @@ class MqttCapture:
 
     # -- writer thread ---------------------------------------------------------------------------
 
+    def _write_in_child(self, items: Sequence[Message]) -> WriteResult:
+        assert self._process is not None
+        return self._process.write([self.settings.rules, *items])
+
     def _write_batch(self, items: Sequence[Message]) -> WriteResult:
         assert self._writer is not None
         frame = self._builder.frame(items)
@@ -642,12 +694,11 @@ class MqttCapture:
 
     def _manifest(self, status: str) -> None:
         s = self.settings
-        assert self._writer is not None
         snap = self.stats.snapshot()
         upsert_capture(
             s.out,
             {
-                "capture_id": self._writer.capture_id,
+                "capture_id": self.capture_id,
                 "source": "mqtt",
                 "host": s.host,
                 "port": s.port,
@@ -725,6 +776,7 @@ __all__ = [
     "MqttSettings",
     "RowBuilder",
     "TopicRules",
+    "decode_batch",
     "decode_other",
     "default_client_id",
     "record_mqtt",

@@ -80,43 +80,31 @@ def test_sigterm_flushes_and_exits_0(
     mqtt_broker: tuple[str, int], unique_name: str, dataset_dir: Path
 ) -> None:
     _, port = mqtt_broker
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "evkit",
-            "capture",
-            "mqtt",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--topic",
-            f"{unique_name}/#",
-            "--out",
-            str(dataset_dir),
-            "--flush-interval",
-            "30",
-            "--quiet",
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    command = [
+        sys.executable, "-m", "evkit", "capture", "mqtt", "--host", "127.0.0.1", "--port", str(port),
+        "--topic", f"{unique_name}/#", "--out", str(dataset_dir), "--quiet",
+    ]  # fmt: skip
+    process = subprocess.Popen([*command, "--flush-interval", "30"], stderr=subprocess.PIPE, text=True)
     try:
         wait_for_subscription(dataset_dir)
         publish(port, [(f"{unique_name}/t", str(i), False) for i in range(120)])
-        time.sleep(1.0)  # delivered, but not yet flushed (flush interval 30 s, 500 rows)
+        time.sleep(2.0)  # delivered, but not yet flushed (flush interval 30 s, 500 rows)
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, stderr
+    manifest = json.loads((dataset_dir / "manifest.json").read_text())
+    first = manifest["captures"][0]
+    assert first["status"] == "complete" and first["stop_reason"] == "stopped"
+    assert first["messages"] > 0
+    assert evkit.scan(dataset_dir).collect().height == first["messages"]  # buffered rows were flushed
+    # whatever had not arrived yet stayed in the broker session: the same command picks it up
+    again = evkit_cli(*command[3:], "--idle-exit", "2")
+    assert again.returncode == 0, again.stderr
     values = evkit.scan(dataset_dir).collect()["value"].to_list()
     assert sorted(values) == [float(i) for i in range(120)]
-    manifest = json.loads((dataset_dir / "manifest.json").read_text())
-    assert manifest["captures"][0]["status"] == "complete"
-    assert manifest["captures"][0]["messages"] == 120
 
 
 def test_invalid_topic_filter_exits_2(dataset_dir: Path) -> None:

@@ -235,8 +235,10 @@ def test_mqtt_record_replay_record_gives_the_same_observations(
     )
 
     def comparable(frame: pl.DataFrame, prefix: str) -> list[tuple[object, ...]]:
+        # MQTT keeps order per topic and QoS, not across them: compare those sequences
         return (
-            frame.with_columns(pl.col("device_id", "key").str.replace(f"^{prefix}/", "PREFIX/"))
+            frame.with_columns(pl.col("device_id", "key", "topic").str.replace(f"^{prefix}/", "PREFIX/"))
+            .sort("topic", "qos", maintain_order=True)
             .select(OBSERVATION_COLUMNS)
             .rows()
         )
