@@ -78,6 +78,7 @@ class _Charger:
     temp_c: float = 20.0
     now: float = 0.0  # the model's clock: no later reading is observed before it
     reason: int = -1  # last ReasonForNoCurrent sent
+    pause_kind_toggle: bool = False  # pauses alternate: the car stops (6) / a schedule pauses (4)
     out: list[_Reading] = field(default_factory=list)
 
     # ---------------------------------------------------------------------------------------- helpers
@@ -220,7 +221,8 @@ class _Charger:
                     self.report_power(stop + 0.2)
                     self.emit(stop + 0.3, Obs.OUTPUT_PHASE, 0)
                     # 6: the car stopped drawing; 4: paused by a schedule / smart charging.
-                    if rng.random() < 0.5:
+                    car_paused = self.pause_kind_toggle = not self.pause_kind_toggle  # alternate kinds
+                    if car_paused:
                         self.set_mode(stop + 0.5, OpMode.READY_TO_CHARGE)
                     else:
                         self.set_mode(stop + 0.5, OpMode.COMPLETED, reason=_PENDING_SCHEDULE)
@@ -336,6 +338,7 @@ class EaseeFleet:
                     rng=rng,
                     start=origin + rng.uniform(0.0, 5.0),
                     three_phase=rng.random() < 0.8,
+                    pause_kind_toggle=rng.random() < 0.5,
                     wifi=rng.random() < 0.6,
                     lifetime_kwh=rng.uniform(200.0, 9000.0),
                 )
