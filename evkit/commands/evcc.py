@@ -98,6 +98,9 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     sim.add_argument("--interval", type=float, default=2.0, help="seconds per control cycle (default 2)")
     sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
     sim.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    sim.add_argument(
+        "--sessions", action="store_true", help="vehicles come and go by themselves (whole charging sessions)"
+    )
     sim.set_defaults(func=run_sim)
 
 
@@ -195,7 +198,12 @@ def run_sim(args: argparse.Namespace) -> int:
     if args.interval <= 0:
         raise ConfigError("--interval must be positive")
     sim = EvccSimulator(
-        **broker, loadpoints=args.loadpoints, vehicles=vehicles, interval_s=args.interval, speed=args.speed
+        **broker,
+        loadpoints=args.loadpoints,
+        vehicles=vehicles,
+        interval_s=args.interval,
+        speed=args.speed,
+        sessions=args.sessions,
     )
     sim.start()
     print(

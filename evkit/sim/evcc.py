@@ -62,9 +62,17 @@ class EvccSimulator:
     """A simulated evcc with ``loadpoints`` loadpoints and the named ``vehicles``.
 
     ``interval_s`` is the control cycle (evcc: 30 s; shorter here so notebooks feel alive).
-    ``speed`` multiplies simulated time per cycle (energy, SoC). Give ``transport`` to run on an
+    ``speed`` multiplies simulated time per cycle (energy, SoC). With ``sessions`` vehicles come and
+    go by themselves (unplugged half an hour after reaching their limit, plugged in again after an
+    hour with 20-50 % SoC), so a recording holds whole sessions. Give ``transport`` to run on an
     in-memory broker, or ``host``/``port``/credentials for a real one.
     """
+
+    #: simulated seconds a full vehicle stays plugged in, and a loadpoint stays empty (``sessions``)
+    FULL_STAY_S = 1800.0
+    IDLE_S = 3600.0
+    #: evcc forgets an external battery mode that is not re-sent within a minute
+    BATTERY_MODE_WATCHDOG_S = 60.0
 
     def __init__(
         self,
@@ -82,6 +90,7 @@ class EvccSimulator:
         tls: bool = False,
         battery: bool = True,
         cleanup: bool = True,
+        sessions: bool = False,
         seed: int | None = None,
     ) -> None:
         if loadpoints < 1:
@@ -91,6 +100,8 @@ class EvccSimulator:
         self.speed = speed
         self.cleanup = cleanup
         self.battery = battery
+        self.sessions = sessions
+        self._battery_mode_age_s = 0.0
         self.errors: list[SetError] = []
         self.applied: list[tuple[str, str]] = []  # (topic, payload) of every accepted /set
         self._connect = {"host": host, "port": port, "username": username, "password": password, "tls": tls}
@@ -348,10 +359,35 @@ class EvccSimulator:
             self.site["homePower"] = round(
                 max(150.0, self.site["homePower"] + self._random.uniform(-40, 40)), 1
             )
+            self._battery_mode_age_s += dt_s
+            if (
+                self.site.get("batteryModeExternal")
+                and self._battery_mode_age_s > self.BATTERY_MODE_WATCHDOG_S
+            ):
+                self.site["batteryModeExternal"] = None  # evcc's watchdog releases the battery
+            if self.sessions:
+                for number in self.loadpoints:
+                    self._come_and_go(number, dt_s)
             self._publish_all()
             for number, loadpoint in self.loadpoints.items():  # evcc re-publishes these every cycle
                 for key in ("mode", "connected", "charging", "enabled", "chargePower"):
                     self._publish(f"loadpoints/{number}/{key}", loadpoint[key], force=True)
+
+    def _come_and_go(self, number: int, dt_s: float) -> None:
+        lp = self.loadpoints[number]
+        if lp["connected"]:
+            vehicle = self.vehicles.get(lp["vehicleName"])
+            limit = min(lp["limitSoc"] or 100, vehicle.fields["limitSoc"] if vehicle else 100)
+            full = lp["vehicleSoc"] is not None and lp["vehicleSoc"] >= limit
+            lp["_full_s"] = lp.get("_full_s", 0.0) + dt_s if full else 0.0
+            if lp["_full_s"] > self.FULL_STAY_S:
+                self._unplug_locked(number)
+        else:
+            lp["_idle_s"] = lp.get("_idle_s", 0.0) + dt_s
+            busy = {other["vehicleName"] for other in self.loadpoints.values() if other["connected"]}
+            free = [name for name in self.vehicles if name not in busy]
+            if lp["_idle_s"] > self.IDLE_S and free:
+                self._plug_locked(number, self._random.choice(free), round(self._random.uniform(20, 50), 1))
 
     def _pv_power(self) -> float:
         now = datetime.now(UTC)
@@ -408,31 +444,40 @@ class EvccSimulator:
     def plug(self, loadpoint: int = 1, vehicle: str | None = None, *, soc: float | None = None) -> None:
         """Connect ``vehicle`` (default: the loadpoint's first) to ``loadpoint``: a new session starts."""
         with self._lock:
-            lp = self.loadpoints[loadpoint]
-            name = vehicle or next(iter(self.vehicles), "")
-            car = self.vehicles.get(name)
-            if soc is not None and car is not None:
-                car.soc = soc
-            lp.update(
-                connected=True,
-                vehicleName=name,
-                vehicleTitle=car.title if car else "",
-                vehicleSoc=car.soc if car else None,
-                sessionEnergy=0.0,
-                chargeDuration=0,
-                connectedDuration=0,
-                _charging_s=0.0,
-                _connected_s=0.0,
-            )
+            self._plug_locked(loadpoint, vehicle, soc)
             self._publish_all()
+
+    def _plug_locked(self, loadpoint: int, vehicle: str | None, soc: float | None) -> None:
+        lp = self.loadpoints[loadpoint]
+        name = vehicle or next(iter(self.vehicles), "")
+        car = self.vehicles.get(name)
+        if soc is not None and car is not None:
+            car.soc = soc
+        lp.update(
+            connected=True,
+            vehicleName=name,
+            vehicleTitle=car.title if car else "",
+            vehicleSoc=car.soc if car else None,
+            sessionEnergy=0.0,
+            chargeDuration=0,
+            connectedDuration=0,
+            _charging_s=0.0,
+            _connected_s=0.0,
+            _full_s=0.0,
+        )
 
     def unplug(self, loadpoint: int = 1) -> None:
         """Disconnect the vehicle from ``loadpoint``."""
         with self._lock:
-            lp = self.loadpoints[loadpoint]
-            lp.update(connected=False, charging=False, enabled=False, chargePower=0.0, vehicleName="")
-            lp.update(vehicleTitle="", vehicleSoc=None)
+            self._unplug_locked(loadpoint)
             self._publish_all()
+
+    def _unplug_locked(self, loadpoint: int) -> None:
+        lp = self.loadpoints[loadpoint]
+        lp.update(connected=False, charging=False, enabled=False, chargePower=0.0, vehicleName="")
+        lp.update(vehicleTitle="", vehicleSoc=None, _idle_s=0.0)
+        for key in ("chargeCurrents", "chargeCurrents/l1", "chargeCurrents/l2", "chargeCurrents/l3"):
+            lp[key] = 0.0
 
     # ------------------------------------------------------------------ /set handling (evcc's rules)
 
@@ -496,6 +541,7 @@ class EvccSimulator:
             return
         if name == "batteryMode":
             site["batteryModeExternal"] = value
+            self._battery_mode_age_s = 0.0
             return
         site[name] = value
 

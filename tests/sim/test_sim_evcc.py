@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from evkit.cli import main
-from evkit.control.base import MqttMessage
+from evkit.control.base import MemoryBroker, MqttMessage
 from evkit.sim.evcc import EvccSimulator
 from evkit.sources.mqtt_transport import PahoTransport
 
@@ -189,3 +190,34 @@ def test_cli_sim_runs_for_a_while(
     finally:
         probe.transport.publish(f"{prefix}/status", b"", retain=True)
         probe.close()
+
+
+def test_sessions_come_and_go_on_their_own() -> None:
+    broker = MemoryBroker()
+    with EvccSimulator(
+        broker.transport(), vehicles=("a", "b"), interval_s=3600, sessions=True, seed=1
+    ) as sim:
+        sim.loadpoints[1]["mode"] = "now"
+        seen: list[tuple[bool, float]] = []
+        for _ in range(400):  # 400 cycles of 2 simulated minutes
+            sim.tick(120)
+            lp = sim.loadpoints[1]
+            seen.append((lp["connected"], lp["sessionEnergy"]))
+        connected = [c for c, _ in seen]
+        unplugs = sum(1 for before, after in itertools.pairwise(connected) if before and not after)
+        plugs = sum(1 for before, after in itertools.pairwise(connected) if not before and after)
+        assert unplugs >= 2 and plugs >= 2
+        assert max(energy for _, energy in seen) > 10_000  # Wh in one session
+        assert broker.retained["evcc/loadpoints/1/chargeTotalImport"].text != "1334.5"  # meter moved on
+
+
+def test_external_battery_mode_is_released_after_a_minute() -> None:
+    broker = MemoryBroker()
+    with EvccSimulator(broker.transport(), interval_s=3600) as sim:
+        broker.publish("evcc/site/batteryMode/set", "hold")
+        assert wait_for(lambda: "evcc/site/batteryModeExternal" in broker.retained)
+        assert broker.retained["evcc/site/batteryModeExternal"].text == "hold"
+        sim.tick(30)
+        assert "evcc/site/batteryModeExternal" in broker.retained
+        sim.tick(31)
+        assert "evcc/site/batteryModeExternal" not in broker.retained  # deleted: an empty retained payload
