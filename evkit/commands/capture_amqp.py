@@ -98,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
     from evkit.sources.amqp import AmqpCapture, resolve_details
 
     if not getattr(args, "verbose", False):
-        logging.getLogger("pika").setLevel(logging.WARNING)  # pika's INFO is a page per connection
+        # pika logs a page per connection and a traceback per failed attempt; our own messages say
+        # what happened (with the password masked). -v shows pika's too.
+        logging.getLogger("pika").setLevel(logging.CRITICAL)
     details, refresh = resolve_details(args.url, args.details, args.token_env, args.streams_url)
     if args.insecure:
         log.warning("--insecure: TLS certificates are NOT verified; anyone on the path can read the stream")

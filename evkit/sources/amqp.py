@@ -85,6 +85,12 @@ def _utc_iso(epoch_s: float | None) -> str | None:
     return None if epoch_s is None else datetime.fromtimestamp(epoch_s, UTC).isoformat()
 
 
+def _describe_error(exc: BaseException) -> str:
+    """A readable one-line reason (pika's connection errors often have an empty ``str``)."""
+    text = str(exc) or ", ".join(repr(a) for a in exc.args) or "no details"
+    return f"{type(exc).__name__}: {text}"
+
+
 def _is_auth_failure(exc: BaseException) -> bool:
     import pika.exceptions as pe
 
@@ -240,9 +246,9 @@ class AmqpCapture:
             try:
                 self._session(pipeline, bar)
                 return
-            except pe.AMQPError as exc:
+            except (pe.AMQPError, OSError) as exc:  # OSError: TLS and socket errors pika lets through
                 self._drop_connection()
-                reason = f"{type(exc).__name__}: {exc}"
+                reason = _describe_error(exc)
                 # Rows of the dead connection are written (duplicates are harmless) but never acked.
                 pipeline.flush(None)
                 if self._connected_this_epoch:
