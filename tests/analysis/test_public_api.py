@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-import evkit.analysis as analysis
+from evkit import analysis
 
 
 def test_public_names_are_sorted_and_present() -> None:
