@@ -69,7 +69,12 @@ def _data_type(obs_id: int, value: Any, data_type: DataType | None) -> DataType:
 
 
 def typed_value(value: Any, data_type: DataType) -> Any:
-    """``value`` as the JSON value of ``data_type`` (Boolean -> bool, Double -> float, Integer -> int)."""
+    """``value`` as the JSON value of ``data_type`` (Boolean -> bool, Double -> float, Integer -> int).
+
+    ``None`` stays ``None`` (JSON null).
+    """
+    if value is None:
+        return None
     if data_type is DataType.BOOLEAN:
         if isinstance(value, str):
             return value.strip().lower() in {"1", "true", "on", "yes"}
@@ -84,9 +89,11 @@ def typed_value(value: Any, data_type: DataType) -> Any:
     return value
 
 
-def text_value(value: Any, data_type: DataType) -> str:
+def text_value(value: Any, data_type: DataType) -> str | None:
     """``value`` as SignalR sends it: always text, booleans ``"1"``/``"0"``, objects as JSON."""
     typed = typed_value(value, data_type)
+    if typed is None:
+        return None
     if isinstance(typed, bool):
         return "1" if typed else "0"
     if isinstance(typed, str):
