@@ -253,3 +253,19 @@ def test_cli_list_shows_this_evccs_writable_topics(
 def test_paho_transport_unreachable_host_is_a_source_error() -> None:
     with pytest.raises(SourceError, match=r"10\.255\.255\.1:1883"):
         PahoTransport("10.255.255.1", 1883, timeout=1.0)  # non-routable: no answer at all
+
+
+@pytest.mark.parametrize(("code", "error"), [(134, "AuthError"), (135, "AuthError"), (136, "SourceError")])
+def test_connack_failures_map_to_clear_errors(code: int, error: str) -> None:
+    # the local Mosquitto accepts anyone, so feed the CONNACK handler the broker's refusal directly
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    transport = PahoTransport.__new__(PahoTransport)
+    transport.host, transport.port = "broker.example", 8883
+    transport._connected = threading.Event()
+    transport._connect_error = None
+    transport._on_connect(None, None, None, ReasonCode(PacketTypes.CONNACK, identifier=code), None)
+    assert transport._connected.is_set()
+    assert type(transport._connect_error).__name__ == error
+    assert "broker.example:8883" in str(transport._connect_error)
