@@ -70,7 +70,7 @@ _REVERSED_ID = int(Obs.USER_ID_TOKEN_REVERSED)
 
 # routing key -> (kind, charger id, observation id from the key, error); keys repeat a lot.
 _ROUTE_CACHE: dict[str, tuple[str, str | None, int | None, str | None]] = {}
-_ROUTE_CACHE_MAX = 200_000
+_ROUTE_CACHE_MAX = 100_000  # ~1,500 chargers x 60 ids; bounded memory
 
 
 def parse_routing_key(routing_key: str) -> tuple[str, str | None, int | None, str | None]:
@@ -92,9 +92,10 @@ def parse_routing_key(routing_key: str) -> tuple[str, str | None, int | None, st
         if error is not None:
             error = f"routing key {routing_key!r}: {error}"
     result = (kind, charger_id, obs_id, error)
-    if len(_ROUTE_CACHE) >= _ROUTE_CACHE_MAX:
-        _ROUTE_CACHE.clear()
-    _ROUTE_CACHE[routing_key] = result
+    if kind in ("observation", "pulse"):  # command-response keys carry unique ticks: not worth caching
+        if len(_ROUTE_CACHE) >= _ROUTE_CACHE_MAX:
+            _ROUTE_CACHE.clear()
+        _ROUTE_CACHE[routing_key] = result
     return result
 
 
