@@ -20,9 +20,24 @@ from evkit.control.base import (
     mask_secrets,
 )
 
+# controllers load on first use
+_LAZY = {"EvccClient": "evkit.control.evcc", "GoeController": "evkit.control.goe"}
+
+
+def __getattr__(name: str) -> object:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'evkit.control' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module_name), name)
+
+
 __all__ = [
     "AuditLog",
     "CommandResult",
+    "EvccClient",
+    "GoeController",
     "HttpResponse",
     "HttpTransport",
     "MemoryBroker",
