@@ -88,6 +88,12 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         metavar="N",
         help="write once this many rows are buffered (capped at half the prefetch; %(default)s)",
     )
+    tuning.add_argument(
+        "--writer",
+        choices=("process", "thread"),
+        default="process",
+        help="decode and write in a child process (default: keeps the consumer fast) or a thread",
+    )
     parser.add_argument("--quiet", action="store_true", help="no live counters on stderr")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     parser.set_defaults(func=run)
@@ -117,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         insecure=args.insecure,
         refresh_details=refresh,
         progress=not args.quiet,
+        writer=args.writer,
     )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

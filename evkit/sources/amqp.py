@@ -44,7 +44,7 @@ from evkit.sources.easee_details import (
 )
 from evkit.sources.pipeline import CapturePipeline, CaptureStats, WriteResult
 from evkit.sources.progress import BackgroundCapture, TerminalProgress
-from evkit.sources.writer_process import WriterProcess
+from evkit.sources.writer_process import WriterProcess, explain_write_failure
 from evkit.store.manifest import upsert_capture
 from evkit.store.writer import PartWriter, ensure_writable, new_capture_id
 
@@ -437,7 +437,7 @@ class AmqpCapture:
     def _store_error(self, exc: BaseException) -> EvkitError:
         if isinstance(exc, EvkitError):
             return exc
-        return StoreError(f"writing Parquet failed: {exc}")
+        return StoreError(explain_write_failure(self.out, exc))
 
     def _record(self, status: str, error: BaseException | None = None) -> dict[str, Any]:
         self.stats.messages = self._count

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import shutil
 import signal
 import struct
 import subprocess
@@ -58,6 +59,25 @@ def _receive(stream: IO[bytes]) -> Any:
     if data is None:
         raise EOFError
     return pickle.loads(data)
+
+
+def explain_write_failure(out: Path | str, exc: BaseException) -> str:
+    """What went wrong writing below ``out``, saying so when the disk is (nearly) full.
+
+    Polars sometimes reports a full disk as a ``ComputeError`` about the Parquet file rather than as
+    ``ENOSPC``, so the free space is checked whatever the exception.
+    """
+    if isinstance(exc, StoreError):
+        text = str(exc)
+    else:
+        text = f"writing Parquet below {out} failed: {type(exc).__name__}: {exc}"
+    try:
+        free = shutil.disk_usage(out).free
+    except OSError:
+        return text
+    if free < 16 * 2**20:
+        text += f" (the disk is full: {free / 2**20:.1f} MiB free below {out})"
+    return text
 
 
 def _load(target: str) -> Any:
@@ -157,9 +177,7 @@ def child_main(argv: list[str]) -> int:
             errors = frame.height - frame.get_column("error").null_count()
             _send(stdout, (frame.height, errors, len(paths)))
         except Exception as exc:  # reported to the parent, which acknowledges nothing of it
-            _send(
-                stdout, ("error", str(exc) if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}")
-            )
+            _send(stdout, ("error", explain_write_failure(out, exc)))
 
 
 if __name__ == "__main__":
