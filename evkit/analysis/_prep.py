@@ -54,3 +54,28 @@ def observations(lf: pl.LazyFrame, ids: Iterable[int], extra: Iterable[str] = ()
 def seconds(expr: pl.Expr) -> pl.Expr:
     """A duration expression as float seconds."""
     return expr.dt.total_microseconds().cast(pl.Float64) / 1e6
+
+
+def first_deliveries(lf: pl.LazyFrame, extra: Iterable[str] = ()) -> pl.LazyFrame:
+    """One row per message (same charger, id, device time and value), the copy delivered first.
+
+    A copy the broker flagged ``redelivered`` loses to one it did not; among equals the first in the
+    dataset wins (captures write rows in arrival order). Columns: ``IDENTITY`` plus ``extra``.
+    """
+    present = set(columns_of(lf))
+    wanted = [*IDENTITY, *[c for c in extra if c not in IDENTITY]]
+    frame = lf.select([pl.col(c) if c in present else pl.lit(None).alias(c) for c in wanted])
+    # A 64-bit hash of the identity keeps the bookkeeping on one integer column instead of five.
+    frame = frame.with_columns(
+        pl.struct(list(IDENTITY)).hash().alias("__id"),
+        (pl.col("redelivered").fill_null(False) if "redelivered" in present else pl.lit(False)).alias(
+            "__red"
+        ),
+    )
+    plain = frame.filter(pl.col("__red").not_()).filter(pl.col("__id").is_first_distinct())
+    again = (
+        frame.filter(pl.col("__red"))
+        .filter(pl.col("__id").is_first_distinct())
+        .join(plain.select("__id"), on="__id", how="anti")
+    )
+    return pl.concat([plain, again], how="vertical").drop("__id", "__red")

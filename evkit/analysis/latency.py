@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from evkit.analysis._prep import IDENTITY, require, seconds
+from evkit.analysis._prep import first_deliveries, require, seconds
 from evkit.analysis.schema import HOPS
 
 _HOP_EXPR = {
@@ -38,10 +38,10 @@ def latency(lf: pl.LazyFrame) -> pl.LazyFrame:
     """
     require(lf)
     base = (
-        lf.filter(pl.col("observed_at").is_not_null() | pl.col("arrival_time").is_not_null())
-        .select(*IDENTITY, "observation", "received_at", "arrival_time")
-        .sort("received_at")
-        .unique(subset=list(IDENTITY), keep="first", maintain_order=True)
+        first_deliveries(
+            lf.filter(pl.col("observed_at").is_not_null() | pl.col("arrival_time").is_not_null()),
+            extra=["observation", "received_at", "arrival_time", "redelivered"],
+        )
         .with_columns(pl.col("received_at").dt.truncate("1h").alias("hour"))
         .with_columns(pl.col("hour").dt.hour().cast(pl.Int8).alias("hour_of_day"))
     )

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from evkit.analysis._prep import IDENTITY, easee_rows, require, seconds
+from evkit.analysis._prep import IDENTITY, easee_rows, first_deliveries, require, seconds
 from evkit.analysis._timeline import DEFAULT_GAP, gaps, spans
 
 #: A message delivered this long after the device took it is stale (a replay of old state, a backlog).
@@ -61,21 +61,11 @@ def duplicates(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def out_of_order(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Messages that arrived after a newer message of the same charger and observation id.
-
-    ``behind_s`` is how much older the message is than the newest one already received; consumers
-    that keep "the latest value" would overwrite a newer value with it.
-    """
-    require(lf)
+def _out_of_order_of(first: pl.LazyFrame) -> pl.LazyFrame:
     key = ["charger_id", "observation_id"]
     frame = (
-        easee_rows(lf)
-        .filter(pl.col("observation_id").is_not_null())
-        .select(*IDENTITY, "observation", "received_at")
+        first.filter(pl.col("observation_id").is_not_null() & pl.col("observed_at").is_not_null())
         .sort("received_at")
-        .unique(subset=list(IDENTITY), keep="first", maintain_order=True)
-        .sort([*key, "received_at"])
         .with_columns(pl.col("observed_at").cum_max().shift(1).over(key).alias("newest_before"))
     )
     return (
@@ -92,6 +82,23 @@ def out_of_order(lf: pl.LazyFrame) -> pl.LazyFrame:
         )
         .sort("charger_id", "received_at")
     )
+
+
+def _first(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """First deliveries of the Easee rows, with what the checks below need."""
+    return first_deliveries(
+        easee_rows(lf), extra=["observation", "received_at", "arrival_time", "redelivered"]
+    )
+
+
+def out_of_order(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Messages that arrived after a newer message of the same charger and observation id.
+
+    ``behind_s`` is how much older the message is than the newest one already received; consumers
+    that keep "the latest value" would overwrite a newer value with it. Redelivered copies count once.
+    """
+    require(lf)
+    return _out_of_order_of(_first(lf))
 
 
 def decode_errors(lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -129,18 +136,9 @@ def unknown_ids(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def stale_values(lf: pl.LazyFrame, older_than: timedelta = DEFAULT_STALE) -> pl.LazyFrame:
-    """Messages received more than ``older_than`` after the device took them (first delivery).
-
-    Replays of old state after a reconnect and queue backlogs show up here; a consumer treating them
-    as live would act on old values.
-    """
-    require(lf)
+def _stale_of(first: pl.LazyFrame, older_than: timedelta) -> pl.LazyFrame:
     return (
-        lf.filter(pl.col("observed_at").is_not_null())
-        .sort("received_at")
-        .unique(subset=list(IDENTITY), keep="first", maintain_order=True)
-        .with_columns(seconds(pl.col("received_at") - pl.col("observed_at")).alias("age_s"))
+        first.with_columns(seconds(pl.col("received_at") - pl.col("observed_at")).alias("age_s"))
         .filter(pl.col("age_s") > older_than.total_seconds())
         .select(
             "charger_id",
@@ -153,6 +151,16 @@ def stale_values(lf: pl.LazyFrame, older_than: timedelta = DEFAULT_STALE) -> pl.
         )
         .sort("charger_id", "received_at")
     )
+
+
+def stale_values(lf: pl.LazyFrame, older_than: timedelta = DEFAULT_STALE) -> pl.LazyFrame:
+    """Messages received more than ``older_than`` after the device took them (first delivery).
+
+    Replays of old state after a reconnect and queue backlogs show up here; a consumer treating them
+    as live would act on old values.
+    """
+    require(lf)
+    return _stale_of(_first(lf), older_than)
 
 
 def _count(frame: pl.LazyFrame, name: str, expr: pl.Expr | None = None) -> pl.LazyFrame:
@@ -178,14 +186,19 @@ def quality_summary(
     rows = lf.with_columns(pl.col("charger_id").fill_null(_UNKNOWN_CHARGER))
     base = rows.group_by("charger_id").agg(
         pl.len().cast(pl.Int64).alias("rows"),
-        pl.struct(list(IDENTITY)).n_unique().cast(pl.Int64).alias("messages"),
         pl.col("observed_at").min().alias("first_seen"),
         pl.col("observed_at").max().alias("last_seen"),
     )
-    skewed = rows.filter(
+    # One pass finds the first delivery of every message; the checks below share it.
+    first = first_deliveries(
+        rows, extra=["observation", "received_at", "arrival_time", "redelivered", "kind"]
+    ).cache()
+    skewed = first.filter(
         (pl.col("arrival_time") < pl.col("observed_at")) | (pl.col("received_at") < pl.col("observed_at"))
-    ).unique(subset=list(IDENTITY))
+    )
+    easee_first = easee_rows(first)
     parts = [
+        _count(first, "messages"),
         telemetry_gaps(lf, expected)
         .group_by("charger_id")
         .agg(
@@ -194,15 +207,23 @@ def quality_summary(
             pl.col("gap_s").max().alias("longest_gap_s"),
         ),
         _count(decode_errors(lf), "decode_errors_n"),
-        _count(out_of_order(lf), "out_of_order_n"),
+        _count(_out_of_order_of(easee_first), "out_of_order_n"),
         _count(unknown_ids(lf), "unknown_ids_n", pl.col("n").sum().cast(pl.Int64)),
-        _count(stale_values(lf, stale), "stale_n"),
+        _count(_stale_of(easee_first, stale), "stale_n"),
         _count(skewed, "clock_skew_n"),
     ]
     frame = base
     for part in parts:
         frame = frame.join(part, on="charger_id", how="left")
-    counts = ["gaps_n", "decode_errors_n", "out_of_order_n", "unknown_ids_n", "stale_n", "clock_skew_n"]
+    counts = [
+        "messages",
+        "gaps_n",
+        "decode_errors_n",
+        "out_of_order_n",
+        "unknown_ids_n",
+        "stale_n",
+        "clock_skew_n",
+    ]
     return (
         frame.with_columns(
             *[pl.col(c).fill_null(0) for c in counts],
