@@ -251,6 +251,13 @@ def test_idle_exit_stops_after_the_last_message(broker: Broker, dataset_dir: Pat
     assert rows(dataset_dir).height == 25
 
 
+def test_duration_stops_a_quiet_capture(broker: Broker, dataset_dir: Path) -> None:
+    summary = capture(broker, dataset_dir, duration=0.5, idle_exit=None)
+    assert summary["stop_reason"] == "duration reached"
+    assert summary["status"] == "finished" and summary["messages"] == 0
+    assert read_manifest(dataset_dir)["captures"][0]["status"] == "finished"
+
+
 def test_flush_interval_writes_and_acks_a_trickle(broker: Broker, dataset_dir: Path) -> None:
     handle = record_amqp(broker.url, queue=broker.queue, out=dataset_dir, flush_interval=0.3)
     try:
