@@ -292,10 +292,16 @@ def easee_sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFra
     # each re-running whatever the input does, such as a deduplicating window over every row)
     token_ids = [_ids.USER_ID_TOKEN, _ids.USER_ID_TOKEN_REVERSED]
     text_if_token = pl.when(pl.col("observation_id").is_in(token_ids))
+    # Charger ids are strings; inside, a 64-bit hash of them keys every sort, join and group (much
+    # cheaper on millions of rows); the names come back at the end.
     base = (
         easee_rows(lf)
         .select(
-            "charger_id",
+            pl.col("charger_id").hash().alias("charger_id"),
+            # the name itself is kept only on op-mode rows: enough to name every session's charger
+            pl.when(pl.col("observation_id") == _ids.OP_MODE)
+            .then(pl.col("charger_id"))
+            .alias("charger_name"),
             "observation_id",
             "observed_at",
             "value",
@@ -304,6 +310,12 @@ def easee_sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFra
         )
         .cache()
     )
+    names = (
+        base.filter(pl.col("charger_name").is_not_null())
+        .group_by(pl.col("charger_id").alias("charger_key"))
+        .agg(pl.col("charger_name").first())
+    )
+    base = base.drop("charger_name")
     times = base.select("charger_id", "observed_at")
     # Exact duplicates (redeliveries) change none of the figures below (a repeated reading holds for
     # zero seconds, a repeated op mode is no transition), so no costly deduplication is needed.
@@ -369,6 +381,9 @@ def easee_sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFra
         seconds(pl.coalesce("ended_at", "last_seen") - pl.col("started_at")).alias("connected_duration_s"),
         pl.col("ended_at").is_not_null().alias("closed"),
         (pl.col("holes").fill_null(0).gt(0) | pl.col("went_offline").fill_null(False)).alias("gap"),
+    )
+    frame = frame.join(names, left_on="charger_id", right_on="charger_key", how="left").with_columns(
+        pl.col("charger_name").alias("charger_id")
     )
     frame = _choose_energy(frame).with_columns(
         pl.col("charge_duration_s").fill_null(0.0),
