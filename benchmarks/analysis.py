@@ -128,11 +128,14 @@ def _day_rows(rng: np.random.Generator, chargers: int, day: int, meters: np.ndar
             "value": np.concatenate(val),
         }
     )
-    # ~1 % redelivered duplicates
-    frame = pl.concat([frame, frame.sample(fraction=0.01, seed=day)])
+    # ~1 % redelivered copies, arriving 30 s after the original
+    again = frame.sample(fraction=0.01, seed=day).with_columns(pl.lit(True).alias("redelivered"))
+    frame = pl.concat([frame.with_columns(pl.lit(False).alias("redelivered")), again])
     observed = pl.from_epoch(pl.col("t"), time_unit="us").dt.replace_time_zone("UTC")
-    return frame.select(
-        (observed + pl.duration(milliseconds=1200)).alias("received_at"),
+    delay = pl.when("redelivered").then(pl.duration(seconds=30)).otherwise(pl.duration(seconds=0))
+    received = observed + pl.duration(milliseconds=1200) + delay
+    frame = frame.select(
+        received.alias("received_at"),
         (observed + pl.duration(milliseconds=900)).alias("arrival_time"),
         observed.alias("observed_at"),
         pl.format("EH{}", pl.col("cid").cast(pl.String).str.zfill(6)).alias("charger_id"),
@@ -142,12 +145,14 @@ def _day_rows(rng: np.random.Generator, chargers: int, day: int, meters: np.ndar
         pl.col("value").round(3).cast(pl.String).alias("value_text"),
         pl.lit("observation").alias("kind"),
         pl.format("EH{}.O.{}", pl.col("cid"), pl.col("observation_id")).alias("routing_key"),
-        pl.lit(False).alias("redelivered"),
+        "redelivered",
         pl.format('{{"Timestamp":{},"Value":{}}}', pl.col("t"), pl.col("value").round(3))
         .cast(pl.Binary)
         .alias("raw"),
         pl.lit(None, pl.String).alias("error"),
     ).cast({k: v for k, v in EASEE_SCHEMA.items() if k in {"observation_id", "observation", "error"}})
+    # a capture writes rows in the order they arrive
+    return frame.sort("received_at")
 
 
 def generate(root: Path, chargers: int, days: int, seed: int = 42) -> int:
