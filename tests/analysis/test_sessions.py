@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -277,3 +278,16 @@ def test_evcc_sessions_join_the_easee_ones_in_a_mixed_store(fleet: Fleet) -> Non
     assert evcc["energy_kwh"] == pytest.approx(11.0 * 60 / 60, rel=0.02)
     easee_only = found.filter(pl.col("source") == "easee").drop("source")
     assert_frame_equal(easee_only, sessions(fleet.frame(fleet.clean).lazy()).collect().drop("source"))
+
+
+def test_same_sessions_from_a_stored_dataset_with_or_without_store_dedupe(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    from evkit import scan
+    from evkit.store.writer import PartWriter
+
+    PartWriter(tmp_path).write(fleet.frame())
+    deduped = sessions(scan(tmp_path)).collect()
+    raw = sessions(scan(tmp_path, dedupe=False)).collect()
+    assert_frame_equal(deduped, raw)
+    assert deduped.height == len(fleet.truths)
