@@ -152,9 +152,9 @@ def child_main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     with contextlib.suppress(OSError):
-        # Let the consuming process (and the broker) win the CPU: the writer has a whole prefetch
-        # window of slack, the consumer has none.
-        os.nice(5)
+        # A little below the consumer: the writer has half a prefetch window of slack, the consumer
+        # none. Only a little: a writer starved by other work would stall the window.
+        os.nice(2)
     decoder_name, out, capture_id = argv
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     try:
