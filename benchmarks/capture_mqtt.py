@@ -24,6 +24,7 @@ import json
 import os
 import random
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -177,6 +178,22 @@ def drain_plain(port: int, client_id: str, count: int, protocol: int) -> tuple[f
     return last[0] - first[0], last[0] - began
 
 
+def run_plain_process(
+    port: int, client_id: str, count: int, protocol: int
+) -> tuple[float, float, float, float]:
+    """The plain paho drain as a whole process: (window s, from-connect s, whole s, CPU s)."""
+    command = [sys.executable, __file__, "--plain-drain", str(port), client_id, str(count), str(protocol)]
+    began = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    whole = time.perf_counter() - began
+    output = process.stdout.read().decode() if process.stdout else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"plain drain failed: {output}")
+    window, from_connect = json.loads(output)
+    return window, from_connect, whole, usage.ru_utime + usage.ru_stime
+
+
 def drain_evkit(
     port: int, client_id: str, count: int, out: Path, protocol: int
 ) -> tuple[float, float, float, int]:
@@ -208,9 +225,12 @@ def drain_evkit(
         str(protocol),
     ]
     began = time.perf_counter()
+    began_wall = time.time()
     process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     whole = time.perf_counter() - began
+    ended_wall = time.time()
+    cpu = usage.ru_utime + usage.ru_stime  # the capture and its writer process
     stderr = process.stderr.read().decode() if process.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"evkit capture failed:\n{stderr}")
@@ -224,13 +244,48 @@ def drain_evkit(
         .collect()
     )
     window = (frame["b"][0] - frame["a"][0]).total_seconds()
+    lead = frame["a"][0].timestamp() - began_wall
+    tail = ended_wall - frame["b"][0].timestamp()
+    print(f"  evkit: {lead:.2f} s from start to first message, {tail:.2f} s from last message to exit")
     messages = json.loads((out / "manifest.json").read_text())["captures"][0]["messages"]
     if messages != count:
         raise SystemExit(f"evkit recorded {messages} messages, expected {count}")
-    return window, whole, usage.ru_maxrss / 1024, int(frame["rows"][0])
+    return window, whole, usage.ru_maxrss / 1024, int(frame["rows"][0]), cpu
+
+
+def one_round(count: int, protocol: int, evkit_first: bool, root: Path) -> dict[str, float]:
+    broker, port = start_broker(root)
+    try:
+        make_session(port, "bench-plain", protocol)
+        make_session(port, "bench-evkit", protocol)
+        publish_all(port, traffic(count))
+        result: dict[str, float] = {}
+        for contender in ["evkit", "plain"] if evkit_first else ["plain", "evkit"]:
+            if contender == "plain":
+                window, _, whole, cpu = run_plain_process(port, "bench-plain", count, protocol)
+                result |= {"plain_window": window, "plain_whole": whole, "plain_cpu": cpu}
+            else:
+                window, whole, rss, rows, cpu = drain_evkit(
+                    port, "bench-evkit", count, root / "dataset", protocol
+                )
+                result |= {
+                    "evkit_window": window,
+                    "evkit_whole": whole,
+                    "evkit_cpu": cpu,
+                    "rss": rss,
+                    "rows": rows,
+                }
+        return result
+    finally:
+        broker.terminate()
+        broker.wait(10)
 
 
 def main() -> None:
+    if len(sys.argv) == 6 and sys.argv[1] == "--plain-drain":
+        port, client_id, count, protocol = int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+        print(json.dumps(drain_plain(port, client_id, count, protocol)))
+        return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -238,47 +293,47 @@ def main() -> None:
     parser.add_argument(
         "--protocol", type=int, choices=[5, 311], default=311, help="MQTT version, both sides"
     )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, alternating who drains first")
     args = parser.parse_args()
-    protocol = args.protocol
     count = args.messages
-    with tempfile.TemporaryDirectory(prefix="evkit-bench-mqtt-") as tmp:
-        root = Path(tmp)
-        broker, port = start_broker(root)
-        try:
-            make_session(port, "bench-plain", protocol)
-            make_session(port, "bench-evkit", protocol)
-            messages = traffic(count)
-            t0 = time.perf_counter()
-            publish_all(port, messages)
-            took = time.perf_counter() - t0
-            version = "5" if protocol == 5 else "3.1.1"
-            print(
-                f"queued {count:,} messages for each of 2 offline sessions in {took:.1f} s "
-                f"(private Mosquitto, unlimited queues, QoS 1, MQTT {version})"
-            )
-            plain_window, plain_whole = drain_plain(port, "bench-plain", count, protocol)
-            window, whole, rss, rows = drain_evkit(port, "bench-evkit", count, root / "dataset", protocol)
-        finally:
-            broker.terminate()
-            broker.wait(10)
-    plain_rate = count / plain_window
-    evkit_rate = count / window
+    version = "5" if args.protocol == 5 else "3.1.1"
+    load = os.getloadavg()[0]
     print(
-        f"plain paho drain     : {plain_rate:>9,.0f} msg/s  ({plain_window:.2f} s first-to-last message; "
-        f"{count / plain_whole:,.0f} msg/s from connect)"
+        f"{count:,} messages queued for each of 2 offline sessions per round (private Mosquitto, "
+        f"unlimited queues, QoS 1, MQTT {version}); both contenders are whole processes; load {load:.1f}"
     )
+    rounds = []
+    for number in range(args.rounds):
+        with tempfile.TemporaryDirectory(prefix="evkit-bench-mqtt-") as tmp:
+            r = one_round(count, args.protocol, evkit_first=number % 2 == 1, root=Path(tmp))
+        rounds.append(r)
+        plain = f"{count / r['plain_window']:>8,.0f} window, {count / r['plain_whole']:>8,.0f} whole"
+        evkit = f"{count / r['evkit_window']:>8,.0f} window, {count / r['evkit_whole']:>8,.0f} whole"
+        print(
+            f"round {number + 1} (msg/s): plain {plain}, {r['plain_cpu'] / count * 1e6:4.1f} µs CPU/msg | "
+            f"evkit {evkit}, {r['evkit_cpu'] / count * 1e6:4.1f} µs CPU/msg, {r['rss']:.0f} MiB | "
+            f"load {os.getloadavg()[0]:.1f}"
+        )
+
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in rounds)
+
+    window_ratio = statistics.median(r["plain_window"] / r["evkit_window"] for r in rounds)
+    whole_ratio = statistics.median(r["plain_whole"] / r["evkit_whole"] for r in rounds)
+    rows = rounds[0]["rows"]
+    print(f"plain paho drain     : {count / median('plain_window'):>9,.0f} msg/s (median, first to last)")
     print(
-        f"evkit capture mqtt   : {evkit_rate:>9,.0f} msg/s  ({window:.2f} s first-to-last received_at; "
-        f"{rows:,} rows incl. nrg fields)"
+        f"evkit capture mqtt   : {count / median('evkit_window'):>9,.0f} msg/s "
+        f"(median, first to last received_at; {rows:,.0f} rows incl. nrg fields)"
     )
+    print(f"ratio consume window : {window_ratio:.3f}   ratio whole process: {whole_ratio:.3f} (medians)")
+    plain_cpu = median("plain_cpu") / count * 1e6
+    evkit_cpu = median("evkit_cpu") / count * 1e6
     print(
-        f"evkit whole process  : {count / whole:>9,.0f} msg/s  ({whole:.2f} s incl. start-up and final flush)"
+        f"CPU per message      : plain {plain_cpu:.1f} µs, evkit {evkit_cpu:.1f} µs "
+        "(capture + writer process: decode, Parquet, fsync)"
     )
-    print(
-        f"ratio (consume window): {evkit_rate / plain_rate:.3f}   "
-        f"ratio (whole process vs drain from connect): {plain_whole / whole:.3f}"
-    )
-    print(f"evkit peak RSS       : {rss:,.0f} MiB")
+    print(f"evkit peak RSS       : {max(r['rss'] for r in rounds):,.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import operator
 import os
 import random
 import re
@@ -64,8 +63,13 @@ _AUTH_FAILURES = frozenset({134, 135})  # bad user name or password / not author
 _ROUTE_CACHE_LIMIT = 200_000
 
 
+#: What the connection thread keeps of one delivery (decoded later, in batches): received_at (epoch
+#: microseconds), topic, payload, retained, qos, dup, conn_epoch. A plain tuple on the hot path.
+MessageTuple = tuple[int, str, bytes, bool, int, bool, int]
+
+
 class Message(NamedTuple):
-    """What the connection thread keeps of one delivery (decoded later, in batches)."""
+    """A :data:`MessageTuple` with names (tests and notebooks)."""
 
     received_us: int
     topic: str
@@ -165,7 +169,7 @@ class RowBuilder:
             error = f"decoder failed: {type(exc).__name__}: {exc}"
             return where, [Reading(where.key, None, text, None, None, None, error)]
 
-    def frame(self, messages: Sequence[Message]) -> pl.DataFrame:
+    def frame(self, messages: Sequence[MessageTuple]) -> pl.DataFrame:
         """One frame for a batch of messages.
 
         Per message only the decoding runs in Python; message-level columns are built once and
@@ -177,7 +181,7 @@ class RowBuilder:
         index: list[int] = []
         expanded = False
         for position, message in enumerate(messages):
-            where, rows = self.readings(message.topic, message.payload)
+            where, rows = self.readings(message[1], message[2])
             sources.append(where.source)
             devices.append(where.device_id)
             if len(rows) == 1:
@@ -192,28 +196,24 @@ class RowBuilder:
             keys, values, texts, labels, units, observed, errors = zip(*readings, strict=True)
         else:
             keys = values = texts = labels = units = observed = errors = ()
-        columns_by_message: list[Sequence[Any]] = [
-            *(zip(*messages, strict=True) if messages else ((),) * 7),
-            sources,
-            devices,
-        ]
-        if expanded:  # repeat message-level values for each of their rows (C-level gather)
-            pick = operator.itemgetter(*index)
-            columns_by_message = [
-                pick(column) if height > 1 else [column[index[0]]] for column in columns_by_message
+        received, topics, raws, retained, qos, dups, epochs = (
+            zip(*messages, strict=True) if messages else ((),) * 7
+        )
+        per_message = pl.DataFrame(
+            [
+                pl.Series("received_at", received, dtype=pl.Int64).cast(UTC_US),
+                pl.Series("topic", topics, dtype=pl.String),
+                pl.Series("raw", raws, dtype=pl.Binary),
+                pl.Series("retained", retained, dtype=pl.Boolean),
+                pl.Series("qos", qos, dtype=pl.Int8),
+                pl.Series("redelivered", dups, dtype=pl.Boolean),
+                pl.Series("conn_epoch", epochs, dtype=pl.Int32),
+                pl.Series("source", sources, dtype=pl.String),
+                pl.Series("device_id", devices, dtype=pl.String),
             ]
-        received, topics, raws, retained, qos, dups, epochs, sources_, devices_ = columns_by_message
-        per_message = {
-            "received_at": pl.Series(received, dtype=pl.Int64).cast(UTC_US),
-            "topic": pl.Series(topics, dtype=pl.String),
-            "raw": pl.Series(raws, dtype=pl.Binary),
-            "retained": pl.Series(retained, dtype=pl.Boolean),
-            "qos": pl.Series(qos, dtype=pl.Int8),
-            "redelivered": pl.Series(dups, dtype=pl.Boolean),
-            "conn_epoch": pl.Series(epochs, dtype=pl.Int32),
-            "source": pl.Series(sources_, dtype=pl.String),
-            "device_id": pl.Series(devices_, dtype=pl.String),
-        }
+        )
+        if expanded:  # repeat message-level values for each of their rows (vectorised gather)
+            per_message = per_message[pl.Series(index, dtype=pl.UInt32)]
         nulls = pl.repeat(None, height, eager=True)
         columns: dict[str, pl.Series] = {
             "received_at": per_message["received_at"],
@@ -263,6 +263,65 @@ def default_client_id(host: str, port: int, topics: Sequence[str], out: Path | s
     """
     seed = "|".join([host, str(port), *sorted(topics), str(Path(out).resolve())])
     return "evkit-" + hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading the socket in big chunks
+
+
+class BufferedSocket:
+    """The broker socket as paho sees it, read 64 KiB at a time.
+
+    paho asks for one byte (the packet type), then the length bytes one by one, then the body: three
+    or more system calls per message, which is most of a capture's cost at high rates. This wrapper
+    serves those small reads from one big ``recv`` and reports what it holds through ``pending()``
+    (the method paho already checks on TLS sockets), so paho's loop reads it without waiting in
+    ``select()``. Everything else is passed to the real socket.
+    """
+
+    __slots__ = ("_data", "_inner_pending", "_pos", "_sock")
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._data = b""
+        self._pos = 0
+        self._inner_pending = getattr(sock, "pending", None)  # TLS sockets buffer too
+
+    def recv(self, size: int) -> bytes:
+        """Up to ``size`` bytes: from the buffer, else one big read (raises like ``socket.recv``)."""
+        data, pos = self._data, self._pos
+        if pos >= len(data):
+            data = bytes(self._sock.recv(max(size, 65536)))
+            if not data:
+                return data  # connection closed
+            self._data, pos = data, 0
+        end = pos + size
+        self._pos = end
+        return data[pos:end]
+
+    def pending(self) -> int:
+        """Bytes readable without a system call (ours, plus the TLS layer's)."""
+        inner = self._inner_pending
+        buffered = len(self._data) - self._pos
+        return buffered + inner() if inner is not None else buffered
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _buffered_client_class() -> Any:
+    import paho.mqtt.client as paho
+
+    class BufferedClient(paho.Client):
+        """paho's Client on a :class:`BufferedSocket` (wrapped after every (re)connect)."""
+
+        def reconnect(self) -> Any:
+            rc = super().reconnect()
+            if self._sock is not None and not isinstance(self._sock, BufferedSocket):
+                self._sock = BufferedSocket(self._sock)
+            return rc
+
+    return BufferedClient
 
 
 # ------------------------------------------------------------------------------------------------
@@ -351,11 +410,12 @@ class MqttCapture:
         self._epoch = 0
         self._connected = False
         self._accepting = True
+        self._limit = settings.max_messages if settings.max_messages is not None else float("inf")
         self._fatal: BaseException | None = None
         self._first_connack = threading.Event()
         #: Set once the broker confirmed every subscription (messages published after it are ours).
         self.subscribed = threading.Event()
-        self._pipeline: CapturePipeline[Message] | None = None
+        self._pipeline: CapturePipeline[MessageTuple] | None = None
         self._writer: PartWriter | None = None
         self._process: WriterProcess | None = None
         self.capture_id: str | None = None
@@ -436,7 +496,7 @@ class MqttCapture:
         s = self.settings
         v5 = s.protocol == 5
         kwargs: dict[str, Any] = {} if v5 else {"clean_session": False}
-        client = paho.Client(
+        client = _buffered_client_class()(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
@@ -542,27 +602,30 @@ class MqttCapture:
         self._connected = False
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        # The hot path: a plain tuple per message (decoding happens in the writer, per batch).
         if not self._accepting:
             return  # not buffered and not acknowledged: the broker keeps it for the next session
         now = time.time_ns()
-        qos = message.qos
         try:
             topic = message.topic
         except UnicodeDecodeError:
             topic = message._topic.decode("utf-8", errors="replace")
-        assert self._pipeline is not None
-        self._pipeline.buffer.append(
-            Message(now // 1000, topic, message.payload, message.retain, qos, message.dup, self._epoch)
-        )
+        qos = message.qos
+        pipeline = self._pipeline
+        assert pipeline is not None
+        buffer = pipeline.buffer
+        buffer.append((now // 1000, topic, message.payload, message.retain, qos, message.dup, self._epoch))
         if qos:
             self._mids.append(message.mid)
         stats = self.stats
         stats.messages += 1
         stats.last_message_at = now / 1e9
-        if self.settings.max_messages is not None and stats.messages >= self.settings.max_messages:
+        if stats.messages >= self._limit:
             self._accepting = False
             self.stop_reason = self.stop_reason or "max_messages"
             self._stop.set()
+        if len(buffer) >= self.settings.flush_rows:
+            self._flush()
 
     def _flush(self) -> None:
         assert self._pipeline is not None
@@ -601,10 +664,15 @@ class MqttCapture:
         next_check = 0.0
         while True:
             rc = client.loop(timeout=0.05)
+            sock = client.socket()
+            # Packets already buffered need no select(): read them directly (bounded, so acks and
+            # stop conditions keep their turn). Size-based flushes happen in _on_message.
+            reads = 0
+            while rc == 0 and reads < 64 and sock is not None and sock.pending():
+                rc = client.loop_read()
+                reads += 1
             if self._ready:
                 self._send_acks()
-            if pipeline.should_flush():
-                self._flush()
             if self._fatal is not None:
                 raise self._fatal
             if pipeline.error is not None:
@@ -613,8 +681,10 @@ class MqttCapture:
                 self._reconnect(started)
                 continue
             now = time.monotonic()
-            if now >= next_check:  # stop conditions and progress, a few times a second
-                next_check = now + 0.1
+            if now >= next_check:  # time-based flush, stop conditions, progress: a few times a second
+                next_check = now + 0.05
+                if pipeline.should_flush(now):
+                    self._flush()
                 if self._stop_due(started):
                     return
                 if bar is not None:
@@ -677,11 +747,11 @@ class MqttCapture:
 
     # -- writer thread ---------------------------------------------------------------------------
 
-    def _write_in_child(self, items: Sequence[Message]) -> WriteResult:
+    def _write_in_child(self, items: Sequence[MessageTuple]) -> WriteResult:
         assert self._process is not None
         return self._process.write([self.settings.rules, *items])
 
-    def _write_batch(self, items: Sequence[Message]) -> WriteResult:
+    def _write_batch(self, items: Sequence[MessageTuple]) -> WriteResult:
         assert self._writer is not None
         frame = self._builder.frame(items)
         self._writer.write(frame)
@@ -772,6 +842,7 @@ def record_mqtt(
 __all__ = [
     "CAPTURE_SCHEMA",
     "Message",
+    "MessageTuple",
     "MqttCapture",
     "MqttSettings",
     "RowBuilder",
