@@ -174,3 +174,42 @@ def test_broker_restart_during_capture(
     # a message delivered again after the restart is flagged as such (MQTT DUP), never lost
     duplicates = frame.height - frame["value"].n_unique()
     assert frame.filter(pl.col("redelivered")).height >= duplicates
+
+
+def test_evcc_simulator_session_recorded_and_analysed(
+    mqtt_broker: tuple[str, int], unique_name: str, dataset_dir: Path
+) -> None:
+    from evkit.analysis import sessions
+    from evkit.analysis.home import evcc_liveness
+    from evkit.sim.evcc import EvccSimulator
+
+    _, port = mqtt_broker
+    root = f"{unique_name}/evcc"
+    capture = CaptureThread(settings_for(port, unique_name, dataset_dir))
+    capture.wait_subscribed()
+    simulator = EvccSimulator(host="127.0.0.1", port=port, prefix=root, interval_s=0.1, speed=60, seed=7)
+    with simulator:
+        publish(port, [(f"{root}/loadpoints/1/mode/set", "now", False)])
+        time.sleep(0.5)
+        simulator.plug(1)
+        time.sleep(2.0)
+        simulator.unplug(1)
+        time.sleep(0.5)
+    time.sleep(0.5)  # the simulator's cleanup (empty retained payloads) arrives
+    capture.stop()
+
+    lf = evkit.scan(dataset_dir)
+    frame = lf.collect()
+    evcc_rows = frame.filter(pl.col("source") == "evcc")
+    assert evcc_rows.height > 50
+    assert frame["error"].null_count() == frame.height
+    energy = evcc_rows.filter((pl.col("key") == "sessionEnergy") & (pl.col("value_text") != ""))
+    assert set(energy["unit"]) == {"Wh"} and energy["value"].max() > 0
+    deleted = evcc_rows.filter(pl.col("raw") == b"")
+    assert deleted.height > 0 and deleted["value"].null_count() == deleted.height  # cleanup, not zeros
+    found = sessions(lf).collect().filter(pl.col("source") == "evcc")
+    assert found.height >= 1
+    session = found.sort("started_at").row(-1, named=True)
+    assert session["charger_id"] == f"{root}/loadpoints/1"
+    assert session["energy_kwh"] > 0 and session["ended_at"] is not None
+    assert evcc_liveness(lf).collect().height > 5
