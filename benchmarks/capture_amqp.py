@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -97,6 +98,15 @@ def wait_for_depth(queue: str, n: int, timeout: float = 120.0) -> None:
     conn.close()
 
 
+#: CPU seconds (user + system) of the last drains: load-independent, unlike the rates.
+CPU_SECONDS: dict[str, float] = {}
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def drain_plain_pika(queue: str, n: int) -> float:
     """Consume ``n`` messages with prefetch 2000 and a multiple-ack every 500; returns seconds."""
     conn = pika.BlockingConnection(pika.URLParameters(URL))
@@ -113,9 +123,10 @@ def drain_plain_pika(queue: str, n: int) -> float:
             channel.stop_consuming()
 
     channel.basic_consume(queue, on_message, auto_ack=False)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu(resource.RUSAGE_SELF)
     channel.start_consuming()
     elapsed = time.perf_counter() - started
+    CPU_SECONDS["pika"] = _cpu(resource.RUSAGE_SELF) - cpu
     conn.close()
     return elapsed
 
@@ -125,6 +136,7 @@ def drain_evkit(queue: str, n: int, out: Path) -> tuple[float, float, int]:
     cmd = [sys.executable, "-m", "evkit", "capture", "amqp", "--url", URL, "--queue", queue]
     cmd += ["--out", str(out), "--idle-exit", "3", "--max-messages", str(n), "--quiet"]
     peak = 0
+    cpu = _cpu(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO)
     ps = psutil.Process(proc.pid)
@@ -148,6 +160,7 @@ def drain_evkit(queue: str, n: int, out: Path) -> tuple[float, float, int]:
     sampler.start()
     code = proc.wait()
     wall = time.perf_counter() - started
+    CPU_SECONDS["evkit"] = _cpu(resource.RUSAGE_CHILDREN) - cpu  # capture + its writer process
     done.set()
     sampler.join()
     if code != 0:
@@ -203,6 +216,8 @@ def one_round(n: int, evkit_first: bool = False) -> dict[str, float]:
         channel.exchange_delete(exchange)
         conn.close()
     result = {"pika": n / pika_s, "window": n / window_s, "wall": n / wall_s, "peak_mib": peak / 2**20}
+    result["pika_cpu_us"] = CPU_SECONDS["pika"] / n * 1e6
+    result["evkit_cpu_us"] = CPU_SECONDS["evkit"] / n * 1e6
     rows = [
         ("plain pika drain (prefetch 2000, ack every 500)", result["pika"], pika_s),
         ("evkit capture, consume window", result["window"], window_s),
@@ -215,6 +230,10 @@ def one_round(n: int, evkit_first: bool = False) -> dict[str, float]:
         f"whole process {result['wall'] / result['pika']:.2f}"
     )
     print(f"  evkit peak RSS (capture + writer process): {result['peak_mib']:.0f} MiB")
+    print(
+        f"  CPU per message: pika {result['pika_cpu_us']:.1f} µs, evkit {result['evkit_cpu_us']:.1f} µs "
+        "(capture + writer process, start-up included)"
+    )
     print(f"  dataset: {parts} parts, {disk / 2**20:.1f} MiB on disk ({disk / n:.1f} B/row)")
     print(f"  1-min load average before the drains: {load:.1f} (2 cores; other work skews both rates)")
     return result
@@ -239,6 +258,9 @@ def main() -> None:
     )
     print(f"ratio evkit/pika, whole process:  median {statistics.median(whole):.2f}")
     print(f"evkit peak RSS: {max(r['peak_mib'] for r in results):.0f} MiB   goal <= 250 MiB")
+    pika_cpu = statistics.median(r["pika_cpu_us"] for r in results)
+    evkit_cpu = statistics.median(r["evkit_cpu_us"] for r in results)
+    print(f"CPU per message (median): pika {pika_cpu:.1f} µs, evkit {evkit_cpu:.1f} µs")
 
 
 if __name__ == "__main__":

@@ -156,7 +156,13 @@ def child_main(argv: list[str]) -> int:
         # none. Only a little: a writer starved by other work would stall the window.
         os.nice(2)
     decoder_name, out, capture_id = argv
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        return _serve(decoder_name, out, capture_id, sys.stdin.buffer, sys.stdout.buffer)
+    except (BrokenPipeError, ConnectionResetError):
+        return 0  # the parent is gone (killed): what was written stays, it acknowledged nothing more
+
+
+def _serve(decoder_name: str, out: str, capture_id: str, stdin: IO[bytes], stdout: IO[bytes]) -> int:
     try:
         from evkit.store.writer import PartWriter
 
@@ -175,9 +181,10 @@ def child_main(argv: list[str]) -> int:
             frame = decode(items)
             paths = writer.write(frame)
             errors = frame.height - frame.get_column("error").null_count()
-            _send(stdout, (frame.height, errors, len(paths)))
+            answer: tuple[Any, ...] = (frame.height, errors, len(paths))
         except Exception as exc:  # reported to the parent, which acknowledges nothing of it
-            _send(stdout, ("error", explain_write_failure(out, exc)))
+            answer = ("error", explain_write_failure(out, exc))
+        _send(stdout, answer)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 import evkit
@@ -67,6 +68,15 @@ def wait_for(predicate: Any, timeout: float = 60.0, what: str = "condition") -> 
         time.sleep(0.1)
 
 
+def _writers_for(out: Path) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if "evkit.sources.writer_process" in cmdline and str(out) in cmdline:
+            found.append(process)
+    return found
+
+
 def values(out: Path, dedupe: bool = True) -> list[float]:
     return sorted(evkit.scan(out, dedupe=dedupe).collect()["value"].to_list())
 
@@ -82,6 +92,7 @@ def test_kill_9_mid_capture_then_capture_again_loses_nothing(broker: Broker, dat
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
     assert proc.returncode == -signal.SIGKILL
+    wait_for(lambda: not _writers_for(dataset_dir), timeout=30, what="the orphaned writer process to exit")
     second = run("--url", broker.url, "--queue", broker.queue, "--out", str(dataset_dir), "--idle-exit", "2")
     assert second.returncode == 0, second.stderr
     assert values(dataset_dir) == [float(i) for i in range(n)]  # each message exactly once
