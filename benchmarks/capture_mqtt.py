@@ -290,9 +290,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--messages", type=int, default=200_000)
-    parser.add_argument(
-        "--protocol", type=int, choices=[5, 311], default=311, help="MQTT version, both sides"
-    )
+    parser.add_argument("--protocol", type=int, choices=[5, 311], default=5, help="MQTT version, both sides")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, alternating who drains first")
     args = parser.parse_args()
     count = args.messages

@@ -47,10 +47,10 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     )
     conn.add_argument(
         "--protocol",
-        choices=["311", "5"],
-        default="311",
-        help="MQTT version: 311 (3.1.1, default; paho is fastest with it) or 5 (the broker drops the "
-        "session after --session-expiry)",
+        choices=["5", "311"],
+        default="5",
+        help="MQTT version: 5 (default; the broker may keep many unacknowledged messages in flight and "
+        "drops the session after --session-expiry) or 311 (MQTT 3.1.1, for old brokers)",
     )
     conn.add_argument("--qos", type=int, choices=[0, 1], default=1, help="subscription QoS (default 1)")
     conn.add_argument(
@@ -91,7 +91,7 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         "below the broker's per-client queue limit)",
     )
     tune.add_argument(
-        "--flush-interval", type=float, default=1.0, help="or after this many seconds (default 1)"
+        "--flush-interval", type=float, default=5.0, help="or after this many seconds (default 5)"
     )
     tune.add_argument("--quiet", action="store_true", help="no progress line")
     parser.set_defaults(func=run)

@@ -213,3 +213,43 @@ def test_evcc_simulator_session_recorded_and_analysed(
     assert session["charger_id"] == f"{root}/loadpoints/1"
     assert session["energy_kwh"] > 0 and session["ended_at"] is not None
     assert evcc_liveness(lf).collect().height > 5
+
+
+def test_record_mqtt_runs_in_the_background_and_stop_flushes(
+    mqtt_broker: tuple[str, int], unique_name: str, dataset_dir: Path
+) -> None:
+    from evkit.sources.mqtt import record_mqtt
+
+    _, port = mqtt_broker
+    rules = TopicRules(goe_prefixes=(f"{unique_name}/go-eCharger",))
+    handle = record_mqtt(
+        "127.0.0.1", f"{unique_name}/#", dataset_dir, port=port, flush_interval=30.0, rules=rules
+    )
+    deadline = time.monotonic() + 15
+    while not handle._capture.subscribed.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    publish(port, [(f"{unique_name}/go-eCharger/000001/amp", str(6 + i % 10), False) for i in range(30)])
+    while handle.stats["messages"] < 30 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert handle.running
+    assert "30 msgs" in repr(handle)
+    summary = handle.stop()
+    assert summary is not None and summary["messages"] == 30 and summary["rows_written"] == 30
+    frame = evkit.scan(dataset_dir).collect()
+    assert frame.height == 30 and set(frame["source"]) == {"go-e"} and set(frame["unit"]) == {"A"}
+
+
+def test_mqtt_311_keeps_flowing_with_the_brokers_small_inflight_window(
+    mqtt_broker: tuple[str, int], unique_name: str, dataset_dir: Path
+) -> None:
+    # The shared Mosquitto runs its default config: 20 unacknowledged QoS 1 messages in flight for a
+    # 3.1.1 client. A capture that waited for flush_interval (60 s here) before acknowledging would
+    # stall after 20 messages; it must write and acknowledge as soon as deliveries pause.
+    _, port = mqtt_broker
+    capture = CaptureThread(settings_for(port, unique_name, dataset_dir, protocol=311, flush_interval=60.0))
+    capture.wait_subscribed()
+    publish(port, [(f"{unique_name}/evcc/site/homePower", str(i), False) for i in range(300)])
+    capture.wait_messages(300, timeout=30)
+    assert capture.capture.stats.messages == 300
+    capture.stop()
+    assert sorted(evkit.scan(dataset_dir).collect()["value"].to_list()) == [float(i) for i in range(300)]
