@@ -64,6 +64,10 @@ CAPTURE_SCHEMA: dict[str, pl.DataType] = {**MQTT_SCHEMA, "label": pl.String(), "
 _NUMBER = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 _AUTH_FAILURES = frozenset({134, 135})  # bad user name or password / not authorized
 _ROUTE_CACHE_LIMIT = 200_000
+_DECODED_CACHE_LIMIT = 100_000
+_CACHED_PAYLOAD_BYTES = 48
+#: go-e keys whose rows depend on more than topic and payload (the charger's firmware).
+_FIRMWARE_DEPENDENT = frozenset({"err", "fwv"})
 #: MQTT 3.1.1 has no Receive Maximum: a broker sends only a few unacknowledged QoS 1 messages at a
 #: time (Mosquitto: ``max_inflight_messages`` = 20), then waits for our acks. So on 3.1.1 a batch is
 #: written (and acknowledged) as soon as deliveries pause this long, instead of after flush_interval.
@@ -135,6 +139,8 @@ class RowBuilder:
         self.rules = rules or TopicRules()
         self._routes: dict[str, _Route] = {}
         self._firmware: dict[str, str] = {}
+        # evcc re-publishes every value each cycle and most do not change: short payloads decode once.
+        self._decoded: dict[tuple[str, bytes], tuple[_Route, list[Reading]]] = {}
 
     def route(self, topic: str) -> _Route:
         """Source, device and key of ``topic`` (cached)."""
@@ -159,7 +165,21 @@ class RowBuilder:
         return _Route("other", None, topic)
 
     def readings(self, topic: str, payload: bytes) -> tuple[_Route, list[Reading]]:
-        """The route and decoded rows of one message (never raises)."""
+        """The route and decoded rows of one message (never raises). Do not mutate the result."""
+        if len(payload) <= _CACHED_PAYLOAD_BYTES:
+            known = self._decoded.get((topic, payload))
+            if known is not None:
+                return known
+            decoded = self._readings(topic, payload)
+            goe = decoded[0].goe
+            if goe is None or goe.api_key not in _FIRMWARE_DEPENDENT:
+                if len(self._decoded) >= _DECODED_CACHE_LIMIT:
+                    self._decoded.clear()
+                self._decoded[(topic, payload)] = decoded
+            return decoded
+        return self._readings(topic, payload)
+
+    def _readings(self, topic: str, payload: bytes) -> tuple[_Route, list[Reading]]:
         where = self.route(topic)
         try:
             if where.evcc is not None:
