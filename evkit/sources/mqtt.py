@@ -15,9 +15,12 @@ How nothing is lost:
   QoS 1 messages in flight (Mosquitto: 20) and waits for acks, so a 3.1.1 capture writes as soon as
   deliveries pause (``IDLE_FLUSH_S``), which means smaller Parquet parts.
 
-One thread owns the paho client: it runs ``client.loop()``, buffers messages (the only per-message
-work), hands batches to the writer thread, and sends the acks the writer reports back. Decoding
-(:mod:`evkit.evcc.decode`, :mod:`evkit.goe.decode`) happens on the writer thread, per batch.
+One thread owns the paho client: it runs ``client.loop()`` on a socket read 64 KiB at a time
+(:class:`BufferedSocket`), buffers each message as a plain tuple (the only per-message work), hands
+batches to the pipeline's writer thread, and sends the acks the writer reports back. Decoding
+(:mod:`evkit.evcc.decode`, :mod:`evkit.goe.decode`) and the Parquet write happen per batch in a
+writer process (``writer="process"``, the default; ``"thread"`` keeps them in this process), so
+they do not compete with the MQTT client for the GIL.
 
 Rows: every required column of the dataset contract plus ``topic``, ``retained``, ``qos``,
 ``source`` (evcc / go-e / other), ``device_id``, ``key``, ``conn_epoch``, ``label`` and ``unit``.
