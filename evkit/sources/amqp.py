@@ -2,13 +2,15 @@
 
 How it stays fast and loses nothing (see ``evkit.sources.pipeline``):
 
-* pika ``BlockingConnection``, ``basic_qos(prefetch)``, manual ack. The on-message callback only
-  appends a :class:`~evkit.easee.decode.Delivery` (our receive time in epoch µs) and remembers the
-  delivery tag.
-* A writer thread decodes each batch (``decode_deliveries``), writes it as closed, fsynced Parquet
-  parts (``PartWriter``) and only then schedules ``basic_ack(tag, multiple=True)`` back on the
-  connection thread (``add_callback_threadsafe``). The connection thread keeps turning the I/O loop
-  (heartbeats, more deliveries) while a batch is written.
+* pika ``SelectConnection`` (its callbacks run straight from the I/O loop: about 2 µs per message
+  less than ``BlockingConnection``), ``basic_qos(prefetch)``, manual ack. The on-message callback only
+  appends a plain tuple in :class:`~evkit.easee.decode.Delivery` field order (our receive time in
+  epoch µs) and remembers the delivery tag.
+* A writer -- by default a child process (``evkit.sources.writer_process``), so decoding never
+  competes with pika for the GIL -- decodes each batch (``decode_deliveries``), writes it as closed,
+  fsynced Parquet parts (``PartWriter``), and only then is ``basic_ack(tag, multiple=True)`` scheduled
+  back on the I/O loop (``add_callback_threadsafe``). The loop keeps turning (heartbeats, more
+  deliveries) while a batch is written.
 * A batch is flushed once half the prefetch window is buffered (the broker never stalls waiting for
   acks), at ``flush_rows``, or after ``flush_interval`` seconds.
 * On connection loss it reconnects with capped exponential backoff and jitter, bumping ``conn_epoch``.
@@ -57,6 +59,8 @@ BACKOFF_INITIAL = 1.0
 BACKOFF_MAX = 60.0
 #: A connection that lasted this long resets the reconnect backoff.
 STABLE_SESSION_S = 60.0
+#: How long a stopping capture waits for its last batches to be written and acknowledged.
+DRAIN_TIMEOUT_S = 120.0
 
 
 #: The decoder the writer process runs (see ``evkit.sources.writer_process``).
@@ -162,7 +166,7 @@ class AmqpCapture:
         self._stop = threading.Event()
         self._stop_reason = ""
         # Connection-thread state.
-        self._conn: Any = None
+        self._ioloop: Any = None
         self._channel: Any = None
         self._epoch = 0
         self._accepting = True
@@ -292,41 +296,87 @@ class AmqpCapture:
         return False
 
     def _session(self, pipeline: CapturePipeline[Any], bar: TerminalProgress | None) -> None:
+        """One connection, from open to close, on pika's ``SelectConnection`` (callbacks, no extra
+        dispatch layer: about 2 µs less per message than ``BlockingConnection``).
+
+        Returns after a requested stop (everything written and acked); raises the reason otherwise:
+        pika's error for a lost connection (the caller reconnects), or an ``EvkitError``.
+        """
         import pika
         import pika.exceptions as pe
 
         self._connected_this_epoch = False
-        conn = pika.BlockingConnection(
-            self.details.pika_parameters(
-                insecure=self.insecure,
-                heartbeat=self.heartbeat,
-                connection_name=f"evkit capture {self.capture_id}",
-            )
-        )
-        self._conn = conn
-        self._session_started = time.monotonic()
-        channel = conn.channel()
-        try:
-            channel.queue_declare(self.queue, passive=True)
-        except pe.ChannelClosedByBroker as exc:
-            with contextlib.suppress(Exception):
-                conn.close()
-            if exc.reply_code == 404:
-                raise ConfigError(
-                    f"queue {self.queue!r} does not exist on vhost {self.details.vhost!r} "
-                    f"({self.details.masked_url()}); evkit never creates the operator's queue"
-                ) from None
-            if exc.reply_code == 403:
-                raise AuthError(f"access to queue {self.queue!r} refused: {exc.reply_text}") from None
-            raise
-        channel.basic_qos(prefetch_count=self.prefetch)
-        self._channel = channel
-        self._connected_this_epoch = True
-        self._last_tag = 0
         epoch = self._epoch
-        append = pipeline.buffer.append
+        failures: list[BaseException] = []  # the first is re-raised once the loop has stopped
+        closing_by_us = False
+        draining = False
+        drain_deadline = 0.0
+        buffer = pipeline.buffer
+        append = buffer.append
+        flush_rows = pipeline.flush_rows
         max_messages = self.max_messages
         time_ns = time.time_ns
+
+        def close() -> None:
+            nonlocal closing_by_us
+            closing_by_us = True
+            if conn.is_open:
+                conn.close()  # on_closed stops the loop
+            elif conn.is_closed:
+                ioloop.stop()
+
+        def fail(exc: BaseException) -> None:
+            if not failures:
+                failures.append(exc)
+            close()
+
+        def on_open(_conn: Any) -> None:
+            conn.channel(on_open_callback=on_channel)
+
+        def on_open_error(_conn: Any, exc: BaseException) -> None:
+            failures.append(exc if isinstance(exc, pe.AMQPError | OSError) else pe.AMQPConnectionError(exc))
+            ioloop.stop()
+
+        def on_closed(_conn: Any, reason: BaseException) -> None:
+            if not closing_by_us and not failures:
+                failures.append(reason)
+            ioloop.stop()
+
+        def on_channel(channel: Any) -> None:
+            self._channel = channel
+            channel.add_on_close_callback(on_channel_closed)
+            channel.add_on_cancel_callback(
+                lambda _frame: fail(pe.ConsumerCancelled("the broker cancelled us"))
+            )
+            channel.queue_declare(self.queue, passive=True, callback=lambda _f: on_declared(channel))
+
+        def on_channel_closed(_channel: Any, reason: BaseException) -> None:
+            if closing_by_us:
+                return
+            code = getattr(reason, "reply_code", None)
+            if not self._connected_this_epoch and code == 404:
+                fail(
+                    ConfigError(
+                        f"queue {self.queue!r} does not exist on vhost {self.details.vhost!r} "
+                        f"({self.details.masked_url()}); evkit never creates the operator's queue"
+                    )
+                )
+            elif not self._connected_this_epoch and code == 403:
+                fail(
+                    AuthError(f"access to queue {self.queue!r} refused: {getattr(reason, 'reply_text', '')}")
+                )
+            else:
+                fail(reason)
+
+        def on_declared(channel: Any) -> None:
+            channel.basic_qos(prefetch_count=self.prefetch, callback=lambda _f: on_qos(channel))
+
+        def on_qos(channel: Any) -> None:
+            self._connected_this_epoch = True
+            self._last_tag = 0
+            channel.basic_consume(self.queue, on_message, auto_ack=False)
+            log.info("consuming %s from %s (epoch %d)", self.queue, self.details.masked_url(), epoch)
+            ioloop.call_later(0.1, tick)
 
         def on_message(_ch: Any, method: Any, properties: Any, body: bytes) -> None:
             # Hot path: the least work per message. Later deliveries are left unacked (requeued).
@@ -335,39 +385,71 @@ class AmqpCapture:
             now_us = time_ns() // 1000
             # A plain tuple in Delivery's field order: cheapest to build and to pickle.
             append((method.routing_key, body, properties.headers, method.redelivered, now_us, epoch))
-            self._last_tag = method.delivery_tag
+            self._last_tag = tag = method.delivery_tag
             self._last_us = now_us
             self._count += 1
+            if len(buffer) >= flush_rows:  # before the broker's window fills
+                pipeline.flush((epoch, tag))
             if self._count == max_messages:
                 self._accepting = False
                 self.request_stop("max messages reached")
 
-        channel.basic_consume(self.queue, on_message, auto_ack=False)
-        log.info("consuming %s from %s (epoch %d)", self.queue, self.details.masked_url(), epoch)
-        while True:
-            conn.process_data_events(time_limit=0.2)
+        def tick() -> None:
+            nonlocal draining, drain_deadline
             now = time.monotonic()
             self.stats.messages = self._count
             if self._last_us is not None:
                 self.stats.last_message_at = self._last_us / 1e6
+            if bar is not None:
+                bar.update()
             if pipeline.error is not None:
                 self._accepting = False
                 pipeline.discard_buffer()
-                raise self._store_error(pipeline.error)
-            if pipeline.should_flush(now):
-                pipeline.flush((epoch, self._last_tag))
-            if bar is not None:
-                bar.update()
-            if self._stop.is_set() or self._should_stop(now):
-                break
-        self._accepting = False
-        pipeline.flush((epoch, self._last_tag))
-        self._drain(pipeline)
-        if pipeline.error is not None:
-            raise self._store_error(pipeline.error)
-        with contextlib.suppress(Exception):
-            conn.close()
-        self._conn = None
+                fail(self._store_error(pipeline.error))
+                return
+            if not draining:
+                if pipeline.should_flush(now):
+                    pipeline.flush((epoch, self._last_tag))
+                if self._stop.is_set() or self._should_stop(now):
+                    draining, drain_deadline = True, now + DRAIN_TIMEOUT_S
+                    self._accepting = False
+                    pipeline.flush((epoch, self._last_tag))
+            if draining and ((pipeline.idle and self._acks_pending == 0) or now > drain_deadline):
+                if now > drain_deadline:
+                    log.warning("gave up waiting for the writer after %.0f s", DRAIN_TIMEOUT_S)
+                close()
+                return
+            ioloop.call_later(0.02 if draining else 0.1, tick)
+
+        conn = pika.SelectConnection(
+            self.details.pika_parameters(
+                insecure=self.insecure,
+                heartbeat=self.heartbeat,
+                connection_name=f"evkit capture {self.capture_id}",
+            ),
+            on_open_callback=on_open,
+            on_open_error_callback=on_open_error,
+            on_close_callback=on_closed,
+        )
+        ioloop = conn.ioloop
+        self._ioloop = ioloop
+        self._session_started = time.monotonic()
+        try:
+            ioloop.start()
+        finally:
+            self._ioloop = None
+            self._channel = None
+            self._acks_pending = 0
+            if not (conn.is_closed or conn.is_closing):
+                # Only after an exception escaped a callback: close so the broker requeues at once.
+                closing_by_us = True
+                with contextlib.suppress(Exception):
+                    conn.close()
+                    ioloop.call_later(5.0, ioloop.stop)
+                    ioloop.start()
+            ioloop.close()
+        if failures:
+            raise failures[0]
 
     def _should_stop(self, now: float) -> bool:
         if self.duration is not None and now - self._started_mono >= self.duration:
@@ -381,36 +463,24 @@ class AmqpCapture:
                 return True
         return False
 
-    def _drain(self, pipeline: CapturePipeline[Any], timeout: float = 120.0) -> None:
-        """Wait for queued batches to be written and their acks sent, keeping the I/O loop turning."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            conn = self._conn
-            if pipeline.idle and self._acks_pending == 0:
-                return
-            if conn is not None and conn.is_open:
-                try:
-                    conn.process_data_events(time_limit=0.05)
-                except Exception:  # the connection died while draining: those acks are moot
-                    self._drop_connection()
-            else:
-                self._acks_pending = 0
-                pipeline.wait_idle(0.05)
-        log.warning("gave up waiting for the writer after %.0f s", timeout)
+    def _drain(self, pipeline: CapturePipeline[Any], timeout: float = DRAIN_TIMEOUT_S) -> None:
+        """Without a connection: wait for queued batches to be written (they cannot be acked)."""
+        if not pipeline.wait_idle(timeout):
+            log.warning("gave up waiting for the writer after %.0f s", timeout)
 
     # -- acks ----------------------------------------------------------------------------------
 
     def _acknowledge(self, tokens: list[Any]) -> None:
         """Writer thread: the rows of ``tokens`` are durable; ack them on the connection thread."""
         current = [t for t in tokens if t is not None and t[0] == self._epoch and t[1] > 0]
-        conn = self._conn
-        if not current or conn is None:
+        ioloop = self._ioloop
+        if not current or ioloop is None:
             return
         epoch, tag = max(current, key=lambda t: int(t[1]))
         with self._acks_lock:
             self._acks_pending += 1
         try:
-            conn.add_callback_threadsafe(lambda: self._ack_now(epoch, tag))
+            ioloop.add_callback_threadsafe(lambda: self._ack_now(epoch, tag))
         except Exception:
             with self._acks_lock:
                 self._acks_pending -= 1
@@ -426,11 +496,10 @@ class AmqpCapture:
                 self._acks_pending -= 1
 
     def _drop_connection(self) -> None:
-        conn, self._conn, self._channel = self._conn, None, None
+        """Forget the connection (a session always closes its own before returning or raising)."""
+        self._ioloop = None
+        self._channel = None
         self._acks_pending = 0
-        if conn is not None and conn.is_open:
-            with contextlib.suppress(Exception):
-                conn.close()
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
