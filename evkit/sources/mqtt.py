@@ -11,8 +11,9 @@ How nothing is lost:
 - The unacknowledged window is kept small (``flush_rows``): Mosquitto counts unacknowledged
   in-flight messages against a disconnected client's queue limit (``max_queued_messages``, 1000 by
   default) and drops newer messages beyond it.
-- MQTT 5 by default, with Receive Maximum 65535: on 3.1.1 a broker keeps only a few unacknowledged
-  QoS 1 messages in flight (Mosquitto: 20) and waits for acks, so a 3.1.1 capture writes as soon as
+- MQTT 5 by default, with a Receive Maximum (1000) that bounds the unacknowledged messages (and our
+  memory) while draining a backlog. On 3.1.1 a broker keeps only a few unacknowledged QoS 1
+  messages in flight (Mosquitto: 20) and waits for acks, so a 3.1.1 capture writes as soon as
   deliveries pause (``IDLE_FLUSH_S``), which means smaller Parquet parts.
 
 One thread owns the paho client: it runs ``client.loop()`` on a socket read 64 KiB at a time
@@ -382,6 +383,10 @@ class MqttSettings:
     idle_exit: float | None = None
     duration: float | None = None
     flush_rows: int = 500
+    #: MQTT 5 Receive Maximum: unacknowledged messages the broker may send ahead. Bounds our memory
+    #: when draining a long backlog, and stays near Mosquitto's per-client queue (1000), which also
+    #: counts in-flight messages of a disconnected client.
+    receive_maximum: int = 1000
     flush_interval: float = 5.0
     min_backoff: float = 1.0
     max_backoff: float = 60.0
@@ -411,6 +416,8 @@ class MqttSettings:
             raise ConfigError("--max-messages must be at least 1")
         if self.flush_rows < 1:
             raise ConfigError("--flush-rows must be at least 1")
+        if not 1 <= self.receive_maximum <= 65535:
+            raise ConfigError("receive_maximum must be 1..65535")
         if self.flush_interval <= 0:
             raise ConfigError("--flush-interval must be positive")
         if not 0 < self.port < 65536:
@@ -443,6 +450,9 @@ class MqttCapture:
         self._connected = False
         self._accepting = True
         self._limit = settings.max_messages if settings.max_messages is not None else float("inf")
+        # Write before the broker's window (MQTT 5 Receive Maximum) is used up, or it stops sending.
+        window = settings.receive_maximum if settings.protocol == 5 else settings.flush_rows
+        self._flush_at = max(1, min(settings.flush_rows, window // 2))
         self._fatal: BaseException | None = None
         self._first_connack = threading.Event()
         #: Set once the broker confirmed every subscription (messages published after it are ours).
@@ -563,7 +573,7 @@ class MqttCapture:
 
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.settings.session_expiry
-        props.ReceiveMaximum = 65535
+        props.ReceiveMaximum = self.settings.receive_maximum
         return props
 
     def _connect_first(self) -> None:
@@ -656,7 +666,7 @@ class MqttCapture:
             self._accepting = False
             self.stop_reason = self.stop_reason or "max_messages"
             self._stop.set()
-        if len(buffer) >= self.settings.flush_rows:
+        if len(buffer) >= self._flush_at:
             self._flush()
 
     def _flush(self) -> None:
