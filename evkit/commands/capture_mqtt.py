@@ -93,6 +93,14 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     tune.add_argument(
         "--flush-interval", type=float, default=5.0, help="or after this many seconds (default 5)"
     )
+    tune.add_argument(
+        "--receive-maximum",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="MQTT 5: unacknowledged messages the broker may send ahead (default 1000; more speeds up "
+        "draining a backlog, but Mosquitto counts them against a disconnected client's queue)",
+    )
     tune.add_argument("--quiet", action="store_true", help="no progress line")
     parser.set_defaults(func=run)
 
@@ -132,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         duration=args.duration,
         flush_rows=args.flush_rows,
         flush_interval=args.flush_interval,
+        receive_maximum=args.receive_maximum,
         rules=rules,
     )
     capture = MqttCapture(settings, progress=not args.quiet)
