@@ -24,7 +24,24 @@ from evkit.errors import (
 from evkit.store.reader import scan
 
 # Public names whose modules pull heavy dependencies; imported on first attribute access.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "AuditLog": "evkit.control.audit",
+    "EaseeFleet": "evkit.sim.easee",
+    "EvccClient": "evkit.control.evcc",
+    "EvccPanel": "evkit.widgets.evcc_panel",
+    "EvccSimulator": "evkit.sim.evcc",
+    "GoeController": "evkit.control.goe",
+    "GoePanel": "evkit.widgets.goe_panel",
+    "GoeSimulator": "evkit.sim.goe",
+    "decode_deliveries": "evkit.easee.decode",
+    "energy_per_day": "evkit.analysis",
+    "latency_stats": "evkit.analysis",
+    "quality_summary": "evkit.analysis",
+    "record_amqp": "evkit.sources.amqp",
+    "record_mqtt": "evkit.sources.mqtt",
+    "replay_dataset": "evkit.replay",
+    "sessions": "evkit.analysis",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -37,16 +54,32 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AuditLog",
     "AuthError",
     "ConfigError",
     "ControlError",
     "DatasetError",
+    "EaseeFleet",
+    "EvccClient",
+    "EvccPanel",
+    "EvccSimulator",
     "EvkitError",
+    "GoeController",
+    "GoePanel",
+    "GoeSimulator",
     "NoAnswerError",
     "RejectedError",
     "SourceError",
     "StoreError",
     "ValidationError",
     "__version__",
+    "decode_deliveries",
+    "energy_per_day",
+    "latency_stats",
+    "quality_summary",
+    "record_amqp",
+    "record_mqtt",
+    "replay_dataset",
     "scan",
+    "sessions",
 ]
