@@ -195,8 +195,8 @@ def run_plain_process(
 
 
 def drain_evkit(
-    port: int, client_id: str, count: int, out: Path, protocol: int
-) -> tuple[float, float, float, int]:
+    port: int, client_id: str, count: int, out: Path, protocol: int, *, extra: list[str]
+) -> tuple[float, float, float, int, float]:
     """``evkit capture mqtt`` whole process: (consume window s, whole process s, peak RSS MiB, rows)."""
     command = [
         sys.executable,
@@ -223,6 +223,7 @@ def drain_evkit(
         "--quiet",
         "--protocol",
         str(protocol),
+        *extra,
     ]
     began = time.perf_counter()
     began_wall = time.time()
@@ -253,7 +254,7 @@ def drain_evkit(
     return window, whole, usage.ru_maxrss / 1024, int(frame["rows"][0]), cpu
 
 
-def one_round(count: int, protocol: int, evkit_first: bool, root: Path) -> dict[str, float]:
+def one_round(count: int, protocol: int, evkit_first: bool, root: Path, extra: list[str]) -> dict[str, float]:
     broker, port = start_broker(root)
     try:
         make_session(port, "bench-plain", protocol)
@@ -266,7 +267,7 @@ def one_round(count: int, protocol: int, evkit_first: bool, root: Path) -> dict[
                 result |= {"plain_window": window, "plain_whole": whole, "plain_cpu": cpu}
             else:
                 window, whole, rss, rows, cpu = drain_evkit(
-                    port, "bench-evkit", count, root / "dataset", protocol
+                    port, "bench-evkit", count, root / "dataset", protocol, extra=extra
                 )
                 result |= {
                     "evkit_window": window,
@@ -292,6 +293,13 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--protocol", type=int, choices=[5, 311], default=5, help="MQTT version, both sides")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, alternating who drains first")
+    parser.add_argument(
+        "--evkit-option",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument for evkit capture mqtt (repeatable), e.g. --evkit-option=--flush-rows=2000",
+    )
     args = parser.parse_args()
     count = args.messages
     version = "5" if args.protocol == 5 else "3.1.1"
@@ -299,11 +307,12 @@ def main() -> None:
     print(
         f"{count:,} messages queued for each of 2 offline sessions per round (private Mosquitto, "
         f"unlimited queues, QoS 1, MQTT {version}); both contenders are whole processes; load {load:.1f}"
+        + (f"; evkit options: {' '.join(args.evkit_option)}" if args.evkit_option else "")
     )
     rounds = []
     for number in range(args.rounds):
         with tempfile.TemporaryDirectory(prefix="evkit-bench-mqtt-") as tmp:
-            r = one_round(count, args.protocol, evkit_first=number % 2 == 1, root=Path(tmp))
+            r = one_round(count, args.protocol, number % 2 == 1, Path(tmp), args.evkit_option)
         rounds.append(r)
         plain = f"{count / r['plain_window']:>8,.0f} window, {count / r['plain_whole']:>8,.0f} whole"
         evkit = f"{count / r['evkit_window']:>8,.0f} window, {count / r['evkit_whole']:>8,.0f} whole"
