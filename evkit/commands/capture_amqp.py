@@ -19,6 +19,7 @@ examples:
   evkit capture amqp --url amqp://guest:guest@127.0.0.1:5672/%2F --queue Operator_1.Q --out data/fleet
   evkit capture amqp --details easee-streams.json --out data/fleet --idle-exit 60
   EASEE_TOKEN=... evkit capture amqp --token-env EASEE_TOKEN --out data/fleet
+  AMQP_URL=amqps://... evkit capture amqp --url-env AMQP_URL --queue Operator_1.Q --out data/fleet
 
 Every message becomes one row; rows are acknowledged only once they are in a closed, fsynced Parquet
 file. Several captures may consume one queue into one directory (evkit.scan removes duplicates).
@@ -53,7 +54,12 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = parser.add_argument_group("connection (exactly one)")
-    source.add_argument("--url", help="amqp[s]://user:pass@host:port/vhost (vhost URL-encoded, %%2F = /)")
+    source.add_argument(
+        "--url",
+        help="amqp[s]://user:pass@host:port/vhost (vhost URL-encoded, %%2F = /); other users can see it "
+        "with ps: prefer --url-env",
+    )
+    source.add_argument("--url-env", metavar="VAR", help="environment variable holding that URL")
     source.add_argument("--details", metavar="FILE", help="JSON saved from Easee's AMQP v2 streams endpoint")
     source.add_argument(
         "--token-env", metavar="VAR", help="environment variable holding an Easee partner Bearer token"
@@ -107,7 +113,9 @@ def run(args: argparse.Namespace) -> int:
         # pika logs a page per connection and a traceback per failed attempt; our own messages say
         # what happened (with the password masked). -v shows pika's too.
         logging.getLogger("pika").setLevel(logging.CRITICAL)
-    details, refresh = resolve_details(args.url, args.details, args.token_env, args.streams_url)
+    details, refresh = resolve_details(
+        args.url, args.details, args.token_env, args.streams_url, url_env=args.url_env
+    )
     if args.insecure:
         log.warning("--insecure: TLS certificates are NOT verified; anyone on the path can read the stream")
     capture = AmqpCapture(

@@ -28,7 +28,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -546,18 +546,25 @@ def resolve_details(
     details: Path | str | None = None,
     token_env: str | None = None,
     streams_url: str = DEFAULT_STREAMS_URL,
-    environ: dict[str, str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    url_env: str | None = None,
 ) -> tuple[AmqpDetails, Callable[[], AmqpDetails] | None]:
-    """Connection details from exactly one of ``url`` / ``details`` / ``token_env``, plus a refresher
-    (token captures only) that fetches fresh credentials."""
-    given = [name for name, value in (("url", url), ("details", details), ("token_env", token_env)) if value]
-    if len(given) != 1:
-        raise ConfigError("give exactly one of --url, --details or --token-env")
+    """Connection details from exactly one of ``url`` / ``url_env`` / ``details`` / ``token_env``, plus
+    a refresher (token captures only) that fetches fresh credentials."""
+    sources = (("url", url), ("url_env", url_env), ("details", details), ("token_env", token_env))
+    if len([name for name, value in sources if value]) != 1:
+        raise ConfigError("give exactly one of --url, --url-env, --details or --token-env")
+    env = os.environ if environ is None else environ
     if url:
         return parse_url(url), None
+    if url_env:
+        from_env = env.get(url_env)
+        if not from_env:
+            raise ConfigError(f"environment variable {url_env} is empty or unset (it should hold the URL)")
+        return parse_url(from_env), None
     if details:
         return read_details_file(details), None
-    env = os.environ if environ is None else environ
     assert token_env is not None
     token = env.get(token_env)
     if not token:

@@ -284,7 +284,21 @@ def test_password_never_appears_in_output_logs_or_files(
     )
     assert bad.returncode == 1
     assert "refused the credentials" in bad.stderr
-    for text in (good.stdout, good.stderr, bad.stdout, bad.stderr):
+    broker.publish(numbered_messages(5, start=20))
+    from_env = run(
+        "--url-env",
+        "EVKIT_TEST_URL",
+        "--queue",
+        broker.queue,
+        "--out",
+        str(dataset_dir),
+        "--idle-exit",
+        "1",
+        env={"EVKIT_TEST_URL": url},
+    )  # the password stays out of the command line (ps)
+    assert from_env.returncode == 0, from_env.stderr
+    assert values(dataset_dir) == [float(i) for i in range(25)]
+    for text in (good.stdout, good.stderr, bad.stdout, bad.stderr, from_env.stdout, from_env.stderr):
         assert password not in text
     assert password.encode() not in _all_text(dataset_dir)
     assert read_manifest(dataset_dir)["captures"][0]["user"] == user

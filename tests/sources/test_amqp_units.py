@@ -139,6 +139,10 @@ def test_resolve_details_wants_exactly_one_source(tmp_path: Path) -> None:
         resolve_details(token_env="EASEE_TOKEN", environ={})
     details, refresh = resolve_details("amqp://u:p@h/")
     assert details.host == "h" and refresh is None
+    details, refresh = resolve_details(url_env="AMQP_URL", environ={"AMQP_URL": "amqps://u:p@broker/%2F"})
+    assert (details.host, details.tls, details.password, refresh) == ("broker", True, "p", None)
+    with pytest.raises(ConfigError, match="AMQP_URL is empty or unset"):
+        resolve_details(url_env="AMQP_URL", environ={})
 
 
 def test_capture_options_are_validated(tmp_path: Path) -> None:
