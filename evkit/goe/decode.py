@@ -106,11 +106,38 @@ def _utc_micros(text: str) -> int | None:
     return round(stamp.timestamp() * 1_000_000)
 
 
+#: (row key, unit) of each nrg position, in array order.
+_NRG_SPECS: tuple[tuple[str, str], ...] = tuple(
+    (k, f.unit) for k, f in zip(NRG_ROW_KEYS, NRG_FIELDS, strict=True)
+)
+_HUGE = 10**300
+_new_reading = tuple.__new__  # builds a Reading without the NamedTuple's Python-level __new__ (hot path)
+
+
+def _nrg_fast(value: list[Any]) -> list[Reading] | None:
+    """The usual case, 16 finite numbers, built quickly; ``None`` when anything is unusual."""
+    rows: list[Reading] = []
+    append = rows.append
+    for (row_key, unit), item in zip(_NRG_SPECS, value, strict=True):
+        kind = type(item)
+        if kind is int and -_HUGE < item < _HUGE:  # larger ints would overflow float()
+            append(_new_reading(Reading, (row_key, float(item), str(item), None, unit, None, None)))
+        elif kind is float and math.isfinite(item):
+            append(_new_reading(Reading, (row_key, item, repr(item), None, unit, None, None)))
+        else:
+            return None
+    return rows
+
+
 def _nrg_rows(where: GoeRoute, value: Any) -> list[Reading]:
     if not isinstance(value, list):
         text = _literal(value)
         error = None if value is None else f"nrg should be an array of {NRG_LENGTH} numbers, got {text[:80]}"
         return [Reading(NRG_KEY, None, text, None, None, None, error)]
+    if len(value) == NRG_LENGTH:
+        fast = _nrg_fast(value)
+        if fast is not None:
+            return fast
     error = None
     if len(value) != NRG_LENGTH:
         error = f"nrg has {len(value)} values, expected {NRG_LENGTH}"

@@ -323,3 +323,9 @@ def test_evcc_number_round_trips_through_evcc_encoding(number: float) -> None:
     row = evcc_row("evcc/loadpoints/1/chargePower", text.encode())[1]
     assert row.value == float(text)
     assert row.value_text == text
+
+
+def test_goe_nrg_with_an_absurd_number_is_kept_with_error() -> None:
+    _, rows = goe_rows("go-eCharger/1/nrg", json.dumps([10**400, *NRG[1:]]).encode())
+    assert len(rows) == 16 and rows[0].value is None and rows[0].error
+    assert rows[1].value == NRG[1] and rows[1].error is None
