@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -65,13 +66,28 @@ class PartWriter:
         if frame.height == 0:
             return []
         frame = frame.with_columns(pl.lit(self.capture_id, dtype=pl.String).alias(CAPTURE_ID_COLUMN))
-        day = pl.col("received_at").dt.date().cast(pl.String).fill_null("unknown").alias("__day")
+        received = frame.get_column("received_at")
+        first, last = received.min(), received.max()
+        single_day = (
+            received.null_count() == 0
+            and isinstance(first, datetime)
+            and isinstance(last, datetime)
+            and first.date() == last.date()
+        )
         paths: list[Path] = []
         try:
-            for (day_value,), part in frame.with_columns(day).group_by("__day", maintain_order=True):
-                paths.append(self._write_part(str(day_value), part.drop("__day")))
+            if single_day and isinstance(first, datetime):
+                # The common case of a live capture: one batch, one day, one part, no grouping.
+                paths.append(self._write_part(first.date().isoformat(), frame))
+            else:
+                day = pl.col("received_at").dt.date().cast(pl.String).fill_null("unknown").alias("__day")
+                for (day_value,), part in frame.with_columns(day).group_by("__day", maintain_order=True):
+                    paths.append(self._write_part(str(day_value), part.drop("__day")))
         except OSError as exc:
             raise StoreError(f"cannot write Parquet below {self.root}: {exc.strerror or exc}") from exc
+        except pl.exceptions.ComputeError as exc:
+            # Polars reports some I/O failures (a full disk mid-write) as compute errors.
+            raise StoreError(f"cannot write Parquet below {self.root}: {exc}") from exc
         self.rows_written += frame.height
         return paths
 
