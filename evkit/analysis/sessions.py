@@ -97,36 +97,66 @@ def _boundaries(op: pl.LazyFrame, last_seen: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _assign(obs: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
-    """Attach every observation to the session that started last before it (same charger)."""
-    rows = obs.filter(pl.col("observation_id") != _ids.OP_MODE).sort("observed_at")
-    offline = obs.filter((pl.col("observation_id") == _ids.OP_MODE) & (pl.col("value") == _ids.OFFLINE)).sort(
-        "observed_at"
-    )
+def _assign(rows: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
+    """Attach every row to the session of its charger that started last before it (``inside`` when
+    the row is not after the session's end); rows before a charger's first session are dropped."""
     starts = sess.select(
         *_KEY, "started_at", "ended_at", "first_charge_at", "started_mid_session", "last_seen"
     ).sort("started_at")
-    joined = (
-        pl.concat([rows, offline])
-        .sort("observed_at")
-        .join_asof(
-            starts,
-            left_on="observed_at",
-            right_on="started_at",
-            by="charger_id",
-            strategy="backward",
-            check_sortedness=False,
-        )
+    joined = rows.sort("observed_at").join_asof(
+        starts,
+        left_on="observed_at",
+        right_on="started_at",
+        by="charger_id",
+        strategy="backward",
+        check_sortedness=False,
     )
     return joined.filter(pl.col("seq").is_not_null()).with_columns(
         (pl.col("ended_at").is_null() | (pl.col("observed_at") <= pl.col("ended_at"))).alias("inside")
     )
 
 
-def _per_session(rows: pl.LazyFrame, holes: pl.LazyFrame) -> pl.LazyFrame:
-    """Power, counter, meter, phase, token and offline figures per session."""
+def _power_figures(obs: pl.LazyFrame, sess: pl.LazyFrame, holes: pl.LazyFrame) -> pl.LazyFrame:
+    """Power integral, peak power and whether a hole in the data interrupted the power readings.
+
+    Power (120) is most of the rows: they travel through the sort and joins with only the three
+    columns they need, apart from the few other rows and their text columns.
+    """
+    power = obs.filter((pl.col("observation_id") == _ids.TOTAL_POWER) & pl.col("value").is_not_null())
+    power_rows = (
+        _assign(power.select("charger_id", "observed_at", "value"), sess)
+        .filter(pl.col("inside"))
+        .select(*_KEY, "observed_at", "value", "ended_at", "last_seen")
+    )
+    # Power is held until its next reading (or the session's end); a hold spanning a hole in the data
+    # (a silence of the whole charger) is not integrated: what happened in the hole is unknown.
+    next_hole = holes.select("charger_id", "gap_start").sort("gap_start")
+    power_rows = power_rows.join_asof(
+        next_hole,
+        left_on="observed_at",
+        right_on="gap_start",
+        by="charger_id",
+        strategy="forward",
+        check_sortedness=False,
+    )
+    # Rows arrive sorted by device time and a group keeps its rows' order, so "next reading" is a shift.
+    at = pl.col("observed_at")
+    held = at.shift(-1).fill_null(pl.coalesce("ended_at", "last_seen").first()) - at
+    in_hole = pl.col("gap_start").is_not_null() & (pl.col("gap_start") < at + held)
+    return power_rows.group_by(_KEY).agg(
+        (pl.col("value") * seconds(held) / 3600.0).filter(in_hole.not_()).sum().alias("energy_integral_kwh"),
+        pl.col("value").max().alias("peak_power_kw"),
+        in_hole.any().alias("power_hole"),
+    )
+
+
+def _other_figures(obs: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
+    """Counter, meter, phase, token and offline figures per session (a few rows per session)."""
     obs_id = pl.col("observation_id")
-    power = (obs_id == _ids.TOTAL_POWER) & pl.col("inside") & pl.col("value").is_not_null()
+    others = obs.filter(
+        (obs_id != _ids.TOTAL_POWER) & ((obs_id != _ids.OP_MODE) | (pl.col("value") == _ids.OFFLINE))
+    )
+    rows = _assign(others, sess)
     # A stale counter from the previous session can linger until charging starts; zeros are spurious.
     counter_from = (
         pl.when(pl.col("started_mid_session")).then(pl.col("started_at")).otherwise(pl.col("first_charge_at"))
@@ -142,33 +172,8 @@ def _per_session(rows: pl.LazyFrame, holes: pl.LazyFrame) -> pl.LazyFrame:
     token = (obs_id == _ids.USER_ID_TOKEN) & (pl.col("value_text").str.len_chars() > 0)
     token_rev = (obs_id == _ids.USER_ID_TOKEN_REVERSED) & (pl.col("value_text").str.len_chars() > 0)
     offline = (obs_id == _ids.OP_MODE) & pl.col("inside")
-
-    # Power is held until its next reading (or the session's end); a hold spanning a hole in the data
-    # (a silence of the whole charger) is not integrated: what happened in the hole is unknown.
-    # Rows arrive sorted by device time and a group keeps its rows' order, so "next reading" is a shift.
-    power_rows = rows.filter(power).select(*_KEY, "observed_at", "value", "ended_at", "last_seen")
-    next_hole = holes.select("charger_id", "gap_start").sort("gap_start")
-    power_rows = power_rows.join_asof(
-        next_hole,
-        left_on="observed_at",
-        right_on="gap_start",
-        by="charger_id",
-        strategy="forward",
-        check_sortedness=False,
-    )
-    at = pl.col("observed_at")
-    held = at.shift(-1).fill_null(pl.coalesce("ended_at", "last_seen").first()) - at
-    in_hole = pl.col("gap_start").is_not_null() & (pl.col("gap_start") < at + held)
-    integral = power_rows.group_by(_KEY).agg(
-        (pl.col("value") * seconds(held) / 3600.0).filter(in_hole.not_()).sum().alias("energy_integral_kwh"),
-        pl.col("value").max().alias("peak_power_kw"),
-        in_hole.any().alias("power_hole"),
-    )
-
-    # Everything else is a few rows per session: leave the power rows out before grouping. Rows are in
-    # device-time order within a group, so "last" and "first" are the latest and earliest.
-    others = rows.filter(obs_id != _ids.TOTAL_POWER)
-    figures = others.group_by(_KEY).agg(
+    # Rows are in device-time order within a group, so "last" and "first" are the latest and earliest.
+    return rows.group_by(_KEY).agg(
         pl.col("value").filter(counter).last().alias("counter_last"),
         (obs_id == _ids.SESSION_ENERGY).any().alias("has_counter"),
         pl.col("value").filter(meter).last().alias("meter_stop_kwh"),
@@ -178,7 +183,13 @@ def _per_session(rows: pl.LazyFrame, holes: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("token_reversed").filter(token_rev).first().alias("token_rev"),
         offline.any().alias("went_offline"),
     )
-    return figures.join(integral, on=_KEY, how="full", coalesce=True)
+
+
+def _per_session(obs: pl.LazyFrame, sess: pl.LazyFrame, holes: pl.LazyFrame) -> pl.LazyFrame:
+    """Power, counter, meter, phase, token and offline figures per session."""
+    return _other_figures(obs, sess).join(
+        _power_figures(obs, sess, holes), on=_KEY, how="full", coalesce=True
+    )
 
 
 def _before(obs: pl.LazyFrame, sess: pl.LazyFrame, obs_id: int, at: pl.Expr, name: str) -> pl.LazyFrame:
@@ -324,9 +335,8 @@ def easee_sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFra
     obs = obs.with_columns(reversed_expr.alias("token_reversed"))
     seen = spans_of(times).select("charger_id", "last_seen")
     sess = _boundaries(_op_modes(obs), seen)
-    rows = _assign(obs, sess)
     all_holes = gaps_of(times, gap)
-    figures = _per_session(rows, all_holes)
+    figures = _per_session(obs, sess, all_holes)
 
     anchor = pl.coalesce("first_charge_at", "started_at")
     meter_start = _before(obs, sess, _ids.LIFETIME_ENERGY, anchor, "meter_start_kwh")
