@@ -272,3 +272,104 @@ def test_kill_9_mid_capture_then_capture_again_loses_nothing(
     # at least once: every message is there; a message written but not yet acknowledged when the
     # process died comes again (flagged redelivered), nothing is missing
     assert sorted(set(values)) == [float(i) for i in range(600)]
+
+
+def _make_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1 (openssl)."""
+    ca_key, ca, key, csr, cert = (
+        directory / n for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem")
+    )
+    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)  # noqa: E731
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca),
+        "-days",
+        "1",
+        "-subj",
+        "/CN=evkit test CA",
+    )
+    run(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+        "-subj",
+        "/CN=127.0.0.1",
+    )
+    extensions = directory / "san.ext"
+    extensions.write_text("subjectAltName=IP:127.0.0.1\n")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-out",
+        str(cert),
+        "-days",
+        "1",
+        "-extfile",
+        str(extensions),
+    )
+    for path in (key, cert, ca):
+        path.chmod(0o644)
+    return ca, cert, key
+
+
+def test_tls_capture_verifies_the_broker_and_records(
+    tmp_path: Path, unique_name: str, dataset_dir: Path
+) -> None:
+    from tests.mqtt.helpers import free_port
+
+    directory = tmp_path / "tls-broker"
+    directory.mkdir()
+    ca, cert, key = _make_certificates(directory)
+    tls_port = free_port()
+    broker = PrivateBroker(
+        directory,
+        extra_config=(
+            "allow_anonymous true\n"
+            f"listener {tls_port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
+        ),
+    )
+    broker.start()
+    try:
+        from tests.mqtt.helpers import wait_port
+
+        wait_port(tls_port, up=True)
+        for i in range(300):  # retained: delivered on subscribe, through TLS, in one burst
+            publish(broker.port, [(f"{unique_name}/evcc/loadpoints/1/k{i}", str(i), True)])
+        base = [
+            "capture",
+            "mqtt",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(tls_port),
+            "--tls",
+            "--topic",
+            f"{unique_name}/#",
+        ]
+        verified = evkit_cli(*base, "--ca-file", str(ca), "--out", str(dataset_dir), "--max-messages", "300")
+        unverified = evkit_cli(*base, "--out", str(tmp_path / "refused"), "--max-messages", "1")
+    finally:
+        broker.stop()
+    assert verified.returncode == 0, verified.stderr
+    assert sorted(evkit.scan(dataset_dir).collect()["value"].to_list()) == [float(i) for i in range(300)]
+    assert unverified.returncode == 1  # the system CAs do not know our test CA: refused, not ignored
+    assert "cannot connect" in unverified.stderr and "CERTIFICATE_VERIFY_FAILED" in unverified.stderr
