@@ -812,6 +812,12 @@ class MqttCapture:
     # -- manifest ----------------------------------------------------------------------------------
 
     def _manifest(self, status: str) -> None:
+        try:
+            self._write_manifest(status)
+        except OSError as exc:  # the parts are the data; a manifest we cannot update must not hide why
+            log.warning("could not update %s/manifest.json: %s", self.settings.out, exc)
+
+    def _write_manifest(self, status: str) -> None:
         s = self.settings
         snap = self.stats.snapshot()
         upsert_capture(

@@ -373,3 +373,34 @@ def test_tls_capture_verifies_the_broker_and_records(
     assert sorted(evkit.scan(dataset_dir).collect()["value"].to_list()) == [float(i) for i in range(300)]
     assert unverified.returncode == 1  # the system CAs do not know our test CA: refused, not ignored
     assert "cannot connect" in unverified.stderr and "CERTIFICATE_VERIFY_FAILED" in unverified.stderr
+
+
+def test_output_lost_mid_capture_exits_1_and_acknowledges_nothing_unwritten(
+    private_broker: PrivateBroker, unique_name: str, tmp_path: Path
+) -> None:
+    port = private_broker.port
+    out = tmp_path / "dataset"
+    command = [
+        sys.executable, "-m", "evkit", "capture", "mqtt", "--host", "127.0.0.1", "--port", str(port),
+        "--topic", f"{unique_name}/#", "--out", str(out), "--quiet", "--flush-interval", "60",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_subscription(out)
+        publish(port, [(f"{unique_name}/go-eCharger/000009/wh", str(i), False) for i in range(50)])
+        time.sleep(1.0)  # buffered, not yet written (60 s flush interval)
+        out.rename(tmp_path / "moved")
+        out.write_text("the disk is gone")  # every write below it now fails
+        process.send_signal(signal.SIGTERM)  # stop: flush -> the write fails
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1, stderr
+    assert "could not be written" in stderr
+    out.unlink()
+    (tmp_path / "moved").rename(out)
+    again = evkit_cli(*command[3:], "--idle-exit", "2")
+    assert again.returncode == 0, again.stderr
+    values = evkit.scan(out).collect()["value"].to_list()
+    assert sorted(values) == [float(i) for i in range(50)]  # the broker kept every unwritten message
