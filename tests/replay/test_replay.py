@@ -304,3 +304,51 @@ def test_amqp_record_replay_record_gives_the_same_observations(
     ]
     assert second.select(columns).rows() == first.select(columns).rows()
     assert first["arrival_time"].null_count() == 16  # every fourth message had no ArrivalTime (+ the bad one)
+
+
+@pytest.mark.broker
+def test_replay_cli_republishes_a_recording(
+    mqtt_broker: tuple[str, int], unique_name: str, tmp_path: Path
+) -> None:
+    _, port = mqtt_broker
+    source, target = f"{unique_name}-src", f"{unique_name}-dst"
+    write_mqtt_dataset(
+        tmp_path / "recorded",
+        [
+            (i * 0.01, f"{source}/go-eCharger/000001/nrg", json.dumps([230 + i] * 16).encode(), False)
+            for i in range(20)
+        ]
+        + [(0.5, f"{source}/evcc/site/pvPower", b"", False)],
+    )
+    capture = CaptureThread(capture_settings(port, target, tmp_path / "again"))
+    capture.wait_subscribed()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evkit",
+            "replay",
+            str(tmp_path / "recorded"),
+            "--mqtt-host",
+            "127.0.0.1",
+            "--mqtt-port",
+            str(port),
+            "--speed",
+            "0",
+            "--rewrite-prefix",
+            f"{source}/={target}/",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "replayed 21 messages" in result.stderr
+    capture.wait_messages(21)
+    capture.stop()
+    again = evkit.scan(tmp_path / "again").collect()
+    assert again.height == 20 * 16 + 1  # nrg expands again: 16 rows per message
+    assert again.filter(pl.col("key") == "nrg.voltage_l1").sort("received_at")["value"].to_list() == [
+        float(230 + i) for i in range(20)
+    ]
