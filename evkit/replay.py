@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -78,19 +78,21 @@ class Outgoing:
     headers: dict[str, Any] | None = None
 
 
-def load_messages(
-    path: Path | str,
-    protocol: Literal["mqtt", "amqp"],
-    *,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    max_messages: int | None = None,
-) -> pl.DataFrame:
-    """The recorded messages of one protocol, one row per message, in arrival order.
+@dataclass(frozen=True)
+class _Selection:
+    """The rows to replay (lazy) and how to read them."""
 
-    MQTT rows are those with a ``topic``; AMQP rows those with a ``routing_key``. Rows that one
-    message produced (go-e ``nrg`` fields) are collapsed back into that message.
-    """
+    lf: pl.LazyFrame
+    protocol: Literal["mqtt", "amqp"]
+    name_column: str
+    wanted: list[str]
+    identity: list[str]
+    columns: set[str]
+
+
+def _select(
+    path: Path | str, protocol: Literal["mqtt", "amqp"], start: datetime | None, end: datetime | None
+) -> _Selection:
     lf = scan(path, dedupe=True)
     columns = set(lf.collect_schema().names())
     name_column = "topic" if protocol == "mqtt" else "routing_key"
@@ -98,7 +100,7 @@ def load_messages(
         raise DatasetError(
             f"no {protocol.upper()} messages to replay in {path}{_other_hint(path, protocol, columns)}"
         )
-    lf = lf.filter(pl.col(name_column).is_not_null())
+    lf = lf.filter(pl.col(name_column).is_not_null() & pl.col("received_at").is_not_null())
     if start is not None:
         lf = lf.filter(pl.col("received_at") >= start)
     if end is not None:
@@ -109,17 +111,67 @@ def load_messages(
     else:
         wanted += [c for c in ("headers", "arrival_time_raw") if c in columns]
     identity = [c for c in ("capture_id", "received_at", name_column, "raw") if c in columns]
-    lf = lf.with_row_index("__row").sort("received_at", "__row")
-    if protocol == "mqtt":
-        lf = lf.unique(subset=identity, keep="first", maintain_order=True)
-    if max_messages is not None:
-        lf = lf.head(max_messages)
-    frame = lf.select(wanted).collect()
-    if frame.height == 0:
-        raise DatasetError(
-            f"no {protocol.upper()} messages to replay in {path}{_other_hint(path, protocol, columns)}"
+    return _Selection(lf, protocol, name_column, wanted, identity, columns)
+
+
+def _frames(selection: _Selection, max_messages: int | None) -> Iterator[pl.DataFrame]:
+    """The selection one UTC day at a time (memory stays bounded by a day), in arrival order."""
+    days = (
+        selection.lf.select(pl.col("received_at").dt.date().unique().sort().alias("day"))
+        .collect()
+        .get_column("day")
+        .to_list()
+    )
+    remaining = max_messages
+    for day in days:
+        low = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        part = (
+            selection.lf.filter(pl.col("received_at").is_between(low, low + timedelta(days=1), closed="left"))
+            .with_row_index("__row")
+            .sort("received_at", "__row")
         )
-    return frame
+        if selection.protocol == "mqtt":  # rows one message produced (go-e nrg fields) -> the message
+            part = part.unique(subset=selection.identity, keep="first", maintain_order=True)
+        if remaining is not None:
+            part = part.head(remaining)
+        frame = part.select(selection.wanted).collect()
+        if frame.height:
+            yield frame
+        if remaining is not None:
+            remaining -= frame.height
+            if remaining <= 0:
+                return
+
+
+def _overview(selection: _Selection, max_messages: int | None) -> tuple[int, datetime | None]:
+    """(messages, first received_at) of the selection, without reading bodies."""
+    key = [c for c in selection.identity if c != "raw"]
+    count = pl.struct(key).n_unique() if selection.protocol == "mqtt" else pl.len()
+    row = selection.lf.select(count.alias("n"), pl.col("received_at").min().alias("first")).collect()
+    total = int(row["n"][0] or 0)
+    return (min(total, max_messages) if max_messages is not None else total), row["first"][0]
+
+
+def load_messages(
+    path: Path | str,
+    protocol: Literal["mqtt", "amqp"],
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    max_messages: int | None = None,
+) -> pl.DataFrame:
+    """The recorded messages of one protocol, one row per message, in arrival order (all in memory;
+    :func:`replay_dataset` reads one day at a time instead).
+
+    MQTT rows are those with a ``topic``; AMQP rows those with a ``routing_key``. Rows that one
+    message produced (go-e ``nrg`` fields) are collapsed back into that message.
+    """
+    selection = _select(path, protocol, start, end)
+    frames = list(_frames(selection, max_messages))
+    if not frames:
+        hint = _other_hint(path, protocol, selection.columns)
+        raise DatasetError(f"no {protocol.upper()} messages to replay in {path}{hint}")
+    return pl.concat(frames)
 
 
 def _other_hint(path: Path | str, protocol: str, columns: set[str]) -> str:
@@ -153,11 +205,13 @@ def outgoing(
     protocol: Literal["mqtt", "amqp"],
     rewrites: Sequence[Rewrite] = (),
     retain: RetainMode = "as-recorded",
+    origin: datetime | None = None,
 ) -> Iterator[Outgoing]:
-    """The messages of ``frame`` (from :func:`load_messages`) ready to publish."""
+    """The messages of ``frame`` (from :func:`load_messages`) ready to publish; offsets count from
+    ``origin`` (default: the frame's first message)."""
     if frame.height == 0:
         return
-    first = frame["received_at"][0]
+    first = frame["received_at"][0] if origin is None else origin
     offsets = ((frame["received_at"] - first).dt.total_microseconds() / 1e6).to_list()
     raws = frame["raw"].to_list()
     if protocol == "mqtt":
@@ -386,15 +440,17 @@ def replay_dataset(
         raise ConfigError("--speed must be >= 0 (0 = as fast as possible)")
     if max_rate is not None and max_rate <= 0:
         raise ConfigError("--max-rate must be positive")
-    frame = load_messages(path, target.protocol, start=start, end=end, max_messages=max_messages)
-    first = frame["received_at"][0]
-    last = frame["received_at"][-1]
-    span = (last - first).total_seconds()
+    selection = _select(path, target.protocol, start, end)
+    total, first = _overview(selection, max_messages)
+    if total == 0 or first is None:
+        hint = _other_hint(path, target.protocol, selection.columns)
+        raise DatasetError(f"no {target.protocol.upper()} messages to replay in {path}{hint}")
+    last_offset = 0.0
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=frame.height, desc=f"replay -> {target.protocol}", unit="msg", unit_scale=True)
+        bar = tqdm(total=total, desc=f"replay -> {target.protocol}", unit="msg", unit_scale=True)
     target.open()
     published = 0
     stopped = False
@@ -402,7 +458,12 @@ def replay_dataset(
     min_gap = 1.0 / max_rate if max_rate else 0.0
     next_allowed = began
     try:
-        for message in outgoing(frame, target.protocol, rewrites, retain):
+        messages = (
+            message
+            for frame in _frames(selection, max_messages)
+            for message in outgoing(frame, target.protocol, rewrites, retain, origin=first)
+        )
+        for message in messages:
             if stop is not None and stop.is_set():
                 stopped = True
                 break
@@ -419,6 +480,7 @@ def replay_dataset(
             target.publish(message)
             next_allowed = due + min_gap
             published += 1
+            last_offset = message.offset_s
             if bar is not None and published % 256 == 0:
                 bar.update(256)
     finally:
@@ -426,7 +488,8 @@ def replay_dataset(
         if bar is not None:
             bar.update(published - bar.n)
             bar.close()
-    return ReplaySummary(published, time.perf_counter() - began, span, first, last, stopped)
+    last = first + timedelta(seconds=last_offset) if published else None
+    return ReplaySummary(published, time.perf_counter() - began, last_offset, first, last, stopped)
 
 
 __all__ = [

@@ -352,3 +352,19 @@ def test_replay_cli_republishes_a_recording(
     assert again.filter(pl.col("key") == "nrg.voltage_l1").sort("received_at")["value"].to_list() == [
         float(230 + i) for i in range(20)
     ]
+
+
+def test_replay_crosses_utc_days_in_order_with_continuous_spacing(tmp_path: Path) -> None:
+    # 22:26:40 UTC + 0 h, 1 h, 2 h, 3 h: the last two fall on the next day's partition
+    write_mqtt_dataset(tmp_path, [(h * 3600.0, "a/b", str(h).encode(), False) for h in (3, 0, 2, 1)])
+    assert len(list(tmp_path.glob("date=*"))) == 2
+    waits: list[float] = []
+    target = ListTarget()
+    summary = replay_dataset(tmp_path, target, speed=3600, sleep=waits.append)  # type: ignore[arg-type]
+    assert [m.body for m in target.sent] == [b"0", b"1", b"2", b"3"]
+    assert [m.offset_s for m in target.sent] == [0.0, 3600.0, 7200.0, 10800.0]
+    assert summary.recorded_span_s == 10800.0
+    assert summary.last_received_at == summary.first_received_at + timedelta(hours=3)  # type: ignore[operator]
+    target = ListTarget()
+    assert replay_dataset(tmp_path, target, speed=0, max_messages=3).published == 3
+    assert [m.body for m in target.sent] == [b"0", b"1", b"2"]
