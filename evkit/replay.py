@@ -93,8 +93,11 @@ class _Selection:
 def _select(
     path: Path | str, protocol: Literal["mqtt", "amqp"], start: datetime | None, end: datetime | None
 ) -> _Selection:
-    lf = scan(path, dedupe=True)
+    lf = scan(path, dedupe=True, require=False)  # replay needs only times, names and bodies
     columns = set(lf.collect_schema().names())
+    missing = [c for c in ("received_at", "raw") if c not in columns]
+    if missing:
+        raise DatasetError(f"{path} cannot be replayed: no {' / '.join(missing)} column")
     name_column = "topic" if protocol == "mqtt" else "routing_key"
     if name_column not in columns:
         raise DatasetError(
@@ -180,7 +183,9 @@ def _other_hint(path: Path | str, protocol: str, columns: set[str]) -> str:
     other_column = "routing_key" if other == "amqp" else "topic"
     if other_column not in columns:
         return ""
-    count = scan(path).filter(pl.col(other_column).is_not_null()).select(pl.len()).collect().item()
+    count = (
+        scan(path, require=False).filter(pl.col(other_column).is_not_null()).select(pl.len()).collect().item()
+    )
     if not count:
         return ""
     flag = "--url/--exchange" if other == "amqp" else "--mqtt-host"

@@ -37,6 +37,11 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     parser.add_argument("dataset", metavar="DIR", help="dataset directory (or one Parquet file)")
     amqp = parser.add_argument_group("AMQP target")
     amqp.add_argument("--url", help="amqp[s]://user:pass@host:port/vhost")
+    amqp.add_argument(
+        "--url-env",
+        metavar="VAR",
+        help="environment variable holding the AMQP URL (keeps the password out of ps)",
+    )
     amqp.add_argument("--exchange", help="exchange to publish to ('' = the default exchange)")
     amqp.add_argument(
         "--declare-exchange", metavar="TYPE", help="declare the exchange (durable, of TYPE) if missing"
@@ -81,12 +86,21 @@ def register(top: Any, groups: dict[str, Any]) -> None:
 def _target(args: argparse.Namespace) -> Any:
     from evkit.replay import AmqpTarget, MqttTarget
 
-    if bool(args.url) == bool(args.mqtt_host):
-        raise ConfigError("give either --url with --exchange (AMQP) or --mqtt-host (MQTT)")
-    if args.url:
+    url = args.url
+    if args.url_env:
+        if url:
+            raise ConfigError("give --url or --url-env, not both")
+        url = os.environ.get(args.url_env)
+        if not url:
+            raise ConfigError(
+                f"environment variable {args.url_env} is empty or unset (it should hold the AMQP URL)"
+            )
+    if bool(url) == bool(args.mqtt_host):
+        raise ConfigError("give either --url/--url-env with --exchange (AMQP) or --mqtt-host (MQTT)")
+    if url:
         if args.exchange is None:
             raise ConfigError("--url needs --exchange (use --exchange '' for the default exchange)")
-        return AmqpTarget(args.url, args.exchange, declare_type=args.declare_exchange)
+        return AmqpTarget(url, args.exchange, declare_type=args.declare_exchange)
     password = None
     if args.mqtt_password_env:
         password = os.environ.get(args.mqtt_password_env)

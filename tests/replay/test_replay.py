@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -368,3 +369,60 @@ def test_replay_crosses_utc_days_in_order_with_continuous_spacing(tmp_path: Path
     target = ListTarget()
     assert replay_dataset(tmp_path, target, speed=0, max_messages=3).published == 3
     assert [m.body for m in target.sent] == [b"0", b"1", b"2"]
+
+
+@pytest.mark.broker
+def test_replay_cli_to_amqp_with_url_from_environment(
+    amqp_url: str, unique_name: str, tmp_path: Path
+) -> None:
+    moment = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
+    rows = pl.DataFrame(
+        {
+            "received_at": [moment, moment + timedelta(seconds=1)],
+            "routing_key": ["EH000001.O.120", "EH000001.O.109"],
+            "raw": [b'{"Timestamp":"2026-11-21T18:00:00Z","Value":7.4}', b'{"Timestamp":"x","Value":3}'],
+            "headers": ['{"ArrivalTime":"2026-11-21T18:00:01.0000000Z"}', None],
+            "arrival_time_raw": [None, "2026-11-21T18:00:02Z"],
+        },
+        schema_overrides={"received_at": pl.Datetime("us", "UTC")},
+    )
+    PartWriter(tmp_path / "recorded").write(rows)
+    exchange, queue = f"{unique_name}-x", f"{unique_name}-q"
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    channel = connection.channel()
+    try:
+        result = subprocess.run(
+            [
+                sys.executable, "-m", "evkit", "replay", str(tmp_path / "recorded"),
+                "--url-env", "EVKIT_TEST_AMQP_URL", "--exchange", exchange, "--declare-exchange", "fanout",
+                "--speed", "0", "--max-messages", "0",
+            ],
+            capture_output=True, text=True, check=False, env={**os.environ, "EVKIT_TEST_AMQP_URL": amqp_url},
+        )  # fmt: skip
+        assert result.returncode == 2 and "--max-messages" in result.stderr  # 0 is refused before sending
+        channel.exchange_declare(exchange, "fanout", durable=True)
+        channel.queue_declare(queue)
+        channel.queue_bind(queue, exchange)
+        result = subprocess.run(
+            [
+                sys.executable, "-m", "evkit", "replay", str(tmp_path / "recorded"),
+                "--url-env", "EVKIT_TEST_AMQP_URL", "--exchange", exchange, "--declare-exchange", "fanout",
+                "--speed", "0", "--quiet",
+            ],
+            capture_output=True, text=True, check=False, env={**os.environ, "EVKIT_TEST_AMQP_URL": amqp_url},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "guest" not in result.stderr + result.stdout  # the URL (with its password) is never printed
+        received = []
+        for _ in range(2):
+            method, properties, body = channel.basic_get(queue, auto_ack=True)
+            assert method is not None
+            received.append((method.routing_key, body, properties.headers))
+    finally:
+        channel.queue_delete(queue)
+        channel.exchange_delete(exchange)
+        connection.close()
+    assert received == [
+        ("EH000001.O.120", rows["raw"][0], {"ArrivalTime": "2026-11-21T18:00:01.0000000Z"}),
+        ("EH000001.O.109", rows["raw"][1], {"ArrivalTime": "2026-11-21T18:00:02Z"}),
+    ]
