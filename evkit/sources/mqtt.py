@@ -622,9 +622,11 @@ class MqttCapture:
         if s.protocol == 5:
             from paho.mqtt.subscribeoptions import SubscribeOptions
 
-            # retainHandling=1: retained values are replayed for a new subscription only, so a
-            # resumed session does not get the whole retained tree again on every reconnect.
-            client.subscribe([(t, SubscribeOptions(qos=s.qos, retainHandling=1)) for t in s.topics])
+            # Each run starts with the broker's retained snapshot (retainHandling=0: the current state
+            # of every topic, flagged retained); a reconnect within the run resumes its session
+            # without it (retainHandling=1: only for a subscription the broker had lost).
+            handling = 0 if self._epoch == 1 else 1
+            client.subscribe([(t, SubscribeOptions(qos=s.qos, retainHandling=handling)) for t in s.topics])
         elif not session_present or self._epoch == 1:
             # 3.1.1: subscribe when the session is new, and once per run (the topic set may have
             # changed under an explicit --client-id); a resumed session after a reconnect keeps its

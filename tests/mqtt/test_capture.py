@@ -253,3 +253,38 @@ def test_mqtt_311_keeps_flowing_with_the_brokers_small_inflight_window(
     assert capture.capture.stats.messages == 300
     capture.stop()
     assert sorted(evkit.scan(dataset_dir).collect()["value"].to_list()) == [float(i) for i in range(300)]
+
+
+def test_each_run_starts_with_the_retained_snapshot_reconnects_do_not_repeat_it(
+    private_broker: PrivateBroker, unique_name: str, dataset_dir: Path
+) -> None:
+    port = private_broker.port
+    state = [
+        (f"{unique_name}/evcc/loadpoints/1/mode", "pv", True),
+        (f"{unique_name}/evcc/site/pvPower", "4200", True),
+    ]
+    publish(port, state)
+    first = CaptureThread(settings_for(port, unique_name, dataset_dir, client_id="snapshot-test"))
+    first.wait_messages(2)
+    deadline = time.monotonic() + 10
+    while first.capture.stats.acked < 2 and time.monotonic() < deadline:  # written and acknowledged
+        time.sleep(0.05)
+    time.sleep(0.2)  # the acks reach the broker
+    private_broker.restart()  # reconnect within the run: the session resumes, no second snapshot
+    deadline = time.monotonic() + 20
+    while first.capture.stats.reconnects < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    publish(port, [(f"{unique_name}/evcc/site/pvPower", "4300", True)])
+    first.wait_messages(3)
+    time.sleep(0.5)
+    assert first.stop()["reconnects"] >= 1
+    second = CaptureThread(
+        settings_for(port, unique_name, dataset_dir, client_id="snapshot-test", idle_exit=1.5)
+    )
+    second.join()  # a new run (same session): starts with the retained state again
+    rows = (
+        evkit.scan(dataset_dir).collect().sort("received_at").select("capture_id", "value_text", "retained")
+    )
+    runs = rows.partition_by("capture_id", maintain_order=True, include_key=False)
+    assert sorted(runs[0].rows()) == [("4200", True), ("4300", False), ("pv", True)]
+    assert sorted(runs[1].rows()) == [("4300", True), ("pv", True)]
