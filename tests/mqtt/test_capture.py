@@ -22,6 +22,7 @@ def settings_for(port: int, prefix: str, out: Path, **extra: object) -> MqttSett
         "flush_interval": 0.2,
         "min_backoff": 0.2,
         "max_backoff": 1.0,
+        "session_expiry": 600,  # tidy: the shared broker forgets our test sessions soon
         "rules": TopicRules(evcc_roots=(f"{prefix}/evcc",), goe_prefixes=(f"{prefix}/go-eCharger",)),
     }
     options.update(extra)

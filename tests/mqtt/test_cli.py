@@ -66,6 +66,8 @@ def test_max_messages_records_exactly_and_exits_0(
             "--evcc-root",
             f"{unique_name}/evcc",
             "--quiet",
+            "--session-expiry",
+            "600",
         )
     finally:
         publish(port, [(f"{topic}{i}", b"", True) for i in range(40)])
@@ -82,7 +84,7 @@ def test_sigterm_flushes_and_exits_0(
     _, port = mqtt_broker
     command = [
         sys.executable, "-m", "evkit", "capture", "mqtt", "--host", "127.0.0.1", "--port", str(port),
-        "--topic", f"{unique_name}/#", "--out", str(dataset_dir), "--quiet",
+        "--topic", f"{unique_name}/#", "--out", str(dataset_dir), "--quiet", "--session-expiry", "600",
     ]  # fmt: skip
     process = subprocess.Popen([*command, "--flush-interval", "30"], stderr=subprocess.PIPE, text=True)
     try:

@@ -173,6 +173,7 @@ def capture_settings(port: int, prefix: str, out: Path, **extra: object) -> Mqtt
         out=out,
         flush_interval=0.2,
         rules=rules,
+        session_expiry=600,  # tidy: the shared broker forgets our test sessions soon
         **extra,  # type: ignore[arg-type]
     )
 
