@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 import polars as pl
 
+from evkit.easee import _fastpath
 from evkit.easee.catalog import ENUM_LABELS, OBSERVATIONS, DataType, Obs
 from evkit.store.schema import EASEE_SCHEMA
 
@@ -639,7 +640,26 @@ def decode_deliveries(deliveries: Sequence[Delivery]) -> pl.DataFrame:
 
     ``deliveries`` may also be plain tuples in ``Delivery`` field order (``conn_epoch`` optional).
     Never raises for any input; a malformed message becomes a row with ``raw`` and ``error``.
+
+    Batches go through the vectorised fast path (``evkit.easee._fastpath``) first; the rows it does
+    not take (anything but the common Masterloop shape) are decoded here in Python.
     """
+    if len(deliveries) >= _fastpath.MIN_BATCH:
+        try:
+            fast, rest = _fastpath.decode_fast(deliveries)
+        except Exception:  # input that is not column-shaped (odd types): all in Python, exactly
+            return decode_deliveries_python(deliveries)
+        if not rest:
+            return fast.drop("_index")
+        slow = decode_deliveries_python([deliveries[i] for i in rest])
+        slow = slow.select(pl.Series("_index", rest, dtype=fast.schema["_index"]), pl.all())
+        return pl.concat([fast, slow]).sort("_index").drop("_index")
+    return decode_deliveries_python(deliveries)
+
+
+def decode_deliveries_python(deliveries: Sequence[Delivery]) -> pl.DataFrame:
+    """:func:`decode_deliveries` without the fast path: every row decoded by the Python code here
+    (the reference the fast path is tested against)."""
     decode = _decode_one
     rows: list[_Row] = []
     append = rows.append
@@ -670,6 +690,7 @@ __all__ = [
     "COLUMNS",
     "Delivery",
     "decode_deliveries",
+    "decode_deliveries_python",
     "decode_delivery",
     "decode_value",
     "headers_json",
