@@ -341,7 +341,7 @@ def easee_sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFra
     reversed_expr = pl.col("value_reversed") if extra else pl.col("value_text").str.reverse()
     obs = obs.with_columns(reversed_expr.alias("token_reversed"))
     seen = spans_of(times).select("charger_id", "last_seen")
-    sess = _boundaries(_op_modes(obs), seen)
+    sess = _boundaries(_op_modes(obs), seen).cache()
     all_holes = gaps_of(times, gap)
     figures = _per_session(obs, sess, all_holes)
 
