@@ -43,9 +43,8 @@ def _cells(source: str) -> list[tuple[str, list[str], str]]:
         elif line.strip():
             raise ValueError(f"text before the first '# %%' marker: {line!r}")
     built = []
-    for kind, tags, lines in cells:
-        if kind == "markdown":
-            lines = [_unmarkdown(line) for line in lines]
+    for kind, tags, raw_lines in cells:
+        lines = [_unmarkdown(line) for line in raw_lines] if kind == "markdown" else raw_lines
         text = "\n".join(lines).strip("\n")
         built.append((kind, tags, text))
     return built
