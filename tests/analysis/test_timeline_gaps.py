@@ -49,3 +49,14 @@ def test_a_silence_just_over_the_threshold_is_found_one_just_under_is_not() -> N
     times = pl.LazyFrame({"charger_id": ["A"] * 3, "observed_at": stamps})
     got = gaps_of(times, expected).collect()
     assert got.select("gap_start", "gap_end").rows() == [(stamps[1], stamps[2])]
+
+
+def test_rows_without_a_time_neither_hide_nor_make_a_silence() -> None:
+    expected = timedelta(minutes=20)
+    stamps = [T0, None, T0 + timedelta(hours=1), None, T0 + timedelta(hours=1, minutes=5)]
+    times = pl.LazyFrame(
+        {"charger_id": ["A"] * 5, "observed_at": stamps},
+        schema={"charger_id": pl.String, "observed_at": pl.Datetime("us", "UTC")},
+    )
+    got = gaps_of(times, expected).collect()
+    assert got.select("gap_start", "gap_end").rows() == [(T0, T0 + timedelta(hours=1))]
