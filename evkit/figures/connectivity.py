@@ -1,0 +1,156 @@
+"""Connectivity over time: RSSI (130/132), cloud connection (250) and reboots (80/89)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+from evkit.figures import _ids
+from evkit.figures._format import duration, naive_utc, timestamp
+from evkit.figures.style import BAD_COLOUR, OK_COLOUR, TEMPLATE, TIME_AXIS_TITLE, colour, no_data
+
+_IDS = [
+    _ids.CELL_RSSI,
+    _ids.WIFI_RSSI,
+    _ids.CONNECTED_TO_CLOUD,
+    _ids.SOFTWARE_RELEASE,
+    _ids.REBOOT_REASON,
+]
+#: RSSI lines for at most this many chargers (the plot stays legible); bands and reboots for all.
+MAX_RSSI_CHARGERS = 10
+
+
+def _readings(observations: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    frame = (
+        observations.lazy()
+        .filter(pl.col("observation_id").is_in(_IDS) & pl.col("observed_at").is_not_null())
+        .select(pl.col("charger_id").cast(pl.String), "observed_at", "observation_id", "value")
+        .unique()
+        .sort("charger_id", "observed_at")
+        .collect()
+    )
+    return naive_utc(frame, "observed_at")
+
+
+def _cloud_bands(readings: pl.DataFrame) -> pl.DataFrame:
+    """Intervals of constant cloud connection state per charger (to the charger's last reading)."""
+    last_seen = readings.group_by("charger_id").agg(pl.col("observed_at").max().alias("_last"))
+    states = (
+        readings.filter(pl.col("observation_id") == _ids.CONNECTED_TO_CLOUD)
+        .drop_nulls("value")
+        .with_columns((pl.col("value") != 0).alias("connected"))
+        .filter((pl.col("connected") != pl.col("connected").shift(1).over("charger_id")).fill_null(True))
+        .join(last_seen, on="charger_id")
+        .with_columns(
+            pl.col("observed_at").shift(-1).over("charger_id").fill_null(pl.col("_last")).alias("until")
+        )
+        .filter(pl.col("until") > pl.col("observed_at"))
+    )
+    return states.select("charger_id", "observed_at", "until", "connected")
+
+
+def connectivity_timeline(
+    observations: pl.DataFrame | pl.LazyFrame, *, title: str = "Connectivity per charger"
+) -> go.Figure:
+    """Top: cellular and Wi-Fi RSSI (dBm) per charger. Bottom: cloud connection state (250) as green /
+    red bands per charger, with boots (SoftwareRelease 80 / RebootReason 89) as markers.
+
+    Takes the observations themselves (contract columns), so it works before any aggregation.
+    """
+    columns = set(observations.collect_schema().names())
+    if not {"charger_id", "observed_at", "observation_id", "value"} <= columns:
+        return no_data(title, "needs charger_id, observed_at, observation_id and value")
+    readings = _readings(observations)
+    if readings.height == 0:
+        return no_data(title, "no RSSI, cloud-connection or reboot readings")
+    chargers = sorted(readings["charger_id"].unique().to_list())
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        row_heights=[0.55, 0.45],
+        vertical_spacing=0.1,
+        subplot_titles=("signal strength (dBm)", "cloud connection and reboots"),
+    )
+    fig.update_layout(
+        template=TEMPLATE,
+        title={"text": title},
+        legend={"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top"},
+    )
+    rssi = readings.filter(pl.col("observation_id").is_in([_ids.CELL_RSSI, _ids.WIFI_RSSI]))
+    rssi_chargers = sorted(rssi["charger_id"].unique().to_list())[:MAX_RSSI_CHARGERS]
+    for index, charger in enumerate(rssi_chargers):
+        for obs_id, kind, dash in ((_ids.WIFI_RSSI, "Wi-Fi", "solid"), (_ids.CELL_RSSI, "cell", "dot")):
+            part = rssi.filter((pl.col("charger_id") == charger) & (pl.col("observation_id") == obs_id))
+            if part.height == 0:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    name=f"{charger} {kind}",
+                    x=part["observed_at"].to_list(),
+                    y=part["value"].to_list(),
+                    mode="lines+markers" if part.height < 60 else "lines",
+                    marker={"size": 4},
+                    line={"color": colour(index), "dash": dash, "width": 1.5},
+                    hovertemplate=f"{charger} {kind}: %{{y:.0f}} dBm<extra>%{{x|%Y-%m-%d %H:%M}}Z</extra>",
+                ),
+                row=1,
+                col=1,
+            )
+    bands = _cloud_bands(readings)
+    for connected, label, fill in (
+        (True, "cloud connected", OK_COLOUR),
+        (False, "cloud disconnected", BAD_COLOUR),
+    ):
+        part = bands.filter(pl.col("connected") == connected)
+        if part.height == 0:
+            continue
+        ms = (part["until"] - part["observed_at"]).dt.total_milliseconds()
+        fig.add_trace(
+            go.Bar(
+                name=label,
+                orientation="h",
+                y=part["charger_id"].to_list(),
+                x=ms.to_list(),
+                base=part["observed_at"].to_list(),
+                customdata=[
+                    [timestamp(s), timestamp(u), duration(m / 1000)]
+                    for s, u, m in zip(part["observed_at"], part["until"], ms, strict=True)
+                ],
+                marker={"color": fill, "opacity": 0.55, "line": {"width": 0}},
+                hovertemplate=(
+                    f"<b>%{{y}}</b> {label}<br>%{{customdata[0]}} → %{{customdata[1]}}"
+                    " (%{customdata[2]})<extra></extra>"
+                ),
+            ),
+            row=2,
+            col=1,
+        )
+    boots = readings.filter(pl.col("observation_id").is_in([_ids.SOFTWARE_RELEASE, _ids.REBOOT_REASON]))
+    # One boot sends both 80 and 89; readings of one charger within a minute are one boot.
+    boots = boots.filter(
+        (pl.col("observed_at") - pl.col("observed_at").shift(1).over("charger_id"))
+        .dt.total_seconds()
+        .fill_null(10**9)
+        > 60
+    )
+    if boots.height:
+        fig.add_trace(
+            go.Scatter(
+                name=f"boot ({boots.height})",
+                x=boots["observed_at"].to_list(),
+                y=boots["charger_id"].to_list(),
+                mode="markers",
+                marker={"symbol": "x", "size": 11, "color": "#1F2933", "line": {"width": 1}},
+                hovertemplate="<b>%{y}</b> booted %{x|%Y-%m-%d %H:%M:%S}Z<extra></extra>",
+            ),
+            row=2,
+            col=1,
+        )
+    fig.update_layout(barmode="overlay", height=min(1600, 520 + 26 * len(chargers)))
+    fig.update_yaxes(title_text="RSSI (dBm)", row=1, col=1)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=chargers[::-1], row=2, col=1)
+    fig.update_xaxes(type="date", row=1, col=1)
+    fig.update_xaxes(type="date", title_text=TIME_AXIS_TITLE, row=2, col=1)
+    return fig

@@ -1,0 +1,112 @@
+"""Energy per day (stacked per charger)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import plotly.graph_objects as go
+import polars as pl
+
+from evkit.figures.style import MUTED_COLOUR, collect, colour, new_figure, no_data, note
+
+#: Beyond this many chargers the smallest are summed into one "other" series (legends stay readable).
+MAX_SERIES = 12
+
+
+def _day_column(frame: pl.DataFrame) -> pl.DataFrame:
+    dtype = frame.schema["day"]
+    if isinstance(dtype, pl.Datetime):
+        return frame.with_columns(pl.col("day").dt.date())
+    if dtype == pl.String:
+        return frame.with_columns(pl.col("day").str.to_date(strict=False))
+    return frame
+
+
+def energy_per_day(
+    energy: pl.DataFrame | pl.LazyFrame,
+    *,
+    max_series: int = MAX_SERIES,
+    title: str = "Energy per day (UTC days)",
+) -> go.Figure:
+    """Stacked bars of ``energy_kwh`` per UTC ``day``, one series per charger.
+
+    Expects the frame of ``evkit.analysis.energy_per_day`` (charger_id, day, energy_kwh, source). With
+    more than ``max_series`` chargers the ones with the least energy are summed as "other". The hover
+    names the energy source (session energy, lifetime meter, hourly energy) used for that day.
+    """
+    frame = collect(energy)
+    if frame.height == 0 or not {"charger_id", "day", "energy_kwh"} <= set(frame.columns):
+        return no_data(title, "no energy readings")
+    frame = _day_column(frame).with_columns(pl.col("charger_id").cast(pl.String))
+    if "source" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("source"))
+    totals = (
+        frame.group_by("charger_id")
+        .agg(pl.col("energy_kwh").sum())
+        .sort(["energy_kwh", "charger_id"], descending=[True, False])
+    )
+    keep = totals["charger_id"].to_list()
+    if len(keep) > max_series:
+        keep = keep[: max_series - 1]
+        others = totals.height - len(keep)
+        frame = frame.with_columns(
+            pl.when(pl.col("charger_id").is_in(keep))
+            .then(pl.col("charger_id"))
+            .otherwise(pl.lit(f"other ({others} chargers)"))
+            .alias("charger_id")
+        )
+    per_day = (
+        frame.group_by("charger_id", "day")
+        .agg(
+            pl.col("energy_kwh").sum(),
+            pl.col("source").drop_nulls().unique().sort().str.join(", ").alias("source"),
+        )
+        .sort("day")
+    )
+    series = [c for c in keep if c in set(per_day["charger_id"])]
+    series += sorted(set(per_day["charger_id"]) - set(series))
+    fig = new_figure(title, height=440)
+    for index, charger in enumerate(series):
+        part = per_day.filter(pl.col("charger_id") == charger)
+        fig.add_trace(
+            go.Bar(
+                name=charger,
+                x=part["day"].to_list(),
+                y=part["energy_kwh"].to_list(),
+                customdata=[[s or "unknown"] for s in part["source"].to_list()],
+                marker={"color": MUTED_COLOUR if charger.startswith("other (") else colour(index)},
+                hovertemplate=(
+                    f"<b>{charger}</b><br>%{{x|%Y-%m-%d}}: %{{y:.2f}} kWh"
+                    "<br>source: %{customdata[0]}<extra></extra>"
+                ),
+            )
+        )
+    daily = per_day.group_by("day").agg(pl.col("energy_kwh").sum()).sort("day")
+    if daily.height <= 62:
+        fig.add_trace(
+            go.Scatter(
+                name="total",
+                x=daily["day"].to_list(),
+                y=daily["energy_kwh"].to_list(),
+                mode="text",
+                text=[f"{v:.1f}" for v in daily["energy_kwh"].to_list()],
+                textposition="top center",
+                textfont={"size": 10, "color": "#52606D"},
+                hovertemplate="%{x|%Y-%m-%d}: %{y:.2f} kWh in total<extra></extra>",
+                showlegend=False,
+            )
+        )
+    fig.update_layout(barmode="stack", bargap=0.25)
+    first, last = daily["day"].min(), daily["day"].max()
+    days = (last - first).days + 1 if isinstance(first, date) and isinstance(last, date) else daily.height
+    fig.update_xaxes(
+        title_text="day (UTC)",
+        type="date",
+        tickformat="%Y-%m-%d",
+        dtick=86_400_000 * max(1, days // 20),  # whole days only, never one label twice
+    )
+    fig.update_yaxes(title_text="energy (kWh)", rangemode="tozero")
+    sources = sorted(set(frame["source"].drop_nulls().to_list()))
+    if sources:
+        note(fig, "energy source: " + ", ".join(sources))
+    return fig

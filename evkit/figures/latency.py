@@ -1,0 +1,195 @@
+"""Latency per hop: an ECDF (clock skew kept and counted) and a p95 heatmap by hour of day."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import plotly.graph_objects as go
+import polars as pl
+
+from evkit.figures._format import number
+from evkit.figures.style import BAD_COLOUR, SEQUENTIAL, collect, colour, new_figure, no_data, note
+
+#: The hops in the order a message travels them.
+HOPS = ("device_to_cloud", "cloud_to_capture", "end_to_end")
+_HOP_LABELS = {
+    "device_to_cloud": "device → cloud",
+    "cloud_to_capture": "cloud → capture",
+    "end_to_end": "end to end",
+}
+
+#: An ECDF curve never needs more points than a screen has pixels: ranks are sampled evenly.
+ECDF_POINTS = 800
+#: Use a log x axis when the positive latencies span more than this factor (p99 / p1).
+LOG_SPREAD = 100.0
+
+
+def hop_label(hop: str) -> str:
+    """A readable name of ``hop``."""
+    return _HOP_LABELS.get(hop, hop)
+
+
+def _hop_order(present: list[str]) -> list[str]:
+    return [h for h in HOPS if h in present] + sorted(h for h in present if h not in HOPS)
+
+
+def _ecdf_points(values: pl.Series, points: int) -> tuple[list[float], list[float]]:
+    """(x, y) of the empirical CDF of sorted ``values``, at most ``points`` evenly spaced ranks.
+
+    The first and last ranks are always kept, so minimum and maximum stay visible.
+    """
+    n = values.len()
+    if n <= points:
+        ranks = pl.int_range(0, n, eager=True)
+    else:
+        ranks = (pl.int_range(0, points, eager=True) * (n - 1) / (points - 1)).round().cast(pl.Int64)
+    x = values.gather(ranks).to_list()
+    y = ((ranks + 1) / n).to_list()
+    return x, y
+
+
+def latency_ecdf(
+    latency_long: pl.DataFrame | pl.LazyFrame,
+    *,
+    hops: tuple[str, ...] | None = None,
+    log_x: bool | None = None,
+    points: int = ECDF_POINTS,
+    title: str = "Latency per hop (ECDF)",
+) -> go.Figure:
+    """The empirical CDF of ``latency_s`` per ``hop`` (frame of ``evkit.analysis.latency``).
+
+    ``log_x=None`` picks a log axis when the positive latencies span more than two decades. Negative
+    latencies (device or cloud clock ahead: clock skew) are never dropped: on a linear axis they show
+    left of the shaded zero line; on a log axis the curve starts at the share of values ≤ 0 and a note
+    counts them per hop.
+    """
+    frame = collect(latency_long)
+    if frame.height == 0 or not {"hop", "latency_s"} <= set(frame.columns):
+        return no_data(title, "no latency data (needs arrival_time / received_at / observed_at)")
+    frame = frame.select("hop", "latency_s").drop_nulls().filter(pl.col("latency_s").is_finite())
+    if frame.height == 0:
+        return no_data(title, "no latency values")
+    order = _hop_order(frame["hop"].unique().to_list())
+    if hops is not None:
+        order = [h for h in order if h in hops]
+    positive = frame.filter(pl.col("latency_s") > 0)["latency_s"]
+    if log_x is None:
+        low = positive.quantile(0.01, "linear") if positive.len() else None
+        high = positive.quantile(0.99, "linear") if positive.len() else None
+        log_x = bool(low and high and high / low > LOG_SPREAD)
+
+    fig = new_figure(title, height=440)
+    skew_notes = []
+    for index, hop in enumerate(order):
+        values = frame.filter(pl.col("hop") == hop)["latency_s"].sort()
+        n = values.len()
+        x, y = _ecdf_points(values, points)
+        p50 = values.quantile(0.5, "linear")
+        p95 = values.quantile(0.95, "linear")
+        negative = int((values < 0).sum())
+        fig.add_trace(
+            go.Scatter(
+                name=f"{hop_label(hop)} (n={n:,}, p50 {number(p50, 's', 3)}, p95 {number(p95, 's', 3)})",
+                x=x,
+                y=y,
+                mode="lines",
+                line={"shape": "hv", "color": colour(index), "width": 2},
+                hovertemplate=f"{hop_label(hop)}: %{{y:.1%}} ≤ %{{x:.3f}} s<extra></extra>",
+            )
+        )
+        if negative:
+            lowest = number(values[0], "s", 3)
+            skew_notes.append(f"{hop_label(hop)}: {negative:,} negative ({negative / n:.1%}, min {lowest})")
+    if not log_x and skew_notes:
+        fig.add_vrect(
+            x0=frame["latency_s"].min(), x1=0, fillcolor=BAD_COLOUR, opacity=0.08, line_width=0, layer="below"
+        )
+        fig.add_vline(x=0, line={"color": BAD_COLOUR, "width": 1, "dash": "dash"})
+    fig.update_xaxes(
+        title_text="latency (s)" + (", log scale" if log_x else ""), type="log" if log_x else "linear"
+    )
+    fig.update_yaxes(title_text="share of messages ≤ x", tickformat=".0%", range=[0, 1.02])
+    fig.update_layout(
+        legend={"orientation": "v", "x": 0.99, "xanchor": "right", "y": 0.02, "yanchor": "bottom"}
+    )
+    if skew_notes:
+        where = "curves start above 0 on the log axis" if log_x else "shaded left of 0"
+        note(fig, f"clock skew (kept, {where}): " + "; ".join(skew_notes))
+    else:
+        note(fig, "no negative latencies (no clock skew seen)")
+    return fig
+
+
+def latency_heatmap(
+    latency_long: pl.DataFrame | pl.LazyFrame,
+    *,
+    hop: str = "end_to_end",
+    by: Literal["day", "charger_id"] = "day",
+    quantile: float = 0.95,
+    title: str | None = None,
+) -> go.Figure:
+    """p95 (``quantile``) latency of ``hop`` per hour of day (x, UTC) and day or charger (y).
+
+    ``hour`` must be the message's hour (a UTC datetime truncated to the hour, as ``evkit.analysis.latency``
+    gives it); an integer hour of day also works with ``by="charger_id"``.
+    """
+    pct = f"p{quantile * 100:g}"
+    title = title or f"{pct} latency {hop_label(hop)} by hour of day (UTC)"
+    frame = collect(latency_long)
+    if frame.height == 0 or not {"hop", "latency_s", "hour"} <= set(frame.columns):
+        return no_data(title, "no latency data")
+    frame = frame.filter((pl.col("hop") == hop) & pl.col("latency_s").is_not_null())
+    if frame.height == 0:
+        return no_data(title, f"no {hop_label(hop)} latencies")
+    hour_dtype = frame.schema["hour"]
+    if isinstance(hour_dtype, pl.Datetime):
+        if hour_dtype.time_zone is not None:
+            frame = frame.with_columns(pl.col("hour").dt.convert_time_zone("UTC"))
+        frame = frame.with_columns(
+            pl.col("hour").dt.hour().alias("_hod"), pl.col("hour").dt.date().alias("_day")
+        )
+    else:
+        frame = frame.with_columns(pl.col("hour").cast(pl.Int32).alias("_hod"))
+        if by == "day":
+            by = "charger_id"
+    if by == "charger_id" and "charger_id" not in frame.columns:
+        return no_data(title, "no charger_id column")
+    row = "_day" if by == "day" else "charger_id"
+    cells = (
+        frame.group_by(row, "_hod")
+        .agg(pl.col("latency_s").quantile(quantile, "linear").alias("q"), pl.len().alias("n"))
+        .with_columns(pl.col(row).cast(pl.String))
+    )
+    rows = sorted(cells[row].unique().to_list())
+    lookup = {(r, h): (q, n) for r, h, q, n in cells.select(row, "_hod", "q", "n").iter_rows()}
+    hours = list(range(24))
+    z = [[lookup.get((r, h), (None, 0))[0] for h in hours] for r in rows]
+    counts = [[lookup.get((r, h), (None, 0))[1] for h in hours] for r in rows]
+    fig = new_figure(title, height=min(1600, max(320, 180 + 22 * len(rows))))
+    fig.add_trace(
+        go.Heatmap(
+            x=hours,
+            y=rows,
+            z=z,
+            customdata=counts,
+            colorscale=SEQUENTIAL,
+            colorbar={"title": {"text": f"{pct} (s)"}},
+            hoverongaps=False,
+            hovertemplate=(
+                f"%{{y}}, %{{x:02d}}:00–%{{x:02d}}:59 UTC<br>{pct} %{{z:.3f}} s"
+                " over %{customdata:,} messages<extra></extra>"
+            ),
+            xgap=1,
+            ygap=1,
+        )
+    )
+    fig.update_xaxes(
+        title_text="hour of day (UTC)", tickmode="linear", dtick=2, range=[-0.5, 23.5], showgrid=False
+    )
+    fig.update_yaxes(
+        title_text="day (UTC)" if by == "day" else "charger",
+        type="category",
+        autorange="reversed",
+        showgrid=False,
+    )
+    return fig

@@ -1,0 +1,156 @@
+"""Data quality: per-charger counts of what went wrong, and a timeline of telemetry gaps."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+from evkit.figures._format import duration, naive_utc, timestamp
+from evkit.figures.style import (
+    BAD_COLOUR,
+    TEMPLATE,
+    TIME_AXIS_TITLE,
+    collect,
+    colour,
+    new_figure,
+    no_data,
+    note,
+)
+
+#: (column stems accepted, label) of the counts drawn, in this order. The first matching column wins.
+QUALITY_METRICS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("gaps", "gap_n", "telemetry_gaps", "gap_count"), "telemetry gaps"),
+    (("duplicates", "duplicate_n", "duplicate_count"), "duplicates"),
+    (("out_of_order", "out_of_order_n", "out_of_order_count"), "out of order"),
+    (("decode_errors", "decode_error_n", "errors", "error_n"), "decode errors"),
+    (("unknown_ids", "unknown_id_n", "unknown_n"), "unknown ids"),
+    (("stale_values", "stale_n", "stale"), "stale values"),
+)
+_GAP_START = ("gap_start", "start", "started_at", "from", "silent_from", "last_seen")
+_GAP_END = ("gap_end", "end", "ended_at", "to", "silent_until", "next_seen")
+#: Bars for at most this many chargers (the ones with the most problems).
+MAX_CHARGERS = 40
+
+
+def _first(columns: list[str], names: tuple[str, ...]) -> str | None:
+    return next((n for n in names if n in columns), None)
+
+
+def quality_columns(summary: pl.DataFrame) -> list[tuple[str, str]]:
+    """(column, label) of the quality counts ``summary`` has, in display order."""
+    found = []
+    for stems, label in QUALITY_METRICS:
+        column = _first(summary.columns, stems)
+        if column is not None and summary.schema[column].is_numeric():
+            found.append((column, label))
+    return found
+
+
+def _gap_frame(gaps: pl.DataFrame) -> pl.DataFrame | None:
+    start = _first(gaps.columns, _GAP_START)
+    end = _first(gaps.columns, _GAP_END)
+    if start is None or end is None or "charger_id" not in gaps.columns or gaps.height == 0:
+        return None
+    frame = gaps.select(
+        pl.col("charger_id").cast(pl.String), pl.col(start).alias("_start"), pl.col(end).alias("_end")
+    )
+    return naive_utc(frame, "_start", "_end").drop_nulls()
+
+
+def data_quality_overview(
+    summary: pl.DataFrame | pl.LazyFrame,
+    gaps: pl.DataFrame | pl.LazyFrame | None = None,
+    *,
+    title: str = "Data quality per charger",
+) -> go.Figure:
+    """Grouped bars per charger of gaps, duplicates, out-of-order, decode errors, unknown ids (and stale
+    values), from ``evkit.analysis.quality_summary``; below it, with ``gaps`` (``telemetry_gaps``), each
+    silence as a bar on a time axis per charger.
+    """
+    frame = collect(summary)
+    gap_frame = _gap_frame(collect(gaps)) if gaps is not None else None
+    metrics = quality_columns(frame) if "charger_id" in frame.columns else []
+    if (frame.height == 0 or not metrics) and gap_frame is None:
+        return no_data(title, "no data-quality summary")
+    rows = 2 if gap_frame is not None and gap_frame.height else 1
+    fig = (
+        make_subplots(
+            rows=2,
+            cols=1,
+            row_heights=[0.5, 0.5],
+            vertical_spacing=0.16,
+            subplot_titles=("problems per charger (count)", "telemetry gaps (silence longer than expected)"),
+        )
+        if rows == 2
+        else new_figure(title)
+    )
+    fig.update_layout(
+        template=TEMPLATE,
+        title={"text": title},
+        legend={"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top"},
+    )
+    if metrics and frame.height:
+        frame = frame.with_columns(pl.col("charger_id").cast(pl.String)).with_columns(
+            pl.sum_horizontal([pl.col(c).fill_null(0) for c, _ in metrics]).alias("_total")
+        )
+        shown = frame.sort(["_total", "charger_id"], descending=[True, False]).head(MAX_CHARGERS)
+        for index, (column, label) in enumerate(metrics):
+            fig.add_trace(
+                go.Bar(
+                    name=label,
+                    x=shown["charger_id"].to_list(),
+                    y=shown[column].fill_null(0).to_list(),
+                    marker={"color": colour(index)},
+                    hovertemplate=f"%{{x}}: %{{y:,}} {label}<extra></extra>",
+                ),
+                **({"row": 1, "col": 1} if rows == 2 else {}),
+            )
+        fig.update_layout(barmode="group")
+        fig.update_yaxes(title_text="count", rangemode="tozero", row=1 if rows == 2 else None)
+        fig.update_xaxes(type="category", row=1 if rows == 2 else None)
+        if frame.height > MAX_CHARGERS:
+            note(fig, f"showing the {MAX_CHARGERS} chargers with the most problems of {frame.height}")
+        if int(frame["_total"].sum()) == 0:
+            fig.add_annotation(
+                text="no problems found",
+                xref="paper",
+                yref="paper",
+                x=0.5,
+                y=0.97 if rows == 2 else 0.5,
+                showarrow=False,
+                font={"size": 13, "color": "#52606D"},
+            )
+    if rows == 2 and gap_frame is not None:
+        _add_gaps(fig, gap_frame)
+        fig.update_layout(height=min(1800, 560 + 24 * gap_frame["charger_id"].n_unique()))
+    else:
+        fig.update_layout(height=420)
+    return fig
+
+
+def _add_gaps(fig: go.Figure, gaps: pl.DataFrame) -> None:
+    gaps = gaps.with_columns((pl.col("_end") - pl.col("_start")).dt.total_milliseconds().alias("_ms"))
+    hover = [
+        [timestamp(s), timestamp(e), duration(ms / 1000)]
+        for s, e, ms in gaps.select("_start", "_end", "_ms").iter_rows()
+    ]
+    fig.add_trace(
+        go.Bar(
+            name=f"gap ({gaps.height})",
+            orientation="h",
+            y=gaps["charger_id"].to_list(),
+            x=gaps["_ms"].to_list(),
+            base=gaps["_start"].to_list(),
+            customdata=hover,
+            marker={"color": BAD_COLOUR, "line": {"width": 0}},
+            hovertemplate=(
+                "<b>%{y}</b><br>silent %{customdata[2]}<br>%{customdata[0]} → %{customdata[1]}<extra></extra>"
+            ),
+        ),
+        row=2,
+        col=1,
+    )
+    chargers = sorted(gaps["charger_id"].unique().to_list())
+    fig.update_xaxes(type="date", title_text=TIME_AXIS_TITLE, row=2, col=1)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=chargers[::-1], row=2, col=1)
