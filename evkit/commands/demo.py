@@ -1,14 +1,44 @@
-"""Sub-commands: not yet registered (filled in by the feature that owns this module)."""
+"""``evkit demo``: the main job on the embedded default, headless (what ``make demo`` runs)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
+
+from evkit.demo import LOCAL_AMQP_URL, SAMPLE, run_demo
 
 
 def register(top: Any, groups: dict[str, Any]) -> None:
-    """Add this module's sub-commands to ``top`` or to ``groups['capture' | 'sim' | 'set']``."""
-    del top, groups
+    """Add ``evkit demo`` to the top-level commands."""
+    del groups
+    parser = top.add_parser(
+        "demo",
+        help="analyse the bundled sample, run the quickstart notebook, write the HTML report",
+        description=(
+            "Analyse the bundled sample (and, when RabbitMQ answers, first record a fresh simulated "
+            "session through the real capture path), execute notebooks/00_quickstart.ipynb and write "
+            "OUT/report.html."
+        ),
+    )
+    parser.add_argument("--out", type=Path, default=Path("build"), help="output directory (default: build)")
+    parser.add_argument("--sample", type=Path, default=SAMPLE, help="dataset to analyse (default: bundled)")
+    parser.add_argument(
+        "--amqp-url", default=LOCAL_AMQP_URL, help="RabbitMQ for the fresh session (default: local guest)"
+    )
+    fresh = parser.add_mutually_exclusive_group()
+    fresh.add_argument("--record", dest="record", action="store_true", default=None, help="always record")
+    fresh.add_argument("--no-record", dest="record", action="store_false", help="never record")
+    parser.add_argument("--no-notebook", action="store_true", help="skip executing the quickstart notebook")
+    parser.set_defaults(func=_run)
 
 
-_ = argparse
+def _run(args: argparse.Namespace) -> int:
+    run_demo(
+        args.out,
+        sample=args.sample,
+        amqp_url=args.amqp_url,
+        record_fresh=args.record,
+        notebook=not args.no_notebook,
+    )
+    return 0
