@@ -63,7 +63,7 @@ from evkit.store.schema import UTC_US
 log = logging.getLogger(__name__)
 
 #: Columns of a captured MQTT row: the contract's MQTT schema plus label and unit.
-CAPTURE_SCHEMA: dict[str, pl.DataType] = {**MQTT_SCHEMA, "label": pl.String(), "unit": pl.String()}
+CAPTURE_SCHEMA: dict[str, pl.DataType] = MQTT_SCHEMA
 
 _NUMBER = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 _AUTH_FAILURES = frozenset({134, 135})  # bad user name or password / not authorized

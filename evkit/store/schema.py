@@ -44,6 +44,8 @@ MQTT_EXTRA_COLUMNS: dict[str, pl.DataType] = {
     "source": pl.String(),  # evcc / go-e / other
     "device_id": pl.String(),  # evcc loadpoint or vehicle path, go-e serial
     "key": pl.String(),  # evcc topic leaf path or go-e API key
+    "label": pl.String(),  # enum label (go-e car / err / modelStatus), null if none or unknown
+    "unit": pl.String(),  # unit of value as sent (W, Wh, kWh, s, A, V, %)
     "conn_epoch": pl.Int32(),
 }
 
