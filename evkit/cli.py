@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "evkit.commands.analysis",
     "evkit.commands.report",
     "evkit.commands.replay",
+    "evkit.commands.compact",
     "evkit.commands.demo",
     "evkit.commands.lab",
 )

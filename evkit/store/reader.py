@@ -27,7 +27,7 @@ def parquet_files(path: Path | str) -> list[Path]:
     return files
 
 
-def _union_schema(files: list[Path]) -> dict[str, pl.DataType]:
+def union_schema(files: list[Path]) -> dict[str, pl.DataType]:
     schema: dict[str, pl.DataType] = {}
     for file in files:
         for name, dtype in pl.read_parquet_schema(file).items():
@@ -49,7 +49,7 @@ def scan(path: Path | str, dedupe: bool = True, require: bool = True) -> pl.Lazy
     columns must be present (``DatasetError`` names the missing ones).
     """
     files = parquet_files(path)
-    schema = _union_schema(files)
+    schema = union_schema(files)
     if require and (missing := missing_required(list(schema))):
         raise DatasetError(f"{path} lacks required column(s): {', '.join(missing)}")
     frame = pl.scan_parquet(

@@ -25,7 +25,7 @@ def new_capture_id() -> str:
     return f"{host}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-def _fsync_path(path: Path, *, directory: bool = False) -> None:
+def fsync_path(path: Path, *, directory: bool = False) -> None:
     fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
     try:
         os.fsync(fd)
@@ -101,13 +101,13 @@ class PartWriter:
         final = directory / name
         try:
             part.write_parquet(tmp, compression=self.compression, statistics=True)
-            _fsync_path(tmp)
+            fsync_path(tmp)
             tmp.rename(final)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_path(directory, directory=True)
+        fsync_path(directory, directory=True)
         if created:
-            _fsync_path(self.root, directory=True)
+            fsync_path(self.root, directory=True)
         self.parts_written += 1
         return final
