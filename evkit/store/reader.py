@@ -45,8 +45,10 @@ def scan(path: Path | str, dedupe: bool = True, require: bool = True) -> pl.Lazy
     Files may differ in their columns (Easee and MQTT parts in one store, older versions): missing
     columns read as null. With ``dedupe`` (the default) a message the broker redelivered appears once:
     rows with the same ``routing_key`` and the same ``raw`` body are one message, the first kept.
-    Rows without a routing key (MQTT) are never merged. With ``require`` the contract's required
-    columns must be present (``DatasetError`` names the missing ones).
+    MQTT rows (no routing key) are merged only when the broker flagged a copy as redelivered (DUP) and
+    the same topic and payload were stored before; a payload published again is a real repeat and stays.
+    With ``require`` the contract's required columns must be present (``DatasetError`` names the
+    missing ones).
     """
     files = parquet_files(path)
     schema = union_schema(files)
@@ -59,4 +61,9 @@ def scan(path: Path | str, dedupe: bool = True, require: bool = True) -> pl.Lazy
         frame = frame.filter(
             pl.col("routing_key").is_null() | pl.struct("routing_key", "raw").is_first_distinct()
         )
+    if dedupe and {"topic", "raw", "redelivered"} <= set(schema):
+        # MQTT has no message id: a QoS 1 redelivery (DUP flag) of a message already stored is dropped;
+        # identical payloads published again (not redelivered) are real repeats and stay.
+        repeated = pl.col("topic").is_not_null() & ~pl.struct("topic", "raw").is_first_distinct()
+        frame = frame.filter(~(pl.col("redelivered").fill_null(False) & repeated))
     return frame

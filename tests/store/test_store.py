@@ -53,10 +53,18 @@ def test_scan_dedupes_redelivered_messages_but_keeps_all_rows_on_request(tmp_pat
     assert sorted(deduped["value"].to_list()) == [0.0, 1.0, 2.0, 3.0, 4.0]
 
 
-def test_scan_never_merges_rows_without_routing_key(tmp_path: Path) -> None:
-    frame = _rows(3).with_columns(routing_key=pl.lit(None, dtype=pl.String), raw=pl.lit(b"same"))
+def test_scan_keeps_repeated_mqtt_payloads_but_drops_their_redeliveries(tmp_path: Path) -> None:
+    frame = _rows(4).with_columns(
+        routing_key=pl.lit(None, dtype=pl.String),
+        raw=pl.lit(b"same"),
+        topic=pl.Series(["evcc/site/x", "evcc/site/x", "evcc/site/x", "evcc/site/y"]),
+        redelivered=pl.Series([False, False, True, True]),
+    )
     PartWriter(tmp_path).write(frame)
-    assert scan(tmp_path).collect().height == 3
+    kept = scan(tmp_path).collect()
+    # two real repeats on x stay, x's DUP copy goes, y's only (redelivered) copy stays
+    assert kept["topic"].to_list() == ["evcc/site/x", "evcc/site/x", "evcc/site/y"]
+    assert scan(tmp_path, dedupe=False).collect().height == 4
 
 
 def test_scan_unions_files_with_different_columns(tmp_path: Path) -> None:
