@@ -1,14 +1,38 @@
-"""Sub-commands: not yet registered (filled in by the feature that owns this module)."""
+"""``evkit report DIR --out report.html``: one self-contained offline HTML page about a dataset."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
 
+def _run(args: argparse.Namespace) -> int:
+    from evkit.report import build_report  # plotly loads only when a report is asked for
+
+    out = build_report(args.dataset, args.out, title=args.title, progress=not args.no_progress)
+    print(out.resolve())
+    return 0
+
+
 def register(top: Any, groups: dict[str, Any]) -> None:
-    """Add this module's sub-commands to ``top`` or to ``groups['capture' | 'sim' | 'set']``."""
-    del top, groups
-
-
-_ = argparse
+    """Add ``evkit report`` to ``top``."""
+    del groups
+    parser = top.add_parser(
+        "report",
+        help="write an offline HTML report (sessions, energy, latency, data quality)",
+        description=(
+            "Analyse a dataset and write one self-contained HTML page (plotly.js inlined: it opens "
+            "without a network) with summary tables and figures. Prints the path written."
+        ),
+    )
+    parser.add_argument("dataset", type=Path, metavar="DIR", help="dataset directory (or one Parquet file)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("report.html"), help="HTML file to write (default: report.html)"
+    )
+    parser.add_argument("--title", default=None, help="page title (default: evkit report)")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)"
+    )
+    parser.set_defaults(func=_run, no_progress=not sys.stderr.isatty())

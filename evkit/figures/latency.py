@@ -24,6 +24,12 @@ ECDF_POINTS = 800
 LOG_SPREAD = 100.0
 
 
+def _select(frame: pl.DataFrame | pl.LazyFrame, wanted: list[str]) -> pl.DataFrame:
+    """Only the columns a figure needs, projected before collecting (latency frames are long)."""
+    present = frame.collect_schema().names()
+    return collect(frame.select([c for c in wanted if c in present]))
+
+
 def hop_label(hop: str) -> str:
     """A readable name of ``hop``."""
     return _HOP_LABELS.get(hop, hop)
@@ -63,7 +69,7 @@ def latency_ecdf(
     left of the shaded zero line; on a log axis the curve starts at the share of values ≤ 0 and a note
     counts them per hop.
     """
-    frame = collect(latency_long)
+    frame = _select(latency_long, ["hop", "latency_s"])
     if frame.height == 0 or not {"hop", "latency_s"} <= set(frame.columns):
         return no_data(title, "no latency data (needs arrival_time / received_at / observed_at)")
     frame = frame.select("hop", "latency_s").drop_nulls().filter(pl.col("latency_s").is_finite())
@@ -110,7 +116,9 @@ def latency_ecdf(
     )
     fig.update_yaxes(title_text="share of messages ≤ x", tickformat=".0%", range=[0, 1.02])
     fig.update_layout(
-        legend={"orientation": "v", "x": 0.99, "xanchor": "right", "y": 0.02, "yanchor": "bottom"}
+        legend={"orientation": "v", "x": 0.0, "xanchor": "left", "y": -0.2, "yanchor": "top"},
+        height=500,
+        margin={"b": 130},
     )
     if skew_notes:
         where = "curves start above 0 on the log axis" if log_x else "shaded left of 0"
@@ -135,7 +143,7 @@ def latency_heatmap(
     """
     pct = f"p{quantile * 100:g}"
     title = title or f"{pct} latency {hop_label(hop)} by hour of day (UTC)"
-    frame = collect(latency_long)
+    frame = _select(latency_long, ["hop", "latency_s", "hour", "charger_id"])
     if frame.height == 0 or not {"hop", "latency_s", "hour"} <= set(frame.columns):
         return no_data(title, "no latency data")
     frame = frame.filter((pl.col("hop") == hop) & pl.col("latency_s").is_not_null())

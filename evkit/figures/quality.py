@@ -20,12 +20,13 @@ from evkit.figures.style import (
 
 #: (column stems accepted, label) of the counts drawn, in this order. The first matching column wins.
 QUALITY_METRICS: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("gaps", "gap_n", "telemetry_gaps", "gap_count"), "telemetry gaps"),
-    (("duplicates", "duplicate_n", "duplicate_count"), "duplicates"),
+    (("gaps_n", "gaps", "gap_n", "telemetry_gaps", "gap_count"), "telemetry gaps"),
+    (("duplicates_n", "duplicates", "duplicate_n", "duplicate_count"), "duplicates"),
     (("out_of_order", "out_of_order_n", "out_of_order_count"), "out of order"),
-    (("decode_errors", "decode_error_n", "errors", "error_n"), "decode errors"),
-    (("unknown_ids", "unknown_id_n", "unknown_n"), "unknown ids"),
-    (("stale_values", "stale_n", "stale"), "stale values"),
+    (("decode_errors_n", "decode_errors", "decode_error_n", "errors", "error_n"), "decode errors"),
+    (("unknown_ids_n", "unknown_ids", "unknown_id_n", "unknown_n"), "unknown ids"),
+    (("stale_n", "stale_values", "stale"), "stale values"),
+    (("clock_skew_n", "clock_skew"), "clock skew"),
 )
 _GAP_START = ("gap_start", "start", "started_at", "from", "silent_from", "last_seen")
 _GAP_END = ("gap_end", "end", "ended_at", "to", "silent_until", "next_seen")

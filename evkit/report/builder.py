@@ -1,0 +1,381 @@
+"""``build_report``: one self-contained, offline HTML page about a dataset."""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from tqdm.auto import tqdm
+
+from evkit import __version__, analysis
+from evkit import figures as fig
+from evkit.errors import DatasetError, StoreError
+from evkit.figures._format import duration, number, timestamp
+from evkit.report.html import Column, figure_div, is_secret_key, key_values, mask_secrets, page, table
+from evkit.store.manifest import read_manifest
+from evkit.store.reader import scan
+from evkit.store.schema import missing_required
+
+#: The session table lists this many (the newest); the CLI ``evkit sessions`` gives all.
+SESSION_ROWS = 50
+
+Source = Path | str | pl.LazyFrame | pl.DataFrame
+
+
+def _load(source: Source) -> tuple[pl.LazyFrame, str, dict[str, Any]]:
+    """(frame, how to name it, manifest) of a dataset path or an in-memory frame."""
+    if isinstance(source, pl.DataFrame | pl.LazyFrame):
+        lf = source.lazy()
+        if missing := missing_required(lf.collect_schema().names()):
+            raise DatasetError(f"the data lacks required column(s): {', '.join(missing)}")
+        return lf, "(in-memory frame)", {}
+    path = Path(source)
+    lf = scan(path)
+    manifest = read_manifest(path) if path.is_dir() else {}
+    return lf, str(path), manifest
+
+
+def _overview(lf: pl.LazyFrame) -> dict[str, Any]:
+    row = lf.select(
+        pl.len().alias("rows"),
+        pl.col("charger_id").drop_nulls().n_unique().alias("chargers"),
+        pl.col("received_at").min().alias("first_received"),
+        pl.col("received_at").max().alias("last_received"),
+        pl.col("observed_at").min().alias("first_observed"),
+        pl.col("observed_at").max().alias("last_observed"),
+        pl.col("error").is_not_null().sum().alias("errors"),
+    ).collect()
+    return row.row(0, named=True)
+
+
+def _cards(pairs: list[tuple[str, str]]) -> str:
+    cells = "".join(
+        f'<div class="card"><div class="v">{html.escape(v)}</div><div class="k">{html.escape(k)}</div></div>'
+        for k, v in pairs
+    )
+    return f'<div class="cards">{cells}</div>'
+
+
+def _scalar(value: Any) -> str | None:
+    if isinstance(value, str | int | float | bool):
+        text = mask_secrets(str(value))
+        return text if len(text) <= 160 else text[:157] + "…"
+    return None
+
+
+def _manifest_html(manifest: dict[str, Any]) -> str:
+    captures = manifest.get("captures") or []
+    if not captures:
+        return '<p class="hint">No capture manifest (manifest.json) in this dataset.</p>'
+    parts = []
+    for capture in captures:
+        if not isinstance(capture, dict):
+            continue
+        pairs = []
+        for key, value in capture.items():
+            if is_secret_key(str(key)):
+                continue  # never show a secret, not even masked
+            text = _scalar(value)
+            if text is not None:
+                pairs.append((str(key), text))
+        parts.append(key_values(pairs))
+    return "".join(parts)
+
+
+def _header_section(
+    name: str, overview: dict[str, Any], manifest: dict[str, Any], session_n: int
+) -> tuple[str, str, str]:
+    cards = _cards(
+        [
+            ("messages (rows)", f"{overview['rows']:,}"),
+            ("chargers", f"{overview['chargers']:,}"),
+            ("sessions", f"{session_n:,}"),
+            ("decode errors", f"{overview['errors']:,}"),
+        ]
+    )
+    facts = key_values(
+        [
+            ("dataset", mask_secrets(name)),
+            (
+                "received (our clock, UTC)",
+                f"{timestamp(overview['first_received'])} → {timestamp(overview['last_received'])}",
+            ),
+            (
+                "observed (device clock, UTC)",
+                f"{timestamp(overview['first_observed'])} → {timestamp(overview['last_observed'])}",
+            ),
+            ("evkit", str(manifest.get("evkit_version", __version__))),
+        ]
+    )
+    captures = "<h3>Captures</h3>" + _manifest_html(manifest)
+    return "overview", "Overview", cards + facts + captures
+
+
+def _flags(row: dict[str, Any]) -> str:
+    flags = []
+    if row.get("ended_at") is None:
+        flags.append("open")
+    if row.get("gap"):
+        flags.append("gap")
+    if row.get("started_mid_session"):
+        flags.append("started before data")
+    elif row.get("complete") is False:
+        flags.append("incomplete")
+    return ", ".join(flags) or "complete"
+
+
+def _sessions_section(
+    sessions: pl.DataFrame, lf: pl.LazyFrame, data_end: datetime | None
+) -> tuple[str, str, str]:
+    newest = sessions.sort("started_at", descending=True, nulls_last=True).head(SESSION_ROWS)
+    newest = newest.with_columns(
+        pl.Series("flags", [_flags(r) for r in newest.iter_rows(named=True)], dtype=pl.String)
+    )
+    kwh: Callable[[Any], str] = lambda v: number(v, digits=2)  # noqa: E731
+    rows = table(
+        newest,
+        [
+            Column("charger_id", "charger"),
+            Column("started_at", "plugged in (UTC)", timestamp),
+            Column("ended_at", "unplugged (UTC)", timestamp),
+            Column("energy_kwh", "energy (kWh)", kwh, numeric=True),
+            Column("energy_source", "energy from"),
+            Column("charge_duration_s", "charging", duration, numeric=True),
+            Column("connected_duration_s", "connected", duration, numeric=True),
+            Column("peak_power_kw", "peak (kW)", kwh, numeric=True),
+            Column("phases", "phases", str, numeric=True),
+            Column("rfid_token", "RFID"),
+            Column("flags", "flags"),
+            Column("energy_note", "energy note"),
+        ],
+        caption=(
+            f"newest {newest.height} of {sessions.height} sessions"
+            "; all of them: evkit sessions DIR --format csv"
+            if sessions.height > SESSION_ROWS
+            else f"{sessions.height} sessions"
+        ),
+    )
+    parts = [rows, figure_div(fig.session_timeline(sessions, data_end=data_end), "fig-session-timeline")]
+    chosen = _session_to_plot(sessions)
+    if chosen is not None:
+        start = chosen["started_at"]
+        end = chosen["ended_at"] or data_end
+        curve = fig.session_power_curve(
+            lf,
+            chosen["charger_id"],
+            start - timedelta(minutes=5),
+            end + timedelta(minutes=5) if end is not None else None,
+            title=f"Power and phase currents: {chosen['charger_id']}, session of {timestamp(start)}",
+        )
+        parts.append(
+            '<p class="hint">The session with the most energy; bands show the op mode (109) in force.</p>'
+        )
+        parts.append(figure_div(curve, "fig-power-curve"))
+    return "sessions", "Sessions", "".join(parts)
+
+
+def _session_to_plot(sessions: pl.DataFrame) -> dict[str, Any] | None:
+    easee = sessions.filter(pl.col("started_at").is_not_null())
+    if "source" in easee.columns:
+        easee = easee.filter(pl.col("source").is_null() | (pl.col("source") == "easee"))
+    if easee.height == 0:
+        return None
+    return easee.sort(pl.col("energy_kwh").fill_null(-1.0), descending=True).row(0, named=True)
+
+
+def _energy_section(sessions: pl.DataFrame, per_day: pl.DataFrame) -> tuple[str, str, str]:
+    by_sessions = sessions.group_by("charger_id").agg(
+        pl.len().alias("sessions"),
+        # All sessions without an energy figure: unknown, not zero.
+        pl.when(pl.col("energy_kwh").is_not_null().any())
+        .then(pl.col("energy_kwh").sum())
+        .alias("session_kwh"),
+        pl.col("charge_duration_s").sum().alias("charging_s"),
+        pl.col("peak_power_kw").max().alias("peak_kw"),
+    )
+    by_days = per_day.group_by("charger_id").agg(
+        pl.col("energy_kwh").sum().alias("metered_kwh"),
+        pl.col("source").drop_nulls().unique().sort().str.join(", ").alias("metered_from"),
+    )
+    per_charger = by_sessions.join(by_days, on="charger_id", how="full", coalesce=True).sort("charger_id")
+    kwh: Callable[[Any], str] = lambda v: number(v, digits=2)  # noqa: E731
+    rows = table(
+        per_charger,
+        [
+            Column("charger_id", "charger"),
+            Column("sessions", "sessions", str, numeric=True),
+            Column("session_kwh", "energy in sessions (kWh)", kwh, numeric=True),
+            Column("metered_kwh", "energy per day, summed (kWh)", kwh, numeric=True),
+            Column("metered_from", "per-day source"),
+            Column("charging_s", "time charging", duration, numeric=True),
+            Column("peak_kw", "peak (kW)", kwh, numeric=True),
+        ],
+        caption="energy per charger: from sessions (each session's chosen source) and per UTC day",
+    )
+    return "energy", "Energy", rows + figure_div(fig.energy_per_day(per_day), "fig-energy-per-day")
+
+
+def _latency_section(stats: pl.DataFrame, latency_long: pl.LazyFrame) -> tuple[str, str, str]:
+    secs: Callable[[Any], str] = lambda v: number(v, "s", 3)  # noqa: E731
+    stats = stats.with_columns(pl.col("hop").replace_strict(_HOP_NAMES, default=pl.col("hop")))
+    rows = table(
+        stats,
+        [
+            Column("hop", "hop"),
+            Column("n", "messages", lambda v: f"{v:,}", numeric=True),
+            Column("p50_s", "p50", secs, numeric=True),
+            Column("p95_s", "p95", secs, numeric=True),
+            Column("p99_s", "p99", secs, numeric=True),
+            Column("max_s", "max", secs, numeric=True),
+            Column("min_s", "min", secs, numeric=True),
+            Column("negative_n", "negative (clock skew)", lambda v: f"{v:,}", numeric=True),
+        ],
+        caption="percentiles by linear interpolation; negative latencies are kept and counted",
+    )
+    hint = (
+        '<p class="hint">device → cloud = ArrivalTime − device time; cloud → capture = our receive time − '
+        "ArrivalTime; end to end = our receive time − device time.</p>"
+    )
+    return (
+        "latency",
+        "Latency",
+        hint
+        + rows
+        + figure_div(fig.latency_ecdf(latency_long), "fig-latency-ecdf")
+        + figure_div(fig.latency_heatmap(latency_long), "fig-latency-heatmap"),
+    )
+
+
+_HOP_NAMES = {
+    "device_to_cloud": "device → cloud",
+    "cloud_to_capture": "cloud → capture",
+    "end_to_end": "end to end",
+}
+
+
+def _quality_section(summary: pl.DataFrame, gaps: pl.DataFrame) -> tuple[str, str, str]:
+    count: Callable[[Any], str] = lambda v: f"{v:,}"  # noqa: E731
+    rows = table(
+        summary.sort("charger_id"),
+        [
+            Column("charger_id", "charger"),
+            Column("messages", "messages", count, numeric=True),
+            Column("first_seen", "first seen (UTC)", timestamp),
+            Column("last_seen", "last seen (UTC)", timestamp),
+            Column("gaps_n", "gaps", count, numeric=True),
+            Column("longest_gap_s", "longest gap", duration, numeric=True),
+            Column("duplicates_n", "duplicates", count, numeric=True),
+            Column("out_of_order_n", "out of order", count, numeric=True),
+            Column("decode_errors_n", "decode errors", count, numeric=True),
+            Column("unknown_ids_n", "unknown ids", count, numeric=True),
+            Column("stale_n", "stale", count, numeric=True),
+            Column("clock_skew_n", "clock skew", count, numeric=True),
+        ],
+        caption="a gap is a silence longer than expected (idle chargers report about every 15 min)",
+    )
+    return (
+        "quality",
+        "Data quality",
+        rows + figure_div(fig.data_quality_overview(summary, gaps), "fig-quality"),
+    )
+
+
+def _connectivity_section(summary: pl.DataFrame, lf: pl.LazyFrame) -> tuple[str, str, str]:
+    dbm: Callable[[Any], str] = lambda v: number(v, "dBm", 0)  # noqa: E731
+    rows = table(
+        summary.sort("charger_id"),
+        [
+            Column("charger_id", "charger"),
+            Column("cloud_disconnects_n", "cloud disconnects", str, numeric=True),
+            Column("reboots_n", "reboots", str, numeric=True),
+            Column("offline_n", "offline", str, numeric=True),
+            Column("wifi_rssi_median_dbm", "Wi-Fi RSSI median", dbm, numeric=True),
+            Column("wifi_rssi_min_dbm", "Wi-Fi RSSI min", dbm, numeric=True),
+            Column("cell_rssi_median_dbm", "cell RSSI median", dbm, numeric=True),
+            Column("cell_rssi_min_dbm", "cell RSSI min", dbm, numeric=True),
+            Column("last_disconnect_reason", "last disconnect reason"),
+        ],
+    )
+    return (
+        "connectivity",
+        "Connectivity",
+        rows + figure_div(fig.connectivity_timeline(lf), "fig-connectivity"),
+    )
+
+
+def _write(out: Path, text: str) -> None:
+    """Write ``text`` to ``out`` atomically (a half-written report never replaces a good one)."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)
+    except OSError as exc:
+        raise StoreError(f"cannot write the report to {out}: {exc.strerror or exc}") from exc
+
+
+def build_report(source: Source, out: Path | str, *, title: str | None = None, progress: bool = True) -> Path:
+    """Analyse ``source`` (a dataset directory or file, or a frame) and write one offline HTML page.
+
+    The page has an overview (dataset, time range, chargers, messages, capture manifest without
+    secrets), tables of sessions, energy per charger, latency per hop, data quality and connectivity,
+    and the evkit figures. plotly.js is inlined once, so it opens without a network. Raises
+    ``DatasetError`` for a path without Parquet, missing required columns or an empty dataset.
+    Returns the path written.
+    """
+    out = Path(out)
+    steps = ["reading", "sessions", "energy", "latency", "data quality", "connectivity", "writing"]
+    bar = tqdm(total=len(steps), desc="evkit report", unit="step", disable=not progress)
+    try:
+        bar.set_postfix_str(steps[0])
+        lf, name, manifest = _load(source)
+        overview = _overview(lf)
+        if overview["rows"] == 0:
+            raise DatasetError(f"{name} has no rows: nothing to report")
+        data_end = overview["last_observed"] or overview["last_received"]
+        bar.update()
+
+        bar.set_postfix_str(steps[1])
+        sessions = analysis.sessions(lf).collect()
+        sections = [_header_section(name, overview, manifest, sessions.height)]
+        sections.append(_sessions_section(sessions, lf, data_end))
+        bar.update()
+
+        bar.set_postfix_str(steps[2])
+        sections.append(_energy_section(sessions, analysis.energy_per_day(lf).collect()))
+        bar.update()
+
+        bar.set_postfix_str(steps[3])
+        latency_long = analysis.latency(lf).select("hop", "latency_s", "hour", "charger_id").collect().lazy()
+        sections.append(_latency_section(analysis.latency_stats(lf).collect(), latency_long))
+        bar.update()
+
+        bar.set_postfix_str(steps[4])
+        summary, gaps = pl.collect_all([analysis.quality_summary(lf), analysis.telemetry_gaps(lf)])
+        sections.append(_quality_section(summary, gaps))
+        bar.update()
+
+        bar.set_postfix_str(steps[5])
+        sections.append(_connectivity_section(analysis.connectivity_summary(lf).collect(), lf))
+        bar.update()
+
+        bar.set_postfix_str(steps[6])
+        generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        span = f"{timestamp(overview['first_received'])} → {timestamp(overview['last_received'])}"
+        document = page(
+            title or "evkit report",
+            f"{mask_secrets(name)} · {overview['chargers']:,} chargers"
+            f" · {overview['rows']:,} messages · {span} · all times UTC",
+            sections,
+            f"generated by evkit {__version__} at {generated}",
+        )
+        _write(out, document)
+        bar.update()
+    finally:
+        bar.close()
+    return out
