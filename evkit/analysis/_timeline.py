@@ -26,25 +26,13 @@ def spans_of(times: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def gaps_of(times: pl.LazyFrame, expected: timedelta = DEFAULT_GAP) -> pl.LazyFrame:
-    """Silences longer than ``expected`` between consecutive ``observed_at`` of one charger.
+def _longest_step() -> pl.Expr:
+    # See ``spans_and_gaps``: the largest step between consecutive rows in the order they come.
+    return pl.col("observed_at").drop_nulls().diff().abs().max().alias("longest_step")
 
-    Columns: ``charger_id``, ``gap_start`` (last message before), ``gap_end`` (first after), ``gap_s``.
-    """
-    # Most chargers have no silence at all, so first find the ones that may have one, without sorting:
-    # if a charger's sorted times a < b are further apart than ``expected``, no time lies between them,
-    # so in the order the rows come (any order) a row <= a and a row >= b follow each other somewhere,
-    # and that step is at least b - a. A charger whose rows never step further than ``expected``
-    # (either way) has no silence. Captures write rows in arrival order, so usually only chargers with
-    # a real silence remain; their times are sorted (inside a group-by: far cheaper than a window over
-    # all rows) and every silence is listed.
-    step = pl.col("observed_at").drop_nulls().diff().abs().max()
-    suspects = (
-        times.group_by("charger_id")
-        .agg(step.alias("longest_step"))
-        .filter(pl.col("longest_step") > expected)
-        .select("charger_id")
-    )
+
+def _gaps_of_suspects(times: pl.LazyFrame, suspects: pl.LazyFrame, expected: timedelta) -> pl.LazyFrame:
+    # Sorting each suspect charger's times inside a group-by is far cheaper than a window over all rows.
     times_sorted = pl.col("observed_at").sort()
     previous = times_sorted.shift(1)
     is_gap = (times_sorted - previous) > expected
@@ -57,6 +45,42 @@ def gaps_of(times: pl.LazyFrame, expected: timedelta = DEFAULT_GAP) -> pl.LazyFr
         .with_columns(seconds(pl.col("gap_end") - pl.col("gap_start")).alias("gap_s"))
         .sort("charger_id", "gap_start")
     )
+
+
+def spans_and_gaps(
+    times: pl.LazyFrame, expected: timedelta = DEFAULT_GAP
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """``spans_of(times)`` and ``gaps_of(times, expected)`` from one pass over ``times``."""
+    # Most chargers have no silence at all, so first find the ones that may have one, without sorting:
+    # if a charger's sorted times a < b are further apart than ``expected``, no time lies between them,
+    # so in the order the rows come (any order) a row <= a and a row >= b follow each other somewhere,
+    # and that step is at least b - a. A charger whose rows never step further than ``expected``
+    # (either way) has no silence. Captures write rows in arrival order, so usually only chargers with
+    # a real silence remain, and only their times are sorted.
+    stats = times.group_by("charger_id").agg(
+        pl.col("observed_at").min().alias("first_seen"),
+        pl.col("observed_at").max().alias("last_seen"),
+        pl.len().alias("rows"),
+        _longest_step(),
+    )
+    # one group-by for both (the optimiser would otherwise split it by the columns each side uses)
+    stats = stats.cache()
+    suspects = stats.filter(pl.col("longest_step") > expected).select("charger_id")
+    return stats.drop("longest_step"), _gaps_of_suspects(times, suspects, expected)
+
+
+def gaps_of(times: pl.LazyFrame, expected: timedelta = DEFAULT_GAP) -> pl.LazyFrame:
+    """Silences longer than ``expected`` between consecutive ``observed_at`` of one charger.
+
+    Columns: ``charger_id``, ``gap_start`` (last message before), ``gap_end`` (first after), ``gap_s``.
+    """
+    suspects = (
+        times.group_by("charger_id")
+        .agg(_longest_step())
+        .filter(pl.col("longest_step") > expected)
+        .select("charger_id")
+    )
+    return _gaps_of_suspects(times, suspects, expected)
 
 
 def spans(lf: pl.LazyFrame) -> pl.LazyFrame:

@@ -28,7 +28,7 @@ import polars as pl
 
 from evkit.analysis import _ids
 from evkit.analysis._prep import columns_of, easee_rows, require, seconds
-from evkit.analysis._timeline import DEFAULT_GAP, gaps_of, spans_of
+from evkit.analysis._timeline import DEFAULT_GAP, spans_and_gaps
 from evkit.analysis.schema import SESSION_SCHEMA
 
 #: Two energy estimates agree when they differ by at most this fraction of the larger ...
@@ -340,9 +340,9 @@ def easee_sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFra
     obs = base.filter(pl.col("observation_id").is_in(_IDS)).cache()
     reversed_expr = pl.col("value_reversed") if extra else pl.col("value_text").str.reverse()
     obs = obs.with_columns(reversed_expr.alias("token_reversed"))
-    seen = spans_of(times).select("charger_id", "last_seen")
+    spans, all_holes = spans_and_gaps(times, gap)
+    seen = spans.select("charger_id", "last_seen")
     sess = _boundaries(_op_modes(obs), seen).cache()
-    all_holes = gaps_of(times, gap)
     figures = _per_session(obs, sess, all_holes)
 
     anchor = pl.coalesce("first_charge_at", "started_at")
