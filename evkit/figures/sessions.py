@@ -370,6 +370,7 @@ def session_power_curve(
             "side": "right",
             "rangemode": "tozero",
             "showgrid": False,
+            "tickformat": ".0f",
         },
         legend={"orientation": "h", "y": -0.22, "x": 0.0, "xanchor": "left", "yanchor": "top"},
         margin={"b": 110},

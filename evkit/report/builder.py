@@ -16,7 +16,16 @@ from evkit import __version__, analysis
 from evkit import figures as fig
 from evkit.errors import DatasetError, StoreError
 from evkit.figures._format import duration, number, timestamp
-from evkit.report.html import Column, figure_div, is_secret_key, key_values, mask_secrets, page, table
+from evkit.report.html import (
+    Column,
+    figure_div,
+    is_secret_key,
+    key_value_grid,
+    key_values,
+    mask_secrets,
+    page,
+    table,
+)
 from evkit.store.manifest import read_manifest
 from evkit.store.reader import scan
 from evkit.store.schema import missing_required
@@ -68,22 +77,29 @@ def _scalar(value: Any) -> str | None:
     return None
 
 
+def _public_pairs(record: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Scalar entries of ``record`` (and of its dicts, one level down), secrets left out."""
+    pairs = []
+    for key, value in record.items():
+        if is_secret_key(str(key)):
+            continue  # never show a secret, not even masked
+        if isinstance(value, dict) and not prefix:
+            pairs += _public_pairs(value, prefix=f"{key}.")
+            continue
+        text = _scalar(value)
+        if text is not None:
+            pairs.append((f"{prefix}{key}", text))
+    return pairs
+
+
 def _manifest_html(manifest: dict[str, Any]) -> str:
-    captures = manifest.get("captures") or []
+    captures = [c for c in manifest.get("captures") or [] if isinstance(c, dict)]
     if not captures:
         return '<p class="hint">No capture manifest (manifest.json) in this dataset.</p>'
-    parts = []
-    for capture in captures:
-        if not isinstance(capture, dict):
-            continue
-        pairs = []
-        for key, value in capture.items():
-            if is_secret_key(str(key)):
-                continue  # never show a secret, not even masked
-            text = _scalar(value)
-            if text is not None:
-                pairs.append((str(key), text))
-        parts.append(key_values(pairs))
+    parts = [key_value_grid(_public_pairs(capture)) for capture in captures]
+    notes = {k: v for k, v in manifest.items() if k not in {"captures", "evkit_version"}}
+    if notes:
+        parts.append("<h3>Notes in the manifest</h3>" + key_value_grid(_public_pairs(notes)))
     return "".join(parts)
 
 
@@ -112,7 +128,7 @@ def _header_section(
             ("evkit", str(manifest.get("evkit_version", __version__))),
         ]
     )
-    captures = "<h3>Captures</h3>" + _manifest_html(manifest)
+    captures = "<h3>Captures (manifest.json)</h3>" + _manifest_html(manifest)
     return "overview", "Overview", cards + facts + captures
 
 
@@ -124,7 +140,7 @@ def _flags(row: dict[str, Any]) -> str:
         flags.append("gap")
     if row.get("started_mid_session"):
         flags.append("started before data")
-    elif row.get("complete") is False:
+    elif row.get("complete") is False and row.get("ended_at") is not None:
         flags.append("incomplete")
     return ", ".join(flags) or "complete"
 
@@ -143,6 +159,7 @@ def _sessions_section(
             Column("charger_id", "charger"),
             Column("started_at", "plugged in (UTC)", timestamp),
             Column("ended_at", "unplugged (UTC)", timestamp),
+            Column("flags", "flags"),
             Column("energy_kwh", "energy (kWh)", kwh, numeric=True),
             Column("energy_source", "energy from"),
             Column("charge_duration_s", "charging", duration, numeric=True),
@@ -150,7 +167,6 @@ def _sessions_section(
             Column("peak_power_kw", "peak (kW)", kwh, numeric=True),
             Column("phases", "phases", str, numeric=True),
             Column("rfid_token", "RFID"),
-            Column("flags", "flags"),
             Column("energy_note", "energy note"),
         ],
         caption=(

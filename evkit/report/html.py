@@ -67,6 +67,15 @@ def key_values(pairs: Sequence[tuple[str, str]]) -> str:
     return f'<table class="kv"><tbody>{rows}</tbody></table>'
 
 
+def key_value_grid(pairs: Sequence[tuple[str, str]]) -> str:
+    """Many short facts in a compact multi-column grid."""
+    cells = "".join(
+        f'<div title="{html.escape(v)}"><span class="k">{html.escape(k)}</span> {html.escape(v)}</div>'
+        for k, v in pairs
+    )
+    return f'<div class="kv-grid">{cells}</div>'
+
+
 def figure_div(fig: go.Figure, div_id: str) -> str:
     """A figure as a ``<div>`` plus its script; plotly.js itself is in the page head (once)."""
     return str(
@@ -109,7 +118,11 @@ th.num, td.num { text-align:right; font-variant-numeric:tabular-nums; }
 td.empty { color:var(--muted); text-align:center; }
 caption { caption-side:top; text-align:left; padding:6px 10px; color:var(--muted); font-size:12px; }
 table.kv { width:auto; } table.kv th { background:none; color:var(--muted); font-weight:500; }
-.figure { margin:10px 0 4px; }
+.kv-grid { display:grid; grid-template-columns:repeat(auto-fill, minmax(280px, 1fr)); gap:2px 18px;
+           font-size:13px; border:1px solid var(--line); border-radius:6px; padding:8px 12px; margin:6px 0; }
+.kv-grid div { overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
+.kv-grid .k { color:var(--muted); }
+h3 { font-size:15px; margin:16px 0 4px; font-weight:600; }
 .warn { color:var(--bad); }
 footer { text-align:center; color:var(--muted); font-size:12px; padding:10px 0 30px; }
 """
