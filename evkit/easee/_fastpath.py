@@ -58,22 +58,28 @@ _LABELS = pl.DataFrame(
     orient="row",
 )
 _REVERSED_ID = int(Obs.USER_ID_TOKEN_REVERSED)
-_BAD_HEADER = "\x00"  # never matches _ARRIVAL: headers of another shape go to the Python path
+BAD_HEADER = "\x00"  # never matches _ARRIVAL: headers of another shape go to the Python path
 _TIME_COLUMNS = ("received_at", "arrival_time", "observed_at")
 #: Smaller batches are not worth the fixed cost of the Polars plan.
 MIN_BATCH = 32
 
 
-def _arrival_texts(headers: Sequence[Any]) -> list[str | None]:
+def arrival_texts(headers: Sequence[Any]) -> list[str | None]:
     """The ArrivalTime text of headers that hold only it, ``None`` without headers, else a marker."""
     return [
-        None if not h else (a if len(h) == 1 and type(a := h.get("ArrivalTime")) is str else _BAD_HEADER)
+        None if not h else (a if len(h) == 1 and type(a := h.get("ArrivalTime")) is str else BAD_HEADER)
         for h in headers
     ]
 
 
-def _ascii_only(bodies: Sequence[bytes]) -> list[bytes]:
-    return [body if body.isascii() else b"" for body in bodies]
+def _body_text(raw: pl.Series) -> pl.Series:
+    """The bodies as text; with any invalid UTF-8 in the batch, only the ASCII bodies (the others
+    are null: they cannot have the fast shape, and one bad body must not fail the batch)."""
+    try:
+        return raw.cast(pl.String).alias("_text")
+    except pl.exceptions.ComputeError:
+        texts = [body.decode() if body.isascii() else None for body in raw.to_list()]
+        return pl.Series("_text", texts, dtype=pl.String)
 
 
 def _epoch_us(text: pl.Expr) -> pl.Expr:
@@ -92,7 +98,6 @@ def _build_plan() -> list[list[pl.Expr]]:
     """The fast path as ``with_columns`` steps, built once. Intermediate results are columns of
     their own: small expression trees plan faster and nothing is computed twice."""
     text, route, arrival = pl.col("_text"), pl.col("routing_key"), pl.col("arrival_time_raw")
-    decode_text = [pl.col("_ascii").cast(pl.String).alias("_text")]
     locate = [
         (
             text.str.contains(_BODY)
@@ -177,7 +182,7 @@ def _build_plan() -> list[list[pl.Expr]]:
         pl.col(name).cast(dtype if name not in _TIME_COLUMNS else pl.Int64).cast(dtype)
         for name, dtype in EASEE_SCHEMA.items()
     ]
-    return [decode_text, locate, cut, classify, convert, finish, select]
+    return [locate, cut, classify, convert, finish, select]
 
 
 _PLAN = _build_plan()
@@ -185,32 +190,36 @@ _PLAN = _build_plan()
 _OPTIMIZATIONS = pl.QueryOptFlags.none()
 
 
-def decode_fast(deliveries: Sequence[Any]) -> tuple[pl.DataFrame, list[int]]:
-    """Rows (``EASEE_SCHEMA`` plus a leading ``_index``) of the deliveries of the common shape, and
-    the indices of the others, which the caller decodes with the Python path.
-
-    Raises on input it cannot take as columns at all (then the caller decodes the whole batch).
-    """
+def delivery_frame(deliveries: Sequence[Any]) -> pl.DataFrame:
+    """The columns the fast path reads, from deliveries in ``Delivery`` field order (all six
+    fields). Raises on input that is not column-shaped (odd types, 5-field tuples)."""
     routing_keys, bodies, headers, redelivered, received_us, epochs = zip(*deliveries, strict=True)
-    frame = pl.DataFrame(
+    return pl.DataFrame(
         [
             pl.Series("routing_key", routing_keys, dtype=pl.String),
             pl.Series("raw", bodies, dtype=pl.Binary),
-            # Only ASCII bodies can take the fast path; the others are blanked here so one invalid
-            # UTF-8 body cannot fail the batch's text conversion.
-            pl.Series(
-                "_ascii", bodies if b"".join(bodies).isascii() else _ascii_only(bodies), dtype=pl.Binary
-            ),
-            pl.Series("arrival_time_raw", _arrival_texts(headers), dtype=pl.String),
+            pl.Series("arrival_time_raw", arrival_texts(headers), dtype=pl.String),
             pl.Series("redelivered", redelivered, dtype=pl.Boolean),
             pl.Series("received_at", received_us, dtype=pl.Int64),
             pl.Series("conn_epoch", epochs, dtype=pl.Int32),
         ]
-    ).with_row_index("_index")
-    decode_text, locate, cut, classify, convert, finish, select = _PLAN
+    )
+
+
+def decode_frame(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
+    """Rows (``EASEE_SCHEMA`` plus a leading ``_index``) of the deliveries of the common shape, and
+    the indices of the others, which the caller decodes with the Python path.
+
+    ``frame`` has the columns of :func:`delivery_frame`: ``routing_key`` (String), ``raw`` (Binary),
+    ``arrival_time_raw`` (the text of a lone ``ArrivalTime`` header, null without headers, any
+    other text for other headers: such rows are left to the caller), ``redelivered``,
+    ``received_at`` (epoch µs), ``conn_epoch``.
+    """
+    locate, cut, classify, convert, finish, select = _PLAN
     plan = (
         frame.lazy()
-        .with_columns(decode_text)
+        .with_row_index("_index")
+        .with_columns(_body_text(frame.get_column("raw")))
         .with_columns(locate)
         .with_columns(cut)
         .join(_CATALOG.lazy(), on="observation_id", how="left", maintain_order="left")
@@ -228,4 +237,9 @@ def decode_fast(deliveries: Sequence[Any]) -> tuple[pl.DataFrame, list[int]]:
     return decoded.filter(ok).drop("_ok"), fallback
 
 
-__all__ = ["MIN_BATCH", "decode_fast"]
+def decode_fast(deliveries: Sequence[Any]) -> tuple[pl.DataFrame, list[int]]:
+    """:func:`decode_frame` of :func:`delivery_frame` (raises on input that is not column-shaped)."""
+    return decode_frame(delivery_frame(deliveries))
+
+
+__all__ = ["BAD_HEADER", "MIN_BATCH", "arrival_texts", "decode_fast", "decode_frame", "delivery_frame"]

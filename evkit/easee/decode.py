@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -646,15 +646,27 @@ def decode_deliveries(deliveries: Sequence[Delivery]) -> pl.DataFrame:
     """
     if len(deliveries) >= _fastpath.MIN_BATCH:
         try:
-            fast, rest = _fastpath.decode_fast(deliveries)
+            frame = _fastpath.delivery_frame(deliveries)
         except Exception:  # input that is not column-shaped (odd types): all in Python, exactly
             return decode_deliveries_python(deliveries)
-        if not rest:
-            return fast.drop("_index")
-        slow = decode_deliveries_python([deliveries[i] for i in rest])
-        slow = slow.select(pl.Series("_index", rest, dtype=fast.schema["_index"]), pl.all())
-        return pl.concat([fast, slow]).sort("_index").drop("_index")
+        return decode_delivery_frame(frame, deliveries.__getitem__)
     return decode_deliveries_python(deliveries)
+
+
+def decode_delivery_frame(frame: pl.DataFrame, delivery_at: Callable[[int], Delivery]) -> pl.DataFrame:
+    """:func:`decode_deliveries` of deliveries given as columns (see ``_fastpath.delivery_frame``);
+    ``delivery_at(i)`` gives delivery ``i`` as a tuple for the rows the fast path leaves to Python."""
+    try:
+        fast, rest = _fastpath.decode_frame(frame)
+    except Exception:  # never lose a batch to the fast path: Python decodes it all
+        return decode_deliveries_python([delivery_at(i) for i in range(frame.height)])
+    if not rest:
+        return fast.drop("_index")
+    slow = decode_deliveries_python([delivery_at(i) for i in rest])
+    if len(rest) == frame.height:
+        return slow
+    slow = slow.select(pl.Series("_index", rest, dtype=fast.schema["_index"]), pl.all())
+    return pl.concat([fast, slow]).sort("_index").drop("_index")
 
 
 def decode_deliveries_python(deliveries: Sequence[Delivery]) -> pl.DataFrame:
@@ -692,6 +704,7 @@ __all__ = [
     "decode_deliveries",
     "decode_deliveries_python",
     "decode_delivery",
+    "decode_delivery_frame",
     "decode_value",
     "headers_json",
     "parse_routing_key",
