@@ -51,7 +51,7 @@ def _cells(source: str) -> list[tuple[str, list[str], str]]:
 
 
 def _unmarkdown(line: str) -> str:
-    if line == "#":
+    if line in ("#", ""):
         return ""
     if line.startswith("# "):
         return line[2:]

@@ -1,0 +1,53 @@
+# %% [markdown]
+# # Latency and data quality
+#
+# Before trusting an analysis, check the data: how late does it arrive, are there holes, and did
+# anything arrive twice or fail to decode? evkit keeps every message — bad ones carry their raw
+# body and an `error` — so these questions have exact answers.
+
+# %% tags=["parameters"]
+import os
+
+DATASET = os.environ.get("EVKIT_DATASET", "../data/sample-session")
+HEATMAP_HOP = "end_to_end"  # device_to_cloud, cloud_to_capture or end_to_end
+
+# %%
+import evkit
+from evkit import analysis, figures
+
+lf = evkit.scan(DATASET, dedupe=False)  # keep duplicates: counting them is part of the check
+latency = analysis.latency(lf).collect()
+
+# %% [markdown]
+# ## Latency per hop
+# Percentiles use numpy's default (linear) interpolation. `negative_n` counts clock skew.
+
+# %%
+analysis.latency_stats(lf).collect()
+
+# %%
+figures.latency_ecdf(latency)
+
+# %% [markdown]
+# ## When is it slow?
+# p95 latency by hour of day and day: a slow hour every night points at a backup job, a slow
+# charger at its Wi-Fi.
+
+# %%
+figures.latency_heatmap(latency, hop=HEATMAP_HOP)
+
+# %% [markdown]
+# ## Gaps, duplicates and errors
+# A gap is a silence longer than a charger normally stays quiet (idle chargers report about every
+# 15 minutes).
+
+# %%
+gaps = analysis.telemetry_gaps(lf).collect()
+summary = analysis.quality_summary(lf).collect()
+figures.data_quality_overview(summary, gaps)
+
+# %%
+display(summary)
+print(f"{analysis.duplicates(lf).collect().height} duplicate rows, "
+      f"{analysis.decode_errors(lf).collect().height} rows that did not decode")
+analysis.decode_errors(lf).head(5).collect()
