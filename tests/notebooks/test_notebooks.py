@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import runpy
+import socket
 import uuid
 from pathlib import Path
 from typing import Any
@@ -144,3 +145,42 @@ def test_executes_top_to_bottom(path: Path, tmp_path: Path, amqp_url: str, mqtt_
     text = _output_text(notebook)
     assert "guest:guest@" not in text, "a broker password leaked into the output"
     assert "Traceback" not in text
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+DEGRADED = {
+    "01_record_easee_amqp.ipynb": "no RabbitMQ",
+    "04_evcc_panel.ipynb": "No MQTT broker",
+    "06_record_mqtt_and_replay.ipynb": "No MQTT broker",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(DEGRADED))
+def test_without_brokers_says_so_and_degrades(name: str, tmp_path: Path) -> None:
+    """No broker: the notebook still runs top to bottom and tells the reader what it did instead."""
+    notebook = _read(NOTEBOOK_DIR / name)
+    env = _kernel_env(tmp_path)
+    closed = _closed_port()
+    env.update(
+        EVKIT_MQTT_PORT=str(closed),
+        EVKIT_LOCAL_AMQP=f"amqp://guest:guest@127.0.0.1:{closed}/%2F",
+    )
+    client = NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=CELL_TIMEOUT_S,
+        resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
+    )
+    client.execute(env=env)
+    text = _output_text(notebook)
+    assert DEGRADED[name] in text
+    assert "guest:guest@" not in text
+    assert '"output_type": "error"' not in text

@@ -1,0 +1,128 @@
+"""`make demo` (`evkit demo --out DIR`) and `make lab` (`evkit lab`) as a user runs them."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import evkit
+from evkit.demo import REPORT_MODULES, mask_url
+from tests.conftest import REPO_ROOT
+
+
+def _report_builder_exists() -> bool:
+    for name in REPORT_MODULES:
+        try:
+            if hasattr(importlib.import_module(name), "build_report"):
+                return True
+        except ImportError:
+            continue
+    return False
+
+
+def test_mask_url_hides_the_password() -> None:
+    assert mask_url("amqps://op:s3cret@host:5671/vh") == "amqps://op:***@host:5671/vh"
+    assert mask_url("amqp://host/vh") == "amqp://host/vh"
+
+
+@pytest.mark.slow
+def test_demo_records_analyses_runs_the_notebook_and_writes_the_report(tmp_path: Path, amqp_url: str) -> None:
+    out = tmp_path / "build"
+    done = subprocess.run(
+        [sys.executable, "-m", "evkit", "demo", "--out", str(out), "--amqp-url", amqp_url],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO_ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "guest:guest@" not in done.stdout + done.stderr
+    # 1. the bundled sample was analysed
+    assert "charging sessions" in done.stdout
+    # 2. a fresh simulated session went through RabbitMQ and the real capture into fresh-session/
+    fresh = evkit.scan(out / "fresh-session").collect()
+    assert fresh.height > 1000
+    assert fresh["error"].null_count() == fresh.height
+    manifest = (out / "fresh-session" / "manifest.json").read_text()
+    assert json.loads(manifest)
+    assert "guest:guest" not in manifest
+    assert "password" not in manifest.lower()
+    # 3. the quickstart notebook ran, with outputs, and was rendered to HTML
+    executed = nbformat.read(out / "00_quickstart.ipynb", as_version=4)
+    assert any(cell.get("outputs") for cell in executed.cells if cell.cell_type == "code")
+    assert (out / "00_quickstart.html").stat().st_size > 10_000
+    # 4. the report, once the report builder is part of evkit
+    if _report_builder_exists():
+        assert (out / "report.html").stat().st_size > 10_000
+    assert str(out.resolve()) in done.stdout
+
+
+def test_demo_without_rabbitmq_still_analyses_the_sample(tmp_path: Path) -> None:
+    out = tmp_path / "build"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evkit",
+            "demo",
+            "--out",
+            str(out),
+            "--no-notebook",
+            "--amqp-url",
+            "amqp://guest:guest@127.0.0.1:1/%2F",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "not reachable" in done.stdout
+    assert not (out / "fresh-session").exists()
+    assert "guest:guest@" not in done.stdout + done.stderr
+
+
+def test_demo_with_a_missing_sample_is_a_clear_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evkit",
+            "demo",
+            "--out",
+            str(tmp_path),
+            "--sample",
+            str(tmp_path / "nope"),
+            "--no-record",
+            "--no-notebook",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_lab_starts_the_simulators_and_stops_them(mqtt_broker: tuple[str, int]) -> None:
+    """`evkit lab -- --version`: simulators up, JupyterLab runs (prints its version), all stopped after."""
+    done = subprocess.run(
+        [sys.executable, "-m", "evkit", "lab", "--", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "evcc simulator" in done.stdout
+    assert "go-e simulator at http://127.0.0.1:" in done.stdout
+    assert done.stdout.strip().splitlines()[-1][0].isdigit()  # jupyter lab --version
