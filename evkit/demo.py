@@ -7,6 +7,7 @@ write the HTML report, and say what it did. The small helpers below keep the not
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import logging
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import polars as pl
@@ -33,6 +34,13 @@ LOCAL_MQTT = ("127.0.0.1", 1883)
 NOTEBOOK_CELL_TIMEOUT_S = 300
 
 Echo = Callable[[str], None]
+
+
+class _HasStop(Protocol):
+    def stop(self) -> Any: ...
+
+
+_Stoppable = TypeVar("_Stoppable", bound=_HasStop)
 
 
 def reachable(host: str, port: int, timeout: float = 1.0) -> bool:
@@ -70,6 +78,12 @@ def output_dir(name: str) -> Path:
     """Where a notebook writes: ``$EVKIT_NOTEBOOK_OUT/name`` or ``build/notebooks/name`` in the repo."""
     base = Path(env_or("EVKIT_NOTEBOOK_OUT", str(REPO_ROOT / "build" / "notebooks")))
     return base / name
+
+
+def stop_at_exit(running: _Stoppable) -> _Stoppable:
+    """Stop a simulator when the kernel shuts down (it keeps serving the panel until then)."""
+    atexit.register(running.stop)
+    return running
 
 
 def unique_suffix() -> str:
@@ -198,7 +212,9 @@ def execute_notebook(notebook: Path, out_dir: Path, env: dict[str, str] | None =
         timeout=NOTEBOOK_CELL_TIMEOUT_S,
         resources={"metadata": {"path": str(notebook.parent)}},
     )
-    client.execute(env={**os.environ, **(env or {})})
+    # Both Plotly outputs: JupyterLab's mimetype, and HTML with plotly.js inlined once (offline HTML copy).
+    renderer = {"PLOTLY_RENDERER": "plotly_mimetype+notebook"}
+    client.execute(env={**os.environ, **renderer, **(env or {})})
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / notebook.name
     nbformat.write(nb, executed)
@@ -316,6 +332,7 @@ __all__ = [
     "reachable",
     "record_simulated_session",
     "run_demo",
+    "stop_at_exit",
     "summarise",
     "temporary_queue",
     "unique_suffix",
