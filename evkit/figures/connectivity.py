@@ -8,7 +8,7 @@ from plotly.subplots import make_subplots
 
 from evkit.figures import _ids
 from evkit.figures._format import duration, naive_utc, timestamp
-from evkit.figures.style import BAD_COLOUR, OK_COLOUR, TEMPLATE, TIME_AXIS_TITLE, colour, no_data
+from evkit.figures.style import BAD_COLOUR, OK_COLOUR, TEMPLATE, TIME_AXIS_TITLE, colour, no_data, note
 
 _IDS = [
     _ids.CELL_RSSI,
@@ -17,6 +17,8 @@ _IDS = [
     _ids.SOFTWARE_RELEASE,
     _ids.REBOOT_REASON,
 ]
+#: Chargers drawn at most (the most troubled first).
+MAX_CHARGERS = 40
 #: RSSI lines for at most this many chargers (the plot stays legible); bands and reboots for all.
 MAX_RSSI_CHARGERS = 10
 
@@ -50,13 +52,29 @@ def _cloud_bands(readings: pl.DataFrame) -> pl.DataFrame:
     return states.select("charger_id", "observed_at", "until", "connected")
 
 
+def _most_troubled(readings: pl.DataFrame, limit: int) -> pl.Series:
+    """The ``limit`` chargers with the most cloud disconnects and boots (then the weakest signal)."""
+    trouble = ((pl.col("observation_id") == _ids.CONNECTED_TO_CLOUD) & (pl.col("value") == 0)) | pl.col(
+        "observation_id"
+    ).is_in([_ids.SOFTWARE_RELEASE, _ids.REBOOT_REASON])
+    rssi = pl.col("value").filter(pl.col("observation_id").is_in([_ids.CELL_RSSI, _ids.WIFI_RSSI]))
+    ranked = readings.group_by("charger_id").agg(trouble.sum().alias("_trouble"), rssi.min().alias("_rssi"))
+    return ranked.sort(
+        ["_trouble", "_rssi", "charger_id"], descending=[True, False, False], nulls_last=True
+    ).head(limit)["charger_id"]
+
+
 def connectivity_timeline(
-    observations: pl.DataFrame | pl.LazyFrame, *, title: str = "Connectivity per charger"
+    observations: pl.DataFrame | pl.LazyFrame,
+    *,
+    max_chargers: int = MAX_CHARGERS,
+    title: str = "Connectivity per charger",
 ) -> go.Figure:
     """Top: cellular and Wi-Fi RSSI (dBm) per charger. Bottom: cloud connection state (250) as green /
     red bands per charger, with boots (SoftwareRelease 80 / RebootReason 89) as markers.
 
-    Takes the observations themselves (contract columns), so it works before any aggregation.
+    Takes the observations themselves (contract columns), so it works before any aggregation. With
+    more than ``max_chargers`` chargers, the ones with the most disconnects and boots are drawn.
     """
     columns = set(observations.collect_schema().names())
     if not {"charger_id", "observed_at", "observation_id", "value"} <= columns:
@@ -64,6 +82,11 @@ def connectivity_timeline(
     readings = _readings(observations)
     if readings.height == 0:
         return no_data(title, "no RSSI, cloud-connection or reboot readings")
+    all_chargers = readings["charger_id"].n_unique()
+    if all_chargers > max_chargers:
+        readings = readings.filter(
+            pl.col("charger_id").is_in(_most_troubled(readings, max_chargers).implode())
+        )
     chargers = sorted(readings["charger_id"].unique().to_list())
     fig = make_subplots(
         rows=2,
@@ -149,6 +172,10 @@ def connectivity_timeline(
             col=1,
         )
     fig.update_layout(barmode="overlay", height=min(1600, 520 + 26 * len(chargers)))
+    if all_chargers > max_chargers:
+        note(
+            fig, f"showing the {max_chargers} chargers with the most disconnects and boots of {all_chargers}"
+        )
     fig.update_yaxes(title_text="RSSI (dBm)", row=1, col=1)
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=chargers[::-1], row=2, col=1)
     fig.update_xaxes(type="date", row=1, col=1)

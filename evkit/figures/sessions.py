@@ -33,6 +33,9 @@ _STATUS_STYLE: dict[str, tuple[str, str]] = {
     "complete": ("complete", OK_COLOUR),
 }
 
+#: Rows (chargers) drawn at most; beyond that a timeline is unreadable.
+MAX_CHARGERS = 40
+
 _OP_MODE_COLOURS: dict[int, str] = {
     0: "#7F7F7F",
     1: "#BCCCDC",
@@ -130,6 +133,7 @@ def session_timeline(
     *,
     color_by: Literal["status", "energy"] = "status",
     data_end: datetime | None = None,
+    max_chargers: int = MAX_CHARGERS,
     title: str = "Charging sessions per charger",
 ) -> go.Figure:
     """Sessions as bars from ``started_at`` to ``ended_at``, one row per charger.
@@ -137,7 +141,8 @@ def session_timeline(
     Open sessions (``ended_at`` null) run to ``data_end`` (default: the latest time the frame knows)
     and are hatched. ``color_by="status"`` colours by open / capture gap / incomplete / complete;
     ``"energy"`` by ``energy_kwh``. The hover shows energy (and its source), durations, peak power
-    and RFID token.
+    and RFID token. With more than ``max_chargers`` chargers, the ones with the most energy are drawn
+    (a note says so); filter the frame to see others.
     """
     frame = collect(sessions)
     needed = {"charger_id", "started_at", "ended_at"}
@@ -148,6 +153,15 @@ def session_timeline(
     if frame.height == 0:
         return no_data(title, "no sessions with a start time")
     end = _data_end(frame, data_end)
+    all_chargers = frame["charger_id"].n_unique()
+    if all_chargers > max_chargers:
+        top = (
+            frame.group_by("charger_id")
+            .agg((pl.col("energy_kwh").sum() if "energy_kwh" in frame.columns else pl.len()).alias("_rank"))
+            .sort("_rank", "charger_id", descending=[True, False])
+            .head(max_chargers)["charger_id"]
+        )
+        frame = frame.filter(pl.col("charger_id").is_in(top.implode()))
     frame = frame.with_columns(
         _session_status(frame).alias("_status"),
         pl.col("ended_at").fill_null(pl.lit(end)).alias("_drawn_end"),
@@ -210,6 +224,8 @@ def session_timeline(
     fig.update_layout(barmode="overlay", bargap=0.35, uniformtext={"minsize": 9, "mode": "hide"})
     fig.update_xaxes(type="date", title_text=TIME_AXIS_TITLE)
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=chargers[::-1])
+    if all_chargers > max_chargers:
+        note(fig, f"showing the {max_chargers} chargers with the most energy of {all_chargers}")
     open_n = frame.filter(pl.col("_status") == "open").height
     if open_n:
         note(fig, f"{open_n} open session(s) drawn to the data end, {timestamp(end)}.")

@@ -271,3 +271,25 @@ def test_empty_input_gives_a_no_data_figure(make: object) -> None:
     assert isinstance(fig, go.Figure)
     assert _says_no_data(fig)
     assert fig.layout.title.text
+
+
+def test_timeline_with_many_chargers_draws_those_with_most_energy_and_says_so() -> None:
+    many = pl.DataFrame(
+        {
+            "charger_id": [f"C{i:03d}" for i in range(60)],
+            "started_at": [at(i) for i in range(60)],
+            "ended_at": [at(i + 30) for i in range(60)],
+            "energy_kwh": [float(i) for i in range(60)],
+        }
+    )
+    fig = figures.session_timeline(many, max_chargers=10)
+    drawn = {y for t in fig.data for y in t.y}
+    assert drawn == {f"C{i:03d}" for i in range(50, 60)}
+    assert "10 chargers with the most energy of 60" in fig.layout.title.subtitle.text
+
+
+def test_connectivity_with_many_chargers_keeps_the_troubled_ones() -> None:
+    obs = scenario()
+    fig = figures.connectivity_timeline(obs, max_chargers=1)
+    assert {y for t in fig.data if isinstance(t, go.Bar) for y in t.y} == {"EHTEST01"}  # it rebooted
+    assert "of 2" in fig.layout.title.subtitle.text
