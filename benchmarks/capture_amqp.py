@@ -131,14 +131,30 @@ def drain_plain_pika(queue: str, n: int) -> float:
     return elapsed
 
 
-def drain_evkit(queue: str, n: int, out: Path) -> tuple[float, float, int]:
+def parse_variant(spec: str) -> tuple[str, dict[str, str], list[str]]:
+    """``"name: ENV=VALUE --option value"`` -> (name, environment, extra CLI arguments)."""
+    name, _, rest = spec.partition(":")
+    env: dict[str, str] = {}
+    args: list[str] = []
+    for token in rest.split():
+        key, eq, value = token.partition("=")
+        if eq and key.isupper() and not args:
+            env[key] = value
+        else:
+            args.append(token)
+    return name.strip() or "evkit", env, args
+
+
+def drain_evkit(
+    queue: str, n: int, out: Path, env: dict[str, str] | None = None, extra: list[str] | None = None
+) -> tuple[float, float, int]:
     """Run ``evkit capture amqp`` as a process; returns (wall seconds, consume-window seconds, peak RSS)."""
     cmd = [sys.executable, "-m", "evkit", "capture", "amqp", "--url", URL, "--queue", queue]
-    cmd += ["--out", str(out), "--idle-exit", "3", "--max-messages", str(n), "--quiet"]
+    cmd += ["--out", str(out), "--idle-exit", "3", "--max-messages", str(n), "--quiet", *(extra or [])]
     peak = 0
     cpu = _cpu(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO)
+    proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **(env or {})})
     ps = psutil.Process(proc.pid)
     done = threading.Event()
 
@@ -180,63 +196,78 @@ def drain_evkit(queue: str, n: int, out: Path) -> tuple[float, float, int]:
     return wall, window, peak
 
 
-def one_round(n: int, evkit_first: bool = False) -> dict[str, float]:
-    """Publish ``n`` to two queues via fanout, drain one with pika and one with evkit."""
+def one_round(n: int, variants: list[str], turn: int = 0) -> dict[str, dict[str, float]]:
+    """Publish ``n`` to one queue per contender via fanout; drain one with pika, the others with
+    evkit (one per variant). The order of the drains rotates with ``turn``."""
     tag = uuid.uuid4().hex[:8]
-    exchange, queue_a, queue_b = f"evkit-bench-{tag}", f"evkit-bench-{tag}-pika", f"evkit-bench-{tag}-evkit"
+    exchange = f"evkit-bench-{tag}"
+    names = ["pika", *(parse_variant(v)[0] for v in variants)]
+    queues = {name: f"{exchange}-{i}" for i, name in enumerate(names)}
     conn = pika.BlockingConnection(pika.URLParameters(URL))
     channel = conn.channel()
     channel.exchange_declare(exchange, "fanout", auto_delete=False)
-    for q in (queue_a, queue_b):
+    for q in queues.values():
         channel.queue_declare(q, durable=False)
         channel.queue_bind(q, exchange)
+    results: dict[str, dict[str, float]] = {}
     try:
         messages = realistic_messages(n)
         size = sum(len(b) for _, b, _ in messages) / n
-        print(f"publishing {n:,} messages (mean body {size:.0f} B) to {exchange} -> 2 queues ...")
+        print(f"publishing {n:,} messages (mean body {size:.0f} B) to {exchange} -> {len(queues)} queues ...")
         seconds = publish(exchange, messages)
         print(f"  published at {n / seconds:,.0f} msg/s")
         del messages
-        wait_for_depth(queue_a, n)
-        wait_for_depth(queue_b, n)
+        for q in queues.values():
+            wait_for_depth(q, n)
         load = os.getloadavg()[0]
+        # Rotate who goes first, so a machine getting busier or quieter favours no one.
+        order = names[turn % len(names) :] + names[: turn % len(names)]
         with tempfile.TemporaryDirectory() as tmp:
-            # Alternate who goes first, so a machine getting busier or quieter favours neither.
-            if evkit_first:
-                wall_s, window_s, peak = drain_evkit(queue_b, n, Path(tmp) / "dataset")
-                pika_s = drain_plain_pika(queue_a, n)
-            else:
-                pika_s = drain_plain_pika(queue_a, n)
-                wall_s, window_s, peak = drain_evkit(queue_b, n, Path(tmp) / "dataset")
-            parts = len(list(Path(tmp).rglob("*.parquet")))
-            disk = sum(p.stat().st_size for p in Path(tmp).rglob("*.parquet"))
+            for name in order:
+                if name == "pika":
+                    pika_s = drain_plain_pika(queues["pika"], n)
+                    results["pika"] = {
+                        "rate": n / pika_s,
+                        "secs": pika_s,
+                        "cpu_us": CPU_SECONDS["pika"] / n * 1e6,
+                    }
+                    continue
+                spec = variants[names.index(name) - 1]
+                _, env, extra = parse_variant(spec)
+                out = Path(tmp) / name
+                wall_s, window_s, peak = drain_evkit(queues[name], n, out, env, extra)
+                parts = list(out.rglob("*.parquet"))
+                results[name] = {
+                    "window": n / window_s,
+                    "wall": n / wall_s,
+                    "peak_mib": peak / 2**20,
+                    "cpu_us": CPU_SECONDS["evkit"] / n * 1e6,
+                    "parts": len(parts),
+                    "bytes_per_row": sum(p.stat().st_size for p in parts) / n,
+                }
     finally:
-        for q in (queue_a, queue_b):
+        for q in queues.values():
             channel.queue_delete(q)
         channel.exchange_delete(exchange)
         conn.close()
-    result = {"pika": n / pika_s, "window": n / window_s, "wall": n / wall_s, "peak_mib": peak / 2**20}
-    result["pika_cpu_us"] = CPU_SECONDS["pika"] / n * 1e6
-    result["evkit_cpu_us"] = CPU_SECONDS["evkit"] / n * 1e6
-    rows = [
-        ("plain pika drain (prefetch 2000, ack every 500)", result["pika"], pika_s),
-        ("evkit capture, consume window", result["window"], window_s),
-        ("evkit capture, whole process incl. start-up", result["wall"], wall_s),
-    ]
-    for label, rate, secs in rows:
-        print(f"  {label:<50} {rate:>9,.0f} msg/s  ({secs:.2f} s)")
+    pika_rate = results["pika"]["rate"]
     print(
-        f"  ratio evkit/pika: consume window {result['window'] / result['pika']:.2f}, "
-        f"whole process {result['wall'] / result['pika']:.2f}"
+        f"  {'plain pika drain (prefetch 2000, ack every 500)':<50} {pika_rate:>9,.0f} msg/s  "
+        f"CPU {results['pika']['cpu_us']:.1f} µs/msg"
     )
-    print(f"  evkit peak RSS (capture + writer process): {result['peak_mib']:.0f} MiB")
-    print(
-        f"  CPU per message: pika {result['pika_cpu_us']:.1f} µs, evkit {result['evkit_cpu_us']:.1f} µs "
-        "(capture + writer process, start-up included)"
-    )
-    print(f"  dataset: {parts} parts, {disk / 2**20:.1f} MiB on disk ({disk / n:.1f} B/row)")
-    print(f"  1-min load average before the drains: {load:.1f} (2 cores; other work skews both rates)")
-    return result
+    for name in names[1:]:
+        r = results[name]
+        print(
+            f"  evkit [{name}]: consume window {r['window']:,.0f} msg/s "
+            f"(ratio {r['window'] / pika_rate:.2f}), "
+            f"whole process {r['wall']:,.0f} msg/s (ratio {r['wall'] / pika_rate:.2f}), "
+            f"CPU {r['cpu_us']:.1f} µs/msg, peak RSS {r['peak_mib']:.0f} MiB, {r['parts']:.0f} parts, "
+            f"{r['bytes_per_row']:.1f} B/row"
+        )
+    print(f"  1-min load average before the drains: {load:.1f} (2 cores; other work skews all rates)")
+    for r in results.values():
+        r["load"] = load
+    return results
 
 
 def main() -> None:
@@ -245,22 +276,32 @@ def main() -> None:
     )
     parser.add_argument("--messages", type=int, default=150_000)
     parser.add_argument(
-        "--rounds", type=int, default=1, help="repeat publish + both drains (a busy machine is noisy)"
+        "--rounds", type=int, default=1, help="repeat publish + all drains (a busy machine is noisy)"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        help="an evkit contender 'NAME: [ENV=VALUE ...] [--capture-option ...]' (repeatable; A/B in one "
+        "run, e.g. 'python-decode: EVKIT_EASEE_FASTPATH=0' or 'prefetch2000: --prefetch 2000'); "
+        "default: one evkit with its defaults",
     )
     args = parser.parse_args()
-    results = [one_round(args.messages, evkit_first=bool(i % 2)) for i in range(args.rounds)]
-    ratios = sorted(r["window"] / r["pika"] for r in results)
-    whole = sorted(r["wall"] / r["pika"] for r in results)
+    variants = args.variant or ["evkit:"]
+    results = [one_round(args.messages, variants, turn=i) for i in range(args.rounds)]
     print(f"\n{args.rounds} round(s) of {args.messages:,} messages:")
-    print(
-        f"ratio evkit/pika, consume window: median {statistics.median(ratios):.2f} (all: "
-        f"{', '.join(f'{x:.2f}' for x in ratios)})   goal >= 0.95"
-    )
-    print(f"ratio evkit/pika, whole process:  median {statistics.median(whole):.2f}")
-    print(f"evkit peak RSS: {max(r['peak_mib'] for r in results):.0f} MiB   goal <= 250 MiB")
-    pika_cpu = statistics.median(r["pika_cpu_us"] for r in results)
-    evkit_cpu = statistics.median(r["evkit_cpu_us"] for r in results)
-    print(f"CPU per message (median): pika {pika_cpu:.1f} µs, evkit {evkit_cpu:.1f} µs")
+    for spec in variants:
+        name = parse_variant(spec)[0]
+        ratios = sorted(r[name]["window"] / r["pika"]["rate"] for r in results)
+        whole = sorted(r[name]["wall"] / r["pika"]["rate"] for r in results)
+        cpu = statistics.median(r[name]["cpu_us"] for r in results)
+        peak = max(r[name]["peak_mib"] for r in results)
+        print(
+            f"[{name}] ratio evkit/pika, consume window: median {statistics.median(ratios):.2f} "
+            f"(all: {', '.join(f'{x:.2f}' for x in ratios)}; goal >= 0.95); whole process: median "
+            f"{statistics.median(whole):.2f}; CPU {cpu:.1f} µs/msg; peak RSS {peak:.0f} MiB (goal <= 250)"
+        )
+    pika_cpu = statistics.median(r["pika"]["cpu_us"] for r in results)
+    print(f"[pika] CPU {pika_cpu:.1f} µs/msg")
 
 
 if __name__ == "__main__":

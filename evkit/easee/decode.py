@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -613,6 +614,8 @@ _ROW_SCHEMA = {
 _TO_DATETIME = [pl.col(name).cast(EASEE_SCHEMA[name]) for name in _DATETIME_COLUMNS]
 
 
+#: ``EVKIT_EASEE_FASTPATH=0`` decodes everything in Python (for A/B benchmarks; same rows either way).
+_FAST_PATH = os.environ.get("EVKIT_EASEE_FASTPATH", "1") != "0"
 _CHUNK = 4096  # rows transposed at a time: small enough to stay in cache
 
 
@@ -644,7 +647,7 @@ def decode_deliveries(deliveries: Sequence[Delivery]) -> pl.DataFrame:
     Batches go through the vectorised fast path (``evkit.easee._fastpath``) first; the rows it does
     not take (anything but the common Masterloop shape) are decoded here in Python.
     """
-    if len(deliveries) >= _fastpath.MIN_BATCH:
+    if len(deliveries) >= _fastpath.MIN_BATCH and _FAST_PATH:
         try:
             frame = _fastpath.delivery_frame(deliveries)
         except Exception:  # input that is not column-shaped (odd types): all in Python, exactly

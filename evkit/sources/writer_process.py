@@ -75,7 +75,7 @@ def explain_write_failure(out: Path | str, exc: BaseException) -> str:
         free = shutil.disk_usage(out).free
     except OSError:
         return text
-    if free < 16 * 2**20:
+    if free < 16 * 2**20 and "the disk is full" not in text:
         text += f" (the disk is full: {free / 2**20:.1f} MiB free below {out})"
     return text
 
