@@ -3,8 +3,10 @@ capture path) is a valid dataset that analysis can rely on without a broker."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
 
 import duckdb
 import polars as pl
@@ -77,3 +79,32 @@ def test_sample_parts_are_partitioned_by_the_retimed_date() -> None:
     assert note["rows"] == manifest["captures"][0]["rows_written"]
     assert note["delay"]["seed"] is not None and "arrival_time" in note["what"]
     assert "re-timed" in (SAMPLE / "README.md").read_text()
+
+
+def _make_sample_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_sample", REPO_ROOT / "scripts" / "make-sample.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_retiming_follows_arrival_keeps_fifo_and_handles_missing_stamps() -> None:
+    make_sample = _make_sample_module()
+    t0 = datetime(2026, 11, 2, tzinfo=UTC)
+    s = timedelta(seconds=1)
+    frame = pl.DataFrame(
+        {
+            "arrival_time": [t0, t0 + s, None, None, t0 + 2 * s, t0 + 2 * s],
+            "observed_at": [t0, t0, t0 + s, None, t0 + s, t0 + s],
+        },
+        schema={"arrival_time": pl.Datetime("us", "UTC"), "observed_at": pl.Datetime("us", "UTC")},
+    )
+    received = make_sample.simulated_received_at(frame, seed=1)
+    assert received.null_count() == 0
+    assert received.is_sorted()  # one consumer, FIFO: never before the row delivered ahead of it
+    delay = (received - frame["arrival_time"]).dt.total_microseconds() / 1e6
+    assert all(0 < d < 60 for d in delay.drop_nulls())  # received after the cloud got it, not days
+    # without ArrivalTime: after the device stamp plus a device-to-cloud delay
+    assert received[2] > t0 + s + timedelta(seconds=make_sample.DEVICE_TO_CLOUD_S)
+    assert received.to_list() == make_sample.simulated_received_at(frame, seed=1).to_list()  # seeded
