@@ -1,33 +1,23 @@
-"""The few Easee observation ids and op-mode names the figures need.
-
-Kept in this one private module until ``evkit.easee.catalog`` lands, so switching is one import.
-"""
+"""The Easee observation ids and op-mode names the figures use, from the one catalog (``evkit.easee``)."""
 
 from __future__ import annotations
 
-OP_MODE = 109
-TOTAL_POWER = 120  # kW
-PHASE_CURRENTS: dict[int, str] = {182: "T2", 183: "L1 (T3)", 184: "L2 (T4)", 185: "L3 (T5)"}
-CELL_RSSI = 130
-WIFI_RSSI = 132
-SOFTWARE_RELEASE = 80  # sent at boot
-REBOOT_REASON = 89
-CONNECTED_TO_CLOUD = 250
-CLOUD_DISCONNECT_REASON = 251
+from evkit.easee import catalog
 
-OP_MODE_NAMES: dict[int, str] = {
-    0: "Offline",
-    1: "Disconnected",
-    2: "AwaitingStart",
-    3: "Charging",
-    4: "Completed",
-    5: "Error",
-    6: "ReadyToCharge",
-    7: "AwaitingAuthentication",
-    8: "Deauthenticating",
-}
+OP_MODE = int(catalog.OP_MODE)
+TOTAL_POWER = int(catalog.TOTAL_POWER)  # kW
+#: Phase-current ids and their legend names (evcc maps T3/T4/T5 to L1/L2/L3).
+PHASE_CURRENTS: dict[int, str] = dict(
+    zip((int(i) for i in catalog.PHASE_CURRENTS), ("T2", "L1 (T3)", "L2 (T4)", "L3 (T5)"), strict=True)
+)
+CELL_RSSI = int(catalog.CELL_RSSI)
+WIFI_RSSI = int(catalog.WIFI_RSSI)
+SOFTWARE_RELEASE = int(catalog.SOFTWARE_RELEASE)  # sent at boot
+REBOOT_REASON = int(catalog.REBOOT_REASON)
+CONNECTED_TO_CLOUD = int(catalog.CONNECTED_TO_CLOUD)
+CLOUD_DISCONNECT_REASON = int(catalog.CLOUD_DISCONNECT_REASON)
 
 
 def op_mode_name(code: int) -> str:
     """The op-mode name of ``code``; unknown codes stay visible as ``OpMode <n>``."""
-    return OP_MODE_NAMES.get(code, f"OpMode {code}")
+    return catalog.label(OP_MODE, code) or f"OpMode {code}"
