@@ -57,4 +57,16 @@ figures.energy_per_day(analysis.energy_per_day(lf))
 
 # %%
 meter = analysis.lifetime_meter_check(lf).collect()
-meter
+display(
+    meter.group_by("charger_id")
+    .agg(
+        readings=pl.len(),
+        first_kwh=pl.col("value_kwh").first(),
+        last_kwh=pl.col("value_kwh").last(),
+        max_implied_kw=pl.col("implied_kw").max(),
+        issues=pl.col("issue").count(),
+    )
+    .sort("charger_id")
+)
+issues = meter.filter(pl.col("issue").is_not_null())
+issues if issues.height else print("No resets or glitches: every meter only went up.")

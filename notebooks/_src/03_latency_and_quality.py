@@ -48,6 +48,8 @@ figures.data_quality_overview(summary, gaps)
 
 # %%
 display(summary)
-print(f"{analysis.duplicates(lf).collect().height} duplicate rows, "
-      f"{analysis.decode_errors(lf).collect().height} rows that did not decode")
-analysis.decode_errors(lf).head(5).collect()
+duplicated = analysis.duplicates(lf).collect()
+errors = analysis.decode_errors(lf).collect()
+print(f"{duplicated.height} messages arrived more than once (at-least-once delivery; scan() dedupes them), "
+      f"{errors.height} messages did not decode (kept with raw body and error)")
+errors.head(5) if errors.height else None
