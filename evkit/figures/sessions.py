@@ -98,9 +98,10 @@ def _hover_rows(frame: pl.DataFrame) -> list[list[str]]:
         _col(frame, "rfid_token"),
         _col(frame, "_status"),
         _col(frame, "session_id"),
+        _col(frame, "energy_note"),
         strict=True,
     ):
-        start, end, energy, source, charging, connected, peak, rfid, status, session_id = record
+        start, end, energy, source, charging, connected, peak, rfid, status, session_id, why = record
         rows.append(
             [
                 timestamp(start),
@@ -113,6 +114,7 @@ def _hover_rows(frame: pl.DataFrame) -> list[list[str]]:
                 rfid or "–",
                 _STATUS_STYLE[status][0],
                 str(session_id) if session_id is not None else "–",
+                f"<br>{why}" if why else "",
             ]
         )
     return rows
@@ -124,7 +126,7 @@ _HOVER = (
     "energy %{customdata[2]} (from %{customdata[3]})<br>"
     "charging %{customdata[4]} of %{customdata[5]} connected<br>"
     "peak %{customdata[6]} · RFID %{customdata[7]}<br>"
-    "%{customdata[8]}<extra></extra>"
+    "%{customdata[8]}%{customdata[10]}<extra></extra>"
 )
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from evkit import figures
-from evkit.figures.latency import latency_ecdf, latency_heatmap
+from evkit.figures.latency import _ecdf_points, latency_ecdf, latency_heatmap
 from tests.figures.frames import T0, at, scenario
 
 
@@ -293,3 +296,17 @@ def test_connectivity_with_many_chargers_keeps_the_troubled_ones() -> None:
     fig = figures.connectivity_timeline(obs, max_chargers=1)
     assert {y for t in fig.data if isinstance(t, go.Bar) for y in t.y} == {"EHTEST01"}  # it rebooted
     assert "of 2" in fig.layout.title.subtitle.text
+
+
+@given(
+    values=st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=300),
+    points=st.integers(2, 50),
+)
+def test_ecdf_points_are_a_monotone_sample_of_the_sorted_values(values: list[float], points: int) -> None:
+    ordered = pl.Series(values).sort()
+    x, y = _ecdf_points(ordered, points)
+    assert len(x) == min(len(values), points)
+    assert x[0] == min(values) and x[-1] == max(values) and y[-1] == 1.0
+    assert x == sorted(x) and all(a < b for a, b in pairwise(y)) and y[0] > 0
+    for value, share in zip(x, y, strict=True):  # each point is a true ECDF step
+        assert share <= sum(v <= value for v in values) / len(values) + 1e-12

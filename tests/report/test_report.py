@@ -76,6 +76,8 @@ def test_header_and_tables_state_the_dataset(report: str, dataset: Path) -> None
     assert "host-1-abc" in report and "partner-queue" in report  # manifest
     assert "17.97" in report  # the complete session's energy
     assert "device → cloud" in report and "negative (clock skew)" in report
+    assert "end to end (n=805" in report  # the ECDF has its curves, not a "no data" placeholder
+    assert "p95 latency end to end by hour of day" in report
 
 
 def test_no_secret_from_the_manifest_lands_in_the_page(report: str) -> None:
