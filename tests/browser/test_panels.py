@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import threading
 import urllib.request
@@ -104,9 +105,11 @@ def test_evcc_panel_applies_mode_in_browser(
             _run_panel_notebook(page, server, "04_evcc_panel.ipynb", "evkit-evcc-panel")
             panel = page.locator(".evkit-evcc-panel").first
             mode = panel.get_by_label("Mode", exact=True).first
-            # The simulator's retained state arrives first; choose a mode different from it.
-            expect(mode).not_to_have_value("", timeout=RESULT_TIMEOUT_MS)
-            target = "minpv" if mode.input_value() != "minpv" else "pv"
+            # Wait for evcc's live mode (shown next to the field), then choose a different one:
+            # sending the current value would (rightly) be reported "unchanged", not "confirmed".
+            live = panel.locator(".evkit-live").first
+            expect(live).to_have_text(re.compile(r"evcc: (off|now|minpv|pv)"), timeout=RESULT_TIMEOUT_MS)
+            target = "minpv" if live.inner_text().strip() != "evcc: minpv" else "pv"
             mode.select_option(target)
             expect(panel.locator(".evkit-preview")).to_contain_text("loadpoints/1/mode/set")
             panel.locator(".evkit-writes input[type=checkbox]").check()
