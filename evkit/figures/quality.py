@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from evkit.figures._format import duration, naive_utc, timestamp
+from evkit.figures._format import duration, naive_utc, timestamp, utc_literal
 from evkit.figures.style import (
     BAD_COLOUR,
     TEMPLATE,
@@ -63,11 +65,13 @@ def data_quality_overview(
     summary: pl.DataFrame | pl.LazyFrame,
     gaps: pl.DataFrame | pl.LazyFrame | None = None,
     *,
+    time_range: tuple[datetime, datetime] | None = None,
     title: str = "Data quality per charger",
 ) -> go.Figure:
     """Grouped bars per charger of gaps, duplicates, out-of-order, decode errors, unknown ids (and stale
     values), from ``evkit.analysis.quality_summary``; below it, with ``gaps`` (``telemetry_gaps``), each
-    silence as a bar on a time axis per charger.
+    silence as a bar on a time axis per charger (``time_range``, e.g. the data's first and last
+    observation, sets that axis so gaps show in proportion to the whole capture).
     """
     frame = collect(summary)
     gap_frame = _gap_frame(collect(gaps)) if gaps is not None else None
@@ -124,6 +128,8 @@ def data_quality_overview(
             )
     if rows == 2 and gap_frame is not None:
         _add_gaps(fig, gap_frame)
+        if time_range is not None:
+            fig.update_xaxes(range=[utc_literal(time_range[0]), utc_literal(time_range[1])], row=2, col=1)
         fig.update_layout(height=min(1800, 560 + 24 * gap_frame["charger_id"].n_unique()))
     else:
         fig.update_layout(height=420)

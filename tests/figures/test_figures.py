@@ -239,6 +239,8 @@ def test_data_quality_overview_bars_and_gap_timeline() -> None:
     assert list(duplicates.x) == ["A", "B"] and list(duplicates.y) == [5, 1]
     gap = _trace(fig, "gap")
     assert list(gap.x) == [30 * 60_000, 30 * 60_000] and gap.xaxis == "x2"
+    framed = figures.data_quality_overview(summary, gaps, time_range=(at(0), at(600)))
+    assert list(framed.layout.xaxis2.range) == [_naive(at(0)), _naive(at(600))]
 
 
 def test_connectivity_timeline_bands_and_boots() -> None:
