@@ -52,4 +52,4 @@ panel
 import evkit
 
 audit = AUDIT / "audit"
-evkit.scan(audit).collect() if audit.exists() else "no commands sent yet"
+evkit.scan(audit).collect() if any(audit.glob("**/*.parquet")) else "no commands sent yet"

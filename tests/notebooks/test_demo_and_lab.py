@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +127,25 @@ def test_lab_starts_the_simulators_and_stops_them(mqtt_broker: tuple[str, int]) 
     assert "evcc simulator" in done.stdout
     assert "go-e simulator at http://127.0.0.1:" in done.stdout
     assert done.stdout.strip().splitlines()[-1][0].isdigit()  # jupyter lab --version
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["04_evcc_panel.ipynb", "05_goe_panel.ipynb"])
+def test_panel_notebooks_use_the_simulators_evkit_lab_started(
+    name: str, tmp_path: Path, mqtt_broker: tuple[str, int]
+) -> None:
+    """Under `evkit lab` the panels talk to lab's simulators instead of starting their own."""
+    from nbclient import NotebookClient
+
+    from evkit.commands.lab import simulators
+
+    notebook = nbformat.read(REPO_ROOT / "notebooks" / name, as_version=4)
+    with simulators(*mqtt_broker) as lab_env:
+        env = {**os.environ, **lab_env, "HOME": str(tmp_path), "EVKIT_NOTEBOOK_OUT": str(tmp_path / "out")}
+        resources = {"metadata": {"path": str(REPO_ROOT / "notebooks")}}
+        NotebookClient(notebook, kernel_name="python3", timeout=120, resources=resources).execute(env=env)
+    text = json.dumps([cell.get("outputs", []) for cell in notebook.cells])
+    assert "simulator running" not in text and "simulator (HTTP API v2) at" not in text
+    assert '"output_type": "error"' not in text
+    if name.startswith("04"):
+        assert "loadpoints/1/mode" in text  # the state of lab's evcc simulator reached the notebook
