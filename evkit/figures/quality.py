@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 import plotly.graph_objects as go
@@ -10,7 +11,6 @@ from plotly.subplots import make_subplots
 
 from evkit.figures._format import duration, naive_utc, timestamp, utc_literal
 from evkit.figures.style import (
-    BAD_COLOUR,
     TEMPLATE,
     TIME_AXIS_TITLE,
     collect,
@@ -32,6 +32,7 @@ QUALITY_METRICS: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 _GAP_START = ("gap_start", "start", "started_at", "from", "silent_from", "last_seen")
 _GAP_END = ("gap_end", "end", "ended_at", "to", "silent_until", "next_seen")
+GAP_COLOUR = "#3E4C59"
 #: Bars for at most this many chargers (the ones with the most problems).
 MAX_CHARGERS = 40
 
@@ -112,7 +113,17 @@ def data_quality_overview(
                 **({"row": 1, "col": 1} if rows == 2 else {}),
             )
         fig.update_layout(barmode="group")
-        fig.update_yaxes(title_text="count", rangemode="tozero", row=1 if rows == 2 else None)
+        counts = [v for c, _ in metrics for v in shown[c].drop_nulls().to_list() if v > 0]
+        # Counts of different checks differ by orders of magnitude; a log axis keeps the small ones visible.
+        log_y = bool(counts) and max(counts) / min(counts) > 100
+        fig.update_yaxes(
+            title_text="count" + (" (log scale)" if log_y else ""),
+            type="log" if log_y else "linear",
+            rangemode="tozero",
+            # Decades only, from just below 1 so single events still show as bars.
+            **({"dtick": 1, "range": [-0.1, math.log10(max(counts)) + 0.15]} if log_y else {}),
+            row=1 if rows == 2 else None,
+        )
         fig.update_xaxes(type="category", row=1 if rows == 2 else None)
         if frame.height > MAX_CHARGERS:
             note(fig, f"showing the {MAX_CHARGERS} chargers with the most problems of {frame.height}")
@@ -150,7 +161,7 @@ def _add_gaps(fig: go.Figure, gaps: pl.DataFrame) -> None:
             x=gaps["_ms"].to_list(),
             base=gaps["_start"].to_list(),
             customdata=hover,
-            marker={"color": BAD_COLOUR, "line": {"width": 0}},
+            marker={"color": GAP_COLOUR, "line": {"width": 0}},
             hovertemplate=(
                 "<b>%{y}</b><br>silent %{customdata[2]}<br>%{customdata[0]} → %{customdata[1]}<extra></extra>"
             ),

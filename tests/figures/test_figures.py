@@ -312,3 +312,12 @@ def test_ecdf_points_are_a_monotone_sample_of_the_sorted_values(values: list[flo
     assert x == sorted(x) and all(a < b for a, b in pairwise(y)) and y[0] > 0
     for value, share in zip(x, y, strict=True):  # each point is a true ECDF step
         assert share <= sum(v <= value for v in values) / len(values) + 1e-12
+
+
+def test_quality_counts_of_very_different_size_use_a_log_axis() -> None:
+    summary = pl.DataFrame({"charger_id": ["A"], "gaps_n": [1], "unknown_ids_n": [5000]})
+    fig = figures.data_quality_overview(summary)
+    assert fig.layout.yaxis.type == "log"
+    assert list(_trace(fig, "telemetry gaps").y) == [1]
+    even = figures.data_quality_overview(summary.with_columns(pl.lit(3).alias("unknown_ids_n")))
+    assert even.layout.yaxis.type == "linear"
