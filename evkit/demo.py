@@ -204,6 +204,9 @@ def execute_notebook(notebook: Path, out_dir: Path, env: dict[str, str] | None =
     nbformat: Any = importlib.import_module("nbformat")
     nbconvert: Any = importlib.import_module("nbconvert")
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    from evkit.errors import EvkitError
 
     nb = nbformat.read(notebook, as_version=4)
     client = NotebookClient(
@@ -214,9 +217,16 @@ def execute_notebook(notebook: Path, out_dir: Path, env: dict[str, str] | None =
     )
     # Both Plotly outputs: JupyterLab's mimetype, and HTML with plotly.js inlined once (offline HTML copy).
     renderer = {"PLOTLY_RENDERER": "plotly_mimetype+notebook"}
-    client.execute(env={**os.environ, **renderer, **(env or {})})
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / notebook.name
+    kernel_log = executed.with_suffix(".kernel.log")  # the kernel's own stderr chatter, kept apart
+    with kernel_log.open("wb") as log:
+        try:
+            client.execute(env={**os.environ, **renderer, **(env or {})}, stderr=log)
+        except CellExecutionError as exc:
+            nbformat.write(nb, executed)  # keep what ran, with the error, for the reader
+            first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise EvkitError(f"{notebook.name} failed: {first_line} (see {executed})") from exc
     nbformat.write(nb, executed)
     body, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
     rendered = executed.with_suffix(".html")
@@ -284,6 +294,8 @@ def run_demo(
             note = f"RabbitMQ is not reachable at {mask_url(amqp_url)}: skipped recording a fresh session"
             result.notes.append(note)
             echo(f"2. {note}")
+    elif not record_fresh:
+        echo("2. not recording a fresh session (asked not to)")
     if record_fresh:
         fresh = out / "fresh-session"
         shutil.rmtree(fresh, ignore_errors=True)  # the demo's own output from an earlier run

@@ -149,3 +149,18 @@ def test_panel_notebooks_use_the_simulators_evkit_lab_started(
     assert '"output_type": "error"' not in text
     if name.startswith("04"):
         assert "loadpoints/1/mode" in text  # the state of lab's evcc simulator reached the notebook
+
+
+def test_a_failing_notebook_is_an_evkit_error_and_its_output_is_kept(tmp_path: Path) -> None:
+    from evkit.demo import execute_notebook
+    from evkit.errors import EvkitError
+
+    broken = tmp_path / "broken.ipynb"
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell("print('before')"), nbformat.v4.new_code_cell("1 / 0")]
+    nbformat.write(notebook, broken)
+    with pytest.raises(EvkitError, match=r"broken\.ipynb failed: .*ZeroDivisionError"):
+        execute_notebook(broken, tmp_path / "out")
+    kept = nbformat.read(tmp_path / "out" / "broken.ipynb", as_version=4)
+    assert kept.cells[0].outputs[0]["text"] == "before\n"
