@@ -80,9 +80,13 @@ def output_dir(name: str) -> Path:
     return base / name
 
 
-def stop_at_exit(running: _Stoppable) -> _Stoppable:
-    """Stop a simulator when the kernel shuts down (it keeps serving the panel until then)."""
-    atexit.register(running.stop)
+def stop_at_exit(running: _Stoppable, **stop_options: Any) -> _Stoppable:
+    """Stop a simulator when the kernel shuts down (it keeps serving the panel until then).
+
+    ``stop_options`` go to its ``stop()``, e.g. ``clear_status=True`` so an evcc simulator leaves no
+    retained ``status`` behind on a shared broker.
+    """
+    atexit.register(running.stop, **stop_options)
     return running
 
 

@@ -56,7 +56,7 @@ def simulators(host: str, port: int) -> Iterator[dict[str, str]]:
         finally:
             goe.stop()
     finally:
-        evcc.stop()
+        evcc.stop(clear_status=True)  # leave nothing retained on the broker
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -33,7 +33,8 @@ if not reachable(HOST, PORT):
     print(f"No MQTT broker at {HOST}:{PORT}: using an in-memory simulator instead (nothing leaves this kernel)")
     transport, USE_SIMULATOR = MemoryBroker().transport(), True
 if USE_SIMULATOR:
-    sim = stop_at_exit(EvccSimulator(transport, host=HOST, port=PORT, prefix=PREFIX, vehicles=["ev"]).start())
+    sim = EvccSimulator(transport, host=HOST, port=PORT, prefix=PREFIX, vehicles=["ev"])
+    stop_at_exit(sim.start(), clear_status=True)  # its retained topics go when the kernel stops
     print(f"evcc simulator running on prefix {PREFIX!r}")
 panel = EvccPanel(
     HOST, PORT, PREFIX, username=USERNAME, password=os.environ.get(PASSWORD_ENV),

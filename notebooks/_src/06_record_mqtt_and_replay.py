@@ -36,7 +36,8 @@ if not mqtt_up:
     print(f"No MQTT broker at {HOST}:{PORT}: nothing to record. Start Mosquitto (or point HOST at "
           "yours) and run the notebook again; the cells below only describe what they would do.")
 elif USE_SIMULATORS:
-    stop_at_exit(EvccSimulator(host=HOST, port=PORT, prefix=f"{PREFIX}/evcc", interval_s=0.5).start())
+    stop_at_exit(EvccSimulator(host=HOST, port=PORT, prefix=f"{PREFIX}/evcc", interval_s=0.5).start(),
+                 clear_status=True)
     stop_at_exit(GoeSimulator(mqtt_host=HOST, mqtt_port=PORT, prefix=f"{PREFIX}/go-eCharger",
                               http_port=None, tick_s=0.5).start())
     print(f"evcc and go-e simulators publishing below {PREFIX}/")
