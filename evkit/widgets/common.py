@@ -12,6 +12,7 @@ results. Stable CSS classes for browser tests and styling:
 from __future__ import annotations
 
 import html
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,7 @@ from typing import Any, Protocol
 import ipywidgets as widgets
 
 from evkit.control.base import CommandResult, Outcome
-from evkit.errors import EvkitError
+from evkit.errors import ControlError, EvkitError, ValidationError
 
 _COLOURS = {
     Outcome.CONFIRMED: "#1b7f3b",
@@ -57,6 +58,79 @@ class PanelController(Protocol):
 
     def apply(self) -> list[CommandResult]:
         """Send the valid pending changes (raises ``ControlError`` when writes are off)."""
+
+
+class PendingEdits:
+    """A panel controller's shared logic: pending edits, their preview and Apply; writes off at start.
+
+    Subclasses say how one setting is prepared (``prepare_line``: target and exact payload, or
+    ``ValidationError``) and sent (``send``: validates again, then sends and confirms).
+    """
+
+    def __init__(self) -> None:
+        self.writes_enabled = False
+        self._edits: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def prepare_line(self, setting: str, value: object) -> tuple[str, str]:
+        """(topic or URL, payload) that ``send`` would use; raises ``ValidationError``."""
+        raise NotImplementedError
+
+    def send(self, setting: str, value: object) -> CommandResult:
+        """Validate, send and confirm one setting; raises ``ValidationError`` before sending."""
+        raise NotImplementedError
+
+    @property
+    def edits(self) -> dict[str, object]:
+        """Pending changes: setting -> value as entered."""
+        with self._lock:
+            return dict(self._edits)
+
+    def edit(self, setting: str, value: object) -> None:
+        """Record a change to send on Apply (replaces an earlier edit of the same setting)."""
+        with self._lock:
+            self._edits[setting] = value
+
+    def discard(self, setting: str | None = None) -> None:
+        """Forget one pending change, or all."""
+        with self._lock:
+            if setting is None:
+                self._edits.clear()
+            else:
+                self._edits.pop(setting, None)
+
+    def preview(self) -> list[PreviewLine]:
+        """Each pending change validated against the live state: exact target and payload, or why not."""
+        lines = []
+        for setting, value in self.edits.items():
+            try:
+                target, payload = self.prepare_line(setting, value)
+            except ValidationError as exc:
+                lines.append(PreviewLine(setting, error=str(exc)))
+            else:
+                lines.append(PreviewLine(setting, target, payload))
+        return lines
+
+    def apply(self) -> list[CommandResult]:
+        """Send every valid pending change and confirm it; invalid ones stay pending, unsent.
+
+        Raises ``ControlError`` when writes are off. Changes that ended well are cleared; the others
+        stay pending so the preview keeps showing them.
+        """
+        if not self.writes_enabled:
+            raise ControlError("writes are off: switch on 'Writes enabled' first; nothing was sent")
+        results = []
+        for setting, value in self.edits.items():
+            try:
+                result = self.send(setting, value)
+            except ValidationError:
+                continue  # shown in the preview; never sent
+            results.append(result)
+            if result.ok:
+                with self._lock:
+                    if self._edits.get(setting) is value:
+                        del self._edits[setting]
+        return results
 
 
 def preview_html(lines: Sequence[PreviewLine]) -> str:

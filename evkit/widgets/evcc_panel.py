@@ -14,7 +14,6 @@ so it is testable with the in-memory broker.
 from __future__ import annotations
 
 import html
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,10 +24,9 @@ import ipywidgets as widgets
 from evkit.control.audit import AuditLog
 from evkit.control.base import CommandResult, MqttTransport
 from evkit.control.evcc import EvccClient
-from evkit.errors import ControlError, ValidationError
 from evkit.evcc.setters import format_time
 from evkit.evcc.state import MODES
-from evkit.widgets.common import ControlPanel, PreviewLine
+from evkit.widgets.common import ControlPanel, PendingEdits
 
 PHASE_OPTIONS = [("auto", 0), ("1", 1), ("3", 3)]
 
@@ -120,14 +118,12 @@ def unix_to_iso(text: str | None) -> str:
         return ""
 
 
-class EvccPanelController:
+class EvccPanelController(PendingEdits):
     """The panel's logic: pending edits, their preview, and Apply (writes off until enabled)."""
 
     def __init__(self, client: EvccClient) -> None:
+        super().__init__()
         self.client = client
-        self.writes_enabled = False
-        self._edits: dict[str, object] = {}
-        self._lock = threading.Lock()
 
     def fields(self) -> dict[str, list[FieldSpec]]:
         """Sections (title -> fields) for what evcc published: loadpoints, site, vehicles."""
@@ -145,58 +141,14 @@ class EvccPanelController:
             )
         return sections
 
-    @property
-    def edits(self) -> dict[str, object]:
-        """Pending changes: path -> value as entered."""
-        with self._lock:
-            return dict(self._edits)
+    def prepare_line(self, setting: str, value: object) -> tuple[str, str]:
+        """evcc's ``<topic>/set`` and the exact payload for ``setting`` (a path like loadpoints/1/mode)."""
+        command = self.client.prepare(setting, value)
+        return self.client.topic(command), command.payload
 
-    def edit(self, path: str, value: object) -> None:
-        """Record a change to send on Apply (replaces an earlier edit of the same path)."""
-        with self._lock:
-            self._edits[path] = value
-
-    def discard(self, path: str | None = None) -> None:
-        """Forget one pending change, or all."""
-        with self._lock:
-            if path is None:
-                self._edits.clear()
-            else:
-                self._edits.pop(path, None)
-
-    def preview(self) -> list[PreviewLine]:
-        """Each pending change validated against the live state: exact topic and payload, or why not."""
-        lines = []
-        for path, value in self.edits.items():
-            try:
-                command = self.client.prepare(path, value)
-            except ValidationError as exc:
-                lines.append(PreviewLine(path, error=str(exc)))
-            else:
-                lines.append(PreviewLine(path, self.client.topic(command), command.payload))
-        return lines
-
-    def apply(self) -> list[CommandResult]:
-        """Send every valid pending change and wait for its echo; invalid ones stay pending, unsent.
-
-        Raises ``ControlError`` when writes are off. Changes that ended well are cleared; the others
-        stay pending so the preview keeps showing them.
-        """
-        if not self.writes_enabled:
-            raise ControlError("writes are off: switch on 'Writes enabled' first; nothing was sent")
-        results = []
-        for path, value in self.edits.items():
-            try:
-                command = self.client.prepare(path, value)
-            except ValidationError:
-                continue  # shown in the preview; never sent
-            result = self.client.send(command)
-            results.append(result)
-            if result.ok:
-                with self._lock:
-                    if self._edits.get(path) is value:
-                        del self._edits[path]
-        return results
+    def send(self, setting: str, value: object) -> CommandResult:
+        """Publish one setting and wait for evcc's echo."""
+        return self.client.send(self.client.prepare(setting, value))
 
 
 class _Binding:

@@ -26,10 +26,10 @@ import ipywidgets as widgets
 from evkit.control.audit import AuditLog
 from evkit.control.base import CommandResult
 from evkit.control.goe import GoeController
-from evkit.errors import ControlError, SourceError, ValidationError
+from evkit.errors import ControlError, SourceError
 from evkit.goe.keys import KEYS, label
 from evkit.goe.status import DEFAULT_PREFIX, NRG_TOTAL_POWER_INDEX
-from evkit.widgets.common import ControlPanel, PreviewLine, preview_html
+from evkit.widgets.common import ControlPanel, PendingEdits, preview_html
 
 
 @dataclass(frozen=True)
@@ -76,65 +76,21 @@ STATUS_KEYS = ("car", "modelStatus", "nrg", "wh", "eto", "err", "fwv", "mcc", "s
 PANEL_KEYS = tuple(f.key for fields in SECTIONS.values() for f in fields)
 
 
-class GoePanelController:
+class GoePanelController(PendingEdits):
     """The panel's logic: pending edits, their preview, and Apply (writes off until enabled)."""
 
     def __init__(self, goe: GoeController) -> None:
+        super().__init__()
         self.goe = goe
-        self.writes_enabled = False
-        self._edits: dict[str, object] = {}
-        self._lock = threading.Lock()
 
-    @property
-    def edits(self) -> dict[str, object]:
-        """Pending changes: key -> value as entered."""
-        with self._lock:
-            return dict(self._edits)
+    def prepare_line(self, setting: str, value: object) -> tuple[str, str]:
+        """The go-e topic or URL and the exact JSON payload for key ``setting``."""
+        command = self.goe.prepare(setting, value)
+        return command.target, command.payload
 
-    def edit(self, key: str, value: object) -> None:
-        """Record a change to send on Apply (replaces an earlier edit of the same key)."""
-        with self._lock:
-            self._edits[key] = value
-
-    def discard(self, key: str | None = None) -> None:
-        """Forget one pending change, or all."""
-        with self._lock:
-            if key is None:
-                self._edits.clear()
-            else:
-                self._edits.pop(key, None)
-
-    def preview(self) -> list[PreviewLine]:
-        """Each pending change validated against the live state: exact topic/URL and payload, or why not."""
-        lines = []
-        for key, value in self.edits.items():
-            try:
-                command = self.goe.prepare(key, value)
-            except ValidationError as exc:
-                lines.append(PreviewLine(key, error=str(exc)))
-            else:
-                lines.append(PreviewLine(key, command.target, command.payload))
-        return lines
-
-    def apply(self) -> list[CommandResult]:
-        """Send every valid pending change and confirm it; invalid ones stay pending, unsent.
-
-        Raises ``ControlError`` when writes are off. Changes that ended well are cleared.
-        """
-        if not self.writes_enabled:
-            raise ControlError("writes are off: switch on 'Writes enabled' first; nothing was sent")
-        results = []
-        for key, value in self.edits.items():
-            try:
-                result = self.goe.set(key, value)
-            except ValidationError:
-                continue  # shown in the preview; never sent
-            results.append(result)
-            if result.ok:
-                with self._lock:
-                    if self._edits.get(key) is value:
-                        del self._edits[key]
-        return results
+    def send(self, setting: str, value: object) -> CommandResult:
+        """Send one key and confirm it (MQTT ``/result`` or HTTP read-back)."""
+        return self.goe.set(setting, value)
 
     def refresh(self) -> None:
         """Re-read the panel's keys (HTTP); MQTT state is live already. Raises ``SourceError``."""
