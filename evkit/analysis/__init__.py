@@ -18,11 +18,13 @@ from evkit.analysis.quality import (
     telemetry_gaps,
     unknown_ids,
 )
-from evkit.analysis.schema import ENERGY_SCHEMA, HOPS, SESSION_SCHEMA
+from evkit.analysis.schema import ALL_HOPS, COMMAND_HOP, ENERGY_SCHEMA, HOPS, SESSION_SCHEMA
 from evkit.analysis.sessions import easee_sessions, sessions
 from evkit.analysis.timeseries import op_mode_periods, readings
 
 __all__ = [
+    "ALL_HOPS",
+    "COMMAND_HOP",
     "ENERGY_SCHEMA",
     "HOPS",
     "SESSION_SCHEMA",

@@ -3,6 +3,8 @@
 - ``device_to_cloud`` = ``arrival_time - observed_at`` (Easee's ArrivalTime header minus the device time)
 - ``cloud_to_capture`` = ``received_at - arrival_time``
 - ``end_to_end`` = ``received_at - observed_at``
+- ``command_roundtrip`` = a go-e command's ``/set`` to its ``/result`` (our clock), when the dataset
+  holds go-e MQTT traffic with the ``/set`` topics (see :func:`evkit.analysis.home.goe_command_roundtrips`)
 
 A negative latency means two clocks disagree (clock skew). It is kept in every statistic and counted in
 ``negative_n``, never dropped. Redelivered copies of one message count once, at their first delivery.
@@ -15,7 +17,8 @@ from collections.abc import Sequence
 import polars as pl
 
 from evkit.analysis._prep import first_deliveries, require, seconds
-from evkit.analysis.schema import HOPS
+from evkit.analysis.home import goe_command_roundtrips
+from evkit.analysis.schema import ALL_HOPS, COMMAND_HOP, HOPS
 
 _HOP_EXPR = {
     "device_to_cloud": pl.col("arrival_time") - pl.col("observed_at"),
@@ -62,7 +65,25 @@ def latency(lf: pl.LazyFrame) -> pl.LazyFrame:
         ).filter(pl.col("latency_s").is_not_null())
         for hop in HOPS
     ]
+    parts.append(_command_roundtrips(lf, context))
     return pl.concat(parts, how="vertical").with_columns((pl.col("latency_s") < 0).alias("skew"))
+
+
+def _command_roundtrips(lf: pl.LazyFrame, context: list[str]) -> pl.LazyFrame:
+    """go-e command round trips as latency rows (none for datasets without go-e MQTT traffic)."""
+    answered = goe_command_roundtrips(lf).filter(pl.col("roundtrip_s").is_not_null())
+    hour = pl.col("answered_at").dt.truncate("1h")
+    return answered.select(
+        "charger_id",
+        pl.lit(None, dtype=pl.Int32).alias("observation_id"),
+        pl.col("key").alias("observation"),
+        pl.col("sent_at").alias("observed_at"),
+        pl.col("answered_at").alias("received_at"),
+        hour.alias("hour"),
+        hour.dt.hour().cast(pl.Int8).alias("hour_of_day"),
+        pl.lit(COMMAND_HOP).alias("hop"),
+        pl.col("roundtrip_s").alias("latency_s"),
+    ).select(*context, "hop", "latency_s")
 
 
 def _by_columns(by: str | Sequence[str] | None) -> list[str]:
@@ -91,7 +112,7 @@ def latency_stats(lf: pl.LazyFrame, by: str | Sequence[str] | None = None) -> pl
         lat.mean().alias("mean_s"),
         (lat < 0).sum().cast(pl.Int64).alias("negative_n"),
     )
-    order = pl.col("hop").replace_strict({h: i for i, h in enumerate(HOPS)}, default=len(HOPS))
+    order = pl.col("hop").replace_strict({h: i for i, h in enumerate(ALL_HOPS)}, default=len(ALL_HOPS))
     return stats.sort([order, *keys[1:]], nulls_last=True).with_columns(pl.col("n").cast(pl.Int64))
 
 

@@ -44,7 +44,13 @@ ENERGY_SCHEMA: dict[str, pl.DataType] = {
     "energy_session_kwh": pl.Float64(),
 }
 
-#: Latency hops, in the order they happen.
+#: Latency hops of an observation, in the order they happen.
 HOPS = ("device_to_cloud", "cloud_to_capture", "end_to_end")
 
-__all__ = ["ENERGY_SCHEMA", "HOPS", "SESSION_SCHEMA"]
+#: A command's round trip seen on the wire (go-e ``<key>/set`` -> ``<key>/result``).
+COMMAND_HOP = "command_roundtrip"
+
+#: Every hop a latency frame may hold, in display order.
+ALL_HOPS = (*HOPS, COMMAND_HOP)
+
+__all__ = ["ALL_HOPS", "COMMAND_HOP", "ENERGY_SCHEMA", "HOPS", "SESSION_SCHEMA"]

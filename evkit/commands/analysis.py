@@ -386,14 +386,16 @@ def _write_sessions(frame: pl.DataFrame, args: argparse.Namespace) -> None:
 
 
 def latency_summary(lf: pl.LazyFrame, by: str | None) -> dict[str, Any]:
-    """``{hop: stats}`` (no ``by``) or ``{hop: [stats per group]}``; every hop present, n=0 when empty."""
+    """``{hop: stats}`` (no ``by``) or ``{hop: [stats per group]}``; every observation hop present (n=0
+    when empty), ``command_roundtrip`` only when the dataset holds go-e commands."""
     from evkit.analysis.latency import latency_stats
-    from evkit.analysis.schema import HOPS
+    from evkit.analysis.schema import COMMAND_HOP, HOPS
 
     stats = _collect(latency_stats(lf, by=by), "the dataset")
     records = _as_records(stats)
     result: dict[str, Any] = {}
-    for hop in HOPS:
+    present = {r["hop"] for r in records}
+    for hop in (*HOPS, COMMAND_HOP) if COMMAND_HOP in present else HOPS:
         rows = [{k: v for k, v in r.items() if k != "hop"} for r in records if r["hop"] == hop]
         if by is None:
             empty = {"n": 0, "p50_s": None, "p95_s": None, "p99_s": None, "max_s": None, "negative_n": 0}

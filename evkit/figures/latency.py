@@ -7,15 +7,15 @@ from typing import Literal
 import plotly.graph_objects as go
 import polars as pl
 
+from evkit.analysis.schema import ALL_HOPS
 from evkit.figures._format import number
 from evkit.figures.style import BAD_COLOUR, SEQUENTIAL, collect, colour, new_figure, no_data, note
 
-#: The hops in the order a message travels them.
-HOPS = ("device_to_cloud", "cloud_to_capture", "end_to_end")
 _HOP_LABELS = {
     "device_to_cloud": "device → cloud",
     "cloud_to_capture": "cloud → capture",
     "end_to_end": "end to end",
+    "command_roundtrip": "command → result",
 }
 
 #: An ECDF curve never needs more points than a screen has pixels: ranks are sampled evenly.
@@ -36,7 +36,7 @@ def hop_label(hop: str) -> str:
 
 
 def _hop_order(present: list[str]) -> list[str]:
-    return [h for h in HOPS if h in present] + sorted(h for h in present if h not in HOPS)
+    return [h for h in ALL_HOPS if h in present] + sorted(h for h in present if h not in ALL_HOPS)
 
 
 def _ecdf_points(values: pl.Series, points: int) -> tuple[list[float], list[float]]:

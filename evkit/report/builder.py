@@ -374,7 +374,7 @@ def build_report(source: Source, out: Path | str, *, title: str | None = None, p
         # Only what the figures need, hop as an enum: this frame has three rows per message.
         latency_long = (
             analysis.latency(lf)
-            .select(pl.col("hop").cast(pl.Enum(list(analysis.HOPS))), "latency_s", "hour")
+            .select(pl.col("hop").cast(pl.Enum(list(analysis.ALL_HOPS))), "latency_s", "hour")
             .collect()
             .lazy()
         )

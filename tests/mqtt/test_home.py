@@ -207,3 +207,33 @@ def test_sessions_through_the_analysis_entry_point() -> None:
     lf = frame_of(sorted(evcc_day() + goe_session(), key=lambda m: m[0]))
     found = sessions(lf).collect()
     assert sorted(found["source"].to_list()) == ["evcc", "go-e"]
+
+
+def test_goe_command_roundtrips_are_a_hop_of_the_latency_view() -> None:
+    from evkit.analysis import latency_stats
+    from evkit.commands.analysis import latency_summary
+
+    g = "go-eCharger/012345"
+    rows = [
+        (10.0, f"{g}/amp/set", "10"),
+        (10.4, f"{g}/amp/result", "success"),
+        (20.0, f"{g}/frc/set", "1"),
+        (20.1, f"{g}/frc/result", "success"),
+        (30.0, f"{g}/psm/set", "1"),  # never answered: not a latency
+    ]
+    lf = frame_of(rows)
+    stats = latency_stats(lf).collect()
+    trips = stats.filter(pl.col("hop") == "command_roundtrip").row(0, named=True)
+    assert trips["n"] == 2
+    assert trips["max_s"] == pytest.approx(0.4)
+    assert trips["p50_s"] == pytest.approx(0.25)
+    summary = latency_summary(lf, None)
+    assert list(summary) == ["device_to_cloud", "cloud_to_capture", "end_to_end", "command_roundtrip"]
+    assert summary["command_roundtrip"]["n"] == 2
+
+
+def test_latency_summary_has_no_command_hop_without_go_e_commands() -> None:
+    from evkit.commands.analysis import latency_summary
+
+    summary = latency_summary(frame_of(evcc_day(cycles=3)), None)
+    assert list(summary) == ["device_to_cloud", "cloud_to_capture", "end_to_end"]
