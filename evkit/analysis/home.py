@@ -376,6 +376,24 @@ def evcc_liveness(lf: pl.LazyFrame, stale_after: timedelta = timedelta(seconds=9
     )
 
 
+def evcc_liveness_summary(lf: pl.LazyFrame, stale_after: timedelta = timedelta(seconds=90)) -> pl.LazyFrame:
+    """One row per evcc instance: ``heartbeats``, ``first_at``/``last_at`` (our clock),
+    ``longest_silence_s``, ``stale_n`` (silences over ``stale_after``) and ``delay_median_s``."""
+    return (
+        evcc_liveness(lf, stale_after)
+        .group_by(_DEV)
+        .agg(
+            pl.len().cast(pl.Int64).alias("heartbeats"),
+            pl.col("received_at").min().alias("first_at"),
+            pl.col("received_at").max().alias("last_at"),
+            pl.col("silence_s").max().alias("longest_silence_s"),
+            pl.col("stale").sum().cast(pl.Int64).alias("stale_n"),
+            pl.col("delay_s").median().alias("delay_median_s"),
+        )
+        .sort(_DEV)
+    )
+
+
 def goe_command_roundtrips(lf: pl.LazyFrame, timeout: timedelta = timedelta(seconds=30)) -> pl.LazyFrame:
     """go-e commands seen on the wire (``<key>/set``) with the charger's answer (``<key>/result``).
 
@@ -461,6 +479,7 @@ __all__ = [
     "DEFAULT_HOME_GAP",
     "GOE_CONNECTED",
     "evcc_liveness",
+    "evcc_liveness_summary",
     "evcc_sessions",
     "goe_command_roundtrips",
     "goe_sessions",

@@ -11,7 +11,8 @@ from evkit.analysis.schema import ALL_HOPS
 from evkit.figures._format import number
 from evkit.figures.style import BAD_COLOUR, SEQUENTIAL, collect, colour, new_figure, no_data, note
 
-_HOP_LABELS = {
+#: How each hop is named in figures and tables.
+HOP_LABELS = {
     "device_to_cloud": "device → cloud",
     "cloud_to_capture": "cloud → capture",
     "end_to_end": "end to end",
@@ -32,7 +33,7 @@ def _select(frame: pl.DataFrame | pl.LazyFrame, wanted: list[str]) -> pl.DataFra
 
 def hop_label(hop: str) -> str:
     """A readable name of ``hop``."""
-    return _HOP_LABELS.get(hop, hop)
+    return HOP_LABELS.get(hop, hop)
 
 
 def _hop_order(present: list[str]) -> list[str]:

@@ -14,8 +14,10 @@ from tqdm.auto import tqdm
 
 from evkit import __version__, analysis
 from evkit import figures as fig
+from evkit.analysis.home import evcc_liveness_summary
 from evkit.errors import DatasetError, StoreError
 from evkit.figures._format import duration, number, timestamp
+from evkit.figures.latency import HOP_LABELS
 from evkit.report.html import (
     Column,
     figure_div,
@@ -241,7 +243,7 @@ def _energy_section(sessions: pl.DataFrame, per_day: pl.DataFrame) -> tuple[str,
 
 def _latency_section(stats: pl.DataFrame, latency_long: pl.LazyFrame) -> tuple[str, str, str]:
     secs: Callable[[Any], str] = lambda v: number(v, "s", 3)  # noqa: E731
-    stats = stats.with_columns(pl.col("hop").replace_strict(_HOP_NAMES, default=pl.col("hop")))
+    stats = stats.with_columns(pl.col("hop").replace_strict(HOP_LABELS, default=pl.col("hop")))
     rows = table(
         stats,
         [
@@ -258,7 +260,8 @@ def _latency_section(stats: pl.DataFrame, latency_long: pl.LazyFrame) -> tuple[s
     )
     hint = (
         '<p class="hint">device → cloud = ArrivalTime − device time; cloud → capture = our receive time − '
-        "ArrivalTime; end to end = our receive time − device time.</p>"
+        "ArrivalTime; end to end = our receive time − device time; command → result = a go-e "
+        "<code>/set</code> to its <code>/result</code> (home recordings).</p>"
     )
     return (
         "latency",
@@ -268,13 +271,6 @@ def _latency_section(stats: pl.DataFrame, latency_long: pl.LazyFrame) -> tuple[s
         + figure_div(fig.latency_ecdf(latency_long), "fig-latency-ecdf")
         + figure_div(fig.latency_heatmap(latency_long), "fig-latency-heatmap"),
     )
-
-
-_HOP_NAMES = {
-    "device_to_cloud": "device → cloud",
-    "cloud_to_capture": "cloud → capture",
-    "end_to_end": "end to end",
-}
 
 
 def _quality_section(
@@ -322,6 +318,20 @@ def _connectivity_section(summary: pl.DataFrame, lf: pl.LazyFrame) -> tuple[str,
             Column("last_disconnect_reason", "last disconnect reason"),
         ],
     )
+    liveness = evcc_liveness_summary(lf).collect()
+    if liveness.height:
+        rows += table(
+            liveness,
+            [
+                Column("device_id", "evcc"),
+                Column("heartbeats", "heartbeats (updated)", str, numeric=True),
+                Column("last_at", "last heartbeat", timestamp),
+                Column("longest_silence_s", "longest silence", lambda v: number(v, "s", 1), numeric=True),
+                Column("stale_n", "silences > 90 s", str, numeric=True),
+                Column("delay_median_s", "median delay", lambda v: number(v, "s", 2), numeric=True),
+            ],
+            caption="evcc liveness from its `updated` heartbeat (evcc has no online topic of its own)",
+        )
     return (
         "connectivity",
         "Connectivity",

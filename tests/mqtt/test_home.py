@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -237,3 +238,20 @@ def test_latency_summary_has_no_command_hop_without_go_e_commands() -> None:
 
     summary = latency_summary(frame_of(evcc_day(cycles=3)), None)
     assert list(summary) == ["device_to_cloud", "cloud_to_capture", "end_to_end"]
+
+
+def test_report_of_a_home_recording_shows_sessions_liveness_and_command_roundtrips(tmp_path: Path) -> None:
+    from evkit.analysis.home import evcc_liveness_summary
+    from evkit.report import build_report
+
+    g = "go-eCharger/012345"
+    commands = [(3000.0, f"{g}/amp/set", "10"), (3000.3, f"{g}/amp/result", "success")]
+    lf = frame_of(sorted(evcc_day() + goe_session() + commands, key=lambda m: m[0]))
+    liveness = evcc_liveness_summary(lf).collect().row(0, named=True)
+    assert liveness["device_id"] == "evcc"
+    assert liveness["heartbeats"] == 33
+    assert liveness["longest_silence_s"] == pytest.approx(CYCLE_S)
+    page = build_report(lf, tmp_path / "home.html", progress=False).read_text()
+    assert "evcc liveness" in page
+    assert "command → result" in page
+    assert "evcc/loadpoints/1" in page and "012345" in page
