@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import os
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -361,7 +362,11 @@ def build_report(source: Source, out: Path | str, *, title: str | None = None, p
     """
     out = Path(out)
     steps = ["reading", "sessions", "energy", "latency", "data quality", "connectivity", "writing"]
-    bar = tqdm(total=len(steps), desc="evkit report", unit="step", disable=not progress)
+    disable: bool | None = True
+    if progress:
+        # A notebook's output streams are no TTY, yet a bar belongs there; piped output gets none.
+        disable = False if "ipykernel" in sys.modules else None
+    bar = tqdm(total=len(steps), desc="evkit report", unit="step", disable=disable)
     try:
         bar.set_postfix_str(steps[0])
         lf, name, manifest = _load(source)
