@@ -8,8 +8,13 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from evkit.sim.evcc import EvccSimulator
+from evkit.sim.goe import GoeSimulator
+from tests.helpers import MqttRecorder, RecordMqtt, StartEvccSim, StartGoeSim
 
 RABBITMQ_HOST = os.environ.get("EVKIT_TEST_RABBITMQ_HOST", "127.0.0.1")
 RABBITMQ_PORT = int(os.environ.get("EVKIT_TEST_RABBITMQ_PORT", "5672"))
@@ -51,3 +56,56 @@ def dataset_dir(tmp_path: Path) -> Iterator[Path]:
     """An empty directory for a dataset."""
     path = tmp_path / "dataset"
     yield path
+
+
+@pytest.fixture
+def start_evcc_sim(mqtt_broker: tuple[str, int]) -> Iterator[StartEvccSim]:
+    """``start_evcc_sim(prefix, **options)``: an evcc simulator on the real Mosquitto, started now and
+    stopped at teardown with ``clear_status=True`` (no retained topic of the test stays behind)."""
+    host, port = mqtt_broker
+    started: list[EvccSimulator] = []
+
+    def start(prefix: str, **options: Any) -> EvccSimulator:
+        simulator = EvccSimulator(host=host, port=port, prefix=prefix, **options)
+        simulator.start()
+        started.append(simulator)
+        return simulator
+
+    yield start
+    for simulator in reversed(started):
+        simulator.stop(clear_status=True)
+
+
+@pytest.fixture
+def start_goe_sim(mqtt_broker: tuple[str, int]) -> Iterator[StartGoeSim]:
+    """``start_goe_sim(serial, prefix, **options)``: a go-e simulator on the real Mosquitto, started now
+    and stopped at teardown (with its default ``cleanup``: the retained state is deleted)."""
+    host, port = mqtt_broker
+    started: list[GoeSimulator] = []
+
+    def start(serial: str, prefix: str, **options: Any) -> GoeSimulator:
+        simulator = GoeSimulator(serial, mqtt_host=host, mqtt_port=port, prefix=prefix, **options)
+        simulator.start()
+        started.append(simulator)
+        return simulator
+
+    yield start
+    for simulator in reversed(started):
+        simulator.stop()
+
+
+@pytest.fixture
+def record_mqtt(mqtt_broker: tuple[str, int]) -> Iterator[RecordMqtt]:
+    """``record_mqtt(prefix, topic_filter="#")``: an :class:`MqttRecorder` on the real Mosquitto,
+    subscribed when returned and closed at teardown."""
+    host, port = mqtt_broker
+    recorders: list[MqttRecorder] = []
+
+    def record(prefix: str, topic_filter: str = "#", *, retain_as_published: bool = True) -> MqttRecorder:
+        recorder = MqttRecorder(host, port, prefix, topic_filter, retain_as_published=retain_as_published)
+        recorders.append(recorder)
+        return recorder
+
+    yield record
+    for recorder in reversed(recorders):
+        recorder.close()

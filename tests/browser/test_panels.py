@@ -16,19 +16,16 @@ import json
 import os
 import re
 import shutil
-import threading
 import urllib.request
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as paho
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.lab import chromium, free_port, lab_server, open_notebook, run_all_cells, screenshot
 from tests.conftest import REPO_ROOT
+from tests.helpers import MqttRecorder, RecordMqtt
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -38,42 +35,11 @@ RESULT_TIMEOUT_MS = 20_000
 DOCS_SCREENSHOT = REPO_ROOT / "docs" / "panel.png"
 
 
-class Recorder:
-    """A paho subscriber that keeps (topic, payload, retain) of everything below a prefix."""
-
-    def __init__(self, host: str, port: int, topic: str) -> None:
-        self.messages: list[tuple[str, bytes, bool]] = []
-        self._lock = threading.Lock()
-        self._subscribed = threading.Event()
-        client_id = f"evkit-test-{uuid.uuid4().hex}"
-        self._client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id)
-        self._client.on_message = self._on_message
-        self._client.on_subscribe = lambda *_args: self._subscribed.set()
-        self._client.connect(host, port)
-        self._client.loop_start()
-        self._client.subscribe(topic, qos=1)
-        assert self._subscribed.wait(10), "no SUBACK from Mosquitto"
-
-    def _on_message(self, _client: Any, _userdata: Any, message: Any) -> None:
-        with self._lock:
-            self.messages.append((message.topic, bytes(message.payload), bool(message.retain)))
-
-    def sets(self) -> list[tuple[str, bytes, bool]]:
-        with self._lock:
-            return [entry for entry in self.messages if entry[0].endswith("/set")]
-
-    def close(self) -> None:
-        self._client.loop_stop()
-        self._client.disconnect()
-
-
 @pytest.fixture
-def recorder(mqtt_broker: tuple[str, int], unique_name: str) -> Iterator[tuple[Recorder, str]]:
+def recorder(record_mqtt: RecordMqtt, unique_name: str) -> tuple[MqttRecorder, str]:
+    """Everything below the notebook's evcc prefix, each message's retain flag as published."""
     prefix = f"{unique_name}/evcc"
-    host, port = mqtt_broker
-    sub = Recorder(host, port, f"{prefix}/#")
-    yield sub, prefix
-    sub.close()
+    return record_mqtt(prefix), prefix
 
 
 def _run_panel_notebook(page: Page, server: Any, notebook: str, panel_class: str) -> None:
@@ -88,7 +54,7 @@ def _failure_context(page: Page, server: Any, name: str) -> str:
 
 
 def test_evcc_panel_applies_mode_in_browser(
-    tmp_path: Path, mqtt_broker: tuple[str, int], recorder: tuple[Recorder, str]
+    tmp_path: Path, mqtt_broker: tuple[str, int], recorder: tuple[MqttRecorder, str]
 ) -> None:
     sub, prefix = recorder
     host, port = mqtt_broker
@@ -123,7 +89,7 @@ def test_evcc_panel_applies_mode_in_browser(
             shot = screenshot(page, "evcc-panel.png", ".evkit-evcc-panel")
             # Snapshot now: the simulator clears its topics when the kernel shuts down.
             sets = sub.sets()
-            seen = [(topic, payload) for topic, payload, _ in sub.messages]
+            seen = [(m.topic, m.payload) for m in sub.snapshot()]
         except Exception as exc:
             raise AssertionError(_failure_context(page, server, "evcc-panel")) from exc
     # Exactly one command, never retained. (evcc, and its simulator, then wipe the /set topic with an

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
 import evkit
 from evkit.cli import main
@@ -19,32 +15,9 @@ from evkit.control.evcc import EvccClient
 from evkit.errors import SourceError, ValidationError
 from evkit.sim.evcc import EvccSimulator
 from evkit.sources.mqtt_transport import PahoTransport
+from tests.helpers import MqttRecorder, RecordMqtt, StartEvccSim, wait_until
 
 pytestmark = pytest.mark.broker
-
-
-class Spy:
-    """An MQTT v5 subscriber on ``<prefix>/#`` that sees the retain flag AS PUBLISHED."""
-
-    def __init__(self, host: str, port: int, pattern: str) -> None:
-        self.messages: list[tuple[str, bytes, bool]] = []
-        self._ready = threading.Event()
-        self.client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
-        self.client.on_message = lambda c, u, m: self.messages.append(
-            (m.topic, bytes(m.payload), bool(m.retain))
-        )
-        self.client.on_subscribe = lambda *a: self._ready.set()
-        self.client.connect(host, port)
-        self.client.loop_start()
-        self.client.subscribe(pattern, options=SubscribeOptions(qos=1, retainAsPublished=True))
-        assert self._ready.wait(5)
-
-    def sets(self) -> list[tuple[str, bytes, bool]]:
-        return [m for m in self.messages if m[0].endswith("/set") and m[1]]
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 @pytest.fixture
@@ -53,30 +26,14 @@ def prefix(unique_name: str) -> str:
 
 
 @pytest.fixture
-def sim(mqtt_broker: tuple[str, int], prefix: str) -> Iterator[EvccSimulator]:
-    host, port = mqtt_broker
-    simulator = EvccSimulator(
-        host=host, port=port, prefix=prefix, loadpoints=2, vehicles=("tesla",), interval_s=0.5
-    )
-    simulator.start()
-    yield simulator
-    simulator.stop(clear_status=True)
+def sim(start_evcc_sim: StartEvccSim, prefix: str) -> EvccSimulator:
+    return start_evcc_sim(prefix, loadpoints=2, vehicles=("tesla",), interval_s=0.5)
 
 
 @pytest.fixture
-def spy(mqtt_broker: tuple[str, int], prefix: str) -> Iterator[Spy]:
-    watcher = Spy(*mqtt_broker, f"{prefix}/#")
-    yield watcher
-    watcher.close()
-
-
-def wait_for(predicate: object, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
+def spy(record_mqtt: RecordMqtt, prefix: str) -> MqttRecorder:
+    """Sees every message below the prefix with its retain flag AS PUBLISHED."""
+    return record_mqtt(prefix)
 
 
 # ---------------------------------------------------------------- the transport
@@ -92,10 +49,10 @@ def test_paho_transport_publishes_subscribes_and_retains(
         got: list[MqttMessage] = []
         with PahoTransport(host, port) as reader:
             reader.subscribe(f"{unique_name}/#", got.append)
-            assert wait_for(lambda: got)
+            assert wait_until(lambda: got)
             assert (got[0].topic, got[0].payload, got[0].retained) == (topic, b"1", True)
             writer.publish(topic, "2")
-            assert wait_for(lambda: len(got) == 2)
+            assert wait_until(lambda: len(got) == 2)
             assert got[1].retained is False
         writer.publish(topic, b"", retain=True)  # clean up
 
@@ -115,7 +72,7 @@ def test_paho_transport_never_leaks_the_password(mqtt_broker: tuple[str, int]) -
 
 
 def test_set_is_confirmed_and_published_not_retained(
-    mqtt_broker: tuple[str, int], prefix: str, sim: EvccSimulator, spy: Spy, tmp_path: Path
+    mqtt_broker: tuple[str, int], prefix: str, sim: EvccSimulator, spy: MqttRecorder, tmp_path: Path
 ) -> None:
     host, port = mqtt_broker
     with EvccClient(host=host, port=port, prefix=prefix, audit=tmp_path) as client:
@@ -125,16 +82,16 @@ def test_set_is_confirmed_and_published_not_retained(
         assert client.value("loadpoints/2/maxCurrent") == "10"
         unchanged = client.set("loadpoints/2/maxCurrent", 10)
         assert unchanged.outcome is Outcome.UNCHANGED
-    assert wait_for(lambda: len(spy.sets()) == 2)
+    assert wait_until(lambda: len(spy.sets()) == 2)
     assert spy.sets() == [(f"{prefix}/loadpoints/2/maxCurrent/set", b"10", False)] * 2
-    assert wait_for(lambda: len(sim.applied) == 2)  # the unchanged value was sent too: evcc decides
+    assert wait_until(lambda: len(sim.applied) == 2)  # the unchanged value was sent too: evcc decides
     assert sim.applied == [(f"{prefix}/loadpoints/2/maxCurrent/set", "10")] * 2
     audit = evkit.scan(tmp_path / "audit").collect()
     assert sorted(audit["outcome"]) == ["confirmed", "unchanged"]
 
 
 def test_bad_values_send_nothing(
-    mqtt_broker: tuple[str, int], prefix: str, sim: EvccSimulator, spy: Spy
+    mqtt_broker: tuple[str, int], prefix: str, sim: EvccSimulator, spy: MqttRecorder
 ) -> None:
     host, port = mqtt_broker
     with EvccClient(host=host, port=port, prefix=prefix) as client:
@@ -150,7 +107,7 @@ def test_bad_values_send_nothing(
             with pytest.raises(ValidationError):
                 client.set(path, value)
         client.set("site/residualPower", 100)  # a marker that the spy is listening
-    assert wait_for(spy.sets)
+    assert wait_until(spy.sets)
     assert [topic for topic, _, _ in spy.sets()] == [f"{prefix}/site/residualPower/set"]
     assert sim.errors == []
 
@@ -199,7 +156,7 @@ def test_cli_dry_run_prints_topic_and_payload_and_sends_nothing(
     mqtt_broker: tuple[str, int],
     prefix: str,
     sim: EvccSimulator,
-    spy: Spy,
+    spy: MqttRecorder,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     host, port = mqtt_broker

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,25 +11,14 @@ import evkit
 from evkit.cli import main
 from evkit.control.goe import GoeController
 from evkit.sim.goe import GoeSimulator
+from tests.helpers import StartGoeSim, wait_until
 
 SERIAL = "300001"
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
-
-
 @pytest.fixture
-def sim(mqtt_broker: tuple[str, int], unique_name: str) -> Iterator[GoeSimulator]:
-    host, port = mqtt_broker
-    with GoeSimulator(SERIAL, mqtt_host=host, mqtt_port=port, prefix=unique_name, http_port=0, tick_s=0.05,
-                      speed=20) as simulator:  # fmt: skip
-        yield simulator
+def sim(start_goe_sim: StartGoeSim, unique_name: str) -> GoeSimulator:
+    return start_goe_sim(SERIAL, unique_name, http_port=0, tick_s=0.05, speed=20)
 
 
 def http_args(sim: GoeSimulator, store: Path, *rest: str) -> list[str]:

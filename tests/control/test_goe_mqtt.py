@@ -8,46 +8,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import evkit
-from evkit.control.base import MqttMessage, Outcome
+from evkit.control.base import Outcome
 from evkit.control.goe import GoeController
 from evkit.errors import SourceError, ValidationError
 from evkit.sim.goe import GoeSimulator
-from evkit.sources.mqtt_transport import PahoTransport
+from tests.helpers import MqttRecorder, RecordMqtt, StartGoeSim, wait_until
 
 SERIAL = "200001"
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
-
-
-class Observer:
-    """Records every message on a pattern from its own broker connection."""
-
-    def __init__(self, host: str, port: int, pattern: str) -> None:
-        self.messages: list[MqttMessage] = []
-        self._lock = threading.Lock()
-        self.transport = PahoTransport(host, port)
-        self.transport.subscribe(pattern, self._record)
-
-    def _record(self, message: MqttMessage) -> None:
-        with self._lock:
-            self.messages.append(message)
-
-    def snapshot(self) -> list[MqttMessage]:
-        with self._lock:
-            return list(self.messages)
 
 
 @pytest.fixture
@@ -56,19 +29,14 @@ def prefix(unique_name: str) -> str:
 
 
 @pytest.fixture
-def sim(mqtt_broker: tuple[str, int], prefix: str) -> Iterator[GoeSimulator]:
-    host, port = mqtt_broker
-    with GoeSimulator(SERIAL, mqtt_host=host, mqtt_port=port, prefix=prefix, http_port=None, tick_s=0.05,
-                      speed=20) as simulator:  # fmt: skip
-        yield simulator
+def sim(start_goe_sim: StartGoeSim, prefix: str) -> GoeSimulator:
+    return start_goe_sim(SERIAL, prefix, http_port=None, tick_s=0.05, speed=20)
 
 
 @pytest.fixture
-def observer(mqtt_broker: tuple[str, int], prefix: str) -> Iterator[Observer]:
-    host, port = mqtt_broker
-    watcher = Observer(host, port, f"{prefix}/{SERIAL}/+/set")
-    yield watcher
-    watcher.transport.close()
+def observer(record_mqtt: RecordMqtt, prefix: str) -> MqttRecorder:
+    """Every command on the wire, with its payload, QoS and retain flag as published."""
+    return record_mqtt(prefix, f"{SERIAL}/+/set")
 
 
 @pytest.fixture
@@ -83,7 +51,7 @@ def goe(
 
 
 def test_set_publishes_json_qos1_not_retained_and_is_confirmed(
-    goe: GoeController, sim: GoeSimulator, observer: Observer, prefix: str
+    goe: GoeController, sim: GoeSimulator, observer: MqttRecorder, prefix: str
 ) -> None:
     result = goe.set("amp", "10")
     assert result.outcome is Outcome.CONFIRMED
@@ -102,12 +70,12 @@ def test_no_retained_set_is_left_on_the_broker(
 ) -> None:
     goe.set("frc", "off")
     host, port = mqtt_broker
-    late = Observer(host, port, f"{prefix}/{SERIAL}/+/set")  # a late subscriber sees retained only
+    late = MqttRecorder(host, port, prefix, f"{SERIAL}/+/set")  # a late subscriber sees retained only
     try:
         time.sleep(0.3)
         assert late.snapshot() == []
     finally:
-        late.transport.close()
+        late.close()
 
 
 def test_state_cache_follows_the_charger(goe: GoeController) -> None:
@@ -117,7 +85,9 @@ def test_state_cache_follows_the_charger(goe: GoeController) -> None:
     assert state["car"] in (2, 3)
 
 
-def test_strings_and_null_go_out_as_json(goe: GoeController, sim: GoeSimulator, observer: Observer) -> None:
+def test_strings_and_null_go_out_as_json(
+    goe: GoeController, sim: GoeSimulator, observer: MqttRecorder
+) -> None:
     assert goe.set("fna", "Carport").outcome is Outcome.CONFIRMED
     assert goe.set("dwo", 4000).outcome is Outcome.CONFIRMED
     assert goe.set("dwo", "null").outcome is Outcome.CONFIRMED
@@ -127,13 +97,13 @@ def test_strings_and_null_go_out_as_json(goe: GoeController, sim: GoeSimulator, 
     assert [m.payload for m in observer.snapshot()] == [b'"Carport"', b"4000", b"null"]
 
 
-def test_same_value_is_sent_and_reported_unchanged(goe: GoeController, observer: Observer) -> None:
+def test_same_value_is_sent_and_reported_unchanged(goe: GoeController, observer: MqttRecorder) -> None:
     result = goe.set("psm", 0)
     assert result.outcome is Outcome.UNCHANGED
     assert wait_until(lambda: len(observer.snapshot()) == 1)
 
 
-def test_invalid_values_publish_nothing(goe: GoeController, observer: Observer) -> None:
+def test_invalid_values_publish_nothing(goe: GoeController, observer: MqttRecorder) -> None:
     for key, value in [("amp", "5"), ("frc", "3"), ("alw", "true"), ("nrg", "[]"), ("unknown", "1")]:
         with pytest.raises(ValidationError):
             goe.set(key, value)
@@ -149,7 +119,7 @@ def test_charger_error_text_comes_back_as_rejected(goe: GoeController) -> None:
     assert "zzz: api key not found" in result.detail
 
 
-def test_raw_key_is_sent_as_given(goe: GoeController, sim: GoeSimulator, observer: Observer) -> None:
+def test_raw_key_is_sent_as_given(goe: GoeController, sim: GoeSimulator, observer: MqttRecorder) -> None:
     result = goe.set("cwe", "true", raw_key=True)
     assert result.outcome is Outcome.CONFIRMED
     assert sim.state["cwe"] is True
@@ -157,7 +127,7 @@ def test_raw_key_is_sent_as_given(goe: GoeController, sim: GoeSimulator, observe
 
 
 def test_read_only_charger_times_out_with_the_mcr_hint(
-    mqtt_broker: tuple[str, int], prefix: str, observer: Observer
+    mqtt_broker: tuple[str, int], prefix: str, observer: MqttRecorder
 ) -> None:
     host, port = mqtt_broker
     with (

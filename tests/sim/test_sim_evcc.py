@@ -4,47 +4,15 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from evkit.cli import main
-from evkit.control.base import MemoryBroker, MqttMessage
+from evkit.control.base import MemoryBroker
 from evkit.sim.evcc import EvccSimulator
-from evkit.sources.mqtt_transport import PahoTransport
+from tests.helpers import MqttRecorder, RecordMqtt, StartEvccSim, wait_until
 
 pytestmark = pytest.mark.broker
-
-
-def wait_for(predicate: object, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
-
-
-class Recorder:
-    """A fresh subscriber: retained state first, then live messages (latest text per topic)."""
-
-    def __init__(self, host: str, port: int, prefix: str) -> None:
-        self.prefix = prefix
-        self.messages: list[MqttMessage] = []
-        self.transport = PahoTransport(host, port)
-        self.transport.subscribe(f"{prefix}/#", self.messages.append)
-
-    def latest(self, path: str) -> str | None:
-        for message in reversed(self.messages):
-            if message.topic == f"{self.prefix}/{path}":
-                return message.text
-        return None
-
-    def values(self, path: str) -> list[str]:
-        return [m.text for m in self.messages if m.topic == f"{self.prefix}/{path}"]
-
-    def close(self) -> None:
-        self.transport.close()
 
 
 @pytest.fixture
@@ -53,36 +21,26 @@ def prefix(unique_name: str) -> str:
 
 
 @pytest.fixture
-def sim(mqtt_broker: tuple[str, int], prefix: str) -> Iterator[EvccSimulator]:
-    host, port = mqtt_broker
-    simulator = EvccSimulator(
-        host=host,
-        port=port,
-        prefix=prefix,
-        loadpoints=2,
-        vehicles=("tesla", "db:3"),
-        interval_s=0.2,
-        speed=600,
-    )
-    simulator.start()
-    yield simulator
-    simulator.stop(clear_status=True)
+def sim(start_evcc_sim: StartEvccSim, prefix: str) -> EvccSimulator:
+    return start_evcc_sim(prefix, loadpoints=2, vehicles=("tesla", "db:3"), interval_s=0.2, speed=600)
 
 
 @pytest.fixture
-def recorder(mqtt_broker: tuple[str, int], prefix: str, sim: EvccSimulator) -> Iterator[Recorder]:
-    watcher = Recorder(*mqtt_broker, prefix)
+def recorder(sim: EvccSimulator, prefix: str, record_mqtt: RecordMqtt) -> MqttRecorder:
+    # a fresh subscriber: retained state first, then live messages, which are not flagged retained
+    watcher = record_mqtt(prefix, retain_as_published=False)
     # the whole retained state has arrived (in whatever order the broker sends it)
-    assert wait_for(
-        lambda: sim.retained_paths <= {m.topic.removeprefix(prefix + "/") for m in watcher.messages}
+    assert wait_until(
+        lambda: sim.retained_paths <= {m.topic.removeprefix(prefix + "/") for m in watcher.snapshot()}
     )
-    yield watcher
-    watcher.close()
+    return watcher
 
 
-def test_retained_state_in_evccs_encoding(recorder: Recorder) -> None:
+def test_retained_state_in_evccs_encoding(recorder: MqttRecorder) -> None:
     def retained_now() -> dict[str, str]:
-        return {m.topic.removeprefix(recorder.prefix + "/"): m.text for m in recorder.messages if m.retained}
+        return {
+            m.topic.removeprefix(recorder.prefix + "/"): m.text for m in recorder.snapshot() if m.retained
+        }
 
     wanted = {
         "status",
@@ -92,7 +50,7 @@ def test_retained_state_in_evccs_encoding(recorder: Recorder) -> None:
         "loadpoints/1/maxCurrent",
         "vehicles/db:3/limitSoc",
     }
-    assert wait_for(lambda: wanted <= set(retained_now()))  # retained messages arrive in the broker's order
+    assert wait_until(lambda: wanted <= set(retained_now()))  # retained messages arrive in the broker's order
     retained = retained_now()
     assert retained["status"] == "online"
     assert retained["loadpoints"] == "2" and retained["vehicles"] == "2"
@@ -105,26 +63,26 @@ def test_retained_state_in_evccs_encoding(recorder: Recorder) -> None:
     assert "loadpoints/1/smartCostLimit" not in retained  # nil: no retained value at all
 
 
-def test_charging_dynamics(recorder: Recorder, sim: EvccSimulator) -> None:
+def test_charging_dynamics(recorder: MqttRecorder, sim: EvccSimulator) -> None:
     sim.plug(1, "tesla", soc=20)
-    recorder.transport.publish(f"{recorder.prefix}/loadpoints/1/mode/set", "now")
-    assert wait_for(lambda: recorder.latest("loadpoints/1/charging") == "true")
+    recorder.publish(f"{recorder.prefix}/loadpoints/1/mode/set", "now")
+    assert wait_until(lambda: recorder.latest("loadpoints/1/charging") == "true")
     start_total = float(recorder.latest("loadpoints/1/chargeTotalImport") or 0)
-    assert wait_for(lambda: float(recorder.latest("loadpoints/1/sessionEnergy") or 0) > 1000)  # Wh
+    assert wait_until(lambda: float(recorder.latest("loadpoints/1/sessionEnergy") or 0) > 1000)  # Wh
     assert float(recorder.latest("loadpoints/1/chargePower") or 0) == pytest.approx(16 * 230 * 3)
     assert float(recorder.latest("loadpoints/1/chargeTotalImport") or 0) > start_total  # kWh
     assert float(recorder.latest("loadpoints/1/vehicleSoc") or 0) > 20
     assert recorder.latest("loadpoints/1/chargeCurrents/l1") == "16"
-    assert wait_for(lambda: len(set(recorder.values("updated"))) >= 2)  # heartbeat moves on
+    assert wait_until(lambda: len(set(recorder.values("updated"))) >= 2)  # heartbeat moves on
     sim.unplug(1)
-    assert wait_for(lambda: recorder.latest("loadpoints/1/connected") == "false")
+    assert wait_until(lambda: recorder.latest("loadpoints/1/connected") == "false")
     assert recorder.latest("loadpoints/1/chargePower") == "0"
 
 
-def test_valid_set_echoes_and_the_set_topic_is_wiped(recorder: Recorder, sim: EvccSimulator) -> None:
-    recorder.transport.publish(f"{recorder.prefix}/loadpoints/2/limitSoc/set", "70")
-    assert wait_for(lambda: recorder.latest("loadpoints/2/limitSoc") == "70")
-    assert wait_for(lambda: recorder.values("loadpoints/2/limitSoc/set")[-1:] == [""])  # evcc clears /set
+def test_valid_set_echoes_and_the_set_topic_is_wiped(recorder: MqttRecorder, sim: EvccSimulator) -> None:
+    recorder.publish(f"{recorder.prefix}/loadpoints/2/limitSoc/set", "70")
+    assert wait_until(lambda: recorder.latest("loadpoints/2/limitSoc") == "70")
+    assert wait_until(lambda: recorder.values("loadpoints/2/limitSoc/set")[-1:] == [""])  # evcc clears /set
     assert sim.errors == []
 
 
@@ -141,36 +99,36 @@ def test_valid_set_echoes_and_the_set_topic_is_wiped(recorder: Recorder, sim: Ev
     ],
 )
 def test_invalid_set_is_logged_not_echoed(
-    recorder: Recorder, sim: EvccSimulator, path: str, payload: str, error: str
+    recorder: MqttRecorder, sim: EvccSimulator, path: str, payload: str, error: str
 ) -> None:
     before = recorder.latest(path)
-    recorder.transport.publish(f"{recorder.prefix}/{path}/set", payload)
-    assert wait_for(lambda: sim.errors)
+    recorder.publish(f"{recorder.prefix}/{path}/set", payload)
+    assert wait_until(lambda: sim.errors)
     assert error in sim.errors[0].error
     assert recorder.latest(path) == before
 
 
-def test_mode_change_resets_battery_boost(recorder: Recorder, sim: EvccSimulator) -> None:
-    recorder.transport.publish(f"{recorder.prefix}/loadpoints/1/batteryBoost/set", "true")
-    assert wait_for(lambda: recorder.latest("loadpoints/1/batteryBoost") == "true")
-    recorder.transport.publish(f"{recorder.prefix}/loadpoints/1/mode/set", "minpv")
-    assert wait_for(lambda: recorder.latest("loadpoints/1/batteryBoost") == "false")
-    recorder.transport.publish(f"{recorder.prefix}/loadpoints/1/mode/set", "now")
-    recorder.transport.publish(f"{recorder.prefix}/loadpoints/1/batteryBoost/set", "true")
-    assert wait_for(lambda: sim.errors)
+def test_mode_change_resets_battery_boost(recorder: MqttRecorder, sim: EvccSimulator) -> None:
+    recorder.publish(f"{recorder.prefix}/loadpoints/1/batteryBoost/set", "true")
+    assert wait_until(lambda: recorder.latest("loadpoints/1/batteryBoost") == "true")
+    recorder.publish(f"{recorder.prefix}/loadpoints/1/mode/set", "minpv")
+    assert wait_until(lambda: recorder.latest("loadpoints/1/batteryBoost") == "false")
+    recorder.publish(f"{recorder.prefix}/loadpoints/1/mode/set", "now")
+    recorder.publish(f"{recorder.prefix}/loadpoints/1/batteryBoost/set", "true")
+    assert wait_until(lambda: sim.errors)
     assert "pv and minpv" in sim.errors[0].error
 
 
 def test_stop_says_offline_and_cleans_up(mqtt_broker: tuple[str, int], prefix: str) -> None:
     host, port = mqtt_broker
     EvccSimulator(host=host, port=port, prefix=prefix, interval_s=0.2).start().stop()
-    after = Recorder(host, port, prefix)
+    after = MqttRecorder(host, port, prefix)
     try:
-        assert wait_for(lambda: after.latest("status") == "offline")
+        assert wait_until(lambda: after.latest("status") == "offline")
         time.sleep(0.3)
-        assert [m.topic for m in after.messages] == [f"{prefix}/status"]
+        assert [m.topic for m in after.snapshot()] == [f"{prefix}/status"]
     finally:
-        after.transport.publish(f"{prefix}/status", b"", retain=True)
+        after.publish(f"{prefix}/status", b"", retain=True)
         after.close()
 
 
@@ -184,11 +142,11 @@ def test_cli_sim_runs_for_a_while(
     )  # fmt: skip
     assert code == 0
     assert f"under {prefix}/: 2 loadpoint(s), vehicles a, b" in capsys.readouterr().out
-    probe = Recorder(host, port, prefix)
+    probe = MqttRecorder(host, port, prefix)
     try:
-        assert wait_for(lambda: probe.latest("status") == "offline")
+        assert wait_until(lambda: probe.latest("status") == "offline")
     finally:
-        probe.transport.publish(f"{prefix}/status", b"", retain=True)
+        probe.publish(f"{prefix}/status", b"", retain=True)
         probe.close()
 
 
@@ -215,7 +173,7 @@ def test_external_battery_mode_is_released_after_a_minute() -> None:
     broker = MemoryBroker()
     with EvccSimulator(broker.transport(), interval_s=3600) as sim:
         broker.publish("evcc/site/batteryMode/set", "hold")
-        assert wait_for(lambda: "evcc/site/batteryModeExternal" in broker.retained)
+        assert wait_until(lambda: "evcc/site/batteryModeExternal" in broker.retained)
         assert broker.retained["evcc/site/batteryModeExternal"].text == "hold"
         sim.tick(30)
         assert "evcc/site/batteryModeExternal" in broker.retained

@@ -9,54 +9,18 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from evkit.control.base import MqttMessage
 from evkit.goe.status import parse_payload
 from evkit.sim.goe import READ_ONLY_TEXT, GoeSimulator
 from evkit.sources.mqtt_transport import PahoTransport
+from tests.helpers import MqttRecorder, RecordMqtt, StartGoeSim, wait_until
 
 SERIAL = "400001"
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
-
-
-class Listener:
-    """Collects messages on a pattern; ``latest`` keeps the last payload per topic."""
-
-    def __init__(self, host: str, port: int, pattern: str) -> None:
-        self.messages: list[MqttMessage] = []
-        self._lock = threading.Lock()
-        self.transport = PahoTransport(host, port)
-        self.transport.subscribe(pattern, self._record)
-
-    def _record(self, message: MqttMessage) -> None:
-        with self._lock:
-            self.messages.append(message)
-
-    def latest(self) -> dict[str, MqttMessage]:
-        with self._lock:
-            return {m.topic: m for m in self.messages}
-
-    def on(self, topic: str) -> list[MqttMessage]:
-        with self._lock:
-            return [m for m in self.messages if m.topic == topic]
-
-    def close(self) -> None:
-        self.transport.close()
 
 
 @pytest.fixture
@@ -65,18 +29,13 @@ def prefix(unique_name: str) -> str:
 
 
 @pytest.fixture
-def sim(mqtt_broker: tuple[str, int], prefix: str) -> Iterator[GoeSimulator]:
-    host, port = mqtt_broker
-    with GoeSimulator(SERIAL, mqtt_host=host, mqtt_port=port, prefix=prefix, http_port=0, tick_s=0.05,
-                      speed=60) as simulator:  # fmt: skip
-        yield simulator
+def sim(start_goe_sim: StartGoeSim, prefix: str) -> GoeSimulator:
+    return start_goe_sim(SERIAL, prefix, http_port=0, tick_s=0.05, speed=60)
 
 
 @pytest.fixture
-def results(mqtt_broker: tuple[str, int], prefix: str) -> Iterator[Listener]:
-    listener = Listener(*mqtt_broker, f"{prefix}/{SERIAL}/+/result")
-    yield listener
-    listener.close()
+def results(record_mqtt: RecordMqtt, prefix: str) -> MqttRecorder:
+    return record_mqtt(prefix, f"{SERIAL}/+/result")
 
 
 def publish_set(mqtt_broker: tuple[str, int], prefix: str, key: str, payload: str) -> None:
@@ -88,10 +47,11 @@ def publish_set(mqtt_broker: tuple[str, int], prefix: str, key: str, payload: st
 
 
 def test_state_is_retained_json_per_key(sim: GoeSimulator, mqtt_broker: tuple[str, int], prefix: str) -> None:
-    late = Listener(*mqtt_broker, f"{prefix}/{SERIAL}/+")  # subscribes after start: retained only
+    # subscribes after start: retained only (flagged retained only if it came from the broker's store)
+    late = MqttRecorder(*mqtt_broker, prefix, f"{SERIAL}/+", retain_as_published=False)
     try:
-        assert wait_until(lambda: len(late.latest()) >= 60)
-        latest = late.latest()
+        assert wait_until(lambda: len(late.last_by_topic()) >= 60)
+        latest = late.last_by_topic()
         for topic, message in latest.items():
             parse_payload(message.payload)  # every payload is JSON
             assert topic.startswith(f"{prefix}/{SERIAL}/")
@@ -115,10 +75,10 @@ def test_stop_with_cleanup_removes_the_retained_state(mqtt_broker: tuple[str, in
         SERIAL, mqtt_host=mqtt_broker[0], mqtt_port=mqtt_broker[1], prefix=prefix, http_port=None
     ):
         pass
-    late = Listener(*mqtt_broker, f"{prefix}/{SERIAL}/#")
+    late = MqttRecorder(*mqtt_broker, prefix, f"{SERIAL}/#")
     try:
         time.sleep(0.3)
-        assert late.latest() == {}
+        assert late.last_by_topic() == {}
     finally:
         late.close()
 
@@ -128,14 +88,14 @@ def test_stop_without_cleanup_leaves_mcc_false(mqtt_broker: tuple[str, int], pre
     sim = GoeSimulator(SERIAL, mqtt_host=host, mqtt_port=port, prefix=prefix, http_port=None, cleanup=False)
     sim.start()
     sim.stop()
-    late = Listener(*mqtt_broker, f"{prefix}/{SERIAL}/#")
+    late = MqttRecorder(*mqtt_broker, prefix, f"{SERIAL}/#")
     try:
-        assert wait_until(lambda: f"{prefix}/{SERIAL}/mcc" in late.latest())
-        assert late.latest()[f"{prefix}/{SERIAL}/mcc"].payload == b"false"
+        assert wait_until(lambda: f"{prefix}/{SERIAL}/mcc" in late.last_by_topic())
+        assert late.last_by_topic()[f"{prefix}/{SERIAL}/mcc"].payload == b"false"
     finally:
         late.close()
         with PahoTransport(*mqtt_broker) as transport:  # tidy the retained topics of this test
-            for topic in late.latest():
+            for topic in late.last_by_topic():
                 transport.publish(topic, b"", retain=True)
 
 
@@ -191,11 +151,11 @@ def test_unplugging_resets_session_energy(sim: GoeSimulator) -> None:
 
 
 def test_mqtt_set_is_applied_and_answered_success(
-    sim: GoeSimulator, results: Listener, mqtt_broker: tuple[str, int], prefix: str
+    sim: GoeSimulator, results: MqttRecorder, mqtt_broker: tuple[str, int], prefix: str
 ) -> None:
     publish_set(mqtt_broker, prefix, "amp", "10")
-    assert wait_until(lambda: len(results.on(f"{prefix}/{SERIAL}/amp/result")) == 1)
-    answer = results.on(f"{prefix}/{SERIAL}/amp/result")[0]
+    assert wait_until(lambda: len(results.on(f"{SERIAL}/amp/result")) == 1)
+    answer = results.on(f"{SERIAL}/amp/result")[0]
     assert answer.payload == b"success"
     assert answer.retained is False
     assert sim.state["amp"] == 10
@@ -213,7 +173,7 @@ def test_mqtt_set_is_applied_and_answered_success(
 )
 def test_mqtt_set_breaking_the_rules_is_answered_with_the_error(
     sim: GoeSimulator,
-    results: Listener,
+    results: MqttRecorder,
     mqtt_broker: tuple[str, int],
     prefix: str,
     case: tuple[str, str, str],
@@ -221,7 +181,7 @@ def test_mqtt_set_breaking_the_rules_is_answered_with_the_error(
     key, payload, error = case
     before = sim.state
     publish_set(mqtt_broker, prefix, key, payload)
-    topic = f"{prefix}/{SERIAL}/{key}/result"
+    topic = f"{SERIAL}/{key}/result"
     assert wait_until(lambda: len(results.on(topic)) == 1)
     assert error in results.on(topic)[0].text
     assert sim.state["amp"] == before["amp"]
@@ -229,7 +189,7 @@ def test_mqtt_set_breaking_the_rules_is_answered_with_the_error(
 
 
 def test_read_only_charger_sends_no_result(
-    mqtt_broker: tuple[str, int], prefix: str, results: Listener
+    mqtt_broker: tuple[str, int], prefix: str, results: MqttRecorder
 ) -> None:
     host, port = mqtt_broker
     with GoeSimulator(
@@ -238,7 +198,7 @@ def test_read_only_charger_sends_no_result(
         publish_set(mqtt_broker, prefix, "amp", "10")
         publish_set(mqtt_broker, prefix, "lbr", "10")
         time.sleep(0.3)
-        assert results.messages == []
+        assert results.snapshot() == []
         assert sim.state["amp"] == 16
         assert sim.state["mcr"] is True
 
@@ -276,12 +236,12 @@ def test_http_unknown_endpoint_is_404(sim: GoeSimulator) -> None:
 
 
 def test_http_mcr_switches_mqtt_writes_off(
-    sim: GoeSimulator, results: Listener, mqtt_broker: tuple[str, int], prefix: str
+    sim: GoeSimulator, results: MqttRecorder, mqtt_broker: tuple[str, int], prefix: str
 ) -> None:
     assert httpx.get(f"{sim.http_url}/api/set?mcr=true").json() == {"mcr": True}
     publish_set(mqtt_broker, prefix, "amp", "10")
     time.sleep(0.3)
-    assert results.messages == []
+    assert results.snapshot() == []
     assert sim.state["amp"] == 16
 
 
@@ -311,11 +271,9 @@ def test_sim_command_serves_mqtt_and_http_and_stops_cleanly(
     process, url = _spawn_sim(mqtt_broker, prefix)
     try:
         assert httpx.get(f"{url}/api/set?amp=9", timeout=5).json() == {"amp": True}
-        listener = Listener(*mqtt_broker, f"{prefix}/{SERIAL}/amp")
+        listener = MqttRecorder(*mqtt_broker, prefix, f"{SERIAL}/amp")
         try:
-            assert wait_until(
-                lambda: [m.payload for m in listener.on(f"{prefix}/{SERIAL}/amp")][-1:] == [b"9"]
-            )
+            assert wait_until(lambda: [m.payload for m in listener.on(f"{SERIAL}/amp")][-1:] == [b"9"])
         finally:
             listener.close()
         process.send_signal(signal.SIGTERM)
@@ -324,10 +282,10 @@ def test_sim_command_serves_mqtt_and_http_and_stops_cleanly(
         if process.poll() is None:
             process.kill()
             process.wait()
-    late = Listener(*mqtt_broker, f"{prefix}/{SERIAL}/#")
+    late = MqttRecorder(*mqtt_broker, prefix, f"{SERIAL}/#")
     try:
         time.sleep(0.3)
-        assert late.latest() == {}  # the retained state was tidied on SIGTERM
+        assert late.last_by_topic() == {}  # the retained state was tidied on SIGTERM
     finally:
         late.close()
 
@@ -336,12 +294,14 @@ def test_killed_sim_leaves_the_lwt_mcc_false(mqtt_broker: tuple[str, int], prefi
     process, _ = _spawn_sim(mqtt_broker, prefix)
     process.kill()  # no goodbye: the broker publishes the will
     process.wait()
-    listener = Listener(*mqtt_broker, f"{prefix}/{SERIAL}/#")
+    listener = MqttRecorder(*mqtt_broker, prefix, f"{SERIAL}/#")
     try:
         topic = f"{prefix}/{SERIAL}/mcc"
-        assert wait_until(lambda: topic in listener.latest() and listener.latest()[topic].payload == b"false")
+        assert wait_until(
+            lambda: topic in listener.last_by_topic() and listener.last_by_topic()[topic].payload == b"false"
+        )
     finally:
-        retained = list(listener.latest())
+        retained = list(listener.last_by_topic())
         listener.close()
         with PahoTransport(*mqtt_broker) as transport:
             for topic in retained:

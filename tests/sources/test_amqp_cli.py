@@ -9,9 +9,8 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +23,7 @@ import evkit
 from evkit.easee.encode import encode_observation
 from evkit.store import read_manifest
 from tests.conftest import REPO_ROOT
+from tests.helpers import wait_until
 from tests.sources.test_amqp_capture import Broker, Message, broker, evkit_rows, numbered_messages
 
 pytestmark = pytest.mark.broker
@@ -60,12 +60,9 @@ def run(
     )
 
 
-def wait_for(predicate: Any, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+def wait_for(predicate: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> None:
+    if not wait_until(predicate, timeout):
+        raise AssertionError(f"timed out waiting for {what}")
 
 
 def _writers_for(out: Path) -> list[psutil.Process]:

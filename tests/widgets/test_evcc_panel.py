@@ -2,53 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
 import evkit
 from evkit.control.base import MemoryBroker
 from evkit.sim.evcc import EvccSimulator
 from evkit.widgets import EvccPanel, EvccPanelController
-
-
-class Spy:
-    """MQTT v5 subscriber that records (topic, payload, retain-as-published) of every /set command."""
-
-    def __init__(self, host: str, port: int, pattern: str) -> None:
-        self.sets: list[tuple[str, bytes, bool]] = []
-        ready = threading.Event()
-        self.client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
-
-        def on_message(client: object, userdata: object, message: paho.MQTTMessage) -> None:
-            if message.topic.endswith("/set") and message.payload:
-                self.sets.append((message.topic, bytes(message.payload), bool(message.retain)))
-
-        self.client.on_message = on_message
-        self.client.on_subscribe = lambda *args: ready.set()
-        self.client.connect(host, port)
-        self.client.loop_start()
-        self.client.subscribe(pattern, options=SubscribeOptions(qos=1, retainAsPublished=True))
-        assert ready.wait(5)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-def wait_for(predicate: object, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
+from tests.helpers import MqttRecorder, RecordMqtt, StartEvccSim, wait_until
 
 
 @pytest.fixture
@@ -57,21 +21,14 @@ def prefix(unique_name: str) -> str:
 
 
 @pytest.fixture
-def sim(mqtt_broker: tuple[str, int], prefix: str) -> Iterator[EvccSimulator]:
-    host, port = mqtt_broker
-    simulator = EvccSimulator(
-        host=host, port=port, prefix=prefix, loadpoints=2, vehicles=("tesla",), interval_s=0.5
-    )
-    simulator.start()
-    yield simulator
-    simulator.stop(clear_status=True)
+def sim(start_evcc_sim: StartEvccSim, prefix: str) -> EvccSimulator:
+    return start_evcc_sim(prefix, loadpoints=2, vehicles=("tesla",), interval_s=0.5)
 
 
 @pytest.fixture
-def spy(mqtt_broker: tuple[str, int], prefix: str) -> Iterator[Spy]:
-    watcher = Spy(*mqtt_broker, f"{prefix}/#")
-    yield watcher
-    watcher.close()
+def spy(record_mqtt: RecordMqtt, prefix: str) -> MqttRecorder:
+    """``spy.sets()``: (topic, payload, retain-as-published) of every /set command."""
+    return record_mqtt(prefix)
 
 
 @pytest.fixture
@@ -96,25 +53,25 @@ def test_panel_shows_live_state_and_stable_names(panel: EvccPanel) -> None:
     assert "evcc: pv" in panel.bindings["loadpoints/1/mode"].live.value
 
 
-def test_nothing_is_sent_while_writes_are_off(panel: EvccPanel, spy: Spy) -> None:
+def test_nothing_is_sent_while_writes_are_off(panel: EvccPanel, spy: MqttRecorder) -> None:
     panel.controls["loadpoints/1/mode"].value = "now"
     assert "loadpoints/1/mode/set</code> ← <code>now" in panel.preview.value
     panel.apply_button.click()
     assert "Writes enabled" in panel.result_log.entries[0]
     time.sleep(0.5)
-    assert spy.sets == []
+    assert spy.sets() == []
 
 
 def test_apply_sends_exactly_the_preview_and_logs_confirmed(
-    panel: EvccPanel, spy: Spy, prefix: str, tmp_path: Path
+    panel: EvccPanel, spy: MqttRecorder, prefix: str, tmp_path: Path
 ) -> None:
     panel.controls["loadpoints/1/mode"].value = "minpv"
     panel.controls["loadpoints/2/limitSoc"].value = 70
     panel.controls["site/residualPower"].value = 150.0
     panel.writes.value = True
     panel.apply_button.click()
-    assert wait_for(lambda: len(spy.sets) == 3)
-    assert sorted(spy.sets) == sorted(
+    assert wait_until(lambda: len(spy.sets()) == 3)
+    assert sorted(spy.sets()) == sorted(
         [
             (f"{prefix}/loadpoints/1/mode/set", b"minpv", False),
             (f"{prefix}/loadpoints/2/limitSoc/set", b"70", False),
@@ -128,20 +85,22 @@ def test_apply_sends_exactly_the_preview_and_logs_confirmed(
     assert evkit.scan(tmp_path / "audit").collect().height == 3
 
 
-def test_invalid_edit_is_previewed_as_refused_and_never_sent(panel: EvccPanel, spy: Spy, prefix: str) -> None:
+def test_invalid_edit_is_previewed_as_refused_and_never_sent(
+    panel: EvccPanel, spy: MqttRecorder, prefix: str
+) -> None:
     panel.controls["loadpoints/1/minCurrent"].value = 20.0  # above maxCurrent 16
     panel.controls["loadpoints/1/maxCurrent"].value = 12.0
     assert "above maxCurrent 16 A" in panel.preview.value
     panel.writes.value = True
     panel.apply_button.click()
-    assert wait_for(lambda: spy.sets)
+    assert wait_until(spy.sets)
     time.sleep(0.3)
-    assert spy.sets == [(f"{prefix}/loadpoints/1/maxCurrent/set", b"12", False)]
+    assert spy.sets() == [(f"{prefix}/loadpoints/1/maxCurrent/set", b"12", False)]
     assert any(entry.startswith("not sent: loadpoints/1/minCurrent") for entry in panel.result_log.entries)
     assert "loadpoints/1/minCurrent" in panel.controller.edits  # still pending, shown in the preview
 
 
-def test_plan_needs_a_future_time(panel: EvccPanel, spy: Spy, prefix: str) -> None:
+def test_plan_needs_a_future_time(panel: EvccPanel, spy: MqttRecorder, prefix: str) -> None:
     panel.controls["loadpoints/1/planEnergy"].value = 12.5
     assert "plan time" in panel.preview.value  # no time yet
     panel.plan_time("loadpoints/1/planEnergy").value = "2020-01-01T07:00:00Z"
@@ -152,8 +111,8 @@ def test_plan_needs_a_future_time(panel: EvccPanel, spy: Spy, prefix: str) -> No
     assert line.payload == '{"value":12.5,"time":"2099-01-01T07:00:00Z"}'
     panel.writes.value = True
     panel.apply_button.click()
-    assert wait_for(lambda: spy.sets)
-    assert spy.sets[0][0] == f"{prefix}/loadpoints/1/planEnergy/set"
+    assert wait_until(spy.sets)
+    assert spy.sets()[0][0] == f"{prefix}/loadpoints/1/planEnergy/set"
     assert panel.result_log.entries[0].startswith("confirmed")
 
 
@@ -164,7 +123,7 @@ def test_site_smart_cost_limit_shows_and_resets_the_loadpoints_value(panel: Evcc
     panel.writes.value = True
     panel.apply_button.click()
     assert panel.result_log.entries[0].startswith("confirmed")
-    assert wait_for(lambda: "0.25" in panel.bindings["site/smartCostLimit"].live.value)
+    assert wait_until(lambda: "0.25" in panel.bindings["site/smartCostLimit"].live.value)
     limit.value = ""  # empty = no limit: a reset
     assert "smartCostLimit/set</code> ← <code>null" in panel.preview.value
     panel.apply_button.click()
@@ -186,11 +145,11 @@ def test_no_answer_is_logged_when_evcc_is_gone(panel: EvccPanel, sim: EvccSimula
 def test_live_state_updates_the_widget_until_the_user_edits(panel: EvccPanel, sim: EvccSimulator) -> None:
     sim.loadpoints[2]["maxCurrent"] = 25.0
     sim.tick(0.1)
-    assert wait_for(lambda: panel.controls["loadpoints/2/maxCurrent"].value == 25)
+    assert wait_until(lambda: panel.controls["loadpoints/2/maxCurrent"].value == 25)
     panel.controls["loadpoints/2/maxCurrent"].value = 20.0
     sim.loadpoints[2]["maxCurrent"] = 24.0
     sim.tick(0.1)
-    assert wait_for(lambda: "24" in panel.bindings["loadpoints/2/maxCurrent"].live.value)
+    assert wait_until(lambda: "24" in panel.bindings["loadpoints/2/maxCurrent"].live.value)
     assert panel.controls["loadpoints/2/maxCurrent"].value == 20  # the user's edit wins
 
 

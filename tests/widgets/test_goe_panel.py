@@ -5,8 +5,7 @@ real Mosquitto.
 from __future__ import annotations
 
 import html
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,17 +14,9 @@ import evkit
 from evkit.errors import ControlError
 from evkit.sim.goe import GoeSimulator
 from evkit.widgets import GoePanel, GoePanelController
+from tests.helpers import StartGoeSim, wait_until
 
 SERIAL = "600001"
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 @pytest.fixture
@@ -42,11 +33,8 @@ def http_panel(http_sim: GoeSimulator, tmp_path: Path) -> Iterator[GoePanel]:
 
 
 @pytest.fixture
-def mqtt_sim(mqtt_broker: tuple[str, int], unique_name: str) -> Iterator[GoeSimulator]:
-    host, port = mqtt_broker
-    with GoeSimulator(SERIAL, mqtt_host=host, mqtt_port=port, prefix=unique_name, http_port=None, tick_s=0.05,
-                      speed=20) as simulator:  # fmt: skip
-        yield simulator
+def mqtt_sim(start_goe_sim: StartGoeSim, unique_name: str) -> GoeSimulator:
+    return start_goe_sim(SERIAL, unique_name, http_port=None, tick_s=0.05, speed=20)
 
 
 @pytest.fixture
