@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import polars as pl
+
+from evkit.secrets import mask_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = REPO_ROOT / "data" / "sample-session"
@@ -57,15 +59,6 @@ def amqp_reachable(url: str = LOCAL_AMQP_URL) -> bool:
     parts = urlsplit(url)
     default_port = 5671 if parts.scheme == "amqps" else 5672
     return reachable(parts.hostname or "127.0.0.1", parts.port or default_port)
-
-
-def mask_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (safe to print)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def env_or(name: str, default: str) -> str:

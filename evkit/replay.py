@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol
 import polars as pl
 
 from evkit.errors import ConfigError, DatasetError, SourceError
+from evkit.secrets import mask_url
 from evkit.store import scan
 
 RetainMode = Literal["as-recorded", "all", "none"]
@@ -349,7 +350,7 @@ class AmqpTarget:
         try:
             self._connection = pika.BlockingConnection(pika.URLParameters(self.url))
         except (pika.exceptions.AMQPError, OSError, ValueError) as exc:
-            raise SourceError(f"cannot connect to AMQP broker {_mask(self.url)}: {exc!r}") from exc
+            raise SourceError(f"cannot connect to AMQP broker {mask_url(self.url)}: {exc!r}") from exc
         channel = self._connection.channel()
         if self.exchange:
             try:
@@ -360,7 +361,7 @@ class AmqpTarget:
             except pika.exceptions.ChannelClosedByBroker as exc:
                 self._connection.close()
                 raise ConfigError(
-                    f"exchange {self.exchange!r} does not exist on {_mask(self.url)} "
+                    f"exchange {self.exchange!r} does not exist on {mask_url(self.url)} "
                     "(create it, or pass --declare-exchange TYPE)"
                 ) from exc
         channel.confirm_delivery()
@@ -381,16 +382,6 @@ class AmqpTarget:
         if self._connection is not None and self._connection.is_open:
             self._connection.close()
         self._connection = None
-
-
-def _mask(url: str) -> str:
-    """``amqp://user:***@host`` (never print a password)."""
-    head, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{head}://{user}:***@{host}" if ":" in credentials else f"{head}://{user}@{host}"
 
 
 # ------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from evkit.errors import ConfigError
+from evkit.secrets import mask_url
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -34,10 +35,6 @@ def parse_start(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _mask(url: str) -> str:
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
-
-
 def run(args: argparse.Namespace) -> int:
     """Handler of ``evkit sim easee``."""
     from evkit.sim.easee import EaseeFleet, publish
@@ -59,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(
         f"evkit sim easee: {args.chargers} charger(s) {', '.join(fleet.serials[:5])}"
-        f"{' ...' if args.chargers > 5 else ''} -> {target} on {_mask(args.url)}; "
+        f"{' ...' if args.chargers > 5 else ''} -> {target} on {mask_url(args.url)}; "
         f"{timedelta(seconds=round(args.duration))} simulated from {fleet.start:%Y-%m-%dT%H:%M:%SZ}, {wall}",
         file=sys.stderr,
     )

@@ -19,13 +19,14 @@ anything is sent (exit 2).
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal, Protocol
+
+from evkit.secrets import mask_secrets
 
 Target = Literal["evcc", "go-e"]
 TransportName = Literal["mqtt", "http"]
@@ -103,16 +104,6 @@ class CommandResult:
 def utc_now() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
-
-
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]*)@")
-_SECRET_QUERY = re.compile(r"(?i)(?P<key>[?&](?:token|password|pass|secret|apikey|api_key)=)[^&#\s]*")
-
-
-def mask_secrets(text: str) -> str:
-    """``text`` with URL passwords and token-like query values replaced by ``***``."""
-    text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
-    return _SECRET_QUERY.sub(lambda m: f"{m['key']}***", text)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -22,13 +22,12 @@ from evkit.figures.latency import HOP_LABELS
 from evkit.report.html import (
     Column,
     figure_div,
-    is_secret_key,
     key_value_grid,
     key_values,
-    mask_secrets,
     page,
     table,
 )
+from evkit.secrets import is_secret_key, mask_secrets
 from evkit.store.manifest import read_manifest
 from evkit.store.reader import scan
 from evkit.store.schema import missing_required

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,20 +13,6 @@ import polars as pl
 from plotly.offline import get_plotlyjs
 
 from evkit.figures.style import FONT_FAMILY
-
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]+@")
-_SECRET_WORDS = ("password", "passwd", "secret", "token", "authorization", "credential", "apikey", "api_key")
-
-
-def mask_secrets(text: str) -> str:
-    """``text`` with passwords in URLs replaced by ``***``."""
-    return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
-
-
-def is_secret_key(key: str) -> bool:
-    """Whether a manifest key names a secret (its value is never shown)."""
-    lowered = key.lower()
-    return any(word in lowered for word in _SECRET_WORDS) or lowered in {"pass", "pwd"}
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from evkit.errors import AuthError, ConfigError, SourceError
+from evkit.secrets import mask_url
 
 DEFAULT_STREAMS_URL = "https://api.easee.com/api/streams/amqp/v2"
 
@@ -82,19 +83,6 @@ class AmqpDetails:
             socket_timeout=10,
             client_properties={"connection_name": connection_name},
         )
-
-
-def mask_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``; unparsable input is masked entirely."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "***"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return parts._replace(netloc=f"{user}:***@{netloc}").geturl()
 
 
 def parse_url(url: str, queue: str | None = None) -> AmqpDetails:
