@@ -28,6 +28,7 @@ import polars as pl
 from evkit.errors import ConfigError, DatasetError, SourceError
 from evkit.secrets import mask_url
 from evkit.store import scan
+from evkit.timeutil import parse_utc
 
 RetainMode = Literal["as-recorded", "all", "none"]
 
@@ -61,10 +62,9 @@ def parse_time(text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return parse_utc(text)
     except ValueError as exc:
         raise ConfigError(f"not an ISO date/time: {text!r} (e.g. 2026-11-21T18:00:00Z)") from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)

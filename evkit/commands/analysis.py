@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,6 +22,7 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from evkit.errors import ConfigError, DatasetError
+from evkit.timeutil import parse_utc
 
 ISO_Z = "%Y-%m-%dT%H:%M:%S%.fZ"
 
@@ -182,12 +183,11 @@ def _collect(lf: pl.LazyFrame, where: str) -> pl.DataFrame:
 def parse_time(text: str, option: str) -> datetime:
     """An ISO 8601 date or date-time; naive values are UTC."""
     try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return parse_utc(text)
     except ValueError as exc:
         raise ConfigError(
             f"{option} {text!r} is not a date or time (use e.g. 2026-03-01 or 2026-03-01T08:00Z)"
         ) from exc
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @contextmanager

@@ -6,11 +6,12 @@ import argparse
 import logging
 import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from evkit.errors import ConfigError
 from evkit.secrets import mask_url
+from evkit.timeutil import parse_utc
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -27,12 +28,11 @@ def parse_duration(text: str) -> float:
 def parse_start(text: str) -> datetime:
     """An ISO 8601 start time (no zone = UTC)."""
     try:
-        moment = datetime.fromisoformat(text.strip().replace("z", "Z"))
+        return parse_utc(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an ISO 8601 time (e.g. 2024-05-01T00:00:00Z)"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def run(args: argparse.Namespace) -> int:
