@@ -19,12 +19,13 @@ anything is sent (exit 2).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from evkit.secrets import mask_secrets
 
@@ -284,11 +285,50 @@ class MemoryTransport:
             raise SourceError("the in-memory MQTT transport is closed")
 
 
+Callback = TypeVar("Callback", bound=Callable[..., None])
+
+
+class Listeners(Generic[Callback]):
+    """Callbacks on state changes, safe to add and remove from any thread.
+
+    ``notify`` calls each one outside any lock and logs (never raises) what one of them raises: a
+    panel's bug must not break the transport thread or the confirmation of a command.
+    """
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._items: list[Callback] = []
+        self._lock = threading.Lock()
+
+    def add(self, callback: Callback) -> Callable[[], None]:
+        """Register ``callback``; returns a function that unregisters it."""
+        with self._lock:
+            self._items.append(callback)
+
+        def remove() -> None:
+            with self._lock:
+                if callback in self._items:
+                    self._items.remove(callback)
+
+        return remove
+
+    def notify(self, *args: Any) -> None:
+        """Call every callback with ``args``."""
+        with self._lock:
+            callbacks = list(self._items)
+        for callback in callbacks:
+            try:
+                callback(*args)
+            except Exception:
+                logging.getLogger(__name__).exception("%s listener failed on %s", self._what, args[:1])
+
+
 __all__ = [
     "EXIT_CODES",
     "CommandResult",
     "HttpResponse",
     "HttpTransport",
+    "Listeners",
     "MemoryBroker",
     "MemoryTransport",
     "MessageCallback",

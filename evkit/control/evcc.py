@@ -33,7 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from evkit.control.audit import AuditLog
-from evkit.control.base import CommandResult, MqttMessage, MqttTransport, Outcome, Subscription, utc_now
+from evkit.control.base import (
+    CommandResult,
+    Listeners,
+    MqttMessage,
+    MqttTransport,
+    Outcome,
+    Subscription,
+    utc_now,
+)
 from evkit.errors import SourceError, StoreError
 from evkit.evcc.setters import SetCommand, Target, build_command, resolve
 from evkit.evcc.state import DEFAULT_PREFIX
@@ -109,7 +117,7 @@ class EvccClient:
         self._state: dict[str, str] = {}
         self._lock = threading.Lock()
         self._pending: list[_Pending] = []
-        self._listeners: list[StateListener] = []
+        self._listeners: Listeners[StateListener] = Listeners("evcc state")
         self._last_message = time.monotonic()
         self._subscription: Subscription = transport.subscribe(f"{self.prefix}/#", self._on_message, qos=1)
         self._settle(settle_s)
@@ -146,12 +154,7 @@ class EvccClient:
                     pending.echoed.add(path)
                     if self._complete(pending):
                         pending.done.set()
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(path, text or None)
-            except Exception:  # a widget's bug must not break the MQTT thread
-                log.exception("evcc state listener failed on %s", path)
+        self._listeners.notify(path, text or None)
 
     def _complete(self, pending: _Pending) -> bool:
         """Every expected key echoed after sending, or already showed the value before it."""
@@ -198,15 +201,7 @@ class EvccClient:
 
     def on_change(self, listener: StateListener) -> Callable[[], None]:
         """Call ``listener(path, text_or_None)`` on every state message; returns a function to stop."""
-        with self._lock:
-            self._listeners.append(listener)
-
-        def stop() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return stop
+        return self._listeners.add(listener)
 
     # ------------------------------------------------------------------ commands
 

@@ -37,6 +37,7 @@ from evkit.control.base import (
     CommandResult,
     HttpResponse,
     HttpTransport,
+    Listeners,
     MqttMessage,
     MqttTransport,
     Outcome,
@@ -149,7 +150,7 @@ class GoeController:
         self._lock = threading.Lock()
         self._state_changed = threading.Condition(self._lock)
         self._waiters: dict[str, list[_ResultWaiter]] = {}
-        self._listeners: list[StateCallback] = []
+        self._listeners: Listeners[StateCallback] = Listeners("go-e state")
         self._command_lock = threading.Lock()
         self._subscriptions: list[Subscription] = []
         self._owns_transport = owns_transport
@@ -255,15 +256,7 @@ class GoeController:
         retained topic is deleted). Runs on the transport's thread: keep it quick. Returns a function
         that stops the calls.
         """
-        with self._lock:
-            self._listeners.append(callback)
-
-        def stop() -> None:
-            with self._lock:
-                if callback in self._listeners:
-                    self._listeners.remove(callback)
-
-        return stop
+        return self._listeners.add(callback)
 
     def _update_state(self, values: Mapping[str, Any], removed: Iterable[str] = ()) -> None:
         changed: list[tuple[str, Any]] = []
@@ -276,13 +269,8 @@ class GoeController:
                 if self._state.pop(key, None) is not None:
                     changed.append((key, None))
             self._state_changed.notify_all()
-            listeners = list(self._listeners)
         for key, value in changed:
-            for listener in listeners:
-                try:
-                    listener(key, value)
-                except Exception:  # a panel's bug must not break confirmation of a command
-                    log.exception("go-e state listener failed on %s", key)
+            self._listeners.notify(key, value)
 
     def wait_for_keys(self, keys: Iterable[str], timeout: float = 1.0) -> bool:
         """Wait until every one of ``keys`` has a known value (MQTT: retained state arriving after
