@@ -394,6 +394,20 @@ def evcc_liveness_summary(lf: pl.LazyFrame, stale_after: timedelta = timedelta(s
     )
 
 
+def _command_topic(goe: pl.LazyFrame, suffix: str, *, at: str, text: str) -> pl.LazyFrame:
+    """go-e ``<key><suffix>`` rows as (charger_id, key, ``at``, ``text``), sorted for as-of joins."""
+    return (
+        goe.filter(pl.col("key").str.ends_with(suffix))
+        .select(
+            pl.col(_DEV).alias("charger_id"),
+            pl.col("key").str.strip_suffix(suffix).alias("key"),
+            pl.col("received_at").alias(at),
+            pl.col("value_text").alias(text),
+        )
+        .sort("charger_id", "key", at)
+    )
+
+
 def goe_command_roundtrips(lf: pl.LazyFrame, timeout: timedelta = timedelta(seconds=30)) -> pl.LazyFrame:
     """go-e commands seen on the wire (``<key>/set``) with the charger's answer (``<key>/result``).
 
@@ -420,26 +434,8 @@ def goe_command_roundtrips(lf: pl.LazyFrame, timeout: timedelta = timedelta(seco
     if not _has_columns(lf, {"source", _DEV, "key"}):
         return pl.LazyFrame(schema=schema)
     goe = lf.filter(pl.col("source") == "go-e")
-    sets = (
-        goe.filter(pl.col("key").str.ends_with("/set"))
-        .select(
-            pl.col(_DEV).alias("charger_id"),
-            pl.col("key").str.strip_suffix("/set").alias("key"),
-            pl.col("received_at").alias("sent_at"),
-            pl.col("value_text").alias("value_sent"),
-        )
-        .sort("charger_id", "key", "sent_at")
-    )
-    results = (
-        goe.filter(pl.col("key").str.ends_with("/result"))
-        .select(
-            pl.col(_DEV).alias("charger_id"),
-            pl.col("key").str.strip_suffix("/result").alias("key"),
-            pl.col("received_at").alias("answered_at"),
-            pl.col("value_text").alias("result"),
-        )
-        .sort("charger_id", "key", "answered_at")
-    )
+    sets = _command_topic(goe, "/set", at="sent_at", text="value_sent")
+    results = _command_topic(goe, "/result", at="answered_at", text="result")
     states = (
         goe.filter(pl.col("key").str.contains("/").not_())
         .select(
