@@ -31,8 +31,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pika
-import polars as pl
 import psutil
+from _dataset import written_window
 
 URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 REPO = Path(__file__).resolve().parent.parent
@@ -189,18 +189,10 @@ def drain_evkit(
     CPU_SECONDS["evkit-writer"] = sum(CPU_BY_PID.values())
     if code != 0:
         raise SystemExit(f"evkit capture exited {code}")
-    frame = (
-        pl.scan_parquet(f"{out}/**/*.parquet")
-        .select(
-            pl.len().alias("rows"),
-            pl.col("received_at").min().alias("a"),
-            pl.col("received_at").max().alias("b"),
-        )
-        .collect()
-    )
-    if frame["rows"][0] != n:
-        raise SystemExit(f"evkit wrote {frame['rows'][0]} rows, expected {n}")
-    window = (frame["b"][0] - frame["a"][0]).total_seconds()
+    rows, first, last = written_window(out)
+    if rows != n:
+        raise SystemExit(f"evkit wrote {rows} rows, expected {n}")
+    window = (last - first).total_seconds()
     return wall, window, peak
 
 

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as paho
-import polars as pl
+from _dataset import written_window
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -235,23 +235,15 @@ def drain_evkit(
     stderr = process.stderr.read().decode() if process.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"evkit capture failed:\n{stderr}")
-    frame = (
-        pl.scan_parquet(f"{out}/**/*.parquet")
-        .select(
-            pl.len().alias("rows"),
-            pl.col("received_at").min().alias("a"),
-            pl.col("received_at").max().alias("b"),
-        )
-        .collect()
-    )
-    window = (frame["b"][0] - frame["a"][0]).total_seconds()
-    lead = frame["a"][0].timestamp() - began_wall
-    tail = ended_wall - frame["b"][0].timestamp()
+    rows, first, last = written_window(out)
+    window = (last - first).total_seconds()
+    lead = first.timestamp() - began_wall
+    tail = ended_wall - last.timestamp()
     print(f"  evkit: {lead:.2f} s from start to first message, {tail:.2f} s from last message to exit")
     messages = json.loads((out / "manifest.json").read_text())["captures"][0]["messages"]
     if messages != count:
         raise SystemExit(f"evkit recorded {messages} messages, expected {count}")
-    return window, whole, usage.ru_maxrss / 1024, int(frame["rows"][0]), cpu
+    return window, whole, usage.ru_maxrss / 1024, rows, cpu
 
 
 def one_round(count: int, protocol: int, evkit_first: bool, root: Path, extra: list[str]) -> dict[str, float]:
