@@ -2,7 +2,9 @@
 
 Every function takes frames (``pl.DataFrame`` or ``pl.LazyFrame``, usually from ``evkit.analysis``)
 and returns a ``plotly.graph_objects.Figure``; empty input gives a figure saying "no data", never an
-exception. Times are UTC.
+exception. Times are UTC. Strings from the data (charger ids, tokens, sources) are shown as literal
+text, cut to 64 characters (``evkit.display``); a ``title`` you pass is Plotly text, so put data into
+it through ``evkit.display.plotly_text``.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from evkit.display import plotly_labels
 from evkit.figures import _ids
 from evkit.figures._format import duration, naive_utc, timestamp
 from evkit.figures.style import BAD_COLOUR, OK_COLOUR, TEMPLATE, TIME_AXIS_TITLE, colour, no_data, note
@@ -87,6 +88,8 @@ def connectivity_timeline(
         readings = readings.filter(
             pl.col("charger_id").is_in(_most_troubled(readings, max_chargers).implode())
         )
+    # Ids are drawn as text (axis, legend, hover templates), cut to the display limit.
+    readings = readings.with_columns(plotly_labels(readings["charger_id"]).alias("charger_id"))
     chargers = sorted(readings["charger_id"].unique().to_list())
     fig = make_subplots(
         rows=2,

@@ -7,6 +7,7 @@ from datetime import date
 import plotly.graph_objects as go
 import polars as pl
 
+from evkit.display import plotly_labels, plotly_text_expr
 from evkit.figures.style import MUTED_COLOUR, collect, colour, new_figure, no_data, note
 
 #: Beyond this many chargers the smallest are summed into one "other" series (legends stay readable).
@@ -37,9 +38,14 @@ def energy_per_day(
     frame = collect(energy)
     if frame.height == 0 or not {"charger_id", "day", "energy_kwh"} <= set(frame.columns):
         return no_data(title, "no energy readings")
-    frame = _day_column(frame).with_columns(pl.col("charger_id").cast(pl.String))
+    frame = _day_column(frame)
     if "source" not in frame.columns:
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("source"))
+    # Legend names and hovers show ids and sources as text, cut to the display limit.
+    frame = frame.with_columns(
+        plotly_labels(frame["charger_id"]).alias("charger_id"),
+        plotly_text_expr(pl.col("source")).alias("source"),
+    )
     totals = (
         frame.group_by("charger_id")
         .agg(pl.col("energy_kwh").sum())

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from evkit.analysis.schema import ALL_HOPS
+from evkit.display import plotly_labels, plotly_text
 from evkit.figures._format import number
 from evkit.figures.style import BAD_COLOUR, SEQUENTIAL, collect, colour, new_figure, no_data, note
 
@@ -32,8 +33,8 @@ def _select(frame: pl.DataFrame | pl.LazyFrame, wanted: list[str]) -> pl.DataFra
 
 
 def hop_label(hop: str) -> str:
-    """A readable name of ``hop``."""
-    return HOP_LABELS.get(hop, hop)
+    """A readable name of ``hop`` (Plotly text: a hop evkit does not know is escaped and cut)."""
+    return HOP_LABELS.get(hop) or plotly_text(hop)
 
 
 def _hop_order(present: list[str]) -> list[str]:
@@ -164,11 +165,10 @@ def latency_heatmap(
     if by == "charger_id" and "charger_id" not in frame.columns:
         return no_data(title, "no charger_id column")
     row = "_day" if by == "day" else "charger_id"
-    cells = (
-        frame.group_by(row, "_hod")
-        .agg(pl.col("latency_s").quantile(quantile, "linear").alias("q"), pl.len().alias("n"))
-        .with_columns(pl.col(row).cast(pl.String))
+    cells = frame.group_by(row, "_hod").agg(
+        pl.col("latency_s").quantile(quantile, "linear").alias("q"), pl.len().alias("n")
     )
+    cells = cells.with_columns(plotly_labels(cells[row]).alias(row))
     rows = sorted(cells[row].unique().to_list())
     lookup = {(r, h): (q, n) for r, h, q, n in cells.select(row, "_hod", "q", "n").iter_rows()}
     hours = list(range(24))

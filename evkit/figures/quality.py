@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from evkit.display import plotly_labels
 from evkit.figures._format import duration, naive_utc, timestamp, utc_literal
 from evkit.figures.style import (
     TEMPLATE,
@@ -57,7 +58,9 @@ def _gap_frame(gaps: pl.DataFrame) -> pl.DataFrame | None:
     if start is None or end is None or "charger_id" not in gaps.columns or gaps.height == 0:
         return None
     frame = gaps.select(
-        pl.col("charger_id").cast(pl.String), pl.col(start).alias("_start"), pl.col(end).alias("_end")
+        plotly_labels(gaps["charger_id"]).alias("charger_id"),
+        pl.col(start).alias("_start"),
+        pl.col(end).alias("_end"),
     )
     return naive_utc(frame, "_start", "_end").drop_nulls()
 
@@ -97,7 +100,7 @@ def data_quality_overview(
         legend={"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top"},
     )
     if metrics and frame.height:
-        frame = frame.with_columns(pl.col("charger_id").cast(pl.String)).with_columns(
+        frame = frame.with_columns(plotly_labels(frame["charger_id"]).alias("charger_id")).with_columns(
             pl.sum_horizontal([pl.col(c).fill_null(0) for c, _ in metrics]).alias("_total")
         )
         shown = frame.sort(["_total", "charger_id"], descending=[True, False]).head(MAX_CHARGERS)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import plotly.graph_objects as go
 import polars as pl
 
+from evkit.display import DISPLAY_LIMIT, SENTENCE_LIMIT, plotly_labels, plotly_text, plotly_text_expr
 from evkit.figures import _ids
 from evkit.figures._format import duration, naive_utc, number, timestamp, utc_literal
 from evkit.figures.style import (
@@ -164,6 +165,13 @@ def session_timeline(
             .head(max_chargers)["charger_id"]
         )
         frame = frame.filter(pl.col("charger_id").is_in(top.implode()))
+    # Device strings are shown as text, cut to the display limit (the frame keeps the full values).
+    limits = {"rfid_token": DISPLAY_LIMIT, "energy_source": DISPLAY_LIMIT, "session_id": DISPLAY_LIMIT}
+    limits["energy_note"] = SENTENCE_LIMIT  # evkit's own sentence: escaped, cut only when absurd
+    frame = frame.with_columns(
+        plotly_labels(frame["charger_id"]).alias("charger_id"),
+        *(plotly_text_expr(pl.col(c), n).alias(c) for c, n in limits.items() if c in frame.columns),
+    )
     frame = frame.with_columns(
         _session_status(frame).alias("_status"),
         pl.col("ended_at").fill_null(pl.lit(end)).alias("_drawn_end"),
@@ -309,13 +317,15 @@ def session_power_curve(
     op mode before it), so pauses and waiting show. ``end=None`` runs to the last reading. Times are
     UTC; aware ``start``/``end`` are converted, naive ones are taken as UTC.
     """
-    title = title or f"Power and phase currents, charger {charger_id}"
+    title = title or f"Power and phase currents, charger {plotly_text(charger_id)}"
     columns = observations.collect_schema().names()
     if not {"observed_at", "charger_id", "observation_id", "value"} <= set(columns):
         return no_data(title, "needs observed_at, charger_id, observation_id and value")
     window, mode_at_start = _window(observations, charger_id, start, end)
     if window.height == 0:
-        return no_data(title, f"no power, current or op-mode readings for {charger_id} in this window")
+        return no_data(
+            title, f"no power, current or op-mode readings for {plotly_text(charger_id)} in this window"
+        )
     start_naive = utc_literal(start)
     end_naive = utc_literal(end) if end is not None else window["observed_at"].max()
     assert isinstance(end_naive, datetime)
