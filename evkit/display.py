@@ -7,7 +7,8 @@ stores we do not control. Plotly renders a subset of HTML (``<a href>``, ``<b>``
 So every such string passes through here on its way to a figure, a page or a CSV file:
 
 - ``plotly_text`` / ``plotly_text_expr`` / ``plotly_labels``: truncated for display, then escaped for Plotly;
-- ``html_text``: truncated, then escaped for HTML (the report's tables, the widgets);
+- ``html_text``: truncated, then escaped for HTML (the report's tables, the widgets); ``display_labels``
+  cuts ids and keeps them distinct;
 - ``csv_safe`` / ``csv_safe_cell``: spreadsheet formulas neutralised (OWASP "CSV injection").
 
 The full value stays in the data (the frames, the sessions CSV/JSON/Parquet export); only what is drawn
@@ -68,41 +69,63 @@ def html_text(value: Any, limit: int = DISPLAY_LIMIT) -> str:
     return escape_html(truncate_for_display(str(value), limit))
 
 
-def plotly_text_expr(expr: pl.Expr, limit: int = DISPLAY_LIMIT) -> pl.Expr:
-    """``plotly_text`` of a string column, vectorised (nulls stay null)."""
+def _truncate_expr(expr: pl.Expr, limit: int) -> pl.Expr:
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     text = expr.cast(pl.String)
-    cut = pl.when(text.str.len_chars() > limit).then(text.str.slice(0, limit - 1) + ELLIPSIS).otherwise(text)
+    return pl.when(text.str.len_chars() > limit).then(text.str.slice(0, limit - 1) + ELLIPSIS).otherwise(text)
+
+
+def _escape_expr(expr: pl.Expr) -> pl.Expr:
     for raw, entity in _PLOTLY:
-        cut = cut.str.replace_all(raw, entity, literal=True)
-    return cut
+        expr = expr.str.replace_all(raw, entity, literal=True)
+    return expr
+
+
+def plotly_text_expr(expr: pl.Expr, limit: int = DISPLAY_LIMIT) -> pl.Expr:
+    """``plotly_text`` of a string column, vectorised (nulls stay null)."""
+    return _escape_expr(_truncate_expr(expr, limit))
+
+
+def _label_table(values: pl.Series, limit: int) -> pl.DataFrame:
+    """(raw, label) per distinct value: cut to ``limit``, numbered where cut values would collide."""
+    distinct = pl.DataFrame({"raw": values.unique().drop_nulls()})
+    table = distinct.with_columns(_truncate_expr(pl.col("raw"), limit).alias("label"))
+    collided = table.filter(pl.col("label").is_duplicated()).sort("raw")
+    if collided.height == 0:
+        return table
+    fixed: dict[str, str] = {}
+    for _, group in collided.group_by("label", maintain_order=True):
+        for index, raw in enumerate(group["raw"].to_list(), start=1):
+            if len(raw) > limit:
+                tag = f" #{index}"
+                fixed[raw] = truncate_for_display(raw, limit - len(tag)) + tag
+    return table.with_columns(pl.col("raw").replace_strict(fixed, default=pl.col("label")).alias("label"))
+
+
+def _relabel(text: pl.Series, table: pl.DataFrame) -> pl.Series:
+    if table["label"].equals(table["raw"]):
+        return text  # nothing to change: the usual case, no work on the column
+    return text.replace_strict(table["raw"], table["label"], default=None, return_dtype=pl.String)
+
+
+def display_labels(values: pl.Series, limit: int = DISPLAY_LIMIT) -> pl.Series:
+    """Ids cut for display and kept distinct (not escaped: for text that is escaped later, e.g. HTML).
+
+    Two ids that share their first ``limit - 1`` characters would otherwise read the same (and in a
+    figure become one category, their bars drawn in one row); those that were cut end in ``… #1``,
+    ``… #2`` (in sorted order of the full values), still within ``limit``. Python runs once per
+    colliding value; the column itself is mapped by Polars.
+    """
+    text = values.cast(pl.String)
+    return _relabel(text, _label_table(text, limit))
 
 
 def plotly_labels(values: pl.Series, limit: int = DISPLAY_LIMIT) -> pl.Series:
-    """Category labels (axis ticks, legend names) of ``values``: ``plotly_text``, kept distinct.
-
-    Two ids that share their first ``limit - 1`` characters would otherwise become one category (their
-    bars drawn in one row); those that were cut end in ``… #1``, ``… #2`` (in sorted order of the full
-    values), still within ``limit``. Python runs once per colliding value.
-    """
+    """Category labels (axis ticks, legend names) of ``values``: ``display_labels``, escaped for Plotly."""
     text = values.cast(pl.String)
-    distinct = pl.DataFrame({"raw": text.unique().drop_nulls()})
-    table = distinct.with_columns(plotly_text_expr(pl.col("raw"), limit).alias("label"))
-    if table.height == 0 or table["label"].equals(table["raw"]):
-        return text
-    collided = table.filter(pl.col("label").is_duplicated()).sort("raw")
-    if collided.height:
-        fixed: dict[str, str] = {}
-        for _, group in collided.group_by("label", maintain_order=True):
-            for index, raw in enumerate(group["raw"].to_list(), start=1):
-                if len(raw) > limit:
-                    tag = f" #{index}"
-                    fixed[raw] = escape_for_plotly(truncate_for_display(raw, limit - len(tag)) + tag)
-        table = table.with_columns(
-            pl.col("raw").replace_strict(fixed, default=pl.col("label")).alias("label")
-        )
-    return text.replace_strict(table["raw"], table["label"], default=None, return_dtype=pl.String)
+    table = _label_table(text, limit).with_columns(_escape_expr(pl.col("label")))
+    return _relabel(text, table)
 
 
 def csv_safe_cell(value: Any) -> Any:

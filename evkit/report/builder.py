@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from evkit import __version__, analysis
 from evkit import figures as fig
 from evkit.analysis.home import evcc_liveness_summary
+from evkit.display import SENTENCE_LIMIT, display_labels, plotly_text
 from evkit.errors import DatasetError, StoreError
 from evkit.figures._format import duration, number, timestamp
 from evkit.figures.latency import HOP_LABELS
@@ -137,6 +138,13 @@ def _header_section(
     return "overview", "Overview", cards + facts + captures
 
 
+def _shown_ids(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """``frame`` with the ids in ``column`` cut for a table cell, two long ids never reading the same."""
+    if column not in frame.columns:
+        return frame
+    return frame.with_columns(display_labels(frame[column]).alias(column))
+
+
 def _flags(row: dict[str, Any]) -> str:
     flags = []
     if row.get("ended_at") is None:
@@ -157,6 +165,7 @@ def _sessions_section(
     newest = newest.with_columns(
         pl.Series("flags", [_flags(r) for r in newest.iter_rows(named=True)], dtype=pl.String)
     )
+    newest = _shown_ids(newest, "charger_id")
     kwh: Callable[[Any], str] = lambda v: number(v, digits=2)  # noqa: E731
     rows = table(
         newest,
@@ -172,7 +181,7 @@ def _sessions_section(
             Column("peak_power_kw", "peak (kW)", kwh, numeric=True),
             Column("phases", "phases", str, numeric=True),
             Column("rfid_token", "RFID"),
-            Column("energy_note", "energy note"),
+            Column("energy_note", "energy note", limit=SENTENCE_LIMIT),
         ],
         caption=(
             f"newest {newest.height} of {sessions.height} sessions"
@@ -191,7 +200,10 @@ def _sessions_section(
             chosen["charger_id"],
             start - timedelta(minutes=5),
             end + timedelta(minutes=5) if end is not None else None,
-            title=f"Power and phase currents: {chosen['charger_id']}, session of {timestamp(start)}",
+            title=(
+                f"Power and phase currents: {plotly_text(chosen['charger_id'])}, "
+                f"session of {timestamp(start)}"
+            ),
         )
         parts.append(
             '<p class="hint">The session with the most energy; bands show the op mode (109) in force.</p>'
@@ -223,7 +235,9 @@ def _energy_section(sessions: pl.DataFrame, per_day: pl.DataFrame) -> tuple[str,
         pl.col("energy_kwh").sum().alias("metered_kwh"),
         pl.col("source").drop_nulls().unique().sort().str.join(", ").alias("metered_from"),
     )
-    per_charger = by_sessions.join(by_days, on="charger_id", how="full", coalesce=True).sort("charger_id")
+    per_charger = _shown_ids(
+        by_sessions.join(by_days, on="charger_id", how="full", coalesce=True).sort("charger_id"), "charger_id"
+    )
     kwh: Callable[[Any], str] = lambda v: number(v, digits=2)  # noqa: E731
     rows = table(
         per_charger,
@@ -278,7 +292,7 @@ def _quality_section(
 ) -> tuple[str, str, str]:
     count: Callable[[Any], str] = lambda v: f"{v:,}"  # noqa: E731
     rows = table(
-        summary.sort("charger_id"),
+        _shown_ids(summary.sort("charger_id"), "charger_id"),
         [
             Column("charger_id", "charger"),
             Column("messages", "messages", count, numeric=True),
@@ -305,7 +319,7 @@ def _quality_section(
 def _connectivity_section(summary: pl.DataFrame, lf: pl.LazyFrame) -> tuple[str, str, str]:
     dbm: Callable[[Any], str] = lambda v: number(v, "dBm", 0)  # noqa: E731
     rows = table(
-        summary.sort("charger_id"),
+        _shown_ids(summary.sort("charger_id"), "charger_id"),
         [
             Column("charger_id", "charger"),
             Column("cloud_disconnects_n", "cloud disconnects", str, numeric=True),
@@ -321,7 +335,7 @@ def _connectivity_section(summary: pl.DataFrame, lf: pl.LazyFrame) -> tuple[str,
     liveness = evcc_liveness_summary(lf).collect()
     if liveness.height:
         rows += table(
-            liveness,
+            _shown_ids(liveness, "device_id"),
             [
                 Column("device_id", "evcc"),
                 Column("heartbeats", "heartbeats (updated)", str, numeric=True),

@@ -12,6 +12,7 @@ import plotly.io as pio
 import polars as pl
 from plotly.offline import get_plotlyjs
 
+from evkit.display import DISPLAY_LIMIT, html_text
 from evkit.figures.style import FONT_FAMILY
 
 
@@ -23,10 +24,15 @@ class Column:
     header: str
     format: Callable[[Any], str] = str
     numeric: bool = False
+    limit: int = DISPLAY_LIMIT
 
 
 def table(frame: pl.DataFrame, columns: Sequence[Column], *, caption: str | None = None) -> str:
-    """``frame`` as an escaped HTML table of ``columns`` (missing columns are left out)."""
+    """``frame`` as an escaped HTML table of ``columns`` (missing columns are left out).
+
+    Cells are cut to the column's ``limit`` (64 characters unless said otherwise): a device string of
+    any length is one readable cell here (its full value is in the data and in ``evkit sessions``).
+    """
     present = [c for c in columns if c.name in frame.columns]
     head = "".join(f'<th class="{"num" if c.numeric else ""}">{html.escape(c.header)}</th>' for c in present)
     body = []
@@ -34,7 +40,9 @@ def table(frame: pl.DataFrame, columns: Sequence[Column], *, caption: str | None
         cells = []
         for column, value in zip(present, row, strict=True):
             text = "–" if value is None else column.format(value)
-            cells.append(f'<td class="{"num" if column.numeric else ""}">{html.escape(text)}</td>')
+            cells.append(
+                f'<td class="{"num" if column.numeric else ""}">{html_text(text, column.limit)}</td>'
+            )
         body.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     if not body:

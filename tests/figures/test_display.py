@@ -14,6 +14,7 @@ from evkit.display import (
     DISPLAY_LIMIT,
     csv_safe,
     csv_safe_cell,
+    display_labels,
     escape_for_plotly,
     escape_html,
     html_text,
@@ -77,6 +78,14 @@ def test_labels_stay_distinct_and_short(values: list[str | None], limit: int) ->
     for _, label in pairs:
         assert "<" not in label and "%{" not in label
         assert len(html.unescape(label)) <= limit
+
+
+@given(st.lists(TEXT | st.none(), max_size=20), st.integers(min_value=8, max_value=40))
+def test_display_labels_are_the_plotly_labels_unescaped(values: list[str | None], limit: int) -> None:
+    series = pl.Series(values, dtype=pl.String)
+    shown = display_labels(series, limit).to_list()
+    escaped = plotly_labels(series, limit).to_list()
+    assert shown == [None if e is None else html.unescape(e) for e in escaped]
 
 
 def test_labels_of_two_long_ids_sharing_a_prefix_are_numbered() -> None:
