@@ -21,6 +21,7 @@ from typing import Any, TextIO
 import polars as pl
 from tqdm.auto import tqdm
 
+from evkit.display import csv_safe
 from evkit.errors import ConfigError, DatasetError
 from evkit.timeutil import parse_utc
 
@@ -370,12 +371,14 @@ def _write_sessions(frame: pl.DataFrame, args: argparse.Namespace) -> None:
             json.dump(_as_records(frame), out, indent=2)
             out.write("\n")
         elif args.format == "csv":
+            # Ids and tokens starting like a formula (=, +, -, @) are read as text by spreadsheets.
+            safe = csv_safe(frame)
             writer = csv.writer(out)
             if args.columns == "evcc":
                 writer.writerow(EVCC_COLUMNS)
-                writer.writerows(evcc_rows(frame))
+                writer.writerows(evcc_rows(safe))
             else:
-                records = _as_records(frame)
+                records = _as_records(safe)
                 writer.writerow(frame.columns)
                 writer.writerows([[_csv_cell(v) for v in r.values()] for r in records])
         else:
