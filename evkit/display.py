@@ -26,6 +26,8 @@ import polars as pl
 #: Characters of a device string shown in a label, hover or table cell (the ellipsis included).
 DISPLAY_LIMIT = 64
 ELLIPSIS = "…"
+#: Axis tick labels and legend names share the figure's width with the plot: ids are cut shorter there.
+LABEL_LIMIT = 32
 #: evkit's own sentences built from data (energy notes) are longer; they are escaped and only cut here.
 SENTENCE_LIMIT = 240
 
@@ -121,7 +123,7 @@ def display_labels(values: pl.Series, limit: int = DISPLAY_LIMIT) -> pl.Series:
     return _relabel(text, _label_table(text, limit))
 
 
-def plotly_labels(values: pl.Series, limit: int = DISPLAY_LIMIT) -> pl.Series:
+def plotly_labels(values: pl.Series, limit: int = LABEL_LIMIT) -> pl.Series:
     """Category labels (axis ticks, legend names) of ``values``: ``display_labels``, escaped for Plotly."""
     text = values.cast(pl.String)
     table = _label_table(text, limit).with_columns(_escape_expr(pl.col("label")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 from datetime import datetime
 
@@ -58,11 +59,35 @@ def _gap_frame(gaps: pl.DataFrame) -> pl.DataFrame | None:
     if start is None or end is None or "charger_id" not in gaps.columns or gaps.height == 0:
         return None
     frame = gaps.select(
-        plotly_labels(gaps["charger_id"]).alias("charger_id"),
+        pl.col("charger_id").cast(pl.String),
         pl.col(start).alias("_start"),
         pl.col(end).alias("_end"),
     )
     return naive_utc(frame, "_start", "_end").drop_nulls()
+
+
+def _slant_px(summary: pl.DataFrame) -> int:
+    """Extra pixels the slanted charger names under the bars need beyond short (8-character) ids."""
+    if "charger_id" not in summary.columns or summary.height == 0:
+        return 0
+    longest = max((len(html.unescape(n)) for n in summary["charger_id"].drop_nulls().to_list()), default=0)
+    return max(0, longest - 8) * 5
+
+
+def _labelled(summary: pl.DataFrame, gaps: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Both frames with their charger ids as Plotly labels, one label per id across both panels."""
+    frames = [f for f in (summary, gaps) if f is not None and "charger_id" in f.columns]
+    if not frames:
+        return summary, gaps
+    ids = pl.concat([f["charger_id"].cast(pl.String) for f in frames]).unique().drop_nulls()
+    labels = plotly_labels(ids)
+
+    def relabel(frame: pl.DataFrame) -> pl.DataFrame:
+        shown = frame["charger_id"].cast(pl.String).replace_strict(ids, labels, default=None)
+        return frame.with_columns(shown.alias("charger_id"))
+
+    summary = relabel(summary) if "charger_id" in summary.columns else summary
+    return summary, relabel(gaps) if gaps is not None else None
 
 
 def data_quality_overview(
@@ -77,18 +102,22 @@ def data_quality_overview(
     silence as a bar on a time axis per charger (``time_range``, e.g. the data's first and last
     observation, sets that axis so gaps show in proportion to the whole capture).
     """
-    frame = collect(summary)
-    gap_frame = _gap_frame(collect(gaps)) if gaps is not None else None
+    frame, gap_frame = _labelled(collect(summary), _gap_frame(collect(gaps)) if gaps is not None else None)
     metrics = quality_columns(frame) if "charger_id" in frame.columns else []
     if (frame.height == 0 or not metrics) and gap_frame is None:
         return no_data(title, "no data-quality summary")
     rows = 2 if gap_frame is not None and gap_frame.height else 1
+    # Long charger names are drawn slanted under the bars: the space between the panels grows with them.
+    slant = _slant_px(frame) if rows == 2 else 0
+    height = (
+        min(1800, 560 + 24 * gap_frame["charger_id"].n_unique()) + slant if gap_frame is not None else 420
+    )
     fig = (
         make_subplots(
             rows=2,
             cols=1,
             row_heights=[0.5, 0.5],
-            vertical_spacing=0.16,
+            vertical_spacing=(0.16 * (height - slant) + slant) / height,
             subplot_titles=("problems per charger (count)", "telemetry gaps (silence longer than expected)"),
         )
         if rows == 2
@@ -100,7 +129,7 @@ def data_quality_overview(
         legend={"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top"},
     )
     if metrics and frame.height:
-        frame = frame.with_columns(plotly_labels(frame["charger_id"]).alias("charger_id")).with_columns(
+        frame = frame.with_columns(
             pl.sum_horizontal([pl.col(c).fill_null(0) for c, _ in metrics]).alias("_total")
         )
         shown = frame.sort(["_total", "charger_id"], descending=[True, False]).head(MAX_CHARGERS)
@@ -144,7 +173,7 @@ def data_quality_overview(
         _add_gaps(fig, gap_frame)
         if time_range is not None:
             fig.update_xaxes(range=[utc_literal(time_range[0]), utc_literal(time_range[1])], row=2, col=1)
-        fig.update_layout(height=min(1800, 560 + 24 * gap_frame["charger_id"].n_unique()))
+        fig.update_layout(height=height)
     else:
         fig.update_layout(height=420)
     return fig

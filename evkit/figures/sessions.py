@@ -100,9 +100,10 @@ def _hover_rows(frame: pl.DataFrame) -> list[list[str]]:
         _col(frame, "_status"),
         _col(frame, "session_id"),
         _col(frame, "energy_note"),
+        _col(frame, "_charger"),
         strict=True,
     ):
-        start, end, energy, source, charging, connected, peak, rfid, status, session_id, why = record
+        start, end, energy, source, charging, connected, peak, rfid, status, session_id, why, charger = record
         rows.append(
             [
                 timestamp(start),
@@ -116,13 +117,14 @@ def _hover_rows(frame: pl.DataFrame) -> list[list[str]]:
                 _STATUS_STYLE[status][0],
                 str(session_id) if session_id is not None else "–",
                 f"<br>{why}" if why else "",
+                charger or "–",
             ]
         )
     return rows
 
 
 _HOVER = (
-    "<b>%{y}</b> · session %{customdata[9]}<br>"
+    "<b>%{customdata[11]}</b> · session %{customdata[9]}<br>"
     "%{customdata[0]} → %{customdata[1]}<br>"
     "energy %{customdata[2]} (from %{customdata[3]})<br>"
     "charging %{customdata[4]} of %{customdata[5]} connected<br>"
@@ -169,7 +171,8 @@ def session_timeline(
     limits = {"rfid_token": DISPLAY_LIMIT, "energy_source": DISPLAY_LIMIT, "session_id": DISPLAY_LIMIT}
     limits["energy_note"] = SENTENCE_LIMIT  # evkit's own sentence: escaped, cut only when absurd
     frame = frame.with_columns(
-        plotly_labels(frame["charger_id"]).alias("charger_id"),
+        plotly_labels(frame["charger_id"]).alias("charger_id"),  # the row labels, cut shorter
+        plotly_text_expr(pl.col("charger_id")).alias("_charger"),  # the hover's, cut to the display limit
         *(plotly_text_expr(pl.col(c), n).alias(c) for c, n in limits.items() if c in frame.columns),
     )
     frame = frame.with_columns(

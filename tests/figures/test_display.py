@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from evkit.display import (
     CSV_FORMULA_START,
     DISPLAY_LIMIT,
+    LABEL_LIMIT,
     csv_safe,
     csv_safe_cell,
     display_labels,
@@ -90,9 +91,13 @@ def test_display_labels_are_the_plotly_labels_unescaped(values: list[str | None]
 
 def test_labels_of_two_long_ids_sharing_a_prefix_are_numbered() -> None:
     first, second = "EH" + "x" * 200, "EH" + "x" * 200 + "2"
-    labels = plotly_labels(pl.Series([second, first, "short"])).to_list()
+    labels = display_labels(pl.Series([second, first, "short"])).to_list()
     assert labels == ["EH" + "x" * 58 + "… #2", "EH" + "x" * 58 + "… #1", "short"]
     assert all(len(label) == DISPLAY_LIMIT for label in labels[:2])
+    # axis ticks and legend names are shorter still, numbered the same way
+    ticks = plotly_labels(pl.Series([second, first, "short"])).to_list()
+    assert ticks == ["EH" + "x" * 26 + "… #2", "EH" + "x" * 26 + "… #1", "short"]
+    assert all(len(label) == LABEL_LIMIT for label in ticks[:2])
 
 
 def test_html_text_escapes_quotes_too_and_cuts() -> None:

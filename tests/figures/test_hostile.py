@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from evkit import analysis, figures
-from evkit.display import DISPLAY_LIMIT
+from evkit.display import LABEL_LIMIT
 from tests.analysis.scenario import T0
 from tests.figures.hostile import (
     CHARGER_IDS,
@@ -25,6 +25,7 @@ from tests.figures.hostile import (
 )
 
 ESCAPED_LINK = '&lt;a href="https://evil.example/verify"&gt;verify your account&lt;/a&gt;'
+SHORT_LINK = '&lt;a href="https://evil.example/v…'
 
 
 @pytest.fixture(scope="module")
@@ -83,20 +84,21 @@ def test_every_string_drawn_from_the_data_fits_the_display_limit(built: dict[str
     assert len(ticks) == len(CHARGER_IDS)  # the two long ids sharing 100 000 characters stay two rows
     for tick in ticks:
         readable = tick.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").replace("&#37;", "%")
-        assert len(readable) <= DISPLAY_LIMIT
+        assert len(readable) <= LABEL_LIMIT
 
 
 def test_the_hostile_strings_are_still_shown_as_literal_text(built: dict[str, go.Figure]) -> None:
     timeline = built["timeline"]
     rows = {y for trace in timeline.data for y in trace.y}
-    assert ESCAPED_LINK in rows
+    assert SHORT_LINK in rows  # rows and legends: cut to LABEL_LIMIT
     assert "&lt;b&gt;x&lt;/b&gt;" in rows
     assert "EH&#37;{customdata[0]}&amp;amp;" in rows
     hovers = [cell for trace in timeline.data for row in trace.customdata for cell in row]
+    assert ESCAPED_LINK in hovers  # the hover names the charger up to DISPLAY_LIMIT
     assert '=HYPERLINK("http://x","y")' in hovers  # a formula is harmless text in a figure
     assert all(any(token in cell for cell in hovers) for token in TOKENS[:4])
     energy = built["energy"]
-    assert ESCAPED_LINK in {trace.name for trace in energy.data}
+    assert SHORT_LINK in {trace.name for trace in energy.data}
     assert any("<b>&lt;b&gt;x&lt;/b&gt;</b>" in (trace.hovertemplate or "") for trace in energy.data)
     assert ESCAPED_LINK in built["power curve"].layout.title.text
     assert "EH&#37;{customdata[0]}" in built["power curve, no data"].layout.annotations[0].text
