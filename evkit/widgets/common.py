@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import ipywidgets as widgets
 
 from evkit.control.base import CommandResult, Outcome
+from evkit.display import SENTENCE_LIMIT, html_text
 from evkit.errors import ControlError, EvkitError, ValidationError
 
 _COLOURS = {
@@ -157,7 +158,7 @@ def result_html(result: CommandResult) -> str:
     colour = _COLOURS[result.outcome]
     when = result.time.astimezone().strftime("%H:%M:%S")
     latency = f" in {result.latency_s:.2f} s" if result.latency_s is not None else ""
-    detail = f" — {html.escape(result.detail)}" if result.detail else ""
+    detail = f" — {html_text(result.detail, SENTENCE_LIMIT)}" if result.detail else ""
     return (
         f'<div class="evkit-result evkit-{result.outcome.value}">'
         f"{when} <b style='color:{colour}'>{html.escape(result.outcome.label)}</b>: "

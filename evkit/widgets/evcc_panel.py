@@ -24,6 +24,7 @@ import ipywidgets as widgets
 from evkit.control.audit import AuditLog
 from evkit.control.base import CommandResult, MqttTransport
 from evkit.control.evcc import EvccClient
+from evkit.display import html_text
 from evkit.evcc.setters import format_time
 from evkit.evcc.state import MODES
 from evkit.widgets.common import ControlPanel, PendingEdits
@@ -226,7 +227,7 @@ class _Binding:
         shown = ", ".join(t for t in texts if t) or "—"
         if self.spec.kind == "plan":
             shown = f"{texts[0] or '—'} {self.spec.unit} at {unix_to_iso(texts[1]) or '—'}"
-        self.live.value = f"<span style='color:#555'>evcc: {html.escape(shown)}</span>"
+        self.live.value = f"<span style='color:#555'>evcc: {html_text(shown)}</span>"
         if self.spec.path in self.panel.controller.edits:
             return
         self.syncing = True

@@ -26,6 +26,7 @@ import ipywidgets as widgets
 from evkit.control.audit import AuditLog
 from evkit.control.base import CommandResult
 from evkit.control.goe import GoeController
+from evkit.display import SENTENCE_LIMIT, html_text
 from evkit.errors import ControlError, SourceError
 from evkit.goe.keys import KEYS, label
 from evkit.goe.status import DEFAULT_PREFIX, NRG_TOTAL_POWER_INDEX
@@ -147,7 +148,7 @@ class _Binding:
         value = state.get(key)
         shown = _shown(key, value) if known else "—"
         self.live.value = (
-            f"<span style='color:#555'>charger: <b>{html.escape(shown)}</b> · "
+            f"<span style='color:#555'>charger: <b>{html_text(shown)}</b> · "
             f"{html.escape(self.field.spec_description)}</span>"
         )
         if not known or key in self.panel.controller.edits:
@@ -370,7 +371,7 @@ class GoePanel(ControlPanel):
         state = self.goe.state
         parts = [html.escape(self.goe.where)]
         if "car" in state:
-            parts.append(f"car: {html.escape(_shown('car', state['car']))}")
+            parts.append(f"car: {html_text(_shown('car', state['car']))}")
         nrg = state.get("nrg")
         if isinstance(nrg, list) and len(nrg) > NRG_TOTAL_POWER_INDEX:
             power = nrg[NRG_TOTAL_POWER_INDEX]
@@ -383,9 +384,9 @@ class GoePanel(ControlPanel):
                 html.escape(label("modelStatus", state["modelStatus"]) or f"status {state['modelStatus']}")
             )
         if state.get("err") not in (None, 0):
-            parts.append(f"<b style='color:#b00020'>error {html.escape(_shown('err', state['err']))}</b>")
+            parts.append(f"<b style='color:#b00020'>error {html_text(_shown('err', state['err']))}</b>")
         if self._load_error:
-            parts.append(f"<span style='color:#b00020'>{html.escape(self._load_error)}</span>")
+            parts.append(f"<span style='color:#b00020'>{html_text(self._load_error, SENTENCE_LIMIT)}</span>")
         self.status.value = f"<span style='color:#555'>{' · '.join(parts)}</span>"
 
 
