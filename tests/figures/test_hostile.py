@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import html
+from datetime import datetime, timedelta
 
 import plotly.graph_objects as go
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evkit import analysis, figures
 from evkit.display import LABEL_LIMIT
@@ -109,3 +112,26 @@ def test_the_data_keeps_the_full_values(built: dict[str, go.Figure]) -> None:
     sessions = analysis.sessions(hostile().lazy()).collect()
     assert set(sessions["charger_id"]) == set(CHARGER_IDS)
     assert set(sessions["rfid_token"]) == set(TOKENS)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet="<>&%{}ab /\"'=…#1", min_size=1, max_size=90), min_size=1, max_size=6))
+def test_any_charger_id_is_drawn_as_its_own_text(ids: list[str]) -> None:
+    start = datetime(2026, 3, 2, 6, 0)
+    sessions = pl.DataFrame(
+        {
+            "charger_id": ids,
+            "started_at": [start + timedelta(hours=i) for i in range(len(ids))],
+            "ended_at": [start + timedelta(hours=i, minutes=30) for i in range(len(ids))],
+        }
+    )
+    fig = figures.session_timeline(sessions)
+    drawn = {y for trace in fig.data for y in trace.y}
+    assert len(drawn) == len(set(ids))  # distinct ids stay distinct rows
+    for trace in fig.data:
+        for label, hover in zip(trace.y, trace.customdata, strict=True):
+            for shown in (label, hover[11]):
+                assert "<" not in shown and ">" not in shown and "%{" not in shown
+            text = html.unescape(hover[11])  # what the reader sees in the hover
+            assert text in ids or (text.endswith("…") and any(i.startswith(text[:-1]) for i in ids))
+            assert len(html.unescape(label)) <= LABEL_LIMIT
