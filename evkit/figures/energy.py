@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import date
 
 import plotly.graph_objects as go
@@ -12,6 +13,8 @@ from evkit.figures.style import MUTED_COLOUR, collect, colour, new_figure, no_da
 
 #: Beyond this many chargers the smallest are summed into one "other" series (legends stay readable).
 MAX_SERIES = 12
+#: Legend text (names plus room for each marker) that still fits in one row above the plot.
+LEGEND_ROW_CHARS = 110
 
 
 def _day_column(frame: pl.DataFrame) -> pl.DataFrame:
@@ -103,6 +106,11 @@ def energy_per_day(
             )
         )
     fig.update_layout(barmode="stack", bargap=0.25)
+    if sum(len(html.unescape(name)) + 6 for name in series) > LEGEND_ROW_CHARS:
+        # A legend longer than one row above the plot would run into the title: it goes to the right.
+        fig.update_layout(
+            legend={"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top"}
+        )
     first, last = daily["day"].min(), daily["day"].max()
     days = (last - first).days + 1 if isinstance(first, date) and isinstance(last, date) else daily.height
     fig.update_xaxes(

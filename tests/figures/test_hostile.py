@@ -135,3 +135,16 @@ def test_any_charger_id_is_drawn_as_its_own_text(ids: list[str]) -> None:
             text = html.unescape(hover[11])  # what the reader sees in the hover
             assert text in ids or (text.endswith("…") and any(i.startswith(text[:-1]) for i in ids))
             assert len(html.unescape(label)) <= LABEL_LIMIT
+
+
+def test_long_legends_and_slanted_names_get_room(built: dict[str, go.Figure]) -> None:
+    energy = built["energy"]
+    assert energy.layout.legend.orientation == "v"  # six long names: beside the plot, not over the title
+    short = figures.energy_per_day(
+        pl.DataFrame({"charger_id": ["EH1", "EH2"], "day": [T0.date()] * 2, "energy_kwh": [1.0, 2.0]})
+    )
+    assert short.layout.legend.orientation is None  # the template's one row above the plot
+    quality = built["quality"]
+    top, bottom = quality.layout.yaxis.domain, quality.layout.yaxis2.domain
+    gap_px = (top[0] - bottom[1]) * quality.layout.height
+    assert gap_px >= 0.16 * 560 + 5 * (LABEL_LIMIT - 8)  # room for the slanted 32-character names
