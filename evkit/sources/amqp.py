@@ -47,6 +47,7 @@ from evkit.sources.easee_details import (
     parse_url,
     read_details_file,
 )
+from evkit.sources.idle import ConnectedIdleClock
 from evkit.sources.pipeline import CapturePipeline, CaptureStats, WriteResult
 from evkit.sources.progress import BackgroundCapture, TerminalProgress
 from evkit.sources.writer_process import WriterProcess, explain_write_failure
@@ -180,6 +181,8 @@ class AmqpCapture:
         self._acks_pending = 0
         self._acks_lock = threading.Lock()
         self._connected_this_epoch = False
+        self._consumed_before = False  # a later consuming connection is a reconnect
+        self._idle = ConnectedIdleClock()  # --idle-exit counts only time connected
         self._session_started = time.monotonic()
         self._started_mono = time.monotonic()
 
@@ -256,6 +259,7 @@ class AmqpCapture:
                 return
             except (pe.AMQPError, OSError) as exc:  # OSError: TLS and socket errors pika lets through
                 self._drop_connection()
+                self._idle.disconnected(time.time(), self._last_message_s())
                 reason = _describe_error(exc)
                 # Rows of the dead connection are written (duplicates are harmless) but never acked.
                 pipeline.flush(None)
@@ -282,7 +286,6 @@ class AmqpCapture:
                         reason = f"{reason}; fetching fresh details failed: {fetch_error}"
                 if not connected_once:
                     raise SourceError(f"cannot connect to {self.details.masked_url()}: {reason}") from None
-                self.stats.reconnects += 1
                 delay = next(delays)
                 log.warning("connection lost (%s); reconnecting in %.1f s", reason, delay)
                 if self._wait_or_stop(delay, bar):
@@ -377,6 +380,10 @@ class AmqpCapture:
 
         def on_qos(channel: Any) -> None:
             self._connected_this_epoch = True
+            if self._consumed_before:
+                self.stats.reconnects += 1  # successful reconnections only, never failed attempts
+            self._consumed_before = True
+            self._idle.connected(time.time(), self._last_message_s())
             self._last_tag = 0
             channel.basic_consume(self.queue, on_message, auto_ack=False)
             log.info("consuming %s from %s (epoch %d)", self.queue, self.details.masked_url(), epoch)
@@ -459,13 +466,17 @@ class AmqpCapture:
         if self.duration is not None and now - self._started_mono >= self.duration:
             self.request_stop("duration reached")
             return True
-        if self.idle_exit is not None:
-            last = self._last_us / 1e6 if self._last_us is not None else None
-            idle_for = time.time() - last if last is not None else now - self._started_mono
-            if idle_for >= self.idle_exit:
-                self.request_stop("idle")
-                return True
+        # An outage is not idleness: the broker may hold messages for us (only time connected counts).
+        if (
+            self.idle_exit is not None
+            and self._idle.seconds(time.time(), self._last_message_s()) >= self.idle_exit
+        ):
+            self.request_stop("idle")
+            return True
         return False
+
+    def _last_message_s(self) -> float | None:
+        return self._last_us / 1e6 if self._last_us is not None else None
 
     def _drain(self, pipeline: CapturePipeline[Any], timeout: float = DRAIN_TIMEOUT_S) -> None:
         """Without a connection: wait for queued batches to be written (they cannot be acked)."""

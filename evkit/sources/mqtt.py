@@ -355,6 +355,8 @@ class MqttCapture:
                 return
             if rc != 0 or not self._connected:
                 self._reconnect(started)
+                if not self._connected:
+                    return  # a stop condition (Ctrl-C, --duration) came while the broker was away
                 continue
             if (
                 idle_flush
