@@ -20,6 +20,10 @@ examples:
 
 Rows keep evcc's and go-e's units as sent (column `unit`: evcc sessionEnergy Wh, chargeTotalImport
 kWh; go-e eto Wh); an empty payload (a deleted retained value) has value null and value_text "".
+
+Nothing is lost across a broker restart only if the broker keeps our session and queues enough for it
+(README: "Broker settings under which nothing is lost"). A reconnect that finds no session
+(session present: False) is reported in the log, the manifest (session_lost) and the exit summary.
 """
 
 
@@ -83,7 +87,12 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     )
     stop = parser.add_argument_group("when to stop (default: Ctrl-C / SIGTERM, which flush and exit 0)")
     stop.add_argument("--max-messages", type=int, metavar="N", help="stop after N messages")
-    stop.add_argument("--idle-exit", type=float, metavar="S", help="stop once no message came for S seconds")
+    stop.add_argument(
+        "--idle-exit",
+        type=float,
+        metavar="S",
+        help="stop once no message came for S seconds connected (an outage does not count)",
+    )
     stop.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     tune = parser.add_argument_group("tuning")
     tune.add_argument(

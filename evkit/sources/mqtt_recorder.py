@@ -26,6 +26,7 @@ def record_mqtt(
 
     >>> rec = evkit.record_mqtt("127.0.0.1", ["evcc/#", "go-eCharger/#"], "data/home")  # doctest: +SKIP
     >>> rec            # a panel with messages, msg/s, last-message age, reconnects, errors; Stop button
+    >>> # (it warns when a reconnect found the broker had lost our session: messages may be missing)
     >>> rec.stop()     # flush, acknowledge, disconnect; returns the summary
 
     ``password_env`` names an environment variable holding the password (preferred over ``password``,
