@@ -17,6 +17,8 @@ How it stays fast and loses nothing (see ``evkit.sources.pipeline``):
   writing a part have a fixed cost per batch, so at 1,000 rows per part the writer needed about
   twice the CPU per message. A live stream flushes on the timer and is unaffected.
 * On connection loss it reconnects with capped exponential backoff and jitter, bumping ``conn_epoch``.
+  ``reconnects`` counts successful reconnections (not failed attempts); ``idle_exit`` counts only time
+  connected (the broker may be holding messages for us while we are away).
   Acks of a dead connection are dropped: the broker redelivers those messages, rows already written
   stay and ``evkit.scan`` removes the duplicates.
 * The queue is the operator's: it is declared passively, never created or deleted.
