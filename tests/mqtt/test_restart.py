@@ -134,11 +134,18 @@ def test_stop_requested_while_the_broker_is_away_ends_the_capture(
     assert stored_ids(dataset_dir) == set(range(20))  # the buffer is written (unacknowledged: redelivered)
 
 
+@pytest.mark.parametrize("protocol", [5, 311])
 def test_a_lost_session_is_reported_in_log_manifest_summary_and_panel(
-    forgetful_broker: PrivateBroker, unique_name: str, dataset_dir: Path, caplog: pytest.LogCaptureFixture
+    forgetful_broker: PrivateBroker,
+    unique_name: str,
+    dataset_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+    protocol: int,
 ) -> None:
     port = forgetful_broker.port
-    recorder = record_mqtt("127.0.0.1", f"{unique_name}/#", dataset_dir, port=port, flush_interval=0.2)
+    recorder = record_mqtt(
+        "127.0.0.1", f"{unique_name}/#", dataset_dir, port=port, flush_interval=0.2, protocol=protocol
+    )
     wait_until(recorder._capture.subscribed.is_set, 15)  # type: ignore[attr-defined]
     publish(port, [(f"{unique_name}/x", "1", False)])
     wait_until(lambda: recorder.stats["rows_written"] >= 1, 15)
@@ -158,7 +165,14 @@ def test_a_lost_session_is_reported_in_log_manifest_summary_and_panel(
     # what was published between the runs is lost, and that is reported too.
     forgetful_broker.restart()
     second = CaptureThread(
-        MqttSettings(host="127.0.0.1", port=port, topics=[f"{unique_name}/#"], out=dataset_dir, idle_exit=1.0)
+        MqttSettings(
+            host="127.0.0.1",
+            port=port,
+            topics=[f"{unique_name}/#"],
+            out=dataset_dir,
+            idle_exit=1.0,
+            protocol=protocol,
+        )
     )
     assert second.join()["session_lost"] == 1
 
