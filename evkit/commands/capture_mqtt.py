@@ -8,7 +8,9 @@ import signal
 import sys
 from typing import Any
 
+from evkit.commands._args import integer
 from evkit.errors import ConfigError
+from evkit.sources.mqtt_session import DEFAULT_SESSION_EXPIRY_S, MAX_SESSION_EXPIRY_S
 
 EXAMPLES = """\
 examples:
@@ -18,6 +20,10 @@ examples:
 
 Rows keep evcc's and go-e's units as sent (column `unit`: evcc sessionEnergy Wh, chargeTotalImport
 kWh; go-e eto Wh); an empty payload (a deleted retained value) has value null and value_text "".
+
+Nothing is lost across a broker restart only if the broker keeps our session and queues enough for it
+(README: "Broker settings under which nothing is lost"). A reconnect that finds no session
+(session present: False) is reported in the log, the manifest (session_lost) and the exit summary.
 """
 
 
@@ -55,10 +61,11 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     conn.add_argument("--qos", type=int, choices=[0, 1], default=1, help="subscription QoS (default 1)")
     conn.add_argument(
         "--session-expiry",
-        type=int,
-        default=86_400,
+        type=integer(min=1, max=MAX_SESSION_EXPIRY_S),
+        default=DEFAULT_SESSION_EXPIRY_S,
         metavar="S",
-        help="seconds the broker keeps the session while we are away (MQTT 5; default 1 day)",
+        help="seconds the broker keeps the session (and queues for it) while we are away (MQTT 5; "
+        f"default {DEFAULT_SESSION_EXPIRY_S} = 1 day; {MAX_SESSION_EXPIRY_S} = never expires)",
     )
     what = parser.add_argument_group("what and where")
     what.add_argument(
@@ -80,7 +87,12 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     )
     stop = parser.add_argument_group("when to stop (default: Ctrl-C / SIGTERM, which flush and exit 0)")
     stop.add_argument("--max-messages", type=int, metavar="N", help="stop after N messages")
-    stop.add_argument("--idle-exit", type=float, metavar="S", help="stop once no message came for S seconds")
+    stop.add_argument(
+        "--idle-exit",
+        type=float,
+        metavar="S",
+        help="stop once no message came for S seconds connected (an outage does not count)",
+    )
     stop.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     tune = parser.add_argument_group("tuning")
     tune.add_argument(
@@ -108,6 +120,7 @@ def register(top: Any, groups: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Handler of ``evkit capture mqtt``."""
     from evkit.sources.mqtt import MqttCapture, MqttSettings, TopicRules
+    from evkit.sources.mqtt_session import SESSION_LOST_HINT
 
     password = None
     if args.password_env:
@@ -161,4 +174,10 @@ def run(args: argparse.Namespace) -> int:
         f"in {summary['elapsed_s']:.1f} s into {summary['out']} [{summary['stop_reason']}]",
         file=sys.stderr,
     )
+    if summary["session_lost"]:
+        print(
+            f"WARNING: the broker had lost this capture's session {summary['session_lost']} time(s) "
+            f"(at {', '.join(summary['session_lost_at'])}): {SESSION_LOST_HINT}",
+            file=sys.stderr,
+        )
     return 0

@@ -17,6 +17,8 @@ How it stays fast and loses nothing (see ``evkit.sources.pipeline``):
   writing a part have a fixed cost per batch, so at 1,000 rows per part the writer needed about
   twice the CPU per message. A live stream flushes on the timer and is unaffected.
 * On connection loss it reconnects with capped exponential backoff and jitter, bumping ``conn_epoch``.
+  ``reconnects`` counts successful reconnections (not failed attempts); ``idle_exit`` counts only time
+  connected (the broker may be holding messages for us while we are away).
   Acks of a dead connection are dropped: the broker redelivers those messages, rows already written
   stay and ``evkit.scan`` removes the duplicates.
 * The queue is the operator's: it is declared passively, never created or deleted.
@@ -47,6 +49,7 @@ from evkit.sources.easee_details import (
     parse_url,
     read_details_file,
 )
+from evkit.sources.idle import ConnectedIdleClock
 from evkit.sources.pipeline import CapturePipeline, CaptureStats, WriteResult
 from evkit.sources.progress import BackgroundCapture, TerminalProgress
 from evkit.sources.writer_process import WriterProcess, explain_write_failure
@@ -180,6 +183,8 @@ class AmqpCapture:
         self._acks_pending = 0
         self._acks_lock = threading.Lock()
         self._connected_this_epoch = False
+        self._consumed_before = False  # a later consuming connection is a reconnect
+        self._idle = ConnectedIdleClock()  # --idle-exit counts only time connected
         self._session_started = time.monotonic()
         self._started_mono = time.monotonic()
 
@@ -256,6 +261,7 @@ class AmqpCapture:
                 return
             except (pe.AMQPError, OSError) as exc:  # OSError: TLS and socket errors pika lets through
                 self._drop_connection()
+                self._idle.disconnected(time.time(), self._last_message_s())
                 reason = _describe_error(exc)
                 # Rows of the dead connection are written (duplicates are harmless) but never acked.
                 pipeline.flush(None)
@@ -282,7 +288,6 @@ class AmqpCapture:
                         reason = f"{reason}; fetching fresh details failed: {fetch_error}"
                 if not connected_once:
                     raise SourceError(f"cannot connect to {self.details.masked_url()}: {reason}") from None
-                self.stats.reconnects += 1
                 delay = next(delays)
                 log.warning("connection lost (%s); reconnecting in %.1f s", reason, delay)
                 if self._wait_or_stop(delay, bar):
@@ -377,6 +382,10 @@ class AmqpCapture:
 
         def on_qos(channel: Any) -> None:
             self._connected_this_epoch = True
+            if self._consumed_before:
+                self.stats.reconnects += 1  # successful reconnections only, never failed attempts
+            self._consumed_before = True
+            self._idle.connected(time.time(), self._last_message_s())
             self._last_tag = 0
             channel.basic_consume(self.queue, on_message, auto_ack=False)
             log.info("consuming %s from %s (epoch %d)", self.queue, self.details.masked_url(), epoch)
@@ -459,13 +468,17 @@ class AmqpCapture:
         if self.duration is not None and now - self._started_mono >= self.duration:
             self.request_stop("duration reached")
             return True
-        if self.idle_exit is not None:
-            last = self._last_us / 1e6 if self._last_us is not None else None
-            idle_for = time.time() - last if last is not None else now - self._started_mono
-            if idle_for >= self.idle_exit:
-                self.request_stop("idle")
-                return True
+        # An outage is not idleness: the broker may hold messages for us (only time connected counts).
+        if (
+            self.idle_exit is not None
+            and self._idle.seconds(time.time(), self._last_message_s()) >= self.idle_exit
+        ):
+            self.request_stop("idle")
+            return True
         return False
+
+    def _last_message_s(self) -> float | None:
+        return self._last_us / 1e6 if self._last_us is not None else None
 
     def _drain(self, pipeline: CapturePipeline[Any], timeout: float = DRAIN_TIMEOUT_S) -> None:
         """Without a connection: wait for queued batches to be written (they cannot be acked)."""

@@ -4,6 +4,7 @@ How nothing is lost:
 
 - QoS 1 subscriptions, a fixed client id and a persistent session (MQTT 5 session expiry, or
   ``clean_session=False`` on 3.1.1): what the broker queues while we reconnect is delivered after.
+  Reconnects, and lost sessions (reported): :mod:`evkit.sources.mqtt_session`.
 - Manual acks (paho ``manual_ack=True``): a message is acknowledged only after its row is in a
   closed, fsynced Parquet part (:class:`~evkit.sources.pipeline.CapturePipeline`). Messages we did
   not write (a failed disk, ``--max-messages`` reached) stay unacknowledged, so the broker redelivers
@@ -17,413 +18,62 @@ How nothing is lost:
   deliveries pause (``IDLE_FLUSH_S``), which means smaller Parquet parts.
 
 One thread owns the paho client: it runs ``client.loop()`` on a socket read 64 KiB at a time
-(:class:`BufferedSocket`), buffers each message as a plain tuple (the only per-message work), hands
+(``BufferedSocket``), buffers each message as a plain tuple (the only per-message work), hands
 batches to the pipeline's writer thread, and sends the acks the writer reports back. Decoding
 (:mod:`evkit.evcc.decode`, :mod:`evkit.goe.decode`) and the Parquet write happen per batch in a
 writer process (``writer="process"``, the default; ``"thread"`` keeps them in this process), so
 they do not compete with the MQTT client for the GIL.
 
-Rows: every required column of the dataset contract plus ``topic``, ``retained``, ``qos``,
-``source`` (evcc / go-e / other), ``device_id``, ``key``, ``conn_epoch``, ``label`` and ``unit``.
-``observation`` repeats ``key``; ``charger_id`` repeats ``device_id``; ``redelivered`` is MQTT's DUP
-flag. Values are stored as sent, in the ``unit`` given (evcc ``sessionEnergy`` Wh,
-``chargeTotalImport`` kWh, go-e ``eto`` Wh...). An empty payload (a deleted retained value) has a
-null ``value`` and ``value_text`` ``""``.
+Rows are built in :mod:`evkit.sources.mqtt_rows`; ``record_mqtt`` (notebooks) is in
+:mod:`evkit.sources.mqtt_recorder`. The public names stay importable from here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import math
-import os
-import random
-import re
-import ssl
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-import polars as pl
-
-from evkit.errors import AuthError, ConfigError, SourceError, StoreError
-from evkit.evcc import decode as evcc_decode
-from evkit.evcc.decode import Reading
-from evkit.goe import decode as goe_decode
+from evkit.errors import AuthError, SourceError, StoreError
+from evkit.sources.idle import ConnectedIdleClock
+from evkit.sources.mqtt_recorder import record_mqtt
+from evkit.sources.mqtt_rows import (
+    CAPTURE_SCHEMA,
+    Message,
+    MessageTuple,
+    RowBuilder,
+    TopicRules,
+    decode_batch,
+    decode_other,
+)
+from evkit.sources.mqtt_session import (
+    MqttSettings,
+    connect_properties,
+    default_client_id,
+    make_client,
+    ran_before,
+    reconnect_delays,
+    settings_record,
+    warn_session_lost,
+)
 from evkit.sources.pipeline import CapturePipeline, CaptureStats, WriteResult
 from evkit.sources.writer_process import WriterProcess
-from evkit.store import MQTT_SCHEMA, PartWriter, ensure_writable, new_capture_id, upsert_capture
-from evkit.store.schema import UTC_US
+from evkit.store import PartWriter, ensure_writable, new_capture_id, upsert_capture
 
 log = logging.getLogger(__name__)
 
-#: Columns of a captured MQTT row: the contract's MQTT schema plus label and unit.
-CAPTURE_SCHEMA: dict[str, pl.DataType] = MQTT_SCHEMA
-
-_NUMBER = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 _AUTH_FAILURES = frozenset({134, 135})  # bad user name or password / not authorized
-_ROUTE_CACHE_LIMIT = 200_000
-_DECODED_CACHE_LIMIT = 100_000
-_CACHED_PAYLOAD_BYTES = 48
-#: go-e keys whose rows depend on more than topic and payload (the charger's firmware).
-_FIRMWARE_DEPENDENT = frozenset({"err", "fwv"})
 #: MQTT 3.1.1 has no Receive Maximum: a broker sends only a few unacknowledged QoS 1 messages at a
 #: time (Mosquitto: ``max_inflight_messages`` = 20), then waits for our acks. So on 3.1.1 a batch is
 #: written (and acknowledged) as soon as deliveries pause this long, instead of after flush_interval.
 IDLE_FLUSH_S = 0.02
-
-
-#: What the connection thread keeps of one delivery (decoded later, in batches): received_at (epoch
-#: microseconds), topic, payload, retained, qos, dup, conn_epoch. A plain tuple on the hot path.
-MessageTuple = tuple[int, str, bytes, bool, int, bool, int]
-
-
-class Message(NamedTuple):
-    """A :data:`MessageTuple` with names (tests and notebooks)."""
-
-    received_us: int
-    topic: str
-    payload: bytes
-    retained: bool
-    qos: int
-    dup: bool
-    epoch: int
-
-
-# ------------------------------------------------------------------------------------------------
-# Pure part: topic routing and rows
-
-
-@dataclass(frozen=True)
-class TopicRules:
-    """Which topic trees are evcc's and which are go-e's (everything else is stored raw as ``other``)."""
-
-    evcc_roots: tuple[str, ...] = ("evcc",)
-    goe_prefixes: tuple[str, ...] = ("go-eCharger",)
-
-
-def decode_other(payload: bytes) -> Reading:
-    """An unknown topic: text kept when it is UTF-8, a number recognised, bytes always in ``raw``."""
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return Reading("", None, None, None, None, None, None)
-    value: float | None = None
-    stripped = text.strip()
-    if _NUMBER.match(text):
-        number = float(text)
-        value = number if math.isfinite(number) else None
-    elif stripped in ("true", "false"):
-        value = 1.0 if stripped == "true" else 0.0
-    return Reading("", value, text, None, None, None, None)
-
-
-@dataclass
-class _Route:
-    source: str
-    device_id: str | None
-    key: str
-    evcc: evcc_decode.EvccRoute | None = None
-    goe: goe_decode.GoeRoute | None = None
-
-
-class RowBuilder:
-    """Turns buffered messages into a frame with :data:`CAPTURE_SCHEMA` (pure, no I/O).
-
-    Remembers per-topic routing and each go-e charger's firmware (``fwv``, for its ``err`` labels).
-    Every message gives at least one row; ``nrg`` gives one per field. Nothing raises.
-    """
-
-    def __init__(self, rules: TopicRules | None = None) -> None:
-        self.rules = rules or TopicRules()
-        self._routes: dict[str, _Route] = {}
-        self._firmware: dict[str, str] = {}
-        # evcc re-publishes every value each cycle and most do not change: short payloads decode once.
-        self._decoded: dict[tuple[str, bytes], tuple[_Route, list[Reading]]] = {}
-
-    def route(self, topic: str) -> _Route:
-        """Source, device and key of ``topic`` (cached)."""
-        found = self._routes.get(topic)
-        if found is not None:
-            return found
-        found = self._classify(topic)
-        if len(self._routes) >= _ROUTE_CACHE_LIMIT:
-            self._routes.clear()
-        self._routes[topic] = found
-        return found
-
-    def _classify(self, topic: str) -> _Route:
-        for root in self.rules.evcc_roots:
-            evcc_route = evcc_decode.route(topic, root)
-            if evcc_route is not None:
-                return _Route("evcc", evcc_route.device_id, evcc_route.key, evcc=evcc_route)
-        for prefix in self.rules.goe_prefixes:
-            goe_route = goe_decode.route(topic, prefix)
-            if goe_route is not None:
-                return _Route("go-e", goe_route.serial, goe_route.key, goe=goe_route)
-        return _Route("other", None, topic)
-
-    def readings(self, topic: str, payload: bytes) -> tuple[_Route, list[Reading]]:
-        """The route and decoded rows of one message (never raises). Do not mutate the result."""
-        if len(payload) <= _CACHED_PAYLOAD_BYTES:
-            known = self._decoded.get((topic, payload))
-            if known is not None:
-                return known
-            decoded = self._readings(topic, payload)
-            goe = decoded[0].goe
-            if goe is None or goe.api_key not in _FIRMWARE_DEPENDENT:
-                if len(self._decoded) >= _DECODED_CACHE_LIMIT:
-                    self._decoded.clear()
-                self._decoded[(topic, payload)] = decoded
-            return decoded
-        return self._readings(topic, payload)
-
-    def _readings(self, topic: str, payload: bytes) -> tuple[_Route, list[Reading]]:
-        where = self.route(topic)
-        try:
-            if where.evcc is not None:
-                return where, [evcc_decode.decode(where.evcc, payload)]
-            if where.goe is not None:
-                rows = goe_decode.decode(where.goe, payload, self._firmware.get(where.goe.serial))
-                if where.goe.api_key == "fwv" and where.goe.kind == "state" and rows[0].value_text:
-                    self._firmware[where.goe.serial] = rows[0].value_text
-                return where, rows
-            other = decode_other(payload)
-            return where, [other._replace(key=where.key)]
-        except Exception as exc:  # a decoder bug must never lose the message
-            text = payload.decode("utf-8", errors="replace")
-            error = f"decoder failed: {type(exc).__name__}: {exc}"
-            return where, [Reading(where.key, None, text, None, None, None, error)]
-
-    def frame(self, messages: Sequence[MessageTuple]) -> pl.DataFrame:
-        """One frame for a batch of messages.
-
-        Per message only the decoding runs in Python; message-level columns are built once and
-        repeated for messages that gave several rows (``nrg``) with a vectorised gather.
-        """
-        readings: list[Reading] = []
-        sources: list[str] = []
-        devices: list[str | None] = []
-        index: list[int] = []
-        expanded = False
-        for position, message in enumerate(messages):
-            where, rows = self.readings(message[1], message[2])
-            sources.append(where.source)
-            devices.append(where.device_id)
-            if len(rows) == 1:
-                readings.append(rows[0])
-                index.append(position)
-            else:
-                readings.extend(rows)
-                index.extend([position] * len(rows))
-                expanded = True
-        height = len(readings)
-        if height:
-            keys, values, texts, labels, units, observed, errors = zip(*readings, strict=True)
-        else:
-            keys = values = texts = labels = units = observed = errors = ()
-        received, topics, raws, retained, qos, dups, epochs = (
-            zip(*messages, strict=True) if messages else ((),) * 7
-        )
-        per_message = pl.DataFrame(
-            [
-                pl.Series("received_at", received, dtype=pl.Int64).cast(UTC_US),
-                pl.Series("topic", topics, dtype=pl.String),
-                pl.Series("raw", raws, dtype=pl.Binary),
-                pl.Series("retained", retained, dtype=pl.Boolean),
-                pl.Series("qos", qos, dtype=pl.Int8),
-                pl.Series("redelivered", dups, dtype=pl.Boolean),
-                pl.Series("conn_epoch", epochs, dtype=pl.Int32),
-                pl.Series("source", sources, dtype=pl.String),
-                pl.Series("device_id", devices, dtype=pl.String),
-            ]
-        )
-        if expanded:  # repeat message-level values for each of their rows (vectorised gather)
-            per_message = per_message[pl.Series(index, dtype=pl.UInt32)]
-        nulls = pl.repeat(None, height, eager=True)
-        columns: dict[str, pl.Series] = {
-            "received_at": per_message["received_at"],
-            "arrival_time": nulls.cast(UTC_US),
-            "observed_at": pl.Series(observed, dtype=pl.Int64).cast(UTC_US),
-            "charger_id": per_message["device_id"].alias("charger_id"),
-            "observation_id": nulls.cast(pl.Int32),
-            "observation": pl.Series(keys, dtype=pl.String),
-            "value": pl.Series(values, dtype=pl.Float64),
-            "value_text": pl.Series(texts, dtype=pl.String),
-            "kind": pl.repeat("mqtt", height, dtype=pl.String, eager=True),
-            "routing_key": nulls.cast(pl.String),
-            "redelivered": per_message["redelivered"],
-            "raw": per_message["raw"],
-            "error": pl.Series(errors, dtype=pl.String),
-            "topic": per_message["topic"],
-            "retained": per_message["retained"],
-            "qos": per_message["qos"],
-            "source": per_message["source"],
-            "device_id": per_message["device_id"],
-            "key": pl.Series(keys, dtype=pl.String),
-            "conn_epoch": per_message["conn_epoch"],
-            "label": pl.Series(labels, dtype=pl.String),
-            "unit": pl.Series(units, dtype=pl.String),
-        }
-        return pl.DataFrame({name: series.alias(name) for name, series in columns.items()})
-
-
-#: The writer process's row builder, kept across batches (route cache, go-e firmware per serial).
-_CHILD_BUILDERS: dict[TopicRules, RowBuilder] = {}
-
-
-def decode_batch(items: Sequence[Any]) -> pl.DataFrame:
-    """Decoder of the writer process: ``items`` is ``[TopicRules, Message, ...]`` (rules travel with
-    every batch so one child serves one capture's settings; routes and firmware stay cached)."""
-    rules, messages = items[0], items[1:]
-    builder = _CHILD_BUILDERS.get(rules)
-    if builder is None:
-        builder = _CHILD_BUILDERS[rules] = RowBuilder(rules)
-    return builder.frame(messages)
-
-
-def default_client_id(host: str, port: int, topics: Sequence[str], out: Path | str) -> str:
-    """A stable client id for this host, port, topic set and output directory (<= 23 characters).
-
-    Stable, so a restarted capture resumes its broker session and receives what was queued.
-    """
-    seed = "|".join([host, str(port), *sorted(topics), str(Path(out).resolve())])
-    return "evkit-" + hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest()[:16]
-
-
-# ------------------------------------------------------------------------------------------------
-# Reading the socket in big chunks
-
-
-class BufferedSocket:
-    """The broker socket as paho sees it, read 64 KiB at a time.
-
-    paho asks for one byte (the packet type), then the length bytes one by one, then the body: three
-    or more system calls per message, which is most of a capture's cost at high rates. This wrapper
-    serves those small reads from one big ``recv`` and reports what it holds through ``pending()``
-    (the method paho already checks on TLS sockets), so paho's loop reads it without waiting in
-    ``select()``. Everything else is passed to the real socket.
-    """
-
-    __slots__ = ("_data", "_inner_pending", "_pos", "_sock")
-
-    def __init__(self, sock: Any) -> None:
-        self._sock = sock
-        self._data = b""
-        self._pos = 0
-        self._inner_pending = getattr(sock, "pending", None)  # TLS sockets buffer too
-
-    def recv(self, size: int) -> bytes:
-        """Up to ``size`` bytes: from the buffer, else one big read (raises like ``socket.recv``)."""
-        data, pos = self._data, self._pos
-        if pos >= len(data):
-            data = bytes(self._sock.recv(max(size, 65536)))
-            if not data:
-                return data  # connection closed
-            self._data, pos = data, 0
-        end = pos + size
-        self._pos = end
-        return data[pos:end]
-
-    def pending(self) -> int:
-        """Bytes readable without a system call (ours, plus the TLS layer's)."""
-        inner = self._inner_pending
-        buffered = len(self._data) - self._pos
-        return buffered + inner() if inner is not None else buffered
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-
-def _buffered_client_class() -> Any:
-    import paho.mqtt.client as paho
-
-    class BufferedClient(paho.Client):
-        """paho's Client on a :class:`BufferedSocket` (wrapped after every (re)connect)."""
-
-        def reconnect(self) -> Any:
-            rc = super().reconnect()
-            if self._sock is not None and not isinstance(self._sock, BufferedSocket):
-                self._sock = BufferedSocket(self._sock)
-            return rc
-
-    return BufferedClient
-
-
-# ------------------------------------------------------------------------------------------------
-# The capture
-
-
-@dataclass
-class MqttSettings:
-    """Everything a capture needs. ``password`` is held in memory only, never written anywhere."""
-
-    host: str
-    topics: Sequence[str]
-    out: Path | str
-    port: int = 1883
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    tls: bool = False
-    ca_file: str | None = None
-    insecure: bool = False
-    client_id: str | None = None
-    qos: int = 1
-    #: 5 (default): the broker honours our Receive Maximum, so acknowledging after the disk write never
-    #: throttles it, and the session expires when abandoned. 311: MQTT 3.1.1, for old brokers.
-    protocol: int = 5
-    session_expiry: int = 86_400  # seconds the broker keeps our session (MQTT 5)
-    keepalive: int = 30
-    max_messages: int | None = None
-    idle_exit: float | None = None
-    duration: float | None = None
-    flush_rows: int = 500
-    #: MQTT 5 Receive Maximum: unacknowledged messages the broker may send ahead. Bounds our memory
-    #: when draining a long backlog, and stays near Mosquitto's per-client queue (1000), which also
-    #: counts in-flight messages of a disconnected client.
-    receive_maximum: int = 1000
-    flush_interval: float = 5.0
-    min_backoff: float = 1.0
-    max_backoff: float = 60.0
-    connect_timeout: float = 15.0
-    rules: TopicRules = field(default_factory=TopicRules)
-    #: "process": decode and write in a child process (keeps the GIL for the MQTT client; fastest);
-    #: "thread": in this process (no child; simpler to debug).
-    writer: str = "process"
-
-    def validate(self) -> None:
-        """Raise ConfigError for settings that cannot work."""
-        if not self.topics:
-            raise ConfigError("give at least one --topic to subscribe to")
-        for topic in self.topics:
-            if not topic or "\x00" in topic:
-                raise ConfigError(f"invalid topic filter {topic!r}")
-            levels = topic.split("/")
-            if any(("#" in lv and lv != "#") or ("+" in lv and lv != "+") for lv in levels) or (
-                "#" in levels[:-1]
-            ):
-                raise ConfigError(f"invalid topic filter {topic!r}: '#' only as the last level, '+' alone")
-        if self.qos not in (0, 1):
-            raise ConfigError("--qos must be 0 or 1 (1 keeps data across reconnects)")
-        if self.protocol not in (5, 311):
-            raise ConfigError("--protocol must be 5 or 311")
-        if self.max_messages is not None and self.max_messages < 1:
-            raise ConfigError("--max-messages must be at least 1")
-        if self.flush_rows < 1:
-            raise ConfigError("--flush-rows must be at least 1")
-        if not 1 <= self.receive_maximum <= 65535:
-            raise ConfigError("receive_maximum must be 1..65535")
-        if self.flush_interval <= 0:
-            raise ConfigError("--flush-interval must be positive")
-        if not 0 < self.port < 65536:
-            raise ConfigError(f"invalid port {self.port}")
-        if self.writer not in ("process", "thread"):
-            raise ConfigError(f"writer must be 'process' or 'thread', got {self.writer!r}")
+#: While the broker stays away, a warning this often (each attempt is logged at debug level only).
+RECONNECT_WARN_EVERY_S = 30.0
 
 
 class MqttCapture:
@@ -462,6 +112,10 @@ class MqttCapture:
         self._process: WriterProcess | None = None
         self.capture_id: str | None = None
         self._client: Any = None
+        self._idle = ConnectedIdleClock()
+        self._resuming = False  # an earlier run used our client id: the broker should have a session
+        #: When a (re)connect found no session on the broker (ISO times, UTC): messages may be lost.
+        self.session_lost_at: list[str] = []
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -474,10 +128,11 @@ class MqttCapture:
         """Capture until a stop condition; returns the summary (also written to the manifest)."""
         s = self.settings
         ensure_writable(Path(s.out))
+        self._resuming = ran_before(s.out, self.client_id)
         self.capture_id = new_capture_id()
         write_batch = self._write_batch
         if s.writer == "process":
-            self._process = WriterProcess(f"{__name__}:decode_batch", s.out, self.capture_id)
+            self._process = WriterProcess("evkit.sources.mqtt_rows:decode_batch", s.out, self.capture_id)
             write_batch = self._write_in_child
         else:
             self._writer = PartWriter(s.out, capture_id=self.capture_id)
@@ -525,6 +180,8 @@ class MqttCapture:
             "client_id": self.client_id,
             "stop_reason": self.stop_reason,
             **{k: snap[k] for k in ("messages", "rows_written", "acked", "decode_errors", "reconnects")},
+            "session_lost": len(self.session_lost_at),
+            "session_lost_at": list(self.session_lost_at),
             "elapsed_s": snap["elapsed_s"],
             "rate_msg_s": snap["rate_msg_s"],
         }
@@ -532,55 +189,19 @@ class MqttCapture:
     # -- connection thread ------------------------------------------------------------------------
 
     def _make_client(self) -> Any:
-        import paho.mqtt.client as paho
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        s = self.settings
-        v5 = s.protocol == 5
-        kwargs: dict[str, Any] = {} if v5 else {"clean_session": False}
-        client = _buffered_client_class()(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
-            manual_ack=True,
-            reconnect_on_failure=False,
-            **kwargs,
-        )
-        # Our own memory bound is the flush window; let paho queue whatever the broker sends.
-        client.max_inflight_messages_set(65535)
-        if s.username is not None:
-            client.username_pw_set(s.username, s.password)
-        if s.tls:
-            context = ssl.create_default_context(cafile=s.ca_file)
-            if s.insecure:
-                log.warning(
-                    "TLS certificate verification is OFF (--insecure): the broker is not authenticated"
-                )
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            client.tls_set_context(context)
+        client = make_client(self.settings, self.client_id)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         return client
 
-    def _connect_properties(self) -> Any:
-        if self.settings.protocol != 5:
-            return None
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
-
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = self.settings.session_expiry
-        props.ReceiveMaximum = self.settings.receive_maximum
-        return props
-
     def _connect_first(self) -> None:
         s = self.settings
         kwargs: dict[str, Any] = {}
         if s.protocol == 5:
-            kwargs = {"clean_start": False, "properties": self._connect_properties()}
+            # clean_start off on every connect, the first included: a restarted capture resumes its session
+            kwargs = {"clean_start": False, "properties": connect_properties(s)}
         try:
             self._client.connect(s.host, s.port, keepalive=s.keepalive, **kwargs)
         except (OSError, ValueError) as exc:
@@ -605,17 +226,25 @@ class MqttCapture:
         if self._pipeline is not None and self._pipeline.buffer:
             self._flush()  # what the old connection delivered keeps its (old) epoch and ids
         self._epoch += 1
+        present = bool(flags.session_present)
         if self._epoch > 1:
-            self.stats.reconnects += 1
+            self.stats.reconnects += 1  # successful reconnections only, never failed attempts
             log.info(
-                "reconnected to %s:%s (session present: %s)",
-                self.settings.host,
-                self.settings.port,
-                flags.session_present,
+                "reconnected to %s:%s (session present: %s)", self.settings.host, self.settings.port, present
             )
+        if not present and (self._epoch > 1 or self._resuming):
+            self._session_lost()
         self._connected = True
+        self._idle.connected(time.time(), self.stats.last_message_at)
         self._first_connack.set()
-        self._subscribe(client, bool(flags.session_present))
+        self._subscribe(client, present)
+
+    def _session_lost(self) -> None:
+        self.session_lost_at.append(datetime.now(UTC).isoformat())
+        self.stats.session_lost += 1
+        warn_session_lost(self.settings, self.client_id, after_reconnect=self._epoch > 1)
+        if self._epoch > 1:  # tell the manifest now: the capture may run on for days
+            self._manifest("running")
 
     def _subscribe(self, client: Any, session_present: bool) -> None:
         s = self.settings
@@ -644,6 +273,7 @@ class MqttCapture:
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         self._connected = False
+        self._idle.disconnected(time.time(), self.stats.last_message_at)
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         # The hot path: a plain tuple per message (decoding happens in the writer, per batch).
@@ -692,12 +322,13 @@ class MqttCapture:
         if s.duration is not None and now - started >= s.duration:
             self.stop_reason = self.stop_reason or "duration"
             return True
-        if s.idle_exit is not None:
-            last = self.stats.last_message_at
-            idle = time.time() - last if last is not None else now - started
-            if idle >= s.idle_exit:
-                self.stop_reason = self.stop_reason or "idle_exit"
-                return True
+        # --idle-exit counts only time connected: an outage is not idleness
+        if (
+            s.idle_exit is not None
+            and self._idle.seconds(time.time(), self.stats.last_message_at) >= s.idle_exit
+        ):
+            self.stop_reason = self.stop_reason or "idle_exit"
+            return True
         return self._stop.is_set()
 
     def _loop(self, bar: Any) -> None:
@@ -724,6 +355,8 @@ class MqttCapture:
                 return
             if rc != 0 or not self._connected:
                 self._reconnect(started)
+                if not self._connected:
+                    return  # a stop condition (Ctrl-C, --duration) came while the broker was away
                 continue
             if (
                 idle_flush
@@ -742,32 +375,45 @@ class MqttCapture:
                     bar.update()
 
     def _reconnect(self, started: float) -> None:
-        """Reconnect with capped exponential backoff and jitter; returns when connected or stopping."""
+        """Reconnect (at once, then a capped jittered backoff); returns when connected or stopping."""
         s = self.settings
         self._connected = False
+        self._idle.disconnected(time.time(), self.stats.last_message_at)
         if self._pipeline is not None and self._pipeline.buffer:
             self._flush()
-        delay = s.min_backoff
-        while not self._stop_due(started):
-            pause = delay * random.uniform(0.5, 1.0)
-            log.warning("MQTT connection to %s:%s lost; reconnecting in %.1f s", s.host, s.port, pause)
-            if self._stop.wait(pause):
+        lost_at = time.monotonic()
+        warn_at = lost_at + RECONNECT_WARN_EVERY_S
+        log.warning("MQTT connection to %s:%s lost; reconnecting", s.host, s.port)
+        for attempt, pause in enumerate(reconnect_delays(s.min_backoff, s.max_backoff), start=1):
+            if self._stop_due(started) or self._stop.wait(pause):
                 return
-            try:
-                self._client.reconnect()
-            except (OSError, ValueError) as exc:
-                log.info("reconnect failed: %s", exc)
-                delay = min(delay * 2, s.max_backoff)
-                continue
-            deadline = time.monotonic() + s.connect_timeout
-            while time.monotonic() < deadline and not self._connected and self._fatal is None:
-                if self._client.loop(timeout=0.1) != 0:
-                    break
-            if self._fatal is not None:
-                raise self._fatal
-            if self._connected:
+            if self._try_reconnect():
+                log.info("connection back after %.1f s (%d attempts)", time.monotonic() - lost_at, attempt)
                 return
-            delay = min(delay * 2, s.max_backoff)
+            if time.monotonic() >= warn_at:
+                warn_at += RECONNECT_WARN_EVERY_S
+                log.warning(
+                    "still no connection to %s:%s after %.0f s (%d attempts); retrying",
+                    s.host,
+                    s.port,
+                    time.monotonic() - lost_at,
+                    attempt,
+                )
+
+    def _try_reconnect(self) -> bool:
+        """One reconnect attempt: True once the broker's CONNACK accepted us."""
+        try:
+            self._client.reconnect()
+        except (OSError, ValueError) as exc:
+            log.debug("reconnect failed: %s", exc)
+            return False
+        deadline = time.monotonic() + self.settings.connect_timeout
+        while time.monotonic() < deadline and not self._connected and self._fatal is None:
+            if self._client.loop(timeout=0.1) != 0:
+                break
+        if self._fatal is not None:
+            raise self._fatal
+        return self._connected
 
     def _shutdown(self) -> None:
         """Flush what is buffered, wait for it to be durable, send its acks, disconnect."""
@@ -820,80 +466,27 @@ class MqttCapture:
             log.warning("could not update %s/manifest.json: %s", self.settings.out, exc)
 
     def _write_manifest(self, status: str) -> None:
-        s = self.settings
         snap = self.stats.snapshot()
         upsert_capture(
-            s.out,
+            self.settings.out,
             {
                 "capture_id": self.capture_id,
                 "source": "mqtt",
-                "host": s.host,
-                "port": s.port,
-                "tls": s.tls,
-                "username": s.username,
-                "topics": list(s.topics),
+                **settings_record(self.settings),
                 "client_id": self.client_id,
-                "qos": s.qos,
-                "protocol": "5" if s.protocol == 5 else "3.1.1",
-                "evcc_roots": list(s.rules.evcc_roots),
-                "goe_prefixes": list(s.rules.goe_prefixes),
                 "status": status,
                 "stop_reason": self.stop_reason,
-                "started_at": datetime.fromtimestamp(self.stats.started_at, UTC).isoformat(),
-                "ended_at": (
-                    datetime.fromtimestamp(self.stats.ended_at, UTC).isoformat()
-                    if self.stats.ended_at
-                    else None
-                ),
-                "messages": snap["messages"],
-                "rows_written": snap["rows_written"],
-                "decode_errors": snap["decode_errors"],
-                "reconnects": snap["reconnects"],
+                "started_at": _iso(self.stats.started_at),
+                "ended_at": _iso(self.stats.ended_at),
+                **{k: snap[k] for k in ("messages", "rows_written", "decode_errors", "reconnects")},
+                "session_lost": len(self.session_lost_at),
+                "session_lost_at": list(self.session_lost_at),
             },
         )
 
 
-def record_mqtt(
-    host: str,
-    topics: str | Sequence[str],
-    out: Path | str,
-    *,
-    port: int = 1883,
-    username: str | None = None,
-    password_env: str | None = None,
-    password: str | None = None,
-    tls: bool = False,
-    **options: Any,
-) -> Any:
-    """Record MQTT in the background (for notebooks); returns a handle with live counters.
-
-    >>> rec = evkit.record_mqtt("127.0.0.1", ["evcc/#", "go-eCharger/#"], "data/home")  # doctest: +SKIP
-    >>> rec            # a panel with messages, msg/s, last-message age, reconnects, errors; Stop button
-    >>> rec.stop()     # flush, acknowledge, disconnect; returns the summary
-
-    ``password_env`` names an environment variable holding the password (preferred over ``password``,
-    so it never sits in a notebook). Other keyword options are :class:`MqttSettings` fields
-    (``max_messages``, ``idle_exit``, ``duration``, ``client_id``, ``qos``, ``rules``...).
-    """
-    from evkit.sources.progress import BackgroundCapture
-
-    if password_env is not None:
-        password = os.environ.get(password_env)
-        if password is None:
-            raise ConfigError(f"environment variable {password_env} is not set")
-    topic_list = [topics] if isinstance(topics, str) else list(topics)
-    settings = MqttSettings(
-        host=host,
-        topics=topic_list,
-        out=out,
-        port=port,
-        username=username,
-        password=password,
-        tls=tls,
-        **options,
-    )
-    capture = MqttCapture(settings)
-    return BackgroundCapture(capture, title=f"MQTT {host}:{port} {', '.join(topic_list)} -> {out}")
+def _iso(epoch: float | None) -> str | None:
+    return datetime.fromtimestamp(epoch, UTC).isoformat() if epoch else None
 
 
 __all__ = [

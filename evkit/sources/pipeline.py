@@ -45,7 +45,8 @@ class CaptureStats:
     batches_written: int = 0
     acked: int = 0  # rows whose ack was handed to the source
     decode_errors: int = 0  # rows written with a non-null ``error``
-    reconnects: int = 0
+    reconnects: int = 0  # successful reconnections (not failed attempts)
+    session_lost: int = 0  # reconnects that found no broker session (MQTT): messages may be missing
     last_message_at: float | None = None  # epoch seconds of the newest message
     ended_at: float | None = None
 

@@ -23,6 +23,11 @@ def describe(snapshot: dict[str, Any]) -> str:
         f"{snapshot['messages']:,} msgs · {snapshot['rate_msg_s']:,.0f}/s · {age_text} · "
         f"{snapshot['rows_written']:,} written · {snapshot['reconnects']} reconnects · "
         f"{snapshot['decode_errors']:,} decode errors"
+        + (
+            f" · WARNING: broker lost the session {lost}x, messages may be missing"
+            if (lost := snapshot.get("session_lost"))
+            else ""
+        )
     )
 
 
