@@ -3,6 +3,9 @@
 Sources: Easee's AMQP observation list and the EASEECHG template (see docs/reference). Ids are the
 stable key: names drift between sources, so everything downstream keys on the numeric id. Unknown ids
 and unknown enum codes are not errors: ``observation`` and ``label`` return ``None`` for them.
+``tests/conformance/easee_*.py`` hold what Easee's documents and public sources say, with citations;
+this catalog is tested against them. Equalizers (serials ``QP…``) have their own id table:
+``evkit.easee.equalizer``.
 """
 
 from __future__ import annotations
@@ -150,12 +153,16 @@ class ObservationInfo:
 
     id: int
     name: str
-    data_type: DataType
+    #: ``None``: no source gives the type (the value is decoded as a number when it reads as one).
+    data_type: DataType | None
     unit: str | None
     tags: tuple[str, ...]
     description: str
     #: True where the template and pyeasee disagree on the type: decode numerically, as float.
     numeric_override: bool = False
+    #: True where sources disagree between Boolean and String: a text that is no Boolean is kept as
+    #: text, without a decode error.
+    text_tolerant: bool = False
 
     @property
     def is_numeric(self) -> bool:
@@ -177,9 +184,11 @@ _TYPE_CODES = {
 
 # id | name | type | unit | tags (comma separated) | description (our words).
 # "Num" in the type column: template says Double, pyeasee Integer -> decoded as a float number.
+# "Bool/Str": pyeasee says Boolean, evcc String (see ``text_tolerant``). "?": no source gives a type.
 _TABLE = """
 1|SelfTestResult|Str||event|result of the charger's self test
 2|SelfTestDetails|Str|||details of the self test
+5|DebugLog|?|||debug log (pyeasee const.py:9 state_debugLog; no type or meaning published)
 10|WifiEvent|Int||event|Wi-Fi event code
 11|ChargerOfflineReason|Int||event|why the charger went offline (code)
 13|EaseeLinkCommandResponse|Int|||response code of an Easee Link command
@@ -220,7 +229,7 @@ _TABLE = """
 50|MaxCurrentOfflineFallback_P1|Int|A|event|circuit current on phase 1 while offline
 51|MaxCurrentOfflineFallback_P2|Int|A|event|circuit current on phase 2 while offline
 52|MaxCurrentOfflineFallback_P3|Int|A|event|circuit current on phase 3 while offline
-54|ReleaseCableAtPowerOff|Bool|||release the cable when power is lost
+54|ReleaseCableAtPowerOff|Bool/Str|||release the cable when power is lost (pyeasee: Boolean, evcc: String)
 56|ListenToControlPulse|Bool||event|the charger follows control pulses
 57|ControlPulseRTT|Int|ms||round trip time of control pulses
 60|ChargingSessionSigned|Str||json|signed charging session (JSON text)
@@ -255,8 +264,8 @@ _TABLE = """
 102|SmartCharging|Bool||event|smart charging is on
 103|CableLocked|Bool||event|the cable is locked
 104|CableRating|Num|A|event|current rating read from the cable
-105|PilotHigh|Num|V|debug|control pilot high level
-106|PilotLow|Num|V|debug|control pilot low level
+105|PilotHigh|Num|mV|debug|control pilot high level (live: 6051 in state C, evcc #32721)
+106|PilotLow|Num|mV|debug|control pilot low level (live: -11673, evcc #32721)
 107|BackPlateID|Str||boot|back plate id
 108|UserIDTokenReversed|Str||event|RFID token as the charger sends it, characters in reverse order
 109|ChargerOpMode|Int||event|operating mode of the charger (OpMode)
@@ -306,6 +315,8 @@ _TABLE = """
 153|TempInputT3|Num|°C|event|temperature at input T3
 154|TempInputT4|Num|°C|event|temperature at input T4
 155|TempInputT5|Num|°C|event|temperature at input T5
+156|Observation156|?|||unnamed; sent by live chargers (evcc #32721: 170), meaning unpublished
+157|Observation157|?|||unnamed; sent by live chargers (evcc #32721: 0), meaning unpublished
 160|TempOutputN|Num|°C|event|temperature at output N
 161|TempOutputL1|Num|°C|event|temperature at output L1
 162|TempOutputL2|Num|°C|event|temperature at output L2
@@ -362,14 +373,25 @@ def _parse_table(text: str) -> dict[int, ObservationInfo]:
     for line in text.strip().splitlines():
         obs_id, name, type_code, unit, tags, description = line.split("|")
         override = type_code == "Num"
+        tolerant = type_code == "Bool/Str"
+        data_type = (
+            DataType.DOUBLE
+            if override
+            else DataType.BOOLEAN
+            if tolerant
+            else None
+            if type_code == "?"
+            else _TYPE_CODES[type_code]
+        )
         table[int(obs_id)] = ObservationInfo(
             id=int(obs_id),
             name=name,
-            data_type=DataType.DOUBLE if override else _TYPE_CODES[type_code],
+            data_type=data_type,
             unit=unit or None,
             tags=tuple(tag for tag in tags.split(",") if tag),
             description=description,
             numeric_override=override,
+            text_tolerant=tolerant,
         )
     return table
 
@@ -386,6 +408,14 @@ _POWER_GRID_TYPE = {
     5: "IT_1Phase",
     30: "Warning_TN_2Phase_Pin235",
     31: "Warning_TN_1Phase_NeutralOnPin3",
+    # 32-38: the Futurehome adapter's table (edge-easee-adapter src/internal/model/model.go:339-345).
+    32: "Warning_IT_3Phase_GndFault",
+    33: "Warning_IT_1Phase_GndFault",
+    34: "Warning_IT_3Phase_GndFault_L3",
+    35: "Warning_IT_1Phase_GndFault_L3",
+    36: "Warning_TN_2Phase_Pin234",
+    37: "Warning_TN_3Phase_GndFault",
+    38: "Warning_TN_2Phase_GndFault",
     50: "Error_NoValidPowerGridFound",
     51: "Error_TN_400V_NeutralOnWrongPin",
     52: "Error_IT_GndConnectedToPin2Or3",
@@ -511,7 +541,7 @@ def catalog_frame() -> pl.DataFrame:
             "observation_id": [info.id for info in infos],
             "observation": [info.name for info in infos],
             "unit": [info.unit for info in infos],
-            "data_type": [info.data_type.title for info in infos],
+            "data_type": [None if info.data_type is None else info.data_type.title for info in infos],
             "tags": [list(info.tags) for info in infos],
             "description": [info.description for info in infos],
         },
