@@ -182,3 +182,13 @@ def test_equalizer_ids_never_get_charger_names_in_a_batch() -> None:
     assert frame["observation"].unique().to_list() == ["CurrentL1"]
     assert frame["error"].null_count() == frame.height
     assert frame.schema["value"] == pl.Float64
+
+
+def test_the_command_table_is_the_documented_one() -> None:
+    from tests.conformance.easee_commands import DOC_COMMANDS
+
+    assert [c.id for c in DOC_COMMANDS] == [1, 4, 11, 21, 22, 24, 25, 26, 29, 30, 47, 48, 63]
+    for command in DOC_COMMANDS:
+        assert [a.id for a in command.arguments] == list(range(1, len(command.arguments) + 1))
+        assert all(a.data_type in {"Boolean", "Double", "Integer", "String"} for a in command.arguments)
+        assert command.source
