@@ -117,6 +117,11 @@ VOLTAGES: Final = (
     Obs.VOLT_T2_T5,
 )
 REBOOT_OBSERVATIONS: Final = (Obs.SOFTWARE_RELEASE, Obs.REBOOT_REASON)
+#: Observations Easee stamps on a schedule, not when the charger sends them: 122 EnergyPerHour carries
+#: the full hour and arrives minutes later (evcc #10428: stamped 17:00:00, received 17:03:24; #15556);
+#: 124 LifetimeEnergy is "updated once per hour", 2-10 min past it (easee_hass #174). Their
+#: ArrivalTime minus stamp is not transport latency.
+SCHEDULED_OBSERVATIONS: Final = (Obs.ENERGY_PER_HOUR, Obs.LIFETIME_ENERGY)
 CLOUD_OBSERVATIONS: Final = (Obs.CONNECTED_TO_CLOUD, Obs.CLOUD_DISCONNECT_REASON)
 
 
