@@ -12,6 +12,7 @@ from tests.analysis import scenario as sc
 from tests.analysis.conftest import METER_RESET_AT, A, B, D, E, Fleet
 
 HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 
 
 def test_hourly_frame_has_the_energy_schema(fleet_lf: pl.LazyFrame) -> None:
@@ -89,3 +90,38 @@ def test_duplicates_do_not_double_energy(fleet: Fleet) -> None:
     clean = energy_per_day(fleet.frame(fleet.clean).lazy()).collect()
     messy = energy_per_day(fleet.frame().lazy()).collect()
     assert messy["energy_kwh"].to_list() == pytest.approx(clean["energy_kwh"].to_list())
+
+
+def _meter(charger: str, readings: list[tuple[timedelta, float]]) -> list[sc.Row]:
+    return [sc.Row(charger, 124, sc.T0 + at, kwh, f"{kwh:g}") for at, kwh in readings]
+
+
+def test_meter_readings_off_the_hour_are_interpolated_to_the_hours() -> None:
+    # 11 kW from 05:20 to 07:20; the meter is read at 20 past (live chargers send 124 at irregular
+    # times). Truth: hour 05 gets 40 min (7.33 kWh), hour 06 all of it (11), hour 07 20 min (3.67).
+    # Before the fix each step was booked wholesale into its reading's "closing hour": 11, 11, 0.
+    rows = _meter(
+        "EHIRREG01",
+        [(-40 * MINUTE, 1000.0), (20 * MINUTE, 1011.0), (80 * MINUTE, 1022.0), (140 * MINUTE, 1022.0)],
+    )
+    hourly = energy_per_hour(sc.frame(rows).lazy()).collect()
+    by_hour = {row["hour"]: row["energy_kwh"] for row in hourly.iter_rows(named=True)}
+    assert by_hour[sc.T0 - HOUR] == pytest.approx(11.0 * 40 / 60)
+    assert by_hour[sc.T0] == pytest.approx(11.0)
+    assert by_hour[sc.T0 + HOUR] == pytest.approx(11.0 * 20 / 60)
+    assert sum(by_hour.values()) == pytest.approx(22.0)
+
+
+def test_a_reading_at_twenty_past_keeps_its_energy_in_its_own_hour() -> None:
+    # 5 kWh charged between 09:00 and 09:20, read at 09:20: hour 09, not hour 08
+    rows = _meter("EHTWENTY1", [(timedelta(0), 1000.0), (20 * MINUTE, 1005.0), (HOUR, 1005.0)])
+    hourly = energy_per_hour(sc.frame(rows).lazy()).collect()
+    by_hour = {row["hour"]: row["energy_kwh"] for row in hourly.iter_rows(named=True)}
+    assert by_hour == {sc.T0: pytest.approx(5.0)}
+
+
+def test_two_meter_readings_at_one_instant_on_the_hour() -> None:
+    rows = _meter("EHSAME001", [(timedelta(0), 1000.0), (HOUR, 1002.0), (HOUR, 1002.0)])
+    hourly = energy_per_hour(sc.frame(rows).lazy()).collect()
+    assert hourly["energy_kwh"].sum() == pytest.approx(2.0)
+    assert hourly["hour"].null_count() == 0

@@ -163,7 +163,8 @@ def test_counter_is_kept_and_flagged_when_only_the_hourly_meter_disagrees(power:
     charger = sc.Charger("EHMETER01", [(0, 1, 0), (10, 2, 0), (11, 3, 11.0), (71, 1, 0)], 180).run()
     stop = sc.T0 + timedelta(minutes=71)
     rows = []
-    for r in charger.rows:
+    for row in charger.rows:
+        r = row
         if r.observation_id == 124 and r.observed_at > stop and r.value is not None:
             r = sc.Row(r.charger_id, 124, r.observed_at, r.value - 4.0, f"{r.value - 4.0:g}")
         if r.observation_id == 120 and r.value is not None:
