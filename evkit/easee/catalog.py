@@ -261,7 +261,7 @@ _TABLE = """
 82|ModemFwId|Str|||modem firmware id
 83|OTAErrorCode|Int||event|firmware update error code
 84|MobileNetworkOperator|Str||pollable|mobile network operator
-89|RebootReason|Int||boot|why the charger rebooted (bit mask)
+89|RebootReason|Int|||why the charger rebooted (bit mask)
 90|PowerPCBVersion|Int|||power board version
 91|ComPCBVersion|Int|||communication board version
 96|ReasonForNoCurrent|Int|||why a connected car gets no (or limited) current (ReasonForNoCurrent)
@@ -292,7 +292,7 @@ _TABLE = """
 121|SessionEnergy|Dbl|kWh|telemetry|energy of the current or last session
 122|EnergyPerHour|Dbl|kWh|event|energy delivered in the past hour
 123|LegacyEvStatus|Int|||legacy EV detection (0 no, 1 legacy, 2 reviving)
-124|LifetimeEnergy|Dbl|kWh|telemetry|lifetime energy meter, sent about once an hour
+124|LifetimeEnergy|Dbl|kWh||lifetime energy meter, sent about once an hour and at session starts
 125|LifetimeRelaySwitches|Int|||relay switch count over the lifetime
 126|LifetimeHours|Int|h||operating hours over the lifetime
 127|DynamicCurrentOfflineFallback_DEPRICATED|Int||event|deprecated offline fallback current
@@ -372,8 +372,8 @@ _TABLE = """
 232|EqAvailableCurrentP3|Dbl|A||current the Equalizer allows on phase 3
 240|DiagnosticsString|Str|||diagnostics text
 241|WiFiMACAddress|Str|||MAC address of the Wi-Fi interface
-250|ConnectedToCloud|Bool||event|the charger is connected to the cloud
-251|CloudDisconnectReason|Str||event|why the charger lost the cloud connection
+250|ConnectedToCloud|Bool|||the charger is connected to the cloud
+251|CloudDisconnectReason|Str|||why the charger lost the cloud connection
 """
 
 

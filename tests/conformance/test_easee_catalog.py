@@ -36,6 +36,7 @@ def test_every_documented_observation_is_in_the_catalog_as_documented(doc: DocOb
         assert info.data_type is expected
     if doc.unit is not None:
         assert info.unit == doc.unit
+    assert info.tags == doc.tags  # no tag the doc does not give (124 is not "telemetry": it is hourly)
 
 
 def test_op_modes_match_the_enumeration() -> None:
