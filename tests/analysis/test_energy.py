@@ -6,6 +6,8 @@ from datetime import date, timedelta
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evkit.analysis import ENERGY_SCHEMA, energy_per_day, energy_per_hour, lifetime_meter_check
 from tests.analysis import scenario as sc
@@ -125,3 +127,32 @@ def test_two_meter_readings_at_one_instant_on_the_hour() -> None:
     hourly = energy_per_hour(sc.frame(rows).lazy()).collect()
     assert hourly["energy_kwh"].sum() == pytest.approx(2.0)
     assert hourly["hour"].null_count() == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=1, max_value=90 * 60), st.floats(min_value=0, max_value=10)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_interpolation_keeps_every_kwh_and_books_none_outside_the_steps(
+    steps: list[tuple[int, float]],
+) -> None:
+    # readings at arbitrary seconds, steps of up to 90 min; a step implying more than 25 kW is a
+    # "jump" and left out (as before)
+    at, kwh = sc.T0 + timedelta(seconds=17), 500.0
+    readings = [(at - sc.T0, kwh)]
+    kept = 0.0
+    for seconds_, delta in steps:
+        at += timedelta(seconds=seconds_)
+        kwh += delta
+        readings.append((at - sc.T0, kwh))
+        if delta / (seconds_ / 3600) <= 25.0:
+            kept += delta
+    hourly = energy_per_hour(sc.frame(_meter("EHPROP001", readings)).lazy()).collect()
+    assert hourly["energy_lifetime_kwh"].sum() == pytest.approx(kept, abs=1e-6)
+    assert (hourly["energy_lifetime_kwh"] >= -1e-9).all()
+    hours = hourly.filter(pl.col("energy_lifetime_kwh").is_not_null())["hour"].to_list()
+    assert all(sc.T0.replace(minute=0) <= hour <= at for hour in hours)
