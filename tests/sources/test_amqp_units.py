@@ -306,3 +306,11 @@ def test_writer_process_death_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError):
         writer.write([_delivery(b"{}")])
     writer.close()
+
+
+def test_record_amqp_takes_the_backoff_and_refuses_impossible_bounds(tmp_path: Path) -> None:
+    from evkit.sources.amqp import record_amqp
+
+    with pytest.raises(ConfigError, match="backoff"):
+        record_amqp("amqp://u:p@h/", queue="q", out=tmp_path, backoff_initial=10.0, backoff_max=5.0)
+    assert not any(tmp_path.iterdir())  # nothing started, nothing written
