@@ -16,8 +16,7 @@ How it stays fast and loses nothing (see ``evkit.sources.pipeline``):
   parts of 2,500 rows while draining a backlog: decoding (vectorised, ``evkit.easee._fastpath``) and
   writing a part have a fixed cost per batch, so at 1,000 rows per part the writer needed about
   twice the CPU per message. A live stream flushes on the timer and is unaffected.
-* On connection loss it reconnects with capped exponential backoff and jitter (5 s to 5 min by default),
-  bumping ``conn_epoch``.
+* On connection loss it reconnects with capped exponential backoff and jitter, bumping ``conn_epoch``.
   Acks of a dead connection are dropped: the broker redelivers those messages, rows already written
   stay and ``evkit.scan`` removes the duplicates.
 * The queue is the operator's: it is declared passively, never created or deleted.
