@@ -205,7 +205,10 @@ time from {START:%Y-%m-%d %H:%M} UTC (seed {args.seed}), recorded by `evkit capt
 RabbitMQ. {errors} rows carry a decode error. Re-create with `.venv/bin/python scripts/make-sample.py`.
 
 Read it with `evkit.scan("data/sample-session")`. Device times (`observed_at`) and cloud arrival
-(`arrival_time`) span the simulated days, with the simulator's device-to-cloud delays.
+(`arrival_time`) span the simulated days, with the simulator's device-to-cloud delays and the live
+chargers' schedule: 122 EnergyPerHour stamped on the hour and arriving ~3.4 min later (0 for idle hours),
+124 LifetimeEnergy 2-10 min after each hour and at plug-in, 121 SessionEnergy every 10-20 min while
+charging and at unplug; schedule pauses are op mode 2 (AwaitingStart, ReasonForNoCurrent 54/76).
 
 **`received_at` is re-timed.** The simulator published the days as fast as possible, so the capture's
 wall clock was the recording time, days after the simulated arrivals. After recording,

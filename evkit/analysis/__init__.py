@@ -18,7 +18,14 @@ from evkit.analysis.quality import (
     telemetry_gaps,
     unknown_ids,
 )
-from evkit.analysis.schema import ALL_HOPS, COMMAND_HOP, ENERGY_SCHEMA, HOPS, SESSION_SCHEMA
+from evkit.analysis.schema import (
+    ALL_HOPS,
+    COMMAND_HOP,
+    ENERGY_SCHEMA,
+    HOPS,
+    SCHEDULED_HOPS,
+    SESSION_SCHEMA,
+)
 from evkit.analysis.sessions import easee_sessions, sessions
 from evkit.analysis.timeseries import op_mode_periods, readings
 
@@ -27,6 +34,7 @@ __all__ = [
     "COMMAND_HOP",
     "ENERGY_SCHEMA",
     "HOPS",
+    "SCHEDULED_HOPS",
     "SESSION_SCHEMA",
     "connectivity",
     "connectivity_summary",

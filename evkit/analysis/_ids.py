@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evkit.easee.catalog import Obs, OpMode
+from evkit.easee.catalog import SCHEDULED_OBSERVATIONS, Obs, OpMode
 
 SOFTWARE_RELEASE = int(Obs.SOFTWARE_RELEASE)
 REBOOT_REASON = int(Obs.REBOOT_REASON)
@@ -22,3 +22,6 @@ CLOUD_DISCONNECT_REASON = int(Obs.CLOUD_DISCONNECT_REASON)
 OFFLINE = int(OpMode.OFFLINE)
 DISCONNECTED = int(OpMode.DISCONNECTED)
 CHARGING = int(OpMode.CHARGING)
+
+#: Stamped on a schedule (not transport): reported apart in the latency statistics.
+SCHEDULED = tuple(int(obs_id) for obs_id in SCHEDULED_OBSERVATIONS)

@@ -2,11 +2,16 @@
 
 Sources, in order of trust:
 
-- ``lifetime_meter`` (124): the difference of two consecutive readings. Easee reports the meter about
-  once an hour, near the full hour, so a reading belongs to the hour that just ended (a reading at
-  10:00:40 closes 09:00-10:00). Differences spanning more than ``MAX_METER_SPAN`` or across a reset or
-  glitch are not used for hourly figures.
-- ``energy_per_hour`` (122): Easee's own figure for the hour that just ended, attributed the same way.
+- ``lifetime_meter`` (124): the difference of two consecutive readings, spread over the hours between
+  them by linear interpolation of the meter to the hour boundaries. Easee sends the meter about once an
+  hour, but not on the hour: 2-10 minutes after it (easee_hass #174), at a session start (evcc #15556)
+  and at other irregular times, so a reading cannot be assumed to close the hour before it (a step
+  ending 09:20 holds 20 minutes of 09:00-10:00). Interpolation uses only the meter - the figure this
+  source is about - and is exact for a constant power between two readings; weighting by the power
+  readings (120) instead would need every power row per hour and fails where power is missing.
+  Differences spanning more than ``MAX_METER_SPAN`` or across a reset or glitch are not used.
+- ``energy_per_hour`` (122): Easee's own figure for the hour that just ended: it is stamped exactly on
+  the full hour (evcc #10428), so a reading at 10:00:00 is the energy of 09:00-10:00.
 - ``session_energy`` (121): increments of the session counter (zeros ignored; a drop is a new session).
 """
 
@@ -82,15 +87,37 @@ def _closing_hour(ts: pl.Expr) -> pl.Expr:
     return (ts - _HALF_HOUR).dt.truncate("1h")
 
 
+_ONE_US = timedelta(microseconds=1)
+
+
 def _from_meter(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Meter steps spread over the hours they span, in proportion to the time in each hour."""
     steps = lifetime_meter_check(lf).filter(
         pl.col("delta_kwh").is_not_null()
         & (pl.col("issue").is_null() | (pl.col("issue") == "gap"))
         & (pl.col("interval_s") <= MAX_METER_SPAN.total_seconds())
     )
-    return steps.group_by("charger_id", _closing_hour(pl.col("observed_at")).alias("hour")).agg(
-        pl.col("delta_kwh").sum().alias("energy_lifetime_kwh")
+    start, end = pl.col("previous_at"), pl.col("observed_at")
+    # every hour the step (start, end] touches: at most three (steps are <= MAX_METER_SPAN)
+    first = start.dt.truncate("1h")
+    hours = pl.datetime_ranges(
+        first, pl.max_horizontal(first, (end - _ONE_US).dt.truncate("1h")), interval="1h", time_unit="us"
     )
+    spread = (
+        steps.select(
+            "charger_id", "previous_at", "observed_at", "delta_kwh", "interval_s", hours.alias("hour")
+        )
+        .explode("hour")
+        .with_columns(pl.col("hour").dt.replace_time_zone("UTC"))
+    )
+    hour = pl.col("hour")
+    overlap = seconds(pl.min_horizontal(end, hour + timedelta(hours=1)) - pl.max_horizontal(start, hour))
+    share = (
+        pl.when(pl.col("interval_s") > 0)
+        .then(pl.col("delta_kwh") * overlap / pl.col("interval_s"))
+        .otherwise(pl.col("delta_kwh"))  # two readings at one instant: the step is that hour's
+    )
+    return spread.group_by("charger_id", "hour").agg(share.sum().alias("energy_lifetime_kwh"))
 
 
 def _from_per_hour(lf: pl.LazyFrame) -> pl.LazyFrame:

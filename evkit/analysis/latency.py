@@ -3,6 +3,12 @@
 - ``device_to_cloud`` = ``arrival_time - observed_at`` (Easee's ArrivalTime header minus the device time)
 - ``cloud_to_capture`` = ``received_at - arrival_time``
 - ``end_to_end`` = ``received_at - observed_at``
+- ``scheduled_device_to_cloud`` / ``scheduled_end_to_end``: the same for observations Easee stamps on a
+  schedule (122 EnergyPerHour carries the full hour and arrives minutes later, 124 LifetimeEnergy is
+  sent minutes after the hour: ``evkit.easee.catalog.SCHEDULED_OBSERVATIONS``). Their "latency" is the
+  schedule, not the network: mixed in, an idle fleet's hourly reports would make p95 minutes. They are
+  reported apart, so ``device_to_cloud`` and ``end_to_end`` measure transport. Their ``cloud_to_capture``
+  is ordinary transport and stays in that hop.
 - ``command_roundtrip`` = a go-e command's ``/set`` to its ``/result`` (our clock), when the dataset
   holds go-e MQTT traffic with the ``/set`` topics (see :func:`evkit.analysis.home.goe_command_roundtrips`)
 
@@ -16,6 +22,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from evkit.analysis._ids import SCHEDULED
 from evkit.analysis._prep import first_deliveries, require, seconds
 from evkit.analysis.home import goe_command_roundtrips
 from evkit.analysis.schema import ALL_HOPS, COMMAND_HOP, HOPS
@@ -57,16 +64,24 @@ def latency(lf: pl.LazyFrame) -> pl.LazyFrame:
         "hour",
         "hour_of_day",
     ]
+    scheduled = pl.col("observation_id").is_in(list(SCHEDULED)).fill_null(False)
     parts = [
         base.select(
             *context,
-            pl.lit(hop).alias("hop"),
+            _hop_name(hop, scheduled).alias("hop"),
             seconds(_HOP_EXPR[hop]).alias("latency_s"),
         ).filter(pl.col("latency_s").is_not_null())
         for hop in HOPS
     ]
     parts.append(_command_roundtrips(lf, context))
     return pl.concat(parts, how="vertical").with_columns((pl.col("latency_s") < 0).alias("skew"))
+
+
+def _hop_name(hop: str, scheduled: pl.Expr) -> pl.Expr:
+    """``hop``, or ``scheduled_<hop>`` for scheduled observations (not for cloud -> capture)."""
+    if hop == "cloud_to_capture":
+        return pl.lit(hop)
+    return pl.when(scheduled).then(pl.lit(f"scheduled_{hop}")).otherwise(pl.lit(hop))
 
 
 def _command_roundtrips(lf: pl.LazyFrame, context: list[str]) -> pl.LazyFrame:

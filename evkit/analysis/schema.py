@@ -47,10 +47,14 @@ ENERGY_SCHEMA: dict[str, pl.DataType] = {
 #: Latency hops of an observation, in the order they happen.
 HOPS = ("device_to_cloud", "cloud_to_capture", "end_to_end")
 
+#: The hops of observations stamped on a schedule (Easee 122/124: the stamp is the hour, not the send
+#: time), kept apart so the hops above measure transport only. Cloud -> capture stays in ``HOPS``.
+SCHEDULED_HOPS = ("scheduled_device_to_cloud", "scheduled_end_to_end")
+
 #: A command's round trip seen on the wire (go-e ``<key>/set`` -> ``<key>/result``).
 COMMAND_HOP = "command_roundtrip"
 
 #: Every hop a latency frame may hold, in display order.
-ALL_HOPS = (*HOPS, COMMAND_HOP)
+ALL_HOPS = (*HOPS, *SCHEDULED_HOPS, COMMAND_HOP)
 
-__all__ = ["ALL_HOPS", "COMMAND_HOP", "ENERGY_SCHEMA", "HOPS", "SESSION_SCHEMA"]
+__all__ = ["ALL_HOPS", "COMMAND_HOP", "ENERGY_SCHEMA", "HOPS", "SCHEDULED_HOPS", "SESSION_SCHEMA"]

@@ -15,8 +15,15 @@ Energy comes from three independent estimates:
 - ``power_integral``: total power (120, kW) held until the next reading, integrated over the session;
   intervals longer than the gap threshold are not integrated (a hole in the data is not guessed).
 
-The session counter is used when the lifetime meter confirms it (or cannot be checked); when the two
-disagree beyond tolerance, the power integral arbitrates, and ``energy_note`` says what happened.
+Which one is ``energy_kwh``: the session counter, whenever it is present - it is the charger's own
+figure for the session, and what real consumers use (evcc reads 121 and since PR #7460 no longer
+overrides it with the meter delta: Easee's lifetime meter is hourly and "inaccurate by design", evcc
+charger/easee.go:719-720, evcc #20594). The meter delta and the power integral only cross-check it:
+when either disagrees beyond tolerance (3 % or 0.1 kWh), ``energy_note`` says so (the CLI flags the
+session ``energy-check``) and the counter is kept. The one exception is a counter that is not
+consistent with the rest: when the meter delta and a hole-free power integral agree with each other
+and both disagree with the counter, the counter missed its last updates and the meter is used (noted).
+Without a counter, the meter delta is used, else the power integral (a lower bound if it spans a hole).
 """
 
 from __future__ import annotations
@@ -229,17 +236,15 @@ def _fmt(expr: pl.Expr) -> pl.Expr:
 def _choose_energy(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Pick ``energy_kwh`` and say why (see the module docstring)."""
     s, lt, i = pl.col("energy_session_kwh"), pl.col("energy_lifetime_kwh"), pl.col("energy_integral_kwh")
-    agree = _close(s, lt)
-    lt_closer = (lt - i).abs() < (s - i).abs()
-    disagree = s.is_not_null() & lt.is_not_null() & agree.not_() & pl.col("started_mid_session").not_()
-    # the integral can only arbitrate when no hole in the data interrupted it
+    whole = pl.col("started_mid_session").not_()
+    disagree = s.is_not_null() & lt.is_not_null() & _close(s, lt).not_() & whole
+    # the integral can only cross-check when no hole in the data interrupted it
     arbiter = i.is_not_null() & pl.col("power_hole").fill_null(False).not_()
+    # The counter is out-voted only when both independent estimates agree with each other and not
+    # with it (it missed its last updates): two witnesses against one.
+    outvoted = disagree & arbiter & _close(lt, i) & _close(s, i).not_()
     source = (
-        pl.when(disagree & arbiter & lt_closer)
-        .then(pl.lit("lifetime_meter"))
-        .when(disagree & arbiter)
-        .then(pl.lit("session_energy"))
-        .when(disagree)
+        pl.when(outvoted)
         .then(pl.lit("lifetime_meter"))
         .when(s.is_not_null())
         .then(pl.lit("session_energy"))
@@ -256,19 +261,33 @@ def _choose_energy(frame: pl.LazyFrame) -> pl.LazyFrame:
         _fmt(lt),
         pl.lit(" kWh disagree"),
     )
+    integral = pl.concat_str(pl.lit("; power integral "), _fmt(i), pl.lit(" kWh"))
     note = (
-        pl.when(disagree & arbiter)
+        pl.when(outvoted)
         .then(
             pl.concat_str(
                 pair,
-                pl.lit("; power integral "),
-                _fmt(i),
-                pl.lit(" kWh is closer to the "),
-                pl.when(lt_closer).then(pl.lit("lifetime meter")).otherwise(pl.lit("session counter")),
+                integral,
+                pl.lit(" agrees with the lifetime meter: the counter missed updates, the meter is used"),
+            )
+        )
+        .when(disagree & arbiter)
+        .then(
+            pl.concat_str(
+                pair,
+                integral,
+                pl.when(_close(s, i))
+                .then(pl.lit(" agrees with the session counter: the counter is kept"))
+                .otherwise(pl.lit(" agrees with neither: the counter is kept")),
             )
         )
         .when(disagree)
-        .then(pl.concat_str(pair, pl.lit("; no complete power data to arbitrate, the meter is trusted")))
+        .then(
+            pl.concat_str(
+                pair,
+                pl.lit("; no complete power data to cross-check, the counter is kept (the meter is hourly)"),
+            )
+        )
         .when(s.is_null() & lt.is_not_null())
         .then(pl.lit("no session counter (121) in the data"))
         .when(s.is_null() & arbiter)
@@ -282,7 +301,7 @@ def _choose_energy(frame: pl.LazyFrame) -> pl.LazyFrame:
                 _fmt(s),
                 pl.lit(" kWh vs power integral "),
                 _fmt(i),
-                pl.lit(" kWh (no meter to confirm)"),
+                pl.lit(" kWh (no meter to confirm); the counter is kept"),
             )
         )
         .otherwise(None)

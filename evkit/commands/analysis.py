@@ -120,7 +120,9 @@ def _register_latency(top: Any) -> None:
         description=(
             "Latency of every message per hop: device_to_cloud (ArrivalTime - device time), "
             "cloud_to_capture (our receive time - ArrivalTime) and end_to_end; n, p50, p95, p99 and max "
-            "(linear interpolation, as numpy). Negative values are clock skew: counted in negative_n, kept."
+            "(linear interpolation, as numpy). Negative values are clock skew: counted in negative_n, kept. "
+            "Easee stamps 122 EnergyPerHour and 124 LifetimeEnergy on the hour and sends them minutes "
+            "later: they are reported apart (scheduled_* hops; 'scheduled' in JSON), not as transport."
         ),
         epilog="Exit 0 done; 2 no Parquet, missing columns or an empty dataset.",
     )
@@ -390,21 +392,30 @@ def _write_sessions(frame: pl.DataFrame, args: argparse.Namespace) -> None:
 
 def latency_summary(lf: pl.LazyFrame, by: str | None) -> dict[str, Any]:
     """``{hop: stats}`` (no ``by``) or ``{hop: [stats per group]}``; every observation hop present (n=0
-    when empty), ``command_roundtrip`` only when the dataset holds go-e commands."""
+    when empty), ``command_roundtrip`` only when the dataset holds go-e commands. Observations Easee
+    stamps on a schedule (122, 124) are not in the transport hops: ``scheduled`` holds their own
+    ``device_to_cloud`` and ``end_to_end`` statistics and lists the ids."""
+    from evkit.analysis._ids import SCHEDULED
     from evkit.analysis.latency import latency_stats
-    from evkit.analysis.schema import COMMAND_HOP, HOPS
+    from evkit.analysis.schema import COMMAND_HOP, HOPS, SCHEDULED_HOPS
 
     stats = _collect(latency_stats(lf, by=by), "the dataset")
     records = _as_records(stats)
-    result: dict[str, Any] = {}
     present = {r["hop"] for r in records}
-    for hop in (*HOPS, COMMAND_HOP) if COMMAND_HOP in present else HOPS:
+    empty = {"n": 0, "p50_s": None, "p95_s": None, "p99_s": None, "max_s": None, "negative_n": 0}
+
+    def block(hop: str) -> Any:
         rows = [{k: v for k, v in r.items() if k != "hop"} for r in records if r["hop"] == hop]
         if by is None:
-            empty = {"n": 0, "p50_s": None, "p95_s": None, "p99_s": None, "max_s": None, "negative_n": 0}
-            result[hop] = rows[0] if rows else empty
-        else:
-            result[hop] = rows
+            return rows[0] if rows else dict(empty)
+        return rows
+
+    result: dict[str, Any] = {hop: block(hop) for hop in HOPS}
+    scheduled: dict[str, Any] = {"observation_ids": list(SCHEDULED)}
+    scheduled.update({hop.removeprefix("scheduled_"): block(hop) for hop in SCHEDULED_HOPS})
+    result["scheduled"] = scheduled
+    if COMMAND_HOP in present:
+        result[COMMAND_HOP] = block(COMMAND_HOP)
     return result
 
 

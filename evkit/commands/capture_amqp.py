@@ -44,7 +44,14 @@ def _positive_int(text: str) -> int:
 def register(top: Any, groups: dict[str, Any]) -> None:
     """Add ``evkit capture amqp``."""
     del top
-    from evkit.sources.amqp import DEFAULT_FLUSH_INTERVAL, DEFAULT_FLUSH_ROWS, DEFAULT_PREFETCH
+    from evkit.commands._args import number
+    from evkit.sources.amqp import (
+        BACKOFF_INITIAL,
+        BACKOFF_MAX,
+        DEFAULT_FLUSH_INTERVAL,
+        DEFAULT_FLUSH_ROWS,
+        DEFAULT_PREFETCH,
+    )
 
     parser = groups["capture"].add_parser(
         "amqp",
@@ -95,6 +102,21 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         help="write once this many rows are buffered (capped at half the prefetch; %(default)s)",
     )
     tuning.add_argument(
+        "--backoff-initial",
+        type=number(min=1, max=3600),
+        default=BACKOFF_INITIAL,
+        metavar="SECONDS",
+        help="first wait before reconnecting; doubles with jitter up to --backoff-max (%(default)g)",
+    )
+    tuning.add_argument(
+        "--backoff-max",
+        type=number(min=1, max=86400),
+        default=BACKOFF_MAX,
+        metavar="SECONDS",
+        help="longest wait between reconnect attempts (%(default)g; Easee asked clients not to retry "
+        "at short intervals)",
+    )
+    tuning.add_argument(
         "--writer",
         choices=("process", "thread"),
         default="process",
@@ -107,8 +129,14 @@ def register(top: Any, groups: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``evkit capture amqp``."""
+    from evkit.errors import ConfigError
     from evkit.sources.amqp import AmqpCapture, resolve_details
 
+    if args.backoff_max < args.backoff_initial:
+        raise ConfigError(
+            f"--backoff-max ({args.backoff_max:g} s) must be at least --backoff-initial "
+            f"({args.backoff_initial:g} s)"
+        )
     if not getattr(args, "verbose", False):
         # pika logs a page per connection and a traceback per failed attempt; our own messages say
         # what happened (with the password masked). -v shows pika's too.
@@ -131,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
         insecure=args.insecure,
         refresh_details=refresh,
         progress=not args.quiet,
+        backoff_initial=args.backoff_initial,
+        backoff_max=args.backoff_max,
         writer=args.writer,
     )
 

@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from evkit.easee.catalog import ENUM_LABELS, OBSERVATIONS, DataType, Obs
+from evkit.easee.equalizer import EQUALIZER_SERIAL_PREFIX
 from evkit.store.schema import EASEE_SCHEMA
 
 # An ISO time the Python decoder reads the same way: T separator, valid hour/minute/second ranges
@@ -42,8 +43,9 @@ _CATALOG = pl.DataFrame(
     {
         "observation_id": list(OBSERVATIONS),
         "observation": [info.name for info in OBSERVATIONS.values()],
-        "type_code": [int(info.data_type) for info in OBSERVATIONS.values()],
-        "data_type": [info.data_type.title for info in OBSERVATIONS.values()],
+        # Ids of no published type have none here either (null: read as a number when it is one).
+        "type_code": [None if i.data_type is None else int(i.data_type) for i in OBSERVATIONS.values()],
+        "data_type": [None if i.data_type is None else i.data_type.title for i in OBSERVATIONS.values()],
     },
     schema={
         "observation_id": pl.Int32,
@@ -102,6 +104,8 @@ def _build_plan() -> list[list[pl.Expr]]:
         (
             text.str.contains(_BODY)
             & route.str.contains(_ROUTE)
+            # Equalizers have their own id table: the Python path reads them.
+            & route.str.starts_with(EQUALIZER_SERIAL_PREFIX).not_()
             & (arrival.is_null() | arrival.str.contains(_ARRIVAL))
         )
         .fill_null(False)

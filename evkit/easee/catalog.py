@@ -3,6 +3,9 @@
 Sources: Easee's AMQP observation list and the EASEECHG template (see docs/reference). Ids are the
 stable key: names drift between sources, so everything downstream keys on the numeric id. Unknown ids
 and unknown enum codes are not errors: ``observation`` and ``label`` return ``None`` for them.
+``tests/conformance/easee_*.py`` hold what Easee's documents and public sources say, with citations;
+this catalog is tested against them. Equalizers (serials ``QP…``) have their own id table:
+``evkit.easee.equalizer``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,10 @@ from dataclasses import dataclass
 from enum import IntEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
+
+from evkit.easee._enums import OUTPUT_PHASE as _OUTPUT_PHASE
+from evkit.easee._enums import POWER_GRID_TYPE as _POWER_GRID_TYPE
+from evkit.easee._enums import REASON_FOR_NO_CURRENT as _REASON_FOR_NO_CURRENT
 
 if TYPE_CHECKING:
     import polars as pl
@@ -114,6 +121,11 @@ VOLTAGES: Final = (
     Obs.VOLT_T2_T5,
 )
 REBOOT_OBSERVATIONS: Final = (Obs.SOFTWARE_RELEASE, Obs.REBOOT_REASON)
+#: Observations Easee stamps on a schedule, not when the charger sends them: 122 EnergyPerHour carries
+#: the full hour and arrives minutes later (evcc #10428: stamped 17:00:00, received 17:03:24; #15556);
+#: 124 LifetimeEnergy is "updated once per hour", 2-10 min past it (easee_hass #174). Their
+#: ArrivalTime minus stamp is not transport latency.
+SCHEDULED_OBSERVATIONS: Final = (Obs.ENERGY_PER_HOUR, Obs.LIFETIME_ENERGY)
 CLOUD_OBSERVATIONS: Final = (Obs.CONNECTED_TO_CLOUD, Obs.CLOUD_DISCONNECT_REASON)
 
 
@@ -150,12 +162,16 @@ class ObservationInfo:
 
     id: int
     name: str
-    data_type: DataType
+    #: ``None``: no source gives the type (the value is decoded as a number when it reads as one).
+    data_type: DataType | None
     unit: str | None
     tags: tuple[str, ...]
     description: str
     #: True where the template and pyeasee disagree on the type: decode numerically, as float.
     numeric_override: bool = False
+    #: True where sources disagree between Boolean and String: a text that is no Boolean is kept as
+    #: text, without a decode error.
+    text_tolerant: bool = False
 
     @property
     def is_numeric(self) -> bool:
@@ -177,9 +193,11 @@ _TYPE_CODES = {
 
 # id | name | type | unit | tags (comma separated) | description (our words).
 # "Num" in the type column: template says Double, pyeasee Integer -> decoded as a float number.
+# "Bool/Str": pyeasee says Boolean, evcc String (see ``text_tolerant``). "?": no source gives a type.
 _TABLE = """
 1|SelfTestResult|Str||event|result of the charger's self test
 2|SelfTestDetails|Str|||details of the self test
+5|DebugLog|?|||debug log (pyeasee const.py:9 state_debugLog; no type or meaning published)
 10|WifiEvent|Int||event|Wi-Fi event code
 11|ChargerOfflineReason|Int||event|why the charger went offline (code)
 13|EaseeLinkCommandResponse|Int|||response code of an Easee Link command
@@ -220,7 +238,7 @@ _TABLE = """
 50|MaxCurrentOfflineFallback_P1|Int|A|event|circuit current on phase 1 while offline
 51|MaxCurrentOfflineFallback_P2|Int|A|event|circuit current on phase 2 while offline
 52|MaxCurrentOfflineFallback_P3|Int|A|event|circuit current on phase 3 while offline
-54|ReleaseCableAtPowerOff|Bool|||release the cable when power is lost
+54|ReleaseCableAtPowerOff|Bool/Str|||release the cable when power is lost (pyeasee: Boolean, evcc: String)
 56|ListenToControlPulse|Bool||event|the charger follows control pulses
 57|ControlPulseRTT|Int|ms||round trip time of control pulses
 60|ChargingSessionSigned|Str||json|signed charging session (JSON text)
@@ -243,7 +261,7 @@ _TABLE = """
 82|ModemFwId|Str|||modem firmware id
 83|OTAErrorCode|Int||event|firmware update error code
 84|MobileNetworkOperator|Str||pollable|mobile network operator
-89|RebootReason|Int||boot|why the charger rebooted (bit mask)
+89|RebootReason|Int|||why the charger rebooted (bit mask)
 90|PowerPCBVersion|Int|||power board version
 91|ComPCBVersion|Int|||communication board version
 96|ReasonForNoCurrent|Int|||why a connected car gets no (or limited) current (ReasonForNoCurrent)
@@ -255,8 +273,8 @@ _TABLE = """
 102|SmartCharging|Bool||event|smart charging is on
 103|CableLocked|Bool||event|the cable is locked
 104|CableRating|Num|A|event|current rating read from the cable
-105|PilotHigh|Num|V|debug|control pilot high level
-106|PilotLow|Num|V|debug|control pilot low level
+105|PilotHigh|Num|mV|debug|control pilot high level (live: 6051 in state C, evcc #32721)
+106|PilotLow|Num|mV|debug|control pilot low level (live: -11673, evcc #32721)
 107|BackPlateID|Str||boot|back plate id
 108|UserIDTokenReversed|Str||event|RFID token as the charger sends it, characters in reverse order
 109|ChargerOpMode|Int||event|operating mode of the charger (OpMode)
@@ -274,7 +292,7 @@ _TABLE = """
 121|SessionEnergy|Dbl|kWh|telemetry|energy of the current or last session
 122|EnergyPerHour|Dbl|kWh|event|energy delivered in the past hour
 123|LegacyEvStatus|Int|||legacy EV detection (0 no, 1 legacy, 2 reviving)
-124|LifetimeEnergy|Dbl|kWh|telemetry|lifetime energy meter, sent about once an hour
+124|LifetimeEnergy|Dbl|kWh||lifetime energy meter, sent about once an hour and at session starts
 125|LifetimeRelaySwitches|Int|||relay switch count over the lifetime
 126|LifetimeHours|Int|h||operating hours over the lifetime
 127|DynamicCurrentOfflineFallback_DEPRICATED|Int||event|deprecated offline fallback current
@@ -306,6 +324,8 @@ _TABLE = """
 153|TempInputT3|Num|°C|event|temperature at input T3
 154|TempInputT4|Num|°C|event|temperature at input T4
 155|TempInputT5|Num|°C|event|temperature at input T5
+156|Observation156|?|||unnamed; sent by live chargers (evcc #32721: 170), meaning unpublished
+157|Observation157|?|||unnamed; sent by live chargers (evcc #32721: 0), meaning unpublished
 160|TempOutputN|Num|°C|event|temperature at output N
 161|TempOutputL1|Num|°C|event|temperature at output L1
 162|TempOutputL2|Num|°C|event|temperature at output L2
@@ -352,8 +372,8 @@ _TABLE = """
 232|EqAvailableCurrentP3|Dbl|A||current the Equalizer allows on phase 3
 240|DiagnosticsString|Str|||diagnostics text
 241|WiFiMACAddress|Str|||MAC address of the Wi-Fi interface
-250|ConnectedToCloud|Bool||event|the charger is connected to the cloud
-251|CloudDisconnectReason|Str||event|why the charger lost the cloud connection
+250|ConnectedToCloud|Bool|||the charger is connected to the cloud
+251|CloudDisconnectReason|Str|||why the charger lost the cloud connection
 """
 
 
@@ -362,85 +382,31 @@ def _parse_table(text: str) -> dict[int, ObservationInfo]:
     for line in text.strip().splitlines():
         obs_id, name, type_code, unit, tags, description = line.split("|")
         override = type_code == "Num"
+        tolerant = type_code == "Bool/Str"
+        data_type = (
+            DataType.DOUBLE
+            if override
+            else DataType.BOOLEAN
+            if tolerant
+            else None
+            if type_code == "?"
+            else _TYPE_CODES[type_code]
+        )
         table[int(obs_id)] = ObservationInfo(
             id=int(obs_id),
             name=name,
-            data_type=DataType.DOUBLE if override else _TYPE_CODES[type_code],
+            data_type=data_type,
             unit=unit or None,
             tags=tuple(tag for tag in tags.split(",") if tag),
             description=description,
             numeric_override=override,
+            text_tolerant=tolerant,
         )
     return table
 
 
 #: Every known observation, by id (read-only).
 OBSERVATIONS: Final = MappingProxyType(_parse_table(_TABLE))
-
-_POWER_GRID_TYPE = {
-    0: "NotYetDetected",
-    1: "TN_3Phase",
-    2: "TN_2Phase_Pin234",
-    3: "TN_1Phase",
-    4: "IT_3Phase",
-    5: "IT_1Phase",
-    30: "Warning_TN_2Phase_Pin235",
-    31: "Warning_TN_1Phase_NeutralOnPin3",
-    50: "Error_NoValidPowerGridFound",
-    51: "Error_TN_400V_NeutralOnWrongPin",
-    52: "Error_IT_GndConnectedToPin2Or3",
-}
-
-_REASON_FOR_NO_CURRENT = {
-    0: "OK",
-    1: "MaxCircuitCurrentTooLow",
-    2: "MaxDynamicCircuitCurrentTooLow",
-    3: "MaxDynamicOfflineFallbackCircuitCurrentTooLow",
-    4: "CircuitFuseTooLow",
-    5: "WaitingInQueue",
-    6: "WaitingInFullyChargedQueue",
-    7: "IllegalGridType",
-    8: "PrimaryUnitHasNotReceivedCurrentRequestFromSecondary",
-    9: "MasterCommunicationLost",
-    10: "EqualizerCurrentTooLow",
-    11: "PhaseNotConnected",
-    25: "LimitedByCircuitFuse",
-    26: "LimitedByCircuitMaxCurrent",
-    27: "LimitedByDynamicCircuitCurrent",
-    28: "LimitedByEqualizer",
-    29: "LimitedByCircuitLoadBalancing",
-    30: "LimitedByOfflineSettings",
-    50: "SecondaryUnitNotRequestingCurrent",
-    51: "MaxChargerCurrentTooLow",
-    52: "MaxDynamicChargerCurrentTooLow",
-    53: "ChargerDisabled",
-    54: "PendingScheduledCharging",
-    55: "PendingAuthorization",
-    56: "ChargerInErrorState",
-    57: "ErraticEV",
-    75: "LimitedByCableRating",
-    76: "LimitedBySchedule",
-    77: "LimitedByChargerMaxCurrent",
-    78: "LimitedByDynamicChargerCurrent",
-    79: "CarNotCharging",
-    80: "LimitedByLocalAdjustment",
-    81: "LimitedByCar",
-    100: "Undefined",
-}
-
-_OUTPUT_PHASE = {
-    0: "Unassigned",
-    10: "P1_T2_T3_TN",
-    11: "P1_T2_T3_IT",
-    12: "P1_T2_T4_TN",
-    13: "P1_T2_T4_IT",
-    14: "P1_T2_T5_TN",
-    15: "P1_T3_T4_IT",
-    20: "P2_T2_T3_T4_TN",
-    21: "P2_T2_T4_T5_TN",
-    22: "P2_T2_T3_T4_IT",
-    30: "P3_T2_T3_T4_T5_TN",
-}
 
 #: Number of phases used for each OutputPhase code.
 OUTPUT_PHASE_COUNT: Final = MappingProxyType({code: code // 10 for code in _OUTPUT_PHASE})
@@ -511,7 +477,7 @@ def catalog_frame() -> pl.DataFrame:
             "observation_id": [info.id for info in infos],
             "observation": [info.name for info in infos],
             "unit": [info.unit for info in infos],
-            "data_type": [info.data_type.title for info in infos],
+            "data_type": [None if info.data_type is None else info.data_type.title for info in infos],
             "tags": [list(info.tags) for info in infos],
             "description": [info.description for info in infos],
         },

@@ -6,6 +6,9 @@ The real v2 body is not public, so every plausible wire form is accepted (keys c
 * SignalR-like: ``{"mid", "dataType", "id", "value", "timestamp"}``;
 * flat: ``{"ChargerId", "ObservationId", "Value", "Timestamp", "DataType"}``.
 
+Messages of Equalizers (serials ``QP…``) are read with the Equalizer table
+(``evkit.easee.equalizer``): the same ids mean other things there.
+
 ``decode_deliveries`` never raises: a message it cannot make sense of still becomes one row, with the
 exact body in ``raw``, our receive time, the routing key and an ``error`` saying why.
 
@@ -27,6 +30,7 @@ import polars as pl
 
 from evkit.easee import _fastpath
 from evkit.easee.catalog import ENUM_LABELS, OBSERVATIONS, DataType, Obs
+from evkit.easee.equalizer import EQUALIZER_ENUM_LABELS, EQUALIZER_OBSERVATIONS, EQUALIZER_SERIAL_PREFIX
 from evkit.store.schema import EASEE_SCHEMA
 
 
@@ -66,8 +70,18 @@ _NON_NUMERIC_TYPES = frozenset({DataType.STRING, DataType.BINARY, DataType.POSIT
 
 # Catalog facts looked up per message, flattened to plain dicts for speed.
 _NAMES: dict[int, str] = {obs_id: info.name for obs_id, info in OBSERVATIONS.items()}
-_CATALOG_TYPES: dict[int, DataType] = {obs_id: info.data_type for obs_id, info in OBSERVATIONS.items()}
+_CATALOG_TYPES: dict[int, DataType] = {
+    obs_id: info.data_type for obs_id, info in OBSERVATIONS.items() if info.data_type is not None
+}
 _LABELS: dict[int, Mapping[int, str]] = dict(ENUM_LABELS)
+# Ids typed Boolean by one source and String by another: a text that is no Boolean is kept, no error.
+_TEXT_TOLERANT = frozenset(obs_id for obs_id, info in OBSERVATIONS.items() if info.text_tolerant)
+# The same lookups for Equalizers.
+_EQ_NAMES: dict[int, str] = {obs_id: info.name for obs_id, info in EQUALIZER_OBSERVATIONS.items()}
+_EQ_TYPES: dict[int, DataType] = {
+    obs_id: info.data_type for obs_id, info in EQUALIZER_OBSERVATIONS.items() if info.data_type is not None
+}
+_EQ_LABELS: dict[int, Mapping[int, str]] = dict(EQUALIZER_ENUM_LABELS)
 _REVERSED_ID = int(Obs.USER_ID_TOKEN_REVERSED)
 
 # routing key -> (kind, charger id, observation id from the key, error); keys repeat a lot.
@@ -514,8 +528,13 @@ def _decode_one(delivery: Delivery) -> _Row:
                 errors.append("no observation id in the routing key or body")
             if not has_value:
                 errors.append("missing Value")
+            equalizer = charger_id is not None and charger_id.startswith(EQUALIZER_SERIAL_PREFIX)
+            if equalizer:
+                catalog_types, enum_labels = _EQ_TYPES, _EQ_LABELS
+            else:
+                catalog_types, enum_labels = _CATALOG_TYPES, _LABELS
             if data_type is None and obs_id is not None:
-                data_type = _CATALOG_TYPES.get(obs_id)
+                data_type = catalog_types.get(obs_id)
             value_type = type(raw_value)
             if value_type is float and data_type in _PLAIN_NUMBER_TYPES and math.isfinite(raw_value):
                 value, value_text = raw_value, repr(raw_value)  # fast path: a typed JSON number
@@ -524,14 +543,15 @@ def _decode_one(delivery: Delivery) -> _Row:
             else:
                 value_text = _value_text(raw_value)
                 value, value_error = decode_value(raw_value, data_type)
-                if value_error is not None:
+                tolerated = value_type is str and obs_id in _TEXT_TOLERANT and not equalizer
+                if value_error is not None and not tolerated:
                     errors.append(value_error)
             type_title = _TYPE_TITLES[data_type]
             if obs_id is not None:
-                labels = _LABELS.get(obs_id)
+                labels = enum_labels.get(obs_id)
                 if labels is not None and value is not None and value.is_integer():
                     label = labels.get(int(value))
-                if obs_id == _REVERSED_ID and value_text is not None:
+                if obs_id == _REVERSED_ID and value_text is not None and not equalizer:
                     value_reversed = value_text[::-1]
     elif message is not None:
         errors.append(f"body is JSON {type(message).__name__}, not an object")
@@ -544,7 +564,7 @@ def _decode_one(delivery: Delivery) -> _Row:
         observed_us,
         charger_id,
         obs_id,
-        _NAMES.get(obs_id) if obs_id is not None else None,
+        _name(obs_id, charger_id),
         value,
         value_text,
         kind,
@@ -559,6 +579,14 @@ def _decode_one(delivery: Delivery) -> _Row:
         arrival_raw,
         conn_epoch,
     )
+
+
+def _name(obs_id: int | None, charger_id: str | None) -> str | None:
+    if obs_id is None:
+        return None
+    if charger_id is not None and charger_id.startswith(EQUALIZER_SERIAL_PREFIX):
+        return _EQ_NAMES.get(obs_id)
+    return _NAMES.get(obs_id)
 
 
 def _salvage(delivery: Any, exc: BaseException) -> _Row:

@@ -55,7 +55,7 @@ def _data_type(obs_id: int, value: Any, data_type: DataType | None) -> DataType:
     if data_type is not None:
         return data_type
     info = OBSERVATIONS.get(obs_id)
-    if info is not None:
+    if info is not None and info.data_type is not None:
         return info.data_type
     if isinstance(value, bool):
         return DataType.BOOLEAN

@@ -17,6 +17,8 @@ HOP_LABELS = {
     "device_to_cloud": "device → cloud",
     "cloud_to_capture": "cloud → capture",
     "end_to_end": "end to end",
+    "scheduled_device_to_cloud": "scheduled 122/124: stamp → cloud",
+    "scheduled_end_to_end": "scheduled 122/124: stamp → capture",
     "command_roundtrip": "command → result",
 }
 
@@ -64,7 +66,9 @@ def latency_ecdf(
     points: int = ECDF_POINTS,
     title: str = "Latency per hop (ECDF)",
 ) -> go.Figure:
-    """The empirical CDF of ``latency_s`` per ``hop`` (frame of ``evkit.analysis.latency``).
+    """The empirical CDF of ``latency_s`` per ``hop`` (frame of ``evkit.analysis.latency``). Observations
+    Easee stamps on a schedule (122/124, the ``scheduled_*`` hops) get their own dotted curves: they
+    show the schedule, not transport.
 
     ``log_x=None`` picks a log axis when the positive latencies span more than two decades. Negative
     latencies (device or cloud clock ahead: clock skew) are never dropped: on a linear axis they show
@@ -101,7 +105,12 @@ def latency_ecdf(
                 x=x,
                 y=y,
                 mode="lines",
-                line={"shape": "hv", "color": colour(index), "width": 2},
+                line={
+                    "shape": "hv",
+                    "color": colour(index),
+                    "width": 2,
+                    "dash": "dot" if hop.startswith("scheduled_") else "solid",
+                },
                 hovertemplate=f"{hop_label(hop)}: %{{y:.1%}} ≤ %{{x:.3f}} s<extra></extra>",
             )
         )

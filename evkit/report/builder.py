@@ -275,7 +275,9 @@ def _latency_section(stats: pl.DataFrame, latency_long: pl.LazyFrame) -> tuple[s
     hint = (
         '<p class="hint">device → cloud = ArrivalTime − device time; cloud → capture = our receive time − '
         "ArrivalTime; end to end = our receive time − device time; command → result = a go-e "
-        "<code>/set</code> to its <code>/result</code> (home recordings).</p>"
+        "<code>/set</code> to its <code>/result</code> (home recordings). Easee stamps 122 EnergyPerHour "
+        "and 124 LifetimeEnergy on the hour and sends them minutes later: they are shown apart "
+        "(scheduled 122/124), so the other rows measure transport.</p>"
     )
     return (
         "latency",

@@ -7,11 +7,17 @@ than wall time.
 
 Each charger boots (80, 89, 21, 250, ...), then cycles: unplugged (109=1) -> plug-in (2 AwaitingStart,
 sometimes 7 AwaitingAuthentication with an RFID token 128/108) -> charging (3; power 120 ramps up,
-tapers near full; phase currents 182-185) with occasional pauses (6 ReadyToCharge: the car stops
-drawing; 4 Completed: a scheduled pause) -> completed (4) -> unplugged. Session energy 121 follows the
-power integral, with the occasional spurious 0 the real chargers send; lifetime energy 124 and energy
-per hour 122 arrive near each full hour; voltages 190-196, RSSI 130/132 and temperature 150 tick along.
-Device -> cloud delay: a few hundred milliseconds with a tail of seconds (ArrivalTime = observed + delay).
+tapers near full; phase currents 182-185) with occasional pauses -> completed (4) -> unplugged. A pause
+is either the car's (6 ReadyToCharge, "SuspendedEV") or the charger's, by schedule or smart charging
+(2 AwaitingStart, "SuspendedEVSE", with 96 ReasonForNoCurrent 54/76), as Easee's enumerations define
+them; 4 Completed is kept for the car having stopped at the end.
+
+Timing follows live chargers (facts and sources in ``tests/conformance/easee_timing.py``): session
+energy 121 every 10-20 minutes while charging and once more at unplug, with the occasional spurious 0;
+energy per hour 122 stamped on the full hour and delivered ~3.4 minutes later, also 0 for idle hours;
+lifetime energy 124 read 2-10 minutes after each hour and at every plug-in; voltages 190-196, RSSI
+130/132 and temperature 150 tick along. Device -> cloud delay of the rest: a few hundred milliseconds
+with a tail of seconds (ArrivalTime = observed + delay).
 """
 
 from __future__ import annotations
@@ -31,8 +37,15 @@ from evkit.easee.encode import WireForm, arrival_time_header, dotnet_ticks, enco
 
 #: Physics step of the charger model, in simulated seconds.
 STEP_S = 10.0
-#: Longest device -> cloud delay the model produces (seconds).
+#: Longest device -> cloud delay the model produces for transported readings (seconds).
 MAX_DELAY_S = 30.0
+#: 122 EnergyPerHour: stamped hh:00:00, delivered about 3.4 min later (evcc #10428: received 17:03:24
+#: for 17:00:00). The model spreads it over this range (seconds after the hour).
+ENERGY_PER_HOUR_DELAY_S = (180.0, 230.0)
+#: 124 LifetimeEnergy's hourly reading: 2-10 min past the hour (easee_hass #174).
+LIFETIME_ENERGY_AFTER_HOUR_S = (120.0, 600.0)
+#: 121 SessionEnergy while charging: every 10-20 min (evcc #9884: 14:36:10, 14:56:10, 15:10:00).
+SESSION_ENERGY_EVERY_S = (600.0, 1200.0)
 NOMINAL_VOLTAGE = 230.0
 SIM_EXCHANGE = "evkit.sim.easee"
 
@@ -58,6 +71,7 @@ class _Reading(NamedTuple):
     at: float  # epoch seconds, simulated device time
     obs_id: int
     value: Any
+    delay: float = -1.0  # device -> cloud delay when fixed by a schedule; < 0: transport delay
 
 
 @dataclass
@@ -78,12 +92,12 @@ class _Charger:
     temp_c: float = 20.0
     now: float = 0.0  # the model's clock: no later reading is observed before it
     reason: int = -1  # last ReasonForNoCurrent sent
-    pause_kind_toggle: bool = False  # pauses alternate: the car stops (6) / a schedule pauses (4)
+    pause_kind_toggle: bool = False  # pauses alternate: the car stops (6) / a schedule pauses (2)
     out: list[_Reading] = field(default_factory=list)
 
     # ---------------------------------------------------------------------------------------- helpers
-    def emit(self, at: float, obs_id: int, value: Any) -> None:
-        self.out.append(_Reading(at, obs_id, value))
+    def emit(self, at: float, obs_id: int, value: Any, delay: float = -1.0) -> None:
+        self.out.append(_Reading(at, obs_id, value, delay))
 
     def jitter(self, at: float) -> float:
         return at + self.rng.random() * STEP_S * 0.5  # stop events of a step come at +0.6 step
@@ -160,7 +174,8 @@ class _Charger:
         next_health = now + rng.uniform(0.0, 900.0)
         next_voltage = now + rng.uniform(0.0, 600.0)
         next_hour = (math.floor(now / 3600.0) + 1) * 3600.0
-        next_hour_report = next_hour + rng.uniform(-20.0, 60.0)
+        next_meter = math.inf  # the hourly lifetime meter reading, once the hour has passed
+        next_energy_report = math.inf
         next_cloud_blip = now + rng.expovariate(1 / (5 * 86400.0))
         next_reboot = now + rng.expovariate(1 / (4 * 86400.0))
         phase_deadline = math.inf  # when the current plug-in phase ends
@@ -169,7 +184,6 @@ class _Charger:
         car_kw = 0.0
         ramp = 0.0
         last_power_report = now
-        last_energy_report = now
         yield self._flush()
 
         while now < until:
@@ -184,6 +198,7 @@ class _Charger:
                 self.session_kwh = 0.0
                 self.emit(self.jitter(now), Obs.CABLE_LOCKED, True)
                 self.emit(now + 0.5, Obs.SESSION_ENERGY, 0.0)  # a real session start
+                self.emit(now + 1.5, Obs.LIFETIME_ENERGY, round(self.lifetime_kwh, 3))  # evcc #15556
                 if rng.random() < 0.25:
                     self.set_mode(now + 0.6, OpMode.AWAITING_AUTHENTICATION)
                     token = "".join(rng.choice("0123456789ABCDEF") for _ in range(8))
@@ -198,6 +213,7 @@ class _Charger:
                 self.set_mode(now, OpMode.CHARGING)
                 self.emit(now + 0.1, Obs.OUTPUT_PHASE, 30 if self.three_phase else 10)
                 ramp = 0.0
+                next_energy_report = now + rng.uniform(*SESSION_ENERGY_EVERY_S)
             elif self.op_mode == OpMode.CHARGING:
                 ramp = min(1.0, ramp + STEP_S / 90.0)
                 taper = 1.0
@@ -211,26 +227,27 @@ class _Charger:
                 if now - last_power_report >= 30.0 or ramp < 1.0:
                     self.report_power(self.jitter(now))
                     last_power_report = now
-                if now - last_energy_report >= 60.0:
+                if now >= next_energy_report:
                     self.report_session_energy(self.jitter(now))
-                    last_energy_report = now
+                    next_energy_report = now + rng.uniform(*SESSION_ENERGY_EVERY_S)
                 stop = now + STEP_S * 0.6  # after this step's jittered reports
                 if self.session_kwh >= pause_at:
                     pause_at = math.inf
                     self.power_kw = 0.0
                     self.report_power(stop + 0.2)
                     self.emit(stop + 0.3, Obs.OUTPUT_PHASE, 0)
-                    # 6: the car stopped drawing; 4: paused by a schedule / smart charging.
+                    # 6 (SuspendedEV): the car stopped drawing; 2 (SuspendedEVSE): the charger holds
+                    # back, by schedule (96 = 54 pending schedule, 76 limited by schedule).
                     car_paused = self.pause_kind_toggle = not self.pause_kind_toggle  # alternate kinds
                     if car_paused:
                         self.set_mode(stop + 0.5, OpMode.READY_TO_CHARGE)
                     else:
-                        self.set_mode(stop + 0.5, OpMode.COMPLETED, reason=_PENDING_SCHEDULE)
+                        reason = rng.choice(_SCHEDULE_REASONS)
+                        self.set_mode(stop + 0.5, OpMode.AWAITING_START, reason=reason)
                     phase_deadline = now + rng.uniform(300.0, 2400.0)
                 elif self.session_kwh >= need_kwh:
                     self.power_kw = 0.0
                     self.report_power(stop + 0.2)
-                    self.report_session_energy(stop + 0.3)
                     self.emit(stop + 0.4, Obs.OUTPUT_PHASE, 0)
                     self.set_mode(stop + 0.5, OpMode.COMPLETED)
                     pause_at = -1.0  # marks "finished": the next deadline unplugs
@@ -239,6 +256,7 @@ class _Charger:
                 if pause_at == -1.0:  # finished session: unplug
                     self.emit(now, Obs.CABLE_LOCKED, False)
                     self.set_mode(now + 0.5, OpMode.DISCONNECTED)
+                    self.report_session_energy(now + 1.0)  # the final value comes at unplug
                     next_plug = now + rng.expovariate(1 / (3 * 3600.0)) + 600.0
                     pause_at = math.inf
                 else:  # pause over: charge again
@@ -253,13 +271,15 @@ class _Charger:
             if now >= next_voltage:
                 self.report_voltages(self.jitter(now))
                 next_voltage = now + (120.0 if self.power_kw > 0 else 900.0) * rng.uniform(0.9, 1.1)
-            if now >= next_hour_report:
-                self.emit(next_hour_report, Obs.LIFETIME_ENERGY, round(self.lifetime_kwh, 3))
-                if self.hour_kwh > 0:
-                    self.emit(next_hour_report + 0.2, Obs.ENERGY_PER_HOUR, round(self.hour_kwh, 3))
+            if now >= next_hour:  # the hour's energy, stamped on the hour, 0 for idle hours too
+                delay = rng.uniform(*ENERGY_PER_HOUR_DELAY_S)
+                self.emit(next_hour, Obs.ENERGY_PER_HOUR, round(self.hour_kwh, 3), delay=delay)
                 self.hour_kwh = 0.0
+                next_meter = next_hour + rng.uniform(*LIFETIME_ENERGY_AFTER_HOUR_S)
                 next_hour += 3600.0
-                next_hour_report = next_hour + rng.uniform(-20.0, 60.0)
+            if now >= next_meter:
+                self.emit(next_meter, Obs.LIFETIME_ENERGY, round(self.lifetime_kwh, 3))
+                next_meter = math.inf
             if now >= next_cloud_blip:
                 self.emit(now, Obs.CLOUD_DISCONNECT_REASON, rng.choice(["KeepAliveTimeout", "NetworkLost"]))
                 self.emit(now + 0.1, Obs.CONNECTED_TO_CLOUD, False)
@@ -278,8 +298,9 @@ class _Charger:
         return batch
 
 
-# ReasonForNoCurrent (96) the model reports with each op mode.
-_PENDING_SCHEDULE = 54
+# ReasonForNoCurrent (96) the model reports with each op mode; a charger-side (schedule) pause says 54
+# PendingScheduledCharging or 76 LimitedBySchedule.
+_SCHEDULE_REASONS = (54, 76)
 _REASON_BY_MODE: dict[int, int] = {
     OpMode.DISCONNECTED: 50,  # no car requesting current
     OpMode.AWAITING_AUTHENTICATION: 55,  # pending authorization
@@ -367,7 +388,8 @@ class EaseeFleet:
                 for reading in batch:
                     if reading.at > until:
                         continue
-                    arrival = reading.at + _delay(delay_rngs[index])
+                    transport = _delay(delay_rngs[index])  # drawn for every reading: stable streams
+                    arrival = reading.at + (reading.delay if reading.delay >= 0 else transport)
                     heapq.heappush(pending, (arrival, sequence, index, reading))
                     sequence += 1
             horizon = min((models[index].now for index in live), default=math.inf)

@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,11 @@ log = logging.getLogger(__name__)
 DEFAULT_PREFETCH = 5000
 DEFAULT_FLUSH_INTERVAL = 5.0
 DEFAULT_FLUSH_ROWS = 50_000
-BACKOFF_INITIAL = 1.0
-BACKOFF_MAX = 60.0
+#: Reconnect backoff: never sooner than 5 s, never later than 5 min. Easee asked integrators not to retry
+#: at short intervals (pyeasee PR #88: a fleet of clients reconnecting every few seconds after an outage
+#: is "a big challenge" for their servers); pyeasee itself backs off to 300 s.
+BACKOFF_INITIAL = 5.0
+BACKOFF_MAX = 300.0
 #: A connection that lasted this long resets the reconnect backoff.
 STABLE_SESSION_S = 60.0
 #: How long a stopping capture waits for its last batches to be written and acknowledged.
@@ -81,15 +85,26 @@ def decode_tuples(items: Sequence[tuple[Any, ...]]) -> pl.DataFrame:
     return decode_deliveries(items)  # type: ignore[arg-type]  # plain tuples in Delivery field order are accepted
 
 
-def backoff_delays(initial: float = BACKOFF_INITIAL, cap: float = BACKOFF_MAX) -> Any:
-    """Endless capped exponential delays with "equal jitter".
+def backoff_delays(initial: float = BACKOFF_INITIAL, cap: float = BACKOFF_MAX) -> Iterator[float]:
+    """Endless capped exponential delays with "equal jitter", never below ``initial`` nor above ``cap``.
 
-    Each delay lies in ``[d/2, d]`` where ``d`` starts at ``initial`` and doubles up to ``cap``.
+    Step ``k`` waits a random time in ``[d/2, d]`` with ``d = min(2 * initial * 2**k, cap)``: the first
+    retry comes after ``initial`` to ``2 * initial`` seconds, later ones spread over ``[cap/2, cap]``, so
+    clients that lost the broker together do not come back together.
     """
-    delay = initial
+    if not (math.isfinite(initial) and math.isfinite(cap)) or initial <= 0 or cap < initial:
+        raise ConfigError(
+            f"backoff must be finite with 0 < initial <= max (got initial {initial:g} s, max {cap:g} s)"
+        )
+    return _jittered(initial, cap)
+
+
+def _jittered(initial: float, cap: float) -> Iterator[float]:
+    ceiling = min(2 * initial, cap)
     while True:
-        yield delay / 2 + random.uniform(0, delay / 2)
-        delay = min(delay * 2, cap)
+        low = min(max(initial, ceiling / 2), ceiling)
+        yield random.uniform(low, ceiling)
+        ceiling = min(ceiling * 2, cap)
 
 
 def _utc_iso(epoch_s: float | None) -> str | None:
@@ -149,6 +164,7 @@ class AmqpCapture:
             raise ConfigError("--flush-interval must be positive")
         if max_messages is not None and max_messages < 1:
             raise ConfigError("--max-messages must be at least 1")
+        backoff_delays(backoff_initial, backoff_max)  # ConfigError for impossible bounds
         self.out = Path(out)
         self.prefetch = prefetch
         # Flush before the broker's window fills, or it stops delivering until the timer fires.
@@ -609,13 +625,16 @@ def record_amqp(
     idle_exit: float | None = None,
     duration: float | None = None,
     insecure: bool = False,
+    backoff_initial: float = BACKOFF_INITIAL,
+    backoff_max: float = BACKOFF_MAX,
 ) -> BackgroundCapture:
     """Record an Easee AMQP queue into ``out`` in the background (for notebooks).
 
     Connect with ``url`` (``amqp[s]://user:pass@host:port/vhost``), a streams ``details`` file, or a
     token in the environment variable ``token_env``. Returns a handle: display it for live counters,
     ``.stats`` for a snapshot, ``.stop()`` to flush, acknowledge and finish, ``.wait()`` to wait for a
-    stop condition (``max_messages``, ``idle_exit``, ``duration``).
+    stop condition (``max_messages``, ``idle_exit``, ``duration``). ``backoff_initial`` /
+    ``backoff_max``: seconds between reconnect attempts (see :func:`backoff_delays`).
     """
     resolved, refresh = resolve_details(url, details, token_env, streams_url)
     capture = AmqpCapture(
@@ -630,6 +649,8 @@ def record_amqp(
         duration=duration,
         insecure=insecure,
         refresh_details=refresh,
+        backoff_initial=backoff_initial,
+        backoff_max=backoff_max,
     )
     return BackgroundCapture(capture, f"evkit capture {capture.queue} → {capture.out}")
 

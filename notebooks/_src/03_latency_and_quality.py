@@ -21,6 +21,9 @@ latency = analysis.latency(lf).collect()
 # %% [markdown]
 # ## Latency per hop
 # Percentiles use numpy's default (linear) interpolation. `negative_n` counts clock skew.
+# Easee stamps 122 EnergyPerHour and 124 LifetimeEnergy on the hour and sends them minutes later;
+# their delay is a schedule, not the network, so they have their own `scheduled_*` rows (and dotted
+# curves) and `device_to_cloud` / `end_to_end` measure transport only.
 
 # %%
 analysis.latency_stats(lf).collect()

@@ -128,17 +128,24 @@ def test_latency_json_matches_numpy(dataset: Path, fleet: Fleet, capsys: pytest.
     code, out, _ = _run(capsys, "latency", str(dataset), "--format", "json")
     assert code == 0
     result = json.loads(out)
-    assert set(result) == {"device_to_cloud", "cloud_to_capture", "end_to_end"}
+    assert set(result) == {"device_to_cloud", "cloud_to_capture", "end_to_end", "scheduled"}
     # one message per identity (the simulator repeats some readings word for word: those are one)
     identity = ["charger_id", "observation_id", "observed_at", "value", "value_text"]
     clean = fleet.frame(fleet.clean).unique(subset=identity)
-    values = (clean["arrival_time"] - clean["observed_at"]).dt.total_microseconds().to_numpy() / 1e6
-    d2c = result["device_to_cloud"]
-    assert d2c["n"] == len(values)
-    assert d2c["p50_s"] == pytest.approx(np.percentile(values, 50), abs=1e-4)
-    assert d2c["p99_s"] == pytest.approx(np.percentile(values, 99), abs=1e-4)
-    assert d2c["negative_n"] == int((values < 0).sum()) > 0
-    for hop in result.values():
+    scheduled = pl.col("observation_id").is_in([122, 124])
+    for part, stats in (
+        (clean.filter(~scheduled), result["device_to_cloud"]),
+        (clean.filter(scheduled), result["scheduled"]["device_to_cloud"]),
+    ):
+        values = (part["arrival_time"] - part["observed_at"]).dt.total_microseconds().to_numpy() / 1e6
+        assert stats["n"] == len(values) > 0
+        assert stats["p50_s"] == pytest.approx(np.percentile(values, 50), abs=1e-4)
+        assert stats["p99_s"] == pytest.approx(np.percentile(values, 99), abs=1e-4)
+    assert result["device_to_cloud"]["negative_n"] > 0
+    assert result["scheduled"]["observation_ids"] == [122, 124]
+    hops = [result[h] for h in ("device_to_cloud", "cloud_to_capture", "end_to_end")]
+    hops += [result["scheduled"]["device_to_cloud"], result["scheduled"]["end_to_end"]]
+    for hop in hops:
         assert {"n", "p50_s", "p95_s", "p99_s", "max_s", "negative_n"} <= set(hop)
 
 

@@ -6,12 +6,15 @@ from datetime import date, timedelta
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evkit.analysis import ENERGY_SCHEMA, energy_per_day, energy_per_hour, lifetime_meter_check
 from tests.analysis import scenario as sc
 from tests.analysis.conftest import METER_RESET_AT, A, B, D, E, Fleet
 
 HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 
 
 def test_hourly_frame_has_the_energy_schema(fleet_lf: pl.LazyFrame) -> None:
@@ -89,3 +92,67 @@ def test_duplicates_do_not_double_energy(fleet: Fleet) -> None:
     clean = energy_per_day(fleet.frame(fleet.clean).lazy()).collect()
     messy = energy_per_day(fleet.frame().lazy()).collect()
     assert messy["energy_kwh"].to_list() == pytest.approx(clean["energy_kwh"].to_list())
+
+
+def _meter(charger: str, readings: list[tuple[timedelta, float]]) -> list[sc.Row]:
+    return [sc.Row(charger, 124, sc.T0 + at, kwh, f"{kwh:g}") for at, kwh in readings]
+
+
+def test_meter_readings_off_the_hour_are_interpolated_to_the_hours() -> None:
+    # 11 kW from 05:20 to 07:20; the meter is read at 20 past (live chargers send 124 at irregular
+    # times). Truth: hour 05 gets 40 min (7.33 kWh), hour 06 all of it (11), hour 07 20 min (3.67).
+    # Before the fix each step was booked wholesale into its reading's "closing hour": 11, 11, 0.
+    rows = _meter(
+        "EHIRREG01",
+        [(-40 * MINUTE, 1000.0), (20 * MINUTE, 1011.0), (80 * MINUTE, 1022.0), (140 * MINUTE, 1022.0)],
+    )
+    hourly = energy_per_hour(sc.frame(rows).lazy()).collect()
+    by_hour = {row["hour"]: row["energy_kwh"] for row in hourly.iter_rows(named=True)}
+    assert by_hour[sc.T0 - HOUR] == pytest.approx(11.0 * 40 / 60)
+    assert by_hour[sc.T0] == pytest.approx(11.0)
+    assert by_hour[sc.T0 + HOUR] == pytest.approx(11.0 * 20 / 60)
+    assert sum(by_hour.values()) == pytest.approx(22.0)
+
+
+def test_a_reading_at_twenty_past_keeps_its_energy_in_its_own_hour() -> None:
+    # 5 kWh charged between 09:00 and 09:20, read at 09:20: hour 09, not hour 08
+    rows = _meter("EHTWENTY1", [(timedelta(0), 1000.0), (20 * MINUTE, 1005.0), (HOUR, 1005.0)])
+    hourly = energy_per_hour(sc.frame(rows).lazy()).collect()
+    by_hour = {row["hour"]: row["energy_kwh"] for row in hourly.iter_rows(named=True)}
+    assert by_hour == {sc.T0: pytest.approx(5.0)}
+
+
+def test_two_meter_readings_at_one_instant_on_the_hour() -> None:
+    rows = _meter("EHSAME001", [(timedelta(0), 1000.0), (HOUR, 1002.0), (HOUR, 1002.0)])
+    hourly = energy_per_hour(sc.frame(rows).lazy()).collect()
+    assert hourly["energy_kwh"].sum() == pytest.approx(2.0)
+    assert hourly["hour"].null_count() == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=1, max_value=90 * 60), st.floats(min_value=0, max_value=10)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_interpolation_keeps_every_kwh_and_books_none_outside_the_steps(
+    steps: list[tuple[int, float]],
+) -> None:
+    # readings at arbitrary seconds, steps of up to 90 min; a step implying more than 25 kW is a
+    # "jump" and left out (as before)
+    at, kwh = sc.T0 + timedelta(seconds=17), 500.0
+    readings = [(at - sc.T0, kwh)]
+    kept = 0.0
+    for seconds_, delta in steps:
+        at += timedelta(seconds=seconds_)
+        kwh += delta
+        readings.append((at - sc.T0, kwh))
+        if delta / (seconds_ / 3600) <= 25.0:
+            kept += delta
+    hourly = energy_per_hour(sc.frame(_meter("EHPROP001", readings)).lazy()).collect()
+    assert hourly["energy_lifetime_kwh"].sum() == pytest.approx(kept, abs=1e-6)
+    assert (hourly["energy_lifetime_kwh"] >= -1e-9).all()
+    hours = hourly.filter(pl.col("energy_lifetime_kwh").is_not_null())["hour"].to_list()
+    assert all(sc.T0.replace(minute=0) <= hour <= at for hour in hours)

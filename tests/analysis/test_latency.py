@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evkit.analysis import HOPS, latency, latency_stats
+from evkit.analysis import HOPS, SCHEDULED_HOPS, latency, latency_stats
 from tests.analysis import scenario as sc
 from tests.analysis.conftest import SKEW_S, C, Fleet
 
@@ -113,4 +113,38 @@ def test_latency_frame_is_long_and_lazy(fleet_lf: pl.LazyFrame) -> None:
     names = frame.collect_schema().names()
     for column in ("hop", "latency_s", "skew", "charger_id", "observation_id", "observation", "hour"):
         assert column in names
-    assert set(frame.select("hop").unique().collect()["hop"]) == set(HOPS)
+    # the fleet's hourly lifetime meter (124) is stamped on a schedule: its own hops
+    assert set(frame.select("hop").unique().collect()["hop"]) == {*HOPS, *SCHEDULED_HOPS}
+
+
+def _idle_fleet_hour_reports(hours: int = 48) -> pl.DataFrame:
+    """An idle charger: a temperature heartbeat every 15 min (transport ~0.3 s) and, every hour, 122
+    stamped hh:00:00 arriving 3.4 min later and 124 arriving 2-10 min after the hour (stamped on the
+    hour too, the worst case) - the live pattern of evcc #10428 / easee_hass #174."""
+    rows = []
+    for hour in range(hours):
+        top = sc.T0 + timedelta(hours=hour)
+        for quarter in range(4):
+            at = top + timedelta(minutes=15 * quarter + 1)
+            rows.append(sc.Row("EHIDLE001", 150, at, 20.0, "20", device_delay_s=0.3, capture_delay_s=0.05))
+        rows.append(sc.Row("EHIDLE001", 122, top, 0.0, "0", device_delay_s=204.0, capture_delay_s=0.05))
+        late = 120 + (hour * 37) % 480
+        rows.append(
+            sc.Row("EHIDLE001", 124, top, 1000.0, "1000", device_delay_s=float(late), capture_delay_s=0.05)
+        )
+    return sc.frame(rows)
+
+
+def test_hourly_reports_stamped_on_the_hour_do_not_count_as_transport_latency() -> None:
+    stats = _stats(_idle_fleet_hour_reports())
+    # transport: seconds, not minutes (before the fix p95 of both hops was several minutes)
+    assert stats["device_to_cloud"]["p95_s"] < 1.0
+    assert stats["end_to_end"]["p95_s"] < 1.0
+    assert stats["device_to_cloud"]["n"] == 48 * 4
+    # the scheduled observations are reported apart, with their own percentiles
+    scheduled = stats["scheduled_device_to_cloud"]
+    assert scheduled["n"] == 48 * 2
+    assert scheduled["p50_s"] > 120
+    assert stats["scheduled_end_to_end"]["n"] == 48 * 2
+    # cloud -> capture is transport for every observation
+    assert stats["cloud_to_capture"]["n"] == 48 * 6

@@ -152,7 +152,32 @@ def test_counter_missing_its_last_updates_is_overruled_by_meter_and_integral() -
     note = got["energy_note"]
     assert isinstance(note, str)
     assert "disagree" in note
-    assert "closer to the lifetime meter" in note
+    assert "agrees with the lifetime meter" in note
+
+
+@pytest.mark.parametrize("power", ["none", "neither"])
+def test_counter_is_kept_and_flagged_when_only_the_hourly_meter_disagrees(power: str) -> None:
+    # 11 kWh charged; the counter says so. The hourly meter lags by 4 kWh (Easee's 124 is hourly and
+    # "inaccurate by design", evcc #20594). Without power data, or with a power integral agreeing with
+    # neither, nothing out-votes the counter: it stays the session's energy, with a note (a flag).
+    charger = sc.Charger("EHMETER01", [(0, 1, 0), (10, 2, 0), (11, 3, 11.0), (71, 1, 0)], 180).run()
+    stop = sc.T0 + timedelta(minutes=71)
+    rows = []
+    for row in charger.rows:
+        r = row
+        if r.observation_id == 124 and r.observed_at > stop and r.value is not None:
+            r = sc.Row(r.charger_id, 124, r.observed_at, r.value - 4.0, f"{r.value - 4.0:g}")
+        if r.observation_id == 120 and r.value is not None:
+            if power == "none":
+                continue
+            r = sc.Row(r.charger_id, 120, r.observed_at, r.value * 0.8, f"{r.value * 0.8:g}")
+        rows.append(r)
+    got = _one(_sessions(rows), "EHMETER01")
+    assert got["energy_lifetime_kwh"] == pytest.approx(7.0, rel=0.01)
+    assert got["energy_source"] == "session_energy"
+    assert got["energy_kwh"] == pytest.approx(11.0, rel=0.01)
+    note = got["energy_note"]
+    assert isinstance(note, str) and "disagree" in note and "counter is kept" in note
 
 
 def test_without_counter_the_meter_is_used_and_said() -> None:

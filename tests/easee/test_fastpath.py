@@ -36,10 +36,15 @@ obs_ids = st.sampled_from(
         *ids_of(DataType.STRING)[:3],
         *sorted(ENUM_LABELS)[:4],
         int(Obs.USER_ID_TOKEN_REVERSED),
+        5,  # no published type
+        54,  # Boolean or String, depending on the source
+        156,
+        21,  # a charger enum; an Equalizer's SoftwareRelease
+        31,  # a charger Boolean; an Equalizer's current in A
     ]
 ) | st.integers(min_value=0, max_value=3000)
 id_texts = obs_ids.map(str) | st.sampled_from(["007", "-1", "1.5", "", "4294967296", "99999999999", "12a"])
-serials = st.sampled_from(["EHD5CPOK", "EH-12_3", "", "É1", "a b", "x\x00y"])
+serials = st.sampled_from(["EHD5CPOK", "EH-12_3", "", "É1", "a b", "x\x00y", "QP123456", "QPX"])
 routing_keys = st.builds(
     lambda serial, marker, obs_id: f"{serial}.{marker}.{obs_id}",
     serials,
@@ -188,7 +193,7 @@ canonical = st.builds(
         received,
         2,
     ),
-    st.from_regex(r"\A[!-\-/-~]{1,10}\Z"),
+    st.from_regex(r"\A[!-\-/-~]{1,10}\Z").filter(lambda serial: not serial.startswith("QP")),
     canonical_values,
     canonical_times,
     st.none() | canonical_times,
@@ -305,3 +310,27 @@ def test_five_field_tuples_and_odd_types_fall_back_to_python() -> None:
     assert frame.height == 40
     assert_same_as_python(weird)
     assert isinstance(frame, pl.DataFrame)
+
+
+# Equalizer traffic in the common shape: the Python path reads it with the Equalizer table.
+equalizer_rows = st.builds(
+    lambda obs_id, value, ts: Delivery(
+        f"QP{obs_id:06d}.O.{obs_id}",
+        f'{{"Timestamp":"{ts}","Value":{value}}}'.encode(),
+        {"ArrivalTime": ts},
+        False,
+        1,
+        1,
+    ),
+    st.sampled_from([21, 31, 40, 45, 120, 250, 54, 29]),
+    st.sampled_from(["12.3", "0", "1", "true", '"x"', "322"]),
+    canonical_times,
+)
+
+
+@SETTINGS
+@given(st.lists(canonical | equalizer_rows, min_size=_fastpath.MIN_BATCH, max_size=48))
+def test_equalizer_rows_leave_the_fast_path_and_agree_with_python(batch: list[Delivery]) -> None:
+    _fast, rest = _fastpath.decode_fast(batch)
+    assert sorted(rest) == [i for i, d in enumerate(batch) if d.routing_key.startswith("QP")]
+    assert_same_as_python(batch)

@@ -188,6 +188,21 @@ def test_latency_ecdf_samples_long_inputs_but_keeps_min_and_max_and_uses_log_whe
     assert "1 negative" in fig.layout.title.subtitle.text
 
 
+def test_scheduled_observations_get_their_own_dotted_curves_after_the_transport_hops() -> None:
+    frame = _latency(
+        {
+            "scheduled_end_to_end": [204.0, 210.0, 0.4],
+            "end_to_end": [0.3, 0.4, 0.5],
+            "scheduled_device_to_cloud": [203.9, 209.9, 0.3],
+        }
+    )
+    fig = latency_ecdf(frame)
+    names = [t.name.split(" (")[0] for t in fig.data]
+    assert names == ["end to end", "scheduled 122/124: stamp → cloud", "scheduled 122/124: stamp → capture"]
+    assert [t.line.dash for t in fig.data] == ["solid", "dot", "dot"]
+    assert list(_trace(fig, "end to end").x) == [0.3, 0.4, 0.5]  # transport alone
+
+
 def test_latency_heatmap_cells_are_the_p95_of_their_hour() -> None:
     hour = datetime(2026, 11, 20, 14, tzinfo=UTC)
     cell = [0.1, 0.2, 0.4, 0.8, 3.0]

@@ -76,7 +76,11 @@ def test_header_and_tables_state_the_dataset(report: str, dataset: Path) -> None
     assert "host-1-abc" in report and "partner-queue" in report  # manifest
     assert "17.97" in report  # the complete session's energy
     assert "device → cloud" in report and "negative (clock skew)" in report
-    assert "end to end (n=805" in report  # the ECDF has its curves, not a "no data" placeholder
+    # the ECDF has its curves, not a "no data" placeholder; the hourly 122/124 reports are apart
+    transport = re.search(r"end to end \(n=(\d+)", report)
+    scheduled = re.search(r"stamp (?:→|\\u2192) capture \(n=(\d+)", report)  # JSON may escape →
+    assert transport is not None and scheduled is not None
+    assert int(transport[1]) + int(scheduled[1]) == 805 and int(scheduled[1]) > 0
     assert "p95 latency end to end by hour of day" in report
 
 

@@ -53,7 +53,12 @@ def test_same_seed_same_messages_other_seed_other_messages() -> None:
 def test_messages_come_in_arrival_order_with_realistic_delays(two_days: list[SimMessage]) -> None:
     arrivals = [m.publish_at for m in two_days]
     assert arrivals == sorted(arrivals)
-    delays = [(m.publish_at - m.observed_at).total_seconds() for m in two_days]
+    # 122 is stamped on the hour and delivered minutes later (tests/conformance): not transport.
+    delays = [
+        (m.publish_at - m.observed_at).total_seconds()
+        for m in two_days
+        if m.observation_id != Obs.ENERGY_PER_HOUR
+    ]
     assert all(0 < delay <= MAX_DELAY_S for delay in delays)
     delays.sort()
     assert 0.1 < delays[len(delays) // 2] < 1.0  # median: a few hundred ms
@@ -92,9 +97,10 @@ ALLOWED = {
     OpMode.DISCONNECTED: {OpMode.DISCONNECTED, OpMode.AWAITING_START, OpMode.AWAITING_AUTHENTICATION},
     OpMode.AWAITING_AUTHENTICATION: {OpMode.AWAITING_START},
     OpMode.AWAITING_START: {OpMode.CHARGING},
-    OpMode.CHARGING: {OpMode.COMPLETED, OpMode.READY_TO_CHARGE},
+    # a charger-side (schedule) pause is 2 AwaitingStart, a car-side one 6 ReadyToCharge
+    OpMode.CHARGING: {OpMode.COMPLETED, OpMode.READY_TO_CHARGE, OpMode.AWAITING_START},
     OpMode.READY_TO_CHARGE: {OpMode.CHARGING},
-    OpMode.COMPLETED: {OpMode.CHARGING, OpMode.DISCONNECTED},
+    OpMode.COMPLETED: {OpMode.DISCONNECTED},
 }
 
 
@@ -134,7 +140,11 @@ def test_session_energy_matches_the_power_integral(decoded: pl.DataFrame) -> Non
     for charger, modes in by_charger(decoded, Obs.OP_MODE).items():
         power = by_charger(decoded, Obs.TOTAL_POWER)[charger]
         energy = by_charger(decoded, Obs.SESSION_ENERGY)[charger]
-        starts = [at for at, mode in modes if mode == OpMode.AWAITING_START]
+        starts = [  # plug-ins (a schedule pause is AwaitingStart too)
+            at
+            for (_, before), (at, mode) in itertools.pairwise(modes)
+            if before == OpMode.DISCONNECTED and mode != OpMode.DISCONNECTED
+        ]
         ends = [
             at
             for (_, before), (at, mode) in itertools.pairwise(modes)
@@ -146,19 +156,17 @@ def test_session_energy_matches_the_power_integral(decoded: pl.DataFrame) -> Non
                 (b_at - a_at).total_seconds() / 3600 * a_kw
                 for (a_at, a_kw), (b_at, _) in itertools.pairwise(readings)
             )
-            final = max(kwh for at, kwh in energy if start <= at <= end)
+            # the final counter comes at unplug, just after 109 = 1
+            final = max(kwh for at, kwh in energy if start <= at <= end + timedelta(seconds=60))
             assert final == pytest.approx(integral, rel=0.1)
             checked += 1
     assert checked >= 3
 
 
-def test_lifetime_energy_hourly_near_the_full_hour_and_monotone(decoded: pl.DataFrame) -> None:
+def test_lifetime_energy_hourly_and_at_plug_in_and_monotone(decoded: pl.DataFrame) -> None:
     for readings in by_charger(decoded, Obs.LIFETIME_ENERGY).values():
-        hourly = readings[1:]  # the first is the boot report
+        hourly = [at for at, _ in readings if 120 <= at.minute * 60 + at.second <= 600]
         assert len(hourly) >= 47
-        for at, _ in hourly:
-            offset = (at - at.replace(minute=0, second=0, microsecond=0)).total_seconds()
-            assert offset <= 60 or offset >= 3600 - 20
         values = [value for _, value in readings]
         assert values == sorted(values)
     assert decoded.filter(pl.col("observation_id") == Obs.ENERGY_PER_HOUR).height > 0

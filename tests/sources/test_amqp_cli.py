@@ -432,3 +432,19 @@ def test_missing_queue_exits_2(amqp_url: str, unique_name: str, tmp_path: Path) 
 def test_insecure_warns(amqp_url: str, unique_name: str, tmp_path: Path) -> None:
     result = run("--url", amqp_url, "--queue", unique_name, "--out", str(tmp_path / "d"), "--insecure")
     assert "NOT verified" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--backoff-initial", "0.2"], "--backoff-initial"),
+        (["--backoff-max", "nan"], "--backoff-max"),
+        (["--backoff-initial", "60", "--backoff-max", "10"], "must be at least --backoff-initial"),
+    ],
+)
+def test_bad_backoff_options_exit_2_with_a_sentence(options: list[str], message: str, tmp_path: Path) -> None:
+    out = tmp_path / "d"
+    result = run("--url", "amqp://guest:guest@127.0.0.1:1/%2F", "--queue", "q", "--out", str(out), *options)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not out.exists()  # nothing written

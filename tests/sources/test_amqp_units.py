@@ -161,10 +161,32 @@ def test_capture_options_are_validated(tmp_path: Path) -> None:
 def test_backoff_is_capped_exponential_with_jitter() -> None:
     delays = backoff_delays(1.0, 60.0)
     taken = [next(delays) for _ in range(30)]
-    ceilings = [min(2.0**i, 60.0) for i in range(30)]
-    assert all(c / 2 <= d <= c for d, c in zip(taken, ceilings, strict=True))
+    ceilings = [min(2.0 ** (i + 1), 60.0) for i in range(30)]
+    assert all(max(1.0, c / 2) <= d <= c for d, c in zip(taken, ceilings, strict=True))
     assert max(taken) <= 60.0
     assert len({round(d, 6) for d in taken[10:]}) > 1  # jittered, not a fixed period
+
+
+def test_default_backoff_never_retries_sooner_than_5_s_nor_later_than_5_min() -> None:
+    # Easee asked clients not to reconnect at short intervals (pyeasee PR #88); 1 s was the old floor.
+    delays = backoff_delays()
+    taken = [next(delays) for _ in range(200)]
+    assert min(taken) >= 5.0
+    assert taken[0] <= 10.0
+    assert max(taken) <= 300.0
+    assert max(taken) >= 150.0  # it does back off to minutes
+    assert len({round(d, 6) for d in taken[50:]}) > 1  # still jittered at the cap
+
+
+@pytest.mark.parametrize(
+    ("initial", "cap"), [(0.0, 10.0), (10.0, 5.0), (float("nan"), 5.0), (1.0, float("inf"))]
+)
+def test_impossible_backoff_bounds_are_config_errors(initial: float, cap: float, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="backoff"):
+        backoff_delays(initial, cap)
+    details = parse_url("amqp://u:p@h/")
+    with pytest.raises(ConfigError, match="backoff"):
+        AmqpCapture(details, tmp_path, queue="q", backoff_initial=initial, backoff_max=cap)
 
 
 # -- pipeline ------------------------------------------------------------------------------------
@@ -284,3 +306,11 @@ def test_writer_process_death_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError):
         writer.write([_delivery(b"{}")])
     writer.close()
+
+
+def test_record_amqp_takes_the_backoff_and_refuses_impossible_bounds(tmp_path: Path) -> None:
+    from evkit.sources.amqp import record_amqp
+
+    with pytest.raises(ConfigError, match="backoff"):
+        record_amqp("amqp://u:p@h/", queue="q", out=tmp_path, backoff_initial=10.0, backoff_max=5.0)
+    assert not any(tmp_path.iterdir())  # nothing started, nothing written
