@@ -1,0 +1,595 @@
+"""Easee AMQP commands: the documented table, argument validation, wire encoding and response parsing.
+
+Pure (no I/O). What the device's side says, with sources (short names as in
+``docs``/``shared/reference/easee-amqp.md`` §2):
+
+* DOC-CMD (developer.easee.com/docs/amqp-commands): the partner command table (ids, names, argument
+  order and types), "argument values are strings", and the example body
+  ``{"Id":48,"ExpiresAt":"2023-05-04T17:00:23.6305199Z","Arguments":[{"Id":1,"Value":"13"},
+  {"Id":2,"Value":"5"}]}`` = SetDynamicChargerCurrent 13 A for 5 minutes.
+* EX (github easee/masterloop-amqp-example @ 8c2725c9, ``MasterloopAmqp/EASEECHG.cs``): argument ids
+  are the 1-based positions in the EASEECHG template; ``MasterloopListenerHost.cs`` ``SendCommand``
+  publishes persistent, mandatory, with publisher confirms.
+* ML (github Masterloop/Masterloop.Core.Types): ``Base/MessageRoutingKey.cs`` @ 01fe4e54 lines 12-20
+  (``{MID}.C.{commandId}.{Timestamp.Ticks}`` and ``{MID}.CR.{commandId}.{Timestamp.Ticks}``),
+  ``Commands/CommandResponse.cs`` @ caa1127b lines 7-17 (``Id, Timestamp, DeliveredAt?, WasAccepted,
+  ResultCode?, Comment``), ``Base/DataTypeStringConverter.cs`` @ 4db29843 lines 9-12 (a Boolean as
+  text is ``"1"``/``"0"``; ``ParseBooleanValue`` accepts only those two) and 14-17 (Double in
+  invariant culture).
+* evcc (github evcc-io/evcc @ b29b49e3, ``charger/easee/signalr.go`` lines 50-59): the same response
+  over SignalR carries ``SerialNumber, ID, Timestamp, DeliveredAt, WasAccepted, ResultCode, Comment,
+  Ticks`` -- so field casing differs between Easee's channels.
+
+INFERRED (no public source shows it for Easee's AMQP v2; tolerant code below):
+
+* that v2 keeps Masterloop's routing keys and adds nothing to the body but ``Timestamp`` (we send it:
+  Masterloop's ``Command`` has it and the routing key's ticks are made from it);
+* the casing of response fields (PascalCase, camelCase, ``ID``/``Id``): keys are matched case-folded;
+* which observation reads a setting back (EASEECHG template descriptions "readback on setting";
+  evcc waits for 48/31/109 after its commands): see :data:`READBACK`;
+* the serial format (``EH``/``EC`` + 6 letters or digits: the issue's ``EH123456`` and the real serials
+  in evcc/pyeasee logs); Equalizers (``QP...``) take no charger commands.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from evkit.easee.encode import dotnet_ticks, format_timestamp
+from evkit.errors import ValidationError
+
+ArgKind = Literal["bool", "int", "double", "text"]
+
+#: Dynamic and circuit currents: 0 (pause) or 6-32 A (DOC-LIMITS: below 6 A a car cannot charge).
+CURRENT_MIN_A = 6.0
+CURRENT_MAX_A = 32.0
+#: TTL of the dynamic (volatile) commands 22 and 48, minutes.
+TTL_MIN = 1
+TTL_MAX = 1440
+_TICKS_AT_EPOCH = 621_355_968_000_000_000
+
+#: Easee charger serials: ``EH`` or ``EC`` (and, tolerated, other ``E?`` product letters) + 6 characters.
+SERIAL_PATTERN = re.compile(r"^E[A-Z][0-9A-Z]{6}$")
+#: Equalizer serials start with ``QP`` (pyeasee ``equalizer.py``; evcc PR #2292 logs).
+EQUALIZER_PREFIX = "QP"
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    """One documented argument: its name, type and allowed range."""
+
+    name: str
+    kind: ArgKind
+    rule: Literal["current", "ttl", "none", "token", "int"] = "none"
+    unit: str = ""
+
+    def allowed(self) -> str:
+        """What the user may give, in words."""
+        if self.rule == "current":
+            whole = "whole " if self.kind == "int" else ""
+            return f"0 (pause) or {CURRENT_MIN_A:g}-{CURRENT_MAX_A:g} ({whole}amperes)"
+        if self.rule == "ttl":
+            return f"{TTL_MIN}-{TTL_MAX} (whole minutes)"
+        if self.kind == "bool":
+            return "true/false (also on/off, yes/no, 1/0)"
+        if self.rule == "token":
+            return "an RFID token (1-64 printable characters, no spaces)"
+        if self.kind == "int":
+            return "a whole number 0-2147483647"
+        return "text"
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One documented command (DOC-CMD table; argument ids = positions, EX ``EASEECHG.cs``)."""
+
+    id: int
+    name: str
+    args: tuple[ArgSpec, ...]
+    description: str
+    flash: bool = False  # non-volatile: writes flash, not for frequent use (DOC-CMD, DOC-LIMITS)
+
+    def usage(self) -> str:
+        """``SetDynamicChargerCurrent CURRENT_AMP TTL_MINUTES``."""
+        return " ".join([self.name, *(a.name.upper() for a in self.args)])
+
+
+_CUR: Literal["current"] = "current"
+COMMANDS: dict[int, CommandSpec] = {
+    spec.id: spec
+    for spec in (
+        CommandSpec(1, "Reboot", (), "reboot the charger"),
+        CommandSpec(4, "UpgradeFirmware", (), "delta firmware update to the latest release"),
+        CommandSpec(11, "SetSmartCharging", (ArgSpec("SmartCharging", "bool"),), "smart charging on/off"),
+        CommandSpec(
+            21,
+            "SetDynamicCurrentOfflineFallback",
+            tuple(ArgSpec(f"MaxDynamicCurrentP{p}", "int", _CUR, "A") for p in (1, 2, 3)),
+            "circuit current per phase while the charger is offline",
+        ),
+        CommandSpec(
+            22,
+            "SetDynamicCircuitCurrent",
+            (
+                *(ArgSpec(f"CurrentP{p}", "double", _CUR, "A") for p in (1, 2, 3)),
+                ArgSpec("TTL_Minutes", "int", "ttl", "min"),
+            ),
+            "volatile circuit current per phase for a time (0 on all phases pauses)",
+        ),
+        CommandSpec(
+            24,
+            "SetMaxCircuitCurrent",
+            tuple(ArgSpec(f"CurrentP{p}", "int", _CUR, "A") for p in (1, 2, 3)),
+            "permanent circuit current per phase (flash: not for frequent use)",
+            flash=True,
+        ),
+        CommandSpec(
+            25,
+            "AuthorizeCharging",
+            (ArgSpec("IDToken", "text", "token"), ArgSpec("Status", "int", "int")),
+            "authorize charging for an RFID token",
+        ),
+        CommandSpec(
+            26,
+            "DeauthorizeCharging",
+            (ArgSpec("IDToken", "text", "token"), ArgSpec("Status", "int", "int")),
+            "deauthorize charging for an RFID token",
+        ),
+        CommandSpec(29, "SetEnabled", (ArgSpec("IsEnabled", "bool"),), "enable or disable the charger"),
+        CommandSpec(
+            30, "SetLockCablePermanently", (ArgSpec("Locked", "bool"),), "lock the cable permanently"
+        ),
+        CommandSpec(
+            47,
+            "SetMaxChargerCurrent",
+            (ArgSpec("Current_Amp", "int", _CUR, "A"),),
+            "permanent charger current (flash: only for permanent changes)",
+            flash=True,
+        ),
+        CommandSpec(
+            48,
+            "SetDynamicChargerCurrent",
+            (ArgSpec("Current_Amp", "int", _CUR, "A"), ArgSpec("TTL_Minutes", "int", "ttl", "min")),
+            "volatile charger current for a time; 0 A pauses; prior limits return after the TTL",
+        ),
+        CommandSpec(63, "OverrideSchedule", (), "ignore the charging schedule for the current session"),
+    )
+}
+_BY_NAME = {spec.name.casefold(): spec for spec in COMMANDS.values()}
+
+#: Read-back: the observations that show a command took effect, and the argument each one echoes
+#: (0-based). INFERRED from the EASEECHG template's "readback" notes (EX ``EASEECHG.cs``) and evcc
+#: waiting for 48/31 after its commands (``charger/easee.go``); the issue lists 48->48, 47->47,
+#: 29->31, 30->30, 11->102, 22->111..113. 21->50..52 and 24->22..24 follow the template's names
+#: (MaxCurrentOfflineFallback_P1..3, CircuitMaxCurrentP1..3) and are equally inferred.
+READBACK: dict[int, tuple[tuple[int, int], ...]] = {
+    48: ((48, 0),),
+    47: ((47, 0),),
+    29: ((31, 0),),
+    30: ((30, 0),),
+    11: ((102, 0),),
+    22: ((111, 0), (112, 1), (113, 2)),
+    21: ((50, 0), (51, 1), (52, 2)),
+    24: ((22, 0), (23, 1), (24, 2)),
+}
+
+_TRUE = frozenset({"1", "true", "on", "yes"})
+_FALSE = frozenset({"0", "false", "off", "no"})
+_TOKEN = re.compile(r"^[!-~]{1,64}$")
+
+
+def find_command(name_or_id: str | int) -> CommandSpec:
+    """The command called ``name_or_id`` (documented name, any case, or its id); ValidationError else."""
+    text = str(name_or_id).strip()
+    spec = COMMANDS.get(int(text)) if text.isdigit() else _BY_NAME.get(text.casefold())
+    if spec is None:
+        known = ", ".join(f"{s.id} {s.name}" for s in COMMANDS.values())
+        raise ValidationError(f"unknown Easee command {text!r}; the documented ones are: {known}")
+    return spec
+
+
+def check_serial(serial: str) -> str:
+    """``serial`` upper-cased if it looks like an Easee charger serial; ValidationError otherwise."""
+    text = str(serial).strip().upper()
+    if text.startswith(EQUALIZER_PREFIX):
+        raise ValidationError(
+            f"{text} is an Equalizer (QP...), not a charger: chargers take the commands "
+            "(serials like EH123456 or EC123456)"
+        )
+    if not SERIAL_PATTERN.match(text):
+        raise ValidationError(
+            f"{serial!r} is not an Easee charger serial: expected E + a product letter + 6 letters or "
+            "digits, like EH123456 or EC123456"
+        )
+    return text
+
+
+def _format_double(value: float) -> str:
+    """A Double as Masterloop writes it (invariant culture): ``13``, ``10.5``."""
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def encode_argument(spec: ArgSpec, value: Any) -> str:
+    """``value`` checked against ``spec`` and written as the string the wire carries."""
+    where = f"{spec.name} must be {spec.allowed()}"
+    if spec.kind == "bool":
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return "1"
+        if text in _FALSE:
+            return "0"
+        raise ValidationError(f"{where}, got {value!r}")
+    if spec.kind == "text":
+        text = str(value)
+        if spec.rule == "token" and not _TOKEN.match(text):
+            raise ValidationError(f"{where}, got {value!r}")
+        return text
+    if isinstance(value, bool):
+        raise ValidationError(f"{where}, got {value!r}")
+    try:
+        number = float(str(value).strip()) if not isinstance(value, int | float) else float(value)
+    except ValueError:
+        raise ValidationError(f"{where}, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValidationError(f"{where}, got {value!r}")
+    if spec.kind == "int" and not number.is_integer():
+        raise ValidationError(f"{where}, got {value!r} (not a whole number)")
+    if spec.rule == "current" and not (number == 0 or CURRENT_MIN_A <= number <= CURRENT_MAX_A):
+        raise ValidationError(f"{where}, got {value!r}")
+    if spec.rule == "ttl" and not TTL_MIN <= number <= TTL_MAX:
+        raise ValidationError(f"{where}, got {value!r}")
+    if spec.rule == "int" and not 0 <= number <= 2_147_483_647:
+        raise ValidationError(f"{where}, got {value!r}")
+    return str(int(number)) if spec.kind == "int" else _format_double(number)
+
+
+def ticks_of(moment: datetime) -> int:
+    """.NET ``DateTime.Ticks`` of ``moment``: 100 ns since 0001-01-01 UTC (naive = UTC)."""
+    return dotnet_ticks(moment)
+
+
+def time_of_ticks(ticks: int) -> datetime:
+    """The UTC time of .NET ticks (microsecond precision)."""
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=(int(ticks) - _TICKS_AT_EPOCH) // 10)
+
+
+@dataclass(frozen=True)
+class EaseeCommand:
+    """One command ready for the wire: where it goes and the exact body."""
+
+    serial: str
+    spec: CommandSpec
+    arguments: tuple[str, ...]  # the argument values as sent (strings)
+    timestamp: datetime
+    expires_at: datetime
+
+    @property
+    def ticks(self) -> int:
+        """The correlation key: .NET ticks of :attr:`timestamp`."""
+        return ticks_of(self.timestamp)
+
+    @property
+    def routing_key(self) -> str:
+        """``{serial}.C.{commandId}.{ticks}`` (ML ``MessageRoutingKey.cs`` lines 12-15)."""
+        return f"{self.serial}.C.{self.spec.id}.{self.ticks}"
+
+    @property
+    def response_key(self) -> str:
+        """Routing key of the answer: ``{serial}.CR.{commandId}.{ticks}`` (same ticks)."""
+        return f"{self.serial}.CR.{self.spec.id}.{self.ticks}"
+
+    def body_dict(self) -> dict[str, Any]:
+        """The JSON body: ``Id``, ``Timestamp``, ``ExpiresAt``, ``Arguments`` of ``{Id, Value}``."""
+        return {
+            "Id": self.spec.id,
+            "Timestamp": format_timestamp(self.timestamp),
+            "ExpiresAt": format_timestamp(self.expires_at),
+            "Arguments": [{"Id": i, "Value": v} for i, v in enumerate(self.arguments, start=1)],
+        }
+
+    @property
+    def body(self) -> bytes:
+        """The exact bytes published (compact JSON, UTF-8)."""
+        return json.dumps(self.body_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+
+    @property
+    def readback(self) -> tuple[tuple[int, str], ...]:
+        """``(observation id, expected value text)`` pairs that confirm this command (may be empty)."""
+        return tuple((obs, self.arguments[arg]) for obs, arg in READBACK.get(self.spec.id, ()))
+
+    def describe(self) -> str:
+        """``EH123456 SetDynamicChargerCurrent(Current_Amp=13, TTL_Minutes=5)``."""
+        named = ", ".join(f"{a.name}={v}" for a, v in zip(self.spec.args, self.arguments, strict=True))
+        return f"{self.serial} {self.spec.name}({named})"
+
+
+def build_command(
+    serial: str,
+    command: str | int,
+    arguments: Sequence[Any] = (),
+    *,
+    at: datetime | None = None,
+    expires_in: float = 300.0,
+) -> EaseeCommand:
+    """Validate and build one command; raises ValidationError (saying what is allowed) before anything.
+
+    ``at``: the command time (default now; its ticks are the correlation key). ``expires_in``: seconds
+    until ``ExpiresAt``.
+    """
+    spec = find_command(command)
+    serial = check_serial(serial)
+    if len(arguments) != len(spec.args):
+        wanted = ", ".join(f"{a.name} ({a.allowed()})" for a in spec.args) or "no arguments"
+        raise ValidationError(
+            f"{spec.name} takes {len(spec.args)} argument(s), got {len(arguments)}: "
+            f"{spec.usage()} -- {wanted}"
+        )
+    values = tuple(encode_argument(a, v) for a, v in zip(spec.args, arguments, strict=True))
+    if not math.isfinite(expires_in) or expires_in <= 0:
+        raise ValidationError(f"the command must expire after more than 0 seconds, got {expires_in!r}")
+    moment = (at or datetime.now(UTC)).astimezone(UTC)
+    return EaseeCommand(serial, spec, values, moment, moment + timedelta(seconds=expires_in))
+
+
+# ------------------------------------------------------------------------------------------- aliases
+
+#: Friendly names -> (command id, how the arguments map). ``ttl`` is inserted where the command needs it.
+ALIASES: dict[str, tuple[int, tuple[str, ...]]] = {
+    "pause": (48, ("0", "{ttl}")),
+    "resume": (48, ("32", "{ttl}")),
+    "current": (48, ("{0}", "{ttl}")),
+    "enable": (29, ("true",)),
+    "disable": (29, ("false",)),
+    "lock": (30, ("true",)),
+    "unlock": (30, ("false",)),
+    "smart-on": (11, ("true",)),
+    "smart-off": (11, ("false",)),
+    "reboot": (1, ()),
+}
+#: TTL used by the aliases when ``--ttl`` is not given (minutes).
+DEFAULT_ALIAS_TTL = 60
+
+
+def expand_alias(name: str, arguments: Sequence[str], ttl: int | None = None) -> tuple[str, list[str]]:
+    """``("pause", [])`` -> ``("48", ["0", "60"])``; a documented name passes through unchanged."""
+    entry = ALIASES.get(name.strip().lower())
+    if entry is None:
+        if ttl is not None:
+            raise ValidationError("--ttl goes with the aliases pause, resume and current; give the TTL as "
+                                  "the command's last argument instead")  # fmt: skip
+        return name, list(arguments)
+    command_id, template = entry
+    needed = sum(1 for t in template if t == "{0}")
+    if len(arguments) != needed:
+        usage = f"{name} {'AMPS ' if needed else ''}[--ttl MINUTES]" if "{ttl}" in template else name
+        raise ValidationError(f"{name} takes {needed} argument(s), got {len(arguments)}: {usage}")
+    if ttl is not None and "{ttl}" not in template:
+        raise ValidationError(f"--ttl does not apply to {name}")
+    minutes = DEFAULT_ALIAS_TTL if ttl is None else ttl
+    values = [str(minutes) if t == "{ttl}" else (arguments[0] if t == "{0}" else t) for t in template]
+    return str(command_id), values
+
+
+# -------------------------------------------------------------------------------------- responses
+
+
+@dataclass(frozen=True)
+class CommandResponse:
+    """A parsed command response (``{serial}.CR.{commandId}.{ticks}``)."""
+
+    serial: str
+    command_id: int
+    ticks: int | None
+    was_accepted: bool | None
+    result_code: int | None
+    comment: str | None
+    delivered_at: datetime | None
+    timestamp: datetime | None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def expired(self) -> bool:
+        """INFERRED: Masterloop's CommandStatus has Expired; we read it from the comment/result text."""
+        text = (self.comment or "").lower()
+        return self.was_accepted is not True and "expire" in text
+
+
+def _folded(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k).casefold(): v for k, v in body.items()}
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        return True if text in _TRUE else False if text in _FALSE else None
+    return None
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value  # ticks need all 18 digits: never through float
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if math.isfinite(number) and number.is_integer() else None
+
+
+def _as_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    # .NET writes 7 fraction digits; Python takes up to 6 (3.11 accepts 7, but be safe).
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_response_key(routing_key: str) -> tuple[str, int, int] | None:
+    """``(serial, commandId, ticks)`` of ``{serial}.CR.{commandId}.{ticks}``; None for other keys."""
+    parts = routing_key.split(".")
+    if len(parts) != 4 or parts[1] != "CR" or not parts[0]:
+        return None
+    if not (parts[2].isdigit() and parts[3].isdigit()):
+        return None
+    return parts[0], int(parts[2]), int(parts[3])
+
+
+def parse_command_response(routing_key: str, body: bytes | str | Mapping[str, Any]) -> CommandResponse | None:
+    """The response in ``body`` (any key casing; PascalCase Masterloop or SignalR style with
+    ``SerialNumber``/``ID``/``Ticks``); None when this is not a command response at all.
+
+    Routing-key values win over body values for serial, command id and ticks (the key is the
+    documented correlation).
+    """
+    route = parse_response_key(routing_key)
+    data: Mapping[str, Any]
+    if isinstance(body, Mapping):
+        data = body
+    else:
+        try:
+            loaded = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            loaded = None
+        data = loaded if isinstance(loaded, dict) else {}
+    folded = _folded(data)
+    if route is None and not {"wasaccepted", "ticks"} & set(folded):
+        return None
+    serial = route[0] if route else str(folded.get("serialnumber") or folded.get("mid") or "")
+    command_id = route[1] if route else _as_int(folded.get("id")) or 0
+    ticks = route[2] if route else _as_int(folded.get("ticks"))
+    known = {"id", "serialnumber", "mid", "ticks", "wasaccepted", "resultcode", "comment", "deliveredat",
+             "timestamp"}  # fmt: skip
+    return CommandResponse(
+        serial=serial,
+        command_id=command_id,
+        ticks=ticks,
+        was_accepted=_as_bool(folded.get("wasaccepted")),
+        result_code=_as_int(folded.get("resultcode")),
+        comment=None if folded.get("comment") in (None, "") else str(folded.get("comment")),
+        delivered_at=_as_time(folded.get("deliveredat")),
+        timestamp=_as_time(folded.get("timestamp")),
+        extra={k: v for k, v in data.items() if str(k).casefold() not in known},
+    )
+
+
+def parse_command_message(routing_key: str, body: bytes | str) -> tuple[str, int, int, dict[str, Any]]:
+    """A command as the charger side receives it: ``(serial, commandId, ticks, body)``.
+
+    Raises ValueError when the key or body is not a command (the simulator answers those with a
+    rejection).
+    """
+    parts = routing_key.split(".")
+    if len(parts) != 4 or parts[1] != "C" or not (parts[2].isdigit() and parts[3].isdigit()):
+        raise ValueError(f"not a command routing key: {routing_key!r}")
+    loaded = json.loads(body)
+    if not isinstance(loaded, dict):
+        raise ValueError("the command body is not a JSON object")
+    return parts[0], int(parts[2]), int(parts[3]), loaded
+
+
+def command_arguments(body: Mapping[str, Any]) -> list[str]:
+    """The argument values of a command body, ordered by their ``Id`` (case-tolerant keys)."""
+    folded = _folded(body)
+    items = folded.get("arguments") or []
+    pairs: list[tuple[int, str]] = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, Mapping):
+            entry = _folded(item)
+            pairs.append((_as_int(entry.get("id")) or 0, str(entry.get("value"))))
+    return [value for _, value in sorted(pairs)]
+
+
+def command_expires_at(body: Mapping[str, Any]) -> datetime | None:
+    """``ExpiresAt`` of a command body, if readable."""
+    return _as_time(_folded(body).get("expiresat"))
+
+
+def _number(value: Any) -> float | None:
+    """A number from an observation or argument value: ``13``, ``13.0``, ``true``/``false``, ``1``/``0``."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        flag = _as_bool(value)
+        if flag is not None and not value.strip().lstrip("-").replace(".", "").isdigit():
+            return float(flag)
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def readback_matches(expected: str, value: Any) -> bool:
+    """True when an observation value equals the argument sent (numbers as numbers; booleans as 1/0)."""
+    want, got = _number(expected), _number(value)
+    return want is not None and got is not None and math.isclose(want, got, abs_tol=0.01)
+
+
+def command_table() -> list[dict[str, Any]]:
+    """The documented commands as rows (for ``--list`` and the panel)."""
+    return [
+        {
+            "id": spec.id,
+            "name": spec.name,
+            "arguments": [f"{a.name}: {a.allowed()}" for a in spec.args],
+            "description": spec.description,
+            "flash": spec.flash,
+            "readback": [obs for obs, _ in READBACK.get(spec.id, ())],
+        }
+        for spec in COMMANDS.values()
+    ]
+
+
+__all__ = [
+    "ALIASES",
+    "COMMANDS",
+    "CURRENT_MAX_A",
+    "CURRENT_MIN_A",
+    "DEFAULT_ALIAS_TTL",
+    "READBACK",
+    "TTL_MAX",
+    "TTL_MIN",
+    "ArgSpec",
+    "CommandResponse",
+    "CommandSpec",
+    "EaseeCommand",
+    "build_command",
+    "check_serial",
+    "command_arguments",
+    "command_expires_at",
+    "command_table",
+    "encode_argument",
+    "expand_alias",
+    "find_command",
+    "parse_command_message",
+    "parse_command_response",
+    "parse_response_key",
+    "readback_matches",
+    "ticks_of",
+    "time_of_ticks",
+]
