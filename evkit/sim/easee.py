@@ -79,6 +79,7 @@ class _Charger:
     now: float = 0.0  # the model's clock: no later reading is observed before it
     reason: int = -1  # last ReasonForNoCurrent sent
     pause_kind_toggle: bool = False  # pauses alternate: the car stops (6) / a schedule pauses (4)
+    controls: Any = None  # evkit.sim.easee_commands.CommandHandler: commands cap the power
     out: list[_Reading] = field(default_factory=list)
 
     # ---------------------------------------------------------------------------------------- helpers
@@ -204,6 +205,8 @@ class _Charger:
                 if self.session_kwh > 0.85 * need_kwh:
                     taper = max(0.15, (need_kwh - self.session_kwh) / (0.15 * need_kwh))
                 self.power_kw = max(0.0, car_kw * ramp * taper * (1.0 + rng.gauss(0.0, 0.01)))
+                if self.controls is not None:  # paused / capped / disabled by a command
+                    self.power_kw = self.controls.cap_power(self.serial, now, self.power_kw, self.three_phase)
                 delivered = self.power_kw * STEP_S / 3600.0
                 self.session_kwh += delivered
                 self.hour_kwh += delivered
@@ -326,6 +329,7 @@ class EaseeFleet:
             if serial not in serials:
                 serials.append(serial)
         self.serials: tuple[str, ...] = tuple(serials)
+        self.controls: Any = None  # a CommandHandler (evkit.sim.easee_commands) applying commands
 
     def _models(self) -> list[_Charger]:
         origin = self.start.timestamp()
@@ -341,6 +345,7 @@ class EaseeFleet:
                     pause_kind_toggle=rng.random() < 0.5,
                     wifi=rng.random() < 0.6,
                     lifetime_kwh=rng.uniform(200.0, 9000.0),
+                    controls=self.controls,
                 )
             )
         return models
@@ -429,6 +434,7 @@ def publish(
     speed: float = 1000.0,
     max_messages: int | None = None,
     progress: bool | None = None,
+    commands: Any = None,
 ) -> PublishStats:
     """Publish ``fleet``'s messages to RabbitMQ at ``url``; returns counts.
 
@@ -436,7 +442,8 @@ def publish(
     ``#``, so they keep their Masterloop routing keys (the default exchange would replace the key with
     the queue name). The queue must exist unless ``declare`` (then a non-durable test queue is made).
     ``exchange``: published there with the Masterloop routing keys. ``speed``: simulated seconds per
-    wall second (0 = as fast as possible).
+    wall second (0 = as fast as possible). ``commands``: an ``evkit.sim.easee_commands.CommandListener``
+    answering commands (it keeps answering after the stream until stopped).
     """
     import pika
     from tqdm.auto import tqdm
@@ -476,11 +483,17 @@ def publish(
             except pika.exceptions.ChannelClosedByBroker as exc:
                 raise ConfigError(f"exchange {target!r} does not exist") from exc
         properties_base = {"content_type": "application/json", "delivery_mode": 1}
+        if commands is not None:
+            from evkit.sim.easee_commands import sim_time
+
+            commands.attach(connection, channel, target, sim_time(fleet.start, wall_start, speed))
         origin = fleet.start.timestamp()
         bar = tqdm(unit="msg", disable=(not progress) if progress is not None else None, desc="sim easee")
         try:
             for message in fleet.messages(duration):
                 if max_messages is not None and stats.messages >= max_messages:
+                    break
+                if commands is not None and commands.stopped:
                     break
                 if speed > 0:
                     due = (message.publish_at.timestamp() - origin) / speed
@@ -504,6 +517,8 @@ def publish(
         finally:
             bar.close()
         connection.process_data_events(0)
+        if commands is not None:
+            commands.serve(connection)
     except pika.exceptions.AMQPError as exc:
         raise SourceError(f"publishing failed: {type(exc).__name__}: {exc}") from exc
     finally:
