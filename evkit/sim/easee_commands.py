@@ -454,6 +454,51 @@ __all__ = [
     "CommandListener",
     "CommandSim",
     "HandlerStats",
+    "MemoryEaseeCloud",
     "reply_exchange_for",
     "sim_time",
 ]
+
+
+class MemoryEaseeCloud:
+    """An in-process Easee cloud (an ``EaseeTransport`` for ``EaseeController``): commands go straight
+    to a :class:`CommandHandler`, its replies straight back to the subscribers. For tests and offline
+    notebooks; ``clock`` gives the simulated time (epoch seconds)."""
+
+    def __init__(
+        self,
+        handler: CommandHandler,
+        *,
+        exchange: str = "Operator_0.C.X",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.handler = handler
+        self.exchange = exchange
+        self.clock = clock
+        self.published: list[Reply] = []
+        self._subscribers: list[Callable[[str, bytes], None]] = []
+
+    def publish(self, routing_key: str, body: bytes) -> None:
+        """Deliver the command to the simulated chargers (replies reach subscribers at once)."""
+        self.published.append((routing_key, body))
+        self._deliver(self.handler.handle(routing_key, body, self.clock()))
+
+    def subscribe(self, callback: Callable[[str, bytes], None]) -> Callable[[], None]:
+        """Receive every reply."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+    def poll(self, seconds: float) -> None:
+        """Send what fell due (TTL expiries, expired commands), then wait ``seconds``."""
+        self._deliver(self.handler.due(self.clock()))
+        if seconds > 0:
+            time.sleep(seconds)
+
+    def close(self) -> None:
+        """Forget the subscribers."""
+        self._subscribers.clear()
+
+    def _deliver(self, replies: list[Reply]) -> None:
+        for key, body in replies:
+            for callback in list(self._subscribers):
+                callback(key, body)
