@@ -273,3 +273,22 @@ def test_kill_9_while_holding_unacked_messages_loses_nothing(operator: Operator)
         assert wait_until(drained, timeout=20)
     finally:
         conn.close()
+
+
+def test_answers_found_only_in_the_store_a_capture_writes(
+    operator: Operator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --no-consume every answer goes to the capture: set easee must read it from the store."""
+    capture = AmqpCapture(parse_url(operator.url), operator.store, queue=operator.queue, flush_interval=0.3,
+                          writer="thread")  # fmt: skip
+    recorder = BackgroundCapture(capture, "test capture")
+    try:
+        assert wait_until(lambda: capture.consuming, timeout=10)
+        with CommandSim(operator.url, operator.queue, [SERIAL], command_exchange=operator.exchange):
+            code = main([*operator.args(SERIAL, "SetEnabled", "false"), "--no-consume"])
+    finally:
+        recorder.stop()
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.startswith("confirmed:") and "31=False" in captured.out
+    assert "other consumer(s)" in captured.err
