@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     target = f"queue {args.queue}" if args.queue else f"exchange {args.exchange}"
     listener = None
     if args.commands:
-        from evkit.sim.easee_commands import CommandHandler, CommandListener
+        from evkit.sim.easee_cloud import CommandListener
+        from evkit.sim.easee_commands import CommandHandler
 
         fleet.controls = CommandHandler(
             fleet.serials, reject=args.reject, ignore=args.ignore, expire=args.expire

@@ -3,7 +3,7 @@
 Rules are pure in :mod:`evkit.easee.commands`; the transport is injected (``publish(routing_key,
 body)``, ``subscribe(callback)``, ``poll(seconds)``, ``close()``):
 :class:`evkit.sources.easee_commands.AmqpCommandLink` on a real broker, or
-:class:`evkit.sim.easee_commands.MemoryEaseeCloud` in-process.
+:class:`evkit.sim.easee_cloud.MemoryEaseeCloud` in-process.
 
 Outcomes (exit codes as ``evkit set evcc|goe``)::
 

@@ -442,7 +442,7 @@ def publish(
     ``#``, so they keep their Masterloop routing keys (the default exchange would replace the key with
     the queue name). The queue must exist unless ``declare`` (then a non-durable test queue is made).
     ``exchange``: published there with the Masterloop routing keys. ``speed``: simulated seconds per
-    wall second (0 = as fast as possible). ``commands``: an ``evkit.sim.easee_commands.CommandListener``
+    wall second (0 = as fast as possible). ``commands``: an ``evkit.sim.easee_cloud.CommandListener``
     answering commands (it keeps answering after the stream until stopped).
     """
     import pika
@@ -484,7 +484,7 @@ def publish(
                 raise ConfigError(f"exchange {target!r} does not exist") from exc
         properties_base = {"content_type": "application/json", "delivery_mode": 1}
         if commands is not None:
-            from evkit.sim.easee_commands import sim_time
+            from evkit.sim.easee_cloud import sim_time
 
             commands.attach(connection, channel, target, sim_time(fleet.start, wall_start, speed))
         origin = fleet.start.timestamp()

@@ -187,7 +187,7 @@ class EaseePanel(ControlPanel):
 
     ``recorder``: what ``evkit.record_amqp`` returned (its connection details are reused).
     ``exchange``: the command exchange (default: the details' ``exchangeName``). Or give a ready
-    ``transport`` (e.g. ``evkit.sim.easee_commands.MemoryEaseeCloud``). ``audit``: the store whose
+    ``transport`` (e.g. ``evkit.sim.easee_cloud.MemoryEaseeCloud``). ``audit``: the store whose
     ``audit/`` receives every command. ``chargers``: serials to list before any is heard.
     """
 

@@ -25,7 +25,7 @@ import pytest
 from evkit.cli import main
 from evkit.easee.commands import ticks_of
 from evkit.easee.encode import encode_observation
-from evkit.sim.easee_commands import CommandSim, reply_exchange_for
+from evkit.sim.easee_cloud import CommandSim, reply_exchange_for
 from evkit.sources.amqp import AmqpCapture
 from evkit.sources.easee_details import parse_url
 from evkit.sources.progress import BackgroundCapture

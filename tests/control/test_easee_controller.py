@@ -13,7 +13,8 @@ from evkit.control.audit import AuditLog
 from evkit.control.base import Outcome
 from evkit.control.easee import EaseeController
 from evkit.errors import ValidationError
-from evkit.sim.easee_commands import CommandHandler, MemoryEaseeCloud
+from evkit.sim.easee_cloud import MemoryEaseeCloud
+from evkit.sim.easee_commands import CommandHandler
 
 SERIAL = "EH000001"
 

@@ -13,7 +13,8 @@ import pytest
 from evkit.easee.catalog import Obs
 from evkit.easee.commands import build_command, parse_command_response
 from evkit.sim.easee import EaseeFleet, publish
-from evkit.sim.easee_commands import CommandHandler, CommandListener, CommandSim, Reply
+from evkit.sim.easee_cloud import CommandListener, CommandSim
+from evkit.sim.easee_commands import CommandHandler, Reply
 from tests.helpers import wait_until
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -13,7 +13,8 @@ import pytest
 
 import evkit
 from evkit.easee.encode import encode_observation
-from evkit.sim.easee_commands import CommandHandler, CommandSim, MemoryEaseeCloud, reply_exchange_for
+from evkit.sim.easee_cloud import CommandSim, MemoryEaseeCloud, reply_exchange_for
+from evkit.sim.easee_commands import CommandHandler
 from evkit.widgets import EaseePanel
 from tests.helpers import wait_until
 
