@@ -296,9 +296,19 @@ class FleetSim:
         raise RuntimeError("the fleet simulator did not start")
 
     def stop(self) -> None:
-        """Stop streaming and answering."""
+        """Stop streaming and answering; delete the queue if this simulator declared it."""
+        import contextlib
+
+        import pika
+
         self.listener.stop()
         self._thread.join(15)
+        if self.declare:
+            with (
+                contextlib.suppress(Exception),
+                pika.BlockingConnection(pika.URLParameters(self.url)) as conn,
+            ):
+                conn.channel().queue_delete(self.queue)
 
     def _run(self) -> None:
         from evkit.sim.easee import publish
