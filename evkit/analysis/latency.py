@@ -4,7 +4,10 @@
 - ``cloud_to_capture`` = ``received_at - arrival_time``
 - ``end_to_end`` = ``received_at - observed_at``
 - ``command_roundtrip`` = a go-e command's ``/set`` to its ``/result`` (our clock), when the dataset
-  holds go-e MQTT traffic with the ``/set`` topics (see :func:`evkit.analysis.home.goe_command_roundtrips`)
+  holds go-e MQTT traffic with the ``/set`` topics (see :func:`evkit.analysis.home.goe_command_roundtrips`);
+  an Easee command's time (the ticks in ``{serial}.CR.{id}.{ticks}``) to its command response
+- ``command_readback`` = an Easee command's time to its read-back observation
+  (see :func:`evkit.analysis.easee_commands.easee_command_roundtrips`)
 
 A negative latency means two clocks disagree (clock skew). It is kept in every statistic and counted in
 ``negative_n``, never dropped. Redelivered copies of one message count once, at their first delivery.
@@ -17,8 +20,9 @@ from collections.abc import Sequence
 import polars as pl
 
 from evkit.analysis._prep import first_deliveries, require, seconds
+from evkit.analysis.easee_commands import easee_command_roundtrips
 from evkit.analysis.home import goe_command_roundtrips
-from evkit.analysis.schema import ALL_HOPS, COMMAND_HOP, HOPS
+from evkit.analysis.schema import ALL_HOPS, COMMAND_HOP, HOPS, READBACK_HOP
 
 _HOP_EXPR = {
     "device_to_cloud": pl.col("arrival_time") - pl.col("observed_at"),
@@ -70,10 +74,10 @@ def latency(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _command_roundtrips(lf: pl.LazyFrame, context: list[str]) -> pl.LazyFrame:
-    """go-e command round trips as latency rows (none for datasets without go-e MQTT traffic)."""
+    """go-e and Easee command round trips as latency rows (none for datasets without commands)."""
     answered = goe_command_roundtrips(lf).filter(pl.col("roundtrip_s").is_not_null())
     hour = pl.col("answered_at").dt.truncate("1h")
-    return answered.select(
+    goe = answered.select(
         "charger_id",
         pl.lit(None, dtype=pl.Int32).alias("observation_id"),
         pl.col("key").alias("observation"),
@@ -84,6 +88,34 @@ def _command_roundtrips(lf: pl.LazyFrame, context: list[str]) -> pl.LazyFrame:
         pl.lit(COMMAND_HOP).alias("hop"),
         pl.col("roundtrip_s").alias("latency_s"),
     ).select(*context, "hop", "latency_s")
+    return pl.concat([goe, *_easee_roundtrips(lf, context)], how="vertical")
+
+
+def _easee_roundtrips(lf: pl.LazyFrame, context: list[str]) -> list[pl.LazyFrame]:
+    """Easee command -> response and command -> read-back rows (none without command responses)."""
+    trips = easee_command_roundtrips(lf)
+    rows = []
+    for hop, at, value in (
+        (COMMAND_HOP, "answered_at", "roundtrip_s"),
+        (READBACK_HOP, "readback_at", "readback_s"),
+    ):
+        hour = pl.col(at).dt.truncate("1h")
+        rows.append(
+            trips.filter(pl.col(value).is_not_null())
+            .select(
+                "charger_id",
+                pl.lit(None, dtype=pl.Int32).alias("observation_id"),
+                pl.format("easee command {}", pl.col("command_id")).alias("observation"),
+                pl.col("sent_at").alias("observed_at"),
+                pl.col(at).alias("received_at"),
+                hour.alias("hour"),
+                hour.dt.hour().cast(pl.Int8).alias("hour_of_day"),
+                pl.lit(hop).alias("hop"),
+                pl.col(value).alias("latency_s"),
+            )
+            .select(*context, "hop", "latency_s")
+        )
+    return rows
 
 
 def _by_columns(by: str | Sequence[str] | None) -> list[str]:

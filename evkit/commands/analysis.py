@@ -387,15 +387,15 @@ def _write_sessions(frame: pl.DataFrame, args: argparse.Namespace) -> None:
 
 def latency_summary(lf: pl.LazyFrame, by: str | None) -> dict[str, Any]:
     """``{hop: stats}`` (no ``by``) or ``{hop: [stats per group]}``; every observation hop present (n=0
-    when empty), ``command_roundtrip`` only when the dataset holds go-e commands."""
+    when empty), ``command_roundtrip`` / ``command_readback`` only when the dataset holds commands."""
     from evkit.analysis.latency import latency_stats
-    from evkit.analysis.schema import COMMAND_HOP, HOPS
+    from evkit.analysis.schema import ALL_HOPS, HOPS
 
     stats = _collect(latency_stats(lf, by=by), "the dataset")
     records = _as_records(stats)
     result: dict[str, Any] = {}
     present = {r["hop"] for r in records}
-    for hop in (*HOPS, COMMAND_HOP) if COMMAND_HOP in present else HOPS:
+    for hop in (*HOPS, *(h for h in ALL_HOPS if h not in HOPS and h in present)):
         rows = [{k: v for k, v in r.items() if k != "hop"} for r in records if r["hop"] == hop]
         if by is None:
             empty = {"n": 0, "p50_s": None, "p95_s": None, "p99_s": None, "max_s": None, "negative_n": 0}

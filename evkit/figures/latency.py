@@ -17,6 +17,7 @@ HOP_LABELS = {
     "cloud_to_capture": "cloud → capture",
     "end_to_end": "end to end",
     "command_roundtrip": "command → result",
+    "command_readback": "command → read-back",
 }
 
 #: An ECDF curve never needs more points than a screen has pixels: ranks are sampled evenly.

@@ -292,3 +292,15 @@ def test_answers_found_only_in_the_store_a_capture_writes(
     assert code == 0, captured.err
     assert captured.out.startswith("confirmed:") and "31=False" in captured.out
     assert "other consumer(s)" in captured.err
+
+
+def test_round_trip_shows_in_evkit_latency(operator: Operator, capsys: pytest.CaptureFixture[str]) -> None:
+    with CommandSim(operator.url, operator.queue, [SERIAL], command_exchange=operator.exchange):
+        assert main(operator.args(SERIAL, "current", "16", "--ttl", "5")) == 0
+        assert main(operator.args(SERIAL, "disable")) == 0
+    capsys.readouterr()
+    assert main(["latency", str(operator.store), "--format", "json"]) == 0
+    hops = json.loads(capsys.readouterr().out)
+    assert hops["command_roundtrip"]["n"] == 2
+    assert hops["command_readback"]["n"] == 2
+    assert 0 <= hops["command_readback"]["p50_s"] < 10
