@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 #: Shown for ``--dry-run`` when the exchange name is only known after fetching details.
 UNKNOWN_EXCHANGE = "<exchangeName>"
+#: A backlog on the operator queue this large is worth a note (the answer waits behind it).
+BACKLOG_NOTE = 1000
 
 
 def register(top: Any, groups: dict[str, Any]) -> None:
@@ -178,7 +180,7 @@ def run_set(args: argparse.Namespace) -> int:
             "add --yes to confirm (or --dry-run to preview)"
         )
     sources = [args.details, args.token_env, args.url_env]
-    if sum(1 for s in sources if s) != 1:
+    if sum(1 for s in sources if s) > 1 or (not args.dry_run and not any(sources)):
         raise ConfigError("give exactly one of --details FILE, --token-env VAR or --url-env VAR")
     if args.dry_run:
         exchange = args.exchange or _exchange_without_network(args)
@@ -226,8 +228,14 @@ def _send(args: argparse.Namespace, commands: list[EaseeCommand], store: Path, a
                 f"looked for in {store} (a capture writing elsewhere: give --out that store)",
                 file=sys.stderr,
             )
+        if link.backlog >= BACKLOG_NOTE and not args.no_consume:
+            print(
+                f"note: {link.backlog} messages are waiting in {link.queue}; they are stored while set easee "
+                "waits (the answer queues up behind them)",
+                file=sys.stderr,
+            )
         controller = EaseeController(link, audit=audit_log, timeout=args.timeout, expires_in=args.expires)
-        for command in commands[:1]:
+        for command in commands:
             warning = controller.flash_warning(command)
             if warning:
                 print(f"warning: {warning}", file=sys.stderr)

@@ -36,9 +36,10 @@ log = logging.getLogger(__name__)
 MessageListener = Callable[[str, bytes], None]
 #: How often the store watcher looks for new parts (seconds).
 STORE_POLL_S = 0.25
-#: set easee's own consumer: flush often (an answer is durable within this), small window.
+#: set easee's own consumer: flush often (an answer is durable within this); the capture's window, so a
+#: backlog on the shared queue (the answer queues up behind it) drains at the capture's speed.
 CONSUMER_FLUSH_S = 0.5
-CONSUMER_PREFETCH = 500
+CONSUMER_PREFETCH = 5000
 
 
 class _Listeners:
@@ -159,6 +160,7 @@ class AmqpCommandLink:
         self.capture_summary: dict[str, Any] | None = None
         self.capture_error: BaseException | None = None
         self.other_consumers = 0
+        self.backlog = 0  # messages waiting in the queue when the link opened
         self._capture_thread: threading.Thread | None = None
         self._watcher: StoreWatcher | None = None
         self._connection: Any = None
@@ -282,6 +284,7 @@ class AmqpCommandLink:
                         "nothing was sent"
                     ) from None
                 self.other_consumers = int(declared.method.consumer_count)
+                self.backlog = int(declared.method.message_count)
         channel.confirm_delivery()
         self._connection, self._channel = connection, channel
 
