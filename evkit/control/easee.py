@@ -19,7 +19,6 @@ the command). Read-backs count only after the command was sent and only with the
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -37,6 +36,7 @@ from evkit.easee.commands import (
     build_command,
     expand_alias,
     parse_command_response,
+    parse_observation_body,
     readback_matches,
 )
 from evkit.errors import SourceError, StoreError
@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 
 #: How far back the flash-wear warning looks for the same flash command to the same charger.
 FLASH_WINDOW = timedelta(hours=24)
+#: A read-back must be observed no earlier than this before the command time (device clock slack): an
+#: older observation heard late (a capture's part, a backlog) shows the state before the command.
+READBACK_SLACK = timedelta(seconds=2)
 
 
 class EaseeTransport(Protocol):
@@ -88,18 +91,6 @@ class _Pending:
         if response.was_accepted is not True:
             return True
         return not self.command.readback or self.readback_complete
-
-
-def _observation_value(body: bytes) -> Any:
-    """The value of an observation body in any of the forms the decoder knows (tolerant)."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    folded = {str(k).casefold(): v for k, v in data.items()}
-    return folded.get("value")
 
 
 class EaseeController:
@@ -226,9 +217,11 @@ class EaseeController:
                 candidates = list(self._by_serial.get(parts[0], ()))
             if not candidates:
                 return
-            value = _observation_value(body)
+            value, observed_at = parse_observation_body(body)
             now = time.monotonic()
             for item in candidates:
+                if observed_at is not None and observed_at < item.command.timestamp - READBACK_SLACK:
+                    continue  # from before the command
                 for wanted_obs, expected in item.command.readback:
                     if wanted_obs == obs_id and item.sent_mono and readback_matches(expected, value):
                         item.readback_seen[obs_id] = value

@@ -116,3 +116,25 @@ def test_flash_warning_on_repeat(tmp_path: Path) -> None:
     warning = controller.flash_warning(again)
     assert warning is not None and "flash" in warning and "1 time(s)" in warning
     assert controller.flash_warning(controller.prepare(SERIAL, 48, ["16", "5"])) is None
+
+
+class _StaleReadbackCloud(MemoryEaseeCloud):
+    """Accepts every command but only ever reports the value from a minute before it."""
+
+    def publish(self, routing_key: str, body: bytes) -> None:
+        from datetime import UTC, datetime, timedelta
+
+        from evkit.easee.encode import encode_command_response, encode_observation
+
+        serial, _c, cid, ticks = routing_key.split(".")
+        now = datetime.now(UTC)
+        self._deliver([
+            encode_command_response(serial, int(cid), int(ticks), accepted=True, at=now),
+            encode_observation(serial, 48, 13.0, now - timedelta(minutes=1)),
+        ])  # fmt: skip
+
+
+def test_an_old_observation_is_no_readback(tmp_path: Path) -> None:
+    controller = EaseeController(_StaleReadbackCloud(CommandHandler([SERIAL])), audit=None, timeout=0.3)
+    result = controller.send(controller.prepare(SERIAL, 48, ["13", "5"]))
+    assert result.outcome is Outcome.ACCEPTED and "no read-back" in result.detail
