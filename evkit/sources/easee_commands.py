@@ -256,6 +256,11 @@ class AmqpCommandLink:
         import pika
         import pika.exceptions as pe
 
+        old = self._connection
+        if old is not None and old.is_open:  # a broken channel: start over on a fresh connection
+            with contextlib.suppress(Exception):
+                old.close()
+        self._connection = self._channel = None
         try:
             connection = pika.BlockingConnection(
                 self.details.pika_parameters(insecure=self.insecure, connection_name="evkit set easee")

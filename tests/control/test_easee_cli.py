@@ -304,3 +304,20 @@ def test_round_trip_shows_in_evkit_latency(operator: Operator, capsys: pytest.Ca
     assert hops["command_roundtrip"]["n"] == 2
     assert hops["command_readback"]["n"] == 2
     assert 0 <= hops["command_readback"]["p50_s"] < 10
+
+
+def test_link_reconnects_when_its_connection_was_lost(operator: Operator) -> None:
+    """A panel's command connection idles for hours; a dropped connection is re-opened on the next send."""
+    from evkit.control.easee import EaseeController
+    from evkit.sources.easee_commands import AmqpCommandLink
+
+    with CommandSim(operator.url, operator.queue, [SERIAL], command_exchange=operator.exchange):
+        link = AmqpCommandLink(parse_url(operator.url), exchange=operator.exchange, queue=operator.queue,
+                               out=operator.store).open()  # fmt: skip
+        try:
+            controller = EaseeController(link, audit=None, timeout=10)
+            link._connection.close()  # as if the broker had dropped it
+            result = controller.send(controller.prepare(SERIAL, "enable", []))
+        finally:
+            link.close()
+    assert result.outcome.value == "confirmed", result.detail
