@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -200,6 +201,9 @@ def _send(args: argparse.Namespace, commands: list[EaseeCommand], store: Path, a
     from evkit.sources.amqp import resolve_details
     from evkit.sources.easee_commands import AmqpCommandLink
 
+    if not getattr(args, "verbose", False):  # pika and the consumer log every connection step at INFO
+        for name in ("pika", "evkit.sources.amqp"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     details, _refresh = resolve_details(details=args.details, token_env=args.token_env, url_env=args.url_env)
     audit_log = AuditLog(audit)
     audit_log.ensure_writable()

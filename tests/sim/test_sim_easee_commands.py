@@ -4,8 +4,12 @@ simulator answering on a real RabbitMQ."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pika
 import pytest
@@ -15,6 +19,7 @@ from evkit.easee.commands import build_command, parse_command_response
 from evkit.sim.easee import EaseeFleet, publish
 from evkit.sim.easee_cloud import CommandListener, CommandSim
 from evkit.sim.easee_commands import CommandHandler, Reply
+from tests.conftest import REPO_ROOT
 from tests.helpers import wait_until
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -194,3 +199,46 @@ def test_fleet_publisher_listens_for_commands(amqp_url: str, unique_name: str) -
         if conn.is_open:
             conn.close()
     assert not thread.is_alive()
+
+
+@pytest.mark.broker
+def test_sim_cli_answers_and_rejects(amqp_url: str, unique_name: str, tmp_path: Path) -> None:
+    """`evkit sim easee --commands X --reject SERIAL` streams, answers, and rejects on purpose."""
+    queue, exchange = f"{unique_name}.Q", f"{unique_name}.C.X"
+    serials = EaseeFleet(2, seed=3).serials
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "EVKIT_T_URL": amqp_url}
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "evkit", "sim", "easee", "--url", amqp_url, "--queue", queue, "--declare",
+         "--chargers", "2", "--seed", "3", "--speed", "10", "--no-progress", "--commands", exchange,
+         "--reject", serials[1]],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    def setter(*words: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "evkit", "set", "easee", "--url-env", "EVKIT_T_URL", "--exchange",
+             exchange, "--queue", queue, "--out", str(tmp_path / "store"), "--timeout", "10", *words],
+            check=False, env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    try:
+
+        def exchange_exists() -> bool:
+            try:
+                with pika.BlockingConnection(pika.URLParameters(amqp_url)) as conn:
+                    conn.channel().exchange_declare(exchange, passive=True)
+            except pika.exceptions.ChannelClosedByBroker:
+                return False
+            return True
+
+        assert wait_until(exchange_exists, timeout=20)
+        paused = setter(serials[0], "pause", "--ttl", "5")
+        assert paused.returncode == 0, paused.stderr
+        assert paused.stdout.startswith("confirmed:")
+        refused = setter(serials[1], "disable")
+        assert refused.returncode == 1 and refused.stderr.startswith("rejected:")
+    finally:
+        sim.kill()
+        sim.wait(10)
+        with pika.BlockingConnection(pika.URLParameters(amqp_url)) as conn:
+            conn.channel().queue_delete(queue)
