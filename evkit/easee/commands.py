@@ -8,8 +8,10 @@ Pure (no I/O). What the device's side says, with sources (short names as in
   ``{"Id":48,"ExpiresAt":"2023-05-04T17:00:23.6305199Z","Arguments":[{"Id":1,"Value":"13"},
   {"Id":2,"Value":"5"}]}`` = SetDynamicChargerCurrent 13 A for 5 minutes.
 * EX (github easee/masterloop-amqp-example @ 8c2725c9, ``MasterloopAmqp/EASEECHG.cs``): argument ids
-  are the 1-based positions in the EASEECHG template; ``MasterloopListenerHost.cs`` ``SendCommand``
-  publishes persistent, mandatory, with publisher confirms.
+  are the 1-based positions in the EASEECHG template (e.g. lines 772-779: SetDynamicChargerCurrent = 48,
+  ``Current_Amp = 1``, ``TTL_Minutes = 2``; 588-599 SetDynamicCircuitCurrent, ``TTL_Minutes = 4``);
+  ``MasterloopListenerHost.cs`` lines 71-86 ``SendCommand``: delivery mode 2, content type
+  ``application/json``, ``mandatory`` true, ``WaitForConfirmsOrDie(5 s)``.
 * ML (github Masterloop/Masterloop.Core.Types): ``Base/MessageRoutingKey.cs`` @ 01fe4e54 lines 12-20
   (``{MID}.C.{commandId}.{Timestamp.Ticks}`` and ``{MID}.CR.{commandId}.{Timestamp.Ticks}``),
   ``Commands/CommandResponse.cs`` @ caa1127b lines 7-17 (``Id, Timestamp, DeliveredAt?, WasAccepted,
@@ -176,10 +178,14 @@ COMMANDS: dict[int, CommandSpec] = {
 _BY_NAME = {spec.name.casefold(): spec for spec in COMMANDS.values()}
 
 #: Read-back: the observations that show a command took effect, and the argument each one echoes
-#: (0-based). INFERRED from the EASEECHG template's "readback" notes (EX ``EASEECHG.cs``) and evcc
-#: waiting for 48/31 after its commands (``charger/easee.go``); the issue lists 48->48, 47->47,
-#: 29->31, 30->30, 11->102, 22->111..113. 21->50..52 and 24->22..24 follow the template's names
-#: (MaxCurrentOfflineFallback_P1..3, CircuitMaxCurrentP1..3) and are equally inferred.
+#: (0-based). INFERRED: no source says the charger reports these after a command; the pairing is by
+#: what the EASEECHG template's observations hold (EX ``EASEECHG.cs`` @ 8c2725c9: 30 LockCablePermanently
+#: line 50, 31 IsEnabled "set true to enable charger" line 52, 47 MaxChargerCurrent "non volatile" line
+#: 84, 48 DynamicChargerCurrent "volatile" line 86, 102 SmartCharging line 154, 111-113
+#: DynamicCircuitCurrentP1..3 "dynamically set" lines 172-176), and evcc waits for 48/31 after its
+#: commands (``charger/easee.go``). 21->50..52 and 24->22..24 follow the template's names
+#: (MaxCurrentOfflineFallback_P1..3, CircuitMaxCurrentP1..3) and are equally inferred. A charger may
+#: not report a value that did not change: then the outcome is "accepted", never a false "confirmed".
 READBACK: dict[int, tuple[tuple[int, int], ...]] = {
     48: ((48, 0),),
     47: ((47, 0),),
