@@ -321,3 +321,12 @@ def test_link_reconnects_when_its_connection_was_lost(operator: Operator) -> Non
         finally:
             link.close()
     assert result.outcome.value == "confirmed", result.detail
+
+
+def test_flash_command_warns_when_repeated(operator: Operator, capsys: pytest.CaptureFixture[str]) -> None:
+    with CommandSim(operator.url, operator.queue, [SERIAL], command_exchange=operator.exchange):
+        assert main(operator.args(SERIAL, "SetMaxChargerCurrent", "20")) == 0
+        assert "warning" not in capsys.readouterr().err
+        assert main(operator.args(SERIAL, "SetMaxChargerCurrent", "16")) == 0
+    err = capsys.readouterr().err
+    assert "warning: SetMaxChargerCurrent writes the charger's flash memory" in err
