@@ -231,8 +231,14 @@ class EaseeController:
     def _outcome(self, item: _Pending) -> CommandResult:
         response = item.response
         if response is None:
+            expired = utc_now() >= item.command.expires_at
+            hint = (
+                "; its ExpiresAt has passed (the cloud should not deliver it any more)"
+                if expired
+                else " (charger offline?)"
+            )
             return self._result(
-                item, Outcome.NO_ANSWER, f"no command response within {self.timeout:g} s (charger offline?)"
+                item, Outcome.NO_ANSWER, f"no command response within {self.timeout:g} s{hint}"
             )
         latency = (item.response_mono or time.monotonic()) - item.sent_mono
         code = f"ResultCode {response.result_code}" if response.result_code is not None else "no ResultCode"
