@@ -26,7 +26,9 @@ from evkit.store.reader import scan
 # Public names whose modules pull heavy dependencies; imported on first attribute access.
 _LAZY: dict[str, str] = {
     "AuditLog": "evkit.control.audit",
+    "EaseeController": "evkit.control.easee",
     "EaseeFleet": "evkit.sim.easee",
+    "EaseePanel": "evkit.widgets.easee_panel",
     "EvccClient": "evkit.control.evcc",
     "EvccPanel": "evkit.widgets.evcc_panel",
     "EvccSimulator": "evkit.sim.evcc",
@@ -60,7 +62,9 @@ __all__ = [
     "ConfigError",
     "ControlError",
     "DatasetError",
+    "EaseeController",
     "EaseeFleet",
+    "EaseePanel",
     "EvccClient",
     "EvccPanel",
     "EvccSimulator",

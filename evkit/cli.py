@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "evkit.commands.sim_easee",
     "evkit.commands.evcc",
     "evkit.commands.goe",
+    "evkit.commands.easee",
     "evkit.commands.analysis",
     "evkit.commands.report",
     "evkit.commands.replay",

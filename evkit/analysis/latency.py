@@ -10,7 +10,10 @@
   reported apart, so ``device_to_cloud`` and ``end_to_end`` measure transport. Their ``cloud_to_capture``
   is ordinary transport and stays in that hop.
 - ``command_roundtrip`` = a go-e command's ``/set`` to its ``/result`` (our clock), when the dataset
-  holds go-e MQTT traffic with the ``/set`` topics (see :func:`evkit.analysis.home.goe_command_roundtrips`)
+  holds go-e MQTT traffic with the ``/set`` topics (see :func:`evkit.analysis.home.goe_command_roundtrips`);
+  an Easee command's time (the ticks in ``{serial}.CR.{id}.{ticks}``) to its command response
+- ``command_readback`` = an Easee command's time to its read-back observation
+  (see :func:`evkit.analysis.easee_commands.easee_command_roundtrips`)
 
 A negative latency means two clocks disagree (clock skew). It is kept in every statistic and counted in
 ``negative_n``, never dropped. Redelivered copies of one message count once, at their first delivery.
@@ -24,8 +27,9 @@ import polars as pl
 
 from evkit.analysis._ids import SCHEDULED
 from evkit.analysis._prep import first_deliveries, require, seconds
+from evkit.analysis.easee_commands import easee_command_roundtrips
 from evkit.analysis.home import goe_command_roundtrips
-from evkit.analysis.schema import ALL_HOPS, COMMAND_HOP, HOPS
+from evkit.analysis.schema import ALL_HOPS, COMMAND_HOP, HOPS, READBACK_HOP
 
 _HOP_EXPR = {
     "device_to_cloud": pl.col("arrival_time") - pl.col("observed_at"),
@@ -85,10 +89,10 @@ def _hop_name(hop: str, scheduled: pl.Expr) -> pl.Expr:
 
 
 def _command_roundtrips(lf: pl.LazyFrame, context: list[str]) -> pl.LazyFrame:
-    """go-e command round trips as latency rows (none for datasets without go-e MQTT traffic)."""
+    """go-e and Easee command round trips as latency rows (none for datasets without commands)."""
     answered = goe_command_roundtrips(lf).filter(pl.col("roundtrip_s").is_not_null())
     hour = pl.col("answered_at").dt.truncate("1h")
-    return answered.select(
+    goe = answered.select(
         "charger_id",
         pl.lit(None, dtype=pl.Int32).alias("observation_id"),
         pl.col("key").alias("observation"),
@@ -99,6 +103,34 @@ def _command_roundtrips(lf: pl.LazyFrame, context: list[str]) -> pl.LazyFrame:
         pl.lit(COMMAND_HOP).alias("hop"),
         pl.col("roundtrip_s").alias("latency_s"),
     ).select(*context, "hop", "latency_s")
+    return pl.concat([goe, *_easee_roundtrips(lf, context)], how="vertical")
+
+
+def _easee_roundtrips(lf: pl.LazyFrame, context: list[str]) -> list[pl.LazyFrame]:
+    """Easee command -> response and command -> read-back rows (none without command responses)."""
+    trips = easee_command_roundtrips(lf)
+    rows = []
+    for hop, at, value in (
+        (COMMAND_HOP, "answered_at", "roundtrip_s"),
+        (READBACK_HOP, "readback_at", "readback_s"),
+    ):
+        hour = pl.col(at).dt.truncate("1h")
+        rows.append(
+            trips.filter(pl.col(value).is_not_null())
+            .select(
+                "charger_id",
+                pl.lit(None, dtype=pl.Int32).alias("observation_id"),
+                pl.format("easee command {}", pl.col("command_id")).alias("observation"),
+                pl.col("sent_at").alias("observed_at"),
+                pl.col(at).alias("received_at"),
+                hour.alias("hour"),
+                hour.dt.hour().cast(pl.Int8).alias("hour_of_day"),
+                pl.lit(hop).alias("hop"),
+                pl.col(value).alias("latency_s"),
+            )
+            .select(*context, "hop", "latency_s")
+        )
+    return rows
 
 
 def _by_columns(by: str | Sequence[str] | None) -> list[str]:

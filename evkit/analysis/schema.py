@@ -54,7 +54,18 @@ SCHEDULED_HOPS = ("scheduled_device_to_cloud", "scheduled_end_to_end")
 #: A command's round trip seen on the wire (go-e ``<key>/set`` -> ``<key>/result``).
 COMMAND_HOP = "command_roundtrip"
 
-#: Every hop a latency frame may hold, in display order.
-ALL_HOPS = (*HOPS, *SCHEDULED_HOPS, COMMAND_HOP)
+#: An Easee command's time to its read-back observation (command -> response -> observation).
+READBACK_HOP = "command_readback"
 
-__all__ = ["ALL_HOPS", "COMMAND_HOP", "ENERGY_SCHEMA", "HOPS", "SCHEDULED_HOPS", "SESSION_SCHEMA"]
+#: Every hop a latency frame may hold, in display order.
+ALL_HOPS = (*HOPS, *SCHEDULED_HOPS, COMMAND_HOP, READBACK_HOP)
+
+__all__ = [
+    "ALL_HOPS",
+    "COMMAND_HOP",
+    "ENERGY_SCHEMA",
+    "HOPS",
+    "READBACK_HOP",
+    "SCHEDULED_HOPS",
+    "SESSION_SCHEMA",
+]

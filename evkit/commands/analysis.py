@@ -392,12 +392,12 @@ def _write_sessions(frame: pl.DataFrame, args: argparse.Namespace) -> None:
 
 def latency_summary(lf: pl.LazyFrame, by: str | None) -> dict[str, Any]:
     """``{hop: stats}`` (no ``by``) or ``{hop: [stats per group]}``; every observation hop present (n=0
-    when empty), ``command_roundtrip`` only when the dataset holds go-e commands. Observations Easee
-    stamps on a schedule (122, 124) are not in the transport hops: ``scheduled`` holds their own
-    ``device_to_cloud`` and ``end_to_end`` statistics and lists the ids."""
+    when empty), ``command_roundtrip`` / ``command_readback`` only when the dataset holds commands.
+    Observations Easee stamps on a schedule (122, 124) are not in the transport hops: ``scheduled``
+    holds their own ``device_to_cloud`` and ``end_to_end`` statistics and lists the ids."""
     from evkit.analysis._ids import SCHEDULED
     from evkit.analysis.latency import latency_stats
-    from evkit.analysis.schema import COMMAND_HOP, HOPS, SCHEDULED_HOPS
+    from evkit.analysis.schema import COMMAND_HOP, HOPS, READBACK_HOP, SCHEDULED_HOPS
 
     stats = _collect(latency_stats(lf, by=by), "the dataset")
     records = _as_records(stats)
@@ -414,8 +414,9 @@ def latency_summary(lf: pl.LazyFrame, by: str | None) -> dict[str, Any]:
     scheduled: dict[str, Any] = {"observation_ids": list(SCHEDULED)}
     scheduled.update({hop.removeprefix("scheduled_"): block(hop) for hop in SCHEDULED_HOPS})
     result["scheduled"] = scheduled
-    if COMMAND_HOP in present:
-        result[COMMAND_HOP] = block(COMMAND_HOP)
+    for hop in (COMMAND_HOP, READBACK_HOP):
+        if hop in present:
+            result[hop] = block(hop)
     return result
 
 

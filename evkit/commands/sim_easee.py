@@ -49,6 +49,18 @@ def run(args: argparse.Namespace) -> int:
         args.chargers, seed=args.seed, start=args.start, form=args.form, arrival_header=args.arrival_header
     )
     target = f"queue {args.queue}" if args.queue else f"exchange {args.exchange}"
+    listener = None
+    if args.commands:
+        from evkit.sim.easee_cloud import CommandListener
+        from evkit.sim.easee_commands import CommandHandler
+
+        fleet.controls = CommandHandler(
+            fleet.serials, reject=args.reject, ignore=args.ignore, expire=args.expire
+        )
+        listener = CommandListener(fleet.controls, args.commands)
+        target += f"; answering commands on exchange {args.commands} until Ctrl-C"
+    elif args.reject or args.ignore or args.expire:
+        raise ConfigError("--reject/--ignore/--expire need --commands EXCHANGE")
     wall = (
         "as fast as possible"
         if args.speed == 0
@@ -70,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         speed=args.speed,
         max_messages=args.max_messages,
         progress=False if args.no_progress else None,
+        commands=listener,
     )
     until = f" to {stats.simulated_to:%Y-%m-%dT%H:%M:%SZ}" if stats.simulated_to else ""
     print(
@@ -132,4 +145,17 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         help="ArrivalTime header as ISO text (default), an AMQP timestamp, .NET ticks, or none",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--commands",
+        metavar="EXCHANGE",
+        help="also act as the cloud's command side: listen on this topic exchange (like Operator_<id>.C.X) "
+        "for {serial}.C.{id}.{ticks}, apply the commands, answer with {serial}.CR.{id}.{ticks} and "
+        "read-back observations",
+    )
+    for flag, what in (
+        ("--reject", "answer its commands with WasAccepted false"),
+        ("--ignore", "never answer its commands"),
+        ("--expire", "answer its commands only once ExpiresAt passed, as expired"),
+    ):
+        parser.add_argument(flag, metavar="SERIAL", action="append", default=[], help=f"{what} (repeatable)")
     parser.set_defaults(func=run)

@@ -12,6 +12,7 @@ Outcomes and exit codes::
     dry_run     nothing was sent on purpose                           exit 0
     rejected    the device answered with an error                     exit 1
     no_answer   no confirmation within the timeout                    exit 1
+    expired     (Easee) the command expired before the charger took it exit 1
 
 Validation errors never produce a result: they raise :class:`evkit.errors.ValidationError` before
 anything is sent (exit 2).
@@ -29,8 +30,8 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from evkit.secrets import mask_secrets
 
-Target = Literal["evcc", "go-e"]
-TransportName = Literal["mqtt", "http"]
+Target = Literal["evcc", "go-e", "easee"]
+TransportName = Literal["mqtt", "http", "amqp"]
 
 
 class Outcome(StrEnum):
@@ -41,6 +42,7 @@ class Outcome(StrEnum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     NO_ANSWER = "no_answer"
+    EXPIRED = "expired"  # Easee: the command's ExpiresAt passed before the charger took it
     DRY_RUN = "dry_run"
 
     @property

@@ -20,6 +20,7 @@ HOP_LABELS = {
     "scheduled_device_to_cloud": "scheduled 122/124: stamp → cloud",
     "scheduled_end_to_end": "scheduled 122/124: stamp → capture",
     "command_roundtrip": "command → result",
+    "command_readback": "command → read-back",
 }
 
 #: An ECDF curve never needs more points than a screen has pixels: ranks are sampled evenly.

@@ -93,6 +93,7 @@ class _Charger:
     now: float = 0.0  # the model's clock: no later reading is observed before it
     reason: int = -1  # last ReasonForNoCurrent sent
     pause_kind_toggle: bool = False  # pauses alternate: the car stops (6) / a schedule pauses (2)
+    controls: Any = None  # evkit.sim.easee_commands.CommandHandler: commands cap the power
     out: list[_Reading] = field(default_factory=list)
 
     # ---------------------------------------------------------------------------------------- helpers
@@ -128,6 +129,10 @@ class _Charger:
         if reason is not None and reason != self.reason:
             self.reason = reason
             self.emit(at + 0.05, Obs.REASON_FOR_NO_CURRENT, reason)
+
+    def held(self, now: float) -> int | None:
+        """The ReasonForNoCurrent while a command holds this charger at 0 A (pause, disable), else None."""
+        return None if self.controls is None else self.controls.held_reason(self.serial, now)
 
     def report_power(self, at: float) -> None:
         self.emit(at, Obs.TOTAL_POWER, round(self.power_kw, 3))
@@ -209,17 +214,32 @@ class _Charger:
                     self.set_mode(now + 0.6, OpMode.AWAITING_START)
                 phase_deadline = now + rng.uniform(10.0, 60.0)
                 pause_at = need_kwh * rng.uniform(0.2, 0.8) if rng.random() < 0.35 else math.inf
-            elif self.op_mode == OpMode.AWAITING_START and now >= phase_deadline:
+            elif self.op_mode == OpMode.AWAITING_START and now >= phase_deadline and not self.held(now):
                 self.set_mode(now, OpMode.CHARGING)
                 self.emit(now + 0.1, Obs.OUTPUT_PHASE, 30 if self.three_phase else 10)
                 ramp = 0.0
                 next_energy_report = now + rng.uniform(*SESSION_ENERGY_EVERY_S)
+            elif self.op_mode == OpMode.AWAITING_START and now >= phase_deadline and self.held(now):
+                reason = self.held(now)  # held by a command: say why no current flows, once
+                if reason != self.reason:
+                    self.reason = reason or 0
+                    self.emit(now, Obs.REASON_FOR_NO_CURRENT, reason)
+            elif self.op_mode == OpMode.CHARGING and self.held(now):
+                # Paused or disabled by a command: a charger-side pause is 2 AwaitingStart with 96 =
+                # 52/53, not 4 Completed; the AwaitingStart branch resumes once the hold is lifted.
+                self.power_kw = 0.0
+                self.report_power(self.jitter(now))
+                self.emit(now + 0.3, Obs.OUTPUT_PHASE, 0)
+                self.set_mode(now + 0.5, OpMode.AWAITING_START, reason=self.held(now))
+                phase_deadline = now
             elif self.op_mode == OpMode.CHARGING:
                 ramp = min(1.0, ramp + STEP_S / 90.0)
                 taper = 1.0
                 if self.session_kwh > 0.85 * need_kwh:
                     taper = max(0.15, (need_kwh - self.session_kwh) / (0.15 * need_kwh))
                 self.power_kw = max(0.0, car_kw * ramp * taper * (1.0 + rng.gauss(0.0, 0.01)))
+                if self.controls is not None:  # paused / capped / disabled by a command
+                    self.power_kw = self.controls.cap_power(self.serial, now, self.power_kw, self.three_phase)
                 delivered = self.power_kw * STEP_S / 3600.0
                 self.session_kwh += delivered
                 self.hour_kwh += delivered
@@ -347,6 +367,7 @@ class EaseeFleet:
             if serial not in serials:
                 serials.append(serial)
         self.serials: tuple[str, ...] = tuple(serials)
+        self.controls: Any = None  # a CommandHandler (evkit.sim.easee_commands) applying commands
 
     def _models(self) -> list[_Charger]:
         origin = self.start.timestamp()
@@ -362,6 +383,7 @@ class EaseeFleet:
                     pause_kind_toggle=rng.random() < 0.5,
                     wifi=rng.random() < 0.6,
                     lifetime_kwh=rng.uniform(200.0, 9000.0),
+                    controls=self.controls,
                 )
             )
         return models
@@ -451,6 +473,7 @@ def publish(
     speed: float = 1000.0,
     max_messages: int | None = None,
     progress: bool | None = None,
+    commands: Any = None,
 ) -> PublishStats:
     """Publish ``fleet``'s messages to RabbitMQ at ``url``; returns counts.
 
@@ -458,7 +481,8 @@ def publish(
     ``#``, so they keep their Masterloop routing keys (the default exchange would replace the key with
     the queue name). The queue must exist unless ``declare`` (then a non-durable test queue is made).
     ``exchange``: published there with the Masterloop routing keys. ``speed``: simulated seconds per
-    wall second (0 = as fast as possible).
+    wall second (0 = as fast as possible). ``commands``: an ``evkit.sim.easee_cloud.CommandListener``
+    answering commands (it keeps answering after the stream until stopped).
     """
     import pika
     from tqdm.auto import tqdm
@@ -498,11 +522,17 @@ def publish(
             except pika.exceptions.ChannelClosedByBroker as exc:
                 raise ConfigError(f"exchange {target!r} does not exist") from exc
         properties_base = {"content_type": "application/json", "delivery_mode": 1}
+        if commands is not None:
+            from evkit.sim.easee_cloud import sim_time
+
+            commands.attach(connection, channel, target, sim_time(fleet.start, wall_start, speed))
         origin = fleet.start.timestamp()
         bar = tqdm(unit="msg", disable=(not progress) if progress is not None else None, desc="sim easee")
         try:
             for message in fleet.messages(duration):
                 if max_messages is not None and stats.messages >= max_messages:
+                    break
+                if commands is not None and commands.stopped:
                     break
                 if speed > 0:
                     due = (message.publish_at.timestamp() - origin) / speed
@@ -526,6 +556,8 @@ def publish(
         finally:
             bar.close()
         connection.process_data_events(0)
+        if commands is not None:
+            commands.serve(connection)
     except pika.exceptions.AMQPError as exc:
         raise SourceError(f"publishing failed: {type(exc).__name__}: {exc}") from exc
     finally:

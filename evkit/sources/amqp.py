@@ -203,8 +203,26 @@ class AmqpCapture:
         self._idle = ConnectedIdleClock()  # --idle-exit counts only time connected
         self._session_started = time.monotonic()
         self._started_mono = time.monotonic()
+        #: Called with (routing_key, body, headers) of each message as it is buffered (before it is
+        #: durable): ``set easee`` and the Easee panel find command responses this way.
+        self._observers: tuple[Callable[[str, bytes, Any], None], ...] = ()
 
     # -- public ------------------------------------------------------------------------------
+
+    def add_observer(self, callback: Callable[[str, bytes, Any], None]) -> Callable[[], None]:
+        """Also hand each message to ``callback`` (on the connection thread: be quick; errors are
+        logged, never break the capture). Returns a function that removes it."""
+        self._observers = (*self._observers, callback)
+
+        def remove() -> None:
+            self._observers = tuple(o for o in self._observers if o is not callback)
+
+        return remove
+
+    @property
+    def consuming(self) -> bool:
+        """True while a connection is open and the queue is being consumed."""
+        return self._connected_this_epoch and self._channel is not None
 
     def request_stop(self, reason: str = "stop requested") -> None:
         """Ask the capture to flush, acknowledge and exit (safe from signal handlers and threads)."""
@@ -422,6 +440,8 @@ class AmqpCapture:
             if self._count == max_messages:
                 self._accepting = False
                 self.request_stop("max messages reached")
+            if self._observers:
+                self._notify(method.routing_key, body, properties.headers)
 
         def tick() -> None:
             nonlocal draining, drain_deadline
@@ -479,6 +499,13 @@ class AmqpCapture:
             ioloop.close()
         if failures:
             raise failures[0]
+
+    def _notify(self, routing_key: str, body: bytes, headers: Any) -> None:
+        for observer in self._observers:
+            try:
+                observer(routing_key, body, headers)
+            except Exception:
+                log.exception("a message observer failed on %s", routing_key)
 
     def _should_stop(self, now: float) -> bool:
         if self.duration is not None and now - self._started_mono >= self.duration:

@@ -105,6 +105,11 @@ class BackgroundCapture:
             self.error = exc
 
     @property
+    def capture(self) -> Capture:
+        """The capture object running on the thread (``EaseePanel`` listens to its messages)."""
+        return self._capture
+
+    @property
     def running(self) -> bool:
         """True while the capture thread is alive."""
         return self._thread.is_alive()

@@ -1,4 +1,4 @@
-"""Widget panels for JupyterLab: ``EvccPanel`` (evcc) and ``GoePanel`` (go-e).
+"""Widget panels for JupyterLab: ``EvccPanel`` (evcc), ``GoePanel`` (go-e), ``EaseePanel`` (Easee fleet).
 
 Imported lazily so ``import evkit.widgets`` stays cheap until a panel is used.
 """
@@ -9,6 +9,8 @@ import importlib
 from typing import Any
 
 _LAZY = {
+    "EaseePanel": "evkit.widgets.easee_panel",
+    "EaseePanelController": "evkit.widgets.easee_panel",
     "EvccPanel": "evkit.widgets.evcc_panel",
     "EvccPanelController": "evkit.widgets.evcc_panel",
     "GoePanel": "evkit.widgets.goe_panel",
@@ -23,4 +25,11 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module_name), name)
 
 
-__all__ = ["EvccPanel", "EvccPanelController", "GoePanel", "GoePanelController"]
+__all__ = [
+    "EaseePanel",
+    "EaseePanelController",
+    "EvccPanel",
+    "EvccPanelController",
+    "GoePanel",
+    "GoePanelController",
+]

@@ -31,6 +31,7 @@ _COLOURS = {
     Outcome.DRY_RUN: "#555555",
     Outcome.REJECTED: "#b00020",
     Outcome.NO_ANSWER: "#b35c00",
+    Outcome.EXPIRED: "#b35c00",
 }
 
 

@@ -135,3 +135,40 @@ def test_goe_panel_applies_current_over_http_in_browser(tmp_path: Path) -> None:
         except Exception as exc:
             raise AssertionError(_failure_context(page, server, "goe-panel")) from exc
     assert after == target
+
+
+def test_easee_panel_disables_a_charger_in_browser(tmp_path: Path, amqp_url: str) -> None:
+    """07_easee_control.ipynb: a simulated fleet answering commands on the real RabbitMQ; we select the
+    second charger, choose "disable", switch writes on, click Apply; the log says "confirmed", and the
+    audit and the recorder's store hold the command and its response."""
+    import polars as pl
+
+    out = tmp_path / "out"
+    env = {"EVKIT_LOCAL_AMQP": amqp_url, "EVKIT_NOTEBOOK_OUT": str(out)}
+    notebook = NOTEBOOKS / "07_easee_control.ipynb"
+    with lab_server(tmp_path, [notebook], env) as server, chromium(server.home) as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1200})
+        try:
+            _run_panel_notebook(page, server, "07_easee_control.ipynb", "evkit-easee-panel")
+            panel = page.locator(".evkit-easee-panel").first
+            chargers = panel.locator(".evkit-easee-chargers select").first
+            options = chargers.locator("option").all_inner_texts()
+            target = options[1]
+            chargers.select_option(target)
+            panel.locator(".evkit-easee-action select").first.select_option("disable")
+            expect(panel.locator(".evkit-preview")).to_contain_text(f"{target}.C.29.")
+            panel.locator(".evkit-writes input[type=checkbox]").check()
+            panel.locator("button.evkit-apply").click()
+            result = panel.locator(".evkit-log .evkit-result").first  # newest first
+            expect(result).to_contain_text("confirmed", timeout=RESULT_TIMEOUT_MS)
+            expect(result).to_contain_text(f"{target}.C.29.")
+            screenshot(page, "easee-panel.png", ".evkit-easee-panel")
+        except Exception as exc:
+            raise AssertionError(_failure_context(page, server, "easee-panel")) from exc
+    audit = pl.read_parquet(list((out / "easee-control" / "audit").rglob("*.parquet")))
+    rows = audit.filter(pl.col("setting") == f"{target} SetEnabled")
+    assert rows.get_column("outcome").to_list() == ["confirmed"]
+    stored = pl.read_parquet(
+        [p for p in (out / "easee-control").rglob("part-*.parquet") if "audit" not in p.parts]
+    )
+    assert any(key.startswith(f"{target}.CR.29.") for key in stored.get_column("routing_key").to_list())

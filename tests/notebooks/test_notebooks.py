@@ -31,6 +31,7 @@ EXPECTED = [
     "04_evcc_panel.ipynb",
     "05_goe_panel.ipynb",
     "06_record_mqtt_and_replay.ipynb",
+    "07_easee_control.ipynb",
 ]
 CELL_TIMEOUT_S = 180
 PLOTLY = "application/vnd.plotly.v1+json"
@@ -44,6 +45,7 @@ REQUIRED_OUTPUTS = {
     "04_evcc_panel.ipynb": {WIDGET},
     "05_goe_panel.ipynb": {WIDGET},
     "06_record_mqtt_and_replay.ipynb": {WIDGET},
+    "07_easee_control.ipynb": {WIDGET},
 }
 ids = [path.name for path in NOTEBOOKS]
 
@@ -159,6 +161,7 @@ DEGRADED = {
     "01_record_easee_amqp.ipynb": "no RabbitMQ",
     "04_evcc_panel.ipynb": "No MQTT broker",
     "06_record_mqtt_and_replay.ipynb": "No MQTT broker",
+    "07_easee_control.ipynb": "no RabbitMQ",
 }
 
 
