@@ -36,7 +36,7 @@ def test_compaction_keeps_every_row_and_byte_and_leaves_one_part_per_finished_da
     _fill(tmp_path, days_ago=1, parts=3)
     _fill(tmp_path, days_ago=0, parts=2)
     before = scan(tmp_path, dedupe=False).collect().sort("raw")
-    done = compact(tmp_path)
+    done = compact(tmp_path).days
     assert [d.parts_before for d in done] == [8, 6]
     assert sum(d.rows for d in done) == 70
     after = scan(tmp_path, dedupe=False).collect().sort("raw")
