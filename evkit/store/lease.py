@@ -59,6 +59,9 @@ class Lock:
     def held(self) -> bool:
         return self._fd is not None
 
+    def __del__(self) -> None:  # a writer dropped without close() must not keep its days locked
+        self.release()
+
     def __enter__(self) -> Lock:
         return self
 
