@@ -44,7 +44,7 @@ def day_lock_name(day: str) -> str:
 class Lock:
     """One held ``flock``; :meth:`release` (or leaving the ``with`` block) drops it."""
 
-    def __init__(self, fd: int, path: Path) -> None:
+    def __init__(self, fd: int | None, path: Path) -> None:
         self._fd: int | None = fd
         self.path = path
 
@@ -96,8 +96,16 @@ def hold_day(root: Path, day: str) -> Lock:
 
 
 def try_claim_day(root: Path, day: str) -> Lock | None:
-    """Compaction's exclusive claim on ``date=<day>``, or ``None`` while a capture holds the day."""
-    return acquire(lock_path(root, day_lock_name(day)), shared=False, wait=False)
+    """Compaction's exclusive claim on ``date=<day>``, or ``None`` while a capture holds the day.
+
+    A day no writer ever leased (no lease file: data copied in, or written by an older evkit) is
+    claimed without creating a file, so a compaction leaves nothing behind; a writer that starts on
+    such a day meanwhile is still safe (compaction never removes a part it did not merge).
+    """
+    path = root / LOCK_DIR / day_lock_name(day)
+    if not path.exists():
+        return Lock(None, path)
+    return acquire(path, shared=False, wait=False)
 
 
 def try_compaction_lock(root: Path) -> Lock | None:
