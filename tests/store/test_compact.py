@@ -16,7 +16,6 @@ from evkit.cli import main
 from evkit.errors import StoreError
 from evkit.store import EASEE_SCHEMA, PartWriter, scan
 from evkit.store.compact import compact, compactable_days
-from evkit.store.lease import try_claim_day, try_compaction_lock
 from tests.conftest import REPO_ROOT
 
 
@@ -168,6 +167,8 @@ def test_a_second_compaction_while_one_runs_says_so_and_exits_0(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _fill(tmp_path, days_ago=1, parts=2)
+    from evkit.store.lease import try_compaction_lock  # imported here: the file also runs on old versions
+
     before = _tree(tmp_path)
     running = try_compaction_lock(tmp_path)
     assert running is not None
@@ -234,6 +235,8 @@ def test_midnight_a_batch_received_before_midnight_and_written_after_is_not_lost
     assert [(x.parts_before, x.rows) for x in done] == [(3, 10)]
 
     # The wall clock steps back across midnight: a row for D again, while a compaction claims D.
+    from evkit.store.lease import try_claim_day
+
     claim = try_claim_day(tmp_path, d.date().isoformat())
     assert claim is not None
     written: list[Path] = []
