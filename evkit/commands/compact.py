@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import sys
 from pathlib import Path
 from typing import Any
 
 from evkit.commands._dataset import add_skip_damaged
-from evkit.store.compact import compact
+from evkit.store.compact import CompactedDay, compact
 
 
 def _run(args: argparse.Namespace) -> int:
-    if not args.quiet:
-        logging.getLogger("evkit.store").setLevel(logging.INFO)
-    done = compact(Path(args.dir), include_today=args.include_today, skip_damaged=args.skip_damaged)
+    def progress(day: CompactedDay) -> None:
+        if not args.quiet:
+            print(f"date={day.day}: {day.parts_before} parts -> 1, {day.rows} rows", file=sys.stderr)
+
+    done = compact(
+        Path(args.dir), include_today=args.include_today, skip_damaged=args.skip_damaged, on_day=progress
+    )
     if done.already_running:
         print(f"another evkit compact is already running on {args.dir}; nothing done")
         return 0
@@ -50,5 +54,5 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         help="also compact days captures are still writing into (safe; they gain new parts again)",
     )
     add_skip_damaged(parser)
-    parser.add_argument("--quiet", action="store_true", help="no progress messages")
+    parser.add_argument("--quiet", action="store_true", help="no line per day on stderr")
     parser.set_defaults(func=_run)

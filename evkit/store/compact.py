@@ -44,6 +44,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -120,19 +121,23 @@ def _fsync_dir(directory: Path) -> None:
 def recover(root: Path) -> None:
     """Finish or undo what an interrupted compaction left (hold the compaction lock to call this)."""
     for directory in _day_dirs(root):
+        changed = False
         for journal in journals(directory):
             entry = read_journal(journal)
             if entry is not None and (directory / entry[0]).exists():
                 for name in entry[1]:
                     (directory / name).unlink(missing_ok=True)
                 log.info("finished an interrupted compaction of %s", directory.name)
-            _fsync_dir(directory)
+            else:
+                log.info("undid an interrupted compaction of %s", directory.name)
+            _fsync_dir(directory)  # the inputs are gone for good before their journal goes
             journal.unlink(missing_ok=True)
-        for stray in directory.glob(f"{TMP_PREFIX}*"):
+            changed = True
+        for stray in [*directory.glob(f"{TMP_PREFIX}*"), *directory.glob(".compact-*.json.part")]:
             stray.unlink(missing_ok=True)
-        for stray in directory.glob(".compact-*.json.part"):
-            stray.unlink(missing_ok=True)
-        _fsync_dir(directory)
+            changed = True
+        if changed:
+            _fsync_dir(directory)
     # Earlier versions swapped whole directories and could leave empty hidden ones behind.
     for leftover in root.glob(".date=*.compacting-*"):
         if leftover.is_dir() and not any(leftover.iterdir()):
@@ -195,8 +200,16 @@ def merge_day(directory: Path, inputs: list[Path], schema: dict[str, pl.DataType
     return CompactedDay(day=directory.name.removeprefix("date="), parts_before=len(inputs), rows=rows)
 
 
-def compact(root: Path | str, include_today: bool = False, skip_damaged: bool = False) -> Compaction:
-    """Compact the dataset at ``root`` (finished days; with ``include_today`` every day)."""
+def compact(
+    root: Path | str,
+    include_today: bool = False,
+    skip_damaged: bool = False,
+    on_day: Callable[[CompactedDay], None] | None = None,
+) -> Compaction:
+    """Compact the dataset at ``root`` (finished days; with ``include_today`` every day).
+
+    ``on_day`` is called after each merged day (progress).
+    """
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root} is not a dataset directory")
@@ -245,6 +258,8 @@ def compact(root: Path | str, include_today: bool = False, skip_damaged: bool = 
             finally:
                 if claim is not None:
                     claim.release()
+            if on_day is not None:
+                on_day(result.days[-1])
     return result
 
 
