@@ -44,7 +44,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -154,28 +154,69 @@ def _write_journal(directory: Path, ident: str, output: str, inputs: list[Path])
     return journal
 
 
-def merge_day(directory: Path, inputs: list[Path], schema: dict[str, pl.DataType]) -> CompactedDay:
-    """Steps 3-6 of the protocol for ``inputs`` (checked parts of ``directory``)."""
+def merge_steps(
+    directory: Path, inputs: list[Path], schema: dict[str, pl.DataType]
+) -> Iterator[tuple[str, int]]:
+    """Steps 3-6 of the protocol, yielding (step, rows merged) after each one: ``merged``,
+    ``journaled``, ``committed``, ``unlinked`` per input, ``done``.
+
+    No clean-up in here: stopping the generator part-way leaves the directory exactly as a crash at
+    that point would (tests use that; :func:`merge_day` cleans up)."""
     ident = uuid.uuid4().hex[:12]
     output = f"part-compacted-{ident}.parquet"
     tmp = directory / f"{TMP_PREFIX}{ident}.parquet.tmp"
-    journal: Path | None = None
-    try:
-        frame = pl.scan_parquet(inputs, schema=schema, missing_columns="insert", hive_partitioning=False)
-        frame.sort("received_at", maintain_order=True).sink_parquet(tmp, compression="zstd")
-        rows = pl.scan_parquet(tmp).select(pl.len()).collect().item()
-        expected = sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in inputs)
-        if rows != expected:
-            raise StoreError(f"compaction of {directory} wrote {rows} rows instead of {expected}")
-        fsync_path(tmp)
-        journal = _write_journal(directory, ident, output, inputs)
-        tmp.rename(directory / output)  # the commit point
-        _fsync_dir(directory)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if journal is not None:
+    frame = pl.scan_parquet(inputs, schema=schema, missing_columns="insert", hive_partitioning=False)
+    frame.sort("received_at", maintain_order=True).sink_parquet(tmp, compression="zstd")
+    rows = pl.scan_parquet(tmp).select(pl.len()).collect().item()
+    expected = sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in inputs)
+    if rows != expected:
+        raise StoreError(f"compaction of {directory} wrote {rows} rows instead of {expected}")
+    fsync_path(tmp)
+    yield "merged", rows
+    journal = _write_journal(directory, ident, output, inputs)
+    yield "journaled", rows
+    tmp.rename(directory / output)  # the commit point
+    _fsync_dir(directory)
+    yield "committed", rows
+    for part in inputs:
+        part.unlink(missing_ok=True)
+        yield "unlinked", rows
+    _fsync_dir(directory)
+    journal.unlink()
+    _fsync_dir(directory)
+    yield "done", rows
+
+
+def _undo(directory: Path) -> None:
+    """Remove what an uncommitted merge left in ``directory`` (its hidden file and journal)."""
+    for journal in journals(directory):
+        entry = read_journal(journal)
+        if entry is None or not (directory / entry[0]).exists():
             journal.unlink(missing_ok=True)
-        (directory / f".compact-{ident}.json.part").unlink(missing_ok=True)
+    for stray in [*directory.glob(f"{TMP_PREFIX}*"), *directory.glob(".compact-*.json.part")]:
+        stray.unlink(missing_ok=True)
+
+
+def merge_day(directory: Path, inputs: list[Path], schema: dict[str, pl.DataType]) -> CompactedDay:
+    """Steps 3-6 of the protocol for ``inputs`` (checked parts of ``directory``).
+
+    Before the commit any failure undoes the merge (nothing is left behind); after it, a failure
+    leaves the journal for the next compaction to finish (readers are not affected).
+    """
+    committed = False
+    rows = 0
+    try:
+        for step, merged in merge_steps(directory, inputs, schema):
+            committed, rows = committed or step == "committed", merged
+    except BaseException as exc:
+        if committed:
+            if isinstance(exc, OSError):
+                raise StoreError(
+                    f"compacted {directory} but could not remove the merged parts ({exc.strerror or exc}); "
+                    "readers are not affected and the next evkit compact finishes the job"
+                ) from exc
+            raise
+        _undo(directory)
         if isinstance(exc, pl.exceptions.PolarsError):
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise DatasetError(
@@ -186,17 +227,6 @@ def merge_day(directory: Path, inputs: list[Path], schema: dict[str, pl.DataType
                 f"cannot compact {directory}: {exc.strerror or exc}; nothing was changed"
             ) from exc
         raise
-    try:
-        for part in inputs:
-            part.unlink(missing_ok=True)
-        _fsync_dir(directory)
-        journal.unlink()
-        _fsync_dir(directory)
-    except OSError as exc:
-        raise StoreError(
-            f"compacted {directory} but could not remove the merged parts ({exc.strerror or exc}); "
-            "readers are not affected and the next evkit compact finishes the job"
-        ) from exc
     return CompactedDay(day=directory.name.removeprefix("date="), parts_before=len(inputs), rows=rows)
 
 

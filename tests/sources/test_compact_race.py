@@ -39,6 +39,9 @@ class CompactionLoop(threading.Thread):
 
     @property
     def merges(self) -> int:
+        """Runs that merged parts; a failed run fails the test at once."""
+        failed = [r for r in self.results if r.returncode != 0]
+        assert not failed, f"evkit compact failed: {failed[0].stderr}"
         return sum("compacted" in r.stdout for r in self.results)
 
     def run(self) -> None:
