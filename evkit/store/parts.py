@@ -131,7 +131,9 @@ def part_schema(path: Path) -> tuple[dict[str, pl.DataType] | None, str | None]:
         return None, f"unreadable Parquet footer: {lines[0] if lines else type(exc).__name__}"
 
 
-def _expected_types(schemas: list[dict[str, pl.DataType]]) -> dict[str, pl.DataType]:
+def expected_types(schemas: list[dict[str, pl.DataType]]) -> dict[str, pl.DataType]:
+    """The type each column should have: the contract's where a part has it, else the most common
+    (ties: the first part's). All-null columns (``Null``) do not vote."""
     seen: dict[str, Counter[pl.DataType]] = {}
     first: dict[str, pl.DataType] = {}
     for schema in schemas:
@@ -151,6 +153,15 @@ def _expected_types(schemas: list[dict[str, pl.DataType]]) -> dict[str, pl.DataT
     return expected
 
 
+def odd_columns(schema: dict[str, pl.DataType], expected: dict[str, pl.DataType]) -> list[str]:
+    """Why a part's schema is odd (one sentence per column), empty when it fits."""
+    return [
+        f"column {name!r} is {dtype}, expected {expected[name]}"
+        for name, dtype in schema.items()
+        if dtype != pl.Null() and dtype != expected[name]
+    ]
+
+
 def inspect_parts(files: list[Path]) -> Inspection:
     """Check every part (magic bytes, footer, column types); raises :class:`VanishedPart`."""
     damaged: list[Damaged] = []
@@ -161,16 +172,11 @@ def inspect_parts(files: list[Path]) -> Inspection:
             damaged.append(Damaged(path, problem or "unreadable"))
         else:
             sound.append((path, schema))
-    expected = _expected_types([schema for _, schema in sound])
+    expected = expected_types([schema for _, schema in sound])
     good: list[Path] = []
     union: dict[str, pl.DataType] = {}
     for path, schema in sound:
-        odd = [
-            f"column {name!r} is {dtype}, expected {expected[name]}"
-            for name, dtype in schema.items()
-            if dtype != pl.Null() and dtype != expected[name]
-        ]
-        if odd:
+        if odd := odd_columns(schema, expected):
             damaged.append(Damaged(path, "; ".join(odd)))
             continue
         good.append(path)

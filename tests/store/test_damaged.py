@@ -13,6 +13,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import evkit
 from evkit.errors import DatasetError
@@ -180,3 +182,35 @@ def test_cli_replay_exits_2_naming_the_part_and_skips_it_on_request(tmp_path: Pa
     skipped = _evkit(*args, "--quiet", "--skip-damaged")
     assert skipped.returncode == 0, skipped.stderr
     assert str(damaged) in skipped.stderr and "replayed 5 messages" in skipped.stderr
+
+
+# -- which part is the odd one: pure logic, property-tested --------------------------------------------
+
+_TYPES = [pl.Int32(), pl.Int64(), pl.Float64(), pl.String(), pl.Null()]
+_schemas = st.lists(
+    st.dictionaries(
+        st.sampled_from(["value", "observation_id", "extra"]), st.sampled_from(_TYPES), min_size=1
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@given(_schemas)
+def test_the_parts_kept_agree_on_every_type_and_the_contract_type_is_never_the_odd_one(
+    schemas: list[dict[str, pl.DataType]],
+) -> None:
+    from evkit.store.parts import CONTRACT_TYPES, expected_types, odd_columns
+
+    expected = expected_types(schemas)
+    kept = [s for s in schemas if not odd_columns(s, expected)]
+    for name in expected:
+        types = {s[name] for s in kept if name in s} - {pl.Null()}
+        assert len(types) <= 1  # what is read together has one type per column
+        voted = [s[name] for s in schemas if s.get(name, pl.Null()) != pl.Null()]
+        if CONTRACT_TYPES.get(name) in voted:
+            assert expected[name] == CONTRACT_TYPES[name]
+        else:
+            assert voted.count(expected[name]) == max(voted.count(t) for t in voted)  # the majority
+    if all(len({s.get(n) for s in schemas if s.get(n, pl.Null()) != pl.Null()}) <= 1 for n in expected):
+        assert kept == schemas  # parts that agree are never blamed
