@@ -37,6 +37,12 @@ cannot know whether a compaction will start; the lease is what lets compaction k
 
 One compaction at a time per dataset: a second one finds the store's compaction lock taken and does
 nothing (:attr:`Compaction.already_running`).
+
+Limits: a reader outside evkit (a DuckDB or Polars glob over ``**/*.parquet``) does not know the
+journal and may count the merged rows twice for the instant between steps 5 and 6. A lazy frame
+from ``evkit.scan`` names its files when it is made: collected after a compaction removed one of
+them, it fails with a missing-file error (it never returns rows twice or silently fewer); scan again.
+Locks are ``flock`` locks: local file systems, or NFS v4 where Linux maps them to POSIX locks.
 """
 
 from __future__ import annotations
