@@ -292,3 +292,11 @@ def test_a_crash_at_any_step_of_a_merge_never_shows_a_row_twice_and_the_next_run
     assert_frame_equal(scan(tmp_path, dedupe=False).collect().sort("raw"), before)
     assert [p.name for p in day.iterdir() if p.name.startswith(".")] == []
     assert len(list(day.glob("*.parquet"))) == 1
+
+
+def test_empty_hidden_folders_an_older_failed_compaction_left_are_removed(tmp_path: Path) -> None:
+    _fill(tmp_path, days_ago=1, parts=1)
+    leftover = tmp_path / f".{_yesterday(tmp_path).name}.compacting-0badc0de"
+    leftover.mkdir()
+    compact(tmp_path)
+    assert not leftover.exists()
