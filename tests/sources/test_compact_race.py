@@ -14,6 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 import evkit
@@ -55,6 +56,34 @@ class CompactionLoop(threading.Thread):
                 self.stop.wait(0.05)
 
 
+class ReaderLoop(threading.Thread):
+    """Reads the store again and again (as a notebook would) while it is written and compacted."""
+
+    def __init__(self, out: Path) -> None:
+        super().__init__(daemon=True)
+        self.out = out
+        self.stop = threading.Event()
+        self.reads: list[tuple[int, int]] = []  # (rows, distinct message ids)
+        self.failures: list[str] = []
+
+    def run(self) -> None:
+        while not self.stop.wait(0.1):
+            try:
+                # A message RabbitMQ delivers for the first time is delivered once: its row (not
+                # flagged redelivered) is counted twice only if a reader sees merged parts and inputs.
+                frame = (
+                    evkit.scan(self.out, dedupe=False)
+                    .filter(~pl.col("redelivered"))
+                    .select(pl.len(), pl.col("value").n_unique())
+                )
+                rows, distinct = frame.collect().row(0)
+            except (evkit.DatasetError, FileNotFoundError, pl.exceptions.PolarsError) as exc:
+                # No parts yet, or a part a compaction removed after this read listed it: read again.
+                self.failures.append(f"{type(exc).__name__}: {exc}")
+                continue
+            self.reads.append((rows, distinct))
+
+
 def test_compaction_racing_two_captures_loses_no_acknowledged_message(
     broker: Broker, dataset_dir: Path
 ) -> None:
@@ -62,9 +91,11 @@ def test_compaction_racing_two_captures_loses_no_acknowledged_message(
     tuning = ("--prefetch", "1000", "--flush-rows", "500", "--flush-interval", "0.2", "--quiet")
     captures = [start(*args, *tuning) for _ in range(2)]
     loop = CompactionLoop(dataset_dir)
+    reader = ReaderLoop(dataset_dir)
     try:
         wait_for(lambda: broker.consumers() == 2, what="two consumers")
         loop.start()
+        reader.start()
         per_chunk = MESSAGES // CHUNKS
         for chunk in range(CHUNKS):
             merged = loop.merges
@@ -73,12 +104,15 @@ def test_compaction_racing_two_captures_loses_no_acknowledged_message(
             wait_for(lambda merged=merged: loop.merges > merged, timeout=180, what="a compaction")
         wait_for(lambda: broker.depth() == 0, timeout=180, what="the captures to drain the queue")
         loop.stop.set()
+        reader.stop.set()
         loop.join(120)
+        reader.join(60)
         for capture in captures:
             os.killpg(capture.pid, signal.SIGTERM)  # flush, acknowledge, exit 0
         outcomes = [capture.communicate(timeout=120) for capture in captures]
     finally:
         loop.stop.set()
+        reader.stop.set()
         for capture in captures:
             if capture.poll() is None:
                 capture.kill()
@@ -88,6 +122,11 @@ def test_compaction_racing_two_captures_loses_no_acknowledged_message(
     assert broker.depth() == 0  # every message acknowledged: none requeued when the captures left
     assert loop.results and all(r.returncode == 0 for r in loop.results), [r.stderr for r in loop.results]
     assert not any("Traceback" in r.stderr for r in loop.results)
+
+    # No read ever counted a row twice (a merged part and its inputs at once).
+    assert reader.reads, reader.failures[-3:]
+    print(f"{len(reader.reads)} reads, {len(reader.failures)} read again; {loop.merges} merging compactions")
+    assert [r for r in reader.reads if r[0] != r[1]] == []
 
     frame = evkit.scan(dataset_dir).collect()
     assert frame["value"].n_unique() == MESSAGES
