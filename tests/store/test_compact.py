@@ -300,3 +300,25 @@ def test_empty_hidden_folders_an_older_failed_compaction_left_are_removed(tmp_pa
     leftover.mkdir()
     compact(tmp_path)
     assert not leftover.exists()
+
+
+def test_a_reader_that_listed_parts_a_compaction_then_removed_lists_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evkit.store import reader
+
+    _fill(tmp_path, days_ago=1, parts=3)
+    before = scan(tmp_path, dedupe=False).collect().sort("raw")
+    real_live_parts = reader.live_parts
+    compactions: list[int] = []
+
+    def listing_then_a_whole_compaction(root: Path) -> list[Path]:
+        files = real_live_parts(root)
+        if not compactions:  # a compaction runs from start to end right after this reader listed
+            compactions.append(len(compact(tmp_path).days))
+        return files
+
+    monkeypatch.setattr(reader, "live_parts", listing_then_a_whole_compaction)
+    after = scan(tmp_path, dedupe=False).collect().sort("raw")
+    assert compactions == [1]
+    assert_frame_equal(after, before)
