@@ -25,7 +25,8 @@ def _run(args: argparse.Namespace) -> int:
     for day in done.busy:
         print(f"date={day}: a running capture may still write into it; left for a later run")
     if not done.days:
-        print(f"nothing to compact in {args.dir} (finished days already have one part each)")
+        others = "other " if done.busy else ""
+        print(f"nothing to compact in {args.dir} ({others}finished days already have one part each)")
         return 0
     parts = sum(d.parts_before for d in done.days)
     rows = sum(d.rows for d in done.days)
