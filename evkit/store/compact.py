@@ -84,6 +84,7 @@ class Compaction:
     days: list[CompactedDay] = field(default_factory=list)
     busy: list[str] = field(default_factory=list)  # finished-looking days a capture still holds
     damaged: list[Damaged] = field(default_factory=list)  # skipped (only with skip_damaged)
+    unmerged: list[str] = field(default_factory=list)  # days whose rows could not be read (skip_damaged)
     already_running: bool = False
 
 
@@ -291,6 +292,12 @@ def compact(
                 continue
             try:
                 result.days.append(merge_day(directory, good, schema))
+            except DatasetError as exc:  # damage behind a sound footer, found while merging
+                if not skip_damaged:
+                    raise
+                log.warning("%s; left as it was", exc)
+                result.unmerged.append(directory.name.removeprefix("date="))
+                continue
             finally:
                 if claim is not None:
                     claim.release()

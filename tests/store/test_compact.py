@@ -89,6 +89,14 @@ def _yesterday(root: Path) -> Path:
     return root / f"date={(datetime.now(UTC) - timedelta(days=1)).date().isoformat()}"
 
 
+def _corrupt_pages(part: Path) -> None:
+    """Garble the middle of a part (its compressed pages), keeping its magic bytes and footer sound."""
+    data = bytearray(part.read_bytes())
+    for i in range(len(data) // 4, len(data) // 2):
+        data[i] = (data[i] * 7 + 13) % 256
+    part.write_bytes(bytes(data))
+
+
 def test_a_failed_compaction_names_the_damaged_part_and_leaves_nothing_behind(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -108,10 +116,7 @@ def test_a_merge_failing_on_a_corrupt_data_page_leaves_nothing_behind(
     # only while merging. The recorded sample compresses well, so zstd notices.
     shutil.copytree(REPO_ROOT / "data" / "sample-session", tmp_path, dirs_exist_ok=True)
     part = sorted((tmp_path / "date=2026-11-02").glob("part-*.parquet"))[1]
-    data = bytearray(part.read_bytes())
-    for i in range(len(data) // 4, len(data) // 2):
-        data[i] = (data[i] * 7 + 13) % 256
-    part.write_bytes(bytes(data))
+    _corrupt_pages(part)
     before = _tree(tmp_path)
     assert main(["compact", str(tmp_path), "--quiet"]) == 2
     assert "nothing was changed" in capsys.readouterr().err
@@ -322,3 +327,15 @@ def test_a_reader_that_listed_parts_a_compaction_then_removed_lists_again(
     after = scan(tmp_path, dedupe=False).collect().sort("raw")
     assert compactions == [1]
     assert_frame_equal(after, before)
+
+
+def test_with_skip_damaged_a_day_that_cannot_be_merged_is_left_and_the_others_are_compacted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(REPO_ROOT / "data" / "sample-session", tmp_path, dirs_exist_ok=True)
+    part = sorted((tmp_path / "date=2026-11-02").glob("part-*.parquet"))[1]
+    _corrupt_pages(part)
+    before = _tree(tmp_path / "date=2026-11-02")
+    assert main(["compact", str(tmp_path), "--quiet", "--skip-damaged"]) == 0
+    assert "5 parts -> 1" in capsys.readouterr().out  # 2026-11-03
+    assert _tree(tmp_path / "date=2026-11-02") == before
