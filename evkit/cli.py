@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from evkit import __version__
 from evkit.errors import ConfigError, DatasetError, EvkitError, ValidationError
+from evkit.store.reader import damaged_parts_policy
 
 #: Modules with ``register(top, groups)``; ``groups`` holds the sub-parsers of capture / sim / set.
 COMMAND_MODULES = (
@@ -66,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        code: int = args.func(args)
+        with damaged_parts_policy(getattr(args, "skip_damaged", False)):
+            code: int = args.func(args)
     except INPUT_ERRORS as exc:
         print(f"evkit: {exc}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 import polars as pl
 from tqdm.auto import tqdm
 
+from evkit.commands._dataset import add_skip_damaged
 from evkit.display import csv_safe
 from evkit.errors import ConfigError, DatasetError
 from evkit.timeutil import parse_utc
@@ -110,6 +111,7 @@ def _register_sessions(top: Any) -> None:
         metavar="M",
         help="silence that counts as a hole in the data (default 20; idle chargers report every ~15)",
     )
+    add_skip_damaged(parser)
     parser.set_defaults(func=_sessions_command)
 
 
@@ -130,6 +132,7 @@ def _register_latency(top: Any) -> None:
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output (default table)")
     parser.add_argument("--by", choices=("charger", "observation", "hour"), help="also break down by this")
     parser.add_argument("--out", metavar="FILE", help="write to FILE instead of the terminal")
+    add_skip_damaged(parser)
     parser.set_defaults(func=_latency_command)
 
 

@@ -9,6 +9,7 @@ import sys
 import threading
 from typing import Any
 
+from evkit.commands._dataset import add_skip_damaged
 from evkit.errors import ConfigError
 
 EXAMPLES = """\
@@ -80,6 +81,7 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     what.add_argument("--to", dest="end", metavar="TIME", help="only messages received before TIME (UTC)")
     what.add_argument("--max-messages", type=int, metavar="N", help="publish at most N messages")
     what.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_skip_damaged(parser)
     parser.set_defaults(func=run)
 
 

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from evkit.commands._dataset import add_skip_damaged
+
 
 def _run(args: argparse.Namespace) -> int:
     from evkit.report import build_report  # plotly loads only when a report is asked for
@@ -35,4 +37,5 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)"
     )
+    add_skip_damaged(parser)
     parser.set_defaults(func=_run, no_progress=not sys.stderr.isatty())

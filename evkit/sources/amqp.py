@@ -274,6 +274,8 @@ class AmqpCapture:
             pipeline.close(timeout=60)
             if self._process is not None:
                 self._process.close()
+            if self.writer is not None:
+                self.writer.close()  # release its day leases (evkit.store.lease)
             self.stats.ended_at = time.time()
             if bar is not None:
                 bar.close()

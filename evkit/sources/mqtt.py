@@ -161,6 +161,8 @@ class MqttCapture:
             self._shutdown()
             if self._process is not None:
                 self._process.close()
+            if self._writer is not None:
+                self._writer.close()  # release its day leases (evkit.store.lease)
             self.stats.ended_at = time.time()
             if bar is not None:
                 bar.close()

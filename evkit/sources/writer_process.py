@@ -176,6 +176,7 @@ def _serve(decoder_name: str, out: str, capture_id: str, stdin: IO[bytes], stdou
         try:
             items = _receive(stdin)
         except EOFError:
+            writer.close()  # releases its day leases (evkit.store.lease)
             return 0
         try:
             frame = decode(items)

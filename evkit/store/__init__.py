@@ -1,7 +1,7 @@
 """Parquet writing and reading: the dataset contract."""
 
 from evkit.store.manifest import read_manifest, upsert_capture
-from evkit.store.reader import parquet_files, scan
+from evkit.store.reader import damaged_parts_policy, parquet_files, scan
 from evkit.store.schema import (
     EASEE_SCHEMA,
     MQTT_SCHEMA,
@@ -15,6 +15,7 @@ __all__ = [
     "MQTT_SCHEMA",
     "REQUIRED_COLUMNS",
     "PartWriter",
+    "damaged_parts_policy",
     "ensure_writable",
     "missing_required",
     "new_capture_id",

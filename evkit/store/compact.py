@@ -1,28 +1,71 @@
-"""Merge the many small parts of a long capture into one part per day.
+"""Merge the many small parts of a long capture into one part per day, safely beside running captures.
 
 A capture flushes often (acknowledging only what is on disk), so a day of steady traffic leaves
-thousands of small files; scans slow down with the file count. Compaction rewrites each finished day
-(``date=YYYY-MM-DD`` older than today, UTC, where no capture writes any more) into one part sorted by
-``received_at``, keeping every row and every byte of every column.
+thousands of small files; scans slow down with the file count. Compaction rewrites a day's parts
+(``date=YYYY-MM-DD``) into one part sorted by ``received_at``, keeping every row and every byte of
+every column.
 
-The swap is two renames: the merged day is built in a hidden directory, the old directory is renamed
-away, the new one takes its name, then the old one is removed. A reader never sees a row twice; it may
-miss a day for the instant between the renames.
+Protocol (one day directory ``D``; nothing but files inside ``D`` is created or removed):
+
+1. List ``D``'s live parts: these, and only these, are the inputs. A part a capture renames into ``D``
+   later is not among them and is never touched.
+2. Check them (magic bytes, footer, column types). Damaged parts stop the run before anything is
+   written (``DatasetError`` naming them); with ``skip_damaged`` they are left where they are.
+3. Merge the inputs into ``D/.compacted-<id>.parquet.tmp`` (hidden: no reader lists it), check its row
+   count against the inputs' footers, fsync it.
+4. Write the journal ``D/.compact-<id>.json`` (output name and input names; written to a temporary
+   name, fsynced and renamed, so it is whole or absent) and fsync ``D``.
+5. Commit: rename the merged file to ``D/part-compacted-<id>.parquet``; fsync ``D``.
+6. Unlink exactly the inputs; fsync ``D``; unlink the journal; fsync ``D``.
+
+Readers (``evkit.store.parts.live_parts``) drop the inputs of any journal whose output they listed,
+so between 5 and 6 they see the merged part only, before 5 the inputs only: never a row twice. A
+crash is repaired by the next compaction, before it does anything else: a journal whose output
+exists is rolled forward (its remaining inputs unlinked), one whose output does not exist is rolled
+back (the hidden merged file removed); stray ``.compacted-*.tmp`` files go too. A failed merge
+removes its own hidden file and journal before it raises: nothing is left behind.
+
+Coordination: captures hold a shared lease per day (``evkit.store.lease``, see
+``evkit.store.writer``). By default only finished days are compacted -- older than today (UTC) and
+whose lease compaction gets exclusively without waiting; it holds the lease while it merges, so a
+capture with a late row for that day (received at 23:59:59, written after midnight) waits for the
+merge and then writes a new part beside it. A day a capture still holds is left for a later run and
+reported. ``include_today`` also compacts days captures are writing into: safe by the protocol
+above (a capture's new parts are not inputs), the day simply gains new parts again.
+We chose leases over "captures never write into a day being compacted" alone because a capture
+cannot know whether a compaction will start; the lease is what lets compaction know a day is done.
+
+One compaction at a time per dataset: a second one finds the store's compaction lock taken and does
+nothing (:attr:`Compaction.already_running`).
+
+Limits: a reader outside evkit (a DuckDB or Polars glob over ``**/*.parquet``) does not know the
+journal and may count the merged rows twice for the instant between steps 5 and 6. A lazy frame
+from ``evkit.scan`` names its files when it is made: collected after a compaction removed one of
+them, it fails with a missing-file error (it never returns rows twice or silently fewer); scan again.
+Locks are ``flock`` locks: local file systems, or NFS v4 where Linux maps them to POSIX locks.
 """
 
 from __future__ import annotations
 
-import shutil
+import json
+import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
 
 from evkit.errors import DatasetError, StoreError
-from evkit.store.reader import union_schema
+from evkit.store.lease import try_claim_day, try_compaction_lock
+from evkit.store.parts import Damaged, VanishedPart, inspect_parts, journals, read_journal
+from evkit.store.reader import damaged_message
 from evkit.store.writer import fsync_path
+
+log = logging.getLogger("evkit.store")
+
+TMP_PREFIX = ".compacted-"
 
 
 @dataclass(frozen=True)
@@ -32,6 +75,17 @@ class CompactedDay:
     day: str
     parts_before: int
     rows: int
+
+
+@dataclass
+class Compaction:
+    """What one ``compact`` run did."""
+
+    days: list[CompactedDay] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)  # finished-looking days a capture still holds
+    damaged: list[Damaged] = field(default_factory=list)  # skipped (only with skip_damaged)
+    unmerged: list[str] = field(default_factory=list)  # days whose rows could not be read (skip_damaged)
+    already_running: bool = False
 
 
 def _day_of(directory: Path) -> date | None:
@@ -44,50 +98,212 @@ def _day_of(directory: Path) -> date | None:
         return None
 
 
+def _parts(directory: Path) -> list[Path]:
+    """The live parts directly in a day directory (call after :func:`recover`: no journal is open)."""
+    return sorted(p for p in directory.glob("*.parquet") if not p.name.startswith("."))
+
+
+def _day_dirs(root: Path) -> list[Path]:
+    return [d for d in sorted(root.glob("date=*")) if d.is_dir() and _day_of(d) is not None]
+
+
 def compactable_days(root: Path | str, include_today: bool = False) -> list[Path]:
-    """Day directories below ``root`` holding more than one part, finished days only by default."""
+    """Day directories below ``root`` holding more than one part, days before today (UTC) by default.
+
+    Leases are not looked at here: :func:`compact` skips the days a capture still holds.
+    """
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root} is not a dataset directory")
     today = datetime.now(UTC).date()
-    days = []
-    for directory in sorted(root.glob("date=*")):
-        day = _day_of(directory)
-        if day is None or not directory.is_dir() or (day >= today and not include_today):
-            continue
-        if len(list(directory.glob("part-*.parquet"))) > 1:
-            days.append(directory)
-    return days
+    return [
+        d for d in _day_dirs(root) if (include_today or (_day_of(d) or today) < today) and len(_parts(d)) > 1
+    ]
 
 
-def compact_day(directory: Path) -> CompactedDay:
-    """Rewrite one day directory as a single part sorted by ``received_at``."""
-    parts = sorted(directory.glob("part-*.parquet"))
+def _fsync_dir(directory: Path) -> None:
+    fsync_path(directory, directory=True)
+
+
+def recover(root: Path) -> None:
+    """Finish or undo what an interrupted compaction left (hold the compaction lock to call this)."""
+    for directory in _day_dirs(root):
+        changed = False
+        for journal in journals(directory):
+            entry = read_journal(journal)
+            if entry is not None and (directory / entry[0]).exists():
+                for name in entry[1]:
+                    (directory / name).unlink(missing_ok=True)
+                log.info("finished an interrupted compaction of %s", directory.name)
+            else:
+                log.info("undid an interrupted compaction of %s", directory.name)
+            _fsync_dir(directory)  # the inputs are gone for good before their journal goes
+            journal.unlink(missing_ok=True)
+            changed = True
+        for stray in [*directory.glob(f"{TMP_PREFIX}*"), *directory.glob(".compact-*.json.part")]:
+            stray.unlink(missing_ok=True)
+            changed = True
+        if changed:
+            _fsync_dir(directory)
+    # Earlier versions swapped whole directories and could leave empty hidden ones behind.
+    for leftover in root.glob(".date=*.compacting-*"):
+        if leftover.is_dir() and not any(leftover.iterdir()):
+            leftover.rmdir()
+
+
+def _write_journal(directory: Path, ident: str, output: str, inputs: list[Path]) -> Path:
+    journal = directory / f".compact-{ident}.json"
+    tmp = directory / f".compact-{ident}.json.part"
+    tmp.write_text(json.dumps({"output": output, "inputs": [p.name for p in inputs]}) + "\n")
+    fsync_path(tmp)
+    tmp.rename(journal)
+    _fsync_dir(directory)
+    return journal
+
+
+def merge_steps(
+    directory: Path, inputs: list[Path], schema: dict[str, pl.DataType]
+) -> Iterator[tuple[str, int]]:
+    """Steps 3-6 of the protocol, yielding (step, rows merged) after each one: ``merged``,
+    ``journaled``, ``committed``, ``unlinked`` per input, ``done``.
+
+    No clean-up in here: stopping the generator part-way leaves the directory exactly as a crash at
+    that point would (tests use that; :func:`merge_day` cleans up)."""
+    ident = uuid.uuid4().hex[:12]
+    output = f"part-compacted-{ident}.parquet"
+    tmp = directory / f"{TMP_PREFIX}{ident}.parquet.tmp"
+    frame = pl.scan_parquet(inputs, schema=schema, missing_columns="insert", hive_partitioning=False)
+    frame.sort("received_at", maintain_order=True).sink_parquet(tmp, compression="zstd")
+    rows = pl.scan_parquet(tmp).select(pl.len()).collect().item()
+    expected = sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in inputs)
+    if rows != expected:
+        raise StoreError(f"compaction of {directory} wrote {rows} rows instead of {expected}")
+    fsync_path(tmp)
+    yield "merged", rows
+    journal = _write_journal(directory, ident, output, inputs)
+    yield "journaled", rows
+    tmp.rename(directory / output)  # the commit point
+    _fsync_dir(directory)
+    yield "committed", rows
+    for part in inputs:
+        part.unlink(missing_ok=True)
+        yield "unlinked", rows
+    _fsync_dir(directory)
+    journal.unlink()
+    _fsync_dir(directory)
+    yield "done", rows
+
+
+def _undo(directory: Path) -> None:
+    """Remove what an uncommitted merge left in ``directory`` (its hidden file and journal)."""
+    for journal in journals(directory):
+        entry = read_journal(journal)
+        if entry is None or not (directory / entry[0]).exists():
+            journal.unlink(missing_ok=True)
+    for stray in [*directory.glob(f"{TMP_PREFIX}*"), *directory.glob(".compact-*.json.part")]:
+        stray.unlink(missing_ok=True)
+
+
+def merge_day(directory: Path, inputs: list[Path], schema: dict[str, pl.DataType]) -> CompactedDay:
+    """Steps 3-6 of the protocol for ``inputs`` (checked parts of ``directory``).
+
+    Before the commit any failure undoes the merge (nothing is left behind); after it, a failure
+    leaves the journal for the next compaction to finish (readers are not affected).
+    """
+    committed = False
     rows = 0
-    staging = directory.with_name(f".{directory.name}.compacting-{uuid.uuid4().hex[:8]}")
-    retired = directory.with_name(f".{directory.name}.retired-{uuid.uuid4().hex[:8]}")
     try:
-        staging.mkdir()
-        target = staging / f"part-compacted-{uuid.uuid4().hex[:12]}.parquet"
-        schema = union_schema(parts)
-        frame = pl.scan_parquet(parts, schema=schema, missing_columns="insert", hive_partitioning=False)
-        frame.sort("received_at", maintain_order=True).sink_parquet(target, compression="zstd")
-        rows = pl.scan_parquet(target).select(pl.len()).collect().item()
-        expected = frame.select(pl.len()).collect().item()
-        if rows != expected:
-            raise StoreError(f"compaction of {directory} wrote {rows} rows instead of {expected}")
-        fsync_path(target)
-        fsync_path(staging, directory=True)
-        directory.rename(retired)
-        staging.rename(directory)
-        fsync_path(directory.parent, directory=True)
+        for step, merged in merge_steps(directory, inputs, schema):
+            committed, rows = committed or step == "committed", merged
+    except BaseException as exc:
+        if committed:
+            if isinstance(exc, OSError):
+                raise StoreError(
+                    f"compacted {directory} but could not remove the merged parts ({exc.strerror or exc}); "
+                    "readers are not affected and the next evkit compact finishes the job"
+                ) from exc
+            raise
+        _undo(directory)
+        if isinstance(exc, pl.exceptions.PolarsError):
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise DatasetError(
+                f"cannot read the parts of {directory} to merge them ({first}); nothing was changed"
+            ) from exc
+        if isinstance(exc, OSError):
+            raise StoreError(
+                f"cannot compact {directory}: {exc.strerror or exc}; nothing was changed"
+            ) from exc
+        raise
+    return CompactedDay(day=directory.name.removeprefix("date="), parts_before=len(inputs), rows=rows)
+
+
+def compact(
+    root: Path | str,
+    include_today: bool = False,
+    skip_damaged: bool = False,
+    on_day: Callable[[CompactedDay], None] | None = None,
+) -> Compaction:
+    """Compact the dataset at ``root`` (finished days; with ``include_today`` every day).
+
+    ``on_day`` is called after each merged day (progress).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a dataset directory")
+    result = Compaction()
+    try:
+        lock = try_compaction_lock(root)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise StoreError(f"cannot compact {directory}: {exc.strerror or exc}") from exc
-    shutil.rmtree(retired, ignore_errors=True)
-    return CompactedDay(day=directory.name.removeprefix("date="), parts_before=len(parts), rows=rows)
+        raise StoreError(f"cannot lock {root} for compaction: {exc.strerror or exc}") from exc
+    if lock is None:
+        result.already_running = True
+        return result
+    with lock:
+        try:
+            recover(root)
+        except OSError as exc:
+            raise StoreError(f"cannot repair an interrupted compaction in {root}: {exc}") from exc
+        today = datetime.now(UTC).date()
+        plan = []
+        for directory in _day_dirs(root):
+            if not include_today and (_day_of(directory) or today) >= today:
+                continue
+            parts = _parts(directory)
+            if len(parts) < 2:
+                continue
+            try:
+                found = inspect_parts(parts)
+            except VanishedPart as exc:
+                raise DatasetError(f"a part of {directory} vanished while compacting: {exc}") from None
+            result.damaged += found.damaged
+            plan.append((directory, found.good, found.schema))
+        if result.damaged and not skip_damaged:
+            raise DatasetError(damaged_message(root, result.damaged))
+        if result.damaged:
+            log.warning(
+                "left %d damaged part(s) alone: %s", len(result.damaged), "; ".join(map(str, result.damaged))
+            )
+        for directory, good, schema in plan:
+            if len(good) < 2:
+                continue
+            claim = try_claim_day(root, directory.name.removeprefix("date="))
+            if claim is None and not include_today:
+                result.busy.append(directory.name.removeprefix("date="))
+                continue
+            try:
+                result.days.append(merge_day(directory, good, schema))
+            except DatasetError as exc:  # damage behind a sound footer, found while merging
+                if not skip_damaged:
+                    raise
+                log.warning("%s; left as it was", exc)
+                result.unmerged.append(directory.name.removeprefix("date="))
+                continue
+            finally:
+                if claim is not None:
+                    claim.release()
+            if on_day is not None:
+                on_day(result.days[-1])
+    return result
 
 
-def compact(root: Path | str, include_today: bool = False) -> list[CompactedDay]:
-    """Compact every finished day of the dataset at ``root``; returns what was done per day."""
-    return [compact_day(directory) for directory in compactable_days(root, include_today)]
+__all__ = ["CompactedDay", "Compaction", "compact", "compactable_days", "merge_day", "recover"]

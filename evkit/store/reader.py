@@ -1,45 +1,91 @@
-"""Reading a dataset directory back as one ``pl.LazyFrame``."""
+"""Reading a dataset directory back as one ``pl.LazyFrame``.
+
+Every part is checked before it is read (``evkit.store.parts``: magic bytes, footer, column types).
+A damaged part is a :class:`~evkit.errors.DatasetError` naming each damaged file; with
+``skip_damaged`` the rest is read and a warning (logger ``evkit.store``) names what was skipped.
+Commands set the policy for everything they read with :func:`damaged_parts_policy`
+(``--skip-damaged``).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 import polars as pl
 
 from evkit.errors import DatasetError
+from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
 from evkit.store.schema import missing_required
+
+log = logging.getLogger("evkit.store")
+
+#: Tries at listing a dataset while compactions keep removing the parts just listed.
+_LIST_ATTEMPTS = 5
+
+_skip_damaged: ContextVar[bool] = ContextVar("evkit_skip_damaged", default=False)
+
+
+@contextlib.contextmanager
+def damaged_parts_policy(skip: bool) -> Iterator[None]:
+    """Within the block, :func:`scan` without an explicit ``skip_damaged`` uses ``skip``."""
+    token = _skip_damaged.set(skip)
+    try:
+        yield
+    finally:
+        _skip_damaged.reset(token)
 
 
 def parquet_files(path: Path | str) -> list[Path]:
-    """Every visible ``*.parquet`` file at or below ``path`` (a directory or one file), sorted."""
+    """Every live ``*.parquet`` part at or below ``path`` (a directory or one file), sorted."""
     root = Path(path)
     if root.is_file():
         return [root]
     if not root.exists():
         raise DatasetError(f"{root} does not exist")
-    files = sorted(
-        p
-        for p in root.rglob("*.parquet")
-        if not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    files = live_parts(root)
     if not files:
         raise DatasetError(f"no Parquet files below {root}")
     return files
 
 
-def union_schema(files: list[Path]) -> dict[str, pl.DataType]:
-    schema: dict[str, pl.DataType] = {}
-    for file in files:
-        for name, dtype in pl.read_parquet_schema(file).items():
-            known = schema.get(name)
-            if known is None or known == pl.Null():
-                schema[name] = dtype
-            elif dtype != known and dtype != pl.Null():
-                raise DatasetError(f"column {name!r} is {known} in some files and {dtype} in {file}")
-    return schema
+def damaged_message(where: Path | str, damaged: list[Damaged]) -> str:
+    """The sentence naming every damaged part (what the CLI prints, exit 2)."""
+    names = "; ".join(str(d) for d in damaged)
+    return (
+        f"{len(damaged)} damaged Parquet part(s) in {where}: {names}. Move them out of the dataset, "
+        "or read the rest with --skip-damaged (evkit.scan(..., skip_damaged=True))"
+    )
 
 
-def scan(path: Path | str, dedupe: bool = True, require: bool = True) -> pl.LazyFrame:
+def check_dataset(path: Path | str, skip_damaged: bool | None = None) -> Inspection:
+    """List and check the parts of ``path``; raise DatasetError on damage unless skipping it."""
+    skip = _skip_damaged.get() if skip_damaged is None else skip_damaged
+    for attempt in range(_LIST_ATTEMPTS):
+        files = parquet_files(path)
+        try:
+            found = inspect_parts(files)
+            break
+        except VanishedPart:
+            if attempt == _LIST_ATTEMPTS - 1:
+                raise DatasetError(f"parts of {path} keep disappearing while listed; try again") from None
+    if found.damaged:
+        if not skip:
+            raise DatasetError(damaged_message(path, found.damaged))
+        log.warning(
+            "skipped %d damaged Parquet part(s): %s", len(found.damaged), "; ".join(map(str, found.damaged))
+        )
+        if not found.good:
+            raise DatasetError(f"no readable Parquet part in {path} (all {len(found.damaged)} damaged)")
+    return found
+
+
+def scan(
+    path: Path | str, dedupe: bool = True, require: bool = True, skip_damaged: bool | None = None
+) -> pl.LazyFrame:
     """Read a dataset (a directory of Parquet parts, or one file) lazily.
 
     Files may differ in their columns (Easee and MQTT parts in one store, older versions): missing
@@ -49,9 +95,14 @@ def scan(path: Path | str, dedupe: bool = True, require: bool = True) -> pl.Lazy
     the same topic and payload were stored before; a payload published again is a real repeat and stays.
     With ``require`` the contract's required columns must be present (``DatasetError`` names the
     missing ones).
+
+    Damaged parts (zero bytes, truncated, not Parquet, or a column type the other parts and the
+    contract disagree with) raise ``DatasetError`` naming each file; with ``skip_damaged=True`` the
+    rest is read and a warning names the skipped files (``None``: the policy of
+    :func:`damaged_parts_policy`, by default refuse).
     """
-    files = parquet_files(path)
-    schema = union_schema(files)
+    found = check_dataset(path, skip_damaged)
+    files, schema = found.good, found.schema
     if require and (missing := missing_required(list(schema))):
         raise DatasetError(f"{path} lacks required column(s): {', '.join(missing)}")
     frame = pl.scan_parquet(

@@ -2,6 +2,20 @@
 
 Each process writes uniquely named parts (``part-<capture id>-<seq>.parquet``), so several captures can
 fill one directory at once. Parts are hive-partitioned by the UTC date of ``received_at``.
+
+A writer holds a shared lease (``evkit.store.lease``) on every day it may still write into, so
+``evkit compact`` never takes a day a capture is still filling for finished:
+
+* today by the writer's clock, from construction on and at every write (rows are stamped by the
+  capture before they reach the writer, so the day they are stamped on must already be held);
+* each day of a batch while it is written;
+* a day is released once a batch with a row of a later day has been written: rows are stamped in
+  arrival order and written in that order, so no row of an earlier day can still be on its way.
+
+A batch received at 23:59:59 and written after midnight therefore goes into a day its writer still
+holds. Should a row arrive for a day already released (the wall clock stepped back), the writer takes
+the lease again, waiting while a compaction merges that day, and writes a new part beside the merged
+one -- compaction never removes a part it did not merge.
 """
 
 from __future__ import annotations
@@ -9,14 +23,23 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 import polars as pl
 
 from evkit.errors import StoreError
+from evkit.store.lease import Lock, hold_day
 from evkit.store.schema import CAPTURE_ID_COLUMN
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The wall clock, UTC (the default clock of a writer)."""
+    return datetime.now(UTC)
 
 
 def new_capture_id() -> str:
@@ -45,21 +68,62 @@ def ensure_writable(root: Path) -> None:
 
 
 class PartWriter:
-    """Writes frames as fsynced Parquet parts below ``root``."""
+    """Writes frames as fsynced Parquet parts below ``root``, holding the leases of its days.
+
+    ``clock`` says what "today" is (UTC); tests inject one to cross midnight. :meth:`close` (or the
+    end of the process) releases the leases.
+    """
 
     def __init__(
         self,
         root: Path | str,
         capture_id: str | None = None,
         compression: Literal["zstd", "lz4", "snappy", "uncompressed"] = "zstd",
+        clock: Clock = utc_now,
     ) -> None:
         self.root = Path(root)
         self.capture_id = capture_id or new_capture_id()
         self.compression = compression
+        self.clock = clock
         self.rows_written = 0
         self.parts_written = 0
         self._seq = 0
+        self._leases: dict[str, Lock] = {}
         ensure_writable(self.root)
+        try:
+            self._hold(self._today())
+        except OSError as exc:
+            raise StoreError(f"cannot lock a day below {self.root}: {exc.strerror or exc}") from exc
+
+    @property
+    def held_days(self) -> list[str]:
+        """Days (``YYYY-MM-DD``) whose lease this writer holds."""
+        return sorted(self._leases)
+
+    def close(self) -> None:
+        """Release every lease (the writer writes nothing more)."""
+        leases, self._leases = self._leases, {}
+        for lease in leases.values():
+            lease.release()
+
+    def __enter__(self) -> PartWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _today(self) -> str:
+        return self.clock().astimezone(UTC).date().isoformat()
+
+    def _hold(self, day: str) -> None:
+        if day not in self._leases:
+            self._leases[day] = hold_day(self.root, day)
+
+    def _release_before(self, day: str) -> None:
+        """Drop the leases of days before ``day`` (except today's by the clock)."""
+        today = self._today()
+        for held in [d for d in self._leases if d < day and d != today]:
+            self._leases.pop(held).release()
 
     def write(self, frame: pl.DataFrame) -> list[Path]:
         """Write ``frame`` (needs ``received_at``); returns the part files. Raises StoreError."""
@@ -76,6 +140,7 @@ class PartWriter:
         )
         paths: list[Path] = []
         try:
+            self._hold(self._today())
             if single_day and isinstance(first, datetime):
                 # The common case of a live capture: one batch, one day, one part, no grouping.
                 paths.append(self._write_part(first.date().isoformat(), frame))
@@ -83,6 +148,8 @@ class PartWriter:
                 day = pl.col("received_at").dt.date().cast(pl.String).fill_null("unknown").alias("__day")
                 for (day_value,), part in frame.with_columns(day).group_by("__day", maintain_order=True):
                     paths.append(self._write_part(str(day_value), part.drop("__day")))
+            if isinstance(last, datetime):
+                self._release_before(last.date().isoformat())
         except OSError as exc:
             raise StoreError(f"cannot write Parquet below {self.root}: {exc.strerror or exc}") from exc
         except pl.exceptions.ComputeError as exc:
@@ -92,6 +159,8 @@ class PartWriter:
         return paths
 
     def _write_part(self, day: str, part: pl.DataFrame) -> Path:
+        if day != "unknown":  # rows without a receive time go to date=unknown, never compacted
+            self._hold(day)
         directory = self.root / f"date={day}"
         created = not directory.exists()
         directory.mkdir(parents=True, exist_ok=True)
