@@ -24,6 +24,9 @@ from evkit.evcc.state import LOADPOINT_KEYS, MODES, SITE_KEYS, VEHICLE_KEYS, Sco
 #: What evcc accepts as a battery mode (``api.BatteryMode`` names; an empty word releases control).
 BATTERY_MODES = ("normal", "hold", "charge", "holdcharge")
 
+#: The released battery mode (``api.BatteryUnknown``): evcc takes it as a release and publishes it after one.
+BATTERY_RELEASED = "unknown"
+
 #: evcc's zero time in JSON (Go ``time.Time{}``): "no plan time" when a plan is deleted.
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -79,11 +82,13 @@ class Setter:
             SetterKind.BOOL: "true or false",
             SetterKind.DURATION: f"whole seconds{bounds} (e.g. 60, 90s, 2m)",
             SetterKind.MODE: "one of " + ", ".join(MODES),
-            SetterKind.BATTERY_MODE: "one of " + ", ".join(BATTERY_MODES) + ", or null to release control",
+            SetterKind.BATTERY_MODE: (
+                "one of " + ", ".join(BATTERY_MODES) + ", or null/unknown to release control"
+            ),
             SetterKind.PHASES: "0 (automatic), 1 or 3",
             SetterKind.PLAN_ENERGY: (
                 f'{{"value": <kWh>, "time": "<future UTC time>Z"}} or <kWh>@<ISO time>{bounds};'
-                " null deletes the plan"
+                " value 0 or null deletes the plan"
             ),
             SetterKind.PLAN_SOC: (
                 f'{{"value": <whole %>, "time": "<future UTC time>Z"}} or <%>@<ISO time>{bounds};'
@@ -287,6 +292,13 @@ def resolve(
     A leading prefix and a trailing ``/set`` are tolerated. With ``loadpoints``/``vehicles`` (what
     the evcc instance published), the loadpoint or vehicle must exist. Raises ``ValidationError``.
     """
+    bad = sorted({c for c in path if c in "#+\x00"})
+    if bad:
+        shown = " and ".join(repr(c) for c in bad)
+        raise ValidationError(
+            f"{path!r} contains {shown}: a setting's path names one topic, MQTT wildcards (and NUL) are "
+            "not allowed; e.g. loadpoints/1/mode, site/residualPower or vehicles/<name>/limitSoc"
+        )
     text = path.strip().strip("/")
     prefix = prefix.strip("/")
     if prefix and text.startswith(prefix + "/"):
@@ -315,6 +327,8 @@ def resolve(
         return Target(device_id, LOADPOINT_SETTERS[name])
     if parts[0] in ("vehicles", "vehicle") and len(parts) >= 3:
         vehicle = parts[1]
+        if not vehicle.strip():
+            raise ValidationError(f"{path!r}: the vehicle name is empty; {usage}")
         known_vehicles = sorted(set(vehicles)) if vehicles is not None else None
         if known_vehicles is not None and known_vehicles and vehicle not in known_vehicles:
             close = difflib.get_close_matches(vehicle, known_vehicles, n=1)
@@ -331,6 +345,7 @@ def resolve(
 
 __all__ = [
     "BATTERY_MODES",
+    "BATTERY_RELEASED",
     "LOADPOINT_SETTERS",
     "RENAMED",
     "RESET_WORD",

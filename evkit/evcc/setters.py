@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from evkit.errors import ValidationError
 from evkit.evcc.catalog import (
     BATTERY_MODES,
+    BATTERY_RELEASED,
     LOADPOINT_SETTERS,
     RENAMED,
     RESET_WORD,
@@ -56,12 +57,20 @@ class SetCommand:
     """A validated command: the exact payload, and the state that will confirm it.
 
     ``expected`` maps state paths (below the prefix, e.g. ``loadpoints/1/mode``) to the text evcc
-    will publish on success (``""`` = the topic is deleted, i.e. reset).
+    will publish on success (``""`` = an empty payload: nil, a reset, or a zero ``omitempty`` field).
+    ``arrival`` names the expected paths that count only when a message *arrives* after sending (evcc
+    re-publishes them on every call, e.g. a vehicle's fields; a retained empty payload is no state to
+    compare with). ``absent`` says what a path evcc never published stands for (``batteryModeExternal``
+    is ``unknown`` until an external mode is set). ``note`` goes with the result (e.g. a version that
+    could not be checked).
     """
 
     target: Target
     payload: str
     expected: dict[str, str] = field(default_factory=dict)
+    arrival: frozenset[str] = frozenset()
+    absent: dict[str, str] = field(default_factory=dict)
+    note: str = ""
 
     @property
     def path(self) -> str:
@@ -220,24 +229,29 @@ def _split_plan(target: Target, value: object) -> tuple[object, object]:
     raise _fail(target, value)
 
 
-def _build_plan(target: Target, value: object, state: Mapping[str, str], now: datetime) -> SetCommand:
+def _build_plan(target: Target, value: object, now: datetime) -> SetCommand:
     kind = target.setter.kind
     device = target.device_id
     value_key, time_key = (f"{device}/{k}" for k in target.setter.echo_keys)
-    # a deleted plan: evcc publishes planEnergy 0 / a vehicle's plan fields empty, and no plan time
-    cleared = {value_key: "0" if kind is SetterKind.PLAN_ENERGY else "", time_key: ""}
+    delete = json.dumps({"value": 0, "time": ZERO_TIME}, separators=(",", ":"))
+    if kind is SetterKind.PLAN_SOC:
+        # evcc publishes only vehicles/<n>/plan = "" (Plan *planStruct omitempty, core/site_vehicles.go:32,
+        # 50-56); the retained plan/soc and plan/time stay as they were, so only the arrival confirms it
+        plan_key = f"{device}/plan"
+        cleared = SetCommand(target, delete, {plan_key: ""}, arrival=frozenset({plan_key}))
+    else:
+        # setPlanEnergy: energy 0 zeroes the time (core/loadpoint_api.go:400-408): planTime ""
+        cleared = SetCommand(target, delete, {value_key: "0", time_key: ""})
     if _is_empty_word(value):
-        payload = json.dumps({"value": 0, "time": ZERO_TIME}, separators=(",", ":"))
-        return SetCommand(target, payload, cleared)
+        return cleared
     amount_raw, when_raw = _split_plan(target, value)
     if kind is SetterKind.PLAN_SOC:
         amount: float = _to_int(target, amount_raw)
     else:
         amount = _to_float(target, amount_raw)
     _check_bounds(target, amount, amount_raw)
-    if amount == 0 and kind is SetterKind.PLAN_SOC:
-        payload = json.dumps({"value": 0, "time": ZERO_TIME}, separators=(",", ":"))
-        return SetCommand(target, payload, cleared)
+    if amount == 0:  # evcc deletes the plan whatever the time: send the delete itself
+        return cleared
     moment = parse_time(target, when_raw).replace(microsecond=0)
     if moment <= now:
         raise ValidationError(
@@ -355,7 +369,7 @@ def build_command(
     own = f"{device}/{setter.name}"
 
     if kind in (SetterKind.PLAN_ENERGY, SetterKind.PLAN_SOC):
-        return _build_plan(target, value, state, now)
+        return _build_plan(target, value, now)
     if kind is SetterKind.PLAN_STRATEGY:
         return _build_strategy(target, value)
 
@@ -396,13 +410,15 @@ def build_command(
             raise _fail(target, value)
         payload = expected_text = word
     elif kind is SetterKind.BATTERY_MODE:
-        if _is_empty_word(value):
-            payload, expected_text = RESET_WORD, ""
-        else:
-            word = value.strip().lower() if isinstance(value, str) else None
-            if word not in BATTERY_MODES:
-                raise _fail(target, value)
-            payload = expected_text = word
+        if _is_empty_word(value) or (isinstance(value, str) and value.strip().lower() == BATTERY_RELEASED):
+            # evcc publishes the released mode as "unknown" (api.BatteryUnknown's String(), server/mqtt.go
+            # :75-76), and nothing before any external mode was set: absent means "unknown" too
+            key = f"{device}/batteryModeExternal"
+            return SetCommand(target, RESET_WORD, {key: BATTERY_RELEASED}, absent={key: BATTERY_RELEASED})
+        word = value.strip().lower() if isinstance(value, str) else None
+        if word not in BATTERY_MODES:
+            raise _fail(target, value)
+        payload = expected_text = word
     elif kind is SetterKind.VEHICLE:
         if _is_empty_word(value):
             payload, expected_text = RESET_WORD, ""
@@ -425,11 +441,17 @@ def build_command(
         expected = {f"loadpoints/{n}/{leaf}": expected_text for n in sorted(set(loadpoints or ()))}
     else:
         expected = {f"{device}/{key}": expected_text for key in setter.echo_keys}
+    if target.setter.scope == "vehicle" and expected_text == "0":
+        # MinSoc/LimitSoc are `omitempty` ints (core/site_vehicles.go:26-27): evcc publishes 0 as an empty
+        # payload (server/mqtt.go:141-142), on every call, since it re-publishes the whole vehicle map
+        expected = dict.fromkeys(expected, "")
+        return SetCommand(target, payload, expected, arrival=frozenset(expected))
     return SetCommand(target, payload, expected)
 
 
 __all__ = [
     "BATTERY_MODES",
+    "BATTERY_RELEASED",
     "LOADPOINT_SETTERS",
     "RENAMED",
     "RESET_WORD",
