@@ -14,7 +14,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from evkit.evcc.catalog import BATTERY_MODES, ZERO_TIME, Setter, SetterKind
+from evkit.evcc.catalog import BATTERY_MODES, BATTERY_RELEASED, ZERO_TIME, Setter, SetterKind
 from evkit.evcc.state import EMPTY_WORDS, MODES
 
 # --------------------------------------------------------------------------------------------------
@@ -25,13 +25,16 @@ class EvccParseError(ValueError):
     """evcc would log ``set <topic>/set: <error>`` and publish nothing."""
 
 
-_GO_INT = re.compile(r"[+-]?\d+")
+_GO_INT = re.compile(r"[+-]?[0-9]+")  # ASCII digits only, as strconv.Atoi
 
 
 def _go_atoi(text: str) -> int:
     if not _GO_INT.fullmatch(text):
         raise EvccParseError(f'strconv.Atoi: parsing "{text}": invalid syntax')
-    return int(text)
+    number = int(text)
+    if not -(2**63) <= number < 2**63:  # Go's int is 64 bits on evcc's platforms
+        raise EvccParseError(f'strconv.Atoi: parsing "{text}": value out of range')
+    return number
 
 
 def _go_parse_float(text: str) -> float:
@@ -75,7 +78,7 @@ def evcc_parse(setter: Setter, payload: str) -> Any:
     plans, or a ``{"continuous": bool, "precondition": int}`` dict for plan strategies.
     """
     kind = setter.kind
-    empty = payload.strip().lower() in EMPTY_WORDS
+    empty = payload in EMPTY_WORDS  # isEmpty: an exact match, no trimming, no case folding
     if kind is SetterKind.FLOAT:
         return _go_parse_float(payload)
     if kind is SetterKind.FLOAT_OR_RESET:
@@ -91,11 +94,16 @@ def evcc_parse(setter: Setter, payload: str) -> Any:
             raise EvccParseError(f"invalid value: {payload}")
         return payload.lower()
     if kind is SetterKind.BATTERY_MODE:
+        # ptrSetter(api.BatteryModeString): the name exactly or lowercased; "unknown" is a name too, and
+        # a failed parse of an empty word is nil; both release control (server/mqtt.go:234-239)
+        word = payload if payload in (*BATTERY_MODES, BATTERY_RELEASED) else payload.lower()
+        if word == BATTERY_RELEASED:
+            return None
+        if word in BATTERY_MODES:
+            return word
         if empty:
             return None
-        if payload.lower() not in BATTERY_MODES:
-            raise EvccParseError(f"{payload} does not belong to BatteryMode values")
-        return payload.lower()
+        raise EvccParseError(f"{payload} does not belong to BatteryMode values")
     if kind is SetterKind.VEHICLE:
         return None if empty else payload
     try:

@@ -13,9 +13,18 @@ What it imitates (``shared/reference/evcc-and-goe.md`` A.1-A.4):
 - loadpoint dynamics: a connected vehicle charges by mode (off / now / minpv / pv against a PV curve),
   ``chargePower`` W, phase currents A, ``sessionEnergy`` Wh, ``chargeTotalImport`` kWh, ``vehicleSoc``
   rising towards ``limitSoc``
-- ``/set`` parsed with evcc's strict parsers and core checks (``evkit.evcc.setters.evcc_parse``): a bad
+- ``/set`` parsed with evcc's strict parsers and core checks (``evkit.evcc.parsers.evcc_parse``): a bad
   payload is only logged (``errors``), never echoed; a good one publishes the changed state; the
   ``/set`` topic is wiped with an empty retained message afterwards, as evcc does
+- ``version`` impersonates an evcc release: it is published on ``site/version`` (evcc's format,
+  ``0.313.2`` or ``0.313.0 (b29b49e30)`` for a nightly) and only the setters that release has are
+  subscribed, one topic each and once at start, like evcc's ``Listen`` (``server/mqtt.go``); a command
+  to any other topic is dropped without a word
+- echoes as evcc publishes them (``tests/conformance/evcc_echo.py``): a vehicle setter re-publishes
+  the whole vehicle map, a zero ``omitempty`` field (vehicle ``minSoc`` 0) as an empty payload, a
+  deleted vehicle plan as ``vehicles/<n>/plan`` = "" leaving ``plan/soc``/``plan/time`` stale; a
+  released battery mode as ``batteryModeExternal`` = ``unknown`` (also after the 60 s watchdog);
+  ``planEnergy`` 0 deletes the plan time; a mode change (only a change) resets battery boost
 - ``stop()`` publishes ``offline`` and (like evcc's shutdown cleanup) deletes the retained state
 """
 
@@ -31,12 +40,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from evkit.control.base import MqttMessage, MqttTransport, Subscription
-from evkit.evcc.setters import SETTERS, EvccParseError, Setter, SetterKind, evcc_parse
-from evkit.evcc.state import DEFAULT_PREFIX, encode_state, parse_topic
+from evkit.evcc.catalog import BATTERY_RELEASED, SETTERS, Setter, SetterKind
+from evkit.evcc.parsers import EvccParseError, evcc_parse
+from evkit.evcc.state import DEFAULT_PREFIX, Scope, encode_state, parse_topic
+from evkit.evcc.versions import Availability, availability, parse_version
 
 log = logging.getLogger(__name__)
 
 VOLTAGE = 230.0
+
+#: What the simulator says it is by default: a nightly of the evcc commit it models (b29b49e3, after
+#: 0.313.0 on master), in evcc's format (``util.FormattedVersion``: ``<tag> (<commit>)``).
+DEFAULT_VERSION = "0.313.0 (b29b49e30)"
+
+#: Vehicle fields evcc publishes from ``vehicleStruct`` (``core/site_vehicles.go:20-35``) in order;
+#: those tagged ``omitempty`` go out as an empty payload when zero.
+_VEHICLE_OMITEMPTY = frozenset(
+    {"icon", "capacity", "phases", "mode", "minSoc", "limitSoc", "minCurrent", "maxCurrent", "priority"}
+)
 
 
 @dataclass
@@ -92,9 +113,14 @@ class EvccSimulator:
         cleanup: bool = True,
         sessions: bool = False,
         seed: int | None = None,
+        version: str = DEFAULT_VERSION,
     ) -> None:
         if loadpoints < 1:
             raise ValueError("an evcc simulator needs at least one loadpoint")
+        if parse_version(version) is None:
+            raise ValueError(f"version {version!r} is not an evcc version such as 0.313.2")
+        self.version = version
+        self._subscriptions: list[Subscription] = []
         self.prefix = prefix.strip("/")
         self.interval_s = interval_s
         self.speed = speed
@@ -110,7 +136,6 @@ class EvccSimulator:
         self._random = random.Random(seed)
         self._queue: queue.Queue[MqttMessage | None] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self._subscription: Subscription | None = None
         self._published: dict[str, str] = {}
         self._lock = threading.Lock()
         self.started_at = datetime.now(UTC)
@@ -127,20 +152,45 @@ class EvccSimulator:
         vehicle = _Vehicle(name, name.replace("_", " ").title(), capacity, 35.0 + 10 * (index % 3))
         vehicle.fields = {
             "title": vehicle.title,
+            "icon": "car",
             "capacity": capacity,
-            "limitSoc": 80,
+            "phases": 0,
+            "mode": "",
             "minSoc": 0,
-            "plan/soc": None,
-            "plan/time": None,
+            "limitSoc": 80,
+            "minCurrent": 0.0,
+            "maxCurrent": 0.0,
+            "priority": 0,
+            "features": 0,  # the slice's count; no features
+            "plan": None,  # None = no plan; else (soc, time)
+            "repeatingPlans": 0,
             "planStrategy/continuous": False,
             "planStrategy/precondition": 0,
         }
         return vehicle
 
+    def _vehicle_topics(self, vehicle: _Vehicle) -> dict[str, Any]:
+        """The vehicle map entry as evcc publishes it: zero omitempty fields empty, the plan as ``plan``
+        = "" when there is none (its retained ``plan/soc``/``plan/time`` are then left alone)."""
+        topics: dict[str, Any] = {}
+        for key, value in vehicle.fields.items():
+            if key == "plan":
+                if value is None:
+                    topics["plan"] = None
+                else:
+                    topics["plan/soc"], topics["plan/time"] = value
+            elif key in _VEHICLE_OMITEMPTY and not value:
+                topics[key] = None
+            elif key == "features" and not value:
+                topics[key] = None  # omitempty slice
+            else:
+                topics[key] = value
+        return topics
+
     def _new_site(self) -> dict[str, Any]:
         site: dict[str, Any] = {
             "siteTitle": "evkit simulated home",
-            "version": "0.313.0-evkit-sim",
+            "version": self.version,
             "currency": "EUR",
             "residualPower": 0.0,
             "gridExportLimit": 0.0,
@@ -165,7 +215,7 @@ class EvccSimulator:
                     "batteryGridDischarge": False,
                     "batteryGridChargeLimit": None,
                     "batteryMode": "normal",
-                    "batteryModeExternal": None,
+                    "batteryModeExternal": None,  # evcc publishes it only once a mode was set
                     "battery/soc": 60.0,
                     "battery/power": 0.0,
                     "battery/capacity": 10.0,
@@ -216,7 +266,7 @@ class EvccSimulator:
             "chargeDuration": 0,
             "connectedDuration": 0,
             "chargeTotalImport": 1234.5 + 100 * number,
-            "vehicleSoc": self.vehicles[vehicle].soc if connected and vehicle else None,
+            "vehicleSoc": self.vehicles[vehicle].soc if connected and vehicle else 0.0,
             "effectiveLimitSoc": 80,
         }
 
@@ -241,7 +291,9 @@ class EvccSimulator:
         self._running.set()
         self._publish("status", "online", force=True)
         self._publish_all(force=True)
-        self._subscription = self._transport.subscribe(f"{self.prefix}/#", self._on_message, qos=1)
+        for path in self.subscribed:  # evcc's Listen: one subscription per setter, once, at start
+            topic = f"{self.prefix}/{path}/set"
+            self._subscriptions.append(self._transport.subscribe(topic, self._on_message, qos=1))
         self._thread = threading.Thread(target=self._loop, name=f"evcc-sim-{self.prefix}", daemon=True)
         self._thread.start()
         log.info("evcc simulator running under %s/ with %d loadpoint(s)", self.prefix, len(self.loadpoints))
@@ -258,8 +310,9 @@ class EvccSimulator:
         self._queue.put(None)
         self._thread.join(timeout=10)
         self._thread = None
-        if self._subscription is not None:
-            self._subscription.cancel()
+        for subscription in self._subscriptions:
+            subscription.cancel()
+        self._subscriptions.clear()
         assert self._transport is not None
         try:
             if self.cleanup:
@@ -280,6 +333,23 @@ class EvccSimulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def has_setter(self, scope: Scope, name: str) -> bool:
+        """Whether the impersonated evcc release subscribes setter ``name`` of ``scope``."""
+        verdict = availability(scope, name, parse_version(self.version))
+        return verdict is not Availability.NO  # a nightly is taken as the newest code
+
+    @property
+    def subscribed(self) -> list[str]:
+        """The setter paths this evcc listens to (``site/residualPower``, ``loadpoints/1/mode``...)."""
+        paths = [f"site/{n}" for n in SETTERS["site"] if self.has_setter("site", n)]
+        for number in self.loadpoints:
+            paths += [
+                f"loadpoints/{number}/{n}" for n in SETTERS["loadpoint"] if self.has_setter("loadpoint", n)
+            ]
+        for name in self.vehicles:
+            paths += [f"vehicles/{name}/{n}" for n in SETTERS["vehicle"] if self.has_setter("vehicle", n)]
+        return paths
 
     @property
     def retained_paths(self) -> set[str]:
@@ -316,15 +386,18 @@ class EvccSimulator:
             for key, value in loadpoint.items():
                 if not key.startswith("_"):  # internal accumulators
                     self._publish(f"loadpoints/{number}/{key}", value, force=force)
-        for name, vehicle in self.vehicles.items():
-            for key, value in vehicle.fields.items():
-                self._publish(f"vehicles/{name}/{key}", value, force=force)
+        self._publish_vehicles(force=force)
         self._publish("updated", int(datetime.now(UTC).timestamp()), force=True)
+
+    def _publish_vehicles(self, *, force: bool = False) -> None:
+        for name, vehicle in self.vehicles.items():
+            for key, value in self._vehicle_topics(vehicle).items():
+                self._publish(f"vehicles/{name}/{key}", value, force=force)
 
     # ------------------------------------------------------------------ the loop
 
     def _on_message(self, message: MqttMessage) -> None:
-        if message.topic.endswith("/set") and message.payload:
+        if message.topic.endswith("/set") and message.payload:  # an empty one is swallowed by evcc
             self._queue.put(message)  # handled on our thread: never publish from the network thread
 
     def _loop(self) -> None:
@@ -361,10 +434,10 @@ class EvccSimulator:
             )
             self._battery_mode_age_s += dt_s
             if (
-                self.site.get("batteryModeExternal")
+                self.site.get("batteryModeExternal") not in (None, BATTERY_RELEASED)
                 and self._battery_mode_age_s > self.BATTERY_MODE_WATCHDOG_S
-            ):
-                self.site["batteryModeExternal"] = None  # evcc's watchdog releases the battery
+            ):  # evcc's watchdog releases the battery and publishes "unknown" (core/site_api.go:579-589)
+                self.site["batteryModeExternal"] = BATTERY_RELEASED
             if self.sessions:
                 for number in self.loadpoints:
                     self._come_and_go(number, dt_s)
@@ -475,7 +548,7 @@ class EvccSimulator:
     def _unplug_locked(self, loadpoint: int) -> None:
         lp = self.loadpoints[loadpoint]
         lp.update(connected=False, charging=False, enabled=False, chargePower=0.0, vehicleName="")
-        lp.update(vehicleTitle="", vehicleSoc=None, _idle_s=0.0)
+        lp.update(vehicleTitle="", vehicleSoc=0.0, _idle_s=0.0)  # evcc publishes 0, not empty
         for key in ("chargeCurrents", "chargeCurrents/l1", "chargeCurrents/l2", "chargeCurrents/l3"):
             lp[key] = 0.0
 
@@ -486,9 +559,11 @@ class EvccSimulator:
         payload = message.text
         if parsed is None or not parsed.is_set:
             return
+        if parsed.scope not in SETTERS or parsed.key not in SETTERS[parsed.scope]:
+            return  # evcc has no subscription for it: silently nothing, not even the /set wipe
+        if parsed.path not in self.subscribed:
+            return
         try:
-            if parsed.scope not in SETTERS or parsed.key not in SETTERS[parsed.scope]:
-                return  # evcc has no subscription for it: silently nothing
             setter = SETTERS[parsed.scope][parsed.key]
             value = evcc_parse(setter, payload)
             with self._lock:
@@ -540,8 +615,11 @@ class EvccSimulator:
                 lp[name] = value
             return
         if name == "batteryMode":
-            site["batteryModeExternal"] = value
-            self._battery_mode_age_s = 0.0
+            mode = value or BATTERY_RELEASED
+            if mode != (site.get("batteryModeExternal") or BATTERY_RELEASED):
+                site["batteryModeExternal"] = mode  # published on a change only (core/site_api.go:555)
+            if mode != BATTERY_RELEASED:
+                self._battery_mode_age_s = 0.0
             return
         site[name] = value
 
@@ -564,7 +642,7 @@ class EvccSimulator:
             if moment is not None and moment < datetime.now(UTC):
                 raise EvccParseError("timestamp is in the past")
             lp["planEnergy"] = float(energy)
-            lp["planTime"] = moment
+            lp["planTime"] = moment if energy else None  # energy 0 removes the plan time
             return
         if kind is SetterKind.PLAN_STRATEGY:
             lp["planStrategy/continuous"] = value["continuous"]
@@ -578,29 +656,24 @@ class EvccSimulator:
             if lp["connected"]:
                 lp["vehicleSoc"] = self.vehicles[value].soc if value else None
             return
-        if name == "mode":
-            lp["batteryBoost"] = False  # evcc resets battery boost on every mode change
+        if name == "mode" and value != lp["mode"]:
+            lp["batteryBoost"] = False  # evcc resets battery boost when the mode changes
         lp[name] = float(value) if kind is SetterKind.FLOAT else value
 
     def _apply_vehicle(self, vehicle: _Vehicle, setter: Setter, value: Any) -> None:
         if setter.kind is SetterKind.PLAN_SOC:
             soc, moment = value
-            if soc == 0:
-                vehicle.fields["plan/soc"] = None
-                vehicle.fields["plan/time"] = None
-                return
             if moment is not None and moment < datetime.now(UTC):
                 raise EvccParseError("timestamp is in the past")
-            vehicle.fields["plan/soc"] = soc
-            vehicle.fields["plan/time"] = moment
-            return
-        if setter.kind is SetterKind.PLAN_STRATEGY:
+            # soc 0 removes the plan (core/vehicle/adapter.go:111-133); a plan without a time is none
+            vehicle.fields["plan"] = (soc, moment) if soc and moment is not None else None
+        elif setter.kind is SetterKind.PLAN_STRATEGY:
             vehicle.fields["planStrategy/continuous"] = value["continuous"]
             vehicle.fields["planStrategy/precondition"] = value["precondition"]
-            return
-        vehicle.fields[setter.name] = value
-        if setter.name == "limitSoc":  # evcc re-publishes the whole vehicle map without a change check
-            self._publish(f"vehicles/{vehicle.name}/limitSoc", value, force=True)
+        else:
+            vehicle.fields[setter.name] = value
+        # every vehicle setter re-publishes the whole vehicle map, changed or not (site_vehicles.go:38-82)
+        self._publish_vehicles(force=True)
 
 
 __all__ = ["EvccSimulator", "SetError"]
