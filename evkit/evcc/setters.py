@@ -207,6 +207,20 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _is_zero(value: object) -> bool:
+    """A bare 0 (``0``, ``"0"``, ``0.0``) for a plan: the delete, which needs no time."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return value == 0
+    if isinstance(value, str):
+        try:
+            return float(value.strip()) == 0
+        except ValueError:
+            return False
+    return False
+
+
 def _split_plan(target: Target, value: object) -> tuple[object, object]:
     if isinstance(value, Mapping):
         if "value" not in value or "time" not in value:
@@ -242,7 +256,7 @@ def _build_plan(target: Target, value: object, now: datetime) -> SetCommand:
     else:
         # setPlanEnergy: energy 0 zeroes the time (core/loadpoint_api.go:400-408): planTime ""
         cleared = SetCommand(target, delete, {value_key: "0", time_key: ""})
-    if _is_empty_word(value):
+    if _is_empty_word(value) or _is_zero(value):
         return cleared
     amount_raw, when_raw = _split_plan(target, value)
     if kind is SetterKind.PLAN_SOC:
