@@ -56,8 +56,10 @@ class EchoWatch:
     def see(self, path: str, text: str) -> bool:
         """A message evcc published after sending; True once the command is confirmed."""
         if path in self.expected:
+            # an empty payload (evcc's cleanup at a restart) stands for the never-published value:
+            # a restarted evcc has no external battery mode, so the release holds too
             self.current[path] = text if text != "" else self.absent.get(path, "")
-            if same_state(self.expected[path], text):  # the published text itself, never a stand-in
+            if same_state(self.expected[path], text):
                 self.echoed.add(path)
         return self.complete
 
