@@ -387,6 +387,11 @@ class EvccPanel(ControlPanel):
         if path in ("status", "updated"):
             self._update_status()
 
+    def _on_apply(self, button: widgets.Button | None = None) -> None:
+        super()._on_apply(button)
+        for binding in self.bindings.values():  # the applied edits are gone: show evcc's state again
+            binding.sync()
+
     def _update_status(self) -> None:
         client = self.client
         online = {True: "online", False: "offline", None: "no status"}[client.online]
