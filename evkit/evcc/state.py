@@ -17,7 +17,9 @@ Facts (from evcc's ``server/mqtt.go``, see ``shared/reference/evcc-and-goe.md`` 
   payload means **0** (``StateKey.empty_is_zero``): the vehicle fields ``capacity``, ``phases``,
   ``minSoc``, ``limitSoc``, ``minCurrent``, ``maxCurrent``, ``priority`` (``core/site_vehicles.go:23-30``),
   ``site/battery/energy`` and ``site/battery/capacity`` (``core/types/types.go:60-61``) and
-  ``site/grid/excessDCPower`` (``types.go:19``). Pointer fields (``grid/energy``) and slices stay "no value"
+  ``site/grid/excessDCPower`` (``types.go:19``). Pointer fields (``grid/energy``) and slices stay "no value".
+  evcc's cleanup of retained topics at start and shutdown also sends empty payloads; on these fields they
+  read as 0 too (evcc re-publishes the real values right after its start)
 - slices other than 3 phase values become a **count** on ``<key>`` and the items on ``<key>/1..n``
   (``server/mqtt.go:112-120``): ``site/grid/currents`` = ``3``, ``site/grid/currents/1`` = ``7.1`` A.
   Counts are :attr:`Kind.COUNT` (no unit); a ``<n>`` in a key below stands for the item number
