@@ -240,8 +240,20 @@ class EvccClient:
             vehicles=self.vehicles,
             loadpoints=self.loadpoints,
         )
-        note = self.check_version(target)
+        note = _join(self.check_version(target), self._late_vehicle_note(target))
         return replace(command, note=_join(command.note, note)) if note else command
+
+    def _late_vehicle_note(self, target: Target) -> str:
+        """evcc subscribes vehicle setters only at start, and publishes its vehicle count only then: more
+        vehicles than that count means some were added since, and they take no command until a restart."""
+        count = self.value("vehicles") or ""
+        vehicles = self.vehicles
+        if target.setter.scope != "vehicle" or not count.isdigit() or len(vehicles) <= int(count):
+            return ""
+        return (
+            f"evcc started with {count} vehicle(s) and now publishes {len(vehicles)}: a vehicle added "
+            "since evcc started takes no command until evcc restarts"
+        )
 
     def topic(self, command: SetCommand) -> str:
         """The topic a command is published to."""

@@ -126,6 +126,7 @@ class EvccSimulator(EvccModel):
         self._lock = threading.Lock()
         self.started_at = datetime.now(UTC)
         self.vehicles = {name: self._new_vehicle(index, name) for index, name in enumerate(vehicles)}
+        self._startup_vehicles = tuple(self.vehicles)  # evcc subscribes vehicle setters only at start
         self.site: dict[str, Any] = self._new_site()
         self.loadpoints: dict[int, dict[str, Any]] = {
             n: self._new_loadpoint(n, list(self.vehicles)) for n in range(1, loadpoints + 1)
@@ -208,7 +209,7 @@ class EvccSimulator(EvccModel):
             paths += [
                 f"loadpoints/{number}/{n}" for n in SETTERS["loadpoint"] if self.has_setter("loadpoint", n)
             ]
-        for name in self.vehicles:
+        for name in self._startup_vehicles:
             paths += [f"vehicles/{name}/{n}" for n in SETTERS["vehicle"] if self.has_setter("vehicle", n)]
         return paths
 
@@ -372,6 +373,13 @@ class EvccSimulator(EvccModel):
                 )
                 vehicle.soc = lp["vehicleSoc"]
         return power
+
+    def add_vehicle(self, name: str) -> None:
+        """A vehicle created in evcc's UI while it runs: published, but its setters are not subscribed
+        (evcc's ``Listen`` loops over the vehicles once, at start; ``server/mqtt.go:202-208``)."""
+        with self._lock:
+            self.vehicles[name] = self._new_vehicle(len(self.vehicles), name)
+            self._publish_vehicles()
 
     # ------------------------------------------------------------------ plugging (for demos and tests)
 

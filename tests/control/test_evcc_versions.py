@@ -155,3 +155,16 @@ def test_slices_decode_as_a_count_and_items_with_units() -> None:
     assert power[1].unit == "W"
     plans = evcc_decode.decode_topic("evcc/vehicles/ev/repeatingPlans/1/soc", b"80")
     assert plans is not None and plans[1].unit == "%"
+
+
+def test_a_vehicle_added_after_evcc_started_is_named_as_the_likely_cause() -> None:
+    broker = MemoryBroker()
+    with EvccSimulator(broker.transport(), vehicles=("ev",), interval_s=3600) as sim:
+        sim.add_vehicle("db:9")  # made in evcc's UI: published, but evcc never subscribed its setters
+        with EvccClient(broker.transport(), timeout=0.3, settle_s=0.3) as client:
+            assert client.vehicles == ["db:9", "ev"]
+            result = client.set("vehicles/db:9/limitSoc", 70)
+            assert client.set("vehicles/ev/limitSoc", 70).outcome is Outcome.CONFIRMED
+    assert result.outcome is Outcome.NO_ANSWER
+    assert "evcc started with 1 vehicle(s) and now publishes 2" in result.detail
+    assert sim.errors == [] and not any("db:9" in topic for topic, _ in sim.applied)
