@@ -38,7 +38,8 @@ def _go_atoi(text: str) -> int:
 
 
 def _go_parse_float(text: str) -> float:
-    if text != text.strip() or not text:
+    # ASCII only and no "_" (Python's float() takes both; Go's ParseFloat does not)
+    if text != text.strip() or not text or not text.isascii() or "_" in text:
         raise EvccParseError(f'strconv.ParseFloat: parsing "{text}": invalid syntax')
     try:
         number = float(text)
@@ -57,11 +58,18 @@ def _go_parse_bool(text: str) -> bool:
     raise EvccParseError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
 
 
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
 def _go_time(text: object) -> datetime | None:
     if not isinstance(text, str):
         raise EvccParseError("parsing time: not a string")
     if text == ZERO_TIME:
         return None
+    if not _RFC3339.fullmatch(text):  # time.Time's UnmarshalJSON: RFC 3339 exactly, no space, seconds
+        raise EvccParseError(f'parsing time "{text}" as RFC3339')
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -112,6 +120,10 @@ def evcc_parse(setter: Setter, payload: str) -> Any:
         raise EvccParseError(f"invalid character in JSON: {exc.msg}") from None
     if not isinstance(document, dict):
         raise EvccParseError("json: cannot unmarshal into struct")
+    # encoding/json: keys match struct fields case-insensitively, unknown keys are ignored, and a null
+    # leaves the field at its zero value
+    fields = {"continuous", "precondition"} if kind is SetterKind.PLAN_STRATEGY else {"value", "time"}
+    document = {key.lower(): v for key, v in document.items() if key.lower() in fields and v is not None}
     if kind is SetterKind.PLAN_STRATEGY:
         continuous = document.get("continuous", False)
         precondition = document.get("precondition", 0)
