@@ -10,7 +10,7 @@ the evcc simulator (``evkit/sim/evcc.py``) are tested against it. How evcc publi
   ``BatteryUnknown`` -> ``unknown``)
 - ``server/mqtt.go:129-147``: a struct field per subtopic; a zero ``omitempty`` field -> "" (``:141-142``)
 - ``server/mqtt.go:149-156``: a nil pointer -> "" on the field's own topic, nothing below it
-- ``server/mqtt.go:320-345`` ``Run``: every value goes out retained, no deduplication
+- ``server/mqtt.go:305-345`` ``Run``: every value goes out retained, no deduplication
   (``cmd/root.go:348`` only drops ``log``/``auth``/``releaseNotes``); MQTT cannot delete a subtree, so
   subtopics evcc stops publishing keep their old retained value
 - vehicle setters re-publish the whole vehicle map (``core/vehicle/adapter.go`` ``v.publish()`` ->
@@ -80,7 +80,7 @@ ECHOES: tuple[EchoRow, ...] = (
             "mqtt.go:234-239 (nil -> api.BatteryUnknown); core/site_api.go:553-557 (published on a change); batterymode_enumer.go:10",
             state={"site/batteryModeExternal": "hold"}, setup=(("site/batteryMode", "hold"),)),
     EchoRow("battery mode release (unknown)", "site/batteryMode", "unknown", "unknown", {"site/batteryModeExternal": "unknown"},
-            "api.BatteryModeString('unknown') = BatteryUnknown (batterymode_enumer.go:36-47,57-66)",
+            "api.BatteryModeString('unknown') = BatteryUnknown (batterymode_enumer.go:36-47,59-68)",
             state={"site/batteryModeExternal": "hold"}, setup=(("site/batteryMode", "hold"),)),
     EchoRow("battery mode release before any mode", "site/batteryMode", "null", "null", {},
             "site_api.go:555: mode == batteryModeExternal (both unknown): nothing published; core/site.go:1229-1253 does not publish it at start",

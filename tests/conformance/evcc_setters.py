@@ -6,9 +6,9 @@ Transcribed from evcc-io/evcc at commit b29b49e3056ead3c99ff1f4711b2bb17083114b0
 0.313.2, 5b4b4a333, on a release branch). NOT derived from evkit: evkit's catalog
 (``evkit/evcc/catalog.py``) and release table (``evkit/evcc/versions.py``) are tested against it.
 
-- ``source``: the setter's line in ``server/mqtt.go`` (``listenSiteSetters`` :213-245,
-  ``listenLoadpointSetters`` :249-288, ``listenVehicleSetters`` :290-304), each subscribed once at start
-  as ``<root>/<site|loadpoints/N|vehicles/NAME>/<name>/set`` (``Listen`` :188-211).
+- ``source``: the setter's line in ``server/mqtt.go`` (``listenSiteSetters`` :213-247,
+  ``listenLoadpointSetters`` :249-288, ``listenVehicleSetters`` :290-303), each subscribed once at start
+  as ``<root>/<site|loadpoints/N|vehicles/NAME>/<name>/set`` (``Listen`` :189-211).
 - ``parser``: the wrapper in ``server/mqtt_setter.go``: ``floatSetter`` :47-49 (``parseFloat``,
   ``server/helper.go:23-29``: ``strconv.ParseFloat``, NaN/Inf refused), ``floatPtrSetter`` :51-53 and
   ``ptrSetter`` :34-45 (an exact ``isEmpty`` word ``- nil null none`` :19-21 = nil), ``intSetter``
@@ -53,7 +53,7 @@ _S, _L, _V = "site", "loadpoint", "vehicle"
 _M = "server/mqtt.go"
 
 SETTERS: tuple[SetterRow, ...] = (
-    # ---- site (server/mqtt.go:213-245; core/site_api.go)
+    # ---- site (server/mqtt.go:213-247; core/site_api.go)
     SetterRow(_S, "bufferSoc", "floatSetter", "core/site_api.go:258", "battery configured; 0 or >= prioritySoc; <= bufferStartSoc unless that is 0", f"{_M}:215", "0.123.0"),
     SetterRow(_S, "bufferStartSoc", "floatSetter", "core/site_api.go:293", "battery configured; 0 or >= bufferSoc", f"{_M}:216", "0.123.0"),
     SetterRow(_S, "batteryDischargeControl", "boolSetter", "core/site_api.go:393", "battery control available", f"{_M}:217", "0.126.3", "5750d0d1e (#13864)"),
@@ -86,7 +86,7 @@ SETTERS: tuple[SetterRow, ...] = (
     SetterRow(_L, "planStrategy", "planStrategySetter", "core/loadpoint_api.go:452", "none", f"{_M}:267", "0.300.2", "dc6d05653 (reapplies #24423)", "in 0.300.0, reverted in 0.300.1 (7acc133f3)"),
     SetterRow(_L, "planEnergy", "planGoalSetter[float64]", "core/loadpoint_api.go:416", "non-zero time in the future; energy 0 removes the plan", f"{_M}:268", "0.123.0"),
     SetterRow(_L, "vehicle", "vehicle", "core/loadpoint_api.go:873", "a configured vehicle name, or an empty word (guest)", f"{_M}:269", "0.123.0"),
-    # ---- vehicle (server/mqtt.go:290-304; core/vehicle/adapter.go)
+    # ---- vehicle (server/mqtt.go:290-303; core/vehicle/adapter.go)
     SetterRow(_V, "limitSoc", "intSetter", "core/vehicle/adapter.go:91", "none", f"{_M}:292", "0.123.0"),
     SetterRow(_V, "minSoc", "intSetter", "core/vehicle/adapter.go:76", "none", f"{_M}:293", "0.123.0"),
     SetterRow(_V, "planStrategy", "planStrategySetter", "core/vehicle/adapter.go:182", "none", f"{_M}:294", "0.300.2", "dc6d05653 (reapplies #24423)", "in 0.300.0, reverted in 0.300.1"),
