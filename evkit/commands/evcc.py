@@ -148,6 +148,8 @@ def _print_catalog(loadpoints: list[int], vehicles: list[str], version: str | No
     parsed = parse_version(version)
     if version is not None:
         print(f"evcc {version}: setters it lacks are not listed")
+    else:
+        print("evcc's version is unknown (no site/version): every setter is listed with its first release")
     scopes: list[tuple[Scope, str]] = [("site", "site")]
     scopes += [("loadpoint", f"loadpoints/{n}") for n in loadpoints or [1]]
     scopes += [("vehicle", f"vehicles/{v}") for v in vehicles or ["<name>"]]
