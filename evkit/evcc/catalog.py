@@ -66,6 +66,9 @@ class Setter:
     echo: tuple[str, ...] = ()
     #: a note shown with every result (e.g. the battery-mode watchdog)
     note: str = ""
+    #: evcc publishes the echo on every successful call, changed or not (so only its arrival confirms,
+    #: and no echo means evcc dropped the command); False: on a change only, or not known
+    republished: bool = False
 
     @property
     def echo_keys(self) -> tuple[str, ...]:
@@ -165,7 +168,7 @@ SITE_SETTERS: dict[str, Setter] = _catalog(
 LOADPOINT_SETTERS: dict[str, Setter] = _catalog(
     "loadpoint",
     Setter("mode", "loadpoint", _K.MODE, None, "charge mode"),
-    Setter("phasesConfigured", "loadpoint", _K.PHASES, None, "phases: 0 automatic, 1, 3"),
+    Setter("phasesConfigured", "loadpoint", _K.PHASES, None, "phases: 0 automatic, 1, 3", republished=True),
     Setter("limitSoc", "loadpoint", _K.INT, "%", "charge limit SoC (online vehicles)", 0, 100),
     Setter("minSoc", "loadpoint", _K.INT, "%", "minimum SoC charged fast", 0, 100),
     Setter("priority", "loadpoint", _K.INT, None, "loadpoint priority", 0, 100),
@@ -187,17 +190,26 @@ LOADPOINT_SETTERS: dict[str, Setter] = _catalog(
         None,
         "plan strategy",
         echo=("planStrategy/continuous", "planStrategy/precondition"),
+        republished=True,
     ),
     Setter(
         "planEnergy", "loadpoint", _K.PLAN_ENERGY, "kWh", "energy plan", 0, echo=("planEnergy", "planTime")
     ),
-    Setter("vehicle", "loadpoint", _K.VEHICLE, None, "vehicle on this loadpoint", echo=("vehicleName",)),
+    Setter(
+        "vehicle",
+        "loadpoint",
+        _K.VEHICLE,
+        None,
+        "vehicle on this loadpoint",
+        echo=("vehicleName",),
+        republished=True,
+    ),
 )
 
 VEHICLE_SETTERS: dict[str, Setter] = _catalog(
     "vehicle",
-    Setter("limitSoc", "vehicle", _K.INT, "%", "vehicle charge limit SoC", 0, 100),
-    Setter("minSoc", "vehicle", _K.INT, "%", "vehicle minimum SoC", 0, 100),
+    Setter("limitSoc", "vehicle", _K.INT, "%", "vehicle charge limit SoC", 0, 100, republished=True),
+    Setter("minSoc", "vehicle", _K.INT, "%", "vehicle minimum SoC", 0, 100, republished=True),
     Setter(
         "planStrategy",
         "vehicle",
@@ -205,8 +217,19 @@ VEHICLE_SETTERS: dict[str, Setter] = _catalog(
         None,
         "plan strategy",
         echo=("planStrategy/continuous", "planStrategy/precondition"),
+        republished=True,
     ),
-    Setter("planSoc", "vehicle", _K.PLAN_SOC, "%", "SoC plan", 0, 100, echo=("plan/soc", "plan/time")),
+    Setter(
+        "planSoc",
+        "vehicle",
+        _K.PLAN_SOC,
+        "%",
+        "SoC plan",
+        0,
+        100,
+        echo=("plan/soc", "plan/time"),
+        republished=True,
+    ),
 )
 
 SETTERS: dict[Scope, dict[str, Setter]] = {

@@ -25,7 +25,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from evkit.errors import ValidationError
@@ -45,6 +45,7 @@ from evkit.evcc.catalog import (
     resolve,
     writable_paths,
 )
+from evkit.evcc.checks import check_loadpoint, check_site_battery, plain_float
 from evkit.evcc.parsers import EvccParseError, evcc_parse
 from evkit.evcc.state import EMPTY_WORDS, MODES, encode_state
 
@@ -157,22 +158,6 @@ def _check_bounds(target: Target, number: float, original: object) -> None:
     low, high = target.setter.minimum, target.setter.maximum
     if (low is not None and number < low) or (high is not None and number > high):
         raise _fail(target, original, "out of range")
-
-
-def plain_float(number: float) -> str:
-    """A float as evcc's ``ParseFloat`` reads it, shortest form: ``16``, ``6.5``, ``0.25``."""
-    if number.is_integer() and abs(number) < 1e15:
-        return str(int(number))
-    return repr(number)
-
-
-def _state_float(text: str | None) -> float | None:
-    if text is None or text == "":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return None
 
 
 def parse_time(target: Target, value: object) -> datetime:
@@ -303,62 +288,6 @@ def _build_strategy(target: Target, value: object) -> SetCommand:
     )
 
 
-def _check_site_battery(target: Target, number: float, state: Mapping[str, str]) -> None:
-    name = target.setter.name
-    buffer_soc = _state_float(state.get("site/bufferSoc"))
-    buffer_start = _state_float(state.get("site/bufferStartSoc"))
-    priority = _state_float(state.get("site/prioritySoc"))
-    if name == "bufferSoc" and number != 0:
-        if priority is not None and number < priority:
-            raise ValidationError(
-                f"site/bufferSoc {plain_float(number)} % is below prioritySoc {plain_float(priority)} %; "
-                "evcc needs 0 or a value >= prioritySoc"
-            )
-        if buffer_start and number > buffer_start:
-            raise ValidationError(
-                f"site/bufferSoc {plain_float(number)} % is above bufferStartSoc "
-                f"{plain_float(buffer_start)} %; evcc needs bufferSoc <= bufferStartSoc"
-            )
-    if name == "bufferStartSoc" and number != 0 and buffer_soc is not None and number < buffer_soc:
-        raise ValidationError(
-            f"site/bufferStartSoc {plain_float(number)} % is below bufferSoc {plain_float(buffer_soc)} %; "
-            "evcc needs 0 or a value >= bufferSoc"
-        )
-    if name == "prioritySoc" and buffer_soc and number > buffer_soc:
-        raise ValidationError(
-            f"site/prioritySoc {plain_float(number)} % is above bufferSoc {plain_float(buffer_soc)} %; "
-            "evcc needs prioritySoc <= bufferSoc"
-        )
-
-
-def _check_loadpoint(target: Target, number: float, state: Mapping[str, str]) -> None:
-    name, device = target.setter.name, target.device_id
-    if name == "minCurrent":
-        maximum = _state_float(state.get(f"{device}/maxCurrent"))
-        if maximum is not None and number > maximum:
-            raise ValidationError(
-                f"{device}/minCurrent {plain_float(number)} A is above maxCurrent {plain_float(maximum)} A; "
-                f"allowed: up to {plain_float(maximum)} A (or raise maxCurrent first)"
-            )
-    if name == "maxCurrent":
-        minimum = _state_float(state.get(f"{device}/minCurrent"))
-        if minimum is not None and number < minimum:
-            raise ValidationError(
-                f"{device}/maxCurrent {plain_float(number)} A is below minCurrent {plain_float(minimum)} A; "
-                f"allowed: {plain_float(minimum)} A or more (or lower minCurrent first)"
-            )
-    if name == "phasesConfigured":
-        switchable = state.get(f"{device}/chargerPhases1p3p")
-        single = state.get(f"{device}/chargerSinglePhase")
-        if number == 0 and switchable == "false":
-            raise ValidationError(
-                f"{device}/phasesConfigured 0 (automatic) needs a charger that switches phases; "
-                "this one cannot: allowed 1 or 3"
-            )
-        if number == 3 and single == "true":
-            raise ValidationError(f"{device}/phasesConfigured 3: this charger is single-phase; allowed: 1")
-
-
 def build_command(
     target: Target,
     value: object,
@@ -373,8 +302,25 @@ def build_command(
     ``state`` maps state paths below the prefix (``loadpoints/1/maxCurrent``) to evcc's published
     text; it enables the cross checks (minCurrent <= maxCurrent, buffer/priority SoC, phases,
     battery boost needs pv/minpv). ``vehicles`` enables the vehicle-name check, ``loadpoints`` the
-    site-wide echo of ``smartCostLimit``.
+    site-wide echo of ``smartCostLimit``. A setter evcc re-publishes on every call needs the echo to
+    *arrive* (an equal state is then no "unchanged": evcc would publish it anyway).
     """
+    command = _build_command(target, value, state, now=now, vehicles=vehicles, loadpoints=loadpoints)
+    if target.setter.republished and command.expected:
+        return replace(command, arrival=frozenset(command.expected))
+    return command
+
+
+def _build_command(
+    target: Target,
+    value: object,
+    state: Mapping[str, str] | None = None,
+    *,
+    now: datetime | None = None,
+    vehicles: Iterable[str] | None = None,
+    loadpoints: Iterable[int] | None = None,
+) -> SetCommand:
+    """:func:`build_command` without the arrival rule of re-published setters."""
     state = state or {}
     now = (now or datetime.now(UTC)).astimezone(UTC)
     setter = target.setter
@@ -393,9 +339,9 @@ def build_command(
         number = _to_float(target, value)
         _check_bounds(target, number, value)
         if device == "site":
-            _check_site_battery(target, number, state)
+            check_site_battery(target, number, state)
         else:
-            _check_loadpoint(target, number, state)
+            check_loadpoint(target, number, state)
         payload = expected_text = plain_float(number)
     elif kind in (SetterKind.INT, SetterKind.PHASES):
         whole = _to_int(target, value)
@@ -403,7 +349,7 @@ def build_command(
             raise _fail(target, value)
         _check_bounds(target, whole, value)
         if device != "site":
-            _check_loadpoint(target, whole, state)
+            check_loadpoint(target, whole, state)
         payload = expected_text = str(whole)
     elif kind is SetterKind.DURATION:
         seconds = _to_seconds(target, value)

@@ -455,6 +455,9 @@ class EvccSimulator(EvccModel):
             if number not in self.loadpoints:
                 raise EvccParseError(f"loadpoint {number} does not exist")
             self._apply_loadpoint(self.loadpoints[number], setter, value)
+            if setter.republished:  # evcc publishes these on every call, changed or not
+                for key in setter.echo_keys:
+                    self._publish(f"{device_id}/{key}", self.loadpoints[number][key], force=True)
         else:
             vehicle = self.vehicles.get(device_id.split("/", 1)[1])
             if vehicle is None:

@@ -93,6 +93,30 @@ SETTERS: tuple[SetterRow, ...] = (
     SetterRow(_V, "planSoc", "planGoalSetter[int]", "core/vehicle/adapter.go:111", "non-zero time in the future; soc 0 removes the plan", f"{_M}:295", "0.123.0"),
 )  # fmt: skip
 
+#: Setters whose echo evcc publishes on every successful call, changed or not (no change check on the
+#: way to the publish); every other setter publishes on a change only, or was not checked here.
+REPUBLISHED: dict[tuple[str, str], str] = {
+    (
+        _L,
+        "phasesConfigured",
+    ): "core/loadpoint_api.go:264-288 -> core/loadpoint_phases.go:9-11 setPhasesConfigured publishes",
+    (
+        _L,
+        "planStrategy",
+    ): "core/loadpoint_api.go:452-458 -> :436-444 setPlanStrategy publishes planStrategy and effectivePlanStrategy",
+    (
+        _L,
+        "vehicle",
+    ): "core/loadpoint_api.go:873-882 -> core/loadpoint_vehicle.go:154 setActiveVehicle publishes vehicleName",
+    (
+        _V,
+        "limitSoc",
+    ): "core/vehicle/adapter.go:91-95 v.publish() -> core/site_vehicles.go:38-82 publishVehicles (whole map)",
+    (_V, "minSoc"): "core/vehicle/adapter.go:76-80 v.publish() -> publishVehicles",
+    (_V, "planStrategy"): "core/vehicle/adapter.go:182-190 v.publish() -> publishVehicles",
+    (_V, "planSoc"): "core/vehicle/adapter.go:111-133 v.publish() -> publishVehicles",
+}
+
 #: Topic names older releases used instead (``server/mqtt.go`` of the tag named).
 RENAMED_IN_EVCC: dict[tuple[str, str], tuple[str, str]] = {
     # (scope, old name) -> (new name, last release with the old name)

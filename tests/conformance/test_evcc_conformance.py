@@ -18,7 +18,13 @@ from evkit.evcc.setters import build_command, resolve
 from evkit.evcc.versions import SINCE, Since, parse_version
 from evkit.sim.evcc import EvccSimulator
 from tests.conformance.evcc_echo import ECHOES, EchoRow
-from tests.conformance.evcc_setters import NEWEST_RELEASE, RENAMED_IN_EVCC, VERSION_FORMATS, SetterRow
+from tests.conformance.evcc_setters import (
+    NEWEST_RELEASE,
+    RENAMED_IN_EVCC,
+    REPUBLISHED,
+    VERSION_FORMATS,
+    SetterRow,
+)
 from tests.conformance.evcc_setters import SETTERS as EVCC_SETTERS
 
 NOW = datetime(2026, 8, 8, 12, 0, tzinfo=UTC)
@@ -74,6 +80,13 @@ def test_evkit_knows_from_which_release_each_setter_exists(row: SetterRow) -> No
         assert known is None
     else:
         assert known == Since(_release(row.since)), f"{row.since_commit}"
+
+
+@pytest.mark.parametrize("row", EVCC_SETTERS, ids=row_id)
+def test_evkit_knows_which_echoes_evcc_publishes_on_every_call(row: SetterRow) -> None:
+    """Only those need the echo to arrive; the others publish on a change only ("unchanged")."""
+    setter = SETTERS[row.scope][row.name]  # type: ignore[index]
+    assert setter.republished == ((row.scope, row.name) in REPUBLISHED)
 
 
 def test_old_topic_names_point_to_the_new_ones() -> None:
