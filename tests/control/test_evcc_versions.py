@@ -163,8 +163,11 @@ def test_a_vehicle_added_after_evcc_started_is_named_as_the_likely_cause() -> No
         sim.add_vehicle("db:9")  # made in evcc's UI: published, but evcc never subscribed its setters
         with EvccClient(broker.transport(), timeout=0.3, settle_s=0.3) as client:
             assert client.vehicles == ["db:9", "ev"]
-            result = client.set("vehicles/db:9/limitSoc", 70)
-            assert client.set("vehicles/ev/limitSoc", 70).outcome is Outcome.CONFIRMED
+            assert client.value("vehicles/db:9/limitSoc") == "80"
+            # equal to its state, yet no "unchanged": evcc re-publishes a vehicle on every call, so
+            # the missing echo shows the command was dropped
+            result = client.set("vehicles/db:9/limitSoc", 80)
+            assert client.set("vehicles/ev/limitSoc", 80).outcome is Outcome.CONFIRMED
     assert result.outcome is Outcome.NO_ANSWER
     assert "evcc started with 1 vehicle(s) and now publishes 2" in result.detail
     assert sim.errors == [] and not any("db:9" in topic for topic, _ in sim.applied)
