@@ -107,7 +107,7 @@ REPUBLISHED: dict[tuple[str, str], str] = {
     (
         _L,
         "vehicle",
-    ): "core/loadpoint_api.go:873-882 -> core/loadpoint_vehicle.go:154 setActiveVehicle publishes vehicleName",
+    ): "core/loadpoint_api.go:873-882 -> core/loadpoint_vehicle.go:154 setActiveVehicle publishes vehicleName (nil: :170 -> :218-220 publishes \"\")",
     (
         _V,
         "limitSoc",
