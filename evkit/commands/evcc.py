@@ -13,6 +13,7 @@ import sys
 import threading
 from typing import Any
 
+from evkit.commands._args import integer, number, port, topic_part
 from evkit.errors import ConfigError
 
 DEFAULT_AUDIT_DIR = "data"
@@ -22,9 +23,14 @@ def _add_broker_options(parser: argparse.ArgumentParser) -> None:
     broker = parser.add_argument_group("broker")
     broker.add_argument("--host", default="127.0.0.1", help="MQTT broker host (default 127.0.0.1)")
     broker.add_argument(
-        "--port", type=int, default=None, help="MQTT broker port (default 1883, 8883 with --tls)"
+        "--port", type=port, default=None, help="MQTT broker port (default 1883, 8883 with --tls)"
     )
-    broker.add_argument("--prefix", default="evcc", help="evcc's topic root, mqtt.topic (default evcc)")
+    broker.add_argument(
+        "--prefix",
+        type=topic_part("prefix"),
+        default="evcc",
+        help="evcc's topic root, mqtt.topic (default evcc)",
+    )
     broker.add_argument("--username", default=None, help="broker user name")
     broker.add_argument(
         "--password-env",
@@ -71,7 +77,12 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     _add_broker_options(setter)
     setter.add_argument("path", metavar="PATH", nargs="?", help="e.g. loadpoints/1/mode")
     setter.add_argument("value", metavar="VALUE", nargs="?", help="e.g. pv, 16, true, null (reset)")
-    setter.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the echo (default 5)")
+    setter.add_argument(
+        "--timeout",
+        type=number(above=0, max=3600),
+        default=5.0,
+        help="seconds to wait for the echo (default 5)",
+    )
     setter.add_argument(
         "--dry-run", action="store_true", help="print the exact topic and payload; send nothing"
     )
@@ -82,7 +93,9 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     )
     setter.add_argument("--no-audit", action="store_true", help="do not write the audit log")
     setter.add_argument(
-        "--list", action="store_true", help="list the writable topics (of this evcc) and exit"
+        "--list",
+        action="store_true",
+        help="list the writable topics (of this evcc, and its version) and exit",
     )
     setter.add_argument("--json", action="store_true", help="print the result as JSON")
     setter.set_defaults(func=run_set)
@@ -93,26 +106,65 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         description="Publish evcc-style retained state and apply /set commands until Ctrl-C.",
     )
     _add_broker_options(sim)
-    sim.add_argument("--loadpoints", type=int, default=1, help="number of loadpoints (default 1)")
+    sim.add_argument(
+        "--loadpoints", type=integer(min=1, max=100), default=1, help="number of loadpoints (default 1)"
+    )
     sim.add_argument("--vehicles", default="ev", help="comma-separated vehicle names (default ev)")
-    sim.add_argument("--interval", type=float, default=2.0, help="seconds per control cycle (default 2)")
-    sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
-    sim.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    sim.add_argument(
+        "--interval",
+        type=number(above=0, max=86400),
+        default=2.0,
+        help="seconds per control cycle (default 2)",
+    )
+    sim.add_argument(
+        "--speed",
+        type=number(above=0, max=1e6),
+        default=1.0,
+        help="simulated seconds per real second (default 1)",
+    )
+    sim.add_argument("--duration", type=number(above=0), default=None, help="stop after this many seconds")
+    sim.add_argument(
+        "--version",
+        dest="evcc_version",
+        metavar="VERSION",
+        default=None,
+        help=(
+            "the evcc release to impersonate, e.g. 0.311.0 or '0.313.0 (b29b49e30)' for a nightly: "
+            "published on site/version, and only that release's setters are subscribed "
+            "(default: the nightly evkit models)"
+        ),
+    )
     sim.add_argument(
         "--sessions", action="store_true", help="vehicles come and go by themselves (whole charging sessions)"
     )
     sim.set_defaults(func=run_sim)
 
 
-def _print_catalog(loadpoints: list[int], vehicles: list[str]) -> None:
+def _print_catalog(loadpoints: list[int], vehicles: list[str], version: str | None = None) -> None:
     from evkit.evcc.setters import SETTERS
+    from evkit.evcc.state import Scope
+    from evkit.evcc.versions import SINCE, Availability, availability, parse_version
 
-    scopes = [("site", "site", SETTERS["site"])]
-    scopes += [("loadpoint", f"loadpoints/{n}", SETTERS["loadpoint"]) for n in loadpoints or [1]]
-    scopes += [("vehicle", f"vehicles/{v}", SETTERS["vehicle"]) for v in vehicles or ["<name>"]]
-    for _scope, device, catalog in scopes:
-        for name, setter in catalog.items():
-            print(f"{device}/{name:<26} {setter.allowed()}")
+    parsed = parse_version(version)
+    if version is not None:
+        print(f"evcc {version}: setters it lacks are not listed")
+    else:
+        print("evcc's version is unknown (no site/version): every setter is listed with its first release")
+    scopes: list[tuple[Scope, str]] = [("site", "site")]
+    scopes += [("loadpoint", f"loadpoints/{n}") for n in loadpoints or [1]]
+    scopes += [("vehicle", f"vehicles/{v}") for v in vehicles or ["<name>"]]
+    for scope, device in scopes:
+        for name, setter in SETTERS[scope].items():
+            verdict = availability(scope, name, parsed)
+            if verdict is Availability.NO:
+                continue
+            since = SINCE.get((scope, name))
+            extra = ""
+            if since is not None:
+                extra = (
+                    f"  (evcc {since.text()} or newer)" if since.released else f"  (only in {since.text()})"
+                )
+            print(f"{device}/{name:<26} {setter.allowed()}{extra}")
 
 
 def run_set(args: argparse.Namespace) -> int:
@@ -126,7 +178,7 @@ def run_set(args: argparse.Namespace) -> int:
     if args.list:
         try:
             with EvccClient(**broker, timeout=args.timeout) as client:
-                _print_catalog(client.loadpoints, client.vehicles)
+                _print_catalog(client.loadpoints, client.vehicles, client.evcc_version())
         except SourceError as exc:
             print(f"evkit: {exc}; listing the generic catalog", file=sys.stderr)
             _print_catalog([1], ["<name>"])
@@ -189,14 +241,20 @@ def _report_dry_run(topic: str, payload: str, as_json: bool) -> int:
 
 def run_sim(args: argparse.Namespace) -> int:
     """Handler of ``evkit sim evcc``."""
-    from evkit.sim.evcc import EvccSimulator
+    from evkit.evcc.versions import parse_version
+    from evkit.sim.evcc import DEFAULT_VERSION, EvccSimulator
 
     broker = _broker_kwargs(args)
     vehicles = tuple(v.strip() for v in args.vehicles.split(",") if v.strip())
-    if args.loadpoints < 1:
-        raise ConfigError("--loadpoints must be at least 1")
-    if args.interval <= 0:
-        raise ConfigError("--interval must be positive")
+    bad = sorted({c for name in vehicles for c in name if c in "#+/\x00"})
+    if bad:
+        raise ConfigError(f"--vehicles: a vehicle name must not contain {' '.join(map(repr, bad))}")
+    version = args.evcc_version or DEFAULT_VERSION
+    if parse_version(version) is None:
+        raise ConfigError(
+            f"--version {version!r} is not an evcc version: give a release such as 0.311.0 "
+            "or a nightly such as '0.313.0 (b29b49e30)'"
+        )
     sim = EvccSimulator(
         **broker,
         loadpoints=args.loadpoints,
@@ -204,10 +262,11 @@ def run_sim(args: argparse.Namespace) -> int:
         interval_s=args.interval,
         speed=args.speed,
         sessions=args.sessions,
+        version=version,
     )
     sim.start()
     print(
-        f"evcc simulator on {broker['host']}:{broker['port']} under {sim.prefix}/: "
+        f"evcc {version} simulator on {broker['host']}:{broker['port']} under {sim.prefix}/: "
         f"{args.loadpoints} loadpoint(s), vehicles {', '.join(vehicles) or '(none)'}; Ctrl-C stops",
         flush=True,
     )

@@ -71,8 +71,8 @@ def exit_code(outcome: Outcome) -> int:
 class CommandResult:
     """One command as sent and what came of it. Never holds credentials (see :func:`mask_secrets`).
 
-    ``detail`` is the sentence shown to the user, e.g. evcc's
-    "no echo: evcc logs setter errors only — check its log".
+    ``detail`` is the sentence shown to the user, e.g. evcc's "no echo within 5 s: evcc drops a command
+    without a word when the topic is not subscribed in this evcc version, ..." (``NO_ECHO_HINT``).
     """
 
     time: datetime  # when the command was sent (UTC)

@@ -12,9 +12,15 @@ How a command goes (rules from evcc's code, ``evkit.evcc.setters``):
    invalid -> ``ValidationError`` and nothing is sent
 2. the exact payload is published to ``<prefix>/<path>/set`` with QoS 1, **never retained** (a value
    equal to the current state is still sent: evcc decides)
-3. the result: ``confirmed`` when the state topic(s) show the new value; ``unchanged`` when they
-   already did (evcc publishes nothing then); otherwise ``no_answer`` after the timeout, with the hint
-   that evcc only logs setter errors. Every result goes to the audit log.
+3. the result: ``confirmed`` when the state topic(s) show the new value as evcc really publishes it
+   (``evkit.evcc.echo``: a deleted vehicle plan is ``vehicles/<n>/plan`` = "", a released battery mode
+   ``unknown``, a zero vehicle SoC an empty payload); ``unchanged`` when they already did (evcc
+   publishes nothing then); otherwise ``no_answer`` after the timeout, naming evcc's silent causes.
+   Every result goes to the audit log.
+
+A setter the running evcc lacks (``site/version``, :mod:`evkit.evcc.versions`) is refused before
+sending; without a version (waited for briefly) the command goes out with a note that it was not
+checked. When evcc deletes a vehicle plan the client drops that vehicle's stale ``plan/*`` state.
 
 The client subscribes to ``<prefix>/#`` to keep the current state, but never stores or re-publishes a
 ``/set`` topic (bridges that echo ``/set`` back make evcc loop on ``null``).
@@ -23,7 +29,6 @@ The client subscribes to ``<prefix>/#`` to keep the current state, but never sto
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -43,35 +48,27 @@ from evkit.control.base import (
     utc_now,
 )
 from evkit.errors import SourceError, StoreError
+from evkit.evcc.echo import EchoWatch, plan_deleted, same_state
 from evkit.evcc.setters import SetCommand, Target, build_command, resolve
 from evkit.evcc.state import DEFAULT_PREFIX
+from evkit.evcc.versions import check_setter
 
 log = logging.getLogger(__name__)
 
-NO_ECHO_HINT = "evcc logs setter errors only — check its log for 'set {topic}: …'"
+NO_ECHO_HINT = (
+    "evcc drops a command without a word when the topic is not subscribed in this evcc version, the "
+    "vehicle was added after evcc started (it subscribes vehicle topics only at start), or the battery "
+    "is not controllable; a value evcc refused is in its log as 'set {topic}: …'"
+)
 
 StateListener = Callable[[str, str | None], None]
-
-
-def same_state(expected: str, published: str) -> bool:
-    """True when evcc's published text shows ``expected`` (floats to evcc's 3 decimals)."""
-    if expected == published:
-        return True
-    if expected == "" or published == "":
-        return False
-    try:
-        a, b = float(expected), float(published)
-    except ValueError:
-        return expected.lower() == published.lower()
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0005 + 1e-9)  # evcc rounds to 3 decimals
 
 
 class _Pending:
     """One command waiting for its echo."""
 
-    def __init__(self, expected: dict[str, str]) -> None:
-        self.expected = expected
-        self.echoed: set[str] = set()
+    def __init__(self, watch: EchoWatch) -> None:
+        self.watch = watch
         self.done = threading.Event()
 
 
@@ -82,7 +79,8 @@ class EvccClient:
     broker details (``host``, ``port``, ``username``, ``password``, ``tls``); the client then owns a
     :class:`~evkit.sources.mqtt_transport.PahoTransport` and closes it. ``audit`` is an
     :class:`AuditLog` or a store directory (``None`` = no audit). ``settle_s`` is how long to gather
-    the retained state at start (it stops early once messages pause).
+    the retained state at start (it stops early once messages pause); ``version_wait_s`` how long the
+    first command waits for ``site/version`` when the retained state did not hold it.
     """
 
     def __init__(
@@ -98,10 +96,14 @@ class EvccClient:
         audit: AuditLog | Path | str | None = None,
         timeout: float = 5.0,
         settle_s: float = 1.5,
+        version_wait_s: float = 1.0,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.prefix = prefix.strip("/")
         self.timeout = timeout
+        self.version_wait_s = version_wait_s
+        self._version_seen = threading.Event()
+        self._version_waited = False
         self.clock = clock
         self.audit = AuditLog(audit) if isinstance(audit, Path | str) else audit
         if self.audit is not None:
@@ -142,26 +144,25 @@ class EvccClient:
         if path == "set" or path.endswith("/set"):
             return  # someone's command, not state: never stored, never re-published
         text = message.text
+        dropped: list[str] = []
         with self._lock:
             self._last_message = time.monotonic()
             if text == "":
                 self._state.pop(path, None)
             else:
                 self._state[path] = text
+            if plan_deleted(path, text):  # evcc leaves plan/soc and plan/time retained but stale
+                dropped = [key for key in self._state if key.startswith(path + "/")]
+                for key in dropped:
+                    del self._state[key]
+            if path == "site/version" and text:
+                self._version_seen.set()
             for pending in self._pending:
-                wanted = pending.expected.get(path)
-                if wanted is not None and same_state(wanted, text):
-                    pending.echoed.add(path)
-                    if self._complete(pending):
-                        pending.done.set()
+                if pending.watch.see(path, text):
+                    pending.done.set()
         self._listeners.notify(path, text or None)
-
-    def _complete(self, pending: _Pending) -> bool:
-        """Every expected key echoed after sending, or already showed the value before it."""
-        return all(
-            key in pending.echoed or same_state(text, self._state.get(key, ""))
-            for key, text in pending.expected.items()
-        )
+        for key in dropped:
+            self._listeners.notify(key, None)
 
     @property
     def state(self) -> dict[str, str]:
@@ -209,15 +210,49 @@ class EvccClient:
         """Resolve a path against the discovered loadpoints and vehicles (``ValidationError``)."""
         return resolve(path, prefix=self.prefix, loadpoints=self.loadpoints, vehicles=self.vehicles)
 
+    @property
+    def version(self) -> str | None:
+        """evcc's ``site/version`` (``0.313.2``, ``0.313.0 (b29b49e30)`` for a nightly), None if unknown."""
+        return self.value("site/version")
+
+    def evcc_version(self) -> str | None:
+        """``site/version``; the first call waits up to ``version_wait_s`` for it if it is missing."""
+        if not self._version_seen.is_set() and not self._version_waited:
+            self._version_waited = True
+            self._version_seen.wait(self.version_wait_s)
+        return self.version
+
+    def check_version(self, target: Target) -> str:
+        """Refuse a setter this evcc lacks (``ValidationError``); else a note ("" when checked)."""
+        return check_setter(target.path, target.setter.scope, target.setter.name, self.evcc_version())
+
     def prepare(self, path: str, value: object) -> SetCommand:
-        """Validate and encode without sending: the exact payload and the expected echo."""
-        return build_command(
-            self.resolve(path),
+        """Validate and encode without sending: the exact payload and the expected echo.
+
+        Raises ``ValidationError`` also for a setter the running evcc version does not have.
+        """
+        target = self.resolve(path)
+        command = build_command(
+            target,
             value,
             self.state,
             now=self.clock(),
             vehicles=self.vehicles,
             loadpoints=self.loadpoints,
+        )
+        note = _join(self.check_version(target), self._late_vehicle_note(target))
+        return replace(command, note=_join(command.note, note)) if note else command
+
+    def _late_vehicle_note(self, target: Target) -> str:
+        """evcc subscribes vehicle setters only at start, and publishes its vehicle count only then: more
+        vehicles than that count means some were added since, and they take no command until a restart."""
+        count = self.value("vehicles") or ""
+        vehicles = self.vehicles
+        if target.setter.scope != "vehicle" or not count.isdigit() or len(vehicles) <= int(count):
+            return ""
+        return (
+            f"evcc started with {count} vehicle(s) and now publishes {len(vehicles)}: a vehicle added "
+            "since evcc started takes no command until evcc restarts"
         )
 
     def topic(self, command: SetCommand) -> str:
@@ -241,7 +276,7 @@ class EvccClient:
         """Send an already prepared command (see :meth:`prepare`)."""
         topic = self.topic(command)
         wait_s = self.timeout if timeout is None else timeout
-        note = command.target.setter.note
+        note = _join(command.target.setter.note, command.note)
         started_at = self.clock()
         if dry_run:
             return self._finish(
@@ -249,16 +284,15 @@ class EvccClient:
                 topic,
                 started_at,
                 outcome=Outcome.DRY_RUN,
-                detail="dry run: nothing sent",
+                detail=_join("dry run: nothing sent", command.note),
                 latency=None,
             )
 
-        pending = _Pending(command.expected)
         with self._lock:
-            before = {key: self._state.get(key, "") for key in command.expected}
-            unchanged = bool(command.expected) and all(
-                same_state(text, before[key]) for key, text in command.expected.items()
-            )
+            watch = EchoWatch(command, self._state)
+            before = watch.before
+            unchanged = watch.unchanged
+            pending = _Pending(watch)
             self._pending.append(pending)
         started = time.monotonic()
         try:
@@ -309,6 +343,8 @@ class EvccClient:
                 latency=latency,
             )
         detail = f"no echo within {wait_s:g} s: " + NO_ECHO_HINT.format(topic=topic)
+        if command.note:
+            detail = _join(detail, command.note)
         if self.online is False:
             detail += f"; evcc's status topic says offline ({self.prefix}/status)"
         elif self.online is None and not self.state:

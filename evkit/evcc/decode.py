@@ -11,7 +11,11 @@ turns one received message into the row fields the capture stores:
 - ``value`` is numeric (booleans 1.0/0.0, times Unix seconds, durations seconds); ``unit`` says in
   what (``W``, ``Wh``, ``kWh``, ``s``, ``%``...), exactly as evcc sends it: nothing is rescaled.
 - An **empty payload** means "no value" (nil, or evcc's cleanup of its retained topics on restart):
-  ``value`` null and ``value_text`` ``""``, never zero. ``NaN``/``+Inf`` keep their text, value null.
+  ``value`` null and ``value_text`` ``""``, never zero, except on the ``omitempty`` numbers listed in
+  :mod:`evkit.evcc.state` (vehicle ``limitSoc``, ``minSoc``...), where it is evcc's way to publish 0:
+  ``value`` 0. ``NaN``/``+Inf`` keep their text, value null.
+- A slice's count (``site/grid/currents`` = 3 before ``grid/currents/1..3``) gets ``label`` ``count``
+  and no unit; the items get their unit (A, W).
 - ``updated`` carries a device time, so its row gets ``observed_at``.
 """
 
@@ -48,6 +52,7 @@ class EvccRoute:
     kind: Kind | None
     unit: str | None
     observed_at: bool = False
+    empty_is_zero: bool = False
 
 
 def route(topic: str, root: str = DEFAULT_PREFIX) -> EvccRoute | None:
@@ -65,12 +70,13 @@ def route(topic: str, root: str = DEFAULT_PREFIX) -> EvccRoute | None:
         kind=known.kind if known else None,
         unit=known.unit if known else None,
         observed_at=parsed.scope == "root" and parsed.key in OBSERVED_AT_KEYS and not parsed.is_set,
+        empty_is_zero=known.empty_is_zero and not parsed.is_set if known else False,
     )
 
 
 def decode(where: EvccRoute, payload: bytes) -> Reading:
     """Decode one evcc payload (never raises; a payload that does not fit its key gets ``error``)."""
-    decoded = decode_payload(payload, where.kind)
+    decoded = decode_payload(payload, where.kind, empty_is_zero=where.empty_is_zero)
     value = decoded.value
     if value is not None and not math.isfinite(value):
         value = None  # NaN / +Inf: kept as text, not as a number that poisons sums
@@ -78,7 +84,8 @@ def decode(where: EvccRoute, payload: bytes) -> Reading:
     observed_at_us = None
     if where.observed_at and value is not None and abs(value) < 1e11:
         observed_at_us = round(value * 1_000_000)
-    return Reading(where.key, value, text, None, where.unit, observed_at_us, decoded.error)
+    label = "count" if where.kind is Kind.COUNT else None
+    return Reading(where.key, value, text, label, where.unit, observed_at_us, decoded.error)
 
 
 def decode_topic(topic: str, payload: bytes, root: str = DEFAULT_PREFIX) -> tuple[str, Reading] | None:

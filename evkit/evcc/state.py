@@ -12,6 +12,19 @@ Facts (from evcc's ``server/mqtt.go``, see ``shared/reference/evcc-and-goe.md`` 
   ``<root>/status`` (``online``/``offline``), ``<root>/updated`` (Unix seconds, at most once per second)
 - units in the code differ from the docs: ``sessionEnergy`` Wh, ``chargeTotalImport`` kWh,
   durations seconds
+- structs become one subtopic per field, and a zero field tagged ``omitempty`` is published as an empty
+  payload (``server/mqtt.go:141-142``). Where evcc's struct says the field is a plain number, that empty
+  payload means **0** (``StateKey.empty_is_zero``): the vehicle fields ``capacity``, ``phases``,
+  ``minSoc``, ``limitSoc``, ``minCurrent``, ``maxCurrent``, ``priority`` (``core/site_vehicles.go:23-30``),
+  ``site/battery/energy`` and ``site/battery/capacity`` (``core/types/types.go:60-61``) and
+  ``site/grid/excessDCPower`` (``types.go:19``). Pointer fields (``grid/energy``) and slices stay "no value".
+  evcc's cleanup of retained topics at start and shutdown also sends empty payloads; on these fields they
+  read as 0 too (evcc re-publishes the real values right after its start)
+- slices other than 3 phase values become a **count** on ``<key>`` and the items on ``<key>/1..n``
+  (``server/mqtt.go:112-120``): ``site/grid/currents`` = ``3``, ``site/grid/currents/1`` = ``7.1`` A.
+  Counts are :attr:`Kind.COUNT` (no unit); a ``<n>`` in a key below stands for the item number
+- a vehicle's ``plan`` is "" when it has none (``Plan *planStruct`` omitempty, ``site_vehicles.go:32``);
+  evcc then leaves the retained ``plan/soc`` and ``plan/time`` as they were: they are stale
 """
 
 from __future__ import annotations
@@ -43,6 +56,7 @@ class Kind(StrEnum):
     TIME = "time"  # Unix seconds; empty = none
     DURATION = "duration"  # whole seconds
     JSON = "json"  # a JSON document inside the text (plan rates, forecasts)
+    COUNT = "count"  # number of items of a slice; the items follow on <key>/1..n
 
 
 @dataclass(frozen=True)
@@ -52,9 +66,13 @@ class StateKey:
     kind: Kind
     unit: str | None = None
     description: str = ""
+    #: an ``omitempty`` number: evcc publishes its 0 as an empty payload
+    empty_is_zero: bool = False
 
 
 _F, _I, _B, _S, _T, _D, _J = Kind.FLOAT, Kind.INT, Kind.BOOL, Kind.STRING, Kind.TIME, Kind.DURATION, Kind.JSON
+_N = Kind.COUNT
+_COUNT = "number of items; each on <key>/1..n"
 
 #: Loadpoint keys (``<root>/loadpoints/<n>/<key>``).
 LOADPOINT_KEYS: dict[str, StateKey] = {
@@ -155,8 +173,21 @@ SITE_KEYS: dict[str, StateKey] = {
     "gridConfigured": StateKey(_B),
     "battery/power": StateKey(_F, "W", "positive = discharging"),
     "battery/soc": StateKey(_F, "%"),
-    "battery/capacity": StateKey(_F, "kWh"),
-    "battery/energy": StateKey(_F, "kWh"),
+    "battery/capacity": StateKey(_F, "kWh", empty_is_zero=True),
+    "battery/energy": StateKey(_F, "kWh", empty_is_zero=True),
+    "battery/devices": StateKey(_N, None, _COUNT),
+    "battery/devices/<n>/power": StateKey(_F, "W"),
+    "battery/devices/<n>/soc": StateKey(_F, "%"),
+    "battery/devices/<n>/capacity": StateKey(_F, "kWh"),
+    "battery/devices/<n>/energy": StateKey(_F, "kWh"),
+    "grid/powers": StateKey(_N, None, _COUNT),
+    "grid/powers/<n>": StateKey(_F, "W", "power of phase <n>"),
+    "grid/currents": StateKey(_N, None, _COUNT),
+    "grid/currents/<n>": StateKey(_F, "A", "current of phase <n>"),
+    "grid/excessDCPower": StateKey(_F, "W", empty_is_zero=True),
+    "pv": StateKey(_N, None, _COUNT),
+    "pv/<n>/power": StateKey(_F, "W"),
+    "pv/<n>/energy": StateKey(_F, "kWh"),
     "batteryMode": StateKey(_S),
     "batteryModeExternal": StateKey(_S),
     "residualPower": StateKey(_F, "W"),
@@ -192,16 +223,26 @@ SITE_KEYS: dict[str, StateKey] = {
 VEHICLE_KEYS: dict[str, StateKey] = {
     "title": StateKey(_S),
     "icon": StateKey(_S),
-    "capacity": StateKey(_F, "kWh"),
-    "phases": StateKey(_I),
+    "capacity": StateKey(_F, "kWh", empty_is_zero=True),
+    "phases": StateKey(_I, None, empty_is_zero=True),
     "mode": StateKey(_S),
-    "minSoc": StateKey(_I, "%"),
-    "limitSoc": StateKey(_I, "%"),
-    "minCurrent": StateKey(_F, "A"),
-    "maxCurrent": StateKey(_F, "A"),
-    "priority": StateKey(_I),
+    "minSoc": StateKey(_I, "%", empty_is_zero=True),
+    "limitSoc": StateKey(_I, "%", empty_is_zero=True),
+    "minCurrent": StateKey(_F, "A", empty_is_zero=True),
+    "maxCurrent": StateKey(_F, "A", empty_is_zero=True),
+    "priority": StateKey(_I, None, empty_is_zero=True),
+    "plan": StateKey(_S, None, '"" = no plan (then plan/soc and plan/time are stale)'),
     "plan/soc": StateKey(_I, "%"),
     "plan/time": StateKey(_T, "s"),
+    "features": StateKey(_N, None, _COUNT),
+    "features/<n>": StateKey(_S),
+    "repeatingPlans": StateKey(_N, None, _COUNT),
+    "repeatingPlans/<n>/soc": StateKey(_I, "%"),
+    "repeatingPlans/<n>/time": StateKey(_S, None, "HH:MM"),
+    "repeatingPlans/<n>/tz": StateKey(_S),
+    "repeatingPlans/<n>/active": StateKey(_B),
+    "repeatingPlans/<n>/weekdays": StateKey(_N, None, _COUNT),
+    "repeatingPlans/<n>/weekdays/<n>": StateKey(_I, None, "0 Sunday .. 6 Saturday"),
     "planStrategy/continuous": StateKey(_B),
     "planStrategy/precondition": StateKey(_D, "s"),
 }
@@ -264,8 +305,12 @@ def parse_topic(topic: str, prefix: str = DEFAULT_PREFIX) -> EvccTopic | None:
 
 
 def state_key(scope: Scope, key: str) -> StateKey | None:
-    """Type and unit of ``key`` in ``scope``; ``None`` for keys this table does not know."""
-    return _KEYS_BY_SCOPE[scope].get(key)
+    """Type and unit of ``key`` in ``scope`` (item numbers match ``<n>``); ``None`` for unknown keys."""
+    table = _KEYS_BY_SCOPE[scope]
+    known = table.get(key)
+    if known is None and any(part.isdigit() for part in key.split("/")):
+        known = table.get("/".join("<n>" if part.isdigit() else part for part in key.split("/")))
+    return known
 
 
 def unit_of(topic: str, prefix: str = DEFAULT_PREFIX) -> str | None:
@@ -296,18 +341,19 @@ def _parse_number(text: str) -> float | None:
     return number
 
 
-def decode_payload(payload: bytes, kind: Kind | None = None) -> Decoded:
+def decode_payload(payload: bytes, kind: Kind | None = None, *, empty_is_zero: bool = False) -> Decoded:
     """Decode one evcc state payload.
 
     Without ``kind`` (unknown keys) numbers and booleans are recognised by their text. An empty
-    payload is "no value" (nil, or evcc's cleanup of retained topics), never zero.
+    payload is "no value" (nil, or evcc's cleanup of retained topics), never zero, except for an
+    ``omitempty`` number (``empty_is_zero``), where evcc publishes 0 that way.
     """
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         return Decoded(None, payload.decode("utf-8", errors="replace"), f"not UTF-8: {exc.reason}")
     if text == "":
-        return Decoded(None, None)
+        return Decoded(0.0, None) if empty_is_zero else Decoded(None, None)
     if kind is Kind.BOOL or (kind is None and text in ("true", "false")):
         if text in ("true", "false"):
             return Decoded(1.0 if text == "true" else 0.0, text)
@@ -326,7 +372,9 @@ def decode(topic: str, payload: bytes, prefix: str = DEFAULT_PREFIX) -> Decoded:
     """Decode ``payload`` using what is known about ``topic``'s key."""
     parsed = parse_topic(topic, prefix)
     known = state_key(parsed.scope, parsed.key) if parsed else None
-    return decode_payload(payload, known.kind if known else None)
+    if parsed is None or known is None:
+        return decode_payload(payload)
+    return decode_payload(payload, known.kind, empty_is_zero=known.empty_is_zero and not parsed.is_set)
 
 
 def encode_state(value: object) -> str:

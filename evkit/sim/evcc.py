@@ -13,9 +13,18 @@ What it imitates (``shared/reference/evcc-and-goe.md`` A.1-A.4):
 - loadpoint dynamics: a connected vehicle charges by mode (off / now / minpv / pv against a PV curve),
   ``chargePower`` W, phase currents A, ``sessionEnergy`` Wh, ``chargeTotalImport`` kWh, ``vehicleSoc``
   rising towards ``limitSoc``
-- ``/set`` parsed with evcc's strict parsers and core checks (``evkit.evcc.setters.evcc_parse``): a bad
+- ``/set`` parsed with evcc's strict parsers and core checks (``evkit.evcc.parsers.evcc_parse``): a bad
   payload is only logged (``errors``), never echoed; a good one publishes the changed state; the
   ``/set`` topic is wiped with an empty retained message afterwards, as evcc does
+- ``version`` impersonates an evcc release: it is published on ``site/version`` (evcc's format,
+  ``0.313.2`` or ``0.313.0 (b29b49e30)`` for a nightly) and only the setters that release has are
+  subscribed, one topic each and once at start, like evcc's ``Listen`` (``server/mqtt.go``); a command
+  to any other topic is dropped without a word
+- echoes as evcc publishes them (``tests/conformance/evcc_echo.py``): a vehicle setter re-publishes
+  the whole vehicle map, a zero ``omitempty`` field (vehicle ``minSoc`` 0) as an empty payload, a
+  deleted vehicle plan as ``vehicles/<n>/plan`` = "" leaving ``plan/soc``/``plan/time`` stale; a
+  released battery mode as ``batteryModeExternal`` = ``unknown`` (also after the 60 s watchdog);
+  ``planEnergy`` 0 deletes the plan time; a mode change (only a change) resets battery boost
 - ``stop()`` publishes ``offline`` and (like evcc's shutdown cleanup) deletes the retained state
 """
 
@@ -26,17 +35,24 @@ import math
 import queue
 import random
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from evkit.control.base import MqttMessage, MqttTransport, Subscription
-from evkit.evcc.setters import SETTERS, EvccParseError, Setter, SetterKind, evcc_parse
-from evkit.evcc.state import DEFAULT_PREFIX, encode_state, parse_topic
+from evkit.evcc.catalog import BATTERY_RELEASED, SETTERS, Setter
+from evkit.evcc.parsers import EvccParseError, evcc_parse
+from evkit.evcc.state import DEFAULT_PREFIX, Scope, encode_state, parse_topic
+from evkit.evcc.versions import Availability, availability, parse_version
+from evkit.sim.evcc_model import EvccModel
 
 log = logging.getLogger(__name__)
 
 VOLTAGE = 230.0
+
+#: What the simulator says it is by default: a nightly of the evcc commit it models (b29b49e3, after
+#: 0.313.0 on master), in evcc's format (``util.FormattedVersion``: ``<tag> (<commit>)``).
+DEFAULT_VERSION = "0.313.0 (b29b49e30)"
 
 
 @dataclass
@@ -49,16 +65,7 @@ class SetError:
     error: str
 
 
-@dataclass
-class _Vehicle:
-    name: str
-    title: str
-    capacity_kwh: float
-    soc: float
-    fields: dict[str, Any] = field(default_factory=dict)
-
-
-class EvccSimulator:
+class EvccSimulator(EvccModel):
     """A simulated evcc with ``loadpoints`` loadpoints and the named ``vehicles``.
 
     ``interval_s`` is the control cycle (evcc: 30 s; shorter here so notebooks feel alive).
@@ -92,9 +99,14 @@ class EvccSimulator:
         cleanup: bool = True,
         sessions: bool = False,
         seed: int | None = None,
+        version: str = DEFAULT_VERSION,
     ) -> None:
         if loadpoints < 1:
             raise ValueError("an evcc simulator needs at least one loadpoint")
+        if parse_version(version) is None:
+            raise ValueError(f"version {version!r} is not an evcc version such as 0.313.2")
+        self.version = version
+        self._subscriptions: list[Subscription] = []
         self.prefix = prefix.strip("/")
         self.interval_s = interval_s
         self.speed = speed
@@ -110,114 +122,14 @@ class EvccSimulator:
         self._random = random.Random(seed)
         self._queue: queue.Queue[MqttMessage | None] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self._subscription: Subscription | None = None
         self._published: dict[str, str] = {}
         self._lock = threading.Lock()
         self.started_at = datetime.now(UTC)
         self.vehicles = {name: self._new_vehicle(index, name) for index, name in enumerate(vehicles)}
+        self._startup_vehicles = tuple(self.vehicles)  # evcc subscribes vehicle setters only at start
         self.site: dict[str, Any] = self._new_site()
         self.loadpoints: dict[int, dict[str, Any]] = {
             n: self._new_loadpoint(n, list(self.vehicles)) for n in range(1, loadpoints + 1)
-        }
-
-    # ------------------------------------------------------------------ initial state
-
-    def _new_vehicle(self, index: int, name: str) -> _Vehicle:
-        capacity = (77.0, 52.0, 58.0, 40.0)[index % 4]
-        vehicle = _Vehicle(name, name.replace("_", " ").title(), capacity, 35.0 + 10 * (index % 3))
-        vehicle.fields = {
-            "title": vehicle.title,
-            "capacity": capacity,
-            "limitSoc": 80,
-            "minSoc": 0,
-            "plan/soc": None,
-            "plan/time": None,
-            "planStrategy/continuous": False,
-            "planStrategy/precondition": 0,
-        }
-        return vehicle
-
-    def _new_site(self) -> dict[str, Any]:
-        site: dict[str, Any] = {
-            "siteTitle": "evkit simulated home",
-            "version": "0.313.0-evkit-sim",
-            "currency": "EUR",
-            "residualPower": 0.0,
-            "gridExportLimit": 0.0,
-            "smartCostType": "price",
-            "pvPower": 0.0,
-            "homePower": 450.0,
-            "grid/power": 0.0,
-            "grid/energy": 12000.0,
-            "pvEnergy": 8000.0,
-            "tariffGrid": 0.31,
-            "tariffFeedIn": 0.08,
-            "gridConfigured": True,
-            "solarAdjusted": False,
-        }
-        if self.battery:
-            site.update(
-                {
-                    "bufferSoc": 90.0,
-                    "bufferStartSoc": 95.0,
-                    "prioritySoc": 50.0,
-                    "batteryDischargeControl": False,
-                    "batteryGridDischarge": False,
-                    "batteryGridChargeLimit": None,
-                    "batteryMode": "normal",
-                    "batteryModeExternal": None,
-                    "battery/soc": 60.0,
-                    "battery/power": 0.0,
-                    "battery/capacity": 10.0,
-                }
-            )
-        return site
-
-    def _new_loadpoint(self, number: int, vehicle_names: list[str]) -> dict[str, Any]:
-        vehicle = vehicle_names[(number - 1) % len(vehicle_names)] if vehicle_names else None
-        connected = vehicle is not None and number == 1
-        return {
-            "title": f"Carport {number}" if number > 1 else "Garage",
-            "mode": "pv",
-            "phasesConfigured": 3,
-            "chargerPhases1p3p": True,
-            "chargerSinglePhase": False,
-            "phasesActive": 3,
-            "minCurrent": 6.0,
-            "maxCurrent": 16.0,
-            "limitSoc": 100,
-            "minSoc": 0,
-            "priority": 0,
-            "limitEnergy": 0.0,
-            "enableThreshold": 0.0,
-            "disableThreshold": 0.0,
-            "enableDelay": 60,
-            "disableDelay": 180,
-            "smartCostLimit": None,
-            "smartFeedInPriorityLimit": None,
-            "batteryBoost": False,
-            "batteryBoostLimit": 100,
-            "planEnergy": 0.0,
-            "planTime": None,
-            "planStrategy/continuous": False,
-            "planStrategy/precondition": 0,
-            "vehicleName": vehicle if connected else "",
-            "vehicleTitle": self.vehicles[vehicle].title if connected and vehicle else "",
-            "connected": connected,
-            "charging": False,
-            "enabled": False,
-            "chargePower": 0.0,
-            "offeredCurrent": 0.0,
-            "chargeCurrents/l1": 0.0,
-            "chargeCurrents/l2": 0.0,
-            "chargeCurrents/l3": 0.0,
-            "chargeCurrents": 0.0,
-            "sessionEnergy": 0.0,
-            "chargeDuration": 0,
-            "connectedDuration": 0,
-            "chargeTotalImport": 1234.5 + 100 * number,
-            "vehicleSoc": self.vehicles[vehicle].soc if connected and vehicle else None,
-            "effectiveLimitSoc": 80,
         }
 
     # ------------------------------------------------------------------ lifetime
@@ -241,7 +153,9 @@ class EvccSimulator:
         self._running.set()
         self._publish("status", "online", force=True)
         self._publish_all(force=True)
-        self._subscription = self._transport.subscribe(f"{self.prefix}/#", self._on_message, qos=1)
+        for path in self.subscribed:  # evcc's Listen: one subscription per setter, once, at start
+            topic = f"{self.prefix}/{path}/set"
+            self._subscriptions.append(self._transport.subscribe(topic, self._on_message, qos=1))
         self._thread = threading.Thread(target=self._loop, name=f"evcc-sim-{self.prefix}", daemon=True)
         self._thread.start()
         log.info("evcc simulator running under %s/ with %d loadpoint(s)", self.prefix, len(self.loadpoints))
@@ -258,8 +172,9 @@ class EvccSimulator:
         self._queue.put(None)
         self._thread.join(timeout=10)
         self._thread = None
-        if self._subscription is not None:
-            self._subscription.cancel()
+        for subscription in self._subscriptions:
+            subscription.cancel()
+        self._subscriptions.clear()
         assert self._transport is not None
         try:
             if self.cleanup:
@@ -280,6 +195,23 @@ class EvccSimulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def has_setter(self, scope: Scope, name: str) -> bool:
+        """Whether the impersonated evcc release subscribes setter ``name`` of ``scope``."""
+        verdict = availability(scope, name, parse_version(self.version))
+        return verdict is not Availability.NO  # a nightly is taken as the newest code
+
+    @property
+    def subscribed(self) -> list[str]:
+        """The setter paths this evcc listens to (``site/residualPower``, ``loadpoints/1/mode``...)."""
+        paths = [f"site/{n}" for n in SETTERS["site"] if self.has_setter("site", n)]
+        for number in self.loadpoints:
+            paths += [
+                f"loadpoints/{number}/{n}" for n in SETTERS["loadpoint"] if self.has_setter("loadpoint", n)
+            ]
+        for name in self._startup_vehicles:
+            paths += [f"vehicles/{name}/{n}" for n in SETTERS["vehicle"] if self.has_setter("vehicle", n)]
+        return paths
 
     @property
     def retained_paths(self) -> set[str]:
@@ -316,15 +248,18 @@ class EvccSimulator:
             for key, value in loadpoint.items():
                 if not key.startswith("_"):  # internal accumulators
                     self._publish(f"loadpoints/{number}/{key}", value, force=force)
-        for name, vehicle in self.vehicles.items():
-            for key, value in vehicle.fields.items():
-                self._publish(f"vehicles/{name}/{key}", value, force=force)
+        self._publish_vehicles(force=force)
         self._publish("updated", int(datetime.now(UTC).timestamp()), force=True)
+
+    def _publish_vehicles(self, *, force: bool = False) -> None:
+        for name, vehicle in self.vehicles.items():
+            for key, value in self._vehicle_topics(vehicle).items():
+                self._publish(f"vehicles/{name}/{key}", value, force=force)
 
     # ------------------------------------------------------------------ the loop
 
     def _on_message(self, message: MqttMessage) -> None:
-        if message.topic.endswith("/set") and message.payload:
+        if message.topic.endswith("/set") and message.payload:  # an empty one is swallowed by evcc
             self._queue.put(message)  # handled on our thread: never publish from the network thread
 
     def _loop(self) -> None:
@@ -361,10 +296,10 @@ class EvccSimulator:
             )
             self._battery_mode_age_s += dt_s
             if (
-                self.site.get("batteryModeExternal")
+                self.site.get("batteryModeExternal") not in (None, BATTERY_RELEASED)
                 and self._battery_mode_age_s > self.BATTERY_MODE_WATCHDOG_S
-            ):
-                self.site["batteryModeExternal"] = None  # evcc's watchdog releases the battery
+            ):  # evcc's watchdog releases the battery and publishes "unknown" (core/site_api.go:579-589)
+                self.site["batteryModeExternal"] = BATTERY_RELEASED
             if self.sessions:
                 for number in self.loadpoints:
                     self._come_and_go(number, dt_s)
@@ -439,6 +374,13 @@ class EvccSimulator:
                 vehicle.soc = lp["vehicleSoc"]
         return power
 
+    def add_vehicle(self, name: str) -> None:
+        """A vehicle created in evcc's UI while it runs: published, but its setters are not subscribed
+        (evcc's ``Listen`` loops over the vehicles once, at start; ``server/mqtt.go:202-208``)."""
+        with self._lock:
+            self.vehicles[name] = self._new_vehicle(len(self.vehicles), name)
+            self._publish_vehicles()
+
     # ------------------------------------------------------------------ plugging (for demos and tests)
 
     def plug(self, loadpoint: int = 1, vehicle: str | None = None, *, soc: float | None = None) -> None:
@@ -475,7 +417,7 @@ class EvccSimulator:
     def _unplug_locked(self, loadpoint: int) -> None:
         lp = self.loadpoints[loadpoint]
         lp.update(connected=False, charging=False, enabled=False, chargePower=0.0, vehicleName="")
-        lp.update(vehicleTitle="", vehicleSoc=None, _idle_s=0.0)
+        lp.update(vehicleTitle="", vehicleSoc=0.0, _idle_s=0.0)  # evcc publishes 0, not empty
         for key in ("chargeCurrents", "chargeCurrents/l1", "chargeCurrents/l2", "chargeCurrents/l3"):
             lp[key] = 0.0
 
@@ -486,9 +428,11 @@ class EvccSimulator:
         payload = message.text
         if parsed is None or not parsed.is_set:
             return
+        if parsed.scope not in SETTERS or parsed.key not in SETTERS[parsed.scope]:
+            return  # evcc has no subscription for it: silently nothing, not even the /set wipe
+        if parsed.path not in self.subscribed:
+            return
         try:
-            if parsed.scope not in SETTERS or parsed.key not in SETTERS[parsed.scope]:
-                return  # evcc has no subscription for it: silently nothing
             setter = SETTERS[parsed.scope][parsed.key]
             value = evcc_parse(setter, payload)
             with self._lock:
@@ -511,96 +455,15 @@ class EvccSimulator:
             if number not in self.loadpoints:
                 raise EvccParseError(f"loadpoint {number} does not exist")
             self._apply_loadpoint(self.loadpoints[number], setter, value)
+            if setter.republished:  # evcc publishes these on every call, changed or not
+                for key in setter.echo_keys:
+                    self._publish(f"{device_id}/{key}", self.loadpoints[number][key], force=True)
         else:
             vehicle = self.vehicles.get(device_id.split("/", 1)[1])
             if vehicle is None:
                 raise EvccParseError(f"vehicle {device_id} does not exist")
             self._apply_vehicle(vehicle, setter, value)
         self._publish_all()
-
-    def _apply_site(self, name: str, value: Any) -> None:
-        site = self.site
-        battery_keys = {"bufferSoc", "bufferStartSoc", "prioritySoc", "batteryDischargeControl"}
-        battery_keys |= {"batteryGridChargeLimit", "batteryMode", "batteryGridDischarge"}
-        if name in battery_keys and not self.battery:
-            raise EvccParseError("battery control not available")
-        if name == "bufferSoc" and value != 0:
-            if value < site["prioritySoc"]:
-                raise EvccParseError("bufferSoc must be larger than prioritySoc")
-            if site["bufferStartSoc"] and value > site["bufferStartSoc"]:
-                raise EvccParseError("bufferSoc must be smaller than bufferStartSoc")
-        if name == "bufferStartSoc" and value != 0 and value < site["bufferSoc"]:
-            raise EvccParseError("bufferStartSoc must be larger than bufferSoc")
-        if name == "prioritySoc" and site.get("bufferSoc") and value > site["bufferSoc"]:
-            raise EvccParseError("prioritySoc must be smaller than bufferSoc")
-        if name == "gridExportLimit" and value < 0:
-            raise EvccParseError("invalid grid export limit")
-        if name in ("smartCostLimit", "smartFeedInPriorityLimit"):
-            for lp in self.loadpoints.values():
-                lp[name] = value
-            return
-        if name == "batteryMode":
-            site["batteryModeExternal"] = value
-            self._battery_mode_age_s = 0.0
-            return
-        site[name] = value
-
-    def _apply_loadpoint(self, lp: dict[str, Any], setter: Setter, value: Any) -> None:
-        name = setter.name
-        kind = setter.kind
-        if name == "minCurrent" and value > lp["maxCurrent"]:
-            raise EvccParseError(f"minCurrent {value} must be <= maxCurrent {lp['maxCurrent']}")
-        if name == "maxCurrent" and value < lp["minCurrent"]:
-            raise EvccParseError(f"maxCurrent {value} must be >= minCurrent {lp['minCurrent']}")
-        if kind is SetterKind.PHASES:
-            if value not in (0, 1, 3):
-                raise EvccParseError(f"invalid number of phases: {value}")
-            if value == 0 and not lp["chargerPhases1p3p"]:
-                raise EvccParseError("charger does not support phase switching")
-        if name == "batteryBoost" and value and lp["mode"] not in ("pv", "minpv"):
-            raise EvccParseError("battery boost is only available in pv and minpv modes")
-        if kind is SetterKind.PLAN_ENERGY:
-            energy, moment = value
-            if moment is not None and moment < datetime.now(UTC):
-                raise EvccParseError("timestamp is in the past")
-            lp["planEnergy"] = float(energy)
-            lp["planTime"] = moment
-            return
-        if kind is SetterKind.PLAN_STRATEGY:
-            lp["planStrategy/continuous"] = value["continuous"]
-            lp["planStrategy/precondition"] = value["precondition"]
-            return
-        if kind is SetterKind.VEHICLE:
-            if value is not None and value not in self.vehicles:
-                raise EvccParseError(f"vehicle not found: {value}")
-            lp["vehicleName"] = value or ""
-            lp["vehicleTitle"] = self.vehicles[value].title if value else ""
-            if lp["connected"]:
-                lp["vehicleSoc"] = self.vehicles[value].soc if value else None
-            return
-        if name == "mode":
-            lp["batteryBoost"] = False  # evcc resets battery boost on every mode change
-        lp[name] = float(value) if kind is SetterKind.FLOAT else value
-
-    def _apply_vehicle(self, vehicle: _Vehicle, setter: Setter, value: Any) -> None:
-        if setter.kind is SetterKind.PLAN_SOC:
-            soc, moment = value
-            if soc == 0:
-                vehicle.fields["plan/soc"] = None
-                vehicle.fields["plan/time"] = None
-                return
-            if moment is not None and moment < datetime.now(UTC):
-                raise EvccParseError("timestamp is in the past")
-            vehicle.fields["plan/soc"] = soc
-            vehicle.fields["plan/time"] = moment
-            return
-        if setter.kind is SetterKind.PLAN_STRATEGY:
-            vehicle.fields["planStrategy/continuous"] = value["continuous"]
-            vehicle.fields["planStrategy/precondition"] = value["precondition"]
-            return
-        vehicle.fields[setter.name] = value
-        if setter.name == "limitSoc":  # evcc re-publishes the whole vehicle map without a change check
-            self._publish(f"vehicles/{vehicle.name}/limitSoc", value, force=True)
 
 
 __all__ = ["EvccSimulator", "SetError"]

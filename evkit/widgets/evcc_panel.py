@@ -6,9 +6,11 @@
 Per loadpoint: mode, min/max current, phases, limitSoc, limitEnergy, plan energy + time. Site:
 residualPower, buffer/priority SoC, batteryDischargeControl, smartCostLimit. Vehicles: limitSoc,
 minSoc, plan SoC + time. Widgets show evcc's live values until you edit them; an edit appears in
-the preview as the exact topic and payload (or why it cannot be sent). Nothing is sent until
-"Writes enabled" is on and Apply is clicked. The logic is :class:`EvccPanelController` (no widgets),
-so it is testable with the in-memory broker.
+the preview as the exact topic and payload (or why it cannot be sent). A setting the running evcc
+lacks (by its ``site/version``) is disabled and says from which release it exists. A deleted vehicle
+plan disappears (evcc publishes ``vehicles/<n>/plan`` = ""), and an empty vehicle SoC shows 0 (evcc's
+``omitempty``). Nothing is sent until "Writes enabled" is on and Apply is clicked. The logic is
+:class:`EvccPanelController` (no widgets), so it is testable with the in-memory broker.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from evkit.control.audit import AuditLog
 from evkit.control.base import CommandResult, MqttTransport
 from evkit.control.evcc import EvccClient
 from evkit.display import html_text
+from evkit.errors import ValidationError
 from evkit.evcc.setters import format_time
-from evkit.evcc.state import MODES
+from evkit.evcc.state import MODES, parse_topic, state_key
 from evkit.widgets.common import ControlPanel, PendingEdits
 
 PHASE_OPTIONS = [("auto", 0), ("1", 1), ("3", 3)]
@@ -119,6 +122,19 @@ def unix_to_iso(text: str | None) -> str:
         return ""
 
 
+def _empty_value(path: str, state: dict[str, str]) -> str | None:
+    """``"0"`` for an ``omitempty`` vehicle number evcc published empty (it always publishes the vehicle
+    map, so the vehicle's other fields are there); otherwise None (no value)."""
+    topic = parse_topic(f"evcc/{path}", "evcc")
+    if topic is None or topic.scope != "vehicle" or topic.device_id is None:
+        return None
+    known = state_key(topic.scope, topic.key)
+    if known is None or not known.empty_is_zero:
+        return None
+    has_vehicle = any(key.startswith(topic.device_id + "/") for key in state)
+    return "0" if has_vehicle else None
+
+
 class EvccPanelController(PendingEdits):
     """The panel's logic: pending edits, their preview, and Apply (writes off until enabled)."""
 
@@ -141,6 +157,14 @@ class EvccPanelController(PendingEdits):
                 name
             )
         return sections
+
+    def unavailable(self, setting: str) -> str | None:
+        """Why the running evcc cannot take ``setting`` (its version lacks the setter), or None."""
+        try:
+            self.client.check_version(self.client.resolve(setting))
+        except ValidationError as exc:
+            return str(exc)
+        return None
 
     def prepare_line(self, setting: str, value: object) -> tuple[str, str]:
         """evcc's ``<topic>/set`` and the exact payload for ``setting`` (a path like loadpoints/1/mode)."""
@@ -223,10 +247,18 @@ class _Binding:
     def sync(self) -> None:
         """Show evcc's current value; overwrite the widget only while the user has no pending edit."""
         state = self.panel.client.state
-        texts = [state.get(key) for key in self.state_keys()]
+        texts = [state.get(key) or _empty_value(key, state) for key in self.state_keys()]
         shown = ", ".join(t for t in texts if t) or "—"
         if self.spec.kind == "plan":
             shown = f"{texts[0] or '—'} {self.spec.unit} at {unix_to_iso(texts[1]) or '—'}"
+            if texts[0] is None and texts[1] is None:
+                shown = "no plan"
+        missing = self.panel.controller.unavailable(self.spec.path)
+        self.widget.disabled = missing is not None
+        if self.time is not None:
+            self.time.disabled = missing is not None
+        if missing is not None:
+            shown = missing.split(";")[0]  # "site/x needs evcc 0.312.0 or newer"
         self.live.value = f"<span style='color:#555'>evcc: {html_text(shown)}</span>"
         if self.spec.path in self.panel.controller.edits:
             return
@@ -258,6 +290,8 @@ class _Binding:
                 self.widget.value = int(number)
             else:
                 self.widget.value = number
+        elif kind == "plan":
+            self.widget.value = 0  # no plan (evcc deleted it)
         if kind == "plan" and self.time is not None:
             self.time.value = unix_to_iso(texts[1])
 
@@ -348,10 +382,16 @@ class EvccPanel(ControlPanel):
 
     def _on_state(self, path: str, text: str | None) -> None:
         del text
-        for binding in self._by_state_key.get(path, ()):
+        bindings = self.bindings.values() if path == "site/version" else self._by_state_key.get(path, ())
+        for binding in bindings:
             binding.sync()
         if path in ("status", "updated"):
             self._update_status()
+
+    def _on_apply(self, button: widgets.Button | None = None) -> None:
+        super()._on_apply(button)
+        for binding in self.bindings.values():  # the applied edits are gone: show evcc's state again
+            binding.sync()
 
     def _update_status(self) -> None:
         client = self.client

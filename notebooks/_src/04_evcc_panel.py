@@ -4,7 +4,9 @@
 # [evcc](https://evcc.io) publishes its state over MQTT and accepts settings on `<topic>/set`.
 # evkit's panel shows the live state, previews **exactly** the topic and payload it will send,
 # and after Apply reports whether evcc confirmed it (evcc echoes the new state), left it
-# unchanged, or did not answer (evcc logs setter errors only — check its log).
+# unchanged, or did not answer (then evcc dropped it: a setting its version lacks, a vehicle added
+# after evcc started, no controllable battery, or a value it refused and logged). Settings the
+# running evcc version does not have are greyed out.
 #
 # By default this notebook runs an **evcc simulator** on the local Mosquitto. For your own evcc,
 # change the parameters cell: `HOST`, `PREFIX = "evcc"` and `USE_SIMULATOR = False`.

@@ -365,3 +365,31 @@ def test_evcc_float_parser_refuses_nan_and_null() -> None:
             evcc_parse(SITE_SETTERS["residualPower"], text)
     assert evcc_parse(SITE_SETTERS["residualPower"], "1e3") == 1000.0
     assert evcc_parse(LOADPOINT_SETTERS["smartCostLimit"], "none") is None
+
+
+# ---------------------------------------------------------------- evcc's JSON parsing (encoding/json)
+
+
+def test_evcc_json_setters_parse_like_go() -> None:
+    plan = LOADPOINT_SETTERS["planEnergy"]
+    strategy = LOADPOINT_SETTERS["planStrategy"]
+    moment = datetime(2099, 1, 1, 6, tzinfo=UTC)
+    assert evcc_parse(plan, '{"Value":20,"TIME":"2099-01-01T06:00:00Z","extra":1}') == (20, moment)
+    assert evcc_parse(plan, '{"value":null,"time":"2099-01-01T06:00:00Z"}') == (0, moment)  # null: no-op
+    assert evcc_parse(strategy, '{"Continuous":true,"precondition":null}') == {
+        "continuous": True,
+        "precondition": 0,
+    }
+    for not_rfc3339 in ("2099-01-01 06:00:00Z", "2099-01-01T06:00Z", "2099-01-01T06:00:00"):
+        with pytest.raises(EvccParseError, match="RFC3339"):
+            evcc_parse(plan, json.dumps({"value": 20, "time": not_rfc3339}))
+
+
+@pytest.mark.parametrize(
+    ("name", "payload"),
+    [("smartCostLimit", p) for p in ("NULL", " null", "None", "٣", "1_0")]
+    + [("limitSoc", p) for p in ("0x10", "٣", "+-1", "9223372036854775808")],
+)
+def test_evcc_empty_words_and_numbers_are_exact(name: str, payload: str) -> None:
+    with pytest.raises(EvccParseError):
+        evcc_parse(LOADPOINT_SETTERS[name], payload)

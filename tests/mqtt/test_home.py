@@ -229,7 +229,8 @@ def test_goe_command_roundtrips_are_a_hop_of_the_latency_view() -> None:
     assert trips["max_s"] == pytest.approx(0.4)
     assert trips["p50_s"] == pytest.approx(0.25)
     summary = latency_summary(lf, None)
-    assert list(summary) == ["device_to_cloud", "cloud_to_capture", "end_to_end", "command_roundtrip"]
+    hops = ["device_to_cloud", "cloud_to_capture", "end_to_end", "scheduled", "command_roundtrip"]
+    assert list(summary) == hops
     assert summary["command_roundtrip"]["n"] == 2
 
 
@@ -237,7 +238,8 @@ def test_latency_summary_has_no_command_hop_without_go_e_commands() -> None:
     from evkit.commands.analysis import latency_summary
 
     summary = latency_summary(frame_of(evcc_day(cycles=3)), None)
-    assert list(summary) == ["device_to_cloud", "cloud_to_capture", "end_to_end"]
+    assert list(summary) == ["device_to_cloud", "cloud_to_capture", "end_to_end", "scheduled"]
+    assert summary["scheduled"]["end_to_end"]["n"] == 0  # Easee's scheduled ids: none in a home recording
 
 
 def test_report_of_a_home_recording_shows_sessions_liveness_and_command_roundtrips(tmp_path: Path) -> None:

@@ -168,3 +168,38 @@ def test_controller_without_widgets_on_the_memory_broker() -> None:
         [result] = controller.apply()
         assert result.outcome.value == "confirmed"
         panel.close()
+
+
+def test_a_setting_the_running_evcc_lacks_is_disabled() -> None:
+    broker = MemoryBroker()
+    with EvccSimulator(broker.transport(), interval_s=3600, version="0.301.1"):
+        panel = EvccPanel(transport=broker.transport(), audit=None, timeout=2)
+        phases = panel.controls["loadpoints/1/phasesConfigured"]  # "phases" up to 0.301.1
+        assert phases.disabled
+        assert "needs evcc 0.301.2 or newer" in panel.bindings["loadpoints/1/phasesConfigured"].live.value
+        assert not panel.controls["loadpoints/1/mode"].disabled
+        panel.controller.edit("loadpoints/1/phasesConfigured", 1)
+        [line] = panel.controller.preview()
+        assert line.error is not None and "needs evcc 0.301.2 or newer; this evcc is 0.301.1" in line.error
+        panel.close()
+
+
+def test_a_deleted_vehicle_plan_disappears_and_a_zero_soc_shows_0() -> None:
+    broker = MemoryBroker()
+    with EvccSimulator(broker.transport(), vehicles=("ev",), interval_s=3600):
+        panel = EvccPanel(transport=broker.transport(), audit=None, timeout=2)
+        panel.controller.writes_enabled = True
+        panel.controller.edit("vehicles/ev/planSoc", {"value": 80, "time": "2099-01-01T06:00:00Z"})
+        assert [r.outcome.value for r in panel.controller.apply()] == ["confirmed"]
+        assert "80 % at 2099-01-01T06:00:00Z" in panel.bindings["vehicles/ev/planSoc"].live.value
+        assert panel.controls["vehicles/ev/limitSoc"].value == 80
+        broker.publish("evcc/vehicles/ev/limitSoc/set", "0")  # someone else sets it; evcc publishes ""
+        assert wait_until(lambda: panel.controls["vehicles/ev/limitSoc"].value == 0)
+        assert "evcc: 0" in panel.bindings["vehicles/ev/limitSoc"].live.value
+        panel.controller.edit("vehicles/ev/planSoc", None)
+        panel.writes.value = True
+        panel.apply_button.click()
+        assert panel.result_log.entries[0].startswith("confirmed")
+        assert "no plan" in panel.bindings["vehicles/ev/planSoc"].live.value  # evcc left plan/soc stale
+        assert panel.plan_time("vehicles/ev/planSoc").value == ""
+        panel.close()
