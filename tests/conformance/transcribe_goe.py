@@ -5,11 +5,12 @@ The CSV is the fixture the conformance tests read: go-e's word, not evkit's. Eac
 
     python tests/conformance/transcribe_goe.py /path/to/go-eCharger-API-v2.git [COMMIT]
 
-Only mechanical clean-up is done: HTML entities are unescaped, the stray tab characters the 60.x tables
-have inside words (``str\ti\tng``, ``pvopt_avera\tg\tePGrid``, ``Unknow\tn/Error``) are removed, whitespace is collapsed, a
-row that lists several keys (``c0n c1n ... (introduced in 60.0)``) becomes one row per key (the note
-stays in the description), and a source line holding two rows (apikeys-en.md:33) gives both. Enum values
-are the ``Name=N`` / ``N=Name`` pairs the description spells out (and ``var``'s ``11: 11kW/16A`` form).
+Only mechanical clean-up is done: HTML entities are unescaped; the stray tab characters the 60.x
+tables have inside words (``str\ti\tng``, ``pvopt_avera\tg\tePGrid``, ``Unknow\tn/Error``) are
+removed; whitespace is collapsed; a row listing several keys (``c0n c1n ... (introduced in 60.0)``)
+becomes one row per key (the note stays in the description); a source line holding two rows
+(apikeys-en.md:33) gives both. Enum values are the ``Name=N`` / ``N=Name`` pairs the description
+spells out (and ``var``'s ``11: 11kW/16A`` form).
 """
 
 from __future__ import annotations
