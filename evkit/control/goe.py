@@ -6,15 +6,23 @@ fails), sent exactly as the charger expects (compact JSON; MQTT QoS 1, never ret
 
 Confirmation:
 
-* MQTT: the charger answers on ``<prefix>/<serial>/<key>/result`` with ``success`` or an error text.
-  No answer within the timeout means writes are probably disabled (``mcr=true``, or firmware >= 051.5
-  with MQTT writes not allowed) -- reported as ``no_answer``, never a hang.
+* MQTT: the charger answers on ``<prefix>/<serial>/<key>/result`` with ``success`` or an error text
+  (from firmware 051.5 on, mqtt-de.md:79), then publishes the new value on the state topic. No answer
+  within the timeout means writes are probably disabled (``mcr=true``, or MQTT writes not allowed) --
+  reported as ``no_answer``, never a hang -- unless the state topic shows the new value, which confirms
+  it. Firmware before 051.5 (``fwv``) has no ``/result``: the state topic is the only confirmation, and
+  without it the outcome is ``sent`` (exit 0: sent, but this firmware cannot confirm it).
 * HTTP: the JSON body (read on 4xx/5xx too) has ``true`` or an error string per key; then the value is
   read back with ``/api/status?filter=<key>``.
 
 Outcomes: ``confirmed`` (the state shows the new value), ``unchanged`` (it already had that value;
 still sent), ``accepted`` (the charger said yes but the state does not show it yet, or the key cannot be
-read back), ``rejected`` (the charger's error text), ``no_answer``.
+read back), ``sent`` (firmware without ``/result`` and no new value seen), ``rejected`` (the charger's
+error text), ``no_answer``.
+
+``timeout`` is for the whole command: reading the state first, sending and confirming all end within
+it. Secret settings (``mck``, ``ocppck``, ``wifis``...) are sent as given but shown and audited as
+``***``. Text the charger sends back (a non-JSON body, an error) is shown escaped and shortened.
 
 >>> goe = GoeController.over_http("http://192.168.0.77")        # doctest: +SKIP
 >>> goe.set("amp", 16).summary()                                 # doctest: +SKIP
@@ -31,6 +39,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from evkit.control.audit import AuditLog
 from evkit.control.base import (
@@ -47,9 +56,9 @@ from evkit.control.base import (
     utc_now,
 )
 from evkit.errors import ConfigError, SourceError
-from evkit.goe.keys import KEYS
+from evkit.goe.keys import KEYS, firmware_version
 from evkit.goe.status import DEFAULT_PREFIX, parse_payload, parse_topic, set_topic
-from evkit.goe.values import GoeSetting, prepare_setting, values_equal
+from evkit.goe.values import SECRET_SHOWN, GoeSetting, prepare_setting, values_equal
 from evkit.sources.http import build_url
 
 log = logging.getLogger(__name__)
@@ -64,6 +73,37 @@ NO_RESULT_HINT = (
     "MQTT writes may be disabled on the charger: mcr (MQTT read-only) is true, or firmware 051.5 and "
     "later with MQTT writes not enabled (allow them in the go-e app, or over HTTP: /api/set?mcr=false)"
 )
+
+#: The first firmware that answers on ``<key>/result`` (mqtt-de.md:79 "Seit Firmware 051.5 ...").
+RESULT_TOPIC_FROM: tuple[int, int] = (51, 5)
+#: Keys read first so the static rules can use the charger's state (cap keys are added per key).
+_HARDWARE_KEYS = ("var", "adi")
+#: How long a state that already shows the new value still waits for the ``/result`` text.
+_RESULT_GRACE_S = 1.0
+_NOTHING: Any = object()  # "watch no value" (None is a value: dwo=null)
+_SHOWN_LIMIT = 200
+
+
+def shown_text(text: str, limit: int = _SHOWN_LIMIT) -> str:
+    """Text from the charger made safe for a terminal or log: control characters (NUL, ESC, line
+    breaks) escaped as ``\\x00``, ``\\n``..., cut to ``limit`` characters with ``…``."""
+    cut = text[: limit + 1]
+    safe = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in cut)
+    return safe[:limit] + "…" if len(safe) > limit or len(text) > limit else safe
+
+
+def sends_result(firmware: object) -> bool | None:
+    """Whether firmware ``fwv`` answers on ``/result`` (051.5 and later); ``None`` when not known."""
+    version = firmware_version(firmware)
+    return None if version is None else version >= RESULT_TOPIC_FROM
+
+
+def _expected(setting: GoeSetting) -> Any:
+    """The value the charger will show after ``setting`` (``mtp=null`` reads back the default prefix)."""
+    spec = KEYS.get(setting.key)
+    if setting.value is None and spec is not None and spec.reset_to is not None:
+        return spec.reset_to
+    return setting.value
 
 
 @dataclass(frozen=True)
@@ -83,14 +123,16 @@ class Command:
 
 
 def mqtt_command(setting: GoeSetting, serial: str, prefix: str = DEFAULT_PREFIX) -> Command:
-    """The MQTT command for ``setting``: topic ``<prefix>/<serial>/<key>/set`` and the JSON payload."""
-    return Command(setting, "mqtt", set_topic(serial, setting.key, prefix), setting.payload)
+    """The MQTT command for ``setting``: topic ``<prefix>/<serial>/<key>/set`` and the JSON payload
+    (``payload`` is what may be shown: ``***`` for a secret; ``setting.payload`` is what is sent)."""
+    return Command(setting, "mqtt", set_topic(serial, setting.key, prefix), setting.shown_payload)
 
 
 def http_command(setting: GoeSetting, base_url: str) -> Command:
-    """The HTTP command for ``setting``: ``<base>/api/set?<key>=<url-encoded JSON>``."""
-    url = build_url(_api_url(base_url, "set"), {setting.key: setting.payload})
-    return Command(setting, "http", mask_secrets(url), setting.payload)
+    """The HTTP command for ``setting``: ``<base>/api/set?<key>=<url-encoded JSON>`` (secrets shown
+    as ``***``; the request itself carries ``setting.payload``)."""
+    url = build_url(_api_url(base_url, "set"), {setting.key: setting.shown_payload})
+    return Command(setting, "http", mask_secrets(url), setting.shown_payload)
 
 
 def _api_url(base_url: str, endpoint: str) -> str:
@@ -104,6 +146,19 @@ def normalize_http_url(url: str) -> str:
         text = f"http://{text}"
     if not text.startswith(("http://", "https://")):
         raise ConfigError(f"--http needs an http:// URL of the charger, got {mask_secrets(url)!r}")
+    try:
+        host = urlsplit(text).hostname
+        urlsplit(text).port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError as exc:
+        raise ConfigError(
+            f"--http {shown_text(mask_secrets(url))!r} is not a valid URL ({exc}); give the charger's "
+            "address, e.g. http://192.168.0.77 or http://[fe80::1]"
+        ) from None
+    if not host or any(not ch.isprintable() or ch.isspace() for ch in text):
+        raise ConfigError(
+            f"--http {shown_text(mask_secrets(url))!r} is not a valid URL: it needs a host name or address "
+            "without spaces, e.g. http://192.168.0.77"
+        )
     for suffix in ("/api/status", "/api/set", "/api"):
         if text.rstrip("/").endswith(suffix):
             text = text.rstrip("/")[: -len(suffix)]
@@ -292,14 +347,16 @@ class GoeController:
         """
         wanted = list(keys) if keys is not None else None
         if self._http_transport is not None:
-            self._update_state(self._read_status(wanted))
+            self._update_state(self._read_status(wanted, self.timeout))
         state = self.state
         return state if wanted is None else {key: state[key] for key in wanted if key in state}
 
-    def _read_status(self, keys: list[str] | None) -> dict[str, Any]:
+    def _read_status(self, keys: list[str] | None, timeout: float) -> dict[str, Any]:
         assert self._http_transport is not None
+        if timeout <= 0:
+            raise SourceError(f"no time left to read /api/status at {self.where}")
         params = {"filter": ",".join(keys)} if keys else None
-        response = self._http_transport.get(_api_url(self.base_url, "status"), params, timeout=self.timeout)
+        response = self._http_transport.get(_api_url(self.base_url, "status"), params, timeout=timeout)
         body = _json_body(response)
         if not isinstance(body, dict):
             raise SourceError(_http_problem(response, "status"))
@@ -329,13 +386,15 @@ class GoeController:
         """Validate, send, confirm and audit one setting. ``value`` may be typed text (``"16"``).
 
         Raises ``ValidationError`` (nothing sent) for bad input; connection failures come back as a
-        ``no_answer`` result with the reason, so they are audited too.
+        ``no_answer`` result with the reason, so they are audited too. ``timeout`` (default: the
+        controller's) bounds the whole command: reading the state first, sending and confirming.
         """
         wait = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
         command = self.prepare(key, value, raw_key=raw_key)  # static rules first: exit 2 even if offline
         if self._http_transport is not None and not dry_run:
             try:
-                self._prime_http_state(key)
+                self._prime_http_state(key, deadline)
             except SourceError as exc:
                 result = self._result(command, Outcome.NO_ANSWER, f"not sent: {exc}", None)
                 self._record(result)
@@ -346,9 +405,9 @@ class GoeController:
         else:
             with self._command_lock:  # one command at a time: each /result belongs to its command
                 if self._mqtt is not None:
-                    result = self._send_mqtt(command, wait)
+                    result = self._send_mqtt(command, max(0.0, deadline - time.monotonic()))
                 else:
-                    result = self._send_http(command, wait)
+                    result = self._send_http(command, deadline)
         self._record(result)
         return result
 
@@ -356,11 +415,11 @@ class GoeController:
         if self.audit is not None:
             self.audit.record(result)
 
-    def _prime_http_state(self, key: str) -> None:
-        # Read the key (and its cap, e.g. ama for amp) first: enables "unchanged" and amp <= ama.
-        spec = KEYS.get(key)
-        keys = [key] + ([spec.max_key] if spec is not None and spec.max_key else [])
-        self.refresh(keys)
+    def _prime_http_state(self, key: str, deadline: float) -> None:
+        # Read the key (and its caps: ama for amp, var/adi for currents) first: enables "unchanged"
+        # and the limits. Within the command's deadline.
+        keys = state_keys_for(key)
+        self._update_state(self._read_status(keys, deadline - time.monotonic()))
 
     def _result(
         self, command: Command, outcome: Outcome, detail: str, latency: float | None
@@ -403,42 +462,64 @@ class GoeController:
                 waiter.text = message.text.strip()
                 waiter.at = time.monotonic()
                 waiter.event.set()
+        with self._state_changed:
+            self._state_changed.notify_all()  # a command may wait for its /result or its new value
 
     def _send_mqtt(self, command: Command, wait: float) -> CommandResult:
         assert self._mqtt is not None
         key = command.setting.key
+        expected = _expected(command.setting)
         with self._lock:
-            known = key in self._state
-            already = known and values_equal(self._state[key], command.setting.value)
+            already = key in self._state and values_equal(self._state[key], expected)
             seen_charger = bool(self._state)
+            firmware = self._state.get("fwv")
+        answers = sends_result(firmware)
         waiter = _ResultWaiter()
         with self._lock:
             self._waiters.setdefault(key, []).append(waiter)
         started = time.monotonic()
         try:
             try:
-                self._mqtt.publish(command.target, command.payload, qos=1, retain=False)
+                self._mqtt.publish(command.target, command.setting.payload, qos=1, retain=False)
             except SourceError as exc:
                 return self._result(command, Outcome.NO_ANSWER, f"not sent: {exc}", None)
-            if not waiter.event.wait(wait):
-                detail = f"no /result from the charger within {wait:g} s; {NO_RESULT_HINT}"
-                if not seen_charger:
-                    detail += (
-                        f". Also, nothing was seen under {self.prefix}/{self.serial}/: check the serial, "
-                        "the prefix (mtp) and that the charger uses this broker"
-                    )
-                return self._result(command, Outcome.NO_ANSWER, detail, None)
+            if answers is False:
+                return self._without_result_topic(command, expected, already, str(firmware), started + wait)
+            watched = _NOTHING if already else expected
+            seen_at = self._wait_for_result_or_value(waiter, key, watched, started + wait)
+            if seen_at is not None and waiter.text is None:  # the new value came first: the text may follow
+                grace = min(started + wait, seen_at + _RESULT_GRACE_S)
+                self._wait_for_result_or_value(waiter, key, _NOTHING, grace)
         finally:
             with self._lock:
                 self._waiters[key].remove(waiter)
+        if waiter.text is None:
+            if seen_at is not None:
+                return self._result(
+                    command,
+                    Outcome.CONFIRMED,
+                    "the state shows the new value (no /result seen)",
+                    seen_at - started,
+                )
+            detail = f"no /result from the charger within {wait:g} s; {NO_RESULT_HINT}"
+            if answers is None:
+                detail += "; firmware before 051.5 sends no /result at all (fwv not seen)"
+            if not seen_charger:
+                detail += (
+                    f". Also, nothing was seen under {self.prefix}/{self.serial}/: check the serial, "
+                    "the prefix (mtp) and that the charger uses this broker"
+                )
+            return self._result(command, Outcome.NO_ANSWER, detail, None)
         latency = (waiter.at or time.monotonic()) - started
-        answer = waiter.text or ""
+        answer = waiter.text
         if answer.lower() != "success":
-            return self._result(command, Outcome.REJECTED, f"the charger answered: {answer}", latency)
+            return self._result(
+                command, Outcome.REJECTED, f"the charger answered: {shown_text(answer)}", latency
+            )
         if already:
             return self._result(command, Outcome.UNCHANGED, f"{key} already was {command.payload}", latency)
         deadline = started + max(wait, latency)
-        if self._wait_for_value(key, command.setting.value, deadline):
+        if seen_at is not None or self._wait_for_value(key, expected, deadline):
             return self._result(command, Outcome.CONFIRMED, "", latency)
         return self._result(
             command,
@@ -446,6 +527,44 @@ class GoeController:
             f"the charger answered success; {key} not yet published with the new value",
             latency,
         )
+
+    def _without_result_topic(
+        self, command: Command, expected: Any, already: bool, firmware: str, deadline: float
+    ) -> CommandResult:
+        """Firmware before 051.5: no ``/result``; the state topic is the only confirmation."""
+        key = command.setting.key
+        why = f"firmware {shown_text(firmware, 40)} sends no /result (only 051.5 and later do)"
+        if already:
+            return self._result(command, Outcome.SENT, f"{key} already was {command.payload}; {why}", None)
+        started = time.monotonic()
+        if self._wait_for_value(key, expected, deadline):
+            return self._result(
+                command,
+                Outcome.CONFIRMED,
+                f"the state shows the new value; {why}",
+                time.monotonic() - started,
+            )
+        return self._result(
+            command,
+            Outcome.SENT,
+            f"{why}, and {key} did not show the new value in time; MQTT writes may be off (mcr)",
+            None,
+        )
+
+    def _wait_for_result_or_value(
+        self, waiter: _ResultWaiter, key: str, value: Any, deadline: float
+    ) -> float | None:
+        """Wait until ``/result`` arrives or (unless ``value`` is ``_NOTHING``) the state shows ``value``;
+        returns when the state showed it, else ``None``."""
+        with self._state_changed:
+            while waiter.text is None:
+                if value is not _NOTHING and key in self._state and values_equal(self._state[key], value):
+                    return time.monotonic()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._state_changed.wait(remaining)
+        return None
 
     def _wait_for_value(self, key: str, value: Any, deadline: float) -> bool:
         with self._state_changed:
@@ -459,15 +578,20 @@ class GoeController:
 
     # ------------------------------------------------------------------ HTTP
 
-    def _send_http(self, command: Command, wait: float) -> CommandResult:
+    def _send_http(self, command: Command, deadline: float) -> CommandResult:
         assert self._http_transport is not None
         key = command.setting.key
+        expected = _expected(command.setting)
         with self._lock:
-            already = key in self._state and values_equal(self._state[key], command.setting.value)
+            already = key in self._state and values_equal(self._state[key], expected)
         started = time.monotonic()
+        if deadline - started <= 0:
+            return self._result(
+                command, Outcome.NO_ANSWER, "not sent: the timeout was used up reading the state", None
+            )
         try:
             response = self._http_transport.get(
-                _api_url(self.base_url, "set"), {key: command.payload}, timeout=wait
+                _api_url(self.base_url, "set"), {key: command.setting.payload}, timeout=deadline - started
             )
         except SourceError as exc:
             return self._result(command, Outcome.NO_ANSWER, str(exc), None)
@@ -478,13 +602,14 @@ class GoeController:
             return self._result(command, Outcome.REJECTED, _http_problem(response, "set"), latency)
         if answer is not True:
             text = answer if isinstance(answer, str) else json.dumps(answer)
-            return self._result(command, Outcome.REJECTED, f"the charger answered: {text}", latency)
+            return self._result(
+                command, Outcome.REJECTED, f"the charger answered: {shown_text(text)}", latency
+            )
         # Accepted: read it back (the charger applies settings within about a second).
-        deadline = started + max(wait, latency)
         readable = True
         while True:
             try:
-                values = self._read_status([key])
+                values = self._read_status([key], deadline - time.monotonic())
             except SourceError as exc:
                 return self._result(
                     command, Outcome.ACCEPTED, f"the charger said true; read-back failed: {exc}", latency
@@ -493,7 +618,7 @@ class GoeController:
                 readable = False
                 break
             self._update_state({key: values[key]})
-            if values_equal(values[key], command.setting.value):
+            if values_equal(values[key], expected):
                 if already:
                     return self._result(
                         command, Outcome.UNCHANGED, f"{key} already was {command.payload}", latency
@@ -506,10 +631,22 @@ class GoeController:
             return self._result(
                 command, Outcome.ACCEPTED, f"the charger said true; {key} cannot be read back", latency
             )
-        shown = json.dumps(self.state.get(key))
+        shown = SECRET_SHOWN if command.setting.secret else shown_text(json.dumps(self.state.get(key)), 80)
         return self._result(
             command, Outcome.ACCEPTED, f"the charger said true but {key} still reads {shown}", latency
         )
+
+
+def state_keys_for(key: str) -> list[str]:
+    """The keys to know before writing ``key``: itself, its cap (``ama`` for ``amp``) and, for
+    currents, the hardware (``var``, ``adi``)."""
+    spec = KEYS.get(key)
+    keys = [key]
+    if spec is not None and spec.max_key:
+        keys.append(spec.max_key)
+    if spec is not None and spec.hardware_limited:
+        keys.extend(_HARDWARE_KEYS)
+    return keys
 
 
 _MISSING: Any = object()
@@ -523,9 +660,7 @@ def _json_body(response: HttpResponse) -> Any:
 
 
 def _http_problem(response: HttpResponse, endpoint: str) -> str:
-    text = response.text.strip().replace("\n", " ")
-    if len(text) > 200:
-        text = text[:200] + "…"
+    text = shown_text(response.text.strip())
     if response.status == 404:
         return (
             f"HTTP 404 from /api/{endpoint}: the HTTP API v2 seems disabled (enable it in the go-e app, "
@@ -536,9 +671,13 @@ def _http_problem(response: HttpResponse, endpoint: str) -> str:
 
 __all__ = [
     "NO_RESULT_HINT",
+    "RESULT_TOPIC_FROM",
     "Command",
     "GoeController",
     "http_command",
     "mqtt_command",
     "normalize_http_url",
+    "sends_result",
+    "shown_text",
+    "state_keys_for",
 ]

@@ -151,8 +151,8 @@ def test_goe_nrg_not_an_array_is_one_row_with_error() -> None:
 
 
 def test_goe_labels_car_err_model_status_and_unknown_codes() -> None:
-    assert goe_rows("go-eCharger/1/car", b"2")[1][0].label == "charging"
-    assert goe_rows("go-eCharger/1/err", b"0")[1][0].label == "none"
+    assert goe_rows("go-eCharger/1/car", b"2")[1][0].label == "Charging"  # apikeys-en.md:27
+    assert goe_rows("go-eCharger/1/err", b"0")[1][0].label == "None"
     assert goe_rows("go-eCharger/1/modelStatus", b"12")[1][0].label == "ChargingBecausePvSurplus"
     unknown = goe_rows("go-eCharger/1/modelStatus", b"250")[1][0]
     assert (unknown.value, unknown.label, unknown.error) == (250.0, None, None)

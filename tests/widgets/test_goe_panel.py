@@ -64,7 +64,7 @@ def test_widgets_start_at_the_chargers_live_values(http_panel: GoePanel) -> None
     assert controls["frc"].value == 0
     assert controls["fna"].value == "evkit simulator"
     assert controls["dwo"].value == ""  # null: no energy limit
-    assert "charging" in http_panel.status.value or "wait car" in http_panel.status.value
+    assert "Charging" in http_panel.status.value or "WaitCar" in http_panel.status.value
 
 
 def test_writes_are_off_at_start_and_apply_sends_nothing(
