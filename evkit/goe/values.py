@@ -136,7 +136,7 @@ def parse_text(spec: KeySpec, text: str) -> Any:
         return None
     if spec.kind in _TEXT_KINDS:
         return _parse_text_value(spec, text)
-    if lowered in _NULL_WORDS:
+    if lowered in _NULL_WORDS and not (spec.choices and _is_choice_name(spec, stripped)):
         raise ValidationError(f"{spec.name}: null is not allowed; expected {spec.allowed()}")
     if spec.choices is not None:
         if spec.accepts_bool and lowered in ("true", "false"):
@@ -170,6 +170,18 @@ def _parse_text_value(spec: KeySpec, text: str) -> Any:
     return text
 
 
+def _choice_names(spec: KeySpec) -> dict[str, int]:
+    names: dict[str, int] = {}
+    for table in (spec.labels_before_59_4 or {}, spec.choices or {}):
+        names.update({normalized_name(name): code for code, name in table.items()})
+    names.update({normalized_name(alias): code for alias, code in spec.aliases.items()})
+    return names
+
+
+def _is_choice_name(spec: KeySpec, text: str) -> bool:
+    return normalized_name(text) in _choice_names(spec)  # tds 0 is named "None"
+
+
 def _parse_choice(spec: KeySpec, text: str) -> Any:
     """The code of a number or documented name (any firmware's table, or an alias); case, ``_``, ``-``
     and spaces do not matter."""
@@ -177,10 +189,7 @@ def _parse_choice(spec: KeySpec, text: str) -> Any:
     if _INT_TEXT.match(text):
         return int(text)
     wanted = normalized_name(text)
-    names: dict[str, int] = {}
-    for table in (spec.labels_before_59_4 or {}, spec.choices):
-        names.update({normalized_name(name): code for code, name in table.items()})
-    names.update({normalized_name(alias): code for alias, code in spec.aliases.items()})
+    names = _choice_names(spec)
     if wanted in names:
         return names[wanted]
     raise ValidationError(f"{spec.name}: {text!r} is not {spec.allowed()}")
