@@ -61,7 +61,7 @@ def _enum_keys(table: str) -> list[str]:
     return sorted(keys)
 
 
-@pytest.mark.parametrize("key", _enum_keys("60.4") + ["bac", "sdp", "ust"])
+@pytest.mark.parametrize("key", [*_enum_keys("60.4"), "bac", "sdp", "ust"])
 def test_enum_labels_of_firmware_59_4_and_later_are_go_es_names(key: str) -> None:
     for code, name in firmware_enums(key).items():
         for firmware in ("059.4", "060.4"):
