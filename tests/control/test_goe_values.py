@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import pytest
@@ -338,3 +339,40 @@ def test_topics_with_and_without_leading_slash() -> None:
     assert result is not None and result.kind == "result" and result.serial == "012345"
     assert parse_topic("evcc/site/pvPower") is None
     assert parse_topic("go-eCharger/012345/amp/other") is None
+
+
+# ------------------------------------------------------------------------------------------ enum names
+
+_ENUM_SETTINGS = sorted(
+    (key, code, name)
+    for key, spec in KEYS.items()
+    if spec.writable and spec.choices is not None
+    for code, name in spec.choices.items()
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    case=st.sampled_from(_ENUM_SETTINGS),
+    flips=st.lists(st.booleans(), min_size=40, max_size=40),
+    separators=st.lists(st.sampled_from(["", "", "", "_", "-", " "]), min_size=40, max_size=40),
+)
+def test_enum_names_parse_whatever_the_case_and_separators(
+    case: tuple[str, int, str], flips: list[bool], separators: list[str]
+) -> None:
+    key, code, name = case
+    typed = "".join(
+        (char.upper() if flip else char.lower()) + sep
+        for char, flip, sep in zip(name, flips, separators, strict=False)
+    )
+    assert prepare_setting(key, typed.strip(" _-") or name).value == code
+
+
+@given(st.text(min_size=1, max_size=20))
+def test_anything_that_is_no_name_or_number_of_bac_is_refused(text: str) -> None:
+    names = {"alwayslock", "lockwhencarisconnected", "lockwhencarischarging", "neverlock", "true", "false"}
+    squashed = re.sub(r"[\s_\-]+", "", text).lower()
+    if squashed in names or text.strip().lstrip("+-").isdigit():
+        return
+    with pytest.raises(ValidationError):
+        prepare_setting("bac", text)
