@@ -369,6 +369,12 @@ ENUM_LABELS: Mapping[str, Mapping[int, str]] = MappingProxyType(
 )
 
 
+#: Keys whose labels depend on the charger's firmware (their tables differ before 59.4), and ``fwv``.
+FIRMWARE_DEPENDENT_KEYS: frozenset[str] = frozenset(
+    {"fwv", *(spec.name for spec in KEYS.values() if spec.labels_before_59_4 is not None)}
+)
+
+
 def key_spec(name: str) -> KeySpec | None:
     """The spec of ``name``, or ``None`` when evkit does not know the key."""
     return KEYS.get(name)
@@ -445,6 +451,7 @@ __all__ = [
     "ERR_LABELS",
     "ERR_LABELS_FROM_59_4",
     "ERR_LABELS_FW60",
+    "FIRMWARE_DEPENDENT_KEYS",
     "FRC_LABELS",
     "FRM_LABELS",
     "KEYS",

@@ -55,6 +55,7 @@ from evkit.errors import AuthError, ConfigError, SourceError, StoreError
 from evkit.evcc import decode as evcc_decode
 from evkit.evcc.decode import Reading
 from evkit.goe import decode as goe_decode
+from evkit.goe.keys import FIRMWARE_DEPENDENT_KEYS
 from evkit.sources.pipeline import CapturePipeline, CaptureStats, WriteResult
 from evkit.sources.writer_process import WriterProcess
 from evkit.store import MQTT_SCHEMA, PartWriter, ensure_writable, new_capture_id, upsert_capture
@@ -71,7 +72,7 @@ _ROUTE_CACHE_LIMIT = 200_000
 _DECODED_CACHE_LIMIT = 100_000
 _CACHED_PAYLOAD_BYTES = 48
 #: go-e keys whose rows depend on more than topic and payload (the charger's firmware).
-_FIRMWARE_DEPENDENT = frozenset({"err", "fwv"})
+_FIRMWARE_DEPENDENT = FIRMWARE_DEPENDENT_KEYS
 #: MQTT 3.1.1 has no Receive Maximum: a broker sends only a few unacknowledged QoS 1 messages at a
 #: time (Mosquitto: ``max_inflight_messages`` = 20), then waits for our acks. So on 3.1.1 a batch is
 #: written (and acknowledged) as soon as deliveries pause this long, instead of after flush_interval.

@@ -248,6 +248,17 @@ def test_frame_firmware_seen_earlier_labels_err() -> None:
     assert frame["label"][1] == later
 
 
+def test_frame_labels_every_firmware_dependent_key_by_the_chargers_firmware() -> None:
+    # lmo 5 is AutomaticStop in the generic table (apikeys-en.md:106) and NextTrip from 59.4 on
+    builder = RowBuilder()
+    before = builder.frame([message("go-eCharger/8/lmo", b"5")])  # firmware not known yet: both readings
+    assert before["label"][0] == "NextTrip (firmware 59.4+) or AutomaticStop (before 59.4)"
+    after = builder.frame([message("go-eCharger/8/fwv", b'"060.4"'), message("go-eCharger/8/lmo", b"5")])
+    assert after["label"][1] == "NextTrip"  # not the cached row of the same topic and payload
+    old = builder.frame([message("go-eCharger/9/fwv", b'"056.2"'), message("go-eCharger/9/lmo", b"5")])
+    assert old["label"][1] == "AutomaticStop"
+
+
 def test_frame_custom_rules() -> None:
     builder = RowBuilder(TopicRules(evcc_roots=("house/evcc",), goe_prefixes=("wallbox",)))
     frame = builder.frame([message("house/evcc/site/homePower", b"300"), message("wallbox/9/car", b"1")])
