@@ -178,6 +178,17 @@ _INT_RANGES: Mapping[str, tuple[int, int]] = {
     "int64": (-(2**63), 2**63 - 1),
 }
 _TIME_UNITS: Mapping[str, str] = {"milliseconds": "ms", "seconds": "s", "minutes": "min"}
+#: A unit the description spells out: "pGrid in W", "measured in Wh", "(in ms)".
+_DESCRIBED_UNIT = re.compile(
+    r"\b(?:in|measured in)\s+(Wh|W|A|Volt|Hz|ct|watts|seconds|milliseconds|minutes|ms|%/s)(?![\w/])"
+)
+_UNIT_WORDS: Mapping[str, str] = {
+    "watts": "W",
+    "Volt": "V",
+    "seconds": "s",
+    "milliseconds": "ms",
+    "minutes": "min",
+}
 _NULLABLE_TYPE = re.compile(r"^optional<(?P<inner>.*)>$|^(?P<a>.*) or null$|^null or (?P<b>.*)$")
 
 
@@ -219,6 +230,9 @@ def _documented(name: str) -> KeySpec:
     access, doc_type, source, description = DOCUMENTED[name]
     half = doc_type_part(doc_type, "get" if access == "R" else "set")
     kind, nullable, low, high, unit = kind_of(half)
+    described = _DESCRIBED_UNIT.search(description)
+    if not unit and described:
+        unit = _UNIT_WORDS.get(described[1], described[1])
     new, old = ENUMS_FROM_59_4.get(name), ENUMS_BEFORE_59_4.get(name)
     labels = new or old
     if kind not in ("int", "any") or labels is None:

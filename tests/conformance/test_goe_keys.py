@@ -5,6 +5,8 @@ Each failure names the doc row (repository, commit, file, line) that evkit disag
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from evkit.errors import ValidationError
@@ -172,3 +174,15 @@ def test_the_http_examples_booleans_are_accepted_where_the_setter_takes_any_json
 
 def test_names_compare_case_insensitively_ignoring_separators() -> None:
     assert normalized_name("Never_Lock") == normalized_name("never-lock") == normalized_name("NEVER LOCK")
+
+
+_UNIT_IN_TEXT = re.compile(r"\b(?:in|measured in)\s+(Wh|W|A|Volt|Hz|ct|watts|seconds|milliseconds|minutes)\b")
+_UNIT = {"watts": "W", "Volt": "V", "seconds": "s", "milliseconds": "ms", "minutes": "min"}
+
+
+@pytest.mark.parametrize("key", [k for k in DOCUMENTED if _UNIT_IN_TEXT.search(newest(k).description)])
+def test_units_the_doc_names_are_evkits_units(key: str) -> None:
+    doc = newest(key)
+    match = _UNIT_IN_TEXT.search(doc.description)
+    assert match is not None
+    assert KEYS[key].unit == _UNIT.get(match[1], match[1]), f"{key}: {doc.description!r} ({doc.source})"
