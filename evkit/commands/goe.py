@@ -116,6 +116,14 @@ def _serial(text: str) -> str:
     return topic_level(text, what="serial")
 
 
+def _firmware(text: str) -> str:
+    from evkit.goe.keys import firmware_version
+
+    if firmware_version(text) is None or not text.strip().isprintable():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a go-e firmware version such as 056.2 or 060.4")
+    return text.strip()
+
+
 def run_set(args: argparse.Namespace) -> int:
     """Handler of ``evkit set goe``."""
     from evkit.control.goe import normalize_http_url
@@ -309,6 +317,7 @@ def _register_sim(sub: Any) -> None:
     )
     parser.add_argument(
         "--firmware",
+        type=_firmware,
         default="056.2",
         help="fwv to report: picks the err numbering (59.4+) and, before 051.5, no MQTT /result",
     )

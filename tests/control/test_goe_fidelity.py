@@ -143,6 +143,14 @@ def test_mtp_null_reads_back_the_default_prefix_and_is_confirmed(sim: GoeSimulat
     assert sim.state["mtp"] == "go-eCharger"
 
 
+def test_mtp_null_over_mqtt_is_confirmed_by_the_default_prefix(sim: GoeSimulator) -> None:
+    host, port = sim.mqtt_host or "", sim.mqtt_port
+    with GoeController.over_mqtt(host, port, serial=sim.serial, prefix=sim.prefix, timeout=5) as goe:
+        assert goe.wait_for_keys(["mtp"], timeout=5)
+        result = goe.set("mtp", None)
+    assert result.outcome is Outcome.CONFIRMED, result.summary()
+
+
 # ------------------------------------------------------------------------------ secrets
 
 
