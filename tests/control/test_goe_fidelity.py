@@ -13,11 +13,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import evkit
 from evkit.cli import main
 from evkit.control.base import Outcome
-from evkit.control.goe import GoeController
+from evkit.control.goe import GoeController, shown_text
 from evkit.sim.goe import GoeSimulator
 from tests.helpers import StartGoeSim
 
@@ -290,3 +292,13 @@ def test_a_raw_non_json_body_is_escaped_and_shortened(
     assert "\x00" not in shown and "\x1b" not in shown and "\x07" not in shown
     assert "\\x00\\x1b[31mevil\\x07\\r\\nsecond line" in shown
     assert "A" * 300 not in shown and "…" in shown
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400), st.integers(min_value=1, max_value=300))
+def test_shown_text_is_always_printable_and_short(text: str, limit: int) -> None:
+    shown = shown_text(text, limit)
+    assert shown.isprintable()
+    assert len(shown) <= limit + 1  # the cut adds "…"
+    if text.isprintable() and len(text) <= limit:
+        assert shown == text
