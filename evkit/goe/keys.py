@@ -124,7 +124,7 @@ class KeySpec:
         elif self.kind == "color":
             text = 'a colour "#RRGGBB"'
         elif self.kind == "url":
-            text = 'a broker URL such as "mqtt://host:1883"'
+            text = 'a broker URL such as "mqtt://host:1883" ("" for none)'
         elif self.kind == "object":
             text = "a JSON object"
         elif self.kind == "array":

@@ -321,7 +321,7 @@ def _check_text(spec: KeySpec, value: Any) -> str:
         raise ValidationError(f"{spec.name}: {what} are not allowed")
     if spec.kind == "color" and not _COLOR.match(value):
         raise ValidationError(f"{spec.name}: {value!r} is not {spec.allowed()}")
-    if spec.kind == "url" and not value.startswith(_URL_SCHEMES):
+    if spec.kind == "url" and value and not value.startswith(_URL_SCHEMES):  # "" = no broker
         raise ValidationError(f"{spec.name}: {value!r} is not {spec.allowed()}")
     return value
 

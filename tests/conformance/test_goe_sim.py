@@ -145,3 +145,39 @@ def test_firmware_before_051_5_sends_no_result() -> None:
     # mqtt-de.md:79 "Seit Firmware 051.5 wird ... eine (nicht persistente) Antwort am Topic mit /result"
     assert offline(firmware="051.4").sends_result is False
     assert offline(firmware="051.5").sends_result is True
+
+
+_SAMPLES = {"bool": True, "float": 1.5, "double": 1.5, "string": "x"}
+_CURRENTS = frozenset({"amp", "ama", "mca", "tcl"})
+
+
+def _sample(key: str, state: dict[str, Any]) -> Any:
+    """A value of the documented setter type: the current one, an enum code, or a plain example."""
+    doc = newest(key)
+    if key in state and state[key] is not None:
+        return state[key]
+    base, _ = plain_type(doc.part("set"))
+    if doc.enums and (base in INT_RANGES or "JsonVariantConst" in base):
+        return min(doc.enums)
+    if key in _CURRENTS:
+        return 6  # modbus-en.md:71-72 "6-32A"
+    if base in INT_RANGES:
+        return max(INT_RANGES[base][0], 1)
+    return _SAMPLES.get(base)
+
+
+_SIMPLE_WRITABLE = [
+    key
+    for key in documented_keys()
+    if newest(key).access != "R"
+    and plain_type(newest(key).part("set"))[0] in (*INT_RANGES, *_SAMPLES, "JsonVariantConst")
+    and (plain_type(newest(key).part("set"))[0] != "JsonVariantConst" or newest(key).enums)
+]
+
+
+@pytest.mark.parametrize("key", _SIMPLE_WRITABLE)
+def test_every_documented_setting_of_a_simple_type_can_be_set(sim: GoeSimulator, key: str) -> None:
+    value = _sample(key, sim.state)
+    assert value is not None
+    error = sim.apply_set(key, json.dumps(value))
+    assert error is None, f"{key}={value!r}: {error} ({newest(key).source})"
