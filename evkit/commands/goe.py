@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evkit.commands._args import integer, number, port, topic_level, topic_part
 from evkit.errors import ConfigError, SourceError, ValidationError
 
 if TYPE_CHECKING:
@@ -54,11 +55,16 @@ def _register_set(sub: Any) -> None:
     where.add_argument("--http", metavar="URL", help="the charger's local HTTP API, e.g. http://192.168.0.77")
     where.add_argument("--host", metavar="H", help="MQTT broker the charger is connected to")
     parser.add_argument(
-        "--port", type=int, default=None, help="MQTT broker port (default 1883, 8883 with --tls)"
+        "--port", type=port, default=None, help="MQTT broker port (default 1883, 8883 with --tls)"
     )
-    parser.add_argument("--serial", metavar="S", help="charger serial number (MQTT topics), e.g. 012345")
     parser.add_argument(
-        "--prefix", default="go-eCharger", help="MQTT topic prefix, key mtp (default go-eCharger)"
+        "--serial", metavar="S", type=_serial, help="charger serial number (MQTT topics), e.g. 012345"
+    )
+    parser.add_argument(
+        "--prefix",
+        type=topic_part("prefix"),
+        default="go-eCharger",
+        help="MQTT topic prefix, key mtp (default go-eCharger)",
     )
     parser.add_argument("--username", help="MQTT user name")
     parser.add_argument(
@@ -70,10 +76,14 @@ def _register_set(sub: Any) -> None:
         "value",
         metavar="VALUE",
         nargs="?",
-        help="the value: 16, on/off/neutral or 0/1/2 for frc, true/false, plain or quoted text, null",
+        help="the value: 16; an enum's number or documented name (frc On, bac NeverLock or never-lock); "
+        "true/false, plain or quoted text, null",
     )
     parser.add_argument(
-        "--timeout", type=float, default=5.0, help="seconds to wait for confirmation (default 5)"
+        "--timeout",
+        type=number(above=0, max=3600),
+        default=5.0,
+        help="seconds the whole command may take: reading the state, sending, confirming (default 5)",
     )
     parser.add_argument("--dry-run", action="store_true", help="print what would be sent; send nothing")
     parser.add_argument(
@@ -87,7 +97,9 @@ def _register_set(sub: Any) -> None:
         help=f"store for the audit log; rows go to DIR/audit/ (default ${STORE_ENV} or ./{DEFAULT_STORE})",
     )
     parser.add_argument("--no-audit", action="store_true", help="do not record this command in the audit log")
-    parser.add_argument("--list", action="store_true", help="list the keys evkit knows and what they allow")
+    parser.add_argument(
+        "--list", action="store_true", help="list the keys go-e documents and what they allow (enum names)"
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=run_set)
 
@@ -100,10 +112,24 @@ def audit_store(option: str | None, *, disabled: bool = False) -> Path | None:
     return path.parent if path.name == "audit" else path
 
 
+def _serial(text: str) -> str:
+    return topic_level(text, what="serial")
+
+
+def _firmware(text: str) -> str:
+    from evkit.goe.keys import firmware_version
+
+    if firmware_version(text) is None or not text.strip().isprintable():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a go-e firmware version such as 056.2 or 060.4")
+    return text.strip()
+
+
 def run_set(args: argparse.Namespace) -> int:
     """Handler of ``evkit set goe``."""
+    from evkit.control.goe import normalize_http_url
     from evkit.goe.values import prepare_setting
 
+    deadline = time.monotonic() + args.timeout  # --timeout is for the whole command
     if args.list:
         _print_keys()
         return 0
@@ -113,8 +139,8 @@ def run_set(args: argparse.Namespace) -> int:
         )
     if args.http is None and args.host is None:
         raise ConfigError("say where the charger is: --http URL, or --host H --serial S for MQTT")
-    if args.timeout <= 0:
-        raise ConfigError("--timeout must be more than 0 seconds")
+    if args.http is not None:
+        normalize_http_url(args.http)  # a malformed URL exits 2 before anything else
     if args.host is not None and not args.serial:
         raise ConfigError("MQTT needs --serial (the charger's serial number, as in go-eCharger/<serial>/...)")
     if args.http is not None and (args.serial or args.username or args.password_env or args.tls):
@@ -133,7 +159,8 @@ def run_set(args: argparse.Namespace) -> int:
         result = _not_sent(args, setting, f"not sent: {exc}", store)
     else:
         with controller:
-            result = controller.set(args.key, args.value, raw_key=args.raw_key)
+            remaining = max(0.0, deadline - time.monotonic())
+            result = controller.set(args.key, args.value, raw_key=args.raw_key, timeout=remaining)
     if args.json:
         print(json.dumps(_result_json(result)))
     else:
@@ -168,8 +195,7 @@ def _not_sent(
 def _connect(
     args: argparse.Namespace, password: str | None, store: Path | None, timeout: float
 ) -> GoeController:
-    from evkit.control.goe import GoeController
-    from evkit.goe.keys import KEYS
+    from evkit.control.goe import GoeController, state_keys_for
 
     if args.http is not None:
         return GoeController.over_http(args.http, audit=store, timeout=timeout)
@@ -184,25 +210,22 @@ def _connect(
         audit=store,
         timeout=timeout,
     )
-    # let the retained state arrive: enables "unchanged" and amp <= ama
-    spec = KEYS.get(args.key)
-    if spec is not None:
-        controller.wait_for_keys([args.key, spec.max_key or ""], timeout=1.0)
+    # let the retained state arrive: enables "unchanged", amp <= ama, the var/adi limit, and tells
+    # whether this firmware answers on /result (fwv)
+    controller.wait_for_keys([*state_keys_for(args.key), "fwv"], timeout=min(1.0, timeout))
     return controller
 
 
 def _dry_run(args: argparse.Namespace, password: str | None) -> int:
     """Print the exact command. Reads the charger's state if it can (amp <= ama); sends nothing."""
-    from evkit.control.goe import Command, http_command, mqtt_command, normalize_http_url
-    from evkit.goe.keys import KEYS
+    from evkit.control.goe import Command, http_command, mqtt_command, normalize_http_url, state_keys_for
     from evkit.goe.values import prepare_setting
 
     command: Command
     try:
         with _connect(args, password, None, min(args.timeout, 2.0)) as controller:
             if controller.transport_name == "http":
-                spec = KEYS.get(args.key)
-                controller.refresh([args.key] + ([spec.max_key] if spec and spec.max_key else []))
+                controller.refresh(state_keys_for(args.key))
             command = controller.prepare(args.key, args.value, raw_key=args.raw_key)
     except SourceError as exc:
         print(f"evkit: {exc}; checked without the charger's current state", file=sys.stderr)
@@ -236,10 +259,10 @@ def _result_json(result: CommandResult) -> dict[str, Any]:
 def _print_keys() -> None:
     from evkit.goe.keys import KEYS, READ_ONLY_KEYS, WRITABLE_KEYS
 
-    print("writable go-e keys (evkit validates these):")
+    print("writable go-e keys (evkit validates these; enums take the number or the documented name):")
     for name in WRITABLE_KEYS:
         spec = KEYS[name]
-        print(f"  {name:<4} {spec.description}: {spec.allowed()}")
+        print(f"  {name:<6} {spec.description}: {spec.allowed()}")
     print("read-only keys (refused; the key to write instead in brackets):")
     for name in READ_ONLY_KEYS:
         spec = KEYS[name]
@@ -269,19 +292,38 @@ def _register_sim(sub: Any) -> None:
             "answers, and serve /api/status and /api/set on 127.0.0.1. Ctrl-C stops it."
         ),
     )
-    parser.add_argument("--serial", default="000001", help="serial number (default 000001)")
+    parser.add_argument("--serial", type=_serial, default="000001", help="serial number (default 000001)")
     parser.add_argument("--mqtt-host", default="127.0.0.1", help="MQTT broker (default 127.0.0.1)")
-    parser.add_argument("--mqtt-port", type=int, default=1883, help="MQTT broker port (default 1883)")
+    parser.add_argument("--mqtt-port", type=port, default=1883, help="MQTT broker port (default 1883)")
     parser.add_argument("--no-mqtt", action="store_true", help="serve HTTP only")
-    parser.add_argument("--prefix", default="go-eCharger", help="topic prefix (default go-eCharger)")
     parser.add_argument(
-        "--http-port", type=int, default=0, help="HTTP port on 127.0.0.1 (default: a free one)"
+        "--prefix",
+        type=topic_part("prefix"),
+        default="go-eCharger",
+        help="topic prefix (default go-eCharger)",
+    )
+    parser.add_argument(
+        "--http-port",
+        type=integer(min=0, max=65535),
+        default=0,
+        help="HTTP port on 127.0.0.1 (default 0: a free one)",
     )
     parser.add_argument("--no-http", action="store_true", help="serve MQTT only")
     parser.add_argument(
         "--read-only", action="store_true", help="writes disabled: no MQTT /result, HTTP set errors"
     )
-    parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    parser.add_argument(
+        "--speed", type=number(above=0, max=10_000), default=1.0, help="simulated seconds per real second"
+    )
+    parser.add_argument(
+        "--firmware",
+        type=_firmware,
+        default="056.2",
+        help="fwv to report: picks the err numbering (59.4+) and, before 051.5, no MQTT /result",
+    )
+    parser.add_argument(
+        "--variant", type=int, choices=(11, 22), default=22, help="var: 11 (16 A) or 22 (32 A)"
+    )
     parser.add_argument("--no-car", action="store_true", help="start with no car connected")
     parser.add_argument(
         "--keep-retained", action="store_true", help="leave the retained state on the broker when stopping"
@@ -306,6 +348,8 @@ def run_sim(args: argparse.Namespace) -> int:
         read_only=args.read_only,
         speed=args.speed,
         car_connected=not args.no_car,
+        firmware=args.firmware,
+        variant=args.variant,
         cleanup=not args.keep_retained,
     )
     simulator.start()

@@ -9,6 +9,8 @@ Outcomes and exit codes::
     confirmed   the device showed the new value                       exit 0
     accepted    the device said OK (go-e ``true``/``success``)        exit 0
     unchanged   already that value (evcc sends no echo then)          exit 0
+    sent        sent; the device cannot confirm it (go-e firmware     exit 0
+                before 051.5 has no /result) and no new value seen
     dry_run     nothing was sent on purpose                           exit 0
     rejected    the device answered with an error                     exit 1
     no_answer   no confirmation within the timeout                    exit 1
@@ -40,6 +42,7 @@ class Outcome(StrEnum):
     CONFIRMED = "confirmed"
     UNCHANGED = "unchanged"
     ACCEPTED = "accepted"
+    SENT = "sent"
     REJECTED = "rejected"
     NO_ANSWER = "no_answer"
     EXPIRED = "expired"  # Easee: the command's ExpiresAt passed before the charger took it
@@ -56,14 +59,16 @@ class Outcome(StrEnum):
         return self in _OK_OUTCOMES
 
 
-_OK_OUTCOMES = frozenset({Outcome.CONFIRMED, Outcome.UNCHANGED, Outcome.ACCEPTED, Outcome.DRY_RUN})
+_OK_OUTCOMES = frozenset(
+    {Outcome.CONFIRMED, Outcome.UNCHANGED, Outcome.ACCEPTED, Outcome.SENT, Outcome.DRY_RUN}
+)
 
 #: Exit code of the CLI for each outcome (validation errors exit 2 and have no outcome).
 EXIT_CODES: dict[Outcome, int] = {outcome: 0 if outcome.ok else 1 for outcome in Outcome}
 
 
 def exit_code(outcome: Outcome) -> int:
-    """0 for confirmed / accepted / unchanged / dry run; 1 for rejected / no answer."""
+    """0 for confirmed / accepted / unchanged / sent / dry run; 1 for rejected / no answer."""
     return EXIT_CODES[outcome]
 
 

@@ -6,15 +6,23 @@ fails), sent exactly as the charger expects (compact JSON; MQTT QoS 1, never ret
 
 Confirmation:
 
-* MQTT: the charger answers on ``<prefix>/<serial>/<key>/result`` with ``success`` or an error text.
-  No answer within the timeout means writes are probably disabled (``mcr=true``, or firmware >= 051.5
-  with MQTT writes not allowed) -- reported as ``no_answer``, never a hang.
+* MQTT: the charger answers on ``<prefix>/<serial>/<key>/result`` with ``success`` or an error text
+  (from firmware 051.5 on, mqtt-de.md:79), then publishes the new value on the state topic. No answer
+  within the timeout means writes are probably disabled (``mcr=true``, or MQTT writes not allowed) --
+  reported as ``no_answer``, never a hang -- unless the state topic shows the new value, which confirms
+  it. Firmware before 051.5 (``fwv``) has no ``/result``: the state topic is the only confirmation, and
+  without it the outcome is ``sent`` (exit 0: sent, but this firmware cannot confirm it).
 * HTTP: the JSON body (read on 4xx/5xx too) has ``true`` or an error string per key; then the value is
   read back with ``/api/status?filter=<key>``.
 
 Outcomes: ``confirmed`` (the state shows the new value), ``unchanged`` (it already had that value;
 still sent), ``accepted`` (the charger said yes but the state does not show it yet, or the key cannot be
-read back), ``rejected`` (the charger's error text), ``no_answer``.
+read back), ``sent`` (firmware without ``/result`` and no new value seen), ``rejected`` (the charger's
+error text), ``no_answer``.
+
+``timeout`` is for the whole command: reading the state first, sending and confirming all end within
+it. Secret settings (``mck``, ``ocppck``, ``wifis``...) are sent as given but shown and audited as
+``***``. Text the charger sends back (a non-JSON body, an error) is shown escaped and shortened.
 
 >>> goe = GoeController.over_http("http://192.168.0.77")        # doctest: +SKIP
 >>> goe.set("amp", 16).summary()                                 # doctest: +SKIP
@@ -28,14 +36,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from evkit.control.audit import AuditLog
 from evkit.control.base import (
     CommandResult,
-    HttpResponse,
     HttpTransport,
     Listeners,
     MqttMessage,
@@ -46,11 +52,24 @@ from evkit.control.base import (
     mask_secrets,
     utc_now,
 )
+from evkit.control.goe_commands import (
+    RESULT_TOPIC_FROM,
+    Command,
+    api_url,
+    expected_value,
+    http_command,
+    http_problem,
+    json_body,
+    mqtt_command,
+    normalize_http_url,
+    sends_result,
+    shown_text,
+    state_keys_for,
+)
+from evkit.control.goe_mqtt import NO_RESULT_HINT, MqttConfirmation
 from evkit.errors import ConfigError, SourceError
-from evkit.goe.keys import KEYS
-from evkit.goe.status import DEFAULT_PREFIX, parse_payload, parse_topic, set_topic
-from evkit.goe.values import GoeSetting, prepare_setting, values_equal
-from evkit.sources.http import build_url
+from evkit.goe.status import DEFAULT_PREFIX, parse_payload, parse_topic
+from evkit.goe.values import SECRET_SHOWN, prepare_setting, values_equal
 
 log = logging.getLogger(__name__)
 
@@ -60,66 +79,11 @@ StateCallback = Callable[[str, Any], None]
 #: How often the HTTP read-back polls; the charger's logic runs once per second.
 READBACK_INTERVAL_S = 0.25
 
-NO_RESULT_HINT = (
-    "MQTT writes may be disabled on the charger: mcr (MQTT read-only) is true, or firmware 051.5 and "
-    "later with MQTT writes not enabled (allow them in the go-e app, or over HTTP: /api/set?mcr=false)"
-)
+
+_MISSING: Any = object()
 
 
-@dataclass(frozen=True)
-class Command:
-    """Where a setting goes and what is sent: the preview of a write and its dry run."""
-
-    setting: GoeSetting
-    transport: TransportName
-    target: str  # the MQTT topic or the full HTTP URL (secrets masked)
-    payload: str
-
-    def describe(self) -> str:
-        """``publish <topic> <payload> (QoS 1, not retained)`` or ``GET <url>``."""
-        if self.transport == "mqtt":
-            return f"publish {self.target} {self.payload} (QoS 1, not retained)"
-        return f"GET {self.target}"
-
-
-def mqtt_command(setting: GoeSetting, serial: str, prefix: str = DEFAULT_PREFIX) -> Command:
-    """The MQTT command for ``setting``: topic ``<prefix>/<serial>/<key>/set`` and the JSON payload."""
-    return Command(setting, "mqtt", set_topic(serial, setting.key, prefix), setting.payload)
-
-
-def http_command(setting: GoeSetting, base_url: str) -> Command:
-    """The HTTP command for ``setting``: ``<base>/api/set?<key>=<url-encoded JSON>``."""
-    url = build_url(_api_url(base_url, "set"), {setting.key: setting.payload})
-    return Command(setting, "http", mask_secrets(url), setting.payload)
-
-
-def _api_url(base_url: str, endpoint: str) -> str:
-    return f"{base_url.rstrip('/')}/api/{endpoint}"
-
-
-def normalize_http_url(url: str) -> str:
-    """``192.168.0.77`` -> ``http://192.168.0.77``; refuses URLs that are not http(s)."""
-    text = url.strip()
-    if "://" not in text:
-        text = f"http://{text}"
-    if not text.startswith(("http://", "https://")):
-        raise ConfigError(f"--http needs an http:// URL of the charger, got {mask_secrets(url)!r}")
-    for suffix in ("/api/status", "/api/set", "/api"):
-        if text.rstrip("/").endswith(suffix):
-            text = text.rstrip("/")[: -len(suffix)]
-    return text.rstrip("/")
-
-
-class _ResultWaiter:
-    """Collects ``/result`` answers for one key while a command waits."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.text: str | None = None
-        self.at: float | None = None
-
-
-class GoeController:
+class GoeController(MqttConfirmation):
     """Reads and writes one go-e charger. Build it with :meth:`over_http` or :meth:`over_mqtt`, or give
     it a transport (``http=`` base URL + ``http_transport``, or ``mqtt=`` + ``serial``).
 
@@ -149,7 +113,7 @@ class GoeController:
         self._state: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._state_changed = threading.Condition(self._lock)
-        self._waiters: dict[str, list[_ResultWaiter]] = {}
+        self._waiters = {}
         self._listeners: Listeners[StateCallback] = Listeners("go-e state")
         self._command_lock = threading.Lock()
         self._subscriptions: list[Subscription] = []
@@ -292,17 +256,19 @@ class GoeController:
         """
         wanted = list(keys) if keys is not None else None
         if self._http_transport is not None:
-            self._update_state(self._read_status(wanted))
+            self._update_state(self._read_status(wanted, self.timeout))
         state = self.state
         return state if wanted is None else {key: state[key] for key in wanted if key in state}
 
-    def _read_status(self, keys: list[str] | None) -> dict[str, Any]:
+    def _read_status(self, keys: list[str] | None, timeout: float) -> dict[str, Any]:
         assert self._http_transport is not None
+        if timeout <= 0:
+            raise SourceError(f"no time left to read /api/status at {self.where}")
         params = {"filter": ",".join(keys)} if keys else None
-        response = self._http_transport.get(_api_url(self.base_url, "status"), params, timeout=self.timeout)
-        body = _json_body(response)
+        response = self._http_transport.get(api_url(self.base_url, "status"), params, timeout=timeout)
+        body = json_body(response)
         if not isinstance(body, dict):
-            raise SourceError(_http_problem(response, "status"))
+            raise SourceError(http_problem(response, "status"))
         return body
 
     # ------------------------------------------------------------------ commands
@@ -329,13 +295,15 @@ class GoeController:
         """Validate, send, confirm and audit one setting. ``value`` may be typed text (``"16"``).
 
         Raises ``ValidationError`` (nothing sent) for bad input; connection failures come back as a
-        ``no_answer`` result with the reason, so they are audited too.
+        ``no_answer`` result with the reason, so they are audited too. ``timeout`` (default: the
+        controller's) bounds the whole command: reading the state first, sending and confirming.
         """
         wait = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
         command = self.prepare(key, value, raw_key=raw_key)  # static rules first: exit 2 even if offline
         if self._http_transport is not None and not dry_run:
             try:
-                self._prime_http_state(key)
+                self._prime_http_state(key, deadline)
             except SourceError as exc:
                 result = self._result(command, Outcome.NO_ANSWER, f"not sent: {exc}", None)
                 self._record(result)
@@ -346,9 +314,9 @@ class GoeController:
         else:
             with self._command_lock:  # one command at a time: each /result belongs to its command
                 if self._mqtt is not None:
-                    result = self._send_mqtt(command, wait)
+                    result = self._send_mqtt(command, max(0.0, deadline - time.monotonic()))
                 else:
-                    result = self._send_http(command, wait)
+                    result = self._send_http(command, deadline)
         self._record(result)
         return result
 
@@ -356,11 +324,11 @@ class GoeController:
         if self.audit is not None:
             self.audit.record(result)
 
-    def _prime_http_state(self, key: str) -> None:
-        # Read the key (and its cap, e.g. ama for amp) first: enables "unchanged" and amp <= ama.
-        spec = KEYS.get(key)
-        keys = [key] + ([spec.max_key] if spec is not None and spec.max_key else [])
-        self.refresh(keys)
+    def _prime_http_state(self, key: str, deadline: float) -> None:
+        # Read the key (and its caps: ama for amp, var/adi for currents) first: enables "unchanged"
+        # and the limits. Within the command's deadline.
+        keys = state_keys_for(key)
+        self._update_state(self._read_status(keys, deadline - time.monotonic()))
 
     def _result(
         self, command: Command, outcome: Outcome, detail: str, latency: float | None
@@ -392,99 +360,38 @@ class GoeController:
         else:
             self._update_state({}, removed=(topic.key,))
 
-    def _on_result(self, message: MqttMessage) -> None:
-        topic = parse_topic(message.topic, self.prefix)
-        if topic is None or topic.kind != "result":
-            return
-        with self._lock:
-            waiters = list(self._waiters.get(topic.key, ()))
-        for waiter in waiters:
-            if waiter.text is None:
-                waiter.text = message.text.strip()
-                waiter.at = time.monotonic()
-                waiter.event.set()
-
-    def _send_mqtt(self, command: Command, wait: float) -> CommandResult:
-        assert self._mqtt is not None
-        key = command.setting.key
-        with self._lock:
-            known = key in self._state
-            already = known and values_equal(self._state[key], command.setting.value)
-            seen_charger = bool(self._state)
-        waiter = _ResultWaiter()
-        with self._lock:
-            self._waiters.setdefault(key, []).append(waiter)
-        started = time.monotonic()
-        try:
-            try:
-                self._mqtt.publish(command.target, command.payload, qos=1, retain=False)
-            except SourceError as exc:
-                return self._result(command, Outcome.NO_ANSWER, f"not sent: {exc}", None)
-            if not waiter.event.wait(wait):
-                detail = f"no /result from the charger within {wait:g} s; {NO_RESULT_HINT}"
-                if not seen_charger:
-                    detail += (
-                        f". Also, nothing was seen under {self.prefix}/{self.serial}/: check the serial, "
-                        "the prefix (mtp) and that the charger uses this broker"
-                    )
-                return self._result(command, Outcome.NO_ANSWER, detail, None)
-        finally:
-            with self._lock:
-                self._waiters[key].remove(waiter)
-        latency = (waiter.at or time.monotonic()) - started
-        answer = waiter.text or ""
-        if answer.lower() != "success":
-            return self._result(command, Outcome.REJECTED, f"the charger answered: {answer}", latency)
-        if already:
-            return self._result(command, Outcome.UNCHANGED, f"{key} already was {command.payload}", latency)
-        deadline = started + max(wait, latency)
-        if self._wait_for_value(key, command.setting.value, deadline):
-            return self._result(command, Outcome.CONFIRMED, "", latency)
-        return self._result(
-            command,
-            Outcome.ACCEPTED,
-            f"the charger answered success; {key} not yet published with the new value",
-            latency,
-        )
-
-    def _wait_for_value(self, key: str, value: Any, deadline: float) -> bool:
-        with self._state_changed:
-            while True:
-                if key in self._state and values_equal(self._state[key], value):
-                    return True
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._state_changed.wait(remaining)
-
-    # ------------------------------------------------------------------ HTTP
-
-    def _send_http(self, command: Command, wait: float) -> CommandResult:
+    def _send_http(self, command: Command, deadline: float) -> CommandResult:
         assert self._http_transport is not None
         key = command.setting.key
+        expected = expected_value(command.setting)
         with self._lock:
-            already = key in self._state and values_equal(self._state[key], command.setting.value)
+            already = key in self._state and values_equal(self._state[key], expected)
         started = time.monotonic()
+        if deadline - started <= 0:
+            return self._result(
+                command, Outcome.NO_ANSWER, "not sent: the timeout was used up reading the state", None
+            )
         try:
             response = self._http_transport.get(
-                _api_url(self.base_url, "set"), {key: command.payload}, timeout=wait
+                api_url(self.base_url, "set"), {key: command.setting.payload}, timeout=deadline - started
             )
         except SourceError as exc:
             return self._result(command, Outcome.NO_ANSWER, str(exc), None)
         latency = time.monotonic() - started
-        body = _json_body(response)
+        body = json_body(response)
         answer = body.get(key, _MISSING) if isinstance(body, dict) else _MISSING
         if answer is _MISSING:
-            return self._result(command, Outcome.REJECTED, _http_problem(response, "set"), latency)
+            return self._result(command, Outcome.REJECTED, http_problem(response, "set"), latency)
         if answer is not True:
             text = answer if isinstance(answer, str) else json.dumps(answer)
-            return self._result(command, Outcome.REJECTED, f"the charger answered: {text}", latency)
+            return self._result(
+                command, Outcome.REJECTED, f"the charger answered: {shown_text(text)}", latency
+            )
         # Accepted: read it back (the charger applies settings within about a second).
-        deadline = started + max(wait, latency)
         readable = True
         while True:
             try:
-                values = self._read_status([key])
+                values = self._read_status([key], deadline - time.monotonic())
             except SourceError as exc:
                 return self._result(
                     command, Outcome.ACCEPTED, f"the charger said true; read-back failed: {exc}", latency
@@ -493,7 +400,7 @@ class GoeController:
                 readable = False
                 break
             self._update_state({key: values[key]})
-            if values_equal(values[key], command.setting.value):
+            if values_equal(values[key], expected):
                 if already:
                     return self._result(
                         command, Outcome.UNCHANGED, f"{key} already was {command.payload}", latency
@@ -506,39 +413,21 @@ class GoeController:
             return self._result(
                 command, Outcome.ACCEPTED, f"the charger said true; {key} cannot be read back", latency
             )
-        shown = json.dumps(self.state.get(key))
+        shown = SECRET_SHOWN if command.setting.secret else shown_text(json.dumps(self.state.get(key)), 80)
         return self._result(
             command, Outcome.ACCEPTED, f"the charger said true but {key} still reads {shown}", latency
         )
 
 
-_MISSING: Any = object()
-
-
-def _json_body(response: HttpResponse) -> Any:
-    try:
-        return json.loads(response.text)
-    except (json.JSONDecodeError, ValueError):
-        return None
-
-
-def _http_problem(response: HttpResponse, endpoint: str) -> str:
-    text = response.text.strip().replace("\n", " ")
-    if len(text) > 200:
-        text = text[:200] + "…"
-    if response.status == 404:
-        return (
-            f"HTTP 404 from /api/{endpoint}: the HTTP API v2 seems disabled (enable it in the go-e app, "
-            f"key hai) or this is not a go-e charger ({text or 'no body'})"
-        )
-    return f"HTTP {response.status} from /api/{endpoint}: {text or 'no body'}"
-
-
 __all__ = [
     "NO_RESULT_HINT",
+    "RESULT_TOPIC_FROM",
     "Command",
     "GoeController",
     "http_command",
     "mqtt_command",
     "normalize_http_url",
+    "sends_result",
+    "shown_text",
+    "state_keys_for",
 ]

@@ -8,6 +8,7 @@ what the kit refuses.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from evkit.errors import ValidationError
-from evkit.goe.keys import KEYS, WRITABLE_KEYS, KeySpec
+from evkit.goe.keys import KEYS, KeySpec, hardware_current_limit
 from evkit.goe.status import encode_json
+from evkit.secrets import is_secret_key
 
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _URL_SCHEMES = ("mqtt://", "mqtts://", "ws://", "wss://")
@@ -26,6 +28,23 @@ _TRUE_WORDS = frozenset({"true", "1", "on", "yes"})
 _FALSE_WORDS = frozenset({"false", "0", "off", "no"})
 _NULL_WORDS = frozenset({"null", "none"})
 _IDS_FIELDS = ("pGrid", "pPv", "pAkku")
+#: Line breaks allowed in PEM certificates and keys (mck, mqcc, msc, ocpp*).
+_PEM_CONTROL = frozenset("\n\r")
+SECRET_SHOWN = "***"
+
+
+def _shown(key: str, value: Any) -> str:
+    """``repr`` of a value for a message; ``***`` for a secret key (``mck``, ``wifis``, ...)."""
+    spec = KEYS.get(key)
+    if is_secret_key(key) or (spec is not None and spec.secret):
+        return SECRET_SHOWN
+    return repr(value)
+
+
+def normalized_name(text: str) -> str:
+    """An enum name as compared: case-insensitive, ignoring ``_``, ``-`` and spaces
+    (``NeverLock`` == ``never-lock`` == ``never lock``)."""
+    return re.sub(r"[\s_\-]+", "", text).lower()
 
 
 @dataclass(frozen=True)
@@ -37,8 +56,19 @@ class GoeSetting:
     payload: str
     raw_key: bool = False
 
+    @property
+    def secret(self) -> bool:
+        """True when the value is a secret (``mck``, ``ocppck``, ``wifis``...): never shown or logged."""
+        spec = KEYS.get(self.key)
+        return is_secret_key(self.key) or (spec is not None and spec.secret)
+
+    @property
+    def shown_payload(self) -> str:
+        """The payload as it may be shown and logged: ``***`` for a secret."""
+        return SECRET_SHOWN if self.secret else self.payload
+
     def __str__(self) -> str:
-        return f"{self.key}={self.payload}"
+        return f"{self.key}={self.shown_payload}"
 
 
 def prepare_setting(
@@ -82,9 +112,12 @@ def check_key(key: str, *, raw_key: bool = False) -> KeySpec | None:
     if spec is None:
         if raw_key:
             return None
+        close = difflib.get_close_matches(key, [name for name, spec in KEYS.items() if spec.writable], n=3)
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
         raise ValidationError(
-            f"unknown go-e key {key!r}; writable keys are: {', '.join(sorted(WRITABLE_KEYS))}. "
-            "For a key of newer firmware pass --raw-key (raw_key=True) to send the JSON value as given"
+            f"unknown go-e key {key!r}: not in go-e's key tables; {hint}`evkit set goe --list` shows the "
+            f"{sum(spec.writable for spec in KEYS.values())} writable keys (amp, frc, lmo, fna, ...). For "
+            "a key of newer firmware pass --raw-key (raw_key=True) to send the JSON value as given"
         )
     if not spec.writable:
         hint = ""
@@ -103,9 +136,11 @@ def parse_text(spec: KeySpec, text: str) -> Any:
         return None
     if spec.kind in _TEXT_KINDS:
         return _parse_text_value(spec, text)
-    if lowered in _NULL_WORDS:
+    if lowered in _NULL_WORDS and not (spec.choices and _is_choice_name(spec, stripped)):
         raise ValidationError(f"{spec.name}: null is not allowed; expected {spec.allowed()}")
     if spec.choices is not None:
+        if spec.accepts_bool and lowered in ("true", "false"):
+            return lowered == "true"
         return _parse_choice(spec, stripped)
     if spec.kind == "int":
         return _parse_number(spec, stripped)
@@ -116,7 +151,7 @@ def parse_text(spec: KeySpec, text: str) -> Any:
             return True
         if lowered in _FALSE_WORDS:
             return False
-        raise ValidationError(f"{spec.name}: {text!r} is not {spec.allowed()}")
+        raise ValidationError(f"{spec.name}: {_shown(spec.name, text)} is not {spec.allowed()}")
     return _parse_raw_json(spec.name, stripped)
 
 
@@ -135,15 +170,28 @@ def _parse_text_value(spec: KeySpec, text: str) -> Any:
     return text
 
 
+def _choice_names(spec: KeySpec) -> dict[str, int]:
+    names: dict[str, int] = {}
+    for table in (spec.labels_before_59_4 or {}, spec.choices or {}):
+        names.update({normalized_name(name): code for code, name in table.items()})
+    names.update({normalized_name(alias): code for alias, code in spec.aliases.items()})
+    return names
+
+
+def _is_choice_name(spec: KeySpec, text: str) -> bool:
+    return normalized_name(text) in _choice_names(spec)  # tds 0 is named "None"
+
+
 def _parse_choice(spec: KeySpec, text: str) -> Any:
+    """The code of a number or documented name (any firmware's table, or an alias); case, ``_``, ``-``
+    and spaces do not matter."""
     assert spec.choices is not None
     if _INT_TEXT.match(text):
         return int(text)
-    wanted = text.lower()
-    for code, name in spec.choices.items():
-        names = {name.lower(), name.split(" (")[0].lower(), name.replace(" ", "").lower()}
-        if wanted in names:
-            return code
+    wanted = normalized_name(text)
+    names = _choice_names(spec)
+    if wanted in names:
+        return names[wanted]
     raise ValidationError(f"{spec.name}: {text!r} is not {spec.allowed()}")
 
 
@@ -153,9 +201,9 @@ def _parse_number(spec: KeySpec, text: str) -> Any:
     try:
         number = float(text)
     except ValueError:
-        raise ValidationError(f"{spec.name}: {text!r} is not {spec.allowed()}") from None
+        raise ValidationError(f"{spec.name}: {_shown(spec.name, text)} is not {spec.allowed()}") from None
     if not math.isfinite(number):
-        raise ValidationError(f"{spec.name}: {text!r} is not {spec.allowed()}")
+        raise ValidationError(f"{spec.name}: {_shown(spec.name, text)} is not {spec.allowed()}")
     return number
 
 
@@ -163,9 +211,10 @@ def _parse_raw_json(key: str, text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError:
+        example = "'\"...\"'" if _shown(key, text) == SECRET_SHOWN else f"'\"{text}\"'"
         raise ValidationError(
-            f"{key}: {text!r} is not JSON; the value is sent as JSON as given, so quote text "
-            f"(e.g. '\"{text}\"'), and write numbers, true/false or null plainly"
+            f"{key}: {_shown(key, text)} is not JSON; the value is sent as JSON as given, so quote text "
+            f"(e.g. {example}), and write numbers, true/false or null plainly"
         ) from None
 
 
@@ -187,11 +236,13 @@ def validate_value(spec: KeySpec, value: Any, *, state: Mapping[str, Any] | None
     if spec.kind == "bool":
         if isinstance(value, bool):
             return value
-        raise ValidationError(f"{spec.name}: {value!r} is not {spec.allowed()}")
+        raise ValidationError(f"{spec.name}: {_shown(spec.name, value)} is not {spec.allowed()}")
     if spec.kind in _TEXT_KINDS:
         return _check_text(spec, value)
     if spec.name == "ids":
         return _check_ids(value)
+    if spec.kind == "array" and not isinstance(value, list):
+        raise ValidationError(f"{spec.name}: expected {spec.allowed()}")
     if spec.name == "rst":
         if value is True:
             return True
@@ -202,7 +253,12 @@ def validate_value(spec: KeySpec, value: Any, *, state: Mapping[str, Any] | None
     return value
 
 
-def _check_int(spec: KeySpec, value: Any, state: Mapping[str, Any] | None) -> int:
+def _check_int(spec: KeySpec, value: Any, state: Mapping[str, Any] | None) -> int | bool:
+    if isinstance(value, bool) and spec.accepts_bool:
+        # The setter takes any JSON (JsonVariantConst, e.g. 59.4:22) and go-e's own example sends
+        # `bac=false&sdp=true` (http-en.md:40). What the charger makes of it is not documented: the
+        # boolean is sent as given and the read-back shows the resulting number.
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError(f"{spec.name}: {value!r} is not {spec.allowed()}")
     if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
@@ -213,6 +269,10 @@ def _check_int(spec: KeySpec, value: Any, state: Mapping[str, Any] | None) -> in
             raise ValidationError(f"{spec.name}: {number} is not {spec.allowed()}")
         return number
     _check_range(spec, number)
+    hardware = hardware_current_limit(state) if spec.hardware_limited else None
+    if hardware is not None and number > hardware[0]:
+        amps, why = hardware
+        raise ValidationError(f"{spec.name} {number} is above this charger's limit of {amps} A ({why})")
     limit = _current_limit(spec, state)
     if limit is not None and number > limit:
         raise ValidationError(
@@ -248,14 +308,20 @@ def _check_range(spec: KeySpec, number: float) -> None:
 
 def _check_text(spec: KeySpec, value: Any) -> str:
     if not isinstance(value, str):
-        raise ValidationError(f"{spec.name}: {value!r} is not {spec.allowed()}")
+        raise ValidationError(f"{spec.name}: {_shown(spec.name, value)} is not {spec.allowed()}")
     if spec.max_length is not None and len(value) > spec.max_length:
         raise ValidationError(f"{spec.name}: {len(value)} characters is too long; expected {spec.allowed()}")
-    if any(ord(char) < 0x20 for char in value):
-        raise ValidationError(f"{spec.name}: control characters (newlines, tabs) are not allowed")
+    allowed_control = _PEM_CONTROL if spec.multiline else frozenset()
+    if any(ord(char) < 0x20 and char not in allowed_control for char in value):
+        what = (
+            "control characters other than line breaks"
+            if spec.multiline
+            else "control characters (newlines, tabs)"
+        )
+        raise ValidationError(f"{spec.name}: {what} are not allowed")
     if spec.kind == "color" and not _COLOR.match(value):
         raise ValidationError(f"{spec.name}: {value!r} is not {spec.allowed()}")
-    if spec.kind == "url" and not value.startswith(_URL_SCHEMES):
+    if spec.kind == "url" and value and not value.startswith(_URL_SCHEMES):  # "" = no broker
         raise ValidationError(f"{spec.name}: {value!r} is not {spec.allowed()}")
     return value
 
@@ -301,8 +367,10 @@ def values_equal(left: Any, right: Any) -> bool:
 
 
 __all__ = [
+    "SECRET_SHOWN",
     "GoeSetting",
     "check_key",
+    "normalized_name",
     "parse_text",
     "prepare_setting",
     "validate_value",

@@ -1,10 +1,27 @@
 """A go-e Charger simulator: MQTT like the real one (retained JSON per key, ``/set`` -> ``/result``) and
 the local HTTP API v2 (``/api/status``, ``/api/set``) on loopback.
 
-Sets are applied by the same rules the kit validates with (:mod:`evkit.goe.values`), so whatever the
-kit refuses, the simulator refuses too, with go-e-like error texts. ``read_only=True`` mimics a charger
-whose writes are disabled: MQTT ``/set`` gets no ``/result`` (like ``mcr=true`` or firmware >= 051.5 with
-MQTT writes off) and HTTP ``/api/set`` answers 500 with an error string per key.
+Sets are applied by the rules of go-e's key tables (:mod:`evkit.goe.keys`, tested against the
+transcribed tables in ``tests/conformance/``), with go-e-like error texts. ``read_only=True`` mimics a
+charger whose writes are disabled: MQTT ``/set`` gets no ``/result`` (like ``mcr=true`` or firmware >=
+051.5 with MQTT writes off) and HTTP ``/api/set`` answers 500 with an error string per key.
+
+Firmware (``firmware``, reported as ``fwv``) matters as documented: before 051.5 no ``/result`` is
+published at all (mqtt-de.md:79), only the new state; from 59.4 on ``err`` uses the renumbered table
+(apikeys_Firmware_59.4_sorted.md:64), before it the generic one (apikeys-en.md:68); see :meth:`fault`.
+The hardware limits the current: ``variant`` 11 means 16 A at most (apikeys-en.md:265), the 16 A adapter
+``adi`` "Limits the current to 16A" (apikeys-en.md:10). What the charger answers to ``amp=20`` on such a
+unit is not documented: the simulator refuses the set (like evkit) and, if the adapter is plugged in
+later, limits the charging current to 16 A.
+
+``bac``/``sdp`` are set with JSON of any type (``set: JsonVariantConst``, 59.4:22) and go-e's own
+example sends ``bac=false&sdp=true`` (http-en.md:40); the meaning of a boolean is not documented. The
+simulator reads it by the key's name, "Button allow Current change" (apikeys-en.md:25): ``true`` (allow)
+= 3 NeverLock, ``false`` = 0 AlwaysLock.
+
+A transaction (``trx``, apikeys-en.md:252): null when none, 0 without a card. With access control
+``acs`` 1 (Wait) a connected car charges only after ``trx=0`` (start without a card); with ``acs`` 0 a
+plugged car starts one at once. Unplugging ends it.
 
 Charging dynamics (one step per ``tick_s``, ``speed`` times faster than real time): a connected car
 charges when ``frc`` is 2, or 0 and the energy limit ``dwo`` is not reached; current = ``min(amp, tcl)``
@@ -23,7 +40,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -33,87 +50,26 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from evkit.errors import SourceError, ValidationError
-from evkit.goe.keys import KEYS
-from evkit.goe.status import DEFAULT_PREFIX, NRG_LENGTH, encode_json, result_topic, state_topic
-from evkit.goe.values import validate_value
+from evkit.goe.keys import (
+    ADAPTER_LIMIT_A,
+    ERR_LABELS,
+    ERR_LABELS_FROM_59_4,
+    KEYS,
+    NEW_TABLES_FROM,
+    firmware_version,
+    hardware_current_limit,
+)
+from evkit.goe.status import DEFAULT_PREFIX, encode_json, result_topic, state_topic
+from evkit.goe.values import normalized_name, validate_value
+from evkit.sim.goe_state import (
+    DEFAULT_EXTRA_KEYS,
+    NOMINAL_VOLTAGE,
+    READ_ONLY_TEXT,
+    RESULT_TOPIC_FROM,
+    initial_state,
+)
 
 log = logging.getLogger(__name__)
-
-NOMINAL_VOLTAGE = 230.0
-#: Keys a newer firmware would have but evkit's table does not (for trying ``--raw-key``).
-DEFAULT_EXTRA_KEYS: Mapping[str, Any] = {"cwe": False}
-READ_ONLY_TEXT = "api writes are disabled on this charger (simulated read-only)"
-
-
-def initial_state(serial: str, prefix: str, broker_url: str, read_only: bool) -> dict[str, Any]:
-    """The key values a freshly booted simulated 22 kW charger reports (car connected, idle)."""
-    return {
-        # settings
-        "amp": 16,
-        "ama": 32,
-        "frc": 0,
-        "psm": 0,
-        "lmo": 3,
-        "acs": 0,
-        "fna": "evkit simulator",
-        "dwo": None,
-        "fup": False,
-        "fzf": False,
-        "pgt": 0,
-        "fst": 1400,
-        "zfo": 0,
-        "mca": 6,
-        "tcl": None,
-        "acp": True,
-        "frm": 1,
-        "cch": "#00FFFF",
-        "cfi": "#00FF00",
-        "cid": "#0000FF",
-        "cwc": "#FFFF00",
-        "lbr": 255,
-        "lse": False,
-        "ust": 0,
-        "bac": 0,
-        "sdp": 0,
-        "mce": True,
-        "mcu": broker_url,
-        "mcr": read_only,
-        "mtp": prefix,
-        "hai": True,
-        "hla": False,
-        # status
-        "alw": False,
-        "car": 3,
-        "err": 0,
-        "modelStatus": 15,
-        "nrg": [NOMINAL_VOLTAGE] * 3 + [0.0] * (NRG_LENGTH - 3),
-        "eto": 1_234_567,
-        "wh": 0.0,
-        "tma": [24.5, 26.0],
-        "tpa": 0.0,
-        "cdi": None,
-        "acu": None,
-        "pha": [False, False, False, True, True, True],
-        "pnp": 0,
-        "fsp": False,
-        "cbl": 32,
-        "var": 22,
-        "trx": 0,
-        "rbt": 0,
-        "utc": "",
-        "loc": "",
-        "fwv": "056.2",
-        "sse": serial,
-        "typ": "go-eCharger_V3",
-        "oem": "go-e",
-        "pgrid": None,
-        "ppv": None,
-        "pakku": None,
-        "rssi": -61,
-        "fhz": 50.0,
-        "mcs": True,
-        "mcc": True,
-    }
 
 
 class GoeSimulator:
@@ -138,6 +94,9 @@ class GoeSimulator:
         extra_keys: Mapping[str, Any] | None = None,
         cleanup: bool = True,
         seed: int | None = 0,
+        firmware: str = "056.2",
+        variant: int = 22,
+        adapter: bool = False,
     ) -> None:
         self.serial = serial
         self.mqtt_host = mqtt_host
@@ -149,7 +108,13 @@ class GoeSimulator:
         self.cleanup = cleanup
         self.http_read_only = read_only
         broker_url = f"mqtt://{mqtt_host}:{mqtt_port}" if mqtt_host else ""
-        self._state = initial_state(serial, self.prefix, broker_url, read_only)
+        self.firmware = firmware
+        version = firmware_version(firmware)
+        #: Firmware before 051.5 publishes no ``/result`` (mqtt-de.md:79).
+        self.sends_result = version is None or version >= RESULT_TOPIC_FROM
+        self._state = initial_state(
+            serial, self.prefix, broker_url, read_only, firmware=firmware, variant=variant, adapter=adapter
+        )
         self._extra = dict(DEFAULT_EXTRA_KEYS if extra_keys is None else extra_keys)
         self._state.update(self._extra)
         self._car_connected = car_connected
@@ -163,6 +128,7 @@ class GoeSimulator:
         self._http_thread: threading.Thread | None = None
         self._boot = time.monotonic()
         self._charge_ms = 0.0
+        self._clock_offset = timedelta(0)
         self.sets_applied = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -223,6 +189,33 @@ class GoeSimulator:
         with self._lock:
             return json.loads(json.dumps(self._state))  # type: ignore[no-any-return]
 
+    def fault(self, name: str | None) -> int | None:
+        """Raise the error ``name`` (``"Overtemp"``; ``None`` clears it) numbered as this firmware
+        does: 59.4 and later use the renumbered table. Returns the ``err`` code published."""
+        if name is None:
+            code: int | None = 0
+        else:
+            version = firmware_version(self.firmware)
+            table = ERR_LABELS_FROM_59_4 if version is None or version >= NEW_TABLES_FROM else ERR_LABELS
+            codes = {normalized_name(label): code for code, label in table.items()}
+            code = codes.get(normalized_name(name))
+            if code is None:
+                raise ValueError(
+                    f"firmware {self.firmware} has no error {name!r}; it knows {', '.join(table.values())}"
+                )
+        with self._lock:
+            self._state["err"] = code
+            self._step(0.0)
+        self._publish_changes()
+        return code
+
+    def use_adapter(self, plugged: bool = True) -> None:
+        """Plug the 16 A adapter in or out (``adi``): it limits the current to 16 A."""
+        with self._lock:
+            self._state["adi"] = plugged
+            self._step(0.0)
+        self._publish_changes()
+
     def plug(self, connected: bool = True) -> None:
         """Connect or disconnect the simulated car (``wh`` resets on disconnect, like the real one)."""
         with self._lock:
@@ -250,6 +243,8 @@ class GoeSimulator:
                 return None
             if not spec.writable:
                 return f"{key}: tried to set api key without setter ({json_text})"
+            if spec.accepts_bool and isinstance(value, bool):
+                value = 3 if value else 0  # "Button allow ... change": true = NeverLock, false = AlwaysLock
             try:
                 checked = validate_value(spec, value, state=self._state)
             except ValidationError as exc:
@@ -269,6 +264,8 @@ class GoeSimulator:
             self._boot = time.monotonic()
         elif key == "mtp":
             self._state["mtp"] = value if value is not None else DEFAULT_PREFIX
+        elif key == "utc":
+            self._set_clock(value)
         else:
             self._state[key] = value
 
@@ -285,9 +282,19 @@ class GoeSimulator:
         state = self._state
         energy_limit_hit = state["dwo"] is not None and state["wh"] >= state["dwo"]
         allowed = state["frc"] == 2 or (state["frc"] == 0 and not energy_limit_hit)
+        if not self._car_connected:
+            state["trx"] = None  # unplugging ends the transaction
+        elif state["trx"] is None and state["acs"] == 0:
+            state["trx"] = 0  # access open: a plugged car starts a transaction without a card
+        authorized = state["acs"] == 0 or state["trx"] is not None
+        allowed = allowed and authorized and state["err"] in (0, None)
         charging = self._car_connected and allowed
         limit = state["tcl"] if state["tcl"] is not None else state["amp"]
-        current = float(min(limit, state["amp"], state["ama"])) if charging else 0.0
+        hardware = hardware_current_limit(state)
+        cap = hardware[0] if hardware is not None else state["ama"]
+        if state.get("adi"):
+            cap = min(cap, ADAPTER_LIMIT_A)
+        current = float(min(limit, state["amp"], state["ama"], cap)) if charging else 0.0
         phases = 1 if state["psm"] == 1 else 3
         volts = [round(NOMINAL_VOLTAGE + self._random.uniform(-2.0, 2.0), 1) for _ in range(3)]
         amps = [
@@ -312,15 +319,30 @@ class GoeSimulator:
             state["car"] = 2
         else:
             state["car"] = 4 if energy_limit_hit else 3
-        state["modelStatus"] = self._model_status(energy_limit_hit)
+        state["modelStatus"] = self._model_status(energy_limit_hit, authorized)
         self._charge_ms = self._charge_ms + seconds * 1000 if charging else 0.0
         state["cdi"] = {"type": 1, "value": int(self._charge_ms)} if charging else None
         state["rbt"] = int((time.monotonic() - self._boot) * 1000 * self.speed)
-        now = datetime.now(UTC)
+        now = datetime.now(UTC) + self._clock_offset
         state["utc"] = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}"
         state["loc"] = now.astimezone().strftime("%Y-%m-%dT%H:%M:%S")
 
-    def _model_status(self, energy_limit_hit: bool) -> int:
+    def _set_clock(self, text: str) -> None:
+        # utc is R/W (apikeys-en.md:264) as a string; its format is not documented. The simulator
+        # takes the form it publishes (ISO 8601, UTC) and moves its clock.
+        try:
+            wanted = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return
+        if wanted.tzinfo is None:
+            wanted = wanted.replace(tzinfo=UTC)
+        self._clock_offset = wanted - datetime.now(UTC)
+
+    def _model_status(self, energy_limit_hit: bool, authorized: bool = True) -> int:
+        if self._state.get("err") not in (0, None):
+            return 26  # NotChargingBecauseError
+        if not authorized:
+            return 2  # NotChargingBecauseAccessControl(Wait)
         frc = self._state["frc"]
         if frc == 2:
             return 3  # ChargingBecauseForceStateOn
@@ -390,7 +412,7 @@ class GoeSimulator:
         error = self.apply_set(key, text)
         answer = "success" if error is None else error
         client = self._client
-        if client is not None:
+        if client is not None and self.sends_result:
             client.publish(result_topic(self.serial, key, self.prefix), answer, qos=1, retain=False)
 
     def _publish_changes(self, keys: Iterable[str] | None = None, *, wait: bool = False) -> None:

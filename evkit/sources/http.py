@@ -1,5 +1,9 @@
 """HTTP for device APIs (go-e API v2): a small :class:`~evkit.control.base.HttpTransport` on httpx.
 
+``timeout`` is the budget for the whole request: httpx's own timeouts apply per connect and per read,
+so a device that trickles a byte now and then would hold a command forever; each request therefore
+runs on a short-lived daemon thread and is given up when the budget is spent.
+
 Query values are percent-encoded by us (``%20`` for spaces, ``%22`` for quotes) so a JSON value reaches
 the charger exactly; commas stay literal for ``filter=amp,car``. Every status code is returned with its
 body (go-e answers 400/500 with a JSON body that says which key failed); only "could not talk to the
@@ -9,6 +13,7 @@ such as ``httpx.MockTransport``) to test without a network.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from urllib.parse import quote
 
@@ -51,15 +56,28 @@ class HttpxTransport:
         """GET ``url`` + ``params``; raises ``SourceError`` only when the device cannot be reached."""
         full_url = build_url(url, params)
         shown = mask_secrets(full_url)
-        try:
-            response = self._client.get(full_url, timeout=timeout)
-        except httpx.TimeoutException:
-            raise SourceError(f"no HTTP answer from {shown} within {timeout:g} s") from None
-        except httpx.InvalidURL as exc:
-            raise SourceError(f"invalid URL {shown}: {exc}") from None
-        except httpx.HTTPError as exc:
-            raise SourceError(f"HTTP request to {shown} failed: {mask_secrets(str(exc))}") from None
-        return HttpResponse(status=response.status_code, text=response.text, url=shown)
+        outcome: list[HttpResponse | SourceError] = []
+
+        def request() -> None:
+            try:
+                response = self._client.get(full_url, timeout=timeout)
+                outcome.append(HttpResponse(status=response.status_code, text=response.text, url=shown))
+            except httpx.TimeoutException:
+                outcome.append(SourceError(f"no HTTP answer from {shown} within {timeout:g} s"))
+            except httpx.InvalidURL as exc:
+                outcome.append(SourceError(f"invalid URL {shown}: {exc}"))
+            except (httpx.HTTPError, RuntimeError) as exc:  # RuntimeError: the client was closed meanwhile
+                outcome.append(SourceError(f"HTTP request to {shown} failed: {mask_secrets(str(exc))}"))
+
+        worker = threading.Thread(target=request, name="evkit-http", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if not outcome:
+            raise SourceError(f"no complete HTTP answer from {shown} within {timeout:g} s")
+        result = outcome[0]
+        if isinstance(result, SourceError):
+            raise result
+        return result
 
     def close(self) -> None:
         """Close the client if this transport created it."""

@@ -21,6 +21,7 @@ import polars as pl
 from evkit.evcc import decode as evcc_decode
 from evkit.evcc.decode import Reading
 from evkit.goe import decode as goe_decode
+from evkit.goe.keys import FIRMWARE_DEPENDENT_KEYS
 from evkit.store import MQTT_SCHEMA
 from evkit.store.schema import UTC_US
 
@@ -32,7 +33,7 @@ _ROUTE_CACHE_LIMIT = 200_000
 _DECODED_CACHE_LIMIT = 100_000
 _CACHED_PAYLOAD_BYTES = 48
 #: go-e keys whose rows depend on more than topic and payload (the charger's firmware).
-_FIRMWARE_DEPENDENT = frozenset({"err", "fwv"})
+_FIRMWARE_DEPENDENT = FIRMWARE_DEPENDENT_KEYS
 
 
 #: What the connection thread keeps of one delivery (decoded later, in batches): received_at (epoch

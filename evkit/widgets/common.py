@@ -28,6 +28,7 @@ _COLOURS = {
     Outcome.CONFIRMED: "#1b7f3b",
     Outcome.ACCEPTED: "#1b7f3b",
     Outcome.UNCHANGED: "#555555",
+    Outcome.SENT: "#555555",
     Outcome.DRY_RUN: "#555555",
     Outcome.REJECTED: "#b00020",
     Outcome.NO_ANSWER: "#b35c00",

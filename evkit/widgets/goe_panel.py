@@ -28,7 +28,7 @@ from evkit.control.base import CommandResult
 from evkit.control.goe import GoeController
 from evkit.display import SENTENCE_LIMIT, html_text
 from evkit.errors import ControlError, SourceError
-from evkit.goe.keys import KEYS, label
+from evkit.goe.keys import KEYS, hardware_current_limit, label
 from evkit.goe.status import DEFAULT_PREFIX, NRG_TOTAL_POWER_INDEX
 from evkit.widgets.common import ControlPanel, PendingEdits, preview_html
 
@@ -42,6 +42,12 @@ class GoeField:
     kind: str
     minimum: int = 0
     maximum: int = 0
+
+    def maximum_for(self, state: dict[str, Any]) -> int:
+        """The field's maximum on this charger: a current is capped by ``var``/``adi`` (16 A units)."""
+        spec = KEYS.get(self.key)
+        limit = hardware_current_limit(state) if spec is not None and spec.hardware_limited else None
+        return self.maximum if limit is None else min(self.maximum, limit[0])
 
     @property
     def spec_description(self) -> str:
@@ -73,7 +79,7 @@ SECTIONS: dict[str, tuple[GoeField, ...]] = {
 }
 
 #: Keys shown in the status line.
-STATUS_KEYS = ("car", "modelStatus", "nrg", "wh", "eto", "err", "fwv", "mcc", "sse")
+STATUS_KEYS = ("car", "modelStatus", "nrg", "wh", "eto", "err", "fwv", "mcc", "sse", "var", "adi")
 PANEL_KEYS = tuple(f.key for fields in SECTIONS.values() for f in fields)
 
 
@@ -127,7 +133,8 @@ class _Binding:
             options = [(f"{code} {name}", code) for code, name in (spec.choices or {}).items()]
             return widgets.Dropdown(options=options, value=None, **common)
         if field.kind == "int":
-            return widgets.BoundedIntText(min=field.minimum, max=field.maximum, value=field.minimum, **common)
+            maximum = field.maximum_for(self.panel.goe.state)
+            return widgets.BoundedIntText(min=field.minimum, max=maximum, value=field.minimum, **common)
         if field.kind == "bool":
             return widgets.Checkbox(value=False, indent=True, **common)
         placeholder = "empty = null (off)" if field.kind == "nullable" else ""
@@ -143,10 +150,18 @@ class _Binding:
     def sync(self) -> None:
         """Show the charger's current value; overwrite the widget only while no edit is pending."""
         state = self.panel.goe.state
+        if self.field.kind == "int":
+            maximum = self.field.maximum_for(state)
+            if self.widget.max != maximum:
+                self.syncing = True
+                try:
+                    self.widget.max = maximum  # the unit's limit (var/adi): 16 A on 11 kW units
+                finally:
+                    self.syncing = False
         key = self.field.key
         known = key in state
         value = state.get(key)
-        shown = _shown(key, value) if known else "—"
+        shown = _shown(key, value, state.get("fwv")) if known else "—"
         self.live.value = (
             f"<span style='color:#555'>charger: <b>{html_text(shown)}</b> · "
             f"{html.escape(self.field.spec_description)}</span>"
@@ -166,7 +181,7 @@ class _Binding:
                 self.widget.value = value
         elif kind == "int":
             if isinstance(value, int | float) and not isinstance(value, bool):
-                self.widget.value = max(self.field.minimum, min(self.field.maximum, int(value)))
+                self.widget.value = max(self.field.minimum, min(self.widget.max, int(value)))
         elif kind == "bool":
             self.widget.value = bool(value)
         elif kind == "nullable":
@@ -202,10 +217,10 @@ def _number_text(value: Any) -> str:
     return str(value)
 
 
-def _shown(key: str, value: Any) -> str:
+def _shown(key: str, value: Any, firmware: Any = None) -> str:
     if value is None:
         return "null"
-    name = label(key, value)
+    name = label(key, value, firmware=firmware if isinstance(firmware, str) else None)
     if name is not None:
         return f"{value} ({name})"
     if isinstance(value, bool):
@@ -338,6 +353,10 @@ class GoePanel(ControlPanel):
         binding = self.bindings.get(key)
         if binding is not None:
             binding.sync()
+        if key in ("var", "adi"):  # the unit's current limit changed: the current fields follow
+            for other in self.bindings.values():
+                if other.field.kind == "int":
+                    other.sync()
         if key in STATUS_KEYS:
             self._update_status()
 
@@ -384,7 +403,8 @@ class GoePanel(ControlPanel):
                 html.escape(label("modelStatus", state["modelStatus"]) or f"status {state['modelStatus']}")
             )
         if state.get("err") not in (None, 0):
-            parts.append(f"<b style='color:#b00020'>error {html_text(_shown('err', state['err']))}</b>")
+            error = html_text(_shown("err", state["err"], state.get("fwv")))
+            parts.append(f"<b style='color:#b00020'>error {error}</b>")
         if self._load_error:
             parts.append(f"<span style='color:#b00020'>{html_text(self._load_error, SENTENCE_LIMIT)}</span>")
         self.status.value = f"<span style='color:#555'>{' · '.join(parts)}</span>"

@@ -60,7 +60,7 @@ def test_mqtt_same_value_is_unchanged_and_exits_0(
     "case",
     [
         ("amp", "4", "from 6 to 32"),
-        ("frc", "sometimes", "0 (neutral), 1 (off), 2 (on)"),
+        ("frc", "sometimes", "0 (Neutral), 1 (Off), 2 (On)"),
         ("alw", "true", "write 'frc' instead"),
         ("eto", "0", "read-only"),
         ("newkey", "1", "--raw-key"),
@@ -91,9 +91,9 @@ def test_amp_above_ama_exits_2_over_mqtt(
 
 
 def test_raw_key_exits_0_when_the_charger_knows_it(sim: GoeSimulator, tmp_path: Path) -> None:
-    assert main(http_args(sim, tmp_path, "--raw-key", "cwe", "true")) == 0
-    assert main(mqtt_args(sim, tmp_path, "--raw-key", "cwe", "false")) == 0
-    assert sim.state["cwe"] is False
+    assert main(http_args(sim, tmp_path, "--raw-key", "xfw", "true")) == 0
+    assert main(mqtt_args(sim, tmp_path, "--raw-key", "xfw", "false")) == 0
+    assert sim.state["xfw"] is False
 
 
 def test_rejected_by_the_charger_exits_1(

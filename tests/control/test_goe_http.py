@@ -77,7 +77,7 @@ def test_invalid_value_sends_nothing(sim: GoeSimulator, goe: GoeController) -> N
     with pytest.raises(ValidationError, match="'frc'"):
         goe.set("alw", "true")
     with pytest.raises(ValidationError, match="--raw-key"):
-        goe.set("cwe", "true")
+        goe.set("xfw", "true")
     assert sim.sets_applied == before
 
 
@@ -90,9 +90,9 @@ def test_amp_above_the_chargers_ama_is_refused_before_sending(sim: GoeSimulator,
 
 
 def test_raw_key_reaches_newer_firmware_keys(sim: GoeSimulator, goe: GoeController) -> None:
-    result = goe.set("cwe", "true", raw_key=True)
+    result = goe.set("xfw", "true", raw_key=True)
     assert result.outcome is Outcome.CONFIRMED
-    assert sim.state["cwe"] is True
+    assert sim.state["xfw"] is True
 
 
 def test_raw_key_unknown_to_the_charger_surfaces_its_error(goe: GoeController) -> None:

@@ -120,9 +120,9 @@ def test_charger_error_text_comes_back_as_rejected(goe: GoeController) -> None:
 
 
 def test_raw_key_is_sent_as_given(goe: GoeController, sim: GoeSimulator, observer: MqttRecorder) -> None:
-    result = goe.set("cwe", "true", raw_key=True)
+    result = goe.set("xfw", "true", raw_key=True)
     assert result.outcome is Outcome.CONFIRMED
-    assert sim.state["cwe"] is True
+    assert sim.state["xfw"] is True
     assert wait_until(lambda: [m.payload for m in observer.snapshot()] == [b"true"])
 
 

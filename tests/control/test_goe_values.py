@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import pytest
@@ -49,7 +50,7 @@ def test_the_keys_the_issue_names_are_writable_with_their_types() -> None:
         assert KEYS[name].writable, name
         assert KEYS[name].kind == kind, name
     assert KEYS["dwo"].nullable and KEYS["tcl"].nullable
-    assert dict(KEYS["frc"].choices or {}) == {0: "neutral", 1: "off", 2: "on"}
+    assert dict(KEYS["frc"].choices or {}) == {0: "Neutral", 1: "Off", 2: "On"}  # apikeys-en.md:76
     assert set(KEYS["psm"].choices or {}) == {0, 1, 2}
 
 
@@ -59,7 +60,7 @@ def test_reference_writable_keys_are_all_in_the_table() -> None:
         assert name in WRITABLE_KEYS, name
 
 
-@pytest.mark.parametrize("name", ["alw", "car", "nrg", "eto", "err", "modelStatus", "wh", "tma", "fsp"])
+@pytest.mark.parametrize("name", ["alw", "car", "nrg", "eto", "err", "modelStatus", "wh", "tma", "var"])
 def test_status_keys_are_read_only(name: str) -> None:
     assert name in READ_ONLY_KEYS
     assert not KEYS[name].writable
@@ -72,24 +73,24 @@ def test_every_read_only_hint_points_at_a_writable_key() -> None:
 
 
 def test_labels_decode_enums_and_stay_open_ended() -> None:
-    assert label("car", 2) == "charging"
-    assert label("car", 4) == "complete"
-    assert label("frc", 1) == "off"
+    assert label("car", 2) == "Charging"
+    assert label("car", 4) == "Complete"
+    assert label("frc", 1) == "Off"
     assert label("psm", 2) == "3-phase"
-    assert label("lmo", 4) == "eco (awattar)"
+    assert label("lmo", 4) == "Awattar"
     assert label("modelStatus", 12) == "ChargingBecausePvSurplus"
     assert label("modelStatus", 250) is None  # new firmware codes appear: no exception
     assert label("car", None) is None
     assert label("car", True) is None
-    assert label("car", 2.0) == "charging"
+    assert label("car", 2.0) == "Charging"
 
 
 def test_err_labels_follow_the_firmware_table() -> None:
-    assert label("err", 14) == "NoComm"
+    assert label("err", 14, firmware="056.2") == "NoComm"
     assert label("err", 14, firmware="060.4") == "FiUnknown"
     assert label("err", 18, firmware="60.4") == "CpInvalid"
-    assert label("err", 18) is None
-    assert goe_keys.ENUM_LABELS["car"] is goe_keys.CAR_LABELS
+    assert label("err", 18, firmware="056.2") is None
+    assert goe_keys.ENUM_LABELS["car"] == goe_keys.CAR_LABELS
 
 
 # ------------------------------------------------------------------------------------------ parsing text
@@ -141,10 +142,10 @@ def test_typed_text_becomes_the_exact_json_payload(key: str, text: str, payload:
         ("amp", "sixteen", "whole number"),
         ("amp", "null", "null is not allowed"),
         ("amp", True, "whole number"),
-        ("frc", "3", "0 (neutral), 1 (off), 2 (on)"),
-        ("frc", "maybe", "0 (neutral), 1 (off), 2 (on)"),
+        ("frc", "3", "0 (Neutral), 1 (Off), 2 (On)"),
+        ("frc", "maybe", "0 (Neutral), 1 (Off), 2 (On)"),
         ("psm", "3", "1 (1-phase)"),
-        ("lmo", "1", "3 (default)"),
+        ("lmo", "1", "3 (Default)"),
         ("fup", "yes please", "true or false"),
         ("fup", 1, "true or false"),
         ("fna", 5, "a text"),
@@ -175,7 +176,7 @@ def test_read_only_key_is_refused_with_the_key_to_use_instead() -> None:
     message = str(caught.value)
     assert "read-only" in message
     assert "'frc'" in message
-    assert "2 (on)" in message
+    assert "2 (On)" in message
 
 
 def test_read_only_key_is_refused_even_with_raw_key() -> None:
@@ -191,7 +192,7 @@ def test_unknown_key_is_refused_and_names_raw_key() -> None:
 
 
 def test_raw_key_sends_the_json_value_as_given() -> None:
-    assert prepare_setting("cwe", "true", raw_key=True).payload == "true"
+    assert prepare_setting("xfw", "true", raw_key=True).payload == "true"
     assert prepare_setting("newkey", '{"a": [1, 2]}', raw_key=True).payload == '{"a":[1,2]}'
     assert prepare_setting("newkey", '"text"', raw_key=True).value == "text"
     with pytest.raises(ValidationError, match="quote text"):
@@ -338,3 +339,40 @@ def test_topics_with_and_without_leading_slash() -> None:
     assert result is not None and result.kind == "result" and result.serial == "012345"
     assert parse_topic("evcc/site/pvPower") is None
     assert parse_topic("go-eCharger/012345/amp/other") is None
+
+
+# ------------------------------------------------------------------------------------------ enum names
+
+_ENUM_SETTINGS = sorted(
+    (key, code, name)
+    for key, spec in KEYS.items()
+    if spec.writable and spec.choices is not None
+    for code, name in spec.choices.items()
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    case=st.sampled_from(_ENUM_SETTINGS),
+    flips=st.lists(st.booleans(), min_size=40, max_size=40),
+    separators=st.lists(st.sampled_from(["", "", "", "_", "-", " "]), min_size=40, max_size=40),
+)
+def test_enum_names_parse_whatever_the_case_and_separators(
+    case: tuple[str, int, str], flips: list[bool], separators: list[str]
+) -> None:
+    key, code, name = case
+    typed = "".join(
+        (char.upper() if flip else char.lower()) + sep
+        for char, flip, sep in zip(name, flips, separators, strict=False)
+    )
+    assert prepare_setting(key, typed.strip(" _-") or name).value == code
+
+
+@given(st.text(min_size=1, max_size=20))
+def test_anything_that_is_no_name_or_number_of_bac_is_refused(text: str) -> None:
+    names = {"alwayslock", "lockwhencarisconnected", "lockwhencarischarging", "neverlock", "true", "false"}
+    squashed = re.sub(r"[\s_\-]+", "", text).lower()
+    if squashed in names or text.strip().lstrip("+-").isdigit():
+        return
+    with pytest.raises(ValidationError):
+        prepare_setting("bac", text)

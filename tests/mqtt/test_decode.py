@@ -151,8 +151,8 @@ def test_goe_nrg_not_an_array_is_one_row_with_error() -> None:
 
 
 def test_goe_labels_car_err_model_status_and_unknown_codes() -> None:
-    assert goe_rows("go-eCharger/1/car", b"2")[1][0].label == "charging"
-    assert goe_rows("go-eCharger/1/err", b"0")[1][0].label == "none"
+    assert goe_rows("go-eCharger/1/car", b"2")[1][0].label == "Charging"  # apikeys-en.md:27
+    assert goe_rows("go-eCharger/1/err", b"0")[1][0].label == "None"
     assert goe_rows("go-eCharger/1/modelStatus", b"12")[1][0].label == "ChargingBecausePvSurplus"
     unknown = goe_rows("go-eCharger/1/modelStatus", b"250")[1][0]
     assert (unknown.value, unknown.label, unknown.error) == (250.0, None, None)
@@ -246,6 +246,17 @@ def test_frame_firmware_seen_earlier_labels_err() -> None:
     frame = builder.frame([message("go-eCharger/7/fwv", b'"60.4"'), message("go-eCharger/7/err", b"13")])
     later = goe_rows("go-eCharger/7/err", b"13", firmware="60.4")[1][0].label
     assert frame["label"][1] == later
+
+
+def test_frame_labels_every_firmware_dependent_key_by_the_chargers_firmware() -> None:
+    # lmo 5 is AutomaticStop in the generic table (apikeys-en.md:106) and NextTrip from 59.4 on
+    builder = RowBuilder()
+    before = builder.frame([message("go-eCharger/8/lmo", b"5")])  # firmware not known yet: both readings
+    assert before["label"][0] == "NextTrip (firmware 59.4+) or AutomaticStop (before 59.4)"
+    after = builder.frame([message("go-eCharger/8/fwv", b'"060.4"'), message("go-eCharger/8/lmo", b"5")])
+    assert after["label"][1] == "NextTrip"  # not the cached row of the same topic and payload
+    old = builder.frame([message("go-eCharger/9/fwv", b'"056.2"'), message("go-eCharger/9/lmo", b"5")])
+    assert old["label"][1] == "AutomaticStop"
 
 
 def test_frame_custom_rules() -> None:

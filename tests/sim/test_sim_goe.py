@@ -248,11 +248,11 @@ def test_http_mcr_switches_mqtt_writes_off(
 # ------------------------------------------------------------------------------- evkit sim goe
 
 
-def _spawn_sim(mqtt_broker: tuple[str, int], prefix: str) -> tuple[subprocess.Popen[str], str]:
+def _spawn_sim(mqtt_broker: tuple[str, int], prefix: str, *extra: str) -> tuple[subprocess.Popen[str], str]:
     host, port = mqtt_broker
     command = f"-m evkit sim goe --serial {SERIAL} --prefix {prefix} --mqtt-host {host} --mqtt-port {port}"
     process = subprocess.Popen(
-        [sys.executable, *command.split(), "--http-port", "0", "--speed", "30"],
+        [sys.executable, *command.split(), "--http-port", "0", "--speed", "30", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -288,6 +288,45 @@ def test_sim_command_serves_mqtt_and_http_and_stops_cleanly(
         assert late.last_by_topic() == {}  # the retained state was tidied on SIGTERM
     finally:
         late.close()
+
+
+def test_sim_command_impersonates_an_old_11_kw_charger(mqtt_broker: tuple[str, int], prefix: str) -> None:
+    process, url = _spawn_sim(mqtt_broker, prefix, "--firmware", "051.4", "--variant", "11")
+    try:
+        status = httpx.get(f"{url}/api/status?filter=fwv,var,ama", timeout=5).json()
+        assert status == {"fwv": "051.4", "var": 11, "ama": 16}
+        assert httpx.get(f"{url}/api/set?amp=20", timeout=5).json()["amp"] is not True
+        results = MqttRecorder(*mqtt_broker, prefix, f"{SERIAL}/+/result")
+        state = MqttRecorder(*mqtt_broker, prefix, f"{SERIAL}/amp")
+        try:
+            with PahoTransport(*mqtt_broker) as transport:
+                transport.publish(f"{prefix}/{SERIAL}/amp/set", "12", qos=1, retain=False)
+            assert wait_until(lambda: [m.payload for m in state.on(f"{SERIAL}/amp")][-1:] == [b"12"])
+            time.sleep(0.3)
+            assert results.last_by_topic() == {}  # 051.4: no /result (mqtt-de.md:79)
+        finally:
+            results.close()
+            state.close()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.parametrize(
+    "option", [["--firmware", "latest"], ["--variant", "16"], ["--serial", "#"], ["--speed", "nan"]]
+)
+def test_sim_command_refuses_bad_options(option: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "evkit", "sim", "goe", "--no-mqtt", *option],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2 and option[0] in done.stderr
 
 
 def test_killed_sim_leaves_the_lwt_mcc_false(mqtt_broker: tuple[str, int], prefix: str) -> None:

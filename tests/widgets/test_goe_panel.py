@@ -64,7 +64,7 @@ def test_widgets_start_at_the_chargers_live_values(http_panel: GoePanel) -> None
     assert controls["frc"].value == 0
     assert controls["fna"].value == "evkit simulator"
     assert controls["dwo"].value == ""  # null: no energy limit
-    assert "charging" in http_panel.status.value or "wait car" in http_panel.status.value
+    assert "Charging" in http_panel.status.value or "WaitCar" in http_panel.status.value
 
 
 def test_writes_are_off_at_start_and_apply_sends_nothing(
@@ -227,3 +227,50 @@ def test_controller_is_usable_without_widgets(http_sim: GoeSimulator) -> None:
         results = logic.apply()
         assert [r.setting for r in results] == ["amp"]
         assert logic.edits == {"frc": 7}
+
+
+# ---------------------------------------------------------------------------- hardware limits, firmware
+
+
+def test_current_fields_follow_the_units_limit(tmp_path: Path) -> None:
+    # var 11 = 16 A at most (apikeys-en.md:265); the 16 A adapter too (apikeys-en.md:10)
+    with GoeSimulator(SERIAL, mqtt_host=None, http_port=0, variant=11) as small:
+        panel = GoePanel(http=small.http_url, audit=tmp_path, poll_s=0, timeout=3)
+        try:
+            for key in ("amp", "ama", "mca"):
+                assert panel.controls[key].max == 16, key
+            panel.controls["amp"].value = 16
+            assert "above this charger's limit" not in panel.preview.value
+        finally:
+            panel.close()
+    with GoeSimulator(SERIAL, mqtt_host=None, http_port=0) as big:
+        panel = GoePanel(http=big.http_url, audit=tmp_path, poll_s=0, timeout=3)
+        try:
+            assert panel.controls["amp"].max == 32
+            big.use_adapter(True)
+            panel.refresh_button.click()
+            assert panel.controls["amp"].max == 16
+        finally:
+            panel.close()
+
+
+def test_the_error_is_labelled_by_the_chargers_firmware(tmp_path: Path) -> None:
+    with GoeSimulator(SERIAL, mqtt_host=None, http_port=0, firmware="059.4") as sim:
+        sim.fault("Overtemp")  # 16 from 59.4 on (apikeys_Firmware_59.4_sorted.md:64); 13 before
+        panel = GoePanel(http=sim.http_url, audit=tmp_path, poll_s=0, timeout=3)
+        try:
+            assert "error 16 (Overtemp)" in panel.status.value
+        finally:
+            panel.close()
+
+
+def test_a_secret_setting_is_masked_in_preview_and_log(http_panel: GoePanel, http_sim: GoeSimulator) -> None:
+    controller = http_panel.controller
+    controller.edit("mck", "-----BEGIN PRIVATE KEY-----\nSECRETBODY\n-----END PRIVATE KEY-----")
+    http_panel.refresh_preview()
+    assert "SECRETBODY" not in http_panel.preview.value and "***" in http_panel.preview.value
+    enable_writes(http_panel)
+    http_panel.apply_button.click()
+    assert http_sim.state["mck"].startswith("-----BEGIN")
+    assert not any("SECRETBODY" in entry for entry in http_panel.result_log.entries)
+    assert "SECRETBODY" not in http_panel.result_log.value
