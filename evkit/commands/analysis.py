@@ -223,7 +223,30 @@ def _clean(value: Any) -> Any:
 def _as_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
     """Rows as JSON-ready dicts: times ISO 8601 UTC with Z, floats rounded to 4 decimals, NaN null."""
     frame = frame.with_columns(pl.col(pl.Datetime).dt.strftime(ISO_Z))
-    return [{k: _clean(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
+    # column by column: only float columns need cleaning (a Python call per value is the cost here)
+    columns = [
+        [None if v is None or not math.isfinite(v) else round(v, 4) for v in frame[name].to_list()]
+        if dtype.is_float()
+        else frame[name].to_list()
+        for name, dtype in frame.schema.items()
+    ]
+    names = frame.columns
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+#: ``json.dump(..., indent=2)`` runs Python's pure-Python encoder; records of plain values come out
+#: the same from the C encoder with these separators and the brackets placed by hand.
+_FIELD_SEPARATOR = ",\n    "
+
+
+def json_records(records: list[dict[str, Any]]) -> str:
+    """``json.dumps(records, indent=2)`` for a list of flat dicts of plain values, but fast."""
+    if not records:
+        return "[]"
+    encode = json.JSONEncoder(separators=(_FIELD_SEPARATOR, ": ")).encode
+    # a string value is escaped (a newline becomes \\n), so the separator only ever appears between fields
+    items = [("{\n    " + encode(r)[1:-1] + "\n  }") if r else "{}" for r in records]
+    return "[\n  " + ",\n  ".join(items) + "\n]"
 
 
 def go_duration(seconds: float | None) -> str:
@@ -373,8 +396,7 @@ def _write_sessions(frame: pl.DataFrame, args: argparse.Namespace) -> None:
         return
     with _output(args.out) as out:
         if args.format == "json":
-            json.dump(_as_records(frame), out, indent=2)
-            out.write("\n")
+            out.write(json_records(_as_records(frame)) + "\n")
         elif args.format == "csv":
             # Ids and tokens starting like a formula (=, +, -, @) are read as text by spreadsheets.
             safe = csv_safe(frame)
