@@ -105,16 +105,79 @@ def scan(
     files, schema = found.good, found.schema
     if require and (missing := missing_required(list(schema))):
         raise DatasetError(f"{path} lacks required column(s): {', '.join(missing)}")
-    frame = pl.scan_parquet(
-        files, schema=schema, missing_columns="insert", extra_columns="ignore", hive_partitioning=False
+    if not dedupe:
+        return _scan(files, schema)
+    return without_copies(files, schema)
+
+
+def _scan(files: list[Path], schema: dict[str, pl.DataType], row_index: str | None = None) -> pl.LazyFrame:
+    return pl.scan_parquet(
+        files,
+        schema=schema,
+        missing_columns="insert",
+        extra_columns="ignore",
+        hive_partitioning=False,
+        row_index_name=row_index,
     )
-    if dedupe and {"routing_key", "raw"} <= set(schema):
+
+
+#: A redelivered row is a copy when an earlier row has the same (``key``, ``raw``); the rows that may
+#: be such earlier ones are found by ``narrow`` (cheap columns that equal when ``raw`` does: the
+#: device time is decoded from the body).
+_EASEE_COPY = ("routing_key", ("routing_key", "observed_at"))
+_MQTT_COPY = ("topic", ("topic",))
+
+
+def without_copies(files: list[Path], schema: dict[str, pl.DataType]) -> pl.LazyFrame:
+    """The rows of ``files`` with every redelivered copy of an earlier message removed.
+
+    Only a row the broker marked ``redelivered`` can be a copy: the capture acknowledges a message only
+    after it is on disk, so the broker delivers a message again only to a capture that may already
+    have stored it, and then flags it. The plain rows therefore pass untouched (nothing is hashed
+    when no row is redelivered); each redelivered row is compared with the earlier rows that share
+    its routing key and device time (Easee; MQTT: its topic) and dropped when one of them, or an
+    earlier redelivered row, has the same body: the original delivery is kept wherever its part sorts
+    (parts of several captures sort by capture id, not by time). On stores the capture writes this
+    equals the full rule "one row per (routing_key, raw), the first not redelivered if any; for MQTT a
+    redelivered repeat of (topic, raw) goes" (``tests/store/test_dedupe.py``), without hashing every
+    body.
+    """
+    names = set(schema)
+    rules = [(key, narrow) for key, narrow in (_EASEE_COPY, _MQTT_COPY) if {key, "raw", *narrow} <= names]
+    if "redelivered" not in names:
+        # hand-made data without the flag: the full rule (every copy, redelivered or not, by its body)
+        return _full_rule(_scan(files, schema), names)
+    if not rules or not _any_redelivered(files, schema):
+        return _scan(files, schema)
+    row = "__evkit_row"
+    frame = _scan(files, schema, row_index=row)
+    red = pl.col("redelivered").fill_null(False)
+    plain = frame.filter(red.not_())
+    again = frame.filter(red).cache()
+    candidates = [
+        plain.join(again.select(*narrow).unique(), on=list(narrow), how="semi", nulls_equal=True)
+        for _, narrow in rules
+    ]
+    # plain rows first, then the redelivered ones in the order they were stored: a redelivered row
+    # that is not the first of its (key, raw) has an original, or an earlier redelivered copy
+    pool = pl.concat([*candidates, again], how="vertical").unique(subset=[row]).sort(red, pl.col(row))
+    copy = pl.lit(False)
+    for key, _ in rules:
+        copy = copy | (pl.col(key).is_not_null() & pl.struct(key, "raw").is_first_distinct().not_())
+    kept = pool.filter(red & copy.not_()).sort(row)
+    return plain.merge_sorted(kept, key=row).drop(row)
+
+
+def _any_redelivered(files: list[Path], schema: dict[str, pl.DataType]) -> bool:
+    """Whether any row is flagged redelivered (one boolean column read)."""
+    found = _scan(files, schema).select(pl.col("redelivered").fill_null(False).any()).collect().item()
+    return bool(found)
+
+
+def _full_rule(frame: pl.LazyFrame, names: set[str]) -> pl.LazyFrame:
+    """Keep the first row of each (routing_key, raw); MQTT rows as they are (no flag to go by)."""
+    if {"routing_key", "raw"} <= names:
         frame = frame.filter(
             pl.col("routing_key").is_null() | pl.struct("routing_key", "raw").is_first_distinct()
         )
-    if dedupe and {"topic", "raw", "redelivered"} <= set(schema):
-        # MQTT has no message id: a QoS 1 redelivery (DUP flag) of a message already stored is dropped;
-        # identical payloads published again (not redelivered) are real repeats and stay.
-        repeated = pl.col("topic").is_not_null() & ~pl.struct("topic", "raw").is_first_distinct()
-        frame = frame.filter(~(pl.col("redelivered").fill_null(False) & repeated))
     return frame

@@ -1,0 +1,136 @@
+"""The store's duplicate view: only redelivered rows are compared, with the same result as the full rule.
+
+A capture acknowledges a message only after the part holding it is on disk; a crash or a lost
+connection before the acknowledgement makes the broker deliver it again, flagged ``redelivered``.
+The model below runs that protocol (deliveries, flushes, crashes that lose the unwritten batch,
+reconnects that lose the acknowledgement of a written batch) with the real decoder and the real
+writer, and compares ``scan(dedupe=True)`` with the full rule applied to every row.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from evkit.easee.decode import Delivery, decode_deliveries
+from evkit.store import PartWriter, scan
+from evkit.store.reader import check_dataset
+
+T0_US = 1_764_000_000_000_000
+
+# (charger, observation id, second, value) of each published message: Easee's body carries the
+# device time, so one (routing key, body) is one message (the store's definition of a message)
+_messages = st.lists(
+    st.tuples(
+        st.sampled_from(["EH1", "EH2"]), st.sampled_from([109, 120]), st.integers(0, 5), st.integers(0, 3)
+    ),
+    min_size=1,
+    max_size=25,
+    unique=True,
+)
+# what happens between deliveries
+_events = st.lists(
+    st.sampled_from(["deliver", "deliver", "deliver", "flush", "crash", "reconnect"]), max_size=60
+)
+
+
+def _delivery(msg: tuple[str, int, int, int], redelivered: bool, received: int, epoch: int) -> Delivery:
+    charger, obs, second, value = msg
+    moment = f"2025-11-24T16:00:{second:02d}Z"
+    body = json.dumps({"Timestamp": moment, "Value": value}).encode()
+    return Delivery(f"{charger}.O.{obs}", body, None, redelivered, T0_US + received, epoch)
+
+
+def _capture(root: Path, messages: list[tuple[str, int, int, int]], events: list[str]) -> None:
+    """Run the capture protocol over ``messages`` as ``events`` say; the rest is delivered at the end."""
+    queue: list[tuple[tuple[str, int, int, int], bool]] = [(m, False) for m in messages]
+    batch: list[Delivery] = []
+    unacked: list[tuple[str, int, int, int]] = []
+    writer = PartWriter(root)
+    clock = 0
+    epoch = 0
+
+    def write() -> None:
+        if batch:
+            writer.write(decode_deliveries(batch))
+            batch.clear()
+
+    for event in [*events, *["deliver", "flush"] * (2 * len(messages) + 2)]:
+        clock += 1_000
+        if event == "deliver" and queue:
+            msg, again = queue.pop(0)
+            batch.append(_delivery(msg, again, clock, epoch))
+            unacked.append(msg)
+        elif event == "flush":
+            write()
+            unacked.clear()  # acknowledged
+        elif event == "crash":
+            batch.clear()  # never written
+            queue[:0] = [(m, True) for m in unacked]
+            unacked.clear()
+            writer.close()
+            writer = PartWriter(root)  # a new capture (new capture id: its parts may sort first)
+            epoch += 1
+        elif event == "reconnect":
+            write()  # written, but the acknowledgement is lost with the connection
+            queue[:0] = [(m, True) for m in unacked]
+            unacked.clear()
+            epoch += 1
+    write()
+    writer.close()
+
+
+def _full_rule(root: Path) -> pl.DataFrame:
+    """One row per (routing_key, raw): the first not redelivered if any, else the first; every body hashed."""
+    found = check_dataset(root)
+    frame = pl.scan_parquet(found.good, schema=found.schema, hive_partitioning=False).with_row_index("__i")
+    order = frame.sort(pl.col("redelivered"), pl.col("__i"))
+    kept = order.filter(pl.struct("routing_key", "raw").is_first_distinct())
+    return kept.sort("__i").drop("__i").collect()
+
+
+def _key(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort("routing_key", "raw", "received_at", "capture_id")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(messages=_messages, events=_events)
+def test_cheap_dedupe_equals_the_full_rule_on_captured_stores(
+    messages: list[tuple[str, int, int, int]], events: list[str]
+) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "data"
+        _capture(root, messages, events)
+        cheap = scan(root).collect()
+        assert_frame_equal(_key(cheap), _key(_full_rule(root)))
+        # every distinct message is there once
+        assert cheap.height == len(messages)
+
+
+def test_no_redelivered_rows_means_no_filter(tmp_path: Path) -> None:
+    """Nothing to remove: the plan is the plain scan (no hash of any body)."""
+    PartWriter(tmp_path).write(decode_deliveries([_delivery(("EH1", 120, 1, 1), False, 1, 0)]))
+    plan = scan(tmp_path).explain()
+    assert "is_first_distinct" not in plan and "JOIN" not in plan.upper()
+
+
+def test_copies_of_a_reconnect_and_a_crash_are_removed_and_originals_kept(tmp_path: Path) -> None:
+    messages = [("EH1", 120, s, 1) for s in range(4)]
+    _capture(tmp_path, messages, ["deliver", "deliver", "reconnect", "deliver", "crash"])
+    every = scan(tmp_path, dedupe=False).collect()
+    assert every["redelivered"].sum() >= 2 and every.height > len(messages)
+    kept = scan(tmp_path).collect()
+    assert kept.height == len(messages)
+    assert (
+        kept.filter(pl.col("redelivered"))["raw"]
+        .is_in(every.filter(~pl.col("redelivered"))["raw"].implode())
+        .sum()
+        == 0
+    )
