@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
 
 from evkit.cli import main
 from evkit.errors import StoreError
 from evkit.store import EASEE_SCHEMA, PartWriter, scan
-from evkit.store.compact import compact, compactable_days
+from evkit.store.compact import ROW_GROUP_ROWS, compact, compactable_days
 from tests.conftest import REPO_ROOT
 
 
@@ -54,12 +55,27 @@ def test_compaction_keeps_every_row_and_byte_and_leaves_one_part_per_finished_da
     assert compactable_days(tmp_path) == []
 
 
-def test_compacted_part_is_sorted_by_received_at(tmp_path: Path) -> None:
+def test_compacted_part_is_sorted_by_charger_and_device_time_in_small_row_groups(tmp_path: Path) -> None:
     _fill(tmp_path, days_ago=3, parts=3)
+    day = next(tmp_path.glob("date=*"))
+    writer = PartWriter(tmp_path)
+    start = datetime.fromisoformat(day.name.removeprefix("date=")).replace(hour=5, tzinfo=UTC)
+    shuffled = _batch(start, 20_000, "Z").with_columns(
+        charger_id=pl.Series([f"EH{i % 7}" for i in range(20_000)]),
+        observed_at=pl.Series([start - timedelta(seconds=(i * 7919) % 20_000) for i in range(20_000)]),
+    )
+    writer.write(shuffled)
+    writer.close()
     compact(tmp_path)
-    (part,) = list(tmp_path.glob("date=*/*.parquet"))
-    received = pl.read_parquet(part)["received_at"]
-    assert received.is_sorted()
+    (part,) = list(day.glob("*.parquet"))
+    frame = pl.read_parquet(part)
+    assert frame.height == 20_000 + 3 * 2 * 5
+    key = frame.select(pl.col("charger_id").fill_null("~"), "observed_at", "received_at")
+    assert key.sort(key.columns, nulls_last=True).equals(key)
+    meta = pq.ParquetFile(part).metadata
+    assert meta.num_row_groups >= 3 and meta.row_group(0).num_rows <= ROW_GROUP_ROWS
+    column = meta.schema.names.index("charger_id")
+    assert meta.row_group(0).column(column).statistics.has_min_max
 
 
 def test_cli_compact_reports_what_it_did(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
