@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 import polars as pl
 
@@ -79,3 +80,22 @@ def first_deliveries(lf: pl.LazyFrame, extra: Iterable[str] = ()) -> pl.LazyFram
         .join(plain.select("__id"), on="__id", how="anti")
     )
     return pl.concat([plain, again], how="vertical").drop("__id", "__red")
+
+
+def narrowed(
+    lf: pl.LazyFrame,
+    chargers: Sequence[str] | None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pl.LazyFrame:
+    """The rows of ``lf`` of ``chargers`` observed in [``start``, ``end``) (each optional).
+
+    The filters reach the Parquet reader, which skips the row groups whose statistics exclude them
+    (compacted days are sorted by charger and device time: one charger is a few row groups a day)."""
+    if chargers:
+        lf = lf.filter(pl.col("charger_id").is_in(list(chargers)))
+    if start is not None:
+        lf = lf.filter(pl.col("observed_at") >= start)
+    if end is not None:
+        lf = lf.filter(pl.col("observed_at") < end)
+    return lf

@@ -132,11 +132,34 @@ def _register_latency(top: Any) -> None:
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output (default table)")
     parser.add_argument("--by", choices=("charger", "observation", "hour"), help="also break down by this")
     parser.add_argument("--out", metavar="FILE", help="write to FILE instead of the terminal")
+    add_narrowing(parser)
     add_skip_damaged(parser)
     parser.set_defaults(func=_latency_command)
 
 
 # ------------------------------------------------------------------------------------------ helpers
+
+
+def add_narrowing(parser: argparse.ArgumentParser) -> None:
+    """``--charger ID`` (repeatable), ``--from TIME``, ``--to TIME``: read only those rows."""
+    parser.add_argument(
+        "--charger", action="append", metavar="ID", help="only this charger (repeat for several)"
+    )
+    parser.add_argument(
+        "--from", dest="start", metavar="TIME", help="only rows the device took at or after TIME (UTC)"
+    )
+    parser.add_argument(
+        "--to", dest="end", metavar="TIME", help="only rows the device took before TIME (UTC)"
+    )
+
+
+def time_window(args: argparse.Namespace) -> tuple[datetime | None, datetime | None]:
+    """``--from`` and ``--to`` as UTC times (exit 2 with a sentence when they are not, or reversed)."""
+    start = parse_time(args.start, "--from") if getattr(args, "start", None) else None
+    end = parse_time(args.end, "--to") if getattr(args, "end", None) else None
+    if start is not None and end is not None and end <= start:
+        raise ConfigError(f"--to {args.end!r} must be after --from {args.start!r}")
+    return start, end
 
 
 def load(directory: str) -> pl.LazyFrame:
@@ -446,10 +469,12 @@ def latency_summary(lf: pl.LazyFrame, by: str | None) -> dict[str, Any]:
 
 
 def _latency_command(args: argparse.Namespace) -> int:
+    from evkit.analysis._prep import narrowed
     from evkit.analysis.latency import latency_stats
 
+    start, end = time_window(args)
     with tqdm(total=2, desc="latency", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
-        lf = load(args.directory)
+        lf = narrowed(load(args.directory), args.charger, start, end)
         bar.update()
         if args.format == "json":
             payload = latency_summary(lf, args.by)

@@ -8,12 +8,22 @@ from pathlib import Path
 from typing import Any
 
 from evkit.commands._dataset import add_skip_damaged
+from evkit.commands.analysis import add_narrowing, time_window
 
 
 def _run(args: argparse.Namespace) -> int:
     from evkit.report import build_report  # plotly loads only when a report is asked for
 
-    out = build_report(args.dataset, args.out, title=args.title, progress=not args.no_progress)
+    start, end = time_window(args)
+    out = build_report(
+        args.dataset,
+        args.out,
+        title=args.title,
+        progress=not args.no_progress,
+        chargers=args.charger,
+        start=start,
+        end=end,
+    )
     print(out.resolve())
     return 0
 
@@ -37,5 +47,6 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)"
     )
+    add_narrowing(parser)
     add_skip_damaged(parser)
     parser.set_defaults(func=_run, no_progress=not sys.stderr.isatty())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from evkit import __version__, analysis
 from evkit import figures as fig
+from evkit.analysis._prep import narrowed
 from evkit.analysis.home import evcc_liveness_summary
 from evkit.display import SENTENCE_LIMIT, display_labels, plotly_text
 from evkit.errors import DatasetError, StoreError
@@ -366,14 +367,25 @@ def _write(out: Path, text: str) -> None:
         raise StoreError(f"cannot write the report to {out}: {exc.strerror or exc}") from exc
 
 
-def build_report(source: Source, out: Path | str, *, title: str | None = None, progress: bool = True) -> Path:
+def build_report(
+    source: Source,
+    out: Path | str,
+    *,
+    title: str | None = None,
+    progress: bool = True,
+    chargers: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Path:
     """Analyse ``source`` (a dataset directory or file, or a frame) and write one offline HTML page.
 
     The page has an overview (dataset, time range, chargers, messages, capture manifest without
     secrets), tables of sessions, energy per charger, latency per hop, data quality and connectivity,
     and the evkit figures. plotly.js is inlined once, so it opens without a network. Raises
     ``DatasetError`` for a path without Parquet, missing required columns or an empty dataset.
-    Returns the path written.
+    Returns the path written. ``chargers``, ``start`` and ``end`` narrow the report to the rows of those
+    chargers observed in [start, end) (only those rows are read; sessions crossing the window's
+    edges show as started before the data or still open).
     """
     out = Path(out)
     steps = ["reading", "sessions", "energy", "latency", "data quality", "connectivity", "writing"]
@@ -385,6 +397,7 @@ def build_report(source: Source, out: Path | str, *, title: str | None = None, p
     try:
         bar.set_postfix_str(steps[0])
         lf, name, manifest = _load(source)
+        lf = narrowed(lf, chargers, start, end)
         overview = _overview(lf)
         if overview["rows"] == 0:
             raise DatasetError(f"{name} has no rows: nothing to report")
