@@ -6,7 +6,9 @@ Shapes:
 - ``arrival``: what ``evkit capture`` writes: daily partitions (``date=YYYY-MM-DD``), rows in arrival
   order, ~1 % redelivered copies (flagged ``redelivered``) arriving 30 s after the original;
 - ``sorted``: an export of the same month, the contract's required columns only, no copies, one file
-  per block of chargers sorted by (charger_id, observed_at).
+  per block of chargers sorted by (charger_id, observed_at);
+- ``compacted``: the arrival shape after ``evkit compact`` (one part a day sorted by charger and
+  device time, small row groups with statistics).
 """
 
 from __future__ import annotations
@@ -185,6 +187,19 @@ def sort_by_charger(src: Path, dst: Path, per_file: int = 50) -> int:
     return rows
 
 
+def compacted_copy(src: Path, dst: Path) -> None:
+    """``src`` (arrival shape, one part a day) as a capture leaves it (two parts a day), then compacted."""
+    from evkit.store.compact import compact
+
+    for day in sorted(src.glob("date=*")):
+        frame = pl.read_parquet(sorted(day.glob("*.parquet")), hive_partitioning=False)
+        half = frame.height // 2
+        for n, part in enumerate((frame.head(half), frame.tail(frame.height - half))):
+            (dst / day.name).mkdir(parents=True, exist_ok=True)
+            part.write_parquet(dst / day.name / f"part-bench-{n}.parquet", compression="zstd")
+    compact(dst)
+
+
 def ensure(root: Path, shape: str, chargers: int, days: int, silent_share: float = 0.0) -> Path:
     """The dataset of ``shape`` below ``root`` (``root/arrival``, ``root/sorted``), generated when absent."""
     arrival = root / "arrival"
@@ -192,6 +207,11 @@ def ensure(root: Path, shape: str, chargers: int, days: int, silent_share: float
         generate(arrival, chargers, days, silent_share=silent_share)
     if shape == "arrival":
         return arrival
+    if shape == "compacted":
+        out = root / "compacted"
+        if not (out.exists() and any(out.rglob("part-compacted-*.parquet"))):
+            compacted_copy(arrival, out)
+        return out
     out = root / "sorted"
     if not (out.exists() and any(out.glob("*.parquet"))):
         sort_by_charger(arrival, out)
