@@ -12,7 +12,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -209,6 +209,19 @@ def _collect(lf: pl.LazyFrame, where: str) -> pl.DataFrame:
         raise DatasetError(f"cannot analyse {where}: {first_line}") from exc
 
 
+def _collect_in_buckets(
+    lf: pl.LazyFrame, analyse: Callable[[pl.LazyFrame], pl.LazyFrame], where: str
+) -> pl.DataFrame:
+    """``_collect(analyse(lf))`` for a per-charger analysis, in charger buckets when the data is large."""
+    from evkit.analysis import buckets
+
+    try:
+        return buckets.in_charger_buckets(lf, analyse, buckets.ROWS_PER_BUCKET)
+    except pl.exceptions.PolarsError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatasetError(f"cannot analyse {where}: {first_line}") from exc
+
+
 def parse_time(text: str, option: str) -> datetime:
     """An ISO 8601 date or date-time; naive values are UTC."""
     try:
@@ -387,12 +400,18 @@ def _sessions_command(args: argparse.Namespace) -> int:
             lf = lf.filter(pl.col("charger_id").is_in(args.charger))
         bar.update()
         bar.set_postfix_str("sessionising")
-        result = sessions(lf, gap=timedelta(minutes=args.gap_minutes))
-        if start is not None:
-            result = result.filter(pl.col("started_at") >= start)
-        if end is not None:
-            result = result.filter(pl.col("started_at") < end)
-        frame = _collect(result, args.directory)
+        gap = timedelta(minutes=args.gap_minutes)
+
+        def analyse(part: pl.LazyFrame) -> pl.LazyFrame:
+            result = sessions(part, gap=gap)
+            if start is not None:
+                result = result.filter(pl.col("started_at") >= start)
+            if end is not None:
+                result = result.filter(pl.col("started_at") < end)
+            return result
+
+        # a large dataset is sessionised in buckets of chargers: memory follows a bucket, not the data
+        frame = _collect_in_buckets(lf, analyse, args.directory).sort("charger_id", "started_at")
         bar.update()
         bar.set_postfix_str("writing")
         _write_sessions(frame, args)

@@ -1,0 +1,53 @@
+"""Sessions computed in charger buckets (bounded memory) are the sessions computed in one pass."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from evkit.analysis import buckets, sessions
+from evkit.cli import main
+from evkit.store import scan
+from evkit.store.writer import PartWriter
+from tests.analysis.conftest import Fleet
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory, fleet: Fleet) -> Path:
+    root = tmp_path_factory.mktemp("buckets") / "data"
+    PartWriter(root).write(fleet.frame())
+    return root
+
+
+@settings(max_examples=15, deadline=None)
+@given(rows=st.integers(min_value=1, max_value=5_000))
+def test_sessions_in_any_buckets_are_the_sessions_in_one_pass(dataset: Path, rows: int) -> None:
+    lf = scan(dataset, dedupe=False)
+    whole = sessions(lf).collect()
+    ranges = buckets.charger_ranges(lf, rows)
+    got = buckets.in_charger_buckets(lf, sessions, rows)
+    assert_frame_equal(got.sort("charger_id", "started_at"), whole)
+    if rows < lf.select(pl.len()).collect().item():
+        assert len(ranges) >= 2  # the split happened
+        ids = [c for lo, hi in ranges for c in (lo, hi)]
+        assert ids == sorted(ids)
+
+
+def test_the_cli_sessionises_a_large_dataset_in_buckets_with_the_same_result(
+    dataset: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["sessions", str(dataset), "--format", "json"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    monkeypatch.setattr(buckets, "ROWS_PER_BUCKET", 700)
+    calls: list[int] = []
+    real = buckets.charger_ranges
+    monkeypatch.setattr(buckets, "charger_ranges", lambda lf, n: calls.append(n) or real(lf, n))
+    assert main(["sessions", str(dataset), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == whole
+    assert calls == [700]
