@@ -22,6 +22,9 @@ _IDS = [
 MAX_CHARGERS = 40
 #: RSSI lines for at most this many chargers (the plot stays legible); bands and reboots for all.
 MAX_RSSI_CHARGERS = 10
+#: Points per RSSI line and bands / boot markers drawn at most: a page's size must not follow the data.
+MAX_POINTS = 1_000
+MAX_BANDS = 2_000
 
 
 def _readings(observations: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
@@ -106,11 +109,15 @@ def connectivity_timeline(
     )
     rssi = readings.filter(pl.col("observation_id").is_in([_ids.CELL_RSSI, _ids.WIFI_RSSI]))
     rssi_chargers = sorted(rssi["charger_id"].unique().to_list())[:MAX_RSSI_CHARGERS]
+    thinned: list[int] = []
     for index, charger in enumerate(rssi_chargers):
         for obs_id, kind, dash in ((_ids.WIFI_RSSI, "Wi-Fi", "solid"), (_ids.CELL_RSSI, "cell", "dot")):
             part = rssi.filter((pl.col("charger_id") == charger) & (pl.col("observation_id") == obs_id))
             if part.height == 0:
                 continue
+            if part.height > MAX_POINTS:  # every k-th reading, evenly over the whole time range
+                thinned.append(part.height)
+                part = part.gather_every(-(-part.height // MAX_POINTS))
             fig.add_trace(
                 go.Scatter(
                     name=f"{charger} {kind}",
@@ -125,6 +132,11 @@ def connectivity_timeline(
                 col=1,
             )
     bands = _cloud_bands(readings)
+    if bands.height > MAX_BANDS:  # the newest state changes
+        note(fig, f"showing the newest {MAX_BANDS:,} of {bands.height:,} cloud connection states")
+        bands = bands.sort("observed_at", descending=True).head(MAX_BANDS)
+    if thinned:
+        note(fig, f"RSSI: lines of more than {MAX_POINTS:,} readings drawn with every k-th reading")
     for connected, label, fill in (
         (True, "cloud connected", OK_COLOUR),
         (False, "cloud disconnected", BAD_COLOUR),
@@ -161,6 +173,9 @@ def connectivity_timeline(
         .fill_null(10**9)
         > 60
     )
+    if boots.height > MAX_BANDS:
+        note(fig, f"showing the newest {MAX_BANDS:,} of {boots.height:,} boots")
+        boots = boots.sort("observed_at", descending=True).head(MAX_BANDS)
     if boots.height:
         fig.add_trace(
             go.Scatter(

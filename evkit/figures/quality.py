@@ -37,6 +37,8 @@ _GAP_END = ("gap_end", "end", "ended_at", "to", "silent_until", "next_seen")
 GAP_COLOUR = "#3E4C59"
 #: Bars for at most this many chargers (the ones with the most problems).
 MAX_CHARGERS = 40
+#: Gap bars drawn at most (the longest of the chargers shown): a page's size must not follow the data.
+MAX_GAPS = 2_000
 
 
 def _first(columns: list[str], names: tuple[str, ...]) -> str | None:
@@ -170,6 +172,7 @@ def data_quality_overview(
                 font={"size": 13, "color": "#52606D"},
             )
     if rows == 2 and gap_frame is not None:
+        gap_frame = _bounded_gaps(fig, gap_frame)
         _add_gaps(fig, gap_frame)
         if time_range is not None:
             fig.update_xaxes(range=[utc_literal(time_range[0]), utc_literal(time_range[1])], row=2, col=1)
@@ -177,6 +180,26 @@ def data_quality_overview(
     else:
         fig.update_layout(height=420)
     return fig
+
+
+def _bounded_gaps(fig: go.Figure, gaps: pl.DataFrame) -> pl.DataFrame:
+    """At most ``MAX_CHARGERS`` chargers (the longest silence in total) and ``MAX_GAPS`` gaps (the
+    longest); a note says what was left out."""
+    total, chargers = gaps.height, gaps["charger_id"].n_unique()
+    if chargers > MAX_CHARGERS:
+        silent = (pl.col("_end") - pl.col("_start")).sum()
+        top = (
+            gaps.group_by("charger_id")
+            .agg(silent.alias("_s"))
+            .sort("_s", "charger_id", descending=[True, False])
+        )
+        gaps = gaps.filter(pl.col("charger_id").is_in(top.head(MAX_CHARGERS)["charger_id"].implode()))
+    if gaps.height > MAX_GAPS:
+        gaps = gaps.sort(pl.col("_end") - pl.col("_start"), descending=True).head(MAX_GAPS)
+    if gaps.height < total:
+        shown = gaps["charger_id"].n_unique()
+        note(fig, f"gaps: showing the {gaps.height:,} longest of {total:,} ({shown} of {chargers} chargers)")
+    return gaps
 
 
 def _add_gaps(fig: go.Figure, gaps: pl.DataFrame) -> None:

@@ -36,6 +36,8 @@ _STATUS_STYLE: dict[str, tuple[str, str]] = {
 
 #: Rows (chargers) drawn at most; beyond that a timeline is unreadable.
 MAX_CHARGERS = 40
+#: Bars drawn at most (the newest sessions of the chargers shown): a page's size must not follow the data.
+MAX_SESSIONS = 2_000
 
 _OP_MODE_COLOURS: dict[int, str] = {
     0: "#7F7F7F",
@@ -167,6 +169,10 @@ def session_timeline(
             .head(max_chargers)["charger_id"]
         )
         frame = frame.filter(pl.col("charger_id").is_in(top.implode()))
+    # The page stays small whatever the data: at most MAX_SESSIONS bars, the newest (a note says so).
+    drawn_of = frame.height
+    if drawn_of > MAX_SESSIONS:
+        frame = frame.sort("started_at", descending=True).head(MAX_SESSIONS)
     # Device strings are shown as text, cut to the display limit (the frame keeps the full values).
     limits = {"rfid_token": DISPLAY_LIMIT, "energy_source": DISPLAY_LIMIT, "session_id": DISPLAY_LIMIT}
     limits["energy_note"] = SENTENCE_LIMIT  # evkit's own sentence: escaped, cut only when absurd
@@ -239,6 +245,8 @@ def session_timeline(
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=chargers[::-1])
     if all_chargers > max_chargers:
         note(fig, f"showing the {max_chargers} chargers with the most energy of {all_chargers}")
+    if drawn_of > MAX_SESSIONS:
+        note(fig, f"showing the newest {MAX_SESSIONS:,} of these chargers' {drawn_of:,} sessions")
     open_n = frame.filter(pl.col("_status") == "open").height
     if open_n:
         note(fig, f"{open_n} open session(s) drawn to the data end, {timestamp(end)}.")

@@ -36,6 +36,9 @@ from evkit.store.schema import missing_required
 
 #: The session table lists this many (the newest); the CLI ``evkit sessions`` gives all.
 SESSION_ROWS = 50
+#: Per-charger tables list at most this many chargers (the most relevant first), "and N more" in the
+#: caption: the page's size must not follow the fleet's.
+CHARGER_ROWS = 200
 
 Source = Path | str | pl.LazyFrame | pl.DataFrame
 
@@ -139,6 +142,16 @@ def _header_section(
     return "overview", "Overview", cards + facts + captures
 
 
+def _top_chargers(frame: pl.DataFrame, first: pl.Expr, caption: str) -> tuple[pl.DataFrame, str]:
+    """At most ``CHARGER_ROWS`` rows, those with the largest ``first``, in charger order; the caption
+    says how many were left out."""
+    if frame.height <= CHARGER_ROWS:
+        return frame, caption
+    kept = frame.sort(first, "charger_id", descending=[True, False], nulls_last=True).head(CHARGER_ROWS)
+    more = f"the {CHARGER_ROWS} first of {frame.height} chargers, and {frame.height - CHARGER_ROWS} more"
+    return kept.sort("charger_id"), f"{caption}; {more}" if caption else more
+
+
 def _shown_ids(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     """``frame`` with the ids in ``column`` cut for a table cell, two long ids never reading the same."""
     if column not in frame.columns:
@@ -236,9 +249,12 @@ def _energy_section(sessions: pl.DataFrame, per_day: pl.DataFrame) -> tuple[str,
         pl.col("energy_kwh").sum().alias("metered_kwh"),
         pl.col("source").drop_nulls().unique().sort().str.join(", ").alias("metered_from"),
     )
-    per_charger = _shown_ids(
-        by_sessions.join(by_days, on="charger_id", how="full", coalesce=True).sort("charger_id"), "charger_id"
+    per_charger, caption = _top_chargers(
+        by_sessions.join(by_days, on="charger_id", how="full", coalesce=True).sort("charger_id"),
+        pl.coalesce("session_kwh", "metered_kwh"),
+        "energy per charger: from sessions (each session's chosen source) and per UTC day",
     )
+    per_charger = _shown_ids(per_charger, "charger_id")
     kwh: Callable[[Any], str] = lambda v: number(v, digits=2)  # noqa: E731
     rows = table(
         per_charger,
@@ -251,7 +267,7 @@ def _energy_section(sessions: pl.DataFrame, per_day: pl.DataFrame) -> tuple[str,
             Column("charging_s", "time charging", duration, numeric=True),
             Column("peak_kw", "peak (kW)", kwh, numeric=True),
         ],
-        caption="energy per charger: from sessions (each session's chosen source) and per UTC day",
+        caption=caption + (" (the most energy)" if "more" in caption else ""),
     )
     return "energy", "Energy", rows + figure_div(fig.energy_per_day(per_day), "fig-energy-per-day")
 
@@ -294,8 +310,16 @@ def _quality_section(
     summary: pl.DataFrame, gaps: pl.DataFrame, time_range: tuple[datetime, datetime] | None
 ) -> tuple[str, str, str]:
     count: Callable[[Any], str] = lambda v: f"{v:,}"  # noqa: E731
+    problems = [
+        c for c in ("gaps_n", "duplicates_n", "out_of_order_n", "decode_errors_n") if c in summary.columns
+    ]
+    shown, caption = _top_chargers(
+        summary.sort("charger_id"),
+        pl.sum_horizontal([pl.col(c).fill_null(0) for c in problems]) if problems else pl.lit(0),
+        "a gap is a silence longer than expected (idle chargers report about every 15 min)",
+    )
     rows = table(
-        _shown_ids(summary.sort("charger_id"), "charger_id"),
+        _shown_ids(shown, "charger_id"),
         [
             Column("charger_id", "charger"),
             Column("messages", "messages", count, numeric=True),
@@ -310,7 +334,7 @@ def _quality_section(
             Column("stale_n", "stale", count, numeric=True),
             Column("clock_skew_n", "clock skew", count, numeric=True),
         ],
-        caption="a gap is a silence longer than expected (idle chargers report about every 15 min)",
+        caption=caption + (" (the most problems)" if "more" in caption else ""),
     )
     return (
         "quality",
@@ -321,8 +345,14 @@ def _quality_section(
 
 def _connectivity_section(summary: pl.DataFrame, lf: pl.LazyFrame) -> tuple[str, str, str]:
     dbm: Callable[[Any], str] = lambda v: number(v, "dBm", 0)  # noqa: E731
+    trouble = [c for c in ("cloud_disconnects_n", "reboots_n", "offline_n") if c in summary.columns]
+    shown, caption = _top_chargers(
+        summary.sort("charger_id"),
+        pl.sum_horizontal([pl.col(c).fill_null(0) for c in trouble]) if trouble else pl.lit(0),
+        "",
+    )
     rows = table(
-        _shown_ids(summary.sort("charger_id"), "charger_id"),
+        _shown_ids(shown, "charger_id"),
         [
             Column("charger_id", "charger"),
             Column("cloud_disconnects_n", "cloud disconnects", str, numeric=True),
@@ -334,6 +364,7 @@ def _connectivity_section(summary: pl.DataFrame, lf: pl.LazyFrame) -> tuple[str,
             Column("cell_rssi_min_dbm", "cell RSSI min", dbm, numeric=True),
             Column("last_disconnect_reason", "last disconnect reason"),
         ],
+        caption=caption + " (the most disconnects, reboots and offline)" if caption else None,
     )
     liveness = evcc_liveness_summary(lf).collect()
     if liveness.height:
