@@ -452,7 +452,9 @@ def build_report(
             .collect()
             .lazy()
         )
-        sections.append(_latency_section(analysis.latency_stats(lf).collect(), latency_long))
+        # the statistics from the same frame (one pass over the data for both)
+        stats = analysis.latency_stats(latency_long.with_columns(pl.col("hop").cast(pl.String))).collect()
+        sections.append(_latency_section(stats, latency_long))
         bar.update()
 
         bar.set_postfix_str(steps[4])
