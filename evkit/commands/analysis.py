@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import polars as pl
-from tqdm.auto import tqdm
 
 from evkit.commands._dataset import add_skip_damaged
 from evkit.display import csv_safe
@@ -404,6 +403,8 @@ def _sessions_command(args: argparse.Namespace) -> int:
     start = parse_time(args.start, "--from") if args.start else None
     end = parse_time(args.end, "--to") if args.end else None
 
+    from tqdm.auto import tqdm  # on first use: every other command starts without it
+
     with tqdm(total=3, desc="sessions", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
         bar.set_postfix_str("reading")
         lf = load(args.directory)
@@ -501,6 +502,8 @@ def _latency_command(args: argparse.Namespace) -> int:
     from evkit.analysis._prep import narrowed
 
     start, end = time_window(args)
+    from tqdm.auto import tqdm
+
     with tqdm(total=2, desc="latency", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
         lf = narrowed(load(args.directory), args.charger, start, end)
         bar.update()
