@@ -152,20 +152,32 @@ def without_copies(files: list[Path], schema: dict[str, pl.DataType]) -> pl.Lazy
     row = "__evkit_row"
     frame = _scan(files, schema, row_index=row)
     red = pl.col("redelivered").fill_null(False)
-    plain = frame.filter(red.not_())
-    again = frame.filter(red).cache()
-    candidates = [
-        plain.join(again.select(*narrow).unique(), on=list(narrow), how="semi", nulls_equal=True)
-        for _, narrow in rules
-    ]
+    # Found now: the narrowing columns' 64-bit hash of every redelivered row (collisions only add
+    # candidates), then the rows sharing one, with their bodies (the reader filters before it decodes).
+    hashes = [_narrow_hash(narrow).alias(f"__narrow{n}") for n, (_, narrow) in enumerate(rules)]
+    again = frame.filter(red).select(*hashes).collect()
+    wanted = pl.lit(False)
+    for n, (_, narrow) in enumerate(rules):
+        wanted = wanted | _narrow_hash(narrow).is_in(again[f"__narrow{n}"].unique().implode())
+    pool = frame.filter(wanted).select(row, "redelivered", *[key for key, _ in rules], "raw").collect()
     # plain rows first, then the redelivered ones in the order they were stored: a redelivered row
     # that is not the first of its (key, raw) has an original, or an earlier redelivered copy
-    pool = pl.concat([*candidates, again], how="vertical").unique(subset=[row]).sort(red, pl.col(row))
+    pool = pool.sort(red, pl.col(row))
     copy = pl.lit(False)
     for key, _ in rules:
         copy = copy | (pl.col(key).is_not_null() & pl.struct(key, "raw").is_first_distinct().not_())
-    kept = pool.filter(red & copy.not_()).sort(row)
-    return plain.merge_sorted(kept, key=row).drop(row)
+    copies = pool.filter(red & copy)[row]
+    if copies.is_empty():
+        return _scan(files, schema)
+    # the few copies go by row number; every other column is read only if asked for
+    return frame.filter(pl.col(row).is_in(copies.implode()).not_()).drop(row)
+
+
+def _narrow_hash(columns: tuple[str, ...]) -> pl.Expr:
+    expr = pl.col(columns[0]).hash(seed=0)
+    for n, column in enumerate(columns[1:], start=1):
+        expr = expr ^ pl.col(column).hash(seed=n)
+    return expr.alias("__narrow")
 
 
 def _any_redelivered(files: list[Path], schema: dict[str, pl.DataType]) -> bool:
