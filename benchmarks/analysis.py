@@ -198,7 +198,8 @@ def summarise(results: dict[str, dict[str, list[dict[str, float]]]], rows: dict[
                 if other in med:
                     print(
                         f"  cli / {other}: {cli / med[other]['wall']:.2f}x  "
-                        f"({other} / cli: {med[other]['wall'] / cli:.2f}x)"
+                        f"({other} / cli: {med[other]['wall'] / cli:.2f}x); CPU: cli / {other} "
+                        f"{med['cli']['cpu'] / med[other]['cpu']:.2f}x"
                     )
 
 
