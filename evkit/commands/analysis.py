@@ -221,6 +221,17 @@ def _collect_in_buckets(
         raise DatasetError(f"cannot analyse {where}: {first_line}") from exc
 
 
+def _latency_stats(lf: pl.LazyFrame, by: str | None, where: str) -> pl.DataFrame:
+    """``latency_stats`` of ``lf``; a large dataset in charger buckets with two-pass percentiles."""
+    from evkit.analysis.latency_buckets import latency_stats_in_buckets
+
+    try:
+        return latency_stats_in_buckets(lf, by=by)
+    except pl.exceptions.PolarsError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatasetError(f"cannot analyse {where}: {first_line}") from exc
+
+
 def parse_time(text: str, option: str) -> datetime:
     """An ISO 8601 date or date-time; naive values are UTC."""
     try:
@@ -464,10 +475,9 @@ def latency_summary(lf: pl.LazyFrame, by: str | None) -> dict[str, Any]:
     Observations Easee stamps on a schedule (122, 124) are not in the transport hops: ``scheduled``
     holds their own ``device_to_cloud`` and ``end_to_end`` statistics and lists the ids."""
     from evkit.analysis._ids import SCHEDULED
-    from evkit.analysis.latency import latency_stats
     from evkit.analysis.schema import COMMAND_HOP, HOPS, READBACK_HOP, SCHEDULED_HOPS
 
-    stats = _collect(latency_stats(lf, by=by), "the dataset")
+    stats = _latency_stats(lf, by, "the dataset")
     records = _as_records(stats)
     present = {r["hop"] for r in records}
     empty = {"n": 0, "p50_s": None, "p95_s": None, "p99_s": None, "max_s": None, "negative_n": 0}
@@ -490,7 +500,6 @@ def latency_summary(lf: pl.LazyFrame, by: str | None) -> dict[str, Any]:
 
 def _latency_command(args: argparse.Namespace) -> int:
     from evkit.analysis._prep import narrowed
-    from evkit.analysis.latency import latency_stats
 
     start, end = time_window(args)
     from tqdm.auto import tqdm
@@ -502,7 +511,7 @@ def _latency_command(args: argparse.Namespace) -> int:
             payload = latency_summary(lf, args.by)
             text = json.dumps(payload, indent=2)
         else:
-            stats = _collect(latency_stats(lf, by=args.by), args.directory)
+            stats = _latency_stats(lf, args.by, args.directory)
             with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True):
                 text = str(stats.with_columns(pl.col(pl.Float64).round(3)))
             skew = int(stats["negative_n"].sum()) if stats.height else 0

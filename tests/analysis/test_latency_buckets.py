@@ -1,0 +1,96 @@
+"""Latency statistics in charger buckets with two-pass percentiles equal ``latency_stats``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from evkit.analysis.latency import latency_stats
+from evkit.analysis.latency_buckets import latency_stats_in_buckets
+from evkit.store import scan
+from evkit.store.writer import PartWriter
+from tests.analysis.conftest import Fleet
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory, fleet: Fleet) -> Path:
+    root = tmp_path_factory.mktemp("latbuckets") / "data"
+    PartWriter(root).write(fleet.frame())
+    return root
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    rows=st.integers(min_value=1, max_value=4_000),
+    by=st.sampled_from([None, "charger", "observation", "hour"]),
+)
+def test_bucketed_latency_stats_are_latency_stats(dataset: Path, rows: int, by: str | None) -> None:
+    lf = scan(dataset, dedupe=False)
+    expected = latency_stats(lf, by=by).collect()
+    got = latency_stats_in_buckets(lf, by=by, rows_per_bucket=rows)
+    assert_frame_equal(got, expected, check_dtypes=False, abs_tol=1e-9, rel_tol=1e-12)
+
+
+def test_the_cli_gives_the_same_latency_in_buckets(
+    dataset: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evkit.analysis import buckets
+    from evkit.cli import main
+
+    assert main(["latency", str(dataset), "--format", "json", "--by", "charger"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    monkeypatch.setattr(buckets, "ROWS_PER_BUCKET", 300)
+    assert buckets.charger_ranges(scan(dataset, dedupe=False), 300)  # it does split
+    assert main(["latency", str(dataset), "--format", "json", "--by", "charger"]) == 0
+    assert json.loads(capsys.readouterr().out) == whole
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    micros=st.lists(st.integers(min_value=-2_000, max_value=2_000), min_size=3, max_size=60),
+    rows=st.integers(min_value=1, max_value=40),
+)
+def test_percentiles_inside_one_crowded_millisecond_are_exact(micros: list[int], rows: int) -> None:
+    """Latencies a few microseconds apart share a millisecond bin: the second pass sorts them."""
+    import tempfile
+    from datetime import UTC, datetime, timedelta
+
+    import polars as pl
+
+    from evkit.store.schema import EASEE_SCHEMA
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    n = len(micros)
+    frame = pl.DataFrame(
+        {
+            "charger_id": [f"EH{i % 7}" for i in range(n)],
+            "observation_id": pl.Series([120] * n, dtype=pl.Int32),
+            "observed_at": [t0 + timedelta(seconds=i) for i in range(n)],
+            "arrival_time": [
+                t0 + timedelta(seconds=i, microseconds=500_000 + m) for i, m in enumerate(micros)
+            ],
+            "received_at": [t0 + timedelta(seconds=i, milliseconds=900) for i in range(n)],
+            "value": [float(i) for i in range(n)],
+        }
+    )
+    frame = frame.select(
+        [
+            frame[c].cast(t) if c in frame.columns else pl.lit(None, t).alias(c)
+            for c, t in EASEE_SCHEMA.items()
+        ]
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        PartWriter(Path(tmp)).write(frame)
+        lf = scan(tmp, dedupe=False)
+        assert_frame_equal(
+            latency_stats_in_buckets(lf, rows_per_bucket=rows),
+            latency_stats(lf).collect(),
+            check_dtypes=False,
+            abs_tol=1e-9,
+            rel_tol=1e-12,
+        )
