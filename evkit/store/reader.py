@@ -101,13 +101,20 @@ def scan(
     rest is read and a warning names the skipped files (``None``: the policy of
     :func:`damaged_parts_policy`, by default refuse).
     """
-    found = check_dataset(path, skip_damaged)
-    files, schema = found.good, found.schema
-    if require and (missing := missing_required(list(schema))):
-        raise DatasetError(f"{path} lacks required column(s): {', '.join(missing)}")
-    if not dedupe:
-        return _scan(files, schema)
-    return without_copies(files, schema)
+    for attempt in range(_LIST_ATTEMPTS):
+        found = check_dataset(path, skip_damaged)
+        files, schema = found.good, found.schema
+        if require and (missing := missing_required(list(schema))):
+            raise DatasetError(f"{path} lacks required column(s): {', '.join(missing)}")
+        if not dedupe:
+            return _scan(files, schema)
+        try:
+            return without_copies(files, schema)
+        except FileNotFoundError:
+            # a compaction removed a part between listing and reading the redelivered rows: list again
+            if attempt == _LIST_ATTEMPTS - 1:
+                raise DatasetError(f"parts of {path} keep disappearing while read; try again") from None
+    raise AssertionError("unreachable")
 
 
 def _scan(files: list[Path], schema: dict[str, pl.DataType], row_index: str | None = None) -> pl.LazyFrame:
