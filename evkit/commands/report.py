@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from evkit.commands._inputs import output_file
+
 
 def _run(args: argparse.Namespace) -> int:
     from evkit.report import build_report  # plotly loads only when a report is asked for
@@ -29,7 +31,10 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     )
     parser.add_argument("dataset", type=Path, metavar="DIR", help="dataset directory (or one Parquet file)")
     parser.add_argument(
-        "--out", type=Path, default=Path("report.html"), help="HTML file to write (default: report.html)"
+        "--out",
+        type=output_file,
+        default=Path("report.html"),
+        help="HTML file to write (default: report.html)",
     )
     parser.add_argument("--title", default=None, help="page title (default: evkit report)")
     parser.add_argument(

@@ -477,7 +477,9 @@ class MqttCapture:
         self.capture_id = new_capture_id()
         write_batch = self._write_batch
         if s.writer == "process":
-            self._process = WriterProcess(f"{__name__}:decode_batch", s.out, self.capture_id)
+            self._process = WriterProcess(  # its environment holds no password (scrubbed_environ)
+                f"{__name__}:decode_batch", s.out, self.capture_id, secret_values=(s.password,)
+            )
             write_batch = self._write_in_child
         else:
             self._writer = PartWriter(s.out, capture_id=self.capture_id)

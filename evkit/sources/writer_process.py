@@ -22,11 +22,12 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from evkit.errors import StoreError
+from evkit.secrets import scrubbed_environ
 from evkit.sources.pipeline import WriteResult
 
 _HEADER = struct.Struct("!Q")
@@ -90,11 +91,22 @@ def _load(target: str) -> Any:
 class WriterProcess:
     """Parent side: ``write(items)`` blocks (GIL released) until the child made them durable."""
 
-    def __init__(self, decoder: str, out: Path | str, capture_id: str) -> None:
+    def __init__(
+        self,
+        decoder: str,
+        out: Path | str,
+        capture_id: str,
+        *,
+        secret_names: Iterable[str | None] = (),
+        secret_values: Iterable[str | None] = (),
+    ) -> None:
+        """Start the child. Its environment holds no secrets: not the variables ``secret_names``
+        (``--url-env``, ``--token-env``, ``--password-env``), none whose name looks secret, none
+        holding one of ``secret_values`` or a URL with a password (see ``scrubbed_environ``)."""
         self.decoder = decoder
         self.parts_written = 0
         self._lock = threading.Lock()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**scrubbed_environ(os.environ, secret_names, secret_values), "PYTHONUNBUFFERED": "1"}
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "evkit.sources.writer_process", decoder, str(out), capture_id],
             stdin=subprocess.PIPE,
