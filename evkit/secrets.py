@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 
 # ``\S*`` is greedy: the password runs to the LAST ``@`` of the word, so unencoded ``/?#@`` stay hidden.
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>\S*)@")
+# ``user:password@host`` at the start of a word, no scheme (``:***@`` is already masked).
+_BARE_USERINFO = re.compile(r"(?<![\w/:@.%+-])(?P<user>[\w.%+-]+):(?!//|\*\*\*@)(?P<pw>\S*)@(?=[\w\[])")
 _SECRET_QUERY = re.compile(r"(?i)(?P<key>[?&](?:token|password|pass|secret|apikey|api_key)=)[^&#\s]*")
 _SCHEME = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)?(?P<rest>.*)$", re.DOTALL)
 #: What a Python child needs to start; kept even if a short password happens to appear in it.
@@ -19,8 +21,10 @@ _SECRET_WORDS = ("password", "passwd", "secret", "token", "authorization", "cred
 
 
 def mask_secrets(text: str) -> str:
-    """``text`` with URL passwords and token-like query values replaced by ``***`` (free text too)."""
+    """``text`` with URL passwords and token-like query values replaced by ``***`` (free text too),
+    also ``user:password@host`` without a scheme."""
     text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    text = _BARE_USERINFO.sub(lambda m: f"{m['user']}:***@", text)
     return _SECRET_QUERY.sub(lambda m: f"{m['key']}***", text)
 
 

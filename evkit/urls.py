@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from evkit.errors import ConfigError
 from evkit.secrets import mask_url
@@ -53,7 +53,8 @@ class ParsedUrl:
         host = f"[{self.host}]" if ":" in self.host else self.host
         user = ""
         if self.username is not None:
-            user = f"{self.username}:***@" if self.password is not None else f"{self.username}@"
+            name = quote(self.username, safe="")
+            user = f"{name}:***@" if self.password is not None else f"{name}@"
         query = f"?{self.query}" if self.query else ""
         return mask_url(f"{self.scheme}://{user}{host}:{self.port}{self.path}{query}")
 
