@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -126,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
     """Handler of ``evkit replay``."""
     from evkit.replay import Rewrite, parse_time, replay_dataset
 
+    if not getattr(args, "verbose", False):
+        # pika logs a refused login as a page of tracebacks; our message says it in one sentence.
+        logging.getLogger("pika").setLevel(logging.CRITICAL)
     if args.max_messages is not None and args.max_messages < 1:
         raise ConfigError("--max-messages must be at least 1")
     target = _target(args)
