@@ -7,8 +7,9 @@ them into rows with a named decoder (``"module:function"`` taking the list of tu
 ``pl.DataFrame``), writes them with :class:`~evkit.store.writer.PartWriter` (closed, fsynced parts)
 and answers ``(rows, decode_errors, parts)`` on stdout -- only then does the parent acknowledge.
 
-The child ignores SIGINT/SIGTERM (the parent decides when to stop and flushes first) and exits when
-its stdin closes, so it never outlives a killed parent by more than one batch.
+The child runs in its own session and ignores SIGINT/SIGTERM (the parent decides when to stop and
+flushes first); it exits when its stdin closes, so it never outlives a killed parent by more than one
+batch. Its environment holds no secrets (:func:`evkit.secrets.scrubbed_environ`).
 """
 
 from __future__ import annotations
@@ -112,6 +113,9 @@ class WriterProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
+            # Its own session: Ctrl-C or a SIGTERM to our process group cannot kill it while it is
+            # still starting up (before it ignores them); it stops when our end of its stdin closes.
+            start_new_session=True,
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._stdin: IO[bytes] = self._proc.stdin

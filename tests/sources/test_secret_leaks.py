@@ -200,3 +200,19 @@ def test_mqtt_writer_process_gets_no_password(
     assert "MQ_PW" not in child
     assert not any("mqtt-pw-xyz789" in value for value in child.values())
     assert not set(SECRETS_IN_ENV) & set(child)
+
+
+def test_ctrl_c_while_the_writer_starts_up_still_exits_0(
+    broker: Broker, tmp_path: Path, running_capture: list[subprocess.Popen[str]]
+) -> None:
+    """Found while reading the child's environment: a SIGTERM to the capture's process group (Ctrl-C,
+    a service manager) in the moment the writer process was still importing killed it, and the
+    capture ended with exit 1 "the Parquet writer process died". The writer now has its own session."""
+    out = tmp_path / "out"
+    capture = _start(["capture", "amqp", "--url", broker.url, "--queue", broker.queue, "--out", str(out)], {})
+    running_capture.append(capture)
+    wait_for(lambda: _writers_for(out) or capture.poll() is not None, what="the writer process")
+    os.killpg(capture.pid, signal.SIGTERM)  # as early as a test can: usually while the writer imports
+    _, stderr = capture.communicate(timeout=60)
+    assert capture.returncode == 0, stderr
+    assert "stopped: signal SIGTERM" in stderr
