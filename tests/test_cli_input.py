@@ -92,6 +92,8 @@ CASES: list[tuple[list[str], str]] = [
     (_case(CAPTURE_MQTT, "--session-expiry", "-1"), "--session-expiry"),
     (_case(CAPTURE_MQTT, "--session-expiry", "4294967296"), "--session-expiry"),
     (_case(CAPTURE_MQTT, "--out", "{file}"), "is a file"),
+    (_case(CAPTURE_MQTT, "--tls", "--ca-file", "{tmp}/missing.pem"), "--ca-file"),  # was a traceback
+    (_case(CAPTURE_MQTT, "--tls", "--ca-file", "{dir}"), "--ca-file"),
     (["capture", "mqtt", "--host", f"mqtt://u:{PW}@127.0.0.1", "--topic", "x/#", "--out", "{tmp}/o"],
      "not a host name"),
     (["capture", "mqtt", "--host", "", "--topic", "x/#", "--out", "{tmp}/o"], "host"),
@@ -131,6 +133,8 @@ CASES: list[tuple[list[str], str]] = [
     (_case(SIM_EASEE, "--max-messages", "0"), "--max-messages"),
     (_case(SIM_EASEE, "--seed", "1.5"), "--seed"),
     (_case(SIM_EASEE, "--start", "9999-12-31T00:00:00Z", "--duration", "2d"), "9999"),
+    (["sim", "easee", "--url", "{url}", "--queue", "", "--declare"], "queue name"),  # made a stray queue
+    (["sim", "easee", "--url", "{url}", "--exchange", ""], "exchange name"),
     (_sim_url("--url", f"guest:{PW}@127.0.0.1"), "scheme"),
     (_sim_url("--url", f"amqp://guest:{PW}@127.0.0.1:0/"), "65535"),
     (_sim_url("--url", f"amqp://guest:a/{PW}@127.0.0.1/"), "percent-encode"),

@@ -17,7 +17,16 @@ from pathlib import Path
 from evkit.commands._args import number
 from evkit.secrets import mask_url
 
-__all__ = ["LONGEST_DAYS", "existing_dir", "host", "output_dir", "output_file", "seconds"]
+__all__ = [
+    "LONGEST_DAYS",
+    "existing_dir",
+    "existing_file",
+    "host",
+    "name",
+    "output_dir",
+    "output_file",
+    "seconds",
+]
 
 #: Longest --duration / --idle-exit (ten years): more is a typo, and far more overflows timers.
 LONGEST_DAYS = 3660
@@ -80,3 +89,26 @@ def seconds(*, max_days: int = LONGEST_DAYS) -> Callable[[str], float]:
 
     parse_seconds.__name__ = "seconds"
     return parse_seconds
+
+
+def existing_file(text: str) -> Path:
+    """A file that exists (e.g. a CA bundle)."""
+    path = Path(text)
+    if not path.is_file():
+        what = "a directory" if path.is_dir() else "missing"
+        raise argparse.ArgumentTypeError(f"{text} is {what}; give an existing file")
+    return path
+
+
+def name(what: str) -> Callable[[str], str]:
+    """A non-empty name (a queue, an exchange) without spaces at either end."""
+
+    def parse(text: str) -> str:
+        if text.strip() == "" or text != text.strip():
+            raise argparse.ArgumentTypeError(
+                f"the {what} name must not be empty or start or end with a space"
+            )
+        return text
+
+    parse.__name__ = what.replace(" ", "_")
+    return parse

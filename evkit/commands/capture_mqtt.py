@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from evkit.commands._args import integer, number, port
-from evkit.commands._inputs import host, output_dir, seconds
+from evkit.commands._inputs import existing_file, host, output_dir, seconds
 from evkit.errors import ConfigError
 
 EXAMPLES = """\
@@ -40,7 +40,7 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     conn.add_argument("--username", help="user name")
     conn.add_argument("--password-env", metavar="VAR", help="environment variable holding the password")
     conn.add_argument("--tls", action="store_true", help="connect with TLS (certificate verified)")
-    conn.add_argument("--ca-file", help="CA bundle to verify the broker with")
+    conn.add_argument("--ca-file", type=existing_file, help="CA bundle to verify the broker with")
     conn.add_argument("--insecure", action="store_true", help="TLS without certificate verification (warns)")
     conn.add_argument(
         "--client-id",

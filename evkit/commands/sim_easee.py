@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from evkit.commands._args import integer, number
-from evkit.commands._inputs import LONGEST_DAYS
+from evkit.commands._inputs import LONGEST_DAYS, name
 from evkit.errors import ConfigError
 from evkit.sources.easee_details import parse_url
 from evkit.timeutil import parse_utc
@@ -126,10 +126,13 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument(
         "--queue",
+        type=name("queue"),
         help="deliver into this queue (via a topic exchange bound to it: routing keys stay {serial}.O.{id})",
     )
     where.add_argument(
-        "--exchange", help="publish to this existing exchange with routing keys {serial}.O.{id}"
+        "--exchange",
+        type=name("exchange"),
+        help="publish to this existing exchange with routing keys {serial}.O.{id}",
     )
     parser.add_argument(
         "--declare", action="store_true", help="create the --queue (a non-durable test queue)"
