@@ -116,7 +116,8 @@ def details_from_mapping(data: Any, origin: str) -> AmqpDetails:
     tls_value = lowered.get("usessl", True)
     tls = tls_value if isinstance(tls_value, bool) else str(tls_value).lower() in ("1", "true", "yes")
     try:
-        port = int(lowered.get("port") or (5671 if tls else 5672))
+        given = lowered.get("port")
+        port = int(given) if given not in (None, "") else (5671 if tls else 5672)  # 0 is no default
     except (TypeError, ValueError):
         raise ConfigError(f"{origin}: port must be a number, got {lowered.get('port')!r}") from None
     if not 1 <= port <= 65535:
