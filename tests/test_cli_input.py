@@ -8,16 +8,19 @@ that the queue or exchange it named was never created (nothing sent).
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pika
 import pika.exceptions
 import pytest
 
-from evkit.cli import main
+from evkit.cli import build_parser, main
 from tests.conftest import REPO_ROOT
 
 SAMPLE = str(REPO_ROOT / "data" / "sample-session")
@@ -256,3 +259,37 @@ def test_bad_input_in_a_real_process(argv: list[str], expected: str, tmp_path: P
     assert result.returncode == 2, result.stderr
     assert_one_sentence(result.stderr, expected)
     assert list(tmp_path.iterdir()) == []
+
+
+# Commands whose every typed option must come from evkit.commands._args / _inputs (finite, in range).
+CHECKED_COMMANDS = {
+    ("capture", "amqp"),
+    ("capture", "mqtt"),
+    ("sim", "easee"),
+    ("sessions",),
+    ("latency",),
+    ("report",),
+    ("replay",),
+    ("compact",),
+    ("demo",),
+    ("lab",),
+}
+
+
+def _options(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _options(sub, (*path, name))
+        elif action.option_strings:
+            yield path, action
+
+
+def test_no_numeric_option_of_these_commands_takes_a_bare_int_or_float() -> None:
+    """``type=float`` accepts nan, inf and 1e309; ``type=int`` any range: each such option is a bug."""
+    bare = [
+        f"evkit {' '.join(path)} {action.option_strings[-1]}"
+        for path, action in _options(build_parser(), ())
+        if path in CHECKED_COMMANDS and action.type in (int, float) and action.choices is None
+    ]
+    assert bare == []
