@@ -142,6 +142,17 @@ CASES: list[tuple[list[str], str]] = [
     (_sim_url("--url", f"amqp://guest:{PW}@127.0.0.1:0/"), "65535"),
     (_sim_url("--url", f"amqp://guest:a/{PW}@127.0.0.1/"), "percent-encode"),
     (_sim_url("--url-env", "EVKIT_TEST_BAD_URL"), "EVKIT_TEST_BAD_URL"),
+    # ---- sim evcc, sim goe (their options only; `set evcc` / `set goe` are tested with the controllers)
+    (["sim", "evcc", "--duration", "nan"], "--duration"),
+    (["sim", "evcc", "--duration", "inf"], "--duration"),
+    (["sim", "evcc", "--interval", "0"], "--interval"),
+    (["sim", "evcc", "--interval", "nan"], "--interval"),
+    (["sim", "evcc", "--speed", "inf"], "--speed"),
+    (["sim", "evcc", "--loadpoints", "0"], "--loadpoints"),
+    (["sim", "goe", "--speed", "nan"], "--speed"),
+    (["sim", "goe", "--speed", "1e309"], "--speed"),
+    (["sim", "goe", "--mqtt-port", "0"], "--mqtt-port"),
+    (["sim", "goe", "--http-port", "70000"], "--http-port"),
     # ---- demo, lab, compact
     (["demo", "--out", "{file}", "--no-record", "--no-notebook"], "is a file"),
     (["demo", "--out", "{tmp}/o", "--amqp-url", f"guest:{PW}@127.0.0.1", "--no-notebook"], "scheme"),
@@ -261,11 +272,14 @@ def test_bad_input_in_a_real_process(argv: list[str], expected: str, tmp_path: P
     assert list(tmp_path.iterdir()) == []
 
 
-# Commands whose every typed option must come from evkit.commands._args / _inputs (finite, in range).
+# Commands whose every typed option must come from evkit.commands._args / _inputs (finite, in range);
+# `set evcc` and `set goe` share --port with `sim evcc` and are left to their own tests.
 CHECKED_COMMANDS = {
     ("capture", "amqp"),
     ("capture", "mqtt"),
     ("sim", "easee"),
+    ("sim", "evcc"),
+    ("sim", "goe"),
     ("sessions",),
     ("latency",),
     ("report",),

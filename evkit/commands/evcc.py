@@ -19,10 +19,12 @@ DEFAULT_AUDIT_DIR = "data"
 
 
 def _add_broker_options(parser: argparse.ArgumentParser) -> None:
+    from evkit.commands._args import port
+
     broker = parser.add_argument_group("broker")
     broker.add_argument("--host", default="127.0.0.1", help="MQTT broker host (default 127.0.0.1)")
     broker.add_argument(
-        "--port", type=int, default=None, help="MQTT broker port (default 1883, 8883 with --tls)"
+        "--port", type=port, default=None, help="MQTT broker port (default 1883, 8883 with --tls)"
     )
     broker.add_argument("--prefix", default="evcc", help="evcc's topic root, mqtt.topic (default evcc)")
     broker.add_argument("--username", default=None, help="broker user name")
@@ -93,11 +95,26 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         description="Publish evcc-style retained state and apply /set commands until Ctrl-C.",
     )
     _add_broker_options(sim)
-    sim.add_argument("--loadpoints", type=int, default=1, help="number of loadpoints (default 1)")
+    from evkit.commands._args import integer, number  # sim options: finite and in range (exit 2)
+    from evkit.commands._inputs import seconds
+
+    sim.add_argument(
+        "--loadpoints", type=integer(min=1, max=64), default=1, help="number of loadpoints (default 1)"
+    )
     sim.add_argument("--vehicles", default="ev", help="comma-separated vehicle names (default ev)")
-    sim.add_argument("--interval", type=float, default=2.0, help="seconds per control cycle (default 2)")
-    sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
-    sim.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    sim.add_argument(
+        "--interval",
+        type=number(above=0, max=3600),
+        default=2.0,
+        help="seconds per control cycle (default 2)",
+    )
+    sim.add_argument(
+        "--speed",
+        type=number(above=0, max=1e6),
+        default=1.0,
+        help="simulated seconds per real second (default 1)",
+    )
+    sim.add_argument("--duration", type=seconds(), default=None, help="stop after this many seconds")
     sim.add_argument(
         "--sessions", action="store_true", help="vehicles come and go by themselves (whole charging sessions)"
     )

@@ -271,17 +271,24 @@ def _register_sim(sub: Any) -> None:
     )
     parser.add_argument("--serial", default="000001", help="serial number (default 000001)")
     parser.add_argument("--mqtt-host", default="127.0.0.1", help="MQTT broker (default 127.0.0.1)")
-    parser.add_argument("--mqtt-port", type=int, default=1883, help="MQTT broker port (default 1883)")
+    from evkit.commands._args import integer, number, port  # sim options: in range (exit 2)
+
+    parser.add_argument("--mqtt-port", type=port, default=1883, help="MQTT broker port (default 1883)")
     parser.add_argument("--no-mqtt", action="store_true", help="serve HTTP only")
     parser.add_argument("--prefix", default="go-eCharger", help="topic prefix (default go-eCharger)")
     parser.add_argument(
-        "--http-port", type=int, default=0, help="HTTP port on 127.0.0.1 (default: a free one)"
+        "--http-port",
+        type=integer(min=0, max=65535),
+        default=0,
+        help="HTTP port on 127.0.0.1 (default 0: a free one)",
     )
     parser.add_argument("--no-http", action="store_true", help="serve MQTT only")
     parser.add_argument(
         "--read-only", action="store_true", help="writes disabled: no MQTT /result, HTTP set errors"
     )
-    parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    parser.add_argument(
+        "--speed", type=number(above=0, max=1e6), default=1.0, help="simulated seconds per real second"
+    )
     parser.add_argument("--no-car", action="store_true", help="start with no car connected")
     parser.add_argument(
         "--keep-retained", action="store_true", help="leave the retained state on the broker when stopping"
