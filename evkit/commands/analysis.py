@@ -21,7 +21,9 @@ from typing import Any, TextIO
 import polars as pl
 from tqdm.auto import tqdm
 
+from evkit.commands._args import number
 from evkit.commands._dataset import add_skip_damaged
+from evkit.commands._inputs import output_file
 from evkit.display import csv_safe
 from evkit.errors import ConfigError, DatasetError
 from evkit.timeutil import parse_utc
@@ -95,7 +97,10 @@ def _register_sessions(top: Any) -> None:
         help="csv only: evkit's columns (default) or evcc's session export headers",
     )
     parser.add_argument(
-        "--out", metavar="FILE", help="write to FILE instead of the terminal (needed for parquet)"
+        "--out",
+        type=output_file,
+        metavar="FILE",
+        help="write to FILE instead of the terminal (needed for parquet)",
     )
     parser.add_argument(
         "--from", dest="start", metavar="TIME", help="sessions starting at or after TIME (UTC)"
@@ -106,7 +111,7 @@ def _register_sessions(top: Any) -> None:
     )
     parser.add_argument(
         "--gap-minutes",
-        type=float,
+        type=number(above=0, max=525_600),  # up to a year
         default=20.0,
         metavar="M",
         help="silence that counts as a hole in the data (default 20; idle chargers report every ~15)",
@@ -131,7 +136,9 @@ def _register_latency(top: Any) -> None:
     parser.add_argument("directory", metavar="DIR", help="dataset directory (or one Parquet file)")
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output (default table)")
     parser.add_argument("--by", choices=("charger", "observation", "hour"), help="also break down by this")
-    parser.add_argument("--out", metavar="FILE", help="write to FILE instead of the terminal")
+    parser.add_argument(
+        "--out", type=output_file, metavar="FILE", help="write to FILE instead of the terminal"
+    )
     add_skip_damaged(parser)
     parser.set_defaults(func=_latency_command)
 
@@ -329,8 +336,6 @@ def _sessions_command(args: argparse.Namespace) -> int:
         raise ConfigError("--format parquet needs --out FILE (Parquet is binary)")
     if args.columns == "evcc" and args.format != "csv":
         raise ConfigError("--columns evcc applies to --format csv only")
-    if args.gap_minutes <= 0:
-        raise ConfigError(f"--gap-minutes must be positive, got {args.gap_minutes}")
     start = parse_time(args.start, "--from") if args.start else None
     end = parse_time(args.end, "--to") if args.end else None
 

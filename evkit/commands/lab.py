@@ -8,9 +8,9 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+from evkit.commands._inputs import existing_dir
 from evkit.demo import LOCAL_MQTT, NOTEBOOKS, reachable
 
 LAB_EVCC_PREFIX = "evkit-lab/evcc"
@@ -28,7 +28,7 @@ def register(top: Any, groups: dict[str, Any]) -> None:
             "exit), then run JupyterLab on the notebooks folder. Extra arguments go to jupyter lab."
         ),
     )
-    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="folder to open")
+    parser.add_argument("--notebooks", type=existing_dir, default=NOTEBOOKS, help="folder to open")
     parser.add_argument("--no-simulators", action="store_true", help="do not start the simulators")
     parser.add_argument("lab_args", nargs=argparse.REMAINDER, help="arguments for jupyter lab")
     parser.set_defaults(func=_run)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from evkit.commands._dataset import add_skip_damaged
+from evkit.commands._inputs import output_file
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -31,7 +32,10 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     )
     parser.add_argument("dataset", type=Path, metavar="DIR", help="dataset directory (or one Parquet file)")
     parser.add_argument(
-        "--out", type=Path, default=Path("report.html"), help="HTML file to write (default: report.html)"
+        "--out",
+        type=output_file,
+        default=Path("report.html"),
+        help="HTML file to write (default: report.html)",
     )
     parser.add_argument("--title", default=None, help="page title (default: evkit report)")
     parser.add_argument(

@@ -41,6 +41,7 @@ from typing import Any
 
 from evkit.errors import AuthError, SourceError, StoreError
 from evkit.sources.idle import ConnectedIdleClock
+from evkit.sources.mqtt_drops import DropWatcher
 from evkit.sources.mqtt_recorder import record_mqtt
 from evkit.sources.mqtt_rows import (
     CAPTURE_SCHEMA,
@@ -116,6 +117,7 @@ class MqttCapture:
         self._resuming = False  # an earlier run used our client id: the broker should have a session
         #: When a (re)connect found no session on the broker (ISO times, UTC): messages may be lost.
         self.session_lost_at: list[str] = []
+        self._drops: DropWatcher | None = None  # the broker's own count of dropped messages
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -132,7 +134,9 @@ class MqttCapture:
         self.capture_id = new_capture_id()
         write_batch = self._write_batch
         if s.writer == "process":
-            self._process = WriterProcess("evkit.sources.mqtt_rows:decode_batch", s.out, self.capture_id)
+            self._process = WriterProcess(  # its environment holds no password (scrubbed_environ)
+                "evkit.sources.mqtt_rows:decode_batch", s.out, self.capture_id, secret_values=(s.password,)
+            )
             write_batch = self._write_in_child
         else:
             self._writer = PartWriter(s.out, capture_id=self.capture_id)
@@ -151,6 +155,10 @@ class MqttCapture:
             # The writer process starts up (imports) while we connect; its first write waits for it.
             self._client = self._make_client()
             self._connect_first()
+            self._drops = DropWatcher(
+                make_client(s, f"{self.client_id}-drops", watcher=True), s.host, s.port, s.keepalive
+            )
+            self._drops.start()
             if self.progress:
                 from evkit.sources.progress import TerminalProgress
 
@@ -159,6 +167,8 @@ class MqttCapture:
             status = "complete"
         finally:
             self._shutdown()
+            if self._drops is not None:
+                self._drops.stop()
             if self._process is not None:
                 self._process.close()
             if self._writer is not None:
@@ -184,9 +194,15 @@ class MqttCapture:
             **{k: snap[k] for k in ("messages", "rows_written", "acked", "decode_errors", "reconnects")},
             "session_lost": len(self.session_lost_at),
             "session_lost_at": list(self.session_lost_at),
+            "broker_dropped": self.broker_dropped,
             "elapsed_s": snap["elapsed_s"],
             "rate_msg_s": snap["rate_msg_s"],
         }
+
+    @property
+    def broker_dropped(self) -> int:
+        """Messages the broker counted as dropped while we ran (Mosquitto's ``$SYS``; broker-wide)."""
+        return self._drops.dropped if self._drops is not None else 0
 
     # -- connection thread ------------------------------------------------------------------------
 
@@ -483,6 +499,7 @@ class MqttCapture:
                 **{k: snap[k] for k in ("messages", "rows_written", "decode_errors", "reconnects")},
                 "session_lost": len(self.session_lost_at),
                 "session_lost_at": list(self.session_lost_at),
+                "broker_dropped": self.broker_dropped,
             },
         )
 
