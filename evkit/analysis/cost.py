@@ -1,0 +1,248 @@
+"""Cost of charging sessions: each session's energy priced by when it flowed.
+
+**The rule.** A session's energy (``energy_kwh``, as ``evkit.analysis.sessions`` chose it) is spread over
+time by the best profile the data has, then split at the tariff's price changes:
+
+1. ``session_counter``: the increments of the session counter (Easee 121, reported every few minutes
+   while charging). The energy of an increment flowed between the reading before it and its own
+   reading; it is spread evenly over that interval. Readings before the counter's last restart
+   inside the session (a stale value from the previous session shown at plug-in) and zeros
+   (spurious) are not used.
+2. ``power``: without counter readings, the total power (120) held until its next reading (holds
+   longer than ``MAX_HOLD`` span a hole in the data and are not used).
+3. ``uniform``: with neither (a session known only from the lifetime meter, evcc / go-e sessions),
+   the energy is spread evenly from plug-in to unplug.
+
+The profile only shapes the split; its total is scaled to ``energy_kwh``, so ``cost`` always prices
+the session's own energy figure. ``price_per_kwh`` = ``cost / energy_kwh`` (the effective price).
+
+**Error bound.** Within one profile interval the flow is assumed even. Where an interval spans a
+price change, the truth lies anywhere between all of its energy at the lowest and all at the highest
+of the prices it spans: ``cost_error_bound`` adds ``energy x (highest - lowest price)`` over those
+intervals (0 when every interval has one price, e.g. a flat tariff, or readings on the price changes).
+
+Energy in a span without a price (before the tariff's first row, after an hourly series ends, a row
+with an empty price) is not guessed: ``cost`` is null and ``cost_note`` says how many kWh were not
+priced. ``co2_g`` is null unless every kWh has a CO2 figure. Pure Polars: joins, no per-row Python.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from evkit.analysis import _ids
+from evkit.analysis._prep import observations, seconds
+from evkit.analysis.tariff import Tariff
+
+#: A power reading held longer than this spans a hole in the data (sessions use the same 20 minutes).
+MAX_HOLD = timedelta(minutes=20)
+#: Energy below this (kWh) is rounding, not energy without a price.
+EPSILON_KWH = 1e-6
+
+#: Columns ``session_costs`` adds to a sessions frame.
+COST_SCHEMA: dict[str, pl.DataType] = {
+    "cost": pl.Float64(),
+    "price_per_kwh": pl.Float64(),
+    "co2_g": pl.Float64(),
+    "cost_error_bound": pl.Float64(),
+    "cost_profile": pl.String(),  # session_counter / power / uniform
+    "cost_note": pl.String(),
+}
+
+_SEG = ["session_id", "t0", "t1", "kwh"]
+
+
+def _session_frame(sessions: pl.LazyFrame) -> pl.LazyFrame:
+    """The sessions' keys and span; ``until`` is where readings stop belonging to the session."""
+    frame = sessions.select("charger_id", "session_id", "started_at", "ended_at", "energy_kwh", "source")
+    return frame.sort("charger_id", "started_at").with_columns(
+        pl.col("started_at").shift(-1).over("charger_id").alias("next_start")
+    )
+
+
+def _assigned(lf: pl.LazyFrame, obs_id: int, sess: pl.LazyFrame) -> pl.LazyFrame:
+    """Readings of ``obs_id`` attached to the Easee session of their charger that started last before them."""
+    readings = (
+        observations(lf, [obs_id])
+        .filter(pl.col("value").is_not_null())
+        .select("charger_id", "observed_at", "value")
+        .sort("observed_at")
+    )
+    starts = sess.filter(pl.col("source") == "easee").sort("started_at")
+    joined = readings.join_asof(
+        starts,
+        left_on="observed_at",
+        right_on="started_at",
+        by="charger_id",
+        strategy="backward",
+        check_sortedness=False,
+    )
+    return joined.filter(
+        pl.col("session_id").is_not_null()
+        & (pl.col("next_start").is_null() | (pl.col("observed_at") < pl.col("next_start")))
+    ).sort("session_id", "observed_at")
+
+
+def _counter_segments(lf: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
+    rows = _assigned(lf, _ids.SESSION_ENERGY, sess).filter(pl.col("value") > 0)
+    by = "session_id"
+    prev = pl.col("value").shift(1).over(by)
+    rows = rows.with_columns(
+        (pl.col("value") < prev).fill_null(False).cast(pl.Int32).cum_sum().over(by).alias("__run"),
+        pl.col("observed_at").shift(1).over(by).alias("__prev_at"),
+    )
+    # only the readings after the counter's last restart belong to this session's count
+    rows = rows.filter(pl.col("__run") == pl.col("__run").max().over(by))
+    prev_kept = pl.col("value").shift(1).over(by)
+    end = pl.coalesce("ended_at", "observed_at")
+    t1 = pl.min_horizontal("observed_at", end)
+    t0 = pl.min_horizontal(pl.coalesce("__prev_at", "started_at"), t1)
+    return rows.select(
+        by,
+        t0.alias("t0"),
+        t1.alias("t1"),
+        (pl.col("value") - prev_kept.fill_null(0.0)).alias("kwh"),
+    ).filter(pl.col("kwh") > 0)
+
+
+def _power_segments(lf: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
+    rows = _assigned(lf, _ids.TOTAL_POWER, sess)
+    rows = rows.filter(pl.col("ended_at").is_null() | (pl.col("observed_at") <= pl.col("ended_at")))
+    until = pl.col("observed_at").shift(-1).over("session_id").fill_null(pl.col("ended_at"))
+    rows = rows.with_columns(until.alias("t1"))
+    held = seconds(pl.col("t1") - pl.col("observed_at"))
+    return rows.filter(
+        pl.col("t1").is_not_null() & (held <= MAX_HOLD.total_seconds()) & (pl.col("value") > 0)
+    ).select(
+        "session_id", pl.col("observed_at").alias("t0"), "t1", (pl.col("value") * held / 3600.0).alias("kwh")
+    )
+
+
+def _profiles(lf: pl.LazyFrame | None, sess: pl.LazyFrame) -> pl.LazyFrame:
+    """Profile segments of every session, by the first method that has data, with the method's name."""
+    found: list[pl.LazyFrame] = []
+    if lf is not None:
+        counter = _counter_segments(lf, sess).with_columns(pl.lit("session_counter").alias("profile"))
+        power = _power_segments(lf, sess).join(
+            counter.select("session_id").unique(), on="session_id", how="anti"
+        )
+        found = [counter, power.with_columns(pl.lit("power").alias("profile"))]
+    covered = pl.concat(found).select("session_id").unique() if found else None
+    rest = sess.select(
+        "session_id",
+        pl.col("started_at").alias("t0"),
+        pl.coalesce("ended_at", "started_at").alias("t1"),
+        pl.lit(1.0).alias("kwh"),
+        pl.lit("uniform").alias("profile"),
+    )
+    if covered is not None:
+        rest = rest.join(covered, on="session_id", how="anti")
+    return pl.concat([*found, rest], how="vertical")
+
+
+def _split(segments: pl.LazyFrame, tariff: Tariff) -> pl.LazyFrame:
+    """Segments cut at the tariff's price changes: one row per (segment, tariff interval) overlap."""
+    intervals = tariff.frame.lazy().with_row_index("idx").with_columns(pl.col("idx").cast(pl.Int64))
+    keys = intervals.select("idx", "from").sort("from")
+    one_us = timedelta(microseconds=1)
+    seg = segments.with_row_index("seg").with_columns(
+        pl.when(pl.col("t1") > pl.col("t0"))
+        .then(pl.col("t1") - one_us)
+        .otherwise(pl.col("t1"))
+        .alias("__last")
+    )
+    seg = (
+        seg.sort("t0")
+        .join_asof(
+            keys.rename({"idx": "i0", "from": "__f0"}), left_on="t0", right_on="__f0", strategy="backward"
+        )
+        .sort("__last")
+        .join_asof(
+            keys.rename({"idx": "i1", "from": "__f1"}), left_on="__last", right_on="__f1", strategy="backward"
+        )
+    )
+    parts = seg.with_columns(pl.int_ranges("i0", pl.col("i1") + 1).alias("idx")).explode("idx")
+    parts = parts.join(intervals, on="idx", how="left")
+    length = seconds(pl.col("t1") - pl.col("t0"))
+    inside = seconds(pl.min_horizontal("t1", pl.coalesce("to", "t1")) - pl.max_horizontal("t0", "from"))
+    fraction = pl.when(length > 0).then(inside / length).otherwise(1.0)
+    return parts.with_columns((pl.col("kwh") * fraction).alias("part_kwh"))
+
+
+def session_costs(
+    sessions: pl.LazyFrame | pl.DataFrame, tariff: Tariff, lf: pl.LazyFrame | None = None
+) -> pl.LazyFrame:
+    """``sessions`` (``SESSION_SCHEMA``) with the ``COST_SCHEMA`` columns (see the module docstring).
+
+    ``lf`` is the dataset the sessions came from (its counter and power readings shape each session's
+    energy over time); without it every session is priced with the ``uniform`` profile.
+    """
+    base = sessions.lazy()
+    sess = _session_frame(base)
+    segments = _profiles(lf, sess)
+    total = pl.col("kwh").sum().over("session_id")
+    segments = segments.with_columns(pl.col("kwh") / total, pl.col("profile"))
+    energy = sess.select("session_id", "energy_kwh")
+    parts = (
+        _split(segments, tariff)
+        .join(energy, on="session_id", how="left")
+        .with_columns((pl.col("part_kwh") * pl.col("energy_kwh")).alias("e"))
+    )
+    per_segment = parts.group_by("session_id", "seg").agg(
+        (
+            (pl.col("price").max() - pl.col("price").min())
+            * pl.col("kwh").first()
+            * pl.col("energy_kwh").first()
+        )
+        .fill_null(0.0)
+        .alias("bound")
+    )
+    priced = pl.col("price").is_not_null()
+    per_session = parts.group_by("session_id").agg(
+        (pl.col("e") * pl.col("price")).filter(priced).sum().alias("__cost"),
+        pl.col("e").filter(priced.not_() & (pl.col("e") > 0)).sum().alias("__unpriced"),
+        (pl.col("e") * pl.col("co2")).sum().alias("__co2"),
+        pl.col("e").filter(pl.col("co2").is_null() & (pl.col("e") > 0)).sum().alias("__no_co2"),
+        pl.col("profile").first().alias("cost_profile"),
+    )
+    per_session = per_session.join(
+        per_segment.group_by("session_id").agg(pl.col("bound").sum().alias("cost_error_bound")),
+        on="session_id",
+        how="left",
+    )
+    unpriced = pl.col("__unpriced") > EPSILON_KWH
+    known = pl.col("energy_kwh").is_not_null()
+    cost = pl.when(known & unpriced.not_()).then(pl.col("__cost"))
+    note = (
+        pl.when(known.not_())
+        .then(pl.lit("no energy figure: no cost"))
+        .when(unpriced)
+        .then(
+            pl.format(
+                "{} kWh of {} kWh flowed when the tariff has no price: no cost",
+                pl.col("__unpriced").round(3),
+                pl.col("energy_kwh").round(3),
+            )
+        )
+        .when(pl.col("cost_profile") == "uniform")
+        .then(pl.lit("no counter or power readings: energy spread evenly from plug-in to unplug"))
+    )
+    result = base.join(per_session, on="session_id", how="left").with_columns(
+        cost.alias("cost"),
+        pl.when(known & unpriced.not_() & (pl.col("energy_kwh") > 0))
+        .then(pl.col("__cost") / pl.col("energy_kwh"))
+        .alias("price_per_kwh"),
+        pl.when(known & (pl.col("__no_co2") <= EPSILON_KWH)).then(pl.col("__co2")).alias("co2_g"),
+        pl.when(known).then(pl.col("cost_error_bound")).alias("cost_error_bound"),
+        note.alias("cost_note"),
+    )
+    columns = [*sessions.lazy().collect_schema().names()]
+    columns = [c for c in columns if c not in COST_SCHEMA]
+    return result.select(*columns, *[pl.col(n).cast(t) for n, t in COST_SCHEMA.items()]).sort(
+        "charger_id", "started_at"
+    )
+
+
+__all__ = ["COST_SCHEMA", "MAX_HOLD", "session_costs"]

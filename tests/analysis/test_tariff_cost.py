@@ -1,0 +1,143 @@
+"""Cost per session, priced by when the energy flowed; every expected figure computed by hand.
+
+The simulated charger (tests/analysis/scenario.py) charges at a constant power and reports its session
+counter (121) every 5 minutes and its power (120) every minute, so the energy in any span is power x
+time, independent of evkit.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evkit.analysis.cost import COST_SCHEMA, session_costs
+from evkit.analysis.sessions import sessions
+from evkit.analysis.tariff import flat_tariff, tariff_from_text
+from tests.analysis import scenario as sc
+
+CID = "EHCOST01"
+
+
+def _charge(plan: list[tuple[int, int, float]], minutes: int = 240) -> pl.LazyFrame:
+    return sc.frame(sc.Charger(CID, plan, minutes, token="04AABBCC").run().rows).lazy()
+
+
+# 11 kW from 06:32 to 08:32 UTC (T0 = 06:00): 28 min before 07:00, 60 min, 32 min after 08:00.
+PLAN = [(0, 1, 0.0), (30, 2, 0.0), (32, 3, 11.0), (152, 4, 0.0), (160, 1, 0.0)]
+HOURLY = (
+    "from,price,co2\n2026-03-02T06:00Z,0.10,100\n2026-03-02T07:00Z,0.20,200\n2026-03-02T08:00Z,0.40,300\n"
+    "2026-03-02T09:00Z,0.40,300\n"
+)  # an hourly series: prices until 10:00
+
+
+def _costs(lf: pl.LazyFrame, tariff_text: str) -> dict[str, object]:
+    found = sessions(lf).collect()
+    rows = session_costs(found, tariff_from_text(tariff_text), lf).collect()
+    assert rows.height == 1
+    return rows.row(0, named=True)
+
+
+def test_a_session_spanning_price_changes_is_split_by_when_the_energy_flowed() -> None:
+    row = _costs(_charge(PLAN), HOURLY)
+    before, during, after = 28 * 11 / 60, 11.0, 32 * 11 / 60
+    assert row["energy_kwh"] == pytest.approx(before + during + after, abs=1e-3)
+    assert row["cost"] == pytest.approx(before * 0.10 + during * 0.20 + after * 0.40, abs=1e-3)
+    assert row["co2_g"] == pytest.approx(before * 100 + during * 200 + after * 300, abs=0.1)
+    assert row["price_per_kwh"] == pytest.approx(row["cost"] / row["energy_kwh"])
+    assert row["cost_profile"] == "session_counter"
+    # the counter reports on the hour here, so no interval straddles a price change
+    assert row["cost_error_bound"] == pytest.approx(0.0, abs=1e-9)
+    assert row["cost_note"] is None
+
+
+def test_a_price_change_between_two_counter_readings_is_split_evenly_within_its_bound() -> None:
+    # the price changes at 07:02, between the readings of 07:00 and 07:05
+    text = "from,price\n2026-03-02T06:00Z,0.10\n2026-03-02T07:02Z,0.30\n"
+    row = _costs(_charge(PLAN), text)
+    truth = (30 * 11 / 60) * 0.10 + (90 * 11 / 60) * 0.30  # 06:32-07:02 at 0.10, 07:02-08:32 at 0.30
+    assert row["cost"] == pytest.approx(truth, abs=1e-3)  # even flow within the 5 minutes: exact here
+    step = 5 * 11 / 60  # the 07:00-07:05 increment could have flowed at either price
+    assert row["cost_error_bound"] == pytest.approx(step * (0.30 - 0.10), abs=1e-3)
+
+
+def test_a_flat_tariff_prices_the_sessions_energy() -> None:
+    lf = _charge(PLAN)
+    found = sessions(lf).collect()
+    row = session_costs(found, flat_tariff(0.30), lf).collect().row(0, named=True)
+    assert row["cost"] == pytest.approx(22.0 * 0.30, abs=1e-3)
+    assert row["price_per_kwh"] == pytest.approx(0.30)
+    assert row["co2_g"] is None  # no CO2 figures in a flat tariff
+    assert row["cost_error_bound"] == 0.0
+
+
+def test_energy_without_a_price_gives_no_cost_and_says_how_much() -> None:
+    # prices from 07:00 only: the 5.133 kWh before are not guessed
+    row = _costs(_charge(PLAN), "from,price\n2026-03-02T07:00Z,0.20\n")
+    assert row["cost"] is None
+    assert row["price_per_kwh"] is None
+    assert (
+        row["cost_note"]
+        == f"{round(28 * 11 / 60, 3)} kWh of 22.0 kWh flowed when the tariff has no price: no cost"
+    )
+
+
+def test_without_readings_the_energy_is_spread_evenly_and_said_so() -> None:
+    lf = _charge(PLAN)
+    found = sessions(lf).collect()  # 06:30 - 08:40 plugged in: 130 minutes
+    row = session_costs(found, tariff_from_text(HOURLY)).collect().row(0, named=True)
+    per_min = 22.0 / 130
+    assert row["cost"] == pytest.approx(per_min * (30 * 0.1 + 60 * 0.2 + 40 * 0.4), abs=1e-3)
+    assert row["cost_profile"] == "uniform"
+    assert "spread evenly" in row["cost_note"]
+
+
+def test_the_power_readings_shape_the_energy_when_there_is_no_counter() -> None:
+    lf = _charge(PLAN).filter(pl.col("observation_id") != 121)
+    found = sessions(lf).collect()
+    row = session_costs(found, tariff_from_text(HOURLY), lf).collect().row(0, named=True)
+    assert row["cost_profile"] == "power"
+    assert row["cost"] == pytest.approx(28 * 11 / 60 * 0.1 + 11 * 0.2 + 32 * 11 / 60 * 0.4, abs=1e-3)
+
+
+def test_a_stale_counter_at_plug_in_is_not_priced() -> None:
+    # two sessions: the second starts showing the first one's final counter before it restarts
+    plan = [*PLAN, (180, 2, 0.0), (190, 3, 7.0), (220, 4, 0.0), (230, 1, 0.0)]
+    lf = _charge(plan)
+    found = sessions(lf).collect()
+    rows = session_costs(found, tariff_from_text(HOURLY), lf).collect()
+    second = rows.row(1, named=True)
+    assert second["energy_kwh"] == pytest.approx(30 * 7 / 60, abs=1e-3)
+    assert second["cost"] == pytest.approx(30 * 7 / 60 * 0.40, abs=1e-3)  # 09:10-09:40, all at 0.40
+    assert second["cost_profile"] == "session_counter"
+
+
+def test_the_schema_and_the_order_of_the_sessions_are_kept() -> None:
+    lf = _charge(PLAN)
+    found = sessions(lf).collect()
+    out = session_costs(found, flat_tariff(0.1), lf).collect()
+    assert out.columns == [*found.columns, *COST_SCHEMA]
+    assert out["session_id"].to_list() == found["session_id"].to_list()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    start=st.integers(min_value=1, max_value=60),
+    length=st.integers(min_value=6, max_value=150),
+    power=st.sampled_from([3.7, 7.4, 11.0, 22.0]),
+    change=st.integers(min_value=0, max_value=239),
+)
+def test_cost_lies_within_its_bound_of_the_truth(start: int, length: int, power: float, change: int) -> None:
+    plan = [(0, 1, 0.0), (start, 2, 0.0), (start + 1, 3, power), (start + 1 + length, 1, 0.0)]
+    lf = _charge(plan)
+    at = sc.T0 + timedelta(minutes=change)
+    text = f"from,price\n2026-03-02T05:00Z,0.10\n{at:%Y-%m-%dT%H:%M}Z,0.50\n"
+    row = _costs(lf, text)
+    first = start + 1
+    cheap = max(0, min(change, first + length) - first) * power / 60
+    dear = length * power / 60 - cheap
+    truth = cheap * 0.10 + dear * 0.50
+    assert abs(row["cost"] - truth) <= row["cost_error_bound"] + 1e-3
