@@ -1,4 +1,4 @@
-"""``evkit sessions --tariff/--currency/--tz``: cost in every format; a bad tariff exits 2, writing nothing."""
+"""``evkit sessions --tariff/--currency/--tz``: cost in every format; bad tariffs exit 2, nothing written."""
 
 from __future__ import annotations
 
@@ -40,9 +40,16 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 def test_json_rows_carry_cost_price_and_co2(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(
-        capsys, "sessions", str(dataset / "data"), "--tariff", str(dataset / "tariff.csv"), "--currency", "EUR",
-        "--format", "json",
-    )  # fmt: skip
+        capsys,
+        "sessions",
+        str(dataset / "data"),
+        "--tariff",
+        str(dataset / "tariff.csv"),
+        "--currency",
+        "EUR",
+        "--format",
+        "json",
+    )
     assert code == 0
     (row,) = json.loads(out)
     assert row["cost"] == pytest.approx(COST, abs=1e-3)
@@ -54,8 +61,20 @@ def test_json_rows_carry_cost_price_and_co2(dataset: Path, capsys: pytest.Captur
 
 def test_parquet_and_csv_carry_the_cost_columns(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = dataset / "s.parquet"
-    assert _run(capsys, "sessions", str(dataset / "data"), "--tariff", "0.3", "--format", "parquet",
-                "--out", str(out))[0] == 0  # fmt: skip
+    assert (
+        _run(
+            capsys,
+            "sessions",
+            str(dataset / "data"),
+            "--tariff",
+            "0.3",
+            "--format",
+            "parquet",
+            "--out",
+            str(out),
+        )[0]
+        == 0
+    )
     frame = pl.read_parquet(out)
     assert frame["cost"].to_list() == pytest.approx([22.0 * 0.3], abs=1e-3)
     assert {"price_per_kwh", "co2_g", "cost_error_bound", "cost_note"} <= set(frame.columns)
@@ -69,9 +88,18 @@ def test_evcc_csv_fills_price_and_co2_in_local_time(
     dataset: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, text, _ = _run(
-        capsys, "sessions", str(dataset / "data"), "--tariff", str(dataset / "tariff.csv"), "--format", "csv",
-        "--columns", "evcc", "--tz", "Europe/Oslo",
-    )  # fmt: skip
+        capsys,
+        "sessions",
+        str(dataset / "data"),
+        "--tariff",
+        str(dataset / "tariff.csv"),
+        "--format",
+        "csv",
+        "--columns",
+        "evcc",
+        "--tz",
+        "Europe/Oslo",
+    )
     assert code == 0
     (row,) = list(csv.DictReader(io.StringIO(text)))
     assert row["Created"] == "2026-03-02 07:30:00"  # 06:30 UTC is 07:30 in Oslo (CET, UTC+1)
@@ -100,8 +128,17 @@ def test_table_shows_cost_and_labels_the_zone(dataset: Path, capsys: pytest.Capt
 
 def test_from_is_local_midnight_with_tz(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # 07:30 local is after 07:00 local but 06:30 UTC is before 07:00 UTC
-    _, out, _ = _run(capsys, "sessions", str(dataset / "data"), "--format", "json", "--from", "2026-03-02T07:00",
-                     "--tz", "Europe/Oslo")  # fmt: skip
+    _, out, _ = _run(
+        capsys,
+        "sessions",
+        str(dataset / "data"),
+        "--format",
+        "json",
+        "--from",
+        "2026-03-02T07:00",
+        "--tz",
+        "Europe/Oslo",
+    )
     assert len(json.loads(out)) == 1
     _, out, _ = _run(
         capsys, "sessions", str(dataset / "data"), "--format", "json", "--from", "2026-03-02T07:00"
@@ -126,8 +163,9 @@ def test_a_bad_tariff_exits_2_and_writes_nothing(
     bad = tmp_path / "bad.csv"
     bad.write_text(tariff_text, encoding="utf-8")
     out = tmp_path / "out.csv"
-    code, _, err = _run(capsys, "sessions", str(dataset / "data"), "--tariff", str(bad), "--format", "csv",
-                        "--out", str(out))  # fmt: skip
+    code, _, err = _run(
+        capsys, "sessions", str(dataset / "data"), "--tariff", str(bad), "--format", "csv", "--out", str(out)
+    )
     assert code == 2
     assert message in err
     assert not out.exists()
