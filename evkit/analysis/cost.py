@@ -8,10 +8,11 @@ time by the best profile the data has, then split at the tariff's price changes:
    reading; it is spread evenly over that interval. Readings before the counter's last restart
    inside the session (a stale value from the previous session shown at plug-in) and zeros
    (spurious) are not used.
-2. ``power``: without counter readings, the total power (120) held until its next reading (holds
-   longer than ``MAX_HOLD`` span a hole in the data and are not used).
-3. ``uniform``: with neither (a session known only from the lifetime meter, evcc / go-e sessions),
-   the energy is spread evenly from plug-in to unplug.
+2. ``power``: without counter readings, the total power (Easee 120; evcc ``chargePower``, go-e
+   ``nrg.power_total`` in recordings of home chargers) held until its next reading (holds longer than
+   ``MAX_HOLD`` span a hole in the data and are not used).
+3. ``uniform``: with neither (e.g. a session known only from the lifetime meter), the energy is
+   spread evenly from plug-in to unplug.
 
 The profile only shapes the split; its total is scaled to ``energy_kwh``, so ``cost`` always prices
 the session's own energy figure. ``price_per_kwh`` = ``cost / energy_kwh`` (the effective price).
@@ -64,13 +65,31 @@ def _session_frame(sessions: pl.LazyFrame) -> pl.LazyFrame:
 
 def _assigned(lf: pl.LazyFrame, obs_id: int, sess: pl.LazyFrame) -> pl.LazyFrame:
     """Readings of ``obs_id`` attached to the Easee session of their charger that started last before them."""
-    readings = (
-        observations(lf, [obs_id])
-        .filter(pl.col("value").is_not_null())
-        .select("charger_id", "observed_at", "value")
-        .sort("observed_at")
+    readings = observations(lf, [obs_id]).select("charger_id", "observed_at", "value")
+    return _attach(readings, sess, ["easee"])
+
+
+#: Power of home chargers in MQTT recordings (W): evcc loadpoints and go-e (``evkit.analysis.home``).
+HOME_POWER_KEYS = {"evcc": "chargePower", "go-e": "nrg.power_total"}
+
+
+def _home_power(lf: pl.LazyFrame) -> pl.LazyFrame | None:
+    if not {"source", "device_id", "key", "received_at"} <= set(lf.collect_schema().names()):
+        return None
+    wanted = pl.any_horizontal(
+        *[(pl.col("source") == src) & (pl.col("key") == key) for src, key in HOME_POWER_KEYS.items()]
     )
-    starts = sess.filter(pl.col("source") == "easee").sort("started_at")
+    return lf.filter(wanted).select(
+        pl.col("device_id").alias("charger_id"),
+        pl.col("received_at").alias("observed_at"),
+        (pl.col("value") / 1000.0).alias("value"),
+    )
+
+
+def _attach(readings: pl.LazyFrame, sess: pl.LazyFrame, sources: list[str]) -> pl.LazyFrame:
+    """``readings`` attached to the session (of ``sources``) of their charger that started last before."""
+    readings = readings.filter(pl.col("value").is_not_null()).sort("observed_at")
+    starts = sess.filter(pl.col("source").is_in(sources)).sort("started_at")
     joined = readings.join_asof(
         starts,
         left_on="observed_at",
@@ -109,6 +128,9 @@ def _counter_segments(lf: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
 
 def _power_segments(lf: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
     rows = _assigned(lf, _ids.TOTAL_POWER, sess)
+    home = _home_power(lf)
+    if home is not None:
+        rows = pl.concat([rows, _attach(home, sess, list(HOME_POWER_KEYS))], how="vertical_relaxed")
     rows = rows.filter(pl.col("ended_at").is_null() | (pl.col("observed_at") <= pl.col("ended_at")))
     until = pl.col("observed_at").shift(-1).over("session_id").fill_null(pl.col("ended_at"))
     rows = rows.with_columns(until.alias("t1"))
@@ -179,7 +201,9 @@ def session_costs(
     ``lf`` is the dataset the sessions came from (its counter and power readings shape each session's
     energy over time); without it every session is priced with the ``uniform`` profile.
     """
-    base = sessions.lazy()
+    # The sessions are few and used in several branches below: a lazy plan of them (``sessions(lf)``)
+    # would be re-run in each, so it is collected once here.
+    base = (sessions.collect() if isinstance(sessions, pl.LazyFrame) else sessions).lazy()
     sess = _session_frame(base)
     segments = _profiles(lf, sess)
     total = pl.col("kwh").sum().over("session_id")
@@ -238,7 +262,7 @@ def session_costs(
         pl.when(known).then(pl.col("cost_error_bound")).alias("cost_error_bound"),
         note.alias("cost_note"),
     )
-    columns = [*sessions.lazy().collect_schema().names()]
+    columns = [*base.collect_schema().names()]
     columns = [c for c in columns if c not in COST_SCHEMA]
     return result.select(*columns, *[pl.col(n).cast(t) for n, t in COST_SCHEMA.items()]).sort(
         "charger_id", "started_at"

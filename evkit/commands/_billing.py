@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+import polars as pl
 
 from evkit.analysis.tariff import Tariff, check_currency, parse_tariff
 from evkit.errors import ConfigError
@@ -60,3 +63,25 @@ def zone_of(args: argparse.Namespace, default: str | None = "UTC") -> str:
     """The zone of ``--tz``, else ``default`` (None: the machine's zone)."""
     zone: str | None = args.tz
     return zone if zone is not None else resolve_zone(default)
+
+
+def resolve_tariff(args: argparse.Namespace, lf: pl.LazyFrame) -> Tariff | None:
+    """``--tariff`` if given, else the tariff evcc published in the recording (said on stderr), else None."""
+    tariff = tariff_of(args)
+    if tariff is not None:
+        return tariff
+    from evkit.analysis.evcc_tariff import recorded_tariff
+
+    recorded = recorded_tariff(lf)
+    if recorded is not None:
+        print(f"no --tariff: using {recorded.source}", file=sys.stderr)
+    return recorded
+
+
+def with_home_figures(sessions: pl.LazyFrame, lf: pl.LazyFrame) -> pl.LazyFrame:
+    """``sessions`` with evcc's ``solar_percentage`` when ``lf`` is a recording of home chargers."""
+    from evkit.analysis.evcc_tariff import solar_percentage
+
+    if not {"source", "device_id", "key"} <= set(lf.collect_schema().names()):
+        return sessions
+    return sessions.join(solar_percentage(lf, sessions), on="session_id", how="left")

@@ -21,7 +21,13 @@ from typing import Any, TextIO
 import polars as pl
 from tqdm.auto import tqdm
 
-from evkit.commands._billing import add_tariff_options, tariff_of, zone_of
+from evkit.commands._billing import (
+    add_tariff_options,
+    resolve_tariff,
+    tariff_of,
+    with_home_figures,
+    zone_of,
+)
 from evkit.commands._dataset import add_skip_damaged
 from evkit.display import csv_safe
 from evkit.errors import ConfigError, DatasetError
@@ -379,13 +385,16 @@ def _sessions_command(args: argparse.Namespace) -> int:
             result = result.filter(pl.col("started_at") >= start)
         if end is not None:
             result = result.filter(pl.col("started_at") < end)
+        # the sessions are few: collected once, then priced (a lazy plan would repeat them per join)
+        frame = _collect(result, args.directory)
+        tariff = tariff or resolve_tariff(args, lf)
         if tariff is not None:
             from evkit.analysis.cost import session_costs
 
-            result = session_costs(result, tariff, lf)
+            frame = _collect(session_costs(frame, tariff, lf), args.directory)
             if tariff.currency:
-                result = result.with_columns(pl.lit(tariff.currency).alias("currency"))
-        frame = _collect(result, args.directory)
+                frame = frame.with_columns(pl.lit(tariff.currency).alias("currency"))
+        frame = _collect(with_home_figures(frame.lazy(), lf), args.directory)
         bar.update()
         bar.set_postfix_str("writing")
         _write_sessions(frame, args)

@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 from tqdm.auto import tqdm
 
-from evkit.commands._billing import add_tariff_options, tariff_of, zone_of
+from evkit.commands._billing import add_tariff_options, resolve_tariff, tariff_of, zone_of
 from evkit.commands._dataset import add_skip_damaged
 from evkit.display import csv_safe
 from evkit.errors import ConfigError
@@ -93,9 +93,12 @@ def _statement_command(args: argparse.Namespace) -> int:
             found = found.filter(pl.col("started_at") >= start)
         if end is not None:
             found = found.filter(pl.col("started_at") < end)
+        # the sessions are few: collected once, then priced (a lazy plan would repeat them per join)
+        frame = _collect(found, args.directory)
+        tariff = tariff or resolve_tariff(args, lf)
         if tariff is not None:
-            found = session_costs(found, tariff, lf)
-        rows, total = statement(_collect(found, args.directory).lazy(), by, start, end)
+            frame = _collect(session_costs(frame, tariff, lf), args.directory)
+        rows, total = statement(frame, by, start, end)
         bar.update()
         meta = {
             "from": start.astimezone(_zi(zone)).isoformat() if start else None,
