@@ -401,6 +401,8 @@ def _sessions_command(args: argparse.Namespace) -> int:
         bar.update()
     if args.out:
         print(f"{frame.height} session(s) written to {args.out}", file=sys.stderr)
+    if "cost" in frame.columns and args.format != "table" and (unpriced := frame["cost"].null_count()):
+        print(f"{unpriced} session(s) have no cost: see cost_note", file=sys.stderr)
     return 0
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 from tqdm.auto import tqdm
 
+from evkit.commands._args import number
 from evkit.commands._billing import add_tariff_options, resolve_tariff, tariff_of, zone_of
 from evkit.commands._dataset import add_skip_damaged
 from evkit.display import csv_safe
@@ -56,7 +57,7 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     )
     parser.add_argument(
         "--gap-minutes",
-        type=float,
+        type=number(above=0),
         default=20.0,
         metavar="M",
         help="silence that counts as a hole (default 20)",
@@ -75,8 +76,6 @@ def _statement_command(args: argparse.Namespace) -> int:
     by = parse_by(args.by)
     if args.format in ("parquet", "xlsx") and not args.out:
         raise ConfigError(f"--format {args.format} needs --out FILE (it is binary)")
-    if args.gap_minutes <= 0:
-        raise ConfigError(f"--gap-minutes must be positive, got {args.gap_minutes}")
     tariff = tariff_of(args)
     zone = zone_of(args)
     start = parse_time(args.start, "--from", zone) if args.start else None

@@ -141,3 +141,53 @@ def test_cost_lies_within_its_bound_of_the_truth(start: int, length: int, power:
     dear = length * power / 60 - cheap
     truth = cheap * 0.10 + dear * 0.50
     assert abs(row["cost"] - truth) <= row["cost_error_bound"] + 1e-3
+
+
+def test_a_local_time_of_use_tariff_across_the_night_the_clocks_go_back() -> None:
+    # Oslo, 25 Oct 2026: 03:00 CEST becomes 02:00 CET, so 02:00-03:00 local happens twice. A night
+    # price from 22:00 local on the 24th (20:00 UTC) to 02:30 CET (the second 02:30: 01:30 UTC), then
+    # the day price. Charging 11 kW from 00:00 to 02:00 UTC: 90 minutes at night, 30 at day price.
+    text = (
+        "from,price\n2026-10-24T22:00:00+02:00,0.10\n2026-10-25T02:30:00+01:00,0.50\n"
+        "2026-10-25T22:00:00+01:00,0.10\n"
+    )
+    tariff = tariff_from_text(text)
+    priced = tariff.priced_rows()
+    assert [t.isoformat() for t in priced["from"]] == [
+        "2026-10-24T20:00:00+00:00",
+        "2026-10-25T01:30:00+00:00",
+        "2026-10-25T21:00:00+00:00",
+    ]
+    assert priced["to"][0] - priced["from"][0] == timedelta(hours=5, minutes=30)  # 22:00 to 02:30 (CET)
+    start = sc.T0.replace(year=2026, month=10, day=24, hour=23, minute=0)
+    plan = [(0, 1, 0.0), (59, 2, 0.0), (60, 3, 11.0), (180, 4, 0.0), (185, 1, 0.0)]
+    lf = sc.frame(sc.Charger(CID, plan, 200, start=start).run().rows).lazy()
+    found = sessions(lf).collect()
+    (row,) = session_costs(found, tariff, lf).collect().iter_rows(named=True)
+    assert row["energy_kwh"] == pytest.approx(22.0, abs=1e-3)
+    assert row["cost"] == pytest.approx(90 * 11 / 60 * 0.10 + 30 * 11 / 60 * 0.50, abs=1e-3)
+    assert row["cost_error_bound"] == pytest.approx(0.0, abs=1e-9)  # 01:30 UTC is a counter reading
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    sessions_plan=st.lists(
+        st.tuples(st.integers(min_value=5, max_value=90), st.sampled_from([3.7, 11.0, 22.0])),
+        min_size=1,
+        max_size=4,
+    ),
+    price=st.floats(min_value=0, max_value=2, allow_nan=False),
+)
+def test_a_flat_tariff_costs_exactly_energy_times_price(
+    sessions_plan: list[tuple[int, float]], price: float
+) -> None:
+    plan: list[tuple[int, int, float]] = [(0, 1, 0.0)]
+    minute = 1
+    for length, power in sessions_plan:
+        plan += [(minute, 2, 0.0), (minute + 1, 3, power), (minute + 1 + length, 1, 0.0)]
+        minute += length + 10
+    lf = _charge(plan, minutes=minute + 5)
+    found = sessions(lf).collect()
+    rows = session_costs(found, flat_tariff(price), lf).collect()
+    assert rows["cost"].to_list() == pytest.approx((rows["energy_kwh"] * price).to_list(), abs=1e-9)
+    assert rows["cost_error_bound"].to_list() == [0.0] * rows.height
