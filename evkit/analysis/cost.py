@@ -6,8 +6,9 @@ time by the best profile the data has, then split at the tariff's price changes:
 1. ``session_counter``: the increments of the session counter (Easee 121, reported every few minutes
    while charging). The energy of an increment flowed between the reading before it and its own
    reading; it is spread evenly over that interval. Readings before the counter's last restart
-   inside the session (a stale value from the previous session shown at plug-in) and zeros
-   (spurious) are not used.
+   inside the session (a stale value from the previous session shown at plug-in: a fall to less
+   than half) and zeros (spurious) are not used; a small dip and back adds nothing (increments of
+   the running maximum).
 2. ``power``: without counter readings, the total power (Easee 120; evcc ``chargePower``, go-e
    ``nrg.power_total`` in recordings of home chargers) held until its next reading (holds longer than
    ``MAX_HOLD`` span a hole in the data and are not used).
@@ -39,6 +40,9 @@ from evkit.analysis.tariff import Tariff
 
 #: A power reading held longer than this spans a hole in the data (sessions use the same 20 minutes).
 MAX_HOLD = timedelta(minutes=20)
+#: A session counter reading below this fraction of the previous one is a restart of the count (the
+#: stale value of the last session before this one's first reading); a smaller dip is a glitch.
+RESTART_FRACTION = 0.5
 #: Energy below this (kWh) is rounding, not energy without a price.
 EPSILON_KWH = 1e-6
 
@@ -115,12 +119,20 @@ def _counter_segments(lf: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
     by = "session_id"
     prev = pl.col("value").shift(1).over(by)
     rows = rows.with_columns(
-        (pl.col("value") < prev).fill_null(False).cast(pl.Int32).cum_sum().over(by).alias("__run"),
+        # a restart of the count: less than half the previous reading (a small dip is a glitch)
+        (pl.col("value") < RESTART_FRACTION * prev)
+        .fill_null(False)
+        .cast(pl.Int32)
+        .cum_sum()
+        .over(by)
+        .alias("__run"),
         pl.col("observed_at").shift(1).over(by).alias("__prev_at"),
     )
     # only the readings after the counter's last restart belong to this session's count
     rows = rows.filter(pl.col("__run") == pl.col("__run").max().over(by))
-    prev_kept = pl.col("value").shift(1).over(by)
+    # increments of the running maximum: a glitch (a dip and back) adds nothing
+    rows = rows.with_columns(pl.col("value").cum_max().over(by).alias("__max"))
+    prev_kept = pl.col("__max").shift(1).over(by)
     end = pl.coalesce("ended_at", "observed_at")
     t1 = pl.min_horizontal("observed_at", end)
     t0 = pl.min_horizontal(pl.coalesce("__prev_at", "started_at"), t1)
@@ -128,7 +140,7 @@ def _counter_segments(lf: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
         by,
         t0.alias("t0"),
         t1.alias("t1"),
-        (pl.col("value") - prev_kept.fill_null(0.0)).alias("kwh"),
+        (pl.col("__max") - prev_kept.fill_null(0.0)).alias("kwh"),
     ).filter(pl.col("kwh") > 0)
 
 

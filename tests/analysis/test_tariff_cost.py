@@ -191,3 +191,14 @@ def test_a_flat_tariff_costs_exactly_energy_times_price(
     rows = session_costs(found, flat_tariff(price), lf).collect()
     assert rows["cost"].to_list() == pytest.approx((rows["energy_kwh"] * price).to_list(), abs=1e-9)
     assert rows["cost_error_bound"].to_list() == [0.0] * rows.height
+
+
+def test_a_dip_of_the_counter_is_a_glitch_not_a_restart() -> None:
+    # at 07:00:30 the counter reads 0.1 kWh less for one report; a restart rule on any fall would
+    # drop every reading before it and push all the energy after 07:00 (at the higher price)
+    lf = _charge(PLAN)
+    dip = sc.T0 + timedelta(minutes=60, seconds=30)
+    glitch = sc.frame([sc.Row(CID, 121, dip, round(28 * 11 / 60 - 0.1, 4), "glitch")]).lazy()
+    both = pl.concat([lf, glitch])
+    row = _costs(both, HOURLY)
+    assert row["cost"] == pytest.approx(28 * 11 / 60 * 0.10 + 11 * 0.20 + 32 * 11 / 60 * 0.40, abs=2e-3)
