@@ -1,7 +1,7 @@
 """evcc's tariffs from a recording: cost and solar share without a tariff file; figures by hand.
 
-The rows are shaped as ``evkit capture mqtt`` stores evcc (evkit/evcc/decode.py: device_id
-``evcc/site`` / ``evcc/loadpoints/1``, key = topic leaf, value numeric, currency as text). evcc sends
+The rows are made by the capture's own row builder (``evkit.sources.mqtt.RowBuilder``) from payloads
+encoded as evcc encodes them (``encode_state``, server/mqtt.go ``encode``). evcc sends
 its site tariffs every update cycle (core/site.go:1189 -> core/site_tariffs.go:86-116, evcc b29b49e);
 here every 30 s.
 """
@@ -21,64 +21,51 @@ from evkit.analysis.evcc_tariff import recorded_tariff, solar_percentage
 from evkit.analysis.sessions import sessions
 from evkit.cli import main
 from evkit.errors import DatasetError
-from evkit.store.schema import MQTT_SCHEMA
+from evkit.evcc.state import encode_state
+from evkit.sources.mqtt import Message, RowBuilder
+from evkit.sources.mqtt_rows import TopicRules
 from evkit.store.writer import PartWriter
 
 T0 = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 LP = "evcc/loadpoints/1"
 
 
-def _row(
-    at: datetime, device: str, key: str, value: float | None, text: str | None = None
-) -> dict[str, object]:
-    text = text if text is not None else f"{value:g}"
-    return {
-        "received_at": at,
-        "observed_at": None,
-        "charger_id": device,
-        "value": value,
-        "value_text": text,
-        "kind": "mqtt",
-        "topic": f"{device}/{key}",
-        "source": "evcc",
-        "device_id": device,
-        "key": key,
-        "raw": text.encode(),
-    }
-
-
 def _recording(site_silent: tuple[datetime, datetime] | None = None, site: str = "evcc/site") -> pl.DataFrame:
-    rows: list[dict[str, object]] = []
-    for half_minutes in range(4 * 60 * 2):  # 06:00 .. 10:00, every 30 s
+    """evcc's messages every 30 s from 06:00 to 10:00, through the capture's own row builder."""
+    messages: list[tuple[datetime, str, object]] = []
+    for half_minutes in range(4 * 60 * 2):
         at = T0 + timedelta(seconds=30 * half_minutes)
         if site_silent is None or not (site_silent[0] <= at < site_silent[1]):
             before_seven = at < T0 + timedelta(hours=1)
-            rows += [
-                _row(at, site, "tariffGrid", 0.35 if before_seven else 0.45),
-                _row(at, site, "tariffPriceLoadpoints", 0.30 if before_seven else 0.40),
-                _row(at, site, "tariffFeedIn", 0.08),
-                _row(at, site, "tariffCo2Loadpoints", 200.0 if before_seven else 100.0),
-                _row(at, site, "currency", None, "EUR"),
+            messages += [
+                (at, f"{site}/tariffGrid", 0.35 if before_seven else 0.45),
+                (at, f"{site}/tariffPriceLoadpoints", 0.30 if before_seven else 0.40),
+                (at, f"{site}/tariffFeedIn", 0.08),
+                (at, f"{site}/tariffCo2Loadpoints", 200.0 if before_seven else 100.0),
+                (at, f"{site}/currency", "EUR"),
             ]
         minute = half_minutes / 2
-        charging = 30 <= minute < 90  # 06:30 .. 07:30 at 11 kW
         if minute == 30:
-            rows += [_row(at, LP, "connected", 1.0), _row(at, LP, "charging", 1.0)]
-        if charging:
-            rows += [
-                _row(at, LP, "chargePower", 11000.0),
-                _row(at, LP, "sessionEnergy", (minute - 30) * 11000 / 60),
-                _row(at, LP, "sessionSolarPercentage", 25.0),
+            messages += [(at, f"{LP}/connected", True), (at, f"{LP}/charging", True)]
+        if 30 <= minute < 90:  # 06:30 .. 07:30 at 11 kW
+            messages += [
+                (at, f"{LP}/chargePower", 11000.0),
+                (at, f"{LP}/sessionEnergy", (minute - 30) * 11000 / 60),
+                (at, f"{LP}/sessionSolarPercentage", 25.0),
             ]
         if minute == 90:
-            rows += [
-                _row(at, LP, "chargePower", 0.0),
-                _row(at, LP, "sessionEnergy", 11000.0),
-                _row(at, LP, "charging", 0.0),
+            messages += [
+                (at, f"{LP}/chargePower", 0.0),
+                (at, f"{LP}/sessionEnergy", 11000.0),
+                (at, f"{LP}/charging", False),
             ]
         if minute == 95:
-            rows.append(_row(at, LP, "connected", 0.0))
-    return pl.DataFrame(rows, schema=MQTT_SCHEMA)
+            messages.append((at, f"{LP}/connected", False))
+    items = [
+        Message(round(at.timestamp() * 1e6), topic, encode_state(value).encode(), False, 1, False, 1)
+        for at, topic, value in messages
+    ]
+    return RowBuilder(TopicRules(evcc_roots=("evcc", "home2"))).frame(items)
 
 
 def test_evccs_loadpoint_price_is_used_as_it_changed() -> None:
