@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evkit.analysis.statement import parse_by, statement
 from evkit.cli import main
@@ -293,3 +296,36 @@ def test_statement_function_assigns_by_start_and_groups_nulls_last() -> None:
     assert parse_by("charger,token") == ["charger", "token"]
     with pytest.raises(ConfigError):
         parse_by("token,token")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    offsets=st.lists(st.integers(min_value=0, max_value=365 * 24 * 60), min_size=1, max_size=40),
+    zone=st.sampled_from(["UTC", "Europe/Oslo", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"]),
+    tokens=st.lists(st.sampled_from(["A", "B", None]), min_size=40, max_size=40),
+)
+def test_consecutive_local_months_count_every_session_once(
+    offsets: list[int], zone: str, tokens: list[str | None]
+) -> None:
+    from evkit.timeutil import parse_local
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    frame = pl.DataFrame(
+        {
+            "charger_id": ["c"] * len(offsets),
+            "rfid_token": tokens[: len(offsets)],
+            "started_at": [t0 + timedelta(minutes=m) for m in offsets],
+            "energy_kwh": [1.0] * len(offsets),
+        },
+        schema_overrides={"started_at": pl.Datetime("us", "UTC")},
+    )
+    bounds = [
+        parse_local(f"{y}-{m:02d}-01", zone)
+        for y, m in [(2025, 12), *[(2026, i) for i in range(1, 13)], (2027, 1), (2027, 2)]
+    ]
+    counted = 0
+    for start, end in itertools.pairwise(bounds):
+        rows, total = statement(frame, ["token"], start, end)
+        assert rows["sessions"].sum() == total["sessions"][0]
+        counted += total["sessions"][0]
+    assert counted == len(offsets)
