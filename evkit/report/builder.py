@@ -163,7 +163,11 @@ def _flags(row: dict[str, Any]) -> str:
 
 
 def _sessions_section(
-    sessions: pl.DataFrame, lf: pl.LazyFrame, data_end: datetime | None, zone: str = "UTC"
+    sessions: pl.DataFrame,
+    lf: pl.LazyFrame,
+    data_end: datetime | None,
+    zone: str = "UTC",
+    currency: str | None = None,
 ) -> tuple[str, str, str]:
     newest = sessions.sort("started_at", descending=True, nulls_last=True).head(SESSION_ROWS)
     newest = newest.with_columns(
@@ -180,7 +184,12 @@ def _sessions_section(
             Column("flags", "flags"),
             Column("energy_kwh", "energy (kWh)", kwh, numeric=True),
             Column("energy_source", "energy from"),
-            Column("cost", "cost", lambda v: number(v, digits=2), numeric=True),
+            Column(
+                "cost",
+                f"cost ({currency})" if currency else "cost",
+                lambda v: number(v, digits=2),
+                numeric=True,
+            ),
             Column("charge_duration_s", "charging", duration, numeric=True),
             Column("connected_duration_s", "connected", duration, numeric=True),
             Column("peak_power_kw", "peak (kW)", kwh, numeric=True),
@@ -428,7 +437,8 @@ def build_report(
             from evkit.analysis.cost import session_costs
 
             sessions = session_costs(sessions, tariff, lf).collect()
-        sections = [_sessions_section(sessions, lf, data_end, zone)]
+        currency = tariff.currency if tariff is not None else None
+        sections = [_sessions_section(sessions, lf, data_end, zone, currency)]
         bar.update()
 
         bar.set_postfix_str(steps[2])
