@@ -19,6 +19,7 @@ import pytest
 from evkit.analysis.cost import session_costs
 from evkit.analysis.evcc_tariff import recorded_tariff, solar_percentage
 from evkit.analysis.sessions import sessions
+from evkit.analysis.tariff import tariff_from_text
 from evkit.cli import main
 from evkit.errors import DatasetError
 from evkit.evcc.state import encode_state
@@ -133,3 +134,16 @@ def test_evcc_csv_from_a_recording_without_a_tariff_file(
     assert float(row["Price/kWh"]) == pytest.approx(0.35, abs=0.001)
     assert float(row["CO2/kWh (gCO2eq)"]) == pytest.approx(150.0, abs=0.1)
     assert row["Solar (%)"] == "25"
+
+
+def test_a_goe_session_is_shaped_by_its_power_readings() -> None:
+    from tests.mqtt.test_home import T0 as GOE_T0
+    from tests.mqtt.test_home import frame_of, goe_session
+
+    lf = frame_of(goe_session())  # 11 kW from 120 s to 1920 s after 17:00 UTC: 5.5 kWh
+    change = GOE_T0 + timedelta(seconds=1020)  # half-way through the charge
+    tariff = tariff_from_text(f"from,price\n{GOE_T0:%Y-%m-%dT%H:%M}Z,0.20\n{change:%Y-%m-%dT%H:%M}Z,0.40\n")
+    (row,) = session_costs(sessions(lf).collect(), tariff, lf).collect().iter_rows(named=True)
+    assert row["cost_profile"] == "power"  # go-e's nrg total power (W), decoded as nrg.power_total
+    assert row["cost"] == pytest.approx(2.75 * 0.20 + 2.75 * 0.40, abs=0.01)
+    assert row["cost_error_bound"] <= 11 * 10 / 3600 * 0.20 + 1e-9  # one 10 s reading straddles 17:17
