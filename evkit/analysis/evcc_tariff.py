@@ -149,18 +149,29 @@ def _intervals(readings: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([p.cast(TARIFF_SCHEMA).select(list(TARIFF_SCHEMA)) for p in parts]).sort("from")  # type: ignore[arg-type]
 
 
-def solar_percentage(lf: pl.LazyFrame, sessions: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
-    """``session_id, solar_percentage``: evcc's last ``sessionSolarPercentage`` inside each evcc session."""
-    empty = pl.LazyFrame(schema={"session_id": pl.String(), "solar_percentage": pl.Float64()})
+#: evcc's own session figures (loadpoint keys, ``core/keys/loadpoint.go``) and the columns they fill.
+SESSION_KEYS = {
+    "sessionSolarPercentage": "solar_percentage",  # %
+    "sessionPrice": "evcc_price",  # currency
+    "sessionPricePerKWh": "evcc_price_per_kwh",  # currency/kWh
+    "sessionCo2PerKWh": "evcc_co2_per_kwh",  # g/kWh
+}
+
+
+def session_figures(lf: pl.LazyFrame, sessions: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    """``session_id`` with evcc's own figures for each evcc session: the last value of each
+    ``SESSION_KEYS`` key inside the session (``solar_percentage``, ``evcc_price``,
+    ``evcc_price_per_kwh``, ``evcc_co2_per_kwh``), to show beside evkit's cost (a cross-check)."""
+    schema = {"session_id": pl.String(), **dict.fromkeys(SESSION_KEYS.values(), pl.Float64())}
     if not _has(lf, {"source", "device_id", "key", "received_at"}):
-        return empty
+        return pl.LazyFrame(schema=schema)
     readings = (
         lf.filter(
             (pl.col("source") == "evcc")
-            & (pl.col("key") == "sessionSolarPercentage")
+            & pl.col("key").is_in(list(SESSION_KEYS))
             & pl.col("value").is_not_null()
         )
-        .select(pl.col("device_id").alias("charger_id"), pl.col("received_at").alias("t"), "value")
+        .select(pl.col("device_id").alias("charger_id"), pl.col("received_at").alias("t"), "key", "value")
         .sort("t")
     )
     sess = (
@@ -176,7 +187,18 @@ def solar_percentage(lf: pl.LazyFrame, sessions: pl.LazyFrame | pl.DataFrame) ->
         pl.col("session_id").is_not_null()
         & (pl.col("ended_at").is_null() | (pl.col("t") <= pl.col("ended_at")))
     )
-    return inside.group_by("session_id").agg(pl.col("value").sort_by("t").last().alias("solar_percentage"))
+    # rows keep the readings' time order through the as-of join: "last" is the latest
+    return inside.group_by("session_id").agg(
+        *[
+            pl.col("value").filter(pl.col("key") == key).last().alias(name)
+            for key, name in SESSION_KEYS.items()
+        ]
+    )
 
 
-__all__ = ["MAX_HOLD", "recorded_tariff", "solar_percentage"]
+def solar_percentage(lf: pl.LazyFrame, sessions: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    """``session_id, solar_percentage``: evcc's last ``sessionSolarPercentage`` inside each evcc session."""
+    return session_figures(lf, sessions).select("session_id", "solar_percentage")
+
+
+__all__ = ["MAX_HOLD", "SESSION_KEYS", "recorded_tariff", "session_figures", "solar_percentage"]

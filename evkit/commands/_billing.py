@@ -79,9 +79,10 @@ def resolve_tariff(args: argparse.Namespace, lf: pl.LazyFrame) -> Tariff | None:
 
 
 def with_home_figures(sessions: pl.LazyFrame, lf: pl.LazyFrame) -> pl.LazyFrame:
-    """``sessions`` with evcc's ``solar_percentage`` when ``lf`` is a recording of home chargers."""
-    from evkit.analysis.evcc_tariff import solar_percentage
+    """``sessions`` with evcc's own session figures (``solar_percentage``, ``evcc_price``...) when
+    ``lf`` is a recording of home chargers."""
+    from evkit.analysis.evcc_tariff import session_figures
 
     if not {"source", "device_id", "key"} <= set(lf.collect_schema().names()):
         return sessions
-    return sessions.join(solar_percentage(lf, sessions), on="session_id", how="left")
+    return sessions.join(session_figures(lf, sessions), on="session_id", how="left")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,12 +54,21 @@ def _recording(site_silent: tuple[datetime, datetime] | None = None, site: str =
                 (at, f"{LP}/chargePower", 11000.0),
                 (at, f"{LP}/sessionEnergy", (minute - 30) * 11000 / 60),
                 (at, f"{LP}/sessionSolarPercentage", 25.0),
+                # evcc's own running figures for the session (what it would show in its UI)
+                (
+                    at,
+                    f"{LP}/sessionPrice",
+                    round((minute - 30) * 11 / 60 * (0.30 if minute < 60 else 0.35), 3),
+                ),
             ]
         if minute == 90:
             messages += [
                 (at, f"{LP}/chargePower", 0.0),
                 (at, f"{LP}/sessionEnergy", 11000.0),
                 (at, f"{LP}/charging", False),
+                (at, f"{LP}/sessionPrice", 3.85),
+                (at, f"{LP}/sessionPricePerKWh", 0.35),
+                (at, f"{LP}/sessionCo2PerKWh", 150.0),
             ]
         if minute == 95:
             messages.append((at, f"{LP}/connected", False))
@@ -134,6 +144,17 @@ def test_evcc_csv_from_a_recording_without_a_tariff_file(
     assert float(row["Price/kWh"]) == pytest.approx(0.35, abs=0.001)
     assert float(row["CO2/kWh (gCO2eq)"]) == pytest.approx(150.0, abs=0.1)
     assert row["Solar (%)"] == "25"
+
+
+def test_evccs_own_session_figures_are_shown_beside_the_cost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    PartWriter(tmp_path / "rec").write(_recording())
+    assert main(["sessions", str(tmp_path / "rec"), "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["cost"] == pytest.approx(3.85, abs=0.01)
+    assert (row["evcc_price"], row["evcc_price_per_kwh"], row["evcc_co2_per_kwh"]) == (3.85, 0.35, 150.0)
+    assert row["solar_percentage"] == 25.0
 
 
 def test_a_goe_session_is_shaped_by_its_power_readings() -> None:
