@@ -109,6 +109,8 @@ def _statement_command(args: argparse.Namespace) -> int:
         }
         _write(rows, total, meta, args)
         bar.update()
+    if total.height == 0 or total["sessions"][0] == 0:
+        print("no session starts in this period (and for these chargers)", file=sys.stderr)
     if tariff is None:
         print("no --tariff: energy only, no cost", file=sys.stderr)
     elif total.height and total["sessions_without_cost"][0]:
