@@ -22,6 +22,10 @@ the session's own energy figure. ``price_per_kwh`` = ``cost / energy_kwh`` (the 
 price change, the truth lies anywhere between all of its energy at the lowest and all at the highest
 of the prices it spans: ``cost_error_bound`` adds ``energy x (highest - lowest price)`` over those
 intervals (0 when every interval has one price, e.g. a flat tariff, or readings on the price changes).
+Where the data is sparse - a hole in the power readings, a counter that missed its last updates -
+the readings account for less than ``energy_kwh``; the rest is spread like them, and since it could
+have flowed at any time of the session the bound adds ``unseen kWh x (highest - lowest price of the
+session)`` (``cost_note`` says how much the readings account for).
 
 Energy in a span without a price (before the tariff's first row, after an hourly series ends, a row
 with an empty price) is not guessed: ``cost`` is null and ``cost_note`` says how many kWh were not
@@ -43,6 +47,8 @@ MAX_HOLD = timedelta(minutes=20)
 #: A session counter reading below this fraction of the previous one is a restart of the count (the
 #: stale value of the last session before this one's first reading); a smaller dip is a glitch.
 RESTART_FRACTION = 0.5
+#: Energy the readings do not account for is noted beyond this (kWh; counters report 0.001 kWh steps).
+UNSEEN_NOTE_KWH = 0.05
 #: Energy below this (kWh) is rounding, not energy without a price.
 EPSILON_KWH = 1e-6
 
@@ -217,6 +223,42 @@ def _split(segments: pl.LazyFrame, tariff: Tariff) -> pl.LazyFrame:
     return parts.with_columns((pl.col("kwh") * fraction).alias("part_kwh"))
 
 
+def _unseen_energy(segments: pl.LazyFrame, sess: pl.LazyFrame, tariff: Tariff) -> pl.LazyFrame:
+    """Per session, the energy its readings do not account for and what its timing could change.
+
+    A hole in the power readings, or a counter that is not the session's energy figure, leaves part
+    of ``energy_kwh`` without a time; it is spread like the rest, but could have flowed at any price
+    of the session's span: ``__unseen_bound`` = unseen kWh x (highest - lowest price of the span).
+    """
+    seen = (
+        segments.filter(pl.col("profile") != "uniform")
+        .group_by("session_id")
+        .agg(pl.col("kwh").sum().alias("__seen_kwh"), pl.col("t1").max().alias("__last"))
+    )
+    span = sess.join(seen, on="session_id", how="inner").select(
+        "session_id",
+        pl.col("started_at").alias("t0"),
+        pl.max_horizontal(pl.coalesce("ended_at", "__last"), "started_at").alias("t1"),
+        pl.lit(1.0).alias("kwh"),
+    )
+    spread = (
+        _split(span, tariff)
+        .group_by("session_id")
+        .agg((pl.col("price").max() - pl.col("price").min()).fill_null(0.0).alias("__range"))
+    )
+    unseen = (pl.col("energy_kwh") - pl.col("__seen_kwh")).clip(lower_bound=0.0)
+    return (
+        seen.join(sess.select("session_id", "energy_kwh"), on="session_id")
+        .join(spread, on="session_id", how="left")
+        .select(
+            "session_id",
+            "__seen_kwh",
+            unseen.alias("__unseen_kwh"),
+            (unseen * pl.col("__range").fill_null(0.0)).alias("__unseen_bound"),
+        )
+    )
+
+
 def session_costs(
     sessions: pl.LazyFrame | pl.DataFrame, tariff: Tariff, lf: pl.LazyFrame | None = None
 ) -> pl.LazyFrame:
@@ -230,6 +272,7 @@ def session_costs(
     base = (sessions.collect() if isinstance(sessions, pl.LazyFrame) else sessions).lazy()
     sess = _session_frame(base)
     segments = _profiles(lf, sess)
+    missing = _unseen_energy(segments, sess, tariff)
     total = pl.col("kwh").sum().over("session_id")
     segments = segments.with_columns(pl.col("kwh") / total, pl.col("profile"))
     energy = sess.select("session_id", "energy_kwh")
@@ -256,9 +299,14 @@ def session_costs(
         pl.col("profile").first().alias("cost_profile"),
     )
     per_session = per_session.join(
-        per_segment.group_by("session_id").agg(pl.col("bound").sum().alias("cost_error_bound")),
+        per_segment.group_by("session_id").agg(pl.col("bound").sum().alias("__straddle")),
         on="session_id",
         how="left",
+    ).join(missing, on="session_id", how="left")
+    per_session = per_session.with_columns(
+        (pl.col("__straddle").fill_null(0.0) + pl.col("__unseen_bound").fill_null(0.0)).alias(
+            "cost_error_bound"
+        )
     )
     unpriced = pl.col("__unpriced") > EPSILON_KWH
     known = pl.col("energy_kwh").is_not_null()
@@ -276,6 +324,16 @@ def session_costs(
         )
         .when(pl.col("cost_profile") == "uniform")
         .then(pl.lit("no counter or power readings: energy spread evenly from plug-in to unplug"))
+        .when(pl.col("__unseen_kwh") > UNSEEN_NOTE_KWH)
+        .then(
+            pl.format(
+                "the {} readings account for {} of {} kWh; the rest is spread like them "
+                "(its timing is unknown: in the error bound)",
+                pl.col("cost_profile").str.replace("_", " "),
+                pl.col("__seen_kwh").round(3),
+                pl.col("energy_kwh").round(3),
+            )
+        )
     )
     result = base.join(per_session, on="session_id", how="left").with_columns(
         cost.alias("cost"),

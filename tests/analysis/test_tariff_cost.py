@@ -202,3 +202,26 @@ def test_a_dip_of_the_counter_is_a_glitch_not_a_restart() -> None:
     both = pl.concat([lf, glitch])
     row = _costs(both, HOURLY)
     assert row["cost"] == pytest.approx(28 * 11 / 60 * 0.10 + 11 * 0.20 + 32 * 11 / 60 * 0.40, abs=2e-3)
+
+
+def test_energy_the_readings_miss_widens_the_bound_and_is_noted() -> None:
+    # no counter, and no power readings from 07:10 to 07:40: the reading of 07:09 would hold 31 min
+    # (over MAX_HOLD), so the power profile sees 89 of the 120 charging minutes; the session's energy
+    # (22 kWh, lifetime meter) is spread like them, and the 31 minutes' energy could have flowed at any
+    # price of the session (0.10 .. 0.40)
+    hole = (sc.T0 + timedelta(minutes=70), sc.T0 + timedelta(minutes=100))
+    observed = pl.col("observed_at")
+    lf = _charge(PLAN).filter(
+        (pl.col("observation_id") != 121)
+        & ~((pl.col("observation_id") == 120) & (observed >= hole[0]) & (observed < hole[1]))
+    )
+    found = sessions(lf).collect()
+    (row,) = session_costs(found, tariff_from_text(HOURLY), lf).collect().iter_rows(named=True)
+    assert row["energy_kwh"] == pytest.approx(22.0, abs=1e-3)
+    assert row["cost_profile"] == "power"
+    seen = 89 * 11 / 60
+    assert row["cost"] == pytest.approx((28 * 0.1 + 29 * 0.2 + 32 * 0.4) / 89 * 22.0, abs=1e-3)
+    assert row["cost_error_bound"] == pytest.approx((22.0 - seen) * (0.40 - 0.10), abs=1e-3)
+    truth = (28 * 0.1 + 60 * 0.2 + 32 * 0.4) * 11 / 60
+    assert abs(row["cost"] - truth) <= row["cost_error_bound"]
+    assert row["cost_note"].startswith(f"the power readings account for {round(seen, 3)} of 22.0 kWh")
