@@ -11,7 +11,9 @@ A tariff file is comma-separated with a header row::
 - ``price``: per kWh in the statement's currency, a dot decimal (``0.25``). A comma decimal (``0,25``)
   is refused with a message: in a comma-separated file it would split the cell silently.
 - ``co2`` (g/kWh) and ``feed_in`` (per kWh) are optional columns; no other column is accepted (a typo
-  such as ``prcie`` is an error, not a column quietly ignored).
+  such as ``prcie`` is an error, not a column quietly ignored). ``feed_in`` is kept with the tariff but
+  does not change a session's cost: which kWh came from the sun is not in a charger's data (an evcc
+  recording is priced at evcc's own loadpoint price, which counts solar at the feed-in price).
 
 Rows must be in time order without repeated times (an unsorted or duplicated row is an error naming
 it). An empty ``price`` means "no price from this time": energy in that span gets no cost (the session's
