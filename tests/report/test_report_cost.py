@@ -93,3 +93,22 @@ def test_price_curve_is_drawn_in_the_zone(store: Path) -> None:
     steps = [(str(x), y) for x, y in zip(price.x, price.y, strict=True) if x is not None]
     assert ("2026-11-01 00:00:00", 0.4) in steps
     assert fig.layout.xaxis2.title.text == "time (Europe/Oslo)"
+
+
+def test_hostile_ids_and_tokens_are_inert_in_the_cost_figures_and_section(tmp_path: Path) -> None:
+    from tests.figures.hostile import LONG_PIECE, MARKUP, hostile, strings
+
+    lf = hostile().lazy()
+    priced = session_costs(sessions(lf).collect(), flat_tariff(0.3, "EUR"), lf).collect()
+    assert priced["cost"].drop_nulls().len() > 0
+    fig = cost_per_day(priced, zone="Europe/Oslo", currency="EUR")
+    found = strings(fig.to_plotly_json())
+    assert [(path, text[:80]) for path, text in found for bad in MARKUP if bad in text] == []
+    assert [path for path, text in found if "EH%{" in text] == []
+    assert [path for path, text in found if LONG_PIECE in text] == []
+    page = build_report(lf, tmp_path / "h.html", progress=False, tariff=flat_tariff(0.3, "EUR")).read_text(
+        encoding="utf-8"
+    )
+    section = page[page.index('id="cost"') :]
+    assert '<a href="https://evil.example' not in section
+    assert LONG_PIECE not in section
