@@ -35,7 +35,8 @@ def add_tariff_options(parser: argparse.ArgumentParser, *, tz_default: str = "UT
         metavar="PRICE|FILE",
         help=(
             "price per kWh: a flat price (0.30, dot decimal) or a CSV file from,price[,co2][,feed_in] "
-            "(from = UTC ISO time, the price holds until the next row); energy is priced by when it flowed"
+            "(from = UTC ISO time, the price holds until the next row); energy is priced by when it flowed. "
+            "Without it, an evcc recording is priced at the tariffs evcc published"
         ),
     )
     parser.add_argument(

@@ -106,7 +106,8 @@ def price_and_energy(
     """The tariff's price (step line, top) over the energy charged per hour (bars, all chargers, below).
 
     ``energy_per_hour`` is ``evkit.analysis.energy_per_hour`` (meter interpolated to the hours);
-    ``tariff`` is a ``Tariff.frame``. Both are drawn in ``zone`` over the span of the energy.
+    ``tariff`` is a ``Tariff.frame``. Both are drawn in ``zone`` over the span of the energy (as wall
+    time: on the night the clocks go back, the repeated hour's bars are drawn over each other).
     """
     title = f"Price and energy per hour ({plotly_text(zone)})"
     energy = collect(energy_per_hour)
