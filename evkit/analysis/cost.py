@@ -5,10 +5,10 @@ time by the best profile the data has, then split at the tariff's price changes:
 
 1. ``session_counter``: the increments of the session counter (Easee 121, reported every few minutes
    while charging). The energy of an increment flowed between the reading before it and its own
-   reading; it is spread evenly over that interval. Readings before the counter's last restart
-   inside the session (a stale value from the previous session shown at plug-in: a fall to less
-   than half) and zeros (spurious) are not used; a small dip and back adds nothing (increments of
-   the running maximum).
+   reading; it is spread evenly over that interval. The previous session's count the charger still
+   shows at plug-in (leading readings equal to the last one before the session), readings before a
+   restart of the count (a fall to less than half) and zeros (spurious) are not used; a small dip and
+   back adds nothing (increments of the running maximum).
 2. ``power``: without counter readings, the total power (Easee 120; evcc ``chargePower``, go-e
    ``nrg.power_total`` in recordings of home chargers) held until its next reading (holds longer than
    ``MAX_HOLD`` span a hole in the data and are not used).
@@ -123,6 +123,15 @@ def _attach(readings: pl.LazyFrame, sess: pl.LazyFrame, sources: list[str]) -> p
 def _counter_segments(lf: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
     rows = _assigned(lf, _ids.SESSION_ENERGY, sess).filter(pl.col("value") > 0)
     by = "session_id"
+    # The charger keeps showing the last session's count after unplug and at the next plug-in, until
+    # charging starts: leading readings equal to the last reading before the session are that stale
+    # value, not this session's energy (even when too small for the restart rule below).
+    rows = rows.with_columns(
+        pl.col("value").shift(1).over("charger_id", order_by="observed_at").alias("__before")
+    )
+    carry = pl.col("__before").first().over(by)  # the charger's last reading before this session's first
+    fresh = (pl.col("value") != carry).fill_null(True).cast(pl.Int8).cum_max().over(by) > 0
+    rows = rows.filter(fresh)
     prev = pl.col("value").shift(1).over(by)
     rows = rows.with_columns(
         # a restart of the count: less than half the previous reading (a small dip is a glitch)

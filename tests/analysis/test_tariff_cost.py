@@ -225,3 +225,22 @@ def test_energy_the_readings_miss_widens_the_bound_and_is_noted() -> None:
     truth = (28 * 0.1 + 60 * 0.2 + 32 * 0.4) * 11 / 60
     assert abs(row["cost"] - truth) <= row["cost_error_bound"]
     assert row["cost_note"].startswith(f"the power readings account for {round(seen, 3)} of 22.0 kWh")
+
+
+def test_a_small_stale_count_at_plug_in_is_not_this_sessions_energy() -> None:
+    # a short first session (11 kW for 16 min: 2.933 kWh), then a 22 kW charge: at plug-in the charger
+    # still shows 2.933 kWh, and 5 minutes into the charge it reads 1.833 kWh - more than half of the
+    # stale value, so no restart is visible; the stale reading must still not count as energy
+    plan = [
+        (0, 1, 0.0), (30, 2, 0.0), (31, 3, 11.0), (47, 1, 0.0),
+        (60, 2, 0.0), (60, 3, 22.0), (120, 1, 0.0),
+    ]  # fmt: skip
+    lf = _charge(plan, minutes=150)
+    # the second charge runs 07:00-08:00; a price change at 07:02 sits inside its first counter step
+    text = "from,price\n2026-03-02T06:00Z,0.10\n2026-03-02T07:02Z,0.30\n"
+    rows = session_costs(sessions(lf).collect(), tariff_from_text(text), lf).collect()
+    second = rows.row(1, named=True)
+    assert second["energy_kwh"] == pytest.approx(22.0, abs=1e-3)
+    truth = 2 * 22 / 60 * 0.10 + 58 * 22 / 60 * 0.30
+    assert abs(second["cost"] - truth) <= second["cost_error_bound"] + 1e-6
+    assert second["cost_error_bound"] <= 5 * 22 / 60 * 0.20 + 1e-6  # one 5-minute step straddles 07:02
