@@ -23,8 +23,9 @@ it). An empty ``price`` means "no price from this time": energy in that span get
 not skip a slot: an interval longer than both its neighbours when those two are equal and at most an
 hour (``1h, 3h, 1h``) is a gap, and the file is refused naming it (write the missing rows, or a row
 with an empty price to mark it). Schedules (time-of-use, a price change) have no such regular step
-and are taken as written. The last row of such a series holds for one step; any other last row holds
-on without end. Before the first row there is no price.
+and are taken as written (so is a slot skipped right after the first row or before the last one: it
+cannot be told from a change of step). The last row of such a series holds for one step; any other
+last row holds on without end. Before the first row there is no price.
 
 Everything here is a Polars frame: the checks are vectorised, the file is read once.
 """

@@ -131,3 +131,25 @@ def test_any_sorted_file_of_irregular_rows_reads_back_exactly(steps: list[int], 
     assert frame["price"].to_list() == prices[: len(times)]
     # contiguous: each interval ends where the next starts
     assert frame["to"].to_list()[:-1] == times[1:]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    slots=st.integers(min_value=5, max_value=96),
+    step=st.sampled_from([15, 30, 60]),
+    data=st.data(),
+)
+def test_a_skipped_slot_of_a_regular_series_is_named(slots: int, step: int, data: st.DataObject) -> None:
+    missing = data.draw(st.integers(min_value=2, max_value=slots - 3), label="missing slot")
+    times = [T + timedelta(minutes=step * i) for i in range(slots) if i != missing]
+    text = "from,price\n" + "".join(f"{t:%Y-%m-%dT%H:%M}Z,0.1\n" for t in times)
+    gap_start = T + timedelta(minutes=step * missing)
+    with pytest.raises(ConfigError, match=f"none is given from {gap_start:%Y-%m-%dT%H:%M}Z to "):
+        tariff_from_text(text)
+    # the same series without the hole is accepted, and so is the hole marked with an empty price
+    full = "from,price\n" + "".join(
+        f"{T + timedelta(minutes=step * i):%Y-%m-%dT%H:%M}Z,0.1\n" for i in range(slots)
+    )
+    assert tariff_from_text(full).priced_rows().height == slots
+    marked = full.replace(f"{gap_start:%Y-%m-%dT%H:%M}Z,0.1\n", f"{gap_start:%Y-%m-%dT%H:%M}Z,\n")
+    assert tariff_from_text(marked).priced_rows().height == slots - 1
