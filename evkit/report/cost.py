@@ -54,8 +54,9 @@ def cost_section(
     )
     facts = (
         f'<p class="hint">Tariff: {html.escape(tariff.source)}. Each session\'s energy is priced by when it '
-        "flowed (session counter, else power, split at the price changes); ± is the most that energy "
-        "between two readings straddling a price change can move the cost. Days and times are in "
+        "flowed (session counter, else power, split at the price changes); ± is the most the timing of "
+        "energy between two readings straddling a price change, or missed by sparse readings, can move the "
+        "cost. Days and times are in "
         f"{html.escape(zone)}; a session counts on the day it starts.</p>"
     )
     per_charger, _ = statement(sessions, ["charger"])
