@@ -23,7 +23,7 @@ def zone_option(text: str) -> str:
 def currency_option(text: str) -> str:
     """argparse type of ``--currency``: an ISO 4217 code."""
     try:
-        return check_currency(text.strip()) or ""
+        return check_currency(text.strip().upper()) or ""  # "eur" is EUR
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--currency ")) from exc
 

@@ -192,3 +192,9 @@ def test_bad_zone_or_currency_is_refused_by_the_parser(dataset: Path, argv: list
     with pytest.raises(SystemExit) as exit_info:
         main(["sessions", str(dataset / "data"), "--tariff", "0.3", *argv])
     assert exit_info.value.code == 2
+
+
+def test_currency_codes_are_read_in_any_case(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "sessions", str(dataset / "data"), "--tariff", "0.25", "--currency", "nok")
+    assert code == 0
+    assert "cost 5.50 NOK" in out
