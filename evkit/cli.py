@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "evkit.commands.easee",
     "evkit.commands.analysis",
     "evkit.commands.report",
+    "evkit.commands.statement",
     "evkit.commands.replay",
     "evkit.commands.compact",
     "evkit.commands.demo",

@@ -22,11 +22,18 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from evkit.commands._args import number
+from evkit.commands._billing import (
+    add_tariff_options,
+    resolve_tariff,
+    tariff_of,
+    with_home_figures,
+    zone_of,
+)
 from evkit.commands._dataset import add_skip_damaged
 from evkit.commands._inputs import output_file
 from evkit.display import csv_safe
 from evkit.errors import ConfigError, DatasetError
-from evkit.timeutil import parse_utc
+from evkit.timeutil import parse_local, parse_utc, zone_label
 
 ISO_Z = "%Y-%m-%dT%H:%M:%S%.fZ"
 
@@ -116,6 +123,7 @@ def _register_sessions(top: Any) -> None:
         metavar="M",
         help="silence that counts as a hole in the data (default 20; idle chargers report every ~15)",
     )
+    add_tariff_options(parser)
     add_skip_damaged(parser)
     parser.set_defaults(func=_sessions_command)
 
@@ -193,10 +201,10 @@ def _collect(lf: pl.LazyFrame, where: str) -> pl.DataFrame:
         raise DatasetError(f"cannot analyse {where}: {first_line}") from exc
 
 
-def parse_time(text: str, option: str) -> datetime:
-    """An ISO 8601 date or date-time; naive values are UTC."""
+def parse_time(text: str, option: str, zone: str | None = None) -> datetime:
+    """An ISO 8601 date or date-time; naive values are UTC, or local time in ``zone`` when given."""
     try:
-        return parse_utc(text)
+        return parse_utc(text) if zone is None else parse_local(text, zone)
     except ValueError as exc:
         raise ConfigError(
             f"{option} {text!r} is not a date or time (use e.g. 2026-03-01 or 2026-03-01T08:00Z)"
@@ -255,8 +263,16 @@ def _number(value: float | None) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def evcc_rows(frame: pl.DataFrame) -> list[list[str]]:
-    """Sessions as rows under ``EVCC_COLUMNS`` (times in UTC, ``YYYY-MM-DD HH:MM:SS``)."""
+def evcc_rows(frame: pl.DataFrame, zone: str = "UTC") -> list[list[str]]:
+    """Sessions as rows under ``EVCC_COLUMNS`` (times in ``zone``, ``YYYY-MM-DD HH:MM:SS``, as evcc
+    writes its server's local time). Price, Price/kWh and CO2/kWh come from the cost columns
+    (``evkit.analysis.cost``), Solar (%) from ``solar_percentage`` (evcc recordings), when present."""
+    frame = frame.with_columns(pl.col("started_at", "ended_at").dt.convert_time_zone(zone))
+    for name in ("cost", "price_per_kwh", "co2_g", "solar_percentage"):
+        if name not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, pl.Float64).alias(name))
+    co2_per_kwh = pl.when(pl.col("energy_kwh") > 0).then(pl.col("co2_g") / pl.col("energy_kwh"))
+    frame = frame.with_columns(co2_per_kwh.alias("__co2_per_kwh"))
     rows: list[list[str]] = []
     for s in frame.iter_rows(named=True):
         rows.append(
@@ -273,10 +289,10 @@ def evcc_rows(frame: pl.DataFrame) -> list[list[str]]:
                 go_duration(s["charge_duration_s"]),
                 "",
                 "",
-                "",
-                "",
-                "",
-                "",
+                _number(s["solar_percentage"]),
+                _number(s["cost"]),
+                _number(s["price_per_kwh"]),
+                _number(s["__co2_per_kwh"]),
             ]
         )
     return rows
@@ -287,14 +303,17 @@ def _hm(seconds: pl.Expr) -> pl.Expr:
     return pl.format("{}:{}", total // 3600, (total % 3600 // 60).cast(pl.String).str.zfill(2))
 
 
-def _table(frame: pl.DataFrame) -> str:
+def _table(frame: pl.DataFrame, zone: str = "UTC") -> str:
     flags = pl.concat_str(
         pl.when(pl.col("ended_at").is_null()).then(pl.lit("open ")).otherwise(pl.lit("")),
         pl.when(pl.col("started_mid_session")).then(pl.lit("mid-start ")).otherwise(pl.lit("")),
         pl.when(pl.col("gap")).then(pl.lit("gap ")).otherwise(pl.lit("")),
         pl.when(pl.col("energy_note").is_not_null()).then(pl.lit("energy-check")).otherwise(pl.lit("")),
     ).str.strip_chars()
-    shown = frame.with_columns(
+    label = zone_label(zone)
+    local = frame.with_columns(pl.col("started_at", "ended_at").dt.convert_time_zone(zone))
+    priced = "cost" in frame.columns
+    shown = local.with_columns(
         pl.col("started_at").dt.strftime("%Y-%m-%d %H:%M"),
         pl.col("ended_at").dt.strftime("%Y-%m-%d %H:%M").fill_null("(connected)"),
         pl.col("energy_kwh").round(2),
@@ -303,7 +322,9 @@ def _table(frame: pl.DataFrame) -> str:
         _hm(pl.col("connected_duration_s")).alias("connected"),
         flags.alias("flags"),
         pl.col("rfid_token").fill_null(""),
-    ).select(_TABLE_COLUMNS)
+        *([pl.col("cost").round(2), pl.col("price_per_kwh").round(4)] if priced else []),
+    ).select(*_TABLE_COLUMNS[:4], *(["cost", "price_per_kwh"] if priced else []), *_TABLE_COLUMNS[4:])
+    shown = shown.rename({"started_at": f"started_at {label}", "ended_at": f"ended_at {label}"})
     with pl.Config(
         tbl_rows=-1,
         tbl_cols=-1,
@@ -323,7 +344,24 @@ def _table(frame: pl.DataFrame) -> str:
         f"{frame.filter(pl.col('started_mid_session')).height} started before the data.",
     ]
     lines += [f"  {row['session_id']}: {row['energy_note']}" for row in notes.iter_rows(named=True)]
+    if priced:
+        lines.append(_cost_line(frame))
     return "\n".join(lines)
+
+
+def _cost_line(frame: pl.DataFrame) -> str:
+    """The table's cost summary: total of the priced sessions, those without a price named."""
+    currency = frame["currency"][0] if "currency" in frame.columns and frame.height else ""
+    total = frame["cost"].sum() if frame.height else 0.0
+    bound = frame["cost_error_bound"].sum() if frame.height else 0.0
+    unpriced = frame.filter(pl.col("cost").is_null())
+    text = (
+        f"cost {total:.2f} {currency}".rstrip() + f" (± {bound:.2f} where readings straddle a price change)"
+    )
+    if unpriced.height:
+        text += f"; {unpriced.height} session(s) without a cost:"
+        text += "".join(f"\n  {r['session_id']}: {r['cost_note']}" for r in unpriced.iter_rows(named=True))
+    return text
 
 
 # ------------------------------------------------------------------------------------------ sessions
@@ -336,8 +374,9 @@ def _sessions_command(args: argparse.Namespace) -> int:
         raise ConfigError("--format parquet needs --out FILE (Parquet is binary)")
     if args.columns == "evcc" and args.format != "csv":
         raise ConfigError("--columns evcc applies to --format csv only")
-    start = parse_time(args.start, "--from") if args.start else None
-    end = parse_time(args.end, "--to") if args.end else None
+    tariff = tariff_of(args)
+    start = parse_time(args.start, "--from", args.tz) if args.start else None
+    end = parse_time(args.end, "--to", args.tz) if args.end else None
 
     with tqdm(total=3, desc="sessions", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
         bar.set_postfix_str("reading")
@@ -351,13 +390,24 @@ def _sessions_command(args: argparse.Namespace) -> int:
             result = result.filter(pl.col("started_at") >= start)
         if end is not None:
             result = result.filter(pl.col("started_at") < end)
+        # the sessions are few: collected once, then priced (a lazy plan would repeat them per join)
         frame = _collect(result, args.directory)
+        tariff = tariff or resolve_tariff(args, lf)
+        if tariff is not None:
+            from evkit.analysis.cost import session_costs
+
+            frame = _collect(session_costs(frame, tariff, lf), args.directory)
+            if tariff.currency:
+                frame = frame.with_columns(pl.lit(tariff.currency).alias("currency"))
+        frame = _collect(with_home_figures(frame.lazy(), lf), args.directory)
         bar.update()
         bar.set_postfix_str("writing")
         _write_sessions(frame, args)
         bar.update()
     if args.out:
         print(f"{frame.height} session(s) written to {args.out}", file=sys.stderr)
+    if "cost" in frame.columns and args.format != "table" and (unpriced := frame["cost"].null_count()):
+        print(f"{unpriced} session(s) have no cost: see cost_note", file=sys.stderr)
     return 0
 
 
@@ -386,13 +436,13 @@ def _write_sessions(frame: pl.DataFrame, args: argparse.Namespace) -> None:
             writer = csv.writer(out)
             if args.columns == "evcc":
                 writer.writerow(EVCC_COLUMNS)
-                writer.writerows(evcc_rows(safe))
+                writer.writerows(evcc_rows(safe, zone_of(args)))
             else:
                 records = _as_records(safe)
                 writer.writerow(frame.columns)
                 writer.writerows([[_csv_cell(v) for v in r.values()] for r in records])
         else:
-            out.write(_table(frame) + "\n")
+            out.write(_table(frame, zone_of(args)) + "\n")
 
 
 # ------------------------------------------------------------------------------------------- latency

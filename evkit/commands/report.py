@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from evkit.commands._billing import add_tariff_options, tariff_of
 from evkit.commands._dataset import add_skip_damaged
 from evkit.commands._inputs import output_file
 
@@ -14,7 +15,10 @@ from evkit.commands._inputs import output_file
 def _run(args: argparse.Namespace) -> int:
     from evkit.report import build_report  # plotly loads only when a report is asked for
 
-    out = build_report(args.dataset, args.out, title=args.title, progress=not args.no_progress)
+    tariff = tariff_of(args)  # checked before any work: a bad tariff exits 2, nothing written
+    out = build_report(
+        args.dataset, args.out, title=args.title, progress=not args.no_progress, tariff=tariff, tz=args.tz
+    )
     print(out.resolve())
     return 0
 
@@ -41,5 +45,6 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)"
     )
+    add_tariff_options(parser, tz_default="the machine's zone")
     add_skip_damaged(parser)
     parser.set_defaults(func=_run, no_progress=not sys.stderr.isatty())

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from tqdm.auto import tqdm
@@ -32,6 +32,10 @@ from evkit.secrets import is_secret_key, mask_secrets
 from evkit.store.manifest import read_manifest
 from evkit.store.reader import scan
 from evkit.store.schema import missing_required
+from evkit.timeutil import local_datetime, resolve_zone, zone_label
+
+if TYPE_CHECKING:
+    from evkit.analysis.tariff import Tariff
 
 #: The session table lists this many (the newest); the CLI ``evkit sessions`` gives all.
 SESSION_ROWS = 50
@@ -159,7 +163,11 @@ def _flags(row: dict[str, Any]) -> str:
 
 
 def _sessions_section(
-    sessions: pl.DataFrame, lf: pl.LazyFrame, data_end: datetime | None
+    sessions: pl.DataFrame,
+    lf: pl.LazyFrame,
+    data_end: datetime | None,
+    zone: str = "UTC",
+    currency: str | None = None,
 ) -> tuple[str, str, str]:
     newest = sessions.sort("started_at", descending=True, nulls_last=True).head(SESSION_ROWS)
     newest = newest.with_columns(
@@ -171,11 +179,17 @@ def _sessions_section(
         newest,
         [
             Column("charger_id", "charger"),
-            Column("started_at", "plugged in (UTC)", timestamp),
-            Column("ended_at", "unplugged (UTC)", timestamp),
+            Column("started_at", f"plugged in {zone_label(zone)}", _local(zone)),
+            Column("ended_at", f"unplugged {zone_label(zone)}", _local(zone)),
             Column("flags", "flags"),
             Column("energy_kwh", "energy (kWh)", kwh, numeric=True),
             Column("energy_source", "energy from"),
+            Column(
+                "cost",
+                f"cost ({currency})" if currency else "cost",
+                lambda v: number(v, digits=2),
+                numeric=True,
+            ),
             Column("charge_duration_s", "charging", duration, numeric=True),
             Column("connected_duration_s", "connected", duration, numeric=True),
             Column("peak_power_kw", "peak (kW)", kwh, numeric=True),
@@ -210,6 +224,13 @@ def _sessions_section(
         )
         parts.append(figure_div(curve, "fig-power-curve"))
     return "sessions", "Sessions", "".join(parts)
+
+
+def _local(zone: str) -> Callable[[Any], str]:
+    """A table cell of a UTC time shown in ``zone`` (the column header names the zone)."""
+    return lambda v: (
+        local_datetime(v, zone).strftime("%Y-%m-%d %H:%M:%S") if isinstance(v, datetime) else str(v)
+    )
 
 
 def _session_to_plot(sessions: pl.DataFrame) -> dict[str, Any] | None:
@@ -355,6 +376,13 @@ def _connectivity_section(summary: pl.DataFrame, lf: pl.LazyFrame) -> tuple[str,
     )
 
 
+def _recorded_tariff(lf: pl.LazyFrame) -> Tariff | None:
+    """evcc's tariffs in the recording, if any (``evkit.analysis.evcc_tariff``)."""
+    from evkit.analysis.evcc_tariff import recorded_tariff
+
+    return recorded_tariff(lf)
+
+
 def _write(out: Path, text: str) -> None:
     """Write ``text`` to ``out`` atomically (a half-written report never replaces a good one)."""
     try:
@@ -366,12 +394,22 @@ def _write(out: Path, text: str) -> None:
         raise StoreError(f"cannot write the report to {out}: {exc.strerror or exc}") from exc
 
 
-def build_report(source: Source, out: Path | str, *, title: str | None = None, progress: bool = True) -> Path:
+def build_report(
+    source: Source,
+    out: Path | str,
+    *,
+    title: str | None = None,
+    progress: bool = True,
+    tariff: Tariff | None = None,
+    tz: str | None = None,
+) -> Path:
     """Analyse ``source`` (a dataset directory or file, or a frame) and write one offline HTML page.
 
     The page has an overview (dataset, time range, chargers, messages, capture manifest without
     secrets), tables of sessions, energy per charger, latency per hop, data quality and connectivity,
-    and the evkit figures. plotly.js is inlined once, so it opens without a network. Raises
+    and the evkit figures. With a ``tariff`` (or evcc tariffs in the recording) a cost section follows
+    the energy. Session and cost times are shown in ``tz`` (default: the machine's zone), labelled.
+    plotly.js is inlined once, so it opens without a network. Raises
     ``DatasetError`` for a path without Parquet, missing required columns or an empty dataset.
     Returns the path written.
     """
@@ -392,12 +430,23 @@ def build_report(source: Source, out: Path | str, *, title: str | None = None, p
         bar.update()
 
         bar.set_postfix_str(steps[1])
+        zone = resolve_zone(tz)
         sessions = analysis.sessions(lf).collect()
-        sections = [_sessions_section(sessions, lf, data_end)]
+        tariff = tariff if tariff is not None else _recorded_tariff(lf)
+        if tariff is not None:
+            from evkit.analysis.cost import session_costs
+
+            sessions = session_costs(sessions, tariff, lf).collect()
+        currency = tariff.currency if tariff is not None else None
+        sections = [_sessions_section(sessions, lf, data_end, zone, currency)]
         bar.update()
 
         bar.set_postfix_str(steps[2])
         sections.append(_energy_section(sessions, analysis.energy_per_day(lf).collect()))
+        if tariff is not None:
+            from evkit.report.cost import cost_section
+
+            sections.append(cost_section(sessions, analysis.energy_per_hour(lf).collect(), tariff, zone))
         bar.update()
 
         bar.set_postfix_str(steps[3])
@@ -430,7 +479,8 @@ def build_report(source: Source, out: Path | str, *, title: str | None = None, p
         document = page(
             title or "evkit report",
             f"{mask_secrets(name)} · {overview['chargers']:,} chargers"
-            f" · {overview['rows']:,} rows · {span} · all times UTC",
+            f" · {overview['rows']:,} rows · {span} · times UTC unless a column names its zone"
+            f" (sessions and cost: {zone})",
             sections,
             f"generated by evkit {__version__} at {generated}",
         )
