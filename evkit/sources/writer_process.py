@@ -164,10 +164,10 @@ def child_main(argv: list[str]) -> int:
 
 def _serve(decoder_name: str, out: str, capture_id: str, stdin: IO[bytes], stdout: IO[bytes]) -> int:
     try:
-        from evkit.store.writer import PartWriter
+        from evkit.store.writer import open_writer
 
         decode = _load(decoder_name)
-        writer = PartWriter(out, capture_id=capture_id)
+        writer = open_writer(out, capture_id=capture_id)
     except Exception as exc:
         _send(stdout, ("error", str(exc)))
         return 1
