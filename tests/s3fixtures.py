@@ -13,6 +13,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -81,3 +82,16 @@ def s3_bucket(s3_env: dict[str, str]) -> Iterator[str]:
 def s3_dataset(s3_bucket: str) -> str:
     """``s3://<fresh bucket>/fleet``: an empty dataset location."""
     return f"s3://{s3_bucket}/fleet"
+
+
+def upload_dataset(local: Path, url: str) -> int:
+    """Copy a dataset directory's visible files to ``url`` (same relative paths); returns the count."""
+    import obstore
+
+    from evkit.store.objstore import S3Location, open_store
+
+    store = open_store(S3Location.parse(url))
+    files = [p for p in sorted(local.rglob("*")) if p.is_file() and not p.name.startswith(".")]
+    for path in files:
+        obstore.put(store, path.relative_to(local).as_posix(), path.read_bytes())
+    return len(files)

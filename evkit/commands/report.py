@@ -29,7 +29,9 @@ def register(top: Any, groups: dict[str, Any]) -> None:
             "without a network) with summary tables and figures. Prints the path written."
         ),
     )
-    parser.add_argument("dataset", type=Path, metavar="DIR", help="dataset directory (or one Parquet file)")
+    parser.add_argument(
+        "dataset", metavar="DIR", help="dataset directory, one Parquet file, or s3://BUCKET/PREFIX"
+    )
     parser.add_argument(
         "--out", type=Path, default=Path("report.html"), help="HTML file to write (default: report.html)"
     )

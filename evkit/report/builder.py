@@ -30,8 +30,10 @@ from evkit.report.html import (
 )
 from evkit.secrets import is_secret_key, mask_secrets
 from evkit.store.manifest import read_manifest
+from evkit.store.objstore import is_s3
 from evkit.store.reader import scan
 from evkit.store.schema import missing_required
+from evkit.store.writer import store_root
 
 #: The session table lists this many (the newest); the CLI ``evkit sessions`` gives all.
 SESSION_ROWS = 50
@@ -46,11 +48,12 @@ def _load(source: Source) -> tuple[pl.LazyFrame, str, dict[str, Any]]:
         if missing := missing_required(lf.collect_schema().names()):
             raise DatasetError(f"the data lacks required column(s): {', '.join(missing)}")
         return lf, "(in-memory frame)", {}
-    path = Path(source)
+    path = store_root(source)  # s3://bucket/prefix stays a URL
     # Not deduplicated here: every analysis collapses redeliveries itself (so the quality section can
     # count them), and skipping the scan-level dedupe of raw bodies makes the report several times faster.
     lf = scan(path, dedupe=False)
-    manifest = read_manifest(path) if path.is_dir() else {}
+    is_dataset = (is_s3(path) and not str(path).endswith(".parquet")) or Path(path).is_dir()
+    manifest = read_manifest(path) if is_dataset else {}
     return lf, str(path), manifest
 
 
