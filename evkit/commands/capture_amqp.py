@@ -76,7 +76,12 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     source.add_argument(
         "--insecure", action="store_true", help="TLS without certificate verification (not recommended)"
     )
-    parser.add_argument("--out", required=True, metavar="DIR", help="dataset directory (created if needed)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="dataset directory (created if needed) or s3://BUCKET/PREFIX (endpoint, keys: AWS_* env)",
+    )
     stop = parser.add_argument_group("stop conditions (default: run until Ctrl-C / SIGTERM)")
     stop.add_argument("--max-messages", type=_positive_int, metavar="N", help="stop after N messages")
     stop.add_argument(
