@@ -81,9 +81,14 @@ def _threads(client: Client) -> int:
 
 
 def _plan(
-    client: Client, source: Path | str, skip_damaged: bool, chargers: Sequence[str] | None
+    client: Client, source: Path | str, skip_damaged: bool | None, chargers: Sequence[str] | None
 ) -> tuple[Any, list[ChargerGroup]]:
-    """(future of the checked part list, the charger groups)."""
+    """(future of the checked part list, the charger groups). ``skip_damaged`` None: the policy of
+    :func:`evkit.store.damaged_parts_policy` (``--skip-damaged``)."""
+    from evkit.store.reader import skips_damaged
+
+    if skip_damaged is None:
+        skip_damaged = skips_damaged()
     parts = client.submit(tasks.list_parts, _source(source), skip_damaged, pure=False)
     files, _schema = parts.result()  # the part names (small); raises the dataset's error here
     if "charger_id" not in _schema:
@@ -118,7 +123,7 @@ def sessions(
     gap: timedelta = timedelta(minutes=20),
     *,
     chargers: Sequence[str] | None = None,
-    skip_damaged: bool = False,
+    skip_damaged: bool | None = None,
 ) -> pl.DataFrame:
     """:func:`evkit.analysis.sessions` of the dataset at ``source``, computed on the cluster."""
     from evkit.analysis.schema import SESSION_SCHEMA
@@ -130,19 +135,47 @@ def sessions(
     return _concat(_gather(client, futures)).sort("charger_id", "started_at")
 
 
-def energy_per_day(
-    client: Client, source: Path | str, *, chargers: Sequence[str] | None = None, skip_damaged: bool = False
+#: evkit.analysis functions whose result rows each belong to one charger (and how they are sorted):
+#: what they compute for a charger depends on that charger's rows only, so a group's result is final.
+PER_CHARGER = {
+    "energy_per_day": ["charger_id", "day"],
+    "energy_per_hour": ["charger_id", "hour"],
+    "connectivity_summary": ["charger_id"],
+    "connectivity": ["charger_id", "observed_at"],
+}
+
+
+def per_charger(
+    client: Client,
+    source: Path | str,
+    function: str,
+    *,
+    chargers: Sequence[str] | None = None,
+    skip_damaged: bool | None = None,
 ) -> pl.DataFrame:
-    """:func:`evkit.analysis.energy_per_day` of ``source``, computed on the cluster."""
+    """``evkit.analysis.<function>`` of ``source`` on the cluster, for a function of ``PER_CHARGER``."""
+    if function not in PER_CHARGER:
+        raise ConfigError(f"{function!r} is not split by charger; one of: {', '.join(PER_CHARGER)}")
     parts, groups = _plan(client, source, skip_damaged, chargers)
     if not groups:
         raise DatasetError(f"{source} holds no charger")
-    futures = client.map(tasks.energy_per_day_task, [parts] * len(groups), groups)
-    return _concat(_gather(client, futures)).sort("charger_id", "day")
+    futures = client.map(tasks.per_charger_task, [parts] * len(groups), groups, function=function)
+    return _concat(_gather(client, futures)).sort(PER_CHARGER[function], maintain_order=True)
+
+
+def energy_per_day(
+    client: Client,
+    source: Path | str,
+    *,
+    chargers: Sequence[str] | None = None,
+    skip_damaged: bool | None = None,
+) -> pl.DataFrame:
+    """:func:`evkit.analysis.energy_per_day` of ``source``, computed on the cluster."""
+    return per_charger(client, source, "energy_per_day", chargers=chargers, skip_damaged=skip_damaged)
 
 
 def latency_stats(
-    client: Client, source: Path | str, by: str | None = None, *, skip_damaged: bool = False
+    client: Client, source: Path | str, by: str | None = None, *, skip_damaged: bool | None = None
 ) -> pl.DataFrame:
     """:func:`evkit.analysis.latency_stats` of ``source``, computed on the cluster.
 
@@ -167,4 +200,4 @@ def latency_stats(
     return result
 
 
-__all__ = ["connect", "energy_per_day", "latency_stats", "sessions"]
+__all__ = ["PER_CHARGER", "connect", "energy_per_day", "latency_stats", "per_charger", "sessions"]

@@ -55,10 +55,12 @@ def sessions_task(parts: Parts, group: ChargerGroup, gap_s: float) -> pl.DataFra
     return sessions(group_rows(parts, group), gap=timedelta(seconds=gap_s)).collect()
 
 
-def energy_per_day_task(parts: Parts, group: ChargerGroup) -> pl.DataFrame:
-    from evkit.analysis.energy import energy_per_day
+def per_charger_task(parts: Parts, group: ChargerGroup, function: str) -> pl.DataFrame:
+    """``evkit.analysis.<function>`` (one whose rows are per charger) on one group's rows."""
+    from evkit import analysis
 
-    return energy_per_day(group_rows(parts, group)).collect()
+    result: pl.LazyFrame = getattr(analysis, function)(group_rows(parts, group))
+    return result.collect()
 
 
 def latency_rows_task(parts: Parts, group: ChargerGroup, keys: list[str]) -> pl.DataFrame:

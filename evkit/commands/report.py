@@ -7,13 +7,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from evkit.commands._cluster import add_dask
 from evkit.commands._dataset import add_skip_damaged
 
 
 def _run(args: argparse.Namespace) -> int:
     from evkit.report import build_report  # plotly loads only when a report is asked for
 
-    out = build_report(args.dataset, args.out, title=args.title, progress=not args.no_progress)
+    if getattr(args, "dask", None):
+        from evkit.commands._cluster import dask_client
+
+        with dask_client(args.dask) as client:
+            out = build_report(args.dataset, args.out, title=args.title, progress=False, client=client)
+    else:
+        out = build_report(args.dataset, args.out, title=args.title, progress=not args.no_progress)
     print(out.resolve())
     return 0
 
@@ -40,4 +47,5 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         "--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)"
     )
     add_skip_damaged(parser)
+    add_dask(parser)
     parser.set_defaults(func=_run, no_progress=not sys.stderr.isatty())

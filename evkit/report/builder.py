@@ -13,11 +13,11 @@ from typing import Any
 import polars as pl
 from tqdm.auto import tqdm
 
-from evkit import __version__, analysis
+from evkit import __version__, analysis, cluster
 from evkit import figures as fig
 from evkit.analysis.home import evcc_liveness_summary
 from evkit.display import SENTENCE_LIMIT, display_labels, plotly_text
-from evkit.errors import DatasetError, StoreError
+from evkit.errors import ConfigError, DatasetError, StoreError
 from evkit.figures._format import duration, number, timestamp
 from evkit.figures.latency import HOP_LABELS
 from evkit.report.html import (
@@ -369,8 +369,14 @@ def _write(out: Path, text: str) -> None:
         raise StoreError(f"cannot write the report to {out}: {exc.strerror or exc}") from exc
 
 
-def build_report(source: Source, out: Path | str, *, title: str | None = None, progress: bool = True) -> Path:
+def build_report(
+    source: Source, out: Path | str, *, title: str | None = None, progress: bool = True, client: Any = None
+) -> Path:
     """Analyse ``source`` (a dataset directory or file, or a frame) and write one offline HTML page.
+
+    With ``client`` (a ``distributed.Client``; ``source`` a path every worker sees, or ``s3://``)
+    sessions, energy per day, latency statistics and connectivity are computed on the Dask cluster
+    (``evkit.cluster``); the overview, data quality and the figures' per-message data stay local.
 
     The page has an overview (dataset, time range, chargers, messages, capture manifest without
     secrets), tables of sessions, energy per charger, latency per hop, data quality and connectivity,
@@ -378,6 +384,8 @@ def build_report(source: Source, out: Path | str, *, title: str | None = None, p
     ``DatasetError`` for a path without Parquet, missing required columns or an empty dataset.
     Returns the path written.
     """
+    if client is not None and isinstance(source, pl.DataFrame | pl.LazyFrame):
+        raise ConfigError("a report on a Dask cluster needs a dataset path or s3:// URL, not a frame")
     out = Path(out)
     steps = ["reading", "sessions", "energy", "latency", "data quality", "connectivity", "writing"]
     disable: bool | None = True
@@ -395,12 +403,15 @@ def build_report(source: Source, out: Path | str, *, title: str | None = None, p
         bar.update()
 
         bar.set_postfix_str(steps[1])
-        sessions = analysis.sessions(lf).collect()
+        sessions = cluster.sessions(client, str(source)) if client else analysis.sessions(lf).collect()
         sections = [_sessions_section(sessions, lf, data_end)]
         bar.update()
 
         bar.set_postfix_str(steps[2])
-        sections.append(_energy_section(sessions, analysis.energy_per_day(lf).collect()))
+        per_day = (
+            cluster.energy_per_day(client, str(source)) if client else analysis.energy_per_day(lf).collect()
+        )
+        sections.append(_energy_section(sessions, per_day))
         bar.update()
 
         bar.set_postfix_str(steps[3])
@@ -411,7 +422,8 @@ def build_report(source: Source, out: Path | str, *, title: str | None = None, p
             .collect()
             .lazy()
         )
-        sections.append(_latency_section(analysis.latency_stats(lf).collect(), latency_long))
+        stats = cluster.latency_stats(client, str(source)) if client else analysis.latency_stats(lf).collect()
+        sections.append(_latency_section(stats, latency_long))
         bar.update()
 
         bar.set_postfix_str(steps[4])
@@ -424,7 +436,12 @@ def build_report(source: Source, out: Path | str, *, title: str | None = None, p
         bar.update()
 
         bar.set_postfix_str(steps[5])
-        sections.append(_connectivity_section(analysis.connectivity_summary(lf).collect(), lf))
+        connected = (
+            cluster.per_charger(client, str(source), "connectivity_summary")
+            if client
+            else analysis.connectivity_summary(lf).collect()
+        )
+        sections.append(_connectivity_section(connected, lf))
         bar.update()
 
         bar.set_postfix_str(steps[6])

@@ -40,6 +40,11 @@ def damaged_parts_policy(skip: bool) -> Iterator[None]:
         _skip_damaged.reset(token)
 
 
+def skips_damaged() -> bool:
+    """The current :func:`damaged_parts_policy` (what ``--skip-damaged`` asked for)."""
+    return _skip_damaged.get()
+
+
 def parquet_files(path: Path | str) -> list[Path]:
     """Every live ``*.parquet`` part at or below ``path`` (a directory or one file), sorted."""
     root = Path(path)

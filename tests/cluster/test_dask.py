@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -151,3 +152,25 @@ def test_cli_dask_bad_address_is_exit_2() -> None:
         assert result.returncode == 2
         assert words in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def _tables(html: str) -> list[str]:
+    return re.findall(r"<table.*?</table>", html, flags=re.DOTALL)
+
+
+def test_report_on_the_cluster_has_the_same_tables(client: Client, tmp_path: Path) -> None:
+    from evkit.report import build_report
+
+    here = build_report(SAMPLE, tmp_path / "local.html", progress=False).read_text()
+    there = build_report(SAMPLE, tmp_path / "dask.html", progress=False, client=client).read_text()
+    tables = _tables(there)
+    assert len(tables) >= 6  # overview, sessions, energy, latency, quality, connectivity
+    assert tables == _tables(here)
+
+
+def test_report_cli_dask(client: Client, tmp_path: Path) -> None:
+    result = _cli(
+        "report", str(SAMPLE), "--out", str(tmp_path / "r.html"), "--dask", client.scheduler.address
+    )
+    assert result.returncode == 0, result.stderr
+    assert _tables((tmp_path / "r.html").read_text())
