@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import obstore
@@ -15,6 +17,7 @@ import pytest
 import evkit
 from evkit.store import read_manifest
 from evkit.store.objstore import S3Location, open_store
+from tests.conftest import REPO_ROOT
 from tests.helpers import wait_until
 from tests.s3fixtures import (
     ACCESS_KEY,
@@ -168,3 +171,22 @@ def test_no_credential_in_any_object_or_output(broker: Broker, s3_dataset: str) 
         assert secret not in stored
         assert secret not in record
     assert values(s3_dataset) == [float(i) for i in range(300)]
+
+
+def test_replay_reads_s3_and_a_capture_back_to_s3_has_every_message(broker: Broker, s3_dataset: str) -> None:
+    broker.publish(numbered_messages(200))
+    assert (
+        run("--url", broker.url, "--queue", broker.queue, "--out", s3_dataset, "--idle-exit", "2").returncode
+        == 0
+    )
+    replayed = subprocess.run(
+        [sys.executable, "-m", "evkit", "replay", s3_dataset, "--url", broker.url,
+         "--exchange", broker.exchange, "--speed", "0", "--quiet"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert replayed.returncode == 0, replayed.stderr
+    again = f"{s3_dataset}-again"
+    assert (
+        run("--url", broker.url, "--queue", broker.queue, "--out", again, "--idle-exit", "2").returncode == 0
+    )
+    assert values(again) == [float(i) for i in range(200)]
