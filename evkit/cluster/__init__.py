@@ -51,14 +51,15 @@ def connect(address: str) -> Client:
             raise ConfigError(f"--dask {address!r}: local:N needs N workers between 1 and 256")
         workers = int(count)
         # The scheduler and nannies of a LocalCluster live in this process: keep their INFO lines
-        # (start, stop, each worker) off the command's output.
+        # (start, stop, each worker) off the command's output; a task's error reaches the caller as
+        # its exception (a DatasetError stays one), so workers need not log it too.
         logging.getLogger("distributed").setLevel(logging.WARNING)
         cluster = LocalCluster(  # type: ignore[no-untyped-call]
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",
-            silence_logs=logging.WARNING,
+            silence_logs=logging.CRITICAL,
         )
         return Client(cluster)  # type: ignore[no-untyped-call]
     if not address.startswith(("tcp://", "tls://", "ws://", "wss://", "inproc://", "ucx://")):

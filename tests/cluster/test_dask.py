@@ -146,6 +146,13 @@ def test_cli_dask_address_prints_exactly_the_local_output(client: Client) -> Non
             assert json.loads(there.stdout)
 
 
+def test_cli_dask_dataset_error_is_exit_2_with_the_sentence(tmp_path: Path) -> None:
+    result = _cli("sessions", str(tmp_path / "nothing-here"), "--dask", "local:1")
+    assert result.returncode == 2
+    assert f"{tmp_path / 'nothing-here'} does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_cli_dask_bad_address_is_exit_2() -> None:
     for address, words in (("foo", "no scheduler address"), ("local:0", "between 1 and 256")):
         result = _cli("sessions", str(SAMPLE), "--dask", address)

@@ -9,6 +9,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import obstore
@@ -156,6 +157,31 @@ def test_endpoint_down_mid_capture_exits_non_zero_and_leaves_the_rest_queued(
     assert stored[:1000] == [float(i) for i in range(1000)]
     assert len(stored) + broker.depth() == 1500  # whatever was not stored is still queued
     assert "Traceback" not in err
+
+
+def test_a_short_endpoint_outage_is_retried_and_loses_nothing(
+    broker: Broker, s3_dataset: str, s3_proxy: TcpProxy
+) -> None:
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{s3_proxy.port}", "EVKIT_S3_RETRY_S": "60"}
+    proc = start(
+        "--url", broker.url, "--queue", broker.queue, "--out", s3_dataset, "--prefetch", "200",
+        "--flush-interval", "0.2", "--idle-exit", "6", env=env,
+    )  # fmt: skip
+    try:
+        assert wait_until(lambda: broker.consumers() == 1, 60)
+        broker.publish(numbered_messages(500))
+        assert wait_until(lambda: s3_rows(s3_dataset) >= 500, 90)
+        s3_proxy.cut()
+        broker.publish(numbered_messages(500, start=500))
+        time.sleep(1.5)  # writes fail meanwhile and are retried with backoff
+        s3_proxy.restore()
+        _out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert values(s3_dataset) == [float(i) for i in range(1000)]
+    assert broker.depth() == 0
 
 
 def test_no_credential_in_any_object_or_output(broker: Broker, s3_dataset: str) -> None:
