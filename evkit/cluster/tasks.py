@@ -24,7 +24,7 @@ def list_parts(source: str, skip_damaged: bool) -> Parts:
 
 
 def _scan(parts: Parts) -> pl.LazyFrame:
-    from evkit.store.objstore import is_s3, storage_options
+    from evkit.store.objstore import is_s3, polars_options
 
     files, schema = parts
     return pl.scan_parquet(
@@ -33,7 +33,7 @@ def _scan(parts: Parts) -> pl.LazyFrame:
         missing_columns="insert",
         extra_columns="ignore",
         hive_partitioning=False,
-        storage_options=storage_options() if files and is_s3(files[0]) else None,
+        **(polars_options() if files and is_s3(files[0]) else {}),
     )
 
 

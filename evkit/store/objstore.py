@@ -1,8 +1,9 @@
 """S3-compatible object storage as a dataset location: ``s3://bucket/prefix``.
 
 Endpoint and credentials come only from the standard environment variables (``AWS_ENDPOINT_URL``,
-``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_REGION``; an
-``http://`` endpoint such as a MinIO or SeaweedFS on the LAN is allowed without ``AWS_ALLOW_HTTP``).
+``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_REGION``, or
+``AWS_PROFILE`` naming a profile of the AWS config files, read through boto3; an ``http://``
+endpoint such as a MinIO or SeaweedFS on the LAN is allowed without ``AWS_ALLOW_HTTP``).
 They are read by the client libraries themselves and never copied into a manifest, log or message.
 
 The client is ``obstore``: it is the Python face of the Rust ``object_store`` crate that Polars
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from evkit.errors import DatasetError, StoreError
+from evkit.errors import ConfigError, DatasetError, StoreError
 from evkit.secrets import mask_secrets
 
 if TYPE_CHECKING:
@@ -80,10 +81,42 @@ def retry_seconds() -> float:
         return _DEFAULT_RETRY_S
 
 
+def profile() -> str | None:
+    """The named profile to take credentials from (``AWS_PROFILE`` without ``AWS_ACCESS_KEY_ID``)."""
+    name = os.environ.get("AWS_PROFILE")
+    return name if name and not os.environ.get("AWS_ACCESS_KEY_ID") else None
+
+
+def _boto3_session(name: str) -> Any:
+    """A boto3 session of profile ``name`` (boto3 reads ``~/.aws/credentials`` and ``~/.aws/config``:
+    keys, SSO, assumed roles -- the one well-kept implementation of AWS profiles)."""
+    try:
+        import boto3
+        import botocore.exceptions
+    except ImportError as exc:
+        raise ConfigError(
+            f"AWS_PROFILE={name} needs boto3 (pip install 'evkit[cluster]'), or set AWS_ACCESS_KEY_ID "
+            "and AWS_SECRET_ACCESS_KEY"
+        ) from exc
+    try:
+        return boto3.Session(profile_name=name)
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise ConfigError(f"AWS_PROFILE={name}: no such profile in the AWS config files") from exc
+
+
 def open_store(location: S3Location) -> S3Store:
-    """An obstore client for ``location`` (its prefix applied), configured from ``AWS_*``."""
+    """An obstore client for ``location`` (its prefix applied), configured from ``AWS_*`` (and the
+    profile ``AWS_PROFILE`` names, through boto3, when no key is in the environment)."""
     from obstore.store import S3Store
 
+    extra: dict[str, Any] = {}
+    if (name := profile()) is not None:
+        from obstore.auth.boto3 import Boto3CredentialProvider
+
+        session = _boto3_session(name)
+        extra["credential_provider"] = Boto3CredentialProvider(session)
+        if not os.environ.get("AWS_REGION") and session.region_name:
+            extra["region"] = session.region_name
     client: Any = {"timeout": timedelta(seconds=60), "connect_timeout": timedelta(seconds=5)}
     if _allow_http():
         client["allow_http"] = True
@@ -96,12 +129,29 @@ def open_store(location: S3Location) -> S3Store:
             "base": 2.0,
         },
     }
-    return S3Store(location.bucket, prefix=location.prefix or None, client_options=client, retry_config=retry)
+    return S3Store(
+        location.bucket, prefix=location.prefix or None, client_options=client, retry_config=retry, **extra
+    )
 
 
 def storage_options() -> dict[str, str]:
     """What Polars needs beyond the ``AWS_*`` variables it reads itself (never a credential)."""
-    return {"aws_allow_http": "true"} if _allow_http() else {}
+    options = {"aws_allow_http": "true"} if _allow_http() else {}
+    if (endpoint := _endpoint()) is not None:
+        options["aws_endpoint_url"] = endpoint
+    return options
+
+
+def polars_options() -> dict[str, Any]:
+    """Keyword arguments for ``pl.scan_parquet`` / ``sink_parquet`` on ``s3://`` (this process's
+    ``AWS_*``; with ``AWS_PROFILE`` Polars' own boto3-based credential provider)."""
+    import polars as pl
+
+    provider: Any = "auto"
+    if (name := profile()) is not None:
+        _boto3_session(name)  # a clear ConfigError when boto3 or the profile is missing
+        provider = pl.CredentialProviderAWS(profile_name=name)
+    return {"storage_options": storage_options(), "credential_provider": provider}
 
 
 def explain(exc: BaseException, location: S3Location | str, doing: str) -> str:

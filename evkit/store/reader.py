@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from evkit.errors import DatasetError
-from evkit.store.objstore import S3Location, is_s3, storage_options
+from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
 from evkit.store.schema import missing_required
 
@@ -151,7 +151,7 @@ def scan(
         missing_columns="insert",
         extra_columns="ignore",
         hive_partitioning=False,
-        storage_options=storage_options() if is_s3(path) else None,
+        **(polars_options() if is_s3(path) else {}),
     )
     if dedupe and {"routing_key", "raw"} <= set(schema):
         frame = frame.filter(

@@ -36,7 +36,7 @@ import polars as pl
 
 from evkit.errors import DatasetError, StoreError
 from evkit.store.compact import CompactedDay, Compaction
-from evkit.store.objstore import S3Location, open_store, storage_options, store_error
+from evkit.store.objstore import S3Location, open_store, polars_options, store_error
 from evkit.store.parts import JOURNAL_PREFIX, JOURNAL_SUFFIX, Damaged
 from evkit.store.reader import damaged_message
 from evkit.store.s3parts import S3VanishedPart, inspect_objects, list_objects, live_objects
@@ -100,7 +100,7 @@ def recover_s3(location: S3Location) -> None:
 
 
 def _rows(urls: list[str]) -> int:
-    total: int = pl.scan_parquet(urls, storage_options=storage_options()).select(pl.len()).collect().item()
+    total: int = pl.scan_parquet(urls, **polars_options()).select(pl.len()).collect().item()
     return total
 
 
@@ -125,10 +125,10 @@ def merge_day_s3(
             schema=schema,
             missing_columns="insert",
             hive_partitioning=False,
-            storage_options=storage_options(),
+            **polars_options(),
         )
         frame.sort("received_at", maintain_order=True).sink_parquet(
-            target, compression="zstd", storage_options=storage_options()
+            target, compression="zstd", **polars_options()
         )
         rows, expected = _rows([target]), _rows(inputs)
         if rows != expected:
