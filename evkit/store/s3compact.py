@@ -60,7 +60,7 @@ def _take_lock(store: Any, owner: str, now: datetime) -> str | None:
         pass
     try:
         meta = obstore.head(store, LOCK_NAME)
-    except NotFoundError:
+    except (NotFoundError, FileNotFoundError):  # obstore raises either
         return None  # released meanwhile: a later run takes it
     if now - meta["last_modified"] < LOCK_TTL:
         return None

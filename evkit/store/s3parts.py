@@ -94,7 +94,7 @@ def part_schema(location: S3Location, relative: str) -> tuple[dict[str, pl.DataT
             return None, "unreadable Parquet footer: bad footer length"
         if footer_len + 8 > len(tail):
             tail = bytes(obstore.get_range(store, relative, start=size - footer_len - 8, end=size))
-    except NotFoundError:
+    except (NotFoundError, FileNotFoundError):  # obstore raises either
         raise S3VanishedPart(relative) from None
     except Exception as exc:
         raise dataset_error(exc, location.child(relative), "read") from exc

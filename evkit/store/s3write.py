@@ -139,13 +139,20 @@ def _scrub(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_manifest_s3(url: str) -> dict[str, Any]:
-    """The merged manifest of ``s3://bucket/prefix``: every capture's own record."""
+    """The merged manifest of ``s3://bucket/prefix``: every capture's own record (and those of a
+    ``manifest.json`` copied there with a dataset)."""
     import obstore
+    from obstore.exceptions import NotFoundError
 
     location = S3Location.parse(url)
     store = open_store(location)
     captures: list[dict[str, Any]] = []
     try:
+        try:  # a dataset copied from a directory keeps its manifest.json: its records count too
+            copied = json.loads(bytes(obstore.get(store, "manifest.json").bytes()))
+            captures += [c for c in copied.get("captures", []) if isinstance(c, dict)]
+        except (NotFoundError, FileNotFoundError):  # obstore raises either
+            pass
         for chunk in obstore.list(store, prefix=MANIFEST_DIR):
             for meta in chunk:
                 if str(meta["path"]).endswith(".json"):

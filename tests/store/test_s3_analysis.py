@@ -48,8 +48,18 @@ def test_sessions_latency_and_report_read_s3(s3_dataset: str, tmp_path: Path) ->
     assert report.returncode == 0, report.stderr
     html = (tmp_path / "r.html").read_text()
     assert s3_dataset in html
+    assert "vm-23140-64920649" in html  # the capture of the copied manifest.json
     assert SECRET_KEY not in html
     assert os.environ["AWS_ACCESS_KEY_ID"] not in html
+
+
+def test_a_copied_manifest_and_capture_records_are_merged(s3_dataset: str) -> None:
+    from evkit.store import read_manifest, upsert_capture
+
+    upload_dataset(SAMPLE, s3_dataset)
+    upsert_capture(s3_dataset, {"capture_id": "later", "status": "running"})
+    ids = [c["capture_id"] for c in read_manifest(s3_dataset)["captures"]]
+    assert sorted(ids) == sorted([*[c["capture_id"] for c in read_manifest(SAMPLE)["captures"]], "later"])
 
 
 def test_a_missing_bucket_is_exit_2_with_a_sentence(s3_env: dict[str, str]) -> None:
