@@ -14,10 +14,13 @@ writing), it releases the GIL, retries transient errors with backoff, and does c
 
 from __future__ import annotations
 
+import logging
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from evkit.errors import ConfigError, DatasetError, StoreError
 from evkit.secrets import mask_secrets
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
     from obstore.store import S3Store
 
 SCHEME = "s3://"
+T = TypeVar("T")
+log = logging.getLogger("evkit.store")
 
 #: Transient errors (connection refused, 5xx, throttling) are retried with exponential backoff:
 #: 0.2 s, 0.4 s, ... up to 5 s apart, for at most ``EVKIT_S3_RETRY_S`` seconds (default 20).
@@ -152,6 +157,53 @@ def polars_options() -> dict[str, Any]:
         _boto3_session(name)  # a clear ConfigError when boto3 or the profile is missing
         provider = pl.CredentialProviderAWS(profile_name=name)
     return {"storage_options": storage_options(), "credential_provider": provider}
+
+
+_PERMANENT = ("NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403 Forbidden")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed call may succeed when tried again (a dropped connection, a 5xx, throttling)."""
+    from obstore.exceptions import (
+        AlreadyExistsError,
+        NotFoundError,
+        PermissionDeniedError,
+        PreconditionError,
+        UnauthenticatedError,
+    )
+
+    permanent = (
+        AlreadyExistsError,
+        NotFoundError,
+        PermissionDeniedError,
+        PreconditionError,
+        UnauthenticatedError,
+        FileNotFoundError,
+    )
+    if isinstance(exc, permanent):
+        return False
+    text = str(exc)
+    return not any(code in text for code in _PERMANENT)
+
+
+def retrying(call: Callable[[], T]) -> T:
+    """``call()``, tried again with exponential backoff (0.2 s doubling up to 5 s) while it fails with a
+    transient error, for at most :func:`retry_seconds`. obstore retries by itself too, but not a
+    request cut off on a pooled connection after its body was sent; a conditional PUT makes trying
+    again safe (an object that did land is found, not overwritten)."""
+    deadline = time.monotonic() + retry_seconds()
+    delay = 0.2
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "object store call failed (%s); trying again in %.1f s", str(exc).splitlines()[0][:120], delay
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def explain(exc: BaseException, location: S3Location | str, doing: str) -> str:

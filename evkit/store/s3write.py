@@ -27,7 +27,7 @@ import polars as pl
 
 from evkit import __version__
 from evkit.errors import StoreError
-from evkit.store.objstore import S3Location, open_store, store_error
+from evkit.store.objstore import S3Location, open_store, retrying, store_error
 from evkit.store.schema import CAPTURE_ID_COLUMN
 
 MANIFEST_DIR = "manifest.d"
@@ -115,12 +115,14 @@ class S3PartWriter:
         etag: str | None = None
         try:
             try:
-                result = obstore.put(self._store, relative, data, mode="create", use_multipart=False)
+                result = retrying(
+                    lambda: obstore.put(self._store, relative, data, mode="create", use_multipart=False)
+                )
                 etag = result.get("e_tag")
             except (AlreadyExistsError, PreconditionError):
                 # A retried PUT whose first attempt did land: accept it only if it is ours, whole.
                 etag = None
-            meta = obstore.head(self._store, relative)
+            meta = retrying(lambda: obstore.head(self._store, relative))
         except Exception as exc:
             raise store_error(exc, self.location.child(relative), "write") from exc
         if int(meta["size"]) != len(data) or (etag is not None and meta.get("e_tag") != etag):
@@ -176,6 +178,7 @@ def upsert_capture_s3(url: str, record: dict[str, Any]) -> None:
     name = f"{MANIFEST_DIR}/{record['capture_id']}.json"
     data = (json.dumps(record, indent=2, default=str) + "\n").encode()
     try:
-        obstore.put(open_store(location), name, data, use_multipart=False)
+        store = open_store(location)
+        retrying(lambda: obstore.put(store, name, data, use_multipart=False))
     except Exception as exc:
         raise OSError(str(store_error(exc, location, "update the manifest of"))) from exc

@@ -159,3 +159,17 @@ def test_endpoint_down_is_a_clear_store_error(
     with pytest.raises(StoreError, match=f"the S3 endpoint http://127.0.0.1:{port} does not answer"):
         ensure_writable("s3://any-bucket/fleet")
     assert (datetime.now(UTC) - started).total_seconds() < 60
+
+
+def test_which_failures_are_tried_again() -> None:
+    from obstore.exceptions import AlreadyExistsError, PermissionDeniedError
+
+    from evkit.store.objstore import is_transient
+
+    assert is_transient(RuntimeError("Generic S3 error: HTTP error: error sending request"))
+    assert is_transient(RuntimeError("Server returned non-2xx status code: 503 Service Unavailable"))
+    assert not is_transient(RuntimeError("404 Not Found: <Code>NoSuchBucket</Code>"))
+    assert not is_transient(RuntimeError("403 Forbidden: <Code>AccessDenied</Code>"))
+    assert not is_transient(FileNotFoundError("gone"))
+    assert not is_transient(PermissionDeniedError("denied"))
+    assert not is_transient(AlreadyExistsError("exists"))
