@@ -32,11 +32,16 @@ __all__ = [
 LONGEST_DAYS = 3660
 
 
-def output_dir(text: str) -> Path:
+def output_dir(text: str) -> Path | str:
     """A directory to write into, existing or new; not an existing file. (A path that cannot be created,
-    e.g. below a file or on a read-only disk, is found when writing starts: exit 1, nothing acknowledged.)"""
+    e.g. below a file or on a read-only disk, is found when writing starts: exit 1, nothing acknowledged.)
+    An ``s3://bucket/prefix`` store is passed on as text (checked when the capture opens it)."""
     if text.strip() == "":
         raise argparse.ArgumentTypeError("the output directory must not be empty")
+    if text.startswith("s3://"):
+        if text.rstrip("/") == "s3:/" or text == "s3://":
+            raise argparse.ArgumentTypeError("an s3:// store needs a bucket: s3://BUCKET/PREFIX")
+        return text
     path = Path(text)
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a file; give a directory (existing or new)")

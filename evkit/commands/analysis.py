@@ -29,6 +29,7 @@ from evkit.commands._billing import (
     with_home_figures,
     zone_of,
 )
+from evkit.commands._cluster import add_dask, latency_on_dask, sessions_on_dask
 from evkit.commands._dataset import add_skip_damaged
 from evkit.commands._inputs import output_file
 from evkit.display import csv_safe
@@ -125,6 +126,7 @@ def _register_sessions(top: Any) -> None:
     )
     add_tariff_options(parser)
     add_skip_damaged(parser)
+    add_dask(parser)
     parser.set_defaults(func=_sessions_command)
 
 
@@ -148,6 +150,7 @@ def _register_latency(top: Any) -> None:
         "--out", type=output_file, metavar="FILE", help="write to FILE instead of the terminal"
     )
     add_skip_damaged(parser)
+    add_dask(parser)
     parser.set_defaults(func=_latency_command)
 
 
@@ -377,6 +380,12 @@ def _sessions_command(args: argparse.Namespace) -> int:
     tariff = tariff_of(args)
     start = parse_time(args.start, "--from", args.tz) if args.start else None
     end = parse_time(args.end, "--to", args.tz) if args.end else None
+    if getattr(args, "dask", None):
+        if tariff is not None:
+            raise ConfigError(
+                "--tariff is not yet supported with --dask; run without --dask to price sessions"
+            )
+        return sessions_on_dask(args, start, end)
 
     with tqdm(total=3, desc="sessions", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
         bar.set_postfix_str("reading")
@@ -453,11 +462,16 @@ def latency_summary(lf: pl.LazyFrame, by: str | None) -> dict[str, Any]:
     when empty), ``command_roundtrip`` / ``command_readback`` only when the dataset holds commands.
     Observations Easee stamps on a schedule (122, 124) are not in the transport hops: ``scheduled``
     holds their own ``device_to_cloud`` and ``end_to_end`` statistics and lists the ids."""
-    from evkit.analysis._ids import SCHEDULED
     from evkit.analysis.latency import latency_stats
+
+    return summarize_latency(_collect(latency_stats(lf, by=by), "the dataset"), by)
+
+
+def summarize_latency(stats: pl.DataFrame, by: str | None) -> dict[str, Any]:
+    """:func:`latency_summary` of statistics already computed (locally or on a cluster)."""
+    from evkit.analysis._ids import SCHEDULED
     from evkit.analysis.schema import COMMAND_HOP, HOPS, READBACK_HOP, SCHEDULED_HOPS
 
-    stats = _collect(latency_stats(lf, by=by), "the dataset")
     records = _as_records(stats)
     present = {r["hop"] for r in records}
     empty = {"n": 0, "p50_s": None, "p95_s": None, "p99_s": None, "max_s": None, "negative_n": 0}
@@ -479,6 +493,8 @@ def latency_summary(lf: pl.LazyFrame, by: str | None) -> dict[str, Any]:
 
 
 def _latency_command(args: argparse.Namespace) -> int:
+    if getattr(args, "dask", None):
+        return latency_on_dask(args)
     from evkit.analysis.latency import latency_stats
 
     with tqdm(total=2, desc="latency", unit="step", file=sys.stderr, disable=None, leave=False) as bar:

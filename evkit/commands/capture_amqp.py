@@ -64,7 +64,11 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         "--insecure", action="store_true", help="TLS without certificate verification (not recommended)"
     )
     parser.add_argument(
-        "--out", required=True, type=output_dir, metavar="DIR", help="dataset directory (created if needed)"
+        "--out",
+        required=True,
+        type=output_dir,
+        metavar="DIR",
+        help="dataset directory (created if needed) or s3://BUCKET/PREFIX (endpoint, keys: AWS_* env)",
     )
     stop = parser.add_argument_group("stop conditions (default: run until Ctrl-C / SIGTERM)")
     stop.add_argument("--max-messages", type=integer(min=1), metavar="N", help="stop after N messages")

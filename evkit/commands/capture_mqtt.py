@@ -76,7 +76,12 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         metavar="FILTER",
         help="topic filter to record (repeatable), e.g. 'evcc/#'",
     )
-    what.add_argument("--out", required=True, type=output_dir, help="dataset directory")
+    what.add_argument(
+        "--out",
+        required=True,
+        type=output_dir,
+        help="dataset directory or s3://BUCKET/PREFIX (endpoint, keys: AWS_* env)",
+    )
     what.add_argument(
         "--evcc-root", action="append", metavar="ROOT", help="evcc's topic root (repeatable; default evcc)"
     )

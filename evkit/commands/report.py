@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from evkit.commands._billing import add_tariff_options, tariff_of
+from evkit.commands._cluster import add_dask
 from evkit.commands._dataset import add_skip_damaged
 from evkit.commands._inputs import output_file
 
@@ -16,9 +17,23 @@ def _run(args: argparse.Namespace) -> int:
     from evkit.report import build_report  # plotly loads only when a report is asked for
 
     tariff = tariff_of(args)  # checked before any work: a bad tariff exits 2, nothing written
-    out = build_report(
-        args.dataset, args.out, title=args.title, progress=not args.no_progress, tariff=tariff, tz=args.tz
-    )
+    if getattr(args, "dask", None):
+        from evkit.commands._cluster import dask_client
+
+        with dask_client(args.dask) as client:
+            out = build_report(
+                args.dataset,
+                args.out,
+                title=args.title,
+                progress=False,
+                tariff=tariff,
+                tz=args.tz,
+                client=client,
+            )
+    else:
+        out = build_report(
+            args.dataset, args.out, title=args.title, progress=not args.no_progress, tariff=tariff, tz=args.tz
+        )
     print(out.resolve())
     return 0
 
@@ -34,7 +49,9 @@ def register(top: Any, groups: dict[str, Any]) -> None:
             "without a network) with summary tables and figures. Prints the path written."
         ),
     )
-    parser.add_argument("dataset", type=Path, metavar="DIR", help="dataset directory (or one Parquet file)")
+    parser.add_argument(
+        "dataset", metavar="DIR", help="dataset directory, one Parquet file, or s3://BUCKET/PREFIX"
+    )
     parser.add_argument(
         "--out",
         type=output_file,
@@ -47,4 +64,5 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     )
     add_tariff_options(parser, tz_default="the machine's zone")
     add_skip_damaged(parser)
+    add_dask(parser)
     parser.set_defaults(func=_run, no_progress=not sys.stderr.isatty())

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from tqdm.auto import tqdm
 
-from evkit import __version__, analysis
+from evkit import __version__, analysis, cluster
 from evkit import figures as fig
 from evkit.analysis.home import evcc_liveness_summary
 from evkit.display import SENTENCE_LIMIT, display_labels, plotly_text
-from evkit.errors import DatasetError, StoreError
+from evkit.errors import ConfigError, DatasetError, StoreError
 from evkit.figures._format import duration, number, timestamp
 from evkit.figures.latency import HOP_LABELS
 from evkit.report.html import (
@@ -30,8 +30,10 @@ from evkit.report.html import (
 )
 from evkit.secrets import is_secret_key, mask_secrets
 from evkit.store.manifest import read_manifest
+from evkit.store.objstore import is_s3
 from evkit.store.reader import scan
 from evkit.store.schema import missing_required
+from evkit.store.writer import store_root
 from evkit.timeutil import local_datetime, resolve_zone, zone_label
 
 if TYPE_CHECKING:
@@ -50,11 +52,12 @@ def _load(source: Source) -> tuple[pl.LazyFrame, str, dict[str, Any]]:
         if missing := missing_required(lf.collect_schema().names()):
             raise DatasetError(f"the data lacks required column(s): {', '.join(missing)}")
         return lf, "(in-memory frame)", {}
-    path = Path(source)
+    path = store_root(source)  # s3://bucket/prefix stays a URL
     # Not deduplicated here: every analysis collapses redeliveries itself (so the quality section can
     # count them), and skipping the scan-level dedupe of raw bodies makes the report several times faster.
     lf = scan(path, dedupe=False)
-    manifest = read_manifest(path) if path.is_dir() else {}
+    is_dataset = (is_s3(path) and not str(path).endswith(".parquet")) or Path(path).is_dir()
+    manifest = read_manifest(path) if is_dataset else {}
     return lf, str(path), manifest
 
 
@@ -402,8 +405,13 @@ def build_report(
     progress: bool = True,
     tariff: Tariff | None = None,
     tz: str | None = None,
+    client: Any = None,
 ) -> Path:
     """Analyse ``source`` (a dataset directory or file, or a frame) and write one offline HTML page.
+
+    With ``client`` (a ``distributed.Client``; ``source`` a path every worker sees, or ``s3://``)
+    sessions, energy per day, latency statistics and connectivity are computed on the Dask cluster
+    (``evkit.cluster``); the overview, data quality and the figures' per-message data stay local.
 
     The page has an overview (dataset, time range, chargers, messages, capture manifest without
     secrets), tables of sessions, energy per charger, latency per hop, data quality and connectivity,
@@ -413,6 +421,8 @@ def build_report(
     ``DatasetError`` for a path without Parquet, missing required columns or an empty dataset.
     Returns the path written.
     """
+    if client is not None and isinstance(source, pl.DataFrame | pl.LazyFrame):
+        raise ConfigError("a report on a Dask cluster needs a dataset path or s3:// URL, not a frame")
     out = Path(out)
     steps = ["reading", "sessions", "energy", "latency", "data quality", "connectivity", "writing"]
     disable: bool | None = True
@@ -431,7 +441,7 @@ def build_report(
 
         bar.set_postfix_str(steps[1])
         zone = resolve_zone(tz)
-        sessions = analysis.sessions(lf).collect()
+        sessions = cluster.sessions(client, str(source)) if client else analysis.sessions(lf).collect()
         tariff = tariff if tariff is not None else _recorded_tariff(lf)
         if tariff is not None:
             from evkit.analysis.cost import session_costs
@@ -442,7 +452,10 @@ def build_report(
         bar.update()
 
         bar.set_postfix_str(steps[2])
-        sections.append(_energy_section(sessions, analysis.energy_per_day(lf).collect()))
+        per_day = (
+            cluster.energy_per_day(client, str(source)) if client else analysis.energy_per_day(lf).collect()
+        )
+        sections.append(_energy_section(sessions, per_day))
         if tariff is not None:
             from evkit.report.cost import cost_section
 
@@ -457,7 +470,8 @@ def build_report(
             .collect()
             .lazy()
         )
-        sections.append(_latency_section(analysis.latency_stats(lf).collect(), latency_long))
+        stats = cluster.latency_stats(client, str(source)) if client else analysis.latency_stats(lf).collect()
+        sections.append(_latency_section(stats, latency_long))
         bar.update()
 
         bar.set_postfix_str(steps[4])
@@ -470,7 +484,12 @@ def build_report(
         bar.update()
 
         bar.set_postfix_str(steps[5])
-        sections.append(_connectivity_section(analysis.connectivity_summary(lf).collect(), lf))
+        connected = (
+            cluster.per_charger(client, str(source), "connectivity_summary")
+            if client
+            else analysis.connectivity_summary(lf).collect()
+        )
+        sections.append(_connectivity_section(connected, lf))
         bar.update()
 
         bar.set_postfix_str(steps[6])

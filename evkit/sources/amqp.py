@@ -55,7 +55,7 @@ from evkit.sources.pipeline import CapturePipeline, CaptureStats, WriteResult
 from evkit.sources.progress import BackgroundCapture, TerminalProgress
 from evkit.sources.writer_process import WriterProcess, explain_write_failure
 from evkit.store.manifest import upsert_capture
-from evkit.store.writer import PartWriter, ensure_writable, new_capture_id
+from evkit.store.writer import Writer, ensure_writable, new_capture_id, open_writer, store_root
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class AmqpCapture:
         if max_messages is not None and max_messages < 1:
             raise ConfigError("--max-messages must be at least 1")
         backoff_delays(backoff_initial, backoff_max)  # ConfigError for impossible bounds
-        self.out = Path(out)
+        self.out = store_root(out)
         self.prefetch = prefetch
         # Flush before the broker's window fills, or it stops delivering until the timer fires.
         self.flush_rows = max(1, min(flush_rows, prefetch // 2 or 1))
@@ -190,7 +190,7 @@ class AmqpCapture:
         if writer not in ("process", "thread"):
             raise ConfigError(f"writer must be 'process' or 'thread', got {writer!r}")
         self.writer_mode = writer
-        self.writer: PartWriter | None = None
+        self.writer: Writer | None = None
         self._process: WriterProcess | None = None
         self.capture_id: str | None = None
         self._stop = threading.Event()
@@ -252,7 +252,7 @@ class AmqpCapture:
             )
             write_batch = self._process.write
         else:
-            self.writer = writer = PartWriter(self.out, capture_id=self.capture_id)
+            self.writer = writer = open_writer(self.out, capture_id=self.capture_id)
 
             def write_batch(items: Sequence[Any]) -> WriteResult:
                 frame = decode_tuples(items)

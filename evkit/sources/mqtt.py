@@ -36,7 +36,6 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from evkit.errors import AuthError, SourceError, StoreError
@@ -64,7 +63,8 @@ from evkit.sources.mqtt_session import (
 )
 from evkit.sources.pipeline import CapturePipeline, CaptureStats, WriteResult
 from evkit.sources.writer_process import WriterProcess
-from evkit.store import PartWriter, ensure_writable, new_capture_id, upsert_capture
+from evkit.store import ensure_writable, new_capture_id, open_writer, store_root, upsert_capture
+from evkit.store.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class MqttCapture:
         #: Set once the broker confirmed every subscription (messages published after it are ours).
         self.subscribed = threading.Event()
         self._pipeline: CapturePipeline[MessageTuple] | None = None
-        self._writer: PartWriter | None = None
+        self._writer: Writer | None = None
         self._process: WriterProcess | None = None
         self.capture_id: str | None = None
         self._client: Any = None
@@ -129,7 +129,7 @@ class MqttCapture:
     def run(self) -> dict[str, Any]:
         """Capture until a stop condition; returns the summary (also written to the manifest)."""
         s = self.settings
-        ensure_writable(Path(s.out))
+        ensure_writable(store_root(s.out))
         self._resuming = ran_before(s.out, self.client_id)
         self.capture_id = new_capture_id()
         write_batch = self._write_batch
@@ -139,7 +139,7 @@ class MqttCapture:
             )
             write_batch = self._write_in_child
         else:
-            self._writer = PartWriter(s.out, capture_id=self.capture_id)
+            self._writer = open_writer(s.out, capture_id=self.capture_id)
         self._manifest("running")
         self._pipeline = CapturePipeline(
             write_batch,

@@ -30,6 +30,7 @@ from typing import IO, Any
 from evkit.errors import StoreError
 from evkit.secrets import scrubbed_environ
 from evkit.sources.pipeline import WriteResult
+from evkit.store.objstore import is_s3
 
 _HEADER = struct.Struct("!Q")
 
@@ -103,11 +104,17 @@ class WriterProcess:
     ) -> None:
         """Start the child. Its environment holds no secrets: not the variables ``secret_names``
         (``--url-env``, ``--token-env``, ``--password-env``), none whose name looks secret, none
-        holding one of ``secret_values`` or a URL with a password (see ``scrubbed_environ``)."""
+        holding one of ``secret_values`` or a URL with a password (see ``scrubbed_environ``) -- except,
+        for an ``s3://`` store, the ``AWS_*`` variables it needs to write the parts."""
         self.decoder = decoder
         self.parts_written = 0
         self._lock = threading.Lock()
+        secret_names = tuple(secret_names)
         env = {**scrubbed_environ(os.environ, secret_names, secret_values), "PYTHONUNBUFFERED": "1"}
+        if is_s3(out):  # the child writes the parts: it needs the object store's AWS_* credentials
+            env.update(
+                {k: v for k, v in os.environ.items() if k.startswith("AWS_") and k not in secret_names}
+            )
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "evkit.sources.writer_process", decoder, str(out), capture_id],
             stdin=subprocess.PIPE,
@@ -180,10 +187,10 @@ def child_main(argv: list[str]) -> int:
 
 def _serve(decoder_name: str, out: str, capture_id: str, stdin: IO[bytes], stdout: IO[bytes]) -> int:
     try:
-        from evkit.store.writer import PartWriter
+        from evkit.store.writer import open_writer
 
         decode = _load(decoder_name)
-        writer = PartWriter(out, capture_id=capture_id)
+        writer = open_writer(out, capture_id=capture_id)
     except Exception as exc:
         _send(stdout, ("error", str(exc)))
         return 1

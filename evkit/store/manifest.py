@@ -1,7 +1,9 @@
 """``manifest.json``: what was captured into a dataset directory, by whom and when.
 
 Several captures may share one directory, so the manifest holds one record per capture and is
-updated under a file lock with an atomic replace. It never holds a password or token.
+updated under a file lock with an atomic replace. It never holds a password or token. On object
+storage (``s3://``) each capture writes its own record object instead and readers merge them
+(``evkit.store.s3write``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evkit import __version__
+from evkit.store.objstore import is_s3
 
 MANIFEST_NAME = "manifest.json"
 _SECRET_KEYS = frozenset({"password", "pass", "token", "secret", "authorization", "credentials"})
@@ -36,6 +39,10 @@ def _scrub(record: dict[str, Any]) -> dict[str, Any]:
 
 def read_manifest(root: Path | str) -> dict[str, Any]:
     """The manifest of ``root`` (an empty one if none exists)."""
+    if is_s3(root):
+        from evkit.store.s3write import read_manifest_s3
+
+        return read_manifest_s3(str(root))
     path = Path(root) / MANIFEST_NAME
     if not path.exists():
         return {"evkit_version": __version__, "captures": []}
@@ -46,6 +53,11 @@ def read_manifest(root: Path | str) -> dict[str, Any]:
 
 def upsert_capture(root: Path | str, record: dict[str, Any]) -> None:
     """Insert or replace the record whose ``capture_id`` matches ``record['capture_id']``."""
+    if is_s3(root):
+        from evkit.store.s3write import upsert_capture_s3
+
+        upsert_capture_s3(str(root), record)
+        return
     root = Path(root)
     record = _scrub(record)
     with _locked(root):

@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from evkit.errors import DatasetError
+from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
 from evkit.store.schema import missing_required
 
@@ -37,6 +38,11 @@ def damaged_parts_policy(skip: bool) -> Iterator[None]:
         yield
     finally:
         _skip_damaged.reset(token)
+
+
+def skips_damaged() -> bool:
+    """The current :func:`damaged_parts_policy` (what ``--skip-damaged`` asked for)."""
+    return _skip_damaged.get()
 
 
 def parquet_files(path: Path | str) -> list[Path]:
@@ -64,6 +70,8 @@ def damaged_message(where: Path | str, damaged: list[Damaged]) -> str:
 def check_dataset(path: Path | str, skip_damaged: bool | None = None) -> Inspection:
     """List and check the parts of ``path``; raise DatasetError on damage unless skipping it."""
     skip = _skip_damaged.get() if skip_damaged is None else skip_damaged
+    if is_s3(path):
+        return _check_s3(str(path), skip)
     for attempt in range(_LIST_ATTEMPTS):
         files = parquet_files(path)
         try:
@@ -83,10 +91,42 @@ def check_dataset(path: Path | str, skip_damaged: bool | None = None) -> Inspect
     return found
 
 
+def _check_s3(url: str, skip: bool) -> Inspection:
+    """:func:`check_dataset` for ``s3://bucket/prefix`` (``good`` holds ``s3://`` URLs)."""
+    from evkit.store.s3parts import S3VanishedPart, inspect_objects, live_objects
+
+    location = S3Location.parse(url)
+    single = location.prefix.endswith(".parquet")  # one object, not a dataset prefix
+    if single:
+        parent, _, name = location.prefix.rpartition("/")
+        location = S3Location(location.bucket, parent)
+    for attempt in range(_LIST_ATTEMPTS):
+        parts = [name] if single else live_objects(location)
+        if not parts:
+            raise DatasetError(f"no Parquet objects below {location.url}")
+        try:
+            good, bad, schema = inspect_objects(location, parts)
+            break
+        except S3VanishedPart:
+            if attempt == _LIST_ATTEMPTS - 1:
+                raise DatasetError(f"parts of {url} keep disappearing while listed; try again") from None
+    damaged = [Damaged(where, reason) for where, reason in bad]
+    if damaged:
+        if not skip:
+            raise DatasetError(damaged_message(url, damaged))
+        log.warning("skipped %d damaged Parquet part(s): %s", len(damaged), "; ".join(map(str, damaged)))
+        if not good:
+            raise DatasetError(f"no readable Parquet part in {url} (all {len(damaged)} damaged)")
+    return Inspection(good=good, damaged=damaged, schema=schema)  # type: ignore[arg-type]
+
+
 def scan(
     path: Path | str, dedupe: bool = True, require: bool = True, skip_damaged: bool | None = None
 ) -> pl.LazyFrame:
-    """Read a dataset (a directory of Parquet parts, or one file) lazily.
+    """Read a dataset (a directory of Parquet parts, one file, or ``s3://bucket/prefix``) lazily.
+
+    On object storage the endpoint and credentials come from the ``AWS_*`` environment variables
+    (``evkit.store.objstore``).
 
     Files may differ in their columns (Easee and MQTT parts in one store, older versions): missing
     columns read as null. With ``dedupe`` (the default) a message the broker redelivered appears once:
@@ -106,7 +146,12 @@ def scan(
     if require and (missing := missing_required(list(schema))):
         raise DatasetError(f"{path} lacks required column(s): {', '.join(missing)}")
     frame = pl.scan_parquet(
-        files, schema=schema, missing_columns="insert", extra_columns="ignore", hive_partitioning=False
+        files,
+        schema=schema,
+        missing_columns="insert",
+        extra_columns="ignore",
+        hive_partitioning=False,
+        **(polars_options() if is_s3(path) else {}),
     )
     if dedupe and {"routing_key", "raw"} <= set(schema):
         frame = frame.filter(
