@@ -6,7 +6,7 @@ importing evkit never restyles a user's other plots.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import plotly.graph_objects as go
 import polars as pl
@@ -75,6 +75,19 @@ TEMPLATE = go.layout.Template(
 def colour(index: int) -> str:
     """The ``index``-th palette colour (cycling)."""
     return PALETTE[index % len(PALETTE)]
+
+
+def charger_colours(chargers: Iterable[str]) -> dict[str, str]:
+    """One colour per charger, by the sorted ids: every figure (and the explorer, and the report) built
+    from the same chargers gives each the same colour. Pass the result as a figure's ``colours``."""
+    return {charger: colour(index) for index, charger in enumerate(sorted(set(chargers)))}
+
+
+def colour_of(charger: str, colours: Mapping[str, str] | None, fallback: int) -> str:
+    """``charger``'s colour in ``colours``, else the ``fallback``-th palette colour."""
+    if colours is not None and charger in colours:
+        return colours[charger]
+    return colour(fallback)
 
 
 def collect(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:

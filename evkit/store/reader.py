@@ -84,7 +84,11 @@ def check_dataset(path: Path | str, skip_damaged: bool | None = None) -> Inspect
 
 
 def scan(
-    path: Path | str, dedupe: bool = True, require: bool = True, skip_damaged: bool | None = None
+    path: Path | str,
+    dedupe: bool = True,
+    require: bool = True,
+    skip_damaged: bool | None = None,
+    where: pl.Expr | None = None,
 ) -> pl.LazyFrame:
     """Read a dataset (a directory of Parquet parts, or one file) lazily.
 
@@ -100,6 +104,11 @@ def scan(
     contract disagree with) raise ``DatasetError`` naming each file; with ``skip_damaged=True`` the
     rest is read and a warning names the skipped files (``None``: the policy of
     :func:`damaged_parts_policy`, by default refuse).
+
+    ``where`` (a predicate on one message's own columns, e.g. charger and time) is applied before the
+    redelivery check, so Polars pushes it into the Parquet scan and reads only matching row groups; a
+    redelivered copy has the charger, topic and device time of its original, so the result is the same
+    as filtering afterwards.
     """
     found = check_dataset(path, skip_damaged)
     files, schema = found.good, found.schema
@@ -108,6 +117,8 @@ def scan(
     frame = pl.scan_parquet(
         files, schema=schema, missing_columns="insert", extra_columns="ignore", hive_partitioning=False
     )
+    if where is not None:
+        frame = frame.filter(where)
     if dedupe and {"routing_key", "raw"} <= set(schema):
         frame = frame.filter(
             pl.col("routing_key").is_null() | pl.struct("routing_key", "raw").is_first_distinct()

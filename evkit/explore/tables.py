@@ -1,0 +1,149 @@
+"""Tables as a person reads them: local time with its zone, h:mm durations, kWh to 2 decimals, words.
+
+Pure Polars; the explorer, the notebooks and the report show these instead of raw frames.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+#: Column headers of :func:`session_table`, in order (``session_id`` stays last, for linking).
+SESSION_COLUMNS = (
+    "charger",
+    "started",
+    "ended",
+    "connected",
+    "charging",
+    "energy (kWh)",
+    "peak (kW)",
+    "phases",
+    "flags",
+    "energy check",
+    "session_id",
+)
+
+
+def zone_label(zone: str, at: datetime | None = None) -> str:
+    """The zone as people read it next to a time: ``CET`` / ``CEST`` / ``UTC`` (or the zone name)."""
+    moment = (at or datetime.now(UTC)).astimezone(ZoneInfo(zone))
+    return moment.tzname() or zone
+
+
+def local_time(expr: pl.Expr, zone: str) -> pl.Expr:
+    """An aware datetime column as ``2026-11-02 01:26 CET`` in ``zone`` (``–`` when missing)."""
+    local = expr.dt.convert_time_zone(zone)
+    return local.dt.strftime("%Y-%m-%d %H:%M %Z").fill_null("–")
+
+
+def hours_minutes(expr: pl.Expr) -> pl.Expr:
+    """Seconds as ``h:mm`` (``6:18``; more than a day stays in hours: ``27:05``), ``–`` when missing."""
+    minutes = (expr / 60).round(0).cast(pl.Int64)
+    return (
+        pl.when(minutes.is_null())
+        .then(pl.lit("–"))
+        .otherwise(
+            pl.format("{}:{}", minutes // 60, (minutes % 60).cast(pl.String).str.zfill(2)),
+        )
+    )
+
+
+def _flags(frame: pl.DataFrame) -> pl.Expr:
+    words: list[pl.Expr] = []
+    if "complete" in frame.columns:
+        words.append(pl.when(~pl.col("complete").fill_null(False)).then(pl.lit("incomplete")))
+    if "ended_at" in frame.columns:
+        words.append(pl.when(pl.col("ended_at").is_null()).then(pl.lit("still connected")))
+    if "started_mid_session" in frame.columns:
+        words.append(pl.when(pl.col("started_mid_session")).then(pl.lit("began before the data")))
+    if "gap" in frame.columns:
+        words.append(pl.when(pl.col("gap")).then(pl.lit("hole in the data")))
+    if not words:
+        return pl.lit("")
+    return pl.concat_list(words).list.drop_nulls().list.join(", ")
+
+
+def session_table(sessions: pl.DataFrame, zone: str = "UTC") -> pl.DataFrame:
+    """``evkit.sessions`` output as a readable table (columns :data:`SESSION_COLUMNS`).
+
+    Times are in ``zone`` with its abbreviation; durations ``h:mm``; energy in kWh with 2 decimals;
+    the ``complete``/``gap``/``started_mid_session`` flags as words ("ok" when none applies).
+    """
+    ZoneInfo(zone)  # raises for an unknown zone before anything is computed
+    if sessions.height == 0:
+        return pl.DataFrame(schema=dict.fromkeys(SESSION_COLUMNS, pl.String))
+    flags = _flags(sessions)
+    return sessions.select(
+        pl.col("charger_id").alias("charger"),
+        local_time(pl.col("started_at"), zone).alias("started"),
+        local_time(pl.col("ended_at"), zone).alias("ended"),
+        hours_minutes(pl.col("connected_duration_s")).alias("connected"),
+        hours_minutes(pl.col("charge_duration_s")).alias("charging"),
+        pl.col("energy_kwh").round(2).alias("energy (kWh)"),
+        pl.col("peak_power_kw").round(1).alias("peak (kW)"),
+        pl.col("phases").cast(pl.String).fill_null("–").alias("phases"),
+        pl.when(flags == "").then(pl.lit("ok")).otherwise(flags).alias("flags"),
+        pl.col("energy_note").fill_null("").alias("energy check"),
+        pl.col("session_id"),
+    )
+
+
+#: Quality summary columns shown, with their headers.
+_QUALITY = {
+    "charger_id": "charger",
+    "messages": "messages",
+    "gaps_n": "silences",
+    "longest_gap_s": "longest silence",
+    "duplicates_n": "duplicates",
+    "out_of_order_n": "out of order",
+    "decode_errors_n": "decode errors",
+    "unknown_ids_n": "unknown ids",
+    "stale_n": "stale",
+    "clock_skew_n": "clock skew",
+}
+
+
+def quality_table(summary: pl.DataFrame, zone: str = "UTC") -> pl.DataFrame:
+    """``evkit.quality_summary`` as a readable table: counts, the longest silence as ``h:mm``, the
+    first and last message in ``zone``."""
+    present = {k: v for k, v in _QUALITY.items() if k in summary.columns}
+    exprs: list[pl.Expr] = []
+    for name, header in present.items():
+        if name == "longest_gap_s":
+            exprs.append(hours_minutes(pl.col(name)).alias(header))
+        else:
+            exprs.append(pl.col(name).alias(header))
+    for name, header in (("first_seen", "first message"), ("last_seen", "last message")):
+        if name in summary.columns:
+            exprs.append(local_time(pl.col(name), zone).alias(header))
+    return summary.select(exprs)
+
+
+def system_zone() -> str:
+    """This machine's IANA zone name when it can be found, else ``UTC``."""
+    local: tzinfo | None = datetime.now().astimezone().tzinfo
+    key = getattr(local, "key", None)
+    if isinstance(key, str):
+        return key
+    try:
+        from pathlib import Path
+
+        target = Path("/etc/localtime").resolve()
+        name = str(target).split("zoneinfo/", 1)[1]
+        ZoneInfo(name)
+        return name
+    except (OSError, IndexError, KeyError, ValueError):
+        return "UTC"
+
+
+__all__ = [
+    "SESSION_COLUMNS",
+    "hours_minutes",
+    "local_time",
+    "quality_table",
+    "session_table",
+    "system_zone",
+    "zone_label",
+]

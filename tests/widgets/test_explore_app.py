@@ -1,0 +1,57 @@
+"""The explorer's widgets, driven through their traits as the browser does (no kernel needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from evkit.explore.app import ExploreApp, explore
+from tests.conftest import REPO_ROOT
+
+SAMPLE = REPO_ROOT / "data" / "sample-session"
+
+
+@pytest.fixture(scope="module")
+def app() -> ExploreApp:
+    return explore(SAMPLE, zone="Europe/Oslo")
+
+
+def test_starts_on_every_charger_and_day(app: ExploreApp) -> None:
+    assert app.all_chargers.value is True
+    assert len(app.session_ids) == 19
+    assert "all 4 chargers" in app.message.value
+    assert set(app.figures) >= {"energy", "latency"}
+    assert "Data quality per charger" in app.quality.value
+
+
+def test_picking_a_charger_then_a_row_draws_that_session(app: ExploreApp) -> None:
+    app.picker.value = ("EH290BP4",)
+    assert app.all_chargers.value is False
+    assert app.session_ids and all(s.startswith("EH290BP4/") for s in app.session_ids)
+    app.table.selected_rows = [2]
+    assert app.shown_session == app.session_ids[2]
+    curve = app.figures["curve"]
+    assert "EH290BP4" in curve.layout.title.text
+    assert any(t.name == "total power (kW)" and len(t.x) for t in curve.data)
+
+
+def test_search_narrows_the_picker_and_keeps_the_choice(app: ExploreApp) -> None:
+    app.picker.value = ("EH290BP4",)
+    app.search.value = "9hw"
+    assert app.picker.options == ("EH290BP4", "EH9HWQGI")
+    assert app.picker.value == ("EH290BP4",)
+    app.search.value = ""
+
+
+def test_a_wrong_day_range_is_a_sentence_not_a_traceback(app: ExploreApp) -> None:
+    app.choose(start="2026-11-03", end="2026-11-02")
+    assert "before the start day" in app.message.value
+    app.choose(start="2026-11-02", end="2026-11-04")
+    assert "sessions" in app.message.value
+
+
+def test_table_shows_formatted_columns(app: ExploreApp) -> None:
+    app.choose("all")
+    columns = [c["title"] for c in app.table._dt_args["columns"]] if "columns" in app.table._dt_args else []
+    html = str(app.table._dt_args)
+    assert "CET" in html and "energy (kWh)" in html
+    assert "session_id" not in columns
