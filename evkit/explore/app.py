@@ -12,6 +12,7 @@ the message line, never with a traceback. Stable CSS classes for tests: ``evkit-
 from __future__ import annotations
 
 import html
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -20,11 +21,10 @@ from zoneinfo import available_timezones
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
-import polars as pl
 
 from evkit.errors import EvkitError
 from evkit.explore.controller import ExploreController, Selection
-from evkit.explore.tables import zone_label
+from evkit.explore.tables import figure_output, great_table_html, text_output, zone_label
 
 #: Zones offered first in the picker; every IANA zone follows.
 COMMON_ZONES = ("UTC", "Europe/Oslo", "Europe/Stockholm", "Europe/Berlin", "Europe/London")
@@ -33,16 +33,6 @@ COMMON_ZONES = ("UTC", "Europe/Oslo", "Europe/Stockholm", "Europe/Berlin", "Euro
 def _zones(current: str) -> list[str]:
     first = [current, *[z for z in COMMON_ZONES if z != current]]
     return first + sorted(z for z in available_timezones() if z not in first and "/" in z)
-
-
-def great_table_html(frame: pl.DataFrame, title: str) -> str:
-    """A static formatted table (``great_tables``): every row and column, wrapped, nothing clipped."""
-    from great_tables import GT
-
-    if frame.height == 0:
-        return f"<p><i>{html.escape(title)}: nothing in this selection</i></p>"
-    table = GT(frame).tab_header(title=title).opt_row_striping()
-    return str(table.as_raw_html())
 
 
 class ExploreApp(widgets.VBox):  # type: ignore[misc]
@@ -133,9 +123,7 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
 
     def _draw(self, name: str, output: widgets.Output, fig: go.Figure) -> None:
         self.figures[name] = fig
-        output.clear_output(wait=True)
-        with output:
-            fig.show(config={"displaylogo": False, "responsive": True})
+        output.outputs = (figure_output(fig),)  # not `with output:`, which fails from other threads
 
     # ------------------------------------------------------------------ events
 
@@ -218,9 +206,7 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
         if self.shown_session not in self.session_ids:
             self.shown_session = None
             self.figures.pop("curve", None)
-            self.curve.clear_output()
-            with self.curve:
-                print("Select a session in the table to draw its power curve.")
+            self.curve.outputs = (text_output("Select a session in the table to draw its power curve."),)
         self._draw("energy", self.energy, c.energy_figure(selection))
         self._draw("latency", self.latency, c.latency_figure(selection))
         self.quality.value = great_table_html(c.quality(selection), "Data quality per charger")
@@ -230,6 +216,28 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
             f"{who}; {days} ({selection.zone}, {zone_label(selection.zone)}): {len(self.session_ids)} "
             f"sessions · {time.monotonic() - began:.2f} s"
         )
+
+    def follow(self, every_s: float = 10.0) -> None:
+        """Re-read the store every ``every_s`` seconds (a recording into it is running) until
+        :meth:`stop_following`; the pickers keep their choices."""
+        self.stop_following()
+        stop = threading.Event()
+        self._following = stop
+
+        def loop() -> None:
+            while not stop.wait(every_s):
+                try:
+                    self.refresh()
+                except EvkitError as exc:
+                    self._say(str(exc), error=True)
+
+        threading.Thread(target=loop, name="evkit-explore-follow", daemon=True).start()
+
+    def stop_following(self) -> None:
+        """Stop :meth:`follow`."""
+        following = getattr(self, "_following", None)
+        if following is not None:
+            following.set()
 
     def show_session(self, session_id: str) -> None:
         """Draw ``session_id``'s power curve (as selecting its row does)."""
@@ -247,4 +255,4 @@ def explore(store: Path | str = "data", *, zone: str | None = None) -> ExploreAp
     return ExploreApp(controller)
 
 
-__all__ = ["ExploreApp", "explore", "great_table_html"]
+__all__ = ["ExploreApp", "explore"]

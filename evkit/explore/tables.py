@@ -5,7 +5,10 @@ Pure Polars; the explorer, the notebooks and the report show these instead of ra
 
 from __future__ import annotations
 
+import html
+import json
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -121,6 +124,33 @@ def quality_table(summary: pl.DataFrame, zone: str = "UTC") -> pl.DataFrame:
     return summary.select(exprs)
 
 
+def great_table_html(frame: pl.DataFrame, title: str) -> str:
+    """A static formatted table (``great_tables``): every row and column, wrapped, nothing clipped."""
+    from great_tables import GT
+
+    if frame.height == 0:
+        return f"<p><i>{html.escape(title)}: nothing in this selection</i></p>"
+    table = GT(frame).tab_header(title=title).opt_row_striping()
+    return str(table.as_raw_html())
+
+
+def figure_output(fig: Any) -> dict[str, Any]:
+    """A Plotly figure as an output of an ``ipywidgets.Output`` (JupyterLab's Plotly renderer draws
+    it); setting ``output.outputs`` works from any thread, unlike ``with output:``."""
+    spec = json.loads(fig.to_json())
+    spec["config"] = {"displaylogo": False, "responsive": True}
+    return {
+        "output_type": "display_data",
+        "data": {"application/vnd.plotly.v1+json": spec, "text/plain": f"<Figure: {fig.layout.title.text}>"},
+        "metadata": {},
+    }
+
+
+def text_output(text: str) -> dict[str, Any]:
+    """Plain text as an output of an ``ipywidgets.Output``."""
+    return {"output_type": "stream", "name": "stdout", "text": text + "\n"}
+
+
 def system_zone() -> str:
     """This machine's IANA zone name when it can be found, else ``UTC``."""
     local: tzinfo | None = datetime.now().astimezone().tzinfo
@@ -140,10 +170,13 @@ def system_zone() -> str:
 
 __all__ = [
     "SESSION_COLUMNS",
+    "figure_output",
+    "great_table_html",
     "hours_minutes",
     "local_time",
     "quality_table",
     "session_table",
     "system_zone",
+    "text_output",
     "zone_label",
 ]

@@ -13,7 +13,6 @@ results. Stable CSS classes for browser tests and styling:
 from __future__ import annotations
 
 import html
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import ipywidgets as widgets
 from evkit.control.base import CommandResult, Outcome
 from evkit.display import SENTENCE_LIMIT, html_text
 from evkit.errors import ControlError, EvkitError, ValidationError
+from evkit.wording import words
 
 _COLOURS = {
     Outcome.CONFIRMED: "#1b7f3b",
@@ -66,22 +66,6 @@ class PanelController(Protocol):
 
     def discard(self, setting: str | None = None) -> None:
         """Forget one pending change, or all (nothing is sent)."""
-
-
-_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
-
-
-def words(name: str) -> str:
-    """A device's CamelCase or snake_case status name as words: ``ChargingBecauseFallbackDefault`` ->
-    ``Charging because fallback default``; acronyms stay (``NotChargingBecausePVSurplus`` -> ``... PV
-    surplus``). Text that is not such a name comes back unchanged."""
-    parts = _WORD.findall(name)
-    if not parts or "".join(parts) != re.sub(r"[\s_\-]", "", name):
-        return name
-    shown = [p if (p.isupper() and len(p) > 1) or p.isdigit() else p.lower() for p in parts]
-    first = shown[0]
-    shown[0] = first if first.isupper() else first[:1].upper() + first[1:]
-    return " ".join(shown)
 
 
 class PendingEdits:
