@@ -109,9 +109,9 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
             select={"style": "single"},
             maxBytes=0,  # never drop rows to save bytes: a session not shown cannot be picked
             pageLength=10,
-            classes="display compact nowrap",
+            show_dtypes=False,
+            classes="display compact",  # cells wrap: every column stays on screen
             style="width:100%;margin:0",
-            scrollX=True,
         )
         table.add_class("evkit-explore-sessions")
         table.observe(self._on_row, names="selected_rows")

@@ -242,7 +242,7 @@ class LiveController:
             parts += [f"{rate:,.1f} msg/s", f"{messages:,} messages", f"{written:,} written",
                       "no message yet" if age is None else f"last {age:,.1f} s ago"]  # fmt: skip
         lag = self.feed.lag_s()
-        parts.append("lag –" if lag is None else f"lag {lag:,.1f} s (device time to stored)")
+        parts.append("lag – (no device time)" if lag is None else f"lag {lag:,.1f} s (device time to stored)")
         errors = int(stats.get("decode_errors", self.feed.errors_seen)) if stats else self.feed.errors_seen
         parts.append(f"{errors:,} decode errors")
         if not self.running:

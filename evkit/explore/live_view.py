@@ -47,12 +47,17 @@ class LiveView(widgets.VBox):  # type: ignore[misc]
         self.chargers.add_class("evkit-live-chargers")
         self.chart = widgets.Output()
         self.chart.add_class("evkit-live-chart")
-        self.stop_button = widgets.Button(description="Stop recording", button_style="warning", icon="stop")
+        self.stop_button = widgets.Button(
+            description="Stop recording", button_style="warning", icon="stop", layout={"width": "auto"}
+        )
         self.stop_button.add_class("evkit-live-stop")
         self.stop_button.on_click(self._on_stop)
         self.stop_button.disabled = handle is None
         header = widgets.HBox(
-            [widgets.HTML(f"<b>Live: {html.escape(title)}</b>"), self.stop_button],
+            [
+                widgets.HTML(f"<b>Live:</b> {html.escape(title)}", layout={"flex": "1 1 auto"}),
+                self.stop_button,
+            ],
             layout={"justify_content": "space-between"},
         )
         super().__init__([header, self.counters, self.chargers, self.chart])

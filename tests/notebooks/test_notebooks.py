@@ -32,6 +32,7 @@ EXPECTED = [
     "05_goe_panel.ipynb",
     "06_record_mqtt_and_replay.ipynb",
     "07_easee_control.ipynb",
+    "08_explore.ipynb",
 ]
 CELL_TIMEOUT_S = 180
 PLOTLY = "application/vnd.plotly.v1+json"
@@ -46,6 +47,7 @@ REQUIRED_OUTPUTS = {
     "05_goe_panel.ipynb": {WIDGET},
     "06_record_mqtt_and_replay.ipynb": {WIDGET},
     "07_easee_control.ipynb": {WIDGET},
+    "08_explore.ipynb": {WIDGET},
 }
 ids = [path.name for path in NOTEBOOKS]
 
