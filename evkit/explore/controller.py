@@ -21,7 +21,7 @@ import polars as pl
 from evkit.errors import ValidationError
 from evkit.explore.tables import quality_table, session_table, system_zone
 from evkit.figures.style import charger_colours, no_data
-from evkit.store.manifest import read_manifest
+from evkit.store.manifest import latency_caveat, read_manifest
 from evkit.store.reader import scan
 
 
@@ -73,33 +73,6 @@ def _known_zone(zone: str) -> str:
 def _listing(names: list[str], limit: int = 20) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def latency_caveat(manifest: dict[str, Any]) -> str | None:
-    """Why capture latency in this dataset cannot be trusted, from its manifest; ``None`` when it can.
-
-    A dataset whose ``received_at`` was re-timed, that was recorded from a simulator publishing faster
-    than real time, or that holds a replay, measures the tool, not the chargers' transport.
-    """
-    reasons: list[str] = []
-    if manifest.get("retimed"):
-        reasons.append("received_at was re-timed after recording (manifest: retimed)")
-    simulated = manifest.get("simulated")
-    if simulated:
-        reasons.append(
-            "the data comes from a simulator"
-            + (
-                " publishing faster than real time"
-                if isinstance(simulated, dict) and simulated.get("fast")
-                else ""
-            )
-        )
-    captures = [c for c in manifest.get("captures") or [] if isinstance(c, dict)]
-    if any(str(c.get("source", "")).startswith("replay") or c.get("replayed") for c in captures):
-        reasons.append("it holds replayed messages")
-    if not reasons:
-        return None
-    return "Latency caveat: " + "; ".join(reasons) + ". Capture latency here does not measure the chargers."
 
 
 @dataclass

@@ -106,8 +106,9 @@ section p.hint { margin:4px 0 12px; color:var(--muted); font-size:13px; }
               border:1px solid var(--line); border-radius:6px; }
 table { border-collapse:collapse; width:100%%; font-size:13px; }
 thead th { position:sticky; top:0; background:#F0F4F8; }
-th, td { padding:5px 10px; border-bottom:1px solid var(--line); text-align:left; white-space:nowrap; }
-th.num, td.num { text-align:right; font-variant-numeric:tabular-nums; }
+th, td { padding:5px 10px; border-bottom:1px solid var(--line); text-align:left; white-space:normal;
+         overflow-wrap:anywhere; }
+th.num, td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 td.empty { color:var(--muted); text-align:center; }
 caption { caption-side:top; text-align:left; padding:6px 10px; color:var(--muted); font-size:12px; }
 table.kv { width:auto; } table.kv th { background:none; color:var(--muted); font-weight:500; }
@@ -117,6 +118,13 @@ table.kv { width:auto; } table.kv th { background:none; color:var(--muted); font
 .kv-grid .k { color:var(--muted); }
 h3 { font-size:15px; margin:16px 0 4px; font-weight:600; }
 .warn { color:var(--bad); }
+.caveat { border-left:4px solid var(--bad); padding:6px 10px; background:#FFF5F5; }
+/* A printed page (or a PDF) shows every row and column: no scroll boxes, no sticky headers. */
+@media print {
+  .table-wrap { max-height:none; overflow:visible; }
+  thead th { position:static; }
+  section { break-inside:auto; }
+}
 footer { text-align:center; color:var(--muted); font-size:12px; padding:10px 0 30px; }
 """
 
