@@ -14,7 +14,12 @@ _LAZY = {
     "ExploreController": "evkit.explore.controller",
     "Selection": "evkit.explore.controller",
     "explore": "evkit.explore.app",
-    "latency_caveat": "evkit.explore.controller",
+    "latency_caveat": "evkit.store.manifest",
+    "LiveView": "evkit.explore.live_view",
+    "audit_table": "evkit.explore.tables",
+    "quality_table": "evkit.explore.tables",
+    "session_table": "evkit.explore.tables",
+    "show": "evkit.explore.tables",
 }
 
 
@@ -25,4 +30,15 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module_name), name)
 
 
-__all__ = ["ExploreApp", "ExploreController", "Selection", "explore", "latency_caveat"]
+__all__ = [
+    "ExploreApp",
+    "ExploreController",
+    "LiveView",
+    "Selection",
+    "audit_table",
+    "explore",
+    "latency_caveat",
+    "quality_table",
+    "session_table",
+    "show",
+]

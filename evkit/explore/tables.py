@@ -134,6 +134,46 @@ def great_table_html(frame: pl.DataFrame, title: str) -> str:
     return str(table.as_raw_html())
 
 
+def audit_table(audit: pl.DataFrame, zone: str = "UTC") -> pl.DataFrame:
+    """An audit log (``AuditLog.read()``) as people read it: when (in ``zone``), what was set to what,
+    the outcome in words, how fast it was confirmed, and why."""
+    if audit.height == 0:
+        return pl.DataFrame(
+            schema=dict.fromkeys(("when", "device", "setting", "value", "outcome"), pl.String)
+        )
+    return audit.sort("received_at", descending=True).select(
+        local_time(pl.col("received_at"), zone).alias("when"),
+        pl.concat_str(pl.col("target"), pl.lit(" over "), pl.col("transport"), ignore_nulls=True).alias(
+            "device"
+        ),
+        pl.col("setting"),
+        pl.col("payload").alias("value"),
+        pl.col("outcome").str.replace_all("_", " "),
+        pl.when(pl.col("latency_s").is_null())
+        .then(pl.lit("–"))
+        .otherwise(pl.format("{} s", pl.col("latency_s").round(2)))
+        .alias("confirmed in"),
+        pl.col("detail").fill_null(""),
+        pl.col("topic").alias("topic or URL"),
+    )
+
+
+def show(frame: pl.DataFrame, caption: str | None = None, page: int = 15) -> Any:
+    """``frame`` as an interactive table (``itables``): every row, sortable, searchable, paged; long
+    text wraps, so no column is pushed off screen. Polars' own display shows 10 rows."""
+    from itables.widget import ITable
+
+    return ITable(
+        frame,
+        caption=caption,
+        show_dtypes=False,
+        maxBytes=0,  # never drop rows to save bytes
+        pageLength=page,
+        classes="display compact",
+        style="width:100%;margin:0",
+    )
+
+
 def figure_output(fig: Any) -> dict[str, Any]:
     """A Plotly figure as an output of an ``ipywidgets.Output`` (JupyterLab's Plotly renderer draws
     it); setting ``output.outputs`` works from any thread, unlike ``with output:``."""
@@ -170,12 +210,14 @@ def system_zone() -> str:
 
 __all__ = [
     "SESSION_COLUMNS",
+    "audit_table",
     "figure_output",
     "great_table_html",
     "hours_minutes",
     "local_time",
     "quality_table",
     "session_table",
+    "show",
     "system_zone",
     "text_output",
     "zone_label",

@@ -10,27 +10,30 @@
 import os
 
 DATASET = os.environ.get("EVKIT_DATASET", "../data/sample-session")
-CHARGER = None  # a charger id to focus on; None = the one with the largest session
+CHARGER = os.environ.get("EVKIT_CHARGER") or None  # a charger id to focus on; None = all of them
+ZONE = os.environ.get("EVKIT_ZONE", "Europe/Oslo")  # times in the tables are shown in this zone
 
 # %%
 import polars as pl
 
 import evkit
 from evkit import analysis, figures
+from evkit.explore import ExploreController, session_table, show
 
-lf = evkit.scan(DATASET)
-sessions = analysis.sessions(lf).collect()
+data = ExploreController(DATASET, zone=ZONE)  # checks the parameters: a typo gets a sentence
+selection = data.select(CHARGER)  # e.g. "no charger EHXXXX in ...; chargers are: ..."
+lf = data.rows(selection)
+sessions = data.sessions(selection)
 
 # %% [markdown]
 # ## The sessions table
-# `energy_source` says which meter the energy came from; `gap` marks a capture hole inside the
-# session, `complete` is false while the car is still plugged in.
+# Every session, in your time zone, durations as h:mm. **flags** says in words what the `complete`,
+# `gap` and `started_mid_session` columns mean: "incomplete" (the car is still plugged in), "hole in
+# the data", "began before the data"; **energy check** says when the three energy estimates
+# disagreed. Sort by any column; type in the search box to filter.
 
 # %%
-sessions.select(
-    "charger_id", "started_at", "ended_at", "energy_kwh", "energy_source",
-    "charge_duration_s", "peak_power_kw", "phases", "complete", "gap",
-).sort("started_at")
+show(session_table(sessions, ZONE).drop("session_id"))
 
 # %% [markdown]
 # ## One session up close
@@ -38,17 +41,16 @@ sessions.select(
 # op modes (awaiting start, charging, paused, completed ...).
 
 # %%
-candidates = sessions if CHARGER is None else sessions.filter(pl.col("charger_id") == CHARGER)
-biggest = candidates.sort("energy_kwh", descending=True, nulls_last=True).row(0, named=True)
-print(f"{biggest['charger_id']}: {biggest['energy_kwh']:.2f} kWh from {biggest['started_at']:%Y-%m-%d %H:%M} UTC")
-figures.session_power_curve(lf, biggest["charger_id"], biggest["started_at"], biggest["ended_at"])
+biggest = sessions.sort("energy_kwh", descending=True, nulls_last=True).row(0, named=True)
+print(f"{biggest['charger_id']}: {biggest['energy_kwh']:.2f} kWh")
+data.session_curve(selection, biggest["session_id"])  # in ZONE, the charger in its own colour
 
 # %% [markdown]
 # ## Energy per day
-# Stacked per charger, UTC days.
+# Stacked per charger, UTC days; each charger keeps its colour in every figure.
 
 # %%
-figures.energy_per_day(analysis.energy_per_day(lf))
+figures.energy_per_day(analysis.energy_per_day(lf), colours=data.colours)
 
 # %% [markdown]
 # ## Is the lifetime meter trustworthy?

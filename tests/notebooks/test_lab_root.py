@@ -35,13 +35,17 @@ def test_evkit_lab_serves_as_whoever_runs_it(tmp_path: Path) -> None:
                "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}"]  # fmt: skip
     log = tmp_path / "lab.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + 90
         answered = False
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2) as r:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2
+                ) as r:
                     answered = r.status == 200
                     break
             except OSError:
