@@ -256,7 +256,9 @@ class ControlPanel(widgets.VBox):  # type: ignore[misc]
         self.writes.observe(self._on_writes, names="value")
         self.apply_button.on_click(self._on_apply)
         self.discard_button.on_click(self._on_discard)
-        header_items: list[widgets.Widget] = [widgets.HTML(f"<h3 style='margin:0'>{html.escape(title)}</h3>")]
+        header_items: list[widgets.Widget] = [
+            widgets.HTML(f"<h3 style='margin:0;white-space:nowrap'>{html.escape(title)}</h3>")
+        ]
         if status is not None:
             header_items.append(status)
         header = widgets.HBox(header_items, layout=widgets.Layout(justify_content="space-between"))

@@ -238,7 +238,10 @@ class _Binding:
         if spec.kind == "phases":
             return widgets.Dropdown(options=PHASE_OPTIONS, description="Phases", style=style, layout=layout)
         if spec.kind == "bool":
-            return widgets.Checkbox(description=spec.label, indent=True, style=style, layout=layout)
+            # The label sits right of the box: the row must be as wide as it needs ("Battery discharg…").
+            return widgets.Checkbox(
+                description=spec.label, indent=True, style=style, layout=widgets.Layout(width="auto")
+            )
         if spec.kind == "nullable":
             return widgets.Text(
                 description=description, placeholder="empty = no limit", style=style, layout=layout
