@@ -202,7 +202,8 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
         c = self.controller
         table = c.session_table(selection)
         self.session_ids = table["session_id"].to_list()
-        self.table.update(table.drop("session_id"), selected_rows=[])
+        # update() re-derives the options from its own arguments: repeat the ones that matter.
+        self.table.update(table.drop("session_id"), selected_rows=[], show_dtypes=False, maxBytes=0)
         if self.shown_session not in self.session_ids:
             self.shown_session = None
             self.figures.pop("curve", None)

@@ -182,9 +182,6 @@ class ExploreController:
             row["started_at"],
             row["ended_at"],
         )
-        for trace in fig.data:
-            if trace.name == "total power (kW)":
-                trace.line.color = self.colours.get(charger, trace.line.color)
         return in_zone(fig, selection.zone)
 
     def energy_figure(self, selection: Selection) -> go.Figure:

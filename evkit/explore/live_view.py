@@ -48,7 +48,10 @@ class LiveView(widgets.VBox):  # type: ignore[misc]
         self.chart = widgets.Output()
         self.chart.add_class("evkit-live-chart")
         self.stop_button = widgets.Button(
-            description="Stop recording", button_style="warning", icon="stop", layout={"width": "auto"}
+            description="Stop recording",
+            button_style="warning",
+            icon="stop",
+            layout={"width": "auto", "flex": "0 0 auto", "min_width": "150px"},
         )
         self.stop_button.add_class("evkit-live-stop")
         self.stop_button.on_click(self._on_stop)

@@ -68,6 +68,7 @@ class SetError:
 #: Loadpoint keys evcc re-publishes every cycle even when unchanged (once per cycle).
 EVERY_CYCLE = ("mode", "connected", "charging", "enabled", "chargePower")
 
+
 class EvccSimulator(EvccModel):
     """A simulated evcc with ``loadpoints`` loadpoints and the named ``vehicles``.
 

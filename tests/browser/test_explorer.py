@@ -41,7 +41,7 @@ def test_explorer_pick_charger_pick_session_see_curve(tmp_path: Path) -> None:
     env = {"EVKIT_DATASET": str(REPO_ROOT / "data" / "sample-session"), "EVKIT_ZONE": "Europe/Oslo"}
     notebook = NOTEBOOKS / "08_explore.ipynb"
     with lab_server(tmp_path, [notebook], env) as server, chromium(server.home) as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page = browser.new_page(viewport={"width": 1400, "height": 1700})
         try:
             open_notebook(page, server, "08_explore.ipynb")
             run_all_cells(page)

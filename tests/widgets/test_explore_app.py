@@ -55,3 +55,4 @@ def test_table_shows_formatted_columns(app: ExploreApp) -> None:
     html = str(app.table._dt_args)
     assert "CET" in html and "energy (kWh)" in html
     assert "session_id" not in columns
+    assert "itables-dtype" not in html  # no "str"/"f64" row under the headers, after any update
