@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import available_timezones
@@ -25,6 +25,11 @@ import plotly.graph_objects as go
 from evkit.errors import EvkitError
 from evkit.explore.controller import ExploreController, Selection
 from evkit.explore.tables import figure_output, great_table_html, text_output, zone_label
+
+#: Up to this many chargers the explorer opens on all of them; a larger fleet opens on its first one.
+ALL_AT_START = 20
+#: The explorer opens on the last this many days of the data (the pickers widen it).
+DAYS_AT_START = 7
 
 #: Zones offered first in the picker; every IANA zone follows.
 COMMON_ZONES = ("UTC", "Europe/Oslo", "Europe/Stockholm", "Europe/Berlin", "Europe/London")
@@ -58,7 +63,10 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
             layout={"width": "300px"},
         )
         self.picker.add_class("evkit-explore-chargers")
-        self.start = widgets.DatePicker(value=c.first_day, description="From", layout={"width": "230px"})
+        first = c.first_day
+        if first is not None and c.last_day is not None:
+            first = max(first, c.last_day - timedelta(days=DAYS_AT_START - 1))
+        self.start = widgets.DatePicker(value=first, description="From", layout={"width": "230px"})
         self.end = widgets.DatePicker(value=c.last_day, description="To", layout={"width": "230px"})
         self.zone = widgets.Dropdown(
             options=_zones(c.zone), value=c.zone, description="Time zone", layout={"width": "300px"}
@@ -98,6 +106,11 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
         for control in (self.all_chargers, self.start, self.end, self.zone):
             control.observe(self._on_change, names="value")
         self.refresh_button.on_click(self._on_refresh)
+        self._drawn: set[int] = set()
+        self.tabs.observe(self._on_tab, names="selected_index")
+        if len(c.chargers) > ALL_AT_START:  # a fleet: start on one charger, "All chargers" reads everything
+            self.picker.value = (c.chargers[0],)
+            self.all_chargers.value = False
         self.update()
 
     # ------------------------------------------------------------------ pieces
@@ -203,20 +216,37 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
         table = c.session_table(selection)
         self.session_ids = table["session_id"].to_list()
         # update() re-derives the options from its own arguments: repeat the ones that matter.
-        self.table.update(table.drop("session_id"), selected_rows=[], show_dtypes=False, maxBytes=0)
-        if self.shown_session not in self.session_ids:
+        kept = [self.session_ids.index(self.shown_session)] if self.shown_session in self.session_ids else []
+        self.table.update(table.drop("session_id"), selected_rows=kept, show_dtypes=False, maxBytes=0)
+        if not kept:
             self.shown_session = None
             self.figures.pop("curve", None)
             self.curve.outputs = (text_output("Select a session in the table to draw its power curve."),)
-        self._draw("energy", self.energy, c.energy_figure(selection))
-        self._draw("latency", self.latency, c.latency_figure(selection))
-        self.quality.value = great_table_html(c.quality(selection), "Data quality per charger")
+        # The other tabs are drawn when shown: a click computes only what is on screen.
+        self._drawn = {0}
+        self._draw_tab(self.tabs.selected_index or 0)
         who = ", ".join(selection.chargers) if selection.chargers else f"all {len(c.chargers)} chargers"
         days = f"{selection.start or 'first day'} to {selection.end or 'last day'}"
         self._say(
             f"{who}; {days} ({selection.zone}, {zone_label(selection.zone)}): {len(self.session_ids)} "
             f"sessions · {time.monotonic() - began:.2f} s"
         )
+
+    def _draw_tab(self, index: int) -> None:
+        if index in self._drawn:
+            return
+        self._drawn.add(index)
+        c, selection = self.controller, self.selection
+        if index == 1:
+            self._draw("energy", self.energy, c.energy_figure(selection))
+        elif index == 2:
+            self._draw("latency", self.latency, c.latency_figure(selection))
+        elif index == 3:
+            self.quality.value = great_table_html(c.quality(selection), "Data quality per charger")
+
+    def _on_tab(self, change: dict[str, Any]) -> None:
+        if change["new"] is not None:
+            self._draw_tab(int(change["new"]))
 
     def follow(self, every_s: float = 10.0) -> None:
         """Re-read the store every ``every_s`` seconds (a recording into it is running) until

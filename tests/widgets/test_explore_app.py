@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from evkit.explore.app import ExploreApp, explore
+from evkit.store.reader import scan
 from tests.conftest import REPO_ROOT
 
 SAMPLE = REPO_ROOT / "data" / "sample-session"
@@ -19,8 +22,12 @@ def test_starts_on_every_charger_and_day(app: ExploreApp) -> None:
     assert app.all_chargers.value is True
     assert len(app.session_ids) == 19
     assert "all 4 chargers" in app.message.value
+    assert "energy" not in app.figures  # drawn when its tab is shown, not before
+    for index in (1, 2, 3):
+        app.tabs.selected_index = index
     assert set(app.figures) >= {"energy", "latency"}
     assert "Data quality per charger" in app.quality.value
+    app.tabs.selected_index = 0
 
 
 def test_picking_a_charger_then_a_row_draws_that_session(app: ExploreApp) -> None:
@@ -56,3 +63,26 @@ def test_table_shows_formatted_columns(app: ExploreApp) -> None:
     assert "CET" in html and "energy (kWh)" in html
     assert "session_id" not in columns
     assert "itables-dtype" not in html  # no "str"/"f64" row under the headers, after any update
+
+
+def test_a_large_fleet_opens_on_one_charger(tmp_path: Path) -> None:
+    import polars as pl
+
+    from evkit.explore.app import ALL_AT_START
+    from evkit.store.writer import PartWriter
+
+    rows = scan(SAMPLE).collect()
+    fleet = pl.concat(
+        [
+            rows.head(200).with_columns(
+                pl.lit(f"EHF{n:05d}").alias("charger_id"),
+                pl.col("routing_key").str.replace(r"^[^.]+", f"EHF{n:05d}"),  # not redeliveries
+            )
+            for n in range(ALL_AT_START + 1)
+        ]
+    )
+    with PartWriter(tmp_path / "fleet") as writer:
+        writer.write(fleet)
+    big = explore(tmp_path / "fleet", zone="UTC")
+    assert big.all_chargers.value is False and big.picker.value == ("EHF00000",)
+    assert "EHF00000;" in big.message.value
