@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 
 from evkit.errors import EvkitError
 from evkit.explore.controller import ExploreController, Selection
-from evkit.explore.tables import figure_output, great_table_html, text_output, zone_label
+from evkit.explore.tables import cut_for_display, figure_output, great_table_html, text_output, zone_label
 
 #: Up to this many chargers the explorer opens on all of them; a larger fleet opens on its first one.
 ALL_AT_START = 20
@@ -217,7 +217,9 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
         self.session_ids = table["session_id"].to_list()
         # update() re-derives the options from its own arguments: repeat the ones that matter.
         kept = [self.session_ids.index(self.shown_session)] if self.shown_session in self.session_ids else []
-        self.table.update(table.drop("session_id"), selected_rows=kept, show_dtypes=False, maxBytes=0)
+        self.table.update(
+            cut_for_display(table.drop("session_id")), selected_rows=kept, show_dtypes=False, maxBytes=0
+        )
         if not kept:
             self.shown_session = None
             self.figures.pop("curve", None)

@@ -124,13 +124,22 @@ def quality_table(summary: pl.DataFrame, zone: str = "UTC") -> pl.DataFrame:
     return summary.select(exprs)
 
 
+def cut_for_display(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text columns cut for display (64 characters; distinct ids stay distinct): a device string of any
+    length is one readable cell (the full value stays in the data)."""
+    from evkit.display import display_labels
+
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(display_labels(frame[name]).alias(name) for name in text) if text else frame
+
+
 def great_table_html(frame: pl.DataFrame, title: str) -> str:
     """A static formatted table (``great_tables``): every row and column, wrapped, nothing clipped."""
     from great_tables import GT
 
     if frame.height == 0:
         return f"<p><i>{html.escape(title)}: nothing in this selection</i></p>"
-    table = GT(frame).tab_header(title=title).opt_row_striping()
+    table = GT(cut_for_display(frame)).tab_header(title=title).opt_row_striping()  # GT escapes cells
     return str(table.as_raw_html())
 
 
@@ -164,7 +173,7 @@ def show(frame: pl.DataFrame, caption: str | None = None, page: int = 15) -> Any
     from itables.widget import ITable
 
     return ITable(
-        frame,
+        cut_for_display(frame),  # itables escapes cells (allow_html is off)
         caption=caption,
         show_dtypes=False,
         maxBytes=0,  # never drop rows to save bytes
@@ -211,6 +220,7 @@ def system_zone() -> str:
 __all__ = [
     "SESSION_COLUMNS",
     "audit_table",
+    "cut_for_display",
     "figure_output",
     "great_table_html",
     "hours_minutes",

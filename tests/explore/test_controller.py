@@ -155,3 +155,14 @@ def test_refresh_sees_new_parts(tmp_path: Path) -> None:
 
 def test_selection_predicate_is_none_for_everything() -> None:
     assert Selection().predicate() is None
+
+
+def test_device_strings_in_tables_are_escaped_and_cut() -> None:
+    from evkit.explore.tables import great_table_html, show
+
+    hostile = "<img src=x onerror=alert(1)>" + "x" * 200
+    frame = pl.DataFrame({"charger": [hostile, "EH1"]})
+    page = great_table_html(frame, "chargers")
+    assert "<img" not in page and "&lt;img" in page and "x" * 100 not in page
+    data = show(frame)._dt_args["data_json"]
+    assert "<img" not in data and "x" * 100 not in data
