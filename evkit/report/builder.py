@@ -345,7 +345,9 @@ def _quality_section(
     )
 
 
-def _connectivity_section(summary: pl.DataFrame, lf: pl.LazyFrame) -> tuple[str, str, str]:
+def _connectivity_section(
+    summary: pl.DataFrame, lf: pl.LazyFrame, colours: dict[str, str] | None = None
+) -> tuple[str, str, str]:
     dbm: Callable[[Any], str] = lambda v: number(v, "dBm", 0)  # noqa: E731
     rows = table(
         _shown_ids(summary.sort("charger_id"), "charger_id"),
@@ -378,7 +380,7 @@ def _connectivity_section(summary: pl.DataFrame, lf: pl.LazyFrame) -> tuple[str,
     return (
         "connectivity",
         "Connectivity",
-        rows + figure_div(fig.connectivity_timeline(lf), "fig-connectivity"),
+        rows + figure_div(fig.connectivity_timeline(lf, colours=colours), "fig-connectivity"),
     )
 
 
@@ -452,7 +454,7 @@ def build_report(source: Source, out: Path | str, *, title: str | None = None, p
         bar.update()
 
         bar.set_postfix_str(steps[5])
-        sections.append(_connectivity_section(analysis.connectivity_summary(lf).collect(), lf))
+        sections.append(_connectivity_section(analysis.connectivity_summary(lf).collect(), lf, colours))
         bar.update()
 
         bar.set_postfix_str(steps[6])

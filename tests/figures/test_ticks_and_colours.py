@@ -51,3 +51,15 @@ def test_a_charger_keeps_its_colour_whatever_the_selection() -> None:
     # Without a map the chargers shown, sorted, get the palette in order: same set, same colours.
     default = figures.energy_per_day(energy)
     assert {t.name: t.marker.color for t in default.data if t.type == "bar"} == everyone
+
+
+def test_connectivity_lines_use_the_chargers_colours() -> None:
+    lf = evkit.scan(SAMPLE)
+    everyone = charger_colours(["EH290BP4", "EH5HNMUZ", "EH9HWQGI", "EHKUC9GK", "EHZZZZZZ"])
+    fig = figures.connectivity_timeline(lf, colours=everyone)
+    names = (" Wi-Fi", " cell")
+    lines = [t for t in fig.data if t.type == "scatter" and any(n in (t.name or "") for n in names)]
+    assert lines
+    for trace in lines:
+        charger = trace.name.split(" ")[0]
+        assert trace.line.color == everyone[charger]
