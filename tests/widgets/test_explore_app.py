@@ -86,3 +86,25 @@ def test_a_large_fleet_opens_on_one_charger(tmp_path: Path) -> None:
     big = explore(tmp_path / "fleet", zone="UTC")
     assert big.all_chargers.value is False and big.picker.value == ("EHF00000",)
     assert "EHF00000;" in big.message.value
+
+
+def test_follow_sees_what_a_recording_adds(tmp_path: Path) -> None:
+    import shutil
+    from datetime import date
+
+    from tests.helpers import wait_until
+
+    store = tmp_path / "store"
+    days = sorted(p for p in SAMPLE.iterdir() if p.is_dir())
+    shutil.copytree(days[0], store / days[0].name)
+    live = explore(store, zone="UTC")
+    before = len(live.session_ids)
+    live.follow(0.2)
+    try:
+        for day in days[1:]:
+            shutil.copytree(day, store / day.name)
+        assert wait_until(lambda: len(live.session_ids) > before, timeout=20)
+        first_day = date.fromisoformat(days[0].name.split("=")[1])
+        assert live.end.value is not None and live.end.value > first_day  # the days picker widened
+    finally:
+        live.stop_following()
