@@ -194,13 +194,15 @@ class ExploreController:
 
     def latency_figure(self, selection: Selection) -> go.Figure:
         """Latency ECDF per hop of the selection (with the manifest's caveat when there is one)."""
-        from evkit.analysis.latency import latency
+        from evkit.analysis.caveats import latency_caveat_from_stats
+        from evkit.analysis.latency import latency, latency_stats
         from evkit.figures import latency_ecdf
         from evkit.figures.style import note
 
         frame = self._cached("latency", selection, lambda: latency(self.rows(selection)).collect())
         fig = latency_ecdf(frame)
-        if (caveat := self.latency_caveat()) is not None:
+        caveat = self.latency_caveat() or latency_caveat_from_stats(latency_stats(frame.lazy()).collect())
+        if caveat is not None:
             note(fig, f"<b>{caveat}</b>")
         return fig
 

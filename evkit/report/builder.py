@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from evkit import __version__, analysis
 from evkit import figures as fig
+from evkit.analysis.caveats import latency_caveat_from_stats
 from evkit.analysis.home import evcc_liveness_summary
 from evkit.display import SENTENCE_LIMIT, display_labels, plotly_text
 from evkit.errors import DatasetError, StoreError
@@ -440,8 +441,9 @@ def build_report(source: Source, out: Path | str, *, title: str | None = None, p
             .collect()
             .lazy()
         )
-        caveat = latency_caveat(manifest)
-        sections.append(_latency_section(analysis.latency_stats(lf).collect(), latency_long, caveat))
+        stats = analysis.latency_stats(lf).collect()
+        caveat = latency_caveat(manifest) or latency_caveat_from_stats(stats)
+        sections.append(_latency_section(stats, latency_long, caveat))
         bar.update()
 
         bar.set_postfix_str(steps[4])

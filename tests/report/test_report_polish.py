@@ -63,3 +63,16 @@ def test_each_charger_has_the_same_colour_in_the_energy_figure(sample_report: st
     traces, _ = json.JSONDecoder().raw_decode(script.lstrip())
     bars = {t["name"]: t["marker"]["color"] for t in traces if t.get("type") == "bar"}
     assert bars == charger_colours(["EH290BP4", "EH5HNMUZ", "EH9HWQGI", "EHKUC9GK"])
+
+
+def test_implausible_capture_delay_is_a_caveat_without_a_manifest() -> None:
+    import polars as pl
+
+    from evkit.analysis.caveats import latency_caveat_from_stats
+
+    # The demo's fresh capture: days of simulated data published in seconds, stamped 7.4 h earlier.
+    late = pl.DataFrame({"hop": ["cloud_to_capture", "end_to_end"], "p50_s": [7.4 * 3600, 7.4 * 3600]})
+    caveat = latency_caveat_from_stats(late)
+    assert caveat is not None and "7.4 h" in caveat and "does not measure transport" in caveat
+    live = pl.DataFrame({"hop": ["cloud_to_capture"], "p50_s": [0.07]})
+    assert latency_caveat_from_stats(live) is None
