@@ -96,7 +96,9 @@ class ExploreController:
 
     def refresh(self) -> None:
         """Re-list the store's chargers and days (a recording adds parts) and forget cached views."""
-        frame = scan(self.store).select(
+        # Redelivered copies do not change which chargers and days there are: no dedupe (a window over
+        # every row, seconds on a fleet), only the two columns read.
+        frame = scan(self.store, dedupe=False).select(
             pl.col("charger_id").drop_nulls().unique().sort().implode().alias("chargers"),
             pl.col("observed_at").min().alias("first"),
             pl.col("observed_at").max().alias("last"),
@@ -144,9 +146,18 @@ class ExploreController:
             raise ValidationError(f"the end day {last} is before the start day {first}; swap them")
         return Selection(tuple(sorted(wanted)), first, last, zone)
 
-    def rows(self, selection: Selection) -> pl.LazyFrame:
-        """The selected rows, lazily; only matching Parquet row groups are read."""
+    def query(self, selection: Selection) -> pl.LazyFrame:
+        """The selection as a lazy scan whose filter Polars runs inside the Parquet reader."""
         return scan(self.store, where=selection.predicate())
+
+    def rows(self, selection: Selection) -> pl.LazyFrame:
+        """The selected rows. Some chargers: read once (the filter runs in the Parquet scan) and kept in
+        memory, since each view reads them several times. Every charger: lazily, read per view."""
+        lazy = self.query(selection)
+        if not selection.chargers:
+            return lazy
+        frame: pl.DataFrame = self._cached("rows", selection, lazy.collect)
+        return frame.lazy()
 
     # ------------------------------------------------------------------ views
 
@@ -176,8 +187,14 @@ class ExploreController:
             return no_data("Power curve", f"no session {session_id} in the selection")
         row = found.row(0, named=True)
         charger = row["charger_id"]
+        # The selection's rows when they are in memory; for "every charger", this charger's only.
+        rows = (
+            self.rows(selection)
+            if selection.chargers
+            else scan(self.store, where=pl.col("charger_id") == charger)
+        )
         fig = session_power_curve(
-            scan(self.store, where=pl.col("charger_id") == charger),
+            rows,
             charger,
             row["started_at"],
             row["ended_at"],

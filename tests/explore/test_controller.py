@@ -64,7 +64,7 @@ def test_selection_reads_only_the_selected_charger_and_days(controller: ExploreC
     assert rows["observed_at"].dt.date().unique().to_list() == [date(2026, 11, 3)]
     # The predicate reaches the Parquet scan (pushed down: row groups are skipped), instead of a filter
     # above the redelivery check that needs every row read first.
-    plan = controller.rows(selection).explain()
+    plan = controller.query(selection).explain()  # what rows() reads
     pushed = plan.split("Parquet SCAN", 1)[1]
     selection_line = next(line for line in pushed.splitlines() if "SELECTION:" in line)
     assert "charger_id" in selection_line and "observed_at" in selection_line
