@@ -24,6 +24,10 @@ from evkit.figures.style import charger_colours, no_data
 from evkit.store.manifest import latency_caveat, read_manifest
 from evkit.store.reader import scan
 
+#: Selections whose rows stay in memory, and cached views in all (the most recently used are kept).
+KEEP_ROWS = 3
+KEEP_VIEWS = 24
+
 
 @dataclass(frozen=True)
 class Selection:
@@ -163,9 +167,17 @@ class ExploreController:
 
     def _cached(self, name: str, selection: Selection, compute: Any) -> Any:
         key = (name, selection)
-        if key not in self._cache:
-            self._cache[key] = compute()
-        return self._cache[key]
+        if key in self._cache:
+            self._cache[key] = self._cache.pop(key)  # most recently used last
+            return self._cache[key]
+        value = compute()
+        self._cache[key] = value
+        # Bounded: the last few selections stay quick to return to; memory does not grow with clicks.
+        for kind, limit in (("rows", KEEP_ROWS), (None, KEEP_VIEWS)):
+            keys = [k for k in self._cache if kind is None or k[0] == kind]
+            for old in keys[: max(len(keys) - limit, 0)]:
+                del self._cache[old]
+        return value
 
     def sessions(self, selection: Selection) -> pl.DataFrame:
         """``evkit.sessions`` of the selection (one row per session, UTC)."""

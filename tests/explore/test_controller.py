@@ -166,3 +166,17 @@ def test_device_strings_in_tables_are_escaped_and_cut() -> None:
     assert "<img" not in page and "&lt;img" in page and "x" * 100 not in page
     data = show(frame)._dt_args["data_json"]
     assert "<img" not in data and "x" * 100 not in data
+
+
+def test_cache_is_bounded_whatever_the_clicks() -> None:
+    from evkit.explore.controller import KEEP_ROWS, KEEP_VIEWS
+
+    controller = ExploreController(SAMPLE, zone="UTC")
+    for charger in controller.chargers * 3:
+        for day in ("2026-11-02", "2026-11-03"):
+            selection = controller.select(charger, day, day)
+            controller.session_table(selection)
+            controller.quality(selection)
+    kinds = [key[0] for key in controller._cache]
+    assert kinds.count("rows") <= KEEP_ROWS
+    assert len(kinds) <= KEEP_VIEWS
