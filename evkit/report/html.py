@@ -107,8 +107,10 @@ section p.hint { margin:4px 0 12px; color:var(--muted); font-size:13px; }
 table { border-collapse:collapse; width:100%%; font-size:13px; }
 thead th { position:sticky; top:0; background:#F0F4F8; }
 th, td { padding:5px 10px; border-bottom:1px solid var(--line); text-align:left; white-space:normal;
-         overflow-wrap:anywhere; }
+         overflow-wrap:break-word; }
 th.num, td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
+/* The first column holds ids (charger, hop): long ones break anywhere instead of widening the table. */
+.table-wrap td:first-child { min-width:10ch; max-width:28ch; overflow-wrap:anywhere; }
 td.empty { color:var(--muted); text-align:center; }
 caption { caption-side:top; text-align:left; padding:6px 10px; color:var(--muted); font-size:12px; }
 table.kv { width:auto; } table.kv th { background:none; color:var(--muted); font-weight:500; }
@@ -123,6 +125,7 @@ h3 { font-size:15px; margin:16px 0 4px; font-weight:600; }
 @media print {
   .table-wrap { max-height:none; overflow:visible; }
   thead th { position:static; }
+  th, td { overflow-wrap:anywhere; }  /* the page's width is fixed: every column fits it */
   section { break-inside:auto; }
 }
 footer { text-align:center; color:var(--muted); font-size:12px; padding:10px 0 30px; }
