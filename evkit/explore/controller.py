@@ -213,13 +213,31 @@ class ExploreController:
         )
         return in_zone(fig, selection.zone)
 
+    def energy_per_day(self, selection: Selection) -> pl.DataFrame:
+        """Energy per charger and day, the days being the selection's zone's (hours summed)."""
+        from evkit.analysis import energy_per_hour
+
+        def compute() -> pl.DataFrame:
+            hourly = energy_per_hour(self.rows(selection))
+            day = pl.col("hour").dt.convert_time_zone(selection.zone).dt.date().alias("day")
+            return (
+                hourly.group_by("charger_id", day)
+                .agg(pl.col("energy_kwh").sum(), pl.col("source").unique().sort().str.join("+"))
+                .sort("charger_id", "day")
+                .collect()
+            )
+
+        frame: pl.DataFrame = self._cached("energy", selection, compute)
+        return frame
+
     def energy_figure(self, selection: Selection) -> go.Figure:
-        """Energy per day per charger (each charger in its colour)."""
-        from evkit.analysis import energy_per_day
+        """Energy per day (in the selection's zone) per charger, each charger in its colour."""
         from evkit.figures import energy_per_day as energy_figure
 
-        frame = self._cached("energy", selection, lambda: energy_per_day(self.rows(selection)).collect())
-        return energy_figure(frame, colours=self.colours)
+        title = f"Energy per day ({selection.zone} days)"
+        fig = energy_figure(self.energy_per_day(selection), colours=self.colours, title=title)
+        fig.update_xaxes(title_text=f"day ({selection.zone})")
+        return fig
 
     def latency_figure(self, selection: Selection) -> go.Figure:
         """Latency ECDF per hop of the selection (with the manifest's caveat when there is one)."""

@@ -180,3 +180,22 @@ def test_cache_is_bounded_whatever_the_clicks() -> None:
     kinds = [key[0] for key in controller._cache]
     assert kinds.count("rows") <= KEEP_ROWS
     assert len(kinds) <= KEEP_VIEWS
+
+
+def test_energy_per_day_counts_days_in_the_chosen_zone(controller: ExploreController) -> None:
+    from evkit.analysis import energy_per_hour
+
+    selection = controller.select("EH290BP4", zone="Europe/Oslo")
+    days = controller.energy_per_day(selection).select("day", "energy_kwh").sort("day")
+    hourly = energy_per_hour(scan(SAMPLE).filter(pl.col("charger_id") == "EH290BP4")).collect()
+
+    def per_day(zone: str) -> pl.DataFrame:
+        day = pl.col("hour").dt.convert_time_zone(zone).dt.date().alias("day")
+        return hourly.group_by(day).agg(pl.col("energy_kwh").sum()).sort("day")
+
+    oslo, utc = per_day("Europe/Oslo"), per_day("UTC")
+    assert days["day"].to_list() == oslo["day"].to_list()
+    assert [round(v, 6) for v in days["energy_kwh"]] == [round(v, 6) for v in oslo["energy_kwh"]]
+    assert [round(v, 6) for v in oslo["energy_kwh"]] != [round(v, 6) for v in utc["energy_kwh"]]
+    fig = controller.energy_figure(selection)
+    assert fig.layout.xaxis.title.text == "day (Europe/Oslo)"
