@@ -178,4 +178,10 @@ class BackgroundCapture:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.live())  # type: ignore[no-untyped-call]
+        from evkit.errors import DatasetError
+
+        try:
+            view = self.live()
+        except DatasetError:  # a capture that writes no store: its counters only
+            view = self.widget()
+        display(view)  # type: ignore[no-untyped-call]
