@@ -56,9 +56,7 @@ def table(frame: pl.DataFrame, columns: Sequence[Column], *, caption: str | None
     gt = GT(shown, id=f"t{key}").cols_label(cases={f"c{i}": c.header for i, c in enumerate(present)})
     numeric = [f"c{i}" for i, c in enumerate(present) if c.numeric]
     if numeric:
-        gt = gt.cols_align("right", columns=numeric).tab_style(
-            style=[_nowrap()], locations=_body(numeric)
-        )
+        gt = gt.cols_align("right", columns=numeric).tab_style(style=[_nowrap()], locations=_body(numeric))
     if caption:
         gt = gt.tab_header(title=caption)
     gt = gt.tab_options(
