@@ -139,8 +139,8 @@ thead th { position:sticky; top:0; background:#F0F4F8; }
 th, td { padding:5px 10px; border-bottom:1px solid var(--line); text-align:left; white-space:normal;
          overflow-wrap:break-word; }
 th.num, td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
-/* The first column holds ids (charger, hop): long ones break anywhere instead of widening the table. */
-.table-wrap td:first-child { min-width:10ch; max-width:28ch; overflow-wrap:anywhere; }
+/* The first column holds ids (charger, hop): never broken inside (they are cut to 64 characters). */
+.table-wrap td:first-child { overflow-wrap:normal; }
 td.empty { color:var(--muted); text-align:center; }
 caption { caption-side:top; text-align:left; padding:6px 10px; color:var(--muted); font-size:12px; }
 table.kv { width:auto; } table.kv th { background:none; color:var(--muted); font-weight:500; }
