@@ -132,6 +132,7 @@ def record_simulated_session(
 ) -> dict[str, Any]:
     """Record a simulated fleet through the real capture path (RabbitMQ queue -> ``evkit.record_amqp``)."""
     from evkit.sources.amqp import record_amqp
+    from evkit.store.manifest import annotate
 
     with temporary_queue(url) as queue:
         recorder = record_amqp(url, out=out, queue=queue, idle_exit=3.0)
@@ -139,6 +140,13 @@ def record_simulated_session(
         summary = recorder.wait(timeout=timeout_s)
         if summary is None:
             summary = recorder.stop()
+    # The fleet's hours were published in seconds: our receive times are not the devices' times plus
+    # transport. The manifest says so; the report and the explorer show it as a latency caveat.
+    annotate(
+        out,
+        "simulated",
+        {"what": f"simulated Easee fleet ({chargers} chargers, {hours:g} h, seed {seed})", "fast": True},
+    )
     return {"published": getattr(published, "messages", None), "capture": summary or {}}
 
 

@@ -32,6 +32,7 @@ from evkit.commands._billing import (
 from evkit.commands._cluster import add_dask, latency_on_dask, sessions_on_dask
 from evkit.commands._dataset import add_skip_damaged
 from evkit.commands._inputs import output_file
+from evkit.commands._table import render
 from evkit.display import csv_safe
 from evkit.errors import ConfigError, DatasetError
 from evkit.timeutil import parse_local, parse_utc, zone_label
@@ -328,15 +329,7 @@ def _table(frame: pl.DataFrame, zone: str = "UTC") -> str:
         *([pl.col("cost").round(2), pl.col("price_per_kwh").round(4)] if priced else []),
     ).select(*_TABLE_COLUMNS[:4], *(["cost", "price_per_kwh"] if priced else []), *_TABLE_COLUMNS[4:])
     shown = shown.rename({"started_at": f"started_at {label}", "ended_at": f"ended_at {label}"})
-    with pl.Config(
-        tbl_rows=-1,
-        tbl_cols=-1,
-        tbl_width_chars=200,
-        fmt_str_lengths=40,
-        tbl_hide_dataframe_shape=True,
-        tbl_hide_column_data_types=True,
-    ):
-        text = str(shown)
+    text = render(shown, keys=2)  # fits the terminal: wide tables wrap into blocks keyed by charger, start
     total = frame["energy_kwh"].sum() if frame.height else 0.0
     notes = frame.filter(pl.col("energy_note").is_not_null())
     lines = [
@@ -505,8 +498,7 @@ def _latency_command(args: argparse.Namespace) -> int:
             text = json.dumps(payload, indent=2)
         else:
             stats = _collect(latency_stats(lf, by=args.by), args.directory)
-            with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True):
-                text = str(stats.with_columns(pl.col(pl.Float64).round(3)))
+            text = render(stats.with_columns(pl.col(pl.Float64).round(3)), tbl_hide_column_data_types=False)
             skew = int(stats["negative_n"].sum()) if stats.height else 0
             if skew:
                 text += (

@@ -15,11 +15,13 @@ from tqdm.auto import tqdm
 
 from evkit import __version__, analysis, cluster
 from evkit import figures as fig
+from evkit.analysis.caveats import latency_caveat_from_stats
 from evkit.analysis.home import evcc_liveness_summary
 from evkit.display import SENTENCE_LIMIT, display_labels, plotly_text
 from evkit.errors import ConfigError, DatasetError, StoreError
 from evkit.figures._format import duration, number, timestamp
 from evkit.figures.latency import HOP_LABELS
+from evkit.figures.style import charger_colours, note
 from evkit.report.html import (
     Column,
     figure_div,
@@ -29,7 +31,7 @@ from evkit.report.html import (
     table,
 )
 from evkit.secrets import is_secret_key, mask_secrets
-from evkit.store.manifest import read_manifest
+from evkit.store.manifest import latency_caveat, read_manifest
 from evkit.store.objstore import is_s3
 from evkit.store.reader import scan
 from evkit.store.schema import missing_required
@@ -245,7 +247,9 @@ def _session_to_plot(sessions: pl.DataFrame) -> dict[str, Any] | None:
     return easee.sort(pl.col("energy_kwh").fill_null(-1.0), descending=True).row(0, named=True)
 
 
-def _energy_section(sessions: pl.DataFrame, per_day: pl.DataFrame) -> tuple[str, str, str]:
+def _energy_section(
+    sessions: pl.DataFrame, per_day: pl.DataFrame, colours: dict[str, str] | None = None
+) -> tuple[str, str, str]:
     by_sessions = sessions.group_by("charger_id").agg(
         pl.len().alias("sessions"),
         # All sessions without an energy figure: unknown, not zero.
@@ -276,10 +280,17 @@ def _energy_section(sessions: pl.DataFrame, per_day: pl.DataFrame) -> tuple[str,
         ],
         caption="energy per charger: from sessions (each session's chosen source) and per UTC day",
     )
-    return "energy", "Energy", rows + figure_div(fig.energy_per_day(per_day), "fig-energy-per-day")
+    energy = fig.energy_per_day(per_day, colours=colours)
+    return "energy", "Energy", rows + figure_div(energy, "fig-energy-per-day")
 
 
-def _latency_section(stats: pl.DataFrame, latency_long: pl.LazyFrame) -> tuple[str, str, str]:
+def _caveat_html(caveat: str | None) -> str:
+    return f'<p class="warn caveat"><b>{html.escape(caveat)}</b></p>' if caveat else ""
+
+
+def _latency_section(
+    stats: pl.DataFrame, latency_long: pl.LazyFrame, caveat: str | None = None
+) -> tuple[str, str, str]:
     secs: Callable[[Any], str] = lambda v: number(v, "s", 3)  # noqa: E731
     stats = stats.with_columns(pl.col("hop").replace_strict(HOP_LABELS, default=pl.col("hop")))
     rows = table(
@@ -303,18 +314,25 @@ def _latency_section(stats: pl.DataFrame, latency_long: pl.LazyFrame) -> tuple[s
         "and 124 LifetimeEnergy on the hour and sends them minutes later: they are shown apart "
         "(scheduled 122/124), so the other rows measure transport.</p>"
     )
+    ecdf = fig.latency_ecdf(latency_long)
+    if caveat:
+        note(ecdf, f"<b>{plotly_text(caveat, SENTENCE_LIMIT)}</b>")
     return (
         "latency",
         "Latency",
-        hint
+        _caveat_html(caveat)
+        + hint
         + rows
-        + figure_div(fig.latency_ecdf(latency_long), "fig-latency-ecdf")
+        + figure_div(ecdf, "fig-latency-ecdf")
         + figure_div(fig.latency_heatmap(latency_long), "fig-latency-heatmap"),
     )
 
 
 def _quality_section(
-    summary: pl.DataFrame, gaps: pl.DataFrame, time_range: tuple[datetime, datetime] | None
+    summary: pl.DataFrame,
+    gaps: pl.DataFrame,
+    time_range: tuple[datetime, datetime] | None,
+    caveat: str | None = None,
 ) -> tuple[str, str, str]:
     count: Callable[[Any], str] = lambda v: f"{v:,}"  # noqa: E731
     rows = table(
@@ -335,14 +353,26 @@ def _quality_section(
         ],
         caption="a gap is a silence longer than expected (idle chargers report about every 15 min)",
     )
+    stale_note = (
+        _caveat_html(
+            "Stale values compare our receive time with the device's time: with this data they count "
+            "the way it was made, not old readings. " + caveat
+        )
+        if caveat
+        else ""
+    )
     return (
         "quality",
         "Data quality",
-        rows + figure_div(fig.data_quality_overview(summary, gaps, time_range=time_range), "fig-quality"),
+        stale_note
+        + rows
+        + figure_div(fig.data_quality_overview(summary, gaps, time_range=time_range), "fig-quality"),
     )
 
 
-def _connectivity_section(summary: pl.DataFrame, lf: pl.LazyFrame) -> tuple[str, str, str]:
+def _connectivity_section(
+    summary: pl.DataFrame, lf: pl.LazyFrame, colours: dict[str, str] | None = None
+) -> tuple[str, str, str]:
     dbm: Callable[[Any], str] = lambda v: number(v, "dBm", 0)  # noqa: E731
     rows = table(
         _shown_ids(summary.sort("charger_id"), "charger_id"),
@@ -375,7 +405,7 @@ def _connectivity_section(summary: pl.DataFrame, lf: pl.LazyFrame) -> tuple[str,
     return (
         "connectivity",
         "Connectivity",
-        rows + figure_div(fig.connectivity_timeline(lf), "fig-connectivity"),
+        rows + figure_div(fig.connectivity_timeline(lf, colours=colours), "fig-connectivity"),
     )
 
 
@@ -455,7 +485,9 @@ def build_report(
         per_day = (
             cluster.energy_per_day(client, str(source)) if client else analysis.energy_per_day(lf).collect()
         )
-        sections.append(_energy_section(sessions, per_day))
+        # One colour per charger in every figure of the page.
+        colours = charger_colours([*sessions["charger_id"].drop_nulls(), *per_day["charger_id"].drop_nulls()])
+        sections.append(_energy_section(sessions, per_day, colours))
         if tariff is not None:
             from evkit.report.cost import cost_section
 
@@ -471,14 +503,15 @@ def build_report(
             .lazy()
         )
         stats = cluster.latency_stats(client, str(source)) if client else analysis.latency_stats(lf).collect()
-        sections.append(_latency_section(stats, latency_long))
+        caveat = latency_caveat(manifest) or latency_caveat_from_stats(stats)
+        sections.append(_latency_section(stats, latency_long, caveat))
         bar.update()
 
         bar.set_postfix_str(steps[4])
         summary, gaps = pl.collect_all([analysis.quality_summary(lf), analysis.telemetry_gaps(lf)])
         first, last = overview["first_observed"], overview["last_observed"]
         observed_span = (first, last) if first is not None and last is not None else None
-        sections.append(_quality_section(summary, gaps, observed_span))
+        sections.append(_quality_section(summary, gaps, observed_span, caveat))
         messages = int(summary["messages"].sum()) if "messages" in summary.columns else None
         sections.insert(0, _header_section(name, overview, manifest, sessions.height, messages))
         bar.update()
@@ -489,7 +522,7 @@ def build_report(
             if client
             else analysis.connectivity_summary(lf).collect()
         )
-        sections.append(_connectivity_section(connected, lf))
+        sections.append(_connectivity_section(connected, lf, colours))
         bar.update()
 
         bar.set_postfix_str(steps[6])

@@ -71,3 +71,46 @@ def upsert_capture(root: Path | str, record: dict[str, Any]) -> None:
         with tmp.open("rb") as fh:
             os.fsync(fh.fileno())
         tmp.replace(root / MANIFEST_NAME)
+
+
+def annotate(root: Path | str, key: str, value: Any) -> None:
+    """Set a top-level note of the manifest (e.g. ``simulated``: how the data was made), keeping the
+    captures; readers such as the report and the explorer use it for caveats."""
+    if key in {"captures", "evkit_version"}:
+        raise ValueError(f"{key!r} is kept by the store itself")
+    root = Path(root)
+    with _locked(root):
+        data = read_manifest(root)
+        data[key] = _scrub(value) if isinstance(value, dict) else value
+        tmp = root / f".{MANIFEST_NAME}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        tmp.replace(root / MANIFEST_NAME)
+
+
+def latency_caveat(manifest: dict[str, Any]) -> str | None:
+    """Why capture latency in this dataset cannot be trusted, from its manifest; ``None`` when it can.
+
+    A dataset whose ``received_at`` was re-timed, that was recorded from a simulator publishing faster
+    than real time, or that holds a replay, measures the tool, not the chargers' transport.
+    """
+    reasons: list[str] = []
+    if manifest.get("retimed"):
+        reasons.append("received_at was re-timed after recording (manifest: retimed)")
+    simulated = manifest.get("simulated")
+    if simulated:
+        reasons.append(
+            "the data comes from a simulator"
+            + (
+                " publishing faster than real time"
+                if isinstance(simulated, dict) and simulated.get("fast")
+                else ""
+            )
+        )
+    captures = [c for c in manifest.get("captures") or [] if isinstance(c, dict)]
+    if any(str(c.get("source", "")).startswith("replay") or c.get("replayed") for c in captures):
+        reasons.append("it holds replayed messages")
+    if not reasons:
+        return None
+    return "Latency caveat: " + "; ".join(reasons) + ". Capture latency here does not measure the chargers."

@@ -121,7 +121,11 @@ def _check_s3(url: str, skip: bool) -> Inspection:
 
 
 def scan(
-    path: Path | str, dedupe: bool = True, require: bool = True, skip_damaged: bool | None = None
+    path: Path | str,
+    dedupe: bool = True,
+    require: bool = True,
+    skip_damaged: bool | None = None,
+    where: pl.Expr | None = None,
 ) -> pl.LazyFrame:
     """Read a dataset (a directory of Parquet parts, one file, or ``s3://bucket/prefix``) lazily.
 
@@ -140,6 +144,11 @@ def scan(
     contract disagree with) raise ``DatasetError`` naming each file; with ``skip_damaged=True`` the
     rest is read and a warning names the skipped files (``None``: the policy of
     :func:`damaged_parts_policy`, by default refuse).
+
+    ``where`` (a predicate on one message's own columns, e.g. charger and time) is applied before the
+    redelivery check, so Polars pushes it into the Parquet scan and reads only matching row groups; a
+    redelivered copy has the charger, topic and device time of its original, so the result is the same
+    as filtering afterwards.
     """
     found = check_dataset(path, skip_damaged)
     files, schema = found.good, found.schema
@@ -153,6 +162,8 @@ def scan(
         hive_partitioning=False,
         **(polars_options() if is_s3(path) else {}),
     )
+    if where is not None:
+        frame = frame.filter(where)
     if dedupe and {"routing_key", "raw"} <= set(schema):
         frame = frame.filter(
             pl.col("routing_key").is_null() | pl.struct("routing_key", "raw").is_first_distinct()
