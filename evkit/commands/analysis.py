@@ -20,10 +20,21 @@ from typing import Any, TextIO
 
 import polars as pl
 
+from evkit.commands._args import number
+from evkit.commands._billing import (
+    add_tariff_options,
+    resolve_tariff,
+    tariff_of,
+    with_home_figures,
+    zone_of,
+)
+from evkit.commands._cluster import add_dask, latency_on_dask, sessions_on_dask
 from evkit.commands._dataset import add_skip_damaged
+from evkit.commands._inputs import output_file
+from evkit.commands._table import render
 from evkit.display import csv_safe
 from evkit.errors import ConfigError, DatasetError
-from evkit.timeutil import parse_utc
+from evkit.timeutil import parse_local, parse_utc, zone_label
 
 ISO_Z = "%Y-%m-%dT%H:%M:%S%.fZ"
 
@@ -94,7 +105,10 @@ def _register_sessions(top: Any) -> None:
         help="csv only: evkit's columns (default) or evcc's session export headers",
     )
     parser.add_argument(
-        "--out", metavar="FILE", help="write to FILE instead of the terminal (needed for parquet)"
+        "--out",
+        type=output_file,
+        metavar="FILE",
+        help="write to FILE instead of the terminal (needed for parquet)",
     )
     parser.add_argument(
         "--from", dest="start", metavar="TIME", help="sessions starting at or after TIME (UTC)"
@@ -105,12 +119,14 @@ def _register_sessions(top: Any) -> None:
     )
     parser.add_argument(
         "--gap-minutes",
-        type=float,
+        type=number(above=0, max=525_600),  # up to a year
         default=20.0,
         metavar="M",
         help="silence that counts as a hole in the data (default 20; idle chargers report every ~15)",
     )
+    add_tariff_options(parser)
     add_skip_damaged(parser)
+    add_dask(parser)
     parser.set_defaults(func=_sessions_command)
 
 
@@ -130,9 +146,12 @@ def _register_latency(top: Any) -> None:
     parser.add_argument("directory", metavar="DIR", help="dataset directory (or one Parquet file)")
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output (default table)")
     parser.add_argument("--by", choices=("charger", "observation", "hour"), help="also break down by this")
-    parser.add_argument("--out", metavar="FILE", help="write to FILE instead of the terminal")
+    parser.add_argument(
+        "--out", type=output_file, metavar="FILE", help="write to FILE instead of the terminal"
+    )
     add_narrowing(parser)
     add_skip_damaged(parser)
+    add_dask(parser)
     parser.set_defaults(func=_latency_command)
 
 
@@ -232,10 +251,10 @@ def _latency_stats(lf: pl.LazyFrame, by: str | None, where: str) -> pl.DataFrame
         raise DatasetError(f"cannot analyse {where}: {first_line}") from exc
 
 
-def parse_time(text: str, option: str) -> datetime:
-    """An ISO 8601 date or date-time; naive values are UTC."""
+def parse_time(text: str, option: str, zone: str | None = None) -> datetime:
+    """An ISO 8601 date or date-time; naive values are UTC, or local time in ``zone`` when given."""
     try:
-        return parse_utc(text)
+        return parse_utc(text) if zone is None else parse_local(text, zone)
     except ValueError as exc:
         raise ConfigError(
             f"{option} {text!r} is not a date or time (use e.g. 2026-03-01 or 2026-03-01T08:00Z)"
@@ -317,8 +336,16 @@ def _number(value: float | None) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def evcc_rows(frame: pl.DataFrame) -> list[list[str]]:
-    """Sessions as rows under ``EVCC_COLUMNS`` (times in UTC, ``YYYY-MM-DD HH:MM:SS``)."""
+def evcc_rows(frame: pl.DataFrame, zone: str = "UTC") -> list[list[str]]:
+    """Sessions as rows under ``EVCC_COLUMNS`` (times in ``zone``, ``YYYY-MM-DD HH:MM:SS``, as evcc
+    writes its server's local time). Price, Price/kWh and CO2/kWh come from the cost columns
+    (``evkit.analysis.cost``), Solar (%) from ``solar_percentage`` (evcc recordings), when present."""
+    frame = frame.with_columns(pl.col("started_at", "ended_at").dt.convert_time_zone(zone))
+    for name in ("cost", "price_per_kwh", "co2_g", "solar_percentage"):
+        if name not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, pl.Float64).alias(name))
+    co2_per_kwh = pl.when(pl.col("energy_kwh") > 0).then(pl.col("co2_g") / pl.col("energy_kwh"))
+    frame = frame.with_columns(co2_per_kwh.alias("__co2_per_kwh"))
     rows: list[list[str]] = []
     for s in frame.iter_rows(named=True):
         rows.append(
@@ -335,10 +362,10 @@ def evcc_rows(frame: pl.DataFrame) -> list[list[str]]:
                 go_duration(s["charge_duration_s"]),
                 "",
                 "",
-                "",
-                "",
-                "",
-                "",
+                _number(s["solar_percentage"]),
+                _number(s["cost"]),
+                _number(s["price_per_kwh"]),
+                _number(s["__co2_per_kwh"]),
             ]
         )
     return rows
@@ -349,14 +376,17 @@ def _hm(seconds: pl.Expr) -> pl.Expr:
     return pl.format("{}:{}", total // 3600, (total % 3600 // 60).cast(pl.String).str.zfill(2))
 
 
-def _table(frame: pl.DataFrame) -> str:
+def _table(frame: pl.DataFrame, zone: str = "UTC") -> str:
     flags = pl.concat_str(
         pl.when(pl.col("ended_at").is_null()).then(pl.lit("open ")).otherwise(pl.lit("")),
         pl.when(pl.col("started_mid_session")).then(pl.lit("mid-start ")).otherwise(pl.lit("")),
         pl.when(pl.col("gap")).then(pl.lit("gap ")).otherwise(pl.lit("")),
         pl.when(pl.col("energy_note").is_not_null()).then(pl.lit("energy-check")).otherwise(pl.lit("")),
     ).str.strip_chars()
-    shown = frame.with_columns(
+    label = zone_label(zone)
+    local = frame.with_columns(pl.col("started_at", "ended_at").dt.convert_time_zone(zone))
+    priced = "cost" in frame.columns
+    shown = local.with_columns(
         pl.col("started_at").dt.strftime("%Y-%m-%d %H:%M"),
         pl.col("ended_at").dt.strftime("%Y-%m-%d %H:%M").fill_null("(connected)"),
         pl.col("energy_kwh").round(2),
@@ -365,16 +395,10 @@ def _table(frame: pl.DataFrame) -> str:
         _hm(pl.col("connected_duration_s")).alias("connected"),
         flags.alias("flags"),
         pl.col("rfid_token").fill_null(""),
-    ).select(_TABLE_COLUMNS)
-    with pl.Config(
-        tbl_rows=-1,
-        tbl_cols=-1,
-        tbl_width_chars=200,
-        fmt_str_lengths=40,
-        tbl_hide_dataframe_shape=True,
-        tbl_hide_column_data_types=True,
-    ):
-        text = str(shown)
+        *([pl.col("cost").round(2), pl.col("price_per_kwh").round(4)] if priced else []),
+    ).select(*_TABLE_COLUMNS[:4], *(["cost", "price_per_kwh"] if priced else []), *_TABLE_COLUMNS[4:])
+    shown = shown.rename({"started_at": f"started_at {label}", "ended_at": f"ended_at {label}"})
+    text = render(shown, keys=2)  # fits the terminal: wide tables wrap into blocks keyed by charger, start
     total = frame["energy_kwh"].sum() if frame.height else 0.0
     notes = frame.filter(pl.col("energy_note").is_not_null())
     lines = [
@@ -385,7 +409,24 @@ def _table(frame: pl.DataFrame) -> str:
         f"{frame.filter(pl.col('started_mid_session')).height} started before the data.",
     ]
     lines += [f"  {row['session_id']}: {row['energy_note']}" for row in notes.iter_rows(named=True)]
+    if priced:
+        lines.append(_cost_line(frame))
     return "\n".join(lines)
+
+
+def _cost_line(frame: pl.DataFrame) -> str:
+    """The table's cost summary: total of the priced sessions, those without a price named."""
+    currency = frame["currency"][0] if "currency" in frame.columns and frame.height else ""
+    total = frame["cost"].sum() if frame.height else 0.0
+    bound = frame["cost_error_bound"].sum() if frame.height else 0.0
+    unpriced = frame.filter(pl.col("cost").is_null())
+    text = (
+        f"cost {total:.2f} {currency}".rstrip() + f" (± {bound:.2f} where readings straddle a price change)"
+    )
+    if unpriced.height:
+        text += f"; {unpriced.height} session(s) without a cost:"
+        text += "".join(f"\n  {r['session_id']}: {r['cost_note']}" for r in unpriced.iter_rows(named=True))
+    return text
 
 
 # ------------------------------------------------------------------------------------------ sessions
@@ -398,10 +439,15 @@ def _sessions_command(args: argparse.Namespace) -> int:
         raise ConfigError("--format parquet needs --out FILE (Parquet is binary)")
     if args.columns == "evcc" and args.format != "csv":
         raise ConfigError("--columns evcc applies to --format csv only")
-    if args.gap_minutes <= 0:
-        raise ConfigError(f"--gap-minutes must be positive, got {args.gap_minutes}")
-    start = parse_time(args.start, "--from") if args.start else None
-    end = parse_time(args.end, "--to") if args.end else None
+    tariff = tariff_of(args)
+    start = parse_time(args.start, "--from", args.tz) if args.start else None
+    end = parse_time(args.end, "--to", args.tz) if args.end else None
+    if getattr(args, "dask", None):
+        if tariff is not None:
+            raise ConfigError(
+                "--tariff is not yet supported with --dask; run without --dask to price sessions"
+            )
+        return sessions_on_dask(args, start, end)
 
     from tqdm.auto import tqdm  # on first use: every other command starts without it
 
@@ -424,12 +470,22 @@ def _sessions_command(args: argparse.Namespace) -> int:
 
         # a large dataset is sessionised in buckets of chargers: memory follows a bucket, not the data
         frame = _collect_in_buckets(lf, analyse, args.directory).sort("charger_id", "started_at")
+        tariff = tariff or resolve_tariff(args, lf)
+        if tariff is not None:
+            from evkit.analysis.cost import session_costs
+
+            frame = _collect(session_costs(frame, tariff, lf), args.directory)
+            if tariff.currency:
+                frame = frame.with_columns(pl.lit(tariff.currency).alias("currency"))
+        frame = _collect(with_home_figures(frame.lazy(), lf), args.directory)
         bar.update()
         bar.set_postfix_str("writing")
         _write_sessions(frame, args)
         bar.update()
     if args.out:
         print(f"{frame.height} session(s) written to {args.out}", file=sys.stderr)
+    if "cost" in frame.columns and args.format != "table" and (unpriced := frame["cost"].null_count()):
+        print(f"{unpriced} session(s) have no cost: see cost_note", file=sys.stderr)
     return 0
 
 
@@ -457,13 +513,13 @@ def _write_sessions(frame: pl.DataFrame, args: argparse.Namespace) -> None:
             writer = csv.writer(out)
             if args.columns == "evcc":
                 writer.writerow(EVCC_COLUMNS)
-                writer.writerows(evcc_rows(safe))
+                writer.writerows(evcc_rows(safe, zone_of(args)))
             else:
                 records = _as_records(safe)
                 writer.writerow(frame.columns)
                 writer.writerows([[_csv_cell(v) for v in r.values()] for r in records])
         else:
-            out.write(_table(frame) + "\n")
+            out.write(_table(frame, zone_of(args)) + "\n")
 
 
 # ------------------------------------------------------------------------------------------- latency
@@ -474,10 +530,14 @@ def latency_summary(lf: pl.LazyFrame, by: str | None) -> dict[str, Any]:
     when empty), ``command_roundtrip`` / ``command_readback`` only when the dataset holds commands.
     Observations Easee stamps on a schedule (122, 124) are not in the transport hops: ``scheduled``
     holds their own ``device_to_cloud`` and ``end_to_end`` statistics and lists the ids."""
+    return summarize_latency(_latency_stats(lf, by, "the dataset"), by)
+
+
+def summarize_latency(stats: pl.DataFrame, by: str | None) -> dict[str, Any]:
+    """:func:`latency_summary` of statistics already computed (locally or on a cluster)."""
     from evkit.analysis._ids import SCHEDULED
     from evkit.analysis.schema import COMMAND_HOP, HOPS, READBACK_HOP, SCHEDULED_HOPS
 
-    stats = _latency_stats(lf, by, "the dataset")
     records = _as_records(stats)
     present = {r["hop"] for r in records}
     empty = {"n": 0, "p50_s": None, "p95_s": None, "p99_s": None, "max_s": None, "negative_n": 0}
@@ -499,10 +559,13 @@ def latency_summary(lf: pl.LazyFrame, by: str | None) -> dict[str, Any]:
 
 
 def _latency_command(args: argparse.Namespace) -> int:
+    if getattr(args, "dask", None):
+        return latency_on_dask(args)
+    from tqdm.auto import tqdm
+
     from evkit.analysis._prep import narrowed
 
     start, end = time_window(args)
-    from tqdm.auto import tqdm
 
     with tqdm(total=2, desc="latency", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
         lf = narrowed(load(args.directory), args.charger, start, end)
@@ -512,8 +575,7 @@ def _latency_command(args: argparse.Namespace) -> int:
             text = json.dumps(payload, indent=2)
         else:
             stats = _latency_stats(lf, args.by, args.directory)
-            with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True):
-                text = str(stats.with_columns(pl.col(pl.Float64).round(3)))
+            text = render(stats.with_columns(pl.col(pl.Float64).round(3)), tbl_hide_column_data_types=False)
             skew = int(stats["negative_n"].sum()) if stats.height else 0
             if skew:
                 text += (

@@ -10,6 +10,8 @@ import sys
 from types import FrameType
 from typing import Any
 
+from evkit.commands._args import integer, number
+from evkit.commands._inputs import output_dir, seconds
 from evkit.sources.easee_details import DEFAULT_STREAMS_URL
 
 log = logging.getLogger(__name__)
@@ -27,24 +29,9 @@ Ctrl-C / SIGTERM flushes, acknowledges and exits 0.
 """
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
-
-
 def register(top: Any, groups: dict[str, Any]) -> None:
     """Add ``evkit capture amqp``."""
     del top
-    from evkit.commands._args import number
     from evkit.sources.amqp import (
         BACKOFF_INITIAL,
         BACKOFF_MAX,
@@ -76,27 +63,39 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     source.add_argument(
         "--insecure", action="store_true", help="TLS without certificate verification (not recommended)"
     )
-    parser.add_argument("--out", required=True, metavar="DIR", help="dataset directory (created if needed)")
-    stop = parser.add_argument_group("stop conditions (default: run until Ctrl-C / SIGTERM)")
-    stop.add_argument("--max-messages", type=_positive_int, metavar="N", help="stop after N messages")
-    stop.add_argument(
-        "--idle-exit", type=_positive_float, metavar="SECONDS", help="stop once no message came this long"
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=output_dir,
+        metavar="DIR",
+        help="dataset directory (created if needed) or s3://BUCKET/PREFIX (endpoint, keys: AWS_* env)",
     )
-    stop.add_argument("--duration", type=_positive_float, metavar="SECONDS", help="stop after this long")
+    stop = parser.add_argument_group("stop conditions (default: run until Ctrl-C / SIGTERM)")
+    stop.add_argument("--max-messages", type=integer(min=1), metavar="N", help="stop after N messages")
+    stop.add_argument(
+        "--idle-exit",
+        type=seconds(),
+        metavar="SECONDS",
+        help="stop once no message came this long",
+    )
+    stop.add_argument("--duration", type=seconds(), metavar="SECONDS", help="stop after this long")
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument(
-        "--prefetch", type=_positive_int, default=DEFAULT_PREFETCH, help="unacked window (%(default)s)"
+        "--prefetch",
+        type=integer(min=1, max=65535),  # AMQP's prefetch-count is a 16-bit unsigned number
+        default=DEFAULT_PREFETCH,
+        help="unacked window, 1 to 65535 (%(default)s)",
     )
     tuning.add_argument(
         "--flush-interval",
-        type=_positive_float,
+        type=number(above=0, max=3600),
         default=DEFAULT_FLUSH_INTERVAL,
         metavar="SECONDS",
         help="write (and ack) buffered rows at least this often (%(default)s)",
     )
     tuning.add_argument(
         "--flush-rows",
-        type=_positive_int,
+        type=integer(min=1, max=10_000_000),
         default=DEFAULT_FLUSH_ROWS,
         metavar="N",
         help="write once this many rows are buffered (capped at half the prefetch; %(default)s)",
@@ -162,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         backoff_initial=args.backoff_initial,
         backoff_max=args.backoff_max,
         writer=args.writer,
+        secret_env=(args.url_env, args.token_env),
     )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

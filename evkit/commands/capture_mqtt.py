@@ -8,7 +8,8 @@ import signal
 import sys
 from typing import Any
 
-from evkit.commands._args import integer
+from evkit.commands._args import integer, number, port
+from evkit.commands._inputs import existing_file, host, output_dir, seconds
 from evkit.errors import ConfigError
 from evkit.sources.mqtt_session import DEFAULT_SESSION_EXPIRY_S, MAX_SESSION_EXPIRY_S
 
@@ -39,12 +40,12 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     conn = parser.add_argument_group("connection")
-    conn.add_argument("--host", required=True, help="MQTT broker host")
-    conn.add_argument("--port", type=int, default=None, help="broker port (default 1883, 8883 with --tls)")
+    conn.add_argument("--host", required=True, type=host, help="MQTT broker host")
+    conn.add_argument("--port", type=port, default=None, help="broker port (default 1883, 8883 with --tls)")
     conn.add_argument("--username", help="user name")
     conn.add_argument("--password-env", metavar="VAR", help="environment variable holding the password")
     conn.add_argument("--tls", action="store_true", help="connect with TLS (certificate verified)")
-    conn.add_argument("--ca-file", help="CA bundle to verify the broker with")
+    conn.add_argument("--ca-file", type=existing_file, help="CA bundle to verify the broker with")
     conn.add_argument("--insecure", action="store_true", help="TLS without certificate verification (warns)")
     conn.add_argument(
         "--client-id",
@@ -75,7 +76,12 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         metavar="FILTER",
         help="topic filter to record (repeatable), e.g. 'evcc/#'",
     )
-    what.add_argument("--out", required=True, help="dataset directory")
+    what.add_argument(
+        "--out",
+        required=True,
+        type=output_dir,
+        help="dataset directory or s3://BUCKET/PREFIX (endpoint, keys: AWS_* env)",
+    )
     what.add_argument(
         "--evcc-root", action="append", metavar="ROOT", help="evcc's topic root (repeatable; default evcc)"
     )
@@ -86,28 +92,31 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         help="go-e topic prefix (repeatable; default go-eCharger, with or without leading /)",
     )
     stop = parser.add_argument_group("when to stop (default: Ctrl-C / SIGTERM, which flush and exit 0)")
-    stop.add_argument("--max-messages", type=int, metavar="N", help="stop after N messages")
+    stop.add_argument("--max-messages", type=integer(min=1), metavar="N", help="stop after N messages")
     stop.add_argument(
         "--idle-exit",
-        type=float,
+        type=seconds(),
         metavar="S",
         help="stop once no message came for S seconds connected (an outage does not count)",
     )
-    stop.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    stop.add_argument("--duration", type=seconds(), metavar="S", help="stop after S seconds")
     tune = parser.add_argument_group("tuning")
     tune.add_argument(
         "--flush-rows",
-        type=int,
+        type=integer(min=1, max=10_000_000),
         default=500,
         help="write (and acknowledge) after this many messages (default 500; keep it well "
         "below the broker's per-client queue limit)",
     )
     tune.add_argument(
-        "--flush-interval", type=float, default=5.0, help="or after this many seconds (default 5)"
+        "--flush-interval",
+        type=number(above=0, max=3600),
+        default=5.0,
+        help="or after this many seconds (default 5)",
     )
     tune.add_argument(
         "--receive-maximum",
-        type=int,
+        type=integer(min=1, max=65535),  # MQTT 5 Receive Maximum: two bytes, 0 is a protocol error
         default=1000,
         metavar="N",
         help="MQTT 5: unacknowledged messages the broker may send ahead (default 1000; more speeds up "
@@ -178,6 +187,14 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"WARNING: the broker had lost this capture's session {summary['session_lost']} time(s) "
             f"(at {', '.join(summary['session_lost_at'])}): {SESSION_LOST_HINT}",
+            file=sys.stderr,
+        )
+    if summary["broker_dropped"]:
+        from evkit.sources.mqtt_drops import DROPPED_HINT
+
+        print(
+            f"WARNING: the broker dropped {summary['broker_dropped']:,} message(s) while this capture ran: "
+            f"{DROPPED_HINT}",
             file=sys.stderr,
         )
     return 0

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from evkit.commands._dataset import add_skip_damaged
 from evkit.store.compact import CompactedDay, compact
+from evkit.store.writer import store_root
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -17,7 +17,10 @@ def _run(args: argparse.Namespace) -> int:
             print(f"date={day.day}: {day.parts_before} parts -> 1, {day.rows} rows", file=sys.stderr)
 
     done = compact(
-        Path(args.dir), include_today=args.include_today, skip_damaged=args.skip_damaged, on_day=progress
+        store_root(args.dir),
+        include_today=args.include_today,
+        skip_damaged=args.skip_damaged,
+        on_day=progress,
     )
     if done.already_running:
         print(f"another evkit compact is already running on {args.dir}; nothing done")
@@ -48,7 +51,7 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         ),
         epilog="Exit 0 done (or already running); 1 the disk failed; 2 damaged parts (named) or no dataset.",
     )
-    parser.add_argument("dir", metavar="DIR", help="dataset directory")
+    parser.add_argument("dir", metavar="DIR", help="dataset directory or s3://BUCKET/PREFIX")
     parser.add_argument(
         "--include-today",
         action="store_true",

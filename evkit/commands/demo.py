@@ -6,7 +6,20 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from evkit.commands._inputs import output_dir
 from evkit.demo import LOCAL_AMQP_URL, SAMPLE, run_demo
+from evkit.errors import ConfigError
+
+
+def _amqp_url(text: str) -> str:
+    """An AMQP URL, checked by the one URL parser (its messages never show the password)."""
+    from evkit.sources.easee_details import parse_url
+
+    try:
+        parse_url(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def register(top: Any, groups: dict[str, Any]) -> None:
@@ -21,10 +34,15 @@ def register(top: Any, groups: dict[str, Any]) -> None:
             "OUT/report.html."
         ),
     )
-    parser.add_argument("--out", type=Path, default=Path("build"), help="output directory (default: build)")
+    parser.add_argument(
+        "--out", type=output_dir, default=Path("build"), help="output directory (default: build)"
+    )
     parser.add_argument("--sample", type=Path, default=SAMPLE, help="dataset to analyse (default: bundled)")
     parser.add_argument(
-        "--amqp-url", default=LOCAL_AMQP_URL, help="RabbitMQ for the fresh session (default: local guest)"
+        "--amqp-url",
+        type=_amqp_url,
+        default=LOCAL_AMQP_URL,
+        help="RabbitMQ for the fresh session (default: local guest)",
     )
     fresh = parser.add_mutually_exclusive_group()
     fresh.add_argument("--record", dest="record", action="store_true", default=None, help="always record")

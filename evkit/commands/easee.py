@@ -192,10 +192,15 @@ def run_set(args: argparse.Namespace) -> int:
     store = audit_store(args.out)
     audit = audit_store(args.audit_dir) if args.audit_dir else store
     assert store is not None and audit is not None
+    if not isinstance(store, Path):  # the answer watcher follows new files of a local store
+        raise ConfigError(
+            f"set easee --out {store}: the store it consumes into and watches must be a directory; "
+            "the audit log may go to s3:// (--audit-dir s3://BUCKET/PREFIX)"
+        )
     return _send(args, commands, store, audit)
 
 
-def _send(args: argparse.Namespace, commands: list[EaseeCommand], store: Path, audit: Path) -> int:
+def _send(args: argparse.Namespace, commands: list[EaseeCommand], store: Path, audit: Path | str) -> int:
     from evkit.control.audit import AuditLog
     from evkit.control.easee import EaseeController
     from evkit.sources.amqp import resolve_details

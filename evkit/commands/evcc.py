@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from evkit.commands._args import integer, number, port, topic_part
+from evkit.commands._inputs import seconds
 from evkit.errors import ConfigError
 
 DEFAULT_AUDIT_DIR = "data"
@@ -49,10 +50,10 @@ def _broker_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             raise ConfigError(f"environment variable {args.password_env} (from --password-env) is not set")
     if password is not None and args.username is None:
         raise ConfigError("--password-env needs --username")
-    port = args.port if args.port is not None else (8883 if args.tls else 1883)
+    port_number = args.port if args.port is not None else (8883 if args.tls else 1883)
     return {
         "host": args.host,
-        "port": port,
+        "port": port_number,
         "prefix": args.prefix,
         "username": args.username,
         "password": password,
@@ -122,7 +123,7 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         default=1.0,
         help="simulated seconds per real second (default 1)",
     )
-    sim.add_argument("--duration", type=number(above=0), default=None, help="stop after this many seconds")
+    sim.add_argument("--duration", type=seconds(), default=None, help="stop after this many seconds")
     sim.add_argument(
         "--version",
         dest="evcc_version",

@@ -104,10 +104,14 @@ def _register_set(sub: Any) -> None:
     parser.set_defaults(func=run_set)
 
 
-def audit_store(option: str | None, *, disabled: bool = False) -> Path | None:
-    """The store directory for audit rows (``DIR/audit`` given directly is accepted too)."""
+def audit_store(option: str | None, *, disabled: bool = False) -> Path | str | None:
+    """The store directory for audit rows (``DIR/audit`` given directly is accepted too); an
+    ``s3://bucket/prefix`` store stays a URL."""
     if disabled:
         return None
+    location = option or os.environ.get(STORE_ENV) or DEFAULT_STORE
+    if location.startswith("s3://"):
+        return location.rstrip("/").removesuffix("/audit")
     path = Path(option or os.environ.get(STORE_ENV) or DEFAULT_STORE)
     return path.parent if path.name == "audit" else path
 
@@ -169,7 +173,7 @@ def run_set(args: argparse.Namespace) -> int:
 
 
 def _not_sent(
-    args: argparse.Namespace, setting: GoeSetting, detail: str, store: Path | None
+    args: argparse.Namespace, setting: GoeSetting, detail: str, store: Path | str | None
 ) -> CommandResult:
     """The audited result of a command that never left: the broker could not be reached."""
     from evkit.control.audit import AuditLog
@@ -193,7 +197,7 @@ def _not_sent(
 
 
 def _connect(
-    args: argparse.Namespace, password: str | None, store: Path | None, timeout: float
+    args: argparse.Namespace, password: str | None, store: Path | str | None, timeout: float
 ) -> GoeController:
     from evkit.control.goe import GoeController, state_keys_for
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from evkit.commands._inputs import existing_dir
 from evkit.demo import LOCAL_MQTT, NOTEBOOKS, reachable
 
 LAB_EVCC_PREFIX = "evkit-lab/evcc"
@@ -28,7 +29,7 @@ def register(top: Any, groups: dict[str, Any]) -> None:
             "exit), then run JupyterLab on the notebooks folder. Extra arguments go to jupyter lab."
         ),
     )
-    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="folder to open")
+    parser.add_argument("--notebooks", type=existing_dir, default=NOTEBOOKS, help="folder to open")
     parser.add_argument("--no-simulators", action="store_true", help="do not start the simulators")
     parser.add_argument("lab_args", nargs=argparse.REMAINDER, help="arguments for jupyter lab")
     parser.set_defaults(func=_run)
@@ -59,10 +60,21 @@ def simulators(host: str, port: int) -> Iterator[dict[str, str]]:
         evcc.stop(clear_status=True)  # leave nothing retained on the broker
 
 
+def lab_command(notebooks: Path, extra: list[str], uid: int | None = None) -> list[str]:
+    """The ``jupyter lab`` command line; as root (``uid`` 0, e.g. in a container) it adds
+    ``--allow-root``, without which JupyterLab refuses to start."""
+    uid = os.geteuid() if uid is None else uid
+    extra = [arg for arg in extra if arg != "--"]
+    if uid == 0 and "--allow-root" not in extra:
+        extra = ["--allow-root", *extra]
+    return [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={notebooks}", *extra]
+
+
 def _run(args: argparse.Namespace) -> int:
     host, port = LOCAL_MQTT
-    extra = [arg for arg in args.lab_args if arg != "--"]
-    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={args.notebooks}", *extra]
+    command = lab_command(args.notebooks, args.lab_args)
+    if "--allow-root" in command and "--allow-root" not in args.lab_args:
+        print("evkit lab: running as root, so JupyterLab is started with --allow-root")
     with contextlib.ExitStack() as stack:
         env = dict(os.environ)
         if args.no_simulators:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
 import threading
 from typing import Any
 
+from evkit.commands._args import integer, number, port
 from evkit.commands._dataset import add_skip_damaged
+from evkit.commands._inputs import host
 from evkit.errors import ConfigError
 
 EXAMPLES = """\
@@ -48,9 +51,9 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         "--declare-exchange", metavar="TYPE", help="declare the exchange (durable, of TYPE) if missing"
     )
     mqtt = parser.add_argument_group("MQTT target")
-    mqtt.add_argument("--mqtt-host", help="MQTT broker host")
+    mqtt.add_argument("--mqtt-host", type=host, help="MQTT broker host")
     mqtt.add_argument(
-        "--mqtt-port", type=int, default=None, help="MQTT port (default 1883, 8883 with --mqtt-tls)"
+        "--mqtt-port", type=port, default=None, help="MQTT port (default 1883, 8883 with --mqtt-tls)"
     )
     mqtt.add_argument("--mqtt-username", help="MQTT user name")
     mqtt.add_argument(
@@ -65,9 +68,14 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     )
     what = parser.add_argument_group("what and how fast")
     what.add_argument(
-        "--speed", type=float, default=1.0, help="time scale: 2 = twice as fast, 0 = no waiting"
+        "--speed",
+        type=number(min=0, max=1e9),
+        default=1.0,
+        help="time scale: 2 = twice as fast, 0 = no waiting",
     )
-    what.add_argument("--max-rate", type=float, metavar="MSG_S", help="cap messages per second")
+    what.add_argument(
+        "--max-rate", type=number(above=0, max=1e9), metavar="MSG_S", help="cap messages per second"
+    )
     what.add_argument(
         "--rewrite-prefix",
         action="append",
@@ -79,7 +87,7 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         "--from", dest="start", metavar="TIME", help="only messages received at or after TIME (UTC)"
     )
     what.add_argument("--to", dest="end", metavar="TIME", help="only messages received before TIME (UTC)")
-    what.add_argument("--max-messages", type=int, metavar="N", help="publish at most N messages")
+    what.add_argument("--max-messages", type=integer(min=1), metavar="N", help="publish at most N messages")
     what.add_argument("--quiet", action="store_true", help="no progress bar")
     add_skip_damaged(parser)
     parser.set_defaults(func=run)
@@ -102,7 +110,12 @@ def _target(args: argparse.Namespace) -> Any:
     if url:
         if args.exchange is None:
             raise ConfigError("--url needs --exchange (use --exchange '' for the default exchange)")
-        return AmqpTarget(url, args.exchange, declare_type=args.declare_exchange)
+        try:
+            return AmqpTarget(url, args.exchange, declare_type=args.declare_exchange)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"environment variable {args.url_env}: {exc}" if args.url_env else str(exc)
+            ) from None
     password = None
     if args.mqtt_password_env:
         password = os.environ.get(args.mqtt_password_env)
@@ -116,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
     """Handler of ``evkit replay``."""
     from evkit.replay import Rewrite, parse_time, replay_dataset
 
+    if not getattr(args, "verbose", False):
+        # pika logs a refused login as a page of tracebacks; our message says it in one sentence.
+        logging.getLogger("pika").setLevel(logging.CRITICAL)
     if args.max_messages is not None and args.max_messages < 1:
         raise ConfigError("--max-messages must be at least 1")
     target = _target(args)

@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 from datetime import datetime, timedelta
 from typing import Any
 
+from evkit.commands._args import integer, number
+from evkit.commands._inputs import LONGEST_DAYS, name
 from evkit.errors import ConfigError
-from evkit.secrets import mask_url
+from evkit.sources.easee_details import parse_url
 from evkit.timeutil import parse_utc
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
+#: Longest simulated --duration (ten years): longer overflows the simulated calendar.
+LONGEST_S = LONGEST_DAYS * 86400.0
+
+
 def parse_duration(text: str) -> float:
-    """Seconds from ``90``, ``90s``, ``15m``, ``6h`` or ``2d``."""
+    """Seconds from ``90``, ``90s``, ``15m``, ``6h`` or ``2d``: more than 0, at most ten years."""
     match = _DURATION.match(text)
     if match is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 3600, 90m, 6h, 1d)")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    if not 0 < seconds <= LONGEST_S:
+        raise argparse.ArgumentTypeError(
+            f"{text} is out of range; a duration must be above 0 and at most {LONGEST_DAYS}d"
+        )
+    return seconds
 
 
 def parse_start(text: str) -> datetime:
@@ -40,14 +52,29 @@ def run(args: argparse.Namespace) -> int:
     from evkit.sim.easee import EaseeFleet, publish
 
     if not getattr(args, "verbose", False):
-        logging.getLogger("pika").setLevel(logging.WARNING)  # pika logs every connection step at INFO
-    if args.chargers < 1:
-        raise ConfigError("--chargers must be at least 1")
-    if args.max_messages is not None and args.max_messages < 0:
-        raise ConfigError("--max-messages must be >= 0")
+        # pika logs every connection step, and a refused login as a page of tracebacks; our own
+        # message says what happened (password masked). -v shows pika's too.
+        logging.getLogger("pika").setLevel(logging.CRITICAL)
+    url = args.url
+    if args.url_env:
+        url = os.environ.get(args.url_env)
+        if not url:
+            raise ConfigError(
+                f"environment variable {args.url_env} is empty or unset (it should hold the URL)"
+            )
+    try:
+        details = parse_url(url)  # before anything is printed or sent; never shows the password
+    except ConfigError as exc:
+        raise ConfigError(
+            f"environment variable {args.url_env}: {exc}" if args.url_env else str(exc)
+        ) from None
     fleet = EaseeFleet(
         args.chargers, seed=args.seed, start=args.start, form=args.form, arrival_header=args.arrival_header
     )
+    try:
+        fleet.start + timedelta(seconds=args.duration + 86400)
+    except OverflowError:
+        raise ConfigError(f"--start {fleet.start:%Y-%m-%d} plus --duration runs past the year 9999") from None
     target = f"queue {args.queue}" if args.queue else f"exchange {args.exchange}"
     listener = None
     if args.commands:
@@ -68,13 +95,13 @@ def run(args: argparse.Namespace) -> int:
     )
     print(
         f"evkit sim easee: {args.chargers} charger(s) {', '.join(fleet.serials[:5])}"
-        f"{' ...' if args.chargers > 5 else ''} -> {target} on {mask_url(args.url)}; "
+        f"{' ...' if args.chargers > 5 else ''} -> {target} on {details.masked_url()}; "
         f"{timedelta(seconds=round(args.duration))} simulated from {fleet.start:%Y-%m-%dT%H:%M:%SZ}, {wall}",
         file=sys.stderr,
     )
     stats = publish(
         fleet,
-        args.url,
+        url,
         duration=args.duration,
         queue=args.queue,
         exchange=args.exchange,
@@ -104,22 +131,31 @@ def register(top: Any, groups: dict[str, Any]) -> None:
             "voltages, RSSI, temperature. Deterministic for a given --seed and --start."
         ),
     )
-    parser.add_argument("--url", required=True, help="amqp://user:pass@host:port/vhost")
+    broker = parser.add_mutually_exclusive_group(required=True)
+    broker.add_argument(
+        "--url", help="amqp[s]://user:pass@host:port/vhost (others can see it with ps: prefer --url-env)"
+    )
+    broker.add_argument("--url-env", metavar="VAR", help="environment variable holding that URL")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument(
         "--queue",
+        type=name("queue"),
         help="deliver into this queue (via a topic exchange bound to it: routing keys stay {serial}.O.{id})",
     )
     where.add_argument(
-        "--exchange", help="publish to this existing exchange with routing keys {serial}.O.{id}"
+        "--exchange",
+        type=name("exchange"),
+        help="publish to this existing exchange with routing keys {serial}.O.{id}",
     )
     parser.add_argument(
         "--declare", action="store_true", help="create the --queue (a non-durable test queue)"
     )
-    parser.add_argument("--chargers", type=int, default=3, help="number of chargers (default 3)")
+    parser.add_argument(
+        "--chargers", type=integer(min=1, max=10_000), default=3, help="number of chargers (default 3)"
+    )
     parser.add_argument(
         "--speed",
-        type=float,
+        type=number(min=0, max=1e9),
         default=1000.0,
         help="simulated seconds per wall second (default 1000: a day in ~90 s; 0 = as fast as possible)",
     )
@@ -129,9 +165,13 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         default=86400.0,
         help="simulated time to cover: seconds or 90m / 6h / 1d (default 1d)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed + start = same messages)")
+    parser.add_argument(
+        "--seed", type=integer(), default=0, help="random seed (same seed + start = same messages)"
+    )
     parser.add_argument("--start", type=parse_start, default=None, help="simulated start time (default now)")
-    parser.add_argument("--max-messages", type=int, default=None, help="stop after this many messages")
+    parser.add_argument(
+        "--max-messages", type=integer(min=1), default=None, help="stop after this many messages"
+    )
     parser.add_argument(
         "--form",
         choices=("masterloop", "signalr", "flat"),

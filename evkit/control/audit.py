@@ -17,7 +17,7 @@ import polars as pl
 from evkit.control.base import CommandResult, mask_secrets
 from evkit.store.reader import scan
 from evkit.store.schema import REQUIRED_COLUMNS
-from evkit.store.writer import PartWriter, ensure_writable
+from evkit.store.writer import Writer, ensure_writable, new_capture_id, open_writer, store_root
 
 AUDIT_DIR_NAME = "audit"
 
@@ -79,9 +79,13 @@ class AuditLog:
     """
 
     def __init__(self, store_dir: Path | str) -> None:
-        self.store_dir = Path(store_dir)
-        self.path = self.store_dir / AUDIT_DIR_NAME
-        self._writer: PartWriter | None = None
+        self.store_dir = store_root(store_dir)  # s3://bucket/prefix stays a URL
+        self.path: Path | str = (
+            f"{str(self.store_dir).rstrip('/')}/{AUDIT_DIR_NAME}"
+            if isinstance(self.store_dir, str)
+            else self.store_dir / AUDIT_DIR_NAME
+        )
+        self._writer: Writer | None = None
         self._lock = threading.Lock()
 
     def ensure_writable(self) -> None:
@@ -94,7 +98,7 @@ class AuditLog:
             return
         with self._lock:
             if self._writer is None:
-                self._writer = PartWriter(self.path)
+                self._writer = open_writer(self.path, new_capture_id())
             self._writer.write(audit_frame(list(results)))
 
     def read(self) -> pl.LazyFrame:

@@ -110,6 +110,8 @@ class GoeController(MqttConfirmation):
         self.prefix = prefix.rstrip("/") or DEFAULT_PREFIX
         self.serial = serial or ""
         self.audit = AuditLog(audit) if isinstance(audit, Path | str) else audit
+        if self.audit is not None:
+            self.audit.ensure_writable()  # a command that cannot be audited is not sent (as evcc, easee)
         self._state: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._state_changed = threading.Condition(self._lock)

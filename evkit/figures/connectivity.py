@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
@@ -9,7 +11,16 @@ from plotly.subplots import make_subplots
 from evkit.display import plotly_labels
 from evkit.figures import _ids
 from evkit.figures._format import duration, naive_utc, timestamp
-from evkit.figures.style import BAD_COLOUR, OK_COLOUR, TEMPLATE, TIME_AXIS_TITLE, colour, no_data, note
+from evkit.figures.style import (
+    BAD_COLOUR,
+    OK_COLOUR,
+    TEMPLATE,
+    TIME_AXIS_TITLE,
+    charger_colours,
+    colour_of,
+    no_data,
+    note,
+)
 
 _IDS = [
     _ids.CELL_RSSI,
@@ -73,12 +84,15 @@ def connectivity_timeline(
     *,
     max_chargers: int = MAX_CHARGERS,
     title: str = "Connectivity per charger",
+    colours: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """Top: cellular and Wi-Fi RSSI (dBm) per charger. Bottom: cloud connection state (250) as green /
     red bands per charger, with boots (SoftwareRelease 80 / RebootReason 89) as markers.
 
     Takes the observations themselves (contract columns), so it works before any aggregation. With
     more than ``max_chargers`` chargers, the ones with the most disconnects and boots are drawn.
+    ``colours`` (charger -> colour, ``evkit.figures.style.charger_colours``) keeps each charger's RSSI
+    lines in its colour from the other figures.
     """
     columns = set(observations.collect_schema().names())
     if not {"charger_id", "observed_at", "observation_id", "value"} <= columns:
@@ -92,6 +106,10 @@ def connectivity_timeline(
             pl.col("charger_id").is_in(_most_troubled(readings, max_chargers).implode())
         )
     # Ids are drawn as text (axis, legend, hover templates), cut to the display limit.
+    raw_ids = readings["charger_id"].unique().sort()
+    palette = colours if colours is not None else charger_colours(raw_ids.to_list())
+    label_of = dict(zip(raw_ids.to_list(), plotly_labels(raw_ids).to_list(), strict=True))
+    palette = {label_of[k]: v for k, v in palette.items() if k in label_of}
     readings = readings.with_columns(plotly_labels(readings["charger_id"]).alias("charger_id"))
     chargers = sorted(readings["charger_id"].unique().to_list())
     fig = make_subplots(
@@ -125,7 +143,7 @@ def connectivity_timeline(
                     y=part["value"].to_list(),
                     mode="lines+markers" if part.height < 60 else "lines",
                     marker={"size": 4},
-                    line={"color": colour(index), "dash": dash, "width": 1.5},
+                    line={"color": colour_of(charger, palette, index), "dash": dash, "width": 1.5},
                     hovertemplate=f"{charger} {kind}: %{{y:.0f}} dBm<extra>%{{x|%Y-%m-%d %H:%M}}Z</extra>",
                 ),
                 row=1,

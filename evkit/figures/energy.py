@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from datetime import date
 
 import plotly.graph_objects as go
 import polars as pl
 
 from evkit.display import plotly_labels, plotly_text_expr
-from evkit.figures.style import MUTED_COLOUR, collect, colour, new_figure, no_data, note
+from evkit.figures.style import MUTED_COLOUR, charger_colours, collect, colour_of, new_figure, no_data, note
 
 #: Beyond this many chargers the smallest are summed into one "other" series (legends stay readable).
 MAX_SERIES = 12
@@ -31,17 +32,24 @@ def energy_per_day(
     *,
     max_series: int = MAX_SERIES,
     title: str = "Energy per day (UTC days)",
+    colours: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """Stacked bars of ``energy_kwh`` per UTC ``day``, one series per charger.
 
     Expects the frame of ``evkit.analysis.energy_per_day`` (charger_id, day, energy_kwh, source). With
     more than ``max_series`` chargers the ones with the least energy are summed as "other". The hover
     names the energy source (session energy, lifetime meter, hourly energy) used for that day.
+    ``colours`` (charger -> colour, :func:`evkit.figures.style.charger_colours`) keeps each charger's
+    colour the same as in other figures; by default the chargers shown, sorted, get the palette in order.
     """
     frame = collect(energy)
     if frame.height == 0 or not {"charger_id", "day", "energy_kwh"} <= set(frame.columns):
         return no_data(title, "no energy readings")
     frame = _day_column(frame)
+    palette = colours if colours is not None else charger_colours(frame["charger_id"].unique().to_list())
+    if palette:  # keyed like the legend names below (ids shown as text)
+        labels = plotly_labels(pl.Series(list(palette), dtype=pl.String)).to_list()
+        palette = dict(zip(labels, palette.values(), strict=True))
     if "source" not in frame.columns:
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("source"))
     # Legend names and hovers show ids and sources as text, cut to the display limit.
@@ -83,7 +91,11 @@ def energy_per_day(
                 x=part["day"].to_list(),
                 y=part["energy_kwh"].to_list(),
                 customdata=[[s or "unknown"] for s in part["source"].to_list()],
-                marker={"color": MUTED_COLOUR if charger.startswith("other (") else colour(index)},
+                marker={
+                    "color": MUTED_COLOUR
+                    if charger.startswith("other (")
+                    else colour_of(charger, palette, index)
+                },
                 hovertemplate=(
                     f"<b>{charger}</b><br>%{{x|%Y-%m-%d}}: %{{y:.2f}} kWh"
                     "<br>source: %{customdata[0]}<extra></extra>"

@@ -127,17 +127,29 @@ def latency_ecdf(
         title_text="latency (s)" + (", log scale" if log_x else ""), type="log" if log_x else "linear"
     )
     fig.update_yaxes(title_text="share of messages ≤ x", tickformat=".0%", range=[0, 1.02])
-    fig.update_layout(
-        legend={"orientation": "v", "x": 0.0, "xanchor": "left", "y": -0.2, "yanchor": "top"},
-        height=500,
-        margin={"b": 130},
-    )
+
     if skew_notes:
         where = "curves start above 0 on the log axis" if log_x else "shaded left of 0"
         note(fig, f"clock skew (kept, {where}): " + "; ".join(skew_notes))
     else:
         note(fig, "no negative latencies (no clock skew seen)")
+    _legend_below(fig, len(order))
     return fig
+
+
+#: Height of the ECDF's plot area (px); the legend below it gets a line per hop.
+_PLOT_PX = 330
+
+
+def _legend_below(fig: go.Figure, entries: int) -> None:
+    """The legend under the axis title, in pixels (paper fractions move with the notes' margin)."""
+    top = fig.layout.margin.t or 80
+    bottom = 80 + 21 * entries
+    fig.update_layout(
+        legend={"orientation": "v", "x": 0.0, "xanchor": "left", "y": -62 / _PLOT_PX, "yanchor": "top"},
+        height=_PLOT_PX + top + bottom,
+        margin={"b": bottom},
+    )
 
 
 def latency_heatmap(

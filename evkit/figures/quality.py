@@ -17,6 +17,7 @@ from evkit.figures.style import (
     TIME_AXIS_TITLE,
     collect,
     colour,
+    count_axis,
     new_figure,
     no_data,
     note,
@@ -155,7 +156,11 @@ def data_quality_overview(
             type="log" if log_y else "linear",
             rangemode="tozero",
             # Decades only, from just below 1 so single events still show as bars.
-            **({"dtick": 1, "range": [-0.1, math.log10(max(counts)) + 0.15]} if log_y else {}),
+            **(
+                {"dtick": 1, "range": [-0.1, math.log10(max(counts)) + 0.15]}
+                if log_y
+                else count_axis(max(counts, default=1))
+            ),
             row=1 if rows == 2 else None,
         )
         fig.update_xaxes(type="category", row=1 if rows == 2 else None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ from evkit.figures.style import (
     collect,
     colour,
     new_figure,
+    nice_step,
     no_data,
     note,
 )
@@ -401,15 +403,24 @@ def session_power_curve(
                     hoverinfo="skip",
                 )
             )
+    # Round ticks on both axes, on the same grid lines: 0/2/4/6 kW beside 0/10/20/30 A.
+    currents = window.filter(pl.col("observation_id").is_in(list(_ids.PHASE_CURRENTS)))["value"].max()
+    top_kw = power["value"].max() if power.height else None
+    kw_max = float(top_kw) if isinstance(top_kw, int | float) and top_kw > 0 else 1.0
+    amp_max = float(currents) if isinstance(currents, int | float) and currents > 0 else 1.0
+    kw_step, amp_step = nice_step(kw_max * 1.05), nice_step(amp_max * 1.05)
+    lines = max(math.ceil(kw_max * 1.05 / kw_step), math.ceil(amp_max * 1.05 / amp_step), 1)
     fig.update_layout(
-        yaxis={"title": {"text": "power (kW)"}, "rangemode": "tozero"},
+        yaxis={"title": {"text": "power (kW)"}, "range": [0, lines * kw_step], "dtick": kw_step, "tick0": 0},
         yaxis2={
             "title": {"text": "phase current (A)"},
             "overlaying": "y",
             "side": "right",
-            "rangemode": "tozero",
+            "range": [0, lines * amp_step],
+            "dtick": amp_step,
+            "tick0": 0,
             "showgrid": False,
-            "tickformat": ".0f",
+            "tickformat": "~g",
         },
         legend={"orientation": "h", "y": -0.22, "x": 0.0, "xanchor": "left", "yanchor": "top"},
         margin={"b": 110},

@@ -6,7 +6,7 @@ importing evkit never restyles a user's other plots.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import plotly.graph_objects as go
 import polars as pl
@@ -75,6 +75,39 @@ TEMPLATE = go.layout.Template(
 def colour(index: int) -> str:
     """The ``index``-th palette colour (cycling)."""
     return PALETTE[index % len(PALETTE)]
+
+
+def nice_step(maximum: float, ticks: int = 5) -> float:
+    """A round tick step (1, 2, 2.5 or 5 times a power of ten) giving about ``ticks`` ticks up to
+    ``maximum``: 0/10/20/30 A instead of 0/9/18/26/35 A."""
+    import math
+
+    if not math.isfinite(maximum) or maximum <= 0:
+        return 1.0
+    raw = maximum / max(ticks - 1, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 2.5, 5, 10):
+        if raw <= factor * power:
+            return float(factor * power)
+    return float(10 * power)
+
+
+def count_axis(maximum: float) -> dict[str, float | str]:
+    """Axis settings for counts: whole-number ticks only (never 0.5 messages)."""
+    return {"tick0": 0, "dtick": max(1.0, float(round(nice_step(maximum)))), "tickformat": ",d"}
+
+
+def charger_colours(chargers: Iterable[str]) -> dict[str, str]:
+    """One colour per charger, by the sorted ids: every figure (and the explorer, and the report) built
+    from the same chargers gives each the same colour. Pass the result as a figure's ``colours``."""
+    return {charger: colour(index) for index, charger in enumerate(sorted(set(chargers)))}
+
+
+def colour_of(charger: str, colours: Mapping[str, str] | None, fallback: int) -> str:
+    """``charger``'s colour in ``colours``, else the ``fallback``-th palette colour."""
+    if colours is not None and charger in colours:
+        return colours[charger]
+    return colour(fallback)
 
 
 def collect(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:

@@ -8,19 +8,21 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from tqdm.auto import tqdm
 
-from evkit import __version__, analysis
+from evkit import __version__, analysis, cluster
 from evkit import figures as fig
 from evkit.analysis._prep import narrowed
+from evkit.analysis.caveats import latency_caveat_from_stats
 from evkit.analysis.home import evcc_liveness_summary
 from evkit.display import SENTENCE_LIMIT, display_labels, plotly_text
-from evkit.errors import DatasetError, StoreError
+from evkit.errors import ConfigError, DatasetError, StoreError
 from evkit.figures._format import duration, number, timestamp
 from evkit.figures.latency import HOP_LABELS
+from evkit.figures.style import charger_colours, note
 from evkit.report.html import (
     Column,
     figure_div,
@@ -30,9 +32,15 @@ from evkit.report.html import (
     table,
 )
 from evkit.secrets import is_secret_key, mask_secrets
-from evkit.store.manifest import read_manifest
+from evkit.store.manifest import latency_caveat, read_manifest
+from evkit.store.objstore import is_s3
 from evkit.store.reader import scan
 from evkit.store.schema import missing_required
+from evkit.store.writer import store_root
+from evkit.timeutil import local_datetime, resolve_zone, zone_label
+
+if TYPE_CHECKING:
+    from evkit.analysis.tariff import Tariff
 
 #: The session table lists this many (the newest); the CLI ``evkit sessions`` gives all.
 SESSION_ROWS = 50
@@ -50,11 +58,12 @@ def _load(source: Source) -> tuple[pl.LazyFrame, str, dict[str, Any]]:
         if missing := missing_required(lf.collect_schema().names()):
             raise DatasetError(f"the data lacks required column(s): {', '.join(missing)}")
         return lf, "(in-memory frame)", {}
-    path = Path(source)
+    path = store_root(source)  # s3://bucket/prefix stays a URL
     # Not deduplicated here: every analysis collapses redeliveries itself (so the quality section can
     # count them), and skipping the scan-level dedupe of raw bodies makes the report several times faster.
     lf = scan(path, dedupe=False)
-    manifest = read_manifest(path) if path.is_dir() else {}
+    is_dataset = (is_s3(path) and not str(path).endswith(".parquet")) or Path(path).is_dir()
+    manifest = read_manifest(path) if is_dataset else {}
     return lf, str(path), manifest
 
 
@@ -173,7 +182,11 @@ def _flags(row: dict[str, Any]) -> str:
 
 
 def _sessions_section(
-    sessions: pl.DataFrame, lf: pl.LazyFrame, data_end: datetime | None
+    sessions: pl.DataFrame,
+    lf: pl.LazyFrame,
+    data_end: datetime | None,
+    zone: str = "UTC",
+    currency: str | None = None,
 ) -> tuple[str, str, str]:
     newest = sessions.sort("started_at", descending=True, nulls_last=True).head(SESSION_ROWS)
     newest = newest.with_columns(
@@ -185,11 +198,17 @@ def _sessions_section(
         newest,
         [
             Column("charger_id", "charger"),
-            Column("started_at", "plugged in (UTC)", timestamp),
-            Column("ended_at", "unplugged (UTC)", timestamp),
+            Column("started_at", f"plugged in {zone_label(zone)}", _local(zone)),
+            Column("ended_at", f"unplugged {zone_label(zone)}", _local(zone)),
             Column("flags", "flags"),
             Column("energy_kwh", "energy (kWh)", kwh, numeric=True),
             Column("energy_source", "energy from"),
+            Column(
+                "cost",
+                f"cost ({currency})" if currency else "cost",
+                lambda v: number(v, digits=2),
+                numeric=True,
+            ),
             Column("charge_duration_s", "charging", duration, numeric=True),
             Column("connected_duration_s", "connected", duration, numeric=True),
             Column("peak_power_kw", "peak (kW)", kwh, numeric=True),
@@ -226,6 +245,13 @@ def _sessions_section(
     return "sessions", "Sessions", "".join(parts)
 
 
+def _local(zone: str) -> Callable[[Any], str]:
+    """A table cell of a UTC time shown in ``zone`` (the column header names the zone)."""
+    return lambda v: (
+        local_datetime(v, zone).strftime("%Y-%m-%d %H:%M:%S") if isinstance(v, datetime) else str(v)
+    )
+
+
 def _session_to_plot(sessions: pl.DataFrame) -> dict[str, Any] | None:
     easee = sessions.filter(pl.col("started_at").is_not_null())
     if "source" in easee.columns:
@@ -235,7 +261,9 @@ def _session_to_plot(sessions: pl.DataFrame) -> dict[str, Any] | None:
     return easee.sort(pl.col("energy_kwh").fill_null(-1.0), descending=True).row(0, named=True)
 
 
-def _energy_section(sessions: pl.DataFrame, per_day: pl.DataFrame) -> tuple[str, str, str]:
+def _energy_section(
+    sessions: pl.DataFrame, per_day: pl.DataFrame, colours: dict[str, str] | None = None
+) -> tuple[str, str, str]:
     by_sessions = sessions.group_by("charger_id").agg(
         pl.len().alias("sessions"),
         # All sessions without an energy figure: unknown, not zero.
@@ -269,10 +297,17 @@ def _energy_section(sessions: pl.DataFrame, per_day: pl.DataFrame) -> tuple[str,
         ],
         caption=caption + (" (the most energy)" if "more" in caption else ""),
     )
-    return "energy", "Energy", rows + figure_div(fig.energy_per_day(per_day), "fig-energy-per-day")
+    energy = fig.energy_per_day(per_day, colours=colours)
+    return "energy", "Energy", rows + figure_div(energy, "fig-energy-per-day")
 
 
-def _latency_section(stats: pl.DataFrame, latency_long: pl.LazyFrame) -> tuple[str, str, str]:
+def _caveat_html(caveat: str | None) -> str:
+    return f'<p class="warn caveat"><b>{html.escape(caveat)}</b></p>' if caveat else ""
+
+
+def _latency_section(
+    stats: pl.DataFrame, latency_long: pl.LazyFrame, caveat: str | None = None
+) -> tuple[str, str, str]:
     secs: Callable[[Any], str] = lambda v: number(v, "s", 3)  # noqa: E731
     stats = stats.with_columns(pl.col("hop").replace_strict(HOP_LABELS, default=pl.col("hop")))
     rows = table(
@@ -296,18 +331,25 @@ def _latency_section(stats: pl.DataFrame, latency_long: pl.LazyFrame) -> tuple[s
         "and 124 LifetimeEnergy on the hour and sends them minutes later: they are shown apart "
         "(scheduled 122/124), so the other rows measure transport.</p>"
     )
+    ecdf = fig.latency_ecdf(latency_long)
+    if caveat:
+        note(ecdf, f"<b>{plotly_text(caveat, SENTENCE_LIMIT)}</b>")
     return (
         "latency",
         "Latency",
-        hint
+        _caveat_html(caveat)
+        + hint
         + rows
-        + figure_div(fig.latency_ecdf(latency_long), "fig-latency-ecdf")
+        + figure_div(ecdf, "fig-latency-ecdf")
         + figure_div(fig.latency_heatmap(latency_long), "fig-latency-heatmap"),
     )
 
 
 def _quality_section(
-    summary: pl.DataFrame, gaps: pl.DataFrame, time_range: tuple[datetime, datetime] | None
+    summary: pl.DataFrame,
+    gaps: pl.DataFrame,
+    time_range: tuple[datetime, datetime] | None,
+    caveat: str | None = None,
 ) -> tuple[str, str, str]:
     count: Callable[[Any], str] = lambda v: f"{v:,}"  # noqa: E731
     problems = [
@@ -336,14 +378,26 @@ def _quality_section(
         ],
         caption=caption + (" (the most problems)" if "more" in caption else ""),
     )
+    stale_note = (
+        _caveat_html(
+            "Stale values compare our receive time with the device's time: with this data they count "
+            "the way it was made, not old readings. " + caveat
+        )
+        if caveat
+        else ""
+    )
     return (
         "quality",
         "Data quality",
-        rows + figure_div(fig.data_quality_overview(summary, gaps, time_range=time_range), "fig-quality"),
+        stale_note
+        + rows
+        + figure_div(fig.data_quality_overview(summary, gaps, time_range=time_range), "fig-quality"),
     )
 
 
-def _connectivity_section(summary: pl.DataFrame, lf: pl.LazyFrame) -> tuple[str, str, str]:
+def _connectivity_section(
+    summary: pl.DataFrame, lf: pl.LazyFrame, colours: dict[str, str] | None = None
+) -> tuple[str, str, str]:
     dbm: Callable[[Any], str] = lambda v: number(v, "dBm", 0)  # noqa: E731
     trouble = [c for c in ("cloud_disconnects_n", "reboots_n", "offline_n") if c in summary.columns]
     shown, caption = _top_chargers(
@@ -383,8 +437,15 @@ def _connectivity_section(summary: pl.DataFrame, lf: pl.LazyFrame) -> tuple[str,
     return (
         "connectivity",
         "Connectivity",
-        rows + figure_div(fig.connectivity_timeline(lf), "fig-connectivity"),
+        rows + figure_div(fig.connectivity_timeline(lf, colours=colours), "fig-connectivity"),
     )
+
+
+def _recorded_tariff(lf: pl.LazyFrame) -> Tariff | None:
+    """evcc's tariffs in the recording, if any (``evkit.analysis.evcc_tariff``)."""
+    from evkit.analysis.evcc_tariff import recorded_tariff
+
+    return recorded_tariff(lf)
 
 
 def _write(out: Path, text: str) -> None:
@@ -404,20 +465,31 @@ def build_report(
     *,
     title: str | None = None,
     progress: bool = True,
+    tariff: Tariff | None = None,
+    tz: str | None = None,
+    client: Any = None,
     chargers: Sequence[str] | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> Path:
     """Analyse ``source`` (a dataset directory or file, or a frame) and write one offline HTML page.
 
+    With ``client`` (a ``distributed.Client``; ``source`` a path every worker sees, or ``s3://``)
+    sessions, energy per day, latency statistics and connectivity are computed on the Dask cluster
+    (``evkit.cluster``); the overview, data quality and the figures' per-message data stay local.
+
     The page has an overview (dataset, time range, chargers, messages, capture manifest without
     secrets), tables of sessions, energy per charger, latency per hop, data quality and connectivity,
-    and the evkit figures. plotly.js is inlined once, so it opens without a network. Raises
+    and the evkit figures. With a ``tariff`` (or evcc tariffs in the recording) a cost section follows
+    the energy. Session and cost times are shown in ``tz`` (default: the machine's zone), labelled.
+    plotly.js is inlined once, so it opens without a network. Raises
     ``DatasetError`` for a path without Parquet, missing required columns or an empty dataset.
     Returns the path written. ``chargers``, ``start`` and ``end`` narrow the report to the rows of those
     chargers observed in [start, end) (only those rows are read; sessions crossing the window's
     edges show as started before the data or still open).
     """
+    if client is not None and isinstance(source, pl.DataFrame | pl.LazyFrame):
+        raise ConfigError("a report on a Dask cluster needs a dataset path or s3:// URL, not a frame")
     out = Path(out)
     steps = ["reading", "sessions", "energy", "latency", "data quality", "connectivity", "writing"]
     disable: bool | None = True
@@ -436,12 +508,28 @@ def build_report(
         bar.update()
 
         bar.set_postfix_str(steps[1])
-        sessions = analysis.sessions(lf).collect()
-        sections = [_sessions_section(sessions, lf, data_end)]
+        zone = resolve_zone(tz)
+        sessions = cluster.sessions(client, str(source)) if client else analysis.sessions(lf).collect()
+        tariff = tariff if tariff is not None else _recorded_tariff(lf)
+        if tariff is not None:
+            from evkit.analysis.cost import session_costs
+
+            sessions = session_costs(sessions, tariff, lf).collect()
+        currency = tariff.currency if tariff is not None else None
+        sections = [_sessions_section(sessions, lf, data_end, zone, currency)]
         bar.update()
 
         bar.set_postfix_str(steps[2])
-        sections.append(_energy_section(sessions, analysis.energy_per_day(lf).collect()))
+        per_day = (
+            cluster.energy_per_day(client, str(source)) if client else analysis.energy_per_day(lf).collect()
+        )
+        # One colour per charger in every figure of the page.
+        colours = charger_colours([*sessions["charger_id"].drop_nulls(), *per_day["charger_id"].drop_nulls()])
+        sections.append(_energy_section(sessions, per_day, colours))
+        if tariff is not None:
+            from evkit.report.cost import cost_section
+
+            sections.append(cost_section(sessions, analysis.energy_per_hour(lf).collect(), tariff, zone))
         bar.update()
 
         bar.set_postfix_str(steps[3])
@@ -452,22 +540,32 @@ def build_report(
             .collect()
             .lazy()
         )
-        # the statistics from the same frame (one pass over the data for both)
-        stats = analysis.latency_stats(latency_long.with_columns(pl.col("hop").cast(pl.String))).collect()
-        sections.append(_latency_section(stats, latency_long))
+        # the statistics from the same frame (one pass over the data for both); on a cluster, there
+        stats = (
+            cluster.latency_stats(client, str(source))
+            if client
+            else analysis.latency_stats(latency_long.with_columns(pl.col("hop").cast(pl.String))).collect()
+        )
+        caveat = latency_caveat(manifest) or latency_caveat_from_stats(stats)
+        sections.append(_latency_section(stats, latency_long, caveat))
         bar.update()
 
         bar.set_postfix_str(steps[4])
         summary, gaps = pl.collect_all([analysis.quality_summary(lf), analysis.telemetry_gaps(lf)])
         first, last = overview["first_observed"], overview["last_observed"]
         observed_span = (first, last) if first is not None and last is not None else None
-        sections.append(_quality_section(summary, gaps, observed_span))
+        sections.append(_quality_section(summary, gaps, observed_span, caveat))
         messages = int(summary["messages"].sum()) if "messages" in summary.columns else None
         sections.insert(0, _header_section(name, overview, manifest, sessions.height, messages))
         bar.update()
 
         bar.set_postfix_str(steps[5])
-        sections.append(_connectivity_section(analysis.connectivity_summary(lf).collect(), lf))
+        connected = (
+            cluster.per_charger(client, str(source), "connectivity_summary")
+            if client
+            else analysis.connectivity_summary(lf).collect()
+        )
+        sections.append(_connectivity_section(connected, lf, colours))
         bar.update()
 
         bar.set_postfix_str(steps[6])
@@ -476,7 +574,8 @@ def build_report(
         document = page(
             title or "evkit report",
             f"{mask_secrets(name)} · {overview['chargers']:,} chargers"
-            f" · {overview['rows']:,} rows · {span} · all times UTC",
+            f" · {overview['rows']:,} rows · {span} · times UTC unless a column names its zone"
+            f" (sessions and cost: {zone})",
             sections,
             f"generated by evkit {__version__} at {generated}",
         )

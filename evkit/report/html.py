@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import plotly.io as pio
 import polars as pl
 from plotly.offline import get_plotlyjs
 
-from evkit.display import DISPLAY_LIMIT, html_text
+from evkit.display import DISPLAY_LIMIT, truncate_for_display
 from evkit.figures.style import FONT_FAMILY
 
 
@@ -28,30 +29,59 @@ class Column:
 
 
 def table(frame: pl.DataFrame, columns: Sequence[Column], *, caption: str | None = None) -> str:
-    """``frame`` as an escaped HTML table of ``columns`` (missing columns are left out).
+    """``frame`` as an HTML table of ``columns`` (missing columns are left out), made by ``great_tables``
+    (a maintained table renderer; it escapes every cell and header).
 
-    Cells are cut to the column's ``limit`` (64 characters unless said otherwise): a device string of
-    any length is one readable cell here (its full value is in the data and in ``evkit sessions``).
+    Cells are written by the column's ``format`` and cut to its ``limit`` (64 characters unless said
+    otherwise): a device string of any length is one readable cell here (its full value is in the data
+    and in ``evkit sessions``). Numbers are right-aligned and never wrap.
     """
+    from great_tables import GT
+
     present = [c for c in columns if c.name in frame.columns]
-    head = "".join(f'<th class="{"num" if c.numeric else ""}">{html.escape(c.header)}</th>' for c in present)
-    body = []
-    for row in frame.select([c.name for c in present]).iter_rows():
-        cells = []
-        for column, value in zip(present, row, strict=True):
-            text = "–" if value is None else column.format(value)
-            cells.append(
-                f'<td class="{"num" if column.numeric else ""}">{html_text(text, column.limit)}</td>'
-            )
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    if not body:
-        colspan = max(len(present), 1)
-        body.append(f'<tr><td class="empty" colspan="{colspan}">none</td></tr>')
-    return (
-        f'<div class="table-wrap"><table>{cap}<thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table></div>"
+    cells = {
+        f"c{index}": [
+            "–" if value is None else truncate_for_display(column.format(value), column.limit)
+            for value in frame[column.name].to_list()
+        ]
+        for index, column in enumerate(present)
+    }
+    if not present:
+        cells = {"c0": []}
+    shown = pl.DataFrame(cells, schema=dict.fromkeys(cells, pl.String))
+    if shown.height == 0:
+        shown = pl.DataFrame({name: ["none" if i == 0 else ""] for i, name in enumerate(cells)})
+    # A stable id (great_tables scopes its CSS by it): the same data gives the same page.
+    key = hashlib.sha1(f"{caption}|{[c.header for c in present]}".encode()).hexdigest()[:10]
+    gt = GT(shown, id=f"t{key}").cols_label(cases={f"c{i}": c.header for i, c in enumerate(present)})
+    numeric = [f"c{i}" for i, c in enumerate(present) if c.numeric]
+    if numeric:
+        gt = gt.cols_align("right", columns=numeric).tab_style(style=[_nowrap()], locations=_body(numeric))
+    if caption:
+        gt = gt.tab_header(title=caption)
+    gt = gt.tab_options(
+        table_width="100%",
+        table_font_size="13px",
+        column_labels_font_weight="600",
+        column_labels_background_color="#F0F4F8",
+        data_row_padding="5px",
+        heading_title_font_size="12px",
+        heading_align="left",
+        table_border_top_style="hidden",
     )
+    return f'<div class="table-wrap">{gt.as_raw_html()}</div>'
+
+
+def _nowrap() -> Any:
+    from great_tables import style
+
+    return style.css("white-space:nowrap; font-variant-numeric:tabular-nums")
+
+
+def _body(columns: list[str]) -> Any:
+    from great_tables import loc
+
+    return loc.body(columns=columns)
 
 
 def key_values(pairs: Sequence[tuple[str, str]]) -> str:
@@ -106,8 +136,11 @@ section p.hint { margin:4px 0 12px; color:var(--muted); font-size:13px; }
               border:1px solid var(--line); border-radius:6px; }
 table { border-collapse:collapse; width:100%%; font-size:13px; }
 thead th { position:sticky; top:0; background:#F0F4F8; }
-th, td { padding:5px 10px; border-bottom:1px solid var(--line); text-align:left; white-space:nowrap; }
-th.num, td.num { text-align:right; font-variant-numeric:tabular-nums; }
+th, td { padding:5px 10px; border-bottom:1px solid var(--line); text-align:left; white-space:normal;
+         overflow-wrap:break-word; }
+th.num, td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
+/* The first column holds ids (charger, hop): never broken inside (they are cut to 64 characters). */
+.table-wrap td:first-child { overflow-wrap:normal; }
 td.empty { color:var(--muted); text-align:center; }
 caption { caption-side:top; text-align:left; padding:6px 10px; color:var(--muted); font-size:12px; }
 table.kv { width:auto; } table.kv th { background:none; color:var(--muted); font-weight:500; }
@@ -117,6 +150,14 @@ table.kv { width:auto; } table.kv th { background:none; color:var(--muted); font
 .kv-grid .k { color:var(--muted); }
 h3 { font-size:15px; margin:16px 0 4px; font-weight:600; }
 .warn { color:var(--bad); }
+.caveat { border-left:4px solid var(--bad); padding:6px 10px; background:#FFF5F5; }
+/* A printed page (or a PDF) shows every row and column: no scroll boxes, no sticky headers. */
+@media print {
+  .table-wrap { max-height:none; overflow:visible; }
+  thead th { position:static; }
+  th, td { overflow-wrap:anywhere; }  /* the page's width is fixed: every column fits it */
+  section { break-inside:auto; }
+}
 footer { text-align:center; color:var(--muted); font-size:12px; padding:10px 0 30px; }
 """
 

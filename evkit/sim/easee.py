@@ -34,6 +34,7 @@ from typing import Any, Literal, NamedTuple
 
 from evkit.easee.catalog import Obs, OpMode
 from evkit.easee.encode import WireForm, arrival_time_header, dotnet_ticks, encode_observation
+from evkit.secrets import mask_secrets
 
 #: Physics step of the charger model, in simulated seconds.
 STEP_S = 10.0
@@ -487,18 +488,23 @@ def publish(
     import pika
     from tqdm.auto import tqdm
 
-    from evkit.errors import ConfigError, SourceError
+    from evkit.errors import AuthError, ConfigError, SourceError
+    from evkit.sources.easee_details import parse_url
 
     if (queue is None) == (exchange is None):
         raise ConfigError("give exactly one of --queue or --exchange")
-    if speed < 0:
-        raise ConfigError("--speed must be >= 0 (0 = as fast as possible)")
-    if not url.startswith(("amqp://", "amqps://")):
-        raise ConfigError("the URL must look like amqp[s]://user:password@host:port/vhost")
+    if not (math.isfinite(speed) and speed >= 0):
+        raise ConfigError("--speed must be a finite number >= 0 (0 = as fast as possible)")
+    details = parse_url(url)  # a ConfigError never shows the password
     try:
-        connection = pika.BlockingConnection(pika.URLParameters(url))
-    except pika.exceptions.AMQPError as exc:
-        raise SourceError(f"cannot connect to RabbitMQ: {type(exc).__name__}: {exc}") from exc
+        connection = pika.BlockingConnection(details.pika_parameters(connection_name="evkit sim easee"))
+    except (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError):
+        raise AuthError(f"the broker refused the credentials for {details.masked_url()}") from None
+    except (pika.exceptions.AMQPError, OSError) as exc:
+        reason = mask_secrets(str(exc) or ", ".join(map(repr, exc.args)) or "no details")
+        raise SourceError(
+            f"cannot connect to RabbitMQ at {details.masked_url()}: {type(exc).__name__}: {reason}"
+        ) from None
     stats = PublishStats(chargers=fleet.chargers, simulated_from=fleet.start)
     wall_start = time.monotonic()
     try:

@@ -65,6 +65,10 @@ class SetError:
     error: str
 
 
+#: Loadpoint keys evcc re-publishes every cycle even when unchanged (once per cycle).
+EVERY_CYCLE = ("mode", "connected", "charging", "enabled", "chargePower")
+
+
 class EvccSimulator(EvccModel):
     """A simulated evcc with ``loadpoints`` loadpoints and the named ``vehicles``.
 
@@ -239,7 +243,9 @@ class EvccSimulator(EvccModel):
         else:
             self._published[path] = text
 
-    def _publish_all(self, *, force: bool = False) -> None:
+    def _publish_all(self, *, force: bool = False, every_cycle: tuple[str, ...] = ()) -> None:
+        """Publish what changed (everything with ``force``); loadpoint keys in ``every_cycle`` once
+        each, changed or not, as evcc re-publishes them every cycle (never twice in one cycle)."""
         self._publish("loadpoints", len(self.loadpoints), force=force)
         self._publish("vehicles", len(self.vehicles), force=force)
         for key, value in self.site.items():
@@ -247,7 +253,7 @@ class EvccSimulator(EvccModel):
         for number, loadpoint in self.loadpoints.items():
             for key, value in loadpoint.items():
                 if not key.startswith("_"):  # internal accumulators
-                    self._publish(f"loadpoints/{number}/{key}", value, force=force)
+                    self._publish(f"loadpoints/{number}/{key}", value, force=force or key in every_cycle)
         self._publish_vehicles(force=force)
         self._publish("updated", int(datetime.now(UTC).timestamp()), force=True)
 
@@ -303,10 +309,7 @@ class EvccSimulator(EvccModel):
             if self.sessions:
                 for number in self.loadpoints:
                     self._come_and_go(number, dt_s)
-            self._publish_all()
-            for number, loadpoint in self.loadpoints.items():  # evcc re-publishes these every cycle
-                for key in ("mode", "connected", "charging", "enabled", "chargePower"):
-                    self._publish(f"loadpoints/{number}/{key}", loadpoint[key], force=True)
+            self._publish_all(every_cycle=EVERY_CYCLE)
 
     def _come_and_go(self, number: int, dt_s: float) -> None:
         lp = self.loadpoints[number]

@@ -41,7 +41,7 @@ from typing import Any
 
 import polars as pl
 
-from evkit import __version__
+from evkit import __version__, urls
 from evkit.errors import AuthError, ConfigError, EvkitError, SourceError, StoreError
 from evkit.sources.easee_details import (
     DEFAULT_STREAMS_URL,
@@ -55,7 +55,7 @@ from evkit.sources.pipeline import CapturePipeline, CaptureStats, WriteResult
 from evkit.sources.progress import BackgroundCapture, TerminalProgress
 from evkit.sources.writer_process import WriterProcess, explain_write_failure
 from evkit.store.manifest import upsert_capture
-from evkit.store.writer import PartWriter, ensure_writable, new_capture_id
+from evkit.store.writer import Writer, ensure_writable, new_capture_id, open_writer, store_root
 
 log = logging.getLogger(__name__)
 
@@ -151,21 +151,28 @@ class AmqpCapture:
         backoff_initial: float = BACKOFF_INITIAL,
         backoff_max: float = BACKOFF_MAX,
         writer: str = "process",
+        secret_env: Sequence[str | None] = (),
     ) -> None:
+        """``secret_env``: environment variables holding secrets (``--url-env``, ``--token-env``); the
+        writer process starts without them (and without any other secret, see ``scrubbed_environ``)."""
         self.details = details
+        self.secret_env = tuple(secret_env)
         self.queue = queue or details.queue
         if not self.queue:
             raise ConfigError("no queue given: pass --queue (or a details file / token with queueName)")
-        if prefetch < 1:
-            raise ConfigError("--prefetch must be at least 1")
+        if not 1 <= prefetch <= 65535:
+            raise ConfigError("--prefetch must be 1 to 65535 (AMQP's prefetch count is 16 bits)")
         if flush_rows < 1:
             raise ConfigError("--flush-rows must be at least 1")
-        if flush_interval <= 0:
-            raise ConfigError("--flush-interval must be positive")
+        if not (math.isfinite(flush_interval) and flush_interval > 0):
+            raise ConfigError("--flush-interval must be a positive number of seconds")
+        for option, seconds in (("--idle-exit", idle_exit), ("--duration", duration)):
+            if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+                raise ConfigError(f"{option} must be a positive, finite number of seconds")
         if max_messages is not None and max_messages < 1:
             raise ConfigError("--max-messages must be at least 1")
         backoff_delays(backoff_initial, backoff_max)  # ConfigError for impossible bounds
-        self.out = Path(out)
+        self.out = store_root(out)
         self.prefetch = prefetch
         # Flush before the broker's window fills, or it stops delivering until the timer fires.
         self.flush_rows = max(1, min(flush_rows, prefetch // 2 or 1))
@@ -183,7 +190,7 @@ class AmqpCapture:
         if writer not in ("process", "thread"):
             raise ConfigError(f"writer must be 'process' or 'thread', got {writer!r}")
         self.writer_mode = writer
-        self.writer: PartWriter | None = None
+        self.writer: Writer | None = None
         self._process: WriterProcess | None = None
         self.capture_id: str | None = None
         self._stop = threading.Event()
@@ -236,10 +243,16 @@ class AmqpCapture:
         self.capture_id = new_capture_id()
         write_batch: Callable[[Sequence[Any]], WriteResult]
         if self.writer_mode == "process":
-            self._process = WriterProcess(DECODER, self.out, self.capture_id)
+            self._process = WriterProcess(
+                DECODER,
+                self.out,
+                self.capture_id,
+                secret_names=self.secret_env,
+                secret_values=(self.details.password,),
+            )
             write_batch = self._process.write
         else:
-            self.writer = writer = PartWriter(self.out, capture_id=self.capture_id)
+            self.writer = writer = open_writer(self.out, capture_id=self.capture_id)
 
             def write_batch(items: Sequence[Any]) -> WriteResult:
                 frame = decode_tuples(items)
@@ -625,10 +638,14 @@ def resolve_details(
         from_env = env.get(url_env)
         if not from_env:
             raise ConfigError(f"environment variable {url_env} is empty or unset (it should hold the URL)")
-        return parse_url(from_env), None
+        try:
+            return parse_url(from_env), None
+        except ConfigError as exc:
+            raise ConfigError(f"environment variable {url_env}: {exc}") from None
     if details:
         return read_details_file(details), None
     assert token_env is not None
+    urls.parse_url(streams_url, ("https", "http"), what="streams URL")  # refused before any request
     token = env.get(token_env)
     if not token:
         raise ConfigError(f"environment variable {token_env} is empty or unset (it should hold the token)")
@@ -680,6 +697,7 @@ def record_amqp(
         refresh_details=refresh,
         backoff_initial=backoff_initial,
         backoff_max=backoff_max,
+        secret_env=(token_env,),
     )
     return BackgroundCapture(capture, f"evkit capture {capture.queue} → {capture.out}")
 

@@ -14,10 +14,11 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
+from evkit import urls
 from evkit.errors import AuthError, ConfigError, SourceError
-from evkit.secrets import mask_url
+from evkit.secrets import mask_secrets, mask_url
 
 DEFAULT_STREAMS_URL = "https://api.easee.com/api/streams/amqp/v2"
 
@@ -86,26 +87,20 @@ class AmqpDetails:
 
 
 def parse_url(url: str, queue: str | None = None) -> AmqpDetails:
-    """Details from ``amqp[s]://user:pass@host:port/vhost`` (vhost URL-encoded; empty or ``%2F`` is ``/``)."""
-    try:
-        parts = urlsplit(url)
-        port_number = parts.port
-    except ValueError as exc:
-        raise ConfigError(f"not an AMQP URL: {mask_url(url)} ({exc})") from None
-    if parts.scheme not in ("amqp", "amqps"):
-        raise ConfigError(f"URL must start with amqp:// or amqps://, got {mask_url(url)}")
-    if not parts.hostname:
-        raise ConfigError(f"URL has no host: {mask_url(url)}")
-    tls = parts.scheme == "amqps"
+    """Details from ``amqp[s]://user:pass@host:port/vhost`` (vhost URL-encoded; empty or ``%2F`` is ``/``).
+
+    Parsed by :func:`evkit.urls.parse_url`: a malformed URL is a ConfigError that never shows the password.
+    """
+    parts = urls.parse_url(url, ("amqp", "amqps"), what="AMQP URL")
     path = parts.path[1:] if parts.path.startswith("/") else parts.path
     vhost = unquote(path) if path else "/"
     return AmqpDetails(
-        host=parts.hostname,
-        port=port_number or (5671 if tls else 5672),
+        host=parts.host,
+        port=parts.port,
         vhost=vhost,
-        username=unquote(parts.username) if parts.username is not None else "guest",
-        password=unquote(parts.password) if parts.password is not None else "guest",
-        tls=tls,
+        username=parts.username if parts.username is not None else "guest",
+        password=parts.password if parts.password is not None else "guest",
+        tls=parts.tls,
         queue=queue,
     )
 
@@ -121,9 +116,12 @@ def details_from_mapping(data: Any, origin: str) -> AmqpDetails:
     tls_value = lowered.get("usessl", True)
     tls = tls_value if isinstance(tls_value, bool) else str(tls_value).lower() in ("1", "true", "yes")
     try:
-        port = int(lowered.get("port") or (5671 if tls else 5672))
+        given = lowered.get("port")
+        port = int(given) if given not in (None, "") else (5671 if tls else 5672)  # 0 is no default
     except (TypeError, ValueError):
         raise ConfigError(f"{origin}: port must be a number, got {lowered.get('port')!r}") from None
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{origin}: port must be 1 to 65535, got {port}")
     return AmqpDetails(
         host=str(lowered["server"]),
         port=port,
@@ -161,7 +159,9 @@ def fetch_details(token: str, streams_url: str = DEFAULT_STREAMS_URL, timeout: f
             timeout=timeout,
         )
     except httpx.HTTPError as exc:
-        raise SourceError(f"cannot reach the streams endpoint {streams_url}: {exc}") from None
+        raise SourceError(
+            f"cannot reach the streams endpoint {mask_url(streams_url)}: {mask_secrets(str(exc))}"
+        ) from None
     if response.status_code in (401, 403):
         raise AuthError(
             f"the streams endpoint refused the token (HTTP {response.status_code}); "
@@ -172,5 +172,5 @@ def fetch_details(token: str, streams_url: str = DEFAULT_STREAMS_URL, timeout: f
     try:
         data = response.json()
     except ValueError:
-        raise SourceError(f"the streams endpoint {streams_url} did not answer JSON") from None
-    return details_from_mapping(data, streams_url)
+        raise SourceError(f"the streams endpoint {mask_url(streams_url)} did not answer JSON") from None
+    return details_from_mapping(data, mask_url(streams_url))

@@ -36,11 +36,11 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from evkit.errors import AuthError, SourceError, StoreError
 from evkit.sources.idle import ConnectedIdleClock
+from evkit.sources.mqtt_drops import DropWatcher
 from evkit.sources.mqtt_recorder import record_mqtt
 from evkit.sources.mqtt_rows import (
     CAPTURE_SCHEMA,
@@ -63,7 +63,8 @@ from evkit.sources.mqtt_session import (
 )
 from evkit.sources.pipeline import CapturePipeline, CaptureStats, WriteResult
 from evkit.sources.writer_process import WriterProcess
-from evkit.store import PartWriter, ensure_writable, new_capture_id, upsert_capture
+from evkit.store import ensure_writable, new_capture_id, open_writer, store_root, upsert_capture
+from evkit.store.writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class MqttCapture:
         #: Set once the broker confirmed every subscription (messages published after it are ours).
         self.subscribed = threading.Event()
         self._pipeline: CapturePipeline[MessageTuple] | None = None
-        self._writer: PartWriter | None = None
+        self._writer: Writer | None = None
         self._process: WriterProcess | None = None
         self.capture_id: str | None = None
         self._client: Any = None
@@ -116,6 +117,7 @@ class MqttCapture:
         self._resuming = False  # an earlier run used our client id: the broker should have a session
         #: When a (re)connect found no session on the broker (ISO times, UTC): messages may be lost.
         self.session_lost_at: list[str] = []
+        self._drops: DropWatcher | None = None  # the broker's own count of dropped messages
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -127,15 +129,17 @@ class MqttCapture:
     def run(self) -> dict[str, Any]:
         """Capture until a stop condition; returns the summary (also written to the manifest)."""
         s = self.settings
-        ensure_writable(Path(s.out))
+        ensure_writable(store_root(s.out))
         self._resuming = ran_before(s.out, self.client_id)
         self.capture_id = new_capture_id()
         write_batch = self._write_batch
         if s.writer == "process":
-            self._process = WriterProcess("evkit.sources.mqtt_rows:decode_batch", s.out, self.capture_id)
+            self._process = WriterProcess(  # its environment holds no password (scrubbed_environ)
+                "evkit.sources.mqtt_rows:decode_batch", s.out, self.capture_id, secret_values=(s.password,)
+            )
             write_batch = self._write_in_child
         else:
-            self._writer = PartWriter(s.out, capture_id=self.capture_id)
+            self._writer = open_writer(s.out, capture_id=self.capture_id)
         self._manifest("running")
         self._pipeline = CapturePipeline(
             write_batch,
@@ -151,6 +155,10 @@ class MqttCapture:
             # The writer process starts up (imports) while we connect; its first write waits for it.
             self._client = self._make_client()
             self._connect_first()
+            self._drops = DropWatcher(
+                make_client(s, f"{self.client_id}-drops", watcher=True), s.host, s.port, s.keepalive
+            )
+            self._drops.start()
             if self.progress:
                 from evkit.sources.progress import TerminalProgress
 
@@ -159,6 +167,8 @@ class MqttCapture:
             status = "complete"
         finally:
             self._shutdown()
+            if self._drops is not None:
+                self._drops.stop()
             if self._process is not None:
                 self._process.close()
             if self._writer is not None:
@@ -184,9 +194,15 @@ class MqttCapture:
             **{k: snap[k] for k in ("messages", "rows_written", "acked", "decode_errors", "reconnects")},
             "session_lost": len(self.session_lost_at),
             "session_lost_at": list(self.session_lost_at),
+            "broker_dropped": self.broker_dropped,
             "elapsed_s": snap["elapsed_s"],
             "rate_msg_s": snap["rate_msg_s"],
         }
+
+    @property
+    def broker_dropped(self) -> int:
+        """Messages the broker counted as dropped while we ran (Mosquitto's ``$SYS``; broker-wide)."""
+        return self._drops.dropped if self._drops is not None else 0
 
     # -- connection thread ------------------------------------------------------------------------
 
@@ -483,6 +499,7 @@ class MqttCapture:
                 **{k: snap[k] for k in ("messages", "rows_written", "decode_errors", "reconnects")},
                 "session_lost": len(self.session_lost_at),
                 "session_lost_at": list(self.session_lost_at),
+                "broker_dropped": self.broker_dropped,
             },
         )
 

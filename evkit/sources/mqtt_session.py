@@ -207,24 +207,32 @@ def connect_properties(settings: MqttSettings) -> Any:
     return props
 
 
-def make_client(settings: MqttSettings, client_id: str) -> Any:
-    """A paho client for a capture: persistent session, manual acks, on a :class:`BufferedSocket`."""
+def make_client(settings: MqttSettings, client_id: str, *, watcher: bool = False) -> Any:
+    """A paho client for a capture: persistent session, manual acks, on a :class:`BufferedSocket`.
+
+    ``watcher=True``: a plain QoS 0 side client with the same credentials and TLS (no session, paho's
+    own reconnects), for :class:`evkit.sources.mqtt_drops.DropWatcher`."""
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
     s = settings
     v5 = s.protocol == 5
-    kwargs: dict[str, Any] = {} if v5 else {"clean_session": False}
-    client = _buffered_client_class()(
-        CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
-        manual_ack=True,
-        reconnect_on_failure=False,
-        **kwargs,
-    )
-    # Our own memory bound is the flush window; let paho queue whatever the broker sends.
-    client.max_inflight_messages_set(65535)
+    protocol = paho.MQTTv5 if v5 else paho.MQTTv311
+    if watcher:
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
+        client.reconnect_delay_set(1, 30)
+    else:
+        kwargs: dict[str, Any] = {} if v5 else {"clean_session": False}
+        client = _buffered_client_class()(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=protocol,
+            manual_ack=True,
+            reconnect_on_failure=False,
+            **kwargs,
+        )
+        # Our own memory bound is the flush window; let paho queue whatever the broker sends.
+        client.max_inflight_messages_set(65535)
     if s.username is not None:
         client.username_pw_set(s.username, s.password)
     if s.tls:

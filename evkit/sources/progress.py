@@ -87,7 +87,8 @@ class BackgroundCapture:
 
     ``stop()`` asks it to flush, acknowledge and close, then waits; ``wait()`` waits for it to end on
     its own (``max_messages`` / ``idle_exit`` / ``duration``) and re-raises its error; ``stats`` gives
-    the live counters. Displaying the object in Jupyter shows a self-updating panel with a Stop button.
+    the live counters. Displaying the object in Jupyter shows :meth:`live`: counters, each charger's
+    last values and a rolling power chart, updating every few seconds, with a Stop button.
     """
 
     def __init__(self, capture: Capture, title: str) -> None:
@@ -167,7 +168,20 @@ class BackgroundCapture:
         threading.Thread(target=refresh, name="evkit-capture-widget", daemon=True).start()
         return widgets.VBox([label, button])
 
+    def live(self, every_s: float = 2.0, **options: Any) -> Any:
+        """The live view (``evkit.explore.live_view.LiveView``): messages/s, lag, decode errors, each
+        charger's last values and a rolling power chart, read from what this capture has written."""
+        from evkit.explore.live_view import LiveView
+
+        return LiveView(self, every_s=every_s, **options)
+
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.widget())  # type: ignore[no-untyped-call]
+        from evkit.errors import DatasetError
+
+        try:
+            view = self.live()
+        except DatasetError:  # a capture that writes no store: its counters only
+            view = self.widget()
+        display(view)  # type: ignore[no-untyped-call]

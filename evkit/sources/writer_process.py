@@ -7,8 +7,9 @@ them into rows with a named decoder (``"module:function"`` taking the list of tu
 ``pl.DataFrame``), writes them with :class:`~evkit.store.writer.PartWriter` (closed, fsynced parts)
 and answers ``(rows, decode_errors, parts)`` on stdout -- only then does the parent acknowledge.
 
-The child ignores SIGINT/SIGTERM (the parent decides when to stop and flushes first) and exits when
-its stdin closes, so it never outlives a killed parent by more than one batch.
+The child runs in its own session and ignores SIGINT/SIGTERM (the parent decides when to stop and
+flushes first); it exits when its stdin closes, so it never outlives a killed parent by more than one
+batch. Its environment holds no secrets (:func:`evkit.secrets.scrubbed_environ`).
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from evkit.errors import StoreError
+from evkit.secrets import scrubbed_environ
 from evkit.sources.pipeline import WriteResult
+from evkit.store.objstore import is_s3
 
 _HEADER = struct.Struct("!Q")
 
@@ -90,16 +93,36 @@ def _load(target: str) -> Any:
 class WriterProcess:
     """Parent side: ``write(items)`` blocks (GIL released) until the child made them durable."""
 
-    def __init__(self, decoder: str, out: Path | str, capture_id: str) -> None:
+    def __init__(
+        self,
+        decoder: str,
+        out: Path | str,
+        capture_id: str,
+        *,
+        secret_names: Iterable[str | None] = (),
+        secret_values: Iterable[str | None] = (),
+    ) -> None:
+        """Start the child. Its environment holds no secrets: not the variables ``secret_names``
+        (``--url-env``, ``--token-env``, ``--password-env``), none whose name looks secret, none
+        holding one of ``secret_values`` or a URL with a password (see ``scrubbed_environ``) -- except,
+        for an ``s3://`` store, the ``AWS_*`` variables it needs to write the parts."""
         self.decoder = decoder
         self.parts_written = 0
         self._lock = threading.Lock()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        secret_names = tuple(secret_names)
+        env = {**scrubbed_environ(os.environ, secret_names, secret_values), "PYTHONUNBUFFERED": "1"}
+        if is_s3(out):  # the child writes the parts: it needs the object store's AWS_* credentials
+            env.update(
+                {k: v for k, v in os.environ.items() if k.startswith("AWS_") and k not in secret_names}
+            )
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "evkit.sources.writer_process", decoder, str(out), capture_id],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
+            # Its own session: Ctrl-C or a SIGTERM to our process group cannot kill it while it is
+            # still starting up (before it ignores them); it stops when our end of its stdin closes.
+            start_new_session=True,
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._stdin: IO[bytes] = self._proc.stdin
@@ -164,10 +187,10 @@ def child_main(argv: list[str]) -> int:
 
 def _serve(decoder_name: str, out: str, capture_id: str, stdin: IO[bytes], stdout: IO[bytes]) -> int:
     try:
-        from evkit.store.writer import PartWriter
+        from evkit.store.writer import open_writer
 
         decode = _load(decoder_name)
-        writer = PartWriter(out, capture_id=capture_id)
+        writer = open_writer(out, capture_id=capture_id)
     except Exception as exc:
         _send(stdout, ("error", str(exc)))
         return 1

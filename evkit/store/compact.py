@@ -61,6 +61,7 @@ import polars as pl
 
 from evkit.errors import DatasetError, StoreError
 from evkit.store.lease import try_claim_day, try_compaction_lock
+from evkit.store.objstore import is_s3
 from evkit.store.parts import Damaged, VanishedPart, inspect_parts, journals, read_journal
 from evkit.store.reader import damaged_message
 from evkit.store.writer import fsync_path
@@ -254,8 +255,13 @@ def compact(
 ) -> Compaction:
     """Compact the dataset at ``root`` (finished days; with ``include_today`` every day).
 
-    ``on_day`` is called after each merged day (progress).
+    ``on_day`` is called after each merged day (progress). ``s3://bucket/prefix``: the same protocol
+    on object storage (``evkit.store.s3compact``).
     """
+    if is_s3(root):
+        from evkit.store.s3compact import compact_s3
+
+        return compact_s3(str(root), include_today, skip_damaged, on_day)
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root} is not a dataset directory")

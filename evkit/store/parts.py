@@ -41,9 +41,9 @@ class VanishedPart(Exception):
 
 @dataclass(frozen=True)
 class Damaged:
-    """A part readers skip or refuse, and why."""
+    """A part readers skip or refuse, and why (``path`` is an ``s3://`` URL on object storage)."""
 
-    path: Path
+    path: Path | str
     reason: str
 
     def __str__(self) -> str:
@@ -183,4 +183,4 @@ def inspect_parts(files: list[Path]) -> Inspection:
         for name, dtype in schema.items():
             if union.get(name) in (None, pl.Null()):
                 union[name] = dtype
-    return Inspection(good=good, damaged=sorted(damaged, key=lambda d: d.path), schema=union)
+    return Inspection(good=good, damaged=sorted(damaged, key=lambda d: str(d.path)), schema=union)

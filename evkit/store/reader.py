@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from evkit.errors import DatasetError
+from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
 from evkit.store.schema import missing_required
 
@@ -37,6 +38,11 @@ def damaged_parts_policy(skip: bool) -> Iterator[None]:
         yield
     finally:
         _skip_damaged.reset(token)
+
+
+def skips_damaged() -> bool:
+    """The current :func:`damaged_parts_policy` (what ``--skip-damaged`` asked for)."""
+    return _skip_damaged.get()
 
 
 def parquet_files(path: Path | str) -> list[Path]:
@@ -64,6 +70,8 @@ def damaged_message(where: Path | str, damaged: list[Damaged]) -> str:
 def check_dataset(path: Path | str, skip_damaged: bool | None = None) -> Inspection:
     """List and check the parts of ``path``; raise DatasetError on damage unless skipping it."""
     skip = _skip_damaged.get() if skip_damaged is None else skip_damaged
+    if is_s3(path):
+        return _check_s3(str(path), skip)
     for attempt in range(_LIST_ATTEMPTS):
         files = parquet_files(path)
         try:
@@ -83,10 +91,46 @@ def check_dataset(path: Path | str, skip_damaged: bool | None = None) -> Inspect
     return found
 
 
+def _check_s3(url: str, skip: bool) -> Inspection:
+    """:func:`check_dataset` for ``s3://bucket/prefix`` (``good`` holds ``s3://`` URLs)."""
+    from evkit.store.s3parts import S3VanishedPart, inspect_objects, live_objects
+
+    location = S3Location.parse(url)
+    single = location.prefix.endswith(".parquet")  # one object, not a dataset prefix
+    if single:
+        parent, _, name = location.prefix.rpartition("/")
+        location = S3Location(location.bucket, parent)
+    for attempt in range(_LIST_ATTEMPTS):
+        parts = [name] if single else live_objects(location)
+        if not parts:
+            raise DatasetError(f"no Parquet objects below {location.url}")
+        try:
+            good, bad, schema = inspect_objects(location, parts)
+            break
+        except S3VanishedPart:
+            if attempt == _LIST_ATTEMPTS - 1:
+                raise DatasetError(f"parts of {url} keep disappearing while listed; try again") from None
+    damaged = [Damaged(where, reason) for where, reason in bad]
+    if damaged:
+        if not skip:
+            raise DatasetError(damaged_message(url, damaged))
+        log.warning("skipped %d damaged Parquet part(s): %s", len(damaged), "; ".join(map(str, damaged)))
+        if not good:
+            raise DatasetError(f"no readable Parquet part in {url} (all {len(damaged)} damaged)")
+    return Inspection(good=good, damaged=damaged, schema=schema)  # type: ignore[arg-type]
+
+
 def scan(
-    path: Path | str, dedupe: bool = True, require: bool = True, skip_damaged: bool | None = None
+    path: Path | str,
+    dedupe: bool = True,
+    require: bool = True,
+    skip_damaged: bool | None = None,
+    where: pl.Expr | None = None,
 ) -> pl.LazyFrame:
-    """Read a dataset (a directory of Parquet parts, or one file) lazily.
+    """Read a dataset (a directory of Parquet parts, one file, or ``s3://bucket/prefix``) lazily.
+
+    On object storage the endpoint and credentials come from the ``AWS_*`` environment variables
+    (``evkit.store.objstore``).
 
     Files may differ in their columns (Easee and MQTT parts in one store, older versions): missing
     columns read as null. With ``dedupe`` (the default) a message the broker redelivered appears once:
@@ -100,16 +144,22 @@ def scan(
     contract disagree with) raise ``DatasetError`` naming each file; with ``skip_damaged=True`` the
     rest is read and a warning names the skipped files (``None``: the policy of
     :func:`damaged_parts_policy`, by default refuse).
+
+    ``where`` (a predicate on one message's own columns, e.g. charger and time) is applied before the
+    redelivery check, so Polars pushes it into the Parquet scan and reads only matching row groups; a
+    redelivered copy has the charger, topic and device time of its original, so the result is the same
+    as filtering afterwards.
     """
+    options = polars_options() if is_s3(path) else {}
     for attempt in range(_LIST_ATTEMPTS):
         found = check_dataset(path, skip_damaged)
         files, schema = found.good, found.schema
         if require and (missing := missing_required(list(schema))):
             raise DatasetError(f"{path} lacks required column(s): {', '.join(missing)}")
         if not dedupe:
-            return _scan(files, schema)
+            return _where(_scan(files, schema, options=options), where)
         try:
-            return without_copies(files, schema)
+            return without_copies(files, schema, where=where, options=options)
         except FileNotFoundError:
             # a compaction removed a part between listing and reading the redelivered rows: list again
             if attempt == _LIST_ATTEMPTS - 1:
@@ -117,7 +167,16 @@ def scan(
     raise AssertionError("unreachable")
 
 
-def _scan(files: list[Path], schema: dict[str, pl.DataType], row_index: str | None = None) -> pl.LazyFrame:
+def _where(frame: pl.LazyFrame, where: pl.Expr | None) -> pl.LazyFrame:
+    return frame if where is None else frame.filter(where)
+
+
+def _scan(
+    files: list[Path] | list[str],
+    schema: dict[str, pl.DataType],
+    row_index: str | None = None,
+    options: dict[str, object] | None = None,
+) -> pl.LazyFrame:
     return pl.scan_parquet(
         files,
         schema=schema,
@@ -125,6 +184,7 @@ def _scan(files: list[Path], schema: dict[str, pl.DataType], row_index: str | No
         extra_columns="ignore",
         hive_partitioning=False,
         row_index_name=row_index,
+        **(options or {}),  # type: ignore[arg-type]
     )
 
 
@@ -135,7 +195,13 @@ _EASEE_COPY = ("routing_key", ("routing_key", "observed_at"))
 _MQTT_COPY = ("topic", ("topic",))
 
 
-def without_copies(files: list[Path], schema: dict[str, pl.DataType]) -> pl.LazyFrame:
+def without_copies(
+    files: list[Path] | list[str],
+    schema: dict[str, pl.DataType],
+    *,
+    where: pl.Expr | None = None,
+    options: dict[str, object] | None = None,
+) -> pl.LazyFrame:
     """The rows of ``files`` with every redelivered copy of an earlier message removed.
 
     Only a row the broker marked ``redelivered`` can be a copy: the capture acknowledges a message only
@@ -153,11 +219,12 @@ def without_copies(files: list[Path], schema: dict[str, pl.DataType]) -> pl.Lazy
     rules = [(key, narrow) for key, narrow in (_EASEE_COPY, _MQTT_COPY) if {key, "raw", *narrow} <= names]
     if "redelivered" not in names:
         # hand-made data without the flag: the full rule (every copy, redelivered or not, by its body)
-        return _full_rule(_scan(files, schema), names)
-    if not rules or not _any_redelivered(files, schema):
-        return _scan(files, schema)
+        return _full_rule(_where(_scan(files, schema, options=options), where), names)
+    if not rules or not _any_redelivered(files, schema, options):
+        return _where(_scan(files, schema, options=options), where)
     row = "__evkit_row"
-    frame = _scan(files, schema, row_index=row)
+    # ``where`` first: a redelivered copy has the charger, topic and device time of its original
+    frame = _where(_scan(files, schema, row_index=row, options=options), where)
     red = pl.col("redelivered").fill_null(False)
     # Found now: the narrowing columns' 64-bit hash of every redelivered row (collisions only add
     # candidates), then the rows sharing one, with their bodies (the reader filters before it decodes).
@@ -175,7 +242,7 @@ def without_copies(files: list[Path], schema: dict[str, pl.DataType]) -> pl.Lazy
         copy = copy | (pl.col(key).is_not_null() & pl.struct(key, "raw").is_first_distinct().not_())
     copies = pool.filter(red & copy)[row]
     if copies.is_empty():
-        return _scan(files, schema)
+        return _where(_scan(files, schema, options=options), where)
     # the few copies go by row number; every other column is read only if asked for
     return frame.filter(pl.col(row).is_in(copies.implode()).not_()).drop(row)
 
@@ -187,9 +254,16 @@ def _narrow_hash(columns: tuple[str, ...]) -> pl.Expr:
     return expr.alias("__narrow")
 
 
-def _any_redelivered(files: list[Path], schema: dict[str, pl.DataType]) -> bool:
+def _any_redelivered(
+    files: list[Path] | list[str], schema: dict[str, pl.DataType], options: dict[str, object] | None = None
+) -> bool:
     """Whether any row is flagged redelivered (one boolean column read)."""
-    found = _scan(files, schema).select(pl.col("redelivered").fill_null(False).any()).collect().item()
+    found = (
+        _scan(files, schema, options=options)
+        .select(pl.col("redelivered").fill_null(False).any())
+        .collect()
+        .item()
+    )
     return bool(found)
 
 

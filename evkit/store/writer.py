@@ -23,15 +23,16 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import polars as pl
 
 from evkit.errors import StoreError
 from evkit.store.lease import Lock, hold_day
+from evkit.store.objstore import is_s3
 from evkit.store.schema import CAPTURE_ID_COLUMN
 
 Clock = Callable[[], datetime]
@@ -56,8 +57,15 @@ def fsync_path(path: Path, *, directory: bool = False) -> None:
         os.close(fd)
 
 
-def ensure_writable(root: Path) -> None:
-    """Create ``root`` and prove a file can be written there, or raise StoreError."""
+def ensure_writable(root: Path | str) -> None:
+    """Create ``root`` and prove a file can be written there, or raise StoreError (``s3://``: the
+    bucket must exist and accept a write)."""
+    if is_s3(root):
+        from evkit.store.s3write import ensure_writable_s3
+
+        ensure_writable_s3(str(root))
+        return
+    root = Path(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
         probe = root / f".evkit-write-probe-{uuid.uuid4().hex[:8]}"
@@ -180,3 +188,29 @@ class PartWriter:
             fsync_path(self.root, directory=True)
         self.parts_written += 1
         return final
+
+
+def store_root(out: Path | str) -> Path | str:
+    """``out`` as a store location: an ``s3://`` URL stays a string, anything else is a Path."""
+    return str(out) if is_s3(out) else Path(out)
+
+
+class Writer(Protocol):
+    """What a capture needs of a part writer (local :class:`PartWriter` or ``S3PartWriter``)."""
+
+    capture_id: str
+    rows_written: int
+    parts_written: int
+
+    def write(self, frame: pl.DataFrame) -> Sequence[Path | str]: ...
+
+    def close(self) -> None: ...
+
+
+def open_writer(out: Path | str, capture_id: str) -> Writer:
+    """The part writer for ``out``: :class:`PartWriter` for a directory, ``S3PartWriter`` for s3://."""
+    if is_s3(out):
+        from evkit.store.s3write import S3PartWriter
+
+        return S3PartWriter(str(out), capture_id=capture_id)
+    return PartWriter(out, capture_id=capture_id)

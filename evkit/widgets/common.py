@@ -5,7 +5,8 @@ wired to it. :class:`ControlPanel` is the shell: sections of setting widgets, a 
 switch (off at start), an "Apply" button, a preview of exactly what will be sent, and a log of
 results. Stable CSS classes for browser tests and styling:
 
-``evkit-panel`` (the shell) · ``evkit-writes`` · ``evkit-apply`` · ``evkit-preview`` · ``evkit-log``
+``evkit-panel`` (the shell) · ``evkit-writes`` · ``evkit-apply`` · ``evkit-discard`` · ``evkit-preview``
+· ``evkit-log``
 · log entries ``evkit-result evkit-<outcome>`` (``evkit-confirmed``, ``evkit-no_answer``, ...).
 """
 
@@ -23,6 +24,7 @@ import ipywidgets as widgets
 from evkit.control.base import CommandResult, Outcome
 from evkit.display import SENTENCE_LIMIT, html_text
 from evkit.errors import ControlError, EvkitError, ValidationError
+from evkit.wording import words
 
 _COLOURS = {
     Outcome.CONFIRMED: "#1b7f3b",
@@ -61,6 +63,9 @@ class PanelController(Protocol):
 
     def apply(self) -> list[CommandResult]:
         """Send the valid pending changes (raises ``ControlError`` when writes are off)."""
+
+    def discard(self, setting: str | None = None) -> None:
+        """Forget one pending change, or all (nothing is sent)."""
 
 
 class PendingEdits:
@@ -205,6 +210,13 @@ def writes_switch() -> widgets.Checkbox:
     return switch
 
 
+def discard_button() -> widgets.Button:
+    """The "Discard" button: forget every pending edit and show the device's values again."""
+    button = widgets.Button(description="Discard", icon="undo", tooltip="forget the pending changes")
+    button.add_class("evkit-discard")
+    return button
+
+
 def apply_button() -> widgets.Button:
     """The "Apply" button (disabled until writes are enabled)."""
     button = widgets.Button(
@@ -237,16 +249,20 @@ class ControlPanel(widgets.VBox):  # type: ignore[misc]
         self.controller = controller
         self.writes = writes_switch()
         self.apply_button = apply_button()
+        self.discard_button = discard_button()
         self.preview = widgets.HTML(value=preview_html([]))
         self.preview.add_class("evkit-preview")
         self.result_log = ResultLog()
         self.writes.observe(self._on_writes, names="value")
         self.apply_button.on_click(self._on_apply)
-        header_items: list[widgets.Widget] = [widgets.HTML(f"<h3 style='margin:0'>{html.escape(title)}</h3>")]
+        self.discard_button.on_click(self._on_discard)
+        header_items: list[widgets.Widget] = [
+            widgets.HTML(f"<h3 style='margin:0;white-space:nowrap'>{html.escape(title)}</h3>")
+        ]
         if status is not None:
             header_items.append(status)
         header = widgets.HBox(header_items, layout=widgets.Layout(justify_content="space-between"))
-        actions = widgets.HBox([self.writes, self.apply_button])
+        actions = widgets.HBox([self.writes, self.apply_button, self.discard_button])
         super().__init__(
             children=[
                 header,
@@ -271,6 +287,20 @@ class ControlPanel(widgets.VBox):  # type: ignore[misc]
     def refresh_preview(self) -> None:
         """Re-validate the pending edits and show what would be sent."""
         self.preview.value = preview_html(self.controller.preview())
+
+    def resync(self) -> None:
+        """Show the device's current values in every field (after Discard); panels override it."""
+
+    def _on_discard(self, button: widgets.Button | None = None) -> None:
+        del button
+        pending = self.controller.preview()
+        self.controller.discard()
+        self.resync()
+        self.refresh_preview()
+        if pending:
+            self.result_log.note(f"discarded {len(pending)} pending change(s); nothing was sent")
+        else:
+            self.result_log.note("nothing to discard")
 
     def _on_apply(self, button: widgets.Button | None = None) -> None:
         del button
@@ -305,7 +335,9 @@ __all__ = [
     "PreviewLine",
     "ResultLog",
     "apply_button",
+    "discard_button",
     "preview_html",
     "result_html",
+    "words",
     "writes_switch",
 ]

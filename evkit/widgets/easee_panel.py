@@ -154,6 +154,12 @@ class EaseePanelController:
             return []  # shown in the preview; never sent
         return self.easee.send_many(commands)
 
+    def discard(self, setting: str | None = None) -> None:
+        """Forget the pending action: no charger selected, the action back to "pause"."""
+        del setting
+        self.selected = []
+        self.action = "pause"
+
     def close(self) -> None:
         """Stop listening."""
         self._remove()
@@ -224,9 +230,10 @@ class EaseePanel(ControlPanel):
         self.chargers.add_class("evkit-easee-chargers")
         self.action = widgets.Dropdown(options=list(ACTIONS), value="pause", description="action")
         self.action.add_class("evkit-easee-action")
-        self.amps = widgets.BoundedIntText(value=16, min=0, max=32, description="amperes")
+        # Not bounded: a widget would clamp 40 to 32 and send that; the controller refuses it in words.
+        self.amps = widgets.IntText(value=16, description="amperes")
         self.amps.add_class("evkit-easee-amps")
-        self.ttl = widgets.BoundedIntText(value=60, min=1, max=1440, description="TTL min")
+        self.ttl = widgets.IntText(value=60, description="TTL min")
         self.ttl.add_class("evkit-easee-ttl")
         for control in (self.chargers, self.action, self.amps, self.ttl):
             control.observe(self._on_edit, names="value")
@@ -249,6 +256,13 @@ class EaseePanel(ControlPanel):
         self.controller.ttl = int(self.ttl.value)
         self._sync_controls()
         self.refresh_preview()
+
+    def resync(self) -> None:
+        """After Discard: nothing selected, the action back to its default."""
+        with self.hold_trait_notifications():
+            self.chargers.value = ()
+            self.action.value = self.controller.action
+        self._on_edit()
 
     def refresh_preview(self) -> None:
         """Show exactly what Apply would publish (AMQP, not MQTT: say so)."""

@@ -9,7 +9,10 @@ minSoc, plan SoC + time. Widgets show evcc's live values until you edit them; an
 the preview as the exact topic and payload (or why it cannot be sent). A setting the running evcc
 lacks (by its ``site/version``) is disabled and says from which release it exists. A deleted vehicle
 plan disappears (evcc publishes ``vehicles/<n>/plan`` = ""), and an empty vehicle SoC shows 0 (evcc's
-``omitempty``). Nothing is sent until "Writes enabled" is on and Apply is clicked. The logic is
+``omitempty``). Above the settings, each loadpoint's live line: charging or not, car connected or
+not, charge power, vehicle SoC and session energy, as evcc publishes them. Labels are whole words
+(never cut); numbers out of range are refused with the CLI's sentence, never clamped. Nothing is sent
+until "Writes enabled" is on and Apply is clicked; Discard forgets pending edits. The logic is
 :class:`EvccPanelController` (no widgets), so it is testable with the in-memory broker.
 """
 
@@ -26,13 +29,46 @@ import ipywidgets as widgets
 from evkit.control.audit import AuditLog
 from evkit.control.base import CommandResult, MqttTransport
 from evkit.control.evcc import EvccClient
-from evkit.display import html_text
+from evkit.display import html_text, truncate_for_display
 from evkit.errors import ValidationError
 from evkit.evcc.setters import format_time
 from evkit.evcc.state import MODES, parse_topic, state_key
 from evkit.widgets.common import ControlPanel, PendingEdits
 
 PHASE_OPTIONS = [("auto", 0), ("1", 1), ("3", 3)]
+#: Loadpoint keys of the live line (evcc's own names; chargePower W, sessionEnergy Wh, vehicleSoc %).
+LIVE_KEYS = ("charging", "connected", "chargePower", "vehicleSoc", "sessionEnergy", "title", "vehicleTitle")
+_LABEL_WIDTH = "200px"
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def loadpoint_live(state: dict[str, str], number: int) -> str:
+    """One loadpoint's live state in words: ``Loadpoint 1 "Garage": charging · car connected · 7.40 kW
+    · vehicle SoC 56 % · session 3.20 kWh`` (parts evcc has not published are left out)."""
+    base = f"loadpoints/{number}/"
+    title = truncate_for_display(state[base + "title"]) if state.get(base + "title") else None
+    parts = [f"Loadpoint {number}" + (f" “{title}”" if title else "")]
+    charging, connected = state.get(base + "charging"), state.get(base + "connected")
+    if charging is not None:
+        parts.append("charging" if charging == "true" else "not charging")
+    if connected is not None:
+        vehicle = truncate_for_display(state.get(base + "vehicleTitle") or "")
+        parts.append(
+            ("car connected" + (f" ({vehicle})" if vehicle else "")) if connected == "true" else "no car"
+        )
+    if (power := _number(state.get(base + "chargePower"))) is not None:
+        parts.append(f"{power / 1000:.2f} kW")
+    if (soc := _number(state.get(base + "vehicleSoc"))) is not None and connected == "true":
+        parts.append(f"vehicle SoC {soc:.0f} %")
+    if (energy := _number(state.get(base + "sessionEnergy"))) is not None:
+        parts.append(f"session {energy / 1000:.2f} kWh")
+    return " · ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -194,31 +230,28 @@ class _Binding:
 
     def _make(self) -> widgets.Widget:
         spec = self.spec
-        style = {"description_width": "150px"}
-        layout = widgets.Layout(width="300px")
+        style = {"description_width": _LABEL_WIDTH}
+        layout = widgets.Layout(width="360px")
         description = f"{spec.label} ({spec.unit})" if spec.unit and spec.kind != "plan" else spec.label
         if spec.kind == "mode":
             return widgets.Dropdown(options=list(MODES), description="Mode", style=style, layout=layout)
         if spec.kind == "phases":
             return widgets.Dropdown(options=PHASE_OPTIONS, description="Phases", style=style, layout=layout)
         if spec.kind == "bool":
-            return widgets.Checkbox(description=spec.label, indent=True, style=style, layout=layout)
+            # The label sits right of the box: the row must be as wide as it needs ("Battery discharg…").
+            return widgets.Checkbox(
+                description=spec.label, indent=True, style=style, layout=widgets.Layout(width="auto")
+            )
         if spec.kind == "nullable":
             return widgets.Text(
                 description=description, placeholder="empty = no limit", style=style, layout=layout
             )
+        # Not bounded widgets: they would clamp an out-of-range number and send that. The client
+        # refuses it with the same sentence as `evkit set evcc`.
         if spec.kind == "int":
-            return widgets.BoundedIntText(
-                description=description,
-                min=int(spec.minimum or 0),
-                max=int(spec.maximum or 100),
-                style=style,
-                layout=layout,
-            )
-        number = widgets.BoundedFloatText(
+            return widgets.IntText(description=description, style=style, layout=layout)
+        number = widgets.FloatText(
             description=f"{spec.label} ({spec.unit})" if spec.unit else spec.label,
-            min=spec.minimum if spec.minimum is not None else -1e9,
-            max=spec.maximum if spec.maximum is not None else 1e9,
             step=spec.step,
             style=style,
             layout=layout,
@@ -348,6 +381,8 @@ class EvccPanel(ControlPanel):
         self.bindings: dict[str, _Binding] = {}
         self.status = widgets.HTML()
         self.status.add_class("evkit-status")
+        self.live = widgets.HTML()
+        self.live.add_class("evkit-evcc-live")
         self._by_state_key: dict[str, list[_Binding]] = {}
         sections: list[widgets.Widget] = []
         # the controller must exist before bindings read its edits
@@ -364,9 +399,14 @@ class EvccPanel(ControlPanel):
             section.add_class("evkit-section")
             sections.append(section)
         super().__init__(
-            controller, title="evcc", sections=sections, css_class="evkit-evcc-panel", status=self.status
+            controller,
+            title="evcc",
+            sections=[self.live, *sections],
+            css_class="evkit-evcc-panel",
+            status=self.status,
         )
         self._update_status()
+        self._update_live()
         self._stop_listening = client.on_change(self._on_state)
 
     @property
@@ -387,6 +427,18 @@ class EvccPanel(ControlPanel):
             binding.sync()
         if path in ("status", "updated"):
             self._update_status()
+        if path.startswith("loadpoints/") and path.rsplit("/", 1)[-1] in LIVE_KEYS:
+            self._update_live()
+
+    def _update_live(self) -> None:
+        state = self.client.state
+        lines = [html_text(loadpoint_live(state, n), 300) for n in self.client.loadpoints]
+        self.live.value = "<br>".join(lines) if lines else "<i>no loadpoint published yet</i>"
+
+    def resync(self) -> None:
+        """Every field shows evcc's value again (after Discard)."""
+        for binding in self.bindings.values():
+            binding.sync()
 
     def _on_apply(self, button: widgets.Button | None = None) -> None:
         super()._on_apply(button)

@@ -4,11 +4,13 @@
 >>> GoePanel(http="http://192.168.0.77")                                  # doctest: +SKIP
 >>> GoePanel(host="127.0.0.1", serial="012345")                           # doctest: +SKIP
 
-Settings: amp, ama, mca, tcl, frc, psm, lmo, acs, fna, dwo, fup, fzf, lbr. Each widget is described by
-its API key and shows the charger's live value next to it (MQTT: as published; HTTP: polled every
-``poll_s`` seconds and after every Apply). An edit appears in the preview as the exact topic or URL and
-JSON payload, or the reason it cannot be sent. Nothing is sent until "Writes enabled" is on and Apply
-is clicked. The logic is :class:`GoePanelController` (no widgets). CSS class ``evkit-goe-panel``.
+Settings: amp, ama, mca, tcl, frc, psm, lmo, acs, fna, dwo, fup, fzf, lbr. Each widget is labelled in
+words with its API key second ("Force state (frc)") and shows the charger's live value next to it
+(MQTT: as published; HTTP: polled every ``poll_s`` seconds and after every Apply). An edit appears in
+the preview as the exact topic or URL and JSON payload, or the reason it cannot be sent. Nothing is
+sent until "Writes enabled" is on and Apply is clicked; Discard forgets the pending edits. A number
+out of range is refused with the CLI's own sentence (``evkit set goe``), never clamped to the nearest
+allowed value. The logic is :class:`GoePanelController` (no widgets). CSS class ``evkit-goe-panel``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,24 @@ from evkit.display import SENTENCE_LIMIT, html_text
 from evkit.errors import ControlError, SourceError
 from evkit.goe.keys import KEYS, hardware_current_limit, label
 from evkit.goe.status import DEFAULT_PREFIX, NRG_TOTAL_POWER_INDEX
-from evkit.widgets.common import ControlPanel, PendingEdits, preview_html
+from evkit.widgets.common import ControlPanel, PendingEdits, preview_html, words
+
+#: Words for each setting (the API key follows in brackets; the tooltip has the key table's text).
+LABELS = {
+    "frc": "Force state",
+    "amp": "Current (A)",
+    "psm": "Phase switching",
+    "lmo": "Logic mode",
+    "dwo": "Energy limit (Wh)",
+    "tcl": "Temporary limit (A)",
+    "ama": "Maximum current (A)",
+    "mca": "Minimum current (A)",
+    "acs": "Access control",
+    "fup": "Use PV surplus",
+    "fzf": "Zero feed-in",
+    "fna": "Name",
+    "lbr": "LED brightness",
+}
 
 
 @dataclass(frozen=True)
@@ -48,6 +67,11 @@ class GoeField:
         spec = KEYS.get(self.key)
         limit = hardware_current_limit(state) if spec is not None and spec.hardware_limited else None
         return self.maximum if limit is None else min(self.maximum, limit[0])
+
+    @property
+    def label(self) -> str:
+        """``Force state (frc)``: words first, the API key second."""
+        return f"{LABELS.get(self.key, self.key)} ({self.key})"
 
     @property
     def spec_description(self) -> str:
@@ -112,7 +136,8 @@ class _Binding:
         self.field = field
         self.panel = panel
         self.syncing = False
-        self.live = widgets.HTML(layout=widgets.Layout(width="330px"))
+        self.live = widgets.HTML(layout=widgets.Layout(width="380px"))
+        self.maximum = field.maximum_for(panel.goe.state)
         self.live.add_class("evkit-live")
         self.widget = self._make()
         self.widget.add_class(f"evkit-goe-{field.key}")
@@ -123,18 +148,18 @@ class _Binding:
         field = self.field
         spec = KEYS[field.key]
         common: dict[str, Any] = {
-            "description": field.key,
+            "description": field.label,
             "description_allow_html": False,
-            "tooltip": field.spec_description,
-            "style": {"description_width": "50px"},
-            "layout": widgets.Layout(width="260px"),
+            "tooltip": f"{field.key}: {field.spec_description}",
+            "style": {"description_width": "190px"},
+            "layout": widgets.Layout(width="370px"),
         }
         if field.kind == "choice":
-            options = [(f"{code} {name}", code) for code, name in (spec.choices or {}).items()]
+            options = [(f"{words(name)} ({code})", code) for code, name in (spec.choices or {}).items()]
             return widgets.Dropdown(options=options, value=None, **common)
         if field.kind == "int":
-            maximum = field.maximum_for(self.panel.goe.state)
-            return widgets.BoundedIntText(min=field.minimum, max=maximum, value=field.minimum, **common)
+            # Not a bounded widget: it would clamp 40 to 32 and send that. The controller refuses it.
+            return widgets.IntText(value=field.minimum, **common)
         if field.kind == "bool":
             return widgets.Checkbox(value=False, indent=True, **common)
         placeholder = "empty = null (off)" if field.kind == "nullable" else ""
@@ -151,21 +176,13 @@ class _Binding:
         """Show the charger's current value; overwrite the widget only while no edit is pending."""
         state = self.panel.goe.state
         if self.field.kind == "int":
-            maximum = self.field.maximum_for(state)
-            if self.widget.max != maximum:
-                self.syncing = True
-                try:
-                    self.widget.max = maximum  # the unit's limit (var/adi): 16 A on 11 kW units
-                finally:
-                    self.syncing = False
+            self.maximum = self.field.maximum_for(state)  # the unit's limit (var/adi): 16 A on 11 kW units
         key = self.field.key
         known = key in state
         value = state.get(key)
         shown = _shown(key, value, state.get("fwv")) if known else "—"
-        self.live.value = (
-            f"<span style='color:#555'>charger: <b>{html_text(shown)}</b> · "
-            f"{html.escape(self.field.spec_description)}</span>"
-        )
+        allowed = f" · {self.field.minimum}–{self.maximum}" if self.field.kind == "int" else ""
+        self.live.value = f"<span style='color:#555'>charger: <b>{html_text(shown)}</b>{allowed}</span>"
         if not known or key in self.panel.controller.edits:
             return
         self.syncing = True
@@ -181,7 +198,7 @@ class _Binding:
                 self.widget.value = value
         elif kind == "int":
             if isinstance(value, int | float) and not isinstance(value, bool):
-                self.widget.value = max(self.field.minimum, min(self.widget.max, int(value)))
+                self.widget.value = int(value)
         elif kind == "bool":
             self.widget.value = bool(value)
         elif kind == "nullable":
@@ -222,7 +239,7 @@ def _shown(key: str, value: Any, firmware: Any = None) -> str:
         return "null"
     name = label(key, value, firmware=firmware if isinstance(firmware, str) else None)
     if name is not None:
-        return f"{value} ({name})"
+        return f"{words(name)} ({value})"
     if isinstance(value, bool):
         return "true" if value else "false"
     return _number_text(value)
@@ -329,6 +346,11 @@ class GoePanel(ControlPanel):
             goe.close()
         super().close()
 
+    def resync(self) -> None:
+        """Every field shows the charger's value again (after Discard)."""
+        for binding in self.bindings.values():
+            binding.sync()
+
     def refresh_preview(self) -> None:
         """Re-validate the pending edits and show what would be sent (over MQTT or HTTP)."""
         text = preview_html(self.controller.preview())
@@ -399,9 +421,8 @@ class GoePanel(ControlPanel):
         if isinstance(state.get("wh"), int | float):
             parts.append(f"session: {state['wh'] / 1000:.2f} kWh")
         if "modelStatus" in state:
-            parts.append(
-                html.escape(label("modelStatus", state["modelStatus"]) or f"status {state['modelStatus']}")
-            )
+            name = label("modelStatus", state["modelStatus"])
+            parts.append(html.escape(words(name) if name else f"status {state['modelStatus']}"))
         if state.get("err") not in (None, 0):
             error = html_text(_shown("err", state["err"], state.get("fwv")))
             parts.append(f"<b style='color:#b00020'>error {error}</b>")

@@ -50,7 +50,9 @@ summary = analysis.quality_summary(lf).collect()
 figures.data_quality_overview(summary, gaps)
 
 # %%
-display(summary)
+from evkit.explore import quality_table, show
+
+display(show(quality_table(summary)))  # every charger, every check, sortable
 duplicated = analysis.duplicates(lf).collect()
 errors = analysis.decode_errors(lf).collect()
 print(f"{duplicated.height} messages arrived more than once (at-least-once delivery; scan() dedupes them), "

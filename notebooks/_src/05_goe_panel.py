@@ -50,6 +50,7 @@ panel
 
 # %%
 import evkit
+from evkit.explore import audit_table, show
 
 audit = AUDIT / "audit"
-evkit.scan(audit).collect() if any(audit.glob("**/*.parquet")) else "no commands sent yet"
+show(audit_table(evkit.scan(audit).collect())) if any(audit.glob("**/*.parquet")) else "no commands sent yet"

@@ -69,17 +69,22 @@ else:
 # %% [markdown]
 # ## What arrived
 # One row per message (per field for go-e's `nrg`), with the device, the key, the decoded value
-# and its unit. Retained messages (the broker's snapshot on subscribe) are flagged.
+# and its unit. Retained messages (the broker's snapshot on subscribe) are flagged. Below: the
+# newest power and car-state readings of each device (evcc `chargePower`, go-e `nrg.power_total`
+# as the decoder names the `nrg` field, go-e `car`), full topics, in a table you can search.
 
 # %%
 import polars as pl
+
+from evkit.explore import show
 
 if recorder is not None:
     lf = evkit.scan(OUT)
     display(lf.group_by("source", "device_id").agg(messages=pl.len(), keys=pl.col("key").n_unique(),
                                                  retained=pl.col("retained").sum()).collect())
-    display(lf.filter(pl.col("key").is_in(["chargePower", "nrg.ptotal", "car", "amp"])).sort(
-        "received_at", descending=True).select("received_at", "topic", "value", "unit", "label").head(8).collect())
+    newest = lf.filter(pl.col("key").is_in(["chargePower", "nrg.power_total", "car", "amp"])).sort(
+        "received_at", descending=True).select("received_at", "source", "topic", "value", "unit", "label")
+    display(show(newest.head(40).collect()))
 
 # %% [markdown]
 # ## Replay

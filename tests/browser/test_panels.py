@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+import evkit
 from tests.browser.lab import chromium, free_port, lab_server, open_notebook, run_all_cells, screenshot
 from tests.conftest import REPO_ROOT
 from tests.helpers import MqttRecorder, RecordMqtt
@@ -135,6 +136,46 @@ def test_goe_panel_applies_current_over_http_in_browser(tmp_path: Path) -> None:
         except Exception as exc:
             raise AssertionError(_failure_context(page, server, "goe-panel")) from exc
     assert after == target
+
+
+def test_goe_panel_refuses_40_amperes_in_browser(tmp_path: Path) -> None:
+    """40 A is refused with `evkit set goe`'s own sentence and nothing is sent (it used to be clamped
+    to 32 A and sent)."""
+    from evkit.goe.values import prepare_setting
+
+    http_port = free_port()
+    base_url = f"http://127.0.0.1:{http_port}"
+    env = {"EVKIT_GOE_HTTP_PORT": str(http_port), "EVKIT_NOTEBOOK_OUT": str(tmp_path / "out")}
+    notebook = NOTEBOOKS / "05_goe_panel.ipynb"
+    with lab_server(tmp_path, [notebook], env) as server, chromium(server.home) as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        try:
+            _run_panel_notebook(page, server, "05_goe_panel.ipynb", "evkit-goe-panel")
+            panel = page.locator(".evkit-goe-panel").first
+            before = _goe_status(base_url, "amp")
+            state = {k: _goe_status(base_url, k) for k in ("ama", "var", "adi")}
+            try:
+                prepare_setting("amp", 40, state=state)
+                cli_message = ""
+            except evkit.ValidationError as exc:
+                cli_message = str(exc)
+            assert cli_message
+            amp = panel.locator(".evkit-goe-amp input").first
+            amp.fill("40")
+            amp.press("Enter")
+            expect(panel.locator(".evkit-preview")).to_contain_text(cli_message, timeout=RESULT_TIMEOUT_MS)
+            expect(amp).to_have_value("40")  # kept as typed, never clamped to 32
+            panel.locator(".evkit-writes input[type=checkbox]").check()
+            panel.locator("button.evkit-apply").click()
+            expect(panel.locator(".evkit-log .evkit-error").first).to_contain_text(
+                "not sent", timeout=RESULT_TIMEOUT_MS
+            )
+            expect(panel.get_by_text("Force state (frc)")).to_be_visible()
+            screenshot(page, "goe-panel-refused.png", ".evkit-goe-panel")
+            after = _goe_status(base_url, "amp")
+        except Exception as exc:
+            raise AssertionError(_failure_context(page, server, "goe-panel-refused")) from exc
+    assert after == before
 
 
 def test_easee_panel_disables_a_charger_in_browser(tmp_path: Path, amqp_url: str) -> None:

@@ -32,6 +32,8 @@ EXPECTED = [
     "05_goe_panel.ipynb",
     "06_record_mqtt_and_replay.ipynb",
     "07_easee_control.ipynb",
+    "08_fleet_on_a_cluster.ipynb",
+    "09_explore.ipynb",
 ]
 CELL_TIMEOUT_S = 180
 PLOTLY = "application/vnd.plotly.v1+json"
@@ -46,6 +48,8 @@ REQUIRED_OUTPUTS = {
     "05_goe_panel.ipynb": {WIDGET},
     "06_record_mqtt_and_replay.ipynb": {WIDGET},
     "07_easee_control.ipynb": {WIDGET},
+    "08_fleet_on_a_cluster.ipynb": {PLOTLY},
+    "09_explore.ipynb": {WIDGET},
 }
 ids = [path.name for path in NOTEBOOKS]
 

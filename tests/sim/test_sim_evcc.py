@@ -181,3 +181,19 @@ def test_external_battery_mode_is_released_after_a_minute() -> None:
         # evcc's watchdog publishes api.BatteryUnknown's String(), "unknown" (core/site_api.go:579-589),
         # never an empty payload (this test used to assert the topic was deleted, which evcc never does)
         assert broker.retained["evcc/site/batteryModeExternal"].text == "unknown"
+
+
+def test_charge_power_is_published_once_per_cycle(
+    start_evcc_sim: StartEvccSim, record_mqtt: RecordMqtt, unique_name: str
+) -> None:
+    """evcc publishes each loadpoint's chargePower once per cycle (core/loadpoint.go publishes it in
+    its update loop); the simulator used to publish a changed value twice, once as a change and once
+    as the every-cycle repeat."""
+    prefix = f"{unique_name}/evcc"
+    spy = record_mqtt(prefix)
+    sim = start_evcc_sim(prefix, interval_s=0.2)
+    assert wait_until(lambda: len(spy.on("updated")) >= 8, timeout=10)
+    sim.stop()
+    cycles = len(spy.on("updated"))  # "updated" is published exactly once per cycle
+    power = len(spy.on("loadpoints/1/chargePower"))
+    assert power <= cycles + 1, (power, cycles)  # +1: the retained value seen on subscribe

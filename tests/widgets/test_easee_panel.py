@@ -105,3 +105,18 @@ def test_panel_rides_on_a_recorder(amqp_url: str, unique_name: str, tmp_path: Pa
     finally:
         channel.queue_delete(queue)
         conn.close()
+
+
+def test_40_amperes_is_refused_not_clamped_and_discard_clears(tmp_path: Path) -> None:
+    panel, cloud = _panel(tmp_path)
+    panel.chargers.value = (SERIALS[0],)
+    panel.action.value = "dynamic current"
+    panel.amps.value = 40
+    assert panel.amps.value == 40  # a bounded widget made it 32 and sent that
+    assert "0 (pause) or 6-32" in panel.preview.value
+    panel.writes.value = True
+    panel.apply_button.click()
+    assert cloud.published == []
+    panel.discard_button.click()
+    assert panel.chargers.value == () and panel.controller.selected == []
+    assert "No changes" in panel.preview.value

@@ -203,3 +203,78 @@ def test_a_deleted_vehicle_plan_disappears_and_a_zero_soc_shows_0() -> None:
         assert "no plan" in panel.bindings["vehicles/ev/planSoc"].live.value  # evcc left plan/soc stale
         assert panel.plan_time("vehicles/ev/planSoc").value == ""
         panel.close()
+
+
+# ---------------------------------------------------------------------------- issue 14: refuse, discard, live
+
+
+def test_out_of_range_soc_is_refused_with_the_clis_sentence_not_clamped(
+    panel: EvccPanel, spy: MqttRecorder, prefix: str
+) -> None:
+    import html
+
+    from evkit.evcc.setters import build_command, resolve
+
+    try:
+        build_command(resolve("loadpoints/1/limitSoc", prefix=prefix), 150)  # what `evkit set evcc` runs
+        cli_message = ""
+    except evkit.ValidationError as exc:
+        cli_message = str(exc)
+    assert cli_message
+    widget = panel.controls["loadpoints/1/limitSoc"]
+    widget.value = 150
+    assert widget.value == 150  # kept as typed: a bounded widget made it 100 and sent that
+    assert html.escape(cli_message) in panel.preview.value
+    panel.writes.value = True
+    panel.apply_button.click()
+    time.sleep(0.3)
+    assert spy.sets() == []
+
+
+def test_discard_returns_to_evccs_values(panel: EvccPanel, spy: MqttRecorder) -> None:
+    panel.controls["loadpoints/1/mode"].value = "now"
+    assert panel.controller.edits
+    panel.discard_button.click()
+    assert panel.controller.edits == {}
+    assert panel.controls["loadpoints/1/mode"].value == "pv"
+    panel.writes.value = True
+    panel.apply_button.click()
+    time.sleep(0.3)
+    assert spy.sets() == []
+
+
+def test_live_line_per_loadpoint(panel: EvccPanel, sim: EvccSimulator) -> None:
+    assert wait_until(lambda: "Loadpoint 2" in panel.live.value)
+    text = panel.live.value
+    assert "Loadpoint 1" in text and " kW" in text
+    assert ("charging" in text) and ("car connected" in text or "no car" in text)
+
+
+def test_loadpoint_live_in_words() -> None:
+    from evkit.widgets.evcc_panel import loadpoint_live
+
+    state = {
+        "loadpoints/1/title": "Garage",
+        "loadpoints/1/charging": "true",
+        "loadpoints/1/connected": "true",
+        "loadpoints/1/chargePower": "7400",
+        "loadpoints/1/vehicleSoc": "56.4",
+        "loadpoints/1/sessionEnergy": "3200",
+    }
+    assert loadpoint_live(state, 1) == (
+        "Loadpoint 1 “Garage” · charging · car connected · 7.40 kW · vehicle SoC 56 % · session 3.20 kWh"
+    )
+    assert loadpoint_live({"loadpoints/2/connected": "false"}, 2) == "Loadpoint 2 · no car"
+
+
+def test_labels_fit_their_width(panel: EvccPanel) -> None:
+    # At JupyterLab's 13 px font a label needs about 7 px per character; less and it is cut
+    # ("Battery discharg…" in a 150 px label).
+    import ipywidgets as widgets
+
+    for widget in panel.controls.values():
+        if isinstance(widget, widgets.Checkbox):  # its label is right of the box, in the row's width
+            assert widget.layout.width == "auto", widget.description
+            continue
+        width = float(str(widget.style.description_width).removesuffix("px"))
+        assert width >= 7 * len(widget.description), (widget.description, width)

@@ -53,7 +53,9 @@ def test_panel_has_its_css_class_and_key_named_controls(http_panel: GoePanel) ->
     assert "evkit-goe-panel" in http_panel._dom_classes
     assert "evkit-panel" in http_panel._dom_classes
     for key in ("amp", "frc", "psm", "lmo", "fna", "dwo", "tcl", "ama", "mca", "acs", "fup"):
-        assert http_panel.controls[key].description == key
+        # Words first, the API key second, e.g. "Force state (frc)".
+        description = http_panel.controls[key].description
+        assert description.endswith(f" ({key})") and len(description) > len(key) + 4, description
     assert http_panel.apply_button.description == "Apply"
     assert http_panel.writes.description == "Writes enabled"
 
@@ -238,7 +240,7 @@ def test_current_fields_follow_the_units_limit(tmp_path: Path) -> None:
         panel = GoePanel(http=small.http_url, audit=tmp_path, poll_s=0, timeout=3)
         try:
             for key in ("amp", "ama", "mca"):
-                assert panel.controls[key].max == 16, key
+                assert panel.bindings[key].maximum == 16, key
             panel.controls["amp"].value = 16
             assert "above this charger's limit" not in panel.preview.value
         finally:
@@ -246,10 +248,10 @@ def test_current_fields_follow_the_units_limit(tmp_path: Path) -> None:
     with GoeSimulator(SERIAL, mqtt_host=None, http_port=0) as big:
         panel = GoePanel(http=big.http_url, audit=tmp_path, poll_s=0, timeout=3)
         try:
-            assert panel.controls["amp"].max == 32
+            assert panel.bindings["amp"].maximum == 32
             big.use_adapter(True)
             panel.refresh_button.click()
-            assert panel.controls["amp"].max == 16
+            assert panel.bindings["amp"].maximum == 16
         finally:
             panel.close()
 
@@ -259,7 +261,7 @@ def test_the_error_is_labelled_by_the_chargers_firmware(tmp_path: Path) -> None:
         sim.fault("Overtemp")  # 16 from 59.4 on (apikeys_Firmware_59.4_sorted.md:64); 13 before
         panel = GoePanel(http=sim.http_url, audit=tmp_path, poll_s=0, timeout=3)
         try:
-            assert "error 16 (Overtemp)" in panel.status.value
+            assert "error Overtemp (16)" in panel.status.value  # words first, the code second
         finally:
             panel.close()
 
@@ -274,3 +276,62 @@ def test_a_secret_setting_is_masked_in_preview_and_log(http_panel: GoePanel, htt
     assert http_sim.state["mck"].startswith("-----BEGIN")
     assert not any("SECRETBODY" in entry for entry in http_panel.result_log.entries)
     assert "SECRETBODY" not in http_panel.result_log.value
+
+
+# ------------------------------------------------------------------------ issue 14: refuse, discard, words
+
+
+def test_40_amperes_is_refused_with_the_clis_sentence_and_nothing_is_sent(
+    http_panel: GoePanel, http_sim: GoeSimulator
+) -> None:
+    from evkit.goe.values import prepare_setting
+
+    cli_message = ""
+    try:
+        prepare_setting("amp", 40, state=http_sim.state)
+    except evkit.ValidationError as exc:
+        cli_message = str(exc)
+    assert cli_message
+    applied = http_sim.sets_applied
+    enable_writes(http_panel)
+    http_panel.controls["amp"].value = 40
+    assert http_panel.controls["amp"].value == 40  # kept as typed, not clamped to 32
+    assert html.escape(cli_message) in http_panel.preview.value
+    http_panel.apply_button.click()
+    assert any(cli_message in entry for entry in http_panel.result_log.entries)
+    assert http_sim.sets_applied == applied
+    assert http_sim.state["amp"] == 16
+
+
+def test_discard_forgets_pending_edits_and_shows_the_charger_again(
+    http_panel: GoePanel, http_sim: GoeSimulator
+) -> None:
+    http_panel.controls["amp"].value = 10
+    http_panel.controls["psm"].value = 1
+    assert http_panel.controller.edits
+    http_panel.discard_button.click()
+    assert http_panel.controller.edits == {}
+    assert http_panel.controls["amp"].value == http_sim.state["amp"]
+    assert "No changes" in http_panel.preview.value
+    assert "discarded 2 pending change(s)" in http_panel.result_log.entries[0]
+    enable_writes(http_panel)
+    applied = http_sim.sets_applied
+    http_panel.apply_button.click()
+    assert http_sim.sets_applied == applied
+
+
+def test_choices_and_status_are_words(http_panel: GoePanel) -> None:
+    options = [text for text, _ in http_panel.controls["frc"].options]
+    assert options == ["Neutral (0)", "Off (1)", "On (2)"]
+    assert http_panel.controls["frc"].description == "Force state (frc)"
+    for control in http_panel.controls.values():  # about 7 px per character, or the label is cut
+        width = float(str(control.style.description_width).removesuffix("px"))
+        assert width >= 7 * len(control.description), control.description
+
+
+def test_words_of_device_names() -> None:
+    from evkit.widgets.common import words
+
+    assert words("ChargingBecauseFallbackDefault") == "Charging because fallback default"
+    assert words("NotChargingBecausePVSurplus") == "Not charging because PV surplus"
+    assert words("nrg.power_total") == "nrg.power_total"

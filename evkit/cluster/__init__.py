@@ -1,0 +1,204 @@
+"""evkit on a Dask cluster: the same analyses, split by charger, run where the data is read.
+
+``client`` is a ``distributed.Client`` (a ``LocalCluster`` on a laptop, or a scheduler address such
+as ``tcp://10.0.0.5:8786`` on Kubernetes, an HPC batch system or a hosted cluster). The source is a
+dataset every worker can read: a path all of them see, or ``s3://bucket/prefix`` (each worker then
+needs the ``AWS_*`` environment itself; credentials never travel with the tasks).
+
+How a run goes: one task lists and checks the parts (footers only); tasks over chunks of parts read
+only the ``charger_id`` column to list the chargers; the chargers are split into contiguous groups
+(``evkit.cluster.plan``) and each group is one task that reads only its chargers' rows and runs the
+same Polars function as a local run. Finished tables come back (sessions are small); per-message
+latencies go from worker to worker into one statistics task, never through the client. A worker that
+dies mid-run has its tasks rerun by Dask; the result is the same.
+
+Results equal a local run: the same functions on the same rows, combined in the same order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from evkit.cluster import tasks
+from evkit.cluster.plan import ChargerGroup, chunks, plan_groups
+from evkit.errors import ConfigError, DatasetError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+#: Tasks per worker thread: a few, so a slow or lost worker's share is small.
+TASKS_PER_THREAD = 4
+#: Parts per charger-listing task.
+PARTS_PER_LISTING = 64
+
+
+def connect(address: str) -> Client:
+    """A client of the scheduler at ``address`` (``tcp://HOST:PORT``), or ``local`` / ``local:N``
+    for a ``LocalCluster`` of N single-thread worker processes (default 2). ConfigError if unreachable."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - the cluster extra is part of dev
+        raise ConfigError("--dask needs dask.distributed: pip install 'evkit[cluster]'") from exc
+    if address == "local" or address.startswith("local:"):
+        count = address.partition(":")[2] or "2"
+        if not count.isdigit() or not 1 <= int(count) <= 256:
+            raise ConfigError(f"--dask {address!r}: local:N needs N workers between 1 and 256")
+        workers = int(count)
+        # The scheduler and nannies of a LocalCluster live in this process: keep their INFO lines
+        # (start, stop, each worker) off the command's output; a task's error reaches the caller as
+        # its exception (a DatasetError stays one), so workers need not log it too.
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+        cluster = LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.CRITICAL,
+        )
+        return Client(cluster)  # type: ignore[no-untyped-call]
+    if not address.startswith(("tcp://", "tls://", "ws://", "wss://", "inproc://", "ucx://")):
+        raise ConfigError(f"--dask {address!r} is no scheduler address (use tcp://HOST:PORT or local[:N])")
+    try:
+        return Client(address, timeout="15s")  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(f"no Dask scheduler answers at {address}: {exc}") from exc
+
+
+def _source(source: Path | str) -> str:
+    from evkit.store.objstore import is_s3
+
+    return str(source) if is_s3(source) else str(Path(source).resolve())
+
+
+def _threads(client: Client) -> int:
+    info = client.scheduler_info()
+    return max(1, sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()))
+
+
+def _plan(
+    client: Client, source: Path | str, skip_damaged: bool | None, chargers: Sequence[str] | None
+) -> tuple[Any, list[ChargerGroup]]:
+    """(future of the checked part list, the charger groups). ``skip_damaged`` None: the policy of
+    :func:`evkit.store.damaged_parts_policy` (``--skip-damaged``)."""
+    from evkit.store.reader import skips_damaged
+
+    if skip_damaged is None:
+        skip_damaged = skips_damaged()
+    parts = client.submit(tasks.list_parts, _source(source), skip_damaged, pure=False)
+    files, _schema = parts.result()  # the part names (small); raises the dataset's error here
+    if "charger_id" not in _schema:
+        raise DatasetError(f"{source} lacks required column(s): charger_id")
+    listings = client.map(
+        tasks.chargers_in, [parts] * len(chunks(files, PARTS_PER_LISTING)), chunks(files, PARTS_PER_LISTING)
+    )
+    found: set[str] = set()
+    with_null = False
+    for ids, nulls in _gather(client, listings):
+        found.update(ids)
+        with_null = with_null or nulls
+    if chargers is not None:
+        found &= set(chargers)
+        with_null = False
+    groups = plan_groups(sorted(found), _threads(client) * TASKS_PER_THREAD, with_null)
+    return parts, groups
+
+
+def _gather(client: Client, futures: Any) -> list[Any]:
+    gathered: list[Any] = client.gather(futures)  # type: ignore[no-untyped-call]
+    return gathered
+
+
+def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
+
+
+def sessions(
+    client: Client,
+    source: Path | str,
+    gap: timedelta = timedelta(minutes=20),
+    *,
+    chargers: Sequence[str] | None = None,
+    skip_damaged: bool | None = None,
+) -> pl.DataFrame:
+    """:func:`evkit.analysis.sessions` of the dataset at ``source``, computed on the cluster."""
+    from evkit.analysis.schema import SESSION_SCHEMA
+
+    parts, groups = _plan(client, source, skip_damaged, chargers)
+    if not groups:
+        return pl.DataFrame(schema=SESSION_SCHEMA)
+    futures = client.map(tasks.sessions_task, [parts] * len(groups), groups, gap_s=gap.total_seconds())
+    return _concat(_gather(client, futures)).sort("charger_id", "started_at")
+
+
+#: evkit.analysis functions whose result rows each belong to one charger (and how they are sorted):
+#: what they compute for a charger depends on that charger's rows only, so a group's result is final.
+PER_CHARGER = {
+    "energy_per_day": ["charger_id", "day"],
+    "energy_per_hour": ["charger_id", "hour"],
+    "connectivity_summary": ["charger_id"],
+    "connectivity": ["charger_id", "observed_at"],
+}
+
+
+def per_charger(
+    client: Client,
+    source: Path | str,
+    function: str,
+    *,
+    chargers: Sequence[str] | None = None,
+    skip_damaged: bool | None = None,
+) -> pl.DataFrame:
+    """``evkit.analysis.<function>`` of ``source`` on the cluster, for a function of ``PER_CHARGER``."""
+    if function not in PER_CHARGER:
+        raise ConfigError(f"{function!r} is not split by charger; one of: {', '.join(PER_CHARGER)}")
+    parts, groups = _plan(client, source, skip_damaged, chargers)
+    if not groups:
+        raise DatasetError(f"{source} holds no charger")
+    futures = client.map(tasks.per_charger_task, [parts] * len(groups), groups, function=function)
+    return _concat(_gather(client, futures)).sort(PER_CHARGER[function], maintain_order=True)
+
+
+def energy_per_day(
+    client: Client,
+    source: Path | str,
+    *,
+    chargers: Sequence[str] | None = None,
+    skip_damaged: bool | None = None,
+) -> pl.DataFrame:
+    """:func:`evkit.analysis.energy_per_day` of ``source``, computed on the cluster."""
+    return per_charger(client, source, "energy_per_day", chargers=chargers, skip_damaged=skip_damaged)
+
+
+def latency_stats(
+    client: Client, source: Path | str, by: str | None = None, *, skip_damaged: bool | None = None
+) -> pl.DataFrame:
+    """:func:`evkit.analysis.latency_stats` of ``source``, computed on the cluster.
+
+    By charger, each group's statistics are final. Otherwise percentiles need every value of a hop:
+    the groups' latencies are gathered by one statistics task on a worker (not by the client).
+    """
+    from evkit.analysis.latency import _by_columns
+    from evkit.analysis.schema import ALL_HOPS
+
+    parts, groups = _plan(client, source, skip_damaged, None)
+    if not groups:
+        raise DatasetError(f"{source} holds no rows")
+    keys = _by_columns(by)
+    if keys == ["charger_id"]:
+        frames = _gather(
+            client, client.map(tasks.latency_group_stats_task, [parts] * len(groups), groups, by=by)
+        )
+        order = pl.col("hop").replace_strict({h: i for i, h in enumerate(ALL_HOPS)}, default=len(ALL_HOPS))
+        return _concat(frames).sort([order, "charger_id"], nulls_last=True)
+    rows = client.map(tasks.latency_rows_task, [parts] * len(groups), groups, keys=keys)
+    result: pl.DataFrame = client.submit(tasks.latency_stats_task, by, *rows).result()
+    return result
+
+
+__all__ = ["PER_CHARGER", "connect", "energy_per_day", "latency_stats", "per_charger", "sessions"]

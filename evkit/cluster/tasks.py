@@ -1,0 +1,84 @@
+"""What runs on a Dask worker: each function reads the store itself (a path every worker sees, or
+``s3://`` with the worker's own ``AWS_*`` environment) and runs the same Polars functions as a local
+run. Arguments and results are small: part lists, charger ids, finished tables."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import polars as pl
+
+from evkit.cluster.plan import ChargerGroup
+
+#: (part files or s3:// URLs, their merged schema), as listed and checked once per run.
+Parts = tuple[list[str], dict[str, pl.DataType]]
+
+
+def list_parts(source: str, skip_damaged: bool) -> Parts:
+    """List and check the parts of ``source`` (footers only) on a worker."""
+    from evkit.store.reader import check_dataset
+
+    found = check_dataset(source, skip_damaged)
+    return [str(p) for p in found.good], dict(found.schema)
+
+
+def _scan(parts: Parts) -> pl.LazyFrame:
+    from evkit.store.objstore import is_s3, polars_options
+
+    files, schema = parts
+    return pl.scan_parquet(
+        files,
+        schema=schema,
+        missing_columns="insert",
+        extra_columns="ignore",
+        hive_partitioning=False,
+        **(polars_options() if files and is_s3(files[0]) else {}),
+    )
+
+
+def chargers_in(parts: Parts, files: list[str]) -> tuple[list[str], bool]:
+    """(distinct charger ids, whether rows without one exist) in ``files`` (reads that column only)."""
+    frame = _scan((files, parts[1])).select(pl.col("charger_id").unique()).collect()
+    ids = frame.get_column("charger_id")
+    return sorted(ids.drop_nulls().to_list()), ids.null_count() > 0
+
+
+def group_rows(parts: Parts, group: ChargerGroup) -> pl.LazyFrame:
+    """The rows of one group's chargers (predicate pushed into the Parquet scan)."""
+    return _scan(parts).filter(group.predicate())
+
+
+def sessions_task(parts: Parts, group: ChargerGroup, gap_s: float) -> pl.DataFrame:
+    from evkit.analysis.sessions import sessions
+
+    return sessions(group_rows(parts, group), gap=timedelta(seconds=gap_s)).collect()
+
+
+def per_charger_task(parts: Parts, group: ChargerGroup, function: str) -> pl.DataFrame:
+    """``evkit.analysis.<function>`` (one whose rows are per charger) on one group's rows."""
+    from evkit import analysis
+
+    result: pl.LazyFrame = getattr(analysis, function)(group_rows(parts, group))
+    return result.collect()
+
+
+def latency_rows_task(parts: Parts, group: ChargerGroup, keys: list[str]) -> pl.DataFrame:
+    """Per-message latencies of one group, only the columns the statistics need."""
+    from evkit.analysis.latency import latency
+
+    return latency(group_rows(parts, group)).select("hop", *keys, "latency_s").collect()
+
+
+def latency_stats_task(by: Any, *frames: pl.DataFrame) -> pl.DataFrame:
+    """The statistics over every group's latencies (runs on a worker: the values never reach the client)."""
+    from evkit.analysis.latency import latency_stats
+
+    return latency_stats(pl.concat(frames, how="vertical").lazy(), by=by).collect()
+
+
+def latency_group_stats_task(parts: Parts, group: ChargerGroup, by: Any) -> pl.DataFrame:
+    """Statistics by charger of one group (exact: a charger is in one group only)."""
+    from evkit.analysis.latency import latency_stats
+
+    return latency_stats(group_rows(parts, group), by=by).collect()

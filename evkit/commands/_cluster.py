@@ -1,0 +1,87 @@
+"""``--dask ADDRESS`` for the analysis commands: run the analysis on a Dask cluster.
+
+The command connects to the scheduler (or starts a ``LocalCluster`` for ``local[:N]``), runs the
+same analysis split by charger there (``evkit.cluster``), and prints exactly what a local run prints.
+Workers read the dataset themselves: give a path all of them see, or ``s3://`` (with ``AWS_*`` set
+on the workers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+
+def add_dask(parser: argparse.ArgumentParser) -> None:
+    """Add ``--dask ADDRESS`` to a command that reads a dataset."""
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run on a Dask cluster: scheduler tcp://HOST:PORT, or local[:N] for N local worker "
+        "processes; workers read the dataset themselves (a shared path or s3://)",
+    )
+
+
+@contextlib.contextmanager
+def dask_client(address: str) -> Iterator[Client]:
+    """A connected client; a LocalCluster it started is closed afterwards."""
+    from evkit.cluster import connect
+
+    client = connect(address)
+    try:
+        yield client
+    finally:
+        cluster: Any = client.cluster
+        client.close()  # type: ignore[no-untyped-call]
+        if cluster is not None and address.startswith("local"):
+            cluster.close()
+
+
+def sessions_on_dask(args: argparse.Namespace, start: datetime | None, end: datetime | None) -> int:
+    """``evkit sessions --dask``: the sessions computed on the cluster, written as a local run does."""
+    from evkit import cluster
+    from evkit.commands.analysis import _write_sessions
+
+    with dask_client(args.dask) as client:
+        gap = timedelta(minutes=args.gap_minutes)
+        frame = cluster.sessions(
+            client, args.directory, gap, chargers=args.charger, skip_damaged=args.skip_damaged
+        )
+    if start is not None:
+        frame = frame.filter(pl.col("started_at") >= start)
+    if end is not None:
+        frame = frame.filter(pl.col("started_at") < end)
+    _write_sessions(frame, args)
+    if args.out:
+        print(f"{frame.height} session(s) written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def latency_on_dask(args: argparse.Namespace) -> int:
+    """``evkit latency --dask``: the statistics computed on the cluster, printed as a local run does."""
+    from evkit import cluster
+    from evkit.commands.analysis import _output, summarize_latency
+
+    with dask_client(args.dask) as client:
+        stats = cluster.latency_stats(client, args.directory, by=args.by, skip_damaged=args.skip_damaged)
+    if args.format == "json":
+        text = json.dumps(summarize_latency(stats, args.by), indent=2)
+    else:
+        with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True):
+            text = str(stats.with_columns(pl.col(pl.Float64).round(3)))
+        skew = int(stats["negative_n"].sum()) if stats.height else 0
+        if skew:
+            text += f"\n{skew} negative latency value(s): clocks disagree (clock skew); kept in the figures."
+    with _output(args.out) as out:
+        out.write(text + "\n")
+    return 0

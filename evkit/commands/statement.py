@@ -1,0 +1,257 @@
+"""``evkit statement DIR --tariff ... --from 2026-11-01 --to 2026-12-01 --by token``: what each card charged.
+
+Exit codes: 0 done; 2 no Parquet, missing columns, an empty dataset, a bad tariff or option (nothing is
+written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from tqdm.auto import tqdm
+
+from evkit.commands._args import number
+from evkit.commands._billing import add_tariff_options, resolve_tariff, tariff_of, zone_of
+from evkit.commands._dataset import add_skip_damaged
+from evkit.display import csv_safe
+from evkit.errors import ConfigError
+
+FORMATS = ("table", "csv", "json", "parquet", "xlsx")
+LOCAL_ISO = "%Y-%m-%dT%H:%M:%S%:z"
+
+
+def register(top: Any, groups: dict[str, Any]) -> None:
+    """Add ``evkit statement`` to the top level."""
+    del groups
+    parser: argparse.ArgumentParser = top.add_parser(
+        "statement",
+        help="sessions, energy and cost per RFID card and/or charger over a period (billing)",
+        description=(
+            "One row per card (or charger, or both): sessions, energy, cost at the tariff (energy priced "
+            "by when it flowed), CO2, first and last session, and a total. A session counts in the period "
+            "it starts in. --from/--to are local times in --tz (a date is local midnight). "
+            "Example: evkit statement data --tariff prices.csv --currency EUR --from 2026-11-01 "
+            "--to 2026-12-01 --tz Europe/Oslo --by token --format xlsx --out november.xlsx"
+        ),
+        epilog="Exit 0 done; 2 no Parquet, missing columns, empty dataset, a bad tariff or option.",
+    )
+    parser.add_argument("directory", metavar="DIR", help="dataset directory (or one Parquet file)")
+    parser.add_argument(
+        "--from", dest="start", metavar="TIME", help="sessions starting at or after TIME (local)"
+    )
+    parser.add_argument("--to", dest="end", metavar="TIME", help="sessions starting before TIME (local)")
+    parser.add_argument(
+        "--by", default="token", metavar="KEYS", help="token, charger or token,charger (default token)"
+    )
+    parser.add_argument("--format", choices=FORMATS, default="table", help="output (default table)")
+    parser.add_argument("--out", metavar="FILE", help="write to FILE (needed for parquet and xlsx)")
+    parser.add_argument(
+        "--charger", action="append", metavar="ID", help="only this charger (repeat for several)"
+    )
+    parser.add_argument(
+        "--gap-minutes",
+        type=number(above=0),
+        default=20.0,
+        metavar="M",
+        help="silence that counts as a hole (default 20)",
+    )
+    add_tariff_options(parser)
+    add_skip_damaged(parser)
+    parser.set_defaults(func=_statement_command)
+
+
+def _statement_command(args: argparse.Namespace) -> int:
+    from evkit.analysis.cost import session_costs
+    from evkit.analysis.sessions import sessions
+    from evkit.analysis.statement import parse_by, statement
+    from evkit.commands.analysis import _collect, load, parse_time
+
+    by = parse_by(args.by)
+    if args.format in ("parquet", "xlsx") and not args.out:
+        raise ConfigError(f"--format {args.format} needs --out FILE (it is binary)")
+    tariff = tariff_of(args)
+    zone = zone_of(args)
+    start = parse_time(args.start, "--from", zone) if args.start else None
+    end = parse_time(args.end, "--to", zone) if args.end else None
+    if start is not None and end is not None and end <= start:
+        raise ConfigError(f"--to {args.end} is not after --from {args.start}")
+    with tqdm(total=3, desc="statement", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
+        lf = load(args.directory)
+        if args.charger:
+            lf = lf.filter(pl.col("charger_id").is_in(args.charger))
+        bar.update()
+        found = sessions(lf, gap=timedelta(minutes=args.gap_minutes))
+        if start is not None:
+            found = found.filter(pl.col("started_at") >= start)
+        if end is not None:
+            found = found.filter(pl.col("started_at") < end)
+        # the sessions are few: collected once, then priced (a lazy plan would repeat them per join)
+        frame = _collect(found, args.directory)
+        tariff = tariff or resolve_tariff(args, lf)
+        if tariff is not None:
+            frame = _collect(session_costs(frame, tariff, lf), args.directory)
+        rows, total = statement(frame, by, start, end)
+        bar.update()
+        meta = {
+            "from": start.astimezone(_zi(zone)).isoformat() if start else None,
+            "to": end.astimezone(_zi(zone)).isoformat() if end else None,
+            "tz": zone,
+            "by": by,
+            "currency": tariff.currency if tariff else None,
+            "tariff": tariff.source if tariff else None,
+        }
+        _write(rows, total, meta, args)
+        bar.update()
+    if total.height == 0 or total["sessions"][0] == 0:
+        print("no session starts in this period (and for these chargers)", file=sys.stderr)
+    if tariff is None:
+        print("no --tariff: energy only, no cost", file=sys.stderr)
+    elif total.height and total["sessions_without_cost"][0]:
+        print(
+            f"{total['sessions_without_cost'][0]} session(s) have no cost (energy when the tariff has no "
+            "price, or no energy figure): see evkit sessions --tariff for each one's note",
+            file=sys.stderr,
+        )
+    if args.out:
+        print(
+            f"statement of {total['sessions'][0] if total.height else 0} session(s) written to {args.out}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _zi(zone: str) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(zone)
+
+
+def _key_names(rows: pl.DataFrame) -> list[str]:
+    return [c for c in ("token", "charger_id") if c in rows.columns]
+
+
+def shown(rows: pl.DataFrame, total: pl.DataFrame, zone: str) -> pl.DataFrame:
+    """Rows and the total as people read them: "(no card)", a "total" row, times local in ``zone``."""
+    from evkit.analysis.statement import NO_CARD
+
+    keys = _key_names(rows)
+    body = rows
+    if "token" in body.columns:
+        body = body.with_columns(pl.col("token").fill_null(NO_CARD))
+    total_row = total.with_columns(
+        *[pl.lit("total" if i == 0 else None, pl.String).alias(k) for i, k in enumerate(keys)]
+    ).select(body.columns)
+    both = pl.concat([body, total_row], how="vertical_relaxed")
+    return both.with_columns(pl.col("first_session", "last_session").dt.convert_time_zone(zone))
+
+
+def _write(rows: pl.DataFrame, total: pl.DataFrame, meta: dict[str, Any], args: argparse.Namespace) -> None:
+    from evkit.commands.analysis import _as_records, _output
+
+    zone = meta["tz"]
+    if args.format == "parquet":
+        _guarded(args.out, lambda: rows.write_parquet(args.out))
+        return
+    people = shown(rows, total, zone)
+    if args.format == "xlsx":
+        _guarded(args.out, lambda: _xlsx(people, meta, args.out))
+        return
+    with _output(args.out) as out:
+        if args.format == "json":
+            local = [
+                pl.col("first_session", "last_session").dt.convert_time_zone(zone).dt.strftime(LOCAL_ISO)
+            ]
+            payload = {
+                **meta,
+                "rows": _as_records(rows.with_columns(local)),
+                "total": _as_records(total.with_columns(local))[0],
+            }
+            json.dump(payload, out, indent=2)
+            out.write("\n")
+        elif args.format == "csv":
+            text = csv_safe(
+                people.with_columns(pl.col("first_session", "last_session").dt.strftime(LOCAL_ISO))
+            )
+            writer = csv.writer(out)
+            writer.writerow(text.columns)
+            writer.writerows([["" if v is None else _cell(v) for v in row] for row in text.iter_rows()])
+        else:
+            out.write(_table(people, meta) + "\n")
+
+
+def _cell(value: Any) -> Any:
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def _guarded(path: str, write: Any) -> None:
+    try:
+        write()
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _labelled(frame: pl.DataFrame, meta: dict[str, Any]) -> pl.DataFrame:
+    from evkit.timeutil import zone_label
+
+    money = f" ({meta['currency']})" if meta["currency"] else ""
+    names = {
+        "first_session": f"first session {zone_label(meta['tz'])}",
+        "last_session": f"last session {zone_label(meta['tz'])}",
+        "cost": f"cost{money}",
+        "cost_error_bound": f"cost ±{money}",
+    }
+    return frame.rename({k: v for k, v in names.items() if k in frame.columns})
+
+
+def _xlsx(people: pl.DataFrame, meta: dict[str, Any], out: str) -> None:
+    """The statement as a workbook (XlsxWriter through Polars: well-kept, no Excel needed)."""
+    import xlsxwriter
+
+    sheet = csv_safe(people).with_columns(
+        pl.col("first_session", "last_session").dt.replace_time_zone(None)  # Excel has no zones: local
+    )
+    period = f"{meta['from'] or 'start'} to {meta['to'] or 'end'} ({meta['tz']})"
+    tmp = Path(out).with_name(f".{Path(out).name}.tmp")
+    # formulas and links are never made from cell text (csv_safe also quotes formula-like strings)
+    options = {"strings_to_formulas": False, "strings_to_urls": False, "remove_timezone": True}
+    with xlsxwriter.Workbook(str(tmp), options) as book:
+        page = book.add_worksheet("statement")
+        page.write_string(0, 0, f"evkit statement {period}")
+        if meta["tariff"]:
+            page.write_string(1, 0, f"tariff {meta['tariff']}; sessions counted by their start")
+        _labelled(sheet, meta).write_excel(
+            workbook=book,
+            worksheet=page,
+            position="A4",
+            dtype_formats={pl.Datetime: "yyyy-mm-dd hh:mm", pl.Float64: "0.00"},
+            autofit=True,
+        )
+    tmp.replace(out)
+
+
+def _table(people: pl.DataFrame, meta: dict[str, Any]) -> str:
+    shown_frame = people.with_columns(
+        pl.col("first_session", "last_session").dt.strftime("%Y-%m-%d %H:%M"),
+        pl.col(pl.Float64).round(2),
+    ).with_columns(pl.col(pl.String).fill_null(""))
+    with pl.Config(
+        tbl_rows=-1,
+        tbl_cols=-1,
+        tbl_width_chars=200,
+        fmt_str_lengths=40,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+    ):
+        text = str(_labelled(shown_frame, meta))
+    period = f"{meta['from'] or 'the start of the data'} to {meta['to'] or 'its end'}"
+    head = f"Statement {period}, times in {meta['tz']}; sessions counted by their start"
+    if meta["tariff"]:
+        head += f"; tariff {meta['tariff']}"
+    return head + "\n" + text

@@ -1,0 +1,106 @@
+"""The live view while recording: real simulators on the real Mosquitto, a real capture, its store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+import evkit
+from evkit.explore.live import LiveController, last_values, tag
+from evkit.explore.live_view import LiveView
+from evkit.sources.mqtt_rows import TopicRules
+from tests.conftest import REPO_ROOT
+from tests.helpers import StartEvccSim, StartGoeSim, wait_until
+
+SAMPLE = REPO_ROOT / "data" / "sample-session"
+
+
+def _rows(**columns: list[object]) -> pl.DataFrame:
+    n = len(next(iter(columns.values())))
+    base: dict[str, list[object]] = {
+        "received_at": [datetime(2026, 1, 1, 12, 0, i, tzinfo=UTC) for i in range(n)],
+        "observed_at": [None] * n,
+        "charger_id": ["c"] * n,
+        "observation_id": [None] * n,
+        "value": [None] * n,
+        "value_text": [None] * n,
+        "label": [None] * n,
+        "error": [None] * n,
+        "source": [None] * n,
+        "key": [None] * n,
+    }
+    base.update(columns)
+    return pl.DataFrame(base, schema_overrides={"observation_id": pl.Int32, "value": pl.Float64,
+                                                "observed_at": pl.Datetime("us", "UTC")})  # fmt: skip
+
+
+def test_each_sources_readings_by_their_own_names() -> None:
+    # evcc publishes chargePower in W and sessionEnergy in Wh; go-e nrg.power_total W, wh Wh, car label;
+    # Easee 120 kW, 121 kWh, 109 op mode with its label.
+    rows = _rows(
+        charger_id=["lp", "lp", "lp", "lp", "goe", "goe", "goe", "EH1", "EH1", "EH1", "EH1"],
+        source=["evcc", "evcc", "evcc", "evcc", "go-e", "go-e", "go-e", None, None, None, None],
+        key=["chargePower", "sessionEnergy", "charging", "connected", "nrg.power_total", "wh", "car",
+             None, None, None, None],
+        observation_id=[None] * 7 + [120, 121, 109, 109],
+        value=[7400.0, 3200.0, 1.0, 1.0, 11000.0, 500.0, 2.0, 7.4, 3.2, 3.0, None],
+        label=[None] * 6 + ["Charging", None, None, "Charging", None],
+        error=[None] * 10 + ["bad body"],
+    )  # fmt: skip
+    tagged = tag(rows)
+    assert tagged.filter(pl.col("measure") == "error").height == 1
+    table = last_values(tagged.filter(pl.col("measure") != "error").group_by("charger_id", "measure").last())
+    got = {row["charger"]: row for row in table.iter_rows(named=True)}
+    assert got["lp"]["state"] == "Charging" and got["lp"]["power (kW)"] == 7.4
+    assert got["lp"]["session (kWh)"] == 3.2
+    assert got["goe"]["power (kW)"] == 11.0 and got["goe"]["session (kWh)"] == 0.5
+    assert got["goe"]["state"] == "Charging"
+    assert got["EH1"]["power (kW)"] == 7.4 and got["EH1"]["state"] == "Charging"
+
+
+def test_feed_reads_only_new_parts(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    day = next(p for p in sorted(SAMPLE.iterdir()) if p.is_dir())
+    part = next(day.glob("*.parquet"))
+    (store / day.name).mkdir(parents=True)
+    (store / day.name / part.name).write_bytes(part.read_bytes())
+    controller = LiveController(store=store)
+    first = controller.feed.poll()
+    assert first == pl.read_parquet(part).height
+    assert controller.feed.poll() == 0  # nothing new: nothing read again
+    chargers = last_values(controller.feed.latest)["charger"].to_list()
+    assert chargers and all(c.startswith("EH") for c in chargers)
+
+
+def test_live_view_updates_while_the_simulators_publish(
+    start_evcc_sim: StartEvccSim, start_goe_sim: StartGoeSim, mqtt_broker: tuple[str, int],
+    unique_name: str, tmp_path: Path,
+) -> None:  # fmt: skip
+    host, port = mqtt_broker
+    start_evcc_sim(f"{unique_name}/evcc", sessions=True, interval_s=0.3)
+    start_goe_sim("880001", f"{unique_name}/go-eCharger", http_port=None, tick_s=0.2, speed=20)
+    rules = TopicRules(evcc_roots=(f"{unique_name}/evcc",), goe_prefixes=(f"{unique_name}/go-eCharger",))
+    out = tmp_path / "home"
+    recorder = evkit.record_mqtt(host, [f"{unique_name}/#"], out, port=port, rules=rules, flush_interval=0.5)
+    view = LiveView(recorder, every_s=0.3)
+    try:
+        assert wait_until(lambda: view.last is not None and view.last.chargers.height >= 2, timeout=20)
+        ticks = view.ticks
+        assert wait_until(lambda: view.ticks >= ticks + 3, timeout=10)  # keeps updating on its own
+        snap = view.last
+        assert snap is not None
+        chargers = set(snap.chargers["charger"].to_list())
+        assert "880001" in chargers and f"{unique_name}/evcc/loadpoints/1" in chargers
+        assert "msg/s" in view.counters.value and "decode errors" in view.counters.value
+        assert snap.power.height > 0
+        chart = view.chart.outputs[0]["data"]["application/vnd.plotly.v1+json"]
+        assert chart["data"] and any(trace["y"] for trace in chart["data"])
+        assert "Last values per charger" in view.chargers.value
+    finally:
+        recorder.stop()
+        view.close()
+    assert not recorder.running
+    view.update()
+    assert "recording stopped" in view.counters.value

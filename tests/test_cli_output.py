@@ -1,0 +1,74 @@
+"""CLI output a person reads: tables fit the terminal, other libraries' INFO logs stay quiet unless -v."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evkit.cli import main, setup_logging
+from evkit.commands._table import render
+from evkit.sim.goe import GoeSimulator
+from tests.conftest import REPO_ROOT
+
+SAMPLE = REPO_ROOT / "data" / "sample-session"
+
+
+def test_sessions_table_fits_an_80_column_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["sessions", str(SAMPLE), "--charger", "EH290BP4"]) == 0
+    out = capsys.readouterr().out
+    table = [line for line in out.splitlines() if line.startswith(("│", "┌", "└", "╞"))]
+    assert table and max(len(line) for line in table) <= 80
+    # Every block repeats the charger and the start, and no date is broken across lines.
+    assert out.count("charger_id") >= 2 and "2026-11-02 00:26" in out
+    for column in ("energy_kwh", "peak_power_kw", "flags", "rfid_token"):
+        assert column in out
+
+
+@given(
+    st.integers(min_value=40, max_value=200),
+    st.lists(st.text(alphabet="abcdefgh", min_size=1, max_size=30), min_size=2, max_size=12, unique=True),
+)
+@settings(max_examples=50, deadline=None)
+def test_render_never_exceeds_the_width_when_each_column_fits(width: int, names: list[str]) -> None:
+    frame = pl.DataFrame({name: [name * 1] for name in names})
+    widest_pair = max(len(names[0]) + len(n) for n in names[1:]) + 10
+    text = render(frame, width=width)
+    if widest_pair <= width:
+        assert max(len(line) for line in text.splitlines()) <= width
+    for name in names:
+        assert name in text
+
+
+def _set_goe(url: str, store: Path, value: str, *verbose: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "evkit", *verbose, "set", "goe", "--http", url,
+               "--audit-dir", str(store), "amp", value]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, env=env)
+
+
+def test_library_info_is_quiet_unless_verbose(tmp_path: Path) -> None:
+    """`evkit set goe` printed three httpx INFO lines ("HTTP Request: GET ...") per call."""
+    with GoeSimulator("300002", mqtt_host=None, http_port=0) as sim:
+        quiet = _set_goe(str(sim.http_url), tmp_path, "10")
+        loud = _set_goe(str(sim.http_url), tmp_path, "11", "-v")
+    assert quiet.returncode == 0 and loud.returncode == 0, quiet.stderr + loud.stderr
+    assert quiet.stdout.startswith("confirmed:")
+    assert "HTTP Request" not in quiet.stderr, quiet.stderr
+    assert "HTTP Request" in loud.stderr  # the same lines are there with -v
+
+
+def test_evkit_info_still_shows() -> None:
+    setup_logging(False)
+    assert logging.getLogger("evkit.store").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
