@@ -70,18 +70,14 @@ def sessions_on_dask(args: argparse.Namespace, start: datetime | None, end: date
 def latency_on_dask(args: argparse.Namespace) -> int:
     """``evkit latency --dask``: the statistics computed on the cluster, printed as a local run does."""
     from evkit import cluster
-    from evkit.commands.analysis import _output, summarize_latency
+    from evkit.commands.analysis import _output, latency_text, summarize_latency
 
     with dask_client(args.dask) as client:
         stats = cluster.latency_stats(client, args.directory, by=args.by, skip_damaged=args.skip_damaged)
     if args.format == "json":
         text = json.dumps(summarize_latency(stats, args.by), indent=2)
     else:
-        with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True):
-            text = str(stats.with_columns(pl.col(pl.Float64).round(3)))
-        skew = int(stats["negative_n"].sum()) if stats.height else 0
-        if skew:
-            text += f"\n{skew} negative latency value(s): clocks disagree (clock skew); kept in the figures."
+        text = latency_text(stats)
     with _output(args.out) as out:
         out.write(text + "\n")
     return 0

@@ -574,14 +574,17 @@ def _latency_command(args: argparse.Namespace) -> int:
             payload = latency_summary(lf, args.by)
             text = json.dumps(payload, indent=2)
         else:
-            stats = _latency_stats(lf, args.by, args.directory)
-            text = render(stats.with_columns(pl.col(pl.Float64).round(3)), tbl_hide_column_data_types=False)
-            skew = int(stats["negative_n"].sum()) if stats.height else 0
-            if skew:
-                text += (
-                    f"\n{skew} negative latency value(s): clocks disagree (clock skew); kept in the figures."
-                )
+            text = latency_text(_latency_stats(lf, args.by, args.directory))
         bar.update()
     with _output(args.out) as out:
         out.write(text + "\n")
     return 0
+
+
+def latency_text(stats: pl.DataFrame) -> str:
+    """The latency statistics as ``evkit latency`` prints them (local or on a cluster: the same text)."""
+    text = render(stats.with_columns(pl.col(pl.Float64).round(3)), tbl_hide_column_data_types=False)
+    skew = int(stats["negative_n"].sum()) if stats.height else 0
+    if skew:
+        text += f"\n{skew} negative latency value(s): clocks disagree (clock skew); kept in the figures."
+    return text
