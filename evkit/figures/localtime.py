@@ -35,19 +35,28 @@ def in_zone(fig: go.Figure, zone: str) -> go.Figure:
     sample = datetime.now(UTC).astimezone(tz)
     label = sample.tzname() or zone
     for trace in fig.data:
-        xs = getattr(trace, "x", None)
-        if xs is not None and any(isinstance(x, datetime | str) for x in xs if x is not None):
-            trace.x = [_moved(x, tz) for x in xs]
+        # x of lines and markers; base of horizontal bars (a timeline: start + duration)
+        for name in ("x", "base"):
+            values = getattr(trace, name, None) if name in trace else None
+            if (
+                values is not None
+                and not isinstance(values, str | int | float)
+                and any(isinstance(v, datetime | str) for v in values if v is not None)
+            ):
+                setattr(trace, name, [_moved(v, tz) for v in values])
         template = getattr(trace, "hovertemplate", None)
         if isinstance(template, str):
             trace.hovertemplate = template.replace("}Z", "}")
     for shape in fig.layout.shapes or ():
         shape.x0, shape.x1 = _moved(shape.x0, tz), _moved(shape.x1, tz)
-    rng = fig.layout.xaxis.range
-    if rng is not None:
-        fig.layout.xaxis.range = [_moved(v, tz) for v in rng]
-    if fig.layout.xaxis.title.text == TIME_AXIS_TITLE:
-        fig.layout.xaxis.title.text = f"time ({zone}, {label})"
+
+    def move_axis(axis: Any) -> None:  # every x axis of a figure with subplots too
+        if axis.range is not None:
+            axis.range = [_moved(v, tz) for v in axis.range]
+        if axis.title.text == TIME_AXIS_TITLE:
+            axis.title.text = f"time ({zone}, {label})"
+
+    fig.for_each_xaxis(move_axis)
     return fig
 
 
