@@ -35,6 +35,23 @@ def test_sessions_table_fits_an_80_column_terminal(
         assert column in out
 
 
+@pytest.mark.parametrize(
+    ("by", "keys"), [("charger", ["charger_id"]), ("token,charger", ["token", "charger_id"])]
+)
+def test_statement_table_fits_an_80_column_terminal(
+    by: str, keys: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["statement", str(SAMPLE), "--tariff", "0.30", "--currency", "EUR", "--by", by]) == 0
+    out = capsys.readouterr().out
+    table = [line for line in out.splitlines() if line.startswith(("│", "┌", "└", "╞"))]
+    assert table and max(len(line) for line in table) <= 80
+    for key in keys:  # every block repeats the grouping columns
+        assert out.count(key) >= 2
+    for column in ("sessions", "energy_kwh", "cost (EUR)", "total"):
+        assert column in out
+
+
 @given(
     st.integers(min_value=40, max_value=200),
     st.lists(st.text(alphabet="abcdefgh", min_size=1, max_size=30), min_size=2, max_size=12, unique=True),

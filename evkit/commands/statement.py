@@ -241,15 +241,10 @@ def _table(people: pl.DataFrame, meta: dict[str, Any]) -> str:
         pl.col("first_session", "last_session").dt.strftime("%Y-%m-%d %H:%M"),
         pl.col(pl.Float64).round(2),
     ).with_columns(pl.col(pl.String).fill_null(""))
-    with pl.Config(
-        tbl_rows=-1,
-        tbl_cols=-1,
-        tbl_width_chars=200,
-        fmt_str_lengths=40,
-        tbl_hide_dataframe_shape=True,
-        tbl_hide_column_data_types=True,
-    ):
-        text = str(_labelled(shown_frame, meta))
+    from evkit.commands._table import render
+
+    keys = sum(1 for column in people.columns[:2] if column in ("token", "charger_id"))
+    text = render(_labelled(shown_frame, meta), keys=max(1, keys))  # wraps to the terminal's width
     period = f"{meta['from'] or 'the start of the data'} to {meta['to'] or 'its end'}"
     head = f"Statement {period}, times in {meta['tz']}; sessions counted by their start"
     if meta["tariff"]:
