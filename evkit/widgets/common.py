@@ -16,8 +16,9 @@ import html
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import ipywidgets as widgets
 
@@ -160,10 +161,16 @@ def preview_html(lines: Sequence[PreviewLine]) -> str:
     return "<div><b>Will send</b> (QoS 1, not retained):</div>" + "".join(rows)
 
 
-def result_html(result: CommandResult) -> str:
-    """One log entry for a result: time, outcome, topic ← payload, latency, detail."""
+def clock(moment: datetime, zone: str | None = None) -> str:
+    """``HH:MM:SS ZONE`` of an aware time in ``zone`` (``None``: the machine's zone), always labelled."""
+    local = moment.astimezone(ZoneInfo(zone)) if zone is not None else moment.astimezone()
+    return f"{local:%H:%M:%S} {local.tzname() or zone or ''}".rstrip()
+
+
+def result_html(result: CommandResult, zone: str | None = None) -> str:
+    """One log entry for a result: time (in ``zone``, labelled), outcome, topic ← payload, latency, detail."""
     colour = _COLOURS[result.outcome]
-    when = result.time.astimezone().strftime("%H:%M:%S")
+    when = clock(result.time, zone)
     latency = f" in {result.latency_s:.2f} s" if result.latency_s is not None else ""
     detail = f" — {html_text(result.detail, SENTENCE_LIMIT)}" if result.detail else ""
     return (
@@ -178,20 +185,21 @@ def result_html(result: CommandResult) -> str:
 class ResultLog(widgets.HTML):  # type: ignore[misc]
     """The result log, newest first; ``entries`` keeps the plain-text lines for tests and notebooks."""
 
-    def __init__(self, limit: int = 50, **kwargs: Any) -> None:
+    def __init__(self, limit: int = 50, zone: str | None = None, **kwargs: Any) -> None:
         super().__init__(value="", **kwargs)
         self.limit = limit
+        self.zone = zone  # times of the entries, labelled (None: the machine's zone)
         self.entries: list[str] = []
         self._html: list[str] = []
         self.add_class("evkit-log")
 
     def add(self, result: CommandResult) -> None:
         """Log a command result."""
-        self._push(result.summary(), result_html(result))
+        self._push(result.summary(), result_html(result, self.zone))
 
     def note(self, text: str, *, error: bool = False) -> None:
         """Log a message that is not a command result (writes off, validation errors)."""
-        when = datetime.now().strftime("%H:%M:%S")
+        when = clock(datetime.now(UTC), self.zone)
         style = "color:#b00020" if error else "color:#555555"
         kind = "evkit-error" if error else "evkit-note"
         self._push(text, f'<div class="evkit-result {kind}" style="{style}">{when} {html.escape(text)}</div>')
@@ -245,14 +253,18 @@ class ControlPanel(widgets.VBox):  # type: ignore[misc]
         sections: Sequence[widgets.Widget],
         css_class: str,
         status: widgets.Widget | None = None,
+        tz: str | None = None,
     ) -> None:
+        from evkit.timeutil import resolve_zone
+
         self.controller = controller
+        self.zone = resolve_zone(tz)  # what the panel's times are shown in (data and commands stay UTC)
         self.writes = writes_switch()
         self.apply_button = apply_button()
         self.discard_button = discard_button()
         self.preview = widgets.HTML(value=preview_html([]))
         self.preview.add_class("evkit-preview")
-        self.result_log = ResultLog()
+        self.result_log = ResultLog(zone=self.zone)
         self.writes.observe(self._on_writes, names="value")
         self.apply_button.on_click(self._on_apply)
         self.discard_button.on_click(self._on_discard)

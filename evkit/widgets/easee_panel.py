@@ -31,7 +31,7 @@ from evkit.control.easee import EaseeController, EaseeTransport
 from evkit.easee.catalog import Obs, OpMode
 from evkit.easee.commands import SERIAL_PATTERN, EaseeCommand
 from evkit.errors import ControlError, ValidationError
-from evkit.widgets.common import ControlPanel, PreviewLine, preview_html
+from evkit.widgets.common import ControlPanel, PreviewLine, clock, preview_html
 
 _AMQP_NOTE = "(AMQP: persistent, mandatory, publisher confirms; the ticks are taken again when sent)"
 
@@ -165,7 +165,7 @@ class EaseePanelController:
         self._remove()
 
 
-def _fleet_html(rows: list[FleetRow]) -> str:
+def _fleet_html(rows: list[FleetRow], zone: str | None = None) -> str:
     if not rows:
         return "<div class='evkit-easee-fleet'><i>No charger heard yet.</i></div>"
 
@@ -181,7 +181,7 @@ def _fleet_html(rows: list[FleetRow]) -> str:
         + cell(None if r.power_kw is None else f"{r.power_kw:.2f}")
         + cell(None if r.dynamic_current is None else f"{r.dynamic_current:g}")
         + cell(r.enabled)
-        + cell(None if r.last_seen is None else r.last_seen.astimezone().strftime("%H:%M:%S"))
+        + cell(None if r.last_seen is None else clock(r.last_seen, zone))
         + "</tr>"
         for r in rows
     )
@@ -208,8 +208,12 @@ class EaseePanel(ControlPanel):
         audit: AuditLog | Path | str | None = "data",
         timeout: float = 30.0,
         chargers: list[str] | None = None,
+        tz: str | None = None,
     ) -> None:
+        from evkit.timeutil import resolve_zone
+
         self._link: Any = None
+        self.zone = resolve_zone(tz)
         if transport is None:
             if recorder is None:
                 raise ControlError("EaseePanel needs recorder=evkit.record_amqp(...) or transport=...")
@@ -222,7 +226,7 @@ class EaseePanel(ControlPanel):
             self._link = transport = link
         self.easee = EaseeController(transport, audit=audit, timeout=timeout)
         self.controller = EaseePanelController(self.easee, chargers)
-        self.fleet_table = widgets.HTML(_fleet_html(self.controller.rows()))
+        self.fleet_table = widgets.HTML(_fleet_html(self.controller.rows(), self.zone))
         self.fleet_table.add_class("evkit-easee-fleet-table")
         self.chargers = widgets.SelectMultiple(
             options=sorted(self.controller.fleet), description="chargers", rows=6
@@ -244,7 +248,7 @@ class EaseePanel(ControlPanel):
             widgets.HBox([self.chargers, widgets.VBox([self.action, self.amps, self.ttl])]),
         ]
         super().__init__(
-            self.controller, title="Easee fleet", sections=sections, css_class="evkit-easee-panel"
+            self.controller, title="Easee fleet", sections=sections, css_class="evkit-easee-panel", tz=tz
         )
         self._sync_controls()
 
@@ -283,7 +287,7 @@ class EaseePanel(ControlPanel):
 
     def redraw(self) -> None:
         """Redraw the fleet table and the charger list (keeps the selection)."""
-        self.fleet_table.value = _fleet_html(self.controller.rows())
+        self.fleet_table.value = _fleet_html(self.controller.rows(), self.zone)
         serials = sorted(self.controller.fleet)
         if list(self.chargers.options) != serials:
             selected = [s for s in self.chargers.value if s in serials]

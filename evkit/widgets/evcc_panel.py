@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import ipywidgets as widgets
 
@@ -148,14 +149,31 @@ def vehicle_fields(name: str) -> list[FieldSpec]:
     ]
 
 
-def unix_to_iso(text: str | None) -> str:
-    """evcc's Unix-seconds time as ``yyyy-mm-ddThh:mm:ssZ`` (empty when none)."""
+def unix_to_iso(text: str | None, zone: str = "UTC") -> str:
+    """evcc's Unix-seconds time as ``yyyy-mm-ddThh:mm:ssZ``, or local ``yyyy-mm-ddThh:mm`` in ``zone``
+    (empty when none)."""
     if not text:
         return ""
     try:
-        return format_time(datetime.fromtimestamp(int(float(text)), UTC))
+        moment = datetime.fromtimestamp(int(float(text)), UTC)
     except (ValueError, OverflowError, OSError):
         return ""
+    if zone == "UTC":
+        return format_time(moment)
+    return f"{moment.astimezone(ZoneInfo(zone)):%Y-%m-%dT%H:%M}"
+
+
+def local_to_utc_text(text: str, zone: str) -> str:
+    """A plan time typed in ``zone`` (an explicit ``Z`` or offset wins) as evcc's UTC ``...Z`` text;
+    text that is not a time is passed on unchanged, so the setter refuses it with its own sentence."""
+    from evkit.timeutil import parse_local
+
+    if not text or zone == "UTC":
+        return text
+    try:
+        return format_time(parse_local(text, zone))
+    except ValueError:
+        return text
 
 
 def _empty_value(path: str, state: dict[str, str]) -> str | None:
@@ -257,9 +275,10 @@ class _Binding:
             layout=layout,
         )
         if spec.kind == "plan":
+            zone = self.panel.zone
             self.time = widgets.Text(
-                description="at (UTC)",
-                placeholder="2026-03-05T07:00:00Z",
+                description=f"at ({zone})" if zone == "UTC" else f"at {zone}",
+                placeholder="2026-03-05T07:00:00Z" if zone == "UTC" else "2026-03-05T07:00",
                 style={"description_width": "60px"},
                 layout=widgets.Layout(width="260px"),
             )
@@ -283,7 +302,8 @@ class _Binding:
         texts = [state.get(key) or _empty_value(key, state) for key in self.state_keys()]
         shown = ", ".join(t for t in texts if t) or "—"
         if self.spec.kind == "plan":
-            shown = f"{texts[0] or '—'} {self.spec.unit} at {unix_to_iso(texts[1]) or '—'}"
+            when = unix_to_iso(texts[1], self.panel.zone)
+            shown = f"{texts[0] or '—'} {self.spec.unit} at {when + ' ' + self.panel.zone if when else '—'}"
             if texts[0] is None and texts[1] is None:
                 shown = "no plan"
         missing = self.panel.controller.unavailable(self.spec.path)
@@ -326,7 +346,7 @@ class _Binding:
         elif kind == "plan":
             self.widget.value = 0  # no plan (evcc deleted it)
         if kind == "plan" and self.time is not None:
-            self.time.value = unix_to_iso(texts[1])
+            self.time.value = unix_to_iso(texts[1], self.panel.zone)
 
     def _on_edit(self, change: dict[str, Any]) -> None:
         del change
@@ -334,7 +354,8 @@ class _Binding:
             return
         value: object = self.widget.value
         if self.spec.kind == "plan" and self.time is not None:
-            value = {"value": self.widget.value, "time": self.time.value.strip()}
+            when = local_to_utc_text(self.time.value.strip(), self.panel.zone)
+            value = {"value": self.widget.value, "time": when}
         self.panel.controller.edit(self.spec.path, value)
         self.panel.refresh_preview()
 
@@ -362,7 +383,11 @@ class EvccPanel(ControlPanel):
         timeout: float = 5.0,
         client: EvccClient | None = None,
         transport: MqttTransport | None = None,
+        tz: str | None = None,
     ) -> None:
+        from evkit.timeutil import resolve_zone
+
+        self.zone = resolve_zone(tz)  # plan times and the log in this zone; evcc gets UTC
         self._owns_client = client is None
         if client is None:
             client = EvccClient(
@@ -404,6 +429,7 @@ class EvccPanel(ControlPanel):
             sections=[self.live, *sections],
             css_class="evkit-evcc-panel",
             status=self.status,
+            tz=tz,
         )
         self._update_status()
         self._update_live()

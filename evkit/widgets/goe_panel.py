@@ -271,6 +271,7 @@ class GoePanel(ControlPanel):
         timeout: float = 5.0,
         poll_s: float = 2.0,
         controller: GoeController | None = None,
+        tz: str | None = None,
     ) -> None:
         self._closed = threading.Event()
         self._stop_listening: Callable[[], None] = _nothing
@@ -320,6 +321,7 @@ class GoePanel(ControlPanel):
             sections=sections,
             css_class="evkit-goe-panel",
             status=header,
+            tz=tz,
         )
         self._update_status()
         self._stop_listening = controller.on_change(self._on_state)

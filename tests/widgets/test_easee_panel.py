@@ -120,3 +120,14 @@ def test_40_amperes_is_refused_not_clamped_and_discard_clears(tmp_path: Path) ->
     panel.discard_button.click()
     assert panel.chargers.value == () and panel.controller.selected == []
     assert "No changes" in panel.preview.value
+
+
+def test_last_seen_and_log_times_carry_their_zone() -> None:
+    """Issue 13: panel times are shown in the panel's zone, labelled."""
+    from evkit.widgets.common import clock
+    from evkit.widgets.easee_panel import FleetRow, _fleet_html
+
+    seen = datetime(2026, 12, 5, 6, 0, 0, tzinfo=UTC)
+    assert clock(seen, "Asia/Tokyo") == "15:00:00 JST"
+    assert clock(seen, "UTC") == "06:00:00 UTC"
+    assert "15:00:00 JST" in _fleet_html([FleetRow("EH000001", last_seen=seen)], "Asia/Tokyo")

@@ -278,3 +278,22 @@ def test_labels_fit_their_width(panel: EvccPanel) -> None:
             continue
         width = float(str(widget.style.description_width).removesuffix("px"))
         assert width >= 7 * len(widget.description), (widget.description, width)
+
+
+def test_plan_times_are_typed_and_shown_in_the_panels_zone() -> None:
+    """Issue 13: ``tz=`` shows plan times in that zone (labelled) and sends evcc UTC."""
+    broker = MemoryBroker()
+    with EvccSimulator(broker.transport(), vehicles=("ev",), interval_s=3600):
+        panel = EvccPanel(transport=broker.transport(), audit=None, timeout=2, tz="Asia/Tokyo")
+        time_field = panel.plan_time("vehicles/ev/planSoc")
+        assert "Asia/Tokyo" in time_field.description
+        panel.controls["vehicles/ev/planSoc"].value = 80
+        time_field.value = "2099-01-01T15:00"  # Tokyo wall time = 06:00 UTC
+        [line] = panel.controller.preview()
+        assert line.payload == '{"value":80,"time":"2099-01-01T06:00:00Z"}'
+        panel.writes.value = True
+        panel.apply_button.click()
+        assert panel.result_log.entries[0].startswith("confirmed")
+        assert "JST" in panel.result_log.value  # the log's times carry their zone
+        live = panel.bindings["vehicles/ev/planSoc"].live.value
+        assert "2099-01-01T15:00 Asia/Tokyo" in live
