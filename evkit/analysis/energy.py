@@ -169,11 +169,16 @@ def energy_per_hour(lf: pl.LazyFrame) -> pl.LazyFrame:
     return frame.select([pl.col(n).cast(t) for n, t in ENERGY_SCHEMA.items()]).sort(key)
 
 
-def energy_per_day(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Energy per charger and UTC day: the hourly figures summed; ``source`` lists the sources used."""
+def energy_per_day(lf: pl.LazyFrame, zone: str = "UTC") -> pl.LazyFrame:
+    """Energy per charger and day: the hourly figures summed; ``source`` lists the sources used.
+
+    Days are ``zone``'s (default UTC): an hour belongs to the local date it starts on, so a day has
+    23 or 25 hours across a daylight-saving change. Zones whose offset is not whole hours split no hour.
+    """
     hourly = energy_per_hour(lf)
+    hour = pl.col("hour") if zone == "UTC" else pl.col("hour").dt.convert_time_zone(zone)
     return (
-        hourly.group_by("charger_id", pl.col("hour").dt.date().alias("day"))
+        hourly.group_by("charger_id", hour.dt.date().alias("day"))
         .agg(
             pl.col("energy_kwh").sum(),
             pl.col("source").unique().sort().str.join("+").alias("source"),

@@ -215,17 +215,11 @@ class ExploreController:
 
     def energy_per_day(self, selection: Selection) -> pl.DataFrame:
         """Energy per charger and day, the days being the selection's zone's (hours summed)."""
-        from evkit.analysis import energy_per_hour
+        from evkit.analysis import energy_per_day
 
         def compute() -> pl.DataFrame:
-            hourly = energy_per_hour(self.rows(selection))
-            day = pl.col("hour").dt.convert_time_zone(selection.zone).dt.date().alias("day")
-            return (
-                hourly.group_by("charger_id", day)
-                .agg(pl.col("energy_kwh").sum(), pl.col("source").unique().sort().str.join("+"))
-                .sort("charger_id", "day")
-                .collect()
-            )
+            days = energy_per_day(self.rows(selection), zone=selection.zone)
+            return days.select("charger_id", "day", "energy_kwh", "source").collect()
 
         frame: pl.DataFrame = self._cached("energy", selection, compute)
         return frame

@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from evkit.analysis import ENERGY_SCHEMA, energy_per_day, energy_per_hour, lifetime_meter_check
 from tests.analysis import scenario as sc
@@ -156,3 +157,23 @@ def test_interpolation_keeps_every_kwh_and_books_none_outside_the_steps(
     assert (hourly["energy_lifetime_kwh"] >= -1e-9).all()
     hours = hourly.filter(pl.col("energy_lifetime_kwh").is_not_null())["hour"].to_list()
     assert all(sc.T0.replace(minute=0) <= hour <= at for hour in hours)
+
+
+def test_energy_per_day_counts_the_days_of_a_zone() -> None:
+    """Issue 13: days in ``zone`` (Asia/Tokyo, UTC+9 all year): each hour in the local date it starts
+    on; the energy is the same, only where the day boundary falls moves."""
+    import evkit
+    from tests.conftest import REPO_ROOT
+
+    lf = evkit.scan(REPO_ROOT / "data" / "sample-session")
+    hourly = energy_per_hour(lf).collect()
+    expected = (
+        hourly.group_by("charger_id", (pl.col("hour") + timedelta(hours=9)).dt.date().alias("day"))
+        .agg(pl.col("energy_kwh").sum())
+        .sort("charger_id", "day")
+    )
+    tokyo = energy_per_day(lf, zone="Asia/Tokyo").collect().select("charger_id", "day", "energy_kwh")
+    assert_frame_equal(tokyo, expected, check_exact=False)
+    utc = energy_per_day(lf).collect()
+    assert utc["energy_kwh"].sum() == pytest.approx(tokyo["energy_kwh"].sum())
+    assert utc.select("charger_id", "day").rows() != tokyo.select("charger_id", "day").rows()
