@@ -10,6 +10,7 @@
 import os
 
 DATASET = os.environ.get("EVKIT_DATASET", "../data/sample-session")  # any folder `evkit capture` wrote
+TZ = os.environ.get("EVKIT_ZONE") or None  # times shown in this zone, e.g. "Europe/Oslo"; None = this machine's
 
 # %% [markdown]
 # ## 1. Open the dataset
@@ -20,13 +21,16 @@ import polars as pl
 
 import evkit
 from evkit import analysis, figures
+from evkit.figures.localtime import in_zone
+from evkit.timeutil import resolve_zone
 
+ZONE = resolve_zone(TZ)  # the data stays UTC; what is shown here is in ZONE, and says so
 lf = evkit.scan(DATASET)
 lf.select(
     messages=pl.len(),
     chargers=pl.col("charger_id").n_unique(),
-    first=pl.col("observed_at").min(),
-    last=pl.col("observed_at").max(),
+    first=pl.col("observed_at").min().dt.convert_time_zone(ZONE).alias(f"first ({ZONE})"),
+    last=pl.col("observed_at").max().dt.convert_time_zone(ZONE).alias(f"last ({ZONE})"),
 ).collect()
 
 # %% [markdown]
@@ -35,14 +39,14 @@ lf.select(
 
 # %%
 sessions = analysis.sessions(lf).collect()
-figures.session_timeline(sessions)
+in_zone(figures.session_timeline(sessions), ZONE)
 
 # %% [markdown]
 # ## 3. Energy per day
 # Taken from the charger's own meters (the `source` column says which one was used).
 
 # %%
-figures.energy_per_day(analysis.energy_per_day(lf))
+figures.energy_per_day(analysis.energy_per_day(lf, zone=ZONE), title=f"Energy per day ({ZONE} days)")
 
 # %% [markdown]
 # ## 4. How late does the data arrive?
