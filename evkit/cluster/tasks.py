@@ -24,17 +24,10 @@ def list_parts(source: str, skip_damaged: bool) -> Parts:
 
 
 def _scan(parts: Parts) -> pl.LazyFrame:
-    from evkit.store.objstore import is_s3, polars_options
+    from evkit.store.reader import scan_parts
 
     files, schema = parts
-    return pl.scan_parquet(
-        files,
-        schema=schema,
-        missing_columns="insert",
-        extra_columns="ignore",
-        hive_partitioning=False,
-        **(polars_options() if files and is_s3(files[0]) else {}),
-    )
+    return scan_parts(files, schema)
 
 
 def chargers_in(parts: Parts, files: list[str]) -> tuple[list[str], bool]:

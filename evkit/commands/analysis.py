@@ -218,13 +218,21 @@ def _check_types(schema: pl.Schema, where: str) -> None:
         raise DatasetError(f"{where} does not follow the dataset contract: {'; '.join(wrong)}")
 
 
-def _collect(lf: pl.LazyFrame, where: str) -> pl.DataFrame:
-    """Run the query; a column of an unexpected type (a hand-made file) is a DatasetError, not a crash."""
+@contextmanager
+def _analysing(where: str) -> Iterator[None]:
+    """A Polars error inside (a column of an unexpected type, a hand-made file) becomes a DatasetError
+    naming ``where`` and the error's first line, not a crash."""
     try:
-        return lf.collect()
+        yield
     except pl.exceptions.PolarsError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatasetError(f"cannot analyse {where}: {first_line}") from exc
+
+
+def _collect(lf: pl.LazyFrame, where: str) -> pl.DataFrame:
+    """Run the query (errors as in :func:`_analysing`)."""
+    with _analysing(where):
+        return lf.collect()
 
 
 def _collect_in_buckets(
@@ -233,22 +241,16 @@ def _collect_in_buckets(
     """``_collect(analyse(lf))`` for a per-charger analysis, in charger buckets when the data is large."""
     from evkit.analysis import buckets
 
-    try:
+    with _analysing(where):
         return buckets.in_charger_buckets(lf, analyse, buckets.ROWS_PER_BUCKET)
-    except pl.exceptions.PolarsError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatasetError(f"cannot analyse {where}: {first_line}") from exc
 
 
 def _latency_stats(lf: pl.LazyFrame, by: str | None, where: str) -> pl.DataFrame:
     """``latency_stats`` of ``lf``; a large dataset in charger buckets with two-pass percentiles."""
     from evkit.analysis.latency_buckets import latency_stats_in_buckets
 
-    try:
+    with _analysing(where):
         return latency_stats_in_buckets(lf, by=by)
-    except pl.exceptions.PolarsError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatasetError(f"cannot analyse {where}: {first_line}") from exc
 
 
 def parse_time(text: str, option: str, zone: str | None = None) -> datetime:

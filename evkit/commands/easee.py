@@ -225,7 +225,10 @@ def _send(args: argparse.Namespace, commands: list[EaseeCommand], store: Path, a
     try:
         link.open()
     except SourceError as exc:
-        results = [_not_sent(c, link.exchange, f"not sent: {exc}") for c in commands]
+        from evkit.control.base import Outcome
+        from evkit.control.easee import command_result
+
+        results = [command_result(c, link.exchange, Outcome.NO_ANSWER, f"not sent: {exc}") for c in commands]
         audit_log.record(*results)
         for result, command in zip(results, commands, strict=True):
             _print_result(result, args.json, command)
@@ -264,21 +267,6 @@ def _send(args: argparse.Namespace, commands: list[EaseeCommand], store: Path, a
             counts[result.outcome.label] = counts.get(result.outcome.label, 0) + 1
         print(", ".join(f"{n} {label}" for label, n in counts.items()), file=sys.stderr)
     return max(r.exit_code for r in results)
-
-
-def _not_sent(command: EaseeCommand, exchange: str, detail: str) -> CommandResult:
-    from evkit.control.base import CommandResult, Outcome
-
-    return CommandResult(
-        time=command.timestamp,
-        target="easee",
-        transport="amqp",
-        topic_or_url=f"{exchange} {command.routing_key}",
-        payload=command.body.decode(),
-        outcome=Outcome.NO_ANSWER,
-        detail=detail,
-        setting=f"{command.serial} {command.spec.name}",
-    )
 
 
 def _exchange_without_network(args: argparse.Namespace) -> str:

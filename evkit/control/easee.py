@@ -263,32 +263,36 @@ class EaseeController:
     def _result(
         self, item: _Pending, outcome: Outcome, detail: str, latency: float | None = None
     ) -> CommandResult:
-        command = item.command
-        return CommandResult(
-            time=command.timestamp,
-            target="easee",
-            transport="amqp",
-            topic_or_url=f"{self.transport.exchange} {command.routing_key}",
-            payload=command.body.decode(),
-            outcome=outcome,
-            detail=detail,
-            latency_s=latency if outcome in (Outcome.CONFIRMED, Outcome.ACCEPTED) else None,
-            setting=f"{command.serial} {command.spec.name}",
-        )
+        return command_result(item.command, self.transport.exchange, outcome, detail, latency)
 
 
-def dry_run_result(command: EaseeCommand, exchange: str) -> CommandResult:
-    """The result shown for ``--dry-run`` (nothing sent)."""
+def command_result(
+    command: EaseeCommand,
+    exchange: str,
+    outcome: Outcome,
+    detail: str,
+    latency: float | None = None,
+    *,
+    time: datetime | None = None,
+) -> CommandResult:
+    """The result of one Easee command as the audit log, the CLI and the panel show it (``time``:
+    default the command's own time; a latency only for an answered command)."""
     return CommandResult(
-        time=utc_now(),
+        time=command.timestamp if time is None else time,
         target="easee",
         transport="amqp",
         topic_or_url=f"{exchange} {command.routing_key}",
         payload=command.body.decode(),
-        outcome=Outcome.DRY_RUN,
-        detail="nothing sent",
+        outcome=outcome,
+        detail=detail,
+        latency_s=latency if outcome in (Outcome.CONFIRMED, Outcome.ACCEPTED) else None,
         setting=f"{command.serial} {command.spec.name}",
     )
+
+
+def dry_run_result(command: EaseeCommand, exchange: str) -> CommandResult:
+    """The result shown for ``--dry-run`` (nothing sent)."""
+    return command_result(command, exchange, Outcome.DRY_RUN, "nothing sent", time=utc_now())
 
 
 def flash_warning(audit: AuditLog, command: EaseeCommand, now: datetime | None = None) -> str | None:
@@ -317,4 +321,4 @@ def flash_warning(audit: AuditLog, command: EaseeCommand, now: datetime | None =
     )
 
 
-__all__ = ["EaseeController", "EaseeTransport", "dry_run_result", "flash_warning"]
+__all__ = ["EaseeController", "EaseeTransport", "command_result", "dry_run_result", "flash_warning"]

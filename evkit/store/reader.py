@@ -150,16 +150,15 @@ def scan(
     redelivered copy has the charger, topic and device time of its original, so the result is the same
     as filtering afterwards.
     """
-    options = polars_options() if is_s3(path) else {}
     for attempt in range(_LIST_ATTEMPTS):
         found = check_dataset(path, skip_damaged)
         files, schema = found.good, found.schema
         if require and (missing := missing_required(list(schema))):
             raise DatasetError(f"{path} lacks required column(s): {', '.join(missing)}")
         if not dedupe:
-            return _where(_scan(files, schema, options=options), where)
+            return _where(scan_parts(files, schema), where)
         try:
-            return without_copies(files, schema, where=where, options=options)
+            return without_copies(files, schema, where=where)
         except FileNotFoundError:
             # a compaction removed a part between listing and reading the redelivered rows: list again
             if attempt == _LIST_ATTEMPTS - 1:
@@ -171,12 +170,12 @@ def _where(frame: pl.LazyFrame, where: pl.Expr | None) -> pl.LazyFrame:
     return frame if where is None else frame.filter(where)
 
 
-def _scan(
-    files: list[Path] | list[str],
-    schema: dict[str, pl.DataType],
-    row_index: str | None = None,
-    options: dict[str, object] | None = None,
+def scan_parts(
+    files: list[Path] | list[str], schema: dict[str, pl.DataType], row_index: str | None = None
 ) -> pl.LazyFrame:
+    """The rows of checked ``files`` (local paths or ``s3://`` URLs, credentials from ``AWS_*``) under
+    ``schema``: a column missing from a file reads as null."""
+    options = polars_options() if files and is_s3(files[0]) else {}
     return pl.scan_parquet(
         files,
         schema=schema,
@@ -184,7 +183,7 @@ def _scan(
         extra_columns="ignore",
         hive_partitioning=False,
         row_index_name=row_index,
-        **(options or {}),  # type: ignore[arg-type]
+        **options,
     )
 
 
@@ -200,7 +199,6 @@ def without_copies(
     schema: dict[str, pl.DataType],
     *,
     where: pl.Expr | None = None,
-    options: dict[str, object] | None = None,
 ) -> pl.LazyFrame:
     """The rows of ``files`` with every redelivered copy of an earlier message removed.
 
@@ -219,12 +217,12 @@ def without_copies(
     rules = [(key, narrow) for key, narrow in (_EASEE_COPY, _MQTT_COPY) if {key, "raw", *narrow} <= names]
     if "redelivered" not in names:
         # hand-made data without the flag: the full rule (every copy, redelivered or not, by its body)
-        return _full_rule(_where(_scan(files, schema, options=options), where), names)
-    if not rules or not _any_redelivered(files, schema, options):
-        return _where(_scan(files, schema, options=options), where)
+        return _full_rule(_where(scan_parts(files, schema), where), names)
+    if not rules or not _any_redelivered(files, schema):
+        return _where(scan_parts(files, schema), where)
     row = "__evkit_row"
     # ``where`` first: a redelivered copy has the charger, topic and device time of its original
-    frame = _where(_scan(files, schema, row_index=row, options=options), where)
+    frame = _where(scan_parts(files, schema, row_index=row), where)
     red = pl.col("redelivered").fill_null(False)
     # Found now: the narrowing columns' 64-bit hash of every redelivered row (collisions only add
     # candidates), then the rows sharing one, with their bodies (the reader filters before it decodes).
@@ -242,7 +240,7 @@ def without_copies(
         copy = copy | (pl.col(key).is_not_null() & pl.struct(key, "raw").is_first_distinct().not_())
     copies = pool.filter(red & copy)[row]
     if copies.is_empty():
-        return _where(_scan(files, schema, options=options), where)
+        return _where(scan_parts(files, schema), where)
     # the few copies go by row number; every other column is read only if asked for
     return frame.filter(pl.col(row).is_in(copies.implode()).not_()).drop(row)
 
@@ -254,16 +252,9 @@ def _narrow_hash(columns: tuple[str, ...]) -> pl.Expr:
     return expr.alias("__narrow")
 
 
-def _any_redelivered(
-    files: list[Path] | list[str], schema: dict[str, pl.DataType], options: dict[str, object] | None = None
-) -> bool:
+def _any_redelivered(files: list[Path] | list[str], schema: dict[str, pl.DataType]) -> bool:
     """Whether any row is flagged redelivered (one boolean column read)."""
-    found = (
-        _scan(files, schema, options=options)
-        .select(pl.col("redelivered").fill_null(False).any())
-        .collect()
-        .item()
-    )
+    found = scan_parts(files, schema).select(pl.col("redelivered").fill_null(False).any()).collect().item()
     return bool(found)
 
 
