@@ -69,19 +69,29 @@ def is_secret_key(key: str) -> bool:
 
 
 def scrubbed_environ(
-    environ: Mapping[str, str], names: Iterable[str | None] = (), values: Iterable[str | None] = ()
+    environ: Mapping[str, str],
+    names: Iterable[str | None] = (),
+    values: Iterable[str | None] = (),
+    *,
+    needed: Iterable[str] = (),
 ) -> dict[str, str]:
     """A copy of ``environ`` for a child process that needs no secrets.
 
     Removed: the variables in ``names`` (e.g. the one ``--url-env`` or ``--token-env`` named), every
     variable whose name looks secret (``*PASSWORD*``, ``*TOKEN*``, ``*SECRET*``, ...), every variable
     holding a URL with a password or one of ``values`` (passwords in use: equal, or contained when
-    6 characters or longer). ``PATH``, ``PYTHON*``, locale and temp-dir variables are kept unless named.
+    6 characters or longer). ``PATH``, ``PYTHON*``, locale and temp-dir variables are kept unless named,
+    and so are the variables starting with a prefix in ``needed`` (secrets the child itself uses, e.g.
+    ``AWS_`` for a child writing to an ``s3://`` store).
     """
     drop = {name for name in names if name}
+    prefixes = tuple(needed)
     secrets = [value for value in values if value]
     kept: dict[str, str] = {}
     for name, value in environ.items():
+        if prefixes and name.startswith(prefixes) and name not in drop:
+            kept[name] = value
+            continue
         lowered = name.lower()
         if name in drop or any(word in lowered for word in _SECRET_WORDS) or lowered == "pass":
             continue

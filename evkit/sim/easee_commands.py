@@ -146,42 +146,22 @@ class CommandHandler:
                 at = expires.timestamp() if expires is not None else now
                 self._pending.append((at, serial, command_id, ticks))
                 return []
-            if serial in self.reject:
+
+            def refuse(code: int, comment: str) -> list[Reply]:
                 self.stats.rejected += 1
                 return [
-                    self._response(
-                        serial,
-                        command_id,
-                        ticks,
-                        now,
-                        accepted=False,
-                        code=1,
-                        comment="rejected by the simulator",
-                    )
+                    self._response(serial, command_id, ticks, now, accepted=False, code=code, comment=comment)
                 ]
+
+            if serial in self.reject:
+                return refuse(1, "rejected by the simulator")
             settings = self.settings.get(serial)
             if settings is None:
-                self.stats.rejected += 1
-                return [
-                    self._response(
-                        serial, command_id, ticks, now, accepted=False, code=2, comment="unknown charger"
-                    )
-                ]
+                return refuse(2, "unknown charger")
             spec = COMMANDS.get(command_id)
             arguments = command_arguments(data)
             if spec is None or len(arguments) != len(spec.args):
-                self.stats.rejected += 1
-                return [
-                    self._response(
-                        serial,
-                        command_id,
-                        ticks,
-                        now,
-                        accepted=False,
-                        code=3,
-                        comment="unknown command or arguments",
-                    )
-                ]
+                return refuse(3, "unknown command or arguments")
             try:
                 values = [encode_argument(a, v) for a, v in zip(spec.args, arguments, strict=True)]
             except Exception as exc:  # ValidationError: the charger refuses what evkit would refuse

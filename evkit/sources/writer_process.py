@@ -109,12 +109,11 @@ class WriterProcess:
         self.decoder = decoder
         self.parts_written = 0
         self._lock = threading.Lock()
-        secret_names = tuple(secret_names)
-        env = {**scrubbed_environ(os.environ, secret_names, secret_values), "PYTHONUNBUFFERED": "1"}
-        if is_s3(out):  # the child writes the parts: it needs the object store's AWS_* credentials
-            env.update(
-                {k: v for k, v in os.environ.items() if k.startswith("AWS_") and k not in secret_names}
-            )
+        needed = ("AWS_",) if is_s3(out) else ()  # the child writes the parts: it needs the store's keys
+        env = {
+            **scrubbed_environ(os.environ, secret_names, secret_values, needed=needed),
+            "PYTHONUNBUFFERED": "1",
+        }
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "evkit.sources.writer_process", decoder, str(out), capture_id],
             stdin=subprocess.PIPE,
