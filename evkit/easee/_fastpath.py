@@ -11,6 +11,7 @@ property test in ``tests/easee/test_fastpath.py`` checks that frame for frame).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,26 +40,34 @@ _NON_NUMERIC_CODES = [
 ]
 _BOOLEAN_CODE = int(DataType.BOOLEAN)
 
-_CATALOG = pl.DataFrame(
-    {
-        "observation_id": list(OBSERVATIONS),
-        "observation": [info.name for info in OBSERVATIONS.values()],
-        # Ids of no published type have none here either (null: read as a number when it is one).
-        "type_code": [None if i.data_type is None else int(i.data_type) for i in OBSERVATIONS.values()],
-        "data_type": [None if i.data_type is None else i.data_type.title for i in OBSERVATIONS.values()],
-    },
-    schema={
-        "observation_id": pl.Int32,
-        "observation": pl.String,
-        "type_code": pl.Int8,
-        "data_type": pl.String,
-    },
-)
-_LABELS = pl.DataFrame(
-    [(obs_id, code, label) for obs_id, labels in ENUM_LABELS.items() for code, label in labels.items()],
-    schema={"observation_id": pl.Int32, "label_code": pl.Int64, "label": pl.String},
-    orient="row",
-)
+
+@functools.cache
+def _tables() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The catalog and enum-label tables the plan joins, built on the first decode: a process that
+    only imports ``evkit.easee`` (the capture's consumer, every CLI command) pays nothing for them."""
+    catalog = pl.DataFrame(
+        {
+            "observation_id": list(OBSERVATIONS),
+            "observation": [info.name for info in OBSERVATIONS.values()],
+            # Ids of no published type have none here either (null: read as a number when it is one).
+            "type_code": [None if i.data_type is None else int(i.data_type) for i in OBSERVATIONS.values()],
+            "data_type": [None if i.data_type is None else i.data_type.title for i in OBSERVATIONS.values()],
+        },
+        schema={
+            "observation_id": pl.Int32,
+            "observation": pl.String,
+            "type_code": pl.Int8,
+            "data_type": pl.String,
+        },
+    )
+    enum_labels = pl.DataFrame(
+        [(obs_id, code, label) for obs_id, labels in ENUM_LABELS.items() for code, label in labels.items()],
+        schema={"observation_id": pl.Int32, "label_code": pl.Int64, "label": pl.String},
+        orient="row",
+    )
+    return catalog, enum_labels
+
+
 _REVERSED_ID = int(Obs.USER_ID_TOKEN_REVERSED)
 BAD_HEADER = "\x00"  # never matches _ARRIVAL: headers of another shape go to the Python path
 _TIME_COLUMNS = ("received_at", "arrival_time", "observed_at")
@@ -96,9 +105,11 @@ def _epoch_us(text: pl.Expr) -> pl.Expr:
     return seconds.cast(pl.Int64) + micros
 
 
+@functools.cache
 def _build_plan() -> list[list[pl.Expr]]:
-    """The fast path as ``with_columns`` steps, built once. Intermediate results are columns of
-    their own: small expression trees plan faster and nothing is computed twice."""
+    """The fast path as ``with_columns`` steps, built once, on the first decode. Intermediate
+    results are columns of their own: small expression trees plan faster and nothing is computed
+    twice."""
     text, route, arrival = pl.col("_text"), pl.col("routing_key"), pl.col("arrival_time_raw")
     locate = [
         (
@@ -189,7 +200,6 @@ def _build_plan() -> list[list[pl.Expr]]:
     return [locate, cut, classify, convert, finish, select]
 
 
-_PLAN = _build_plan()
 # The plan is written by hand already; optimising it costs more than it saves on capture batches.
 _OPTIMIZATIONS = pl.QueryOptFlags.none()
 
@@ -219,18 +229,19 @@ def decode_frame(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[int]]:
     other text for other headers: such rows are left to the caller), ``redelivered``,
     ``received_at`` (epoch µs), ``conn_epoch``.
     """
-    locate, cut, classify, convert, finish, select = _PLAN
+    locate, cut, classify, convert, finish, select = _build_plan()
+    catalog, labels = _tables()
     plan = (
         frame.lazy()
         .with_row_index("_index")
         .with_columns(_body_text(frame.get_column("raw")))
         .with_columns(locate)
         .with_columns(cut)
-        .join(_CATALOG.lazy(), on="observation_id", how="left", maintain_order="left")
+        .join(catalog.lazy(), on="observation_id", how="left", maintain_order="left")
         .with_columns(classify)
         .with_columns(convert)
         .with_columns(finish)
-        .join(_LABELS.lazy(), on=["observation_id", "label_code"], how="left", maintain_order="left")
+        .join(labels.lazy(), on=["observation_id", "label_code"], how="left", maintain_order="left")
         .select(select)
     )
     decoded = plan.collect(engine="in-memory", optimizations=_OPTIMIZATIONS)
