@@ -10,7 +10,9 @@ RabbitMQ way. The password never leaves this object except into pika's credentia
 from __future__ import annotations
 
 import json
+import os
 import ssl
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,3 +176,42 @@ def fetch_details(token: str, streams_url: str = DEFAULT_STREAMS_URL, timeout: f
     except ValueError:
         raise SourceError(f"the streams endpoint {mask_url(streams_url)} did not answer JSON") from None
     return details_from_mapping(data, mask_url(streams_url))
+
+
+def resolve_details(
+    url: str | None = None,
+    details: Path | str | None = None,
+    token_env: str | None = None,
+    streams_url: str = DEFAULT_STREAMS_URL,
+    *,
+    environ: Mapping[str, str] | None = None,
+    url_env: str | None = None,
+) -> tuple[AmqpDetails, Callable[[], AmqpDetails] | None]:
+    """Connection details from exactly one of ``url`` / ``url_env`` / ``details`` / ``token_env``, plus
+    a refresher (token captures only) that fetches fresh credentials."""
+    sources = (("url", url), ("url_env", url_env), ("details", details), ("token_env", token_env))
+    if len([name for name, value in sources if value]) != 1:
+        raise ConfigError("give exactly one of --url, --url-env, --details or --token-env")
+    env = os.environ if environ is None else environ
+    if url:
+        return parse_url(url), None
+    if url_env:
+        from_env = env.get(url_env)
+        if not from_env:
+            raise ConfigError(f"environment variable {url_env} is empty or unset (it should hold the URL)")
+        try:
+            return parse_url(from_env), None
+        except ConfigError as exc:
+            raise ConfigError(f"environment variable {url_env}: {exc}") from None
+    if details:
+        return read_details_file(details), None
+    assert token_env is not None
+    urls.parse_url(streams_url, ("https", "http"), what="streams URL")  # refused before any request
+    token = env.get(token_env)
+    if not token:
+        raise ConfigError(f"environment variable {token_env} is empty or unset (it should hold the token)")
+
+    def refresh() -> AmqpDetails:
+        return fetch_details(token, streams_url)
+
+    return refresh(), refresh
