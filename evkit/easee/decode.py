@@ -14,21 +14,49 @@ exact body in ``raw``, our receive time, the routing key and an ``error`` saying
 
 Speed matters (capture shares the GIL with the pika I/O thread): one ``json.loads`` per message,
 cached routing-key parsing, rows gathered as tuples, one DataFrame built per batch.
+
+Reading the fields (times, values, types) is in :mod:`evkit.easee._values`, the envelope (routing
+key, headers, body) in :mod:`evkit.easee._envelope`; the public names stay importable from here.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC
 from typing import Any, NamedTuple
 
 import polars as pl
 
 from evkit.easee import _fastpath
+from evkit.easee._envelope import (
+    _arrival_header,
+    _body_fields,
+    _load_body,
+    _raw_header_text,
+    headers_json,
+    parse_routing_key,
+)
+from evkit.easee._values import (
+    _EPOCH,
+    _EXACT,
+    _INT32_MAX,
+    _INT32_MIN,
+    _ONE_US,
+    _PLAIN_NUMBER_TYPES,
+    _TYPE_TITLES,
+    _boolean,
+    _clean_text,
+    _encode_text,
+    _fromisoformat,
+    _message_type,
+    _short,
+    _to_obs_id,
+    _value_text,
+    decode_value,
+    parse_timestamp_us,
+)
 from evkit.easee.catalog import ENUM_LABELS, OBSERVATIONS, DataType, Obs
 from evkit.easee.equalizer import EQUALIZER_ENUM_LABELS, EQUALIZER_OBSERVATIONS, EQUALIZER_SERIAL_PREFIX
 from evkit.store.schema import EASEE_SCHEMA
@@ -48,26 +76,6 @@ class Delivery(NamedTuple):
 #: Column order of the rows built here (== EASEE_SCHEMA).
 COLUMNS: tuple[str, ...] = tuple(EASEE_SCHEMA)
 
-_encode_text = json.encoder.encode_basestring
-_fromisoformat = datetime.fromisoformat
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
-_TICKS_AT_EPOCH = 621_355_968_000_000_000  # .NET DateTime.Ticks of 1970-01-01T00:00:00Z
-_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
-_EXACT = 2**53  # integers a float holds exactly
-_KIND_BY_MARKER = {"O": "observation", "CR": "command_response", "P": "pulse"}
-
-_TYPE_BY_NAME: dict[str, DataType] = {member.title.lower(): member for member in DataType}
-_TYPE_BY_NAME.update({"bool": DataType.BOOLEAN, "int": DataType.INTEGER, "float": DataType.DOUBLE})
-_TYPE_BY_CODE: dict[int, DataType] = {member.value: member for member in DataType}
-_TYPE_TITLES: dict[DataType | None, str | None] = {member: member.title for member in DataType}
-_TYPE_TITLES[None] = None
-
-_TRUE_TEXTS = frozenset({"true", "1", "on", "yes"})
-_FALSE_TEXTS = frozenset({"false", "0", "off", "no"})
-_PLAIN_NUMBER_TYPES = frozenset({DataType.DOUBLE, DataType.INTEGER, None})
-_NON_NUMERIC_TYPES = frozenset({DataType.STRING, DataType.BINARY, DataType.POSITION, DataType.STATISTICS})
-
 # Catalog facts looked up per message, flattened to plain dicts for speed.
 _NAMES: dict[int, str] = {obs_id: info.name for obs_id, info in OBSERVATIONS.items()}
 _CATALOG_TYPES: dict[int, DataType] = {
@@ -84,330 +92,7 @@ _EQ_TYPES: dict[int, DataType] = {
 _EQ_LABELS: dict[int, Mapping[int, str]] = dict(EQUALIZER_ENUM_LABELS)
 _REVERSED_ID = int(Obs.USER_ID_TOKEN_REVERSED)
 
-# routing key -> (kind, charger id, observation id from the key, error); keys repeat a lot.
-_ROUTE_CACHE: dict[str, tuple[str, str | None, int | None, str | None]] = {}
-_ROUTE_CACHE_MAX = 100_000  # ~1,500 chargers x 60 ids; bounded memory
-
-
-def parse_routing_key(routing_key: str) -> tuple[str, str | None, int | None, str | None]:
-    """``(kind, charger_id, observation_id, error)`` from a Masterloop routing key.
-
-    ``{mid}.O.{id}`` -> observation, ``{mid}.CR.{cmd}.{ticks}`` -> command_response, ``{mid}.P[...]`` ->
-    pulse, anything else -> unknown (charger id and observation id ``None``).
-    """
-    cached = _ROUTE_CACHE.get(routing_key)
-    if cached is not None:
-        return cached
-    parts = routing_key.split(".")
-    kind = _KIND_BY_MARKER.get(parts[1], "unknown") if len(parts) >= 2 and parts[0] else "unknown"
-    charger_id = _clean_text(parts[0]) if kind != "unknown" else None
-    obs_id: int | None = None
-    error: str | None = None
-    if kind == "observation":
-        obs_id, error = _to_obs_id(parts[-1]) if len(parts) >= 3 else (None, None)
-        if error is not None:
-            error = f"routing key {routing_key!r}: {error}"
-    result = (kind, charger_id, obs_id, error)
-    if kind in ("observation", "pulse"):  # command-response keys carry unique ticks: not worth caching
-        if len(_ROUTE_CACHE) >= _ROUTE_CACHE_MAX:
-            _ROUTE_CACHE.clear()
-        _ROUTE_CACHE[routing_key] = result
-    return result
-
-
-def _to_obs_id(raw: Any) -> tuple[int | None, str | None]:
-    """An observation id as Int32, or an error text."""
-    if isinstance(raw, bool):
-        return None, f"observation id {raw!r} is not an integer"
-    if isinstance(raw, int):
-        number = raw
-    elif isinstance(raw, float) and raw.is_integer():
-        number = int(raw)
-    elif isinstance(raw, str):
-        try:
-            number = int(raw.strip())
-        except ValueError:
-            return None, f"observation id {_short(raw)!r} is not an integer"
-    else:
-        return None, f"observation id {_short(raw)!r} is not an integer"
-    if not _INT32_MIN <= number <= _INT32_MAX:
-        return None, f"observation id {number} is out of range"
-    return number, None
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    text = _clean_text(text) or ""
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _clean_text(text: str) -> str:
-    """``text`` as valid UTF-8 (lone surrogates from JSON escapes are backslash-escaped)."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
-
-
-# ---------------------------------------------------------------------------------------------- time
-
-
-def parse_timestamp_us(raw: Any) -> int:
-    """Epoch microseconds (UTC) of a body timestamp or an ``ArrivalTime`` header; ``ValueError`` if not one.
-
-    Accepts ISO 8601 text with 0-7+ fractional digits, ``Z``/``z``, ``+00:00`` or any offset, or no zone
-    (= UTC); ``bytes`` of such text; a ``datetime`` (naive = UTC, as pika gives AMQP timestamps); or a
-    number: epoch seconds, milliseconds, microseconds or .NET ticks, told apart by magnitude.
-    """
-    if isinstance(raw, str):
-        text = raw.strip()
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            if text.endswith("z"):
-                parsed = datetime.fromisoformat(text[:-1] + "Z")
-            elif text.lstrip("-").isdigit():
-                return _epoch_number_us(int(text))
-            else:
-                raise ValueError(f"{_short(raw)!r} is not an ISO 8601 time") from None
-        return _datetime_us(parsed)
-    if isinstance(raw, datetime):
-        return _datetime_us(raw)
-    if isinstance(raw, bool):
-        raise ValueError(f"{raw!r} is not a time")
-    if isinstance(raw, int | float | Decimal):
-        return _epoch_number_us(raw)
-    if isinstance(raw, bytes | bytearray | memoryview):
-        try:
-            text = bytes(raw).decode("utf-8")
-        except UnicodeDecodeError:
-            raise ValueError("time bytes are not UTF-8") from None
-        return parse_timestamp_us(text)
-    raise ValueError(f"{_short(raw)!r} is not a time")
-
-
-def _datetime_us(value: datetime) -> int:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return (value - _EPOCH) // _ONE_US
-
-
-def _epoch_number_us(raw: float | Decimal) -> int:
-    """Epoch µs from seconds / ms / µs / .NET ticks, by magnitude (valid for years 1973-5138)."""
-    if isinstance(raw, Decimal | float) and not math.isfinite(raw):
-        raise ValueError(f"{raw!r} is not a time")
-    number: float = int(raw) if isinstance(raw, Decimal) and raw == raw.to_integral_value() else float(raw)
-    if isinstance(raw, int):
-        number = raw
-    size = abs(number)
-    if size >= 10**17:  # .NET ticks (100 ns since 0001-01-01): ~6.4e17 today
-        micros = (int(number) - _TICKS_AT_EPOCH) // 10
-    elif size >= 10**14:  # epoch microseconds: ~1.7e15 today
-        micros = int(number)
-    elif size >= 10**11:  # epoch milliseconds: ~1.7e12 today
-        micros = round(number * 1000)
-    else:  # epoch seconds: ~1.7e9 today
-        micros = round(number * 1_000_000)
-    # Keep within what Polars and Parquet readers handle comfortably (years 1..9999).
-    if not -62_135_596_800_000_000 <= micros <= 253_402_300_799_999_999:
-        raise ValueError(f"{number!r} is out of the supported time range")
-    return int(micros)
-
-
-# --------------------------------------------------------------------------------------------- value
-
-
-def _value_text(value: Any) -> str | None:
-    """The value as sent: a JSON string's text, else the JSON literal."""
-    if isinstance(value, str):
-        return _clean_text(value)
-    if value is None:
-        return None
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and math.isfinite(value):
-        return repr(value)
-    return _clean_text(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
-
-
-def decode_value(value: Any, data_type: DataType | None) -> tuple[float | None, str | None]:
-    """``(numeric value, error)`` of a JSON value read as ``data_type`` (``None`` = unknown type).
-
-    Booleans become 1.0/0.0; strings of non-numeric types give ``None``; unknown types give a number
-    when the value parses as one, else ``None`` (text only, never an error).
-    """
-    if value is None:
-        return None, None
-    if data_type is None:
-        return _loose_number(value), None
-    if data_type in _NON_NUMERIC_TYPES:
-        return None, None
-    if data_type is DataType.BOOLEAN:
-        return _boolean(value)
-    return _number(value, data_type)
-
-
-def _boolean(value: Any) -> tuple[float | None, str | None]:
-    if value is True or value is False:
-        return (1.0 if value else 0.0), None
-    if isinstance(value, int | float) and value in (0, 1):
-        return float(value), None
-    if isinstance(value, str):
-        folded = value.strip().lower()
-        if folded in _TRUE_TEXTS:
-            return 1.0, None
-        if folded in _FALSE_TEXTS:
-            return 0.0, None
-    return None, f"value {_short(value)!r} is not a Boolean"
-
-
-def _number(value: Any, data_type: DataType) -> tuple[float | None, str | None]:
-    if isinstance(value, float):
-        return value, None
-    if isinstance(value, int):  # bool included: true/false read as 1/0
-        try:
-            return float(value), None
-        except OverflowError:
-            return None, f"value {_short(value)!r} is too large for a {data_type.title}"
-    if isinstance(value, str):
-        try:
-            return float(value.strip()), None
-        except ValueError:
-            pass
-    return None, f"value {_short(value)!r} is not a number ({data_type.title})"
-
-
-def _loose_number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, int | float):
-        try:
-            return float(value)
-        except OverflowError:
-            return None
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    return None
-
-
-def _message_type(raw: Any) -> DataType | None:
-    """The data type a message declares (code 1..7 or a name), or ``None``."""
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int):
-        return _TYPE_BY_CODE.get(raw)
-    if isinstance(raw, str):
-        text = raw.strip().lower()
-        if text.isdigit():
-            return _TYPE_BY_CODE.get(int(text))
-        return _TYPE_BY_NAME.get(text)
-    return None
-
-
-# ------------------------------------------------------------------------------------------- headers
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", "backslashreplace")
-    if isinstance(value, Decimal):
-        return str(value)
-    return repr(value)
-
-
-def headers_json(headers: Mapping[str, Any] | None) -> str | None:
-    """All AMQP headers as JSON text (``None`` when there are none)."""
-    if not headers:
-        return None
-    # Fast path: text keys and text values (the usual ArrivalTime-only case) need no encoder run.
-    parts = []
-    for key, value in headers.items():
-        if type(key) is not str or type(value) is not str:
-            break
-        parts.append(f"{_encode_text(key)}:{_encode_text(value)}")
-    else:
-        return _clean_text("{" + ",".join(parts) + "}")
-    try:
-        text = json.dumps(dict(headers), default=_json_default, ensure_ascii=False)
-    except (TypeError, ValueError):  # non-string keys, circular structures
-        text = json.dumps({str(key): _json_default(val) for key, val in headers.items()}, ensure_ascii=False)
-    return _clean_text(text)
-
-
-def _raw_header_text(value: Any) -> str:
-    if isinstance(value, str):
-        return _clean_text(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", "backslashreplace")
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return _clean_text(str(value))
-
-
-def _arrival_header(headers: Mapping[str, Any]) -> Any:
-    if "ArrivalTime" in headers:
-        return headers["ArrivalTime"]
-    for key, value in headers.items():
-        if isinstance(key, str) and key.lower() == "arrivaltime":
-            return value
-    return None
-
-
-# ---------------------------------------------------------------------------------------------- rows
-
-_DECODER = json.JSONDecoder()
-_SCAN = _DECODER.scan_once  # type: ignore[attr-defined]
-
-
-def _load_body(body: bytes) -> tuple[Any, str | None]:
-    """``(parsed JSON, None)`` or ``(None, why not)``."""
-    if type(body) is not bytes:
-        body = bytes(body)
-    try:
-        text = body.decode("utf-8")
-        value, end = _SCAN(text, 0)  # fast path: no leading whitespace, nothing after the value
-        if end == len(text):
-            return value, None
-    except (UnicodeDecodeError, StopIteration, ValueError, RecursionError):
-        pass
-    # Slow path: the standard parser gives the precise reason (and accepts a BOM or UTF-16/32).
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            return json.loads(body), None
-        except (ValueError, RecursionError):
-            return None, "body is not UTF-8"
-    try:
-        return json.loads(text), None
-    except ValueError as exc:
-        return None, (f"body is not JSON: {exc}" if body else "empty body")
-    except RecursionError:
-        return None, "body is nested too deeply"
-
-
 _Row = tuple[Any, ...]
-
-
-def _body_fields(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The body with lower-cased keys (first spelling wins)."""
-    folded: dict[str, Any] = {}
-    for key, value in body.items():
-        folded.setdefault(key.lower(), value)
-    return folded
 
 
 def _decode_one(delivery: Delivery) -> _Row:
