@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import pytest
 from evkit.sim.evcc import EvccSimulator
 from evkit.sim.goe import GoeSimulator
 from tests.helpers import MqttRecorder, RecordMqtt, StartEvccSim, StartGoeSim
+from tests.mqtt.helpers import PrivateBroker
 
 RABBITMQ_HOST = os.environ.get("EVKIT_TEST_RABBITMQ_HOST", "127.0.0.1")
 RABBITMQ_PORT = int(os.environ.get("EVKIT_TEST_RABBITMQ_PORT", "5672"))
@@ -109,3 +110,29 @@ def record_mqtt(mqtt_broker: tuple[str, int]) -> Iterator[RecordMqtt]:
     yield record
     for recorder in reversed(recorders):
         recorder.close()
+
+
+@pytest.fixture
+def private_mosquitto(tmp_path: Path) -> Iterator[Callable[..., PrivateBroker]]:
+    """``private_mosquitto(name, *, start=True, **options)``: a Mosquitto of this test's own on a free
+    port, in ``tmp_path/name`` (:class:`~tests.mqtt.helpers.PrivateBroker` options: ``settings``,
+    ``persistence``, ``extra_config``), started now unless ``start=False``, stopped at teardown. The
+    test may restart it; the shared Mosquitto on 1883 is never touched."""
+    brokers: list[PrivateBroker] = []
+
+    def make(name: str = "broker", *, start: bool = True, **options: Any) -> PrivateBroker:
+        directory = tmp_path / name
+        directory.mkdir(exist_ok=True)
+        broker = PrivateBroker(directory, **options)
+        brokers.append(broker)
+        return broker.start() if start else broker
+
+    yield make
+    for broker in reversed(brokers):
+        broker.stop()
+
+
+@pytest.fixture
+def roomy_broker(private_mosquitto: Callable[..., PrivateBroker]) -> PrivateBroker:
+    """Persistence on and a queue per client sized for the outage (README: nothing lost)."""
+    return private_mosquitto("roomy", settings="max_queued_messages 100000\n")

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -9,12 +8,6 @@ from tests.mqtt.helpers import PrivateBroker
 
 
 @pytest.fixture
-def private_broker(tmp_path: Path) -> Iterator[PrivateBroker]:
+def private_broker(private_mosquitto: Callable[..., PrivateBroker]) -> PrivateBroker:
     """A Mosquitto of this test's own (persistence on), which the test may restart."""
-    directory = tmp_path / "broker"
-    directory.mkdir()
-    broker = PrivateBroker(directory).start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
+    return private_mosquitto("broker")

@@ -5,7 +5,7 @@ capture ran, in the log, the summary and the manifest. Private Mosquittos only (
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -46,14 +46,8 @@ def test_a_monotonic_counter_adds_up_to_its_growth(steps: list[int]) -> None:
 
 
 @pytest.fixture
-def small_queue_broker(tmp_path: Path) -> Iterator[PrivateBroker]:
-    directory = tmp_path / "small"
-    directory.mkdir()
-    broker = PrivateBroker(directory, settings="max_queued_messages 10\nsys_interval 1\n").start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
+def small_queue_broker(private_mosquitto: Callable[..., PrivateBroker]) -> PrivateBroker:
+    return private_mosquitto("small", settings="max_queued_messages 10\nsys_interval 1\n")
 
 
 def _offline_session(port: int, topic: str, client_id: str) -> None:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -176,13 +177,17 @@ def test_missing_password_variable_exits_2(dataset_dir: Path) -> None:
 
 
 @pytest.fixture
-def password_broker(tmp_path: Path) -> PrivateBroker:
+def password_broker(tmp_path: Path, private_mosquitto: Callable[..., PrivateBroker]) -> PrivateBroker:
     directory = tmp_path / "auth-broker"
     directory.mkdir()
     password_file = directory / "passwd"
     subprocess.run(["mosquitto_passwd", "-b", "-c", str(password_file), "recorder", SECRET], check=True)
     password_file.chmod(0o644)
-    return PrivateBroker(directory, extra_config=f"allow_anonymous false\npassword_file {password_file}\n")
+    return private_mosquitto(
+        "auth-broker",
+        start=False,
+        extra_config=f"allow_anonymous false\npassword_file {password_file}\n",
+    )
 
 
 def test_password_is_used_but_never_written_or_printed(

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -26,27 +26,9 @@ pytestmark = pytest.mark.broker
 
 
 @pytest.fixture
-def forgetful_broker(tmp_path: Path) -> Iterator[PrivateBroker]:
+def forgetful_broker(private_mosquitto: Callable[..., PrivateBroker]) -> PrivateBroker:
     """A Mosquitto without persistence: a restart forgets every session (session present: False)."""
-    directory = tmp_path / "forgetful"
-    directory.mkdir()
-    broker = PrivateBroker(directory, persistence=False).start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
-
-
-@pytest.fixture
-def roomy_broker(tmp_path: Path) -> Iterator[PrivateBroker]:
-    """Persistence on and a queue per client sized for the outage (README: nothing lost)."""
-    directory = tmp_path / "roomy"
-    directory.mkdir()
-    broker = PrivateBroker(directory, settings="max_queued_messages 100000\n").start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
+    return private_mosquitto("forgetful", persistence=False)
 
 
 def stored_ids(out: Path) -> set[int]:

@@ -8,8 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,17 +17,6 @@ from tests.helpers import wait_until
 from tests.mqtt.helpers import PrivateBroker, publish
 
 pytestmark = pytest.mark.broker
-
-
-@pytest.fixture
-def roomy_broker(tmp_path: Path) -> Iterator[PrivateBroker]:
-    directory = tmp_path / "roomy"
-    directory.mkdir()
-    broker = PrivateBroker(directory, settings="max_queued_messages 100000\n").start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 def _values(url: str) -> list[float]:
