@@ -98,6 +98,20 @@ def wait_for_depth(queue: str, n: int, timeout: float = 120.0) -> None:
     conn.close()
 
 
+#: Peak sums over the capture and its writer process of the last drain, in bytes (see ``drain_evkit``).
+MEMORY: dict[str, int] = {}
+
+
+def _rollup(pid: int) -> tuple[int, int]:
+    """(PSS, anonymous) bytes of a process from ``/proc/PID/smaps_rollup`` (0, 0 when unreadable)."""
+    fields = {}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+            name, _, value = line.partition(":")
+            fields[name] = int(value.split()[0]) * 1024
+    return fields.get("Pss", 0), fields.get("Anonymous", 0)
+
+
 #: CPU seconds (user + system) of the last drains: load-independent, unlike the rates.
 CPU_SECONDS: dict[str, float] = {}
 #: Last sampled CPU seconds per process of the running evkit capture (consumer vs writer process).
@@ -150,10 +164,14 @@ def parse_variant(spec: str) -> tuple[str, dict[str, str], list[str]]:
 def drain_evkit(
     queue: str, n: int, out: Path, env: dict[str, str] | None = None, extra: list[str] | None = None
 ) -> tuple[float, float, int]:
-    """Run ``evkit capture amqp`` as a process; returns (wall seconds, consume-window seconds, peak RSS)."""
+    """Run ``evkit capture amqp`` as a process; returns (wall seconds, consume-window seconds, peak RSS).
+
+    Peak RSS sums both processes' resident pages, so the pages of the shared libraries both map
+    (Polars' is the largest) count twice; ``MEMORY`` also keeps the peak sums of PSS (shared pages
+    split between the processes that map them) and of anonymous memory (heap: batches, frames)."""
     cmd = [sys.executable, "-m", "evkit", "capture", "amqp", "--url", URL, "--queue", queue]
     cmd += ["--out", str(out), "--idle-exit", "3", "--max-messages", str(n), "--quiet", *(extra or [])]
-    peak = 0
+    peak = peak_pss = peak_anon = 0
     CPU_BY_PID.clear()
     cpu = _cpu(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -162,19 +180,22 @@ def drain_evkit(
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, peak_pss, peak_anon
         while not done.is_set():
             try:
                 tree = [ps, *ps.children(recursive=True)]
             except psutil.Error:
                 return
-            total = 0
+            total = pss = anon = 0
             for member in tree:
                 with contextlib.suppress(psutil.Error):  # a process that just ended
                     total += member.memory_info().rss
                     times = member.cpu_times()
                     CPU_BY_PID[member.pid] = times.user + times.system
+                    member_pss, member_anon = _rollup(member.pid)
+                    pss, anon = pss + member_pss, anon + member_anon
             peak = max(peak, total)
+            peak_pss, peak_anon = max(peak_pss, pss), max(peak_anon, anon)
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -193,6 +214,7 @@ def drain_evkit(
     if rows != n:
         raise SystemExit(f"evkit wrote {rows} rows, expected {n}")
     window = (last - first).total_seconds()
+    MEMORY.update(pss=peak_pss, anon=peak_anon)
     return wall, window, peak
 
 
@@ -241,6 +263,8 @@ def one_round(n: int, variants: list[str], turn: int = 0) -> dict[str, dict[str,
                     "window": n / window_s,
                     "wall": n / wall_s,
                     "peak_mib": peak / 2**20,
+                    "pss_mib": MEMORY["pss"] / 2**20,
+                    "anon_mib": MEMORY["anon"] / 2**20,
                     "cpu_us": CPU_SECONDS["evkit"] / n * 1e6,
                     "consumer_us": CPU_SECONDS["evkit-consumer"] / n * 1e6,
                     "writer_us": CPU_SECONDS["evkit-writer"] / n * 1e6,
@@ -264,7 +288,8 @@ def one_round(n: int, variants: list[str], turn: int = 0) -> dict[str, dict[str,
             f"(ratio {r['window'] / pika_rate:.2f}), "
             f"whole process {r['wall']:,.0f} msg/s (ratio {r['wall'] / pika_rate:.2f}), "
             f"CPU {r['cpu_us']:.1f} µs/msg (consumer ~{r['consumer_us']:.1f}, writer process "
-            f"~{r['writer_us']:.1f}), peak RSS {r['peak_mib']:.0f} MiB, {r['parts']:.0f} parts, "
+            f"~{r['writer_us']:.1f}), peak RSS {r['peak_mib']:.0f} MiB (PSS {r['pss_mib']:.0f}, anonymous "
+            f"{r['anon_mib']:.0f}), {r['parts']:.0f} parts, "
             f"{r['bytes_per_row']:.1f} B/row"
         )
     print(f"  1-min load average before the drains: {load:.1f} (2 cores; other work skews all rates)")
@@ -300,11 +325,14 @@ def main() -> None:
         consumer = statistics.median(r[name]["consumer_us"] for r in results)
         writer = statistics.median(r[name]["writer_us"] for r in results)
         peak = max(r[name]["peak_mib"] for r in results)
+        pss = max(r[name]["pss_mib"] for r in results)
+        anon = max(r[name]["anon_mib"] for r in results)
         print(
             f"[{name}] ratio evkit/pika, consume window: median {statistics.median(ratios):.2f} "
             f"(all: {', '.join(f'{x:.2f}' for x in ratios)}; goal >= 0.95); whole process: median "
             f"{statistics.median(whole):.2f}; CPU {cpu:.1f} µs/msg (consumer ~{consumer:.1f}, writer "
-            f"~{writer:.1f}); peak RSS {peak:.0f} MiB (goal <= 250)"
+            f"~{writer:.1f}); peak RSS {peak:.0f} MiB (goal <= 250; PSS {pss:.0f}, "
+            f"anonymous {anon:.0f})"
         )
     pika_cpu = statistics.median(r["pika"]["cpu_us"] for r in results)
     print(f"[pika] CPU {pika_cpu:.1f} µs/msg")
