@@ -334,3 +334,29 @@ def test_equalizer_rows_leave_the_fast_path_and_agree_with_python(batch: list[De
     _fast, rest = _fastpath.decode_fast(batch)
     assert sorted(rest) == [i for i, d in enumerate(batch) if d.routing_key.startswith("QP")]
     assert_same_as_python(batch)
+
+
+def test_importing_the_decoder_builds_no_frames_until_a_batch_is_decoded() -> None:
+    """Every CLI process imports evkit.easee (the capture's consumer too, which never decodes): the
+    fast path's tables and plan are built by the first decode, not at import (they cost ~10 MiB RSS)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    code = (
+        "import evkit.cli, evkit.easee, evkit.easee._fastpath as f; "
+        "print(f._tables.cache_info().currsize, f._build_plan.cache_info().currsize)"
+    )
+    fresh = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT
+    )
+    assert fresh.stdout.split() == ["0", "0"]
+    fleet = EaseeFleet(chargers=2, seed=3, start=datetime(2026, 1, 5, tzinfo=UTC))
+    batch = [
+        Delivery(m.routing_key, m.body, m.headers, False, 1_767_571_200_000_000 + i, 1)
+        for i, m in enumerate(itertools.islice(fleet.messages(3600), _fastpath.MIN_BATCH))
+    ]
+    assert_frame_equal(decode_deliveries(batch), decode_deliveries_python(batch))
+    assert _fastpath._tables.cache_info().currsize == 1
+    assert _fastpath._build_plan.cache_info().currsize == 1
