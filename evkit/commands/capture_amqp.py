@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
-from types import FrameType
 from typing import Any
 
 from evkit.commands._args import integer, number
-from evkit.commands._inputs import output_dir, seconds
+from evkit.commands._options import (
+    add_amqp_connection,
+    add_capture_output,
+    add_flush_options,
+    add_stop_conditions,
+)
+from evkit.commands._signals import stop_signals
 from evkit.sources.easee_details import DEFAULT_STREAMS_URL
 
 log = logging.getLogger(__name__)
@@ -53,32 +57,10 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         help="amqp[s]://user:pass@host:port/vhost (vhost URL-encoded, %%2F = /); other users can see it "
         "with ps: prefer --url-env",
     )
-    source.add_argument("--url-env", metavar="VAR", help="environment variable holding that URL")
-    source.add_argument("--details", metavar="FILE", help="JSON saved from Easee's AMQP v2 streams endpoint")
-    source.add_argument(
-        "--token-env", metavar="VAR", help="environment variable holding an Easee partner Bearer token"
-    )
+    add_amqp_connection(source)
     source.add_argument("--streams-url", default=DEFAULT_STREAMS_URL, help="streams endpoint (%(default)s)")
-    source.add_argument("--queue", help="queue to consume (default: queueName from the details)")
-    source.add_argument(
-        "--insecure", action="store_true", help="TLS without certificate verification (not recommended)"
-    )
-    parser.add_argument(
-        "--out",
-        required=True,
-        type=output_dir,
-        metavar="DIR",
-        help="dataset directory (created if needed) or s3://BUCKET/PREFIX (endpoint, keys: AWS_* env)",
-    )
-    stop = parser.add_argument_group("stop conditions (default: run until Ctrl-C / SIGTERM)")
-    stop.add_argument("--max-messages", type=integer(min=1), metavar="N", help="stop after N messages")
-    stop.add_argument(
-        "--idle-exit",
-        type=seconds(),
-        metavar="SECONDS",
-        help="stop once no message came this long",
-    )
-    stop.add_argument("--duration", type=seconds(), metavar="SECONDS", help="stop after this long")
+    add_capture_output(parser)
+    add_stop_conditions(parser)
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument(
         "--prefetch",
@@ -86,19 +68,11 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         default=DEFAULT_PREFETCH,
         help="unacked window, 1 to 65535 (%(default)s)",
     )
-    tuning.add_argument(
-        "--flush-interval",
-        type=number(above=0, max=3600),
-        default=DEFAULT_FLUSH_INTERVAL,
-        metavar="SECONDS",
-        help="write (and ack) buffered rows at least this often (%(default)s)",
-    )
-    tuning.add_argument(
-        "--flush-rows",
-        type=integer(min=1, max=10_000_000),
-        default=DEFAULT_FLUSH_ROWS,
-        metavar="N",
-        help="write once this many rows are buffered (capped at half the prefetch; %(default)s)",
+    add_flush_options(
+        tuning,
+        rows=DEFAULT_FLUSH_ROWS,
+        rows_help="write once this many rows are buffered, capped at half the prefetch",
+        interval=DEFAULT_FLUSH_INTERVAL,
     )
     tuning.add_argument(
         "--backoff-initial",
@@ -163,20 +137,13 @@ def run(args: argparse.Namespace) -> int:
         writer=args.writer,
         secret_env=(args.url_env, args.token_env),
     )
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        capture.request_stop(f"signal {signal.Signals(signum).name}")
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    if not args.quiet:
-        print(
-            f"evkit: capturing {capture.queue} from {details.masked_url()} into {args.out}", file=sys.stderr
-        )
-    try:
+    with stop_signals(lambda sig: capture.request_stop(f"signal {sig.name}")):
+        if not args.quiet:
+            print(
+                f"evkit: capturing {capture.queue} from {details.masked_url()} into {args.out}",
+                file=sys.stderr,
+            )
         summary = capture.run()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     if args.json:
         print(json.dumps(summary, default=str))
     else:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from typing import Any
 
-from evkit.commands._args import integer, number, port
-from evkit.commands._inputs import existing_file, host, output_dir, seconds
+from evkit.commands._args import integer, port
+from evkit.commands._inputs import existing_file, host
+from evkit.commands._options import add_capture_output, add_flush_options, add_stop_conditions
+from evkit.commands._signals import stop_signals
 from evkit.errors import ConfigError
 from evkit.sources.mqtt_session import DEFAULT_SESSION_EXPIRY_S, MAX_SESSION_EXPIRY_S
 
@@ -76,12 +77,7 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         metavar="FILTER",
         help="topic filter to record (repeatable), e.g. 'evcc/#'",
     )
-    what.add_argument(
-        "--out",
-        required=True,
-        type=output_dir,
-        help="dataset directory or s3://BUCKET/PREFIX (endpoint, keys: AWS_* env)",
-    )
+    add_capture_output(what)
     what.add_argument(
         "--evcc-root", action="append", metavar="ROOT", help="evcc's topic root (repeatable; default evcc)"
     )
@@ -91,28 +87,13 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         metavar="PREFIX",
         help="go-e topic prefix (repeatable; default go-eCharger, with or without leading /)",
     )
-    stop = parser.add_argument_group("when to stop (default: Ctrl-C / SIGTERM, which flush and exit 0)")
-    stop.add_argument("--max-messages", type=integer(min=1), metavar="N", help="stop after N messages")
-    stop.add_argument(
-        "--idle-exit",
-        type=seconds(),
-        metavar="S",
-        help="stop once no message came for S seconds connected (an outage does not count)",
-    )
-    stop.add_argument("--duration", type=seconds(), metavar="S", help="stop after S seconds")
+    add_stop_conditions(parser)
     tune = parser.add_argument_group("tuning")
-    tune.add_argument(
-        "--flush-rows",
-        type=integer(min=1, max=10_000_000),
-        default=500,
-        help="write (and acknowledge) after this many messages (default 500; keep it well "
-        "below the broker's per-client queue limit)",
-    )
-    tune.add_argument(
-        "--flush-interval",
-        type=number(above=0, max=3600),
-        default=5.0,
-        help="or after this many seconds (default 5)",
+    add_flush_options(
+        tune,
+        rows=500,
+        rows_help="write (and acknowledge) once this many messages are buffered; keep it well below the "
+        "broker's per-client queue limit",
     )
     tune.add_argument(
         "--receive-maximum",
@@ -166,17 +147,8 @@ def run(args: argparse.Namespace) -> int:
         rules=rules,
     )
     capture = MqttCapture(settings, progress=not args.quiet)
-
-    def on_signal(signum: int, frame: Any) -> None:
-        del signum, frame
-        capture.request_stop()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_signals(lambda _sig: capture.request_stop()):
         summary = capture.run()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     print(
         f"recorded {summary['messages']:,} messages ({summary['rows_written']:,} rows, "
         f"{summary['decode_errors']:,} with decode errors, {summary['reconnects']} reconnects) "

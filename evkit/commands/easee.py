@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evkit.commands._args import integer, number
+from evkit.commands._options import add_amqp_connection
 from evkit.commands.goe import DEFAULT_STORE, STORE_ENV, audit_store
 from evkit.errors import ConfigError, SourceError, ValidationError
 
@@ -46,14 +47,9 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         "2 invalid input (nothing sent). Aliases: pause, resume, current AMPS (48, with --ttl, default 60 "
         "min), enable/disable (29), lock/unlock (30), smart-on/smart-off (11), reboot (1).",
     )
-    where = parser.add_argument_group("connection (one of)")
-    where.add_argument("--details", metavar="FILE", help="streams endpoint JSON (GET /api/streams/amqp/v2)")
-    where.add_argument("--token-env", metavar="VAR", help="environment variable holding a partner API token")
-    where.add_argument(
-        "--url-env", metavar="VAR", help="environment variable holding amqp[s]://user:pass@host/vhost"
-    )
+    where = parser.add_argument_group("connection (one of --url-env, --details, --token-env)")
+    add_amqp_connection(where)
     parser.add_argument("--exchange", metavar="NAME", help="command exchange (Operator_<id>.C.X)")
-    parser.add_argument("--queue", metavar="NAME", help="operator queue (Operator_<id>.Q)")
     parser.add_argument(
         "--out",
         metavar="STORE",
@@ -95,7 +91,6 @@ def register(top: Any, groups: dict[str, Any]) -> None:
         help="do not consume the operator queue; find the answers only in --out, where a running capture "
         "of that queue writes them",
     )
-    parser.add_argument("--insecure", action="store_true", help="TLS without certificate verification")
     parser.add_argument("--json", action="store_true", help="print the results as JSON lines")
     parser.add_argument(
         "words",
