@@ -339,43 +339,37 @@ def _make_certificates(directory: Path) -> tuple[Path, Path, Path]:
 
 
 def test_tls_capture_verifies_the_broker_and_records(
-    tmp_path: Path, unique_name: str, dataset_dir: Path
+    tmp_path: Path, unique_name: str, dataset_dir: Path, private_mosquitto: Callable[..., PrivateBroker]
 ) -> None:
-    from tests.mqtt.helpers import free_port
+    from tests.mqtt.helpers import free_port, wait_port
 
     directory = tmp_path / "tls-broker"
     directory.mkdir()
     ca, cert, key = _make_certificates(directory)
     tls_port = free_port()
-    broker = PrivateBroker(
-        directory,
+    broker = private_mosquitto(
+        "tls-broker",
         extra_config=(
             "allow_anonymous true\n"
             f"listener {tls_port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
         ),
     )
-    broker.start()
-    try:
-        from tests.mqtt.helpers import wait_port
-
-        wait_port(tls_port, up=True)
-        for i in range(300):  # retained: delivered on subscribe, through TLS, in one burst
-            publish(broker.port, [(f"{unique_name}/evcc/loadpoints/1/k{i}", str(i), True)])
-        base = [
-            "capture",
-            "mqtt",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(tls_port),
-            "--tls",
-            "--topic",
-            f"{unique_name}/#",
-        ]
-        verified = evkit_cli(*base, "--ca-file", str(ca), "--out", str(dataset_dir), "--max-messages", "300")
-        unverified = evkit_cli(*base, "--out", str(tmp_path / "refused"), "--max-messages", "1")
-    finally:
-        broker.stop()
+    wait_port(tls_port, up=True)
+    for i in range(300):  # retained: delivered on subscribe, through TLS, in one burst
+        publish(broker.port, [(f"{unique_name}/evcc/loadpoints/1/k{i}", str(i), True)])
+    base = [
+        "capture",
+        "mqtt",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(tls_port),
+        "--tls",
+        "--topic",
+        f"{unique_name}/#",
+    ]
+    verified = evkit_cli(*base, "--ca-file", str(ca), "--out", str(dataset_dir), "--max-messages", "300")
+    unverified = evkit_cli(*base, "--out", str(tmp_path / "refused"), "--max-messages", "1")
     assert verified.returncode == 0, verified.stderr
     assert sorted(evkit.scan(dataset_dir).collect()["value"].to_list()) == [float(i) for i in range(300)]
     assert unverified.returncode == 1  # the system CAs do not know our test CA: refused, not ignored
