@@ -55,6 +55,16 @@ def _location(source: object, function: str) -> Path | str:
     )
 
 
+def _frame(source: Any, function: str) -> Any:
+    """``source`` for the local function: a path is a ConfigError with the way to read it."""
+    if isinstance(source, (str, Path)):
+        raise ConfigError(
+            f"evkit.analysis.{function}({str(source)!r}) takes a frame: evkit.analysis.{function}("
+            f"evkit.scan({str(source)!r})) runs here; a path is for client= (a Dask cluster)"
+        )
+    return source
+
+
 def _cluster() -> Any:
     from evkit import cluster
 
@@ -69,7 +79,7 @@ def sessions(
     lf: pl.LazyFrame | Path | str, gap: timedelta = DEFAULT_GAP, *, client: Client | None = None
 ) -> pl.LazyFrame | pl.DataFrame:
     if client is None:
-        return _sessions(lf, gap)  # type: ignore[arg-type]
+        return _sessions(_frame(lf, "sessions"), gap)
     result: pl.DataFrame = _cluster().sessions(client, _location(lf, "sessions"), gap)
     return result
 
@@ -82,7 +92,7 @@ def energy_per_day(
     lf: pl.LazyFrame | Path | str, zone: str = "UTC", *, client: Client | None = None
 ) -> pl.LazyFrame | pl.DataFrame:
     if client is None:
-        return _energy_per_day(lf, zone)  # type: ignore[arg-type]
+        return _energy_per_day(_frame(lf, "energy_per_day"), zone)
     where = _location(lf, "energy_per_day")
     result: pl.DataFrame = _cluster().per_charger_with(client, where, "energy_per_day", {"zone": zone})
     return result
@@ -96,7 +106,7 @@ def energy_per_hour(
     lf: pl.LazyFrame | Path | str, *, client: Client | None = None
 ) -> pl.LazyFrame | pl.DataFrame:
     if client is None:
-        return _energy_per_hour(lf)  # type: ignore[arg-type]
+        return _energy_per_hour(_frame(lf, "energy_per_hour"))
     result: pl.DataFrame = _cluster().per_charger(client, _location(lf, "energy_per_hour"), "energy_per_hour")
     return result
 
@@ -113,7 +123,7 @@ def latency_stats(
     lf: pl.LazyFrame | Path | str, by: str | Sequence[str] | None = None, *, client: Client | None = None
 ) -> pl.LazyFrame | pl.DataFrame:
     if client is None:
-        return _latency_stats(lf, by)  # type: ignore[arg-type]
+        return _latency_stats(_frame(lf, "latency_stats"), by)
     result: pl.DataFrame = _cluster().latency_stats(client, _location(lf, "latency_stats"), by)
     return result
 
@@ -126,7 +136,7 @@ def connectivity(
     lf: pl.LazyFrame | Path | str, *, client: Client | None = None
 ) -> pl.LazyFrame | pl.DataFrame:
     if client is None:
-        return _connectivity(lf)  # type: ignore[arg-type]
+        return _connectivity(_frame(lf, "connectivity"))
     result: pl.DataFrame = _cluster().per_charger(client, _location(lf, "connectivity"), "connectivity")
     return result
 
@@ -139,7 +149,7 @@ def connectivity_summary(
     lf: pl.LazyFrame | Path | str, *, client: Client | None = None
 ) -> pl.LazyFrame | pl.DataFrame:
     if client is None:
-        return _connectivity_summary(lf)  # type: ignore[arg-type]
+        return _connectivity_summary(_frame(lf, "connectivity_summary"))
     where = _location(lf, "connectivity_summary")
     result: pl.DataFrame = _cluster().per_charger(client, where, "connectivity_summary")
     return result
@@ -161,7 +171,7 @@ def quality_summary(
     client: Client | None = None,
 ) -> pl.LazyFrame | pl.DataFrame:
     if client is None:
-        return _quality_summary(lf, expected, stale)  # type: ignore[arg-type]
+        return _quality_summary(_frame(lf, "quality_summary"), expected, stale)
     where = _location(lf, "quality_summary")
     result: pl.DataFrame = _cluster().quality_summary(client, where, expected, stale)
     return result

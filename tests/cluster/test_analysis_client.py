@@ -138,3 +138,10 @@ def test_the_analysis_package_does_not_import_dask() -> None:
         "assert 'distributed' not in sys.modules and 'dask' not in sys.modules, 'dask imported'"
     )
     subprocess.run([sys.executable, "-c", code, str(SAMPLE)], check=True, cwd=REPO_ROOT, timeout=120)
+
+
+@pytest.mark.parametrize("name", sorted({name for name, _ in CASES}))
+def test_a_path_without_a_client_is_a_config_error_saying_how_to_read_it(name: str) -> None:
+    with pytest.raises(ConfigError, match=r"takes a frame: .*evkit\.scan\(") as caught:
+        _function(name)(str(SAMPLE))
+    assert "client=" in str(caught.value)
