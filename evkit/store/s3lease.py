@@ -27,6 +27,7 @@ local ``flock``, a capture does not wait for a merge running on its day: there i
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import re
@@ -46,6 +47,17 @@ DEFAULT_TTL_S = 120
 #: Stale leases this long past their expiry are removed by compaction (they only litter the bucket).
 LITTER_AFTER = timedelta(hours=1)
 _NAME = re.compile(r"^(?P<capture>.+)\.(?P<ttl>\d+)s\.lease$")
+
+
+#: Leases not yet closed: released when the interpreter exits (a writer nobody closed, such as an
+#: audit log's, leaves no lease behind to expire).
+_OPEN: weakref.WeakSet[S3Leases] = weakref.WeakSet()
+
+
+@atexit.register
+def _release_open_leases() -> None:
+    for leases in list(_OPEN):
+        leases.close()
 
 
 def lease_ttl() -> int:
@@ -137,6 +149,7 @@ class S3Leases:
             if day in self._etags:
                 return
             self._etags[day] = self._put(day, None)
+            _OPEN.add(self)
         if self._renew and self._thread is None:
             self._thread = threading.Thread(
                 target=_renew_loop, args=(weakref.ref(self), self._stop, self.ttl_s / 4), daemon=True

@@ -228,3 +228,17 @@ def test_captures_writing_while_compaction_runs_lose_nothing_and_the_held_day_is
     assert _leases(s3_dataset) == []  # the capture released today's lease when it stopped, late its own
     assert [x.day for x in compact(s3_dataset).days] == [held.date().isoformat()]
     assert evkit.scan(s3_dataset, dedupe=False).collect().height == frame.height
+
+
+def test_a_writer_nobody_closed_releases_its_leases_when_the_process_exits(
+    s3_dataset: str, s3_env: dict[str, str]
+) -> None:
+    """An audit log's writer is never closed: its process leaves no lease behind to expire."""
+    code = (
+        "import sys; from evkit.store.s3write import S3PartWriter; from tests.store.test_store import _rows; "
+        "w = S3PartWriter(sys.argv[1], capture_id='unclosed'); w.write(_rows(2)); "
+        "assert len(w.held_days) == 2, w.held_days"
+    )
+    subprocess.run([sys.executable, "-c", code, s3_dataset], cwd=REPO_ROOT, check=True, timeout=120)
+    assert len(_raws(s3_dataset)) == 2
+    assert _leases(s3_dataset) == []
