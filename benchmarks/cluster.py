@@ -212,6 +212,33 @@ def _size_mb(root: Path) -> float:
     return sum(p.stat().st_size for p in root.rglob("*.parquet")) / 2**20
 
 
+def _whole_runs(root: Path) -> int:
+    """Sessions of the whole fleet: locally, then on 2 and on 1 worker(s); the number of sessions."""
+    print(_load())
+    done = subprocess.run(
+        [sys.executable, __file__, "--run-local", str(root)], check=True, capture_output=True, text=True
+    )
+    local = json.loads(done.stdout.strip().splitlines()[-1])
+    print(
+        f"local                      {local['seconds']:7.1f} s wall, "
+        f"client CPU {local['client_cpu_s']:6.1f} s, "
+        f"peak RSS {local['peak_rss_mb']:6.0f} MiB, read {local['read_mb']:6.0f} MiB, "
+        f"{local['sessions']:,} sessions; {_load()}"
+    )
+    for workers in (2, 1):
+        r = _cluster_run(root, workers)
+        print(
+            f"LocalCluster {workers} x 1 thread   {r['seconds']:7.1f} s wall, client CPU "
+            f"{r['client_cpu_s']:6.1f} s (read {r['client_read_mb']:.0f} MiB), worker peak RSS "
+            f"{r['worker_peak_rss_mb']} MiB, worker read {r['worker_read_mb']} MiB, "
+            f"{r['sessions']:,} sessions; {_load()}"
+        )
+        if r["sessions"] != local["sessions"]:
+            raise SystemExit("the cluster found another number of sessions than the local run")
+    sessions: int = local["sessions"]
+    return sessions
+
+
 def analysis_part(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _dataset import generate  # the fleet generator of the benchmarks
@@ -228,37 +255,17 @@ def analysis_part(args: argparse.Namespace) -> None:
         files = len(list(root.rglob("*.parquet")))
         size = sum(p.stat().st_size for p in root.rglob("*.parquet")) / 2**20
         print(f"dataset: {rows:,} rows in {files} parts, {size:,.0f} MiB; {_load()}")
-        done = subprocess.run(
-            [sys.executable, __file__, "--run-local", str(root)], check=True, capture_output=True, text=True
-        )
-        local = json.loads(done.stdout.strip().splitlines()[-1])
-        print(_load())
-        print(
-            f"local                      {local['seconds']:7.1f} s wall, "
-            f"client CPU {local['client_cpu_s']:6.1f} s, "
-            f"peak RSS {local['peak_rss_mb']:6.0f} MiB, read {local['read_mb']:6.0f} MiB, "
-            f"{local['sessions']:,} sessions"
-        )
-        for workers in (2, 1):
-            print(_load())
-            r = _cluster_run(root, workers)
-            print(
-                f"LocalCluster {workers} x 1 thread   {r['seconds']:7.1f} s wall, client CPU "
-                f"{r['client_cpu_s']:6.1f} s (read {r['client_read_mb']:.0f} MiB), worker peak RSS "
-                f"{r['worker_peak_rss_mb']} MiB, worker read {r['worker_read_mb']} MiB, "
-                f"{r['sessions']:,} sessions"
-            )
-            if r["sessions"] != local["sessions"]:
-                raise SystemExit("the cluster found another number of sessions than the local run")
-        print(_load())
+        expected = None if args.tasks_only else _whole_runs(root)
         if args.compacted is not None:
             # Bytes read per charger-group task: parts in arrival order vs compacted (sorted by charger,
             # small row groups with statistics: a task's range predicate prunes the other groups).
             for name, store in (("arrival", root), ("compacted", args.compacted)):
                 measured = _per_task_run(store)
                 _print_tasks(name, measured, _size_mb(store))
-                if sum(int(m["sessions"]) for m in measured) != local["sessions"]:
+                found = sum(int(m["sessions"]) for m in measured)
+                if expected is not None and found != expected:
                     raise SystemExit(f"the {name} store's tasks found another number of sessions")
+                expected = found
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -336,6 +343,9 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=100_000, help="messages per capture (part 2)")
     parser.add_argument(
         "--compacted", type=Path, help="the same dataset compacted: also measure bytes read per task on both"
+    )
+    parser.add_argument(
+        "--tasks-only", action="store_true", help="with --compacted: only the per-task measurement"
     )
     parser.add_argument("--skip-analysis", action="store_true")
     parser.add_argument("--skip-capture", action="store_true")
