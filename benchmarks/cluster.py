@@ -1,6 +1,6 @@
 """Benchmark: evkit's analysis locally vs on a Dask cluster, and capture into s3:// vs local disk.
 
-Part 1 (analysis). A generated fleet (``benchmarks/analysis.py``'s generator; the defaults, 4,100
+Part 1 (analysis). A generated fleet (``benchmarks/_dataset.py``'s generator; the defaults, 4,100
 chargers x 30 days, are about 49M rows) is analysed three ways, each `sessions` of the whole fleet:
 
 - local: ``evkit.analysis.sessions(evkit.scan(DIR, dedupe=False)).collect()`` in a fresh process;
@@ -13,27 +13,37 @@ process read (``/proc/<pid>/io`` ``rchar``: from the page cache too). On 2 cores
 expected; what matters is that the work and the memory move to the workers, and that each worker's
 memory stays bounded by its share of chargers instead of the fleet.
 
+With ``--compacted DIR`` (the same dataset after ``evkit compact``, e.g. ``benchmarks/_dataset.py``'s
+``compacted`` shape), each charger-group task of the plan is also run alone on a single-thread worker
+on both stores, with the bytes it read: on parts sorted by charger with small row groups, a task's
+range predicate skips the row groups of other chargers.
+
 Part 2 (capture, needs RabbitMQ on 127.0.0.1:5672 and an S3 server such as ``scripts/ensure-s3.sh``'s
 SeaweedFS): N Easee messages are captured by ``evkit capture amqp`` into a local directory and into
 ``s3://<fresh bucket>/bench``, one after the other, same run; rates over the consume window. The S3
 endpoint and keys come from ``AWS_*``; without them the test server's loopback identity is used.
 
     .venv/bin/python benchmarks/cluster.py --chargers 450 --days 7 --messages 50000
+    .venv/bin/python benchmarks/cluster.py --dir .bench-data/50m/arrival \
+        --compacted .bench-data/50m/compacted --skip-capture
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,11 +104,10 @@ def _worker_stats() -> dict[str, float]:
     }
 
 
-def _cluster_run(root: Path, workers: int) -> dict[str, Any]:
-    """Scheduler and workers in their own processes; this process is the client."""
+@contextlib.contextmanager
+def _cluster(workers: int) -> Iterator[Any]:
+    """A client of a scheduler and ``workers`` single-thread workers, each in processes of their own."""
     from distributed import Client
-
-    from evkit import cluster
 
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
@@ -118,19 +127,35 @@ def _cluster_run(root: Path, workers: int) -> dict[str, Any]:
     try:
         client = Client(address, timeout="60s")
         client.wait_for_workers(workers, timeout=120)
-        before = client.run(_worker_stats)
-        t0, c0 = time.perf_counter(), _cpu_s()
-        r0 = psutil.Process().io_counters().read_chars
-        n = cluster.sessions(client, root).height
-        seconds, client_cpu = time.perf_counter() - t0, _cpu_s() - c0
-        client_read = (psutil.Process().io_counters().read_chars - r0) / 2**20
-        after = client.run(_worker_stats)
+        yield client
         client.close()
     finally:
         nannies.terminate()
         scheduler.terminate()
         nannies.wait(60)
         scheduler.wait(60)
+
+
+def _warm() -> None:
+    """Run on a worker before measuring: import what the tasks use (module files count as bytes read)."""
+    import evkit.analysis
+    import evkit.cluster.tasks
+    import evkit.store.reader  # noqa: F401
+
+
+def _cluster_run(root: Path, workers: int) -> dict[str, Any]:
+    """Scheduler and workers in their own processes; this process is the client."""
+    from evkit import analysis
+
+    with _cluster(workers) as client:
+        client.run(_warm)
+        before = client.run(_worker_stats)
+        t0, c0 = time.perf_counter(), _cpu_s()
+        r0 = psutil.Process().io_counters().read_chars
+        n = analysis.sessions(root, client=client).height
+        seconds, client_cpu = time.perf_counter() - t0, _cpu_s() - c0
+        client_read = (psutil.Process().io_counters().read_chars - r0) / 2**20
+        after = client.run(_worker_stats)
     return {
         "seconds": seconds,
         "client_cpu_s": client_cpu,
@@ -141,9 +166,82 @@ def _cluster_run(root: Path, workers: int) -> dict[str, Any]:
     }
 
 
+def _measured_sessions_task(parts: Any, group: Any) -> dict[str, float]:
+    """Run on a single-thread worker: one sessions task of ``evkit.cluster``, with the bytes it read."""
+    from evkit.cluster import tasks
+
+    process = psutil.Process()
+    r0, t0 = process.io_counters().read_chars, time.perf_counter()
+    frame = tasks.sessions_task(parts, group, 1200.0)
+    return {
+        "read_mb": (process.io_counters().read_chars - r0) / 2**20,
+        "seconds": time.perf_counter() - t0,
+        "chargers": len(group.chargers or ()),
+        "sessions": frame.height,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _per_task_run(root: Path, workers: int = 2) -> list[dict[str, float]]:
+    """Each charger group's sessions task of ``evkit.cluster.sessions`` (same plan), measured alone."""
+    from evkit.cluster import _plan
+
+    with _cluster(workers) as client:
+        client.run(_warm)
+        parts, groups = _plan(client, root, False, None)
+        measured: list[dict[str, float]] = client.gather(
+            client.map(_measured_sessions_task, [parts] * len(groups), groups, pure=False)
+        )
+    return measured
+
+
+def _print_tasks(name: str, measured: list[dict[str, float]], size_mb: float) -> None:
+    reads = sorted(m["read_mb"] for m in measured)
+    total = sum(reads)
+    chargers = statistics.median(m["chargers"] for m in measured)
+    wall = statistics.median(m["seconds"] for m in measured)
+    print(
+        f"per-task {name:10s} {len(measured)} tasks of ~{chargers:.0f} chargers: read per task median "
+        f"{statistics.median(reads):.0f} MiB (min {reads[0]:.0f}, max {reads[-1]:.0f}), all tasks "
+        f"{total:,.0f} MiB = {total / size_mb:.2f} x the store's {size_mb:,.0f} MiB; task wall median "
+        f"{wall:.1f} s; {sum(int(m['sessions']) for m in measured):,} sessions; {_load()}"
+    )
+
+
+def _size_mb(root: Path) -> float:
+    return sum(p.stat().st_size for p in root.rglob("*.parquet")) / 2**20
+
+
+def _whole_runs(root: Path) -> int:
+    """Sessions of the whole fleet: locally, then on 2 and on 1 worker(s); the number of sessions."""
+    print(_load())
+    done = subprocess.run(
+        [sys.executable, __file__, "--run-local", str(root)], check=True, capture_output=True, text=True
+    )
+    local = json.loads(done.stdout.strip().splitlines()[-1])
+    print(
+        f"local                      {local['seconds']:7.1f} s wall, "
+        f"client CPU {local['client_cpu_s']:6.1f} s, "
+        f"peak RSS {local['peak_rss_mb']:6.0f} MiB, read {local['read_mb']:6.0f} MiB, "
+        f"{local['sessions']:,} sessions; {_load()}"
+    )
+    for workers in (2, 1):
+        r = _cluster_run(root, workers)
+        print(
+            f"LocalCluster {workers} x 1 thread   {r['seconds']:7.1f} s wall, client CPU "
+            f"{r['client_cpu_s']:6.1f} s (read {r['client_read_mb']:.0f} MiB), worker peak RSS "
+            f"{r['worker_peak_rss_mb']} MiB, worker read {r['worker_read_mb']} MiB, "
+            f"{r['sessions']:,} sessions; {_load()}"
+        )
+        if r["sessions"] != local["sessions"]:
+            raise SystemExit("the cluster found another number of sessions than the local run")
+    sessions: int = local["sessions"]
+    return sessions
+
+
 def analysis_part(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from analysis import generate  # the fleet generator of benchmarks/analysis.py
+    from _dataset import generate  # the fleet generator of the benchmarks
 
     tmp = Path(tempfile.mkdtemp(prefix="evkit-cluster-bench-"))
     root = args.dir or tmp / "data"
@@ -157,27 +255,17 @@ def analysis_part(args: argparse.Namespace) -> None:
         files = len(list(root.rglob("*.parquet")))
         size = sum(p.stat().st_size for p in root.rglob("*.parquet")) / 2**20
         print(f"dataset: {rows:,} rows in {files} parts, {size:,.0f} MiB; {_load()}")
-        done = subprocess.run(
-            [sys.executable, __file__, "--run-local", str(root)], check=True, capture_output=True, text=True
-        )
-        local = json.loads(done.stdout.strip().splitlines()[-1])
-        print(
-            f"local                      {local['seconds']:7.1f} s wall, "
-            f"client CPU {local['client_cpu_s']:6.1f} s, "
-            f"peak RSS {local['peak_rss_mb']:6.0f} MiB, read {local['read_mb']:6.0f} MiB, "
-            f"{local['sessions']:,} sessions"
-        )
-        for workers in (2, 1):
-            r = _cluster_run(root, workers)
-            print(
-                f"LocalCluster {workers} x 1 thread   {r['seconds']:7.1f} s wall, client CPU "
-                f"{r['client_cpu_s']:6.1f} s (read {r['client_read_mb']:.0f} MiB), worker peak RSS "
-                f"{r['worker_peak_rss_mb']} MiB, worker read {r['worker_read_mb']} MiB, "
-                f"{r['sessions']:,} sessions"
-            )
-            if r["sessions"] != local["sessions"]:
-                raise SystemExit("the cluster found another number of sessions than the local run")
-        print(_load())
+        expected = None if args.tasks_only else _whole_runs(root)
+        if args.compacted is not None:
+            # Bytes read per charger-group task: parts in arrival order vs compacted (sorted by charger,
+            # small row groups with statistics: a task's range predicate prunes the other groups).
+            for name, store in (("arrival", root), ("compacted", args.compacted)):
+                measured = _per_task_run(store)
+                _print_tasks(name, measured, _size_mb(store))
+                found = sum(int(m["sessions"]) for m in measured)
+                if expected is not None and found != expected:
+                    raise SystemExit(f"the {name} store's tasks found another number of sessions")
+                expected = found
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -253,6 +341,12 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--dir", type=Path, help="dataset directory (reused when it holds data)")
     parser.add_argument("--messages", type=int, default=100_000, help="messages per capture (part 2)")
+    parser.add_argument(
+        "--compacted", type=Path, help="the same dataset compacted: also measure bytes read per task on both"
+    )
+    parser.add_argument(
+        "--tasks-only", action="store_true", help="with --compacted: only the per-task measurement"
+    )
     parser.add_argument("--skip-analysis", action="store_true")
     parser.add_argument("--skip-capture", action="store_true")
     parser.add_argument("--run-local", type=Path, help=argparse.SUPPRESS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import polars as pl
 
@@ -15,18 +15,25 @@ DEFAULT_STALE = timedelta(minutes=10)
 _UNKNOWN_CHARGER = "(unknown)"
 
 
-def telemetry_gaps(lf: pl.LazyFrame, expected: timedelta = DEFAULT_GAP) -> pl.LazyFrame:
+def telemetry_gaps(
+    lf: pl.LazyFrame, expected: timedelta = DEFAULT_GAP, *, data_end: datetime | None = None
+) -> pl.LazyFrame:
     """Per charger, every silence longer than ``expected`` (device time).
 
     Columns ``charger_id``, ``gap_start``, ``gap_end``, ``gap_s``, ``ongoing``. A charger that falls
-    silent before the data ends gets a last, ``ongoing`` gap up to the newest observation of any charger.
+    silent before the data ends gets a last, ``ongoing`` gap up to the newest observation of any charger
+    (``data_end``, when ``lf`` holds only some chargers of a larger dataset: its newest observation).
     """
     require(lf)
     inner = gaps(lf, expected).with_columns(pl.lit(False).alias("ongoing"))
-    data_end = easee_rows(lf).select(pl.col("observed_at").max().alias("data_end"))
+    if data_end is None:
+        data_end_frame = easee_rows(lf).select(pl.col("observed_at").max().alias("data_end"))
+    else:  # the given end, in the column's own type (zone, time unit)
+        dtype = lf.collect_schema()["observed_at"]
+        data_end_frame = pl.LazyFrame({"data_end": [data_end]}).select(pl.col("data_end").cast(dtype))
     tail = (
         spans(lf)
-        .join(data_end, how="cross")
+        .join(data_end_frame, how="cross")
         .filter((pl.col("data_end") - pl.col("last_seen")) > expected)
         .select(
             "charger_id",
@@ -173,7 +180,11 @@ def _count(frame: pl.LazyFrame, name: str, expr: pl.Expr | None = None) -> pl.La
 
 
 def quality_summary(
-    lf: pl.LazyFrame, expected: timedelta = DEFAULT_GAP, stale: timedelta = DEFAULT_STALE
+    lf: pl.LazyFrame,
+    expected: timedelta = DEFAULT_GAP,
+    stale: timedelta = DEFAULT_STALE,
+    *,
+    data_end: datetime | None = None,
 ) -> pl.LazyFrame:
     """One row per charger with the counts of every check above (zero when clean).
 
@@ -181,6 +192,7 @@ def quality_summary(
     ``gap_s_total``, ``longest_gap_s``, ``duplicates_n`` (extra copies), ``out_of_order_n``,
     ``decode_errors_n``, ``unknown_ids_n``, ``stale_n``, ``clock_skew_n`` (messages timed before the
     device sent them by the cloud or by us). Undecodable rows without a charger are under ``(unknown)``.
+    ``data_end``: see :func:`telemetry_gaps`.
     """
     require(lf)
     rows = lf.with_columns(pl.col("charger_id").fill_null(_UNKNOWN_CHARGER))
@@ -199,7 +211,7 @@ def quality_summary(
     easee_first = easee_rows(first)
     parts = [
         _count(first, "messages"),
-        telemetry_gaps(lf, expected)
+        telemetry_gaps(lf, expected, data_end=data_end)
         .group_by("charger_id")
         .agg(
             pl.len().cast(pl.Int64).alias("gaps_n"),

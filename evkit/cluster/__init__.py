@@ -18,7 +18,7 @@ Results equal a local run: the same functions on the same rows, combined in the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -201,4 +201,74 @@ def latency_stats(
     return result
 
 
-__all__ = ["PER_CHARGER", "connect", "energy_per_day", "latency_stats", "per_charger", "sessions"]
+def per_charger_with(
+    client: Client,
+    source: Path | str,
+    function: str,
+    options: Mapping[str, Any],
+    *,
+    chargers: Sequence[str] | None = None,
+    skip_damaged: bool | None = None,
+) -> pl.DataFrame:
+    """:func:`per_charger` with keyword ``options`` for the function (``energy_per_day``'s ``zone``):
+    a charger's rows give the same result in any group, whatever the options."""
+    if function not in PER_CHARGER:
+        raise ConfigError(f"{function!r} is not split by charger; one of: {', '.join(PER_CHARGER)}")
+    parts, groups = _plan(client, source, skip_damaged, chargers)
+    if not groups:
+        raise DatasetError(f"{source} holds no charger")
+    futures = client.map(
+        tasks.per_charger_options_task,
+        [parts] * len(groups),
+        groups,
+        function=function,
+        options=dict(options),
+    )
+    return _concat(_gather(client, futures)).sort(PER_CHARGER[function], maintain_order=True)
+
+
+def quality_summary(
+    client: Client,
+    source: Path | str,
+    expected: timedelta | None = None,
+    stale: timedelta | None = None,
+    *,
+    skip_damaged: bool | None = None,
+) -> pl.DataFrame:
+    """:func:`evkit.analysis.quality_summary` of ``source``, computed on the cluster.
+
+    Every figure is a charger's own except a charger's ongoing silence, which runs up to the newest
+    observation of the whole dataset: tasks over chunks of parts find that end first (one column),
+    then each group's summary is measured up to it.
+    """
+    from evkit.analysis.quality import DEFAULT_GAP, DEFAULT_STALE
+
+    expected = DEFAULT_GAP if expected is None else expected
+    stale = DEFAULT_STALE if stale is None else stale
+    parts, groups = _plan(client, source, skip_damaged, None)
+    if not groups:
+        raise DatasetError(f"{source} holds no rows")
+    files = chunks(parts.result()[0], PARTS_PER_LISTING)
+    ends = [e for e in _gather(client, client.map(tasks.data_end_task, [parts] * len(files), files)) if e]
+    data_end = max(ends) if ends else None
+    futures = client.map(
+        tasks.quality_task,
+        [parts] * len(groups),
+        groups,
+        expected_s=expected.total_seconds(),
+        stale_s=stale.total_seconds(),
+        data_end=data_end,
+    )
+    return _concat(_gather(client, futures)).sort("charger_id", maintain_order=True)
+
+
+__all__ = [
+    "PER_CHARGER",
+    "connect",
+    "energy_per_day",
+    "latency_stats",
+    "per_charger",
+    "per_charger_with",
+    "quality_summary",
+    "sessions",
+]

@@ -75,3 +75,33 @@ def latency_group_stats_task(parts: Parts, group: ChargerGroup, by: Any) -> pl.D
     from evkit.analysis.latency import latency_stats
 
     return latency_stats(group_rows(parts, group), by=by).collect()
+
+
+def per_charger_options_task(
+    parts: Parts, group: ChargerGroup, function: str, options: dict[str, Any]
+) -> pl.DataFrame:
+    """``evkit.analysis.<function>(rows, **options)`` on one group's rows (a per-charger function)."""
+    from evkit import analysis
+
+    result: pl.LazyFrame = getattr(analysis, function)(group_rows(parts, group), **options)
+    return result.collect()
+
+
+def data_end_task(parts: Parts, files: list[str]) -> Any:
+    """The newest device time of an Easee row in ``files`` (None without one): the end of the data,
+    which ``telemetry_gaps`` measures a charger's ongoing silence up to."""
+    from evkit.analysis._prep import easee_rows
+
+    return easee_rows(_scan((files, parts[1]))).select(pl.col("observed_at").max()).collect().item()
+
+
+def quality_task(
+    parts: Parts, group: ChargerGroup, expected_s: float, stale_s: float, data_end: Any
+) -> pl.DataFrame:
+    """``quality_summary`` of one group, ongoing silences measured up to the whole data's end."""
+    from evkit.analysis.quality import quality_summary
+
+    rows = group_rows(parts, group)
+    return quality_summary(
+        rows, timedelta(seconds=expected_s), timedelta(seconds=stale_s), data_end=data_end
+    ).collect()

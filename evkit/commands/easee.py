@@ -53,8 +53,8 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     parser.add_argument(
         "--out",
         metavar="STORE",
-        help=f"store for the messages consumed while waiting (default: the audit store, ${STORE_ENV} or "
-        f"./{DEFAULT_STORE})",
+        help="store (a directory or s3://BUCKET/PREFIX) for the messages consumed while waiting (default: "
+        f"the audit store, ${STORE_ENV} or ./{DEFAULT_STORE})",
     )
     parser.add_argument(
         "--audit-dir", metavar="DIR", help="store for the audit log; rows go to DIR/audit/ (default as --out)"
@@ -187,15 +187,12 @@ def run_set(args: argparse.Namespace) -> int:
     store = audit_store(args.out)
     audit = audit_store(args.audit_dir) if args.audit_dir else store
     assert store is not None and audit is not None
-    if not isinstance(store, Path):  # the answer watcher follows new files of a local store
-        raise ConfigError(
-            f"set easee --out {store}: the store it consumes into and watches must be a directory; "
-            "the audit log may go to s3:// (--audit-dir s3://BUCKET/PREFIX)"
-        )
     return _send(args, commands, store, audit)
 
 
-def _send(args: argparse.Namespace, commands: list[EaseeCommand], store: Path, audit: Path | str) -> int:
+def _send(
+    args: argparse.Namespace, commands: list[EaseeCommand], store: Path | str, audit: Path | str
+) -> int:
     from evkit.control.audit import AuditLog
     from evkit.control.easee import EaseeController
     from evkit.sources.amqp import resolve_details
@@ -207,6 +204,10 @@ def _send(args: argparse.Namespace, commands: list[EaseeCommand], store: Path, a
     details, _refresh = resolve_details(details=args.details, token_env=args.token_env, url_env=args.url_env)
     audit_log = AuditLog(audit)
     audit_log.ensure_writable()
+    if not args.no_consume and store != audit:  # (the same store was just checked)
+        from evkit.store.writer import ensure_writable
+
+        ensure_writable(store)  # a bucket that is missing or refuses writes: say so, send nothing
     link = AmqpCommandLink(
         details,
         exchange=args.exchange,

@@ -12,7 +12,8 @@
   store and acknowledged only once durable; a kill leaves the unacknowledged ones with the broker.
 * A capture may already consume the same queue into the same store (the broker then splits messages
   between the two consumers): a store watcher reads the Parquet parts written since the link opened,
-  so an answer that went to the capture is found there too.
+  so an answer that went to the capture is found there too. The store is a directory or
+  ``s3://bucket/prefix`` (the watcher then lists the day prefixes of the bucket).
 
 Listeners get ``(routing_key, body)``; a message may reach them twice (consumer and store): harmless.
 """
@@ -30,6 +31,7 @@ from typing import Any
 
 from evkit.errors import ConfigError, SourceError
 from evkit.sources.easee_details import AmqpDetails
+from evkit.store.writer import store_root
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +69,14 @@ class _Listeners:
 
 class StoreWatcher:
     """Calls ``listener(routing_key, raw)`` for command responses and observations in Parquet parts
-    that appear below ``store`` (today's and the start day's ``date=`` directories) after it starts."""
+    that appear below ``store`` (today's and the start day's ``date=`` directories, or prefixes of an
+    ``s3://`` store) after it starts."""
 
-    def __init__(self, store: Path, listener: MessageListener, *, poll: float = STORE_POLL_S) -> None:
-        self.store = Path(store)
+    def __init__(self, store: Path | str, listener: MessageListener, *, poll: float = STORE_POLL_S) -> None:
+        self.store = store_root(store)
         self.listener = listener
         self.poll = poll
-        self._seen: set[Path] = set()
+        self._seen: set[Path | str] = set()
         self._started = datetime.now(UTC)
         # Parts already there are old news; only parts written from now on are read.
         for path in self._candidates():
@@ -89,9 +92,15 @@ class StoreWatcher:
         self._stop.set()
         self._thread.join(5)
 
-    def _candidates(self) -> list[Path]:
+    def _candidates(self) -> list[Path | str]:
         days = {(self._started - timedelta(minutes=5)).date(), self._started.date(), datetime.now(UTC).date()}
-        found: list[Path] = []
+        found: list[Path | str] = []
+        if isinstance(self.store, str):
+            from evkit.store.s3parts import day_parts
+
+            for day in days:
+                found.extend(day_parts(self.store, day.isoformat()))
+            return found
         for day in days:
             directory = self.store / f"date={day.isoformat()}"
             if directory.is_dir():
@@ -106,7 +115,7 @@ class StoreWatcher:
         for path in sorted(set(self._candidates()) - self._seen):
             self._seen.add(path)
             try:
-                frame = pl.read_parquet(path, columns=["routing_key", "raw", "kind"])
+                frame = read_part(path, ["routing_key", "raw", "kind"])
             except Exception as exc:  # a part being replaced by compaction: skip it
                 log.debug("cannot read %s: %s", path, exc)
                 continue
@@ -123,6 +132,17 @@ class StoreWatcher:
                 self.scan_once()
             except Exception:
                 log.exception("store watcher failed")
+
+
+def read_part(part: Path | str, columns: list[str]) -> Any:
+    """The ``columns`` of one part file or ``s3://`` part."""
+    import polars as pl
+
+    if isinstance(part, str):
+        from evkit.store.objstore import polars_options
+
+        return pl.read_parquet(part, columns=columns, **polars_options())
+    return pl.read_parquet(part, columns=columns)
 
 
 class AmqpCommandLink:
@@ -149,10 +169,10 @@ class AmqpCommandLink:
         self.queue = queue or details.queue or ""
         if not self.exchange:
             raise ConfigError("no command exchange: pass --exchange (or a details file with exchangeName)")
-        self.out = Path(out) if out is not None else None
+        self.out = store_root(out) if out is not None else None
         if self.out is not None and not self.queue:
             raise ConfigError("no operator queue: pass --queue (or a details file with queueName)")
-        self.watch = Path(watch) if watch is not None else self.out
+        self.watch = store_root(watch) if watch is not None else self.out
         self.insecure = insecure
         self.confirm_timeout = confirm_timeout
         self.listeners = _Listeners()
@@ -172,7 +192,8 @@ class AmqpCommandLink:
         """Connect, check the exchange (and queue) exist, start consuming and watching."""
         self._connect()
         if self.watch is not None:
-            self.watch.mkdir(parents=True, exist_ok=True)
+            if isinstance(self.watch, Path):
+                self.watch.mkdir(parents=True, exist_ok=True)
             self._watcher = StoreWatcher(self.watch, self.listeners).start()
         if self.out is not None:
             self._start_capture()

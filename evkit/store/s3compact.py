@@ -18,15 +18,18 @@ visible). A merged object that fails its row count is deleted before the journal
 
 Coordination without locks: one compaction at a time holds ``.evkit-compact.lock``, taken with a
 conditional PUT (``If-None-Match``); a lock older than ``LOCK_TTL`` (a compaction that died) is taken
-over with ``If-Match`` on its ETag, so two compactions never both take it. Days are "finished" by
-date only (before today, UTC) -- there are no leases; a capture that still writes a late row into a
-finished day simply adds a part beside the merged one (compaction removes only its inputs).
+over with ``If-Match`` on its ETag, so two compactions never both take it. A day is finished when it
+is before today (UTC) and no capture holds a live lease on it (``evkit.store.s3lease``; looked up
+right before the day is merged, by the server's clock): a held day is left for a later run and
+reported, as locally. A capture that still writes a late row into a merged day simply adds a part
+beside the merged one (compaction removes only its inputs).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -39,6 +42,7 @@ from evkit.store.compact import CompactedDay, Compaction
 from evkit.store.objstore import S3Location, open_store, polars_options, store_error
 from evkit.store.parts import JOURNAL_PREFIX, JOURNAL_SUFFIX, Damaged
 from evkit.store.reader import damaged_message
+from evkit.store.s3lease import LEASE_DIR, live_holders, remove_litter, server_now
 from evkit.store.s3parts import S3VanishedPart, inspect_objects, list_objects, live_objects
 
 log = logging.getLogger("evkit.store")
@@ -145,6 +149,12 @@ def merge_day_s3(
     return CompactedDay(day=day, parts_before=len(inputs), rows=rows)
 
 
+def _lease_days(objects: list[Any]) -> set[str]:
+    prefix = f"{LEASE_DIR}/date="
+    paths = (str(m["path"]) for m in objects)
+    return {p[len(prefix) :].split("/", 1)[0] for p in paths if p.startswith(prefix)}
+
+
 def _days(parts: list[str]) -> dict[str, list[str]]:
     days: dict[str, list[str]] = {}
     for part in parts:
@@ -174,10 +184,19 @@ def compact_s3(
         result.already_running = True
         return result
     try:
+        # The server's clock (the lock just written), for the leases' expiry: captures' clocks may differ.
+        started, clock_at = server_now(store, LOCK_NAME), time.monotonic()
+
+        def now() -> datetime:
+            return started + timedelta(seconds=time.monotonic() - clock_at)
+
         recover_s3(location)
+        objects = list_objects(location)
+        for day in sorted(_lease_days(objects)):
+            remove_litter(store, day, now())
         today = datetime.now(UTC).date().isoformat()
         plan: list[tuple[str, list[str], dict[str, pl.DataType]]] = []
-        for day, parts in sorted(_days(live_objects(location)).items()):
+        for day, parts in sorted(_days(live_objects(location, objects)).items()):
             if (day >= today and not include_today) or day == "unknown" or len(parts) < 2:
                 continue
             try:
@@ -190,6 +209,9 @@ def compact_s3(
             raise DatasetError(damaged_message(url, result.damaged))
         for day, good, schema in plan:
             if len(good) < 2:
+                continue
+            if not include_today and live_holders(store, day, now()):
+                result.busy.append(day)  # a capture may still write into it
                 continue
             try:
                 result.days.append(merge_day_s3(location, day, good, schema))

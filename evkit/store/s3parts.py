@@ -43,6 +43,24 @@ def list_objects(location: S3Location) -> list[Any]:
         raise dataset_error(exc, location, "list") from exc
 
 
+def day_parts(url: str, day: str) -> list[str]:
+    """``s3://`` URLs of the visible ``part-*.parquet`` objects below ``date=<day>/`` of ``url`` (no
+    compaction bookkeeping: for a watcher that reads each new part once)."""
+    import obstore
+
+    location = S3Location.parse(url)
+    store = open_store(location)
+    try:
+        listed = [str(m["path"]) for chunk in obstore.list(store, prefix=f"date={day}/") for m in chunk]
+    except Exception as exc:
+        raise dataset_error(exc, location, "list") from exc
+    return [
+        location.child(p)
+        for p in sorted(listed)
+        if p.rsplit("/", 1)[-1].startswith("part-") and p.endswith(".parquet") and not _hidden(p)
+    ]
+
+
 def live_objects(location: S3Location, objects: list[Any] | None = None) -> list[str]:
     """Relative paths of the live parts, sorted (superseded compaction inputs dropped)."""
     import obstore

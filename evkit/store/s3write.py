@@ -7,11 +7,12 @@ after the object is complete and verified (a ``HEAD`` shows its size and the ETa
 so a capture acknowledges nothing the store does not hold. Object stores make an object visible
 whole or not at all: there is no half-written part to hide.
 
-No file locks exist on object storage, so there are no day leases: compaction on ``s3://`` only
-ever merges days it considers finished by date (``evkit.store.compact``), and never removes a part
-it did not merge. The manifest is one object per capture (``manifest.d/<capture id>.json``,
-written only by that capture) and readers merge them: concurrent captures on many machines never
-lose each other's update.
+No file locks exist on object storage: the writer holds its days with lease objects instead
+(``evkit.store.s3lease``: created with a conditional PUT, renewed in the background, expiring by the
+server's clock), the same days the local writer holds, so ``evkit compact s3://...`` leaves a day a
+capture may still write into alone; and compaction never removes a part it did not merge. The
+manifest is one object per capture (``manifest.d/<capture id>.json``, written only by that capture)
+and readers merge them: concurrent captures on many machines never lose each other's update.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import polars as pl
 from evkit import __version__
 from evkit.errors import StoreError
 from evkit.store.objstore import S3Location, open_store, retrying, store_error
+from evkit.store.s3lease import S3Leases
 from evkit.store.schema import CAPTURE_ID_COLUMN
 
 MANIFEST_DIR = "manifest.d"
@@ -73,14 +75,26 @@ class S3PartWriter:
         self.parts_written = 0
         self._seq = 0
         self._store = open_store(self.location)
+        self._leases = S3Leases(self.location, capture_id)
+        self._leases.hold(self._today())
 
     @property
     def held_days(self) -> list[str]:
-        """No leases on object storage."""
-        return []
+        """Days (``YYYY-MM-DD``) whose lease this writer holds."""
+        return self._leases.days
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Release every lease (the writer writes nothing more)."""
+        self._leases.close()
+
+    def _today(self) -> str:
+        return self.clock().astimezone(UTC).date().isoformat()
+
+    def _release_before(self, day: str) -> None:
+        """Drop the leases of days before ``day`` (except today's by the clock), as the local writer."""
+        today = self._today()
+        for held in [d for d in self._leases.days if d < day and d != today]:
+            self._leases.release(held)
 
     def __enter__(self) -> S3PartWriter:
         return self
@@ -95,8 +109,14 @@ class S3PartWriter:
         frame = frame.with_columns(pl.lit(self.capture_id, dtype=pl.String).alias(CAPTURE_ID_COLUMN))
         day = pl.col("received_at").dt.date().cast(pl.String).fill_null("unknown").alias("__day")
         urls: list[str] = []
+        self._leases.hold(self._today())
         for (day_value,), part in frame.with_columns(day).group_by("__day", maintain_order=True):
+            if day_value is not None and day_value != "unknown":  # never compacted: no lease needed
+                self._leases.hold(str(day_value))
             urls.append(self._write_part(str(day_value), part.drop("__day")))
+        last = frame.get_column("received_at").max()
+        if isinstance(last, datetime):
+            self._release_before(last.date().isoformat())
         self.rows_written += frame.height
         return urls
 

@@ -35,11 +35,13 @@ print(f"{len(workers)} worker(s), dashboard: {client.dashboard_link}")
 
 # %% [markdown]
 # ## Sessions of the whole fleet, on the cluster
-# One task lists and checks the Parquet parts, a few read only the `charger_id` column to find the
-# chargers, then one task per group of chargers computes their sessions.
+# The analyses of `evkit.analysis` take `client=`: given the dataset's path (or `s3://` URL) instead of
+# a frame, they run on the cluster and return the finished table. One task lists and checks the
+# Parquet parts, a few read only the `charger_id` column to find the chargers, then one task per group
+# of chargers computes their sessions.
 
 # %%
-fleet_sessions = cluster.sessions(client, DATASET)
+fleet_sessions = analysis.sessions(DATASET, client=client)
 fleet_sessions.select(
     "charger_id", "started_at", "ended_at", "energy_kwh", "energy_source", "complete", "gap"
 ).sort("started_at")
@@ -48,13 +50,14 @@ fleet_sessions.select(
 # ## Energy per day, on the cluster
 
 # %%
-per_day = cluster.energy_per_day(client, DATASET)
+per_day = analysis.energy_per_day(DATASET, client=client)
 figures.energy_per_day(per_day)
 
 # %% [markdown]
 # ## Same answer as a local run
-# The cluster ran evkit's own functions on the same rows, so the tables are equal (floating-point
-# sums may differ in the last bit, as two local runs on many threads do).
+# The same calls without `client=` take a frame and run here. The cluster ran evkit's own functions on
+# the same rows, so the tables are equal (floating-point sums may differ in the last bit, as two local
+# runs on many threads do).
 
 # %%
 lf = evkit.scan(DATASET, dedupe=False)
@@ -70,7 +73,7 @@ print(f"identical to the local run: {fleet_sessions.height} sessions, {total:.2f
 # of a hop: those values go from worker to worker into one statistics task, never through here.
 
 # %%
-cluster.latency_stats(client, DATASET).select("hop", "n", "p50_s", "p95_s", "p99_s")
+analysis.latency_stats(DATASET, client=client).select("hop", "n", "p50_s", "p95_s", "p99_s")
 
 # %% [markdown]
 # Close the client (a `LocalCluster` started here stops with it).

@@ -42,13 +42,3 @@ def test_set_goe_with_a_missing_bucket_sends_nothing(
     assert code != 0
     assert "the bucket 'evkit-no-such-bucket' does not exist" in capsys.readouterr().err
     assert sim.state["amp"] == before
-
-
-def test_set_easee_out_on_s3_is_refused_with_a_sentence(
-    s3_dataset: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    argv = ["set", "easee", "--url-env", "EVKIT_NO_SUCH_VAR", "--out", s3_dataset, "EH000001", "pause"]
-    code = main(argv)
-    assert code == 2
-    err = capsys.readouterr().err
-    assert "the store it consumes into and watches must be a directory" in err

@@ -37,7 +37,12 @@ def test_parts_land_by_utc_day_with_unique_names_and_scan_back_exactly(s3_datase
     writer.write(_rows(2, day=5, key_prefix="EH5"))
     assert [u.rsplit("/", 2)[1] for u in urls] == ["date=2026-11-01", "date=2026-11-02"]
     assert all(u.startswith(s3_dataset + "/") for u in urls)
-    assert len(set(_keys(s3_dataset))) == writer.parts_written == 3
+    parts = [k for k in _keys(s3_dataset) if not k.startswith(".evkit-leases/")]
+    assert len(parts) == writer.parts_written == 3
+    leases = [k.split("/")[1] for k in _keys(s3_dataset) if k.startswith(".evkit-leases/")]
+    assert sorted(leases) == [f"date={d}" for d in writer.held_days] and "date=2026-11-05" in leases
+    writer.close()
+    assert [k for k in _keys(s3_dataset) if k.startswith(".evkit-leases/")] == []  # released
     back = evkit.scan(s3_dataset).collect().sort("received_at")
     assert back.height == 6
     assert back.drop("capture_id").head(4).equals(frame)  # types and values exactly
