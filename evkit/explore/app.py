@@ -14,6 +14,8 @@ from __future__ import annotations
 import html
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,14 @@ ALL_AT_START = 20
 #: The explorer opens on the last this many days of the data (the pickers widen it).
 DAYS_AT_START = 7
 
+#: The sessions table lists at most this many sessions, the latest (the table is sent to the browser
+#: whole, so a fleet's month of sessions would take seconds per click).
+TABLE_ROWS = 2000
+
+#: The quality tab lists at most this many chargers, those with most issues first (a static table of a
+#: whole fleet takes seconds to draw).
+QUALITY_ROWS = 40
+
 #: Zones offered first in the picker; every IANA zone follows.
 COMMON_ZONES = ("UTC", "Europe/Oslo", "Europe/Stockholm", "Europe/Berlin", "Europe/London")
 
@@ -46,6 +56,7 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
     def __init__(self, controller: ExploreController) -> None:
         self.controller = controller
         self.selection: Selection = controller.select()
+        self._quiet = 0  # > 0 while the app sets its own pickers: their events redraw nothing
         self.session_ids: list[str] = []
         self.shown_session: str | None = None
         #: The figures last drawn, by view ("curve", "energy", "latency"): what the user sees.
@@ -108,9 +119,10 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
         self.refresh_button.on_click(self._on_refresh)
         self._drawn: set[int] = set()
         self.tabs.observe(self._on_tab, names="selected_index")
-        if len(c.chargers) > ALL_AT_START:  # a fleet: start on one charger, "All chargers" reads everything
-            self.picker.value = (c.chargers[0],)
-            self.all_chargers.value = False
+        if len(c.chargers) > ALL_AT_START:  # a fleet: start on one charger
+            with self._setting():
+                self.picker.value = (c.chargers[0],)
+                self.all_chargers.value = False
         self.update()
 
     # ------------------------------------------------------------------ pieces
@@ -140,25 +152,46 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
 
     # ------------------------------------------------------------------ events
 
+    @contextmanager
+    def _setting(self) -> Iterator[None]:
+        """Set several pickers as one change: their events wait and redraw nothing (the caller
+        redraws once), so a click costs one redraw, not one per widget it touches."""
+        self._quiet += 1
+        try:
+            with self.hold_trait_notifications():
+                yield
+        finally:
+            self._quiet -= 1
+
     def _on_search(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
         text = str(change["new"]).strip().lower()
-        chosen = set(self.picker.value)
+        chosen = tuple(self.picker.value)
         options = [c for c in self.controller.chargers if text in c.lower() or c in chosen]
-        self.picker.options = options
-        self.picker.value = tuple(c for c in options if c in chosen)
+        with self._setting():
+            self.picker.options = options
+            self.picker.value = tuple(c for c in options if c in chosen)
+        if tuple(self.picker.value) != chosen:
+            self.update()
 
     def _on_picker(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
         if change["new"]:
-            self.all_chargers.value = False  # fires _on_change
+            with self._setting():
+                self.all_chargers.value = False
         self.update()
 
     def _on_change(self, change: dict[str, Any]) -> None:
         del change
-        self.update()
+        if not self._quiet:
+            self.update()
 
     def _on_refresh(self, button: widgets.Button | None = None) -> None:
         del button
-        self.refresh()
+        if not self.refresh():
+            self._say(f"nothing new in {self.controller.store}: its parts are as they were")
 
     def _on_row(self, change: dict[str, Any]) -> None:
         rows = change["new"]
@@ -175,7 +208,7 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
         zone: str | None = None,
     ) -> None:
         """Set the pickers as a user would (``None`` leaves one as it is; ``chargers="all"``: every one)."""
-        with self.hold_trait_notifications():
+        with self._setting():
             if chargers is not None:
                 wanted = self.controller.select(chargers).chargers
                 self.search.value = ""
@@ -189,18 +222,22 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
                 self.zone.value = zone
         self.update()
 
-    def refresh(self) -> None:
-        """Re-read the store (new parts of a recording) and redraw; keeps the pickers' choices."""
+    def refresh(self) -> bool:
+        """Re-read the store (new parts of a recording) and redraw; keeps the pickers' choices. False
+        when its parts are as they were (nothing redrawn)."""
         c = self.controller
-        c.refresh()
+        if not c.refresh():
+            return False
         chosen = [x for x in self.picker.value if x in c.chargers]
-        self.picker.options = c.chargers
-        self.picker.value = tuple(chosen)
-        if c.last_day is not None and (self.end.value is None or self.end.value < c.last_day):
-            self.end.value = c.last_day
-        if self.start.value is None:
-            self.start.value = c.first_day
+        with self._setting():
+            self.picker.options = c.chargers
+            self.picker.value = tuple(chosen)
+            if c.last_day is not None and (self.end.value is None or self.end.value < c.last_day):
+                self.end.value = c.last_day
+            if self.start.value is None:
+                self.start.value = c.first_day
         self.update()
+        return True
 
     def update(self) -> None:
         """Redraw every view for the pickers' current values."""
@@ -213,7 +250,8 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
             return
         self.selection = selection
         c = self.controller
-        table = c.session_table(selection)
+        total = c.sessions(selection).height
+        table = c.session_table(selection, limit=TABLE_ROWS)
         self.session_ids = table["session_id"].to_list()
         # update() re-derives the options from its own arguments: repeat the ones that matter.
         kept = [self.session_ids.index(self.shown_session)] if self.shown_session in self.session_ids else []
@@ -229,9 +267,14 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
         self._draw_tab(self.tabs.selected_index or 0)
         who = ", ".join(selection.chargers) if selection.chargers else f"all {len(c.chargers)} chargers"
         days = f"{selection.start or 'first day'} to {selection.end or 'last day'}"
+        shown = (
+            f" (the table lists the latest {table.height:,}; pick chargers or days)"
+            if total > table.height
+            else ""
+        )
         self._say(
-            f"{who}; {days} ({selection.zone}, {zone_label(selection.zone)}): {len(self.session_ids)} "
-            f"sessions · {time.monotonic() - began:.2f} s"
+            f"{who}; {days} ({selection.zone}, {zone_label(selection.zone)}): {total:,} "
+            f"sessions{shown} · {time.monotonic() - began:.2f} s"
         )
 
     def _draw_tab(self, index: int) -> None:
@@ -244,7 +287,11 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
         elif index == 2:
             self._draw("latency", self.latency, c.latency_figure(selection))
         elif index == 3:
-            self.quality.value = great_table_html(c.quality(selection), "Data quality per charger")
+            table, chargers = c.quality_worst(selection, QUALITY_ROWS)
+            title = "Data quality per charger"
+            if chargers > table.height:
+                title += f": the {table.height} of {chargers} with most issues (pick chargers to see others)"
+            self.quality.value = great_table_html(table, title)
 
     def _on_tab(self, change: dict[str, Any]) -> None:
         if change["new"] is not None:
