@@ -26,7 +26,14 @@ import plotly.graph_objects as go
 
 from evkit.errors import EvkitError
 from evkit.explore.controller import ExploreController, Selection
-from evkit.explore.tables import cut_for_display, figure_output, great_table_html, text_output, zone_label
+from evkit.explore.tables import (
+    cut_for_display,
+    figure_output,
+    great_table_html,
+    system_zone,
+    text_output,
+    zone_label,
+)
 
 #: Up to this many chargers the explorer opens on all of them; a larger fleet opens on its first one.
 ALL_AT_START = 20
@@ -330,9 +337,32 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
 
 
 def explore(store: Path | str = "data", *, zone: str | None = None) -> ExploreApp:
-    """The explorer on the dataset at ``store`` (see :mod:`evkit.explore`)."""
-    controller = ExploreController(Path(store), zone=zone) if zone else ExploreController(Path(store))
+    """The explorer on the dataset at ``store`` (see :mod:`evkit.explore`). The first look at a store
+    reads it once (a fleet's month: about half a minute; a line under the cell says so meanwhile)."""
+    progress, done = _progress_line()
+    try:
+        controller = ExploreController(Path(store), zone=zone or system_zone(), progress=progress)
+    finally:
+        done()
     return ExploreApp(controller)
+
+
+def _progress_line() -> tuple[Any, Any]:
+    """(say, done): a line under the running cell that ``say(text)`` rewrites and ``done()`` clears;
+    outside a notebook, ``say`` prints to stderr."""
+    import sys
+
+    from IPython import get_ipython
+    from IPython.display import HTML, display
+
+    if get_ipython() is None:
+        return (lambda text: print(text, file=sys.stderr)), (lambda: None)
+    handle = display(HTML(""), display_id=True)
+
+    def say(text: str) -> None:
+        handle.update(HTML(f"<i class='evkit-explore-progress'>{html.escape(text)}</i>"))
+
+    return say, (lambda: handle.update(HTML("")))
 
 
 __all__ = ["ExploreApp", "explore"]
