@@ -130,6 +130,8 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
             with self._setting():
                 self.picker.value = (c.chargers[0],)
                 self.all_chargers.value = False
+        import great_tables  # noqa: F401  (loaded now: the first Data-quality click would wait ~1 s for it)
+
         self.update()
 
     # ------------------------------------------------------------------ pieces
