@@ -355,16 +355,22 @@ def _progress_line() -> tuple[Any, Any]:
     import sys
 
     from IPython import get_ipython
-    from IPython.display import HTML, display
+    from IPython.display import display
 
     if get_ipython() is None:
         return (lambda text: print(text, file=sys.stderr)), (lambda: None)
-    handle = display(HTML(""), display_id=True)
+    line = widgets.HTML()
+    line.add_class("evkit-explore-progress")
+    display(line)  # type: ignore[no-untyped-call]
 
     def say(text: str) -> None:
-        handle.update(HTML(f"<i class='evkit-explore-progress'>{html.escape(text)}</i>"))
+        line.value = f"<i>{html.escape(text)}</i>"
 
-    return say, (lambda: handle.update(HTML("")))
+    def done() -> None:
+        line.value = ""
+        line.layout.display = "none"
+
+    return say, done
 
 
 __all__ = ["ExploreApp", "explore"]

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import plotly.graph_objects as go
 import polars as pl
 
+from evkit.analysis.caveats import replayed_caveat
 from evkit.errors import ValidationError
 from evkit.explore.summary import LATENCY_DIGITS, Progress, StoreSummary, store_summary
 from evkit.explore.tables import quality_table, session_table, system_zone
@@ -142,9 +143,7 @@ class ExploreController:
         (:func:`latency_caveat`), or rows a replay marked (column ``replayed``)."""
         manifest = latency_caveat(read_manifest(self.store)) if self.store.is_dir() else None
         replayed = self._summary().replayed
-        if manifest is not None or not replayed:
-            return manifest
-        return replayed_caveat(replayed, self._summary().rows)
+        return manifest or replayed_caveat(replayed, self._summary().rows)
 
     # ------------------------------------------------------------------ selection
 
@@ -299,15 +298,6 @@ def _counted_medians(counts: pl.DataFrame) -> pl.DataFrame:
         .filter(share >= 0.5)
         .group_by("hop")
         .agg(pl.col("latency_s").first().alias("p50_s"))
-    )
-
-
-def replayed_caveat(replayed: int, rows: int) -> str:
-    """The latency caveat of a dataset whose rows (``replayed`` of ``rows``) a replay marked."""
-    share = f"{replayed:,} of {rows:,} rows" if replayed < rows else f"all {rows:,} rows"
-    return (
-        f"Latency caveat: {share} were replayed (marked by evkit replay). "
-        "Capture latency here does not measure the chargers."
     )
 
 

@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 import evkit
+from evkit.analysis.caveats import replayed_caveat_of
 from evkit.easee.encode import arrival_time_header, encode_observation
 from evkit.evcc.state import encode_state
 from evkit.explore.controller import ExploreController
@@ -81,6 +82,7 @@ def test_mqtt_replay_is_recorded_as_replayed(
     assert _replayed(tmp_path / "capture").sum() == 20
     caveat = ExploreController(tmp_path / "capture", zone="UTC").latency_caveat()
     assert caveat is not None and "20 of 21 rows were replayed" in caveat
+    assert replayed_caveat_of(evkit.scan(tmp_path / "capture")) == caveat  # what a report can say
 
 
 def test_mqtt_replay_without_mark_is_not_flagged(
@@ -106,6 +108,7 @@ def test_mqtt_replay_without_mark_is_not_flagged(
     capture.stop()
     assert not _replayed(tmp_path / "capture").any()
     assert ExploreController(tmp_path / "capture", zone="UTC").latency_caveat() is None
+    assert replayed_caveat_of(evkit.scan(tmp_path / "capture")) is None
 
 
 def test_amqp_replay_is_recorded_as_replayed(amqp_url: str, unique_name: str, tmp_path: Path) -> None:
@@ -148,6 +151,7 @@ def test_amqp_replay_is_recorded_as_replayed(amqp_url: str, unique_name: str, tm
     assert _replayed(tmp_path / "capture").all()
     caveat = ExploreController(tmp_path / "capture", zone="UTC").latency_caveat()
     assert caveat is not None and "all 12 rows were replayed" in caveat
+    assert replayed_caveat_of(evkit.scan(tmp_path / "capture")) == caveat
     # The latency figure carries it too.
     controller = ExploreController(tmp_path / "capture", zone="UTC")
     fig = controller.latency_figure(controller.select())
