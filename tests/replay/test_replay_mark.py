@@ -156,3 +156,30 @@ def test_amqp_replay_is_recorded_as_replayed(amqp_url: str, unique_name: str, tm
     controller = ExploreController(tmp_path / "capture", zone="UTC")
     fig = controller.latency_figure(controller.select())
     assert "replayed" in fig.layout.title.subtitle.text
+
+
+def test_parts_without_the_replayed_column_read_as_null_and_compaction_keeps_the_mark(tmp_path: Path) -> None:
+    from evkit.sources.mqtt import Message, RowBuilder
+    from evkit.store.compact import compact
+
+    builder = RowBuilder()
+    topic = "evcc/loadpoints/1/chargePower"
+    base = 1_795_300_000_000_000
+    marked = builder.frame([Message(base, topic, b"5", False, 1, False, 1, True)])
+    older = builder.frame([Message(base + 1_000_000, topic, b"6", False, 1, False, 1)]).drop(REPLAYED_COLUMN)
+    PartWriter(tmp_path).write(older)  # written before the column existed
+    PartWriter(tmp_path).write(marked)
+    expected = [
+        (datetime.fromtimestamp(base / 1e6, UTC), True),
+        (datetime.fromtimestamp(base / 1e6 + 1, UTC), None),
+    ]
+
+    def read() -> list[tuple[object, ...]]:
+        return (
+            evkit.scan(tmp_path).select("received_at", REPLAYED_COLUMN).collect().sort("received_at").rows()
+        )
+
+    assert read() == expected
+    assert compact(tmp_path, include_today=True).days[0].parts_before == 2
+    assert read() == expected
+    assert _replayed(tmp_path).sum() == 1  # null (not known to be replayed) counts as not replayed
