@@ -14,7 +14,9 @@ far less than the rows. :func:`summarise` reads the store once and keeps:
   MQTT rows, the ``evkit-replay`` header of AMQP rows).
 
 :func:`store_summary` caches the result per store and per listing of its parts (path, size, mtime):
-a recording that adds a part, or a compaction, makes the next call compute it again.
+a recording that adds a part, or a compaction, makes the next call compute it again. A summary that
+took long is also kept on disk (:mod:`evkit.explore.summary_cache`), so a new kernel opens the same
+store at once.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ _UNKNOWN = "(unknown)"
 _COUNTS = ("messages", "decode_errors_n", "out_of_order_n", "unknown_ids_n", "stale_n", "clock_skew_n")
 
 Progress = Callable[[str], None]
+#: A store's parts: (path, size, modification time in ns) each.
+Listing = tuple[tuple[str, int, int], ...]
 
 
 @dataclass(frozen=True)
@@ -270,7 +274,7 @@ def summarise(store: Path | str, progress: Progress | None = None) -> StoreSumma
     )
 
 
-def listing(store: Path | str) -> tuple[tuple[str, int, int], ...]:
+def listing(store: Path | str) -> Listing:
     """What identifies a store's content: each part's path, size and modification time."""
     found = []
     for path in parquet_files(store):
@@ -282,19 +286,38 @@ def listing(store: Path | str) -> tuple[tuple[str, int, int], ...]:
     return tuple(found)
 
 
-_SUMMARIES: dict[tuple[str, tuple[tuple[str, int, int], ...]], StoreSummary] = {}
+_SUMMARIES: dict[tuple[str, Listing], StoreSummary] = {}
 
 
 def store_summary(store: Path | str, progress: Progress | None = None) -> StoreSummary:
-    """The summary of ``store`` as it is now: cached while its parts are unchanged (see module docs)."""
-    key = (str(Path(store).resolve()), listing(store))
+    """The summary of ``store`` as it is now: cached while its parts are unchanged, in memory and (when
+    it took long to compute) on disk (:mod:`evkit.explore.summary_cache`)."""
+    from evkit.explore import summary_cache
+
+    resolved, parts = str(Path(store).resolve()), listing(store)
+    key = (resolved, parts)
     found = _SUMMARIES.pop(key, None)
+    if found is None and (found := summary_cache.load(resolved, parts)) is not None and progress:
+        progress(f"Read the explorer's summary of {store} from the cache ({summary_cache.cache_root()}).")
     if found is None:
+        began = time.monotonic()
         found = summarise(store, progress)
+        if time.monotonic() - began >= summary_cache.WORTH_S:
+            entry = summary_cache.save(found, resolved, parts)
+            if entry is not None and progress:
+                progress(f"Kept in {entry} for the next open (read again when the store changes).")
     _SUMMARIES[key] = found  # most recently used last
     for old in list(_SUMMARIES)[: max(len(_SUMMARIES) - KEEP_SUMMARIES, 0)]:
         del _SUMMARIES[old]
     return found
 
 
-__all__ = ["StoreSummary", "latency_hours", "listing", "quality_hours", "store_summary", "summarise"]
+__all__ = [
+    "Listing",
+    "StoreSummary",
+    "latency_hours",
+    "listing",
+    "quality_hours",
+    "store_summary",
+    "summarise",
+]

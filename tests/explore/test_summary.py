@@ -106,3 +106,53 @@ def test_summary_is_cached_until_the_parts_change(tmp_path: Path) -> None:
 def test_refresh_keeps_views_when_nothing_changed(tmp_path: Path) -> None:
     controller = ExploreController(SAMPLE, zone="UTC")
     assert controller.refresh() is False
+
+
+def test_disk_cache_spares_a_new_kernel_the_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evkit.explore import summary as summary_module
+    from evkit.explore import summary_cache
+
+    monkeypatch.setenv("EVKIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(summary_cache, "WORTH_S", 0.0)  # the sample is quick; cache it anyway
+    store = tmp_path / "store"
+    days = [p for p in sorted(SAMPLE.iterdir()) if p.is_dir()]
+    shutil.copytree(days[0], store / days[0].name)
+    said: list[str] = []
+    first = store_summary(store, said.append)
+    assert any(text.startswith("Kept in ") for text in said)
+    monkeypatch.setattr(summary_module, "_SUMMARIES", {})  # a new kernel
+    said.clear()
+    again = store_summary(store, said.append)
+    assert said and "from the cache" in said[0]
+    assert again is not first
+    for name in ("sessions", "energy_hours", "quality_hours", "gaps", "latency_hours"):
+        assert_frame_equal(getattr(again, name), getattr(first, name))
+    assert (again.chargers, again.first_seen, again.last_seen, again.rows) == (
+        first.chargers,
+        first.first_seen,
+        first.last_seen,
+        first.rows,
+    )
+    # A new part is a miss: the store is read again, and only its newest entry is kept.
+    shutil.copytree(days[1], store / days[1].name)
+    monkeypatch.setattr(summary_module, "_SUMMARIES", {})
+    grown = store_summary(store)
+    assert grown.rows > first.rows
+    assert len(list((tmp_path / "cache" / "explore").iterdir())) == 1
+    # An entry that cannot be read is ignored (the store is read again), never an error.
+    (entry,) = (tmp_path / "cache" / "explore").iterdir()
+    (entry / "sessions.parquet").write_bytes(b"not parquet")
+    monkeypatch.setattr(summary_module, "_SUMMARIES", {})
+    assert store_summary(store).rows == grown.rows
+
+
+def test_disk_cache_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evkit.explore import summary_cache
+
+    monkeypatch.setenv("EVKIT_CACHE_DIR", "")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(summary_cache, "WORTH_S", 0.0)
+    assert summary_cache.cache_root() is None
+    summary_cache.save(summarise(SAMPLE), str(SAMPLE), ())
+    assert not (tmp_path / "home").exists() and not (tmp_path / "xdg").exists()
