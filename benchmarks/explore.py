@@ -87,7 +87,7 @@ def interactions(
         return run
 
     def session() -> None:
-        app.show_session(app.session_ids[len(app.session_ids) // 2])
+        app.table.selected_rows = [len(app.session_ids) // 2]  # what a click on a row does
 
     sel = c.select
     month = (c.first_day, c.last_day)

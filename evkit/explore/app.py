@@ -204,6 +204,8 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
 
     def _on_row(self, change: dict[str, Any]) -> None:
         rows = change["new"]
+        if self._quiet:
+            return
         if rows and rows[0] < len(self.session_ids):
             self.show_session(self.session_ids[rows[0]])
 
@@ -334,7 +336,8 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
         if session_id in self.session_ids:
             index = self.session_ids.index(session_id)
             if list(self.table.selected_rows) != [index]:
-                self.table.selected_rows = [index]
+                with self._setting():  # the row follows; its event must not draw the curve twice
+                    self.table.selected_rows = [index]
         self._draw("curve", self.curve, self.controller.session_curve(self.selection, session_id))
 
 

@@ -78,7 +78,7 @@ class Simulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
-        self.thread.join(30)
+        self.thread.join(5)  # mid-burst, it ends when the test deletes its queue (daemon thread)
 
 
 def test_easee_live_view_updates_while_the_simulator_publishes(

@@ -157,3 +157,19 @@ def test_the_quality_tab_of_a_fleet_lists_the_chargers_with_most_issues(
     )  # fmt: skip
     worst = issues.sort(["issues", "charger_id"], descending=[True, False]).head(2)["charger_id"].to_list()
     assert total == 4 and table["charger"].to_list() == worst
+
+
+def test_show_session_draws_the_curve_once(app: ExploreApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    app.choose("EH290BP4")
+    drawn: list[str] = []
+    original = app.controller.session_curve
+
+    def counted(selection: object, session_id: str) -> object:
+        drawn.append(session_id)
+        return original(selection, session_id)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app.controller, "session_curve", counted)
+    app.show_session(app.session_ids[1])
+    assert drawn == [app.session_ids[1]] and app.table.selected_rows == [1]
+    app.table.selected_rows = [0]  # a click on a row
+    assert drawn == [app.session_ids[1], app.session_ids[0]]
