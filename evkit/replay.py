@@ -18,17 +18,17 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import polars as pl
 
-from evkit.errors import AuthError, ConfigError, DatasetError, SourceError
-from evkit.secrets import mask_secrets
-from evkit.sources.easee_details import AmqpDetails, parse_url
+from evkit.errors import ConfigError, DatasetError
+from evkit.replay_targets import AmqpTarget, MqttTarget, Target
 from evkit.store import scan
+from evkit.store.schema import REPLAY_MARK
 from evkit.timeutil import parse_utc
 
 RetainMode = Literal["as-recorded", "all", "none"]
@@ -78,6 +78,7 @@ class Outgoing:
     retained: bool = False
     qos: int = 1
     headers: dict[str, Any] | None = None
+    mark: str | None = None  # the replay's mark (its start, ISO UTC): MQTT 5 user property evkit-replay
 
 
 @dataclass(frozen=True)
@@ -213,9 +214,12 @@ def outgoing(
     rewrites: Sequence[Rewrite] = (),
     retain: RetainMode = "as-recorded",
     origin: datetime | None = None,
+    *,
+    mark: str | None = None,
 ) -> Iterator[Outgoing]:
     """The messages of ``frame`` (from :func:`load_messages`) ready to publish; offsets count from
-    ``origin`` (default: the frame's first message)."""
+    ``origin`` (default: the frame's first message). ``mark`` (the replay's start) rides along as AMQP
+    header / MQTT 5 user property ``evkit-replay`` (:data:`evkit.store.schema.REPLAY_MARK`)."""
     if frame.height == 0:
         return
     first = frame["received_at"][0] if origin is None else origin
@@ -228,7 +232,12 @@ def outgoing(
         for offset, name, raw, was_retained, was_qos in zip(offsets, names, raws, retained, qos, strict=True):
             keep = {"as-recorded": bool(was_retained), "all": True, "none": False}[retain]
             yield Outgoing(
-                offset, rewrite_name(name, rewrites), raw or b"", keep, 1 if was_qos is None else was_qos
+                offset,
+                rewrite_name(name, rewrites),
+                raw or b"",
+                keep,
+                1 if was_qos is None else was_qos,
+                mark=mark,
             )
     else:
         names = frame["routing_key"].to_list()
@@ -239,159 +248,10 @@ def outgoing(
             else [None] * frame.height
         )
         for offset, name, raw, head, arrival in zip(offsets, names, raws, headers, arrivals, strict=True):
-            yield Outgoing(
-                offset, rewrite_name(name, rewrites), raw or b"", headers=_amqp_headers(head, arrival)
-            )
-
-
-# ------------------------------------------------------------------------------------------------
-# Targets
-
-
-class Target(Protocol):
-    """Where a replay publishes."""
-
-    protocol: Literal["mqtt", "amqp"]
-
-    def open(self) -> None: ...
-
-    def publish(self, message: Outgoing) -> None: ...
-
-    def close(self) -> None: ...
-
-
-@dataclass
-class MqttTarget:
-    """An MQTT broker; messages keep topic, QoS and retained flag; confirmed before the replay ends."""
-
-    host: str
-    port: int = 1883
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    tls: bool = False
-    client_id: str | None = None
-    window: int = 200  # unconfirmed QoS 1 publishes before we wait (paces the broker's queues)
-    protocol: Literal["mqtt", "amqp"] = "mqtt"
-    _client: Any = field(default=None, repr=False)
-    _pending: list[Any] = field(default_factory=list, repr=False)
-
-    def open(self) -> None:
-        import paho.mqtt.client as paho
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.client_id or "", protocol=paho.MQTTv311
-        )
-        client.max_inflight_messages_set(self.window)
-        client.max_queued_messages_set(0)
-        if self.username is not None:
-            client.username_pw_set(self.username, self.password)
-        if self.tls:
-            client.tls_set()
-        connected = threading.Event()
-        refused: list[str] = []
-
-        def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-            if reason.is_failure:
-                refused.append(str(reason))
-            connected.set()
-
-        client.on_connect = on_connect
-        try:
-            client.connect(self.host, self.port)
-        except (OSError, ValueError) as exc:
-            raise SourceError(f"cannot connect to MQTT broker {self.host}:{self.port}: {exc}") from exc
-        client.loop_start()
-        if not connected.wait(15) or refused:
-            client.loop_stop()
-            why = refused[0] if refused else "no answer"
-            raise SourceError(f"MQTT broker {self.host}:{self.port} refused the replay: {why}")
-        self._client = client
-
-    def publish(self, message: Outgoing) -> None:
-        info = self._client.publish(message.name, message.body, qos=message.qos, retain=message.retained)
-        if message.qos:
-            self._pending.append(info)
-        if len(self._pending) >= self.window:
-            self._confirm()
-
-    def _confirm(self) -> None:
-        for info in self._pending:
-            info.wait_for_publish(30)
-            if not info.is_published():
-                raise SourceError(f"MQTT broker {self.host}:{self.port} did not confirm a published message")
-        self._pending.clear()
-
-    def close(self) -> None:
-        if self._client is None:
-            return
-        try:
-            self._confirm()
-        finally:
-            self._client.disconnect()
-            self._client.loop_stop()
-            self._client = None
-
-
-@dataclass
-class AmqpTarget:
-    """An AMQP exchange; messages keep routing key, body and headers; publisher confirms on."""
-
-    url: str = field(repr=False)  # holds the password
-    exchange: str
-    declare_type: str | None = None  # declare the exchange (durable) if given, else it must exist
-    protocol: Literal["mqtt", "amqp"] = "amqp"
-    _connection: Any = field(default=None, repr=False)
-    _channel: Any = field(default=None, repr=False)
-    _details: AmqpDetails = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._details = parse_url(self.url)  # a malformed URL is a ConfigError that never shows the password
-
-    def open(self) -> None:
-        import pika
-        import pika.exceptions
-
-        shown = self._details.masked_url()
-        try:
-            self._connection = pika.BlockingConnection(
-                self._details.pika_parameters(connection_name="evkit replay")
-            )
-        except (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError):
-            raise AuthError(f"the broker refused the credentials for {shown}") from None
-        except (pika.exceptions.AMQPError, OSError, ValueError) as exc:
-            raise SourceError(f"cannot connect to AMQP broker {shown}: {mask_secrets(repr(exc))}") from None
-        channel = self._connection.channel()
-        if self.exchange:
-            try:
-                if self.declare_type:
-                    channel.exchange_declare(self.exchange, self.declare_type, durable=True)
-                else:
-                    channel.exchange_declare(self.exchange, passive=True)
-            except pika.exceptions.ChannelClosedByBroker as exc:
-                self._connection.close()
-                raise ConfigError(
-                    f"exchange {self.exchange!r} does not exist on {shown} "
-                    "(create it, or pass --declare-exchange TYPE)"
-                ) from exc
-        channel.confirm_delivery()
-        self._channel = channel
-
-    def publish(self, message: Outgoing) -> None:
-        import pika
-
-        properties = pika.BasicProperties(headers=message.headers, delivery_mode=2)
-        try:
-            self._channel.basic_publish(
-                self.exchange, message.name, message.body, properties, mandatory=False
-            )
-        except pika.exceptions.AMQPError as exc:
-            raise SourceError(f"AMQP publish failed: {exc!r}") from exc
-
-    def close(self) -> None:
-        if self._connection is not None and self._connection.is_open:
-            self._connection.close()
-        self._connection = None
+            sent = _amqp_headers(head, arrival)
+            if mark is not None:
+                sent = {**(sent or {}), REPLAY_MARK: mark}
+            yield Outgoing(offset, rewrite_name(name, rewrites), raw or b"", headers=sent, mark=mark)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -435,12 +295,15 @@ def replay_dataset(
     progress: bool = False,
     stop: threading.Event | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    mark: bool = True,
 ) -> ReplaySummary:
     """Publish the recording below ``path`` to ``target`` (see the module docs); returns a summary.
 
     ``speed`` scales the original spacing (2 = twice as fast; 0 = no waiting); ``max_rate`` caps
     messages per second (useful with ``speed=0``: a broker drops what a slow subscriber's queue cannot
-    hold). ``stop`` ends the replay early (the summary says so).
+    hold). ``stop`` ends the replay early (the summary says so). ``mark`` (default) sends every message
+    with the mark ``evkit-replay`` (AMQP header, MQTT 5 user property; its value: the replay's start),
+    so a capture of the replay records its rows as replayed and latency figures say so.
     """
     if speed < 0:
         raise ConfigError("--speed must be >= 0 (0 = as fast as possible)")
@@ -457,6 +320,7 @@ def replay_dataset(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, desc=f"replay -> {target.protocol}", unit="msg", unit_scale=True)
+    label = datetime.now(UTC).isoformat(timespec="seconds") if mark else None
     target.open()
     published = 0
     stopped = False
@@ -467,7 +331,7 @@ def replay_dataset(
         messages = (
             message
             for frame in _frames(selection, max_messages)
-            for message in outgoing(frame, target.protocol, rewrites, retain, origin=first)
+            for message in outgoing(frame, target.protocol, rewrites, retain, origin=first, mark=label)
         )
         for message in messages:
             if stop is not None and stop.is_set():

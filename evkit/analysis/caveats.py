@@ -1,9 +1,9 @@
 """When latency figures describe how the data was made rather than its transport (pure).
 
 The manifest says so when it knows (``evkit.store.manifest.latency_caveat``: re-timed, simulated,
-replayed). The data can say so too: messages that reach the capture a long time after the cloud
-stamped them were re-published, replayed or held in a queue, so their "cloud to capture" latency is
-not transport.
+replayed). The data can say so too: rows ``evkit replay`` marked (``evkit.store.schema.replayed_rows``)
+were replayed; messages that reach the capture a long time after the cloud stamped them were
+re-published, replayed or held in a queue, so their "cloud to capture" latency is not transport.
 """
 
 from __future__ import annotations
@@ -32,4 +32,31 @@ def latency_caveat_from_stats(stats: pl.DataFrame) -> str | None:
     )
 
 
-__all__ = ["IMPLAUSIBLE_CAPTURE_DELAY_S", "latency_caveat_from_stats"]
+def replayed_caveat(replayed: int, rows: int) -> str | None:
+    """The caveat of a dataset ``replayed`` of whose ``rows`` a replay marked; ``None`` when none."""
+    if replayed <= 0:
+        return None
+    share = f"{replayed:,} of {rows:,} rows" if replayed < rows else f"all {rows:,} rows"
+    return (
+        f"Latency caveat: {share} were replayed (marked by evkit replay). "
+        "Capture latency here does not measure the chargers."
+    )
+
+
+def replayed_caveat_of(lf: pl.LazyFrame) -> str | None:
+    """:func:`replayed_caveat` of a dataset (reads the column(s) that carry the replay mark only)."""
+    from evkit.store.schema import replayed_rows
+
+    mark = replayed_rows(lf.collect_schema().names())
+    if mark is None:
+        return None
+    counts = lf.select(pl.len().alias("rows"), mark.sum().alias("replayed")).collect()
+    return replayed_caveat(int(counts["replayed"][0]), int(counts["rows"][0]))
+
+
+__all__ = [
+    "IMPLAUSIBLE_CAPTURE_DELAY_S",
+    "latency_caveat_from_stats",
+    "replayed_caveat",
+    "replayed_caveat_of",
+]

@@ -88,6 +88,15 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     )
     what.add_argument("--to", dest="end", metavar="TIME", help="only messages received before TIME (UTC)")
     what.add_argument("--max-messages", type=integer(min=1), metavar="N", help="publish at most N messages")
+    what.add_argument(
+        "--no-mark",
+        action="store_true",
+        help="publish without the evkit-replay mark (AMQP header / MQTT 5 user property; "
+        "a capture of the replay then cannot tell it is one)",
+    )
+    what.add_argument(
+        "--mqtt-version", type=int, choices=(5, 311), default=5, help="MQTT protocol (3.1.1 carries no mark)"
+    )
     what.add_argument("--quiet", action="store_true", help="no progress bar")
     add_skip_damaged(parser)
     parser.set_defaults(func=run)
@@ -122,7 +131,14 @@ def _target(args: argparse.Namespace) -> Any:
         if password is None:
             raise ConfigError(f"environment variable {args.mqtt_password_env} is not set")
     port = args.mqtt_port if args.mqtt_port is not None else (8883 if args.mqtt_tls else 1883)
-    return MqttTarget(args.mqtt_host, port, username=args.mqtt_username, password=password, tls=args.mqtt_tls)
+    return MqttTarget(
+        args.mqtt_host,
+        port,
+        username=args.mqtt_username,
+        password=password,
+        tls=args.mqtt_tls,
+        version=args.mqtt_version,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -156,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
             retain=args.retain,
             progress=not args.quiet,
             stop=stop,
+            mark=not args.no_mark,
         )
     finally:
         for sig, handler in previous.items():

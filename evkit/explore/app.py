@@ -14,6 +14,8 @@ from __future__ import annotations
 import html
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,12 +26,27 @@ import plotly.graph_objects as go
 
 from evkit.errors import EvkitError
 from evkit.explore.controller import ExploreController, Selection
-from evkit.explore.tables import cut_for_display, figure_output, great_table_html, text_output, zone_label
+from evkit.explore.tables import (
+    cut_for_display,
+    figure_output,
+    great_table_html,
+    system_zone,
+    text_output,
+    zone_label,
+)
 
 #: Up to this many chargers the explorer opens on all of them; a larger fleet opens on its first one.
 ALL_AT_START = 20
 #: The explorer opens on the last this many days of the data (the pickers widen it).
 DAYS_AT_START = 7
+
+#: The sessions table lists at most this many sessions, the latest (the table is sent to the browser
+#: whole, so a fleet's month of sessions would take seconds per click).
+TABLE_ROWS = 2000
+
+#: The quality tab lists at most this many chargers, those with most issues first (a static table of a
+#: whole fleet takes seconds to draw).
+QUALITY_ROWS = 40
 
 #: Zones offered first in the picker; every IANA zone follows.
 COMMON_ZONES = ("UTC", "Europe/Oslo", "Europe/Stockholm", "Europe/Berlin", "Europe/London")
@@ -46,6 +63,7 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
     def __init__(self, controller: ExploreController) -> None:
         self.controller = controller
         self.selection: Selection = controller.select()
+        self._quiet = 0  # > 0 while the app sets its own pickers: their events redraw nothing
         self.session_ids: list[str] = []
         self.shown_session: str | None = None
         #: The figures last drawn, by view ("curve", "energy", "latency"): what the user sees.
@@ -108,9 +126,12 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
         self.refresh_button.on_click(self._on_refresh)
         self._drawn: set[int] = set()
         self.tabs.observe(self._on_tab, names="selected_index")
-        if len(c.chargers) > ALL_AT_START:  # a fleet: start on one charger, "All chargers" reads everything
-            self.picker.value = (c.chargers[0],)
-            self.all_chargers.value = False
+        if len(c.chargers) > ALL_AT_START:  # a fleet: start on one charger
+            with self._setting():
+                self.picker.value = (c.chargers[0],)
+                self.all_chargers.value = False
+        import great_tables  # noqa: F401  (loaded now: the first Data-quality click would wait ~1 s for it)
+
         self.update()
 
     # ------------------------------------------------------------------ pieces
@@ -140,28 +161,51 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
 
     # ------------------------------------------------------------------ events
 
+    @contextmanager
+    def _setting(self) -> Iterator[None]:
+        """Set several pickers as one change: their events wait and redraw nothing (the caller
+        redraws once), so a click costs one redraw, not one per widget it touches."""
+        self._quiet += 1
+        try:
+            with self.hold_trait_notifications():
+                yield
+        finally:
+            self._quiet -= 1
+
     def _on_search(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
         text = str(change["new"]).strip().lower()
-        chosen = set(self.picker.value)
+        chosen = tuple(self.picker.value)
         options = [c for c in self.controller.chargers if text in c.lower() or c in chosen]
-        self.picker.options = options
-        self.picker.value = tuple(c for c in options if c in chosen)
+        with self._setting():
+            self.picker.options = options
+            self.picker.value = tuple(c for c in options if c in chosen)
+        if tuple(self.picker.value) != chosen:
+            self.update()
 
     def _on_picker(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
         if change["new"]:
-            self.all_chargers.value = False  # fires _on_change
+            with self._setting():
+                self.all_chargers.value = False
         self.update()
 
     def _on_change(self, change: dict[str, Any]) -> None:
         del change
-        self.update()
+        if not self._quiet:
+            self.update()
 
     def _on_refresh(self, button: widgets.Button | None = None) -> None:
         del button
-        self.refresh()
+        if not self.refresh():
+            self._say(f"nothing new in {self.controller.store}: its parts are as they were")
 
     def _on_row(self, change: dict[str, Any]) -> None:
         rows = change["new"]
+        if self._quiet:
+            return
         if rows and rows[0] < len(self.session_ids):
             self.show_session(self.session_ids[rows[0]])
 
@@ -175,7 +219,7 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
         zone: str | None = None,
     ) -> None:
         """Set the pickers as a user would (``None`` leaves one as it is; ``chargers="all"``: every one)."""
-        with self.hold_trait_notifications():
+        with self._setting():
             if chargers is not None:
                 wanted = self.controller.select(chargers).chargers
                 self.search.value = ""
@@ -189,18 +233,22 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
                 self.zone.value = zone
         self.update()
 
-    def refresh(self) -> None:
-        """Re-read the store (new parts of a recording) and redraw; keeps the pickers' choices."""
+    def refresh(self) -> bool:
+        """Re-read the store (new parts of a recording) and redraw; keeps the pickers' choices. False
+        when its parts are as they were (nothing redrawn)."""
         c = self.controller
-        c.refresh()
+        if not c.refresh():
+            return False
         chosen = [x for x in self.picker.value if x in c.chargers]
-        self.picker.options = c.chargers
-        self.picker.value = tuple(chosen)
-        if c.last_day is not None and (self.end.value is None or self.end.value < c.last_day):
-            self.end.value = c.last_day
-        if self.start.value is None:
-            self.start.value = c.first_day
+        with self._setting():
+            self.picker.options = c.chargers
+            self.picker.value = tuple(chosen)
+            if c.last_day is not None and (self.end.value is None or self.end.value < c.last_day):
+                self.end.value = c.last_day
+            if self.start.value is None:
+                self.start.value = c.first_day
         self.update()
+        return True
 
     def update(self) -> None:
         """Redraw every view for the pickers' current values."""
@@ -213,7 +261,8 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
             return
         self.selection = selection
         c = self.controller
-        table = c.session_table(selection)
+        total = c.sessions(selection).height
+        table = c.session_table(selection, limit=TABLE_ROWS)
         self.session_ids = table["session_id"].to_list()
         # update() re-derives the options from its own arguments: repeat the ones that matter.
         kept = [self.session_ids.index(self.shown_session)] if self.shown_session in self.session_ids else []
@@ -229,9 +278,14 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
         self._draw_tab(self.tabs.selected_index or 0)
         who = ", ".join(selection.chargers) if selection.chargers else f"all {len(c.chargers)} chargers"
         days = f"{selection.start or 'first day'} to {selection.end or 'last day'}"
+        shown = (
+            f" (the table lists the latest {table.height:,}; pick chargers or days)"
+            if total > table.height
+            else ""
+        )
         self._say(
-            f"{who}; {days} ({selection.zone}, {zone_label(selection.zone)}): {len(self.session_ids)} "
-            f"sessions · {time.monotonic() - began:.2f} s"
+            f"{who}; {days} ({selection.zone}, {zone_label(selection.zone)}): {total:,} "
+            f"sessions{shown} · {time.monotonic() - began:.2f} s"
         )
 
     def _draw_tab(self, index: int) -> None:
@@ -244,7 +298,11 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
         elif index == 2:
             self._draw("latency", self.latency, c.latency_figure(selection))
         elif index == 3:
-            self.quality.value = great_table_html(c.quality(selection), "Data quality per charger")
+            table, chargers = c.quality_worst(selection, QUALITY_ROWS)
+            title = "Data quality per charger"
+            if chargers > table.height:
+                title += f": the {table.height} of {chargers} with most issues (pick chargers to see others)"
+            self.quality.value = great_table_html(table, title)
 
     def _on_tab(self, change: dict[str, Any]) -> None:
         if change["new"] is not None:
@@ -278,14 +336,44 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
         if session_id in self.session_ids:
             index = self.session_ids.index(session_id)
             if list(self.table.selected_rows) != [index]:
-                self.table.selected_rows = [index]
+                with self._setting():  # the row follows; its event must not draw the curve twice
+                    self.table.selected_rows = [index]
         self._draw("curve", self.curve, self.controller.session_curve(self.selection, session_id))
 
 
 def explore(store: Path | str = "data", *, zone: str | None = None) -> ExploreApp:
-    """The explorer on the dataset at ``store`` (see :mod:`evkit.explore`)."""
-    controller = ExploreController(Path(store), zone=zone) if zone else ExploreController(Path(store))
+    """The explorer on the dataset at ``store`` (see :mod:`evkit.explore`). The first look at a store
+    reads it once (a fleet's month: half a minute to a minute; a line under the cell says so meanwhile)."""
+    progress, done = _progress_line()
+    try:
+        controller = ExploreController(Path(store), zone=zone or system_zone(), progress=progress)
+    finally:
+        done()
     return ExploreApp(controller)
+
+
+def _progress_line() -> tuple[Any, Any]:
+    """(say, done): a line under the running cell that ``say(text)`` rewrites and ``done()`` clears;
+    outside a notebook, ``say`` prints to stderr."""
+    import sys
+
+    from IPython import get_ipython
+    from IPython.display import display
+
+    if get_ipython() is None:
+        return (lambda text: print(text, file=sys.stderr)), (lambda: None)
+    line = widgets.HTML()
+    line.add_class("evkit-explore-progress")
+    display(line)  # type: ignore[no-untyped-call]
+
+    def say(text: str) -> None:
+        line.value = f"<i>{html.escape(text)}</i>"
+
+    def done() -> None:
+        line.value = ""
+        line.layout.display = "none"
+
+    return say, done
 
 
 __all__ = ["ExploreApp", "explore"]

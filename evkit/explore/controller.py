@@ -1,10 +1,13 @@
 """The explorer's logic, without widgets: which chargers and days are selected, and what to show.
 
-Every view reads only the selected chargers and days: the selection becomes one predicate that
-:func:`evkit.store.reader.scan` hands to the Parquet scan (Polars pushes it down and skips row groups
-whose statistics cannot match), so a click on a 5M-row fleet reads a few chargers' days, not the fleet.
-Results are cached per selection; :meth:`ExploreController.refresh` re-lists the store (new parts of a
-running recording) and drops the caches.
+Opening a store reads it once into small frames (:mod:`evkit.explore.summary`: the sessions, energy
+per hour, quality counts per hour and the fleet's latency histogram of every charger; cached per store
+and listing of its parts). A click then filters those frames: sessions, energy and quality of any
+selection, and the latency of "all chargers", never re-read the rows. The latency of some chargers and a
+session's power curve read only those chargers' rows (and the curve only its window): the selection
+becomes a predicate :func:`evkit.store.reader.scan` hands to the Parquet scan (pushed down, row groups
+whose statistics cannot match are skipped). :meth:`ExploreController.refresh` re-lists the store; new
+parts of a running recording make it summarise again and drop the cached views.
 """
 
 from __future__ import annotations
@@ -18,15 +21,30 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import plotly.graph_objects as go
 import polars as pl
 
+from evkit.analysis.caveats import replayed_caveat
 from evkit.errors import ValidationError
+from evkit.explore.summary import LATENCY_DIGITS, Progress, StoreSummary, store_summary
 from evkit.explore.tables import quality_table, session_table, system_zone
-from evkit.figures.style import charger_colours, no_data
+from evkit.figures.style import charger_colours, no_data, note
 from evkit.store.manifest import latency_caveat, read_manifest
 from evkit.store.reader import scan
 
 #: Selections whose rows stay in memory, and cached views in all (the most recently used are kept).
 KEEP_ROWS = 3
 KEEP_VIEWS = 24
+#: A session's power curve reads its charger's rows from this long before the session (the op mode in
+#: force at the start).
+CURVE_LOOKBACK = timedelta(days=1)
+#: The quality counts that are issues (the fleet's quality table lists the chargers with most first).
+ISSUE_COUNTS = (
+    "gaps_n",
+    "duplicates_n",
+    "out_of_order_n",
+    "decode_errors_n",
+    "unknown_ids_n",
+    "stale_n",
+    "clock_skew_n",
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,8 @@ class ExploreController:
     first_day: date | None = None
     last_day: date | None = None
     colours: dict[str, str] = field(default_factory=dict)
+    progress: Progress | None = field(default=None, repr=False)
+    summary: StoreSummary | None = field(default=None, repr=False)
     _cache: dict[tuple[str, Selection], Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -98,26 +118,32 @@ class ExploreController:
 
     # ------------------------------------------------------------------ the store
 
-    def refresh(self) -> None:
-        """Re-list the store's chargers and days (a recording adds parts) and forget cached views."""
-        # Redelivered copies do not change which chargers and days there are: no dedupe (a window over
-        # every row, seconds on a fleet), only the two columns read.
-        frame = scan(self.store, dedupe=False).select(
-            pl.col("charger_id").drop_nulls().unique().sort().implode().alias("chargers"),
-            pl.col("observed_at").min().alias("first"),
-            pl.col("observed_at").max().alias("last"),
-        )
-        row = frame.collect().row(0, named=True)
-        self.chargers = list(row["chargers"] or [])
+    def refresh(self) -> bool:
+        """Re-list the store (a recording adds parts); when its parts changed, summarise it again and
+        forget cached views. True when something changed."""
+        summary = store_summary(self.store, self.progress)
+        if summary is self.summary:
+            return False
+        self.summary = summary
+        self.chargers = list(summary.chargers)
         self.colours = charger_colours(self.chargers)
         tz = ZoneInfo(self.zone)
-        self.first_day = row["first"].astimezone(tz).date() if row["first"] is not None else None
-        self.last_day = row["last"].astimezone(tz).date() if row["last"] is not None else None
+        first, last = summary.first_seen, summary.last_seen
+        self.first_day = first.astimezone(tz).date() if first is not None else None
+        self.last_day = last.astimezone(tz).date() if last is not None else None
         self._cache.clear()
+        return True
+
+    def _summary(self) -> StoreSummary:
+        assert self.summary is not None  # set by __post_init__
+        return self.summary
 
     def latency_caveat(self) -> str | None:
-        """The manifest's reason not to trust latency, if any (:func:`latency_caveat`)."""
-        return latency_caveat(read_manifest(self.store)) if self.store.is_dir() else None
+        """Why latency here cannot be trusted, if it cannot: the manifest's reason
+        (:func:`latency_caveat`), or rows a replay marked (column ``replayed``)."""
+        manifest = latency_caveat(read_manifest(self.store)) if self.store.is_dir() else None
+        replayed = self._summary().replayed
+        return manifest or replayed_caveat(replayed, self._summary().rows)
 
     # ------------------------------------------------------------------ selection
 
@@ -180,14 +206,17 @@ class ExploreController:
         return value
 
     def sessions(self, selection: Selection) -> pl.DataFrame:
-        """``evkit.sessions`` of the selection (one row per session, UTC)."""
-        from evkit.analysis import sessions
+        """``evkit.sessions`` of the selected chargers, the sessions overlapping the selected days (one
+        row per session, UTC; from the summary)."""
+        return self._summary().sessions_in(selection.chargers, *selection.window())
 
-        return self._cached("sessions", selection, lambda: sessions(self.rows(selection)).collect())  # type: ignore[no-any-return]
-
-    def session_table(self, selection: Selection) -> pl.DataFrame:
-        """The sessions as people read them (``evkit.explore.tables.session_table``)."""
-        return session_table(self.sessions(selection), selection.zone)
+    def session_table(self, selection: Selection, limit: int | None = None) -> pl.DataFrame:
+        """The sessions as people read them (``evkit.explore.tables.session_table``); with ``limit``,
+        only the latest ``limit`` sessions (by start), still by charger and start."""
+        found = self.sessions(selection)
+        if limit is not None and found.height > limit:
+            found = found.sort("started_at").tail(limit).sort("charger_id", "started_at")
+        return session_table(found, selection.zone)
 
     def session_curve(self, selection: Selection, session_id: str) -> go.Figure:
         """The power curve of one session, with phase currents and op-mode bands."""
@@ -199,12 +228,13 @@ class ExploreController:
             return no_data("Power curve", f"no session {session_id} in the selection")
         row = found.row(0, named=True)
         charger = row["charger_id"]
-        # The selection's rows when they are in memory; for "every charger", this charger's only.
-        rows = (
-            self.rows(selection)
-            if selection.chargers
-            else scan(self.store, where=pl.col("charger_id") == charger)
-        )
+        # This charger's rows around the session only (the op mode in force at its start may have been
+        # reported up to a day before it), read with the filter pushed into the Parquet scan.
+        started, ended = row["started_at"], row["ended_at"]
+        where = (pl.col("charger_id") == charger) & (pl.col("observed_at") >= started - CURVE_LOOKBACK)
+        if ended is not None:  # an open session runs to the charger's last reading
+            where = where & (pl.col("observed_at") <= ended + timedelta(seconds=1))
+        rows = scan(self.store, where=where).collect().lazy()
         fig = session_power_curve(
             rows,
             charger,
@@ -215,14 +245,7 @@ class ExploreController:
 
     def energy_per_day(self, selection: Selection) -> pl.DataFrame:
         """Energy per charger and day, the days being the selection's zone's (hours summed)."""
-        from evkit.analysis import energy_per_day
-
-        def compute() -> pl.DataFrame:
-            days = energy_per_day(self.rows(selection), zone=selection.zone)
-            return days.select("charger_id", "day", "energy_kwh", "source").collect()
-
-        frame: pl.DataFrame = self._cached("energy", selection, compute)
-        return frame
+        return self._summary().energy_days(selection.chargers, *selection.window(), selection.zone)
 
     def energy_figure(self, selection: Selection) -> go.Figure:
         """Energy per day (in the selection's zone) per charger, each charger in its colour."""
@@ -238,21 +261,44 @@ class ExploreController:
         from evkit.analysis.caveats import latency_caveat_from_stats
         from evkit.analysis.latency import latency, latency_stats
         from evkit.figures import latency_ecdf
-        from evkit.figures.style import note
 
-        frame = self._cached("latency", selection, lambda: latency(self.rows(selection)).collect())
+        if selection.chargers:
+            frame = self._cached("latency", selection, lambda: latency(self.rows(selection)).collect())
+            stats = latency_stats(frame.lazy()).collect()
+        else:  # every charger: the fleet's histogram
+            frame = self._summary().latency_counts(*selection.window())
+            stats = _counted_medians(frame)
         fig = latency_ecdf(frame)
-        caveat = self.latency_caveat() or latency_caveat_from_stats(latency_stats(frame.lazy()).collect())
+        if not selection.chargers and frame.height:
+            digits = LATENCY_DIGITS
+            note(fig, f"all chargers: latencies counted to {digits} significant digits (±5 %)")
+        caveat = self.latency_caveat() or latency_caveat_from_stats(stats)
         if caveat is not None:
             note(fig, f"<b>{caveat}</b>")
         return fig
 
     def quality(self, selection: Selection) -> pl.DataFrame:
         """The data-quality summary per charger as a readable table."""
-        from evkit.analysis import quality_summary
+        return quality_table(self._summary().quality(selection.chargers, *selection.window()), selection.zone)
 
-        frame = self._cached("quality", selection, lambda: quality_summary(self.rows(selection)).collect())
-        return quality_table(frame, selection.zone)
+    def quality_worst(self, selection: Selection, limit: int) -> tuple[pl.DataFrame, int]:
+        """The quality table of the ``limit`` chargers with most issues (worst first), and how many
+        chargers the selection has in all (a static table of a whole fleet takes seconds to draw)."""
+        frame = self._summary().quality(selection.chargers, *selection.window())
+        issues = pl.sum_horizontal(*[pl.col(c) for c in ISSUE_COUNTS if c in frame.columns])
+        worst = frame.sort([issues, pl.col("charger_id")], descending=[True, False]).head(limit)
+        return quality_table(worst, selection.zone), frame.height
+
+
+def _counted_medians(counts: pl.DataFrame) -> pl.DataFrame:
+    """``hop`` and ``p50_s`` of a latency histogram (``hop``, ``latency_s``, ``n``)."""
+    share = pl.col("n").cum_sum().over("hop") / pl.col("n").sum().over("hop")
+    return (
+        counts.sort("hop", "latency_s")
+        .filter(share >= 0.5)
+        .group_by("hop")
+        .agg(pl.col("latency_s").first().alias("p50_s"))
+    )
 
 
 def _day(value: date | str | None, what: str) -> date | None:
@@ -264,4 +310,4 @@ def _day(value: date | str | None, what: str) -> date | None:
         raise ValidationError(f"the {what} day {value!r} is not a date; write it as YYYY-MM-DD") from None
 
 
-__all__ = ["ExploreController", "Selection", "latency_caveat"]
+__all__ = ["ExploreController", "Selection", "latency_caveat", "replayed_caveat"]

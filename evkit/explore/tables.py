@@ -140,6 +140,7 @@ def great_table_html(frame: pl.DataFrame, title: str) -> str:
     if frame.height == 0:
         return f"<p><i>{html.escape(title)}: nothing in this selection</i></p>"
     table = GT(cut_for_display(frame)).tab_header(title=title).opt_row_striping()  # GT escapes cells
+    table = table.sub_missing(missing_text="–")  # an unknown value is a dash, not "None"
     return str(table.as_raw_html())
 
 

@@ -59,6 +59,26 @@ def _ecdf_points(values: pl.Series, points: int) -> tuple[list[float], list[floa
     return x, y
 
 
+def _counted_quantile(bins: pl.DataFrame, q: float) -> float | None:
+    """The ``q`` quantile of a histogram (``latency_s``, ``n``): the first value whose cumulative share
+    reaches ``q``."""
+    if bins.height == 0:
+        return None
+    bins = bins.sort("latency_s")
+    total = bins["n"].sum()
+    reached = bins.filter(pl.col("n").cum_sum() >= q * float(total))
+    return float(reached["latency_s"][0]) if reached.height else None
+
+
+def _counted_ecdf_points(bins: pl.DataFrame, points: int) -> tuple[list[float], list[float]]:
+    """(x, y) of the empirical CDF of a sorted histogram, at most ``points`` values (first and last kept)."""
+    share = bins["n"].cum_sum() / bins["n"].sum()
+    keep = pl.int_range(0, bins.height, eager=True)
+    if bins.height > points:
+        keep = (pl.int_range(0, points, eager=True) * (bins.height - 1) / (points - 1)).round().cast(pl.Int64)
+    return bins["latency_s"].gather(keep).to_list(), share.gather(keep).to_list()
+
+
 def latency_ecdf(
     latency_long: pl.DataFrame | pl.LazyFrame,
     *,
@@ -67,7 +87,8 @@ def latency_ecdf(
     points: int = ECDF_POINTS,
     title: str = "Latency per hop (ECDF)",
 ) -> go.Figure:
-    """The empirical CDF of ``latency_s`` per ``hop`` (frame of ``evkit.analysis.latency``). Observations
+    """The empirical CDF of ``latency_s`` per ``hop`` (frame of ``evkit.analysis.latency``, or a histogram
+    of it with an ``n`` column: ``n`` messages of that hop had that latency). Observations
     Easee stamps on a schedule (122/124, the ``scheduled_*`` hops) get their own dotted curves: they
     show the schedule, not transport.
 
@@ -76,30 +97,48 @@ def latency_ecdf(
     left of the shaded zero line; on a log axis the curve starts at the share of values ≤ 0 and a note
     counts them per hop.
     """
-    frame = _select(latency_long, ["hop", "latency_s"])
+    frame = _select(latency_long, ["hop", "latency_s", "n"])
     if frame.height == 0 or not {"hop", "latency_s"} <= set(frame.columns):
         return no_data(title, "no latency data (needs arrival_time / received_at / observed_at)")
-    frame = frame.select("hop", "latency_s").drop_nulls().filter(pl.col("latency_s").is_finite())
+    counted = "n" in frame.columns  # a histogram: ``n`` messages had latency ``latency_s``
+    frame = frame.select("hop", "latency_s", *(["n"] if counted else [])).drop_nulls()
+    frame = frame.filter(pl.col("latency_s").is_finite())
     if frame.height == 0:
         return no_data(title, "no latency values")
     order = _hop_order(frame["hop"].unique().to_list())
     if hops is not None:
         order = [h for h in order if h in hops]
-    positive = frame.filter(pl.col("latency_s") > 0)["latency_s"]
+    positive = frame.filter(pl.col("latency_s") > 0)
     if log_x is None:
-        low = positive.quantile(0.01, "linear") if positive.len() else None
-        high = positive.quantile(0.99, "linear") if positive.len() else None
+        if counted:
+            low, high = _counted_quantile(positive, 0.01), _counted_quantile(positive, 0.99)
+        else:
+            low = positive["latency_s"].quantile(0.01, "linear") if positive.height else None
+            high = positive["latency_s"].quantile(0.99, "linear") if positive.height else None
         log_x = bool(low and high and high / low > LOG_SPREAD)
 
     fig = new_figure(title, height=440)
     skew_notes = []
     for index, hop in enumerate(order):
-        values = frame.filter(pl.col("hop") == hop)["latency_s"].sort()
-        n = values.len()
-        x, y = _ecdf_points(values, points)
-        p50 = values.quantile(0.5, "linear")
-        p95 = values.quantile(0.95, "linear")
-        negative = int((values < 0).sum())
+        if counted:
+            bins = (
+                frame.filter(pl.col("hop") == hop)
+                .group_by("latency_s")
+                .agg(pl.col("n").sum())
+                .sort("latency_s")
+            )
+            values = bins["latency_s"]
+            n = int(bins["n"].sum())
+            x, y = _counted_ecdf_points(bins, points)
+            p50, p95 = _counted_quantile(bins, 0.5), _counted_quantile(bins, 0.95)
+            negative = int(bins.filter(pl.col("latency_s") < 0)["n"].sum())
+        else:
+            values = frame.filter(pl.col("hop") == hop)["latency_s"].sort()
+            n = values.len()
+            x, y = _ecdf_points(values, points)
+            p50 = values.quantile(0.5, "linear")
+            p95 = values.quantile(0.95, "linear")
+            negative = int((values < 0).sum())
         fig.add_trace(
             go.Scatter(
                 name=f"{hop_label(hop)} (n={n:,}, p50 {number(p50, 's', 3)}, p95 {number(p95, 's', 3)})",

@@ -52,6 +52,7 @@ from evkit.sources.mqtt_rows import (
     TopicRules,
     decode_batch,
     decode_other,
+    is_replay,
 )
 from evkit.sources.mqtt_session import (
     MqttSettings,
@@ -301,7 +302,11 @@ class MqttCapture(MqttConnection):
         pipeline = self._pipeline
         assert pipeline is not None
         buffer = pipeline.buffer
-        buffer.append((now // 1000, topic, message.payload, message.retain, qos, message.dup, self._epoch))
+        props = message.properties  # MQTT 5 only: a replay's mark (evkit.store.schema.REPLAY_MARK)
+        replayed = props is not None and is_replay(props)
+        buffer.append(
+            (now // 1000, topic, message.payload, message.retain, qos, message.dup, self._epoch, replayed)
+        )
         if qos:
             self._mids.append(message.mid)
         stats = self.stats

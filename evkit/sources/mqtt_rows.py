@@ -23,7 +23,7 @@ from evkit.evcc.decode import Reading
 from evkit.goe import decode as goe_decode
 from evkit.goe.keys import FIRMWARE_DEPENDENT_KEYS
 from evkit.store import MQTT_SCHEMA
-from evkit.store.schema import UTC_US
+from evkit.store.schema import REPLAY_MARK, UTC_US
 
 #: Columns of a captured MQTT row: the contract's MQTT schema plus label and unit.
 CAPTURE_SCHEMA: dict[str, pl.DataType] = MQTT_SCHEMA
@@ -37,8 +37,9 @@ _FIRMWARE_DEPENDENT = FIRMWARE_DEPENDENT_KEYS
 
 
 #: What the connection thread keeps of one delivery (decoded later, in batches): received_at (epoch
-#: microseconds), topic, payload, retained, qos, dup, conn_epoch. A plain tuple on the hot path.
-MessageTuple = tuple[int, str, bytes, bool, int, bool, int]
+#: microseconds), topic, payload, retained, qos, dup, conn_epoch, replayed (MQTT 5 user property
+#: ``evkit-replay``, set by ``evkit replay``). A plain tuple on the hot path.
+MessageTuple = tuple[int, str, bytes, bool, int, bool, int, bool]
 
 
 class Message(NamedTuple):
@@ -51,6 +52,13 @@ class Message(NamedTuple):
     qos: int
     dup: bool
     epoch: int
+    replayed: bool = False
+
+
+def is_replay(properties: Any) -> bool:
+    """Whether MQTT 5 ``properties`` carry the mark of ``evkit replay`` (user property
+    :data:`evkit.store.schema.REPLAY_MARK`)."""
+    return any(key == REPLAY_MARK for key, _ in getattr(properties, "UserProperty", None) or ())
 
 
 @dataclass(frozen=True)
@@ -181,8 +189,8 @@ class RowBuilder:
             keys, values, texts, labels, units, observed, errors = zip(*readings, strict=True)
         else:
             keys = values = texts = labels = units = observed = errors = ()
-        received, topics, raws, retained, qos, dups, epochs = (
-            zip(*messages, strict=True) if messages else ((),) * 7
+        received, topics, raws, retained, qos, dups, epochs, replays = (
+            zip(*messages, strict=True) if messages else ((),) * 8
         )
         per_message = pl.DataFrame(
             [
@@ -193,6 +201,7 @@ class RowBuilder:
                 pl.Series("qos", qos, dtype=pl.Int8),
                 pl.Series("redelivered", dups, dtype=pl.Boolean),
                 pl.Series("conn_epoch", epochs, dtype=pl.Int32),
+                pl.Series("replayed", replays, dtype=pl.Boolean),
                 pl.Series("source", sources, dtype=pl.String),
                 pl.Series("device_id", devices, dtype=pl.String),
             ]
@@ -223,6 +232,7 @@ class RowBuilder:
             "conn_epoch": per_message["conn_epoch"],
             "label": pl.Series(labels, dtype=pl.String),
             "unit": pl.Series(units, dtype=pl.String),
+            "replayed": per_message["replayed"],
         }
         return pl.DataFrame({name: series.alias(name) for name, series in columns.items()})
 
@@ -249,4 +259,5 @@ __all__ = [
     "TopicRules",
     "decode_batch",
     "decode_other",
+    "is_replay",
 ]

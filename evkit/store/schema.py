@@ -47,10 +47,33 @@ MQTT_EXTRA_COLUMNS: dict[str, pl.DataType] = {
     "label": pl.String(),  # enum label (go-e car / err / modelStatus), null if none or unknown
     "unit": pl.String(),  # unit of value as sent (W, Wh, kWh, s, A, V, %)
     "conn_epoch": pl.Int32(),
+    "replayed": pl.Boolean(),  # published by `evkit replay` (MQTT 5 user property evkit-replay)
 }
 
 #: Written by the store on every row: which capture process wrote it.
 CAPTURE_ID_COLUMN = "capture_id"
+
+#: How ``evkit replay`` marks what it publishes: AMQP header and MQTT 5 user property of this name
+#: (value: when the replay started, ISO UTC). A capture keeps the mark: Easee AMQP rows in ``headers``
+#: (all headers as JSON), MQTT rows in the ``replayed`` column (parts written before it existed lack
+#: the column; read as null, i.e. not known to be replayed). :func:`replayed_rows` reads either.
+REPLAY_MARK = "evkit-replay"
+REPLAYED_COLUMN = "replayed"
+
+
+def replayed_rows(columns: list[str] | set[str]) -> pl.Expr | None:
+    """A boolean expression true on rows a replay published (see :data:`REPLAY_MARK`), for a dataset
+    with ``columns``; ``None`` when no column can carry the mark."""
+    present = set(columns)
+    marks: list[pl.Expr] = []
+    if REPLAYED_COLUMN in present:
+        marks.append(pl.col(REPLAYED_COLUMN).fill_null(False))
+    if "headers" in present:
+        marks.append(pl.col("headers").str.contains(f'"{REPLAY_MARK}"', literal=True).fill_null(False))
+    if not marks:
+        return None
+    return pl.any_horizontal(marks) if len(marks) > 1 else marks[0]
+
 
 EASEE_SCHEMA: dict[str, pl.DataType] = {**REQUIRED_COLUMNS, **EASEE_EXTRA_COLUMNS}
 MQTT_SCHEMA: dict[str, pl.DataType] = {**REQUIRED_COLUMNS, **MQTT_EXTRA_COLUMNS}

@@ -9,6 +9,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pika
 import polars as pl
@@ -31,6 +32,7 @@ from evkit.sim.goe import GoeSimulator
 from evkit.sources.amqp import AmqpCapture, resolve_details
 from evkit.sources.mqtt import Message, MqttSettings, RowBuilder, TopicRules
 from evkit.store import PartWriter
+from evkit.store.schema import REPLAY_MARK
 from tests.mqtt.helpers import CaptureThread, publish
 
 OBSERVATION_COLUMNS = [
@@ -414,16 +416,38 @@ def test_replay_cli_to_amqp_with_url_from_environment(
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         assert "guest" not in result.stderr + result.stdout  # the URL (with its password) is never printed
-        received = []
-        for _ in range(2):
-            method, properties, body = channel.basic_get(queue, auto_ack=True)
-            assert method is not None
-            received.append((method.routing_key, body, properties.headers))
+        marked = _drain(channel, queue, 2)
+        # --no-mark: exactly the recorded headers
+        result = subprocess.run(
+            [
+                sys.executable, "-m", "evkit", "replay", str(tmp_path / "recorded"),
+                "--url-env", "EVKIT_TEST_AMQP_URL", "--exchange", exchange, "--declare-exchange", "fanout",
+                "--speed", "0", "--quiet", "--no-mark",
+            ],
+            capture_output=True, text=True, check=False, env={**os.environ, "EVKIT_TEST_AMQP_URL": amqp_url},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        plain = _drain(channel, queue, 2)
     finally:
         channel.queue_delete(queue)
         channel.exchange_delete(exchange)
         connection.close()
-    assert received == [
+    recorded = [
         ("EH000001.O.120", rows["raw"][0], {"ArrivalTime": "2026-11-21T18:00:01.0000000Z"}),
         ("EH000001.O.109", rows["raw"][1], {"ArrivalTime": "2026-11-21T18:00:02Z"}),
     ]
+    assert plain == recorded
+    # Marked (the default): the recorded headers plus evkit-replay = when the replay started (UTC).
+    marks = {headers.pop(REPLAY_MARK) for _, _, headers in marked}
+    assert marked == recorded
+    (mark,) = marks
+    assert abs(datetime.fromisoformat(mark) - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+def _drain(channel: Any, queue: str, count: int) -> list[tuple[str, bytes, dict[str, Any]]]:
+    received = []
+    for _ in range(count):
+        method, properties, body = channel.basic_get(queue, auto_ack=True)
+        assert method is not None
+        received.append((method.routing_key, body, dict(properties.headers or {})))
+    return received

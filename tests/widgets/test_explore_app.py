@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from evkit.explore.app import ExploreApp, explore
@@ -108,3 +109,67 @@ def test_follow_sees_what_a_recording_adds(tmp_path: Path) -> None:
         assert live.end.value is not None and live.end.value > first_day  # the days picker widened
     finally:
         live.stop_following()
+
+
+def test_one_click_is_one_redraw(app: ExploreApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    redraws: list[object] = []
+    original = ExploreApp.update
+
+    def counted(self: ExploreApp) -> None:
+        redraws.append(self.selection)
+        original(self)
+
+    monkeypatch.setattr(ExploreApp, "update", counted)
+    app.choose("all")
+    app.picker.value = ("EH5HNMUZ",)  # a click in the picker also unticks "All chargers"
+    assert len(redraws) == 2
+    assert app.all_chargers.value is False and app.session_ids[0].startswith("EH5HNMUZ/")
+
+
+def test_a_fleet_table_lists_the_latest_sessions_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import evkit.explore.app as app_module
+
+    monkeypatch.setattr(app_module, "TABLE_ROWS", 5)
+    small = explore(SAMPLE, zone="UTC")
+    small.choose("all")
+    everything = small.controller.sessions(small.selection)
+    latest = everything.sort("started_at").tail(5)
+    assert sorted(small.session_ids) == sorted(latest["session_id"].to_list())
+    assert f"{everything.height} sessions (the table lists the latest 5" in small.message.value
+
+
+def test_the_quality_tab_of_a_fleet_lists_the_chargers_with_most_issues(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import evkit.explore.app as app_module
+
+    monkeypatch.setattr(app_module, "QUALITY_ROWS", 2)
+    small = explore(SAMPLE, zone="UTC")
+    small.choose("all")
+    small.tabs.selected_index = 3
+    assert "the 2 of 4 with most issues" in small.quality.value
+    table, total = small.controller.quality_worst(small.selection, 2)
+    full = small.controller._summary().quality((), None, None)
+    issues = full.select(
+        "charger_id",
+        (pl.col("gaps_n") + pl.col("duplicates_n") + pl.col("out_of_order_n") + pl.col("decode_errors_n")
+         + pl.col("unknown_ids_n") + pl.col("stale_n") + pl.col("clock_skew_n")).alias("issues"),
+    )  # fmt: skip
+    worst = issues.sort(["issues", "charger_id"], descending=[True, False]).head(2)["charger_id"].to_list()
+    assert total == 4 and table["charger"].to_list() == worst
+
+
+def test_show_session_draws_the_curve_once(app: ExploreApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    app.choose("EH290BP4")
+    drawn: list[str] = []
+    original = app.controller.session_curve
+
+    def counted(selection: object, session_id: str) -> object:
+        drawn.append(session_id)
+        return original(selection, session_id)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app.controller, "session_curve", counted)
+    app.show_session(app.session_ids[1])
+    assert drawn == [app.session_ids[1]] and app.table.selected_rows == [1]
+    app.table.selected_rows = [0]  # a click on a row
+    assert drawn == [app.session_ids[1], app.session_ids[0]]
