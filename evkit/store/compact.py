@@ -71,7 +71,7 @@ log = logging.getLogger("evkit.store")
 TMP_PREFIX = ".compacted-"
 #: Rows per row group of a compacted part: small enough that one charger of a fleet of hundreds is a
 #: few row groups a day, large enough that a whole scan does not notice.
-ROW_GROUP_ROWS = 8_192
+ROW_GROUP_ROWS = 4_096
 #: The order a compacted part is written in (see the module docstring).
 SORT_KEY = ("charger_id", "observed_at", "received_at")
 

@@ -9,15 +9,20 @@ Commands set the policy for everything they read with :func:`damaged_parts_polic
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 
 from evkit.errors import DatasetError
+from evkit.store.narrow import Narrowing, as_utc, footer_of, narrow_scan, stat_range
 from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
 from evkit.store.schema import missing_required
@@ -126,6 +131,10 @@ def scan(
     require: bool = True,
     skip_damaged: bool | None = None,
     where: pl.Expr | None = None,
+    *,
+    chargers: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> pl.LazyFrame:
     """Read a dataset (a directory of Parquet parts, one file, or ``s3://bucket/prefix``) lazily.
 
@@ -145,20 +154,26 @@ def scan(
     rest is read and a warning names the skipped files (``None``: the policy of
     :func:`damaged_parts_policy`, by default refuse).
 
+    ``chargers``, ``start`` and ``end`` narrow the read to the rows of those chargers observed in
+    [``start``, ``end``): only the row groups whose statistics admit them are read, and of them only
+    the columns the query uses (``evkit.store.narrow``; a compacted store is sorted by charger and
+    time, so one charger over a month is a few percent of the bytes). The rows are exactly those of
+    a full read filtered afterwards. :func:`narrow` does the same to a frame ``scan`` returned.
+
     ``where`` (a predicate on one message's own columns, e.g. charger and time) is applied before the
     redelivery check, so Polars pushes it into the Parquet scan and reads only matching row groups; a
     redelivered copy has the charger, topic and device time of its original, so the result is the same
     as filtering afterwards.
     """
+    narrowing = Narrowing.of(chargers, start, end)
     for attempt in range(_LIST_ATTEMPTS):
         found = check_dataset(path, skip_damaged)
         files, schema = found.good, found.schema
         if require and (missing := missing_required(list(schema))):
             raise DatasetError(f"{path} lacks required column(s): {', '.join(missing)}")
-        if not dedupe:
-            return _where(scan_parts(files, schema), where)
+        made = _Made(path, list(files), schema, dedupe, where)
         try:
-            return without_copies(files, schema, where=where)
+            return made.frame(narrowing)
         except FileNotFoundError:
             # a compaction removed a part between listing and reading the redelivered rows: list again
             if attempt == _LIST_ATTEMPTS - 1:
@@ -166,15 +181,86 @@ def scan(
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True)
+class _Made:
+    """How :func:`scan` made a frame (so :func:`narrow` can make it again, narrowly)."""
+
+    path: Path | str
+    files: list[Path] | list[str]
+    schema: dict[str, pl.DataType]
+    dedupe: bool
+    where: pl.Expr | None
+
+    def frame(self, narrowing: Narrowing) -> pl.LazyFrame:
+        def parts(row_index: str | None = None) -> pl.LazyFrame:
+            if not narrowing:
+                return scan_parts(self.files, self.schema, row_index=row_index)
+            frame = narrow_scan(self.files, self.schema, narrowing)
+            return frame if row_index is None else frame.with_row_index(row_index)
+
+        if not self.dedupe:
+            frame = _where(parts(), self.where)
+        else:
+            frame = _without_copies(parts, self.files, self.schema, self.where, narrowed=bool(narrowing))
+        key = id(frame)
+        _MADE[key] = (weakref.ref(frame), self, narrowing)
+        weakref.finalize(frame, _MADE.pop, key, None)
+        return frame
+
+
+#: Frames :func:`scan` returned, by ``id`` (dropped when the frame is): how, and how narrowed.
+_MADE: dict[int, tuple[weakref.ref[pl.LazyFrame], _Made, Narrowing]] = {}
+
+
+def _made(frame: pl.LazyFrame) -> tuple[_Made, Narrowing] | None:
+    entry = _MADE.get(id(frame))
+    if entry is None or entry[0]() is not frame:
+        return None
+    return entry[1], entry[2]
+
+
+def narrow(
+    frame: pl.LazyFrame,
+    chargers: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pl.LazyFrame:
+    """The rows of ``frame`` of ``chargers`` observed in [``start``, ``end``) (each optional).
+
+    A frame straight from :func:`scan` is read again narrowly (only the row groups and columns
+    needed, see ``scan``); any other frame is filtered. The rows are the same either way."""
+    narrowing = Narrowing.of(chargers, start, end)
+    if not narrowing:
+        return frame
+    made = _made(frame)
+    if made is not None and not made[1]:
+        return made[0].frame(narrowing)
+    predicate = narrowing.predicate()
+    return frame if predicate is None else frame.filter(predicate)
+
+
+def row_count(frame: pl.LazyFrame) -> int:
+    """The rows of ``frame``; for a whole-store frame from :func:`scan` without ``dedupe`` or
+    ``where``, summed from the footers the check already read (no data read)."""
+    made = _made(frame)
+    if made is not None and not made[1] and not made[0].dedupe and made[0].where is None:
+        return sum(footer_of(part).metadata().num_rows for part in made[0].files)
+    return int(frame.select(pl.len()).collect().item())
+
+
 def _where(frame: pl.LazyFrame, where: pl.Expr | None) -> pl.LazyFrame:
     return frame if where is None else frame.filter(where)
 
 
 def scan_parts(
-    files: list[Path] | list[str], schema: dict[str, pl.DataType], row_index: str | None = None
+    files: list[Path] | list[str],
+    schema: dict[str, pl.DataType],
+    row_index: str | None = None,
+    file_paths: str | None = None,
 ) -> pl.LazyFrame:
     """The rows of checked ``files`` (local paths or ``s3://`` URLs, credentials from ``AWS_*``) under
-    ``schema``: a column missing from a file reads as null."""
+    ``schema``: a column missing from a file reads as null. ``file_paths`` names a column holding
+    each row's file."""
     options = polars_options() if files and is_s3(files[0]) else {}
     return pl.scan_parquet(
         files,
@@ -183,6 +269,7 @@ def scan_parts(
         extra_columns="ignore",
         hive_partitioning=False,
         row_index_name=row_index,
+        include_file_paths=file_paths,
         **options,
     )
 
@@ -205,33 +292,59 @@ def without_copies(
     Only a row the broker marked ``redelivered`` can be a copy: the capture acknowledges a message only
     after it is on disk, so the broker delivers a message again only to a capture that may already
     have stored it, and then flags it. The plain rows therefore pass untouched (nothing is hashed
-    when no row is redelivered); each redelivered row is compared with the earlier rows that share
-    its routing key and device time (Easee; MQTT: its topic) and dropped when one of them, or an
-    earlier redelivered row, has the same body: the original delivery is kept wherever its part sorts
-    (parts of several captures sort by capture id, not by time). On stores the capture writes this
-    equals the full rule "one row per (routing_key, raw), the first not redelivered if any; for MQTT a
-    redelivered repeat of (topic, raw) goes" (``tests/store/test_dedupe.py``), without hashing every
-    body.
+    when no row is redelivered, and whether any is comes from the parts' footers); each redelivered
+    row is compared with the earlier rows that share its routing key and device time (Easee; MQTT:
+    its topic) and dropped when one of them, or an earlier redelivered row, has the same body: the
+    original delivery is kept wherever its part sorts (parts of several captures sort by capture id,
+    not by time). On stores the capture writes this equals the full rule "one row per
+    (routing_key, raw), the first not redelivered if any; for MQTT a redelivered repeat of
+    (topic, raw) goes" (``tests/store/test_dedupe.py``), without hashing every body.
     """
+
+    def parts(row_index: str | None = None) -> pl.LazyFrame:
+        return scan_parts(files, schema, row_index=row_index)
+
+    return _without_copies(parts, files, schema, where)
+
+
+def _without_copies(
+    parts: Callable[..., pl.LazyFrame],
+    files: list[Path] | list[str],
+    schema: dict[str, pl.DataType],
+    where: pl.Expr | None,
+    *,
+    narrowed: bool = False,
+) -> pl.LazyFrame:
+    """:func:`without_copies` over the frame ``parts(row_index=...)`` makes: every row of ``files``
+    (then only the parts that may hold a copy or its original are searched, by their footers), or
+    the ``narrowed`` rows (small: searched whole)."""
     names = set(schema)
     rules = [(key, narrow) for key, narrow in (_EASEE_COPY, _MQTT_COPY) if {key, "raw", *narrow} <= names]
     if "redelivered" not in names:
         # hand-made data without the flag: the full rule (every copy, redelivered or not, by its body)
-        return _full_rule(_where(scan_parts(files, schema), where), names)
-    if not rules or not _any_redelivered(files, schema):
-        return _where(scan_parts(files, schema), where)
+        return _full_rule(_where(parts(), where), names)
+    # only parts whose footer admits a redelivered row can hold a copy (no data read to know it)
+    flagged: list[Path] | list[str] = [part for part in files if _may_hold_redelivered(part)]  # type: ignore[assignment]
+    if not rules or not flagged:
+        return _where(parts(), where)
     row = "__evkit_row"
     # ``where`` first: a redelivered copy has the charger, topic and device time of its original
-    frame = _where(scan_parts(files, schema, row_index=row), where)
+    frame = _where(parts(row_index=row), where)
     red = pl.col("redelivered").fill_null(False)
     # Found now: the narrowing columns' 64-bit hash of every redelivered row (collisions only add
     # candidates), then the rows sharing one, with their bodies (the reader filters before it decodes).
     hashes = [_narrow_hash(narrow).alias(f"__narrow{n}") for n, (_, narrow) in enumerate(rules)]
-    again = frame.filter(red).select(*hashes).collect()
+    source = frame if narrowed else _where(scan_parts(flagged, schema), where)
+    timed = [pl.col("observed_at")] if "observed_at" in names else []
+    topics = [pl.col("topic").is_not_null().alias("__topic")] if "topic" in names else []
+    again = source.filter(red).select(*hashes, *timed, *topics).collect()
+    if again.is_empty():
+        return _where(parts(), where)
     wanted = pl.lit(False)
     for n, (_, narrow) in enumerate(rules):
         wanted = wanted | _narrow_hash(narrow).is_in(again[f"__narrow{n}"].unique().implode())
-    pool = frame.filter(wanted).select(row, "redelivered", *[key for key, _ in rules], "raw").collect()
+    pool_frame = frame if narrowed else _originals_frame(files, schema, where, again, row=row, frame=frame)
+    pool = pool_frame.filter(wanted).select(row, "redelivered", *[key for key, _ in rules], "raw").collect()
     # plain rows first, then the redelivered ones in the order they were stored: a redelivered row
     # that is not the first of its (key, raw) has an original, or an earlier redelivered copy
     pool = pool.sort(red, pl.col(row))
@@ -240,9 +353,82 @@ def without_copies(
         copy = copy | (pl.col(key).is_not_null() & pl.struct(key, "raw").is_first_distinct().not_())
     copies = pool.filter(red & copy)[row]
     if copies.is_empty():
-        return _where(scan_parts(files, schema), where)
+        return _where(parts(), where)
     # the few copies go by row number; every other column is read only if asked for
+    copies = copies.cast(frame.collect_schema()[row])
     return frame.filter(pl.col(row).is_in(copies.implode()).not_()).drop(row)
+
+
+def _originals_frame(
+    files: list[Path] | list[str],
+    schema: dict[str, pl.DataType],
+    where: pl.Expr | None,
+    again: pl.DataFrame,
+    *,
+    row: str,
+    frame: pl.LazyFrame,
+) -> pl.LazyFrame:
+    """The rows where the originals of ``again`` (redelivered rows) can be, numbered as in ``frame``.
+
+    An Easee original has its copy's device time (decoded from the same body), so only parts whose
+    ``observed_at`` statistics admit one of the copies' times are read; MQTT rows (no device time in
+    the narrowing) or a copy without a device time need every part."""
+    if "observed_at" not in again.columns or again["observed_at"].null_count():
+        return frame
+    if "__topic" in again.columns and again["__topic"].any():
+        return frame
+    times = sorted(as_utc(t) for t in again["observed_at"].unique().to_list())
+    keep: list[Path] | list[str] = [part for part in files if _may_hold_time(part, times)]  # type: ignore[assignment]
+    if len(keep) == len(files):
+        return frame
+    # number the kept parts' rows as the whole scan does: each part starts after the rows before it
+    starts: dict[str, int] = {}
+    held = 0
+    for part in files:
+        starts[str(part)] = held
+        held += footer_of(part).metadata().num_rows
+    shift: dict[str, int] = {}
+    held = 0
+    for part in keep:
+        shift[str(part)] = starts[str(part)] - held
+        held += footer_of(part).metadata().num_rows
+    sub = scan_parts(keep, schema, row_index="__evkit_sub", file_paths="__evkit_file")
+    numbered = sub.with_columns(
+        (
+            pl.col("__evkit_sub").cast(pl.Int64)
+            + pl.col("__evkit_file").replace_strict(shift, return_dtype=pl.Int64)
+        ).alias(row)
+    ).drop("__evkit_sub", "__evkit_file")
+    return _where(numbered, where)
+
+
+def _may_hold_time(part: Path | str, times: list[datetime]) -> bool:
+    """Whether the part's ``observed_at`` statistics admit one of ``times`` (sorted, UTC)."""
+    metadata = footer_of(part).metadata()
+    for group in range(metadata.num_row_groups):
+        found = stat_range(metadata, group, "observed_at")
+        if found is None:
+            return True
+        if isinstance(found, tuple):
+            low, high = (as_utc(v) for v in found)
+            if not isinstance(low, datetime) or not isinstance(high, datetime):
+                return True
+            at = bisect.bisect_left(times, low)
+            if at < len(times) and times[at] <= high:
+                return True
+    return False
+
+
+def _may_hold_redelivered(part: Path | str) -> bool:
+    """Whether the part's footer admits a row flagged ``redelivered`` (unknown statistics: yes)."""
+    metadata = footer_of(part).metadata()
+    for group in range(metadata.num_row_groups):
+        found = stat_range(metadata, group, "redelivered")
+        if found is None:
+            return True
+        if isinstance(found, tuple) and found[1]:
+            return True
+    return False
 
 
 def _narrow_hash(columns: tuple[str, ...]) -> pl.Expr:
@@ -250,12 +436,6 @@ def _narrow_hash(columns: tuple[str, ...]) -> pl.Expr:
     for n, column in enumerate(columns[1:], start=1):
         expr = expr ^ pl.col(column).hash(seed=n)
     return expr.alias("__narrow")
-
-
-def _any_redelivered(files: list[Path] | list[str], schema: dict[str, pl.DataType]) -> bool:
-    """Whether any row is flagged redelivered (one boolean column read)."""
-    found = scan_parts(files, schema).select(pl.col("redelivered").fill_null(False).any()).collect().item()
-    return bool(found)
 
 
 def _full_rule(frame: pl.LazyFrame, names: set[str]) -> pl.LazyFrame:
