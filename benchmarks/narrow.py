@@ -16,7 +16,9 @@ plus the footers, beside the files' total size. Printed: wall and CPU (medians),
 the ratios, and the 1-minute load.
 
 Usage: ``python benchmarks/narrow.py --dir .bench-data/5m [--charger EH000123] [--repeat 3]``
-(the compacted store is made from ``DIR/arrival`` once, in ``DIR/compacted-rg<rows>``).
+(the compacted store is made from ``DIR/arrival`` once, in ``DIR/compacted-rg<rows>``; ``--store``
+names another). The commands run ``python -m evkit`` in the current directory: run it from a
+checkout to measure that checkout.
 """
 
 from __future__ import annotations
@@ -136,17 +138,21 @@ def main() -> int:
     parser.add_argument("--from", dest="start", default="2026-02-01")
     parser.add_argument("--to", dest="end", default="2026-03-03")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--store", type=Path, help="an existing compacted store instead (e.g. older layouts)")
     parser.add_argument("--commands", nargs="+", default=["sessions", "latency"], choices=COMMANDS)
     args = parser.parse_args()
 
     arrival = ensure(args.dir, "arrival", args.chargers, args.days)
-    store = args.dir / f"compacted-rg{ROW_GROUP_ROWS}"
+    store = args.store or args.dir / f"compacted-rg{ROW_GROUP_ROWS}"
     if not any(store.rglob("part-compacted-*.parquet")):
         shutil.rmtree(store, ignore_errors=True)
         print(f"compacting a copy of {arrival} into {store} ...", flush=True)
         compacted_copy(arrival, store)
     window = (args.start, args.end)
-    print(f"store {store} ({ROW_GROUP_ROWS}-row groups), charger {args.charger}, load {_load()}")
+    rows = pq.read_metadata(next(store.rglob("*.parquet"))).row_group(0).num_rows
+    print(
+        f"store {store} ({rows}-row groups), charger {args.charger}, evkit in {Path.cwd()}, load {_load()}"
+    )
 
     for command in args.commands:
         whole = _argv(command, store, None, window)

@@ -35,8 +35,10 @@ def _rows(day: int, n: int, seed: int) -> pl.DataFrame:
         None if (i * 13 + seed) % 89 == 0 else base + timedelta(seconds=((i * 7919 + seed) % 86_400) - 600)
         for i in range(n)
     ]
+    received = [base + timedelta(seconds=i * 86_000 // n) for i in range(n)]
     rows = {
-        "received_at": [base + timedelta(seconds=i * 86_000 // n) for i in range(n)],
+        "received_at": received,
+        "arrival_time": [t - timedelta(milliseconds=300) for t in received],
         "observed_at": observed,
         "charger_id": chargers,
         "observation_id": [120] * n,
