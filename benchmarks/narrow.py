@@ -138,6 +138,11 @@ def main() -> int:
     parser.add_argument("--from", dest="start", default="2026-02-01")
     parser.add_argument("--to", dest="end", default="2026-03-03")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--columns",
+        nargs="+",
+        help="the columns of the least whole read (default: those the narrow run read)",
+    )
     parser.add_argument("--store", type=Path, help="an existing compacted store instead (e.g. older layouts)")
     parser.add_argument("--commands", nargs="+", default=["sessions", "latency"], choices=COMMANDS)
     args = parser.parse_args()
@@ -150,15 +155,15 @@ def main() -> int:
         compacted_copy(arrival, store)
     window = (args.start, args.end)
     rows = pq.read_metadata(next(store.rglob("*.parquet"))).row_group(0).num_rows
-    print(
-        f"store {store} ({rows}-row groups), charger {args.charger}, evkit in {Path.cwd()}, load {_load()}"
-    )
+    print(f"store {store} ({rows}-row groups), charger {args.charger}, evkit in {Path.cwd()}, load {_load()}")
 
     for command in args.commands:
         whole = _argv(command, store, None, window)
         one = _argv(command, store, args.charger, window)
         read_one, mapped_one, columns = _bytes_read(one, store)
         read_whole, mapped_whole, _ = _bytes_read(whole, store)
+        if args.columns:
+            columns = set(args.columns)
         least, files = _least_whole(store, columns)
         runs: dict[str, list[tuple[float, float, float]]] = {"whole": [], "one": []}
         loads = []
@@ -177,7 +182,7 @@ def main() -> int:
         print(
             f"  bytes: one charger {read_one / 1e6:.2f} MB read by syscalls"
             f"{f' (+{mapped_one} mapped files!)' if mapped_one else ''}; whole fleet least "
-            f"{least / 1e6:.1f} MB (the {len(columns)} columns read + footers), files {files / 1e6:.1f} MB; "
+            f"{least / 1e6:.1f} MB ({', '.join(sorted(columns))} + footers), files {files / 1e6:.1f} MB; "
             f"whole-fleet run: {read_whole / 1e6:.1f} MB by syscalls + {mapped_whole} mapped files"
         )
         print(

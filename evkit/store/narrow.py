@@ -15,6 +15,7 @@ The frame is a Polars IO source: lazy, with the query's projection and predicate
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -216,13 +217,24 @@ def _open(part: Path | str, footer: Footer) -> pq.ParquetFile:
 
 
 def _read(part: Path | str, footer: Footer, groups: list[int], columns: list[str]) -> pa.Table:
+    """The ``columns`` of row groups ``groups`` of ``part``; damage behind a sound footer is a Polars
+    ``ComputeError`` naming the part (as a full read reports it); a vanished part stays
+    ``FileNotFoundError``."""
+    import pyarrow as pa
+
     present = set(footer.metadata().schema.to_arrow_schema().names)
     wanted = [c for c in columns if c in present]
-    parquet = _open(part, footer)
     try:
-        return parquet.read_row_groups(groups, columns=wanted, use_threads=False)
-    finally:
-        parquet.close()
+        parquet = _open(part, footer)
+        try:
+            return parquet.read_row_groups(groups, columns=wanted, use_threads=False)
+        finally:
+            parquet.close()
+    except FileNotFoundError:
+        raise
+    except (OSError, pa.ArrowException) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise pl.exceptions.ComputeError(f"cannot read {part}: {first}") from exc
 
 
 def _conform(table: pa.Table, columns: list[str], schema: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -238,33 +250,67 @@ def _conform(table: pa.Table, columns: list[str], schema: dict[str, pl.DataType]
     return frame.select(exprs)
 
 
+#: Rows a narrow frame keeps in memory between the queries made of it (a month of one charger is
+#: ~12,000): an analysis asks for several column sets; each column chunk is then read once.
+KEEP_ROWS = 1_000_000
+
+
+class _Rows:
+    """The admitted rows of each part (exactly filtered), with the columns read so far."""
+
+    def __init__(self, parts: list[Path | str], schema: dict[str, pl.DataType], narrowing: Narrowing) -> None:
+        self.parts, self.schema, self.narrowing = parts, schema, narrowing
+        self.exact = narrowing.predicate()
+        self.filter_columns = set() if self.exact is None else set(self.exact.meta.root_names())
+        self.kept: dict[int, pl.DataFrame] = {}
+        self.kept_rows = 0
+        self.lock = threading.Lock()
+
+    def part(self, index: int, columns: list[str]) -> pl.DataFrame | None:
+        """The admitted rows of part ``index`` with ``columns``; None when no row group is admitted."""
+        with self.lock:
+            have = self.kept.get(index)
+            missing = [c for c in columns if have is None or c not in have.columns]
+            if not missing and have is not None:
+                return have.select(columns)
+            part = self.parts[index]
+            footer = footer_of(part)
+            groups = admitted_groups(footer, self.narrowing)
+            if not groups:
+                return None
+            read = [c for c in self.schema if c in set(missing) | self.filter_columns]
+            fresh = _conform(_read(part, footer, groups, read), read, self.schema)
+            if self.exact is not None:
+                fresh = fresh.filter(self.exact)
+            # the same groups filtered the same way: the same rows in the same order as ``have``
+            rows = fresh if have is None else have.hstack(fresh.select(missing))
+            if have is not None or self.kept_rows + rows.height <= KEEP_ROWS:
+                self.kept_rows += 0 if have is not None else rows.height
+                self.kept[index] = rows
+            return rows.select(columns)
+
+
 def narrow_scan(
     files: Sequence[Path] | Sequence[str], schema: dict[str, pl.DataType], narrowing: Narrowing
 ) -> pl.LazyFrame:
     """The rows of checked ``files`` (under ``schema``) that ``narrowing`` admits, read narrowly."""
-    parts: list[Path | str] = list(files)
-    exact = narrowing.predicate()
+    rows = _Rows(list(files), schema, narrowing)
     names = list(schema)
 
     def source(
         with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, _batch: int | None
     ) -> Iterator[pl.DataFrame]:
         out = names if with_columns is None else list(with_columns)
-        needed = set(out)
-        for expr in (exact, predicate):
-            if expr is not None:
-                needed |= set(expr.meta.root_names())
+        needed = set(out) | rows.filter_columns
+        if predicate is not None:
+            needed |= set(predicate.meta.root_names())
         read = [c for c in names if c in needed] or names[:1]
         left = n_rows
         empty = True
-        for part in parts:
-            footer = footer_of(part)
-            groups = admitted_groups(footer, narrowing)
-            if not groups:
+        for index in range(len(rows.parts)):
+            frame = rows.part(index, read)
+            if frame is None:
                 continue
-            frame = _conform(_read(part, footer, groups, read), read, schema)
-            if exact is not None:
-                frame = frame.filter(exact)
             if predicate is not None:
                 frame = frame.filter(predicate)
             # keep the height when no column is asked for (a count): ``select([])`` would not
