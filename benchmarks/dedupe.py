@@ -7,8 +7,8 @@ crash or a reconnect leaves in real life). Each measurement is its own process, 
 rounds; printed: the medians of CPU and wall of scan + collect, the extra CPU of the duplicate view,
 and the 1-minute load.
 
-Usage: ``python benchmarks/dedupe.py --dir .bench-data/5m [--repeat 3]``; it runs ``import evkit``
-in the current directory: run it from a checkout to measure that checkout.
+Usage: ``python benchmarks/dedupe.py --dir .bench-data/5m [--repeat 3] [--checkouts BEFORE AFTER]``;
+each child runs ``import evkit`` in a checkout (default: the current directory), rounds interleaved.
 """
 
 from __future__ import annotations
@@ -50,9 +50,10 @@ def one_day_of_copies(arrival: Path, out: Path, keep_day: str) -> Path:
     return out
 
 
-def _child(store: Path, dedupe: bool) -> tuple[float, float, int]:
+def _child(store: Path, dedupe: bool, checkout: Path) -> tuple[float, float, int]:
     argv = [sys.executable, "-c", _CHILD, str(store), "1" if dedupe else "0", json.dumps(COLUMNS)]
-    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=checkout, env=env)
     wall, cpu, rows = json.loads(done.stdout.strip().splitlines()[-1])
     return wall, cpu, rows
 
@@ -62,30 +63,43 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=Path(".bench-data/5m"))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--day", default="2026-02-15", help="the day whose copies the second store keeps")
+    parser.add_argument(
+        "--checkouts",
+        nargs="+",
+        type=Path,
+        default=[Path.cwd()],
+        help="evkit checkouts to compare (rounds interleaved)",
+    )
     args = parser.parse_args()
     arrival = ensure(args.dir, "arrival", 500, 30)
     stores = {
         "arrival": arrival,
         "arrival-copies-1day": one_day_of_copies(arrival, args.dir / "arrival-copies-1day", args.day),
     }
-    print(f"evkit in {Path.cwd()}, load {os.getloadavg()[0]:.1f}")
+    print(f"load {os.getloadavg()[0]:.1f}")
     for name, store in stores.items():
-        runs: dict[bool, list[tuple[float, float, int]]] = {False: [], True: []}
+        runs: dict[tuple[Path, bool], list[tuple[float, float, int]]] = {}
         loads = []
         for _ in range(args.repeat):
-            for dedupe in (False, True):
-                runs[dedupe].append(_child(store, dedupe))
-                loads.append(f"{os.getloadavg()[0]:.1f}")
-        med = {
-            k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v))
-            for k, v in runs.items()
-        }
-        rows = {k: v[0][2] for k, v in runs.items()}
-        print(
-            f"{name}: plain {med[False][1]:.2f} s CPU ({med[False][0]:.2f} s wall, {rows[False]:,} rows); "
-            f"dedupe {med[True][1]:.2f} s CPU ({med[True][0]:.2f} s wall, {rows[True]:,} rows); "
-            f"duplicate view +{med[True][1] - med[False][1]:.2f} s CPU  (load {', '.join(loads)})"
-        )
+            for checkout in args.checkouts:
+                for dedupe in (False, True):
+                    runs.setdefault((checkout, dedupe), []).append(_child(store, dedupe, checkout.resolve()))
+                    loads.append(f"{os.getloadavg()[0]:.1f}")
+        for checkout in args.checkouts:
+            med = {
+                d: (
+                    statistics.median(r[0] for r in runs[checkout, d]),
+                    statistics.median(r[1] for r in runs[checkout, d]),
+                )
+                for d in (False, True)
+            }
+            rows = {d: runs[checkout, d][0][2] for d in (False, True)}
+            print(
+                f"{name} [{checkout}]: plain {med[False][1]:.2f} s CPU ({med[False][0]:.2f} s wall, "
+                f"{rows[False]:,} rows); dedupe {med[True][1]:.2f} s CPU ({med[True][0]:.2f} s wall, "
+                f"{rows[True]:,} rows); duplicate view +{med[True][1] - med[False][1]:.2f} s CPU"
+            )
+        print(f"  (load {', '.join(loads)})")
     return 0
 
 

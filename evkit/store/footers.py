@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -36,6 +36,7 @@ class Footer:
     size: int
     tail: bytes
     _metadata: pq.FileMetaData | None = field(default=None, repr=False)
+    _ranges: dict[str, list[Any]] = field(default_factory=dict, repr=False)
 
     def file_bytes(self) -> bytes:
         """A tiny valid Parquet file holding only this footer (what the parsers take)."""
@@ -49,9 +50,47 @@ class Footer:
             self._metadata = pq.read_metadata(io.BytesIO(self.file_bytes()))
         return self._metadata
 
+    def ranges(self, column: str) -> list[tuple[Any, Any] | Absent | None]:
+        """Per row group, (min, max) of ``column``: None when unknown, :data:`ABSENT` when the
+        column is missing or every value in the group is null (a filter on it keeps no row)."""
+        found = self._ranges.get(column)
+        if found is None:
+            found = self._ranges[column] = _ranges(self.metadata(), column)
+        return found
+
     def schema(self) -> dict[str, pl.DataType]:
         """The part's columns as Polars reads them."""
         return dict(pl.read_parquet_schema(io.BytesIO(self.file_bytes())))
+
+
+class Absent:
+    """The statistics of a column a row group does not have, or holds only nulls of."""
+
+
+ABSENT = Absent()
+
+
+def _ranges(metadata: pq.FileMetaData, column: str) -> list[tuple[Any, Any] | Absent | None]:
+    names = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+    if column not in names:
+        return [ABSENT] * metadata.num_row_groups
+    index = names.index(column)
+    found: list[tuple[Any, Any] | Absent | None] = []
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        stats = row_group.column(index).statistics
+        if stats is None:
+            found.append(None)
+        elif stats.has_null_count and stats.null_count == row_group.num_rows:
+            found.append(ABSENT)
+        elif not stats.has_min_max:
+            found.append(None)
+        else:
+            try:
+                found.append((stats.min, stats.max))
+            except Exception:  # a logical type pyarrow cannot turn into Python: unknown
+                found.append(None)
+    return found
 
 
 class BadFooter(ValueError):
@@ -119,4 +158,14 @@ def known(where: str) -> Footer | None:
     return _cached((where, -1, -1))
 
 
-__all__ = ["MAGIC", "BadFooter", "Footer", "footer_length", "known", "local_footer", "remember"]
+__all__ = [
+    "ABSENT",
+    "MAGIC",
+    "Absent",
+    "BadFooter",
+    "Footer",
+    "footer_length",
+    "known",
+    "local_footer",
+    "remember",
+]

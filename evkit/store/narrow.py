@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from evkit.store.footers import Footer, known, local_footer
+from evkit.store.footers import Absent, Footer, known, local_footer
 from evkit.store.objstore import S3Location, is_s3, open_store
 
 if TYPE_CHECKING:
@@ -88,46 +88,19 @@ def as_utc(value: Any) -> Any:
     return value
 
 
-class _Absent:
-    """The statistics of a column a part does not have: every value null, none admitted."""
-
-
-_ABSENT = _Absent()
-
-
-def stat_range(metadata: pq.FileMetaData, group: int, column: str) -> tuple[Any, Any] | _Absent | None:
-    """(min, max) of ``column`` in row group ``group``; None when unknown; ``_ABSENT`` when the
-    column is missing or every value is null (a filter on it keeps no row)."""
-    row_group = metadata.row_group(group)
-    for index in range(row_group.num_columns):
-        chunk = row_group.column(index)
-        if chunk.path_in_schema != column:
-            continue
-        stats = chunk.statistics
-        if stats is None:
-            return None
-        if stats.has_null_count and stats.null_count == row_group.num_rows:
-            return _ABSENT
-        if not stats.has_min_max:
-            return None
-        try:
-            return stats.min, stats.max
-        except Exception:  # a logical type pyarrow cannot turn into Python: unknown
-            return None
-    return _ABSENT
-
-
 def admitted_groups(footer: Footer, narrowing: Narrowing) -> list[int]:
     """The row groups of a part whose statistics may hold rows of ``narrowing``."""
     metadata = footer.metadata()
+    timed = narrowing.start is not None or narrowing.end is not None
+    chargers = footer.ranges("charger_id") if narrowing.chargers is not None else None
+    times = footer.ranges("observed_at") if timed else None
     groups: list[int] = []
     for group in range(metadata.num_row_groups):
         if metadata.row_group(group).num_rows == 0:
             continue
-        charger = stat_range(metadata, group, "charger_id") if narrowing.chargers is not None else None
-        timed = narrowing.start is not None or narrowing.end is not None
-        observed = stat_range(metadata, group, "observed_at") if timed else None
-        if isinstance(charger, _Absent) or isinstance(observed, _Absent):
+        charger = chargers[group] if chargers is not None else None
+        observed = times[group] if times is not None else None
+        if isinstance(charger, Absent) or isinstance(observed, Absent):
             continue
         try:
             if narrowing.admits(charger, observed):
@@ -263,6 +236,7 @@ class _Rows:
         self.exact = narrowing.predicate()
         self.filter_columns = set() if self.exact is None else set(self.exact.meta.root_names())
         self.kept: dict[int, pl.DataFrame] = {}
+        self.groups: dict[int, list[int]] = {}
         self.kept_rows = 0
         self.lock = threading.Lock()
 
@@ -275,7 +249,9 @@ class _Rows:
                 return have.select(columns)
             part = self.parts[index]
             footer = footer_of(part)
-            groups = admitted_groups(footer, self.narrowing)
+            groups = self.groups.get(index)
+            if groups is None:
+                groups = self.groups[index] = admitted_groups(footer, self.narrowing)
             if not groups:
                 return None
             read = [c for c in self.schema if c in set(missing) | self.filter_columns]
@@ -337,4 +313,4 @@ def narrow_scan(
 _COUNTED = "__evkit_counted"
 
 
-__all__ = ["Narrowing", "admitted_groups", "as_utc", "footer_of", "narrow_scan", "stat_range"]
+__all__ = ["Narrowing", "admitted_groups", "as_utc", "footer_of", "narrow_scan"]

@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from evkit.errors import DatasetError
-from evkit.store.narrow import Narrowing, as_utc, footer_of, narrow_scan, stat_range
+from evkit.store.narrow import Narrowing, as_utc, footer_of, narrow_scan
 from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
 from evkit.store.schema import missing_required
@@ -404,9 +404,7 @@ def _originals_frame(
 
 def _may_hold_time(part: Path | str, times: list[datetime]) -> bool:
     """Whether the part's ``observed_at`` statistics admit one of ``times`` (sorted, UTC)."""
-    metadata = footer_of(part).metadata()
-    for group in range(metadata.num_row_groups):
-        found = stat_range(metadata, group, "observed_at")
+    for found in footer_of(part).ranges("observed_at"):
         if found is None:
             return True
         if isinstance(found, tuple):
@@ -421,14 +419,10 @@ def _may_hold_time(part: Path | str, times: list[datetime]) -> bool:
 
 def _may_hold_redelivered(part: Path | str) -> bool:
     """Whether the part's footer admits a row flagged ``redelivered`` (unknown statistics: yes)."""
-    metadata = footer_of(part).metadata()
-    for group in range(metadata.num_row_groups):
-        found = stat_range(metadata, group, "redelivered")
-        if found is None:
-            return True
-        if isinstance(found, tuple) and found[1]:
-            return True
-    return False
+    return any(
+        found is None or (isinstance(found, tuple) and found[1])
+        for found in footer_of(part).ranges("redelivered")
+    )
 
 
 def _narrow_hash(columns: tuple[str, ...]) -> pl.Expr:
