@@ -9,7 +9,6 @@ Commands set the policy for everything they read with :func:`damaged_parts_polic
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import logging
 import weakref
@@ -22,7 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from evkit.errors import DatasetError
-from evkit.store.narrow import Narrowing, as_utc, footer_of, narrow_scan
+from evkit.store.narrow import Narrowing, footer_of, narrow_scan
 from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
 from evkit.store.schema import missing_required
@@ -201,7 +200,7 @@ class _Made:
         if not self.dedupe:
             frame = _where(parts(), self.where)
         else:
-            frame = _without_copies(parts, self.files, self.schema, self.where, narrowed=bool(narrowing))
+            frame = _without_copies(parts, self.schema, self.where)
         key = id(frame)
         _MADE[key] = (weakref.ref(frame), self, narrowing)
         weakref.finalize(frame, _MADE.pop, key, None)
@@ -253,14 +252,10 @@ def _where(frame: pl.LazyFrame, where: pl.Expr | None) -> pl.LazyFrame:
 
 
 def scan_parts(
-    files: list[Path] | list[str],
-    schema: dict[str, pl.DataType],
-    row_index: str | None = None,
-    file_paths: str | None = None,
+    files: list[Path] | list[str], schema: dict[str, pl.DataType], row_index: str | None = None
 ) -> pl.LazyFrame:
     """The rows of checked ``files`` (local paths or ``s3://`` URLs, credentials from ``AWS_*``) under
-    ``schema``: a column missing from a file reads as null. ``file_paths`` names a column holding
-    each row's file."""
+    ``schema``: a column missing from a file reads as null."""
     options = polars_options() if files and is_s3(files[0]) else {}
     return pl.scan_parquet(
         files,
@@ -269,7 +264,6 @@ def scan_parts(
         extra_columns="ignore",
         hive_partitioning=False,
         row_index_name=row_index,
-        include_file_paths=file_paths,
         **options,
     )
 
@@ -292,11 +286,11 @@ def without_copies(
     Only a row the broker marked ``redelivered`` can be a copy: the capture acknowledges a message only
     after it is on disk, so the broker delivers a message again only to a capture that may already
     have stored it, and then flags it. The plain rows therefore pass untouched (nothing is hashed
-    when no row is redelivered, and whether any is comes from the parts' footers); each redelivered
-    row is compared with the earlier rows that share its routing key and device time (Easee; MQTT:
-    its topic) and dropped when one of them, or an earlier redelivered row, has the same body: the
-    original delivery is kept wherever its part sorts (parts of several captures sort by capture id,
-    not by time). On stores the capture writes this equals the full rule "one row per
+    when no row is redelivered); each redelivered row is compared with the earlier rows that share
+    its routing key and device time (Easee; MQTT: its topic), searched only between the copies'
+    first and last device time, and dropped when one of them, or an earlier redelivered row, has the
+    same body: the original delivery is kept wherever its part sorts (parts of several captures sort
+    by capture id, not by time). On stores the capture writes this equals the full rule "one row per
     (routing_key, raw), the first not redelivered if any; for MQTT a redelivered repeat of
     (topic, raw) goes" (``tests/store/test_dedupe.py``), without hashing every body.
     """
@@ -304,47 +298,40 @@ def without_copies(
     def parts(row_index: str | None = None) -> pl.LazyFrame:
         return scan_parts(files, schema, row_index=row_index)
 
-    return _without_copies(parts, files, schema, where)
+    return _without_copies(parts, schema, where)
 
 
 def _without_copies(
     parts: Callable[..., pl.LazyFrame],
-    files: list[Path] | list[str],
     schema: dict[str, pl.DataType],
     where: pl.Expr | None,
-    *,
-    narrowed: bool = False,
 ) -> pl.LazyFrame:
-    """:func:`without_copies` over the frame ``parts(row_index=...)`` makes: every row of ``files``
-    (then only the parts that may hold a copy or its original are searched, by their footers), or
-    the ``narrowed`` rows (small: searched whole)."""
+    """:func:`without_copies` over the frame ``parts(row_index=...)`` makes (all or narrowed rows)."""
     names = set(schema)
     rules = [(key, narrow) for key, narrow in (_EASEE_COPY, _MQTT_COPY) if {key, "raw", *narrow} <= names]
     if "redelivered" not in names:
         # hand-made data without the flag: the full rule (every copy, redelivered or not, by its body)
         return _full_rule(_where(parts(), where), names)
-    # only parts whose footer admits a redelivered row can hold a copy (no data read to know it)
-    flagged: list[Path] | list[str] = [part for part in files if _may_hold_redelivered(part)]  # type: ignore[assignment]
-    if not rules or not flagged:
+    if not rules:
         return _where(parts(), where)
     row = "__evkit_row"
     # ``where`` first: a redelivered copy has the charger, topic and device time of its original
     frame = _where(parts(row_index=row), where)
     red = pl.col("redelivered").fill_null(False)
     # Found now: the narrowing columns' 64-bit hash of every redelivered row (collisions only add
-    # candidates), then the rows sharing one, with their bodies (the reader filters before it decodes).
+    # candidates; none found: the plain scan, nothing hashed), then the rows sharing one, with their
+    # bodies (the reader filters before it decodes).
     hashes = [_narrow_hash(narrow).alias(f"__narrow{n}") for n, (_, narrow) in enumerate(rules)]
-    source = frame if narrowed else _where(scan_parts(flagged, schema), where)
     timed = [pl.col("observed_at")] if "observed_at" in names else []
     topics = [pl.col("topic").is_not_null().alias("__topic")] if "topic" in names else []
-    again = source.filter(red).select(*hashes, *timed, *topics).collect()
+    again = frame.filter(red).select(*hashes, *timed, *topics).collect()
     if again.is_empty():
         return _where(parts(), where)
     wanted = pl.lit(False)
     for n, (_, narrow) in enumerate(rules):
         wanted = wanted | _narrow_hash(narrow).is_in(again[f"__narrow{n}"].unique().implode())
-    pool_frame = frame if narrowed else _originals_frame(files, schema, where, again, row=row, frame=frame)
-    pool = pool_frame.filter(wanted).select(row, "redelivered", *[key for key, _ in rules], "raw").collect()
+    searched = _within_copies_times(frame, again).filter(wanted)
+    pool = searched.select(row, "redelivered", *[key for key, _ in rules], "raw").collect()
     # plain rows first, then the redelivered ones in the order they were stored: a redelivered row
     # that is not the first of its (key, raw) has an original, or an earlier redelivered copy
     pool = pool.sort(red, pl.col(row))
@@ -355,74 +342,22 @@ def _without_copies(
     if copies.is_empty():
         return _where(parts(), where)
     # the few copies go by row number; every other column is read only if asked for
-    copies = copies.cast(frame.collect_schema()[row])
     return frame.filter(pl.col(row).is_in(copies.implode()).not_()).drop(row)
 
 
-def _originals_frame(
-    files: list[Path] | list[str],
-    schema: dict[str, pl.DataType],
-    where: pl.Expr | None,
-    again: pl.DataFrame,
-    *,
-    row: str,
-    frame: pl.LazyFrame,
-) -> pl.LazyFrame:
-    """The rows where the originals of ``again`` (redelivered rows) can be, numbered as in ``frame``.
+def _within_copies_times(frame: pl.LazyFrame, again: pl.DataFrame) -> pl.LazyFrame:
+    """``frame`` where the originals of the redelivered rows ``again`` can be.
 
-    An Easee original has its copy's device time (decoded from the same body), so only parts whose
-    ``observed_at`` statistics admit one of the copies' times are read; MQTT rows (no device time in
-    the narrowing) or a copy without a device time need every part."""
+    An Easee original has its copy's device time (decoded from the same body), so only rows observed
+    between the copies' first and last device time are searched: the reader skips the row groups
+    whose statistics lie outside (copies of one crash or reconnect: an hour, not the whole store).
+    MQTT copies (no device time in the narrowing) or a copy without a device time: every row."""
     if "observed_at" not in again.columns or again["observed_at"].null_count():
         return frame
     if "__topic" in again.columns and again["__topic"].any():
         return frame
-    times = sorted(as_utc(t) for t in again["observed_at"].unique().to_list())
-    keep: list[Path] | list[str] = [part for part in files if _may_hold_time(part, times)]  # type: ignore[assignment]
-    if len(keep) == len(files):
-        return frame
-    # number the kept parts' rows as the whole scan does: each part starts after the rows before it
-    starts: dict[str, int] = {}
-    held = 0
-    for part in files:
-        starts[str(part)] = held
-        held += footer_of(part).metadata().num_rows
-    shift: dict[str, int] = {}
-    held = 0
-    for part in keep:
-        shift[str(part)] = starts[str(part)] - held
-        held += footer_of(part).metadata().num_rows
-    sub = scan_parts(keep, schema, row_index="__evkit_sub", file_paths="__evkit_file")
-    numbered = sub.with_columns(
-        (
-            pl.col("__evkit_sub").cast(pl.Int64)
-            + pl.col("__evkit_file").replace_strict(shift, return_dtype=pl.Int64)
-        ).alias(row)
-    ).drop("__evkit_sub", "__evkit_file")
-    return _where(numbered, where)
-
-
-def _may_hold_time(part: Path | str, times: list[datetime]) -> bool:
-    """Whether the part's ``observed_at`` statistics admit one of ``times`` (sorted, UTC)."""
-    for found in footer_of(part).ranges("observed_at"):
-        if found is None:
-            return True
-        if isinstance(found, tuple):
-            low, high = (as_utc(v) for v in found)
-            if not isinstance(low, datetime) or not isinstance(high, datetime):
-                return True
-            at = bisect.bisect_left(times, low)
-            if at < len(times) and times[at] <= high:
-                return True
-    return False
-
-
-def _may_hold_redelivered(part: Path | str) -> bool:
-    """Whether the part's footer admits a row flagged ``redelivered`` (unknown statistics: yes)."""
-    return any(
-        found is None or (isinstance(found, tuple) and found[1])
-        for found in footer_of(part).ranges("redelivered")
-    )
+    first, last = again["observed_at"].min(), again["observed_at"].max()
+    return frame.filter(pl.col("observed_at").is_between(pl.lit(first), pl.lit(last)))
 
 
 def _narrow_hash(columns: tuple[str, ...]) -> pl.Expr:
