@@ -58,6 +58,10 @@ class Footer:
             found = self._ranges[column] = _ranges(self.metadata(), column)
         return found
 
+    def num_rows(self) -> int:
+        """The part's rows, from the footer (Polars reads it: no pyarrow import on whole scans)."""
+        return int(pl.scan_parquet(io.BytesIO(self.file_bytes())).select(pl.len()).collect().item())
+
     def schema(self) -> dict[str, pl.DataType]:
         """The part's columns as Polars reads them."""
         return dict(pl.read_parquet_schema(io.BytesIO(self.file_bytes())))

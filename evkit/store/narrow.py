@@ -9,7 +9,11 @@ ranged read; on object storage one ranged GET). The rows are then filtered exact
 is the rows a full read filtered afterwards gives, in the same order; pruning only skips row groups
 whose statistics prove they hold none of them (a row group without statistics is read).
 
-The frame is a Polars IO source: lazy, with the query's projection and predicate handed to it.
+The frame is a Polars IO source: lazy, with the query's projection and predicate handed to it;
+it keeps the rows it read (up to ``KEEP_ROWS``), so an analysis asking for several column sets reads
+each column chunk once. pyarrow does the reading because it reads chosen row groups' chosen column
+chunks by ranged reads from any file object; Polars offers no row-group selection. It is imported
+only for a narrow read: whole-store scans stay pure Polars.
 """
 
 from __future__ import annotations

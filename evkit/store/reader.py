@@ -243,7 +243,7 @@ def row_count(frame: pl.LazyFrame) -> int:
     ``where``, summed from the footers the check already read (no data read)."""
     made = _made(frame)
     if made is not None and not made[1] and not made[0].dedupe and made[0].where is None:
-        return sum(footer_of(part).metadata().num_rows for part in made[0].files)
+        return sum(footer_of(part).num_rows() for part in made[0].files)
     return int(frame.select(pl.len()).collect().item())
 
 
