@@ -182,14 +182,14 @@ def time_window(args: argparse.Namespace) -> tuple[datetime | None, datetime | N
 
 def load(directory: str) -> pl.LazyFrame:
     """The dataset at ``directory``; DatasetError when it has no Parquet, misses columns or is empty."""
-    from evkit.store.reader import scan
+    from evkit.store.reader import row_count, scan
 
     # evkit.analysis handles repeated messages itself (cheaply); the store's generic redelivery filter
     # is a window over every row that would only slow the work down.
     lf = scan(directory, dedupe=False)
     _check_types(lf.collect_schema(), directory)
     try:
-        rows = lf.select(pl.len()).collect().item()
+        rows = row_count(lf)  # from the footers the check read: no data read
     except pl.exceptions.PolarsError as exc:
         raise DatasetError(f"cannot read the Parquet files below {directory}: {exc}") from exc
     if rows == 0:
@@ -457,7 +457,9 @@ def _sessions_command(args: argparse.Namespace) -> int:
         bar.set_postfix_str("reading")
         lf = load(args.directory)
         if args.charger:
-            lf = lf.filter(pl.col("charger_id").is_in(args.charger))
+            from evkit.analysis._prep import narrowed
+
+            lf = narrowed(lf, args.charger)  # only the row groups that may hold them are read
         bar.update()
         bar.set_postfix_str("sessionising")
         gap = timedelta(minutes=args.gap_minutes)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
+from evkit.store.footers import BadFooter, local_footer
 from evkit.store.schema import CAPTURE_ID_COLUMN, EASEE_SCHEMA, MQTT_SCHEMA
 
 JOURNAL_PREFIX = ".compact-"
@@ -99,11 +100,8 @@ def live_parts(root: Path) -> list[Path]:
 def _magic_problem(path: Path) -> str | None:
     try:
         size = path.stat().st_size
-        with path.open("rb") as fh:
+        with path.open("rb", buffering=0) as fh:  # 4 bytes, not a 4 KiB buffer
             head = fh.read(4)
-            if size >= 12:
-                fh.seek(-4, 2)
-            tail = fh.read(4) if size >= 12 else b""
     except FileNotFoundError:
         raise VanishedPart(str(path)) from None
     except OSError as exc:
@@ -112,20 +110,21 @@ def _magic_problem(path: Path) -> str | None:
         return "empty file (0 bytes)"
     if head != MAGIC:
         return "not a Parquet file (no PAR1 header)"
-    if tail != MAGIC:
-        return f"truncated: {size} bytes and no Parquet footer"
     return None
 
 
 def part_schema(path: Path) -> tuple[dict[str, pl.DataType] | None, str | None]:
-    """(schema, None) of a sound part, or (None, why it is damaged). Reads the footer only."""
+    """(schema, None) of a sound part, or (None, why it is damaged). Reads the footer only (kept for
+    the reader: ``evkit.store.footers``)."""
     problem = _magic_problem(path)
     if problem is not None:
         return None, problem
     try:
-        return dict(pl.read_parquet_schema(path)), None
+        return local_footer(path).schema(), None
     except FileNotFoundError:
         raise VanishedPart(str(path)) from None
+    except BadFooter as exc:
+        return None, str(exc)
     except (pl.exceptions.PolarsError, OSError) as exc:
         lines = str(exc).strip().splitlines()
         return None, f"unreadable Parquet footer: {lines[0] if lines else type(exc).__name__}"

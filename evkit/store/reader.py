@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 
 from evkit.errors import DatasetError
+from evkit.store.narrow import Narrowing, footer_of, narrow_scan
 from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
 from evkit.store.schema import missing_required
@@ -126,6 +130,10 @@ def scan(
     require: bool = True,
     skip_damaged: bool | None = None,
     where: pl.Expr | None = None,
+    *,
+    chargers: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> pl.LazyFrame:
     """Read a dataset (a directory of Parquet parts, one file, or ``s3://bucket/prefix``) lazily.
 
@@ -145,25 +153,98 @@ def scan(
     rest is read and a warning names the skipped files (``None``: the policy of
     :func:`damaged_parts_policy`, by default refuse).
 
+    ``chargers``, ``start`` and ``end`` narrow the read to the rows of those chargers observed in
+    [``start``, ``end``): only the row groups whose statistics admit them are read, and of them only
+    the columns the query uses (``evkit.store.narrow``; a compacted store is sorted by charger and
+    time, so one charger over a month is a few percent of the bytes). The rows are exactly those of
+    a full read filtered afterwards. :func:`narrow` does the same to a frame ``scan`` returned.
+
     ``where`` (a predicate on one message's own columns, e.g. charger and time) is applied before the
     redelivery check, so Polars pushes it into the Parquet scan and reads only matching row groups; a
     redelivered copy has the charger, topic and device time of its original, so the result is the same
     as filtering afterwards.
     """
+    narrowing = Narrowing.of(chargers, start, end)
     for attempt in range(_LIST_ATTEMPTS):
         found = check_dataset(path, skip_damaged)
         files, schema = found.good, found.schema
         if require and (missing := missing_required(list(schema))):
             raise DatasetError(f"{path} lacks required column(s): {', '.join(missing)}")
-        if not dedupe:
-            return _where(scan_parts(files, schema), where)
+        made = _Made(path, list(files), schema, dedupe, where)
         try:
-            return without_copies(files, schema, where=where)
+            return made.frame(narrowing)
         except FileNotFoundError:
             # a compaction removed a part between listing and reading the redelivered rows: list again
             if attempt == _LIST_ATTEMPTS - 1:
                 raise DatasetError(f"parts of {path} keep disappearing while read; try again") from None
     raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class _Made:
+    """How :func:`scan` made a frame (so :func:`narrow` can make it again, narrowly)."""
+
+    path: Path | str
+    files: list[Path] | list[str]
+    schema: dict[str, pl.DataType]
+    dedupe: bool
+    where: pl.Expr | None
+
+    def frame(self, narrowing: Narrowing) -> pl.LazyFrame:
+        def parts(row_index: str | None = None) -> pl.LazyFrame:
+            if not narrowing:
+                return scan_parts(self.files, self.schema, row_index=row_index)
+            frame = narrow_scan(self.files, self.schema, narrowing)
+            return frame if row_index is None else frame.with_row_index(row_index)
+
+        if not self.dedupe:
+            frame = _where(parts(), self.where)
+        else:
+            frame = _without_copies(parts, self.schema, self.where)
+        key = id(frame)
+        _MADE[key] = (weakref.ref(frame), self, narrowing)
+        weakref.finalize(frame, _MADE.pop, key, None)
+        return frame
+
+
+#: Frames :func:`scan` returned, by ``id`` (dropped when the frame is): how, and how narrowed.
+_MADE: dict[int, tuple[weakref.ref[pl.LazyFrame], _Made, Narrowing]] = {}
+
+
+def _made(frame: pl.LazyFrame) -> tuple[_Made, Narrowing] | None:
+    entry = _MADE.get(id(frame))
+    if entry is None or entry[0]() is not frame:
+        return None
+    return entry[1], entry[2]
+
+
+def narrow(
+    frame: pl.LazyFrame,
+    chargers: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pl.LazyFrame:
+    """The rows of ``frame`` of ``chargers`` observed in [``start``, ``end``) (each optional).
+
+    A frame straight from :func:`scan` is read again narrowly (only the row groups and columns
+    needed, see ``scan``); any other frame is filtered. The rows are the same either way."""
+    narrowing = Narrowing.of(chargers, start, end)
+    if not narrowing:
+        return frame
+    made = _made(frame)
+    if made is not None and not made[1]:
+        return made[0].frame(narrowing)
+    predicate = narrowing.predicate()
+    return frame if predicate is None else frame.filter(predicate)
+
+
+def row_count(frame: pl.LazyFrame) -> int:
+    """The rows of ``frame``; for a whole-store frame from :func:`scan` without ``dedupe`` or
+    ``where``, summed from the footers the check already read (no data read)."""
+    made = _made(frame)
+    if made is not None and not made[1] and not made[0].dedupe and made[0].where is None:
+        return sum(footer_of(part).num_rows() for part in made[0].files)
+    return int(frame.select(pl.len()).collect().item())
 
 
 def _where(frame: pl.LazyFrame, where: pl.Expr | None) -> pl.LazyFrame:
@@ -206,32 +287,51 @@ def without_copies(
     after it is on disk, so the broker delivers a message again only to a capture that may already
     have stored it, and then flags it. The plain rows therefore pass untouched (nothing is hashed
     when no row is redelivered); each redelivered row is compared with the earlier rows that share
-    its routing key and device time (Easee; MQTT: its topic) and dropped when one of them, or an
-    earlier redelivered row, has the same body: the original delivery is kept wherever its part sorts
-    (parts of several captures sort by capture id, not by time). On stores the capture writes this
-    equals the full rule "one row per (routing_key, raw), the first not redelivered if any; for MQTT a
-    redelivered repeat of (topic, raw) goes" (``tests/store/test_dedupe.py``), without hashing every
-    body.
+    its routing key and device time (Easee; MQTT: its topic), searched only between the copies'
+    first and last device time, and dropped when one of them, or an earlier redelivered row, has the
+    same body: the original delivery is kept wherever its part sorts (parts of several captures sort
+    by capture id, not by time). On stores the capture writes this equals the full rule "one row per
+    (routing_key, raw), the first not redelivered if any; for MQTT a redelivered repeat of
+    (topic, raw) goes" (``tests/store/test_dedupe.py``), without hashing every body.
     """
+
+    def parts(row_index: str | None = None) -> pl.LazyFrame:
+        return scan_parts(files, schema, row_index=row_index)
+
+    return _without_copies(parts, schema, where)
+
+
+def _without_copies(
+    parts: Callable[..., pl.LazyFrame],
+    schema: dict[str, pl.DataType],
+    where: pl.Expr | None,
+) -> pl.LazyFrame:
+    """:func:`without_copies` over the frame ``parts(row_index=...)`` makes (all or narrowed rows)."""
     names = set(schema)
     rules = [(key, narrow) for key, narrow in (_EASEE_COPY, _MQTT_COPY) if {key, "raw", *narrow} <= names]
     if "redelivered" not in names:
         # hand-made data without the flag: the full rule (every copy, redelivered or not, by its body)
-        return _full_rule(_where(scan_parts(files, schema), where), names)
-    if not rules or not _any_redelivered(files, schema):
-        return _where(scan_parts(files, schema), where)
+        return _full_rule(_where(parts(), where), names)
+    if not rules:
+        return _where(parts(), where)
     row = "__evkit_row"
     # ``where`` first: a redelivered copy has the charger, topic and device time of its original
-    frame = _where(scan_parts(files, schema, row_index=row), where)
+    frame = _where(parts(row_index=row), where)
     red = pl.col("redelivered").fill_null(False)
     # Found now: the narrowing columns' 64-bit hash of every redelivered row (collisions only add
-    # candidates), then the rows sharing one, with their bodies (the reader filters before it decodes).
+    # candidates; none found: the plain scan, nothing hashed), then the rows sharing one, with their
+    # bodies (the reader filters before it decodes).
     hashes = [_narrow_hash(narrow).alias(f"__narrow{n}") for n, (_, narrow) in enumerate(rules)]
-    again = frame.filter(red).select(*hashes).collect()
+    timed = [pl.col("observed_at")] if "observed_at" in names else []
+    topics = [pl.col("topic").is_not_null().alias("__topic")] if "topic" in names else []
+    again = frame.filter(red).select(*hashes, *timed, *topics).collect()
+    if again.is_empty():
+        return _where(parts(), where)
     wanted = pl.lit(False)
     for n, (_, narrow) in enumerate(rules):
         wanted = wanted | _narrow_hash(narrow).is_in(again[f"__narrow{n}"].unique().implode())
-    pool = frame.filter(wanted).select(row, "redelivered", *[key for key, _ in rules], "raw").collect()
+    searched = _within_copies_times(frame, again).filter(wanted)
+    pool = searched.select(row, "redelivered", *[key for key, _ in rules], "raw").collect()
     # plain rows first, then the redelivered ones in the order they were stored: a redelivered row
     # that is not the first of its (key, raw) has an original, or an earlier redelivered copy
     pool = pool.sort(red, pl.col(row))
@@ -240,9 +340,24 @@ def without_copies(
         copy = copy | (pl.col(key).is_not_null() & pl.struct(key, "raw").is_first_distinct().not_())
     copies = pool.filter(red & copy)[row]
     if copies.is_empty():
-        return _where(scan_parts(files, schema), where)
+        return _where(parts(), where)
     # the few copies go by row number; every other column is read only if asked for
     return frame.filter(pl.col(row).is_in(copies.implode()).not_()).drop(row)
+
+
+def _within_copies_times(frame: pl.LazyFrame, again: pl.DataFrame) -> pl.LazyFrame:
+    """``frame`` where the originals of the redelivered rows ``again`` can be.
+
+    An Easee original has its copy's device time (decoded from the same body), so only rows observed
+    between the copies' first and last device time are searched: the reader skips the row groups
+    whose statistics lie outside (copies of one crash or reconnect: an hour, not the whole store).
+    MQTT copies (no device time in the narrowing) or a copy without a device time: every row."""
+    if "observed_at" not in again.columns or again["observed_at"].null_count():
+        return frame
+    if "__topic" in again.columns and again["__topic"].any():
+        return frame
+    first, last = again["observed_at"].min(), again["observed_at"].max()
+    return frame.filter(pl.col("observed_at").is_between(pl.lit(first), pl.lit(last)))
 
 
 def _narrow_hash(columns: tuple[str, ...]) -> pl.Expr:
@@ -250,12 +365,6 @@ def _narrow_hash(columns: tuple[str, ...]) -> pl.Expr:
     for n, column in enumerate(columns[1:], start=1):
         expr = expr ^ pl.col(column).hash(seed=n)
     return expr.alias("__narrow")
-
-
-def _any_redelivered(files: list[Path] | list[str], schema: dict[str, pl.DataType]) -> bool:
-    """Whether any row is flagged redelivered (one boolean column read)."""
-    found = scan_parts(files, schema).select(pl.col("redelivered").fill_null(False).any()).collect().item()
-    return bool(found)
 
 
 def _full_rule(frame: pl.LazyFrame, names: set[str]) -> pl.LazyFrame:

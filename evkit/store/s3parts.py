@@ -9,7 +9,6 @@ compared across parts as for a directory.
 
 from __future__ import annotations
 
-import io
 import json
 import struct
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from evkit.store.footers import BadFooter, remember
 from evkit.store.objstore import S3Location, dataset_error, open_store
 from evkit.store.parts import JOURNAL_PREFIX, JOURNAL_SUFFIX, MAGIC, expected_types, odd_columns
 
@@ -117,8 +117,9 @@ def part_schema(location: S3Location, relative: str) -> tuple[dict[str, pl.DataT
     except Exception as exc:
         raise dataset_error(exc, location.child(relative), "read") from exc
     try:
-        return dict(pl.read_parquet_schema(io.BytesIO(MAGIC + tail[-(footer_len + 8) :]))), None
-    except (pl.exceptions.PolarsError, OSError) as exc:
+        # kept: a narrow read (evkit.store.narrow) prunes row groups by it without fetching it again
+        return remember(location.child(relative), size, tail).schema(), None
+    except (BadFooter, pl.exceptions.PolarsError, OSError) as exc:
         lines = str(exc).strip().splitlines()
         return None, f"unreadable Parquet footer: {lines[0] if lines else type(exc).__name__}"
 

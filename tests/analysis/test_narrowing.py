@@ -11,17 +11,26 @@ import polars as pl
 import pytest
 
 from evkit.cli import main
+from evkit.store.compact import compact
 from evkit.store.writer import PartWriter
 from tests.analysis.conftest import B, C, Fleet
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory, fleet: Fleet) -> Path:
+@pytest.fixture(scope="module", params=["parts", "compacted"])
+def dataset(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fleet: Fleet) -> Path:
+    """The fleet as a capture leaves it (500-row parts), and compacted (sorted, 256-row groups: the
+    narrow read then skips most of them)."""
     root = tmp_path_factory.mktemp("narrow") / "data"
     writer = PartWriter(root)
     frame = fleet.frame()
     for start in range(0, frame.height, 500):
         writer.write(frame.slice(start, 500))
+    writer.close()
+    if request.param == "compacted":
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("evkit.store.compact.ROW_GROUP_ROWS", 256)
+            assert compact(root, include_today=True).days
+        assert all(p.name.startswith("part-compacted-") for p in root.rglob("*.parquet"))
     return root
 
 

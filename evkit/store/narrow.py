@@ -1,0 +1,320 @@
+"""A narrow question reads narrow data: some chargers, a time window, only their row groups.
+
+Polars prunes row groups by their statistics too, but it fetches a 256 KiB tail per file and per
+scan for the footer and maps whole files; for one charger of a fleet that is most of what it reads.
+Here the footers come from ``evkit.store.footers`` (read once, exactly, while the dataset is
+checked), a row group is read only when its ``charger_id`` and ``observed_at`` statistics admit the
+narrowing, and of it only the column chunks the query projects (pyarrow reads each chunk with one
+ranged read; on object storage one ranged GET). The rows are then filtered exactly, so the result
+is the rows a full read filtered afterwards gives, in the same order; pruning only skips row groups
+whose statistics prove they hold none of them (a row group without statistics is read).
+
+The frame is a Polars IO source: lazy, with the query's projection and predicate handed to it;
+it keeps the rows it read (up to ``KEEP_ROWS``), so an analysis asking for several column sets reads
+each column chunk once. pyarrow does the reading because it reads chosen row groups' chosen column
+chunks by ranged reads from any file object; Polars offers no row-group selection. It is imported
+only for a narrow read: whole-store scans stay pure Polars.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from evkit.store.footers import Absent, Footer, known, local_footer
+from evkit.store.objstore import S3Location, is_s3, open_store
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """Rows of ``chargers`` (None: every charger) observed in [``start``, ``end``) (each optional)."""
+
+    chargers: frozenset[str] | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @classmethod
+    def of(cls, chargers: Sequence[str] | None, start: datetime | None, end: datetime | None) -> Narrowing:
+        return cls(frozenset(chargers) if chargers else None, as_utc(start), as_utc(end))
+
+    def __bool__(self) -> bool:
+        return self.chargers is not None or self.start is not None or self.end is not None
+
+    def predicate(self) -> pl.Expr | None:
+        """The exact filter (what ``evkit.analysis`` applies when it narrows a frame)."""
+        parts: list[pl.Expr] = []
+        if self.chargers is not None:
+            parts.append(pl.col("charger_id").is_in(sorted(self.chargers)))
+        if self.start is not None:
+            parts.append(pl.col("observed_at") >= self.start)
+        if self.end is not None:
+            parts.append(pl.col("observed_at") < self.end)
+        if not parts:
+            return None
+        expr = parts[0]
+        for part in parts[1:]:
+            expr = expr & part
+        return expr
+
+    def admits(self, charger: tuple[Any, Any] | None, observed: tuple[Any, Any] | None) -> bool:
+        """Whether a row group with these (min, max) statistics may hold a wanted row (``None``:
+        unknown, which admits)."""
+        if self.chargers is not None and charger is not None:
+            low, high = charger
+            if not any(low <= c <= high for c in self.chargers):
+                return False
+        if observed is not None and (self.start is not None or self.end is not None):
+            low, high = (as_utc(v) for v in observed)
+            if low is None or high is None:
+                return True
+            if self.start is not None and high < self.start:
+                return False
+            if self.end is not None and low >= self.end:
+                return False
+        return True
+
+
+def as_utc(value: Any) -> Any:
+    """A datetime as an aware UTC one (naive values are UTC, as the store's columns are)."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+def admitted_groups(footer: Footer, narrowing: Narrowing) -> list[int]:
+    """The row groups of a part whose statistics may hold rows of ``narrowing``."""
+    metadata = footer.metadata()
+    timed = narrowing.start is not None or narrowing.end is not None
+    chargers = footer.ranges("charger_id") if narrowing.chargers is not None else None
+    times = footer.ranges("observed_at") if timed else None
+    groups: list[int] = []
+    for group in range(metadata.num_row_groups):
+        if metadata.row_group(group).num_rows == 0:
+            continue
+        charger = chargers[group] if chargers is not None else None
+        observed = times[group] if times is not None else None
+        if isinstance(charger, Absent) or isinstance(observed, Absent):
+            continue
+        try:
+            if narrowing.admits(charger, observed):
+                groups.append(group)
+        except TypeError:  # statistics of an unexpected type: read the group
+            groups.append(group)
+    return groups
+
+
+def footer_of(part: Path | str) -> Footer:
+    """The (cached) footer of a local part or ``s3://`` object."""
+    if isinstance(part, str) and is_s3(part):
+        found = known(part)
+        if found is not None:
+            return found
+        return _fetch_s3_footer(part)
+    return local_footer(Path(part))
+
+
+def _split(url: str) -> tuple[S3Location, str]:
+    location = S3Location.parse(url)
+    parent, _, name = location.prefix.rpartition("/")
+    return S3Location(location.bucket, parent), name
+
+
+def _fetch_s3_footer(url: str) -> Footer:
+    import obstore
+
+    from evkit.store.footers import footer_length, remember
+
+    location, name = _split(url)
+    store = open_store(location)
+    size = int(obstore.head(store, name)["size"])
+    tail8 = bytes(obstore.get_range(store, name, start=size - 8, end=size))
+    length = footer_length(tail8, size)
+    tail = bytes(obstore.get_range(store, name, start=size - length - 8, end=size))
+    return remember(url, size, tail)
+
+
+class _Ranges(io.RawIOBase):
+    """A read-only file over an ``s3://`` object: every read is one ranged GET."""
+
+    def __init__(self, url: str, size: int) -> None:
+        location, self._name = _split(url)
+        self._store = open_store(location)
+        self._size = size
+        self._at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._at
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._at, io.SEEK_END: self._size}[whence]
+        self._at = base + offset
+        return self._at
+
+    def readinto(self, buffer: Any) -> int:
+        import obstore
+
+        view = memoryview(buffer).cast("B")
+        end = min(self._size, self._at + len(view))
+        if end <= self._at:
+            return 0
+        data = obstore.get_range(self._store, self._name, start=self._at, end=end)
+        got = len(data)
+        view[:got] = memoryview(data).cast("B")
+        self._at += got
+        return got
+
+
+def _open(part: Path | str, footer: Footer) -> pq.ParquetFile:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if isinstance(part, str) and is_s3(part):
+        source: Any = pa.PythonFile(_Ranges(part, footer.size), mode="r")
+    else:
+        # plain reads of exactly the column chunks asked for (no memory map, no pre-buffering)
+        source = pa.OSFile(str(part), mode="r")
+    return pq.ParquetFile(source, metadata=footer.metadata(), memory_map=False, pre_buffer=False)
+
+
+def _read(part: Path | str, footer: Footer, groups: list[int], columns: list[str]) -> pa.Table:
+    """The ``columns`` of row groups ``groups`` of ``part``; damage behind a sound footer is a Polars
+    ``ComputeError`` naming the part (as a full read reports it); a vanished part stays
+    ``FileNotFoundError``."""
+    import pyarrow as pa
+
+    present = set(footer.metadata().schema.to_arrow_schema().names)
+    wanted = [c for c in columns if c in present]
+    try:
+        parquet = _open(part, footer)
+        try:
+            return parquet.read_row_groups(groups, columns=wanted, use_threads=False)
+        finally:
+            parquet.close()
+    except FileNotFoundError:
+        raise
+    except (OSError, pa.ArrowException) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise pl.exceptions.ComputeError(f"cannot read {part}: {first}") from exc
+
+
+def _conform(table: pa.Table, columns: list[str], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    exprs = []
+    for name in columns:
+        dtype = schema[name]
+        if name in frame.columns:
+            exprs.append(pl.col(name) if frame.schema[name] == dtype else pl.col(name).cast(dtype))
+        else:
+            exprs.append(pl.lit(None, dtype=dtype).alias(name))
+    return frame.select(exprs)
+
+
+#: Rows a narrow frame keeps in memory between the queries made of it (a month of one charger is
+#: ~12,000): an analysis asks for several column sets; each column chunk is then read once.
+KEEP_ROWS = 1_000_000
+
+
+class _Rows:
+    """The admitted rows of each part (exactly filtered), with the columns read so far."""
+
+    def __init__(self, parts: list[Path | str], schema: dict[str, pl.DataType], narrowing: Narrowing) -> None:
+        self.parts, self.schema, self.narrowing = parts, schema, narrowing
+        self.exact = narrowing.predicate()
+        self.filter_columns = set() if self.exact is None else set(self.exact.meta.root_names())
+        self.kept: dict[int, pl.DataFrame] = {}
+        self.groups: dict[int, list[int]] = {}
+        self.kept_rows = 0
+        self.lock = threading.Lock()
+
+    def part(self, index: int, columns: list[str]) -> pl.DataFrame | None:
+        """The admitted rows of part ``index`` with ``columns``; None when no row group is admitted."""
+        with self.lock:
+            have = self.kept.get(index)
+            missing = [c for c in columns if have is None or c not in have.columns]
+            if not missing and have is not None:
+                return have.select(columns)
+            part = self.parts[index]
+            footer = footer_of(part)
+            groups = self.groups.get(index)
+            if groups is None:
+                groups = self.groups[index] = admitted_groups(footer, self.narrowing)
+            if not groups:
+                return None
+            read = [c for c in self.schema if c in set(missing) | self.filter_columns]
+            fresh = _conform(_read(part, footer, groups, read), read, self.schema)
+            if self.exact is not None:
+                fresh = fresh.filter(self.exact)
+            # the same groups filtered the same way: the same rows in the same order as ``have``
+            rows = fresh if have is None else have.hstack(fresh.select(missing))
+            if have is not None or self.kept_rows + rows.height <= KEEP_ROWS:
+                self.kept_rows += 0 if have is not None else rows.height
+                self.kept[index] = rows
+            return rows.select(columns)
+
+
+def narrow_scan(
+    files: Sequence[Path] | Sequence[str], schema: dict[str, pl.DataType], narrowing: Narrowing
+) -> pl.LazyFrame:
+    """The rows of checked ``files`` (under ``schema``) that ``narrowing`` admits, read narrowly."""
+    rows = _Rows(list(files), schema, narrowing)
+    names = list(schema)
+
+    def source(
+        with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, _batch: int | None
+    ) -> Iterator[pl.DataFrame]:
+        out = names if with_columns is None else list(with_columns)
+        needed = set(out) | rows.filter_columns
+        if predicate is not None:
+            needed |= set(predicate.meta.root_names())
+        read = [c for c in names if c in needed] or names[:1]
+        left = n_rows
+        empty = True
+        for index in range(len(rows.parts)):
+            frame = rows.part(index, read)
+            if frame is None:
+                continue
+            if predicate is not None:
+                frame = frame.filter(predicate)
+            # keep the height when no column is asked for (a count): ``select([])`` would not
+            frame = frame.select(out) if out else frame.drop(frame.columns)
+            if left is not None:
+                frame = frame.head(left)
+                left -= frame.height
+            if frame.height:
+                empty = False
+                yield frame
+            if left is not None and left <= 0:
+                return
+        if empty:
+            yield pl.DataFrame(schema={c: schema[c] for c in out})
+
+    from polars.io.plugins import register_io_source
+
+    frame = register_io_source(source, schema=schema, is_pure=True, explain_name="evkit narrow")
+    # Polars hands an IO source no projection at all (every column) for a bare ``select(pl.len())``,
+    # but the empty one (no column) when a row index sits on top: counting then reads one column.
+    return frame.with_row_index(_COUNTED).drop(_COUNTED)
+
+
+_COUNTED = "__evkit_counted"
+
+
+__all__ = ["Narrowing", "admitted_groups", "as_utc", "footer_of", "narrow_scan"]
