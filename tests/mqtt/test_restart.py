@@ -134,8 +134,10 @@ def test_a_lost_session_is_reported_in_log_manifest_summary_and_panel(
     forgetful_broker.restart(outage=0.5)  # no persistence: our session is gone
     wait_until(lambda: recorder.stats["session_lost"] >= 1, 30)
     assert "WARNING: broker lost the session 1x" in describe(recorder.stats)  # the notebook panel
+    # known before the end (the manifest is rewritten just after the counter moves: wait for it)
+    wait_until(lambda: read_manifest(dataset_dir)["captures"][0].get("session_lost") == 1, 15)
     running = read_manifest(dataset_dir)["captures"][0]
-    assert running["status"] == "running" and running["session_lost"] == 1  # known before the end
+    assert running["status"] == "running" and running["session_lost"] == 1
     summary = recorder.stop()
     assert summary is not None
     assert summary["session_lost"] == 1 and len(summary["session_lost_at"]) == 1
