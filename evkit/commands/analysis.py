@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -31,12 +30,12 @@ from evkit.commands._billing import (
 from evkit.commands._cluster import add_dask, latency_on_dask, sessions_on_dask
 from evkit.commands._dataset import add_skip_damaged
 from evkit.commands._inputs import output_file
+from evkit.commands._records import as_records as _as_records
+from evkit.commands._records import json_frame
 from evkit.commands._table import render
 from evkit.display import csv_safe
 from evkit.errors import ConfigError, DatasetError
 from evkit.timeutil import parse_local, parse_utc, zone_label
-
-ISO_Z = "%Y-%m-%dT%H:%M:%S%.fZ"
 
 #: evcc's session CSV headers (core/session/session.go struct tags), in evcc's order.
 EVCC_COLUMNS = (
@@ -281,41 +280,6 @@ def _output(path: str | None) -> Iterator[TextIO]:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else round(value, 4)
-    return value
-
-
-def _as_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts: times ISO 8601 UTC with Z, floats rounded to 4 decimals, NaN null."""
-    frame = frame.with_columns(pl.col(pl.Datetime).dt.strftime(ISO_Z))
-    # column by column: only float columns need cleaning (a Python call per value is the cost here)
-    columns = [
-        [None if v is None or not math.isfinite(v) else round(v, 4) for v in frame[name].to_list()]
-        if dtype.is_float()
-        else frame[name].to_list()
-        for name, dtype in frame.schema.items()
-    ]
-    names = frame.columns
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
-
-
-#: ``json.dump(..., indent=2)`` runs Python's pure-Python encoder; records of plain values come out
-#: the same from the C encoder with these separators and the brackets placed by hand.
-_FIELD_SEPARATOR = ",\n    "
-
-
-def json_records(records: list[dict[str, Any]]) -> str:
-    """``json.dumps(records, indent=2)`` for a list of flat dicts of plain values, but fast."""
-    if not records:
-        return "[]"
-    encode = json.JSONEncoder(separators=(_FIELD_SEPARATOR, ": ")).encode
-    # a string value is escaped (a newline becomes \\n), so the separator only ever appears between fields
-    items = [("{\n    " + encode(r)[1:-1] + "\n  }") if r else "{}" for r in records]
-    return "[\n  " + ",\n  ".join(items) + "\n]"
-
-
 def go_duration(seconds: float | None) -> str:
     """Seconds as evcc prints a duration (Go ``time.Duration``): ``1h2m3s``, ``45m0s``, ``0s``."""
     if seconds is None:
@@ -451,7 +415,7 @@ def _sessions_command(args: argparse.Namespace) -> int:
             )
         return sessions_on_dask(args, start, end)
 
-    from tqdm.auto import tqdm  # on first use: every other command starts without it
+    from tqdm.std import tqdm  # on first use; a terminal tool (tqdm.auto would load asyncio)
 
     with tqdm(total=3, desc="sessions", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
         bar.set_postfix_str("reading")
@@ -508,7 +472,7 @@ def _write_sessions(frame: pl.DataFrame, args: argparse.Namespace) -> None:
         return
     with _output(args.out) as out:
         if args.format == "json":
-            out.write(json_records(_as_records(frame)) + "\n")
+            out.write(json_frame(frame) + "\n")
         elif args.format == "csv":
             # Ids and tokens starting like a formula (=, +, -, @) are read as text by spreadsheets.
             safe = csv_safe(frame)
