@@ -81,6 +81,8 @@ def resolve_tariff(args: argparse.Namespace, lf: pl.LazyFrame) -> Tariff | None:
     tariff = tariff_of(args)
     if tariff is not None:
         return tariff
+    if not {"source", "device_id", "key", "received_at"} <= set(lf.collect_schema().names()):
+        return None  # no evcc recording (checked before loading the module that reads one)
     from evkit.analysis.evcc_tariff import recorded_tariff
 
     recorded = recorded_tariff(lf)
@@ -92,8 +94,8 @@ def resolve_tariff(args: argparse.Namespace, lf: pl.LazyFrame) -> Tariff | None:
 def with_home_figures(sessions: pl.LazyFrame, lf: pl.LazyFrame) -> pl.LazyFrame:
     """``sessions`` with evcc's own session figures (``solar_percentage``, ``evcc_price``...) when
     ``lf`` is a recording of home chargers."""
-    from evkit.analysis.evcc_tariff import session_figures
-
     if not {"source", "device_id", "key"} <= set(lf.collect_schema().names()):
         return sessions
+    from evkit.analysis.evcc_tariff import session_figures
+
     return sessions.join(session_figures(lf, sessions), on="session_id", how="left")

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -30,8 +30,7 @@ from evkit.commands._billing import (
 from evkit.commands._cluster import add_dask, latency_on_dask, sessions_on_dask
 from evkit.commands._dataset import add_skip_damaged
 from evkit.commands._inputs import output_file
-from evkit.commands._records import as_records as _as_records
-from evkit.commands._records import json_frame
+from evkit.commands._records import as_records, json_frame
 from evkit.commands._table import render
 from evkit.display import csv_safe
 from evkit.errors import ConfigError, DatasetError
@@ -56,6 +55,9 @@ EVCC_COLUMNS = (
     "Price/kWh",
     "CO2/kWh (gCO2eq)",
 )
+
+#: Records of a frame (``evkit statement`` uses it too).
+_as_records = as_records
 
 _TABLE_COLUMNS = (
     "charger_id",
@@ -110,9 +112,24 @@ def _register_sessions(top: Any) -> None:
         help="write to FILE instead of the terminal (needed for parquet)",
     )
     parser.add_argument(
-        "--from", dest="start", metavar="TIME", help="sessions starting at or after TIME (UTC)"
+        "--from",
+        dest="start",
+        metavar="TIME",
+        help=(
+            "sessions starting at or after TIME (without a zone: UTC, or --tz); the same sessions, "
+            "figures and flags as without the option, but only these rows are read: op modes, meter and "
+            "phase readings of any time, the other rows from TIME on"
+        ),
     )
-    parser.add_argument("--to", dest="end", metavar="TIME", help="sessions starting before TIME (UTC)")
+    parser.add_argument(
+        "--to",
+        dest="end",
+        metavar="TIME",
+        help=(
+            "sessions starting before TIME; their rows are read up to their charger's next session "
+            "(to the end of the data when there is none)"
+        ),
+    )
     parser.add_argument(
         "--charger", action="append", metavar="ID", help="only this charger (repeat for several)"
     )
@@ -398,8 +415,29 @@ def _cost_line(frame: pl.DataFrame) -> str:
 # ------------------------------------------------------------------------------------------ sessions
 
 
+class _NoBar:
+    """What the sessions command calls on its progress bar, doing nothing (stderr is no terminal)."""
+
+    def update(self, n: int = 1) -> None:
+        del n
+
+    def set_postfix_str(self, text: str) -> None:
+        del text
+
+
+def _progress(total: int, desc: str) -> AbstractContextManager[Any]:
+    """A progress bar on stderr when it is a terminal (tqdm hides itself otherwise: then it is not even
+    imported, a saving at start-up), else a stand-in doing nothing."""
+    if not sys.stderr.isatty():
+        return nullcontext(_NoBar())
+    from tqdm.std import tqdm  # tqdm.auto would load asyncio
+
+    bar: AbstractContextManager[Any] = tqdm(total=total, desc=desc, unit="step", file=sys.stderr, leave=False)
+    return bar
+
+
 def _sessions_command(args: argparse.Namespace) -> int:
-    from evkit.analysis.sessions import sessions
+    from evkit.analysis.session_window import sessions_starting
 
     if args.format == "parquet" and not args.out:
         raise ConfigError("--format parquet needs --out FILE (Parquet is binary)")
@@ -415,9 +453,7 @@ def _sessions_command(args: argparse.Namespace) -> int:
             )
         return sessions_on_dask(args, start, end)
 
-    from tqdm.std import tqdm  # on first use; a terminal tool (tqdm.auto would load asyncio)
-
-    with tqdm(total=3, desc="sessions", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
+    with _progress(3, "sessions") as bar:
         bar.set_postfix_str("reading")
         lf = load(args.directory)
         if args.charger:
@@ -427,12 +463,8 @@ def _sessions_command(args: argparse.Namespace) -> int:
         gap = timedelta(minutes=args.gap_minutes)
 
         def analyse(part: pl.LazyFrame) -> pl.LazyFrame:
-            result = sessions(part, gap=gap)
-            if start is not None:
-                result = result.filter(pl.col("started_at") >= start)
-            if end is not None:
-                result = result.filter(pl.col("started_at") < end)
-            return result
+            # --from/--to: only the rows the sessions starting in the window depend on are read
+            return sessions_starting(part, start, end, gap)
 
         # a large dataset is sessionised in buckets of chargers: memory follows a bucket, not the data
         frame = _collect_in_buckets(lf, analyse, args.directory).sort("charger_id", "started_at")

@@ -20,9 +20,7 @@ def test_json_records_is_json_dumps_indent_2(records: list[dict[str, object]]) -
     assert json_records(records) == json.dumps(records, indent=2)
 
 
-_times = st.datetimes(
-    min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
-)
+_times = st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1), timezones=st.just(UTC))
 _columns = st.sampled_from(
     [
         (pl.Float64, st.none() | st.floats()),  # NaN and infinities too: they become null
@@ -43,7 +41,9 @@ _columns = st.sampled_from(
 def _frames(draw: st.DrawFn) -> pl.DataFrame:
     rows = draw(st.integers(0, 8))
     specs = draw(st.lists(st.tuples(st.text(max_size=8), _columns), max_size=6, unique_by=lambda s: s[0]))
-    series = [pl.Series(name, [draw(values) for _ in range(rows)], dtype=dtype) for name, (dtype, values) in specs]
+    series = [
+        pl.Series(name, [draw(values) for _ in range(rows)], dtype=dtype) for name, (dtype, values) in specs
+    ]
     if not series:
         return pl.DataFrame()
     return pl.DataFrame(series)
