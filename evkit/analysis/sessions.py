@@ -329,16 +329,12 @@ def easee_sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFra
     # each re-running whatever the input does, such as a deduplicating window over every row)
     token_ids = [_ids.USER_ID_TOKEN, _ids.USER_ID_TOKEN_REVERSED]
     text_if_token = pl.when(pl.col("observation_id").is_in(token_ids))
-    # Charger ids are strings; inside, a 64-bit hash of them keys every sort, join and group (much
-    # cheaper on millions of rows); the names come back at the end.
+    # Charger ids are strings; inside they are categorical (a 32-bit code keys every sort, join and
+    # group, much cheaper on millions of rows, and no column of names is held beside it).
     base = (
         easee_rows(lf)
         .select(
-            pl.col("charger_id").hash().alias("charger_id"),
-            # the name itself is kept only on op-mode rows: enough to name every session's charger
-            pl.when(pl.col("observation_id") == _ids.OP_MODE)
-            .then(pl.col("charger_id"))
-            .alias("charger_name"),
+            pl.col("charger_id").cast(pl.Categorical),
             "observation_id",
             "observed_at",
             "value",
@@ -347,12 +343,6 @@ def easee_sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFra
         )
         .cache()
     )
-    names = (
-        base.filter(pl.col("charger_name").is_not_null())
-        .group_by(pl.col("charger_id").alias("charger_key"))
-        .agg(pl.col("charger_name").first())
-    )
-    base = base.drop("charger_name")
     times = base.select("charger_id", "observed_at")
     # Exact duplicates (redeliveries) change none of the figures below (a repeated reading holds for
     # zero seconds, a repeated op mode is no transition), so no costly deduplication is needed.
@@ -418,9 +408,7 @@ def easee_sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFra
         pl.col("ended_at").is_not_null().alias("closed"),
         (pl.col("holes").fill_null(0).gt(0) | pl.col("went_offline").fill_null(False)).alias("gap"),
     )
-    frame = frame.join(names, left_on="charger_id", right_on="charger_key", how="left").with_columns(
-        pl.col("charger_name").alias("charger_id")
-    )
+    frame = frame.with_columns(pl.col("charger_id").cast(pl.String))
     frame = _choose_energy(frame).with_columns(
         pl.col("charge_duration_s").fill_null(0.0),
         # data that starts mid-session only saw part of the charging: average what it saw
