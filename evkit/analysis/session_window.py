@@ -2,24 +2,25 @@
 
 ``sessions_starting(lf, start, end)`` is ``sessions(lf)`` filtered to ``start <= started_at < end``
 (each bound optional), row for row, but reads far less of a long recording. What one Easee session
-(start ``s``, end ``e``, next session of its charger at ``n``) depends on:
+S (start ``s``, end ``e``, the next session of its charger at ``n``) depends on:
 
-- every op mode (109) of its charger, at any time: where it starts and ends, whether it started
-  before the data, the previous session's end (is the meter reading before ``s`` after it?), time
-  spent charging;
-- the lifetime meter (124) and output phase (110) readings, at any time: the last ones before ``s``
-  (meter start, phases when none is reported inside) and the last meter reading before ``n``;
-- every other row from ``s`` on, up to ``n``: power, session counter (kept until the next plug-in),
-  tokens, and the silences inside ``[s, e]`` (a silence overlapping the session begins at or after
-  ``s``: there is a row at ``s``);
-- for a session without a next one (still connected, or the charger's last): every row to the end of
-  the data (its figures run to the charger's last message).
+- op modes (109): where S starts and ends, whether it started before the data, time charging, and the
+  previous session S0 (its end: a meter reading before ``s`` counts only after it);
+- the output phase (110) reported last before ``s`` (when none is reported inside), at any time;
+- the lifetime meter (124) reported last before S's first charge (after S0's end, or at any time when
+  S is the charger's first session) and last before ``n``;
+- every other row from ``s`` up to ``n``: power, session counter (kept until the next plug-in),
+  tokens, and the silences inside ``[s, e]`` (one overlapping S begins at or after ``s``: there is a
+  row at ``s``);
+- a session without a next one (still connected, or the charger's last): every row to the end of the
+  data (its figures run to the charger's last message).
 
-So the rows read are: the op mode, meter and phase rows of all time (a few % of the rows), and the
-other rows from ``start`` up to the latest next-session start ``n`` of the sessions that start in the
-window (no upper bound for chargers whose session in the window has no successor), only for chargers
-with a session starting in the window. A first small read of the op-mode rows finds those. Rows that
-are not Easee's (evcc, go-e) are read whole: their sessions follow their own rules.
+So two reads: first the op-mode and phase rows of the whole data (a fraction of a percent of the rows:
+they find the sessions in the window), then, for the chargers with a session starting in the window,
+the other rows from the start of the session before the window's first (the beginning of the data
+when there is none) up to the latest next-session start (the end of the data when one has none).
+Time bounds reach the Parquet reader, which skips the files and row groups outside them. Rows that are
+not Easee's (evcc, go-e) are read whole: their sessions follow their own rules.
 """
 
 from __future__ import annotations
@@ -32,9 +33,6 @@ from evkit.analysis import _ids
 from evkit.analysis._prep import columns_of, easee_rows, require
 from evkit.analysis._timeline import DEFAULT_GAP
 
-#: Read at any time (small): op modes, lifetime meter, output phase.
-_ALWAYS = (_ids.OP_MODE, _ids.LIFETIME_ENERGY, _ids.OUTPUT_PHASE)
-
 
 def _easee(lf: pl.LazyFrame) -> pl.Expr:
     """True on the rows ``easee_rows`` keeps (the rows Easee sessions are made of)."""
@@ -45,45 +43,79 @@ def _easee(lf: pl.LazyFrame) -> pl.Expr:
     return cond
 
 
-def _starts(lf: pl.LazyFrame) -> pl.DataFrame:
-    """Every session start (``charger_id``, ``ts``) as the sessioniser finds them, from op modes only."""
-    op = (
-        easee_rows(lf, [_ids.OP_MODE])
-        .filter(pl.col("value").is_not_null() & (pl.col("value") != _ids.OFFLINE))
+def _changes(op: pl.DataFrame) -> pl.DataFrame:
+    """Every session start and end (``charger_id``, ``ts``, ``start``) as the sessioniser finds them."""
+    modes = (
+        op.lazy()
+        .filter(
+            (pl.col("observation_id") == _ids.OP_MODE)
+            & pl.col("value").is_not_null()
+            & (pl.col("value") != _ids.OFFLINE)
+        )
         .select("charger_id", pl.col("observed_at").alias("ts"), pl.col("value").cast(pl.Int32).alias("mode"))
         .sort("charger_id", "ts")
     )
     connected = pl.col("mode") != _ids.DISCONNECTED
     before = connected.shift(1).over("charger_id").fill_null(False)
-    return op.filter(connected & before.not_()).select("charger_id", "ts").collect()
+    changes = modes.filter(connected != before).select("charger_id", "ts", connected.alias("start"))
+    return changes.collect()
+
+
+#: Rows that still count for a session after its end, until the next one starts (``_other_figures``):
+#: the session counter, the lifetime meter, tokens.
+_LATE = (_ids.SESSION_ENERGY, _ids.USER_ID_TOKEN, _ids.USER_ID_TOKEN_REVERSED)
 
 
 def session_rows(lf: pl.LazyFrame, start: datetime | None, end: datetime | None) -> pl.LazyFrame:
     """The rows of ``lf`` the sessions starting in ``[start, end)`` depend on (module docstring).
 
-    Reads the op-mode rows once (to find the sessions in the window); the rest stays lazy, with a
+    Reads the op-mode and phase rows (to find the sessions in the window); the rest stays lazy, with a
     predicate on ``charger_id`` and ``observed_at`` the Parquet reader uses to skip what it can."""
     require(lf)
     if start is None and end is None:
         return lf
-    starts = _starts(lf)
-    after_end = pl.col("ts") >= end if end is not None else pl.lit(False)
-    inside = (pl.col("ts") >= start if start is not None else pl.lit(True)) & after_end.not_()
-    per_charger = starts.group_by("charger_id").agg(
-        inside.any().alias("wanted"),
-        # the next session after the window's last one: the rows needed end there
-        pl.col("ts").filter(after_end).min().alias("next_start"),
+    always = pl.col("observation_id").is_in([_ids.OP_MODE, _ids.OUTPUT_PHASE]).fill_null(False)
+    # only the columns the sessioniser reads of such rows (the rest of a row is costly to decode)
+    first_read = (
+        easee_rows(lf).filter(always).select("charger_id", "observation_id", "observed_at", "value").collect()
     )
-    wanted = per_charger.filter(pl.col("wanted"))
-    bounded = wanted.filter(pl.col("next_start").is_not_null())
-    unbounded = wanted.filter(pl.col("next_start").is_null())["charger_id"].to_list()
-    keep = pl.col("charger_id").is_in(wanted["charger_id"].to_list())
-    timed = pl.lit(True) if start is None else pl.col("observed_at") >= start
-    if bounded.height:
-        limit = bounded["next_start"].max()
-        timed = timed & ((pl.col("observed_at") < limit) | pl.col("charger_id").is_in(unbounded))
-    always = pl.col("observation_id").is_in(list(_ALWAYS))
-    return lf.filter(_easee(lf).not_() | (keep & (always | timed)))
+    ts, is_start = pl.col("ts"), pl.col("start")
+    after_end = ts >= end if end is not None else pl.lit(False)
+    inside = is_start & (ts >= start if start is not None else pl.lit(True)) & after_end.not_()
+    last_inside = ts.filter(inside).max()
+    per_charger = (
+        _changes(first_read)
+        .lazy()
+        .group_by("charger_id")
+        .agg(
+            inside.any().alias("wanted"),
+            # the session before the window's first: its end decides whether a meter reading counts
+            ts.filter(is_start & (ts < ts.filter(inside).min())).max().alias("previous"),
+            # the end of the window's last session (null: still connected)
+            ts.filter(is_start.not_() & (ts > last_inside)).min().alias("last_end"),
+            # the next session after the window's last one: counters and meter readings count until it
+            ts.filter(is_start & after_end).min().alias("next_start"),
+        )
+        .filter(pl.col("wanted"))
+        .collect()
+    )
+    if per_charger.height == 0:
+        return lf.filter(_easee(lf).not_())
+    at, obs_id = pl.col("observed_at"), pl.col("observation_id")
+    since = pl.lit(True) if start is None else at >= start
+    # every row from the window's start to the end of its last session
+    rows = since if per_charger["last_end"].null_count() else since & (at <= per_charger["last_end"].max())
+    # counters and tokens until the next session; meter readings also from the session before
+    late_until = pl.lit(True)
+    if per_charger["next_start"].null_count() == 0:
+        late_until = at < per_charger["next_start"].max()
+    meter = obs_id == _ids.LIFETIME_ENERGY
+    if start is not None and per_charger["previous"].null_count() == 0:
+        meter = meter & (at >= per_charger["previous"].min())
+    late = ((obs_id.is_in(list(_LATE)) & since) | meter).fill_null(False) & late_until
+    keep = pl.col("charger_id").is_in(per_charger["charger_id"].to_list())
+    rest = lf.filter(_easee(lf).not_() | (keep & always.not_() & (rows | late)))
+    return pl.concat([first_read.lazy().filter(keep), rest], how="diagonal_relaxed")
 
 
 def sessions_starting(
