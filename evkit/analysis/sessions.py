@@ -187,15 +187,28 @@ def _other_figures(obs: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
     token_rev = (obs_id == _ids.USER_ID_TOKEN_REVERSED) & (pl.col("value_text").str.len_chars() > 0)
     offline = (obs_id == _ids.OP_MODE) & pl.col("inside")
     # Rows are in device-time order within a group, so "last" and "first" are the latest and earliest.
-    return rows.group_by(_KEY).agg(
-        pl.col("value").filter(counter).last().alias("counter_last"),
-        (obs_id == _ids.SESSION_ENERGY).any().alias("has_counter"),
-        pl.col("value").filter(meter).last().alias("meter_stop_kwh"),
-        pl.col("observed_at").filter(meter).max().alias("meter_stop_at"),
-        (pl.col("value").filter(phase) // 10).max().cast(pl.Int8).alias("phases_inside"),
-        pl.col("value_text").filter(token).first().alias("token"),
-        pl.col("token_reversed").filter(token_rev).first().alias("token_rev"),
-        offline.any().alias("went_offline"),
+    # Masked per row first, then only plain aggregations per session (filters inside a group-by are
+    # evaluated group by group, several times slower). A reversed token may itself be null: it is
+    # wrapped so that "the first token row" stays the first even then.
+    masked = rows.with_columns(
+        pl.when(counter).then(pl.col("value")).alias("__counter"),
+        pl.when(meter).then(pl.col("value")).alias("__meter"),
+        pl.when(meter).then(pl.col("observed_at")).alias("__meter_at"),
+        pl.when(phase).then(pl.col("value") // 10).alias("__phase"),
+        pl.when(token).then(pl.col("value_text")).alias("__token"),
+        pl.when(token_rev).then(pl.struct("token_reversed")).alias("__token_rev"),
+        (obs_id == _ids.SESSION_ENERGY).alias("__is_counter"),
+        offline.alias("__offline"),
+    )
+    return masked.group_by(_KEY).agg(
+        pl.col("__counter").last(ignore_nulls=True).alias("counter_last"),
+        pl.col("__is_counter").any().alias("has_counter"),
+        pl.col("__meter").last(ignore_nulls=True).alias("meter_stop_kwh"),
+        pl.col("__meter_at").max().alias("meter_stop_at"),
+        pl.col("__phase").max().cast(pl.Int8).alias("phases_inside"),
+        pl.col("__token").first(ignore_nulls=True).alias("token"),
+        pl.col("__token_rev").first(ignore_nulls=True).struct.field("token_reversed").alias("token_rev"),
+        pl.col("__offline").any().alias("went_offline"),
     )
 
 
