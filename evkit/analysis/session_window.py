@@ -9,18 +9,21 @@ S (start ``s``, end ``e``, the next session of its charger at ``n``) depends on:
 - the output phase (110) reported last before ``s`` (when none is reported inside), at any time;
 - the lifetime meter (124) reported last before S's first charge (after S0's end, or at any time when
   S is the charger's first session) and last before ``n``;
-- every other row from ``s`` up to ``n``: power, session counter (kept until the next plug-in),
-  tokens, and the silences inside ``[s, e]`` (one overlapping S begins at or after ``s``: there is a
-  row at ``s``);
-- a session without a next one (still connected, or the charger's last): every row to the end of the
-  data (its figures run to the charger's last message).
+- every row inside ``[s, e]``: power, and the silences (one overlapping S begins at or after ``s``:
+  there is a row at ``s``);
+- after ``e``, until ``n`` (the end of the data when there is no next session): the session counter
+  (the charger keeps it after unplug), tokens and meter readings;
+- a session still connected: every row to the end of the data (its figures run to the charger's last
+  message).
 
-So two reads: first the op-mode and phase rows of the whole data (a fraction of a percent of the rows:
-they find the sessions in the window), then, for the chargers with a session starting in the window,
-the other rows from the start of the session before the window's first (the beginning of the data
-when there is none) up to the latest next-session start (the end of the data when one has none).
-Time bounds reach the Parquet reader, which skips the files and row groups outside them. Rows that are
-not Easee's (evcc, go-e) are read whole: their sessions follow their own rules.
+So two reads: first the op-mode and phase rows of the whole data (4 columns, ~1 % of the rows: they
+find the sessions in the window), then, for the chargers with a session starting in the window, every
+row from ``start`` to the latest end of those sessions, and counters, tokens and meter readings up to
+the latest next-session start (meter readings from the earliest session before the window's first
+one, or from the beginning when a charger has none). Bounds are the widest over the chargers (plain
+time bounds the Parquet reader skips files and row groups by): a superset of what each needs, which
+changes nothing. Rows that are not Easee's (evcc, go-e) are read whole: their sessions follow their
+own rules.
 """
 
 from __future__ import annotations

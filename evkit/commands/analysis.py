@@ -116,9 +116,9 @@ def _register_sessions(top: Any) -> None:
         dest="start",
         metavar="TIME",
         help=(
-            "sessions starting at or after TIME (without a zone: UTC, or --tz); the same sessions, "
-            "figures and flags as without the option, but only these rows are read: op modes, meter and "
-            "phase readings of any time, the other rows from TIME on"
+            "sessions starting at or after TIME (without a zone: UTC, or --tz): the same sessions, "
+            "figures and flags as without the option, reading less: op modes and phases of the whole "
+            "data, meter readings from the session before, the other rows from TIME on"
         ),
     )
     parser.add_argument(
@@ -126,8 +126,8 @@ def _register_sessions(top: Any) -> None:
         dest="end",
         metavar="TIME",
         help=(
-            "sessions starting before TIME; their rows are read up to their charger's next session "
-            "(to the end of the data when there is none)"
+            "sessions starting before TIME; rows are read up to the end of the last of them (counters, "
+            "tokens and meter readings up to the next session; everything when one is still connected)"
         ),
     )
     parser.add_argument(
