@@ -32,6 +32,28 @@ COMMAND_MODULES = (
     "evkit.commands.lab",
 )
 
+#: The module registering each command (``GROUP TARGET`` for the grouped ones). A command line naming
+#: a command imports only its module: ``evkit sessions`` does not load the broker clients, the
+#: simulators or the report (tests check this table against what the modules register).
+COMMANDS = {
+    "capture amqp": "evkit.commands.capture_amqp",
+    "capture mqtt": "evkit.commands.capture_mqtt",
+    "sim easee": "evkit.commands.sim_easee",
+    "sim evcc": "evkit.commands.evcc",
+    "set evcc": "evkit.commands.evcc",
+    "sim goe": "evkit.commands.goe",
+    "set goe": "evkit.commands.goe",
+    "set easee": "evkit.commands.easee",
+    "sessions": "evkit.commands.analysis",
+    "latency": "evkit.commands.analysis",
+    "report": "evkit.commands.report",
+    "statement": "evkit.commands.statement",
+    "replay": "evkit.commands.replay",
+    "compact": "evkit.commands.compact",
+    "demo": "evkit.commands.demo",
+    "lab": "evkit.commands.lab",
+}
+
 GROUPS = {
     "capture": "record a stream into a Parquet dataset",
     "sim": "run a device simulator against a local broker",
@@ -41,8 +63,21 @@ GROUPS = {
 INPUT_ERRORS = (ConfigError, DatasetError, ValidationError)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser."""
+def modules_for(argv: Sequence[str]) -> tuple[str, ...]:
+    """The command modules needed to parse ``argv``: the named command's, else (no command, a group
+    without its target, a typo: the message lists every choice) all of them."""
+    words = [word for word in argv if not word.startswith("-")]
+    if not words:
+        return COMMAND_MODULES
+    if words[0] in COMMANDS:
+        return (COMMANDS[words[0]],)
+    if words[0] in GROUPS and len(words) > 1 and f"{words[0]} {words[1]}" in COMMANDS:
+        return (COMMANDS[f"{words[0]} {words[1]}"],)
+    return COMMAND_MODULES
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every command's, or (given the command line) enough to parse ``argv``."""
     parser = argparse.ArgumentParser(prog="evkit", description="Record, analyse and steer EV chargers.")
     parser.add_argument("--version", action="version", version=f"evkit {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail to stderr")
@@ -53,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         for name, help_text in GROUPS.items()
     }
-    for module_name in COMMAND_MODULES:
+    for module_name in COMMAND_MODULES if argv is None else modules_for(argv):
         importlib.import_module(module_name).register(top, groups)
     return parser
 
@@ -71,8 +106,8 @@ def setup_logging(verbose: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    line = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(line).parse_args(line)
     setup_logging(args.verbose)
     try:
         with damaged_parts_policy(getattr(args, "skip_damaged", False)):

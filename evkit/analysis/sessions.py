@@ -187,15 +187,28 @@ def _other_figures(obs: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
     token_rev = (obs_id == _ids.USER_ID_TOKEN_REVERSED) & (pl.col("value_text").str.len_chars() > 0)
     offline = (obs_id == _ids.OP_MODE) & pl.col("inside")
     # Rows are in device-time order within a group, so "last" and "first" are the latest and earliest.
-    return rows.group_by(_KEY).agg(
-        pl.col("value").filter(counter).last().alias("counter_last"),
-        (obs_id == _ids.SESSION_ENERGY).any().alias("has_counter"),
-        pl.col("value").filter(meter).last().alias("meter_stop_kwh"),
-        pl.col("observed_at").filter(meter).max().alias("meter_stop_at"),
-        (pl.col("value").filter(phase) // 10).max().cast(pl.Int8).alias("phases_inside"),
-        pl.col("value_text").filter(token).first().alias("token"),
-        pl.col("token_reversed").filter(token_rev).first().alias("token_rev"),
-        offline.any().alias("went_offline"),
+    # Masked per row first, then only plain aggregations per session (filters inside a group-by are
+    # evaluated group by group, several times slower). A reversed token may itself be null: it is
+    # wrapped so that "the first token row" stays the first even then.
+    masked = rows.with_columns(
+        pl.when(counter).then(pl.col("value")).alias("__counter"),
+        pl.when(meter).then(pl.col("value")).alias("__meter"),
+        pl.when(meter).then(pl.col("observed_at")).alias("__meter_at"),
+        pl.when(phase).then(pl.col("value") // 10).alias("__phase"),
+        pl.when(token).then(pl.col("value_text")).alias("__token"),
+        pl.when(token_rev).then(pl.struct("token_reversed")).alias("__token_rev"),
+        (obs_id == _ids.SESSION_ENERGY).alias("__is_counter"),
+        offline.alias("__offline"),
+    )
+    return masked.group_by(_KEY).agg(
+        pl.col("__counter").last(ignore_nulls=True).alias("counter_last"),
+        pl.col("__is_counter").any().alias("has_counter"),
+        pl.col("__meter").last(ignore_nulls=True).alias("meter_stop_kwh"),
+        pl.col("__meter_at").max().alias("meter_stop_at"),
+        pl.col("__phase").max().cast(pl.Int8).alias("phases_inside"),
+        pl.col("__token").first(ignore_nulls=True).alias("token"),
+        pl.col("__token_rev").first(ignore_nulls=True).struct.field("token_reversed").alias("token_rev"),
+        pl.col("__offline").any().alias("went_offline"),
     )
 
 
@@ -329,16 +342,12 @@ def easee_sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFra
     # each re-running whatever the input does, such as a deduplicating window over every row)
     token_ids = [_ids.USER_ID_TOKEN, _ids.USER_ID_TOKEN_REVERSED]
     text_if_token = pl.when(pl.col("observation_id").is_in(token_ids))
-    # Charger ids are strings; inside, a 64-bit hash of them keys every sort, join and group (much
-    # cheaper on millions of rows); the names come back at the end.
+    # Charger ids are strings; inside they are categorical (a 32-bit code keys every sort, join and
+    # group, much cheaper on millions of rows, and no column of names is held beside it).
     base = (
         easee_rows(lf)
         .select(
-            pl.col("charger_id").hash().alias("charger_id"),
-            # the name itself is kept only on op-mode rows: enough to name every session's charger
-            pl.when(pl.col("observation_id") == _ids.OP_MODE)
-            .then(pl.col("charger_id"))
-            .alias("charger_name"),
+            pl.col("charger_id").cast(pl.Categorical),
             "observation_id",
             "observed_at",
             "value",
@@ -347,12 +356,6 @@ def easee_sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFra
         )
         .cache()
     )
-    names = (
-        base.filter(pl.col("charger_name").is_not_null())
-        .group_by(pl.col("charger_id").alias("charger_key"))
-        .agg(pl.col("charger_name").first())
-    )
-    base = base.drop("charger_name")
     times = base.select("charger_id", "observed_at")
     # Exact duplicates (redeliveries) change none of the figures below (a repeated reading holds for
     # zero seconds, a repeated op mode is no transition), so no costly deduplication is needed.
@@ -418,9 +421,7 @@ def easee_sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFra
         pl.col("ended_at").is_not_null().alias("closed"),
         (pl.col("holes").fill_null(0).gt(0) | pl.col("went_offline").fill_null(False)).alias("gap"),
     )
-    frame = frame.join(names, left_on="charger_id", right_on="charger_key", how="left").with_columns(
-        pl.col("charger_name").alias("charger_id")
-    )
+    frame = frame.with_columns(pl.col("charger_id").cast(pl.String))
     frame = _choose_energy(frame).with_columns(
         pl.col("charge_duration_s").fill_null(0.0),
         # data that starts mid-session only saw part of the charging: average what it saw

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-import polars as pl
-
-from evkit.analysis.tariff import Tariff, check_currency, parse_tariff
 from evkit.errors import ConfigError
 from evkit.timeutil import resolve_zone
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from evkit.analysis.tariff import Tariff
+
+# evkit.analysis.tariff is imported where a tariff is parsed: registering the options of every
+# command must not load it (start-up time of `evkit sessions`).
 
 
 def zone_option(text: str) -> str:
@@ -22,6 +28,8 @@ def zone_option(text: str) -> str:
 
 def currency_option(text: str) -> str:
     """argparse type of ``--currency``: an ISO 4217 code."""
+    from evkit.analysis.tariff import check_currency
+
     try:
         return check_currency(text.strip().upper()) or ""  # "eur" is EUR
     except ConfigError as exc:
@@ -57,6 +65,8 @@ def tariff_of(args: argparse.Namespace) -> Tariff | None:
         if args.currency:
             raise ConfigError("--currency labels a tariff: give --tariff too")
         return None
+    from evkit.analysis.tariff import parse_tariff
+
     return parse_tariff(args.tariff, args.currency or None)
 
 
@@ -71,6 +81,8 @@ def resolve_tariff(args: argparse.Namespace, lf: pl.LazyFrame) -> Tariff | None:
     tariff = tariff_of(args)
     if tariff is not None:
         return tariff
+    if not {"source", "device_id", "key", "received_at"} <= set(lf.collect_schema().names()):
+        return None  # no evcc recording (checked before loading the module that reads one)
     from evkit.analysis.evcc_tariff import recorded_tariff
 
     recorded = recorded_tariff(lf)
@@ -82,8 +94,8 @@ def resolve_tariff(args: argparse.Namespace, lf: pl.LazyFrame) -> Tariff | None:
 def with_home_figures(sessions: pl.LazyFrame, lf: pl.LazyFrame) -> pl.LazyFrame:
     """``sessions`` with evcc's own session figures (``solar_percentage``, ``evcc_price``...) when
     ``lf`` is a recording of home chargers."""
-    from evkit.analysis.evcc_tariff import session_figures
-
     if not {"source", "device_id", "key"} <= set(lf.collect_schema().names()):
         return sessions
+    from evkit.analysis.evcc_tariff import session_figures
+
     return sessions.join(session_figures(lf, sessions), on="session_id", how="left")

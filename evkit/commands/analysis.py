@@ -9,11 +9,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -31,46 +30,15 @@ from evkit.commands._billing import (
 from evkit.commands._cluster import add_dask, latency_on_dask, sessions_on_dask
 from evkit.commands._dataset import add_skip_damaged
 from evkit.commands._inputs import output_file
+from evkit.commands._records import as_records, json_frame
+from evkit.commands._session_text import EVCC_COLUMNS, evcc_rows, session_table
 from evkit.commands._table import render
 from evkit.display import csv_safe
 from evkit.errors import ConfigError, DatasetError
-from evkit.timeutil import parse_local, parse_utc, zone_label
+from evkit.timeutil import parse_local, parse_utc
 
-ISO_Z = "%Y-%m-%dT%H:%M:%S%.fZ"
-
-#: evcc's session CSV headers (core/session/session.go struct tags), in evcc's order.
-EVCC_COLUMNS = (
-    "Created",
-    "Finished",
-    "Loadpoint",
-    "Identifier",
-    "Vehicle",
-    "Odometer (km)",
-    "Meter Start (kWh)",
-    "Meter Stop (kWh)",
-    "Charged Energy (kWh)",
-    "Charge Duration",
-    "Soc Start (%)",
-    "Soc Stop (%)",
-    "Solar (%)",
-    "Price",
-    "Price/kWh",
-    "CO2/kWh (gCO2eq)",
-)
-
-_TABLE_COLUMNS = (
-    "charger_id",
-    "started_at",
-    "ended_at",
-    "energy_kwh",
-    "energy_source",
-    "charge",
-    "connected",
-    "peak_power_kw",
-    "phases",
-    "rfid_token",
-    "flags",
-)
+#: Records of a frame (``evkit statement`` uses it too).
+_as_records = as_records
 
 
 def register(top: Any, groups: dict[str, Any]) -> None:
@@ -111,9 +79,24 @@ def _register_sessions(top: Any) -> None:
         help="write to FILE instead of the terminal (needed for parquet)",
     )
     parser.add_argument(
-        "--from", dest="start", metavar="TIME", help="sessions starting at or after TIME (UTC)"
+        "--from",
+        dest="start",
+        metavar="TIME",
+        help=(
+            "sessions starting at or after TIME (without a zone: UTC, or --tz): the same sessions, "
+            "figures and flags as without the option, reading less: op modes and phases of the whole "
+            "data, meter readings from the session before, the other rows from TIME on"
+        ),
     )
-    parser.add_argument("--to", dest="end", metavar="TIME", help="sessions starting before TIME (UTC)")
+    parser.add_argument(
+        "--to",
+        dest="end",
+        metavar="TIME",
+        help=(
+            "sessions starting before TIME; rows are read up to the end of the last of them (counters, "
+            "tokens and meter readings up to the next session; everything when one is still connected)"
+        ),
+    )
     parser.add_argument(
         "--charger", action="append", metavar="ID", help="only this charger (repeat for several)"
     )
@@ -281,161 +264,32 @@ def _output(path: str | None) -> Iterator[TextIO]:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else round(value, 4)
-    return value
-
-
-def _as_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts: times ISO 8601 UTC with Z, floats rounded to 4 decimals, NaN null."""
-    frame = frame.with_columns(pl.col(pl.Datetime).dt.strftime(ISO_Z))
-    # column by column: only float columns need cleaning (a Python call per value is the cost here)
-    columns = [
-        [None if v is None or not math.isfinite(v) else round(v, 4) for v in frame[name].to_list()]
-        if dtype.is_float()
-        else frame[name].to_list()
-        for name, dtype in frame.schema.items()
-    ]
-    names = frame.columns
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
-
-
-#: ``json.dump(..., indent=2)`` runs Python's pure-Python encoder; records of plain values come out
-#: the same from the C encoder with these separators and the brackets placed by hand.
-_FIELD_SEPARATOR = ",\n    "
-
-
-def json_records(records: list[dict[str, Any]]) -> str:
-    """``json.dumps(records, indent=2)`` for a list of flat dicts of plain values, but fast."""
-    if not records:
-        return "[]"
-    encode = json.JSONEncoder(separators=(_FIELD_SEPARATOR, ": ")).encode
-    # a string value is escaped (a newline becomes \\n), so the separator only ever appears between fields
-    items = [("{\n    " + encode(r)[1:-1] + "\n  }") if r else "{}" for r in records]
-    return "[\n  " + ",\n  ".join(items) + "\n]"
-
-
-def go_duration(seconds: float | None) -> str:
-    """Seconds as evcc prints a duration (Go ``time.Duration``): ``1h2m3s``, ``45m0s``, ``0s``."""
-    if seconds is None:
-        return ""
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"
-
-
-def _number(value: float | None) -> str:
-    """Up to 4 decimals without trailing zeros, like evcc's CSV."""
-    if value is None:
-        return ""
-    text = f"{value:.4f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def evcc_rows(frame: pl.DataFrame, zone: str = "UTC") -> list[list[str]]:
-    """Sessions as rows under ``EVCC_COLUMNS`` (times in ``zone``, ``YYYY-MM-DD HH:MM:SS``, as evcc
-    writes its server's local time). Price, Price/kWh and CO2/kWh come from the cost columns
-    (``evkit.analysis.cost``), Solar (%) from ``solar_percentage`` (evcc recordings), when present."""
-    frame = frame.with_columns(pl.col("started_at", "ended_at").dt.convert_time_zone(zone))
-    for name in ("cost", "price_per_kwh", "co2_g", "solar_percentage"):
-        if name not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, pl.Float64).alias(name))
-    co2_per_kwh = pl.when(pl.col("energy_kwh") > 0).then(pl.col("co2_g") / pl.col("energy_kwh"))
-    frame = frame.with_columns(co2_per_kwh.alias("__co2_per_kwh"))
-    rows: list[list[str]] = []
-    for s in frame.iter_rows(named=True):
-        rows.append(
-            [
-                s["started_at"].strftime("%Y-%m-%d %H:%M:%S") if s["started_at"] else "",
-                s["ended_at"].strftime("%Y-%m-%d %H:%M:%S") if s["ended_at"] else "",
-                s["charger_id"] or "",
-                s["rfid_token"] or "",
-                "",
-                "",
-                _number(s["meter_start_kwh"]),
-                _number(s["meter_stop_kwh"]),
-                _number(s["energy_kwh"] if s["energy_kwh"] is not None else 0.0),
-                go_duration(s["charge_duration_s"]),
-                "",
-                "",
-                _number(s["solar_percentage"]),
-                _number(s["cost"]),
-                _number(s["price_per_kwh"]),
-                _number(s["__co2_per_kwh"]),
-            ]
-        )
-    return rows
-
-
-def _hm(seconds: pl.Expr) -> pl.Expr:
-    total = seconds.round(0).cast(pl.Int64)
-    return pl.format("{}:{}", total // 3600, (total % 3600 // 60).cast(pl.String).str.zfill(2))
-
-
-def _table(frame: pl.DataFrame, zone: str = "UTC") -> str:
-    flags = pl.concat_str(
-        pl.when(pl.col("ended_at").is_null()).then(pl.lit("open ")).otherwise(pl.lit("")),
-        pl.when(pl.col("started_mid_session")).then(pl.lit("mid-start ")).otherwise(pl.lit("")),
-        pl.when(pl.col("gap")).then(pl.lit("gap ")).otherwise(pl.lit("")),
-        pl.when(pl.col("energy_note").is_not_null()).then(pl.lit("energy-check")).otherwise(pl.lit("")),
-    ).str.strip_chars()
-    label = zone_label(zone)
-    local = frame.with_columns(pl.col("started_at", "ended_at").dt.convert_time_zone(zone))
-    priced = "cost" in frame.columns
-    shown = local.with_columns(
-        pl.col("started_at").dt.strftime("%Y-%m-%d %H:%M"),
-        pl.col("ended_at").dt.strftime("%Y-%m-%d %H:%M").fill_null("(connected)"),
-        pl.col("energy_kwh").round(2),
-        pl.col("peak_power_kw").round(2),
-        _hm(pl.col("charge_duration_s")).alias("charge"),
-        _hm(pl.col("connected_duration_s")).alias("connected"),
-        flags.alias("flags"),
-        pl.col("rfid_token").fill_null(""),
-        *([pl.col("cost").round(2), pl.col("price_per_kwh").round(4)] if priced else []),
-    ).select(*_TABLE_COLUMNS[:4], *(["cost", "price_per_kwh"] if priced else []), *_TABLE_COLUMNS[4:])
-    shown = shown.rename({"started_at": f"started_at {label}", "ended_at": f"ended_at {label}"})
-    text = render(shown, keys=2)  # fits the terminal: wide tables wrap into blocks keyed by charger, start
-    total = frame["energy_kwh"].sum() if frame.height else 0.0
-    notes = frame.filter(pl.col("energy_note").is_not_null())
-    lines = [
-        text,
-        f"{frame.height} session(s), {total:.2f} kWh; "
-        f"{frame.filter(pl.col('ended_at').is_null()).height} still connected, "
-        f"{frame.filter(pl.col('gap')).height} with a hole in the data, "
-        f"{frame.filter(pl.col('started_mid_session')).height} started before the data.",
-    ]
-    lines += [f"  {row['session_id']}: {row['energy_note']}" for row in notes.iter_rows(named=True)]
-    if priced:
-        lines.append(_cost_line(frame))
-    return "\n".join(lines)
-
-
-def _cost_line(frame: pl.DataFrame) -> str:
-    """The table's cost summary: total of the priced sessions, those without a price named."""
-    currency = frame["currency"][0] if "currency" in frame.columns and frame.height else ""
-    total = frame["cost"].sum() if frame.height else 0.0
-    bound = frame["cost_error_bound"].sum() if frame.height else 0.0
-    unpriced = frame.filter(pl.col("cost").is_null())
-    text = (
-        f"cost {total:.2f} {currency}".rstrip() + f" (± {bound:.2f} where readings straddle a price change)"
-    )
-    if unpriced.height:
-        text += f"; {unpriced.height} session(s) without a cost:"
-        text += "".join(f"\n  {r['session_id']}: {r['cost_note']}" for r in unpriced.iter_rows(named=True))
-    return text
-
-
 # ------------------------------------------------------------------------------------------ sessions
 
 
+class _NoBar:
+    """What the sessions command calls on its progress bar, doing nothing (stderr is no terminal)."""
+
+    def update(self, n: int = 1) -> None:
+        del n
+
+    def set_postfix_str(self, text: str) -> None:
+        del text
+
+
+def _progress(total: int, desc: str) -> AbstractContextManager[Any]:
+    """A progress bar on stderr when it is a terminal (tqdm hides itself otherwise: then it is not even
+    imported, a saving at start-up), else a stand-in doing nothing."""
+    if not sys.stderr.isatty():
+        return nullcontext(_NoBar())
+    from tqdm.std import tqdm  # tqdm.auto would load asyncio
+
+    bar: AbstractContextManager[Any] = tqdm(total=total, desc=desc, unit="step", file=sys.stderr, leave=False)
+    return bar
+
+
 def _sessions_command(args: argparse.Namespace) -> int:
-    from evkit.analysis.sessions import sessions
+    from evkit.analysis.session_window import sessions_starting
 
     if args.format == "parquet" and not args.out:
         raise ConfigError("--format parquet needs --out FILE (Parquet is binary)")
@@ -451,9 +305,7 @@ def _sessions_command(args: argparse.Namespace) -> int:
             )
         return sessions_on_dask(args, start, end)
 
-    from tqdm.auto import tqdm  # on first use: every other command starts without it
-
-    with tqdm(total=3, desc="sessions", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
+    with _progress(3, "sessions") as bar:
         bar.set_postfix_str("reading")
         lf = load(args.directory)
         if args.charger:
@@ -465,12 +317,8 @@ def _sessions_command(args: argparse.Namespace) -> int:
         gap = timedelta(minutes=args.gap_minutes)
 
         def analyse(part: pl.LazyFrame) -> pl.LazyFrame:
-            result = sessions(part, gap=gap)
-            if start is not None:
-                result = result.filter(pl.col("started_at") >= start)
-            if end is not None:
-                result = result.filter(pl.col("started_at") < end)
-            return result
+            # --from/--to: only the rows the sessions starting in the window depend on are read
+            return sessions_starting(part, start, end, gap)
 
         # a large dataset is sessionised in buckets of chargers: memory follows a bucket, not the data
         frame = _collect_in_buckets(lf, analyse, args.directory).sort("charger_id", "started_at")
@@ -510,7 +358,7 @@ def _write_sessions(frame: pl.DataFrame, args: argparse.Namespace) -> None:
         return
     with _output(args.out) as out:
         if args.format == "json":
-            out.write(json_records(_as_records(frame)) + "\n")
+            out.write(json_frame(frame) + "\n")
         elif args.format == "csv":
             # Ids and tokens starting like a formula (=, +, -, @) are read as text by spreadsheets.
             safe = csv_safe(frame)
@@ -523,7 +371,7 @@ def _write_sessions(frame: pl.DataFrame, args: argparse.Namespace) -> None:
                 writer.writerow(frame.columns)
                 writer.writerows([[_csv_cell(v) for v in r.values()] for r in records])
         else:
-            out.write(_table(frame, zone_of(args)) + "\n")
+            out.write(session_table(frame, zone_of(args)) + "\n")
 
 
 # ------------------------------------------------------------------------------------------- latency

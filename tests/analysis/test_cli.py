@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from evkit.cli import main
-from evkit.commands.analysis import EVCC_COLUMNS, go_duration
+from evkit.commands._session_text import EVCC_COLUMNS, go_duration
 from evkit.store.writer import PartWriter
 from tests.analysis.conftest import A, B, C, D, Fleet
 

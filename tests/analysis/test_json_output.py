@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
+import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evkit.commands.analysis import json_records
+from evkit.commands._records import as_records, json_frame, json_records
 
 _values = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
 _records = st.lists(st.dictionaries(st.text(), _values, max_size=6), max_size=6)
@@ -16,3 +18,41 @@ _records = st.lists(st.dictionaries(st.text(), _values, max_size=6), max_size=6)
 @given(_records)
 def test_json_records_is_json_dumps_indent_2(records: list[dict[str, object]]) -> None:
     assert json_records(records) == json.dumps(records, indent=2)
+
+
+_times = st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1), timezones=st.just(UTC))
+_columns = st.sampled_from(
+    [
+        (pl.Float64, st.none() | st.floats()),  # NaN and infinities too: they become null
+        (pl.Float32, st.none() | st.floats(width=32)),
+        (pl.Int8, st.none() | st.integers(-128, 127)),
+        (pl.Int64, st.none() | st.integers(-(2**63), 2**63 - 1)),
+        (pl.UInt32, st.none() | st.integers(0, 2**32 - 1)),
+        (pl.Boolean, st.none() | st.booleans()),
+        (pl.String, st.none() | st.text() | st.sampled_from(["EH000001", 'a "quoted"\nline', "Zürich ⚡"])),
+        (pl.Datetime("us", "UTC"), st.none() | _times),
+        # a type the column-wise path leaves to json_records
+        (pl.List(pl.Int64), st.none() | st.lists(st.integers(-5, 5), max_size=3)),
+    ]
+)
+
+
+@st.composite
+def _frames(draw: st.DrawFn) -> pl.DataFrame:
+    rows = draw(st.integers(0, 8))
+    specs = draw(st.lists(st.tuples(st.text(max_size=8), _columns), max_size=6, unique_by=lambda s: s[0]))
+    series = [
+        pl.Series(name, [draw(values) for _ in range(rows)], dtype=dtype) for name, (dtype, values) in specs
+    ]
+    if not series:
+        return pl.DataFrame()
+    return pl.DataFrame(series)
+
+
+@given(_frames())
+def test_json_frame_is_json_dumps_of_the_records(frame: pl.DataFrame) -> None:
+    """Column by column or record by record: the same bytes (rounding, null for NaN, escapes, times)."""
+    records = as_records(frame)
+    assert json_frame(frame) == json_records(records)
+    if not any(isinstance(dtype, pl.List) for dtype in frame.dtypes):
+        assert json_frame(frame) == json.dumps(records, indent=2)

@@ -1,0 +1,91 @@
+"""The sessioniser gives the same sessions as before its speed pass (issue 11), on the known scenarios
+and on generated chargers: ``tests/analysis/sessions_reference.py`` is the earlier version, verbatim.
+
+Float figures are compared to 1e-9 relative: sums of the same readings in another order differ in the
+last bits (the earlier version itself differs from run to run by that much)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from evkit.analysis import easee_sessions
+from tests.analysis import scenario as sc
+from tests.analysis import sessions_reference
+from tests.analysis.conftest import Fleet
+
+
+def _same(lf: pl.LazyFrame, gap: timedelta = timedelta(minutes=20)) -> None:
+    new = easee_sessions(lf, gap).collect()
+    old = sessions_reference.easee_sessions(lf, gap).collect()
+    assert_frame_equal(new, old, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def test_the_fleet_gives_the_sessions_it_gave(fleet: Fleet) -> None:
+    _same(fleet.frame().lazy())  # duplicates, arrival order, every quirk
+    _same(fleet.frame(fleet.clean).lazy())
+    _same(fleet.frame().lazy(), gap=timedelta(minutes=3))  # many more holes
+
+
+plans = st.lists(
+    st.tuples(
+        st.integers(1, 120),
+        st.integers(0, 90),
+        st.sampled_from([None, 0, 4, 6]),
+        st.integers(0, 90),
+        st.sampled_from([3.7, 11.0, 22.0]),
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    plans=st.lists(plans, min_size=1, max_size=3),
+    seed=st.integers(0, 1000),
+    holes=st.lists(st.tuples(st.integers(0, 400), st.integers(1, 90)), max_size=2),
+    token=st.sampled_from([None, "04AABBCC"]),
+    start=st.sampled_from([0, 2, 3]),
+    zeros=st.lists(st.integers(0, 600), max_size=3),
+)
+def test_generated_chargers_give_the_sessions_they_gave(
+    *,
+    plans: list[list[tuple[int, int, int | None, int, float]]],
+    seed: int,
+    holes: list[tuple[int, int]],
+    token: str | None,
+    start: int,
+    zeros: list[int],
+) -> None:
+    """Several chargers: charging or not, pauses, offline, errors, open ends, data starting mid-session
+    (first op mode ``start``), capture holes, spurious zero counters, tokens, duplicates, shuffled arrival."""
+    rows: list[sc.Row] = []
+    for n, plan in enumerate(plans):
+        cid = f"EHEQ{n:05d}"
+        steps: list[tuple[int, int, float]] = [(0, 1 if start == 0 else start, 7.4 if start == 3 else 0.0)]
+        minute = 0
+        for wait, charge, middle, idle, power in plan:
+            minute += wait
+            steps.append((minute, 2, 0.0))
+            if charge:
+                steps.append((minute + 1, 3, power))
+                minute += 1 + charge
+            if middle is not None:
+                steps.append((minute, middle, 0.0))
+            minute += 1 + idle
+            if idle:
+                steps.append((minute, 1, 0.0))
+        charger = sc.Charger(cid, steps, minute + 30, token=token, initial_session_kwh=2.0).run()
+        got = charger.rows
+        for at, length in holes:
+            begin = sc.T0 + timedelta(minutes=at)
+            got = sc.drop_window(got, cid, begin, begin + timedelta(minutes=length))
+        for minute in zeros:
+            got = sc.spurious_zero(got, cid, sc.T0 + timedelta(minutes=minute, seconds=30))
+        rows += got
+    _same(sc.frame(sc.shuffle(sc.duplicate(rows), seed=seed)).lazy())

@@ -1,0 +1,62 @@
+"""``evkit COMMAND`` imports only the module of that command: a fast start for ``evkit sessions``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evkit.cli import COMMAND_MODULES, COMMANDS, GROUPS, build_parser, modules_for
+from tests.conftest import REPO_ROOT
+
+SAMPLE = REPO_ROOT / "data" / "sample-session"
+
+
+def _registered(module: str) -> set[str]:
+    parser = argparse.ArgumentParser()
+    top = parser.add_subparsers()
+    groups = {name: top.add_parser(name).add_subparsers() for name in GROUPS}
+    importlib.import_module(module).register(top, groups)
+    names = {name for name in top.choices if name not in GROUPS}
+    names |= {f"{group} {target}" for group, sub in groups.items() for target in sub.choices}
+    return names
+
+
+def test_the_command_table_is_what_the_modules_register() -> None:
+    table = {module: {c for c, m in COMMANDS.items() if m == module} for module in COMMAND_MODULES}
+    assert table == {module: _registered(module) for module in COMMAND_MODULES}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_command_line_parses_with_only_its_module(command: str) -> None:
+    argv = [*command.split(), "--help"]
+    assert modules_for(["-v", *argv]) == (COMMANDS[command],)
+    with pytest.raises(SystemExit) as done:
+        build_parser(argv).parse_args(argv)
+    assert done.value.code == 0
+
+
+@pytest.mark.parametrize("argv", [[], ["--help"], ["sesions", "DIR"], ["capture"], ["set", "nothing"]])
+def test_without_a_known_command_every_command_is_offered(argv: list[str]) -> None:
+    assert modules_for(argv) == COMMAND_MODULES
+
+
+def test_evkit_sessions_loads_no_broker_client_simulator_or_report(tmp_path: Path) -> None:
+    out = tmp_path / "s.json"
+    code = (
+        "import sys\n"
+        "from evkit.cli import main\n"
+        f"assert main(['sessions', {str(SAMPLE)!r}, '--format', 'json', '--out', {str(out)!r}]) == 0\n"
+        "heavy = ['pika', 'paho', 'plotly', 'dask', 'distributed', 'anywidget', 'evkit.analysis.tariff',\n"
+        "         'evkit.sources.amqp', 'evkit.sim', 'evkit.report', 'evkit.explore', 'tqdm']\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True
+    )
+    assert done.stdout.strip() == "[]"
+    assert out.stat().st_size > 100
