@@ -3,14 +3,19 @@
 Percentiles need every value at once; a fleet's latencies do not fit. The method of
 ``evkit.analysis.latency_buckets``, for any keys and any ranks:
 
-1. per part, ``histogram``: per key and millisecond bin, the count, minimum and maximum (small);
-   ``merge`` sums the parts' histograms;
+1. per part, ``histogram``: per key and bin, the count, minimum and maximum; ``merge`` sums the
+   parts' histograms;
 2. the value of rank r (0-based, of the key's sorted values) lies in a known bin (``locate``). A bin
    whose values are all equal gives the value at once; only the other bins the ranks fall in
-   (``targets``) are read again, per part (``values_in``), then sorted (``pick``).
+   (``targets``) are read again, per part, as counts per distinct value (``values_in``); ``pick``
+   counts through them.
 
-``percentile_ranks`` / ``percentiles`` turn that into numpy's linear percentiles (as Polars'
-``quantile(q, "linear")``). Memory: one part plus the histograms, whatever the number of values.
+Values are integers (latencies in microseconds: exact, whatever float kernel computed the seconds).
+Bins keep a value's top 8 bits (``bin_of``): relative width under 1 %, at most 256 bins per octave
+and sign, so a histogram holds a few thousand rows per key whatever the number or spread of values,
+and a bin holds at most 2^(bits-8) distinct values. ``percentile_ranks`` / ``percentiles`` turn ranks
+into numpy's linear percentiles (as Polars' ``quantile(q, "linear")``). Memory: one part plus the
+histograms, whatever the number of values.
 """
 
 from __future__ import annotations
@@ -22,12 +27,25 @@ import polars as pl
 _BIN = "__bin"
 
 
+#: Significant bits a bin keeps.
+BITS = 8
+
+
+def bin_of(value: pl.Expr) -> pl.Expr:
+    """The bin of an integer ``value``: order-preserving, its top ``BITS`` bits and its bit length."""
+    size = value.abs()
+    length = 64 - size.bitwise_leading_zeros().cast(pl.Int64)
+    top = size // pl.lit(2, dtype=pl.Int64).pow((length - BITS).clip(lower_bound=0))
+    magnitude = length * (1 << BITS) + top
+    return pl.when(value < 0).then(-magnitude - 1).otherwise(magnitude)
+
+
 def _bin(value: str) -> pl.Expr:
-    return (pl.col(value) * 1000.0).floor().cast(pl.Int64).alias(_BIN)
+    return bin_of(pl.col(value).cast(pl.Int64)).alias(_BIN)
 
 
-def histogram(frame: pl.LazyFrame, keys: Sequence[str], value: str = "latency_s") -> pl.LazyFrame:
-    """Per ``keys`` and millisecond bin of ``value``: ``__count``, ``__lo``, ``__hi`` (nulls left out)."""
+def histogram(frame: pl.LazyFrame, keys: Sequence[str], value: str = "__us") -> pl.LazyFrame:
+    """Per ``keys`` and bin of the integer ``value``: ``__count``, ``__lo``, ``__hi`` (nulls left out)."""
     v = pl.col(value)
     return (
         frame.filter(v.is_not_null())
@@ -98,15 +116,16 @@ def targets(located: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
 
 
 def values_in(
-    frame: pl.LazyFrame, wanted: pl.DataFrame, keys: Sequence[str], value: str = "latency_s"
+    frame: pl.LazyFrame, wanted: pl.DataFrame, keys: Sequence[str], value: str = "__us"
 ) -> pl.LazyFrame:
-    """Pass 2 on one part: its values (``value``) in the ``targets`` bins."""
+    """Pass 2 on one part: per distinct ``value`` in the ``targets`` bins, how often it occurs."""
     keys = list(keys)
     return (
         frame.filter(pl.col(value).is_not_null())
         .with_columns(_bin(value))
         .join(wanted.lazy(), on=[*keys, _BIN], how="semi", nulls_equal=True)
-        .select(*keys, _BIN, pl.col(value).alias("__value"))
+        .group_by(*keys, _BIN, pl.col(value).alias("__value"))
+        .agg(pl.len().cast(pl.Int64).alias("__n"))
     )
 
 
@@ -121,10 +140,18 @@ def pick(located: pl.DataFrame, found: Sequence[pl.DataFrame], keys: Sequence[st
         return exact
     values = (
         pl.concat(found, how="vertical")
+        .group_by(*keys, _BIN, "__value")
+        .agg(pl.col("__n").sum())
         .sort(*keys, _BIN, "__value")
-        .with_columns(pl.int_range(pl.len()).over([*keys, _BIN]).cast(pl.Int64).alias("__pos"))
+        .with_columns((pl.col("__n").cum_sum().over([*keys, _BIN]) - pl.col("__n")).alias("__pos"))
     )
-    read = crowded.join(values, on=[*keys, _BIN, "__pos"], how="left", nulls_equal=True)
+    read = crowded.sort("__pos").join_asof(
+        values.select(*keys, _BIN, "__pos", "__value").sort("__pos"),
+        on="__pos",
+        by=[*keys, _BIN],
+        strategy="backward",
+        check_sortedness=False,  # sorted by __pos, hence within every key and bin
+    )
     return pl.concat([exact, read.select(*keys, "__rank", "__value")], how="vertical")
 
 

@@ -28,31 +28,33 @@ HEAT_Q = 0.95
 
 
 def values(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Per message and hop: ``hop``, ``latency_s``, ``hour`` (the only columns the report needs)."""
-    return latency(lf).select(pl.col("hop").cast(pl.String), "latency_s", "hour")
+    """Per message and hop: ``hop``, ``__us`` (the latency in whole microseconds, as the timestamps
+    have it: exact) and ``hour``, the only columns the report needs."""
+    us = (pl.col("latency_s") * 1e6).round().cast(pl.Int64).alias("__us")
+    return latency(lf).select(pl.col("hop").cast(pl.String), us, "hour")
 
 
 def _positive(frame: pl.LazyFrame) -> pl.LazyFrame:
-    return frame.filter(pl.col("latency_s") > 0).with_columns(pl.lit(_POSITIVE).alias("hop"))
+    return frame.filter(pl.col("__us") > 0).with_columns(pl.lit(_POSITIVE).alias("hop"))
 
 
 def _heat(frame: pl.LazyFrame) -> pl.LazyFrame:
     hour = pl.col("hour").dt.convert_time_zone("UTC")
-    return frame.filter((pl.col("hop") == HEAT_HOP) & pl.col("latency_s").is_not_null()).select(
-        hour.dt.date().alias("_day"), hour.dt.hour().alias("_hod"), "latency_s"
+    return frame.filter((pl.col("hop") == HEAT_HOP) & pl.col("__us").is_not_null()).select(
+        hour.dt.date().alias("_day"), hour.dt.hour().alias("_hod"), "__us"
     )
 
 
 def pass1(frame: pl.LazyFrame) -> list[pl.LazyFrame]:
     """The bucket's histograms (hops with the positive values, heatmap cells) and per-hop sums."""
-    lat = pl.col("latency_s")
+    lat = pl.col("__us")
     sums = (
         frame.filter(lat.is_not_null())
         .group_by("hop")
         .agg(
             lat.sum().alias("__sum"),
-            lat.min().alias("min_s"),
-            lat.max().alias("max_s"),
+            lat.min().alias("__min"),
+            lat.max().alias("__max"),
             (lat < 0).sum().cast(pl.Int64).alias("negative_n"),
         )
     )
@@ -96,7 +98,7 @@ def plan(parts: list[list[pl.DataFrame]]) -> Plan:
     sums = (
         pl.concat([p[2] for p in parts])
         .group_by("hop")
-        .agg(pl.col("__sum").sum(), pl.col("min_s").min(), pl.col("max_s").max(), pl.col("negative_n").sum())
+        .agg(pl.col("__sum").sum(), pl.col("__min").min(), pl.col("__max").max(), pl.col("negative_n").sum())
     )
     n_all = ranks.counts(hops, _HOP)
     n = n_all.filter(pl.col("hop") != _POSITIVE)
@@ -154,7 +156,13 @@ def finish(plan: Plan, found: list[list[pl.DataFrame]]) -> LatencyResult:
     stats = (
         plan.n.join(plan.sums, on="hop", how="left")
         .join(ranks.percentiles(plan.stat_ranks, picked, _HOP), on="hop", how="left")
-        .with_columns((pl.col("__sum") / pl.col("n")).alias("mean_s"), pl.col("n").cast(pl.Int64))
+        .with_columns(
+            *[(pl.col(p) / 1e6).alias(p) for p in PERCENTILES],
+            (pl.col("__min") / 1e6).alias("min_s"),
+            (pl.col("__max") / 1e6).alias("max_s"),
+            (pl.col("__sum") / pl.col("n") / 1e6).alias("mean_s"),
+            pl.col("n").cast(pl.Int64),
+        )
         .sort([order], nulls_last=True)
         .select("hop", "n", *PERCENTILES, "max_s", "min_s", "mean_s", "negative_n")
     )
@@ -172,7 +180,7 @@ def finish(plan: Plan, found: list[list[pl.DataFrame]]) -> LatencyResult:
             EcdfCurve(
                 hop=hop,
                 n=count,
-                x=[at[(hop, r)] for r in wanted.to_list()],
+                x=[at[(hop, r)] / 1e6 for r in wanted.to_list()],
                 y=((wanted + 1) / count).to_list(),
                 p50=row["p50_s"],
                 p95=row["p95_s"],
@@ -183,7 +191,7 @@ def finish(plan: Plan, found: list[list[pl.DataFrame]]) -> LatencyResult:
     cells = (
         ranks.percentiles(plan.heat_ranks, heat_picked, _HEAT)
         .join(plan.heat_n, on=_HEAT)
-        .select(pl.col("_day").alias("row"), "_hod", "q", "n")
+        .select(pl.col("_day").alias("row"), "_hod", (pl.col("q") / 1e6).alias("q"), "n")
         if plan.heat_ranks.height
         else pl.DataFrame(schema={"row": pl.Date, "_hod": pl.Int8, "q": pl.Float64, "n": pl.Int64})
     )

@@ -141,7 +141,7 @@ def analyse(
 def latency_pass2(frame: pl.LazyFrame, plan: latency_data.Plan) -> list[pl.DataFrame]:
     """Pass 2 of the latency numbers on one bucket's rows (a scan or ``Partial.latency_values``)."""
     names = frame.collect_schema().names()
-    values = frame if {"hop", "latency_s", "hour"} <= set(names) else latency_data.values(frame)
+    values = frame if {"hop", "__us", "hour"} <= set(names) else latency_data.values(frame)
     return pl.collect_all(latency_data.pass2(values, plan))
 
 
