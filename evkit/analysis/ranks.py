@@ -45,12 +45,18 @@ def _bin(value: str) -> pl.Expr:
 
 
 def histogram(frame: pl.LazyFrame, keys: Sequence[str], value: str = "__us") -> pl.LazyFrame:
-    """Per ``keys`` and bin of the integer ``value``: ``__count``, ``__lo``, ``__hi`` (nulls left out)."""
+    """Per ``keys`` and bin of the integer ``value``: ``__count``, ``__lo``, ``__hi`` and ``__sum``
+    (nulls left out). A bin's values share its sign: bins below 0 hold the negative values."""
     v = pl.col(value)
     return (
         frame.filter(v.is_not_null())
         .group_by(*keys, _bin(value))
-        .agg(pl.len().cast(pl.Int64).alias("__count"), v.min().alias("__lo"), v.max().alias("__hi"))
+        .agg(
+            pl.len().cast(pl.Int64).alias("__count"),
+            v.min().alias("__lo"),
+            v.max().alias("__hi"),
+            v.cast(pl.Int64).sum().alias("__sum"),
+        )
     )
 
 
@@ -60,7 +66,7 @@ def merge(hists: Sequence[pl.DataFrame], keys: Sequence[str]) -> pl.DataFrame:
     return (
         pl.concat(hists, how="vertical")
         .group_by(*keys, _BIN)
-        .agg(pl.col("__count").sum(), pl.col("__lo").min(), pl.col("__hi").max())
+        .agg(pl.col("__count").sum(), pl.col("__lo").min(), pl.col("__hi").max(), pl.col("__sum").sum())
         .sort(*keys, _BIN)
         .with_columns((pl.col("__count").cum_sum().over(keys) - pl.col("__count")).alias("__before"))
     )

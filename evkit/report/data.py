@@ -9,6 +9,7 @@ the same functions in its tasks (``evkit.cluster.report_tasks``); the client onl
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
     from evkit.analysis.tariff import Tariff
 
 Source = Path | str | pl.LazyFrame | pl.DataFrame
-#: Rows read and analysed at once (the whole report of 6M rows in one bucket peaked at 1.7 GB).
-ROWS_PER_BUCKET = 3_000_000
+#: Rows read and analysed at once: one bucket of 4M rows peaks near 1.3 GB (the whole process).
+ROWS_PER_BUCKET = 4_000_000
 
 
 @dataclass
@@ -98,6 +99,34 @@ def bucket_filters(lf: pl.LazyFrame, rows_per_bucket: int) -> list[pl.Expr | Non
     return filters
 
 
+#: From this many buckets on, the data is first split into one temporary file per bucket (one read
+#: of the dataset) instead of each bucket filtering the whole dataset (a store in arrival order has
+#: every charger in every part, so each such filter reads it all).
+SPILL_AT = 3
+
+
+def _spill(lf: pl.LazyFrame, filters: list[pl.Expr | None], tmp: Path) -> list[pl.LazyFrame]:
+    """``lf`` written once to a file per bucket (``filters``' order kept), and a scan of each."""
+    bucket = pl.lit(None, dtype=pl.Int64)
+    for index, where in reversed(list(enumerate(filters))):
+        bucket = (
+            pl.when(where).then(pl.lit(index, dtype=pl.Int64)).otherwise(bucket)
+            if where is not None
+            else bucket
+        )
+    (
+        lf.select(partial.bucket_columns(lf))
+        .with_columns(bucket.alias("__bucket"))
+        .drop_nulls("__bucket")
+        .sink_parquet(pl.PartitionBy(tmp, key="__bucket", include_key=False), mkdir=True, compression="lz4")
+    )
+    scans = []
+    for index in range(len(filters)):
+        folder = tmp / f"__bucket={index}"
+        scans.append(pl.scan_parquet(folder / "*.parquet") if folder.exists() else lf.filter(pl.lit(False)))
+    return scans
+
+
 def _local(
     lf: pl.LazyFrame,
     zone: str,
@@ -106,23 +135,29 @@ def _local(
     tick: Callable[[], None],
 ) -> tuple[partial.Combined, latency_data.LatencyResult]:
     filters = bucket_filters(lf, rows_per_bucket)
-    single = len(filters) == 1
+    if len(filters) < SPILL_AT:
+        return _run([lf if where is None else lf.filter(where) for where in filters], zone, tariff, tick)
+    with tempfile.TemporaryDirectory(prefix="evkit-report-") as tmp:
+        return _run(_spill(lf, filters, Path(tmp)), zone, tariff, tick)
 
-    def rows(where: pl.Expr | None) -> pl.LazyFrame:
-        return lf if where is None else lf.filter(where)
 
+def _run(
+    sources: list[pl.LazyFrame], zone: str, tariff: Tariff | None, tick: Callable[[], None]
+) -> tuple[partial.Combined, latency_data.LatencyResult]:
+    """Every bucket of ``sources`` read and analysed, one after another; then latency's pass 2."""
+    single = len(sources) == 1
     parts = []
-    for where in filters:
+    for rows in sources:
         parts.append(
-            partial.analyse(partial.read_bucket(rows(where)), zone=zone, tariff=tariff, keep_latency=single)
+            partial.analyse(partial.read_bucket(rows), zone=zone, tariff=tariff, keep_latency=single)
         )
         tick()
     plan = latency_data.plan([p.latency for p in parts])
     found = []
     if plan.needs_pass2:
-        for where, part in zip(filters, parts, strict=True):
+        for rows, part in zip(sources, parts, strict=True):
             kept = part.latency_values
-            found.append(partial.latency_pass2(kept.lazy() if kept is not None else rows(where), plan))
+            found.append(partial.latency_pass2(kept.lazy() if kept is not None else rows, plan))
     return partial.combine(parts), latency_data.finish(plan, found)
 
 

@@ -46,20 +46,19 @@ def _heat(frame: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def pass1(frame: pl.LazyFrame) -> list[pl.LazyFrame]:
-    """The bucket's histograms (hops with the positive values, heatmap cells) and per-hop sums."""
-    lat = pl.col("__us")
-    sums = (
-        frame.filter(lat.is_not_null())
-        .group_by("hop")
-        .agg(
-            lat.sum().alias("__sum"),
-            lat.min().alias("__min"),
-            lat.max().alias("__max"),
-            (lat < 0).sum().cast(pl.Int64).alias("negative_n"),
-        )
+    """The bucket's histograms: per hop, and per heatmap cell."""
+    return [ranks.histogram(frame, _HOP), ranks.histogram(_heat(frame), _HEAT)]
+
+
+def _positive_hist(hops: pl.DataFrame) -> pl.DataFrame:
+    """The histogram of the positive values of every hop, from the hops' (bins above 0 hold them)."""
+    return (
+        hops.filter(pl.col("__bin") > 0)
+        .group_by("__bin")
+        .agg(pl.col("__count").sum(), pl.col("__lo").min(), pl.col("__hi").max(), pl.col("__sum").sum())
+        .with_columns(pl.lit(_POSITIVE).alias("hop"))
+        .select(hops.columns)
     )
-    hops = pl.concat([ranks.histogram(frame, _HOP), ranks.histogram(_positive(frame), _HOP)])
-    return [hops, ranks.histogram(_heat(frame), _HEAT), sums]
 
 
 @dataclass
@@ -93,12 +92,14 @@ def _ecdf_wanted(n: pl.DataFrame) -> pl.DataFrame:
 
 def plan(parts: list[list[pl.DataFrame]]) -> Plan:
     """Merge the buckets' ``pass1`` results and find the ranks to read."""
-    hops = ranks.merge([p[0] for p in parts], _HOP)
+    merged = ranks.merge([p[0] for p in parts], _HOP)
+    hops = ranks.merge([merged.drop("__before"), _positive_hist(merged.drop("__before"))], _HOP)
     heat = ranks.merge([p[1] for p in parts], _HEAT)
-    sums = (
-        pl.concat([p[2] for p in parts])
-        .group_by("hop")
-        .agg(pl.col("__sum").sum(), pl.col("__min").min(), pl.col("__max").max(), pl.col("negative_n").sum())
+    sums = merged.group_by("hop").agg(
+        pl.col("__sum").sum(),
+        pl.col("__lo").min().alias("__min"),
+        pl.col("__hi").max().alias("__max"),
+        pl.col("__count").filter(pl.col("__bin") < 0).sum().alias("negative_n"),
     )
     n_all = ranks.counts(hops, _HOP)
     n = n_all.filter(pl.col("hop") != _POSITIVE)

@@ -39,8 +39,8 @@ _UNUSED = {"capture_id"}
 POWER_IDS = [_ids.OP_MODE, _ids.TOTAL_POWER, *_ids.PHASE_CURRENTS]
 
 
-def read_bucket(lf: pl.LazyFrame) -> pl.DataFrame:
-    """The bucket's rows, in memory, with the columns the report's analyses read."""
+def bucket_columns(lf: pl.LazyFrame) -> list[pl.Expr]:
+    """The columns the report's analyses read (a raw body only on rows that failed to decode)."""
     names = lf.collect_schema().names()
     columns: list[pl.Expr] = []
     for name in names:
@@ -50,7 +50,12 @@ def read_bucket(lf: pl.LazyFrame) -> pl.DataFrame:
             columns.append(pl.when(pl.col("error").is_not_null()).then(pl.col("raw")).alias("raw"))
         else:
             columns.append(pl.col(name))
-    return lf.select(columns).collect()
+    return columns
+
+
+def read_bucket(lf: pl.LazyFrame) -> pl.DataFrame:
+    """The bucket's rows, in memory, with the columns the report's analyses read."""
+    return lf.select(bucket_columns(lf)).collect()
 
 
 @dataclass
