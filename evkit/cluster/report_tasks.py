@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -80,6 +80,64 @@ def power_rows_task(parts: Parts, charger: str, start: datetime | None, end: dat
     return partial.power_rows(_rows(parts, group, start, end), charger)
 
 
+def charger_rows_task(parts: Parts, files: list[str]) -> pl.DataFrame:
+    """Rows per charger id (null: rows without one) in ``files`` (reads that column only)."""
+    from evkit.cluster.tasks import _scan
+
+    return _scan((files, parts[1])).group_by("charger_id").agg(pl.len().cast(pl.Int64).alias("n")).collect()
+
+
+def plan_by_rows(counts: pl.DataFrame, rows_per_group: int, min_groups: int) -> list[ChargerGroup]:
+    """Contiguous charger groups of about ``rows_per_group`` rows (fewer if that makes less than
+    ``min_groups``: every worker gets work), and the rows without a charger as a group of their own.
+    A group's memory follows its rows, so a task's peak is bounded whatever the fleet's size."""
+    known = counts.drop_nulls("charger_id").sort("charger_id")
+    total = int(known["n"].sum()) if known.height else 0
+    target = max(1, min(rows_per_group, -(-total // max(1, min_groups))))
+    groups: list[ChargerGroup] = []
+    current: list[str] = []
+    held = 0
+    for charger, n in known.select("charger_id", "n").iter_rows():
+        current.append(charger)
+        held += n
+        if held >= target:
+            groups.append(ChargerGroup(tuple(current)))
+            current, held = [], 0
+    if current:
+        groups.append(ChargerGroup(tuple(current)))
+    if counts.filter(pl.col("charger_id").is_null()).height:
+        groups.append(ChargerGroup(None))
+    return groups
+
+
+def _groups(
+    client: Client,
+    source: Path | str,
+    skip_damaged: bool | None,
+    chargers: Sequence[str] | None,
+    rows_per_group: int,
+) -> tuple[Any, list[ChargerGroup]]:
+    """(future of the checked part list, groups of about ``rows_per_group`` rows)."""
+    from evkit.cluster import PARTS_PER_LISTING, TASKS_PER_THREAD, _gather, _source, _threads
+    from evkit.cluster.plan import chunks
+    from evkit.cluster.tasks import list_parts
+    from evkit.errors import DatasetError
+    from evkit.store.reader import skips_damaged
+
+    parts = client.submit(
+        list_parts, _source(source), skips_damaged() if skip_damaged is None else skip_damaged, pure=False
+    )
+    files, schema = parts.result()
+    if "charger_id" not in schema:
+        raise DatasetError(f"{source} lacks required column(s): charger_id")
+    listed = chunks(files, PARTS_PER_LISTING)
+    frames = _gather(client, client.map(charger_rows_task, [parts] * len(listed), listed))
+    counts = pl.concat(frames).group_by("charger_id").agg(pl.col("n").sum())
+    if chargers is not None:
+        counts = counts.filter(pl.col("charger_id").is_in(list(chargers)))
+    return parts, plan_by_rows(counts, rows_per_group, _threads(client) * TASKS_PER_THREAD)
+
+
 def report_on_cluster(
     client: Client,
     source: Path | str,
@@ -90,13 +148,16 @@ def report_on_cluster(
     start: datetime | None,
     end: datetime | None,
     skip_damaged: bool | None = None,
+    rows_per_group: int = 4_000_000,
 ) -> tuple[partial.Combined, latency_data.LatencyResult, Callable[[str], pl.DataFrame], Tariff | None]:
-    """(combined results, latency numbers, the power-curve rows of a charger, the tariff used)."""
-    from evkit.cluster import _gather, _plan
+    """(combined results, latency numbers, the power-curve rows of a charger, the tariff used).
+
+    Groups hold about ``rows_per_group`` rows (``plan_by_rows``): a worker's memory is bounded."""
+    from evkit.cluster import _gather
     from evkit.errors import DatasetError
     from evkit.report import latency_data, partial
 
-    parts, groups = _plan(client, source, skip_damaged, chargers)
+    parts, groups = _groups(client, source, skip_damaged, chargers, rows_per_group)
     if not groups:
         raise DatasetError(f"{source} has no rows: nothing to report")
     if tariff is None:
@@ -137,4 +198,4 @@ def report_on_cluster(
     return partial.combine(results), latency_data.finish(plan, found), power_rows, tariff
 
 
-__all__ = ["latency_pass2_task", "report_group_task", "report_on_cluster"]
+__all__ = ["latency_pass2_task", "plan_by_rows", "report_group_task", "report_on_cluster"]

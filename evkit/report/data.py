@@ -193,7 +193,14 @@ def report_data(
         is_dataset = (is_s3(name) and not name.endswith(".parquet")) or Path(name).is_dir()
         manifest = read_manifest(name) if is_dataset else {}
         combined, result, power_rows, tariff = report_on_cluster(
-            client, source, zone=zone, tariff=tariff, chargers=chargers, start=start, end=end
+            client,
+            source,
+            zone=zone,
+            tariff=tariff,
+            chargers=chargers,
+            start=start,
+            end=end,
+            rows_per_group=rows_per_bucket,
         )
         if combined.overview["rows"] == 0:
             raise DatasetError(f"{name} has no rows: nothing to report")

@@ -7,6 +7,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 from distributed import Client
+from hypothesis import given
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from evkit.report.data import ReportData, report_data
@@ -51,9 +53,13 @@ def _assert_same(there: ReportData, here: ReportData) -> None:
     )
 
 
-def test_the_report_on_the_cluster_computes_what_a_local_run_does(client: Client, fleet_dir: Path) -> None:
+@pytest.mark.parametrize("rows", [2_500, 4_000_000])
+def test_the_report_on_the_cluster_computes_what_a_local_run_does(
+    client: Client, fleet_dir: Path, rows: int
+) -> None:
+    """Groups of about ``rows`` rows (many small ones, or one per worker thread and a few)."""
     here = report_data(fleet_dir, zone="Europe/Oslo", rows_per_bucket=2_500)
-    there = report_data(fleet_dir, zone="Europe/Oslo", client=client)
+    there = report_data(fleet_dir, zone="Europe/Oslo", client=client, rows_per_bucket=rows)
     assert there.latency.stats["n"].sum() > 10_000
     assert there.readings_chargers > 40  # the figure's chargers are picked across the groups
     _assert_same(there, here)
@@ -73,10 +79,9 @@ def test_a_narrowed_report_on_the_cluster(client: Client, fleet_dir: Path) -> No
 
 def test_the_client_gets_small_results(client: Client, fleet_dir: Path) -> None:
     """What a group's task returns is per charger or per histogram bin, never per message."""
-    from evkit.cluster import _plan
-    from evkit.cluster.report_tasks import report_group_task
+    from evkit.cluster.report_tasks import _groups, report_group_task
 
-    parts, groups = _plan(client, fleet_dir, None, None)
+    parts, groups = _groups(client, fleet_dir, None, None, 10**9)
     result = client.submit(
         report_group_task, parts, groups[0], zone="UTC", tariff=None, start=None, end=None
     ).result()
@@ -86,3 +91,28 @@ def test_the_client_gets_small_results(client: Client, fleet_dir: Path) -> None:
     sizes = [f.height for f in result.latency] + [result.summary.height, result.inner_gaps.height]
     assert max(sizes) < rows / 2  # histograms: a few thousand bins per hop at most
     assert isinstance(result.readings, pl.DataFrame)
+
+
+@given(
+    counts=st.lists(st.integers(min_value=1, max_value=5_000), min_size=0, max_size=60),
+    nulls=st.integers(min_value=0, max_value=3),
+    rows=st.integers(min_value=1, max_value=20_000),
+    least=st.integers(min_value=1, max_value=16),
+)
+def test_groups_by_rows_cover_every_charger_once_and_stay_small(
+    counts: list[int], nulls: int, rows: int, least: int
+) -> None:
+    from evkit.cluster.report_tasks import plan_by_rows
+
+    ids = [f"EH{i:04d}" for i in range(len(counts))]
+    frame = pl.DataFrame(
+        {"charger_id": [*ids, *([None] * min(nulls, 1))], "n": [*counts, *([nulls] * min(nulls, 1))]}
+    )
+    groups = plan_by_rows(frame.sample(fraction=1.0, shuffle=True, seed=1), rows, least)
+    named = [g.chargers for g in groups if g.chargers is not None]
+    assert [c for g in named for c in g] == ids  # contiguous, in order, each once
+    assert sum(g.chargers is None for g in groups) == (1 if nulls else 0)
+    per = dict(zip(ids, counts, strict=True))
+    biggest = max(counts, default=0)
+    for group in named:
+        assert sum(per[c] for c in group) < rows + biggest  # about ``rows``: one charger may tip it over
