@@ -202,3 +202,11 @@ def test_bins_keep_order_and_stay_few() -> None:
     assert bins.is_sorted()
     second = pl.int_range(-(10**6), 10**6, eager=True)  # every microsecond of ±1 s: 2M values
     assert pl.select(ranks.bin_of(pl.lit(second))).to_series().n_unique() <= 2 * 21 * 256
+
+
+def test_report_data_is_public() -> None:
+    import evkit.report
+
+    assert evkit.report.__all__ == sorted(evkit.report.__all__)
+    assert evkit.report.report_data is report_data
+    assert evkit.report.ReportData is ReportData
