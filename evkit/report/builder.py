@@ -111,7 +111,7 @@ def build_report(
     With ``client`` (a ``distributed.Client``; ``source`` a path every worker sees, or ``s3://``)
     every analysis runs on the Dask cluster, one task per charger group (``evkit.report.data``);
     locally the data is analysed in charger buckets one after another: memory stays bounded
-    whatever the rows.
+    whatever the rows. ``rows_per_bucket`` is a bucket's (or a cluster group's) size in rows.
 
     The page has an overview (dataset, time range, chargers, messages, capture manifest without
     secrets), tables of sessions, energy per charger, latency per hop, data quality and connectivity,
