@@ -26,6 +26,7 @@ from evkit import analysis
 from evkit.analysis._prep import seconds
 from evkit.analysis._timeline import DEFAULT_GAP, gaps, spans
 from evkit.analysis.home import evcc_liveness_summary
+from evkit.analysis.quality import first_of
 from evkit.figures import _ids
 from evkit.figures import connectivity as conn_fig
 from evkit.report import latency_data
@@ -100,11 +101,12 @@ def analyse(
 ) -> Partial:
     """Every analysis of the report on one bucket's rows (``read_bucket``)."""
     lf = frame.lazy()
+    first = first_of(lf).collect()  # in memory: the quality checks' plan runs faster on it
     queries = [
         _overview(lf),
         analysis.sessions(lf, gap=gap),
         analysis.energy_per_day(lf, zone=zone),
-        analysis.quality_summary(lf),
+        analysis.quality_summary(lf, first=first.lazy()),
         gaps(lf, DEFAULT_GAP).with_columns(pl.lit(False).alias("ongoing")),
         spans(lf),
         analysis.connectivity_summary(lf),
@@ -125,6 +127,7 @@ def analyse(
     readings = conn_fig.readings(lf)
     trouble = conn_fig.trouble_of(readings)
     top = conn_fig.most_troubled(trouble, conn_fig.MAX_CHARGERS)
+    del first
     latency = pl.collect_all(latency_data.pass1(values.lazy()))
     return Partial(
         overview=overview.row(0, named=True),
