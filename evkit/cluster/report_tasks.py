@@ -148,7 +148,7 @@ def report_on_cluster(
     start: datetime | None,
     end: datetime | None,
     skip_damaged: bool | None = None,
-    rows_per_group: int = 4_000_000,
+    rows_per_group: int = 3_000_000,
 ) -> tuple[partial.Combined, latency_data.LatencyResult, Callable[[str], pl.DataFrame], Tariff | None]:
     """(combined results, latency numbers, the power-curve rows of a charger, the tariff used).
 

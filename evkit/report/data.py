@@ -32,8 +32,9 @@ if TYPE_CHECKING:
     from evkit.analysis.tariff import Tariff
 
 Source = Path | str | pl.LazyFrame | pl.DataFrame
-#: Rows read and analysed at once: one bucket of 4M rows peaks near 1.3 GB (the whole process).
-ROWS_PER_BUCKET = 4_000_000
+#: Rows read and analysed at once (see benchmarks/RESULTS.md: the whole process stays well under
+#: 2 GiB at 6M and 60M rows; buckets of 4M rows reached 1.73 GB).
+ROWS_PER_BUCKET = 3_000_000
 
 
 @dataclass
