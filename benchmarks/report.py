@@ -73,6 +73,7 @@ def main() -> int:
         if "pandas" in med:
             pandas = med["pandas"]["wall"]
             line += f"; careful pandas {pandas:.2f} s -> report / pandas {rep['wall'] / pandas:.2f}x"
+            line += f" wall, {rep['cpu'] / med['pandas']['cpu']:.2f}x CPU"
         print(line)
     return 0
 

@@ -67,13 +67,22 @@ def _cloud_bands(readings: pl.DataFrame) -> pl.DataFrame:
     return states.select("charger_id", "observed_at", "until", "connected")
 
 
-def _most_troubled(readings: pl.DataFrame, limit: int) -> pl.Series:
-    """The ``limit`` chargers with the most cloud disconnects and boots (then the weakest signal)."""
+def readings(observations: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """The readings the connectivity figure draws (RSSI, cloud connection, boots), one row each."""
+    return _readings(observations)
+
+
+def trouble_of(readings: pl.DataFrame) -> pl.DataFrame:
+    """Per charger of ``readings``: ``_trouble`` (disconnects and boots) and ``_rssi`` (weakest signal)."""
     trouble = ((pl.col("observation_id") == _ids.CONNECTED_TO_CLOUD) & (pl.col("value") == 0)) | pl.col(
         "observation_id"
     ).is_in([_ids.SOFTWARE_RELEASE, _ids.REBOOT_REASON])
     rssi = pl.col("value").filter(pl.col("observation_id").is_in([_ids.CELL_RSSI, _ids.WIFI_RSSI]))
-    ranked = readings.group_by("charger_id").agg(trouble.sum().alias("_trouble"), rssi.min().alias("_rssi"))
+    return readings.group_by("charger_id").agg(trouble.sum().alias("_trouble"), rssi.min().alias("_rssi"))
+
+
+def most_troubled(ranked: pl.DataFrame, limit: int) -> pl.Series:
+    """The ``limit`` chargers of ``trouble_of`` frames with the most trouble (then the weakest signal)."""
     return ranked.sort(
         ["_trouble", "_rssi", "charger_id"], descending=[True, False, False], nulls_last=True
     ).head(limit)["charger_id"]
@@ -85,6 +94,7 @@ def connectivity_timeline(
     max_chargers: int = MAX_CHARGERS,
     title: str = "Connectivity per charger",
     colours: Mapping[str, str] | None = None,
+    chargers_in_data: int | None = None,
 ) -> go.Figure:
     """Top: cellular and Wi-Fi RSSI (dBm) per charger. Bottom: cloud connection state (250) as green /
     red bands per charger, with boots (SoftwareRelease 80 / RebootReason 89) as markers.
@@ -92,7 +102,9 @@ def connectivity_timeline(
     Takes the observations themselves (contract columns), so it works before any aggregation. With
     more than ``max_chargers`` chargers, the ones with the most disconnects and boots are drawn.
     ``colours`` (charger -> colour, ``evkit.figures.style.charger_colours``) keeps each charger's RSSI
-    lines in its colour from the other figures.
+    lines in its colour from the other figures. ``chargers_in_data``: how many chargers with such
+    readings the whole data holds, when ``observations`` are only those of the chargers to draw (as
+    ``most_troubled`` picks them, e.g. bucket by bucket).
     """
     columns = set(observations.collect_schema().names())
     if not {"charger_id", "observed_at", "observation_id", "value"} <= columns:
@@ -100,10 +112,10 @@ def connectivity_timeline(
     readings = _readings(observations)
     if readings.height == 0:
         return no_data(title, "no RSSI, cloud-connection or reboot readings")
-    all_chargers = readings["charger_id"].n_unique()
+    all_chargers = readings["charger_id"].n_unique() if chargers_in_data is None else chargers_in_data
     if all_chargers > max_chargers:
         readings = readings.filter(
-            pl.col("charger_id").is_in(_most_troubled(readings, max_chargers).implode())
+            pl.col("charger_id").is_in(most_troubled(trouble_of(readings), max_chargers).implode())
         )
     # Ids are drawn as text (axis, legend, hover templates), cut to the display limit.
     raw_ids = readings["charger_id"].unique().sort()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import plotly.graph_objects as go
@@ -50,10 +51,7 @@ def _ecdf_points(values: pl.Series, points: int) -> tuple[list[float], list[floa
     The first and last ranks are always kept, so minimum and maximum stay visible.
     """
     n = values.len()
-    if n <= points:
-        ranks = pl.int_range(0, n, eager=True)
-    else:
-        ranks = (pl.int_range(0, points, eager=True) * (n - 1) / (points - 1)).round().cast(pl.Int64)
+    ranks = ecdf_ranks(n, points)
     x = values.gather(ranks).to_list()
     y = ((ranks + 1) / n).to_list()
     return x, y
@@ -115,11 +113,9 @@ def latency_ecdf(
         else:
             low = positive["latency_s"].quantile(0.01, "linear") if positive.height else None
             high = positive["latency_s"].quantile(0.99, "linear") if positive.height else None
-        log_x = bool(low and high and high / low > LOG_SPREAD)
-
-    fig = new_figure(title, height=440)
-    skew_notes = []
-    for index, hop in enumerate(order):
+        log_x = log_axis(low, high)
+    curves = []
+    for hop in order:
         if counted:
             bins = (
                 frame.filter(pl.col("hop") == hop)
@@ -127,23 +123,79 @@ def latency_ecdf(
                 .agg(pl.col("n").sum())
                 .sort("latency_s")
             )
-            values = bins["latency_s"]
-            n = int(bins["n"].sum())
             x, y = _counted_ecdf_points(bins, points)
-            p50, p95 = _counted_quantile(bins, 0.5), _counted_quantile(bins, 0.95)
-            negative = int(bins.filter(pl.col("latency_s") < 0)["n"].sum())
-        else:
-            values = frame.filter(pl.col("hop") == hop)["latency_s"].sort()
-            n = values.len()
-            x, y = _ecdf_points(values, points)
-            p50 = values.quantile(0.5, "linear")
-            p95 = values.quantile(0.95, "linear")
-            negative = int((values < 0).sum())
-        fig.add_trace(
-            go.Scatter(
-                name=f"{hop_label(hop)} (n={n:,}, p50 {number(p50, 's', 3)}, p95 {number(p95, 's', 3)})",
+            curve = EcdfCurve(
+                hop=hop,
+                n=int(bins["n"].sum()),
                 x=x,
                 y=y,
+                p50=_counted_quantile(bins, 0.5),
+                p95=_counted_quantile(bins, 0.95),
+                negative=int(bins.filter(pl.col("latency_s") < 0)["n"].sum()),
+                minimum=float(bins["latency_s"][0]),
+            )
+        else:
+            values = frame.filter(pl.col("hop") == hop)["latency_s"].sort()
+            x, y = _ecdf_points(values, points)
+            curve = EcdfCurve(
+                hop=hop,
+                n=values.len(),
+                x=x,
+                y=y,
+                p50=values.quantile(0.5, "linear"),
+                p95=values.quantile(0.95, "linear"),
+                negative=int((values < 0).sum()),
+                minimum=values[0],
+            )
+        curves.append(curve)
+    return latency_ecdf_of(curves, log_x=log_x, data_min=frame["latency_s"].min(), title=title)  # type: ignore[arg-type]
+
+
+def log_axis(low: float | None, high: float | None) -> bool:
+    """Whether an ECDF of positive latencies with these 1st and 99th percentiles gets a log axis."""
+    return bool(low and high and high / low > LOG_SPREAD)
+
+
+@dataclass(frozen=True)
+class EcdfCurve:
+    """What the ECDF draws of one hop: ``x``/``y`` at sampled ranks (``ecdf_ranks``), and its summary."""
+
+    hop: str
+    n: int
+    x: list[float]
+    y: list[float]
+    p50: float | None
+    p95: float | None
+    negative: int
+    minimum: float
+
+
+def ecdf_ranks(n: int, points: int = ECDF_POINTS) -> pl.Series:
+    """The ranks (0-based, of the sorted values) an ECDF of ``n`` values draws: all, or ``points``
+    evenly spaced ones with the first and the last."""
+    if n <= points:
+        return pl.int_range(0, n, eager=True)
+    return (pl.int_range(0, points, eager=True) * (n - 1) / (points - 1)).round().cast(pl.Int64)
+
+
+def latency_ecdf_of(
+    curves: list[EcdfCurve], *, log_x: bool, data_min: float, title: str = "Latency per hop (ECDF)"
+) -> go.Figure:
+    """The ECDF figure of ``latency_ecdf`` from its curves (hop order), e.g. computed bucket by bucket."""
+    if not curves:
+        return no_data(title, "no latency values")
+    fig = new_figure(title, height=440)
+    skew_notes = []
+    for index, curve in enumerate(curves):
+        hop, n, negative = curve.hop, curve.n, curve.negative
+        fig.add_trace(
+            go.Scatter(
+                name=(
+                    f"{hop_label(hop)} (n={n:,}, p50 {number(curve.p50, 's', 3)}, "
+                    f"p95 {number(curve.p95, 's', 3)})"
+                ),
+                x=curve.x,
+                y=curve.y,
                 mode="lines",
                 line={
                     "shape": "hv",
@@ -155,12 +207,10 @@ def latency_ecdf(
             )
         )
         if negative:
-            lowest = number(values[0], "s", 3)
+            lowest = number(curve.minimum, "s", 3)
             skew_notes.append(f"{hop_label(hop)}: {negative:,} negative ({negative / n:.1%}, min {lowest})")
     if not log_x and skew_notes:
-        fig.add_vrect(
-            x0=frame["latency_s"].min(), x1=0, fillcolor=BAD_COLOUR, opacity=0.08, line_width=0, layer="below"
-        )
+        fig.add_vrect(x0=data_min, x1=0, fillcolor=BAD_COLOUR, opacity=0.08, line_width=0, layer="below")
         fig.add_vline(x=0, line={"color": BAD_COLOUR, "width": 1, "dash": "dash"})
     fig.update_xaxes(
         title_text="latency (s)" + (", log scale" if log_x else ""), type="log" if log_x else "linear"
@@ -172,7 +222,7 @@ def latency_ecdf(
         note(fig, f"clock skew (kept, {where}): " + "; ".join(skew_notes))
     else:
         note(fig, "no negative latencies (no clock skew seen)")
-    _legend_below(fig, len(order))
+    _legend_below(fig, len(curves))
     return fig
 
 
@@ -229,6 +279,17 @@ def latency_heatmap(
     cells = frame.group_by(row, "_hod").agg(
         pl.col("latency_s").quantile(quantile, "linear").alias("q"), pl.len().alias("n")
     )
+    return latency_heatmap_of(cells.rename({row: "row"}), by=by, pct=pct, title=title)
+
+
+def latency_heatmap_of(
+    cells: pl.DataFrame, *, by: Literal["day", "charger_id"], pct: str, title: str
+) -> go.Figure:
+    """The heatmap of ``latency_heatmap`` from its cells: ``row`` (day or charger), ``_hod`` (hour of
+    day), ``q`` (the percentile) and ``n`` (messages), e.g. computed bucket by bucket."""
+    row = "row"
+    if cells.height == 0:
+        return no_data(title, "no latency data")
     cells = cells.with_columns(plotly_labels(cells[row]).alias(row))
     rows = sorted(cells[row].unique().to_list())
     lookup = {(r, h): (q, n) for r, h, q, n in cells.select(row, "_hod", "q", "n").iter_rows()}

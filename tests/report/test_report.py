@@ -154,8 +154,8 @@ def test_cli_unwritable_output_is_exit_1(
 
 
 def test_sessions_table_is_capped_but_says_how_many(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from evkit.report import builder
+    from evkit.report import sections
 
-    monkeypatch.setattr(builder, "SESSION_ROWS", 1)
+    monkeypatch.setattr(sections, "SESSION_ROWS", 1)
     text = build_report(scenario(), tmp_path / "r.html", progress=False).read_text(encoding="utf-8")
     assert "newest 1 of 2 sessions" in text

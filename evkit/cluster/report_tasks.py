@@ -1,0 +1,201 @@
+"""``evkit report --dask``: the report's analyses in the cluster's tasks, one per charger group.
+
+Each task reads its group's rows once (``evkit.report.partial.read_bucket``) and runs every analysis
+of the report on them; it returns small results (per-charger tables, latency histograms). The
+client combines them (``evkit.report.partial.combine``) and, when some latency percentile falls in a
+millisecond of differing values, asks the groups again for just those values. Nothing per message
+reaches the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from evkit.cluster.plan import ChargerGroup
+from evkit.cluster.tasks import Parts, group_rows
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from evkit.analysis.tariff import Tariff
+    from evkit.report import latency_data, partial
+
+
+def _rows(
+    parts: Parts, group: ChargerGroup | None, start: datetime | None, end: datetime | None
+) -> pl.LazyFrame:
+    from evkit.analysis._prep import narrowed
+    from evkit.cluster.tasks import _scan
+
+    lf = _scan(parts) if group is None else group_rows(parts, group)
+    return narrowed(lf, None, start, end)
+
+
+def recorded_tariff_task(parts: Parts, start: datetime | None, end: datetime | None) -> Tariff | None:
+    """evcc's tariff in the recording (reads only evcc's site rows)."""
+    from evkit.analysis.evcc_tariff import recorded_tariff
+
+    return recorded_tariff(_rows(parts, None, start, end))
+
+
+def report_group_task(
+    parts: Parts,
+    group: ChargerGroup,
+    *,
+    zone: str,
+    tariff: Tariff | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> partial.Partial:
+    """Every analysis of the report on one group's rows (read once)."""
+    from evkit.report import partial
+
+    return partial.analyse(partial.read_bucket(_rows(parts, group, start, end)), zone=zone, tariff=tariff)
+
+
+def latency_pass2_task(
+    parts: Parts,
+    group: ChargerGroup,
+    *,
+    plan: latency_data.Plan,
+    start: datetime | None,
+    end: datetime | None,
+) -> list[pl.DataFrame]:
+    """The group's latencies in the bins the exact percentiles need (few)."""
+    from evkit.report import partial
+
+    return partial.latency_pass2(_rows(parts, group, start, end), plan)
+
+
+def power_rows_task(parts: Parts, charger: str, start: datetime | None, end: datetime | None) -> pl.DataFrame:
+    """The rows the power curve of one charger draws."""
+    from evkit.report import partial
+
+    group = ChargerGroup((charger,))
+    return partial.power_rows(_rows(parts, group, start, end), charger)
+
+
+def charger_rows_task(parts: Parts, files: list[str]) -> pl.DataFrame:
+    """Rows per charger id (null: rows without one) in ``files`` (reads that column only)."""
+    from evkit.cluster.tasks import _scan
+
+    return _scan((files, parts[1])).group_by("charger_id").agg(pl.len().cast(pl.Int64).alias("n")).collect()
+
+
+def plan_by_rows(counts: pl.DataFrame, rows_per_group: int, min_groups: int) -> list[ChargerGroup]:
+    """Contiguous charger groups of about ``rows_per_group`` rows (fewer if that makes less than
+    ``min_groups``: every worker gets work), and the rows without a charger as a group of their own.
+    A group's memory follows its rows, so a task's peak is bounded whatever the fleet's size."""
+    known = counts.drop_nulls("charger_id").sort("charger_id")
+    total = int(known["n"].sum()) if known.height else 0
+    target = max(1, min(rows_per_group, -(-total // max(1, min_groups))))
+    groups: list[ChargerGroup] = []
+    current: list[str] = []
+    held = 0
+    for charger, n in known.select("charger_id", "n").iter_rows():
+        current.append(charger)
+        held += n
+        if held >= target:
+            groups.append(ChargerGroup(tuple(current)))
+            current, held = [], 0
+    if current:
+        groups.append(ChargerGroup(tuple(current)))
+    if counts.filter(pl.col("charger_id").is_null()).height:
+        groups.append(ChargerGroup(None))
+    return groups
+
+
+def _groups(
+    client: Client,
+    source: Path | str,
+    skip_damaged: bool | None,
+    chargers: Sequence[str] | None,
+    rows_per_group: int,
+) -> tuple[Any, list[ChargerGroup]]:
+    """(future of the checked part list, groups of about ``rows_per_group`` rows)."""
+    from evkit.cluster import PARTS_PER_LISTING, TASKS_PER_THREAD, _gather, _source, _threads
+    from evkit.cluster.plan import chunks
+    from evkit.cluster.tasks import list_parts
+    from evkit.errors import DatasetError
+    from evkit.store.reader import skips_damaged
+
+    parts = client.submit(
+        list_parts, _source(source), skips_damaged() if skip_damaged is None else skip_damaged, pure=False
+    )
+    files, schema = parts.result()
+    if "charger_id" not in schema:
+        raise DatasetError(f"{source} lacks required column(s): charger_id")
+    listed = chunks(files, PARTS_PER_LISTING)
+    frames = _gather(client, client.map(charger_rows_task, [parts] * len(listed), listed))
+    counts = pl.concat(frames).group_by("charger_id").agg(pl.col("n").sum())
+    if chargers is not None:
+        counts = counts.filter(pl.col("charger_id").is_in(list(chargers)))
+    return parts, plan_by_rows(counts, rows_per_group, _threads(client) * TASKS_PER_THREAD)
+
+
+def report_on_cluster(
+    client: Client,
+    source: Path | str,
+    *,
+    zone: str,
+    tariff: Tariff | None,
+    chargers: Sequence[str] | None,
+    start: datetime | None,
+    end: datetime | None,
+    skip_damaged: bool | None = None,
+    rows_per_group: int = 3_000_000,
+) -> tuple[partial.Combined, latency_data.LatencyResult, Callable[[str], pl.DataFrame], Tariff | None]:
+    """(combined results, latency numbers, the power-curve rows of a charger, the tariff used).
+
+    Groups hold about ``rows_per_group`` rows (``plan_by_rows``): a worker's memory is bounded."""
+    from evkit.cluster import _gather
+    from evkit.errors import DatasetError
+    from evkit.report import latency_data, partial
+
+    parts, groups = _groups(client, source, skip_damaged, chargers, rows_per_group)
+    if not groups:
+        raise DatasetError(f"{source} has no rows: nothing to report")
+    if tariff is None:
+        tariff = client.submit(recorded_tariff_task, parts, start, end, pure=False).result()
+    futures = client.map(
+        report_group_task,
+        [parts] * len(groups),
+        groups,
+        zone=zone,
+        tariff=tariff,
+        start=start,
+        end=end,
+        pure=False,
+    )
+    results: list[partial.Partial] = _gather(client, futures)
+    plan = latency_data.plan([r.latency for r in results])
+    found: list[list[pl.DataFrame]] = []
+    if plan.needs_pass2:
+        plan_future = client.scatter(plan, broadcast=True)  # type: ignore[no-untyped-call]
+        found = _gather(
+            client,
+            client.map(
+                latency_pass2_task,
+                [parts] * len(groups),
+                groups,
+                plan=plan_future,
+                start=start,
+                end=end,
+                pure=False,
+            ),
+        )
+
+    def power_rows(charger: str) -> pl.DataFrame:
+        future = client.submit(power_rows_task, parts, charger, start, end, pure=False)
+        rows: pl.DataFrame = future.result()
+        return rows
+
+    return partial.combine(results), latency_data.finish(plan, found), power_rows, tariff
+
+
+__all__ = ["latency_pass2_task", "plan_by_rows", "report_group_task", "report_on_cluster"]

@@ -1,0 +1,240 @@
+"""``report_data``: every number and figure input of the report, computed charger bucket by charger
+bucket (locally, one after another) or charger group by charger group (Dask tasks on a cluster).
+
+Memory is bounded by design: a bucket holds about ``ROWS_PER_BUCKET`` rows, read once, every analysis
+run on it (``evkit.report.partial``), and only small per-charger results and histograms are kept; the
+latency percentiles are exact in a second, narrow pass (``evkit.report.latency_data``). A cluster runs
+the same functions in its tasks (``evkit.cluster.report_tasks``); the client only combines.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from evkit.analysis import buckets
+from evkit.analysis._prep import narrowed
+from evkit.errors import ConfigError, DatasetError
+from evkit.report import latency_data, partial
+from evkit.store.manifest import read_manifest
+from evkit.store.objstore import is_s3
+from evkit.store.reader import scan
+from evkit.store.schema import missing_required
+from evkit.store.writer import store_root
+
+if TYPE_CHECKING:
+    from evkit.analysis.tariff import Tariff
+
+Source = Path | str | pl.LazyFrame | pl.DataFrame
+#: Rows read and analysed at once (see benchmarks/RESULTS.md: the whole process stays well under
+#: 2 GiB at 6M and 60M rows; buckets of 4M rows reached 1.73 GB).
+ROWS_PER_BUCKET = 3_000_000
+
+
+@dataclass
+class ReportData:
+    """What ``build_report`` renders: frames and numbers, no HTML."""
+
+    name: str
+    manifest: dict[str, Any]
+    zone: str
+    overview: dict[str, Any]
+    sessions: pl.DataFrame
+    per_day: pl.DataFrame
+    hourly: pl.DataFrame | None
+    tariff: Tariff | None
+    latency: latency_data.LatencyResult
+    summary: pl.DataFrame
+    gaps: pl.DataFrame
+    connected: pl.DataFrame
+    liveness: pl.DataFrame
+    readings: pl.DataFrame
+    readings_chargers: int
+    #: (charger, rows) of the session drawn as a power curve (the one with the most energy), or None
+    power: tuple[dict[str, Any], pl.DataFrame] | None
+
+
+def load(source: Source) -> tuple[pl.LazyFrame, str, dict[str, Any]]:
+    """(frame, how to name it, manifest) of a dataset path or an in-memory frame."""
+    if isinstance(source, pl.DataFrame | pl.LazyFrame):
+        lf = source.lazy()
+        if missing := missing_required(lf.collect_schema().names()):
+            raise DatasetError(f"the data lacks required column(s): {', '.join(missing)}")
+        return lf, "(in-memory frame)", {}
+    path = store_root(source)  # s3://bucket/prefix stays a URL
+    # Not deduplicated here: every analysis collapses redeliveries itself (so the quality section can
+    # count them).
+    lf = scan(path, dedupe=False)
+    is_dataset = (is_s3(path) and not str(path).endswith(".parquet")) or Path(path).is_dir()
+    manifest = read_manifest(path) if is_dataset else {}
+    return lf, str(path), manifest
+
+
+def session_to_plot(sessions: pl.DataFrame) -> dict[str, Any] | None:
+    """The Easee session with the most energy (drawn as a power curve), or None."""
+    easee = sessions.filter(pl.col("started_at").is_not_null())
+    if "source" in easee.columns:
+        easee = easee.filter(pl.col("source").is_null() | (pl.col("source") == "easee"))
+    if easee.height == 0:
+        return None
+    return easee.sort(pl.col("energy_kwh").fill_null(-1.0), descending=True).row(0, named=True)
+
+
+def bucket_filters(lf: pl.LazyFrame, rows_per_bucket: int) -> list[pl.Expr | None]:
+    """The buckets' row filters: None (one bucket, the whole data), or charger ranges plus the rows
+    without a charger when there are any."""
+    ranges = buckets.charger_ranges(lf, rows_per_bucket)
+    if not ranges:
+        return [None]
+    filters: list[pl.Expr | None] = [
+        pl.col("charger_id").is_between(pl.lit(lo), pl.lit(hi)) for lo, hi in ranges
+    ]
+    if lf.select(pl.col("charger_id").null_count()).collect().item():
+        filters.append(pl.col("charger_id").is_null())
+    return filters
+
+
+#: From this many buckets on, the data is first split into one temporary file per bucket (one read
+#: of the dataset) instead of each bucket filtering the whole dataset (a store in arrival order has
+#: every charger in every part, so each such filter reads it all).
+SPILL_AT = 3
+
+
+def _spill(lf: pl.LazyFrame, filters: list[pl.Expr | None], tmp: Path) -> list[pl.LazyFrame]:
+    """``lf`` written once to a file per bucket (``filters``' order kept), and a scan of each."""
+    bucket = pl.lit(None, dtype=pl.Int64)
+    for index, where in reversed(list(enumerate(filters))):
+        bucket = (
+            pl.when(where).then(pl.lit(index, dtype=pl.Int64)).otherwise(bucket)
+            if where is not None
+            else bucket
+        )
+    (
+        lf.select(partial.bucket_columns(lf))
+        .with_columns(bucket.alias("__bucket"))
+        .drop_nulls("__bucket")
+        .sink_parquet(pl.PartitionBy(tmp, key="__bucket", include_key=False), mkdir=True, compression="lz4")
+    )
+    scans = []
+    for index in range(len(filters)):
+        folder = tmp / f"__bucket={index}"
+        scans.append(pl.scan_parquet(folder / "*.parquet") if folder.exists() else lf.filter(pl.lit(False)))
+    return scans
+
+
+def _local(
+    lf: pl.LazyFrame,
+    zone: str,
+    tariff: Tariff | None,
+    rows_per_bucket: int,
+    tick: Callable[[], None],
+) -> tuple[partial.Combined, latency_data.LatencyResult]:
+    filters = bucket_filters(lf, rows_per_bucket)
+    if len(filters) < SPILL_AT:
+        return _run([lf if where is None else lf.filter(where) for where in filters], zone, tariff, tick)
+    with tempfile.TemporaryDirectory(prefix="evkit-report-") as tmp:
+        return _run(_spill(lf, filters, Path(tmp)), zone, tariff, tick)
+
+
+def _run(
+    sources: list[pl.LazyFrame], zone: str, tariff: Tariff | None, tick: Callable[[], None]
+) -> tuple[partial.Combined, latency_data.LatencyResult]:
+    """Every bucket of ``sources`` read and analysed, one after another; then latency's pass 2."""
+    single = len(sources) == 1
+    parts = []
+    for rows in sources:
+        parts.append(
+            partial.analyse(partial.read_bucket(rows), zone=zone, tariff=tariff, keep_latency=single)
+        )
+        tick()
+    plan = latency_data.plan([p.latency for p in parts])
+    found = []
+    if plan.needs_pass2:
+        for rows, part in zip(sources, parts, strict=True):
+            kept = part.latency_values
+            found.append(partial.latency_pass2(kept.lazy() if kept is not None else rows, plan))
+    return partial.combine(parts), latency_data.finish(plan, found)
+
+
+def _recorded_tariff(lf: pl.LazyFrame) -> Tariff | None:
+    from evkit.analysis.evcc_tariff import recorded_tariff
+
+    return recorded_tariff(lf)
+
+
+def report_data(
+    source: Source,
+    *,
+    tariff: Tariff | None = None,
+    zone: str = "UTC",
+    client: Any = None,
+    chargers: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    rows_per_bucket: int = ROWS_PER_BUCKET,
+    tick: Callable[[], None] = lambda: None,
+) -> ReportData:
+    """Every analysis of the report (see ``build_report``), in bounded memory (module docstring).
+
+    With ``client`` (a ``distributed.Client``; ``source`` a path every worker sees, or ``s3://``) every
+    analysis runs in the cluster's tasks, one per charger group; the client combines small results.
+    ``tick`` is called after each bucket (a progress bar)."""
+    if client is not None:
+        if isinstance(source, pl.DataFrame | pl.LazyFrame):
+            raise ConfigError("a report on a Dask cluster needs a dataset path or s3:// URL, not a frame")
+        from evkit.cluster.report_tasks import report_on_cluster
+
+        name = str(store_root(source))
+        is_dataset = (is_s3(name) and not name.endswith(".parquet")) or Path(name).is_dir()
+        manifest = read_manifest(name) if is_dataset else {}
+        combined, result, power_rows, tariff = report_on_cluster(
+            client,
+            source,
+            zone=zone,
+            tariff=tariff,
+            chargers=chargers,
+            start=start,
+            end=end,
+            rows_per_group=rows_per_bucket,
+        )
+        if combined.overview["rows"] == 0:
+            raise DatasetError(f"{name} has no rows: nothing to report")
+    else:
+        lf, name, manifest = load(source)
+        lf = narrowed(lf, chargers, start, end)
+        if lf.select(pl.len()).collect().item() == 0:
+            raise DatasetError(f"{name} has no rows: nothing to report")
+        tariff = tariff if tariff is not None else _recorded_tariff(lf)
+        combined, result = _local(lf, zone, tariff, rows_per_bucket, tick)
+
+        def power_rows(charger: str) -> pl.DataFrame:
+            return partial.power_rows(lf, charger)
+
+    chosen = session_to_plot(combined.sessions)
+    return ReportData(
+        name=name,
+        manifest=manifest,
+        zone=zone,
+        overview=combined.overview,
+        sessions=combined.sessions,
+        per_day=combined.per_day,
+        hourly=combined.hourly,
+        tariff=tariff,
+        latency=result,
+        summary=combined.summary,
+        gaps=combined.gaps,
+        connected=combined.connected,
+        liveness=combined.liveness,
+        readings=combined.readings,
+        readings_chargers=combined.readings_chargers,
+        power=(chosen, power_rows(chosen["charger_id"])) if chosen is not None else None,
+    )
+
+
+__all__ = ["ROWS_PER_BUCKET", "ReportData", "load", "report_data", "session_to_plot"]

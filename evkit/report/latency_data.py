@@ -1,0 +1,209 @@
+"""The report's latency numbers from charger buckets: the statistics table, the ECDF's curves and the
+heatmap's cells, exact, in two passes over the buckets (``evkit.analysis.ranks``).
+
+Pass 1 (``pass1``, per bucket): histograms per hop, per positive value (the ECDF's log-axis test) and
+per (UTC day, hour) of ``end_to_end`` (the heatmap), plus per-hop sums. ``plan`` merges them and finds
+the ranks every number needs; pass 2 (``pass2``, per bucket) returns only the values of the crowded
+bins those ranks fall in; ``finish`` gives what ``latency_stats``, ``latency_ecdf`` and
+``latency_heatmap`` would give on the whole data (``tests/report/test_report_data.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from evkit.analysis import ranks
+from evkit.analysis.latency import PERCENTILES, latency
+from evkit.analysis.schema import ALL_HOPS
+from evkit.figures.latency import ECDF_POINTS, EcdfCurve, _hop_order, ecdf_ranks, log_axis
+
+_HOP = ["hop"]
+_HEAT = ["_day", "_hod"]
+_POSITIVE = "\x00positive"  # a hop name no data has: the positive values of every hop
+#: The heatmap's hop and percentile (as ``evkit.figures.latency.latency_heatmap``'s defaults).
+HEAT_HOP = "end_to_end"
+HEAT_Q = 0.95
+
+
+def values(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Per message and hop: ``hop``, ``__us`` (the latency in whole microseconds, as the timestamps
+    have it: exact) and ``hour``, the only columns the report needs."""
+    us = (pl.col("latency_s") * 1e6).round().cast(pl.Int64).alias("__us")
+    return latency(lf).select(pl.col("hop").cast(pl.String), us, "hour")
+
+
+def _positive(frame: pl.LazyFrame) -> pl.LazyFrame:
+    return frame.filter(pl.col("__us") > 0).with_columns(pl.lit(_POSITIVE).alias("hop"))
+
+
+def _heat(frame: pl.LazyFrame) -> pl.LazyFrame:
+    hour = pl.col("hour").dt.convert_time_zone("UTC")
+    return frame.filter((pl.col("hop") == HEAT_HOP) & pl.col("__us").is_not_null()).select(
+        hour.dt.date().alias("_day"), hour.dt.hour().alias("_hod"), "__us"
+    )
+
+
+def pass1(frame: pl.LazyFrame) -> list[pl.LazyFrame]:
+    """The bucket's histograms: per hop, and per heatmap cell."""
+    return [ranks.histogram(frame, _HOP), ranks.histogram(_heat(frame), _HEAT)]
+
+
+def _positive_hist(hops: pl.DataFrame) -> pl.DataFrame:
+    """The histogram of the positive values of every hop, from the hops' (bins above 0 hold them)."""
+    return (
+        hops.filter(pl.col("__bin") > 0)
+        .group_by("__bin")
+        .agg(pl.col("__count").sum(), pl.col("__lo").min(), pl.col("__hi").max(), pl.col("__sum").sum())
+        .with_columns(pl.lit(_POSITIVE).alias("hop"))
+        .select(hops.columns)
+    )
+
+
+@dataclass
+class Plan:
+    """Merged histograms, the ranks wanted and the bins pass 2 must read."""
+
+    hops: pl.DataFrame
+    sums: pl.DataFrame
+    n: pl.DataFrame
+    stat_ranks: pl.DataFrame
+    positive_ranks: pl.DataFrame
+    heat_ranks: pl.DataFrame
+    heat_n: pl.DataFrame
+    located_hops: pl.DataFrame
+    located_heat: pl.DataFrame
+    targets_hops: pl.DataFrame
+    targets_heat: pl.DataFrame
+
+    @property
+    def needs_pass2(self) -> bool:
+        return bool(self.targets_hops.height or self.targets_heat.height)
+
+
+def _ecdf_wanted(n: pl.DataFrame) -> pl.DataFrame:
+    frames = [
+        pl.DataFrame({"hop": hop, "__rank": ecdf_ranks(count, ECDF_POINTS)})
+        for hop, count in n.select("hop", "n").iter_rows()
+    ]
+    return pl.concat(frames) if frames else pl.DataFrame(schema={"hop": pl.String, "__rank": pl.Int64})
+
+
+def plan(parts: list[list[pl.DataFrame]]) -> Plan:
+    """Merge the buckets' ``pass1`` results and find the ranks to read."""
+    merged = ranks.merge([p[0] for p in parts], _HOP)
+    hops = ranks.merge([merged.drop("__before"), _positive_hist(merged.drop("__before"))], _HOP)
+    heat = ranks.merge([p[1] for p in parts], _HEAT)
+    sums = merged.group_by("hop").agg(
+        pl.col("__sum").sum(),
+        pl.col("__lo").min().alias("__min"),
+        pl.col("__hi").max().alias("__max"),
+        pl.col("__count").filter(pl.col("__bin") < 0).sum().alias("negative_n"),
+    )
+    n_all = ranks.counts(hops, _HOP)
+    n = n_all.filter(pl.col("hop") != _POSITIVE)
+    stat_ranks = ranks.percentile_ranks(n, _HOP, PERCENTILES)
+    positive_ranks = ranks.percentile_ranks(
+        n_all.filter(pl.col("hop") == _POSITIVE), _HOP, {"p1": 0.01, "p99": 0.99}
+    )
+    heat_n = ranks.counts(heat, _HEAT)
+    heat_ranks = ranks.percentile_ranks(heat_n, _HEAT, {"q": HEAT_Q})
+    wanted = pl.concat(
+        [ranks.wanted_of(stat_ranks, _HOP), ranks.wanted_of(positive_ranks, _HOP), _ecdf_wanted(n)]
+    ).unique()
+    located_hops = ranks.locate(hops, wanted, _HOP)
+    located_heat = ranks.locate(heat, ranks.wanted_of(heat_ranks, _HEAT), _HEAT)
+    return Plan(
+        hops=hops,
+        sums=sums,
+        n=n,
+        stat_ranks=stat_ranks,
+        positive_ranks=positive_ranks,
+        heat_ranks=heat_ranks,
+        heat_n=heat_n,
+        located_hops=located_hops,
+        located_heat=located_heat,
+        targets_hops=ranks.targets(located_hops, _HOP),
+        targets_heat=ranks.targets(located_heat, _HEAT),
+    )
+
+
+def pass2(frame: pl.LazyFrame, plan: Plan) -> list[pl.LazyFrame]:
+    """The bucket's values in the bins ``plan`` must read (hops with positives, heatmap cells)."""
+    hops = pl.concat([frame, _positive(frame)])
+    return [
+        ranks.values_in(hops, plan.targets_hops, _HOP),
+        ranks.values_in(_heat(frame), plan.targets_heat, _HEAT),
+    ]
+
+
+@dataclass
+class LatencyResult:
+    """What the latency section draws: ``latency_stats``' table, the ECDF and the heatmap's cells."""
+
+    stats: pl.DataFrame
+    curves: list[EcdfCurve]
+    log_x: bool
+    data_min: float | None
+    heat_cells: pl.DataFrame
+
+
+def finish(plan: Plan, found: list[list[pl.DataFrame]]) -> LatencyResult:
+    """The numbers, from ``plan`` and every bucket's ``pass2`` (an empty list without pass 2)."""
+    picked = ranks.pick(plan.located_hops, [f[0] for f in found], _HOP)
+    heat_picked = ranks.pick(plan.located_heat, [f[1] for f in found], _HEAT)
+    order = pl.col("hop").replace_strict({h: i for i, h in enumerate(ALL_HOPS)}, default=len(ALL_HOPS))
+    stats = (
+        plan.n.join(plan.sums, on="hop", how="left")
+        .join(ranks.percentiles(plan.stat_ranks, picked, _HOP), on="hop", how="left")
+        .with_columns(
+            *[(pl.col(p) / 1e6).alias(p) for p in PERCENTILES],
+            (pl.col("__min") / 1e6).alias("min_s"),
+            (pl.col("__max") / 1e6).alias("max_s"),
+            (pl.col("__sum") / pl.col("n") / 1e6).alias("mean_s"),
+            pl.col("n").cast(pl.Int64),
+        )
+        .sort([order], nulls_last=True)
+        .select("hop", "n", *PERCENTILES, "max_s", "min_s", "mean_s", "negative_n")
+    )
+    positive = ranks.percentiles(plan.positive_ranks, picked, _HOP)
+    low = positive["p1"][0] if positive.height else None
+    high = positive["p99"][0] if positive.height else None
+    at = {(h, r): v for h, r, v in picked.select("hop", "__rank", "__value").iter_rows()}
+    curves = []
+    by_hop = {row["hop"]: row for row in stats.iter_rows(named=True)}
+    for hop in _hop_order(list(by_hop)):
+        row = by_hop[hop]
+        count = int(row["n"])
+        wanted = ecdf_ranks(count, ECDF_POINTS)
+        curves.append(
+            EcdfCurve(
+                hop=hop,
+                n=count,
+                x=[at[(hop, r)] / 1e6 for r in wanted.to_list()],
+                y=((wanted + 1) / count).to_list(),
+                p50=row["p50_s"],
+                p95=row["p95_s"],
+                negative=int(row["negative_n"]),
+                minimum=row["min_s"],
+            )
+        )
+    cells = (
+        ranks.percentiles(plan.heat_ranks, heat_picked, _HEAT)
+        .join(plan.heat_n, on=_HEAT)
+        .select(pl.col("_day").alias("row"), "_hod", (pl.col("q") / 1e6).alias("q"), "n")
+        if plan.heat_ranks.height
+        else pl.DataFrame(schema={"row": pl.Date, "_hod": pl.Int8, "q": pl.Float64, "n": pl.Int64})
+    )
+    data_min = stats["min_s"].min() if stats.height else None
+    return LatencyResult(
+        stats=stats,
+        curves=curves,
+        log_x=log_axis(low, high),
+        data_min=data_min,  # type: ignore[arg-type]
+        heat_cells=cells,
+    )
+
+
+__all__ = ["HEAT_HOP", "HEAT_Q", "LatencyResult", "Plan", "finish", "pass1", "pass2", "plan", "values"]

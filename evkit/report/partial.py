@@ -1,0 +1,269 @@
+"""Every analysis of the report on one charger bucket, and the buckets' results combined exactly.
+
+A bucket is the rows of a contiguous range of chargers (``evkit.analysis.buckets``), or a Dask task's
+charger group (``evkit.cluster``), or the rows without a charger. ``read_bucket`` reads its rows ONCE
+(the columns the analyses use; a raw body only where it failed to decode) and ``analyse`` runs every
+analysis on that frame in one ``pl.collect_all`` (common subplans shared). Everything the report
+shows of a bucket is per charger, except:
+
+- the overview (sums, minima, maxima: combined by the same),
+- telemetry gaps: a charger silent before the data ends has an ``ongoing`` gap up to the newest
+  observation of ANY charger; buckets give their inner gaps and spans, ``combine`` adds the tails,
+- the connectivity figure's chargers (the most troubled of the fleet: each bucket keeps the readings
+  of its own most troubled, a superset of the fleet's),
+- latency percentiles (``evkit.report.latency_data``: histograms, then a second pass).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from evkit import analysis
+from evkit.analysis._prep import seconds
+from evkit.analysis._timeline import DEFAULT_GAP, gaps, spans
+from evkit.analysis.home import evcc_liveness_summary
+from evkit.analysis.quality import first_of
+from evkit.figures import _ids
+from evkit.figures import connectivity as conn_fig
+from evkit.report import latency_data
+
+if TYPE_CHECKING:
+    from evkit.analysis.tariff import Tariff
+
+#: Columns no analysis of the report reads (a raw body is kept only on rows that failed to decode).
+_UNUSED = {"capture_id"}
+#: Observation ids the session power curve draws (and the op mode before it).
+POWER_IDS = [_ids.OP_MODE, _ids.TOTAL_POWER, *_ids.PHASE_CURRENTS]
+
+
+def bucket_columns(lf: pl.LazyFrame) -> list[pl.Expr]:
+    """The columns the report's analyses read (a raw body only on rows that failed to decode)."""
+    names = lf.collect_schema().names()
+    columns: list[pl.Expr] = []
+    for name in names:
+        if name in _UNUSED:
+            continue
+        if name == "raw" and "error" in names:
+            columns.append(pl.when(pl.col("error").is_not_null()).then(pl.col("raw")).alias("raw"))
+        else:
+            columns.append(pl.col(name))
+    return columns
+
+
+def read_bucket(lf: pl.LazyFrame) -> pl.DataFrame:
+    """The bucket's rows, in memory, with the columns the report's analyses read."""
+    return lf.select(bucket_columns(lf)).collect()
+
+
+@dataclass
+class Partial:
+    """One bucket's results (small: per charger, or histograms)."""
+
+    overview: dict[str, Any]
+    sessions: pl.DataFrame
+    per_day: pl.DataFrame
+    hourly: pl.DataFrame | None
+    summary: pl.DataFrame
+    inner_gaps: pl.DataFrame
+    spans: pl.DataFrame
+    connected: pl.DataFrame
+    liveness: pl.DataFrame
+    trouble: pl.DataFrame
+    readings: pl.DataFrame
+    latency: list[pl.DataFrame]
+    #: the bucket's latency values, kept only when the caller asks (one bucket: no second read)
+    latency_values: pl.DataFrame | None = field(default=None, repr=False)
+
+
+def _overview(lf: pl.LazyFrame) -> pl.LazyFrame:
+    return lf.select(
+        pl.len().alias("rows"),
+        pl.col("charger_id").drop_nulls().n_unique().alias("chargers"),
+        pl.col("received_at").min().alias("first_received"),
+        pl.col("received_at").max().alias("last_received"),
+        pl.col("observed_at").min().alias("first_observed"),
+        pl.col("observed_at").max().alias("last_observed"),
+        pl.col("error").is_not_null().sum().alias("errors"),
+    )
+
+
+def analyse(
+    frame: pl.DataFrame,
+    *,
+    zone: str,
+    tariff: Tariff | None,
+    gap: timedelta = timedelta(minutes=20),
+    keep_latency: bool = False,
+) -> Partial:
+    """Every analysis of the report on one bucket's rows (``read_bucket``)."""
+    lf = frame.lazy()
+    first = first_of(lf).collect()  # in memory: the quality checks' plan runs faster on it
+    queries = [
+        _overview(lf),
+        analysis.sessions(lf, gap=gap),
+        analysis.energy_per_day(lf, zone=zone),
+        analysis.quality_summary(lf, first=first.lazy()),
+        gaps(lf, DEFAULT_GAP).with_columns(pl.lit(False).alias("ongoing")),
+        spans(lf),
+        analysis.connectivity_summary(lf),
+        evcc_liveness_summary(lf),
+        latency_data.values(lf),
+    ]
+    if tariff is not None:
+        queries.append(
+            analysis.energy_per_hour(lf).group_by("hour").agg(pl.col("energy_kwh").sum()).sort("hour")
+        )
+    results = pl.collect_all(queries)
+    overview, sessions, per_day, summary, inner, spans_, connected, liveness, values = results[:9]
+    hourly = results[9] if tariff is not None else None
+    if tariff is not None:
+        from evkit.analysis.cost import session_costs
+
+        sessions = session_costs(sessions, tariff, lf).collect()
+    readings = conn_fig.readings(lf)
+    trouble = conn_fig.trouble_of(readings)
+    top = conn_fig.most_troubled(trouble, conn_fig.MAX_CHARGERS)
+    del first
+    latency = pl.collect_all(latency_data.pass1(values.lazy()))
+    return Partial(
+        overview=overview.row(0, named=True),
+        sessions=sessions,
+        per_day=per_day,
+        hourly=hourly,
+        summary=summary,
+        inner_gaps=inner,
+        spans=spans_,
+        connected=connected,
+        liveness=liveness,
+        trouble=trouble,
+        readings=readings.filter(pl.col("charger_id").is_in(top.implode())),
+        latency=latency,
+        latency_values=values if keep_latency else None,
+    )
+
+
+def latency_pass2(frame: pl.LazyFrame, plan: latency_data.Plan) -> list[pl.DataFrame]:
+    """Pass 2 of the latency numbers on one bucket's rows (a scan or ``Partial.latency_values``)."""
+    names = frame.collect_schema().names()
+    values = frame if {"hop", "__us", "hour"} <= set(names) else latency_data.values(frame)
+    return pl.collect_all(latency_data.pass2(values, plan))
+
+
+def power_rows(lf: pl.LazyFrame, charger: str) -> pl.DataFrame:
+    """The rows the session power curve of ``charger`` reads (power, currents, op mode)."""
+    return (
+        lf.filter((pl.col("charger_id") == charger) & pl.col("observation_id").is_in(POWER_IDS))
+        .select("charger_id", "observed_at", "observation_id", "value")
+        .collect()
+    )
+
+
+def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
+
+
+def _min(values: list[Any]) -> Any:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def _max(values: list[Any]) -> Any:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+@dataclass
+class Combined:
+    """The buckets combined: what the report shows (latency still to finish)."""
+
+    overview: dict[str, Any]
+    sessions: pl.DataFrame
+    per_day: pl.DataFrame
+    hourly: pl.DataFrame | None
+    summary: pl.DataFrame
+    gaps: pl.DataFrame
+    connected: pl.DataFrame
+    liveness: pl.DataFrame
+    readings: pl.DataFrame
+    readings_chargers: int
+
+
+def combine_overview(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "rows": sum(p["rows"] for p in parts),
+        "chargers": sum(p["chargers"] for p in parts),  # buckets hold disjoint chargers
+        "first_received": _min([p["first_received"] for p in parts]),
+        "last_received": _max([p["last_received"] for p in parts]),
+        "first_observed": _min([p["first_observed"] for p in parts]),
+        "last_observed": _max([p["last_observed"] for p in parts]),
+        "errors": sum(p["errors"] for p in parts),
+    }
+
+
+def telemetry_gaps(
+    inner: pl.DataFrame, spans_: pl.DataFrame, expected: timedelta = DEFAULT_GAP
+) -> pl.DataFrame:
+    """``evkit.analysis.telemetry_gaps`` from the buckets' inner gaps and spans (see the docstring)."""
+    data_end: datetime | None = spans_["last_seen"].max() if spans_.height else None  # type: ignore[assignment]
+    tail = (
+        spans_.with_columns(pl.lit(data_end, dtype=spans_.schema["last_seen"]).alias("data_end"))
+        .filter((pl.col("data_end") - pl.col("last_seen")) > expected)
+        .select(
+            "charger_id",
+            pl.col("last_seen").alias("gap_start"),
+            pl.col("data_end").alias("gap_end"),
+            seconds(pl.col("data_end") - pl.col("last_seen")).alias("gap_s"),
+            pl.lit(True).alias("ongoing"),
+        )
+    )
+    return pl.concat([inner, tail], how="vertical_relaxed").sort("charger_id", "gap_start")
+
+
+def _with_gaps(summary: pl.DataFrame, all_gaps: pl.DataFrame) -> pl.DataFrame:
+    """``summary`` with its gap columns from the fleet's gaps (a bucket alone misses ongoing tails)."""
+    columns = summary.columns
+    per = all_gaps.group_by("charger_id").agg(
+        pl.len().cast(pl.Int64).alias("gaps_n"),
+        pl.col("gap_s").sum().alias("gap_s_total"),
+        pl.col("gap_s").max().alias("longest_gap_s"),
+    )
+    fixed = summary.drop("gaps_n", "gap_s_total", "longest_gap_s").join(per, on="charger_id", how="left")
+    return fixed.with_columns(pl.col("gaps_n").fill_null(0), pl.col("gap_s_total").fill_null(0.0)).select(
+        columns
+    )
+
+
+def combine(parts: list[Partial]) -> Combined:
+    """The buckets' results as one (``Partial`` s of disjoint chargers)."""
+    spans_ = _concat([p.spans for p in parts])
+    all_gaps = telemetry_gaps(_concat([p.inner_gaps for p in parts]), spans_)
+    summary = _with_gaps(_concat([p.summary for p in parts]).sort("charger_id"), all_gaps)
+    trouble = _concat([p.trouble for p in parts])
+    top = conn_fig.most_troubled(trouble, conn_fig.MAX_CHARGERS)
+    hourly = None
+    if parts[0].hourly is not None:
+        hourly = (
+            _concat([p.hourly for p in parts if p.hourly is not None])
+            .group_by("hour")
+            .agg(pl.col("energy_kwh").sum())
+            .sort("hour")
+        )
+    return Combined(
+        overview=combine_overview([p.overview for p in parts]),
+        sessions=_concat([p.sessions for p in parts]).sort("charger_id", "started_at", maintain_order=True),
+        per_day=_concat([p.per_day for p in parts]).sort("charger_id", "day", maintain_order=True),
+        hourly=hourly,
+        summary=summary,
+        gaps=all_gaps,
+        connected=_concat([p.connected for p in parts]).sort("charger_id", maintain_order=True),
+        liveness=_concat([p.liveness for p in parts]),
+        readings=_concat([p.readings for p in parts]).filter(pl.col("charger_id").is_in(top.implode())),
+        readings_chargers=trouble.height,
+    )
+
+
+__all__ = ["Combined", "Partial", "analyse", "combine", "latency_pass2", "power_rows", "read_bucket"]

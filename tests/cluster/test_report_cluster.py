@@ -1,0 +1,118 @@
+"""``evkit report --dask``: every analysis in the cluster's tasks, the same numbers as a local run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from distributed import Client
+from hypothesis import given
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from evkit.report.data import ReportData, report_data
+from evkit.store import PartWriter
+from tests.report.test_report_data import jittered
+
+
+@pytest.fixture(scope="module")
+def fleet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("reportcluster") / "data"
+    frame = jittered(12)
+    writer = PartWriter(root, capture_id="fleet")
+    for start in range(0, frame.height, 4_000):
+        writer.write(frame.slice(start, 4_000))
+    writer.close()
+    return root
+
+
+def _assert_same(there: ReportData, here: ReportData) -> None:
+    assert there.overview == here.overview
+    for name in ("sessions", "per_day", "summary", "gaps", "connected", "liveness", "readings"):
+        assert_frame_equal(getattr(there, name), getattr(here, name), check_row_order=name != "readings")
+    assert there.readings_chargers == here.readings_chargers
+    assert_frame_equal(there.latency.stats, here.latency.stats, abs_tol=1e-9, rel_tol=1e-12)
+    assert [c.hop for c in there.latency.curves] == [c.hop for c in here.latency.curves]
+    for a, b in zip(there.latency.curves, here.latency.curves, strict=True):
+        assert (a.n, a.y, a.negative) == (b.n, b.y, b.negative)
+        assert a.x == pytest.approx(b.x, rel=1e-12)
+    assert there.latency.log_x == here.latency.log_x
+    assert_frame_equal(
+        there.latency.heat_cells.sort("row", "_hod"),
+        here.latency.heat_cells.sort("row", "_hod"),
+        rel_tol=1e-12,
+    )
+    assert there.power is not None and here.power is not None
+    assert [there.power[0][k] for k in ("charger_id", "started_at", "ended_at")] == [
+        here.power[0][k] for k in ("charger_id", "started_at", "ended_at")
+    ]
+    assert_frame_equal(
+        there.power[1].sort("observed_at", "observation_id", "value"),
+        here.power[1].sort("observed_at", "observation_id", "value"),
+    )
+
+
+@pytest.mark.parametrize("rows", [2_500, 4_000_000])
+def test_the_report_on_the_cluster_computes_what_a_local_run_does(
+    client: Client, fleet_dir: Path, rows: int
+) -> None:
+    """Groups of about ``rows`` rows (many small ones, or one per worker thread and a few)."""
+    here = report_data(fleet_dir, zone="Europe/Oslo", rows_per_bucket=2_500)
+    there = report_data(fleet_dir, zone="Europe/Oslo", client=client, rows_per_bucket=rows)
+    assert there.latency.stats["n"].sum() > 10_000
+    assert there.readings_chargers > 40  # the figure's chargers are picked across the groups
+    _assert_same(there, here)
+
+
+def test_a_narrowed_report_on_the_cluster(client: Client, fleet_dir: Path) -> None:
+    from datetime import UTC, datetime
+
+    chargers = ["EHAAAA01-0001", "EHBBBB02-0002", "EHCCCC03-0003"]
+    start = datetime(2026, 3, 2, 7, tzinfo=UTC)
+    here = report_data(fleet_dir, chargers=chargers, start=start)
+    there = report_data(fleet_dir, chargers=chargers, start=start, client=client)
+    assert set(here.sessions["charger_id"]) <= set(chargers)
+    assert here.overview["rows"] > 0
+    _assert_same(there, here)
+
+
+def test_the_client_gets_small_results(client: Client, fleet_dir: Path) -> None:
+    """What a group's task returns is per charger or per histogram bin, never per message."""
+    from evkit.cluster.report_tasks import _groups, report_group_task
+
+    parts, groups = _groups(client, fleet_dir, None, None, 10**9)
+    result = client.submit(
+        report_group_task, parts, groups[0], zone="UTC", tariff=None, start=None, end=None
+    ).result()
+    rows = result.overview["rows"]
+    assert rows > 1_000
+    assert result.latency_values is None
+    sizes = [f.height for f in result.latency] + [result.summary.height, result.inner_gaps.height]
+    assert max(sizes) < rows / 2  # histograms: a few thousand bins per hop at most
+    assert isinstance(result.readings, pl.DataFrame)
+
+
+@given(
+    counts=st.lists(st.integers(min_value=1, max_value=5_000), min_size=0, max_size=60),
+    nulls=st.integers(min_value=0, max_value=3),
+    rows=st.integers(min_value=1, max_value=20_000),
+    least=st.integers(min_value=1, max_value=16),
+)
+def test_groups_by_rows_cover_every_charger_once_and_stay_small(
+    counts: list[int], nulls: int, rows: int, least: int
+) -> None:
+    from evkit.cluster.report_tasks import plan_by_rows
+
+    ids = [f"EH{i:04d}" for i in range(len(counts))]
+    frame = pl.DataFrame(
+        {"charger_id": [*ids, *([None] * min(nulls, 1))], "n": [*counts, *([nulls] * min(nulls, 1))]}
+    )
+    groups = plan_by_rows(frame.sample(fraction=1.0, shuffle=True, seed=1), rows, least)
+    named = [g.chargers for g in groups if g.chargers is not None]
+    assert [c for g in named for c in g] == ids  # contiguous, in order, each once
+    assert sum(g.chargers is None for g in groups) == (1 if nulls else 0)
+    per = dict(zip(ids, counts, strict=True))
+    biggest = max(counts, default=0)
+    for group in named:
+        assert sum(per[c] for c in group) < rows + biggest  # about ``rows``: one charger may tip it over

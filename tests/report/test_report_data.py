@@ -1,0 +1,212 @@
+"""The report's numbers computed in charger buckets equal the whole-data analyses and figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from evkit import analysis
+from evkit import figures as fig
+from evkit.analysis import buckets, ranks
+from evkit.easee import catalog
+from evkit.figures.latency import latency_ecdf_of
+from evkit.report import build_report
+from evkit.report.data import ReportData, report_data
+from evkit.report.sections import _heatmap
+from evkit.store import PartWriter, scan
+from tests.cluster.conftest import fleet_frame
+
+
+def jittered(copies: int) -> pl.DataFrame:
+    """The quirky fleet, with latencies spread over microseconds (many percentiles then fall inside
+    crowded milliseconds), some clock skew, connectivity readings (RSSI, cloud connection, boots) and
+    undecodable rows without a charger."""
+    frame = fleet_frame(copies)
+    rng = np.random.default_rng(7)
+    wide = rng.integers(-3_000, 900_000, frame.height)
+    narrow = rng.integers(0, 2_500, frame.height)  # a few crowded milliseconds per hour
+    jitter = pl.Series(np.where(rng.random(frame.height) < 0.5, wide, narrow)).cast(pl.Duration("us"))
+    frame = frame.with_columns((pl.col("received_at") + jitter).alias("received_at"))
+    sample = frame.filter(pl.col("charger_id").is_not_null()).sample(fraction=0.25, seed=3)
+    ids = [catalog.WIFI_RSSI, catalog.CELL_RSSI, catalog.CONNECTED_TO_CLOUD, catalog.REBOOT_REASON]
+    picked = pl.Series(rng.integers(0, len(ids), sample.height))
+    readings = sample.with_columns(
+        # one reading per charger and instant (a device sends no two RSSI values at once)
+        (pl.col("observed_at") + pl.duration(milliseconds=pl.int_range(pl.len()))).alias("observed_at"),
+        pl.Series([int(ids[i]) for i in picked], dtype=pl.Int32).alias("observation_id"),
+        pl.Series(rng.integers(-95, -40, sample.height), dtype=pl.Float64).alias("value"),
+    ).with_columns(
+        pl.when(pl.col("observation_id") == int(catalog.CONNECTED_TO_CLOUD))
+        .then((pl.col("value") > -80).cast(pl.Float64))
+        .otherwise(pl.col("value"))
+        .alias("value")
+    )
+    broken = frame.head(40).with_columns(
+        pl.lit(None, dtype=pl.String).alias("charger_id"),
+        pl.lit(None, dtype=pl.Int32).alias("observation_id"),
+        pl.lit("not JSON").alias("error"),
+    )
+    return pl.concat([frame, readings, broken], how="vertical").sort("received_at")
+
+
+@pytest.fixture(scope="module")
+def fleet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("reportdata") / "data"
+    frame = jittered(12)
+    writer = PartWriter(root, capture_id="fleet")
+    for start in range(0, frame.height, 5_000):
+        writer.write(frame.slice(start, 5_000))
+    writer.close()
+    return root
+
+
+def _sorted(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
+    return frame.sort(*keys, nulls_last=True, maintain_order=True)
+
+
+def _figure(figure: object) -> object:
+    """The figure's JSON, floats rounded to 12 significant digits: Polars computes a latency as
+    microseconds / 1e6 or times 1e-6 depending on the plan (0.8 or 0.7999999999999999), on the whole
+    data as well as in buckets."""
+
+    def rounded(value: object) -> object:
+        if isinstance(value, float):
+            return float(f"{value:.12g}")
+        if isinstance(value, dict):
+            return {k: rounded(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [rounded(v) for v in value]
+        if isinstance(value, np.ndarray):
+            return rounded(value.tolist())
+        return value
+
+    return rounded(figure.to_plotly_json())  # type: ignore[attr-defined]
+
+
+def assert_same_data(got: ReportData, lf: pl.LazyFrame) -> None:
+    """``got`` (bucketed) against the whole-data analyses of ``lf``."""
+    sessions = analysis.sessions(lf).collect()
+    assert_frame_equal(
+        _sorted(got.sessions, "charger_id", "started_at"), _sorted(sessions, "charger_id", "started_at")
+    )
+    per_day = analysis.energy_per_day(lf).collect()
+    assert_frame_equal(_sorted(got.per_day, "charger_id", "day"), _sorted(per_day, "charger_id", "day"))
+    assert_frame_equal(got.summary, analysis.quality_summary(lf).collect())
+    assert_frame_equal(got.gaps, analysis.telemetry_gaps(lf).collect())
+    assert_frame_equal(got.connected, analysis.connectivity_summary(lf).collect().sort("charger_id"))
+    expected_stats = analysis.latency_stats(lf).collect()
+    assert_frame_equal(got.latency.stats, expected_stats, check_dtypes=False, abs_tol=1e-9, rel_tol=1e-12)
+    long = analysis.latency(lf)
+    result = got.latency
+    assert result.data_min is not None
+    ecdf = latency_ecdf_of(result.curves, log_x=result.log_x, data_min=result.data_min)
+    assert _figure(ecdf) == _figure(fig.latency_ecdf(long))
+    assert _figure(_heatmap(result)) == _figure(fig.latency_heatmap(long))
+    connectivity = fig.connectivity_timeline(got.readings, chargers_in_data=got.readings_chargers)
+    assert _figure(connectivity) == _figure(fig.connectivity_timeline(lf))
+    overview = lf.select(
+        pl.len().alias("rows"), pl.col("charger_id").drop_nulls().n_unique().alias("chargers")
+    ).collect()
+    assert (got.overview["rows"], got.overview["chargers"]) == overview.row(0)
+
+
+@pytest.mark.parametrize("spill", [True, False])
+def test_buckets_give_the_whole_data_numbers(
+    fleet_dir: Path, spill: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Split into a temporary file per bucket first, or each bucket filtering the dataset."""
+    from evkit.report import data
+
+    monkeypatch.setattr(data, "SPILL_AT", 3 if spill else 10**6)
+    lf = scan(fleet_dir, dedupe=False)
+    got = report_data(fleet_dir, rows_per_bucket=3_000)
+    assert len(buckets.charger_ranges(lf, 3_000)) > 3  # it did split
+    assert got.latency.stats["n"].sum() > 10_000
+    assert_same_data(got, lf)
+
+
+def test_one_bucket_equals_many(fleet_dir: Path) -> None:
+    one = report_data(fleet_dir, rows_per_bucket=10**9)
+    many = report_data(fleet_dir, rows_per_bucket=2_000)
+    assert_frame_equal(one.sessions, many.sessions)
+    assert_frame_equal(one.summary, many.summary)
+    assert_frame_equal(one.latency.stats, many.latency.stats, abs_tol=1e-9, rel_tol=1e-12)
+    assert [c.hop for c in one.latency.curves] == [c.hop for c in many.latency.curves]
+    for a, b in zip(one.latency.curves, many.latency.curves, strict=True):
+        assert (a.n, a.y, a.negative) == (b.n, b.y, b.negative)
+        assert a.x == pytest.approx(b.x, rel=1e-12)
+    assert_frame_equal(
+        one.latency.heat_cells.sort("row", "_hod"), many.latency.heat_cells.sort("row", "_hod")
+    )
+
+
+def test_the_page_from_buckets_shows_the_same_tables(fleet_dir: Path, tmp_path: Path) -> None:
+    import re
+
+    def tables(path: Path) -> list[str]:
+        return re.findall(r"<table.*?</table>", path.read_text(encoding="utf-8"), flags=re.DOTALL)
+
+    one = build_report(fleet_dir, tmp_path / "one.html", progress=False, tz="UTC", rows_per_bucket=10**9)
+    many = build_report(fleet_dir, tmp_path / "many.html", progress=False, tz="UTC", rows_per_bucket=2_500)
+    assert tables(one) == tables(many)
+    assert len(tables(one)) >= 6
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.integers(min_value=-5_000, max_value=5_000),  # crowded bins
+            st.integers(min_value=-(10**12), max_value=10**12),  # anything, up to 11 days in microseconds
+            st.sampled_from([0, 800_000, 799_999, -1]),  # ties
+        ),
+        min_size=1,
+        max_size=300,
+    ),
+    parts=st.integers(min_value=1, max_value=5),
+    keys=st.integers(min_value=1, max_value=3),
+)
+def test_percentiles_from_parts_are_polars_quantiles(values: list[int], parts: int, keys: int) -> None:
+    frame = pl.DataFrame({"hop": [f"h{i % keys}" for i in range(len(values))], "__us": values})
+    pieces = [frame[i::parts] for i in range(parts)]
+    hist = ranks.merge([ranks.histogram(p.lazy(), ["hop"]).collect() for p in pieces], ["hop"])
+    assert hist.height <= len(values)
+    wanted = {"p1": 0.01, "p50": 0.5, "p95": 0.95, "p99": 0.99}
+    pr = ranks.percentile_ranks(ranks.counts(hist, ["hop"]), ["hop"], wanted)
+    located = ranks.locate(hist, ranks.wanted_of(pr, ["hop"]), ["hop"])
+    targets = ranks.targets(located, ["hop"])
+    found = [ranks.values_in(p.lazy(), targets, ["hop"]).collect() for p in pieces]
+    got = ranks.percentiles(pr, ranks.pick(located, found, ["hop"]), ["hop"]).sort("hop")
+    expected = (
+        frame.group_by("hop")
+        .agg(pl.col("__us").cast(pl.Float64).quantile(q, "linear").alias(name) for name, q in wanted.items())
+        .sort("hop")
+    )
+    assert_frame_equal(
+        got.select(expected.columns), expected, check_dtypes=False, abs_tol=1e-6, rel_tol=1e-12
+    )
+
+
+def test_bins_keep_order_and_stay_few() -> None:
+    """A bin's values lie between its neighbours'; every microsecond of ±1 s fits in a few thousand bins."""
+    values = pl.Series(
+        "v", [-(10**11), -86_400_000_000, -1_000_001, -1, 0, 1, 255, 256, 999_999, 10**6, 10**11]
+    )
+    bins = pl.select(ranks.bin_of(pl.lit(values))).to_series()
+    assert bins.is_sorted()
+    second = pl.int_range(-(10**6), 10**6, eager=True)  # every microsecond of ±1 s: 2M values
+    assert pl.select(ranks.bin_of(pl.lit(second))).to_series().n_unique() <= 2 * 21 * 256
+
+
+def test_report_data_is_public() -> None:
+    import evkit.report
+
+    assert evkit.report.__all__ == sorted(evkit.report.__all__)
+    assert evkit.report.report_data is report_data
+    assert evkit.report.ReportData is ReportData
