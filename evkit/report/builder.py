@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm.auto import tqdm
 
 from evkit import __version__
-from evkit.analysis.caveats import latency_caveat_from_stats
+from evkit.analysis.caveats import latency_caveat_from_stats, replayed_caveat
 from evkit.errors import StoreError
 from evkit.figures._format import timestamp
 from evkit.figures.style import charger_colours
@@ -61,7 +61,11 @@ def render(data: ReportData, title: str | None = None) -> str:
 
         parts.append(cost_section(sessions, data.hourly, tariff, zone))
     stats = data.latency.stats
-    caveat = latency_caveat(data.manifest) or latency_caveat_from_stats(stats)
+    caveat = (
+        latency_caveat(data.manifest)
+        or replayed_caveat(int(overview.get("replayed") or 0), int(overview["rows"]))
+        or latency_caveat_from_stats(stats)
+    )
     parts.append(sections._latency_section(data.latency, caveat))
     first, last = overview["first_observed"], overview["last_observed"]
     observed_span = (first, last) if first is not None and last is not None else None

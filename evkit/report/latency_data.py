@@ -154,9 +154,12 @@ def finish(plan: Plan, found: list[list[pl.DataFrame]]) -> LatencyResult:
     picked = ranks.pick(plan.located_hops, [f[0] for f in found], _HOP)
     heat_picked = ranks.pick(plan.located_heat, [f[1] for f in found], _HEAT)
     order = pl.col("hop").replace_strict({h: i for i, h in enumerate(ALL_HOPS)}, default=len(ALL_HOPS))
+    pct = ranks.percentiles(plan.stat_ranks, picked, _HOP)
+    # no latency at all (e.g. a recording without Easee timestamps): the pivot has no columns to name
+    pct = pct.with_columns([pl.lit(None, pl.Float64).alias(p) for p in PERCENTILES if p not in pct.columns])
     stats = (
         plan.n.join(plan.sums, on="hop", how="left")
-        .join(ranks.percentiles(plan.stat_ranks, picked, _HOP), on="hop", how="left")
+        .join(pct, on="hop", how="left")
         .with_columns(
             *[(pl.col(p) / 1e6).alias(p) for p in PERCENTILES],
             (pl.col("__min") / 1e6).alias("min_s"),

@@ -26,10 +26,11 @@ from evkit import analysis
 from evkit.analysis._prep import seconds
 from evkit.analysis._timeline import DEFAULT_GAP, gaps, spans
 from evkit.analysis.home import evcc_liveness_summary
-from evkit.analysis.quality import first_of
+from evkit.analysis.quality import first_of, quality_summary
 from evkit.figures import _ids
 from evkit.figures import connectivity as conn_fig
 from evkit.report import latency_data
+from evkit.store.schema import replayed_rows
 
 if TYPE_CHECKING:
     from evkit.analysis.tariff import Tariff
@@ -80,6 +81,7 @@ class Partial:
 
 
 def _overview(lf: pl.LazyFrame) -> pl.LazyFrame:
+    mark = replayed_rows(lf.collect_schema().names())
     return lf.select(
         pl.len().alias("rows"),
         pl.col("charger_id").drop_nulls().n_unique().alias("chargers"),
@@ -88,6 +90,7 @@ def _overview(lf: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("observed_at").min().alias("first_observed"),
         pl.col("observed_at").max().alias("last_observed"),
         pl.col("error").is_not_null().sum().alias("errors"),
+        (mark.sum() if mark is not None else pl.lit(0)).cast(pl.Int64).alias("replayed"),
     )
 
 
@@ -106,7 +109,7 @@ def analyse(
         _overview(lf),
         analysis.sessions(lf, gap=gap),
         analysis.energy_per_day(lf, zone=zone),
-        analysis.quality_summary(lf, first=first.lazy()),
+        quality_summary(lf, first=first.lazy()),
         gaps(lf, DEFAULT_GAP).with_columns(pl.lit(False).alias("ongoing")),
         spans(lf),
         analysis.connectivity_summary(lf),
@@ -201,6 +204,7 @@ def combine_overview(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "first_observed": _min([p["first_observed"] for p in parts]),
         "last_observed": _max([p["last_observed"] for p in parts]),
         "errors": sum(p["errors"] for p in parts),
+        "replayed": sum(p.get("replayed", 0) for p in parts),
     }
 
 

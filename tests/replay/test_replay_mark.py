@@ -18,6 +18,7 @@ from evkit.easee.encode import arrival_time_header, encode_observation
 from evkit.evcc.state import encode_state
 from evkit.explore.controller import ExploreController
 from evkit.replay import AmqpTarget, MqttTarget, Rewrite, outgoing, replay_dataset
+from evkit.report import build_report
 from evkit.sources.amqp import AmqpCapture, resolve_details
 from evkit.store import PartWriter
 from evkit.store.schema import REPLAY_MARK, REPLAYED_COLUMN, replayed_rows
@@ -82,7 +83,10 @@ def test_mqtt_replay_is_recorded_as_replayed(
     assert _replayed(tmp_path / "capture").sum() == 20
     caveat = ExploreController(tmp_path / "capture", zone="UTC").latency_caveat()
     assert caveat is not None and "20 of 21 rows were replayed" in caveat
-    assert replayed_caveat_of(evkit.scan(tmp_path / "capture")) == caveat  # what a report can say
+    assert replayed_caveat_of(evkit.scan(tmp_path / "capture")) == caveat
+    # ... and what the report says, computed bucket by bucket from the same mark
+    page = build_report(tmp_path / "capture", tmp_path / "report.html", progress=False, tz="UTC")
+    assert "20 of 21 rows were replayed" in page.read_text(encoding="utf-8")
 
 
 def test_mqtt_replay_without_mark_is_not_flagged(
@@ -109,6 +113,8 @@ def test_mqtt_replay_without_mark_is_not_flagged(
     assert not _replayed(tmp_path / "capture").any()
     assert ExploreController(tmp_path / "capture", zone="UTC").latency_caveat() is None
     assert replayed_caveat_of(evkit.scan(tmp_path / "capture")) is None
+    page = build_report(tmp_path / "capture", tmp_path / "report.html", progress=False, tz="UTC")
+    assert "were replayed" not in page.read_text(encoding="utf-8")
 
 
 def test_amqp_replay_is_recorded_as_replayed(amqp_url: str, unique_name: str, tmp_path: Path) -> None:
