@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 from evkit import _allocator
 
-_allocator.tune()  # the command line's allocator setting, before anything below loads Polars
+_allocator.tune()  # batch commands: huge pages for Polars, set before anything below loads it
 
 from evkit.errors import (  # noqa: E402
     AuthError,
