@@ -132,8 +132,18 @@ def library_sessions(root: Path) -> int:
     return sessions(scan(root)).collect().height
 
 
+#: ``--checkout NAME=PATH``: the CLI of another checkout, run as contender ``cli@NAME`` (PYTHONPATH=PATH).
+CHECKOUTS: dict[str, str] = {}
+
+
+def _env(kind: str) -> dict[str, str] | None:
+    if not kind.startswith("cli@"):
+        return None
+    return {**os.environ, "PYTHONPATH": CHECKOUTS[kind.removeprefix("cli@")]}
+
+
 def _cmd(kind: str, root: Path, out: Path) -> list[str]:
-    if kind == "cli":
+    if kind == "cli" or kind.startswith("cli@"):
         return [sys.executable, "-m", "evkit", "sessions", str(root), "--format", "json", "--out", str(out)]
     return [sys.executable, str(Path(__file__).resolve()), "--run", kind, "--dir", str(root)]
 
@@ -169,7 +179,7 @@ def bench(
     for r in range(repeat):
         for shape, root in roots.items():
             for kind in contenders:
-                res = run_process(_cmd(kind, root, out))
+                res = run_process(_cmd(kind, root, out), _env(kind))
                 results[shape][kind].append(res)
                 print(
                     f"  round {r + 1} {shape:7s} {kind:8s} {res['wall']:6.2f} s wall {res['cpu']:6.2f} s CPU "
@@ -192,14 +202,14 @@ def summarise(results: dict[str, dict[str, list[dict[str, float]]]], rows: dict[
                 f"  {kind:8s} {m['wall']:6.2f} s wall {m['cpu']:6.2f} s CPU {m['rss_mb']:7,.0f} MB  "
                 f"{rate:5.1f} M rows/s"
             )
-        if "cli" in med:
-            cli = med["cli"]["wall"]
+        for name in [k for k in med if k == "cli" or k.startswith("cli@")]:
+            cli = med[name]["wall"]
             for other in ("floor", "pandas", "duckdb"):
                 if other in med:
                     print(
-                        f"  cli / {other}: {cli / med[other]['wall']:.2f}x  "
-                        f"({other} / cli: {med[other]['wall'] / cli:.2f}x); CPU: cli / {other} "
-                        f"{med['cli']['cpu'] / med[other]['cpu']:.2f}x"
+                        f"  {name} / {other}: {cli / med[other]['wall']:.2f}x  "
+                        f"({other} / {name}: {med[other]['wall'] / cli:.2f}x); CPU: {name} / {other} "
+                        f"{med[name]['cpu'] / med[other]['cpu']:.2f}x"
                     )
 
 
@@ -211,8 +221,19 @@ def main() -> int:
     parser.add_argument("--shape", nargs="+", default=["arrival", "sorted"], choices=("arrival", "sorted"))
     parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--checkout",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also run the CLI of the checkout at PATH as contender cli@NAME (before/after in one run)",
+    )
     parser.add_argument("--run", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    for item in args.checkout:
+        name, _, path = item.partition("=")
+        CHECKOUTS[name] = str(Path(path).resolve())
+        args.contenders.append(f"cli@{name}")
     if args.run:
         func = {
             "library": library_sessions,

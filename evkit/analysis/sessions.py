@@ -54,6 +54,9 @@ _IDS = (
 )
 
 _KEY = ["charger_id", "seq"]
+#: A session's row number: one 32-bit key for the per-session windows, groups and joins of many rows
+#: (much cheaper than the pair of charger and sequence number).
+_SID = "__sid"
 
 
 def _op_modes(obs: pl.LazyFrame) -> pl.LazyFrame:
@@ -101,14 +104,14 @@ def _boundaries(op: pl.LazyFrame, last_seen: pl.LazyFrame) -> pl.LazyFrame:
     return sess.with_columns(
         pl.col("started_at").shift(-1).over("charger_id").alias("next_start"),
         pl.col("ended_at").shift(1).over("charger_id").alias("prev_end"),
-    )
+    ).with_row_index(_SID)
 
 
 def _assign(rows: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
     """Attach every row to the session of its charger that started last before it (``inside`` when
     the row is not after the session's end); rows before a charger's first session are dropped."""
     starts = sess.select(
-        *_KEY, "started_at", "ended_at", "first_charge_at", "started_mid_session", "last_seen"
+        _SID, "charger_id", "started_at", "ended_at", "first_charge_at", "started_mid_session", "last_seen"
     ).sort("started_at")
     joined = rows.sort("observed_at").join_asof(
         starts,
@@ -118,7 +121,7 @@ def _assign(rows: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
         strategy="backward",
         check_sortedness=False,
     )
-    return joined.filter(pl.col("seq").is_not_null()).with_columns(
+    return joined.filter(pl.col(_SID).is_not_null()).with_columns(
         (pl.col("ended_at").is_null() | (pl.col("observed_at") <= pl.col("ended_at"))).alias("inside")
     )
 
@@ -133,7 +136,7 @@ def _power_figures(obs: pl.LazyFrame, sess: pl.LazyFrame, holes: pl.LazyFrame) -
     power_rows = (
         _assign(power.select("charger_id", "observed_at", "value"), sess)
         .filter(pl.col("inside"))
-        .select(*_KEY, "observed_at", "value", "ended_at", "last_seen")
+        .select(_SID, "charger_id", "observed_at", "value", "ended_at", "last_seen")
     )
     # Power is held until its next reading (or the session's end); a hold spanning a hole in the data
     # (a silence of the whole charger) is not integrated: what happened in the hole is unknown.
@@ -150,12 +153,12 @@ def _power_figures(obs: pl.LazyFrame, sess: pl.LazyFrame, holes: pl.LazyFrame) -
     # shift over the session. Per-row figures first, then only plain sums and maxima per session: a
     # group-by evaluating shifts and filters group by group is several times slower.
     at = pl.col("observed_at")
-    until = at.shift(-1).over(_KEY).fill_null(pl.coalesce("ended_at", "last_seen"))
+    until = at.shift(-1).over(_SID).fill_null(pl.coalesce("ended_at", "last_seen"))
     in_hole = pl.col("gap_start").is_not_null() & (pl.col("gap_start") < until)
     kwh = pl.when(in_hole.not_()).then(pl.col("value") * seconds(until - at) / 3600.0)
     return (
         power_rows.with_columns(kwh.alias("__kwh"), in_hole.alias("__in_hole"))
-        .group_by(_KEY)
+        .group_by(_SID)
         .agg(
             pl.col("__kwh").sum().alias("energy_integral_kwh"),
             pl.col("value").max().alias("peak_power_kw"),
@@ -200,7 +203,7 @@ def _other_figures(obs: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
         (obs_id == _ids.SESSION_ENERGY).alias("__is_counter"),
         offline.alias("__offline"),
     )
-    return masked.group_by(_KEY).agg(
+    return masked.group_by(_SID).agg(
         pl.col("__counter").last(ignore_nulls=True).alias("counter_last"),
         pl.col("__is_counter").any().alias("has_counter"),
         pl.col("__meter").last(ignore_nulls=True).alias("meter_stop_kwh"),
@@ -215,7 +218,7 @@ def _other_figures(obs: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
 def _per_session(obs: pl.LazyFrame, sess: pl.LazyFrame, holes: pl.LazyFrame) -> pl.LazyFrame:
     """Power, counter, meter, phase, token and offline figures per session."""
     return _other_figures(obs, sess).join(
-        _power_figures(obs, sess, holes), on=_KEY, how="full", coalesce=True
+        _power_figures(obs, sess, holes), on=_SID, how="full", coalesce=True
     )
 
 
@@ -226,7 +229,9 @@ def _before(obs: pl.LazyFrame, sess: pl.LazyFrame, obs_id: int, at: pl.Expr, nam
         .select("charger_id", pl.col("observed_at").alias(f"{name}_at"), pl.col("value").alias(name))
         .sort(f"{name}_at")
     )
-    anchors = sess.select(*_KEY, at.alias("__at")).filter(pl.col("__at").is_not_null()).sort("__at")
+    anchors = (
+        sess.select(_SID, "charger_id", at.alias("__at")).filter(pl.col("__at").is_not_null()).sort("__at")
+    )
     return anchors.join_asof(
         readings,
         left_on="__at",
@@ -234,7 +239,7 @@ def _before(obs: pl.LazyFrame, sess: pl.LazyFrame, obs_id: int, at: pl.Expr, nam
         by="charger_id",
         strategy="backward",
         check_sortedness=False,
-    ).drop("__at")
+    ).drop("__at", "charger_id")
 
 
 def _close(a: pl.Expr, b: pl.Expr) -> pl.Expr:
@@ -371,21 +376,23 @@ def easee_sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFra
     meter_start = _before(obs, sess, _ids.LIFETIME_ENERGY, anchor, "meter_start_kwh")
     phases_before = _before(obs, sess, _ids.OUTPUT_PHASE, pl.col("started_at"), "phase_before")
 
-    holes = all_holes.join(sess.select(*_KEY, "started_at", "ended_at", "last_seen"), on="charger_id")
+    holes = all_holes.join(
+        sess.select(_SID, "charger_id", "started_at", "ended_at", "last_seen"), on="charger_id"
+    )
     holes = (
         holes.filter(
             (pl.col("gap_end") > pl.col("started_at"))
             & (pl.col("gap_start") < pl.coalesce("ended_at", "last_seen"))
         )
-        .group_by(_KEY)
+        .group_by(_SID)
         .agg(pl.len().alias("holes"))
     )
 
     frame = (
-        sess.join(figures, on=_KEY, how="left")
-        .join(meter_start, on=_KEY, how="left")
-        .join(phases_before, on=_KEY, how="left")
-        .join(holes, on=_KEY, how="left")
+        sess.join(figures, on=_SID, how="left")
+        .join(meter_start, on=_SID, how="left")
+        .join(phases_before, on=_SID, how="left")
+        .join(holes, on=_SID, how="left")
     )
     # The meter reading before the session must postdate the previous session, and the one after must
     # postdate the unplug; otherwise the delta would include another session or miss the end.
