@@ -185,6 +185,25 @@ def first_of(lf: pl.LazyFrame) -> pl.LazyFrame:
     return first_deliveries(rows, extra=["observation", "received_at", "arrival_time", "redelivered", "kind"])
 
 
+#: The columns of :func:`quality_summary`, in order.
+SUMMARY_COLUMNS = (
+    "charger_id",
+    "rows",
+    "messages",
+    "first_seen",
+    "last_seen",
+    "gaps_n",
+    "gap_s_total",
+    "longest_gap_s",
+    "duplicates_n",
+    "out_of_order_n",
+    "decode_errors_n",
+    "unknown_ids_n",
+    "stale_n",
+    "clock_skew_n",
+)
+
+
 def quality_summary(
     lf: pl.LazyFrame,
     expected: timedelta = DEFAULT_GAP,
@@ -248,22 +267,7 @@ def quality_summary(
             pl.col("gap_s_total").fill_null(0.0),
             (pl.col("rows") - pl.col("messages")).alias("duplicates_n"),
         )
-        .select(
-            "charger_id",
-            "rows",
-            "messages",
-            "first_seen",
-            "last_seen",
-            "gaps_n",
-            "gap_s_total",
-            "longest_gap_s",
-            "duplicates_n",
-            "out_of_order_n",
-            "decode_errors_n",
-            "unknown_ids_n",
-            "stale_n",
-            "clock_skew_n",
-        )
+        .select(SUMMARY_COLUMNS)
         .sort("charger_id")
     )
 

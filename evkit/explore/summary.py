@@ -30,7 +30,7 @@ from pathlib import Path
 import polars as pl
 
 from evkit.analysis._prep import easee_rows, first_deliveries
-from evkit.analysis.quality import DEFAULT_STALE, _out_of_order_of, telemetry_gaps
+from evkit.analysis.quality import DEFAULT_STALE, SUMMARY_COLUMNS, _out_of_order_of, telemetry_gaps
 from evkit.store.reader import parquet_files, scan
 from evkit.store.schema import replayed_rows
 
@@ -124,22 +124,7 @@ class StoreSummary:
                 pl.col("gap_s_total").fill_null(0.0),
                 (pl.col("rows") - pl.col("messages")).alias("duplicates_n"),
             )
-            .select(
-                "charger_id",
-                "rows",
-                "messages",
-                "first_seen",
-                "last_seen",
-                "gaps_n",
-                "gap_s_total",
-                "longest_gap_s",
-                "duplicates_n",
-                "out_of_order_n",
-                "decode_errors_n",
-                "unknown_ids_n",
-                "stale_n",
-                "clock_skew_n",
-            )
+            .select(SUMMARY_COLUMNS)
             .sort("charger_id")
         )
 
