@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from json.encoder import encode_basestring_ascii
-from typing import Any
+from typing import Any, TextIO
 
 import polars as pl
 
@@ -66,20 +66,43 @@ def _json_values(series: pl.Series) -> list[str] | None:
     return None
 
 
-def json_frame(frame: pl.DataFrame) -> str:
-    """``json_records(as_records(frame))``, built column by column (the same text, several times faster)."""
-    if frame.height == 0 or frame.width == 0:
-        return "[]"
+def _items(frame: pl.DataFrame) -> str:
+    """The records of a non-empty ``frame`` as ``json_frame`` writes them, without the brackets."""
     frame = frame.with_columns(pl.col(pl.Datetime).dt.strftime(ISO_Z))
     columns: list[list[str]] = []
     for name in frame.columns:
         values = _json_values(frame[name])
         if values is None:
-            return json_records(as_records(frame))
+            return json_records(as_records(frame))[len("[\n  ") : -len("\n]")]
         key = encode_basestring_ascii(name) + ": "
         columns.append([key + v for v in values])
     items = ["{\n    " + _FIELD_SEPARATOR.join(fields) + "\n  }" for fields in zip(*columns, strict=True)]
-    return "[\n  " + ",\n  ".join(items) + "\n]"
+    return ",\n  ".join(items)
 
 
-__all__ = ["ISO_Z", "as_records", "json_frame", "json_records"]
+def json_frame(frame: pl.DataFrame) -> str:
+    """``json_records(as_records(frame))``, built column by column (the same text, several times faster)."""
+    if frame.height == 0 or frame.width == 0:
+        return "[]"
+    return "[\n  " + _items(frame) + "\n]"
+
+
+#: Rows turned into text at a time by :func:`write_json_frame`.
+CHUNK_ROWS = 10_000
+
+
+def write_json_frame(frame: pl.DataFrame, out: TextIO, chunk_rows: int = CHUNK_ROWS) -> None:
+    """Write ``json_frame(frame)`` to ``out`` ``chunk_rows`` records at a time: the same text, with the
+    memory of one chunk's strings instead of the whole document's (350,000 sessions are 240 MB of JSON)."""
+    if frame.height == 0 or frame.width == 0:
+        out.write("[]")
+        return
+    out.write("[\n  ")
+    for start in range(0, frame.height, chunk_rows):
+        if start:
+            out.write(",\n  ")
+        out.write(_items(frame.slice(start, chunk_rows)))
+    out.write("\n]")
+
+
+__all__ = ["ISO_Z", "as_records", "json_frame", "json_records", "write_json_frame"]

@@ -30,7 +30,7 @@ from evkit.commands._billing import (
 from evkit.commands._cluster import add_dask, latency_on_dask, sessions_on_dask
 from evkit.commands._dataset import add_skip_damaged
 from evkit.commands._inputs import output_file
-from evkit.commands._records import as_records, json_frame
+from evkit.commands._records import as_records, write_json_frame
 from evkit.commands._session_text import EVCC_COLUMNS, evcc_rows, session_table
 from evkit.commands._table import render
 from evkit.display import csv_safe
@@ -358,7 +358,8 @@ def _write_sessions(frame: pl.DataFrame, args: argparse.Namespace) -> None:
         return
     with _output(args.out) as out:
         if args.format == "json":
-            out.write(json_frame(frame) + "\n")
+            write_json_frame(frame, out)
+            out.write("\n")
         elif args.format == "csv":
             # Ids and tokens starting like a formula (=, +, -, @) are read as text by spreadsheets.
             safe = csv_safe(frame)

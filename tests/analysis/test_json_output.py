@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
 
@@ -9,7 +10,7 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evkit.commands._records import as_records, json_frame, json_records
+from evkit.commands._records import as_records, json_frame, json_records, write_json_frame
 
 _values = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
 _records = st.lists(st.dictionaries(st.text(), _values, max_size=6), max_size=6)
@@ -56,3 +57,12 @@ def test_json_frame_is_json_dumps_of_the_records(frame: pl.DataFrame) -> None:
     assert json_frame(frame) == json_records(records)
     if not any(isinstance(dtype, pl.List) for dtype in frame.dtypes):
         assert json_frame(frame) == json.dumps(records, indent=2)
+
+
+@given(_frames(), st.integers(1, 9))
+def test_written_in_chunks_is_the_same_text(frame: pl.DataFrame, chunk_rows: int) -> None:
+    """``evkit sessions --format json`` writes a chunk of records at a time (bounded memory): same bytes."""
+    out = io.StringIO()
+    write_json_frame(frame, out, chunk_rows=chunk_rows)
+    assert out.getvalue() == json_frame(frame)
+    json.loads(out.getvalue())  # and valid JSON whatever the chunking
