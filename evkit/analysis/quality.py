@@ -31,9 +31,17 @@ def telemetry_gaps(
     else:  # the given end, in the column's own type (zone, time unit)
         dtype = lf.collect_schema()["observed_at"]
         data_end_frame = pl.LazyFrame({"data_end": [data_end]}).select(pl.col("data_end").cast(dtype))
-    tail = (
-        spans(lf)
-        .join(data_end_frame, how="cross")
+    tail = ongoing_gaps(spans(lf), data_end_frame, expected)
+    return pl.concat([inner, tail], how="vertical").sort("charger_id", "gap_start")
+
+
+def ongoing_gaps(
+    spans_: pl.LazyFrame, data_end: pl.LazyFrame, expected: timedelta = DEFAULT_GAP
+) -> pl.LazyFrame:
+    """The last, ``ongoing`` silence of every charger of ``spans_`` (``charger_id``, ``last_seen``)
+    whose newest observation is more than ``expected`` before ``data_end`` (one row, column ``data_end``)."""
+    return (
+        spans_.join(data_end, how="cross")
         .filter((pl.col("data_end") - pl.col("last_seen")) > expected)
         .select(
             "charger_id",
@@ -43,7 +51,6 @@ def telemetry_gaps(
             pl.lit(True).alias("ongoing"),
         )
     )
-    return pl.concat([inner, tail], how="vertical").sort("charger_id", "gap_start")
 
 
 def duplicates(lf: pl.LazyFrame) -> pl.LazyFrame:

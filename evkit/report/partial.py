@@ -17,16 +17,15 @@ shows of a bucket is per charger, except:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from evkit import analysis
-from evkit.analysis._prep import seconds
 from evkit.analysis._timeline import DEFAULT_GAP, gaps, spans
 from evkit.analysis.home import evcc_liveness_summary
-from evkit.analysis.quality import first_of, quality_summary
+from evkit.analysis.quality import first_of, ongoing_gaps, quality_summary
 from evkit.figures import _ids
 from evkit.figures import connectivity as conn_fig
 from evkit.report import latency_data
@@ -212,18 +211,9 @@ def telemetry_gaps(
     inner: pl.DataFrame, spans_: pl.DataFrame, expected: timedelta = DEFAULT_GAP
 ) -> pl.DataFrame:
     """``evkit.analysis.telemetry_gaps`` from the buckets' inner gaps and spans (see the docstring)."""
-    data_end: datetime | None = spans_["last_seen"].max() if spans_.height else None  # type: ignore[assignment]
-    tail = (
-        spans_.with_columns(pl.lit(data_end, dtype=spans_.schema["last_seen"]).alias("data_end"))
-        .filter((pl.col("data_end") - pl.col("last_seen")) > expected)
-        .select(
-            "charger_id",
-            pl.col("last_seen").alias("gap_start"),
-            pl.col("data_end").alias("gap_end"),
-            seconds(pl.col("data_end") - pl.col("last_seen")).alias("gap_s"),
-            pl.lit(True).alias("ongoing"),
-        )
-    )
+    spans_lf = spans_.lazy()
+    data_end = spans_lf.select(pl.col("last_seen").max().alias("data_end"))
+    tail = ongoing_gaps(spans_lf, data_end, expected).collect()
     return pl.concat([inner, tail], how="vertical_relaxed").sort("charger_id", "gap_start")
 
 

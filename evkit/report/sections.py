@@ -113,6 +113,13 @@ def _top_chargers(frame: pl.DataFrame, first: pl.Expr, caption: str) -> tuple[pl
     return kept.sort("charger_id"), f"{caption}; {more}" if caption else more
 
 
+def _most_troubled(summary: pl.DataFrame, counts: tuple[str, ...], caption: str) -> tuple[pl.DataFrame, str]:
+    """:func:`_top_chargers` of a per-charger ``summary``, those with the largest sum of ``counts`` first."""
+    present = [c for c in counts if c in summary.columns]
+    total = pl.sum_horizontal([pl.col(c).fill_null(0) for c in present]) if present else pl.lit(0)
+    return _top_chargers(summary.sort("charger_id"), total, caption)
+
+
 def _shown_ids(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     """``frame`` with the ids in ``column`` cut for a table cell, two long ids never reading the same."""
     if column not in frame.columns:
@@ -312,12 +319,9 @@ def _quality_section(
     zone: str = "UTC",
 ) -> tuple[str, str, str]:
     count: Callable[[Any], str] = lambda v: f"{v:,}"  # noqa: E731
-    problems = [
-        c for c in ("gaps_n", "duplicates_n", "out_of_order_n", "decode_errors_n") if c in summary.columns
-    ]
-    shown, caption = _top_chargers(
-        summary.sort("charger_id"),
-        pl.sum_horizontal([pl.col(c).fill_null(0) for c in problems]) if problems else pl.lit(0),
+    shown, caption = _most_troubled(
+        summary,
+        ("gaps_n", "duplicates_n", "out_of_order_n", "decode_errors_n"),
         "a gap is a silence longer than expected (idle chargers report about every 15 min)",
     )
     rows = table(
@@ -367,12 +371,7 @@ def _connectivity_section(
     zone: str = "UTC",
 ) -> tuple[str, str, str]:
     dbm: Callable[[Any], str] = lambda v: number(v, "dBm", 0)  # noqa: E731
-    trouble = [c for c in ("cloud_disconnects_n", "reboots_n", "offline_n") if c in summary.columns]
-    shown, caption = _top_chargers(
-        summary.sort("charger_id"),
-        pl.sum_horizontal([pl.col(c).fill_null(0) for c in trouble]) if trouble else pl.lit(0),
-        "",
-    )
+    shown, caption = _most_troubled(summary, ("cloud_disconnects_n", "reboots_n", "offline_n"), "")
     rows = table(
         _shown_ids(shown, "charger_id"),
         [
