@@ -35,6 +35,7 @@ import polars as pl
 from evkit.analysis import _ids
 from evkit.analysis._prep import columns_of, easee_rows, require
 from evkit.analysis._timeline import DEFAULT_GAP
+from evkit.analysis.sessions import op_mode_rows
 
 
 def _easee(lf: pl.LazyFrame) -> pl.Expr:
@@ -48,16 +49,7 @@ def _easee(lf: pl.LazyFrame) -> pl.Expr:
 
 def _changes(op: pl.DataFrame) -> pl.DataFrame:
     """Every session start and end (``charger_id``, ``ts``, ``start``) as the sessioniser finds them."""
-    modes = (
-        op.lazy()
-        .filter(
-            (pl.col("observation_id") == _ids.OP_MODE)
-            & pl.col("value").is_not_null()
-            & (pl.col("value") != _ids.OFFLINE)
-        )
-        .select("charger_id", pl.col("observed_at").alias("ts"), pl.col("value").cast(pl.Int32).alias("mode"))
-        .sort("charger_id", "ts")
-    )
+    modes = op_mode_rows(op.lazy())
     connected = pl.col("mode") != _ids.DISCONNECTED
     before = connected.shift(1).over("charger_id").fill_null(False)
     changes = modes.filter(connected != before).select("charger_id", "ts", connected.alias("start"))

@@ -59,9 +59,10 @@ _KEY = ["charger_id", "seq"]
 _SID = "__sid"
 
 
-def _op_modes(obs: pl.LazyFrame) -> pl.LazyFrame:
-    """Op-mode rows with the session each belongs to (``seq``, null between sessions)."""
-    op = (
+def op_mode_rows(obs: pl.LazyFrame) -> pl.LazyFrame:
+    """The op-mode readings that open and close sessions (``charger_id``, ``ts``, ``mode``), per charger
+    in time order; 0 Offline neither opens nor closes one."""
+    return (
         obs.filter(
             (pl.col("observation_id") == _ids.OP_MODE)
             & pl.col("value").is_not_null()
@@ -70,6 +71,11 @@ def _op_modes(obs: pl.LazyFrame) -> pl.LazyFrame:
         .select("charger_id", pl.col("observed_at").alias("ts"), pl.col("value").cast(pl.Int32).alias("mode"))
         .sort("charger_id", "ts")
     )
+
+
+def _op_modes(obs: pl.LazyFrame) -> pl.LazyFrame:
+    """Op-mode rows with the session each belongs to (``seq``, null between sessions)."""
+    op = op_mode_rows(obs)
     connected = pl.col("mode") != _ids.DISCONNECTED
     prev = pl.col("connected").shift(1).over("charger_id")
     op = op.with_columns(connected.alias("connected")).with_columns(
