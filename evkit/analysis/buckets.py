@@ -8,18 +8,29 @@ own, one after another; the results are concatenated. Peak memory then follows t
 Why buckets and not Polars' streaming engine: the sessioniser needs as-of joins, windows over each
 charger and sorts, which the streaming engine runs in memory over their whole input, so its peak
 grows with the dataset. Why contiguous ranges of ids (not a hash): a compacted store is sorted by
-charger, so the reader skips the row groups of the other buckets by their statistics; a store in
-arrival order is read once per bucket (filtered while read).
+charger, so the reader skips the row groups of the other buckets by their statistics.
+
+A store in arrival order has every charger in every part: a bucket that filters the dataset reads
+all of it, so n buckets would read it n times (time growing with rows²). From ``SPILL_AT`` buckets on,
+the dataset is therefore read ONCE and split into a temporary file per bucket (only the columns the
+analysis reads, as Polars' own projection pushdown names them), and each bucket scans its file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import polars as pl
 
 #: Rows analysed at once (sessions of 6M rows peak at about 0.8 GiB, the whole process).
 ROWS_PER_BUCKET = 8_000_000
+#: From this many buckets on, the data is split into per-bucket files in one read (module docstring).
+SPILL_AT = 3
+
+Columns = Sequence[str | pl.Expr]
 
 
 def charger_ranges(lf: pl.LazyFrame, rows_per_bucket: int = ROWS_PER_BUCKET) -> list[tuple[str, str]]:
@@ -54,6 +65,88 @@ def charger_ranges(lf: pl.LazyFrame, rows_per_bucket: int = ROWS_PER_BUCKET) -> 
     return ranges
 
 
+def bucket_filters(
+    lf: pl.LazyFrame, rows_per_bucket: int, *, chargerless: bool = False
+) -> list[pl.Expr | None]:
+    """The buckets' row filters: ``[None]`` (one bucket, the whole data), or one per charger range,
+    plus (``chargerless``) one for the rows without a charger when there are any."""
+    ranges = charger_ranges(lf, rows_per_bucket)
+    if not ranges:
+        return [None]
+    filters: list[pl.Expr | None] = [
+        pl.col("charger_id").is_between(pl.lit(lo), pl.lit(hi)) for lo, hi in ranges
+    ]
+    if chargerless and lf.select(pl.col("charger_id").null_count()).collect().item():
+        filters.append(pl.col("charger_id").is_null())
+    return filters
+
+
+def columns_read(analyse: Callable[[pl.LazyFrame], pl.LazyFrame], lf: pl.LazyFrame) -> list[str]:
+    """The columns of ``lf`` that ``analyse`` reads, as Polars' projection pushdown decides them.
+
+    ``analyse`` runs once on an empty stand-in with ``lf``'s schema whose reader records what each
+    scan asks for. ``analyse`` must be a lazy plan (what it reads may not depend on the data)."""
+    from polars.io.plugins import register_io_source
+
+    schema = lf.collect_schema()
+    asked: set[str] = set()
+
+    def source(
+        with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None
+    ) -> Iterator[pl.DataFrame]:
+        asked.update(schema.names() if with_columns is None else with_columns)
+        empty = pl.DataFrame(schema=schema)
+        yield empty if with_columns is None else empty.select(with_columns)
+
+    analyse(register_io_source(source, schema=schema)).collect()
+    return [name for name in schema.names() if name in asked]
+
+
+def _spill(
+    lf: pl.LazyFrame, filters: list[pl.Expr | None], columns: Columns, tmp: Path
+) -> list[pl.LazyFrame]:
+    """``lf``'s ``columns`` written once to a file per bucket (``filters``' order kept); a scan of
+    each, with ``lf``'s schema (columns not written are typed nulls: the analysis does not read them)."""
+    bucket = pl.lit(None, dtype=pl.Int64)
+    for index, where in reversed(list(enumerate(filters))):
+        if where is not None:
+            bucket = pl.when(where).then(pl.lit(index, dtype=pl.Int64)).otherwise(bucket)
+    (
+        lf.select(columns)
+        .with_columns(bucket.alias("__bucket"))
+        .drop_nulls("__bucket")
+        .sink_parquet(pl.PartitionBy(tmp, key="__bucket", include_key=False), mkdir=True, compression="lz4")
+    )
+    schema = lf.collect_schema()
+    written = lf.select(columns).collect_schema()
+    whole = [pl.col(n) if n in written else pl.lit(None, dtype).alias(n) for n, dtype in schema.items()]
+    scans = []
+    for index in range(len(filters)):
+        folder = tmp / f"__bucket={index}"
+        scans.append(
+            pl.scan_parquet(folder / "*.parquet").select(whole)
+            if folder.exists()
+            else lf.filter(pl.lit(False))
+        )
+    return scans
+
+
+@contextmanager
+def bucket_sources(
+    lf: pl.LazyFrame, filters: list[pl.Expr | None], columns: Columns | Callable[[], Columns] | None = None
+) -> Iterator[list[pl.LazyFrame]]:
+    """Each bucket's rows (``filters`` from ``bucket_filters``), valid inside the ``with``: ``lf``
+    itself (one bucket), ``lf`` filtered (fewer than ``SPILL_AT`` buckets), or scans of per-bucket
+    temporary files written in one read of ``lf`` (of ``columns``, default all, or what a callable
+    returns, asked only then; the files go when the block ends)."""
+    if len(filters) < SPILL_AT:
+        yield [lf if where is None else lf.filter(where) for where in filters]
+        return
+    chosen = columns() if callable(columns) else columns
+    with tempfile.TemporaryDirectory(prefix="evkit-buckets-") as tmp:
+        yield _spill(lf, filters, chosen if chosen is not None else lf.collect_schema().names(), Path(tmp))
+
+
 def in_charger_buckets(
     lf: pl.LazyFrame,
     analyse: Callable[[pl.LazyFrame], pl.LazyFrame],
@@ -62,15 +155,20 @@ def in_charger_buckets(
     """``analyse(lf).collect()``, computed bucket by bucket of chargers (see the module docstring).
 
     ``analyse`` must treat every charger on its own (its result for one charger may depend only on
-    that charger's rows), as ``evkit.analysis.sessions`` does."""
-    ranges = charger_ranges(lf, rows_per_bucket)
-    if not ranges:
+    that charger's rows), as ``evkit.analysis.sessions`` does, and be a lazy plan (``columns_read``)."""
+    filters = bucket_filters(lf, rows_per_bucket)
+    if filters[0] is None:  # one bucket: the whole data
         return analyse(lf).collect()
-    frames = [
-        analyse(lf.filter(pl.col("charger_id").is_between(pl.lit(lo), pl.lit(hi)))).collect()
-        for lo, hi in ranges
-    ]
-    return pl.concat(frames, how="vertical")
+    with bucket_sources(lf, filters, lambda: columns_read(analyse, lf)) as sources:
+        return pl.concat([analyse(rows).collect() for rows in sources], how="vertical")
 
 
-__all__ = ["ROWS_PER_BUCKET", "charger_ranges", "in_charger_buckets"]
+__all__ = [
+    "ROWS_PER_BUCKET",
+    "SPILL_AT",
+    "bucket_filters",
+    "bucket_sources",
+    "charger_ranges",
+    "columns_read",
+    "in_charger_buckets",
+]

@@ -35,14 +35,16 @@ def latency_stats_in_buckets(
 ) -> pl.DataFrame:
     """``latency_stats(lf, by).collect()`` in bounded memory (see the module docstring)."""
     size = buckets.ROWS_PER_BUCKET // 2 if rows_per_bucket is None else rows_per_bucket
-    ranges = buckets.charger_ranges(lf, size)
-    if not ranges:
+    filters = buckets.bucket_filters(lf, size)
+    if filters[0] is None:  # one bucket: the whole data
         return latency_stats(lf, by).collect()
-    keys = ["hop", *_by_columns(by)]
-    parts = [
-        latency(lf.filter(pl.col("charger_id").is_between(pl.lit(lo), pl.lit(hi)))).select(*keys, "latency_s")
-        for lo, hi in ranges
-    ]
+    with buckets.bucket_sources(lf, filters, lambda: buckets.columns_read(latency, lf)) as sources:
+        return _two_passes([latency(rows) for rows in sources], ["hop", *_by_columns(by)])
+
+
+def _two_passes(latencies: list[pl.LazyFrame], keys: list[str]) -> pl.DataFrame:
+    """The statistics of every bucket's ``latencies`` (module docstring: passes 1 and 2)."""
+    parts = [rows.select(*keys, "latency_s") for rows in latencies]
     lat = pl.col("latency_s")
     # one query per bucket (two would each compute the bucket's latencies, side by side)
     hist_parts = [

@@ -9,7 +9,6 @@ the same functions in its tasks (``evkit.cluster.report_tasks``); the client onl
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -86,48 +85,6 @@ def session_to_plot(sessions: pl.DataFrame) -> dict[str, Any] | None:
     return easee.sort(pl.col("energy_kwh").fill_null(-1.0), descending=True).row(0, named=True)
 
 
-def bucket_filters(lf: pl.LazyFrame, rows_per_bucket: int) -> list[pl.Expr | None]:
-    """The buckets' row filters: None (one bucket, the whole data), or charger ranges plus the rows
-    without a charger when there are any."""
-    ranges = buckets.charger_ranges(lf, rows_per_bucket)
-    if not ranges:
-        return [None]
-    filters: list[pl.Expr | None] = [
-        pl.col("charger_id").is_between(pl.lit(lo), pl.lit(hi)) for lo, hi in ranges
-    ]
-    if lf.select(pl.col("charger_id").null_count()).collect().item():
-        filters.append(pl.col("charger_id").is_null())
-    return filters
-
-
-#: From this many buckets on, the data is first split into one temporary file per bucket (one read
-#: of the dataset) instead of each bucket filtering the whole dataset (a store in arrival order has
-#: every charger in every part, so each such filter reads it all).
-SPILL_AT = 3
-
-
-def _spill(lf: pl.LazyFrame, filters: list[pl.Expr | None], tmp: Path) -> list[pl.LazyFrame]:
-    """``lf`` written once to a file per bucket (``filters``' order kept), and a scan of each."""
-    bucket = pl.lit(None, dtype=pl.Int64)
-    for index, where in reversed(list(enumerate(filters))):
-        bucket = (
-            pl.when(where).then(pl.lit(index, dtype=pl.Int64)).otherwise(bucket)
-            if where is not None
-            else bucket
-        )
-    (
-        lf.select(partial.bucket_columns(lf))
-        .with_columns(bucket.alias("__bucket"))
-        .drop_nulls("__bucket")
-        .sink_parquet(pl.PartitionBy(tmp, key="__bucket", include_key=False), mkdir=True, compression="lz4")
-    )
-    scans = []
-    for index in range(len(filters)):
-        folder = tmp / f"__bucket={index}"
-        scans.append(pl.scan_parquet(folder / "*.parquet") if folder.exists() else lf.filter(pl.lit(False)))
-    return scans
-
-
 def _local(
     lf: pl.LazyFrame,
     zone: str,
@@ -135,11 +92,9 @@ def _local(
     rows_per_bucket: int,
     tick: Callable[[], None],
 ) -> tuple[partial.Combined, latency_data.LatencyResult]:
-    filters = bucket_filters(lf, rows_per_bucket)
-    if len(filters) < SPILL_AT:
-        return _run([lf if where is None else lf.filter(where) for where in filters], zone, tariff, tick)
-    with tempfile.TemporaryDirectory(prefix="evkit-report-") as tmp:
-        return _run(_spill(lf, filters, Path(tmp)), zone, tariff, tick)
+    filters = buckets.bucket_filters(lf, rows_per_bucket, chargerless=True)
+    with buckets.bucket_sources(lf, filters, partial.bucket_columns(lf)) as sources:
+        return _run(sources, zone, tariff, tick)
 
 
 def _run(

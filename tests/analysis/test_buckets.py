@@ -55,3 +55,31 @@ def test_the_cli_sessionises_a_large_dataset_in_buckets_with_the_same_result(
     assert main(["sessions", str(dataset), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == whole
     assert calls == [700]
+
+
+def test_columns_read_are_what_polars_projects_for_the_analysis(dataset: Path) -> None:
+    lf = scan(dataset, dedupe=False)
+    assert buckets.columns_read(lambda rows: rows.select(pl.col("value").sum()), lf) == ["value"]
+    read = buckets.columns_read(sessions, lf)
+    assert {"charger_id", "observed_at", "observation_id", "value"} <= set(read)
+    assert "raw" not in read and "routing_key" not in read  # the big ones are left on disk
+    assert read == [name for name in lf.collect_schema().names() if name in read]  # the data's order
+
+
+def test_spilled_buckets_hold_each_buckets_rows_once_and_vanish_after(dataset: Path) -> None:
+    lf = scan(dataset, dedupe=False)
+    filters = buckets.bucket_filters(lf, 600, chargerless=True)
+    assert len(filters) >= buckets.SPILL_AT
+    written = ["charger_id", "observed_at", "value"]
+    with buckets.bucket_sources(lf, filters, written) as sources:
+        folders = {p for s in sources for p in s.explain().split() if "evkit-buckets-" in p}
+        assert folders  # read from the temporary files, not from the dataset
+        for rows, where in zip(sources, filters, strict=True):
+            got = rows.collect()
+            assert got.columns == lf.collect_schema().names()  # the data's schema ...
+            assert got.drop(written).null_count().sum_horizontal().item() == got.height * (
+                got.width - len(written)
+            )  # ... with the columns not written null
+            want = lf.filter(where).select(written).collect()
+            assert_frame_equal(got.select(written), want, check_row_order=False)
+    assert not any(Path(p.strip('"[]')).parent.exists() for p in folders)

@@ -121,9 +121,8 @@ def test_buckets_give_the_whole_data_numbers(
     fleet_dir: Path, spill: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Split into a temporary file per bucket first, or each bucket filtering the dataset."""
-    from evkit.report import data
 
-    monkeypatch.setattr(data, "SPILL_AT", 3 if spill else 10**6)
+    monkeypatch.setattr(buckets, "SPILL_AT", 3 if spill else 10**6)
     lf = scan(fleet_dir, dedupe=False)
     got = report_data(fleet_dir, rows_per_bucket=3_000)
     assert len(buckets.charger_ranges(lf, 3_000)) > 3  # it did split
