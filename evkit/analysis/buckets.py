@@ -18,6 +18,8 @@ analysis reads, as Polars' own projection pushdown names them), and each bucket 
 
 from __future__ import annotations
 
+import math
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +31,8 @@ import polars as pl
 ROWS_PER_BUCKET = 8_000_000
 #: From this many buckets on, the data is split into per-bucket files in one read (module docstring).
 SPILL_AT = 3
+#: Bucket files one read writes at once (``_spill``).
+OPEN_FILES = 16
 
 Columns = Sequence[str | pl.Expr]
 
@@ -105,30 +109,53 @@ def columns_read(analyse: Callable[[pl.LazyFrame], pl.LazyFrame], lf: pl.LazyFra
 def _spill(
     lf: pl.LazyFrame, filters: list[pl.Expr | None], columns: Columns, tmp: Path
 ) -> list[pl.LazyFrame]:
-    """``lf``'s ``columns`` written once to a file per bucket (``filters``' order kept); a scan of
-    each, with ``lf``'s schema (columns not written are typed nulls: the analysis does not read them)."""
+    """``lf``'s ``columns`` split into a file per bucket (``filters``' order kept); a scan of each, with
+    ``lf``'s schema (columns not written are typed nulls: the analysis does not read them).
+
+    One read of ``lf`` writes at most ``OPEN_FILES`` files at once (each open file holds its buffers,
+    ~12 MB measured, and 50 at once took a 200M-row latency run from 1.08 to 1.63 GB): more buckets
+    are split in rounds, first into groups of neighbouring buckets, then each group's file into its
+    buckets."""
+    schema = lf.collect_schema()
+    names = lf.select(columns).collect_schema().names()
+    whole = [pl.col(n) if n in names else pl.lit(None, dtype).alias(n) for n, dtype in schema.items()]
+    split = _split(lf.select(columns), filters, tmp)
+    return [rows.select(whole) if rows is not None else lf.filter(pl.lit(False)) for rows in split]
+
+
+def _split(lf: pl.LazyFrame, filters: list[pl.Expr | None], tmp: Path) -> list[pl.LazyFrame | None]:
+    """A scan of each bucket's rows of ``lf`` (None: no rows), written in rounds of ``OPEN_FILES``."""
+    if len(filters) <= OPEN_FILES:
+        return _write_buckets(lf, filters, tmp)
+    # as few groups as leave each at most OPEN_FILES buckets: two rounds up to OPEN_FILES² buckets
+    size = math.ceil(len(filters) / min(OPEN_FILES, math.ceil(len(filters) / OPEN_FILES)))
+    groups = [filters[first : first + size] for first in range(0, len(filters), size)]
+    either = [pl.any_horizontal([w for w in group if w is not None]) for group in groups]
+    scans: list[pl.LazyFrame | None] = []
+    for index, (rows, group) in enumerate(zip(_write_buckets(lf, list(either), tmp), groups, strict=True)):
+        if rows is None:
+            scans.extend([None] * len(group))
+        else:
+            scans.extend(_split(rows, group, tmp / f"group={index}"))
+            shutil.rmtree(tmp / f"__bucket={index}")  # split: the group's file is no longer read
+    return scans
+
+
+def _write_buckets(
+    lf: pl.LazyFrame, filters: Sequence[pl.Expr | None], tmp: Path
+) -> list[pl.LazyFrame | None]:
+    """One read of ``lf`` into ``tmp/__bucket=i`` per filter (a row goes to the first that admits it)."""
     bucket = pl.lit(None, dtype=pl.Int64)
     for index, where in reversed(list(enumerate(filters))):
         if where is not None:
             bucket = pl.when(where).then(pl.lit(index, dtype=pl.Int64)).otherwise(bucket)
     (
-        lf.select(columns)
-        .with_columns(bucket.alias("__bucket"))
+        lf.with_columns(bucket.alias("__bucket"))
         .drop_nulls("__bucket")
         .sink_parquet(pl.PartitionBy(tmp, key="__bucket", include_key=False), mkdir=True, compression="lz4")
     )
-    schema = lf.collect_schema()
-    written = lf.select(columns).collect_schema()
-    whole = [pl.col(n) if n in written else pl.lit(None, dtype).alias(n) for n, dtype in schema.items()]
-    scans = []
-    for index in range(len(filters)):
-        folder = tmp / f"__bucket={index}"
-        scans.append(
-            pl.scan_parquet(folder / "*.parquet").select(whole)
-            if folder.exists()
-            else lf.filter(pl.lit(False))
-        )
-    return scans
+    folders = [tmp / f"__bucket={index}" for index in range(len(filters))]
+    return [pl.scan_parquet(f / "*.parquet") if f.exists() else None for f in folders]
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from evkit.cli import main
 from evkit.store import scan
 from evkit.store.writer import PartWriter
 from tests.analysis.conftest import Fleet
+from tests.cluster.conftest import write_fleet
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +67,19 @@ def test_columns_read_are_what_polars_projects_for_the_analysis(dataset: Path) -
     assert read == [name for name in lf.collect_schema().names() if name in read]  # the data's order
 
 
-def test_spilled_buckets_hold_each_buckets_rows_once_and_vanish_after(dataset: Path) -> None:
-    lf = scan(dataset, dedupe=False)
-    filters = buckets.bucket_filters(lf, 600, chargerless=True)
-    assert len(filters) >= buckets.SPILL_AT
+@pytest.fixture(scope="module")
+def many_chargers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_fleet(tmp_path_factory.mktemp("buckets") / "fleet", copies=8)  # 40 chargers
+
+
+@pytest.mark.parametrize("open_files", [64, 3, 2])  # one round; rounds of groups; three levels
+def test_spilled_buckets_hold_each_buckets_rows_once_and_vanish_after(
+    many_chargers: Path, open_files: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(buckets, "OPEN_FILES", open_files)
+    lf = scan(many_chargers, dedupe=False)
+    filters = buckets.bucket_filters(lf, lf.select(pl.len()).collect().item() // 15, chargerless=True)
+    assert len(filters) >= 10
     written = ["charger_id", "observed_at", "value"]
     with buckets.bucket_sources(lf, filters, written) as sources:
         folders = {p for s in sources for p in s.explain().split() if "evkit-buckets-" in p}
