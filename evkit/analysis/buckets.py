@@ -23,6 +23,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -31,6 +32,8 @@ import polars as pl
 ROWS_PER_BUCKET = 8_000_000
 #: From this many buckets on, the data is split into per-bucket files in one read (module docstring).
 SPILL_AT = 3
+#: Filtered reads of the whole input from which per-bucket files are cheaper (``spills``).
+SPILL_READS = 40
 #: Bucket files one read writes at once (``_spill``).
 OPEN_FILES = 16
 
@@ -85,25 +88,43 @@ def bucket_filters(
     return filters
 
 
-def columns_read(analyse: Callable[[pl.LazyFrame], pl.LazyFrame], lf: pl.LazyFrame) -> list[str]:
-    """The columns of ``lf`` that ``analyse`` reads, as Polars' projection pushdown decides them.
+@dataclass(frozen=True)
+class Reads:
+    """What an analysis reads of its input: ``columns`` (in the input's order) and how many times
+    its plan ``scans`` the input (Polars shares a scan between branches only when they read alike)."""
 
-    ``analyse`` runs once on an empty stand-in with ``lf``'s schema whose reader records what each
-    scan asks for. ``analyse`` must be a lazy plan (what it reads may not depend on the data)."""
+    columns: list[str]
+    scans: int
+
+
+def reads_of(analyse: Callable[[pl.LazyFrame], pl.LazyFrame], lf: pl.LazyFrame) -> Reads:
+    """What ``analyse`` reads of ``lf``, as Polars' optimiser decides it (projection pushdown, shared
+    scans): ``analyse`` runs once on an empty stand-in with ``lf``'s schema whose reader records each
+    scan. ``analyse`` must be a lazy plan (what it reads may not depend on the data)."""
     from polars.io.plugins import register_io_source
 
     schema = lf.collect_schema()
-    asked: set[str] = set()
+    asked: list[list[str]] = []
 
     def source(
         with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None
     ) -> Iterator[pl.DataFrame]:
-        asked.update(schema.names() if with_columns is None else with_columns)
+        asked.append(schema.names() if with_columns is None else with_columns)
         empty = pl.DataFrame(schema=schema)
         yield empty if with_columns is None else empty.select(with_columns)
 
     analyse(register_io_source(source, schema=schema)).collect()
-    return [name for name in schema.names() if name in asked]
+    read = {name for names in asked for name in names}
+    return Reads([name for name in schema.names() if name in read], len(asked))
+
+
+def spills(filters: Sequence[pl.Expr | None], reads: Reads) -> bool:
+    """Whether the buckets should read per-bucket files: when filtering would read the whole input at
+    least ``SPILL_READS`` times (buckets × the analysis's scans). Below that, n filtered reads of a few
+    columns cost less than writing and reading the files (measured: sessions of 200M rows in 25
+    buckets, one scan each, took 126 s filtering and 221 s through files; latency, 13 scans a bucket,
+    205 s filtering and 79 s through files on 49M rows)."""
+    return len(filters) >= SPILL_AT and len(filters) * reads.scans >= SPILL_READS
 
 
 def _spill(
@@ -160,18 +181,23 @@ def _write_buckets(
 
 @contextmanager
 def bucket_sources(
-    lf: pl.LazyFrame, filters: list[pl.Expr | None], columns: Columns | Callable[[], Columns] | None = None
+    lf: pl.LazyFrame,
+    filters: list[pl.Expr | None],
+    columns: Columns | None = None,
+    *,
+    spill: bool | None = None,
 ) -> Iterator[list[pl.LazyFrame]]:
     """Each bucket's rows (``filters`` from ``bucket_filters``), valid inside the ``with``: ``lf``
-    itself (one bucket), ``lf`` filtered (fewer than ``SPILL_AT`` buckets), or scans of per-bucket
-    temporary files written in one read of ``lf`` (of ``columns``, default all, or what a callable
-    returns, asked only then; the files go when the block ends)."""
-    if len(filters) < SPILL_AT:
+    itself (one bucket), ``lf`` filtered, or (``spill``; default: from ``SPILL_AT`` buckets on) scans
+    of per-bucket temporary files written in one read of ``lf``'s ``columns`` (default all); the
+    files go when the block ends."""
+    if spill is None:
+        spill = len(filters) >= SPILL_AT
+    if not spill or len(filters) == 1:
         yield [lf if where is None else lf.filter(where) for where in filters]
         return
-    chosen = columns() if callable(columns) else columns
     with tempfile.TemporaryDirectory(prefix="evkit-buckets-") as tmp:
-        yield _spill(lf, filters, chosen if chosen is not None else lf.collect_schema().names(), Path(tmp))
+        yield _spill(lf, filters, columns if columns is not None else lf.collect_schema().names(), Path(tmp))
 
 
 def in_charger_buckets(
@@ -182,20 +208,23 @@ def in_charger_buckets(
     """``analyse(lf).collect()``, computed bucket by bucket of chargers (see the module docstring).
 
     ``analyse`` must treat every charger on its own (its result for one charger may depend only on
-    that charger's rows), as ``evkit.analysis.sessions`` does, and be a lazy plan (``columns_read``)."""
+    that charger's rows), as ``evkit.analysis.sessions`` does, and be a lazy plan (``reads_of``)."""
     filters = bucket_filters(lf, rows_per_bucket)
     if filters[0] is None:  # one bucket: the whole data
         return analyse(lf).collect()
-    with bucket_sources(lf, filters, lambda: columns_read(analyse, lf)) as sources:
+    reads = reads_of(analyse, lf)
+    with bucket_sources(lf, filters, reads.columns, spill=spills(filters, reads)) as sources:
         return pl.concat([analyse(rows).collect() for rows in sources], how="vertical")
 
 
 __all__ = [
     "ROWS_PER_BUCKET",
     "SPILL_AT",
+    "Reads",
     "bucket_filters",
     "bucket_sources",
     "charger_ranges",
-    "columns_read",
     "in_charger_buckets",
+    "reads_of",
+    "spills",
 ]

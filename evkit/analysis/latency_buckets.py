@@ -38,7 +38,8 @@ def latency_stats_in_buckets(
     filters = buckets.bucket_filters(lf, size)
     if filters[0] is None:  # one bucket: the whole data
         return latency_stats(lf, by).collect()
-    with buckets.bucket_sources(lf, filters, lambda: buckets.columns_read(latency, lf)) as sources:
+    reads = buckets.reads_of(latency, lf)
+    with buckets.bucket_sources(lf, filters, reads.columns, spill=buckets.spills(filters, reads)) as sources:
         return _two_passes([latency(rows) for rows in sources], ["hop", *_by_columns(by)])
 
 

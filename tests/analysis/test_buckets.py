@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from evkit.analysis import buckets, sessions
+from evkit.analysis import buckets, latency, sessions
 from evkit.cli import main
 from evkit.store import scan
 from evkit.store.writer import PartWriter
@@ -58,13 +58,32 @@ def test_the_cli_sessionises_a_large_dataset_in_buckets_with_the_same_result(
     assert calls == [700]
 
 
-def test_columns_read_are_what_polars_projects_for_the_analysis(dataset: Path) -> None:
+def test_reads_of_an_analysis_are_what_polars_projects_and_scans(dataset: Path) -> None:
     lf = scan(dataset, dedupe=False)
-    assert buckets.columns_read(lambda rows: rows.select(pl.col("value").sum()), lf) == ["value"]
-    read = buckets.columns_read(sessions, lf)
-    assert {"charger_id", "observed_at", "observation_id", "value"} <= set(read)
-    assert "raw" not in read and "routing_key" not in read  # the big ones are left on disk
-    assert read == [name for name in lf.collect_schema().names() if name in read]  # the data's order
+    assert buckets.reads_of(lambda rows: rows.select(pl.col("value").sum()), lf) == buckets.Reads(
+        ["value"], 1
+    )
+    read = buckets.reads_of(sessions, lf)
+    assert {"charger_id", "observed_at", "observation_id", "value"} <= set(read.columns)
+    assert "raw" not in read.columns and "routing_key" not in read.columns  # the big ones stay on disk
+    assert read.columns == [name for name in lf.collect_schema().names() if name in read.columns]
+    assert read.scans == 1  # its branches share one scan
+    assert buckets.reads_of(latency, lf).scans > 5  # its hops read differently: scans apiece
+    many = [pl.lit(True)] * 10
+    assert not buckets.spills(many, read) and buckets.spills(many, buckets.reads_of(latency, lf))
+
+
+@pytest.mark.parametrize("rows", [150, 400, 1_000])
+def test_sessions_through_bucket_files_are_the_sessions_in_one_pass(
+    many_chargers: Path, rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lf = scan(many_chargers, dedupe=False)
+    whole = sessions(lf).collect()
+    monkeypatch.setattr(buckets, "SPILL_READS", 1)  # files whatever the scans
+    monkeypatch.setattr(buckets, "OPEN_FILES", 4)  # and in rounds
+    assert buckets.spills(buckets.bucket_filters(lf, rows), buckets.reads_of(sessions, lf))
+    got = buckets.in_charger_buckets(lf, sessions, rows)
+    assert_frame_equal(got.sort("charger_id", "started_at"), whole)
 
 
 @pytest.fixture(scope="module")
