@@ -13,7 +13,7 @@ Nothing here imports ``distributed``: ``evkit.cluster`` is imported only when a 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
@@ -157,23 +157,42 @@ def connectivity_summary(
 
 @overload
 def quality_summary(
-    lf: pl.LazyFrame, expected: timedelta = ..., stale: timedelta = ..., *, client: None = None
+    lf: pl.LazyFrame,
+    expected: timedelta = ...,
+    stale: timedelta = ...,
+    *,
+    data_end: datetime | None = ...,
+    first: pl.LazyFrame | None = ...,
+    client: None = None,
 ) -> pl.LazyFrame: ...
 @overload
 def quality_summary(
-    lf: Path | str, expected: timedelta = ..., stale: timedelta = ..., *, client: Client
+    lf: Path | str,
+    expected: timedelta = ...,
+    stale: timedelta = ...,
+    *,
+    data_end: datetime | None = ...,
+    client: Client,
 ) -> pl.DataFrame: ...
 def quality_summary(
     lf: pl.LazyFrame | Path | str,
     expected: timedelta = DEFAULT_GAP,
     stale: timedelta = DEFAULT_STALE,
     *,
+    data_end: datetime | None = None,
+    first: pl.LazyFrame | None = None,
     client: Client | None = None,
 ) -> pl.LazyFrame | pl.DataFrame:
     if client is None:
-        return _quality_summary(_frame(lf, "quality_summary"), expected, stale)
+        frame = _frame(lf, "quality_summary")
+        return _quality_summary(frame, expected, stale, data_end=data_end, first=first)
+    if first is not None:
+        raise ConfigError(
+            "evkit.analysis.quality_summary(..., client=...) cannot take first=: it is a frame in this "
+            "process, and each worker finds the first deliveries of its own chargers"
+        )
     where = _location(lf, "quality_summary")
-    result: pl.DataFrame = _cluster().quality_summary(client, where, expected, stale)
+    result: pl.DataFrame = _cluster().quality_summary(client, where, expected, stale, data_end=data_end)
     return result
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -233,13 +233,14 @@ def quality_summary(
     expected: timedelta | None = None,
     stale: timedelta | None = None,
     *,
+    data_end: datetime | None = None,
     skip_damaged: bool | None = None,
 ) -> pl.DataFrame:
     """:func:`evkit.analysis.quality_summary` of ``source``, computed on the cluster.
 
     Every figure is a charger's own except a charger's ongoing silence, which runs up to the newest
-    observation of the whole dataset: tasks over chunks of parts find that end first (one column),
-    then each group's summary is measured up to it.
+    observation of the whole dataset (or ``data_end`` when given): tasks over chunks of parts find
+    that end first (one column), then each group's summary is measured up to it.
     """
     from evkit.analysis.quality import DEFAULT_GAP, DEFAULT_STALE
 
@@ -248,9 +249,10 @@ def quality_summary(
     parts, groups = _plan(client, source, skip_damaged, None)
     if not groups:
         raise DatasetError(f"{source} holds no rows")
-    files = chunks(parts.result()[0], PARTS_PER_LISTING)
-    ends = [e for e in _gather(client, client.map(tasks.data_end_task, [parts] * len(files), files)) if e]
-    data_end = max(ends) if ends else None
+    if data_end is None:
+        files = chunks(parts.result()[0], PARTS_PER_LISTING)
+        ends = [e for e in _gather(client, client.map(tasks.data_end_task, [parts] * len(files), files)) if e]
+        data_end = max(ends) if ends else None
     futures = client.map(
         tasks.quality_task,
         [parts] * len(groups),

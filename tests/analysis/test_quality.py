@@ -163,3 +163,20 @@ def test_op_mode_periods_and_readings(fleet_lf: pl.LazyFrame) -> None:
     power = readings(fleet_lf, [120], charger_id=A, start=sc.T0 + 40 * MIN, end=sc.T0 + 50 * MIN).collect()
     assert power.height == 10  # once a minute, redelivered copies collapsed
     assert set(power["observation"]) == {"TotalPower"}
+
+
+def test_the_public_summary_takes_data_end_and_first_as_its_docs_say(fleet_lf: pl.LazyFrame) -> None:
+    """``evkit.analysis.quality_summary`` (the client-aware wrapper) passes ``data_end`` and ``first``
+    on: a later end lengthens every charger's ongoing silence, a precomputed ``first`` changes nothing."""
+    from datetime import UTC, datetime
+
+    from evkit.analysis.quality import first_of
+    from evkit.analysis.quality import quality_summary as pure
+
+    end = datetime(2030, 1, 1, tzinfo=UTC)
+    plain = quality_summary(fleet_lf).collect()
+    later = quality_summary(fleet_lf, data_end=end).collect()
+    assert later.equals(pure(fleet_lf, data_end=end).collect())
+    assert (later["gap_s_total"] > plain["gap_s_total"]).all()  # each now silent until 2030
+    given = quality_summary(fleet_lf, data_end=end, first=first_of(fleet_lf).collect().lazy()).collect()
+    assert given.equals(later)
