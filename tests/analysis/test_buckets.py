@@ -44,18 +44,30 @@ def test_sessions_in_any_buckets_are_the_sessions_in_one_pass(dataset: Path, row
         assert ranges[0][0] == counts["charger_id"][0] and ranges[-1][1] == counts["charger_id"][-1]
 
 
+@pytest.mark.parametrize("window", [[], ["--from", "2026-03-02T08:00", "--to", "2026-03-02T20:00"]])
+@pytest.mark.parametrize("spill_reads", [10**6, 1])  # buckets filtering the data; through files
 def test_the_cli_sessionises_a_large_dataset_in_buckets_with_the_same_result(
-    dataset: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    dataset: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    window: list[str],
+    spill_reads: int,
 ) -> None:
-    assert main(["sessions", str(dataset), "--format", "json"]) == 0
+    assert main(["sessions", str(dataset), "--format", "json", *window]) == 0
     whole = json.loads(capsys.readouterr().out)
-    monkeypatch.setattr(buckets, "ROWS_PER_BUCKET", 700)
+    assert whole  # sessions to compare
+    monkeypatch.setattr(buckets, "SPILL_READS", spill_reads)
+    monkeypatch.setattr(buckets, "ROWS_PER_BUCKET", 250)  # a charger a bucket: 5 buckets
     calls: list[int] = []
     real = buckets.charger_ranges
     monkeypatch.setattr(buckets, "charger_ranges", lambda lf, n: calls.append(n) or real(lf, n))
-    assert main(["sessions", str(dataset), "--format", "json"]) == 0
+    spilled: list[int] = []
+    spill = buckets._spill
+    monkeypatch.setattr(buckets, "_spill", lambda lf, f, *rest: spilled.append(len(f)) or spill(lf, f, *rest))
+    assert main(["sessions", str(dataset), "--format", "json", *window]) == 0
     assert json.loads(capsys.readouterr().out) == whole
-    assert calls == [700]
+    assert calls == [250]
+    assert spilled == ([4] if spill_reads == 1 else [])
 
 
 def test_reads_of_an_analysis_are_what_polars_projects_and_scans(dataset: Path) -> None:
@@ -104,11 +116,9 @@ def test_spilled_buckets_hold_each_buckets_rows_once_and_vanish_after(
         folders = {p for s in sources for p in s.explain().split() if "evkit-buckets-" in p}
         assert folders  # read from the temporary files, not from the dataset
         for rows, where in zip(sources, filters, strict=True):
-            got = rows.collect()
-            assert got.columns == lf.collect_schema().names()  # the data's schema ...
-            assert got.drop(written).null_count().sum_horizontal().item() == got.height * (
-                got.width - len(written)
-            )  # ... with the columns not written null
+            assert rows.collect_schema() == lf.collect_schema()  # the data's schema ...
             want = lf.filter(where).select(written).collect()
-            assert_frame_equal(got.select(written), want, check_row_order=False)
+            assert_frame_equal(rows.select(written).collect(), want, check_row_order=False)
+            with pytest.raises(RuntimeError, match="'raw', which was not written"):
+                rows.select("raw").collect()  # ... and a column not written is an error, not nulls
     assert not any(Path(p.strip('"[]')).parent.exists() for p in folders)
