@@ -24,6 +24,7 @@ checkout to measure that checkout.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import shutil
@@ -96,9 +97,15 @@ def _bytes_read(argv: list[str], store: Path) -> tuple[int, int, set[str]]:
     return total, mapped, columns
 
 
+@functools.cache
+def _metadata(part: str) -> pq.FileMetaData:
+    """A part's footer, read once (a 60M-row store is read by thousands of syscalls)."""
+    return pq.read_metadata(part)
+
+
 def _columns_at(part: str, offset: int, length: int) -> set[str]:
     """The columns whose chunks in ``part`` overlap bytes [offset, offset + length)."""
-    meta = pq.read_metadata(part)
+    meta = _metadata(part)
     found = set()
     for g in range(meta.num_row_groups):
         group = meta.row_group(g)

@@ -11,9 +11,11 @@ grows with the dataset. Why contiguous ranges of ids (not a hash): a compacted s
 charger, so the reader skips the row groups of the other buckets by their statistics.
 
 A store in arrival order has every charger in every part: a bucket that filters the dataset reads
-all of it, so n buckets would read it n times (time growing with rows²). From ``SPILL_AT`` buckets on,
-the dataset is therefore read ONCE and split into a temporary file per bucket (only the columns the
-analysis reads, as Polars' own projection pushdown names them), and each bucket scans its file.
+all of it, so n buckets read it n times (time growing with rows²), and an analysis whose plan scans
+its input k times (latency: one scan per hop) reads it n·k times. When that is many (``spills``), the
+dataset is read ONCE and split into a temporary file per bucket (only the columns the analysis reads,
+as Polars' own projection pushdown names them: ``reads_of``), and each bucket scans its file. The
+report, which reads every column of a bucket, always does so from ``SPILL_AT`` buckets on.
 """
 
 from __future__ import annotations
