@@ -99,10 +99,13 @@ class Reads:
     scans: int
 
 
-def reads_of(analyse: Callable[[pl.LazyFrame], pl.LazyFrame], lf: pl.LazyFrame) -> Reads:
-    """What ``analyse`` reads of ``lf``, as Polars' optimiser decides it (projection pushdown, shared
-    scans): ``analyse`` runs once on an empty stand-in with ``lf``'s schema whose reader records each
-    scan. ``analyse`` must be a lazy plan (what it reads may not depend on the data)."""
+def reads_of(
+    analyse: Callable[[pl.LazyFrame], pl.LazyFrame | Sequence[pl.LazyFrame]], lf: pl.LazyFrame
+) -> Reads:
+    """What ``analyse`` (one query, or several collected together) reads of ``lf``, as Polars'
+    optimiser decides it (projection pushdown, shared scans): ``analyse`` runs once on an empty
+    stand-in with ``lf``'s schema whose reader records each scan. ``analyse`` must be a lazy plan
+    (what it reads may not depend on the data)."""
     from polars.io.plugins import register_io_source
 
     schema = lf.collect_schema()
@@ -115,7 +118,8 @@ def reads_of(analyse: Callable[[pl.LazyFrame], pl.LazyFrame], lf: pl.LazyFrame) 
         empty = pl.DataFrame(schema=schema)
         yield empty if with_columns is None else empty.select(with_columns)
 
-    analyse(register_io_source(source, schema=schema)).collect()
+    plans = analyse(register_io_source(source, schema=schema))
+    pl.collect_all([plans] if isinstance(plans, pl.LazyFrame) else list(plans))
     read = {name for names in asked for name in names}
     return Reads([name for name in schema.names() if name in read], len(asked))
 

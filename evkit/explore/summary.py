@@ -29,6 +29,7 @@ from pathlib import Path
 
 import polars as pl
 
+from evkit.analysis import buckets
 from evkit.analysis._prep import easee_rows, first_deliveries
 from evkit.analysis.quality import DEFAULT_STALE, SUMMARY_COLUMNS, _out_of_order_of, telemetry_gaps
 from evkit.store.reader import parquet_files, scan
@@ -36,6 +37,8 @@ from evkit.store.schema import replayed_rows
 
 #: Latencies are kept to this many significant digits in the fleet histogram (±5 % at two).
 LATENCY_DIGITS = 2
+#: Rows summarised at once (as the report's buckets: the whole process stays near 1.5 GB).
+ROWS_PER_BUCKET = 3_000_000
 #: Summaries kept in memory (most recently used), one per store listing.
 KEEP_SUMMARIES = 2
 
@@ -212,35 +215,66 @@ def latency_hours(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def summarise(store: Path | str, progress: Progress | None = None) -> StoreSummary:
-    """Read ``store`` once (the passes run together in Polars) into a :class:`StoreSummary`;
-    ``progress`` hears what is happening in words."""
+def _passes(lf: pl.LazyFrame, data_end: datetime | None) -> list[pl.LazyFrame]:
+    """The summary's queries over ``lf`` (all the store, or one charger bucket of it), run together."""
     from evkit.analysis import energy_per_hour, sessions
 
+    mark = replayed_rows(set(lf.collect_schema().names()))
+    replayed = mark.sum() if mark is not None else pl.lit(0)
+    return [
+        sessions(lf),
+        energy_per_hour(lf).select("charger_id", "hour", "energy_kwh", "source"),
+        quality_hours(lf),
+        telemetry_gaps(lf, data_end=data_end).select("charger_id", "gap_start", "gap_end"),
+        latency_hours(lf),
+        lf.select(pl.len().cast(pl.Int64).alias("rows"), replayed.cast(pl.Int64).alias("replayed")),
+    ]
+
+
+def _combine(pieces: list[list[pl.DataFrame]]) -> list[pl.DataFrame]:
+    """The buckets' frames as the whole store's (buckets hold disjoint chargers, in charger order)."""
+    if len(pieces) == 1:
+        return pieces[0]
+    sessions_, energy, quality, gaps, latency, counts = (
+        pl.concat(frames, how="vertical_relaxed") for frames in zip(*pieces, strict=True)
+    )
+    latency = latency.group_by("hour", "hop", "latency_s").agg(pl.col("n").sum())
+    counts = counts.select(pl.col("rows").sum(), pl.col("replayed").sum())
+    return [sessions_, energy, quality, gaps.sort("charger_id", "gap_start"), latency, counts]
+
+
+def summarise(
+    store: Path | str, progress: Progress | None = None, rows_per_bucket: int = ROWS_PER_BUCKET
+) -> StoreSummary:
+    """Read ``store`` once into a :class:`StoreSummary`; ``progress`` hears what is happening in words.
+
+    A large store is read in charger buckets of about ``rows_per_bucket`` rows, one after another
+    (``evkit.analysis.buckets``; the rows split into a temporary file per bucket in one read): memory
+    follows a bucket, not the store. The queries of a bucket run together in Polars."""
     say = progress or (lambda _text: None)
     began = time.monotonic()
     parts = listing(store)
     size_mb = sum(size for _, size, _ in parts) / 1e6
     lf = scan(store)
-    names = set(lf.collect_schema().names())
     say(
         f"Reading {store} once ({len(parts):,} parts, {size_mb:,.0f} MB): the sessions, energy, quality "
         "and latency of every charger. A fleet's month (5M rows) takes half a minute to a minute; "
         "every click after that filters what this read and answers in well under a second."
     )
-    mark = replayed_rows(names)
-    replayed = mark.sum() if mark is not None else pl.lit(0)
-    frames = pl.collect_all(
-        [
-            sessions(lf),
-            energy_per_hour(lf).select("charger_id", "hour", "energy_kwh", "source"),
-            quality_hours(lf),
-            telemetry_gaps(lf).select("charger_id", "gap_start", "gap_end"),
-            latency_hours(lf),
-            lf.select(pl.len().cast(pl.Int64).alias("rows"), replayed.cast(pl.Int64).alias("replayed")),
-        ]
-    )
-    sessions_frame, energy, quality, gaps, latency, counts = frames
+    filters = buckets.bucket_filters(lf, rows_per_bucket, chargerless=True)
+    data_end = None  # one bucket: its own newest observation is the store's
+    if len(filters) > 1:  # a charger silent before the store ends is silent up to the store's end
+        data_end = easee_rows(lf).select(pl.col("observed_at").max()).collect().item()
+    pieces = []
+    columns = None  # what the passes read: only when it is written to bucket files
+    if len(filters) >= buckets.SPILL_AT:
+        columns = buckets.reads_of(lambda rows: _passes(rows, data_end), lf).columns
+    with buckets.bucket_sources(lf, filters, columns) as sources:
+        for done, rows in enumerate(sources, start=1):
+            pieces.append(pl.collect_all(_passes(rows, data_end)))
+            if len(sources) > 1:
+                say(f"Read {done} of {len(sources)} charger buckets ({time.monotonic() - began:.0f} s).")
+    sessions_frame, energy, quality, gaps, latency, counts = _combine(pieces)
     say(f"Read {store} in {time.monotonic() - began:.1f} s.")
     known = quality.filter(pl.col("charger_id") != _UNKNOWN)
     chargers = sorted(known["charger_id"].unique().to_list())

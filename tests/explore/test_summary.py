@@ -156,3 +156,41 @@ def test_disk_cache_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.Monkey
     assert summary_cache.cache_root() is None
     summary_cache.save(summarise(SAMPLE), str(SAMPLE), ())
     assert not (tmp_path / "home").exists() and not (tmp_path / "xdg").exists()
+
+
+@pytest.fixture(scope="module")
+def fleet_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.cluster.conftest import write_fleet
+
+    # 40 chargers with duplicates, holes, skew, a meter reset and chargers silent before the end
+    return write_fleet(tmp_path_factory.mktemp("explore-fleet") / "data", copies=8)
+
+
+@pytest.mark.parametrize("open_files", [16, 2])  # bucket files in one round; in rounds
+def test_a_store_summarised_in_charger_buckets_is_the_store_summarised_at_once(
+    fleet_store: Path, open_files: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evkit.analysis import buckets
+
+    monkeypatch.setattr(buckets, "OPEN_FILES", open_files)
+    whole = summarise(fleet_store)
+    said: list[str] = []
+    rows = scan(fleet_store).select(pl.len()).collect().item()
+    split = summarise(fleet_store, said.append, rows_per_bucket=rows // 10)
+    assert any("of 1" in line and "charger buckets" in line for line in said)  # it did split, and said so
+    assert (split.rows, split.replayed, split.chargers) == (whole.rows, whole.replayed, whole.chargers)
+    assert (split.first_seen, split.last_seen) == (whole.first_seen, whole.last_seen)
+    assert whole.gaps.height > 0 and whole.sessions.height > 0
+    for name, keys in {
+        "sessions": ["charger_id", "started_at"],
+        "energy_hours": ["charger_id", "hour", "source"],
+        "quality_hours": ["charger_id", "hour"],
+        "gaps": ["charger_id", "gap_start"],
+        "latency_hours": ["hour", "hop", "latency_s"],
+    }.items():
+        got, want = getattr(split, name), getattr(whole, name)
+        assert_frame_equal(
+            got.sort(keys, nulls_last=True), want.sort(keys, nulls_last=True), check_exact=False
+        )
+    # the views built on them answer alike
+    assert_frame_equal(split.quality((), None, None), whole.quality((), None, None), check_exact=False)
