@@ -57,7 +57,7 @@ def test_the_cli_sessionises_a_large_dataset_in_buckets_with_the_same_result(
     whole = json.loads(capsys.readouterr().out)
     assert whole  # sessions to compare
     monkeypatch.setattr(buckets, "SPILL_READS", spill_reads)
-    monkeypatch.setattr(buckets, "ROWS_PER_BUCKET", 250)  # a charger a bucket: 5 buckets
+    monkeypatch.setattr(buckets, "ROWS_PER_BUCKET", 250)  # about a charger a bucket: 4 buckets
     calls: list[int] = []
     real = buckets.charger_ranges
     monkeypatch.setattr(buckets, "charger_ranges", lambda lf, n: calls.append(n) or real(lf, n))
