@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from evkit.analysis.caveats import replayed_caveat
+from evkit.analysis.quality import SUMMARY_COLUMNS
 from evkit.errors import ValidationError
 from evkit.explore.summary import LATENCY_DIGITS, Progress, StoreSummary, store_summary
 from evkit.explore.tables import quality_table, session_table, system_zone
@@ -36,15 +37,7 @@ KEEP_VIEWS = 24
 #: force at the start).
 CURVE_LOOKBACK = timedelta(days=1)
 #: The quality counts that are issues (the fleet's quality table lists the chargers with most first).
-ISSUE_COUNTS = (
-    "gaps_n",
-    "duplicates_n",
-    "out_of_order_n",
-    "decode_errors_n",
-    "unknown_ids_n",
-    "stale_n",
-    "clock_skew_n",
-)
+ISSUE_COUNTS = tuple(column for column in SUMMARY_COLUMNS if column.endswith("_n"))
 
 
 @dataclass(frozen=True)

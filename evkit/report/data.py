@@ -10,7 +10,7 @@ the same functions in its tasks (``evkit.cluster.report_tasks``); the client onl
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -176,19 +176,11 @@ def report_data(
         name=name,
         manifest=manifest,
         zone=zone,
-        overview=combined.overview,
-        sessions=combined.sessions,
-        per_day=combined.per_day,
-        hourly=combined.hourly,
         tariff=tariff,
         latency=result,
-        summary=combined.summary,
-        gaps=combined.gaps,
-        connected=combined.connected,
-        liveness=combined.liveness,
-        readings=combined.readings,
-        readings_chargers=combined.readings_chargers,
         power=(chosen, power_rows(chosen["charger_id"])) if chosen is not None else None,
+        # every table and number of the combined buckets, under the same names
+        **{f.name: getattr(combined, f.name) for f in fields(combined)},
     )
 
 
