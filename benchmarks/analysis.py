@@ -137,6 +137,8 @@ CHECKOUTS: dict[str, str] = {}
 
 
 def _env(kind: str) -> dict[str, str] | None:
+    if kind == "cli":
+        return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     if not kind.startswith("cli@"):
         return None
     return {**os.environ, "PYTHONPATH": CHECKOUTS[kind.removeprefix("cli@")]}
@@ -144,7 +146,8 @@ def _env(kind: str) -> dict[str, str] | None:
 
 def _cmd(kind: str, root: Path, out: Path) -> list[str]:
     if kind == "cli" or kind.startswith("cli@"):
-        return [sys.executable, "-m", "evkit", "sessions", str(root), "--format", "json", "--out", str(out)]
+        # -P: the current directory (this checkout) must not shadow the PYTHONPATH of cli@NAME
+        return [sys.executable, "-P", "-m", "evkit", "sessions", str(root), "--format", "json", "--out", str(out)]
     return [sys.executable, str(Path(__file__).resolve()), "--run", kind, "--dir", str(root)]
 
 

@@ -9,11 +9,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from evkit import _allocator
-
-_allocator.tune()  # batch commands: huge pages for Polars, set before anything below loads it
-
-from evkit.errors import (  # noqa: E402
+from evkit.errors import (
     AuthError,
     ConfigError,
     ControlError,
@@ -25,7 +21,7 @@ from evkit.errors import (  # noqa: E402
     StoreError,
     ValidationError,
 )
-from evkit.store.reader import scan  # noqa: E402
+from evkit.store.reader import scan
 
 # Public names whose modules pull heavy dependencies; imported on first attribute access.
 _LAZY: dict[str, str] = {
