@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from evkit.analysis._ids import SCHEDULED
-from evkit.analysis._prep import first_deliveries, require, seconds
+from evkit.analysis._prep import IDENTITY, first_deliveries, require, seconds
 from evkit.analysis.easee_commands import easee_command_roundtrips
 from evkit.analysis.home import goe_command_roundtrips
 from evkit.analysis.schema import ALL_HOPS, COMMAND_HOP, HOPS, READBACK_HOP
@@ -43,19 +43,34 @@ PERCENTILES = {"p50_s": 0.50, "p95_s": 0.95, "p99_s": 0.99}
 _BY_ALIASES = {"charger": "charger_id", "observation": "observation", "hour": "hour"}
 
 
-def latency(lf: pl.LazyFrame) -> pl.LazyFrame:
+_EXTRA = ["observation", "received_at", "arrival_time", "redelivered"]
+
+
+def _first_timed(lf: pl.LazyFrame, first: pl.LazyFrame | None) -> pl.LazyFrame:
+    """The first delivery of every message with a device time or an ArrivalTime (a hop to measure)."""
+    if first is None:
+        timed = pl.col("observed_at").is_not_null() | pl.col("arrival_time").is_not_null()
+        return first_deliveries(lf.filter(timed), extra=_EXTRA)
+    # ``first`` deduplicated every row. The device time is part of a message's identity, so its rows
+    # with a device time are exactly the first deliveries of those messages; the few messages without
+    # one but with an ArrivalTime are deduplicated here.
+    untimed = lf.filter(pl.col("observed_at").is_null() & pl.col("arrival_time").is_not_null())
+    known = first.filter(pl.col("observed_at").is_not_null()).select(*IDENTITY, *_EXTRA)
+    return pl.concat([known, first_deliveries(untimed, extra=_EXTRA)], how="vertical_relaxed")
+
+
+def latency(lf: pl.LazyFrame, *, first: pl.LazyFrame | None = None) -> pl.LazyFrame:
     """One row per message and hop: ``hop``, ``latency_s``, ``skew`` (negative), and context columns.
 
     Context: ``charger_id``, ``observation_id``, ``observation``, ``observed_at``, ``received_at``,
     ``hour`` (UTC hour of ``received_at``, our own clock) and ``hour_of_day``. Hops whose timestamps
-    are unknown (no ArrivalTime header) are left out.
+    are unknown (no ArrivalTime header) are left out. ``first``: ``evkit.analysis.quality.first_of(lf)``
+    when the caller has it already (the report: the deduplication is then not done twice; the rows are
+    the same, in another order).
     """
     require(lf)
     base = (
-        first_deliveries(
-            lf.filter(pl.col("observed_at").is_not_null() | pl.col("arrival_time").is_not_null()),
-            extra=["observation", "received_at", "arrival_time", "redelivered"],
-        )
+        _first_timed(lf, first)
         .with_columns(pl.col("received_at").dt.truncate("1h").alias("hour"))
         .with_columns(pl.col("hour").dt.hour().cast(pl.Int8).alias("hour_of_day"))
     )

@@ -187,9 +187,9 @@ def _count(frame: pl.LazyFrame, name: str, expr: pl.Expr | None = None) -> pl.La
 
 
 def first_of(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """The first deliveries ``quality_summary`` checks (rows without a charger under ``(unknown)``)."""
-    rows = lf.with_columns(pl.col("charger_id").fill_null(_UNKNOWN_CHARGER))
-    return first_deliveries(rows, extra=["observation", "received_at", "arrival_time", "redelivered", "kind"])
+    """The first deliveries ``quality_summary`` checks (its counts put rows without a charger under
+    ``(unknown)``); ``evkit.analysis.latency`` can take them too."""
+    return first_deliveries(lf, extra=["observation", "received_at", "arrival_time", "redelivered", "kind"])
 
 
 #: The columns of :func:`quality_summary`, in order.

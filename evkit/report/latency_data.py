@@ -27,11 +27,12 @@ HEAT_HOP = "end_to_end"
 HEAT_Q = 0.95
 
 
-def values(lf: pl.LazyFrame) -> pl.LazyFrame:
+def values(lf: pl.LazyFrame, first: pl.LazyFrame | None = None) -> pl.LazyFrame:
     """Per message and hop: ``hop``, ``__us`` (the latency in whole microseconds, as the timestamps
-    have it: exact) and ``hour``, the only columns the report needs."""
+    have it: exact) and ``hour``, the only columns the report needs. ``first``: ``first_of(lf)``
+    (``evkit.analysis.quality``) when the caller has it."""
     us = (pl.col("latency_s") * 1e6).round().cast(pl.Int64).alias("__us")
-    return latency(lf).select(pl.col("hop").cast(pl.String), us, "hour")
+    return latency(lf, first=first).select(pl.col("hop").cast(pl.String), us, "hour")
 
 
 def _positive(frame: pl.LazyFrame) -> pl.LazyFrame:

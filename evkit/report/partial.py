@@ -113,7 +113,7 @@ def analyse(
         spans(lf),
         analysis.connectivity_summary(lf),
         evcc_liveness_summary(lf),
-        latency_data.values(lf),
+        latency_data.values(lf, first=first.lazy()),
     ]
     if tariff is not None:
         queries.append(

@@ -148,3 +148,49 @@ def test_hourly_reports_stamped_on_the_hour_do_not_count_as_transport_latency() 
     assert stats["scheduled_end_to_end"]["n"] == 48 * 2
     # cloud -> capture is transport for every observation
     assert stats["cloud_to_capture"]["n"] == 48 * 6
+
+
+# Messages: (charger or None, observation id, device time or None, value); deliveries of them with or
+# without an ArrivalTime, flagged redelivered or not, received in any order.
+_message = st.tuples(
+    st.sampled_from(["EH1", "EH2", "(unknown)", None]),
+    st.sampled_from([120, 122, 150]),
+    st.none() | st.integers(0, 5),
+    st.integers(0, 2),
+)
+_delivery = st.tuples(st.integers(0, 7), st.booleans(), st.booleans(), st.integers(0, 50))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_message, min_size=1, max_size=8), st.lists(_delivery, min_size=1, max_size=30))
+def test_latency_from_quality_first_deliveries_is_the_same(
+    messages: list[tuple[str | None, int, int | None, int]], deliveries: list[tuple[int, bool, bool, int]]
+) -> None:
+    from evkit.analysis.quality import first_of
+    from evkit.store.schema import EASEE_SCHEMA
+
+    rows = []
+    for index, has_arrival, redelivered, late in deliveries:
+        charger, obs_id, device_s, value = messages[index % len(messages)]
+        observed = None if device_s is None else sc.T0 + timedelta(seconds=device_s)
+        received = sc.T0 + timedelta(seconds=10 + late)
+        rows.append(
+            {
+                "charger_id": charger,
+                "observation_id": obs_id,
+                "observed_at": observed,
+                "value": float(value),
+                "value_text": str(value),
+                "received_at": received,
+                "arrival_time": received - timedelta(seconds=1) if has_arrival else None,
+                "redelivered": redelivered,
+                "observation": "x",
+            }
+        )
+    lf = pl.DataFrame(rows, schema_overrides=EASEE_SCHEMA).lazy()
+    lf = lf.select(
+        [pl.col(c) if c in rows[0] else pl.lit(None, dtype=t).alias(c) for c, t in EASEE_SCHEMA.items()]
+    )
+    alone = latency(lf).collect()
+    shared = latency(lf, first=first_of(lf)).collect()
+    assert shared.sort(pl.all(), nulls_last=True).equals(alone.sort(pl.all(), nulls_last=True))
