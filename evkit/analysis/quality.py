@@ -76,7 +76,10 @@ def duplicates(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _out_of_order_of(first: pl.LazyFrame) -> pl.LazyFrame:
-    key = ["charger_id", "observation_id"]
+    # (charger, observation id) as one exact 64-bit key: the window over it is ~1/3 cheaper than over
+    # the pair (the charger's categorical code in the high half, the 32-bit id shifted to >= 0 below)
+    code = pl.col("charger_id").cast(pl.Categorical).to_physical().cast(pl.Int64)
+    key = code * (1 << 32) + pl.col("observation_id").cast(pl.Int64) + (1 << 31)
     frame = (
         first.filter(pl.col("observation_id").is_not_null() & pl.col("observed_at").is_not_null())
         .sort("received_at")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evkit.analysis import (
     connectivity,
@@ -63,6 +66,38 @@ def test_out_of_order_arrivals_are_found() -> None:
     ]
     late = out_of_order(sc.frame(rows).lazy()).collect()
     assert late.select("observed_at", "behind_s").rows() == [(sc.T0 + 2 * MIN, 120.0)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["EH1", "EH2", "EH3"]), st.sampled_from([-5, 120, 150, 70_000])),
+        min_size=1,
+        max_size=40,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_out_of_order_is_per_charger_and_observation(keys: list[tuple[str, int]], rnd: random.Random) -> None:
+    # each (charger, id) in its own received order; a reading is late when an earlier-received one of
+    # the same charger and id was taken after it
+    rows = [
+        sc.Row(charger, obs_id, sc.T0 + i * MIN, float(i), str(i), capture_delay_s=rnd.uniform(0, 900))
+        for i, (charger, obs_id) in enumerate(keys)
+    ]
+    late = out_of_order(sc.frame(rows).lazy()).collect()
+    expected = set()
+    for charger, obs_id in set(keys):
+        mine = sorted(
+            (r.observed_at + timedelta(seconds=r.device_delay_s + r.capture_delay_s), r.observed_at)
+            for r in rows
+            if (r.charger_id, r.observation_id) == (charger, obs_id)
+        )
+        newest = None
+        for _, at in mine:
+            if newest is not None and at < newest:
+                expected.add((charger, obs_id, at))
+            newest = at if newest is None else max(newest, at)
+    assert set(late.select("charger_id", "observation_id", "observed_at").rows()) == expected
 
 
 def test_decode_errors_are_kept_with_their_raw_body() -> None:
