@@ -30,8 +30,14 @@ from pathlib import Path
 import polars as pl
 
 from evkit.analysis import buckets
-from evkit.analysis._prep import easee_rows, first_deliveries
-from evkit.analysis.quality import DEFAULT_STALE, SUMMARY_COLUMNS, _out_of_order_of, telemetry_gaps
+from evkit.analysis._prep import easee_rows
+from evkit.analysis.quality import (
+    DEFAULT_STALE,
+    SUMMARY_COLUMNS,
+    _out_of_order_of,
+    first_of,
+    telemetry_gaps,
+)
 from evkit.store.reader import parquet_files, scan
 from evkit.store.schema import replayed_rows
 
@@ -157,8 +163,9 @@ def _hour(column: str = "observed_at") -> pl.Expr:
     return pl.col(column).dt.truncate("1h").alias("hour")
 
 
-def quality_hours(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """The counts of ``evkit.quality_summary`` (gaps aside) per charger and UTC hour of device time."""
+def quality_hours(lf: pl.LazyFrame, first: pl.LazyFrame | None = None) -> pl.LazyFrame:
+    """The counts of ``evkit.quality_summary`` (gaps aside) per charger and UTC hour of device time.
+    ``first``: ``first_of(lf)``, when the caller has it."""
     key = ["charger_id", "hour"]
     rows = lf.with_columns(pl.col("charger_id").fill_null(_UNKNOWN))
     unknown = (pl.col("observation_id").is_not_null() & pl.col("observation").is_null()) | (
@@ -170,9 +177,7 @@ def quality_hours(lf: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("observed_at").max().alias("last_seen"),
         pl.col("error").is_not_null().sum().cast(pl.Int64).alias("decode_errors_n"),
     )
-    first = first_deliveries(
-        rows, extra=["observation", "received_at", "arrival_time", "redelivered", "kind"]
-    )
+    first = (first_of(lf) if first is None else first).with_columns(pl.col("charger_id").fill_null(_UNKNOWN))
     easee_first = easee_rows(first)
     stale = (pl.col("received_at") - pl.col("observed_at")) > DEFAULT_STALE
     skewed = (pl.col("arrival_time") < pl.col("observed_at")) | (
@@ -200,15 +205,15 @@ def quality_hours(lf: pl.LazyFrame) -> pl.LazyFrame:
     return frame.with_columns(*[pl.col(c).fill_null(0) for c in _COUNTS])
 
 
-def latency_hours(lf: pl.LazyFrame) -> pl.LazyFrame:
+def latency_hours(lf: pl.LazyFrame, first: pl.LazyFrame | None = None) -> pl.LazyFrame:
     """``evkit.analysis.latency`` of every charger as counts per UTC hour (device time), hop and value
-    (to ``LATENCY_DIGITS`` significant digits)."""
+    (to ``LATENCY_DIGITS`` significant digits). ``first``: ``first_of(lf)``, when the caller has it."""
     from evkit.analysis.latency import latency
 
     value = pl.col("latency_s")
     binned = pl.when(value == 0).then(0.0).otherwise(value.round_sig_figs(LATENCY_DIGITS))
     return (
-        latency(lf)
+        latency(lf, first=first)
         .filter(value.is_finite())
         .group_by(_hour(), "hop", binned.alias("latency_s"))
         .agg(pl.len().cast(pl.Int64).alias("n"))
@@ -221,12 +226,13 @@ def _passes(lf: pl.LazyFrame, data_end: datetime | None) -> list[pl.LazyFrame]:
 
     mark = replayed_rows(set(lf.collect_schema().names()))
     replayed = mark.sum() if mark is not None else pl.lit(0)
+    first = first_of(lf).cache()  # the quality counts and latency share one deduplication
     return [
         sessions(lf),
         energy_per_hour(lf).select("charger_id", "hour", "energy_kwh", "source"),
-        quality_hours(lf),
+        quality_hours(lf, first),
         telemetry_gaps(lf, data_end=data_end).select("charger_id", "gap_start", "gap_end"),
-        latency_hours(lf),
+        latency_hours(lf, first),
         lf.select(pl.len().cast(pl.Int64).alias("rows"), replayed.cast(pl.Int64).alias("replayed")),
     ]
 
