@@ -165,17 +165,17 @@ def time_window(args: argparse.Namespace) -> tuple[datetime | None, datetime | N
 
 def load(directory: str) -> pl.LazyFrame:
     """The dataset at ``directory``; DatasetError when it has no Parquet, misses columns or is empty."""
-    from evkit.store.reader import row_count, scan
+    from evkit.store.reader import has_rows, scan
 
     # evkit.analysis handles repeated messages itself (cheaply); the store's generic redelivery filter
     # is a window over every row that would only slow the work down.
     lf = scan(directory, dedupe=False)
     _check_types(lf.collect_schema(), directory)
     try:
-        rows = row_count(lf)  # from the footers the check read: no data read
+        empty = not has_rows(lf)  # from the footers the check read: no data read
     except pl.exceptions.PolarsError as exc:
         raise DatasetError(f"cannot read the Parquet files below {directory}: {exc}") from exc
-    if rows == 0:
+    if empty:
         raise DatasetError(f"{directory} holds no rows (an empty dataset)")
     return lf
 

@@ -238,13 +238,31 @@ def narrow(
     return frame if predicate is None else frame.filter(predicate)
 
 
+def _footer_counted(frame: pl.LazyFrame) -> list[Path | str] | None:
+    """The parts of a whole-store frame from :func:`scan` without ``dedupe`` or ``where`` (its rows
+    are the parts' rows, in their footers); None for any other frame."""
+    made = _made(frame)
+    if made is not None and not made[1] and not made[0].dedupe and made[0].where is None:
+        return list(made[0].files)
+    return None
+
+
 def row_count(frame: pl.LazyFrame) -> int:
     """The rows of ``frame``; for a whole-store frame from :func:`scan` without ``dedupe`` or
     ``where``, summed from the footers the check already read (no data read)."""
-    made = _made(frame)
-    if made is not None and not made[1] and not made[0].dedupe and made[0].where is None:
-        return sum(footer_of(part).num_rows() for part in made[0].files)
+    parts = _footer_counted(frame)
+    if parts is not None:
+        return sum(footer_of(part).num_rows() for part in parts)
     return int(frame.select(pl.len()).collect().item())
+
+
+def has_rows(frame: pl.LazyFrame) -> bool:
+    """Whether ``frame`` holds a row: for a whole-store frame (see :func:`row_count`) the footers
+    are asked until one part has rows (usually the first), not all of them."""
+    parts = _footer_counted(frame)
+    if parts is not None:
+        return any(footer_of(part).num_rows() > 0 for part in parts)
+    return frame.select(pl.len()).collect().item() > 0
 
 
 def _where(frame: pl.LazyFrame, where: pl.Expr | None) -> pl.LazyFrame:

@@ -180,6 +180,21 @@ def test_empty_dataset_is_a_clear_error(
     assert "empty" in err
 
 
+def test_empty_parts_before_a_full_one_are_not_an_empty_dataset(
+    tmp_path: Path, fleet: Fleet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evkit.store.reader import has_rows, row_count, scan
+
+    fleet.frame().head(0).write_parquet(tmp_path / "a-empty.parquet")
+    fleet.frame().head(0).write_parquet(tmp_path / "b-empty.parquet")
+    fleet.frame().write_parquet(tmp_path / "c-rows.parquet")
+    lf = scan(tmp_path, dedupe=False)
+    assert has_rows(lf) and row_count(lf) == fleet.frame().height
+    assert has_rows(lf.filter(pl.col("charger_id") == "nobody")) is False
+    code, out, _ = _run(capsys, "sessions", str(tmp_path), "--format", "json")
+    assert code == 0 and json.loads(out)
+
+
 def test_bad_options_are_refused(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(capsys, "sessions", str(dataset), "--format", "parquet")[0] == 2
     assert _run(capsys, "sessions", str(dataset), "--columns", "evcc")[0] == 2
