@@ -147,7 +147,8 @@ def _env(kind: str) -> dict[str, str] | None:
 def _cmd(kind: str, root: Path, out: Path) -> list[str]:
     if kind == "cli" or kind.startswith("cli@"):
         # -P: the current directory (this checkout) must not shadow the PYTHONPATH of cli@NAME
-        return [sys.executable, "-P", "-m", "evkit", "sessions", str(root), "--format", "json", "--out", str(out)]
+        command = ["-P", "-m", "evkit", "sessions", str(root), "--format", "json", "--out", str(out)]
+        return [sys.executable, *command]
     return [sys.executable, str(Path(__file__).resolve()), "--run", kind, "--dir", str(root)]
 
 
