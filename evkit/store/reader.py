@@ -262,7 +262,7 @@ def has_rows(frame: pl.LazyFrame) -> bool:
     parts = _footer_counted(frame)
     if parts is not None:
         return any(footer_of(part).num_rows() > 0 for part in parts)
-    return frame.select(pl.len()).collect().item() > 0
+    return bool(frame.select(pl.len()).collect().item() > 0)
 
 
 def _where(frame: pl.LazyFrame, where: pl.Expr | None) -> pl.LazyFrame:
