@@ -12,14 +12,16 @@ bucket removes its own copies) and the percentiles are found exactly in two pass
    known milliseconds: a millisecond whose latencies are all equal gives the value at once; per
    bucket only the latencies of the other such milliseconds are kept, then sorted.
 
-Buckets hold half the rows of a sessions bucket (a message has three latencies). Memory follows one
-bucket plus the per-millisecond counts, whatever the number of rows; the result
-equals ``latency_stats`` (``tests/analysis/test_latency_buckets.py``).
+Buckets hold half the rows of a sessions bucket (a message has three latencies). Each pass reads a
+bucket's rows into memory once (the plan of ``latency`` scans its input once per hop and branch) and
+pass 2 runs only when a percentile falls in a millisecond of unequal latencies. Memory follows one
+bucket plus the per-millisecond counts, whatever the number of rows; the result equals
+``latency_stats`` (``tests/analysis/test_latency_buckets.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import polars as pl
 
@@ -39,17 +41,37 @@ def latency_stats_in_buckets(
     if filters[0] is None:  # one bucket: the whole data
         return latency_stats(lf, by).collect()
     reads = buckets.reads_of(latency, lf)
+    keys = ["hop", *_by_columns(by)]
     with buckets.bucket_sources(lf, filters, reads.columns, spill=buckets.spills(filters, reads)) as sources:
-        return _two_passes([latency(rows) for rows in sources], ["hop", *_by_columns(by)])
+        return _two_passes([_held(rows, reads.columns, keys) for rows in sources], keys)
 
 
-def _two_passes(latencies: list[pl.LazyFrame], keys: list[str]) -> pl.DataFrame:
-    """The statistics of every bucket's ``latencies`` (module docstring: passes 1 and 2)."""
-    parts = [rows.select(*keys, "latency_s") for rows in latencies]
+def _held(rows: pl.LazyFrame, columns: list[str], keys: list[str]) -> Callable[[], pl.LazyFrame]:
+    """The bucket's latencies (``keys``, ``latency_s``), computed from its rows held in memory: the
+    plan of ``latency`` scans its input once per hop and branch (13 scans), so the bucket is read once
+    (the ``columns`` latency reads; the others are null, for the schema only) and scanned in memory."""
+    schema = rows.collect_schema()
+    projection = [pl.col(c) if c in columns else pl.lit(None, dtype=t).alias(c) for c, t in schema.items()]
+    if "routing_key" in columns and "kind" in schema:
+        # only command responses' routing keys are read (their command id and time): the others,
+        # most rows, are not held
+        responses = pl.col("kind") == "command_response"
+        projection[schema.names().index("routing_key")] = pl.when(responses).then(pl.col("routing_key"))
+
+    def compute() -> pl.LazyFrame:
+        return latency(rows.select(projection).collect().lazy()).select(*keys, "latency_s")
+
+    return compute
+
+
+def _two_passes(latencies: list[Callable[[], pl.LazyFrame]], keys: list[str]) -> pl.DataFrame:
+    """The statistics of every bucket's latencies (module docstring: passes 1 and 2); each of
+    ``latencies`` reads its bucket when called, so one bucket is in memory at a time."""
     lat = pl.col("latency_s")
     # one query per bucket (two would each compute the bucket's latencies, side by side)
     hist_parts = [
-        part.group_by(*keys, _BIN)
+        part()
+        .group_by(*keys, _BIN)
         .agg(
             pl.len().cast(pl.Int64).alias("__count"),
             lat.min().alias("__lo_v"),
@@ -58,7 +80,7 @@ def _two_passes(latencies: list[pl.LazyFrame], keys: list[str]) -> pl.DataFrame:
             (lat < 0).sum().cast(pl.Int64).alias("negative_n"),
         )
         .collect()
-        for part in parts
+        for part in latencies
     ]
     totals = (
         pl.concat(hist_parts)
@@ -106,12 +128,18 @@ def _two_passes(latencies: list[pl.LazyFrame], keys: list[str]) -> pl.DataFrame:
     )
     # a bin whose latencies are all equal gives its value at once; only the others are read again,
     # bucket by bucket (one at a time: memory follows a bucket)
-    targets = located.filter(pl.col("__lo_v") != pl.col("__hi_v")).select(*keys, "__bin").unique().lazy()
+    targets = located.filter(pl.col("__lo_v") != pl.col("__hi_v")).select(*keys, "__bin").unique()
+    # no crowded bin (every rank fell in a bin of equal values): no second read
     found = [
-        part.with_columns(_BIN).join(targets, on=[*keys, "__bin"], how="semi", nulls_equal=True).collect()
-        for part in parts
+        part()
+        .with_columns(_BIN)
+        .join(targets.lazy(), on=[*keys, "__bin"], how="semi", nulls_equal=True)
+        .collect()
+        for part in (latencies if targets.height else [])
     ]
-    values = pl.concat(found).sort(*keys, "__bin", "latency_s")
+    empty = pl.DataFrame(schema={**hist.select(keys).schema, "latency_s": pl.Float64, "__bin": pl.Int64})
+    values = pl.concat(found) if found else empty
+    values = values.sort(*keys, "__bin", "latency_s")
     values = values.with_columns(pl.int_range(pl.len()).over([*keys, "__bin"]).alias("__pos"))
     picked = (
         located.with_columns((pl.col("__rank") - pl.col("__before")).alias("__pos"))

@@ -58,3 +58,16 @@ def test_command_hops_in_latency() -> None:
 def test_no_commands_no_rows() -> None:
     frame = decode_deliveries([(*encode_observation("EH000001", 120, 1.0, T0), None, False, _us(T0), 1)])  # type: ignore[list-item]
     assert easee_command_roundtrips(frame.lazy()).collect().height == 0
+
+
+@pytest.mark.parametrize("rows_per_bucket", [1, 2, 3])
+def test_command_hops_are_the_same_in_charger_buckets(rows_per_bucket: int) -> None:
+    """The buckets hold only command responses' routing keys: the command hops come out the same."""
+    from polars.testing import assert_frame_equal
+
+    from evkit.analysis.latency_buckets import latency_stats_in_buckets
+
+    lf = _dataset()
+    got = latency_stats_in_buckets(lf, by="charger", rows_per_bucket=rows_per_bucket)
+    assert {"command_roundtrip", "command_readback"} <= set(got["hop"])
+    assert_frame_equal(got, latency_stats(lf, by="charger").collect(), check_dtypes=False, rel_tol=1e-12)
