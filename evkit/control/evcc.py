@@ -47,7 +47,7 @@ from evkit.control.base import (
     Subscription,
     utc_now,
 )
-from evkit.errors import SourceError, StoreError
+from evkit.errors import SourceError, StoreError, ValidationError
 from evkit.evcc.echo import EchoWatch, plan_deleted, same_state
 from evkit.evcc.setters import SetCommand, Target, build_command, resolve
 from evkit.evcc.state import DEFAULT_PREFIX
@@ -62,6 +62,9 @@ NO_ECHO_HINT = (
 )
 
 StateListener = Callable[[str, str | None], None]
+
+#: How long a command naming a loadpoint or vehicle not seen yet waits for it to be published.
+DISCOVERY_WAIT_S = 1.0
 
 
 class _Pending:
@@ -207,8 +210,20 @@ class EvccClient:
     # ------------------------------------------------------------------ commands
 
     def resolve(self, path: str) -> Target:
-        """Resolve a path against the discovered loadpoints and vehicles (``ValidationError``)."""
-        return resolve(path, prefix=self.prefix, loadpoints=self.loadpoints, vehicles=self.vehicles)
+        """Resolve a path against the discovered loadpoints and vehicles (``ValidationError``).
+
+        A loadpoint or vehicle not seen yet may still be on its way: evcc's retained burst can pause
+        longer than the settling allows on a busy machine or network. Such a path is refused only when
+        it is still unknown after up to ``min(timeout, DISCOVERY_WAIT_S)`` more seconds."""
+        deadline = time.monotonic() + min(self.timeout, DISCOVERY_WAIT_S)
+        while True:
+            seen = (self.loadpoints, self.vehicles)
+            try:
+                return resolve(path, prefix=self.prefix, loadpoints=seen[0], vehicles=seen[1])
+            except ValidationError as exc:
+                if not str(exc).startswith("evcc has no ") or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.05)
 
     @property
     def version(self) -> str | None:

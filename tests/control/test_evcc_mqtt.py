@@ -123,6 +123,30 @@ def test_no_echo_when_the_simulator_is_stopped(
     assert "no echo within 0.5 s" in result.detail and "offline" in result.detail
 
 
+def test_a_loadpoint_published_after_the_settling_is_still_found(
+    mqtt_broker: tuple[str, int], prefix: str
+) -> None:
+    """evcc's retained burst can pause longer than the settling (a busy machine): a loadpoint that
+    arrives a little later is waited for, not refused; one that never comes is refused."""
+    host, port = mqtt_broker
+    with PahoTransport(host, port) as evcc:
+        evcc.publish(f"{prefix}/loadpoints/2/mode", "pv", retain=True)
+        with EvccClient(host=host, port=port, prefix=prefix, timeout=2.0) as client:
+            assert client.loadpoints == [2]
+            later = threading.Timer(
+                0.3, evcc.publish, (f"{prefix}/loadpoints/1/mode", "off"), {"retain": True}
+            )
+            later.start()
+            try:
+                assert client.resolve("loadpoints/1/mode").device_id == "loadpoints/1"
+            finally:
+                later.join()
+            with pytest.raises(ValidationError, match="no loadpoint 7; its loadpoints are 1, 2"):
+                client.resolve("loadpoints/7/mode")
+        for lp in (1, 2):
+            evcc.publish(f"{prefix}/loadpoints/{lp}/mode", b"", retain=True)
+
+
 # ---------------------------------------------------------------- CLI
 
 
