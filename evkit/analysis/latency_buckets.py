@@ -42,6 +42,9 @@ def latency_stats_in_buckets(
         return latency_stats(lf, by).collect()
     reads = buckets.reads_of(latency, lf)
     keys = ["hop", *_by_columns(by)]
+    # Files or filters: decided by latency's plan as a filtered read would run it (13 scans per
+    # bucket), though each pass now reads a bucket once; at 59.9M rows (15 buckets, arrival order)
+    # the files were still faster: 37.5 s vs 41.8 s wall, 69 vs 79 s CPU, ~1 GB either way.
     with buckets.bucket_sources(lf, filters, reads.columns, spill=buckets.spills(filters, reads)) as sources:
         return _two_passes([_held(rows, reads.columns, keys) for rows in sources], keys)
 
