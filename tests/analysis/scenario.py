@@ -204,3 +204,36 @@ def drop_window(rows: list[Row], charger_id: str, start: datetime, end: datetime
 def spurious_zero(rows: list[Row], charger_id: str, at: datetime) -> list[Row]:
     """The charger's session counter briefly reads 0 at ``at``."""
     return [*rows, Row(charger_id, 121, at, 0.0, "0")]
+
+
+def evcc_session(plugged_at_minute: int, kwh_per_hour: float = 11.0) -> pl.DataFrame:
+    """evcc MQTT rows of loadpoint 1 (``evcc/loadpoints/1``): unplugged from ``T0``, plugged in at
+    ``plugged_at_minute``, charging for an hour at ``kwh_per_hour`` (``sessionEnergy`` in Wh), then
+    unplugged (what a mixed Easee + evcc store holds)."""
+    from evkit.store.schema import MQTT_SCHEMA
+
+    def reading(minute: int, key: str, value: float) -> dict[str, object]:
+        at = T0 + timedelta(minutes=minute)
+        return {
+            "received_at": at,
+            "observed_at": at,
+            "charger_id": "evcc/loadpoints/1",
+            "value": value,
+            "value_text": f"{value:g}",
+            "kind": "mqtt",
+            "topic": f"evcc/loadpoints/1/{key}",
+            "source": "evcc",
+            "device_id": "evcc/loadpoints/1",
+            "key": key,
+            "raw": f"{value:g}".encode(),
+        }
+
+    start = plugged_at_minute
+    rows = [reading(m, "connected", 0.0) for m in range(start)]
+    rows += [reading(start, "connected", 1.0), reading(start + 1, "charging", 1.0)]
+    rows += [
+        reading(m, "sessionEnergy", (m - start - 1) * kwh_per_hour * 1000 / 60)
+        for m in range(start + 2, start + 62)
+    ]
+    rows += [reading(start + 61, "charging", 0.0), reading(start + 62, "connected", 0.0)]
+    return pl.DataFrame(rows, schema={k: v for k, v in MQTT_SCHEMA.items() if k in rows[0]})

@@ -94,29 +94,7 @@ def test_a_window_without_sessions_reads_no_easee_rows(fleet: Fleet) -> None:
 
 def test_home_charger_rows_are_read_whole_in_a_mixed_store(fleet: Fleet) -> None:
     """evcc sessions beside Easee ones: the window narrows only the Easee rows; same rows either way."""
-    from evkit.store.schema import MQTT_SCHEMA
-
-    def reading(minute: int, key: str, value: float) -> dict[str, object]:
-        at = sc.T0 + timedelta(minutes=minute)
-        return {
-            "received_at": at,
-            "observed_at": at,
-            "charger_id": "evcc/loadpoints/1",
-            "value": value,
-            "value_text": f"{value:g}",
-            "kind": "mqtt",
-            "topic": f"evcc/loadpoints/1/{key}",
-            "source": "evcc",
-            "device_id": "evcc/loadpoints/1",
-            "key": key,
-            "raw": f"{value:g}".encode(),
-        }
-
-    mqtt = [reading(m, "connected", 0.0) for m in range(200)]
-    mqtt += [reading(200, "connected", 1.0), reading(201, "charging", 1.0)]
-    mqtt += [reading(m, "sessionEnergy", (m - 201) * 11000 / 60) for m in range(202, 262)]
-    mqtt += [reading(261, "charging", 0.0), reading(262, "connected", 0.0)]
-    mqtt_frame = pl.DataFrame(mqtt, schema={k: v for k, v in MQTT_SCHEMA.items() if k in mqtt[0]})
+    mqtt_frame = sc.evcc_session(plugged_at_minute=200)
     lf = pl.concat([fleet.frame(), mqtt_frame], how="diagonal_relaxed").lazy()
     start, end = sc.T0 + timedelta(minutes=150), sc.T0 + timedelta(minutes=420)
     got = sessions_starting(lf, start, end).collect()

@@ -273,29 +273,7 @@ def test_unknown_charger_ids_are_kept_apart(fleet: Fleet) -> None:
 
 
 def test_evcc_sessions_join_the_easee_ones_in_a_mixed_store(fleet: Fleet) -> None:
-    from evkit.store.schema import MQTT_SCHEMA
-
-    def reading(minute: int, key: str, value: float) -> dict[str, object]:
-        at = sc.T0 + timedelta(minutes=minute)
-        return {
-            "received_at": at,
-            "observed_at": at,
-            "charger_id": "evcc/loadpoints/1",
-            "value": value,
-            "value_text": f"{value:g}",
-            "kind": "mqtt",
-            "topic": f"evcc/loadpoints/1/{key}",
-            "source": "evcc",
-            "device_id": "evcc/loadpoints/1",
-            "key": key,
-            "raw": f"{value:g}".encode(),
-        }
-
-    mqtt = [reading(m, "connected", 0.0) for m in range(30)]
-    mqtt += [reading(30, "connected", 1.0), reading(31, "charging", 1.0)]
-    mqtt += [reading(m, "sessionEnergy", (m - 31) * 11000 / 60) for m in range(32, 92)]
-    mqtt += [reading(91, "charging", 0.0), reading(92, "connected", 0.0)]
-    mqtt_frame = pl.DataFrame(mqtt, schema={k: v for k, v in MQTT_SCHEMA.items() if k in mqtt[0]})
+    mqtt_frame = sc.evcc_session(plugged_at_minute=30)
     mixed = pl.concat([fleet.frame(fleet.clean), mqtt_frame], how="diagonal_relaxed")
     found = sessions(mixed.lazy()).collect()
     assert set(found["source"]) == {"easee", "evcc"}
