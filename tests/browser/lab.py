@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from tests.conftest import REPO_ROOT
 
@@ -208,3 +208,14 @@ def screenshot(page: Page, name: str, locator_selector: str | None = None) -> Pa
     else:
         page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def live_view_updating(page: Page, timeout_ms: int) -> Locator:
+    """The notebook's first live view (``evkit.live``), once it shows a message rate and its counters
+    have changed on their own (what every live-view test starts by checking)."""
+    view = page.locator(".evkit-live-view").first
+    view.wait_for(timeout=timeout_ms)
+    counters = view.locator(".evkit-live-counters")
+    expect(counters).to_contain_text("msg/s", timeout=timeout_ms)
+    expect(counters).not_to_have_text(counters.inner_text(), timeout=timeout_ms)
+    return view

@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.lab import chromium, lab_server, open_notebook, run_all_cells, screenshot
+from tests.browser.lab import (
+    chromium,
+    lab_server,
+    live_view_updating,
+    open_notebook,
+    run_all_cells,
+    screenshot,
+)
 from tests.conftest import REPO_ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -89,13 +96,8 @@ def test_live_view_updates_while_recording(
         try:
             open_notebook(page, server, notebook.name)
             run_all_cells(page)
-            view = page.locator(".evkit-live-view").first
-            view.wait_for(timeout=TIMEOUT_MS)
-            counters = view.locator(".evkit-live-counters")
-            expect(counters).to_contain_text("msg/s", timeout=TIMEOUT_MS)
-            first = counters.inner_text()
-            # It updates on its own: the message count grows while the simulators publish.
-            expect(counters).not_to_have_text(first, timeout=TIMEOUT_MS)
+            # it updates on its own: the message count grows while the simulators publish
+            view = live_view_updating(page, TIMEOUT_MS)
             expect(view.locator(".evkit-live-chargers")).to_contain_text("power (kW)")
             expect(view.locator(".evkit-live-chargers")).to_contain_text("loadpoints/1", timeout=TIMEOUT_MS)
             expect(view.locator(".evkit-live-chart .js-plotly-plot")).to_be_visible(timeout=TIMEOUT_MS)
