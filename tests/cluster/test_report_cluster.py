@@ -12,19 +12,12 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from evkit.report.data import ReportData, report_data
-from evkit.store import PartWriter
-from tests.report.test_report_data import jittered
+from tests.report.test_report_data import write_jittered
 
 
 @pytest.fixture(scope="module")
 def fleet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("reportcluster") / "data"
-    frame = jittered(12)
-    writer = PartWriter(root, capture_id="fleet")
-    for start in range(0, frame.height, 4_000):
-        writer.write(frame.slice(start, 4_000))
-    writer.close()
-    return root
+    return write_jittered(tmp_path_factory.mktemp("reportcluster") / "data", 4_000)
 
 
 def _assert_same(there: ReportData, here: ReportData) -> None:

@@ -55,15 +55,19 @@ def jittered(copies: int) -> pl.DataFrame:
     return pl.concat([frame, readings, broken], how="vertical").sort("received_at")
 
 
-@pytest.fixture(scope="module")
-def fleet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("reportdata") / "data"
-    frame = jittered(12)
+def write_jittered(root: Path, rows_per_part: int, copies: int = 12) -> Path:
+    """``jittered(copies)`` written below ``root`` as a capture would, ``rows_per_part`` rows a part."""
+    frame = jittered(copies)
     writer = PartWriter(root, capture_id="fleet")
-    for start in range(0, frame.height, 5_000):
-        writer.write(frame.slice(start, 5_000))
+    for start in range(0, frame.height, rows_per_part):
+        writer.write(frame.slice(start, rows_per_part))
     writer.close()
     return root
+
+
+@pytest.fixture(scope="module")
+def fleet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_jittered(tmp_path_factory.mktemp("reportdata") / "data", 5_000)
 
 
 def _sorted(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
