@@ -14,6 +14,19 @@ from evkit.store.schema import REQUIRED_COLUMNS, missing_required
 IDENTITY = ("charger_id", "observation_id", "observed_at", "value", "value_text")
 
 
+def held(name: str, names: Sequence[str]) -> pl.Expr:
+    """Column ``name`` as a bucket held in memory keeps it (the masks use only ``names``): the raw
+    body only where decoding failed and the routing key only on command responses and failed rows,
+    the only rows an analysis reads them on (``quality.decode_errors``,
+    ``easee_commands.easee_command_roundtrips``); any other column whole."""
+    failed = pl.col("error").is_not_null() if "error" in names else None
+    where = failed if name == "raw" else None
+    if name == "routing_key" and "kind" in names:
+        responses = pl.col("kind") == "command_response"
+        where = responses if failed is None else responses | failed
+    return pl.col(name) if where is None else pl.when(where).then(pl.col(name)).alias(name)
+
+
 def columns_of(lf: pl.LazyFrame) -> list[str]:
     """Column names of ``lf`` (schema only, nothing is read)."""
     return list(lf.collect_schema().names())

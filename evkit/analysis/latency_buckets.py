@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 import polars as pl
 
 from evkit.analysis import buckets
+from evkit.analysis._prep import held
 from evkit.analysis.latency import PERCENTILES, _by_columns, latency, latency_stats
 from evkit.analysis.schema import ALL_HOPS
 
@@ -52,14 +53,13 @@ def latency_stats_in_buckets(
 def _held(rows: pl.LazyFrame, columns: list[str], keys: list[str]) -> Callable[[], pl.LazyFrame]:
     """The bucket's latencies (``keys``, ``latency_s``), computed from its rows held in memory: the
     plan of ``latency`` scans its input once per hop and branch (13 scans), so the bucket is read once
-    (the ``columns`` latency reads; the others are null, for the schema only) and scanned in memory."""
+    (the ``columns`` latency reads, as ``_prep.held`` keeps them; the others are null, for the schema
+    only) and scanned in memory."""
     schema = rows.collect_schema()
-    projection = [pl.col(c) if c in columns else pl.lit(None, dtype=t).alias(c) for c, t in schema.items()]
-    if "routing_key" in columns and "kind" in schema:
-        # only command responses' routing keys are read (their command id and time): the others,
-        # most rows, are not held
-        responses = pl.col("kind") == "command_response"
-        projection[schema.names().index("routing_key")] = pl.when(responses).then(pl.col("routing_key"))
+    # the masks use only columns latency reads (the others are not in its bucket files)
+    projection = [
+        held(c, columns) if c in columns else pl.lit(None, dtype=t).alias(c) for c, t in schema.items()
+    ]
 
     def compute() -> pl.LazyFrame:
         return latency(rows.select(projection).collect().lazy()).select(*keys, "latency_s")

@@ -12,7 +12,8 @@ from evkit.analysis._timeline import DEFAULT_GAP, gaps, spans
 #: A message delivered this long after the device took it is stale (a replay of old state, a backlog).
 DEFAULT_STALE = timedelta(minutes=10)
 
-_UNKNOWN_CHARGER = "(unknown)"
+#: The charger the quality counts name rows without one (undecodable bodies).
+UNKNOWN_CHARGER = "(unknown)"
 
 
 def telemetry_gaps(
@@ -183,7 +184,7 @@ def stale_values(lf: pl.LazyFrame, older_than: timedelta = DEFAULT_STALE) -> pl.
 def _count(frame: pl.LazyFrame, name: str, expr: pl.Expr | None = None) -> pl.LazyFrame:
     agg = pl.len().cast(pl.Int64) if expr is None else expr
     return (
-        frame.with_columns(pl.col("charger_id").fill_null(_UNKNOWN_CHARGER))
+        frame.with_columns(pl.col("charger_id").fill_null(UNKNOWN_CHARGER))
         .group_by("charger_id")
         .agg(agg.alias(name))
     )
@@ -231,7 +232,7 @@ def quality_summary(
     ``data_end``: see :func:`telemetry_gaps`. ``first``: ``first_of(lf)``, when the caller has it already.
     """
     require(lf)
-    rows = lf.with_columns(pl.col("charger_id").fill_null(_UNKNOWN_CHARGER))
+    rows = lf.with_columns(pl.col("charger_id").fill_null(UNKNOWN_CHARGER))
     base = rows.group_by("charger_id").agg(
         pl.len().cast(pl.Int64).alias("rows"),
         pl.col("observed_at").min().alias("first_seen"),

@@ -215,13 +215,13 @@ class EvccClient:
         A loadpoint or vehicle not seen yet may still be on its way: evcc's retained burst can pause
         longer than the settling allows on a busy machine or network. Such a path is refused only when
         it is still unknown after up to ``min(timeout, DISCOVERY_WAIT_S)`` more seconds."""
+        resolve(path, prefix=self.prefix)  # the path itself (syntax, setter) is refused at once
         deadline = time.monotonic() + min(self.timeout, DISCOVERY_WAIT_S)
         while True:
-            seen = (self.loadpoints, self.vehicles)
-            try:
-                return resolve(path, prefix=self.prefix, loadpoints=seen[0], vehicles=seen[1])
-            except ValidationError as exc:
-                if not str(exc).startswith("evcc has no ") or time.monotonic() >= deadline:
+            try:  # now only its loadpoint or vehicle can be unknown
+                return resolve(path, prefix=self.prefix, loadpoints=self.loadpoints, vehicles=self.vehicles)
+            except ValidationError:
+                if time.monotonic() >= deadline:
                     raise
             time.sleep(0.05)
 

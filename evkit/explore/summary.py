@@ -34,6 +34,7 @@ from evkit.analysis._prep import easee_rows
 from evkit.analysis.quality import (
     DEFAULT_STALE,
     SUMMARY_COLUMNS,
+    UNKNOWN_CHARGER,
     _out_of_order_of,
     first_of,
     telemetry_gaps,
@@ -48,7 +49,6 @@ ROWS_PER_BUCKET = 3_000_000
 #: Summaries kept in memory (most recently used), one per store listing.
 KEEP_SUMMARIES = 2
 
-_UNKNOWN = "(unknown)"
 _COUNTS = ("messages", "decode_errors_n", "out_of_order_n", "unknown_ids_n", "stale_n", "clock_skew_n")
 
 Progress = Callable[[str], None]
@@ -167,7 +167,7 @@ def quality_hours(lf: pl.LazyFrame, first: pl.LazyFrame | None = None) -> pl.Laz
     """The counts of ``evkit.quality_summary`` (gaps aside) per charger and UTC hour of device time.
     ``first``: ``first_of(lf)``, when the caller has it."""
     key = ["charger_id", "hour"]
-    rows = lf.with_columns(pl.col("charger_id").fill_null(_UNKNOWN))
+    rows = lf.with_columns(pl.col("charger_id").fill_null(UNKNOWN_CHARGER))
     unknown = (pl.col("observation_id").is_not_null() & pl.col("observation").is_null()) | (
         pl.col("kind") == "unknown"
     )
@@ -177,7 +177,8 @@ def quality_hours(lf: pl.LazyFrame, first: pl.LazyFrame | None = None) -> pl.Laz
         pl.col("observed_at").max().alias("last_seen"),
         pl.col("error").is_not_null().sum().cast(pl.Int64).alias("decode_errors_n"),
     )
-    first = (first_of(lf) if first is None else first).with_columns(pl.col("charger_id").fill_null(_UNKNOWN))
+    first = first_of(lf) if first is None else first
+    first = first.with_columns(pl.col("charger_id").fill_null(UNKNOWN_CHARGER))
     easee_first = easee_rows(first)
     stale = (pl.col("received_at") - pl.col("observed_at")) > DEFAULT_STALE
     skewed = (pl.col("arrival_time") < pl.col("observed_at")) | (
@@ -282,7 +283,7 @@ def summarise(
                 say(f"Read {done} of {len(sources)} charger buckets ({time.monotonic() - began:.0f} s).")
     sessions_frame, energy, quality, gaps, latency, counts = _combine(pieces)
     say(f"Read {store} in {time.monotonic() - began:.1f} s.")
-    known = quality.filter(pl.col("charger_id") != _UNKNOWN)
+    known = quality.filter(pl.col("charger_id") != UNKNOWN_CHARGER)
     chargers = sorted(known["charger_id"].unique().to_list())
     first_seen, last_seen = quality["first_seen"].min(), quality["last_seen"].max()
     return StoreSummary(

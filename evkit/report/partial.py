@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from evkit import analysis
+from evkit.analysis._prep import held
 from evkit.analysis._timeline import DEFAULT_GAP, gaps, spans
 from evkit.analysis.home import evcc_liveness_summary
 from evkit.analysis.quality import first_of, ongoing_gaps, quality_summary
@@ -34,24 +35,17 @@ from evkit.store.schema import replayed_rows
 if TYPE_CHECKING:
     from evkit.analysis.tariff import Tariff
 
-#: Columns no analysis of the report reads (a raw body is kept only on rows that failed to decode).
+#: Columns no analysis of the report reads.
 _UNUSED = {"capture_id"}
 #: Observation ids the session power curve draws (and the op mode before it).
 POWER_IDS = [_ids.OP_MODE, _ids.TOTAL_POWER, *_ids.PHASE_CURRENTS]
 
 
 def bucket_columns(lf: pl.LazyFrame) -> list[pl.Expr]:
-    """The columns the report's analyses read (a raw body only on rows that failed to decode)."""
+    """The columns the report's analyses read, as a held bucket keeps them (``_prep.held``: a raw
+    body only on rows that failed to decode, a routing key only where one is read)."""
     names = lf.collect_schema().names()
-    columns: list[pl.Expr] = []
-    for name in names:
-        if name in _UNUSED:
-            continue
-        if name == "raw" and "error" in names:
-            columns.append(pl.when(pl.col("error").is_not_null()).then(pl.col("raw")).alias("raw"))
-        else:
-            columns.append(pl.col(name))
-    return columns
+    return [held(name, names) for name in names if name not in _UNUSED]
 
 
 def read_bucket(lf: pl.LazyFrame) -> pl.DataFrame:
