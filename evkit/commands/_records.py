@@ -1,14 +1,13 @@
 """Frames as JSON-ready records and as the JSON text ``json.dumps(records, indent=2)`` makes of them.
 
 ``evkit sessions --format json`` writes thousands of sessions: :func:`json_frame` builds the same text
-column by column (each value formatted once by the encoder ``json`` itself uses), without a Python
-dict per row.
+with Polars expressions, column by column (numbers as Python's ``repr`` writes them, each distinct
+string escaped once by the encoder ``json`` itself uses), without a Python object per value.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from json.encoder import encode_basestring_ascii
 from typing import Any, TextIO
 
@@ -22,16 +21,35 @@ ISO_Z = "%Y-%m-%dT%H:%M:%S%.fZ"
 _FIELD_SEPARATOR = ",\n    "
 
 
+def round4(series: pl.Series) -> pl.Series:
+    """``series`` as Float64 rounded to 4 decimals exactly as Python's ``round(v, 4)`` does, NaN and
+    infinities null. Polars rounds the scaled value ``v * 1e4``; that picks Python's (correctly
+    rounded) decimal except where the scaled value lies within its rounding error of a tie: those
+    few values are rounded by Python."""
+    x = series.cast(pl.Float64)
+    scaled = x * 1e4
+    frame = pl.DataFrame({"x": x, "s": scaled}).select(
+        pl.when(pl.col("x").is_finite()).then(pl.col("x").round(4)).alias("r"),
+        (
+            pl.col("x").is_finite()
+            & (((pl.col("s") - pl.col("s").floor()) - 0.5).abs() < 1e-6 + pl.col("s").abs() * 1e-15)
+        ).alias("tie"),
+    )
+    rounded, ties = frame["r"], frame["tie"].arg_true()
+    if len(ties):
+        rounded = rounded.scatter(ties, [round(v, 4) for v in x.gather(ties).to_list()])
+    return rounded.alias(series.name)
+
+
+def _rounded(frame: pl.DataFrame) -> pl.DataFrame:
+    """Float columns as JSON and CSV carry them: ``round4``."""
+    return frame.with_columns(round4(frame[name]) for name, dtype in frame.schema.items() if dtype.is_float())
+
+
 def as_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
     """Rows as JSON-ready dicts: times ISO 8601 UTC with Z, floats rounded to 4 decimals, NaN null."""
-    frame = frame.with_columns(pl.col(pl.Datetime).dt.strftime(ISO_Z))
-    # column by column: only float columns need cleaning (a Python call per value is the cost here)
-    columns = [
-        [None if v is None or not math.isfinite(v) else round(v, 4) for v in frame[name].to_list()]
-        if dtype.is_float()
-        else frame[name].to_list()
-        for name, dtype in frame.schema.items()
-    ]
+    frame = _rounded(frame.with_columns(pl.col(pl.Datetime).dt.strftime(ISO_Z)))
+    columns = [frame[name].to_list() for name in frame.columns]
     names = frame.columns
     return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
@@ -46,38 +64,37 @@ def json_records(records: list[dict[str, Any]]) -> str:
     return "[\n  " + ",\n  ".join(items) + "\n]"
 
 
-def _json_values(series: pl.Series) -> list[str] | None:
-    """The JSON text of each value of ``series`` as :func:`as_records` then ``json.dumps`` write it
-    (None: a type this shortcut does not cover)."""
-    dtype = series.dtype
-    values = series.to_list()
-    if dtype.is_float():
-        return ["null" if v is None or not math.isfinite(v) else float.__repr__(round(v, 4)) for v in values]
-    if dtype == pl.Boolean:
-        return ["null" if v is None else "true" if v else "false" for v in values]
-    if dtype.is_integer():
-        return ["null" if v is None else int.__repr__(v) for v in values]
+def _json_text(series: pl.Series) -> pl.Expr | None:
+    """The JSON text of each value of ``series`` (a column of ``_rounded`` output, times as text), as
+    ``json.dumps`` writes it, as a Polars expression (None: a type this shortcut does not cover).
+    Polars writes a float as Python's ``repr`` does (shortest round trip, the same exponent form)."""
+    dtype, x = series.dtype, pl.col(series.name)
+    if dtype.is_float() or dtype.is_integer() or dtype == pl.Boolean:
+        return x.cast(pl.String).fill_null("null")
     if dtype == pl.String:
-        # a value repeats a lot (charger ids, sources): escape each distinct one once
-        escaped = {v: encode_basestring_ascii(v) for v in set(values) if v is not None}
-        return [escaped[v] if v is not None else "null" for v in values]
+        # a value repeats a lot (charger ids, sources): escape each distinct one once, as json does
+        distinct = series.drop_nulls().unique().to_list()
+        escaped = [encode_basestring_ascii(v) for v in distinct]
+        return x.replace_strict(distinct, escaped, return_dtype=pl.String).fill_null("null")
     if dtype == pl.Null:
-        return ["null"] * len(values)
+        return pl.lit("null")
     return None
 
 
 def _items(frame: pl.DataFrame) -> str:
-    """The records of a non-empty ``frame`` as ``json_frame`` writes them, without the brackets."""
-    frame = frame.with_columns(pl.col(pl.Datetime).dt.strftime(ISO_Z))
-    columns: list[list[str]] = []
+    """The records of a non-empty ``frame`` as ``json_frame`` writes them, without the brackets: each
+    record's text built by Polars, column by column (no Python object per value)."""
+    frame = _rounded(frame.with_columns(pl.col(pl.Datetime).dt.strftime(ISO_Z)))
+    parts: list[pl.Expr] = []
     for name in frame.columns:
-        values = _json_values(frame[name])
-        if values is None:
+        text = _json_text(frame[name])
+        if text is None:
             return json_records(as_records(frame))[len("[\n  ") : -len("\n]")]
-        key = encode_basestring_ascii(name) + ": "
-        columns.append([key + v for v in values])
-    items = ["{\n    " + _FIELD_SEPARATOR.join(fields) + "\n  }" for fields in zip(*columns, strict=True)]
-    return ",\n  ".join(items)
+        separator = "{\n    " if not parts else _FIELD_SEPARATOR
+        parts += [pl.lit(separator + encode_basestring_ascii(name) + ": "), text]
+    record = pl.concat_str([*parts, pl.lit("\n  }")])
+    joined = frame.select(record.str.join(",\n  ").alias("records"))
+    return str(joined["records"][0])
 
 
 def json_frame(frame: pl.DataFrame) -> str:

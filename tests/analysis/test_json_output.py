@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from datetime import UTC, datetime
 
 import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evkit.commands._records import as_records, json_frame, json_records, write_json_frame
+from evkit.commands._records import as_records, json_frame, json_records, round4, write_json_frame
 
 _values = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
 _records = st.lists(st.dictionaries(st.text(), _values, max_size=6), max_size=6)
@@ -66,3 +67,15 @@ def test_written_in_chunks_is_the_same_text(frame: pl.DataFrame, chunk_rows: int
     write_json_frame(frame, out, chunk_rows=chunk_rows)
     assert out.getvalue() == json_frame(frame)
     json.loads(out.getvalue())  # and valid JSON whatever the chunking
+
+
+# floats anywhere, and values on a tie of the fifth decimal (where rounding the scaled value can differ)
+_floats = st.floats() | st.integers(-(10**13), 10**13).map(lambda k: k / 10**5)
+
+
+@given(st.lists(_floats, max_size=50))
+def test_round4_rounds_as_python_does(values: list[float]) -> None:
+    """Polars rounds the column; the text is Python's ``repr(round(v, 4))`` to the last digit."""
+    got = round4(pl.Series(values, dtype=pl.Float64)).to_list()
+    expected = [round(v, 4) if math.isfinite(v) else None for v in values]
+    assert [repr(v) for v in got] == [repr(v) for v in expected]
