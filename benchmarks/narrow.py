@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _dataset import compacted_copy, ensure
+from analysis import as_installed
 
 from evkit.store.compact import ROW_GROUP_ROWS
 
@@ -161,6 +162,7 @@ def main() -> int:
         print(f"compacting a copy of {arrival} into {store} ...", flush=True)
         compacted_copy(arrival, store)
     window = (args.start, args.end)
+    as_installed(Path.cwd())
     rows = pq.read_metadata(next(store.rglob("*.parquet"))).row_group(0).num_rows
     print(f"store {store} ({rows}-row groups), charger {args.charger}, evkit in {Path.cwd()}, load {_load()}")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from analysis import load_avg, rows_of, run_process  # noqa: E402
+from analysis import as_installed, load_avg, rows_of, run_process  # noqa: E402
 
 
 def main() -> int:
@@ -30,6 +30,7 @@ def main() -> int:
     from _dataset import ensure
 
     roots = {s: ensure(args.dir, s, args.chargers, args.days) for s in args.shape}
+    as_installed(HERE.parent)
     print(f"load before {load_avg()}")
     page = args.dir / "report.html"
     runs: dict[tuple[str, str], list[dict[str, float]]] = {}
