@@ -16,7 +16,7 @@ plus the footers, beside the files' total size. Printed: wall and CPU (medians),
 the ratios, and the 1-minute load.
 
 Usage: ``python benchmarks/narrow.py --dir .bench-data/5m [--charger EH000123] [--repeat 3]``
-(the compacted store is made from ``DIR/arrival`` once, in ``DIR/compacted-rg<rows>``; ``--store``
+(the compacted store is made from ``DIR/arrival`` once, in ``DIR/compacted-rg<rows>-max<groups>``; ``--store``
 names another). The commands run ``python -m evkit`` in the current directory: run it from a
 checkout to measure that checkout.
 """
@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _dataset import compacted_copy, ensure
 from analysis import as_installed
 
-from evkit.store.compact import ROW_GROUP_ROWS
+from evkit.store.compact import MAX_ROW_GROUPS, ROW_GROUP_ROWS
 
 COMMANDS = ("sessions", "latency")
 _IO = re.compile(r"^\d+\s+(read|pread64|preadv)\((\d+)<([^>]*)>.*\)\s+=\s+(\d+)")
@@ -156,7 +156,7 @@ def main() -> int:
     args = parser.parse_args()
 
     arrival = ensure(args.dir, "arrival", args.chargers, args.days)
-    store = args.store or args.dir / f"compacted-rg{ROW_GROUP_ROWS}"
+    store = args.store or args.dir / f"compacted-rg{ROW_GROUP_ROWS}-max{MAX_ROW_GROUPS}"
     if not any(store.rglob("part-compacted-*.parquet")):
         shutil.rmtree(store, ignore_errors=True)
         print(f"compacting a copy of {arrival} into {store} ...", flush=True)

@@ -47,6 +47,12 @@ def charger_ranges(lf: pl.LazyFrame, rows_per_bucket: int = ROWS_PER_BUCKET) -> 
 
     None (no split) when the whole dataset fits, and when it holds MQTT rows: evcc and go-e rows are
     grouped by device and loadpoint, not by ``charger_id``. Rows without a charger id are in no range."""
+    from evkit.store.reader import rows_at_most
+
+    # a narrow read (a few chargers) is bounded from its footers: counting would read it
+    bound = rows_at_most(lf)
+    if bound is not None and bound <= rows_per_bucket:
+        return []
     if lf.select(pl.len()).collect().item() <= rows_per_bucket:
         return []
     counts = (

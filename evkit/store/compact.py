@@ -3,7 +3,7 @@
 A capture flushes often (acknowledging only what is on disk), so a day of steady traffic leaves
 thousands of small files; scans slow down with the file count. Compaction rewrites a day's parts
 (``date=YYYY-MM-DD``) into one part sorted by (``charger_id``, ``observed_at``, ``received_at``) in
-row groups of ``ROW_GROUP_ROWS`` rows with statistics, keeping every row and every byte of every column:
+row groups with statistics (``row_group_rows``), keeping every row and every byte of every column:
 a question about a few chargers (``evkit sessions DIR --charger ID``) then reads only the row groups
 whose charger range holds them (``evkit.store.narrow``); copies of one message keep their arrival
 order.
@@ -70,11 +70,27 @@ from evkit.store.writer import fsync_path
 log = logging.getLogger("evkit.store")
 
 TMP_PREFIX = ".compacted-"
-#: Rows per row group of a compacted part: one charger of a fleet of hundreds is about one group a
-#: day, so a narrow read (``evkit.store.narrow``) of one charger over a month reads ~2 % of the
+#: Rows per row group of a compacted part, at least: one charger of a fleet of hundreds is about one
+#: group a day, so a narrow read (``evkit.store.narrow``) of one charger over a month reads ~2 % of the
 #: column bytes plus the footers (~2 %); a whole scan pays ~0.05 s CPU per 6M rows and 6 % more disk
 #: than with 8,192 (``benchmarks/narrow.py``).
 ROW_GROUP_ROWS = 4_096
+#: Row groups of one part, at most: a footer grows with its row groups (~1.2 kB each, 14 columns), and
+#: every narrow read parses every day's footer. A fleet of thousands (2M rows a day) in 4,096-row
+#: groups made 600 kB footers: parsing 30 of them was most of a one-charger question; in 128 groups
+#: (16k rows) they are 150 kB and a charger-day is still one or two groups (~1 % of the day's bytes).
+MAX_ROW_GROUPS = 128
+
+
+def row_group_rows(rows: int) -> int:
+    """The row-group size of a compacted part of ``rows`` rows: ``ROW_GROUP_ROWS``, or larger groups of
+    equal size when that would make more than ``MAX_ROW_GROUPS`` of them."""
+    groups = max(1, -(-rows // ROW_GROUP_ROWS))
+    if groups <= MAX_ROW_GROUPS:
+        return ROW_GROUP_ROWS
+    return -(-rows // MAX_ROW_GROUPS)
+
+
 #: The order a compacted part is written in (see the module docstring).
 SORT_KEY = ("charger_id", "observed_at", "received_at")
 
@@ -183,12 +199,12 @@ def merge_steps(
     ident = uuid.uuid4().hex[:12]
     output = f"part-compacted-{ident}.parquet"
     tmp = directory / f"{TMP_PREFIX}{ident}.parquet.tmp"
+    expected = sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in inputs)
     frame = pl.scan_parquet(inputs, schema=schema, missing_columns="insert", hive_partitioning=False)
     frame.sort(list(SORT_KEY), maintain_order=True, nulls_last=True).sink_parquet(
-        tmp, compression="zstd", statistics=True, row_group_size=ROW_GROUP_ROWS
+        tmp, compression="zstd", statistics=True, row_group_size=row_group_rows(expected)
     )
     rows = pl.scan_parquet(tmp).select(pl.len()).collect().item()
-    expected = sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in inputs)
     if rows != expected:
         raise StoreError(f"compaction of {directory} wrote {rows} rows instead of {expected}")
     fsync_path(tmp)

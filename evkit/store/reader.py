@@ -21,7 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from evkit.errors import DatasetError
-from evkit.store.narrow import Narrowing, footer_of, narrow_scan
+from evkit.store.narrow import Narrowing, admitted_groups, footer_of, narrow_scan
 from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
 from evkit.store.schema import missing_required
@@ -254,6 +254,22 @@ def row_count(frame: pl.LazyFrame) -> int:
     if parts is not None:
         return sum(footer_of(part).num_rows() for part in parts)
     return int(frame.select(pl.len()).collect().item())
+
+
+def rows_at_most(frame: pl.LazyFrame) -> int | None:
+    """At most how many rows a narrowed frame from :func:`scan` or :func:`narrow` holds: the rows of
+    the row groups its statistics admit, from the footers alone (no data read; deduplication and
+    ``where`` only remove rows). None for any other frame."""
+    made = _made(frame)
+    if made is None or not made[1]:
+        return None
+    how, narrowing = made
+    total = 0
+    for part in how.files:
+        footer = footer_of(part)
+        metadata = footer.metadata()
+        total += sum(metadata.row_group(group).num_rows for group in admitted_groups(footer, narrowing))
+    return total
 
 
 def has_rows(frame: pl.LazyFrame) -> bool:

@@ -11,12 +11,14 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from evkit.cli import main
 from evkit.errors import StoreError
 from evkit.store import EASEE_SCHEMA, PartWriter, scan
-from evkit.store.compact import ROW_GROUP_ROWS, compact, compactable_days
+from evkit.store.compact import MAX_ROW_GROUPS, ROW_GROUP_ROWS, compact, compactable_days, row_group_rows
 from tests.conftest import REPO_ROOT
 
 
@@ -76,6 +78,26 @@ def test_compacted_part_is_sorted_by_charger_and_device_time_in_small_row_groups
     assert meta.num_row_groups >= 3 and meta.row_group(0).num_rows <= ROW_GROUP_ROWS
     column = meta.schema.names.index("charger_id")
     assert meta.row_group(0).column(column).statistics.has_min_max
+    # a day too large for MAX_ROW_GROUPS groups gets fewer, larger ones (bounded footers)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("evkit.store.compact.MAX_ROW_GROUPS", 3)
+        writer = PartWriter(tmp_path)
+        writer.write(shuffled.head(10))
+        writer.close()
+        compact(tmp_path)
+    (part,) = list(day.glob("*.parquet"))
+    meta = pq.ParquetFile(part).metadata
+    assert meta.num_rows == 20_000 + 3 * 2 * 5 + 10 and meta.num_row_groups <= 3
+    assert pl.read_parquet(part).height == meta.num_rows
+
+
+@given(st.integers(0, 10**9))
+def test_row_groups_are_bounded_in_size_and_number(rows: int) -> None:
+    size = row_group_rows(rows)
+    groups = -(-rows // size)
+    assert size >= ROW_GROUP_ROWS and groups <= MAX_ROW_GROUPS
+    # no larger than needed: the minimum size, or as many groups as allowed
+    assert size == ROW_GROUP_ROWS or -(-rows // (size - 1)) > MAX_ROW_GROUPS
 
 
 def test_cli_compact_reports_what_it_did(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
