@@ -273,9 +273,10 @@ def summarise(
     if len(filters) > 1:  # a charger silent before the store ends is silent up to the store's end
         data_end = easee_rows(lf).select(pl.col("observed_at").max()).collect().item()
     pieces = []
-    columns = None  # what the passes read: only when it is written to bucket files
-    if len(filters) >= buckets.SPILL_AT:
-        columns = buckets.reads_of(lambda rows: _passes(rows, data_end), lf).columns
+
+    def columns() -> list[str]:  # what the passes read: probed only when buckets go to files
+        return buckets.reads_of(lambda rows: _passes(rows, data_end), lf).columns
+
     with buckets.bucket_sources(lf, filters, columns) as sources:
         for done, rows in enumerate(sources, start=1):
             pieces.append(pl.collect_all(_passes(rows, data_end)))
