@@ -56,7 +56,12 @@ def table(frame: pl.DataFrame, columns: Sequence[Column], *, caption: str | None
     gt = GT(shown, id=f"t{key}").cols_label(cases={f"c{i}": c.header for i, c in enumerate(present)})
     numeric = [f"c{i}" for i, c in enumerate(present) if c.numeric]
     if numeric:
-        gt = gt.cols_align("right", columns=numeric).tab_style(style=[_nowrap()], locations=_body(numeric))
+        # Right-aligned cells get tabular digits from great_tables; no wrapping from one rule of the
+        # table's own CSS (a per-cell style is written into every cell, and great_tables matches each
+        # cell against every styled cell: 0.18 s for a 300-row table instead of 0.08 s).
+        gt = gt.cols_align("right", columns=numeric).opt_css(
+            f"#t{key} td.gt_right {{ white-space: nowrap; }}"
+        )
     if caption:
         gt = gt.tab_header(title=caption)
     gt = gt.tab_options(
@@ -70,18 +75,6 @@ def table(frame: pl.DataFrame, columns: Sequence[Column], *, caption: str | None
         table_border_top_style="hidden",
     )
     return f'<div class="table-wrap">{gt.as_raw_html()}</div>'
-
-
-def _nowrap() -> Any:
-    from great_tables import style
-
-    return style.css("white-space:nowrap; font-variant-numeric:tabular-nums")
-
-
-def _body(columns: list[str]) -> Any:
-    from great_tables import loc
-
-    return loc.body(columns=columns)
 
 
 def key_values(pairs: Sequence[tuple[str, str]]) -> str:

@@ -26,6 +26,9 @@ _LINKS = """() => [...document.querySelectorAll('a')].map(a =>
     a.getAttribute('href') || a.getAttribute('xlink:href') || '')"""
 _STYLED = """() => [...document.querySelectorAll('[style]')].filter(e =>
     (e.getAttribute('style') || '').includes('99px')).length"""
+#: How the numbers of the sessions table wrap (a number is never broken across lines).
+_NUMBER_WRAPPING = """() => [...document.querySelectorAll('#sessions td.gt_right')].map(td =>
+    getComputedStyle(td).whiteSpace)"""
 #: (curve, point) of the timeline bar whose category reads ``label`` once entities are decoded.
 _BAR = """([id, label]) => {
     const gd = document.getElementById(id);
@@ -75,6 +78,7 @@ def test_hostile_report_shows_device_strings_as_text(tmp_path: Path) -> None:
         ticks = page.locator("#fig-session-timeline .yaxislayer-above .ytick text").all_text_contents()
         legend = page.locator("#fig-energy-per-day .legendtext").all_text_contents()
         cells = page.locator("#sessions table td").all_text_contents()
+        number_wrapping = page.evaluate(_NUMBER_WRAPPING)
         link_hover = _hover_text(page, "fig-session-timeline", LINK[: LABEL_LIMIT - 1] + "…")
         template_hover = _hover_text(page, "fig-session-timeline", TEMPLATE)
         page.mouse.move(0, 0)
@@ -89,5 +93,6 @@ def test_hostile_report_shows_device_strings_as_text(tmp_path: Path) -> None:
     assert LINK in cells and BOLD in cells and TOKENS[0] in cells  # table cells: up to DISPLAY_LIMIT
     assert LINK in link_hover and TOKENS[0] in link_hover
     assert TEMPLATE in template_hover and "@SUM(A1)" in template_hover
+    assert number_wrapping and set(number_wrapping) == {"nowrap"}
     assert errors == []
     assert outside == [] and EVIL_HREF not in outside
