@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import polars as pl
@@ -67,6 +68,28 @@ def spans_and_gaps(
     stats = stats.cache()
     suspects = stats.filter(pl.col("longest_step") > expected).select("charger_id")
     return stats.drop("longest_step"), _gaps_of_suspects(times, suspects, expected)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """When each charger of a frame's Easee rows was heard from (``spans``: ``charger_id``,
+    ``first_seen``, ``last_seen``, ``rows``) and its silences longer than ``expected`` (``gaps``: see
+    ``gaps_of``), from one pass over every row (:func:`timeline`). Analyses of the same frame run
+    together take it instead of each finding the silences again (sessions and the quality checks)."""
+
+    spans: pl.LazyFrame
+    gaps: pl.LazyFrame
+    expected: timedelta
+
+    def serves(self, expected: timedelta) -> bool:
+        """Whether these are the silences longer than ``expected``."""
+        return self.expected == expected
+
+
+def timeline(lf: pl.LazyFrame, expected: timedelta = DEFAULT_GAP) -> Timeline:
+    """The :class:`Timeline` of ``lf``'s Easee rows (lazy, cached: queries collected together share it)."""
+    found_spans, found_gaps = spans_and_gaps(heard(lf), expected)
+    return Timeline(found_spans.cache(), found_gaps.cache(), expected)
 
 
 def gaps_of(times: pl.LazyFrame, expected: timedelta = DEFAULT_GAP) -> pl.LazyFrame:

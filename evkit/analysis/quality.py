@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from evkit.analysis._prep import IDENTITY, easee_rows, first_deliveries, require, seconds
-from evkit.analysis._timeline import DEFAULT_GAP, gaps, spans
+from evkit.analysis._timeline import DEFAULT_GAP, Timeline, gaps, spans
 
 #: A message delivered this long after the device took it is stale (a replay of old state, a backlog).
 DEFAULT_STALE = timedelta(minutes=10)
@@ -17,22 +17,30 @@ UNKNOWN_CHARGER = "(unknown)"
 
 
 def telemetry_gaps(
-    lf: pl.LazyFrame, expected: timedelta = DEFAULT_GAP, *, data_end: datetime | None = None
+    lf: pl.LazyFrame,
+    expected: timedelta = DEFAULT_GAP,
+    *,
+    data_end: datetime | None = None,
+    timeline: Timeline | None = None,
 ) -> pl.LazyFrame:
     """Per charger, every silence longer than ``expected`` (device time).
 
     Columns ``charger_id``, ``gap_start``, ``gap_end``, ``gap_s``, ``ongoing``. A charger that falls
     silent before the data ends gets a last, ``ongoing`` gap up to the newest observation of any charger
     (``data_end``, when ``lf`` holds only some chargers of a larger dataset: its newest observation).
+    ``timeline``: ``evkit.analysis._timeline.timeline(lf, expected)`` shared with other analyses.
     """
     require(lf)
-    inner = gaps(lf, expected).with_columns(pl.lit(False).alias("ongoing"))
+    shared = timeline if timeline is not None and timeline.serves(expected) else None
+    inner = (gaps(lf, expected) if shared is None else shared.gaps).with_columns(
+        pl.lit(False).alias("ongoing")
+    )
     if data_end is None:
         data_end_frame = easee_rows(lf).select(pl.col("observed_at").max().alias("data_end"))
     else:  # the given end, in the column's own type (zone, time unit)
         dtype = lf.collect_schema()["observed_at"]
         data_end_frame = pl.LazyFrame({"data_end": [data_end]}).select(pl.col("data_end").cast(dtype))
-    tail = ongoing_gaps(spans(lf), data_end_frame, expected)
+    tail = ongoing_gaps(spans(lf) if shared is None else shared.spans, data_end_frame, expected)
     return pl.concat([inner, tail], how="vertical").sort("charger_id", "gap_start")
 
 
@@ -222,6 +230,7 @@ def quality_summary(
     *,
     data_end: datetime | None = None,
     first: pl.LazyFrame | None = None,
+    timeline: Timeline | None = None,
 ) -> pl.LazyFrame:
     """One row per charger with the counts of every check above (zero when clean).
 
@@ -229,7 +238,8 @@ def quality_summary(
     ``gap_s_total``, ``longest_gap_s``, ``duplicates_n`` (extra copies), ``out_of_order_n``,
     ``decode_errors_n``, ``unknown_ids_n``, ``stale_n``, ``clock_skew_n`` (messages timed before the
     device sent them by the cloud or by us). Undecodable rows without a charger are under ``(unknown)``.
-    ``data_end``: see :func:`telemetry_gaps`. ``first``: ``first_of(lf)``, when the caller has it already.
+    ``data_end``: see :func:`telemetry_gaps`. ``first``: ``first_of(lf)``, when the caller has it already;
+    ``timeline``: ``evkit.analysis._timeline.timeline(lf, expected)``, likewise.
     """
     require(lf)
     rows = lf.with_columns(pl.col("charger_id").fill_null(UNKNOWN_CHARGER))
@@ -247,7 +257,7 @@ def quality_summary(
     easee_first = easee_rows(first)
     parts = [
         _count(first, "messages"),
-        telemetry_gaps(lf, expected, data_end=data_end)
+        telemetry_gaps(lf, expected, data_end=data_end, timeline=timeline)
         .group_by("charger_id")
         .agg(
             pl.len().cast(pl.Int64).alias("gaps_n"),

@@ -35,7 +35,7 @@ import polars as pl
 
 from evkit.analysis import _ids
 from evkit.analysis._prep import columns_of, easee_rows, require, seconds
-from evkit.analysis._timeline import DEFAULT_GAP, spans_and_gaps
+from evkit.analysis._timeline import DEFAULT_GAP, Timeline, spans_and_gaps
 from evkit.analysis.schema import SESSION_SCHEMA
 
 #: Two energy estimates agree when they differ by at most this fraction of the larger ...
@@ -344,8 +344,11 @@ def _choose_energy(frame: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def easee_sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFrame:
-    """Sessions of the Easee rows of ``lf`` (see the module docstring), in ``SESSION_SCHEMA``."""
+def easee_sessions(
+    lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP, *, timeline: Timeline | None = None
+) -> pl.LazyFrame:
+    """Sessions of the Easee rows of ``lf`` (see the module docstring), in ``SESSION_SCHEMA``.
+    ``timeline``: ``evkit.analysis._timeline.timeline(lf, gap)``, when the caller has it already."""
     require(lf)
     extra = ["value_reversed"] if "value_reversed" in columns_of(lf) else []
     # every row is needed for the silences, only a few ids for the rest: one projection serves both
@@ -373,7 +376,14 @@ def easee_sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFra
     obs = base.filter(pl.col("observation_id").is_in(_IDS)).cache()
     reversed_expr = pl.col("value_reversed") if extra else pl.col("value_text").str.reverse()
     obs = obs.with_columns(reversed_expr.alias("token_reversed"))
-    spans, all_holes = spans_and_gaps(times, gap)
+    if timeline is not None and timeline.serves(gap):
+        as_categorical = pl.col("charger_id").cast(pl.Categorical)
+        spans, all_holes = (
+            timeline.spans.with_columns(as_categorical),
+            timeline.gaps.with_columns(as_categorical),
+        )
+    else:
+        spans, all_holes = spans_and_gaps(times, gap)
     seen = spans.select("charger_id", "last_seen")
     sess = _boundaries(_op_modes(obs), seen).cache()
     figures = _per_session(obs, sess, all_holes)
@@ -474,13 +484,16 @@ def _home_sessions(lf: pl.LazyFrame) -> list[pl.LazyFrame]:
     return found
 
 
-def sessions(lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP) -> pl.LazyFrame:
+def sessions(
+    lf: pl.LazyFrame, gap: timedelta = DEFAULT_GAP, *, timeline: Timeline | None = None
+) -> pl.LazyFrame:
     """Charging sessions of every charger in ``lf`` (Easee, plus evcc / go-e when present).
 
     One row per session in ``SESSION_SCHEMA``, sorted by charger and start. ``gap`` is the silence
     that counts as a hole in the data (idle Easee chargers report about every 15 minutes).
+    ``timeline``: ``evkit.analysis._timeline.timeline(lf, gap)`` shared with other analyses of ``lf``.
     """
-    frames = [easee_sessions(lf, gap), *_home_sessions(lf)]
+    frames = [easee_sessions(lf, gap, timeline=timeline), *_home_sessions(lf)]
     if len(frames) == 1:
         return frames[0]
     return pl.concat(frames, how="vertical").sort("charger_id", "started_at")

@@ -31,6 +31,7 @@ import polars as pl
 
 from evkit.analysis import buckets
 from evkit.analysis._prep import easee_rows
+from evkit.analysis._timeline import timeline
 from evkit.analysis.quality import (
     DEFAULT_STALE,
     SUMMARY_COLUMNS,
@@ -223,16 +224,18 @@ def latency_hours(lf: pl.LazyFrame, first: pl.LazyFrame | None = None) -> pl.Laz
 
 def _passes(lf: pl.LazyFrame, data_end: datetime | None) -> list[pl.LazyFrame]:
     """The summary's queries over ``lf`` (all the store, or one charger bucket of it), run together."""
-    from evkit.analysis import energy_per_hour, sessions
+    from evkit.analysis import energy_per_hour
+    from evkit.analysis.sessions import sessions
 
     mark = replayed_rows(set(lf.collect_schema().names()))
     replayed = mark.sum() if mark is not None else pl.lit(0)
     first = first_of(lf).cache()  # the quality counts and latency share one deduplication
+    heard = timeline(lf)  # and the sessions and the gaps one search for silences
     return [
-        sessions(lf),
+        sessions(lf, timeline=heard),
         energy_per_hour(lf).select("charger_id", "hour", "energy_kwh", "source"),
         quality_hours(lf, first),
-        telemetry_gaps(lf, data_end=data_end).select("charger_id", "gap_start", "gap_end"),
+        telemetry_gaps(lf, data_end=data_end, timeline=heard).select("charger_id", "gap_start", "gap_end"),
         latency_hours(lf, first),
         lf.select(pl.len().cast(pl.Int64).alias("rows"), replayed.cast(pl.Int64).alias("replayed")),
     ]

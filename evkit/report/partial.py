@@ -24,9 +24,10 @@ import polars as pl
 
 from evkit import analysis
 from evkit.analysis._prep import held
-from evkit.analysis._timeline import DEFAULT_GAP, gaps, spans
+from evkit.analysis._timeline import DEFAULT_GAP, timeline
 from evkit.analysis.home import evcc_liveness_summary
 from evkit.analysis.quality import first_of, ongoing_gaps, quality_summary
+from evkit.analysis.sessions import sessions as sessions_of
 from evkit.figures import _ids
 from evkit.figures import connectivity as conn_fig
 from evkit.report import latency_data
@@ -98,13 +99,14 @@ def analyse(
     """Every analysis of the report on one bucket's rows (``read_bucket``)."""
     lf = frame.lazy()
     first = first_of(lf).collect()  # in memory: the quality checks' plan runs faster on it
+    heard = timeline(lf, DEFAULT_GAP)  # the silences: found once for the sessions and the quality checks
     queries = [
         _overview(lf),
-        analysis.sessions(lf, gap=gap),
+        sessions_of(lf, gap, timeline=heard),
         analysis.energy_per_day(lf, zone=zone),
-        quality_summary(lf, first=first.lazy()),
-        gaps(lf, DEFAULT_GAP).with_columns(pl.lit(False).alias("ongoing")),
-        spans(lf),
+        quality_summary(lf, first=first.lazy(), timeline=heard),
+        heard.gaps.with_columns(pl.lit(False).alias("ongoing")),
+        heard.spans,
         analysis.connectivity_summary(lf),
         evcc_liveness_summary(lf),
         latency_data.values(lf, first=first.lazy()),

@@ -7,10 +7,15 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
-from evkit.analysis._timeline import gaps_of
+from evkit.analysis._timeline import gaps_of, timeline
+from evkit.analysis.quality import quality_summary, telemetry_gaps
+from evkit.analysis.sessions import sessions
+from tests.analysis.conftest import Fleet
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -60,3 +65,24 @@ def test_rows_without_a_time_neither_hide_nor_make_a_silence() -> None:
     )
     got = gaps_of(times, expected).collect()
     assert got.select("gap_start", "gap_end").rows() == [(T0, T0 + timedelta(hours=1))]
+
+
+@pytest.mark.parametrize("gap_minutes", [20, 10])
+def test_a_shared_timeline_changes_no_session_and_no_quality_count(fleet: Fleet, gap_minutes: int) -> None:
+    """The report and the explorer find the silences once and hand them to the sessions and the quality
+    checks: the same tables as each finding them itself (a timeline of another threshold is not used).
+    The fleet with redelivered copies and shuffled arrival, and its clean rows in order."""
+    gap = timedelta(minutes=gap_minutes)
+    for lf in (fleet.frame().lazy(), fleet.frame(fleet.clean).lazy()):
+        heard = timeline(lf)  # the default 20-minute silences
+        own = pl.collect_all([sessions(lf, gap), quality_summary(lf, gap), telemetry_gaps(lf, gap)])
+        shared = pl.collect_all(
+            [
+                sessions(lf, gap, timeline=heard),
+                quality_summary(lf, gap, timeline=heard),
+                telemetry_gaps(lf, gap, timeline=heard),
+            ]
+        )
+        for mine, theirs in zip(own, shared, strict=True):
+            assert_frame_equal(mine, theirs, rel_tol=1e-9)
+        assert own[0]["gap"].any()  # the fleet has a hole: the shared silences are used, not ignored
