@@ -8,12 +8,12 @@ interleaved rounds:
 - ``latency``: ``evkit latency DIR --format json`` against ``--charger ID --from T --to T``
   (the month of the data).
 
-Bytes read are counted with ``strace`` (``read``/``pread64``/``preadv`` on the store's files; a run
-that memory-maps a store file is flagged, since its mapped pages escape the count). The whole fleet's
-Polars run maps the files, so its denominator is the **least any whole-fleet read needs**: the column
-chunks of the columns the narrow run read (found from the offsets it read at) in every row group,
-plus the footers, beside the files' total size. Printed: wall and CPU (medians), peak RSS, bytes,
-the ratios, and the 1-minute load.
+Bytes are what each run brings from disk: the store's files are evicted from the page cache
+(``posix_fadvise(DONTNEED)``), the command runs once, and ``fincore`` counts the store's pages now
+cached. That counts the kernel's readahead and memory-mapped reads alike (a count of the bytes
+requested by ``read``/``pread`` calls, used before, showed 10 MB where the kernel read 37 MB). The
+whole fleet's run is counted the same way. Printed: wall and CPU (medians), peak RSS, bytes, the
+ratios, and the 1-minute load.
 
 Usage: ``python benchmarks/narrow.py --dir .bench-data/5m [--charger EH000123] [--repeat 3]``
 (the compacted store is made from ``DIR/arrival`` once, in ``DIR/compacted-rg<rows>-max<groups>``; ``--store``
@@ -24,14 +24,11 @@ checkout to measure that checkout.
 from __future__ import annotations
 
 import argparse
-import functools
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -45,9 +42,6 @@ from analysis import as_installed
 from evkit.store.compact import MAX_ROW_GROUPS, ROW_GROUP_ROWS
 
 COMMANDS = ("sessions", "latency")
-_IO = re.compile(r"^\d+\s+(read|pread64|preadv)\((\d+)<([^>]*)>.*\)\s+=\s+(\d+)")
-_AT = re.compile(r", (\d+), (\d+)\)\s+=\s+\d+$")
-_MAP = re.compile(r"^\d+\s+mmap\(.*<([^>]*)>")
 
 
 def _argv(command: str, store: Path, charger: str | None, window: tuple[str, str]) -> list[str]:
@@ -74,63 +68,27 @@ def _run(argv: list[str]) -> tuple[float, float, float]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def _bytes_read(argv: list[str], store: Path) -> tuple[int, int, set[str]]:
-    """(bytes read from the store's files by syscalls, store files memory-mapped, the columns whose
-    chunks were read) under strace."""
-    with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "trace"
-        subprocess.run(
-            ["strace", "-f", "-y", "-e", "trace=read,pread64,preadv,mmap", "-o", str(log), *argv],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        total, mapped = 0, 0
-        prefix = str(store.resolve())
-        columns: set[str] = set()
-        for line in log.read_text(errors="replace").splitlines():
-            if (m := _IO.match(line)) and m.group(3).startswith(prefix):
-                total += int(m.group(4))
-                if at := _AT.search(line):
-                    columns |= _columns_at(m.group(3), int(at.group(2)), int(at.group(1)))
-            elif (m := _MAP.match(line)) and m.group(1).startswith(prefix):
-                mapped += 1
-    return total, mapped, columns
+def _parts(store: Path) -> list[Path]:
+    return sorted(store.rglob("*.parquet"))
 
 
-@functools.cache
-def _metadata(part: str) -> pq.FileMetaData:
-    """A part's footer, read once (a 60M-row store is read by thousands of syscalls)."""
-    return pq.read_metadata(part)
-
-
-def _columns_at(part: str, offset: int, length: int) -> set[str]:
-    """The columns whose chunks in ``part`` overlap bytes [offset, offset + length)."""
-    meta = _metadata(part)
-    found = set()
-    for g in range(meta.num_row_groups):
-        group = meta.row_group(g)
-        for c in range(group.num_columns):
-            chunk = group.column(c)
-            first = chunk.dictionary_page_offset or chunk.data_page_offset
-            if first < offset + length and offset < first + chunk.total_compressed_size:
-                found.add(chunk.path_in_schema)
-    return found
-
-
-def _least_whole(store: Path, columns: set[str]) -> tuple[int, int]:
-    """(column chunks of ``columns`` + footers, files' size) over the store's parts."""
-    least = files = 0
-    for part in sorted(store.rglob("*.parquet")):
-        meta = pq.read_metadata(part)
-        least += meta.serialized_size + 8
-        files += part.stat().st_size
-        for g in range(meta.num_row_groups):
-            group = meta.row_group(g)
-            for c in range(group.num_columns):
-                if group.column(c).path_in_schema in columns:
-                    least += group.column(c).total_compressed_size
-    return least, files
+def _bytes_from_disk(argv: list[str], store: Path) -> int:
+    """Bytes of the store's files that one run of ``argv`` brings into the page cache (evicted first)."""
+    parts = _parts(store)
+    for part in parts:
+        fd = os.open(part, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cached = subprocess.run(
+        ["fincore", "--bytes", "--noheadings", "--output", "RES", *map(str, parts)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return sum(int(n) for n in cached)
 
 
 def _load() -> str:
@@ -146,11 +104,6 @@ def main() -> int:
     parser.add_argument("--from", dest="start", default="2026-02-01")
     parser.add_argument("--to", dest="end", default="2026-03-03")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument(
-        "--columns",
-        nargs="+",
-        help="the columns of the least whole read (default: those the narrow run read)",
-    )
     parser.add_argument("--store", type=Path, help="an existing compacted store instead (e.g. older layouts)")
     parser.add_argument("--commands", nargs="+", default=["sessions", "latency"], choices=COMMANDS)
     args = parser.parse_args()
@@ -169,11 +122,9 @@ def main() -> int:
     for command in args.commands:
         whole = _argv(command, store, None, window)
         one = _argv(command, store, args.charger, window)
-        read_one, mapped_one, columns = _bytes_read(one, store)
-        read_whole, mapped_whole, _ = _bytes_read(whole, store)
-        if args.columns:
-            columns = set(args.columns)
-        least, files = _least_whole(store, columns)
+        read_one = _bytes_from_disk(one, store)
+        read_whole = _bytes_from_disk(whole, store)
+        files = sum(part.stat().st_size for part in _parts(store))
         runs: dict[str, list[tuple[float, float, float]]] = {"whole": [], "one": []}
         loads = []
         for _ in range(args.repeat):
@@ -189,16 +140,14 @@ def main() -> int:
             wall, cpu, rss = med[name]
             print(f"  {name:5s} wall {wall:6.2f} s  CPU {cpu:6.2f} s  peak RSS {rss:6.0f} MB")
         print(
-            f"  bytes: one charger {read_one / 1e6:.2f} MB read by syscalls"
-            f"{f' (+{mapped_one} mapped files!)' if mapped_one else ''}; whole fleet least "
-            f"{least / 1e6:.1f} MB ({', '.join(sorted(columns))} + footers), files {files / 1e6:.1f} MB; "
-            f"whole-fleet run: {read_whole / 1e6:.1f} MB by syscalls + {mapped_whole} mapped files"
+            f"  bytes from disk: one charger {read_one / 1e6:.2f} MB, whole fleet {read_whole / 1e6:.1f} MB, "
+            f"files {files / 1e6:.1f} MB"
         )
         print(
-            f"  ratio: bytes {100 * read_one / least:.1f} % of the least whole read, "
+            f"  ratio: bytes {100 * read_one / read_whole:.1f} % of the whole fleet's, "
             f"{100 * read_one / files:.1f} % of the files; "
-            f"wall {100 * med['one'][0] / med['whole'][0]:.0f} %, "
-            f"CPU {100 * med['one'][1] / med['whole'][1]:.0f} %  (load {', '.join(loads)})"
+            f"wall {100 * med['one'][0] / med['whole'][0]:.1f} %, "
+            f"CPU {100 * med['one'][1] / med['whole'][1]:.1f} %  (load {', '.join(loads)})"
         )
     return 0
 

@@ -1,19 +1,23 @@
 """A narrow question reads narrow data: some chargers, a time window, only their row groups.
 
-Polars prunes row groups by their statistics too, but it fetches a 256 KiB tail per file and per
-scan for the footer and maps whole files; for one charger of a fleet that is most of what it reads.
-Here the footers come from ``evkit.store.footers`` (read once, exactly, while the dataset is
-checked), a row group is read only when its ``charger_id`` and ``observed_at`` statistics admit the
-narrowing, and of it only the column chunks the query projects (pyarrow reads each chunk with one
-ranged read; on object storage one ranged GET). The rows are then filtered exactly, so the result
-is the rows a full read filtered afterwards gives, in the same order; pruning only skips row groups
-whose statistics prove they hold none of them (a row group without statistics is read).
+A row group is read only when its ``charger_id`` and ``observed_at`` statistics may hold rows of the
+narrowing, and of it only the column chunks the query projects; the rows are then filtered exactly,
+so the result is the rows a full read filtered afterwards gives, in the same order (pruning only
+skips row groups whose statistics prove they hold none of them; one without statistics is read).
 
-The frame is a Polars IO source: lazy, with the query's projection and predicate handed to it;
-it keeps the rows it read (up to ``KEEP_ROWS``), so an analysis asking for several column sets reads
-each column chunk once. pyarrow does the reading because it reads chosen row groups' chosen column
-chunks by ranged reads from any file object; Polars offers no row-group selection. It is imported
-only for a narrow read: whole-store scans stay pure Polars.
+- Local parts: Polars reads each part with the narrowing as its predicate (it prunes the row groups
+  by their statistics itself) through the page cache. Measured against ranged reads of the admitted
+  groups (one charger of 5,000 over a month, compacted): 0.36 vs 0.51 s the whole command, and 14 vs
+  37 MB brought from disk (counted in the page cache: the kernel reads ahead of every ranged read,
+  which a count of the requested bytes does not show).
+- ``s3://`` parts: every request is a round trip, and Polars fetches a speculative 256 KiB tail per
+  object and per scan. Here the footers come from ``evkit.store.footers`` (read once, exactly, while
+  the dataset is checked), and pyarrow reads each admitted column chunk with one ranged GET (Polars
+  offers no row-group selection). pyarrow is imported only then.
+
+The frame is a Polars IO source: lazy, with the query's projection and predicate handed to it, read
+part by part (damage behind a sound footer is an error naming the part); it keeps the rows it read (up
+to ``KEEP_ROWS``), so an analysis asking for several column sets reads each column chunk once.
 """
 
 from __future__ import annotations
@@ -214,6 +218,24 @@ def _read(part: Path | str, footer: Footer, groups: list[int], columns: list[str
         raise pl.exceptions.ComputeError(f"cannot read {part}: {first}") from exc
 
 
+def _read_local(
+    part: Path | str, columns: list[str], schema: dict[str, pl.DataType], exact: pl.Expr | None
+) -> pl.DataFrame:
+    """The rows of the local ``part`` that ``exact`` keeps, with ``columns`` (the module docstring says
+    why Polars reads local parts). Damage is a Polars ``ComputeError`` naming the part; a vanished
+    part stays ``FileNotFoundError``."""
+    frame = pl.scan_parquet(
+        part, schema=schema, missing_columns="insert", extra_columns="ignore", hive_partitioning=False
+    )
+    try:
+        return (frame if exact is None else frame.filter(exact)).select(columns).collect()
+    except FileNotFoundError:
+        raise
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise pl.exceptions.ComputeError(f"cannot read {part}: {first}") from exc
+
+
 def _conform(table: pa.Table, columns: list[str], schema: dict[str, pl.DataType]) -> pl.DataFrame:
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
@@ -252,16 +274,19 @@ class _Rows:
             if not missing and have is not None:
                 return have.select(columns)
             part = self.parts[index]
-            footer = footer_of(part)
-            groups = self.groups.get(index)
-            if groups is None:
-                groups = self.groups[index] = admitted_groups(footer, self.narrowing)
-            if not groups:
-                return None
             read = [c for c in self.schema if c in set(missing) | self.filter_columns]
-            fresh = _conform(_read(part, footer, groups, read), read, self.schema)
-            if self.exact is not None:
-                fresh = fresh.filter(self.exact)
+            if not is_s3(part):
+                fresh = _read_local(part, read, self.schema, self.exact)
+            else:
+                footer = footer_of(part)
+                groups = self.groups.get(index)
+                if groups is None:
+                    groups = self.groups[index] = admitted_groups(footer, self.narrowing)
+                if not groups:
+                    return None
+                fresh = _conform(_read(part, footer, groups, read), read, self.schema)
+                if self.exact is not None:
+                    fresh = fresh.filter(self.exact)
             # the same groups filtered the same way: the same rows in the same order as ``have``
             rows = fresh if have is None else have.hstack(fresh.select(missing))
             if have is not None or self.kept_rows + rows.height <= KEEP_ROWS:

@@ -257,11 +257,12 @@ def row_count(frame: pl.LazyFrame) -> int:
 
 
 def rows_at_most(frame: pl.LazyFrame) -> int | None:
-    """At most how many rows a narrowed frame from :func:`scan` or :func:`narrow` holds: the rows of
-    the row groups its statistics admit, from the footers alone (no data read; deduplication and
-    ``where`` only remove rows). None for any other frame."""
+    """At most how many rows a narrowed frame of ``s3://`` parts from :func:`scan` or :func:`narrow`
+    holds: the rows of the row groups its statistics admit, from the footers alone (no request, no
+    data read; deduplication and ``where`` only remove rows). None for any other frame: local narrow
+    reads are counted (reading the admitted groups' few rows, kept for the next query)."""
     made = _made(frame)
-    if made is None or not made[1]:
+    if made is None or not made[1] or not made[0].files or not is_s3(made[0].files[0]):
         return None
     how, narrowing = made
     total = 0

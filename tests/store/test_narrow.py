@@ -105,12 +105,10 @@ def test_a_narrow_read_is_the_full_read_filtered(
     assert_frame_equal(again.select("value", "charger_id").collect(), expected.select("value", "charger_id"))
     assert again.select(pl.len()).collect().item() == expected.height
     assert row_count(again) == expected.height
-    # the bound the analyses size their buckets by, from the footers: never below the rows read
+    # the bound the analyses size their buckets by (from the footers of s3:// parts, see
+    # test_s3_narrow; None here: local narrow reads are counted), never below the rows read
     bound = rows_at_most(again)
-    if predicate is None:
-        assert bound is None
-    else:
-        assert bound is not None and expected.height <= bound <= scan(store, dedupe=False).collect().height
+    assert bound is None or expected.height <= bound <= scan(store, dedupe=False).collect().height
     # the same frame again, every column (those read before are kept, the others read and joined on)
     assert_frame_equal(again.collect(), expected)
 
@@ -125,13 +123,6 @@ def test_one_charger_of_a_compacted_day_is_a_few_of_its_row_groups(stores: dict[
     rows = pl.read_parquet(part).filter(pl.col("charger_id") == "EH03").height
     read = pq.ParquetFile(part).read_row_groups(one, columns=["charger_id"]).column("charger_id").to_pylist()
     assert read.count("EH03") == rows > 0
-    # what an analysis of that one charger sizes its work by: those groups' rows, not the store's
-    whole = scan(stores["compacted"], dedupe=False)
-    bound = rows_at_most(narrowed(whole, ["EH03"]))
-    assert bound is not None
-    assert whole.filter(pl.col("charger_id") == "EH03").select(pl.len()).collect().item() <= bound
-    assert bound <= whole.select(pl.len()).collect().item() // 4
-    assert rows_at_most(whole) is None
 
 
 def test_a_part_without_the_charger_column_or_statistics_is_handled(tmp_path: Path) -> None:

@@ -11,10 +11,12 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from evkit.analysis._prep import narrowed
 from evkit.store import PartWriter, scan
 from evkit.store.compact import compact
 from evkit.store.footers import known
 from evkit.store.narrow import Narrowing, admitted_groups, footer_of, narrow_scan
+from evkit.store.reader import rows_at_most
 from tests.s3fixtures import upload_dataset
 from tests.store.test_narrow import DAY0, _rows
 
@@ -59,6 +61,14 @@ def test_s3_footers_are_fetched_once_and_prune_row_groups(compacted: Path, s3_da
     one = Narrowing.of(["EH05"], None, None)
     assert admitted_groups(remote, one) == admitted_groups(local, one)
     assert 0 < len(admitted_groups(remote, one)) < remote.metadata().num_row_groups // 4
+    # what an analysis of that charger sizes its work by: those groups' rows, from the footers
+    whole = scan(s3_dataset, dedupe=False)
+    bound = rows_at_most(narrowed(whole, ["EH05"]))
+    rows = scan(compacted, dedupe=False).collect()
+    assert (
+        bound is not None and rows.filter(pl.col("charger_id") == "EH05").height <= bound <= rows.height // 4
+    )
+    assert rows_at_most(whole) is None  # not narrowed: nothing to bound
 
 
 def test_a_narrow_frame_fetches_a_footer_it_was_not_handed(compacted: Path, s3_dataset: str) -> None:
