@@ -376,14 +376,9 @@ def easee_sessions(
     obs = base.filter(pl.col("observation_id").is_in(_IDS)).cache()
     reversed_expr = pl.col("value_reversed") if extra else pl.col("value_text").str.reverse()
     obs = obs.with_columns(reversed_expr.alias("token_reversed"))
-    if timeline is not None and timeline.serves(gap):
-        as_categorical = pl.col("charger_id").cast(pl.Categorical)
-        spans, all_holes = (
-            timeline.spans.with_columns(as_categorical),
-            timeline.gaps.with_columns(as_categorical),
-        )
-    else:
-        spans, all_holes = spans_and_gaps(times, gap)
+    shared = timeline if timeline is not None and timeline.serves(gap) else None
+    found = (shared.spans, shared.gaps) if shared is not None else spans_and_gaps(times, gap)
+    spans, all_holes = (f.with_columns(pl.col("charger_id").cast(pl.Categorical)) for f in found)
     seen = spans.select("charger_id", "last_seen")
     sess = _boundaries(_op_modes(obs), seen).cache()
     figures = _per_session(obs, sess, all_holes)
