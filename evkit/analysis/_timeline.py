@@ -18,15 +18,6 @@ def heard(lf: pl.LazyFrame) -> pl.LazyFrame:
     return easee_rows(lf).select("charger_id", "observed_at")
 
 
-def spans_of(times: pl.LazyFrame) -> pl.LazyFrame:
-    """Per charger of ``times`` (``charger_id``, ``observed_at``): ``first_seen``, ``last_seen``, ``rows``."""
-    return times.group_by("charger_id").agg(
-        pl.col("observed_at").min().alias("first_seen"),
-        pl.col("observed_at").max().alias("last_seen"),
-        pl.len().alias("rows"),
-    )
-
-
 def _longest_step() -> pl.Expr:
     # See ``spans_and_gaps``: the largest step between consecutive rows in the order they come.
     return pl.col("observed_at").drop_nulls().diff().abs().max().alias("longest_step")
@@ -51,7 +42,8 @@ def _gaps_of_suspects(times: pl.LazyFrame, suspects: pl.LazyFrame, expected: tim
 def spans_and_gaps(
     times: pl.LazyFrame, expected: timedelta = DEFAULT_GAP
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """``spans_of(times)`` and ``gaps_of(times, expected)`` from one pass over ``times``."""
+    """Per charger of ``times`` (``charger_id``, ``observed_at``): its span (``first_seen``,
+    ``last_seen``, ``rows``) and its silences (``gaps_of``), from one pass over ``times``."""
     # Most chargers have no silence at all, so first find the ones that may have one, without sorting:
     # if a charger's sorted times a < b are further apart than ``expected``, no time lies between them,
     # so in the order the rows come (any order) a row <= a and a row >= b follow each other somewhere,
@@ -81,13 +73,14 @@ class Timeline:
     gaps: pl.LazyFrame
     expected: timedelta
 
-    def serves(self, expected: timedelta) -> bool:
-        """Whether these are the silences longer than ``expected``."""
-        return self.expected == expected
 
-
-def timeline(lf: pl.LazyFrame, expected: timedelta = DEFAULT_GAP) -> Timeline:
-    """The :class:`Timeline` of ``lf``'s Easee rows (lazy, cached: queries collected together share it)."""
+def timeline(
+    lf: pl.LazyFrame, expected: timedelta = DEFAULT_GAP, *, given: Timeline | None = None
+) -> Timeline:
+    """The :class:`Timeline` of ``lf``'s Easee rows (lazy, cached: queries collected together share it);
+    ``given`` instead when a caller handed one of the same ``expected`` silence."""
+    if given is not None and given.expected == expected:
+        return given
     found_spans, found_gaps = spans_and_gaps(heard(lf), expected)
     return Timeline(found_spans.cache(), found_gaps.cache(), expected)
 
@@ -97,20 +90,4 @@ def gaps_of(times: pl.LazyFrame, expected: timedelta = DEFAULT_GAP) -> pl.LazyFr
 
     Columns: ``charger_id``, ``gap_start`` (last message before), ``gap_end`` (first after), ``gap_s``.
     """
-    suspects = (
-        times.group_by("charger_id")
-        .agg(_longest_step())
-        .filter(pl.col("longest_step") > expected)
-        .select("charger_id")
-    )
-    return _gaps_of_suspects(times, suspects, expected)
-
-
-def spans(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Per charger: ``first_seen``, ``last_seen`` (device time) and ``rows``."""
-    return spans_of(heard(lf))
-
-
-def gaps(lf: pl.LazyFrame, expected: timedelta = DEFAULT_GAP) -> pl.LazyFrame:
-    """Silences longer than ``expected`` in the Easee rows of ``lf`` (see ``gaps_of``)."""
-    return gaps_of(heard(lf), expected)
+    return spans_and_gaps(times, expected)[1]

@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from evkit.analysis import _timeline
 from evkit.analysis._prep import IDENTITY, easee_rows, first_deliveries, require, seconds
-from evkit.analysis._timeline import DEFAULT_GAP, Timeline, gaps, spans
+from evkit.analysis._timeline import DEFAULT_GAP, Timeline
 
 #: A message delivered this long after the device took it is stale (a replay of old state, a backlog).
 DEFAULT_STALE = timedelta(minutes=10)
@@ -31,16 +32,14 @@ def telemetry_gaps(
     ``timeline``: ``evkit.analysis._timeline.timeline(lf, expected)`` shared with other analyses.
     """
     require(lf)
-    shared = timeline if timeline is not None and timeline.serves(expected) else None
-    inner = (gaps(lf, expected) if shared is None else shared.gaps).with_columns(
-        pl.lit(False).alias("ongoing")
-    )
+    found = _timeline.timeline(lf, expected, given=timeline)
+    inner = found.gaps.with_columns(pl.lit(False).alias("ongoing"))
     if data_end is None:
         data_end_frame = easee_rows(lf).select(pl.col("observed_at").max().alias("data_end"))
     else:  # the given end, in the column's own type (zone, time unit)
         dtype = lf.collect_schema()["observed_at"]
         data_end_frame = pl.LazyFrame({"data_end": [data_end]}).select(pl.col("data_end").cast(dtype))
-    tail = ongoing_gaps(spans(lf) if shared is None else shared.spans, data_end_frame, expected)
+    tail = ongoing_gaps(found.spans, data_end_frame, expected)
     return pl.concat([inner, tail], how="vertical").sort("charger_id", "gap_start")
 
 

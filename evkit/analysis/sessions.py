@@ -376,8 +376,10 @@ def easee_sessions(
     obs = base.filter(pl.col("observation_id").is_in(_IDS)).cache()
     reversed_expr = pl.col("value_reversed") if extra else pl.col("value_text").str.reverse()
     obs = obs.with_columns(reversed_expr.alias("token_reversed"))
-    shared = timeline if timeline is not None and timeline.serves(gap) else None
-    found = (shared.spans, shared.gaps) if shared is not None else spans_and_gaps(times, gap)
+    if timeline is not None and timeline.expected == gap:
+        found = (timeline.spans, timeline.gaps)
+    else:  # from the rows held above (a Timeline of ``lf`` would read the input again)
+        found = spans_and_gaps(times, gap)
     spans, all_holes = (f.with_columns(pl.col("charger_id").cast(pl.Categorical)) for f in found)
     seen = spans.select("charger_id", "last_seen")
     sess = _boundaries(_op_modes(obs), seen).cache()

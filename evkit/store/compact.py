@@ -85,10 +85,7 @@ MAX_ROW_GROUPS = 128
 def row_group_rows(rows: int) -> int:
     """The row-group size of a compacted part of ``rows`` rows: ``ROW_GROUP_ROWS``, or larger groups of
     equal size when that would make more than ``MAX_ROW_GROUPS`` of them."""
-    groups = max(1, -(-rows // ROW_GROUP_ROWS))
-    if groups <= MAX_ROW_GROUPS:
-        return ROW_GROUP_ROWS
-    return -(-rows // MAX_ROW_GROUPS)
+    return max(ROW_GROUP_ROWS, -(-rows // MAX_ROW_GROUPS))
 
 
 #: The order a compacted part is written in (see the module docstring).

@@ -214,8 +214,7 @@ def _read(part: Path | str, footer: Footer, groups: list[int], columns: list[str
     except FileNotFoundError:
         raise
     except (OSError, pa.ArrowException) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise pl.exceptions.ComputeError(f"cannot read {part}: {first}") from exc
+        raise _damaged(part, exc) from exc
 
 
 def _read_local(
@@ -232,8 +231,13 @@ def _read_local(
     except FileNotFoundError:
         raise
     except (OSError, pl.exceptions.PolarsError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise pl.exceptions.ComputeError(f"cannot read {part}: {first}") from exc
+        raise _damaged(part, exc) from exc
+
+
+def _damaged(part: Path | str, exc: Exception) -> pl.exceptions.ComputeError:
+    """A read of ``part`` that failed, as the Polars error a full read reports, naming the part."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return pl.exceptions.ComputeError(f"cannot read {part}: {first}")
 
 
 def _conform(table: pa.Table, columns: list[str], schema: dict[str, pl.DataType]) -> pl.DataFrame:
