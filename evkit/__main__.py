@@ -1,7 +1,5 @@
 """``python -m evkit``."""
 
-import sys
+from evkit.cli import entry
 
-from evkit.cli import main
-
-sys.exit(main())
+entry()

@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from evkit import __version__
 from evkit.errors import ConfigError, DatasetError, EvkitError, ValidationError
@@ -106,22 +108,47 @@ def setup_logging(verbose: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
+    return _run(argv)[0]
+
+
+def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
+    """The exit code, and whether the process may end at once (:func:`entry`)."""
     line = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(line).parse_args(line)
     setup_logging(args.verbose)
+    # read-only commands (they set ``quick_exit``) leave no thread, child process or open file behind;
+    # work sent to a Dask cluster does (its client closes at exit)
+    quick = bool(getattr(args, "quick_exit", False)) and not getattr(args, "dask", None)
     try:
         with damaged_parts_policy(getattr(args, "skip_damaged", False)):
             code: int = args.func(args)
     except INPUT_ERRORS as exc:
         print(f"evkit: {exc}", file=sys.stderr)
-        return 2
+        return 2, quick
     except EvkitError as exc:
         print(f"evkit: {exc}", file=sys.stderr)
-        return 1
+        return 1, quick
     except KeyboardInterrupt:
-        return 130
-    return code
+        return 130, quick
+    return code, quick
+
+
+def entry() -> NoReturn:
+    """The ``evkit`` program: :func:`main`, and after a read-only command the process ends without the
+    interpreter's teardown (unloading every module, freeing what Polars holds: 0.03-0.06 s, a tenth of
+    ``evkit sessions`` on a month of 500 chargers). Its output is flushed first; were that to fail (a
+    closed pipe), the usual exit reports it."""
+    code, quick = _run(None)
+    if quick:
+        logging.shutdown()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            sys.exit(code)
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

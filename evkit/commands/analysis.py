@@ -110,7 +110,7 @@ def _register_sessions(top: Any) -> None:
     add_tariff_options(parser)
     add_skip_damaged(parser)
     add_dask(parser)
-    parser.set_defaults(func=_sessions_command)
+    parser.set_defaults(func=_sessions_command, quick_exit=True)
 
 
 def _register_latency(top: Any) -> None:
@@ -135,7 +135,7 @@ def _register_latency(top: Any) -> None:
     add_narrowing(parser)
     add_skip_damaged(parser)
     add_dask(parser)
-    parser.set_defaults(func=_latency_command)
+    parser.set_defaults(func=_latency_command, quick_exit=True)
 
 
 # ------------------------------------------------------------------------------------------ helpers

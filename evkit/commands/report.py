@@ -79,4 +79,4 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     add_narrowing(parser)
     add_skip_damaged(parser)
     add_dask(parser)
-    parser.set_defaults(func=_run, no_progress=not sys.stderr.isatty())
+    parser.set_defaults(func=_run, no_progress=not sys.stderr.isatty(), quick_exit=True)

@@ -64,7 +64,7 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     )
     add_tariff_options(parser)
     add_skip_damaged(parser)
-    parser.set_defaults(func=_statement_command)
+    parser.set_defaults(func=_statement_command, quick_exit=True)
 
 
 def _statement_command(args: argparse.Namespace) -> int:
