@@ -2,7 +2,7 @@
 
 A bucket is the rows of a contiguous range of chargers (``evkit.analysis.buckets``), or a Dask task's
 charger group (``evkit.cluster``), or the rows without a charger. ``read_bucket`` reads its rows ONCE
-(the columns the analyses use; a raw body only where it failed to decode) and ``analyse`` runs every
+(the columns the analyses use; no raw body: none reads it) and ``analyse`` runs every
 analysis on that frame in one ``pl.collect_all`` (common subplans shared). Everything the report
 shows of a bucket is per charger, except:
 
@@ -43,8 +43,8 @@ POWER_IDS = [_ids.OP_MODE, _ids.TOTAL_POWER, *_ids.PHASE_CURRENTS]
 
 
 def bucket_columns(lf: pl.LazyFrame) -> list[pl.Expr]:
-    """The columns the report's analyses read, as a held bucket keeps them (``_prep.held``: a raw
-    body only on rows that failed to decode, a routing key only where one is read)."""
+    """The columns the report's analyses read, as a held bucket keeps them (``_prep.held``: no raw
+    body, a routing key only where one is read)."""
     names = lf.collect_schema().names()
     return [held(name, names) for name in names if name not in _UNUSED]
 

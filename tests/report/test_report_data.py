@@ -16,7 +16,7 @@ from evkit import figures as fig
 from evkit.analysis import buckets, ranks
 from evkit.easee import catalog
 from evkit.figures.latency import latency_ecdf_of
-from evkit.report import build_report
+from evkit.report import build_report, partial
 from evkit.report.data import ReportData, report_data
 from evkit.report.sections import _heatmap
 from evkit.store import PartWriter, scan
@@ -133,6 +133,17 @@ def test_buckets_give_the_whole_data_numbers(
     assert len(buckets.charger_ranges(lf, 3_000)) > 3  # it did split
     assert got.latency.stats["n"].sum() > 10_000
     assert_same_data(got, lf)
+
+
+def test_a_bucket_holds_no_raw_body_yet_counts_every_decode_error(fleet_dir: Path) -> None:
+    """No analysis of the report reads a body: a bucket leaves them unread (a null column of the
+    contract's type), and the 40 undecodable rows are still counted, under ``(unknown)``."""
+    frame = partial.read_bucket(scan(fleet_dir, dedupe=False))
+    assert frame.schema["raw"] == pl.Binary and frame["raw"].null_count() == frame.height
+    assert frame.filter(pl.col("error").is_not_null()).height == 40
+    summary = partial.analyse(frame, zone="UTC", tariff=None).summary
+    assert summary["decode_errors_n"].sum() == 40
+    assert summary.filter(pl.col("charger_id") == "(unknown)")["decode_errors_n"].item() == 40
 
 
 def test_one_bucket_equals_many(fleet_dir: Path) -> None:
