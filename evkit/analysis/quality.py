@@ -197,7 +197,7 @@ def _count(frame: pl.LazyFrame, name: str, expr: pl.Expr | None = None) -> pl.La
     )
 
 
-def first_of(lf: pl.LazyFrame) -> pl.LazyFrame:
+def first_of(lf: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     """The first deliveries ``quality_summary`` checks (its counts put rows without a charger under
     ``(unknown)``); ``evkit.analysis.latency`` can take them too."""
     return first_deliveries(lf, extra=["observation", "received_at", "arrival_time", "redelivered", "kind"])

@@ -98,7 +98,7 @@ def analyse(
 ) -> Partial:
     """Every analysis of the report on one bucket's rows (``read_bucket``)."""
     lf = frame.lazy()
-    first = first_of(lf).collect()  # in memory: the quality checks' plan runs faster on it
+    first = first_of(frame).collect()  # in memory: the quality checks' plan runs faster on it
     heard = timeline(lf, DEFAULT_GAP)  # the silences: found once for the sessions and the quality checks
     queries = [
         _overview(lf),
