@@ -81,7 +81,7 @@ def first_deliveries(lf: pl.LazyFrame | pl.DataFrame, extra: Iterable[str] = ())
     A frame in memory is deduplicated at once (:func:`_first_in_memory`; the result is a frame in
     memory, lazily, its rows in the input's order).
     """
-    present = set(columns_of(lf))
+    present = set(lf.collect_schema().names())
     wanted = [*IDENTITY, *[c for c in extra if c not in IDENTITY]]
     columns = [pl.col(c) if c in present else pl.lit(None).alias(c) for c in wanted]
     # A 64-bit hash of the identity keeps the bookkeeping on one integer column instead of five.
