@@ -41,10 +41,8 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -61,6 +59,7 @@ from evkit.goe.keys import (
 )
 from evkit.goe.status import DEFAULT_PREFIX, encode_json, result_topic, state_topic
 from evkit.goe.values import normalized_name, validate_value
+from evkit.sim.goe_http import serve_http
 from evkit.sim.goe_state import (
     DEFAULT_EXTRA_KEYS,
     NOMINAL_VOLTAGE,
@@ -138,7 +137,7 @@ class GoeSimulator:
         with self._lock:
             self._step(0.0)
         if self.http_port is not None:
-            self._start_http()
+            self._http, self._http_thread = serve_http(self, self.http_port)
         if self.mqtt_host is not None:
             self._start_mqtt()
         self._ticker = threading.Thread(target=self._run, name=f"goe-sim-{self.serial}", daemon=True)
@@ -433,62 +432,6 @@ class GoeSimulator:
             last = client.publish(self._topic(key), payload, qos=1 if wait else 0, retain=True)
         if wait and last is not None:
             last.wait_for_publish(10)  # one connection keeps order: the earlier ones are there too
-
-    # ------------------------------------------------------------------ HTTP API v2
-
-    def _start_http(self) -> None:
-        simulator = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                simulator._handle_http(self)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                log.debug("go-e sim HTTP: " + format, *args)
-
-        server = ThreadingHTTPServer(("127.0.0.1", self.http_port or 0), Handler)
-        server.daemon_threads = True
-        self._http = server
-        self._http_thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="goe-sim-http", daemon=True
-        )
-        self._http_thread.start()
-
-    def _handle_http(self, request: BaseHTTPRequestHandler) -> None:
-        parts = urlsplit(request.path)
-        query = parse_qsl(parts.query, keep_blank_values=True)
-        if parts.path == "/api/status":
-            status, body = self._http_status(query)
-        elif parts.path == "/api/set":
-            status, body = self._http_set(query)
-        else:
-            status, body = HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {parts.path}"}
-        data = json.dumps(body, separators=(",", ":")).encode()
-        request.send_response(status)
-        request.send_header("Content-Type", "application/json")
-        request.send_header("Content-Length", str(len(data)))
-        request.end_headers()
-        request.wfile.write(data)
-
-    def _http_status(self, query: list[tuple[str, str]]) -> tuple[HTTPStatus, dict[str, Any]]:
-        state = self.state
-        wanted = [key for name, value in query if name == "filter" for key in value.split(",") if key]
-        if not wanted:
-            return HTTPStatus.OK, state
-        return HTTPStatus.OK, {key: state[key] for key in wanted if key in state}
-
-    def _http_set(self, query: list[tuple[str, str]]) -> tuple[HTTPStatus, dict[str, Any]]:
-        if not query:
-            return HTTPStatus.BAD_REQUEST, {"error": "no api key given"}
-        answers: dict[str, Any] = {}
-        for key, json_text in query:
-            if self.http_read_only:
-                answers[key] = READ_ONLY_TEXT
-                continue
-            error = self.apply_set(key, json_text)
-            answers[key] = True if error is None else error
-        ok = all(answer is True for answer in answers.values())
-        return (HTTPStatus.OK if ok else HTTPStatus.INTERNAL_SERVER_ERROR), answers
 
 
 def run_forever(simulator: GoeSimulator, *, report_every_s: float = 0.0) -> None:
