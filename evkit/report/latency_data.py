@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import polars as pl
 
 from evkit.analysis import ranks
-from evkit.analysis.latency import PERCENTILES, latency
-from evkit.analysis.schema import ALL_HOPS
+from evkit.analysis._ids import SCHEDULED
+from evkit.analysis._prep import require
+from evkit.analysis.latency import _HOP_EXPR, PERCENTILES, _command_roundtrips, _first_timed
+from evkit.analysis.schema import ALL_HOPS, COMMAND_HOP, HOPS, READBACK_HOP, SCHEDULED_HOPS
 from evkit.figures.latency import ECDF_POINTS, EcdfCurve, _hop_order, ecdf_ranks, log_axis
 
 _HOP = ["hop"]
@@ -28,11 +30,37 @@ HEAT_Q = 0.95
 
 
 def values(lf: pl.LazyFrame, first: pl.LazyFrame | None = None) -> pl.LazyFrame:
-    """Per message and hop: ``hop``, ``__us`` (the latency in whole microseconds, as the timestamps
-    have it: exact) and ``hour``, the only columns the report needs. ``first``: ``first_of(lf)``
-    (``evkit.analysis.quality``) when the caller has it."""
-    us = (pl.col("latency_s") * 1e6).round().cast(pl.Int64).alias("__us")
-    return latency(lf, first=first).select(pl.col("hop").cast(pl.String), us, "hour")
+    """Per message: ``hour`` (UTC hour of receipt, our clock) and its latency per hop in whole
+    microseconds (exact, as the timestamps have it), one column per hop of ``ALL_HOPS``, null where
+    the message has none (a scheduled observation's transport hops are its ``scheduled_`` ones): as
+    ``evkit.analysis.latency`` gives them, a third of the rows one row per hop takes. ``first``:
+    ``first_of(lf)`` (``evkit.analysis.quality``) when the caller has it."""
+    require(lf)
+    scheduled = pl.col("observation_id").is_in(list(SCHEDULED)).fill_null(False)
+    columns = []
+    for hop in HOPS:
+        us = _HOP_EXPR[hop].dt.total_microseconds()
+        if f"scheduled_{hop}" not in SCHEDULED_HOPS:  # cloud -> capture: the same hop either way
+            columns.append(us.alias(hop))
+        else:
+            columns += [
+                pl.when(~scheduled).then(us).alias(hop),
+                pl.when(scheduled).then(us).alias(f"scheduled_{hop}"),
+            ]
+    transport = _first_timed(lf, first).select(
+        pl.col("received_at").dt.truncate("1h").alias("hour"), *columns
+    )
+    us = (pl.col("latency_s") * 1e6).round().cast(pl.Int64)
+    commands = _command_roundtrips(lf, ["hour"]).select(
+        "hour", *[pl.when(pl.col("hop") == hop).then(us).alias(hop) for hop in (COMMAND_HOP, READBACK_HOP)]
+    )
+    return pl.concat([transport, commands], how="diagonal_relaxed").select("hour", *ALL_HOPS)
+
+
+def _long(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``values`` as one row per message and hop (``hop``, ``__us``, ``hour``)."""
+    hops = [frame.select(pl.lit(hop).alias("hop"), pl.col(hop).alias("__us"), "hour") for hop in ALL_HOPS]
+    return pl.concat(hops, how="vertical").filter(pl.col("__us").is_not_null())
 
 
 def _positive(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -41,14 +69,20 @@ def _positive(frame: pl.LazyFrame) -> pl.LazyFrame:
 
 def _heat(frame: pl.LazyFrame) -> pl.LazyFrame:
     hour = pl.col("hour").dt.convert_time_zone("UTC")
-    return frame.filter((pl.col("hop") == HEAT_HOP) & pl.col("__us").is_not_null()).select(
-        hour.dt.date().alias("_day"), hour.dt.hour().alias("_hod"), "__us"
+    return frame.filter(pl.col(HEAT_HOP).is_not_null()).select(
+        hour.dt.date().alias("_day"), hour.dt.hour().alias("_hod"), pl.col(HEAT_HOP).alias("__us")
     )
 
 
 def pass1(frame: pl.LazyFrame) -> list[pl.LazyFrame]:
-    """The bucket's histograms: per hop, and per heatmap cell."""
-    return [ranks.histogram(frame, _HOP), ranks.histogram(_heat(frame), _HEAT)]
+    """The bucket's histograms (``frame``: its ``values``): per hop, and per heatmap cell."""
+    hops = [
+        ranks.histogram(frame.select(pl.col(hop).alias("__us")), [])
+        .with_columns(pl.lit(hop).alias("hop"))
+        .select("hop", pl.all().exclude("hop"))
+        for hop in ALL_HOPS
+    ]
+    return [pl.concat(hops, how="vertical"), ranks.histogram(_heat(frame), _HEAT)]
 
 
 def _positive_hist(hops: pl.DataFrame) -> pl.DataFrame:
@@ -131,8 +165,10 @@ def plan(parts: list[list[pl.DataFrame]]) -> Plan:
 
 
 def pass2(frame: pl.LazyFrame, plan: Plan) -> list[pl.LazyFrame]:
-    """The bucket's values in the bins ``plan`` must read (hops with positives, heatmap cells)."""
-    hops = pl.concat([frame, _positive(frame)])
+    """The bucket's values (``frame``: its ``values``) in the bins ``plan`` must read (hops with
+    positives, heatmap cells)."""
+    long = _long(frame)
+    hops = pl.concat([long, _positive(long)])
     return [
         ranks.values_in(hops, plan.targets_hops, _HOP),
         ranks.values_in(_heat(frame), plan.targets_heat, _HEAT),

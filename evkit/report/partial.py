@@ -27,6 +27,7 @@ from evkit.analysis._prep import held
 from evkit.analysis._timeline import DEFAULT_GAP, timeline
 from evkit.analysis.home import evcc_liveness_summary
 from evkit.analysis.quality import first_of, ongoing_gaps, quality_summary
+from evkit.analysis.schema import ALL_HOPS
 from evkit.analysis.sessions import sessions as sessions_of
 from evkit.figures import _ids
 from evkit.figures import connectivity as conn_fig
@@ -147,7 +148,7 @@ def analyse(
 def latency_pass2(frame: pl.LazyFrame, plan: latency_data.Plan) -> list[pl.DataFrame]:
     """Pass 2 of the latency numbers on one bucket's rows (a scan or ``Partial.latency_values``)."""
     names = frame.collect_schema().names()
-    values = frame if {"hop", "__us", "hour"} <= set(names) else latency_data.values(frame)
+    values = frame if {"hour", *ALL_HOPS} <= set(names) else latency_data.values(frame)
     return pl.collect_all(latency_data.pass2(values, plan))
 
 

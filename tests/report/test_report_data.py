@@ -225,3 +225,15 @@ def test_report_data_is_public() -> None:
     assert evkit.report.__all__ == sorted(evkit.report.__all__)
     assert evkit.report.report_data is report_data
     assert evkit.report.ReportData is ReportData
+
+
+def test_command_round_trips_are_hops_of_the_report_latency() -> None:
+    """Command -> response and command -> read-back rows (not one per message and transport hop)
+    count in the report's latency numbers as in ``latency_stats``, beside the transport hops."""
+    from tests.analysis.test_easee_command_latency import _dataset
+
+    lf = _dataset()
+    got = report_data(lf).latency.stats
+    assert {"command_roundtrip", "command_readback", "end_to_end"} <= set(got["hop"])
+    expected = analysis.latency_stats(lf).collect()
+    assert_frame_equal(got, expected, check_dtypes=False, abs_tol=1e-9, rel_tol=1e-12)
