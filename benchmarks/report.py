@@ -1,13 +1,16 @@
 """Benchmark: ``evkit report DIR`` (whole process: wall, CPU, peak RSS, page size) against the careful
 pandas sessionisation of the same files, each in its own process, interleaved and repeated.
 
-Usage: ``python benchmarks/report.py --dir .bench-data/5m [--shape arrival sorted] [--repeat 3]``
-(datasets from ``benchmarks/_dataset.py``, generated when absent).
+Usage: ``python benchmarks/report.py --dir .bench-data/5m [--shape arrival sorted] [--repeat 3]
+[--checkout before=PATH]`` (datasets from ``benchmarks/_dataset.py``, generated when absent; each
+``--checkout`` adds the report of the checkout at PATH as contender ``report@NAME``: before/after in
+one run).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -26,18 +29,33 @@ def main() -> int:
     parser.add_argument("--shape", nargs="+", default=["arrival", "sorted"])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-pandas", action="store_true", help="time the report only")
+    parser.add_argument("--checkout", action="append", default=[], metavar="NAME=PATH")
     args = parser.parse_args()
+    checkouts = {
+        name: str(Path(path).resolve()) for name, _, path in (c.partition("=") for c in args.checkout)
+    }
     from _dataset import ensure
 
     roots = {s: ensure(args.dir, s, args.chargers, args.days) for s in args.shape}
-    as_installed(HERE.parent)
+    as_installed(HERE.parent, *checkouts.values())
     print(f"load before {load_avg()}")
     page = args.dir / "report.html"
     runs: dict[tuple[str, str], list[dict[str, float]]] = {}
     for r in range(args.repeat):
         for shape, root in roots.items():
-            report = [sys.executable, "-m", "evkit", "report", str(root), "--out", str(page), "--no-progress"]
-            contenders = {"report": report}
+            # -P: the current directory must not shadow the PYTHONPATH of report@NAME
+            report = [
+                sys.executable,
+                "-P",
+                "-m",
+                "evkit",
+                "report",
+                str(root),
+                "--out",
+                str(page),
+                "--no-progress",
+            ]
+            contenders = {"report": report, **{f"report@{name}": report for name in checkouts}}
             if not args.no_pandas:
                 contenders["pandas"] = [
                     sys.executable,
@@ -48,13 +66,17 @@ def main() -> int:
                     str(root),
                 ]
             for name, cmd in contenders.items():
-                res = run_process(cmd)
-                if name == "report":
+                checkout = checkouts.get(name.partition("@")[2], str(HERE.parent))
+                res = run_process(
+                    cmd, {**os.environ, "PYTHONPATH": checkout} if "pandas" not in name else None
+                )
+                if name.startswith("report"):
                     res["page_mb"] = page.stat().st_size / 1e6
                 runs.setdefault((shape, name), []).append(res)
                 extra = f" page {res['page_mb']:.1f} MB" if "page_mb" in res else ""
                 print(
-                    f"  round {r + 1} {shape:9s} {name:7s} {res['wall']:6.2f} s wall {res['cpu']:6.2f} s CPU "
+                    f"  round {r + 1} {shape:9s} {name:14s} {res['wall']:6.2f} s wall "
+                    f"{res['cpu']:6.2f} s CPU "
                     f"{res['rss_mb']:7,.0f} MB{extra}  load {load_avg()}",
                     flush=True,
                 )
@@ -63,19 +85,20 @@ def main() -> int:
         rows = rows_of(root)
         med = {
             name: {m: statistics.median(r[m] for r in runs[(shape, name)]) for m in runs[(shape, name)][0]}
-            for name in ("report", "pandas")
+            for name in ("report", *[f"report@{n}" for n in checkouts], "pandas")
             if (shape, name) in runs
         }
-        rep = med["report"]
-        line = f"{shape}: {rows:,} rows; report {rep['wall']:.2f} s wall, {rep['cpu']:.2f} s CPU, "
-        line += (
-            f"{rep['rss_mb']:,.0f} MB, page {rep['page_mb']:.1f} MB, {rows / rep['wall'] / 1e6:.2f} M rows/s"
-        )
-        if "pandas" in med:
-            pandas = med["pandas"]["wall"]
-            line += f"; careful pandas {pandas:.2f} s -> report / pandas {rep['wall'] / pandas:.2f}x"
-            line += f" wall, {rep['cpu'] / med['pandas']['cpu']:.2f}x CPU"
-        print(line)
+        for name, rep in med.items():
+            if name == "pandas":
+                continue
+            line = f"{shape}: {rows:,} rows; {name} {rep['wall']:.2f} s wall, {rep['cpu']:.2f} s CPU, "
+            line += f"{rep['rss_mb']:,.0f} MB, page {rep['page_mb']:.1f} MB, "
+            line += f"{rows / rep['wall'] / 1e6:.2f} M rows/s"
+            if "pandas" in med:
+                pandas = med["pandas"]["wall"]
+                line += f"; careful pandas {pandas:.2f} s -> {name} / pandas {rep['wall'] / pandas:.2f}x"
+                line += f" wall, {rep['cpu'] / med['pandas']['cpu']:.2f}x CPU"
+            print(line)
     return 0
 
 
