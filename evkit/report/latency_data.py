@@ -15,10 +15,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from evkit.analysis import ranks
-from evkit.analysis._ids import SCHEDULED
-from evkit.analysis._prep import require
-from evkit.analysis.latency import _HOP_EXPR, PERCENTILES, _command_roundtrips, _first_timed
-from evkit.analysis.schema import ALL_HOPS, COMMAND_HOP, HOPS, READBACK_HOP, SCHEDULED_HOPS
+from evkit.analysis.latency import PERCENTILES, hop_latencies
+from evkit.analysis.schema import ALL_HOPS
 from evkit.figures.latency import ECDF_POINTS, EcdfCurve, _hop_order, ecdf_ranks, log_axis
 
 _HOP = ["hop"]
@@ -30,31 +28,9 @@ HEAT_Q = 0.95
 
 
 def values(lf: pl.LazyFrame, first: pl.LazyFrame | None = None) -> pl.LazyFrame:
-    """Per message: ``hour`` (UTC hour of receipt, our clock) and its latency per hop in whole
-    microseconds (exact, as the timestamps have it), one column per hop of ``ALL_HOPS``, null where
-    the message has none (a scheduled observation's transport hops are its ``scheduled_`` ones): as
-    ``evkit.analysis.latency`` gives them, a third of the rows one row per hop takes. ``first``:
-    ``first_of(lf)`` (``evkit.analysis.quality``) when the caller has it."""
-    require(lf)
-    scheduled = pl.col("observation_id").is_in(list(SCHEDULED)).fill_null(False)
-    columns = []
-    for hop in HOPS:
-        us = _HOP_EXPR[hop].dt.total_microseconds()
-        if f"scheduled_{hop}" not in SCHEDULED_HOPS:  # cloud -> capture: the same hop either way
-            columns.append(us.alias(hop))
-        else:
-            columns += [
-                pl.when(~scheduled).then(us).alias(hop),
-                pl.when(scheduled).then(us).alias(f"scheduled_{hop}"),
-            ]
-    transport = _first_timed(lf, first).select(
-        pl.col("received_at").dt.truncate("1h").alias("hour"), *columns
-    )
-    us = (pl.col("latency_s") * 1e6).round().cast(pl.Int64)
-    commands = _command_roundtrips(lf, ["hour"]).select(
-        "hour", *[pl.when(pl.col("hop") == hop).then(us).alias(hop) for hop in (COMMAND_HOP, READBACK_HOP)]
-    )
-    return pl.concat([transport, commands], how="diagonal_relaxed").select("hour", *ALL_HOPS)
+    """Per message, ``hour`` and its latency per hop in whole microseconds, a column per hop
+    (``evkit.analysis.latency.hop_latencies``). ``first``: ``first_of(lf)`` when the caller has it."""
+    return hop_latencies(lf, first=first)
 
 
 def _long(frame: pl.LazyFrame) -> pl.LazyFrame:

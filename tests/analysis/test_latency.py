@@ -161,12 +161,9 @@ _message = st.tuples(
 _delivery = st.tuples(st.integers(0, 7), st.booleans(), st.booleans(), st.integers(0, 50))
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(_message, min_size=1, max_size=8), st.lists(_delivery, min_size=1, max_size=30))
-def test_latency_from_quality_first_deliveries_is_the_same(
+def _deliveries_frame(
     messages: list[tuple[str | None, int, int | None, int]], deliveries: list[tuple[int, bool, bool, int]]
-) -> None:
-    from evkit.analysis.quality import first_of
+) -> pl.LazyFrame:
     from evkit.store.schema import EASEE_SCHEMA
 
     rows = []
@@ -188,9 +185,39 @@ def test_latency_from_quality_first_deliveries_is_the_same(
             }
         )
     lf = pl.DataFrame(rows, schema_overrides=EASEE_SCHEMA).lazy()
-    lf = lf.select(
+    return lf.select(
         [pl.col(c) if c in rows[0] else pl.lit(None, dtype=t).alias(c) for c, t in EASEE_SCHEMA.items()]
     )
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_message, min_size=1, max_size=8), st.lists(_delivery, min_size=1, max_size=30))
+def test_latency_from_quality_first_deliveries_is_the_same(
+    messages: list[tuple[str | None, int, int | None, int]], deliveries: list[tuple[int, bool, bool, int]]
+) -> None:
+    from evkit.analysis.quality import first_of
+
+    lf = _deliveries_frame(messages, deliveries)
     alone = latency(lf).collect()
     shared = latency(lf, first=first_of(lf)).collect()
     assert shared.sort(pl.all(), nulls_last=True).equals(alone.sort(pl.all(), nulls_last=True))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_message, min_size=1, max_size=8), st.lists(_delivery, min_size=1, max_size=30))
+def test_hop_latencies_are_the_latency_rows_a_column_per_hop(
+    messages: list[tuple[str | None, int, int | None, int]], deliveries: list[tuple[int, bool, bool, int]]
+) -> None:
+    """The report's percentiles read ``hop_latencies``: per hop the same microseconds and hours as
+    :func:`latency` (scheduled ids apart, copies once)."""
+    from evkit.analysis.latency import hop_latencies
+    from evkit.analysis.schema import ALL_HOPS
+
+    lf = _deliveries_frame(messages, deliveries)
+    us = (pl.col("latency_s") * 1e6).round().cast(pl.Int64).alias("us")
+    expected = latency(lf).select(pl.col("hop").cast(pl.String), us, "hour").collect()
+    wide = hop_latencies(lf).collect()
+    assert wide.columns == ["hour", *ALL_HOPS]
+    got = wide.unpivot(index="hour", variable_name="hop", value_name="us").drop_nulls("us")
+    order = ["hop", "us", "hour"]
+    assert got.select(order).sort(order).equals(expected.select(order).sort(order))
