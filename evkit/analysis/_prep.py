@@ -14,12 +14,24 @@ from evkit.store.schema import REQUIRED_COLUMNS, missing_required
 IDENTITY = ("charger_id", "observation_id", "observed_at", "value", "value_text")
 
 
+#: Columns no analysis of a held bucket reads.
+_NOT_HELD = {"capture_id"}
+
+
+def held_columns(lf: pl.LazyFrame) -> list[pl.Expr]:
+    """The columns of ``lf`` as a bucket held in memory keeps them (the report's and the explorer's:
+    each bucket is read once, then every analysis runs on it), see :func:`held`."""
+    names = lf.collect_schema().names()
+    return [held(name, names) for name in names if name not in _NOT_HELD]
+
+
 def held(name: str, names: Sequence[str]) -> pl.Expr:
-    """Column ``name`` as a report bucket held in memory keeps it (the masks use only ``names``): the
-    routing key only on command responses and failed rows, the only rows an analysis reads it on
+    """Column ``name`` as a bucket held in memory keeps it (the masks use only ``names``): the routing
+    key only on command responses and failed rows, the only rows an analysis reads it on
     (``easee_commands.easee_command_roundtrips``, ``quality.decode_errors``); no raw body at all (a
-    null column keeps the contract's shape): the report counts decode errors by ``error`` and reads no
-    body, and reading the bodies was 40 % of reading a bucket; any other column whole."""
+    null column keeps the contract's shape): the report and the explorer count decode errors by
+    ``error`` and read no body, and reading the bodies was 40 % of reading a bucket; any other column
+    whole."""
     if name == "raw":
         return pl.lit(None, REQUIRED_COLUMNS["raw"]).alias(name)
     failed = pl.col("error").is_not_null() if "error" in names else None

@@ -208,23 +208,21 @@ def _write_buckets(
 def bucket_sources(
     lf: pl.LazyFrame,
     filters: list[pl.Expr | None],
-    columns: Columns | Callable[[], Columns] | None = None,
+    columns: Columns | None = None,
     *,
     spill: bool | None = None,
 ) -> Iterator[list[pl.LazyFrame]]:
     """Each bucket's rows (``filters`` from ``bucket_filters``), valid inside the ``with``: ``lf``
     itself (one bucket), ``lf`` filtered, or (``spill``; default: from ``SPILL_AT`` buckets on) scans
-    of per-bucket temporary files written in one read of ``lf``'s ``columns`` (default all; a
-    callable is asked only then, e.g. ``lambda: reads_of(analyse, lf).columns``); the files go when
-    the block ends."""
+    of per-bucket temporary files written in one read of ``lf``'s ``columns`` (default all); the
+    files go when the block ends."""
     if spill is None:
         spill = len(filters) >= SPILL_AT
     if not spill or len(filters) == 1:
         yield [lf if where is None else lf.filter(where) for where in filters]
         return
-    written = columns() if callable(columns) else columns
     with tempfile.TemporaryDirectory(prefix="evkit-buckets-") as tmp:
-        yield _spill(lf, filters, written if written is not None else lf.collect_schema().names(), Path(tmp))
+        yield _spill(lf, filters, columns if columns is not None else lf.collect_schema().names(), Path(tmp))
 
 
 def in_charger_buckets(

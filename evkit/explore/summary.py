@@ -30,7 +30,7 @@ from pathlib import Path
 import polars as pl
 
 from evkit.analysis import buckets
-from evkit.analysis._prep import easee_rows
+from evkit.analysis._prep import easee_rows, held_columns
 from evkit.analysis._timeline import timeline
 from evkit.analysis.quality import (
     DEFAULT_STALE,
@@ -222,14 +222,17 @@ def latency_hours(lf: pl.LazyFrame, first: pl.LazyFrame | None = None) -> pl.Laz
     )
 
 
-def _passes(lf: pl.LazyFrame, data_end: datetime | None) -> list[pl.LazyFrame]:
-    """The summary's queries over ``lf`` (all the store, or one charger bucket of it), run together."""
+def _passes(rows: pl.LazyFrame | pl.DataFrame, data_end: datetime | None) -> list[pl.LazyFrame]:
+    """The summary's queries over ``rows`` (one charger bucket, held in memory as :func:`summarise`
+    reads it, or a plan: the store, a stand-in probing what they read), run together."""
     from evkit.analysis import energy_per_hour
     from evkit.analysis.sessions import sessions
 
+    lf = rows.lazy()
     mark = replayed_rows(set(lf.collect_schema().names()))
     replayed = mark.sum() if mark is not None else pl.lit(0)
-    first = first_of(lf).cache()  # the quality counts and latency share one deduplication
+    # the quality counts and latency share one deduplication (a bucket in memory: done at once)
+    first = first_of(rows).collect().lazy() if isinstance(rows, pl.DataFrame) else first_of(lf).cache()
     heard = timeline(lf)  # and the sessions and the gaps one search for silences
     return [
         sessions(lf, timeline=heard),
@@ -260,7 +263,8 @@ def summarise(
 
     A large store is read in charger buckets of about ``rows_per_bucket`` rows, one after another
     (``evkit.analysis.buckets``; the rows split into a temporary file per bucket in one read): memory
-    follows a bucket, not the store. The queries of a bucket run together in Polars."""
+    follows a bucket, not the store. Each bucket is read once into memory (no raw bodies: see
+    ``evkit.analysis._prep.held``) and its queries run together in Polars."""
     say = progress or (lambda _text: None)
     began = time.monotonic()
     parts = listing(store)
@@ -276,13 +280,11 @@ def summarise(
     if len(filters) > 1:  # a charger silent before the store ends is silent up to the store's end
         data_end = easee_rows(lf).select(pl.col("observed_at").max()).collect().item()
     pieces = []
-
-    def columns() -> list[str]:  # what the passes read: probed only when buckets go to files
-        return buckets.reads_of(lambda rows: _passes(rows, data_end), lf).columns
-
-    with buckets.bucket_sources(lf, filters, columns) as sources:
+    held = held_columns(lf)  # what a bucket keeps, in its file when buckets go to files
+    with buckets.bucket_sources(lf, filters, held) as sources:
         for done, rows in enumerate(sources, start=1):
-            pieces.append(pl.collect_all(_passes(rows, data_end)))
+            # each bucket read ONCE: the queries over a plan would each read the store again
+            pieces.append(pl.collect_all(_passes(rows.select(held).collect(), data_end)))
             if len(sources) > 1:
                 say(f"Read {done} of {len(sources)} charger buckets ({time.monotonic() - began:.0f} s).")
     sessions_frame, energy, quality, gaps, latency, counts = _combine(pieces)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from evkit import analysis
-from evkit.analysis._prep import held
+from evkit.analysis._prep import held_columns
 from evkit.analysis._timeline import DEFAULT_GAP, timeline
 from evkit.analysis.home import evcc_liveness_summary
 from evkit.analysis.quality import first_of, ongoing_gaps, quality_summary
@@ -37,8 +37,6 @@ from evkit.store.schema import replayed_rows
 if TYPE_CHECKING:
     from evkit.analysis.tariff import Tariff
 
-#: Columns no analysis of the report reads.
-_UNUSED = {"capture_id"}
 #: Observation ids the session power curve draws (and the op mode before it).
 POWER_IDS = [_ids.OP_MODE, _ids.TOTAL_POWER, *_ids.PHASE_CURRENTS]
 
@@ -46,8 +44,7 @@ POWER_IDS = [_ids.OP_MODE, _ids.TOTAL_POWER, *_ids.PHASE_CURRENTS]
 def bucket_columns(lf: pl.LazyFrame) -> list[pl.Expr]:
     """The columns the report's analyses read, as a held bucket keeps them (``_prep.held``: no raw
     body, a routing key only where one is read)."""
-    names = lf.collect_schema().names()
-    return [held(name, names) for name in names if name not in _UNUSED]
+    return held_columns(lf)
 
 
 def read_bucket(lf: pl.LazyFrame) -> pl.DataFrame:

@@ -122,26 +122,3 @@ def test_spilled_buckets_hold_each_buckets_rows_once_and_vanish_after(
             with pytest.raises(RuntimeError, match="'raw', which was not written"):
                 rows.select("raw").collect()  # ... and a column not written is an error, not nulls
     assert not any(Path(p.strip('"[]')).parent.exists() for p in folders)
-
-
-def test_columns_to_write_are_asked_only_when_buckets_go_to_files(many_chargers: Path) -> None:
-    """The explorer passes what its analyses read as a callable: probing a plan costs a planning
-    pass, so it is asked only when buckets are written to files."""
-    lf = scan(many_chargers, dedupe=False)
-    asked: list[int] = []
-
-    def written() -> list[str]:
-        asked.append(1)
-        return ["charger_id", "value"]
-
-    few = buckets.bucket_filters(lf, lf.select(pl.len()).collect().item() // 2)
-    assert 1 < len(few) < buckets.SPILL_AT
-    with buckets.bucket_sources(lf, few, written) as sources:
-        assert sum(rows.select(pl.len()).collect().item() for rows in sources) > 0
-    assert asked == []  # filtered reads of the dataset: nothing written, nothing asked
-    many = buckets.bucket_filters(lf, lf.select(pl.len()).collect().item() // 15)
-    with buckets.bucket_sources(lf, many, written) as sources:
-        assert sources[0].select("value").collect().height > 0
-        with pytest.raises(RuntimeError, match="'raw', which was not written"):
-            sources[0].select("raw").collect()
-    assert asked == [1]

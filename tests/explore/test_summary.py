@@ -194,3 +194,15 @@ def test_a_store_summarised_in_charger_buckets_is_the_store_summarised_at_once(
         )
     # the views built on them answer alike
     assert_frame_equal(split.quality((), None, None), whole.quality((), None, None), check_exact=False)
+
+
+def test_a_hostile_fleets_summary_gives_the_public_analyses(fleet_store: Path) -> None:
+    """Each bucket is held in memory (no bodies) and deduplicated at once: on a fleet with copies,
+    holes, skew and a meter reset the views still answer as the public analyses of the store."""
+    summary = summarise(fleet_store)
+    lf = scan(fleet_store)
+    assert summary.quality_hours["out_of_order_n"].sum() + summary.quality_hours["stale_n"].sum() > 0
+    assert_frame_equal(summary.quality((), None, None), quality_summary(lf).collect(), check_dtypes=False)
+    assert_frame_equal(summary.sessions_in((), None, None), sessions(lf).collect())
+    expected = energy_per_day(lf, zone="UTC").select("charger_id", "day", "energy_kwh", "source").collect()
+    assert_frame_equal(summary.energy_days((), None, None, "UTC"), expected, check_exact=False)
