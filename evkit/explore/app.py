@@ -343,7 +343,7 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
 
 def explore(store: Path | str = "data", *, zone: str | None = None) -> ExploreApp:
     """The explorer on the dataset at ``store`` (see :mod:`evkit.explore`). The first look at a store
-    reads it once (a fleet's month: about ten seconds on two cores; a line under the cell says so
+    reads it once (a fleet's month: about five seconds on two cores; a line under the cell says so
     meanwhile)."""
     progress, done = _progress_line()
     try:

@@ -272,7 +272,7 @@ def summarise(
     lf = scan(store)
     say(
         f"Reading {store} once ({len(parts):,} parts, {size_mb:,.0f} MB): the sessions, energy, quality "
-        "and latency of every charger. A fleet's month (6M rows) takes about ten seconds on two cores; "
+        "and latency of every charger. A fleet's month (6M rows) takes about five seconds on two cores; "
         "every click after that filters what this read and answers in well under a second."
     )
     filters = buckets.bucket_filters(lf, rows_per_bucket, chargerless=True)
