@@ -222,17 +222,15 @@ def latency_hours(lf: pl.LazyFrame, first: pl.LazyFrame | None = None) -> pl.Laz
     )
 
 
-def _passes(rows: pl.LazyFrame | pl.DataFrame, data_end: datetime | None) -> list[pl.LazyFrame]:
-    """The summary's queries over ``rows`` (one charger bucket, held in memory as :func:`summarise`
-    reads it, or a plan: the store, a stand-in probing what they read), run together."""
+def _passes(rows: pl.DataFrame, data_end: datetime | None) -> list[pl.LazyFrame]:
+    """The summary's queries over ``rows`` (one charger bucket held in memory), run together."""
     from evkit.analysis import energy_per_hour
     from evkit.analysis.sessions import sessions
 
     lf = rows.lazy()
-    mark = replayed_rows(set(lf.collect_schema().names()))
+    mark = replayed_rows(set(rows.columns))
     replayed = mark.sum() if mark is not None else pl.lit(0)
-    # the quality counts and latency share one deduplication (a bucket in memory: done at once)
-    first = first_of(rows).collect().lazy() if isinstance(rows, pl.DataFrame) else first_of(lf).cache()
+    first = first_of(rows).collect().lazy()  # the quality counts and latency share one deduplication
     heard = timeline(lf)  # and the sessions and the gaps one search for silences
     return [
         sessions(lf, timeline=heard),
