@@ -26,8 +26,8 @@ from collections.abc import Callable, Sequence
 import polars as pl
 
 from evkit.analysis import buckets
-from evkit.analysis._prep import held
-from evkit.analysis.latency import PERCENTILES, _by_columns, latency, latency_stats
+from evkit.analysis._prep import first_deliveries, held
+from evkit.analysis.latency import _EXTRA, PERCENTILES, _by_columns, latency, latency_stats
 from evkit.analysis.schema import ALL_HOPS
 
 _BIN = (pl.col("latency_s") * 1000.0).floor().cast(pl.Int64).alias("__bin")
@@ -62,7 +62,10 @@ def _held(rows: pl.LazyFrame, columns: list[str], keys: list[str]) -> Callable[[
     ]
 
     def compute() -> pl.LazyFrame:
-        return latency(rows.select(projection).collect().lazy()).select(*keys, "latency_s")
+        frame = rows.select(projection).collect()
+        # the bucket's first deliveries at once (a frame in memory: ``_prep.first_deliveries``)
+        first = first_deliveries(frame, extra=_EXTRA)
+        return latency(frame.lazy(), first=first).select(*keys, "latency_s")
 
     return compute
 
