@@ -25,6 +25,11 @@ def held_columns(lf: pl.LazyFrame) -> list[pl.Expr]:
     return [held(name, names) for name in names if name not in _NOT_HELD]
 
 
+def held_rows(lf: pl.LazyFrame) -> pl.DataFrame:
+    """A bucket's rows read once into memory, its :func:`held_columns`."""
+    return lf.select(held_columns(lf)).collect()
+
+
 def held(name: str, names: Sequence[str]) -> pl.Expr:
     """Column ``name`` as a bucket held in memory keeps it (the masks use only ``names``): the routing
     key only on command responses and failed rows, the only rows an analysis reads it on

@@ -37,6 +37,9 @@ _HOP_EXPR = {
     "end_to_end": pl.col("received_at") - pl.col("observed_at"),
 }
 
+#: Scheduled observations (stamped on the hour, sent minutes later) have transport hops of their own.
+_SCHEDULED = pl.col("observation_id").is_in(list(SCHEDULED)).fill_null(False)
+
 #: Percentiles reported, as column name -> quantile (linear interpolation, numpy's default).
 PERCENTILES = {"p50_s": 0.50, "p95_s": 0.95, "p99_s": 0.99}
 
@@ -83,11 +86,10 @@ def latency(lf: pl.LazyFrame, *, first: pl.LazyFrame | None = None) -> pl.LazyFr
         "hour",
         "hour_of_day",
     ]
-    scheduled = pl.col("observation_id").is_in(list(SCHEDULED)).fill_null(False)
     parts = [
         base.select(
             *context,
-            _hop_name(hop, scheduled).alias("hop"),
+            _hop_name(hop).alias("hop"),
             seconds(_HOP_EXPR[hop]).alias("latency_s"),
         ).filter(pl.col("latency_s").is_not_null())
         for hop in HOPS
@@ -102,17 +104,16 @@ def hop_latencies(lf: pl.LazyFrame, *, first: pl.LazyFrame | None = None) -> pl.
     (a scheduled observation's transport hops are its ``scheduled_`` ones; a command round trip is a
     row of its own). A third of the rows of :func:`latency` and no context: what percentiles need."""
     require(lf)
-    scheduled = pl.col("observation_id").is_in(list(SCHEDULED)).fill_null(False)
     columns = []
     for hop in HOPS:
         us = _HOP_EXPR[hop].dt.total_microseconds()
-        if f"scheduled_{hop}" not in SCHEDULED_HOPS:  # cloud -> capture: the same hop either way
-            columns.append(us.alias(hop))
-        else:
+        if _apart(hop):
             columns += [
-                pl.when(~scheduled).then(us).alias(hop),
-                pl.when(scheduled).then(us).alias(f"scheduled_{hop}"),
+                pl.when(~_SCHEDULED).then(us).alias(hop),
+                pl.when(_SCHEDULED).then(us).alias(f"scheduled_{hop}"),
             ]
+        else:
+            columns.append(us.alias(hop))
     hour = pl.col("received_at").dt.truncate("1h").alias("hour")
     transport = _first_timed(lf, first).select(hour, *columns)
     us = (pl.col("latency_s") * 1e6).round().cast(pl.Int64)
@@ -122,11 +123,16 @@ def hop_latencies(lf: pl.LazyFrame, *, first: pl.LazyFrame | None = None) -> pl.
     return pl.concat([transport, commands], how="diagonal_relaxed").select("hour", *ALL_HOPS)
 
 
-def _hop_name(hop: str, scheduled: pl.Expr) -> pl.Expr:
-    """``hop``, or ``scheduled_<hop>`` for scheduled observations (not for cloud -> capture)."""
-    if hop == "cloud_to_capture":
+def _apart(hop: str) -> bool:
+    """Whether a scheduled observation's ``hop`` is ``scheduled_<hop>`` (all but cloud -> capture)."""
+    return f"scheduled_{hop}" in SCHEDULED_HOPS
+
+
+def _hop_name(hop: str) -> pl.Expr:
+    """``hop``, or ``scheduled_<hop>`` for scheduled observations where they are kept apart."""
+    if not _apart(hop):
         return pl.lit(hop)
-    return pl.when(scheduled).then(pl.lit(f"scheduled_{hop}")).otherwise(pl.lit(hop))
+    return pl.when(_SCHEDULED).then(pl.lit(f"scheduled_{hop}")).otherwise(pl.lit(hop))
 
 
 def _command_roundtrips(lf: pl.LazyFrame, context: list[str]) -> pl.LazyFrame:

@@ -26,8 +26,9 @@ from collections.abc import Callable, Sequence
 import polars as pl
 
 from evkit.analysis import buckets
-from evkit.analysis._prep import first_deliveries, held
-from evkit.analysis.latency import _EXTRA, PERCENTILES, _by_columns, latency, latency_stats
+from evkit.analysis._prep import held
+from evkit.analysis.latency import PERCENTILES, _by_columns, latency, latency_stats
+from evkit.analysis.quality import first_of
 from evkit.analysis.schema import ALL_HOPS
 
 _BIN = (pl.col("latency_s") * 1000.0).floor().cast(pl.Int64).alias("__bin")
@@ -63,9 +64,8 @@ def _held(rows: pl.LazyFrame, columns: list[str], keys: list[str]) -> Callable[[
 
     def compute() -> pl.LazyFrame:
         frame = rows.select(projection).collect()
-        # the bucket's first deliveries at once (a frame in memory: ``_prep.first_deliveries``)
-        first = first_deliveries(frame, extra=_EXTRA)
-        return latency(frame.lazy(), first=first).select(*keys, "latency_s")
+        # the bucket's first deliveries, found at once in memory (``quality.first_of``)
+        return latency(frame.lazy(), first=first_of(frame)).select(*keys, "latency_s")
 
     return compute
 

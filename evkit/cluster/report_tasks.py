@@ -1,6 +1,6 @@
 """``evkit report --dask``: the report's analyses in the cluster's tasks, one per charger group.
 
-Each task reads its group's rows once (``evkit.report.partial.read_bucket``) and runs every analysis
+Each task reads its group's rows once (``evkit.analysis._prep.held_rows``) and runs every analysis
 of the report on them; it returns small results (per-charger tables, latency histograms). The
 client combines them (``evkit.report.partial.combine``) and, when some latency percentile falls in a
 millisecond of differing values, asks the groups again for just those values. Nothing per message
@@ -53,9 +53,10 @@ def report_group_task(
     end: datetime | None,
 ) -> partial.Partial:
     """Every analysis of the report on one group's rows (read once)."""
+    from evkit.analysis._prep import held_rows
     from evkit.report import partial
 
-    return partial.analyse(partial.read_bucket(_rows(parts, group, start, end)), zone=zone, tariff=tariff)
+    return partial.analyse(held_rows(_rows(parts, group, start, end)), zone=zone, tariff=tariff)
 
 
 def latency_pass2_task(

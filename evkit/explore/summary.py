@@ -30,7 +30,7 @@ from pathlib import Path
 import polars as pl
 
 from evkit.analysis import buckets
-from evkit.analysis._prep import easee_rows, held_columns
+from evkit.analysis._prep import easee_rows, held_columns, held_rows
 from evkit.analysis._timeline import timeline
 from evkit.analysis.quality import (
     DEFAULT_STALE,
@@ -230,7 +230,7 @@ def _passes(rows: pl.DataFrame, data_end: datetime | None) -> list[pl.LazyFrame]
     lf = rows.lazy()
     mark = replayed_rows(set(rows.columns))
     replayed = mark.sum() if mark is not None else pl.lit(0)
-    first = first_of(rows).collect().lazy()  # the quality counts and latency share one deduplication
+    first = first_of(rows)  # the quality counts and latency share one deduplication, done at once
     heard = timeline(lf)  # and the sessions and the gaps one search for silences
     return [
         sessions(lf, timeline=heard),
@@ -278,11 +278,11 @@ def summarise(
     if len(filters) > 1:  # a charger silent before the store ends is silent up to the store's end
         data_end = easee_rows(lf).select(pl.col("observed_at").max()).collect().item()
     pieces = []
-    held = held_columns(lf)  # what a bucket keeps, in its file when buckets go to files
-    with buckets.bucket_sources(lf, filters, held) as sources:
+    # what a bucket keeps (as the report's), in its file when buckets go to files
+    with buckets.bucket_sources(lf, filters, held_columns(lf)) as sources:
         for done, rows in enumerate(sources, start=1):
             # each bucket read ONCE: the queries over a plan would each read the store again
-            pieces.append(pl.collect_all(_passes(rows.select(held).collect(), data_end)))
+            pieces.append(pl.collect_all(_passes(held_rows(rows), data_end)))
             if len(sources) > 1:
                 say(f"Read {done} of {len(sources)} charger buckets ({time.monotonic() - began:.0f} s).")
     sessions_frame, energy, quality, gaps, latency, counts = _combine(pieces)

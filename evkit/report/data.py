@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from evkit.analysis import buckets
-from evkit.analysis._prep import narrowed
+from evkit.analysis._prep import held_columns, held_rows, narrowed
 from evkit.errors import ConfigError, DatasetError
 from evkit.report import latency_data, partial
 from evkit.store.manifest import read_manifest
@@ -93,7 +93,7 @@ def _local(
     tick: Callable[[], None],
 ) -> tuple[partial.Combined, latency_data.LatencyResult]:
     filters = buckets.bucket_filters(lf, rows_per_bucket, chargerless=True)
-    with buckets.bucket_sources(lf, filters, partial.bucket_columns(lf)) as sources:
+    with buckets.bucket_sources(lf, filters, held_columns(lf)) as sources:
         return _run(sources, zone, tariff, tick)
 
 
@@ -104,9 +104,7 @@ def _run(
     single = len(sources) == 1
     parts = []
     for rows in sources:
-        parts.append(
-            partial.analyse(partial.read_bucket(rows), zone=zone, tariff=tariff, keep_latency=single)
-        )
+        parts.append(partial.analyse(held_rows(rows), zone=zone, tariff=tariff, keep_latency=single))
         tick()
     plan = latency_data.plan([p.latency for p in parts])
     found = []

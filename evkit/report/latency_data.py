@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from evkit.analysis import ranks
-from evkit.analysis.latency import PERCENTILES, hop_latencies
+from evkit.analysis.latency import PERCENTILES
 from evkit.analysis.schema import ALL_HOPS
 from evkit.figures.latency import ECDF_POINTS, EcdfCurve, _hop_order, ecdf_ranks, log_axis
 
@@ -27,14 +27,8 @@ HEAT_HOP = "end_to_end"
 HEAT_Q = 0.95
 
 
-def values(lf: pl.LazyFrame, first: pl.LazyFrame | None = None) -> pl.LazyFrame:
-    """Per message, ``hour`` and its latency per hop in whole microseconds, a column per hop
-    (``evkit.analysis.latency.hop_latencies``). ``first``: ``first_of(lf)`` when the caller has it."""
-    return hop_latencies(lf, first=first)
-
-
 def _long(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """``values`` as one row per message and hop (``hop``, ``__us``, ``hour``)."""
+    """``hop_latencies`` as one row per message and hop (``hop``, ``__us``, ``hour``)."""
     hops = [frame.select(pl.lit(hop).alias("hop"), pl.col(hop).alias("__us"), "hour") for hop in ALL_HOPS]
     return pl.concat(hops, how="vertical").filter(pl.col("__us").is_not_null())
 
@@ -51,7 +45,7 @@ def _heat(frame: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def pass1(frame: pl.LazyFrame) -> list[pl.LazyFrame]:
-    """The bucket's histograms (``frame``: its ``values``): per hop, and per heatmap cell."""
+    """The bucket's histograms (``frame``: its ``hop_latencies``): per hop, and per heatmap cell."""
     hops = [
         ranks.histogram(frame.select(pl.col(hop).alias("__us")), [])
         .with_columns(pl.lit(hop).alias("hop"))
@@ -141,7 +135,7 @@ def plan(parts: list[list[pl.DataFrame]]) -> Plan:
 
 
 def pass2(frame: pl.LazyFrame, plan: Plan) -> list[pl.LazyFrame]:
-    """The bucket's values (``frame``: its ``values``) in the bins ``plan`` must read (hops with
+    """The bucket's values (``frame``: its ``hop_latencies``) in the bins ``plan`` must read (hops with
     positives, heatmap cells)."""
     long = _long(frame)
     hops = pl.concat([long, _positive(long)])
@@ -222,4 +216,4 @@ def finish(plan: Plan, found: list[list[pl.DataFrame]]) -> LatencyResult:
     )
 
 
-__all__ = ["HEAT_HOP", "HEAT_Q", "LatencyResult", "Plan", "finish", "pass1", "pass2", "plan", "values"]
+__all__ = ["HEAT_HOP", "HEAT_Q", "LatencyResult", "Plan", "finish", "pass1", "pass2", "plan"]

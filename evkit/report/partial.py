@@ -1,9 +1,9 @@
 """Every analysis of the report on one charger bucket, and the buckets' results combined exactly.
 
 A bucket is the rows of a contiguous range of chargers (``evkit.analysis.buckets``), or a Dask task's
-charger group (``evkit.cluster``), or the rows without a charger. ``read_bucket`` reads its rows ONCE
-(the columns the analyses use; no raw body: none reads it) and ``analyse`` runs every
-analysis on that frame in one ``pl.collect_all`` (common subplans shared). Everything the report
+charger group (``evkit.cluster``), or the rows without a charger. ``evkit.analysis._prep.held_rows``
+reads its rows ONCE (the columns the analyses use; no raw body: none reads it) and ``analyse`` runs
+every analysis on that frame in one ``pl.collect_all`` (common subplans shared). Everything the report
 shows of a bucket is per charger, except:
 
 - the overview (sums, minima, maxima: combined by the same),
@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from evkit import analysis
-from evkit.analysis._prep import held_columns
 from evkit.analysis._timeline import DEFAULT_GAP, timeline
 from evkit.analysis.home import evcc_liveness_summary
+from evkit.analysis.latency import hop_latencies
 from evkit.analysis.quality import first_of, ongoing_gaps, quality_summary
 from evkit.analysis.schema import ALL_HOPS
 from evkit.analysis.sessions import sessions as sessions_of
@@ -39,17 +39,6 @@ if TYPE_CHECKING:
 
 #: Observation ids the session power curve draws (and the op mode before it).
 POWER_IDS = [_ids.OP_MODE, _ids.TOTAL_POWER, *_ids.PHASE_CURRENTS]
-
-
-def bucket_columns(lf: pl.LazyFrame) -> list[pl.Expr]:
-    """The columns the report's analyses read, as a held bucket keeps them (``_prep.held``: no raw
-    body, a routing key only where one is read)."""
-    return held_columns(lf)
-
-
-def read_bucket(lf: pl.LazyFrame) -> pl.DataFrame:
-    """The bucket's rows, in memory, with the columns the report's analyses read."""
-    return lf.select(bucket_columns(lf)).collect()
 
 
 @dataclass
@@ -94,20 +83,20 @@ def analyse(
     gap: timedelta = timedelta(minutes=20),
     keep_latency: bool = False,
 ) -> Partial:
-    """Every analysis of the report on one bucket's rows (``read_bucket``)."""
+    """Every analysis of the report on one bucket's rows (``_prep.held_rows``)."""
     lf = frame.lazy()
-    first = first_of(frame).collect()  # in memory: the quality checks' plan runs faster on it
+    first = first_of(frame)  # in memory, at once: the quality checks' plan runs faster on it
     heard = timeline(lf, DEFAULT_GAP)  # the silences: found once for the sessions and the quality checks
     queries = [
         _overview(lf),
         sessions_of(lf, gap, timeline=heard),
         analysis.energy_per_day(lf, zone=zone),
-        quality_summary(lf, first=first.lazy(), timeline=heard),
+        quality_summary(lf, first=first, timeline=heard),
         heard.gaps.with_columns(pl.lit(False).alias("ongoing")),
         heard.spans,
         analysis.connectivity_summary(lf),
         evcc_liveness_summary(lf),
-        latency_data.values(lf, first=first.lazy()),
+        hop_latencies(lf, first=first),
     ]
     if tariff is not None:
         queries.append(
@@ -145,7 +134,7 @@ def analyse(
 def latency_pass2(frame: pl.LazyFrame, plan: latency_data.Plan) -> list[pl.DataFrame]:
     """Pass 2 of the latency numbers on one bucket's rows (a scan or ``Partial.latency_values``)."""
     names = frame.collect_schema().names()
-    values = frame if {"hour", *ALL_HOPS} <= set(names) else latency_data.values(frame)
+    values = frame if {"hour", *ALL_HOPS} <= set(names) else hop_latencies(frame)
     return pl.collect_all(latency_data.pass2(values, plan))
 
 
@@ -254,4 +243,4 @@ def combine(parts: list[Partial]) -> Combined:
     )
 
 
-__all__ = ["Combined", "Partial", "analyse", "combine", "latency_pass2", "power_rows", "read_bucket"]
+__all__ = ["Combined", "Partial", "analyse", "combine", "latency_pass2", "power_rows"]

@@ -14,6 +14,7 @@ from polars.testing import assert_frame_equal
 from evkit import analysis
 from evkit import figures as fig
 from evkit.analysis import buckets, ranks
+from evkit.analysis._prep import held_rows
 from evkit.easee import catalog
 from evkit.figures.latency import latency_ecdf_of
 from evkit.report import build_report, partial
@@ -138,7 +139,7 @@ def test_buckets_give_the_whole_data_numbers(
 def test_a_bucket_holds_no_raw_body_yet_counts_every_decode_error(fleet_dir: Path) -> None:
     """No analysis of the report reads a body: a bucket leaves them unread (a null column of the
     contract's type), and the 40 undecodable rows are still counted, under ``(unknown)``."""
-    frame = partial.read_bucket(scan(fleet_dir, dedupe=False))
+    frame = held_rows(scan(fleet_dir, dedupe=False))
     assert frame.schema["raw"] == pl.Binary and frame["raw"].null_count() == frame.height
     assert frame.filter(pl.col("error").is_not_null()).height == 40
     summary = partial.analyse(frame, zone="UTC", tariff=None).summary
