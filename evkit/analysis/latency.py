@@ -72,11 +72,7 @@ def latency(lf: pl.LazyFrame, *, first: pl.LazyFrame | None = None) -> pl.LazyFr
     the same, in another order).
     """
     require(lf)
-    base = (
-        _first_timed(lf, first)
-        .with_columns(pl.col("received_at").dt.truncate("1h").alias("hour"))
-        .with_columns(pl.col("hour").dt.hour().cast(pl.Int8).alias("hour_of_day"))
-    )
+    base = _first_timed(lf, first).with_columns(_hour(pl.col("received_at")))
     context = [
         "charger_id",
         "observation_id",
@@ -98,11 +94,14 @@ def latency(lf: pl.LazyFrame, *, first: pl.LazyFrame | None = None) -> pl.LazyFr
     return pl.concat(parts, how="vertical").with_columns((pl.col("latency_s") < 0).alias("skew"))
 
 
-def hop_latencies(lf: pl.LazyFrame, *, first: pl.LazyFrame | None = None) -> pl.LazyFrame:
-    """:func:`latency` one row per message: ``hour`` and a column per hop of ``ALL_HOPS`` holding its
-    latency in whole microseconds (exact, as the timestamps have it), null where the message has none
-    (a scheduled observation's transport hops are its ``scheduled_`` ones; a command round trip is a
-    row of its own). A third of the rows of :func:`latency` and no context: what percentiles need."""
+def hop_latencies(
+    lf: pl.LazyFrame, *, first: pl.LazyFrame | None = None, context: Sequence[str] = ()
+) -> pl.LazyFrame:
+    """:func:`latency` one row per message: ``hour``, the ``context`` columns asked for (any of
+    :func:`latency`'s) and a column per hop of ``ALL_HOPS`` holding its latency in whole microseconds
+    (exact, as the timestamps have it), null where the message has none (a scheduled observation's
+    transport hops are its ``scheduled_`` ones; a command round trip is a row of its own). A third of
+    the rows of :func:`latency` and only the context asked for: what percentiles need."""
     require(lf)
     columns = []
     for hop in HOPS:
@@ -114,13 +113,25 @@ def hop_latencies(lf: pl.LazyFrame, *, first: pl.LazyFrame | None = None) -> pl.
             ]
         else:
             columns.append(us.alias(hop))
-    hour = pl.col("received_at").dt.truncate("1h").alias("hour")
-    transport = _first_timed(lf, first).select(hour, *columns)
+    keep = ["hour", *(c for c in context if c != "hour")]
+    transport = _first_timed(lf, first).with_columns(_hour(pl.col("received_at"))).select(*keep, *columns)
     us = (pl.col("latency_s") * 1e6).round().cast(pl.Int64)
-    commands = _command_roundtrips(lf, ["hour"]).select(
-        "hour", *[pl.when(pl.col("hop") == hop).then(us).alias(hop) for hop in (COMMAND_HOP, READBACK_HOP)]
+    commands = _command_roundtrips(lf, keep).select(
+        *keep, *[pl.when(pl.col("hop") == hop).then(us).alias(hop) for hop in (COMMAND_HOP, READBACK_HOP)]
     )
-    return pl.concat([transport, commands], how="diagonal_relaxed").select("hour", *ALL_HOPS)
+    return pl.concat([transport, commands], how="diagonal_relaxed").select(*keep, *ALL_HOPS)
+
+
+def long_latencies(wide: pl.LazyFrame, context: Sequence[str] = ()) -> pl.LazyFrame:
+    """:func:`hop_latencies` as one row per message and hop: ``hop``, ``__us`` and ``context``."""
+    hops = [wide.select(pl.lit(hop).alias("hop"), pl.col(hop).alias("__us"), *context) for hop in ALL_HOPS]
+    return pl.concat(hops, how="vertical").filter(pl.col("__us").is_not_null())
+
+
+def _hour(at: pl.Expr) -> list[pl.Expr]:
+    """``hour`` (UTC hour of ``at``) and ``hour_of_day``: the context of a latency."""
+    hour = at.dt.truncate("1h")
+    return [hour.alias("hour"), hour.dt.hour().cast(pl.Int8).alias("hour_of_day")]
 
 
 def _apart(hop: str) -> bool:
@@ -138,15 +149,13 @@ def _hop_name(hop: str) -> pl.Expr:
 def _command_roundtrips(lf: pl.LazyFrame, context: list[str]) -> pl.LazyFrame:
     """go-e and Easee command round trips as latency rows (none for datasets without commands)."""
     answered = goe_command_roundtrips(lf).filter(pl.col("roundtrip_s").is_not_null())
-    hour = pl.col("answered_at").dt.truncate("1h")
     goe = answered.select(
         "charger_id",
         pl.lit(None, dtype=pl.Int32).alias("observation_id"),
         pl.col("key").alias("observation"),
         pl.col("sent_at").alias("observed_at"),
         pl.col("answered_at").alias("received_at"),
-        hour.alias("hour"),
-        hour.dt.hour().cast(pl.Int8).alias("hour_of_day"),
+        *_hour(pl.col("answered_at")),
         pl.lit(COMMAND_HOP).alias("hop"),
         pl.col("roundtrip_s").alias("latency_s"),
     ).select(*context, "hop", "latency_s")
@@ -161,7 +170,6 @@ def _easee_roundtrips(lf: pl.LazyFrame, context: list[str]) -> list[pl.LazyFrame
         (COMMAND_HOP, "answered_at", "roundtrip_s"),
         (READBACK_HOP, "readback_at", "readback_s"),
     ):
-        hour = pl.col(at).dt.truncate("1h")
         rows.append(
             trips.filter(pl.col(value).is_not_null())
             .select(
@@ -170,8 +178,7 @@ def _easee_roundtrips(lf: pl.LazyFrame, context: list[str]) -> list[pl.LazyFrame
                 pl.format("easee command {}", pl.col("command_id")).alias("observation"),
                 pl.col("sent_at").alias("observed_at"),
                 pl.col(at).alias("received_at"),
-                hour.alias("hour"),
-                hour.dt.hour().cast(pl.Int8).alias("hour_of_day"),
+                *_hour(pl.col(at)),
                 pl.lit(hop).alias("hop"),
                 pl.col(value).alias("latency_s"),
             )
@@ -210,4 +217,4 @@ def latency_stats(lf: pl.LazyFrame, by: str | Sequence[str] | None = None) -> pl
     return stats.sort([order, *keys[1:]], nulls_last=True).with_columns(pl.col("n").cast(pl.Int64))
 
 
-__all__ = ["PERCENTILES", "hop_latencies", "latency", "latency_stats"]
+__all__ = ["PERCENTILES", "hop_latencies", "latency", "latency_stats", "long_latencies"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from evkit.analysis import ranks
-from evkit.analysis.latency import PERCENTILES
+from evkit.analysis.latency import PERCENTILES, long_latencies
 from evkit.analysis.schema import ALL_HOPS
 from evkit.figures.latency import ECDF_POINTS, EcdfCurve, _hop_order, ecdf_ranks, log_axis
 
@@ -25,12 +25,6 @@ _POSITIVE = "\x00positive"  # a hop name no data has: the positive values of eve
 #: The heatmap's hop and percentile (as ``evkit.figures.latency.latency_heatmap``'s defaults).
 HEAT_HOP = "end_to_end"
 HEAT_Q = 0.95
-
-
-def _long(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """``hop_latencies`` as one row per message and hop (``hop``, ``__us``, ``hour``)."""
-    hops = [frame.select(pl.lit(hop).alias("hop"), pl.col(hop).alias("__us"), "hour") for hop in ALL_HOPS]
-    return pl.concat(hops, how="vertical").filter(pl.col("__us").is_not_null())
 
 
 def _positive(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -137,7 +131,7 @@ def plan(parts: list[list[pl.DataFrame]]) -> Plan:
 def pass2(frame: pl.LazyFrame, plan: Plan) -> list[pl.LazyFrame]:
     """The bucket's values (``frame``: its ``hop_latencies``) in the bins ``plan`` must read (hops with
     positives, heatmap cells)."""
-    long = _long(frame)
+    long = long_latencies(frame, ["hour"])
     hops = pl.concat([long, _positive(long)])
     return [
         ranks.values_in(hops, plan.targets_hops, _HOP),

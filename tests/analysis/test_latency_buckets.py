@@ -55,8 +55,9 @@ def test_the_cli_gives_the_same_latency_in_buckets(
     micros=st.lists(st.integers(min_value=-2_000, max_value=2_000), min_size=3, max_size=60),
     rows=st.integers(min_value=1, max_value=40),
 )
-def test_percentiles_inside_one_crowded_millisecond_are_exact(micros: list[int], rows: int) -> None:
-    """Latencies a few microseconds apart share a millisecond bin: the second pass sorts them."""
+def test_percentiles_inside_crowded_bins_are_exact(micros: list[int], rows: int) -> None:
+    """Latencies a few microseconds apart share a bin (around 0.5 s a bin spans 2,048 µs): the second
+    pass counts their values."""
     import tempfile
     from datetime import UTC, datetime, timedelta
 

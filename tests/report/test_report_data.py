@@ -238,3 +238,18 @@ def test_command_round_trips_are_hops_of_the_report_latency() -> None:
     assert {"command_roundtrip", "command_readback", "end_to_end"} <= set(got["hop"])
     expected = analysis.latency_stats(lf).collect()
     assert_frame_equal(got, expected, check_dtypes=False, abs_tol=1e-9, rel_tol=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=-(2**62), max_value=2**62), min_size=1, max_size=50))
+def test_a_bin_is_the_values_top_bits_and_bit_length(values: list[int]) -> None:
+    """``bin_of`` as its definition says, written plainly: bit length L, the top ``BITS`` bits."""
+
+    def plain(v: int) -> int:
+        size = abs(v)
+        length = size.bit_length()
+        magnitude = length * 2**ranks.BITS + (size >> max(length - ranks.BITS, 0))
+        return -magnitude - 1 if v < 0 else magnitude
+
+    got = pl.select(ranks.bin_of(pl.lit(pl.Series(values, dtype=pl.Int64)))).to_series().to_list()
+    assert got == [plain(v) for v in values]
