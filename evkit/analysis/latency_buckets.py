@@ -24,6 +24,7 @@ result equals ``latency_stats`` (``tests/analysis/test_latency_buckets.py``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -50,7 +51,7 @@ def latency_stats_in_buckets(
     if filters[0] is None:  # one bucket: the whole data
         return latency_stats(lf, by).collect()
     reads = buckets.reads_of(latency, lf)
-    keys = ["hop", *_by_columns(by)]
+    keys = latency_keys(by)
     # Files or filters: decided by latency's plan as a filtered read would run it (13 scans per
     # bucket), though each pass now reads a bucket once; at 59.9M rows (15 buckets, arrival order)
     # the files were still faster: 37.5 s vs 41.8 s wall, 69 vs 79 s CPU, ~1 GB either way.
@@ -58,66 +59,101 @@ def latency_stats_in_buckets(
         return _two_passes([_held(rows, reads.columns, keys) for rows in sources], keys)
 
 
+def latency_keys(by: str | Sequence[str] | None) -> list[str]:
+    """What the statistics are per: ``hop`` and the ``by`` columns (``charger`` is ``charger_id``)."""
+    return ["hop", *_by_columns(by)]
+
+
 def _held(rows: pl.LazyFrame, columns: list[str], keys: list[str]) -> Callable[[], pl.LazyFrame]:
-    """The bucket's latencies (``keys``, ``__us``), computed from its rows held in memory: the
+    """The bucket's latencies (:func:`latencies_of`), computed from its rows held in memory: the
     plan of ``latency`` scans its input once per hop and branch (13 scans), so the bucket is read once
     (the ``columns`` latency reads, as ``_prep.held`` keeps them; the others are null, for the schema
     only) and scanned in memory."""
     schema = rows.collect_schema()
-    by = keys[1:]
     # the masks use only columns latency reads (the others are not in its bucket files)
     projection = [
         held(c, columns) if c in columns else pl.lit(None, dtype=t).alias(c) for c, t in schema.items()
     ]
+    return lambda: latencies_of(rows.select(projection).collect(), keys)
 
-    def compute() -> pl.LazyFrame:
-        frame = rows.select(projection).collect()
-        # the bucket's first deliveries, found at once in memory (``quality.first_of``); the latencies
-        # in whole microseconds, one column per hop, and only the ``by`` columns as context
-        wide = hop_latencies(frame.lazy(), first=first_of(frame), context=by).collect()
-        return long_latencies(wide.lazy(), by)
 
-    return compute
+def latencies_of(frame: pl.DataFrame, keys: Sequence[str]) -> pl.LazyFrame:
+    """The latencies of a part's rows held in memory (a bucket, a cluster task's charger group):
+    ``keys`` (``hop`` and the ``by`` columns) and ``__us``, each latency in whole microseconds."""
+    by = list(keys[1:])
+    # the part's first deliveries, found at once in memory (``quality.first_of``); one column per hop
+    wide = hop_latencies(frame.lazy(), first=first_of(frame), context=by).collect()
+    return long_latencies(wide.lazy(), by)
 
 
 def _two_passes(latencies: list[Callable[[], pl.LazyFrame]], keys: list[str]) -> pl.DataFrame:
-    """The statistics of every bucket's latencies (module docstring: passes 1 and 2, by
-    ``evkit.analysis.ranks`` on whole microseconds); each of ``latencies`` reads its bucket when called,
-    so one bucket is in memory at a time."""
+    """The statistics of every bucket's latencies (module docstring: passes 1 and 2); each of
+    ``latencies`` reads its bucket when called, so one bucket is in memory at a time."""
     # one query per bucket (two would each compute the bucket's latencies, side by side)
-    hist = ranks.merge([ranks.histogram(part(), keys).collect() for part in latencies], keys)
-    n = ranks.counts(hist, keys)
-    sums = hist.group_by(keys).agg(
-        pl.col("__sum").sum(),
-        pl.col("__lo").min().alias("__min"),
-        pl.col("__hi").max().alias("__max"),
-        pl.col("__count").filter(pl.col("__bin") < 0).sum().alias("negative_n"),  # bins below 0
-    )
-    stat_ranks = ranks.percentile_ranks(n, keys, PERCENTILES)
-    located = ranks.locate(hist, ranks.wanted_of(stat_ranks, keys), keys)
-    targets = ranks.targets(located, keys)
+    plan = Plan.of([ranks.histogram(part(), keys).collect() for part in latencies], keys)
     # no crowded bin (every rank fell in a bin of equal values): no second read
-    found = [
-        ranks.values_in(part(), targets, keys).collect() for part in (latencies if targets.height else [])
-    ]
-    pct = ranks.percentiles(stat_ranks, ranks.pick(located, found, keys), keys)
-    # no latency at all: the pivot has no columns to name
-    pct = pct.with_columns([pl.lit(None, pl.Float64).alias(p) for p in PERCENTILES if p not in pct.columns])
-    stats = (
-        n.join(sums, on=keys, how="left", nulls_equal=True)
-        .join(pct, on=keys, how="left", nulls_equal=True)
-        .with_columns(
-            *[(pl.col(p) / 1e6).alias(p) for p in PERCENTILES],
-            (pl.col("__max") / 1e6).alias("max_s"),
-            (pl.col("__min") / 1e6).alias("min_s"),
-            (pl.col("__sum") / pl.col("n") / 1e6).alias("mean_s"),
-            pl.col("n").cast(pl.Int64),
-            pl.col("negative_n").cast(pl.Int64),
+    found = [plan.values_in(part()).collect() for part in (latencies if plan.needs_pass2 else [])]
+    return plan.stats(found)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The parts' latency histograms (``ranks.histogram`` of :func:`latencies_of` per ``keys``)
+    merged: the counts and sums, and the bins pass 2 must read again (``targets``)."""
+
+    keys: list[str]
+    n: pl.DataFrame
+    sums: pl.DataFrame
+    ranks: pl.DataFrame
+    located: pl.DataFrame
+    targets: pl.DataFrame
+
+    @classmethod
+    def of(cls, hists: Sequence[pl.DataFrame], keys: Sequence[str]) -> Plan:
+        keys = list(keys)
+        hist = ranks.merge(hists, keys)
+        n = ranks.counts(hist, keys)
+        sums = hist.group_by(keys).agg(
+            pl.col("__sum").sum(),
+            pl.col("__lo").min().alias("__min"),
+            pl.col("__hi").max().alias("__max"),
+            pl.col("__count").filter(pl.col("__bin") < 0).sum().alias("negative_n"),  # bins below 0
         )
-    )
-    order = pl.col("hop").replace_strict({h: i for i, h in enumerate(ALL_HOPS)}, default=len(ALL_HOPS))
-    columns = [*keys, "n", *PERCENTILES, "max_s", "min_s", "mean_s", "negative_n"]
-    return stats.sort([order, *keys[1:]], nulls_last=True).select(columns)
+        stat_ranks = ranks.percentile_ranks(n, keys, PERCENTILES)
+        located = ranks.locate(hist, ranks.wanted_of(stat_ranks, keys), keys)
+        return cls(keys, n, sums, stat_ranks, located, ranks.targets(located, keys))
+
+    @property
+    def needs_pass2(self) -> bool:
+        return self.targets.height > 0
+
+    def values_in(self, latencies: pl.LazyFrame) -> pl.LazyFrame:
+        """Pass 2 on one part's :func:`latencies_of`: its values in the ``targets`` bins, counted."""
+        return ranks.values_in(latencies, self.targets, self.keys)
+
+    def stats(self, found: Sequence[pl.DataFrame]) -> pl.DataFrame:
+        """``latency_stats``' table, from the parts' :meth:`values_in` (none without pass 2)."""
+        keys = self.keys
+        pct = ranks.percentiles(self.ranks, ranks.pick(self.located, found, keys), keys)
+        # no latency at all: the pivot has no columns to name
+        pct = pct.with_columns(
+            [pl.lit(None, pl.Float64).alias(p) for p in PERCENTILES if p not in pct.columns]
+        )
+        stats = (
+            self.n.join(self.sums, on=keys, how="left", nulls_equal=True)
+            .join(pct, on=keys, how="left", nulls_equal=True)
+            .with_columns(
+                *[(pl.col(p) / 1e6).alias(p) for p in PERCENTILES],
+                (pl.col("__max") / 1e6).alias("max_s"),
+                (pl.col("__min") / 1e6).alias("min_s"),
+                (pl.col("__sum") / pl.col("n") / 1e6).alias("mean_s"),
+                pl.col("n").cast(pl.Int64),
+                pl.col("negative_n").cast(pl.Int64),
+            )
+        )
+        order = pl.col("hop").replace_strict({h: i for i, h in enumerate(ALL_HOPS)}, default=len(ALL_HOPS))
+        columns = [*keys, "n", *PERCENTILES, "max_s", "min_s", "mean_s", "negative_n"]
+        return stats.sort([order, *keys[1:]], nulls_last=True).select(columns)
 
 
-__all__ = ["latency_stats_in_buckets"]
+__all__ = ["Plan", "latencies_of", "latency_keys", "latency_stats_in_buckets"]

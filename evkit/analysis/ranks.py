@@ -103,21 +103,37 @@ def wanted_of(ranks: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
     ).unique()
 
 
+def _by_id(left: pl.DataFrame, right: pl.DataFrame, by: Sequence[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``left`` and ``right`` with ``__key``: one integer per distinct ``by`` values, a null value equal
+    to itself (an as-of join matches no null ``by`` value: a group such as "no observation name" would
+    find no bin)."""
+    ids = pl.concat([left.select(by), right.select(by)], how="vertical").unique().with_row_index("__key")
+    return (
+        left.join(ids, on=list(by), how="left", nulls_equal=True),
+        right.join(ids, on=list(by), how="left", nulls_equal=True),
+    )
+
+
 def locate(hist: pl.DataFrame, ranks: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
     """The bin of every wanted rank (``ranks``: keys and ``__rank``): ``__bin``, ``__pos`` (rank within
     the bin), ``__lo``/``__hi`` (the bin's range)."""
     keys = list(keys)
+    wanted = ranks.with_columns(pl.col("__rank").cast(pl.Int64))
+    bins = hist.select(*keys, _BIN, "__before", "__lo", "__hi")
+    if keys:
+        wanted, bins = _by_id(wanted, bins, keys)
+        bins = bins.drop(keys)
     located = (
-        ranks.with_columns(pl.col("__rank").cast(pl.Int64))
-        .sort("__rank")
+        wanted.sort("__rank")
         .join_asof(
-            hist.select(*keys, _BIN, "__before", "__lo", "__hi").sort("__before"),
+            bins.sort("__before"),
             left_on="__rank",
             right_on="__before",
-            by=keys or None,
+            by="__key" if keys else None,
             strategy="backward",
             check_sortedness=False,  # sorted by __rank and __before, hence within every key
         )
+        .drop("__key", strict=False)
     )
     return located.with_columns((pl.col("__rank") - pl.col("__before")).alias("__pos")).drop("__before")
 
@@ -157,10 +173,11 @@ def pick(located: pl.DataFrame, found: Sequence[pl.DataFrame], keys: Sequence[st
         .sort(*keys, _BIN, "__value")
         .with_columns((pl.col("__n").cum_sum().over([*keys, _BIN]) - pl.col("__n")).alias("__pos"))
     )
+    crowded, values = _by_id(crowded, values.select(*keys, _BIN, "__pos", "__value"), [*keys, _BIN])
     read = crowded.sort("__pos").join_asof(
-        values.select(*keys, _BIN, "__pos", "__value").sort("__pos"),
+        values.drop(*keys, _BIN).sort("__pos"),
         on="__pos",
-        by=[*keys, _BIN],
+        by="__key",
         strategy="backward",
         check_sortedness=False,  # sorted by __pos, hence within every key and bin
     )

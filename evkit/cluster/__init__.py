@@ -8,8 +8,9 @@ needs the ``AWS_*`` environment itself; credentials never travel with the tasks)
 How a run goes: one task lists and checks the parts (footers only); tasks over chunks of parts read
 only the ``charger_id`` column to list the chargers; the chargers are split into contiguous groups
 (``evkit.cluster.plan``) and each group is one task that reads only its chargers' rows and runs the
-same Polars function as a local run. Finished tables come back (sessions are small); per-message
-latencies go from worker to worker into one statistics task, never through the client. A worker that
+same Polars function as a local run. Finished tables come back (sessions are small); latency
+percentiles come back as each group's histograms and then just the values of the bins a percentile
+falls in (exact, ``evkit.analysis.latency_buckets``): no per-message latency leaves its task. A worker that
 dies mid-run has its tasks rerun by Dask; the result is the same.
 
 Results equal a local run: the same functions on the same rows, combined in the same order.
@@ -180,25 +181,31 @@ def latency_stats(
 ) -> pl.DataFrame:
     """:func:`evkit.analysis.latency_stats` of ``source``, computed on the cluster.
 
-    By charger, each group's statistics are final. Otherwise percentiles need every value of a hop:
-    the groups' latencies are gathered by one statistics task on a worker (not by the client).
+    By charger, each group's statistics are final. Otherwise the percentiles are exact in two passes
+    (``evkit.analysis.latency_buckets``, as ``evkit latency`` runs locally): each group's task returns
+    its latency histograms, the client merges them (a few thousand bins per hop and group) and, when
+    a percentile falls in a bin of differing values, asks the groups again for just those values.
+    No latency per message leaves its task: memory follows a group, whatever the data.
     """
-    from evkit.analysis.latency import _by_columns
+    from evkit.analysis.latency_buckets import Plan, latency_keys
     from evkit.analysis.schema import ALL_HOPS
 
     parts, groups = _plan(client, source, skip_damaged, None)
     if not groups:
         raise DatasetError(f"{source} holds no rows")
-    keys = _by_columns(by)
-    if keys == ["charger_id"]:
+    keys = latency_keys(by)
+    if keys == ["hop", "charger_id"]:
         frames = _gather(
             client, client.map(tasks.latency_group_stats_task, [parts] * len(groups), groups, by=by)
         )
         order = pl.col("hop").replace_strict({h: i for i, h in enumerate(ALL_HOPS)}, default=len(ALL_HOPS))
         return _concat(frames).sort([order, "charger_id"], nulls_last=True)
-    rows = client.map(tasks.latency_rows_task, [parts] * len(groups), groups, keys=keys)
-    result: pl.DataFrame = client.submit(tasks.latency_stats_task, by, *rows).result()
-    return result
+    n = len(groups)
+    plan = Plan.of(_gather(client, client.map(tasks.latency_hist_task, [parts] * n, groups, keys=keys)), keys)
+    found = []
+    if plan.needs_pass2:
+        found = _gather(client, client.map(tasks.latency_values_task, [parts] * n, groups, plan=plan))
+    return plan.stats(found)
 
 
 def per_charger_with(

@@ -3,7 +3,7 @@
 Each task reads its group's rows once (``evkit.analysis._prep.held_rows``) and runs every analysis
 of the report on them; it returns small results (per-charger tables, latency histograms). The
 client combines them (``evkit.report.partial.combine``) and, when some latency percentile falls in a
-millisecond of differing values, asks the groups again for just those values. Nothing per message
+bin of differing values, asks the groups again for just those values. Nothing per message
 reaches the client.
 """
 

@@ -4,12 +4,16 @@ run. Arguments and results are small: part lists, charger ids, finished tables."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from evkit.cluster.plan import ChargerGroup
+
+if TYPE_CHECKING:
+    from evkit.analysis.latency_buckets import Plan
 
 #: (part files or s3:// URLs, their merged schema), as listed and checked once per run.
 Parts = tuple[list[str], dict[str, pl.DataType]]
@@ -56,18 +60,24 @@ def per_charger_task(parts: Parts, group: ChargerGroup, function: str) -> pl.Dat
     return result.collect()
 
 
-def latency_rows_task(parts: Parts, group: ChargerGroup, keys: list[str]) -> pl.DataFrame:
-    """Per-message latencies of one group, only the columns the statistics need."""
-    from evkit.analysis.latency import latency
+def _latencies(parts: Parts, group: ChargerGroup, keys: Sequence[str]) -> pl.LazyFrame:
+    """One group's latencies (``evkit.analysis.latency_buckets.latencies_of``), its rows read once."""
+    from evkit.analysis._prep import held_rows
+    from evkit.analysis.latency_buckets import latencies_of
 
-    return latency(group_rows(parts, group)).select("hop", *keys, "latency_s").collect()
+    return latencies_of(held_rows(group_rows(parts, group)), keys)
 
 
-def latency_stats_task(by: Any, *frames: pl.DataFrame) -> pl.DataFrame:
-    """The statistics over every group's latencies (runs on a worker: the values never reach the client)."""
-    from evkit.analysis.latency import latency_stats
+def latency_hist_task(parts: Parts, group: ChargerGroup, keys: list[str]) -> pl.DataFrame:
+    """Pass 1 of the exact latency percentiles on one group: its histograms (small)."""
+    from evkit.analysis import ranks
 
-    return latency_stats(pl.concat(frames, how="vertical").lazy(), by=by).collect()
+    return ranks.histogram(_latencies(parts, group, keys), keys).collect()
+
+
+def latency_values_task(parts: Parts, group: ChargerGroup, plan: Plan) -> pl.DataFrame:
+    """Pass 2 on one group: its latencies in the bins the percentiles fall in, counted (few)."""
+    return plan.values_in(_latencies(parts, group, plan.keys)).collect()
 
 
 def latency_group_stats_task(parts: Parts, group: ChargerGroup, by: Any) -> pl.DataFrame:

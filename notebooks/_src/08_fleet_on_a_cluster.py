@@ -69,8 +69,8 @@ print(f"identical to the local run: {fleet_sessions.height} sessions, {total:.2f
 # %% [markdown]
 # ## From the command line
 # The commands take the same address: `evkit sessions DATASET --dask tcp://HOST:PORT`,
-# `evkit latency ... --dask ...`, `evkit report ... --dask ...`. Latency percentiles need every value
-# of a hop: those values go from worker to worker into one statistics task, never through here.
+# `evkit latency ... --dask ...`, `evkit report ... --dask ...`. Latency percentiles are exact without
+# gathering every value: each task returns histograms, then only the few values a percentile needs.
 
 # %%
 analysis.latency_stats(DATASET, client=client).select("hop", "n", "p50_s", "p95_s", "p99_s")

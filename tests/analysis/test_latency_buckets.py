@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from evkit.analysis import ranks
 from evkit.analysis.latency import latency_stats
-from evkit.analysis.latency_buckets import latency_stats_in_buckets
+from evkit.analysis.latency_buckets import Plan, latencies_of, latency_keys, latency_stats_in_buckets
 from evkit.store import scan
 from evkit.store.writer import PartWriter
 from tests.analysis.conftest import Fleet
@@ -95,3 +96,27 @@ def test_percentiles_inside_crowded_bins_are_exact(micros: list[int], rows: int)
             abs_tol=1e-9,
             rel_tol=1e-12,
         )
+
+
+def test_a_group_without_a_name_gets_its_percentiles(tmp_path: Path, fleet: Fleet) -> None:
+    """Rows without an observation name (an id the catalog does not know) are a group of their own
+    ``--by observation``: its percentiles are found like any other's, in every bucket, in both passes."""
+    import polars as pl
+
+    frame = fleet.frame()
+    frame = frame.with_columns(
+        pl.when(pl.col("observation_id").is_in([120, 121]))
+        .then(None)
+        .otherwise("observation")
+        .alias("observation")
+    )
+    PartWriter(tmp_path / "data").write(frame)
+    lf = scan(tmp_path / "data", dedupe=False)
+    expected = latency_stats(lf, by="observation").collect()
+    unnamed = expected.filter(pl.col("observation").is_null())
+    assert unnamed.height and unnamed["p50_s"].null_count() == 0
+    keys = latency_keys("observation")
+    whole = latencies_of(lf.collect(), keys)
+    assert Plan.of([ranks.histogram(whole, keys).collect()], keys).needs_pass2  # both passes run
+    got = latency_stats_in_buckets(lf, by="observation", rows_per_bucket=500)
+    assert_frame_equal(got, expected, check_dtypes=False, abs_tol=1e-9, rel_tol=1e-12)

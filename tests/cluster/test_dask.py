@@ -49,6 +49,22 @@ def test_latency_on_the_cluster_equals_local(client: Client, by: str | None) -> 
     same(cluster.latency_stats(client, SAMPLE, by=by), latency_stats(local(SAMPLE), by=by).collect())
 
 
+@pytest.mark.parametrize("by", [None, "observation", "hour"])
+def test_latency_on_a_generated_fleet_is_exact_from_the_groups_histograms(
+    client: Client, fleet_dir: Path, by: str | None
+) -> None:
+    """The groups return histograms and, for the bins a percentile falls in, counted values; the
+    statistics equal the local ones (the fleet's percentiles do fall in bins of differing values)."""
+    from evkit.analysis import ranks
+    from evkit.analysis._prep import held_rows
+    from evkit.analysis.latency_buckets import Plan, latencies_of, latency_keys
+
+    keys = latency_keys(by)
+    whole = latencies_of(held_rows(local(fleet_dir)), keys)
+    assert Plan.of([ranks.histogram(whole, keys).collect()], keys).needs_pass2  # pass 2 is exercised
+    same(cluster.latency_stats(client, fleet_dir, by=by), latency_stats(local(fleet_dir), by=by).collect())
+
+
 def test_sessions_and_energy_on_a_generated_fleet_equal_local(client: Client, fleet_dir: Path) -> None:
     got = cluster.sessions(client, fleet_dir)
     assert got["charger_id"].n_unique() == 160  # 200 chargers; every fifth (E) never plugs in
