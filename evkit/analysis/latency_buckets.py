@@ -104,7 +104,7 @@ class Plan:
     keys: list[str]
     n: pl.DataFrame
     sums: pl.DataFrame
-    ranks: pl.DataFrame
+    stat_ranks: pl.DataFrame
     located: pl.DataFrame
     targets: pl.DataFrame
 
@@ -113,15 +113,9 @@ class Plan:
         keys = list(keys)
         hist = ranks.merge(hists, keys)
         n = ranks.counts(hist, keys)
-        sums = hist.group_by(keys).agg(
-            pl.col("__sum").sum(),
-            pl.col("__lo").min().alias("__min"),
-            pl.col("__hi").max().alias("__max"),
-            pl.col("__count").filter(pl.col("__bin") < 0).sum().alias("negative_n"),  # bins below 0
-        )
         stat_ranks = ranks.percentile_ranks(n, keys, PERCENTILES)
         located = ranks.locate(hist, ranks.wanted_of(stat_ranks, keys), keys)
-        return cls(keys, n, sums, stat_ranks, located, ranks.targets(located, keys))
+        return cls(keys, n, sums_of(hist, keys), stat_ranks, located, ranks.targets(located, keys))
 
     @property
     def needs_pass2(self) -> bool:
@@ -133,27 +127,42 @@ class Plan:
 
     def stats(self, found: Sequence[pl.DataFrame]) -> pl.DataFrame:
         """``latency_stats``' table, from the parts' :meth:`values_in` (none without pass 2)."""
-        keys = self.keys
-        pct = ranks.percentiles(self.ranks, ranks.pick(self.located, found, keys), keys)
-        # no latency at all: the pivot has no columns to name
-        pct = pct.with_columns(
-            [pl.lit(None, pl.Float64).alias(p) for p in PERCENTILES if p not in pct.columns]
-        )
-        stats = (
-            self.n.join(self.sums, on=keys, how="left", nulls_equal=True)
-            .join(pct, on=keys, how="left", nulls_equal=True)
-            .with_columns(
-                *[(pl.col(p) / 1e6).alias(p) for p in PERCENTILES],
-                (pl.col("__max") / 1e6).alias("max_s"),
-                (pl.col("__min") / 1e6).alias("min_s"),
-                (pl.col("__sum") / pl.col("n") / 1e6).alias("mean_s"),
-                pl.col("n").cast(pl.Int64),
-                pl.col("negative_n").cast(pl.Int64),
-            )
-        )
-        order = pl.col("hop").replace_strict({h: i for i, h in enumerate(ALL_HOPS)}, default=len(ALL_HOPS))
-        columns = [*keys, "n", *PERCENTILES, "max_s", "min_s", "mean_s", "negative_n"]
-        return stats.sort([order, *keys[1:]], nulls_last=True).select(columns)
+        pct = ranks.percentiles(self.stat_ranks, ranks.pick(self.located, found, self.keys), self.keys)
+        return stats_table(self.n, self.sums, pct, self.keys)
 
 
-__all__ = ["Plan", "latencies_of", "latency_keys", "latency_stats_in_buckets"]
+def sums_of(hist: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """Per key of a merged latency histogram: ``__sum``, ``__min``, ``__max`` (µs) and ``negative_n``
+    (the values in the bins below 0)."""
+    return hist.group_by(list(keys)).agg(
+        pl.col("__sum").sum(),
+        pl.col("__lo").min().alias("__min"),
+        pl.col("__hi").max().alias("__max"),
+        pl.col("__count").filter(pl.col("__bin") < 0).sum().alias("negative_n"),
+    )
+
+
+def stats_table(n: pl.DataFrame, sums: pl.DataFrame, pct: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """``latency_stats``' columns and order from the counts (``ranks.counts``), :func:`sums_of` and the
+    percentiles in µs (``ranks.percentiles`` of ``PERCENTILES``)."""
+    keys = list(keys)
+    # no latency at all: the pivot has no columns to name
+    pct = pct.with_columns([pl.lit(None, pl.Float64).alias(p) for p in PERCENTILES if p not in pct.columns])
+    stats = (
+        n.join(sums, on=keys, how="left", nulls_equal=True)
+        .join(pct, on=keys, how="left", nulls_equal=True)
+        .with_columns(
+            *[(pl.col(p) / 1e6).alias(p) for p in PERCENTILES],
+            (pl.col("__max") / 1e6).alias("max_s"),
+            (pl.col("__min") / 1e6).alias("min_s"),
+            (pl.col("__sum") / pl.col("n") / 1e6).alias("mean_s"),
+            pl.col("n").cast(pl.Int64),
+            pl.col("negative_n").cast(pl.Int64),
+        )
+    )
+    order = pl.col("hop").replace_strict({h: i for i, h in enumerate(ALL_HOPS)}, default=len(ALL_HOPS))
+    columns = [*keys, "n", *PERCENTILES, "max_s", "min_s", "mean_s", "negative_n"]
+    return stats.sort([order, *keys[1:]], nulls_last=True).select(columns)
+
+
+__all__ = ["Plan", "latencies_of", "latency_keys", "latency_stats_in_buckets", "stats_table", "sums_of"]

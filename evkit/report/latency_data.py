@@ -16,6 +16,7 @@ import polars as pl
 
 from evkit.analysis import ranks
 from evkit.analysis.latency import PERCENTILES, long_latencies
+from evkit.analysis.latency_buckets import stats_table, sums_of
 from evkit.analysis.schema import ALL_HOPS
 from evkit.figures.latency import ECDF_POINTS, EcdfCurve, _hop_order, ecdf_ranks, log_axis
 
@@ -94,12 +95,7 @@ def plan(parts: list[list[pl.DataFrame]]) -> Plan:
     merged = ranks.merge([p[0] for p in parts], _HOP)
     hops = ranks.merge([merged.drop("__before"), _positive_hist(merged.drop("__before"))], _HOP)
     heat = ranks.merge([p[1] for p in parts], _HEAT)
-    sums = merged.group_by("hop").agg(
-        pl.col("__sum").sum(),
-        pl.col("__lo").min().alias("__min"),
-        pl.col("__hi").max().alias("__max"),
-        pl.col("__count").filter(pl.col("__bin") < 0).sum().alias("negative_n"),
-    )
+    sums = sums_of(merged, _HOP)
     n_all = ranks.counts(hops, _HOP)
     n = n_all.filter(pl.col("hop") != _POSITIVE)
     stat_ranks = ranks.percentile_ranks(n, _HOP, PERCENTILES)
@@ -154,23 +150,7 @@ def finish(plan: Plan, found: list[list[pl.DataFrame]]) -> LatencyResult:
     """The numbers, from ``plan`` and every bucket's ``pass2`` (an empty list without pass 2)."""
     picked = ranks.pick(plan.located_hops, [f[0] for f in found], _HOP)
     heat_picked = ranks.pick(plan.located_heat, [f[1] for f in found], _HEAT)
-    order = pl.col("hop").replace_strict({h: i for i, h in enumerate(ALL_HOPS)}, default=len(ALL_HOPS))
-    pct = ranks.percentiles(plan.stat_ranks, picked, _HOP)
-    # no latency at all (e.g. a recording without Easee timestamps): the pivot has no columns to name
-    pct = pct.with_columns([pl.lit(None, pl.Float64).alias(p) for p in PERCENTILES if p not in pct.columns])
-    stats = (
-        plan.n.join(plan.sums, on="hop", how="left")
-        .join(pct, on="hop", how="left")
-        .with_columns(
-            *[(pl.col(p) / 1e6).alias(p) for p in PERCENTILES],
-            (pl.col("__min") / 1e6).alias("min_s"),
-            (pl.col("__max") / 1e6).alias("max_s"),
-            (pl.col("__sum") / pl.col("n") / 1e6).alias("mean_s"),
-            pl.col("n").cast(pl.Int64),
-        )
-        .sort([order], nulls_last=True)
-        .select("hop", "n", *PERCENTILES, "max_s", "min_s", "mean_s", "negative_n")
-    )
+    stats = stats_table(plan.n, plan.sums, ranks.percentiles(plan.stat_ranks, picked, _HOP), _HOP)
     positive = ranks.percentiles(plan.positive_ranks, picked, _HOP)
     low = positive["p1"][0] if positive.height else None
     high = positive["p99"][0] if positive.height else None
