@@ -47,7 +47,8 @@ def latency_stats_in_buckets(
 ) -> pl.DataFrame:
     """``latency_stats(lf, by).collect()`` in bounded memory (see the module docstring)."""
     size = buckets.ROWS_PER_BUCKET // 2 if rows_per_bucket is None else rows_per_bucket
-    filters = buckets.bucket_filters(lf, size)
+    # rows without a charger (an undecodable message keeps its ArrivalTime) have a bucket of their own
+    filters = buckets.bucket_filters(lf, size, chargerless=True)
     if filters[0] is None:  # one bucket: the whole data
         return latency_stats(lf, by).collect()
     reads = buckets.reads_of(latency, lf)

@@ -120,3 +120,26 @@ def test_a_group_without_a_name_gets_its_percentiles(tmp_path: Path, fleet: Flee
     assert Plan.of([ranks.histogram(whole, keys).collect()], keys).needs_pass2  # both passes run
     got = latency_stats_in_buckets(lf, by="observation", rows_per_bucket=500)
     assert_frame_equal(got, expected, check_dtypes=False, abs_tol=1e-9, rel_tol=1e-12)
+
+
+def test_rows_without_a_charger_count_in_buckets_too(tmp_path: Path, fleet: Fleet) -> None:
+    """A message whose charger is unknown (an undecodable routing key) still has its hops: the buckets
+    count them as the whole data does (they are a bucket of their own)."""
+    import polars as pl
+
+    frame = fleet.frame()
+    frame = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) % 10 == 0)
+        .then(None)
+        .otherwise(pl.col("charger_id"))
+        .alias("charger_id")
+    )
+    PartWriter(tmp_path / "data").write(frame)
+    lf = scan(tmp_path / "data", dedupe=False)
+    expected = latency_stats(lf).collect()
+    assert (
+        expected["n"].sum()
+        > latency_stats(lf.filter(pl.col("charger_id").is_not_null())).collect()["n"].sum()
+    )
+    got = latency_stats_in_buckets(lf, rows_per_bucket=500)
+    assert_frame_equal(got, expected, check_dtypes=False, abs_tol=1e-9, rel_tol=1e-12)
