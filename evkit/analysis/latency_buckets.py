@@ -79,19 +79,31 @@ def _held(rows: pl.LazyFrame, columns: list[str], keys: list[str]) -> Callable[[
 
 
 def latencies_of(frame: pl.DataFrame, keys: Sequence[str]) -> pl.LazyFrame:
-    """The latencies of a part's rows held in memory (a bucket, a cluster task's charger group):
-    ``keys`` (``hop`` and the ``by`` columns) and ``__us``, each latency in whole microseconds."""
-    by = list(keys[1:])
-    # the part's first deliveries, found at once in memory (``quality.first_of``); one column per hop
-    wide = hop_latencies(frame.lazy(), first=first_of(frame), context=by).collect()
-    return long_latencies(wide.lazy(), by)
+    """The latencies of a part's rows held in memory (a bucket, a cluster task's charger group), as
+    ``hop_latencies`` with the ``by`` columns of ``keys`` (``hop`` and the ``by`` columns) as context:
+    one row per message, a column per hop in whole microseconds (computed once, held)."""
+    # the part's first deliveries, found at once in memory (``quality.first_of``)
+    return hop_latencies(frame.lazy(), first=first_of(frame), context=list(keys[1:])).collect().lazy()
+
+
+def hop_histograms(wide: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
+    """``ranks.histogram`` of every hop of ``hop_latencies`` (``wide``) per ``by``: columns ``hop``, the
+    ``by`` columns and the bin's; one hop column at a time (no long form)."""
+    by = list(by)
+    hists = [
+        ranks.histogram(wide.select(*by, pl.col(hop).alias("__us")), by).select(
+            pl.lit(hop).alias("hop"), pl.all()
+        )
+        for hop in ALL_HOPS
+    ]
+    return pl.concat(hists, how="vertical")
 
 
 def _two_passes(latencies: list[Callable[[], pl.LazyFrame]], keys: list[str]) -> pl.DataFrame:
     """The statistics of every bucket's latencies (module docstring: passes 1 and 2); each of
     ``latencies`` reads its bucket when called, so one bucket is in memory at a time."""
     # one query per bucket (two would each compute the bucket's latencies, side by side)
-    plan = Plan.of([ranks.histogram(part(), keys).collect() for part in latencies], keys)
+    plan = Plan.of([hop_histograms(part(), keys[1:]).collect() for part in latencies], keys)
     # no crowded bin (every rank fell in a bin of equal values): no second read
     found = [plan.values_in(part()).collect() for part in (latencies if plan.needs_pass2 else [])]
     return plan.stats(found)
@@ -99,7 +111,7 @@ def _two_passes(latencies: list[Callable[[], pl.LazyFrame]], keys: list[str]) ->
 
 @dataclass(frozen=True)
 class Plan:
-    """The parts' latency histograms (``ranks.histogram`` of :func:`latencies_of` per ``keys``)
+    """The parts' latency histograms (:func:`hop_histograms` of :func:`latencies_of`, per ``keys``)
     merged: the counts and sums, and the bins pass 2 must read again (``targets``)."""
 
     keys: list[str]
@@ -122,9 +134,9 @@ class Plan:
     def needs_pass2(self) -> bool:
         return self.targets.height > 0
 
-    def values_in(self, latencies: pl.LazyFrame) -> pl.LazyFrame:
+    def values_in(self, wide: pl.LazyFrame) -> pl.LazyFrame:
         """Pass 2 on one part's :func:`latencies_of`: its values in the ``targets`` bins, counted."""
-        return ranks.values_in(latencies, self.targets, self.keys)
+        return ranks.values_in(long_latencies(wide, self.keys[1:]), self.targets, self.keys)
 
     def stats(self, found: Sequence[pl.DataFrame]) -> pl.DataFrame:
         """``latency_stats``' table, from the parts' :meth:`values_in` (none without pass 2)."""
@@ -166,4 +178,12 @@ def stats_table(n: pl.DataFrame, sums: pl.DataFrame, pct: pl.DataFrame, keys: Se
     return stats.sort([order, *keys[1:]], nulls_last=True).select(columns)
 
 
-__all__ = ["Plan", "latencies_of", "latency_keys", "latency_stats_in_buckets", "stats_table", "sums_of"]
+__all__ = [
+    "Plan",
+    "hop_histograms",
+    "latencies_of",
+    "latency_keys",
+    "latency_stats_in_buckets",
+    "stats_table",
+    "sums_of",
+]

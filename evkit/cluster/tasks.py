@@ -70,9 +70,9 @@ def _latencies(parts: Parts, group: ChargerGroup, keys: Sequence[str]) -> pl.Laz
 
 def latency_hist_task(parts: Parts, group: ChargerGroup, keys: list[str]) -> pl.DataFrame:
     """Pass 1 of the exact latency percentiles on one group: its histograms (small)."""
-    from evkit.analysis import ranks
+    from evkit.analysis.latency_buckets import hop_histograms
 
-    return ranks.histogram(_latencies(parts, group, keys), keys).collect()
+    return hop_histograms(_latencies(parts, group, keys), keys[1:]).collect()
 
 
 def latency_values_task(parts: Parts, group: ChargerGroup, plan: Plan) -> pl.DataFrame:

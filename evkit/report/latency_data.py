@@ -16,8 +16,7 @@ import polars as pl
 
 from evkit.analysis import ranks
 from evkit.analysis.latency import PERCENTILES, long_latencies
-from evkit.analysis.latency_buckets import stats_table, sums_of
-from evkit.analysis.schema import ALL_HOPS
+from evkit.analysis.latency_buckets import hop_histograms, stats_table, sums_of
 from evkit.figures.latency import ECDF_POINTS, EcdfCurve, _hop_order, ecdf_ranks, log_axis
 
 _HOP = ["hop"]
@@ -41,13 +40,7 @@ def _heat(frame: pl.LazyFrame) -> pl.LazyFrame:
 
 def pass1(frame: pl.LazyFrame) -> list[pl.LazyFrame]:
     """The bucket's histograms (``frame``: its ``hop_latencies``): per hop, and per heatmap cell."""
-    hops = [
-        ranks.histogram(frame.select(pl.col(hop).alias("__us")), [])
-        .with_columns(pl.lit(hop).alias("hop"))
-        .select("hop", pl.all().exclude("hop"))
-        for hop in ALL_HOPS
-    ]
-    return [pl.concat(hops, how="vertical"), ranks.histogram(_heat(frame), _HEAT)]
+    return [hop_histograms(frame), ranks.histogram(_heat(frame), _HEAT)]
 
 
 def _positive_hist(hops: pl.DataFrame) -> pl.DataFrame:
