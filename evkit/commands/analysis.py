@@ -228,12 +228,20 @@ def _collect_in_buckets(
         return buckets.in_charger_buckets(lf, analyse, buckets.ROWS_PER_BUCKET)
 
 
-def _latency_stats(lf: pl.LazyFrame, by: str | None, where: str) -> pl.DataFrame:
-    """``latency_stats`` of ``lf``; a large dataset in charger buckets with two-pass percentiles."""
+def _latency_stats(lf: pl.LazyFrame, by: str | None, where: str, bar: Any = None) -> pl.DataFrame:
+    """``latency_stats`` of ``lf``; a large dataset in charger buckets with two-pass percentiles, each
+    bucket shown on ``bar`` (a tqdm bar) as it is done."""
     from evkit.analysis.latency_buckets import latency_stats_in_buckets
 
+    def progress(what: str, done: int, total: int) -> None:
+        if bar.total != total or done <= 1:  # the buckets are known now; each step starts again at 0
+            bar.reset(total=total)
+            bar.unit = "bucket"
+        bar.set_description(f"latency, {what}")
+        bar.update(done - bar.n)
+
     with _analysing(where):
-        return latency_stats_in_buckets(lf, by=by)
+        return latency_stats_in_buckets(lf, by=by, progress=progress if bar is not None else None)
 
 
 def parse_time(text: str, option: str, zone: str | None = None) -> datetime:
@@ -378,12 +386,13 @@ def _write_sessions(frame: pl.DataFrame, args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------------------------- latency
 
 
-def latency_summary(lf: pl.LazyFrame, by: str | None) -> dict[str, Any]:
+def latency_summary(lf: pl.LazyFrame, by: str | None, bar: Any = None) -> dict[str, Any]:
     """``{hop: stats}`` (no ``by``) or ``{hop: [stats per group]}``; every observation hop present (n=0
     when empty), ``command_roundtrip`` / ``command_readback`` only when the dataset holds commands.
     Observations Easee stamps on a schedule (122, 124) are not in the transport hops: ``scheduled``
-    holds their own ``device_to_cloud`` and ``end_to_end`` statistics and lists the ids."""
-    return summarize_latency(_latency_stats(lf, by, "the dataset"), by)
+    holds their own ``device_to_cloud`` and ``end_to_end`` statistics and lists the ids. ``bar``: a
+    tqdm bar the buckets are shown on."""
+    return summarize_latency(_latency_stats(lf, by, "the dataset", bar), by)
 
 
 def summarize_latency(stats: pl.DataFrame, by: str | None) -> dict[str, Any]:
@@ -424,11 +433,11 @@ def _latency_command(args: argparse.Namespace) -> int:
         lf = narrowed(load(args.directory), args.charger, start, end)
         bar.update()
         if args.format == "json":
-            payload = latency_summary(lf, args.by)
+            payload = latency_summary(lf, args.by, bar)
             text = json.dumps(payload, indent=2)
         else:
-            text = latency_text(_latency_stats(lf, args.by, args.directory))
-        bar.update()
+            text = latency_text(_latency_stats(lf, args.by, args.directory, bar))
+        bar.update(bar.total - bar.n)
     with _output(args.out) as out:
         out.write(text + "\n")
     return 0

@@ -148,3 +148,48 @@ def test_rows_without_a_charger_count_in_buckets_too(tmp_path: Path, fleet: Flee
     )
     got = latency_stats_in_buckets(lf, rows_per_bucket=500)
     assert_frame_equal(got, expected, check_dtypes=False, abs_tol=1e-9, rel_tol=1e-12)
+
+
+def test_every_bucket_of_both_passes_is_told(dataset: Path) -> None:
+    """What a progress bar hears: each pass's buckets, one by one, out of how many there are."""
+    from evkit.analysis import buckets
+
+    lf = scan(dataset, dedupe=False)
+    told: list[tuple[str, int, int]] = []
+    got = latency_stats_in_buckets(
+        lf, by="observation", rows_per_bucket=400, progress=lambda *a: told.append(a)
+    )
+    n = len(buckets.bucket_filters(lf, 400, chargerless=True))
+    assert n > 2
+    first = [t for t in told if t[0] == "pass 1"]
+    assert first == [("pass 1", k, n) for k in range(1, n + 1)]
+    assert told[len(first) :] in ([], [("pass 2", k, n) for k in range(1, n + 1)])
+    assert_frame_equal(
+        got, latency_stats(lf, by="observation").collect(), check_dtypes=False, abs_tol=1e-9, rel_tol=1e-12
+    )
+
+
+def test_the_command_shows_the_buckets_on_a_terminal(
+    dataset: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a terminal ``evkit latency`` counts the buckets of each pass (nothing is drawn when stderr
+    is no terminal: the other tests' output stays clean)."""
+    import io
+    import sys
+
+    from evkit.analysis import buckets
+    from evkit.cli import main
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(buckets, "ROWS_PER_BUCKET", 800)  # latency's buckets: half of it
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["latency", str(dataset), "--format", "json"]) == 0
+    n = len(buckets.bucket_filters(scan(dataset, dedupe=False), 400, chargerless=True))
+    drawn = terminal.getvalue()
+    # tqdm redraws at most every 0.1 s: some count out of all the buckets, per bucket
+    assert "latency, pass 1" in drawn and f"/{n} [" in drawn and "bucket/s" in drawn
+    assert json.loads(capsys.readouterr().out)  # the output itself is untouched
