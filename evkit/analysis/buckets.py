@@ -229,17 +229,27 @@ def in_charger_buckets(
     lf: pl.LazyFrame,
     analyse: Callable[[pl.LazyFrame], pl.LazyFrame],
     rows_per_bucket: int = ROWS_PER_BUCKET,
+    *,
+    progress: Callable[[int, int], None] | None = None,
 ) -> pl.DataFrame:
     """``analyse(lf).collect()``, computed bucket by bucket of chargers (see the module docstring).
 
     ``analyse`` must treat every charger on its own (its result for one charger may depend only on
-    that charger's rows), as ``evkit.analysis.sessions`` does, and be a lazy plan (``reads_of``)."""
+    that charger's rows), as ``evkit.analysis.sessions`` does, and be a lazy plan (``reads_of``).
+    ``progress`` hears (buckets done, buckets in all) before the first and after each (nothing when
+    the data is one bucket)."""
     filters = bucket_filters(lf, rows_per_bucket)
     if filters[0] is None:  # one bucket: the whole data
         return analyse(lf).collect()
+    tell = progress or (lambda _done, _total: None)
+    tell(0, len(filters))
     reads = reads_of(analyse, lf)
+    done = []
     with bucket_sources(lf, filters, reads.columns, spill=spills(filters, reads)) as sources:
-        return pl.concat([analyse(rows).collect() for rows in sources], how="vertical")
+        for rows in sources:
+            done.append(analyse(rows).collect())
+            tell(len(done), len(filters))
+    return pl.concat(done, how="vertical")
 
 
 __all__ = [

@@ -219,13 +219,19 @@ def _collect(lf: pl.LazyFrame, where: str) -> pl.DataFrame:
 
 
 def _collect_in_buckets(
-    lf: pl.LazyFrame, analyse: Callable[[pl.LazyFrame], pl.LazyFrame], where: str
+    lf: pl.LazyFrame, analyse: Callable[[pl.LazyFrame], pl.LazyFrame], where: str, bar: Any = None
 ) -> pl.DataFrame:
-    """``_collect(analyse(lf))`` for a per-charger analysis, in charger buckets when the data is large."""
+    """``_collect(analyse(lf))`` for a per-charger analysis, in charger buckets when the data is large
+    (each bucket shown on ``bar``, a progress bar, as it is done)."""
     from evkit.analysis import buckets
 
+    def progress(done: int, total: int) -> None:
+        bar.set_postfix_str(f"bucket {min(done + 1, total)} of {total}")
+
     with _analysing(where):
-        return buckets.in_charger_buckets(lf, analyse, buckets.ROWS_PER_BUCKET)
+        return buckets.in_charger_buckets(
+            lf, analyse, buckets.ROWS_PER_BUCKET, progress=progress if bar is not None else None
+        )
 
 
 def _latency_stats(lf: pl.LazyFrame, by: str | None, where: str, bar: Any = None) -> pl.DataFrame:
@@ -329,7 +335,7 @@ def _sessions_command(args: argparse.Namespace) -> int:
             return sessions_starting(part, start, end, gap)
 
         # a large dataset is sessionised in buckets of chargers: memory follows a bucket, not the data
-        frame = _collect_in_buckets(lf, analyse, args.directory).sort("charger_id", "started_at")
+        frame = _collect_in_buckets(lf, analyse, args.directory, bar).sort("charger_id", "started_at")
         tariff = tariff or resolve_tariff(args, lf)
         if tariff is not None:
             from evkit.analysis.cost import session_costs

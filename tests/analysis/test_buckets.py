@@ -122,3 +122,15 @@ def test_spilled_buckets_hold_each_buckets_rows_once_and_vanish_after(
             with pytest.raises(RuntimeError, match="'raw', which was not written"):
                 rows.select("raw").collect()  # ... and a column not written is an error, not nulls
     assert not any(Path(p.strip('"[]')).parent.exists() for p in folders)
+
+
+def test_every_bucket_is_told(dataset: Path) -> None:
+    """What a progress bar hears: none of n before the first bucket, then each one done."""
+    lf = scan(dataset, dedupe=False)
+    told: list[tuple[int, int]] = []
+    got = buckets.in_charger_buckets(lf, sessions, 200, progress=lambda *a: told.append(a))
+    n = len(buckets.bucket_filters(lf, 200))
+    assert n > 2 and told == [(k, n) for k in range(n + 1)]
+    assert_frame_equal(
+        got.sort("charger_id", "started_at"), sessions(lf).collect().sort("charger_id", "started_at")
+    )
