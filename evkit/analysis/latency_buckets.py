@@ -78,16 +78,25 @@ def latency_keys(by: str | Sequence[str] | None) -> list[str]:
 
 
 def _held(rows: pl.LazyFrame, columns: list[str], keys: list[str]) -> Callable[[], pl.LazyFrame]:
-    """The bucket's latencies (:func:`latencies_of`), computed from its rows held in memory: the
-    plan of ``latency`` scans its input once per hop and branch (13 scans), so the bucket is read once
-    (the ``columns`` latency reads, as ``_prep.held`` keeps them; the others are null, for the schema
-    only) and scanned in memory."""
-    schema = rows.collect_schema()
-    # the masks use only columns latency reads (the others are not in its bucket files)
+    """The bucket's latencies (:func:`part_latencies`), read and computed when called."""
+    return lambda: part_latencies(rows, keys, columns)
+
+
+def part_latencies(rows: pl.LazyFrame, keys: Sequence[str], columns: list[str]) -> pl.LazyFrame:
+    """:func:`latencies_of` a part's rows (a bucket, a cluster task's charger group), read once: only
+    the ``columns`` latency reads (``buckets.reads_of(latency, ...)``, found once for every part)."""
+    return latencies_of(_read(rows, columns), keys)
+
+
+def _read(rows: pl.LazyFrame, columns: list[str]) -> pl.DataFrame:
+    """``rows`` held in memory: the plan of ``latency`` scans its input once per hop and branch (13
+    scans), so a part is read once, only the ``columns`` latency reads (as ``_prep.held`` keeps them;
+    the others are null, for the schema only: they are not in a bucket's files), and scanned in memory."""
     projection = [
-        held(c, columns) if c in columns else pl.lit(None, dtype=t).alias(c) for c, t in schema.items()
+        held(c, columns) if c in columns else pl.lit(None, dtype=t).alias(c)
+        for c, t in rows.collect_schema().items()
     ]
-    return lambda: latencies_of(rows.select(projection).collect(), keys)
+    return rows.select(projection).collect()
 
 
 def latencies_of(frame: pl.DataFrame, keys: Sequence[str]) -> pl.LazyFrame:
@@ -201,10 +210,12 @@ def stats_table(n: pl.DataFrame, sums: pl.DataFrame, pct: pl.DataFrame, keys: Se
 
 __all__ = [
     "Plan",
+    "Progress",
     "hop_histograms",
     "latencies_of",
     "latency_keys",
     "latency_stats_in_buckets",
+    "part_latencies",
     "stats_table",
     "sums_of",
 ]

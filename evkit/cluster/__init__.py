@@ -187,6 +187,8 @@ def latency_stats(
     a percentile falls in a bin of differing values, asks the groups again for just those values.
     No latency per message leaves its task: memory follows a group, whatever the data.
     """
+    from evkit.analysis.buckets import reads_of
+    from evkit.analysis.latency import latency
     from evkit.analysis.latency_buckets import Plan, latency_keys
     from evkit.analysis.schema import ALL_HOPS
 
@@ -201,10 +203,14 @@ def latency_stats(
         order = pl.col("hop").replace_strict({h: i for i, h in enumerate(ALL_HOPS)}, default=len(ALL_HOPS))
         return _concat(frames).sort([order, "charger_id"], nulls_last=True)
     n = len(groups)
-    plan = Plan.of(_gather(client, client.map(tasks.latency_hist_task, [parts] * n, groups, keys=keys)), keys)
+    # what latency reads, found once from the schema (each task reads only those columns)
+    columns = reads_of(latency, pl.LazyFrame(schema=parts.result()[1])).columns
+    hists = client.map(tasks.latency_hist_task, [parts] * n, groups, keys=keys, columns=columns)
+    plan = Plan.of(_gather(client, hists), keys)
     found = []
     if plan.needs_pass2:
-        found = _gather(client, client.map(tasks.latency_values_task, [parts] * n, groups, plan=plan))
+        values = client.map(tasks.latency_values_task, [parts] * n, groups, plan=plan, columns=columns)
+        found = _gather(client, values)
     return plan.stats(found)
 
 

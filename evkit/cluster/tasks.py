@@ -4,7 +4,6 @@ run. Arguments and results are small: part lists, charger ids, finished tables."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -60,24 +59,19 @@ def per_charger_task(parts: Parts, group: ChargerGroup, function: str) -> pl.Dat
     return result.collect()
 
 
-def _latencies(parts: Parts, group: ChargerGroup, keys: Sequence[str]) -> pl.LazyFrame:
-    """One group's latencies (``evkit.analysis.latency_buckets.latencies_of``), its rows read once."""
-    from evkit.analysis._prep import held_rows
-    from evkit.analysis.latency_buckets import latencies_of
+def latency_hist_task(parts: Parts, group: ChargerGroup, keys: list[str], columns: list[str]) -> pl.DataFrame:
+    """Pass 1 of the exact latency percentiles on one group (its rows read once, only the ``columns``
+    latency reads): its histograms (small)."""
+    from evkit.analysis.latency_buckets import hop_histograms, part_latencies
 
-    return latencies_of(held_rows(group_rows(parts, group)), keys)
-
-
-def latency_hist_task(parts: Parts, group: ChargerGroup, keys: list[str]) -> pl.DataFrame:
-    """Pass 1 of the exact latency percentiles on one group: its histograms (small)."""
-    from evkit.analysis.latency_buckets import hop_histograms
-
-    return hop_histograms(_latencies(parts, group, keys), keys[1:]).collect()
+    return hop_histograms(part_latencies(group_rows(parts, group), keys, columns), keys[1:]).collect()
 
 
-def latency_values_task(parts: Parts, group: ChargerGroup, plan: Plan) -> pl.DataFrame:
+def latency_values_task(parts: Parts, group: ChargerGroup, plan: Plan, columns: list[str]) -> pl.DataFrame:
     """Pass 2 on one group: its latencies in the bins the percentiles fall in, counted (few)."""
-    return plan.values_in(_latencies(parts, group, plan.keys)).collect()
+    from evkit.analysis.latency_buckets import part_latencies
+
+    return plan.values_in(part_latencies(group_rows(parts, group), plan.keys, columns)).collect()
 
 
 def latency_group_stats_task(parts: Parts, group: ChargerGroup, by: Any) -> pl.DataFrame:
