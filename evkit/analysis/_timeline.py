@@ -18,9 +18,92 @@ def heard(lf: pl.LazyFrame) -> pl.LazyFrame:
     return easee_rows(lf).select("charger_id", "observed_at")
 
 
-def _longest_step() -> pl.Expr:
-    # See ``spans_and_gaps``: the largest step between consecutive rows in the order they come.
-    return pl.col("observed_at").drop_nulls().diff().abs().max().alias("longest_step")
+#: See ``_blocks``: a charger's time is cut into ticks of at most 1/8 of the silence, 64 ticks a block.
+_TICKS_PER_SILENCE = 8
+_TICKS_PER_BLOCK = 64
+
+
+def _tick_us(expected: timedelta) -> int:
+    return (expected // timedelta(microseconds=1)) // _TICKS_PER_SILENCE
+
+
+def _blocks(times: pl.LazyFrame, tick_us: int) -> pl.LazyFrame:
+    """Per charger and block of 64 ticks: first and last time, rows, and which ticks hold a row (bit k
+    of ``ticks``: tick k of the block); ``mixed`` marks a row that may hold several blocks. One hash
+    group-by of plain reductions, which Polars streams: no charger's times are gathered or sorted."""
+    ot = pl.col("observed_at")
+    tick = ot.dt.epoch("us") // tick_us
+    bit = pl.lit(2, dtype=pl.UInt64).pow((tick % _TICKS_PER_BLOCK).cast(pl.UInt32))
+    spans = ot.min().alias("first_seen"), ot.max().alias("last_seen"), pl.len().alias("rows")
+    ticks = bit.bitwise_or().alias("ticks")
+    if times.collect_schema()["charger_id"] != pl.Categorical:
+        return times.group_by("charger_id", (tick // _TICKS_PER_BLOCK).alias("block")).agg(
+            *spans, ticks, pl.lit(False).alias("mixed")
+        )
+    # A categorical's code and the block's low 32 bits in one 64-bit key: a group-by on one integer
+    # column costs a third less than on the pair. Two blocks 2^32 apart (or rows without a time) that
+    # share a key show as a span of more than one block: ``mixed``, the charger is sorted.
+    low_bits = ((tick // _TICKS_PER_BLOCK) % 2**32).fill_null(0).cast(pl.UInt64)
+    key = pl.col("charger_id").to_physical().cast(pl.UInt64) * 2**32 + low_bits
+    block_us = _TICKS_PER_BLOCK * tick_us
+    return (
+        times.group_by(key.alias("key"))
+        .agg(pl.col("charger_id").first(), *spans, ticks)
+        .select(
+            "charger_id",
+            (pl.col("first_seen").dt.epoch("us") // block_us).alias("block"),
+            *[pl.col(c) for c in ("first_seen", "last_seen", "rows", "ticks")],
+            (pl.col("last_seen") - pl.col("first_seen") >= timedelta(microseconds=block_us))
+            .fill_null(False)
+            .alias("mixed"),
+        )
+    )
+
+
+def _empty_run(min_run: int) -> pl.Expr:
+    """Per block of a frame sorted by charger and ``block``: whether ``min_run`` empty ticks in a row
+    lie between two ticks with rows of the charger, inside the block's ``ticks`` or from its last tick
+    with rows, over any missing blocks, to the first tick with rows of the charger's next block."""
+    ticks = pl.col("ticks")
+    free = ~ticks
+    run_starts = free  # bit p: ticks p .. p + min_run - 1 are all empty (zeros shift in at the top)
+    for k in range(1, min_run):
+        run_starts = run_starts & (free // (1 << k))
+    highest = pl.lit(2, dtype=pl.UInt64).pow(63 - ticks.bitwise_leading_zeros())
+    lowest = ticks & (free + 1)  # two's complement: the lowest bit with rows
+    inside = (run_starts & (highest - 1) & ~(lowest * 2 - 1)) != 0
+    empty_after = ticks.bitwise_leading_zeros().cast(pl.Int64)
+    empty_before_next = ticks.shift(-1).over("charger_id").bitwise_trailing_zeros().cast(pl.Int64)
+    missing = _TICKS_PER_BLOCK * (pl.col("block").shift(-1).over("charger_id") - pl.col("block") - 1)
+    across = (empty_after + missing + empty_before_next) >= min_run
+    return inside.fill_null(False) | across.fill_null(False) | pl.col("mixed")
+
+
+def spans_and_suspects(times: pl.LazyFrame, expected: timedelta) -> pl.LazyFrame:
+    """Per charger of ``times``: ``first_seen``, ``last_seen``, ``rows`` and ``suspect``, false only
+    for a charger with no silence longer than ``expected`` (see ``spans_and_gaps``)."""
+    tick_us = _tick_us(expected)
+    spans = pl.col("first_seen").min(), pl.col("last_seen").max(), pl.col("rows").sum()
+    if tick_us < 1:  # a silence under 8 microseconds: every charger is sorted
+        return times.group_by("charger_id").agg(
+            pl.col("observed_at").min().alias("first_seen"),
+            pl.col("observed_at").max().alias("last_seen"),
+            pl.len().alias("rows"),
+            pl.lit(True).alias("suspect"),
+        )
+    # A silence a < b (b - a > expected, both whole microseconds) in the charger's sorted times puts a
+    # and b at least expected // tick_us >= 8 ticks apart, so the >= 7 ticks between them hold no row.
+    # Conversely 7 empty ticks in a row mean a silence of more than 7/8 of expected: the few such
+    # chargers are sorted to tell. Idle Easee chargers (a heartbeat about every 15 minutes against 20)
+    # leave at most 5 empty ticks in a row.
+    min_run = expected // timedelta(microseconds=tick_us) - 1
+    return (
+        _blocks(times, tick_us)
+        .sort("charger_id", "block")
+        .with_columns(_empty_run(min_run).alias("suspect"))
+        .group_by("charger_id")
+        .agg(*spans, pl.col("suspect").any())
+    )
 
 
 def _gaps_of_suspects(times: pl.LazyFrame, suspects: pl.LazyFrame, expected: timedelta) -> pl.LazyFrame:
@@ -44,22 +127,13 @@ def spans_and_gaps(
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """Per charger of ``times`` (``charger_id``, ``observed_at``): its span (``first_seen``,
     ``last_seen``, ``rows``) and its silences (``gaps_of``), from one pass over ``times``."""
-    # Most chargers have no silence at all, so first find the ones that may have one, without sorting:
-    # if a charger's sorted times a < b are further apart than ``expected``, no time lies between them,
-    # so in the order the rows come (any order) a row <= a and a row >= b follow each other somewhere,
-    # and that step is at least b - a. A charger whose rows never step further than ``expected``
-    # (either way) has no silence. Captures write rows in arrival order, so usually only chargers with
-    # a real silence remain, and only their times are sorted.
-    stats = times.group_by("charger_id").agg(
-        pl.col("observed_at").min().alias("first_seen"),
-        pl.col("observed_at").max().alias("last_seen"),
-        pl.len().alias("rows"),
-        _longest_step(),
-    )
-    # one group-by for both (the optimiser would otherwise split it by the columns each side uses)
-    stats = stats.cache()
-    suspects = stats.filter(pl.col("longest_step") > expected).select("charger_id")
-    return stats.drop("longest_step"), _gaps_of_suspects(times, suspects, expected)
+    # Most chargers have no silence at all, so first find the ones that may have one, without sorting
+    # (``spans_and_suspects``): only their times are sorted. Counting ticks with rows is a hash
+    # group-by of plain reductions; the largest step between consecutive rows (any order bounds the
+    # silences) needed each charger's times gathered: twice the memory, and 0.07 s more per 6M rows.
+    stats = spans_and_suspects(times, expected).cache()
+    suspects = stats.filter(pl.col("suspect")).select("charger_id")
+    return stats.drop("suspect"), _gaps_of_suspects(times, suspects, expected)
 
 
 @dataclass(frozen=True)

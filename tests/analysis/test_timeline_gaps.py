@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from evkit.analysis._timeline import gaps_of, timeline
+from evkit.analysis._timeline import gaps_of, spans_and_suspects, timeline
 from evkit.analysis.quality import quality_summary, telemetry_gaps
 from evkit.analysis.sessions import sessions
 from tests.analysis.conftest import Fleet
@@ -86,3 +86,82 @@ def test_a_shared_timeline_changes_no_session_and_no_quality_count(fleet: Fleet,
         for mine, theirs in zip(own, shared, strict=True):
             assert_frame_equal(mine, theirs, rel_tol=1e-9)
         assert own[0]["gap"].any()  # the fleet has a hole: the shared silences are used, not ignored
+
+
+def _steps(draw: st.DrawFn, expected_us: int) -> list[int]:
+    """Steps between a charger's sorted times around ``expected_us``: just under, at, just over, far over."""
+    near = st.integers(min_value=-3, max_value=3).map(lambda d: max(0, expected_us + d))
+    anywhere = st.integers(min_value=0, max_value=3 * expected_us)
+    cut = st.sampled_from([7, 8, 9]).map(lambda k: expected_us * k // 8)
+    return draw(st.lists(st.one_of(near, anywhere, cut, st.just(0)), min_size=0, max_size=40))
+
+
+@st.composite
+def _charger_times(draw: st.DrawFn) -> tuple[int, dict[str, list[int]]]:
+    expected_us = draw(st.one_of(st.integers(1, 200), st.integers(1, 10**11), st.just(20 * 60 * 10**6)))
+    start = draw(st.integers(min_value=-(10**13), max_value=10**13))  # before 1970 too
+    chargers: dict[str, list[int]] = {}
+    for name in draw(st.lists(st.sampled_from("ABCD"), min_size=1, max_size=4, unique=True)):
+        times = [start + draw(st.integers(0, 5 * expected_us))]
+        for step in _steps(draw, expected_us):
+            times.append(times[-1] + step)
+        chargers[name] = draw(st.permutations(times))  # any order: captures write in arrival order
+    return expected_us, chargers
+
+
+@settings(max_examples=400, deadline=None)
+@given(case=_charger_times(), categorical=st.booleans())
+def test_every_charger_with_a_silence_is_a_suspect_and_few_others(
+    case: tuple[int, dict[str, list[int]]], categorical: bool
+) -> None:
+    """Only suspects' times are sorted for the silences, so a charger with a silence longer than the
+    threshold must be one; a suspect has at least a silence longer than 7/8 of it (or the threshold is
+    under 8 microseconds and every charger is). Spans are each charger's first, last and row count.
+    Charger ids as text (the report's timeline) and categorical (the sessions')."""
+    expected_us, chargers = case
+    expected = timedelta(microseconds=expected_us)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    times = pl.LazyFrame(
+        {
+            "charger_id": [c for c, ts in chargers.items() for _ in ts],
+            "observed_at": [epoch + timedelta(microseconds=t) for ts in chargers.values() for t in ts],
+        },
+        schema={"charger_id": pl.String, "observed_at": pl.Datetime("us", "UTC")},
+    )
+    if categorical:
+        times = times.with_columns(pl.col("charger_id").cast(pl.Categorical))
+    got = {r["charger_id"]: r for r in spans_and_suspects(times, expected).collect().iter_rows(named=True)}
+    assert set(got) == set(chargers)
+    tick_us = expected_us // 8
+    for name, ts in chargers.items():
+        ordered = sorted(ts)
+        longest = max((b - a for a, b in pairwise(ordered)), default=0)
+        row = got[name]
+        assert (row["first_seen"], row["last_seen"], row["rows"]) == (
+            epoch + timedelta(microseconds=ordered[0]),
+            epoch + timedelta(microseconds=ordered[-1]),
+            len(ts),
+        )
+        if longest > expected_us:
+            assert row["suspect"], (name, longest)
+        if row["suspect"] and tick_us >= 1:
+            assert longest > (expected_us // tick_us - 1) * tick_us, (name, longest)
+
+
+@pytest.mark.parametrize("dtype", [pl.String, pl.Categorical])
+def test_blocks_2_to_the_32_apart_do_not_hide_a_silence(dtype: pl.DataType) -> None:
+    """Categorical chargers are grouped on one 64-bit key holding a block's low 32 bits: two blocks
+    2^32 apart share it. A silence between them is still found, and rows without a time change none."""
+    expected = timedelta(microseconds=8)  # ticks of 1 microsecond, blocks of 64
+    far = 2**32 * 64
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    stamps = [epoch + timedelta(microseconds=t) for t in (3, far + 5)] + [None]
+    times = pl.LazyFrame(
+        {"charger_id": ["A", "A", "A"], "observed_at": stamps},
+        schema={"charger_id": pl.String, "observed_at": pl.Datetime("us", "UTC")},
+    ).with_columns(pl.col("charger_id").cast(dtype))
+    spans = spans_and_suspects(times, expected).collect()
+    assert spans.select("first_seen", "last_seen", "rows", "suspect").rows() == [
+        (stamps[0], stamps[1], 3, True)
+    ]
+    assert gaps_of(times, expected).collect().select("gap_start", "gap_end").rows() == [tuple(stamps[:2])]
