@@ -20,7 +20,6 @@ report, which reads every column of a bucket, always does so from ``SPILL_AT`` b
 
 from __future__ import annotations
 
-import math
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -40,6 +39,11 @@ SPILL_READS = 40
 OPEN_FILES = 16
 
 Columns = Sequence[str | pl.Expr]
+
+#: Told as a read splits the data into bucket files (``bucket_sources``): rows read so far, and at
+#: most how many it reads (from the footers, every round counted; None when unknown). The last call
+#: gives the rows read as both.
+Splitting = Callable[[int, int | None], None]
 
 
 def charger_ranges(lf: pl.LazyFrame, rows_per_bucket: int = ROWS_PER_BUCKET) -> list[tuple[str, str]]:
@@ -140,7 +144,11 @@ def spills(filters: Sequence[pl.Expr | None], reads: Reads) -> bool:
 
 
 def _spill(
-    lf: pl.LazyFrame, filters: list[pl.Expr | None], columns: Columns, tmp: Path
+    lf: pl.LazyFrame,
+    filters: list[pl.Expr | None],
+    columns: Columns,
+    tmp: Path,
+    tally: _Tally | None = None,
 ) -> list[pl.LazyFrame]:
     """``lf``'s ``columns`` split into a file per bucket (``filters``' order kept); a scan of each, with
     ``lf``'s schema (a column not written is there for the schema only: reading it is an error).
@@ -152,7 +160,7 @@ def _spill(
     schema = lf.collect_schema()
     names = lf.select(columns).collect_schema().names()
     whole = [pl.col(n) if n in names else _unwritten(n, dtype) for n, dtype in schema.items()]
-    split = _split(lf.select(columns), filters, tmp)
+    split = _split(lf.select(columns), filters, tmp, tally)
     return [rows.select(whole) if rows is not None else lf.filter(pl.lit(False)) for rows in split]
 
 
@@ -169,36 +177,79 @@ def _unwritten(name: str, dtype: pl.DataType) -> pl.Expr:
     return pl.lit(None, dtype).map_batches(fail, return_dtype=dtype).alias(name)
 
 
-def _split(lf: pl.LazyFrame, filters: list[pl.Expr | None], tmp: Path) -> list[pl.LazyFrame | None]:
+def _layout(buckets: int) -> tuple[int, list[int]]:
+    """How one read splits ``buckets`` buckets into at most ``OPEN_FILES`` files: the first buckets
+    written to their own file, then groups of the others (their sizes), each split again later.
+
+    As few groups as leave each at most ``OPEN_FILES`` buckets, and every other file a bucket of its
+    own: 20 buckets are 15 files of one and one of 5, so a quarter of the rows is read twice (two
+    groups of 10 read every row twice: 38 of a 60M-row report's 64 s went to splitting)."""
+    if buckets <= OPEN_FILES:
+        return buckets, []
+    groups = next(
+        (g for g in range(1, OPEN_FILES) if buckets - (OPEN_FILES - g) <= g * OPEN_FILES), OPEN_FILES
+    )
+    direct = OPEN_FILES - groups
+    grouped = buckets - direct
+    return direct, [grouped // groups + (1 if g < grouped % groups else 0) for g in range(groups)]
+
+
+def _reads(buckets: int) -> int:
+    """How many times ``_split`` reads buckets' rows for ``buckets`` buckets, all rounds counted."""
+    direct, groups = _layout(buckets)
+    return direct + sum(size + _reads(size) for size in groups)
+
+
+class _Tally:
+    """The rows a split has read, told to ``tell`` as each batch passes (see ``Splitting``)."""
+
+    def __init__(self, tell: Splitting, total: int | None) -> None:
+        self.tell, self.total, self.done = tell, total, 0
+
+    def count(self, batch: pl.DataFrame) -> pl.DataFrame:
+        self.done += batch.height
+        self.tell(self.done if self.total is None else min(self.done, self.total), self.total)
+        return batch
+
+    def finish(self) -> None:
+        self.tell(self.done, self.done)
+
+
+def _split(
+    lf: pl.LazyFrame, filters: list[pl.Expr | None], tmp: Path, tally: _Tally | None = None
+) -> list[pl.LazyFrame | None]:
     """A scan of each bucket's rows of ``lf`` (None: no rows), written in rounds of ``OPEN_FILES``."""
-    if len(filters) <= OPEN_FILES:
-        return _write_buckets(lf, filters, tmp)
-    # as few groups as leave each at most OPEN_FILES buckets: two rounds up to OPEN_FILES² buckets
-    size = math.ceil(len(filters) / min(OPEN_FILES, math.ceil(len(filters) / OPEN_FILES)))
-    groups = [filters[first : first + size] for first in range(0, len(filters), size)]
+    direct, sizes = _layout(len(filters))
+    if not sizes:
+        return _write_buckets(lf, filters, tmp, tally)
+    starts = [direct + sum(sizes[:g]) for g in range(len(sizes))]
+    groups = [filters[first : first + size] for first, size in zip(starts, sizes, strict=True)]
     either = [pl.any_horizontal([w for w in group if w is not None]) for group in groups]
-    scans: list[pl.LazyFrame | None] = []
-    for index, (rows, group) in enumerate(zip(_write_buckets(lf, list(either), tmp), groups, strict=True)):
+    written = _write_buckets(lf, [*filters[:direct], *either], tmp, tally)
+    scans: list[pl.LazyFrame | None] = written[:direct]
+    for index, (rows, group) in enumerate(zip(written[direct:], groups, strict=True), start=direct):
         if rows is None:
             scans.extend([None] * len(group))
         else:
-            scans.extend(_split(rows, group, tmp / f"group={index}"))
+            scans.extend(_split(rows, group, tmp / f"group={index}", tally))
             shutil.rmtree(tmp / f"__bucket={index}")  # split: the group's file is no longer read
     return scans
 
 
 def _write_buckets(
-    lf: pl.LazyFrame, filters: Sequence[pl.Expr | None], tmp: Path
+    lf: pl.LazyFrame, filters: Sequence[pl.Expr | None], tmp: Path, tally: _Tally | None = None
 ) -> list[pl.LazyFrame | None]:
-    """One read of ``lf`` into ``tmp/__bucket=i`` per filter (a row goes to the first that admits it)."""
+    """One read of ``lf`` into ``tmp/__bucket=i`` per filter (a row goes to the first that admits it);
+    ``tally`` counts the rows read as they stream past (a batch at a time: no cost measured)."""
     bucket = pl.lit(None, dtype=pl.Int64)
     for index, where in reversed(list(enumerate(filters))):
         if where is not None:
             bucket = pl.when(where).then(pl.lit(index, dtype=pl.Int64)).otherwise(bucket)
-    (
-        lf.with_columns(bucket.alias("__bucket"))
-        .drop_nulls("__bucket")
-        .sink_parquet(pl.PartitionBy(tmp, key="__bucket", include_key=False), mkdir=True, compression="lz4")
+    rows = lf.with_columns(bucket.alias("__bucket"))
+    if tally is not None:
+        rows = rows.map_batches(tally.count, streamable=True, schema=rows.collect_schema())
+    rows.drop_nulls("__bucket").sink_parquet(
+        pl.PartitionBy(tmp, key="__bucket", include_key=False), mkdir=True, compression="lz4"
     )
     folders = [tmp / f"__bucket={index}" for index in range(len(filters))]
     return [pl.scan_parquet(f / "*.parquet") if f.exists() else None for f in folders]
@@ -211,18 +262,32 @@ def bucket_sources(
     columns: Columns | None = None,
     *,
     spill: bool | None = None,
+    splitting: Splitting | None = None,
 ) -> Iterator[list[pl.LazyFrame]]:
     """Each bucket's rows (``filters`` from ``bucket_filters``), valid inside the ``with``: ``lf``
     itself (one bucket), ``lf`` filtered, or (``spill``; default: from ``SPILL_AT`` buckets on) scans
     of per-bucket temporary files written in one read of ``lf``'s ``columns`` (default all); the
-    files go when the block ends."""
+    files go when the block ends. ``splitting`` hears the rows that read has done (see ``Splitting``;
+    nothing when there are no files to write)."""
     if spill is None:
         spill = len(filters) >= SPILL_AT
     if not spill or len(filters) == 1:
         yield [lf if where is None else lf.filter(where) for where in filters]
         return
+    tally = None
+    if splitting is not None:
+        from evkit.store.reader import rows_bound
+
+        # buckets hold about as many rows each (``charger_ranges``): the split reads about this many
+        bound = rows_bound(lf)
+        reads = _reads(len(filters))
+        tally = _Tally(splitting, None if bound is None else bound * reads // len(filters))
     with tempfile.TemporaryDirectory(prefix="evkit-buckets-") as tmp:
-        yield _spill(lf, filters, columns if columns is not None else lf.collect_schema().names(), Path(tmp))
+        names = columns if columns is not None else lf.collect_schema().names()
+        sources = _spill(lf, filters, names, Path(tmp), tally)
+        if tally is not None:
+            tally.finish()
+        yield sources
 
 
 def in_charger_buckets(
@@ -231,21 +296,23 @@ def in_charger_buckets(
     rows_per_bucket: int = ROWS_PER_BUCKET,
     *,
     progress: Callable[[int, int], None] | None = None,
+    splitting: Splitting | None = None,
 ) -> pl.DataFrame:
     """``analyse(lf).collect()``, computed bucket by bucket of chargers (see the module docstring).
 
     ``analyse`` must treat every charger on its own (its result for one charger may depend only on
     that charger's rows), as ``evkit.analysis.sessions`` does, and be a lazy plan (``reads_of``).
     ``progress`` hears (buckets done, buckets in all) before the first and after each (nothing when
-    the data is one bucket)."""
+    the data is one bucket); ``splitting`` the rows read while the buckets go to files, if they do."""
     filters = bucket_filters(lf, rows_per_bucket)
     if filters[0] is None:  # one bucket: the whole data
         return analyse(lf).collect()
     tell = progress or (lambda _done, _total: None)
-    tell(0, len(filters))
     reads = reads_of(analyse, lf)
     done = []
-    with bucket_sources(lf, filters, reads.columns, spill=spills(filters, reads)) as sources:
+    spilled = spills(filters, reads)
+    with bucket_sources(lf, filters, reads.columns, spill=spilled, splitting=splitting) as sources:
+        tell(0, len(filters))  # after the split into files, if any: it has its own word
         for rows in sources:
             done.append(analyse(rows).collect())
             tell(len(done), len(filters))
@@ -256,6 +323,7 @@ __all__ = [
     "ROWS_PER_BUCKET",
     "SPILL_AT",
     "Reads",
+    "Splitting",
     "bucket_filters",
     "bucket_sources",
     "charger_ranges",

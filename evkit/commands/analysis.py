@@ -228,26 +228,32 @@ def _collect_in_buckets(
     def progress(done: int, total: int) -> None:
         bar.set_postfix_str(f"bucket {min(done + 1, total)} of {total}")
 
+    def splitting(done: int, total: int | None) -> None:
+        bar.set_postfix_str(f"splitting into buckets: {_millions(done)} of {_millions(total or done)} rows")
+
     with _analysing(where):
         return buckets.in_charger_buckets(
-            lf, analyse, buckets.ROWS_PER_BUCKET, progress=progress if bar is not None else None
+            lf,
+            analyse,
+            buckets.ROWS_PER_BUCKET,
+            progress=progress if bar is not None else None,
+            splitting=splitting if bar is not None else None,
         )
+
+
+def _millions(rows: int) -> str:
+    return f"{rows / 1e6:.1f}M" if rows >= 100_000 else f"{rows:,}"
 
 
 def _latency_stats(lf: pl.LazyFrame, by: str | None, where: str, bar: Any = None) -> pl.DataFrame:
     """``latency_stats`` of ``lf``; a large dataset in charger buckets with two-pass percentiles, each
     bucket shown on ``bar`` (a tqdm bar) as it is done."""
+    from evkit._steps import stepped
     from evkit.analysis.latency_buckets import latency_stats_in_buckets
 
-    def progress(what: str, done: int, total: int) -> None:
-        if bar.total != total or done <= 1:  # the buckets are known now; each step starts again at 0
-            bar.reset(total=total)
-            bar.unit = "bucket"
-        bar.set_description(f"latency, {what}")
-        bar.update(done - bar.n)
-
+    progress = stepped(bar, "latency") if bar is not None else None
     with _analysing(where):
-        return latency_stats_in_buckets(lf, by=by, progress=progress if bar is not None else None)
+        return latency_stats_in_buckets(lf, by=by, progress=progress)
 
 
 def parse_time(text: str, option: str, zone: str | None = None) -> datetime:

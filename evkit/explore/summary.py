@@ -278,8 +278,20 @@ def summarise(
     if len(filters) > 1:  # a charger silent before the store ends is silent up to the store's end
         data_end = easee_rows(lf).select(pl.col("observed_at").max()).collect().item()
     pieces = []
+    told = [-1]  # the split into bucket files is told by tenths of its rows
+
+    def splitting(done: int, total: int | None) -> None:
+        tenth = 10 if total is None or done >= total else done * 10 // max(total, 1)
+        if tenth > told[0]:
+            told[0] = tenth
+            of = f" of {total:,}" if total is not None and done < total else ""
+            say(
+                f"Splitting {store} into {len(filters)} charger buckets: {done:,}{of} rows read "
+                f"({time.monotonic() - began:.0f} s)."
+            )
+
     # what a bucket keeps (as the report's), in its file when buckets go to files
-    with buckets.bucket_sources(lf, filters, held_columns(lf)) as sources:
+    with buckets.bucket_sources(lf, filters, held_columns(lf), splitting=splitting) as sources:
         for done, rows in enumerate(sources, start=1):
             # each bucket read ONCE: the queries over a plan would each read the store again
             pieces.append(pl.collect_all(_passes(held_rows(rows), data_end)))

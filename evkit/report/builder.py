@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm.auto import tqdm
 
 from evkit import __version__
+from evkit._steps import stepped
 from evkit.analysis.caveats import latency_caveat_from_stats, replayed_caveat
 from evkit.errors import StoreError
 from evkit.figures._format import timestamp
@@ -143,7 +144,7 @@ def build_report(
             start=start,
             end=end,
             rows_per_bucket=rows_per_bucket,
-            tick=bar.update,
+            progress=stepped(bar, "evkit report"),
         )
         bar.set_postfix_str("writing")
         _write(out, render(data, title))

@@ -9,7 +9,7 @@ the same functions in its tasks (``evkit.cluster.report_tasks``); the client onl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from evkit._steps import Step
 from evkit.analysis import buckets
 from evkit.analysis._prep import held_columns, held_rows, narrowed
 from evkit.errors import ConfigError, DatasetError
@@ -90,28 +91,35 @@ def _local(
     zone: str,
     tariff: Tariff | None,
     rows_per_bucket: int,
-    tick: Callable[[], None],
+    progress: Step,
 ) -> tuple[partial.Combined, latency_data.LatencyResult]:
     filters = buckets.bucket_filters(lf, rows_per_bucket, chargerless=True)
-    with buckets.bucket_sources(lf, filters, held_columns(lf)) as sources:
-        return _run(sources, zone, tariff, tick)
+
+    def splitting(done: int, total: int | None) -> None:
+        progress("splitting into buckets", done, total)
+
+    with buckets.bucket_sources(lf, filters, held_columns(lf), splitting=splitting) as sources:
+        return _run(sources, zone, tariff, progress)
 
 
 def _run(
-    sources: list[pl.LazyFrame], zone: str, tariff: Tariff | None, tick: Callable[[], None]
+    sources: list[pl.LazyFrame], zone: str, tariff: Tariff | None, progress: Step
 ) -> tuple[partial.Combined, latency_data.LatencyResult]:
     """Every bucket of ``sources`` read and analysed, one after another; then latency's pass 2."""
     single = len(sources) == 1
     parts = []
+    progress("analysing", 0, len(sources))
     for rows in sources:
         parts.append(partial.analyse(held_rows(rows), zone=zone, tariff=tariff, keep_latency=single))
-        tick()
+        progress("analysing", len(parts), len(sources))
     plan = latency_data.plan([p.latency for p in parts])
-    found = []
+    found: list[list[pl.DataFrame]] = []
     if plan.needs_pass2:
         for rows, part in zip(sources, parts, strict=True):
+            progress("latency percentiles, pass 2", len(found), len(sources))
             kept = part.latency_values
             found.append(partial.latency_pass2(kept.lazy() if kept is not None else rows, plan))
+        progress("latency percentiles, pass 2", len(found), len(sources))
     return partial.combine(parts), latency_data.finish(plan, found)
 
 
@@ -131,13 +139,14 @@ def report_data(
     start: datetime | None = None,
     end: datetime | None = None,
     rows_per_bucket: int = ROWS_PER_BUCKET,
-    tick: Callable[[], None] = lambda: None,
+    progress: Step = lambda _step, _done, _total: None,
 ) -> ReportData:
     """Every analysis of the report (see ``build_report``), in bounded memory (module docstring).
 
     With ``client`` (a ``distributed.Client``; ``source`` a path every worker sees, or ``s3://``) every
     analysis runs in the cluster's tasks, one per charger group; the client combines small results.
-    ``tick`` is called after each bucket (a progress bar)."""
+    ``progress`` hears each step (``evkit._steps.Step``): the rows read into bucket files, when the
+    data is split into them; the buckets analysed; the buckets read again for exact percentiles."""
     if client is not None:
         if isinstance(source, pl.DataFrame | pl.LazyFrame):
             raise ConfigError("a report on a Dask cluster needs a dataset path or s3:// URL, not a frame")
@@ -164,7 +173,7 @@ def report_data(
         if lf.select(pl.len()).collect().item() == 0:
             raise DatasetError(f"{name} has no rows: nothing to report")
         tariff = tariff if tariff is not None else _recorded_tariff(lf)
-        combined, result = _local(lf, zone, tariff, rows_per_bucket, tick)
+        combined, result = _local(lf, zone, tariff, rows_per_bucket, progress)
 
         def power_rows(charger: str) -> pl.DataFrame:
             return partial.power_rows(lf, charger)

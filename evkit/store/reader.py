@@ -264,10 +264,28 @@ def rows_at_most(frame: pl.LazyFrame) -> int | None:
     made = _made(frame)
     if made is None or not made[1] or not made[0].files or not is_s3(made[0].files[0]):
         return None
-    how, narrowing = made
+    return _admitted_rows(*made)
+
+
+def rows_bound(frame: pl.LazyFrame) -> int | None:
+    """At most how many rows ``frame`` holds, from its parts' footers alone (no data read), for a frame
+    from :func:`scan` or :func:`narrow` (deduplication and ``where`` only remove rows); None for any
+    other frame. What a progress bar over a whole read counts up to."""
+    made = _made(frame)
+    if made is None:
+        return None
+    return _admitted_rows(*made)
+
+
+def _admitted_rows(how: _Made, narrowing: Narrowing) -> int:
+    """The rows of the row groups of ``how``'s parts that ``narrowing``'s statistics admit (all of
+    them when it narrows nothing)."""
     total = 0
     for part in how.files:
         footer = footer_of(part)
+        if not narrowing:
+            total += footer.num_rows()
+            continue
         metadata = footer.metadata()
         total += sum(metadata.row_group(group).num_rows for group in admitted_groups(footer, narrowing))
     return total

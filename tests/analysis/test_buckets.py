@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
@@ -124,6 +125,34 @@ def test_spilled_buckets_hold_each_buckets_rows_once_and_vanish_after(
     assert not any(Path(p.strip('"[]')).parent.exists() for p in folders)
 
 
+@pytest.mark.parametrize("open_files", [64, 3, 2])
+def test_a_split_tells_the_rows_it_has_read(
+    many_chargers: Path, open_files: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a progress bar hears while the data goes to bucket files: the rows read so far, out of the
+    rows in the footers times the reads the split makes (one a round), ending at all of them."""
+    monkeypatch.setattr(buckets, "OPEN_FILES", open_files)
+    lf = scan(many_chargers, dedupe=False)
+    rows = lf.select(pl.len()).collect().item()
+    filters = buckets.bucket_filters(lf, rows // 15, chargerless=True)
+    told: list[tuple[int, int | None]] = []
+    with buckets.bucket_sources(lf, filters, ["charger_id"], splitting=lambda *a: told.append(a)) as sources:
+        assert sum(s.select("charger_id").collect().height for s in sources) == rows
+    done = [d for d, _ in told]
+    assert len(told) > 2 and done == sorted(done)  # batch by batch, never back
+    (total,) = {n for _, n in told[:-1]}  # promised: the footers' rows times the reads per bucket
+    read, _ = told[-1]
+    assert told[-1] == (read, read)  # the last word: what was read, the bar full
+    if open_files == 64:  # one round: every row read once, as promised
+        assert read == total == rows
+    else:  # rounds re-read the grouped buckets: more than once, and about as promised
+        assert rows < read < 4 * rows and abs(read - total) < 0.3 * read
+    told.clear()
+    tell = told.append
+    with buckets.bucket_sources(lf, filters, ["charger_id"], spill=False, splitting=lambda *a: tell(a)):
+        assert told == []  # filtered reads: no split, nothing to tell
+
+
 def test_every_bucket_is_told(dataset: Path) -> None:
     """What a progress bar hears: none of n before the first bucket, then each one done."""
     lf = scan(dataset, dedupe=False)
@@ -134,3 +163,49 @@ def test_every_bucket_is_told(dataset: Path) -> None:
     assert_frame_equal(
         got.sort("charger_id", "started_at"), sessions(lf).collect().sort("charger_id", "started_at")
     )
+
+
+def test_the_sessions_command_shows_the_split_and_the_buckets_on_a_terminal(
+    dataset: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a terminal ``evkit sessions`` names the rows split into bucket files, then each bucket."""
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(buckets, "SPILL_READS", 1)
+    monkeypatch.setattr(buckets, "ROWS_PER_BUCKET", 250)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["sessions", str(dataset), "--format", "json"]) == 0
+    drawn = terminal.getvalue()
+    rows = scan(dataset, dedupe=False).select(pl.len()).collect().item()
+    assert f"splitting into buckets: {rows:,} of {rows:,} rows" in drawn  # the split's last word
+    assert drawn.index("splitting into buckets") < drawn.index("bucket 1 of 4")
+    assert json.loads(capsys.readouterr().out)  # the output itself is untouched
+
+
+@settings(max_examples=200, deadline=None)
+@example(buckets_n=20, open_files=16)  # a 60M-row report
+@given(buckets_n=st.integers(min_value=1, max_value=2_000), open_files=st.integers(min_value=2, max_value=40))
+def test_a_split_writes_at_most_open_files_and_reads_few_rows_twice(buckets_n: int, open_files: int) -> None:
+    """Each read writes at most ``OPEN_FILES`` files, every bucket in exactly one; buckets of their own
+    first, so fewer rows are read again than when every file is a group (each row read once a round)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(buckets, "OPEN_FILES", open_files)
+        direct, groups = buckets._layout(buckets_n)
+        reads = buckets._reads(buckets_n)
+    assert direct + sum(groups) == buckets_n and direct + len(groups) <= open_files
+    assert all(size > 0 for size in groups)
+    every_file_a_group, rounds = buckets_n, 1
+    while every_file_a_group > open_files:  # the former split: as few groups as fit, each row re-read
+        every_file_a_group = math.ceil(
+            every_file_a_group / min(open_files, math.ceil(every_file_a_group / open_files))
+        )
+        rounds += 1
+    assert reads <= buckets_n * rounds
+    if open_files == 16 and buckets_n == 20:
+        assert (direct, groups) == (15, [5]) and reads == 25

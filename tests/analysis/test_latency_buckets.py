@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -172,10 +173,12 @@ def test_every_bucket_of_both_passes_is_told(dataset: Path) -> None:
 def test_the_command_shows_the_buckets_on_a_terminal(
     dataset: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """On a terminal ``evkit latency`` counts the buckets of each pass (nothing is drawn when stderr
-    is no terminal: the other tests' output stays clean)."""
+    """On a terminal ``evkit latency`` counts the rows split into bucket files, then the buckets of
+    each pass (nothing is drawn when stderr is no terminal: the other tests' output stays clean)."""
     import io
     import sys
+
+    from tqdm.std import tqdm
 
     from evkit.analysis import buckets
     from evkit.cli import main
@@ -186,10 +189,16 @@ def test_the_command_shows_the_buckets_on_a_terminal(
 
     terminal = Terminal()
     monkeypatch.setattr(buckets, "ROWS_PER_BUCKET", 800)  # latency's buckets: half of it
+    monkeypatch.setattr(buckets, "SPILL_READS", 1)  # through bucket files: the split is drawn first
     monkeypatch.setattr(sys, "stderr", terminal)
     assert main(["latency", str(dataset), "--format", "json"]) == 0
     n = len(buckets.bucket_filters(scan(dataset, dedupe=False), 400, chargerless=True))
     drawn = terminal.getvalue()
     # tqdm redraws at most every 0.1 s: some count out of all the buckets, per bucket
     assert "latency, pass 1" in drawn and f"/{n} [" in drawn and "bucket/s" in drawn
+    # before the passes, the one read into bucket files counts its rows
+    rows = scan(dataset, dedupe=False).select(pl.len()).collect().item()
+    split = drawn.index("latency, splitting into buckets")
+    assert split < drawn.index("latency, pass 1") and "row/s" in drawn[split:]
+    assert f"/{tqdm.format_sizeof(rows)} [" in drawn[split:]  # out of all the rows (one round)
     assert json.loads(capsys.readouterr().out)  # the output itself is untouched

@@ -19,7 +19,7 @@ from evkit.analysis._prep import narrowed
 from evkit.store import EASEE_SCHEMA, PartWriter, scan
 from evkit.store.compact import compact
 from evkit.store.narrow import Narrowing, admitted_groups, footer_of
-from evkit.store.reader import row_count, rows_at_most
+from evkit.store.reader import row_count, rows_at_most, rows_bound
 
 CHARGERS = [f"EH{n:02d}" for n in range(12)]
 DAY0 = (datetime.now(UTC) - timedelta(days=6)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -109,6 +109,12 @@ def test_a_narrow_read_is_the_full_read_filtered(
     # test_s3_narrow; None here: local narrow reads are counted), never below the rows read
     bound = rows_at_most(again)
     assert bound is None or expected.height <= bound <= scan(store, dedupe=False).collect().height
+    # what a split's progress counts up to: from the footers, local parts too, never below the rows
+    for frame in (again, narrow):
+        footers = rows_bound(frame)
+        assert footers is not None and expected.height <= footers <= full.height + full.height
+    assert rows_bound(scan(store, dedupe=False)) == scan(store, dedupe=False).collect().height
+    assert rows_bound(again.filter(pl.col("value") > 0)) is None  # not a frame the reader made
     # the same frame again, every column (those read before are kept, the others read and joined on)
     assert_frame_equal(again.collect(), expected)
 

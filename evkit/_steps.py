@@ -1,0 +1,33 @@
+"""A tqdm bar over the steps of a long analysis in charger buckets: the split into bucket files counts
+rows, each pass over the buckets counts buckets, and each step starts the bar again at 0."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+#: Told as the work goes: the step ("splitting into buckets", "pass 1", ...), how much of it is done
+#: and of how much (rows while splitting, buckets otherwise; None: not known).
+Step = Callable[[str, int, int | None], None]
+
+
+def stepped(bar: Any, prefix: str) -> Step:
+    """``(step, done, total)`` drawn on ``bar`` (a tqdm bar) as ``"{prefix}, {step}"``: a new step or
+    total starts it again at 0, counting rows (scaled: 23.4M) while splitting, buckets otherwise."""
+    current = [""]
+
+    def tell(step: str, done: int, total: int | None) -> None:
+        if step != current[0] or bar.total != total:
+            current[0] = step
+            bar.unit, bar.unit_scale = ("row", True) if step.startswith("splitting") else ("bucket", False)
+            bar.set_description(f"{prefix}, {step}", refresh=False)
+            # tqdm keeps the updates it skips between draws (learnt from 100k-row batches) across a
+            # reset, and a reset to None keeps the old total: a pass's single buckets would not show
+            bar.miniters, bar.total = 0, total
+            bar.reset()
+        bar.update(done - bar.n)
+
+    return tell
+
+
+__all__ = ["Step", "stepped"]
