@@ -29,8 +29,8 @@ def _tick_us(expected: timedelta) -> int:
 
 def _blocks(times: pl.LazyFrame, tick_us: int) -> pl.LazyFrame:
     """Per charger and block of 64 ticks: first and last time, rows, and which ticks hold a row (bit k
-    of ``ticks``: tick k of the block); ``mixed`` marks a row that may hold several blocks. One hash
-    group-by of plain reductions, which Polars streams: no charger's times are gathered or sorted."""
+    of ``ticks``: tick k of the block); ``mixed`` marks a group that may have gathered several blocks.
+    One hash group-by of plain reductions, which Polars streams: no charger's times are gathered."""
     ot = pl.col("observed_at")
     tick = ot.dt.epoch("us") // tick_us
     bit = pl.lit(2, dtype=pl.UInt64).pow((tick % _TICKS_PER_BLOCK).cast(pl.UInt32))

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from evkit._steps import Step
 from evkit.analysis import buckets, ranks
 from evkit.analysis._prep import held
 from evkit.analysis.latency import (
@@ -43,8 +44,8 @@ from evkit.analysis.schema import ALL_HOPS
 
 #: Told after each bucket of a pass: the pass ("pass 1", "pass 2"), buckets done, buckets in all (and
 #: while the data is split into bucket files, when it is: "splitting into buckets", rows read, rows to
-#: read, see ``buckets.Splitting``).
-Progress = Callable[[str, int, int], None]
+#: read, see ``buckets.Splitting``). What ``evkit._steps.stepped`` draws.
+Progress = Step
 
 
 def latency_stats_in_buckets(
@@ -71,7 +72,7 @@ def latency_stats_in_buckets(
     if progress is not None:  # one read of everything into the bucket files comes first, in rows
 
         def splitting(done: int, total: int | None) -> None:
-            progress("splitting into buckets", done, done if total is None else total)
+            progress("splitting into buckets", done, total)
 
     with buckets.bucket_sources(lf, filters, reads.columns, spill=spill, splitting=splitting) as sources:
         return _two_passes([_held(rows, reads.columns, keys) for rows in sources], keys, progress)
