@@ -9,7 +9,7 @@ the same functions in its tasks (``evkit.cluster.report_tasks``); the client onl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -123,6 +123,19 @@ def _run(
     return partial.combine(parts), latency_data.finish(plan, found)
 
 
+def _ticking(progress: Step, tick: Callable[[], None] | None) -> Step:
+    """``progress``, and ``tick()`` after each bucket analysed."""
+    if tick is None:
+        return progress
+
+    def both(step: str, done: int, total: int | None) -> None:
+        progress(step, done, total)
+        if step == "analysing" and done:
+            tick()
+
+    return both
+
+
 def _recorded_tariff(lf: pl.LazyFrame) -> Tariff | None:
     from evkit.analysis.evcc_tariff import recorded_tariff
 
@@ -140,13 +153,15 @@ def report_data(
     end: datetime | None = None,
     rows_per_bucket: int = ROWS_PER_BUCKET,
     progress: Step = lambda _step, _done, _total: None,
+    tick: Callable[[], None] | None = None,
 ) -> ReportData:
     """Every analysis of the report (see ``build_report``), in bounded memory (module docstring).
 
     With ``client`` (a ``distributed.Client``; ``source`` a path every worker sees, or ``s3://``) every
     analysis runs in the cluster's tasks, one per charger group; the client combines small results.
     ``progress`` hears each step (``evkit._steps.Step``): the rows read into bucket files, when the
-    data is split into them; the buckets analysed; the buckets read again for exact percentiles."""
+    data is split into them; the buckets analysed; the buckets read again for exact percentiles.
+    ``tick`` (as before ``progress``) is called after each bucket analysed."""
     if client is not None:
         if isinstance(source, pl.DataFrame | pl.LazyFrame):
             raise ConfigError("a report on a Dask cluster needs a dataset path or s3:// URL, not a frame")
@@ -173,7 +188,7 @@ def report_data(
         if lf.select(pl.len()).collect().item() == 0:
             raise DatasetError(f"{name} has no rows: nothing to report")
         tariff = tariff if tariff is not None else _recorded_tariff(lf)
-        combined, result = _local(lf, zone, tariff, rows_per_bucket, progress)
+        combined, result = _local(lf, zone, tariff, rows_per_bucket, _ticking(progress, tick))
 
         def power_rows(charger: str) -> pl.DataFrame:
             return partial.power_rows(lf, charger)

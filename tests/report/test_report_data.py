@@ -150,7 +150,10 @@ def test_a_bucket_holds_no_raw_body_yet_counts_every_decode_error(fleet_dir: Pat
 def test_one_bucket_equals_many(fleet_dir: Path) -> None:
     one = report_data(fleet_dir, rows_per_bucket=10**9)
     told: list[tuple[str, int, int | None]] = []
-    many = report_data(fleet_dir, rows_per_bucket=2_000, progress=lambda *a: told.append(a))
+    ticks: list[None] = []
+    many = report_data(
+        fleet_dir, rows_per_bucket=2_000, progress=lambda *a: told.append(a), tick=lambda: ticks.append(None)
+    )
     # what the progress bar hears: the rows read into bucket files, then every bucket, each pass
     n = len(buckets.bucket_filters(scan(fleet_dir, dedupe=False), 2_000, chargerless=True))
     steps = [step for step, _, _ in told]
@@ -159,6 +162,7 @@ def test_one_bucket_equals_many(fleet_dir: Path) -> None:
     rows = scan(fleet_dir, dedupe=False).select(pl.len()).collect().item()
     assert told[split - 1] == ("splitting into buckets", rows, rows)  # one round: every row, once
     assert told[split : split + n + 1] == [("analysing", k, n) for k in range(n + 1)]
+    assert len(ticks) == n  # the former per-bucket callback still hears each bucket
     assert told[split + n + 1 :] in ([], [("latency percentiles, pass 2", k, n) for k in range(n + 1)])
     assert_frame_equal(one.sessions, many.sessions)
     assert_frame_equal(one.summary, many.summary)
