@@ -278,17 +278,19 @@ def summarise(
     if len(filters) > 1:  # a charger silent before the store ends is silent up to the store's end
         data_end = easee_rows(lf).select(pl.col("observed_at").max()).collect().item()
     pieces = []
-    told = [-1]  # the split into bucket files is told by tenths of its rows
+    told = [-1]  # the split into bucket files is told by tenths of the rows it reads
 
     def splitting(done: int, total: int | None) -> None:
-        tenth = 10 if total is None or done >= total else done * 10 // max(total, 1)
-        if tenth > told[0]:
-            told[0] = tenth
-            of = f" of {total:,}" if total is not None and done < total else ""
-            say(
-                f"Splitting {store} into {len(filters)} charger buckets: {done:,}{of} rows read "
-                f"({time.monotonic() - began:.0f} s)."
-            )
+        spent = f"{time.monotonic() - began:.0f} s"
+        if total is not None and done >= total:  # the last word: the rows read
+            say(f"Split {store} into {len(filters)} charger buckets in {spent}.")
+            return
+        # by tenths of the rows from the footers (rows read twice counted twice); else every 5M rows
+        step = done * 10 // max(total, 1) if total is not None else done // 5_000_000
+        if step > told[0]:
+            told[0] = step
+            far = f"{10 * step}% of the rows read" if total is not None else f"{done:,} rows read"
+            say(f"Splitting {store} into {len(filters)} charger buckets: {far} ({spent}).")
 
     # what a bucket keeps (as the report's), in its file when buckets go to files
     with buckets.bucket_sources(lf, filters, held_columns(lf), splitting=splitting) as sources:
