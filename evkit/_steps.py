@@ -4,11 +4,20 @@ rows, each pass over the buckets counts buckets, and each step starts the bar ag
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-#: Told as the work goes: the step ("splitting into buckets", "pass 1", ...), how much of it is done
-#: and of how much (rows while splitting, buckets otherwise; None: not known).
+#: Told as the work goes: the step (``SPLITTING``, "pass 1", ...), how much of it is done and of how
+#: much (rows while splitting, buckets otherwise; None: not known).
 Step = Callable[[str, int, int | None], None]
+
+#: The step of the one read that splits the data into bucket files (``evkit.analysis.buckets``).
+SPLITTING = "splitting into buckets"
+
+
+def splitting(progress: Step) -> Callable[[int, int | None], None]:
+    """``progress`` as the split into bucket files tells it (``buckets.Splitting``: rows, of rows)."""
+    return partial(progress, SPLITTING)
 
 
 def stepped(bar: Any, prefix: str) -> Step:
@@ -19,7 +28,7 @@ def stepped(bar: Any, prefix: str) -> Step:
     def tell(step: str, done: int, total: int | None) -> None:
         if step != current[0] or bar.total != total:
             current[0] = step
-            bar.unit, bar.unit_scale = ("row", True) if step.startswith("splitting") else ("bucket", False)
+            bar.unit, bar.unit_scale = ("row", True) if step == SPLITTING else ("bucket", False)
             bar.set_description(f"{prefix}, {step}", refresh=False)
             # tqdm keeps the updates it skips between draws (learnt from 100k-row batches) across a
             # reset, and a reset to None keeps the old total: a pass's single buckets would not show
@@ -30,4 +39,4 @@ def stepped(bar: Any, prefix: str) -> Step:
     return tell
 
 
-__all__ = ["Step", "stepped"]
+__all__ = ["SPLITTING", "Step", "splitting", "stepped"]

@@ -373,8 +373,9 @@ def in_charger_buckets(
     tell = progress or (lambda _done, _total: None)
     reads = reads_of(analyse, lf)
     done = []
-    spilled = spills(filters, reads)
-    with bucket_sources(lf, filters, reads.columns, spill=spilled, splitting=splitting) as sources:
+    with bucket_sources(
+        lf, filters, reads.columns, spill=spills(filters, reads), splitting=splitting
+    ) as sources:
         tell(0, len(filters))  # after the split into files, if any: it has its own word
         for rows in sources:
             done.append(analyse(rows).collect())

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from evkit._steps import Step
+from evkit._steps import Step, splitting
 from evkit.analysis import buckets, ranks
 from evkit.analysis._prep import held
 from evkit.analysis.latency import (
@@ -43,8 +43,8 @@ from evkit.analysis.quality import first_of
 from evkit.analysis.schema import ALL_HOPS
 
 #: Told after each bucket of a pass: the pass ("pass 1", "pass 2"), buckets done, buckets in all (and
-#: while the data is split into bucket files, when it is: "splitting into buckets", rows read, rows to
-#: read, see ``buckets.Splitting``). What ``evkit._steps.stepped`` draws.
+#: while the data is split into bucket files, when it is: ``evkit._steps.SPLITTING``, rows read, rows
+#: to read, see ``buckets.Splitting``). What ``evkit._steps.stepped`` draws.
 Progress = Step
 
 
@@ -68,13 +68,9 @@ def latency_stats_in_buckets(
     # bucket), though each pass now reads a bucket once; at 59.9M rows (15 buckets, arrival order)
     # the files were still faster: 37.5 s vs 41.8 s wall, 69 vs 79 s CPU, ~1 GB either way.
     spill = buckets.spills(filters, reads)
-    splitting = None
-    if progress is not None:  # one read of everything into the bucket files comes first, in rows
-
-        def splitting(done: int, total: int | None) -> None:
-            progress("splitting into buckets", done, total)
-
-    with buckets.bucket_sources(lf, filters, reads.columns, spill=spill, splitting=splitting) as sources:
+    # one read of everything into the bucket files comes first, told in rows
+    split = splitting(progress) if progress is not None else None
+    with buckets.bucket_sources(lf, filters, reads.columns, spill=spill, splitting=split) as sources:
         return _two_passes([_held(rows, reads.columns, keys) for rows in sources], keys, progress)
 
 

@@ -223,13 +223,14 @@ def _collect_in_buckets(
 ) -> pl.DataFrame:
     """``_collect(analyse(lf))`` for a per-charger analysis, in charger buckets when the data is large
     (each bucket shown on ``bar``, a progress bar, as it is done)."""
+    from evkit._steps import SPLITTING
     from evkit.analysis import buckets
 
     def progress(done: int, total: int) -> None:
         bar.set_postfix_str(f"bucket {min(done + 1, total)} of {total}")
 
     def splitting(done: int, total: int | None) -> None:
-        bar.set_postfix_str(f"splitting into buckets: {_millions(done)} of {_millions(total or done)} rows")
+        bar.set_postfix_str(f"{SPLITTING}: {_millions(done)} of {_millions(total or done)} rows")
 
     with _analysing(where):
         return buckets.in_charger_buckets(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from evkit._steps import Step
+from evkit._steps import Step, splitting
 from evkit.analysis import buckets
 from evkit.analysis._prep import held_columns, held_rows, narrowed
 from evkit.errors import ConfigError, DatasetError
@@ -94,11 +94,7 @@ def _local(
     progress: Step,
 ) -> tuple[partial.Combined, latency_data.LatencyResult]:
     filters = buckets.bucket_filters(lf, rows_per_bucket, chargerless=True)
-
-    def splitting(done: int, total: int | None) -> None:
-        progress("splitting into buckets", done, total)
-
-    with buckets.bucket_sources(lf, filters, held_columns(lf), splitting=splitting) as sources:
+    with buckets.bucket_sources(lf, filters, held_columns(lf), splitting=splitting(progress)) as sources:
         return _run(sources, zone, tariff, progress)
 
 
@@ -115,11 +111,11 @@ def _run(
     plan = latency_data.plan([p.latency for p in parts])
     found: list[list[pl.DataFrame]] = []
     if plan.needs_pass2:
+        progress("latency percentiles, pass 2", 0, len(sources))
         for rows, part in zip(sources, parts, strict=True):
-            progress("latency percentiles, pass 2", len(found), len(sources))
             kept = part.latency_values
             found.append(partial.latency_pass2(kept.lazy() if kept is not None else rows, plan))
-        progress("latency percentiles, pass 2", len(found), len(sources))
+            progress("latency percentiles, pass 2", len(found), len(sources))
     return partial.combine(parts), latency_data.finish(plan, found)
 
 
