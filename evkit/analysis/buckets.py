@@ -360,18 +360,21 @@ def in_charger_buckets(
     *,
     progress: Callable[[int, int], None] | None = None,
     splitting: Splitting | None = None,
+    reading: Callable[[pl.LazyFrame], Sequence[pl.LazyFrame]] | None = None,
 ) -> pl.DataFrame:
     """``analyse(lf).collect()``, computed bucket by bucket of chargers (see the module docstring).
 
     ``analyse`` must treat every charger on its own (its result for one charger may depend only on
-    that charger's rows), as ``evkit.analysis.sessions`` does, and be a lazy plan (``reads_of``).
+    that charger's rows), as ``evkit.analysis.sessions`` does, and be a lazy plan (``reads_of``), or
+    else ``reading`` gives the plans of what it reads (an ``analyse`` that collects inside, such as
+    pricing: its plan does not show those reads).
     ``progress`` hears (buckets done, buckets in all) before the first and after each (nothing when
     the data is one bucket); ``splitting`` the rows read while the buckets go to files, if they do."""
     filters = bucket_filters(lf, rows_per_bucket)
     if filters[0] is None:  # one bucket: the whole data
         return analyse(lf).collect()
     tell = progress or (lambda _done, _total: None)
-    reads = reads_of(analyse, lf)
+    reads = reads_of(reading or analyse, lf)
     done = []
     with bucket_sources(
         lf, filters, reads.columns, spill=spills(filters, reads), splitting=splitting

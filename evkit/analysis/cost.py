@@ -73,10 +73,23 @@ def _session_frame(sessions: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def _readings(lf: pl.LazyFrame, obs_id: int) -> pl.LazyFrame:
+    return observations(lf, [obs_id]).select("charger_id", "observed_at", "value")
+
+
 def _assigned(lf: pl.LazyFrame, obs_id: int, sess: pl.LazyFrame) -> pl.LazyFrame:
     """Readings of ``obs_id`` attached to the Easee session of their charger that started last before them."""
-    readings = observations(lf, [obs_id]).select("charger_id", "observed_at", "value")
-    return _attach(readings, sess, ["easee"])
+    return _attach(_readings(lf, obs_id), sess, ["easee"])
+
+
+def readings_priced(lf: pl.LazyFrame) -> list[pl.LazyFrame]:
+    """The readings of ``lf`` that ``session_costs(sessions, tariff, lf)`` reads, one plan per read:
+    the session counter, the power, and home chargers' power when ``lf`` can hold it. For a caller
+    planning its reads (``evkit.analysis.buckets.reads_of``): ``session_costs`` collects inside, so its
+    own plan does not show them, and with no session it reads nothing at all."""
+    home = _home_power(lf)
+    found = [_readings(lf, _ids.SESSION_ENERGY), _readings(lf, _ids.TOTAL_POWER)]
+    return found if home is None else [*found, home]
 
 
 #: Power of home chargers in MQTT recordings (W): evcc loadpoints and go-e (``evkit.analysis.home``).
@@ -360,4 +373,4 @@ def session_costs(
     )
 
 
-__all__ = ["COST_SCHEMA", "MAX_HOLD", "session_costs"]
+__all__ = ["COST_SCHEMA", "MAX_HOLD", "readings_priced", "session_costs"]

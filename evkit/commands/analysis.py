@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import polars as pl
 
@@ -36,6 +36,12 @@ from evkit.commands._table import render
 from evkit.display import csv_safe
 from evkit.errors import ConfigError, DatasetError
 from evkit.timeutil import parse_local, parse_utc
+
+if TYPE_CHECKING:
+    from evkit.analysis.tariff import Tariff
+
+#: Plans of what an analysis reads of a bucket's rows (``evkit.analysis.buckets.reads_of``).
+Plans = Callable[[pl.LazyFrame], list[pl.LazyFrame]]
 
 #: Records of a frame (``evkit statement`` uses it too).
 _as_records = as_records
@@ -219,10 +225,15 @@ def _collect(lf: pl.LazyFrame, where: str) -> pl.DataFrame:
 
 
 def _collect_in_buckets(
-    lf: pl.LazyFrame, analyse: Callable[[pl.LazyFrame], pl.LazyFrame], where: str, bar: Any = None
+    lf: pl.LazyFrame,
+    analyse: Callable[[pl.LazyFrame], pl.LazyFrame],
+    where: str,
+    bar: Any = None,
+    reading: Plans | None = None,
 ) -> pl.DataFrame:
     """``_collect(analyse(lf))`` for a per-charger analysis, in charger buckets when the data is large
-    (each bucket shown on ``bar``, a progress bar, as it is done)."""
+    (each bucket shown on ``bar``, a progress bar, as it is done). ``reading``: the plans of what
+    ``analyse`` reads, when it collects inside (``buckets.in_charger_buckets``)."""
     from evkit._steps import SPLITTING
     from evkit.analysis import buckets
 
@@ -239,6 +250,7 @@ def _collect_in_buckets(
             buckets.ROWS_PER_BUCKET,
             progress=progress if bar is not None else None,
             splitting=splitting if bar is not None else None,
+            reading=reading,
         )
 
 
@@ -336,20 +348,19 @@ def _sessions_command(args: argparse.Namespace) -> int:
         bar.update()
         bar.set_postfix_str("sessionising")
         gap = timedelta(minutes=args.gap_minutes)
+        tariff = tariff or resolve_tariff(args, lf)
 
-        def analyse(part: pl.LazyFrame) -> pl.LazyFrame:
+        def found(part: pl.LazyFrame) -> pl.LazyFrame:
             # --from/--to: only the rows the sessions starting in the window depend on are read
             return sessions_starting(part, start, end, gap)
 
-        # a large dataset is sessionised in buckets of chargers: memory follows a bucket, not the data
-        frame = _collect_in_buckets(lf, analyse, args.directory, bar).sort("charger_id", "started_at")
-        tariff = tariff or resolve_tariff(args, lf)
-        if tariff is not None:
-            from evkit.analysis.cost import session_costs
-
-            frame = _collect(session_costs(frame, tariff, lf), args.directory)
-            if tariff.currency:
-                frame = frame.with_columns(pl.lit(tariff.currency).alias("currency"))
+        analyse, reading = _priced(found, tariff) if tariff is not None else (found, None)
+        # a large dataset is sessionised (and priced) in buckets of chargers: memory follows a bucket
+        frame = _collect_in_buckets(lf, analyse, args.directory, bar, reading).sort(
+            "charger_id", "started_at"
+        )
+        if tariff is not None and tariff.currency:
+            frame = frame.with_columns(pl.lit(tariff.currency).alias("currency"))
         frame = _collect(with_home_figures(frame.lazy(), lf), args.directory)
         bar.update()
         bar.set_postfix_str("writing")
@@ -360,6 +371,22 @@ def _sessions_command(args: argparse.Namespace) -> int:
     if "cost" in frame.columns and args.format != "table" and (unpriced := frame["cost"].null_count()):
         print(f"{unpriced} session(s) have no cost: see cost_note", file=sys.stderr)
     return 0
+
+
+def _priced(
+    found: Callable[[pl.LazyFrame], pl.LazyFrame], tariff: Tariff
+) -> tuple[Callable[[pl.LazyFrame], pl.LazyFrame], Plans]:
+    """The sessions ``found`` of a bucket's rows priced in the same bucket (a session's cost reads only
+    its own charger's readings), and the plans of what that reads (pricing collects inside)."""
+    from evkit.analysis.cost import readings_priced, session_costs
+
+    def analyse(part: pl.LazyFrame) -> pl.LazyFrame:
+        return session_costs(found(part), tariff, part)
+
+    def reading(part: pl.LazyFrame) -> list[pl.LazyFrame]:
+        return [found(part), *readings_priced(part)]
+
+    return analyse, reading
 
 
 def _csv_cell(value: Any) -> Any:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -12,7 +14,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from evkit.analysis import buckets, latency, sessions
+from evkit.analysis import buckets, cost, latency, sessions
+from evkit.analysis.tariff import Tariff, flat_tariff, tariff_from_text
 from evkit.cli import main
 from evkit.store import scan
 from evkit.store.writer import PartWriter
@@ -45,18 +48,48 @@ def test_sessions_in_any_buckets_are_the_sessions_in_one_pass(dataset: Path, row
         assert ranges[0][0] == counts["charger_id"][0] and ranges[-1][1] == counts["charger_id"][-1]
 
 
+#: A time-of-use tariff whose price changes inside the fleet's sessions (06:00-16:00 UTC).
+TARIFF = (
+    "from,price,co2\n2026-03-02T00:00Z,0.10,100\n2026-03-02T09:00Z,0.25,200\n2026-03-02T13:00Z,0.40,300\n"
+)
+
+
+@pytest.mark.parametrize("tariff", ["", "0.30", "tariff.csv"])
 @pytest.mark.parametrize("window", [[], ["--from", "2026-03-02T08:00", "--to", "2026-03-02T20:00"]])
 @pytest.mark.parametrize("spill_reads", [10**6, 1])  # buckets filtering the data; through files
 def test_the_cli_sessionises_a_large_dataset_in_buckets_with_the_same_result(
     dataset: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
+    *,
+    tmp_path: Path,
     window: list[str],
     spill_reads: int,
+    tariff: str,
 ) -> None:
+    if tariff.endswith(".csv"):
+        (tmp_path / tariff).write_text(TARIFF, encoding="utf-8")
+        tariff = str(tmp_path / tariff)
+    priced = ["--tariff", tariff, "--currency", "EUR"] if tariff else []
+    window = [*window, *priced]
     assert main(["sessions", str(dataset), "--format", "json", *window]) == 0
     whole = json.loads(capsys.readouterr().out)
     assert whole  # sessions to compare
+    if priced:
+        assert all(s["currency"] == "EUR" for s in whole)
+        assert any(s["cost"] for s in whole)  # priced sessions to compare
+    # Sessions are priced in their bucket: pricing reads one bucket's chargers at a time (the whole
+    # store at once held every counter and power reading of the fleet: 2.5 GB on 60M rows).
+    seen: list[int] = []
+    real_costs = cost.session_costs
+    monkeypatch.setattr(
+        cost,
+        "session_costs",
+        lambda found, t, part: (
+            seen.append(part.select(pl.col("charger_id").n_unique()).collect().item())
+            or real_costs(found, t, part)
+        ),
+    )
     monkeypatch.setattr(buckets, "SPILL_READS", spill_reads)
     monkeypatch.setattr(buckets, "ROWS_PER_BUCKET", 250)  # about a charger a bucket: 4 buckets
     calls: list[int] = []
@@ -69,6 +102,8 @@ def test_the_cli_sessionises_a_large_dataset_in_buckets_with_the_same_result(
     assert json.loads(capsys.readouterr().out) == whole
     assert calls == [250]
     assert spilled == ([4] if spill_reads == 1 else [])
+    chargers = scan(dataset).select(pl.col("charger_id").n_unique()).collect().item()
+    assert (len(seen), sum(seen)) == ((4, chargers) if priced else (0, 0))  # each charger once
 
 
 def test_reads_of_an_analysis_are_what_polars_projects_and_scans(dataset: Path) -> None:
@@ -84,6 +119,32 @@ def test_reads_of_an_analysis_are_what_polars_projects_and_scans(dataset: Path) 
     assert buckets.reads_of(latency, lf).scans > 5  # its hops read differently: scans apiece
     many = [pl.lit(True)] * 10
     assert not buckets.spills(many, read) and buckets.spills(many, buckets.reads_of(latency, lf))
+
+
+@pytest.mark.parametrize("tariff", [flat_tariff(0.3), tariff_from_text(TARIFF)])
+def test_what_pricing_reads_is_what_session_costs_reads_on_real_rows(dataset: Path, tariff: Tariff) -> None:
+    """``readings_priced`` names the reads ``session_costs`` makes inside (its plan cannot show them):
+    run on the real rows through a reader that records every scan, they are the same columns and as
+    many scans."""
+    from polars.io.plugins import register_io_source
+
+    lf = scan(dataset, dedupe=False)
+    rows = lf.collect()
+    asked: list[list[str]] = []
+
+    def source(
+        columns: list[str] | None, predicate: Any, n_rows: Any, batch_size: Any
+    ) -> Iterator[pl.DataFrame]:
+        asked.append(rows.columns if columns is None else columns)
+        yield rows if columns is None else rows.select(columns)
+
+    recorded = register_io_source(source, schema=lf.collect_schema())
+    found = sessions(lf).collect()
+    cost.session_costs(found, tariff, recorded).collect()
+    assert asked  # pricing read the rows
+    planned = buckets.reads_of(cost.readings_priced, lf)
+    assert planned.scans == len(asked) == len(cost.readings_priced(lf))
+    assert planned.columns == [n for n in lf.collect_schema().names() if n in {c for a in asked for c in a}]
 
 
 @pytest.mark.parametrize("rows", [150, 400, 1_000])
