@@ -12,10 +12,11 @@ charger, so the reader skips the row groups of the other buckets by their statis
 
 A store in arrival order has every charger in every part: a bucket that filters the dataset reads
 all of it, so n buckets read it n times (time growing with rows²), and an analysis whose plan scans
-its input k times (latency: one scan per hop) reads it n·k times. When that is many (``spills``), the
-dataset is read ONCE and split into a temporary file per bucket (only the columns the analysis reads,
-as Polars' own projection pushdown names them: ``reads_of``), and each bucket scans its file. The
-report, which reads every column of a bucket, always does so from ``SPILL_AT`` buckets on.
+its input k times (priced sessions: three) reads it n·k times. When that costs more than splitting
+(``spills``: a cost model on the footers' charger statistics), the dataset is read ONCE and split into
+a temporary file per bucket (only the columns the analysis reads, as Polars' own projection pushdown
+names them: ``reads_of``), and each bucket scans its file. A store compacted by charger is filtered:
+each bucket reads only its own row groups.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ import polars as pl
 
 #: Rows analysed at once (sessions of 6M rows peak at about 0.8 GiB, the whole process).
 ROWS_PER_BUCKET = 8_000_000
-#: From this many buckets on, the data is split into per-bucket files in one read (module docstring).
-SPILL_AT = 3
-#: Filtered reads of the whole input from which per-bucket files are cheaper (``spills``).
-SPILL_READS = 40
+#: What splitting the data into per-bucket files costs, in reads of every row of the columns an
+#: analysis reads (``spills``): the split reads them (a quarter again from 17 buckets on) and writes
+#: them. Measured in arrival order: 59.9M rows in 8 buckets, sessions (one scan a bucket: 8 filtered
+#: reads against 8 + 1) 15.2 s filtering, 15.5 s through files; priced sessions (three scans: 24
+#: against 8 + 3) 32.5 s, 20.4 s; 199.9M rows in 25 buckets, sessions 106 s, 57 s; priced 256 s, 83 s.
+SPLIT_READS = 8
 #: Bucket files one read writes at once (``_spill``).
 OPEN_FILES = 16
 
@@ -175,13 +178,30 @@ def reads_of(
     return Reads([name for name in schema.names() if name in read], len(asked))
 
 
-def spills(filters: Sequence[pl.Expr | None], reads: Reads) -> bool:
-    """Whether the buckets should read per-bucket files: when filtering would read the whole input at
-    least ``SPILL_READS`` times (buckets × the analysis's scans). Below that, n filtered reads of a few
-    columns cost less than writing and reading the files (measured: sessions of 200M rows in 25
-    buckets, one scan each, took 126 s filtering and 221 s through files; latency, 13 scans a bucket,
-    205 s filtering and 79 s through files on 49M rows)."""
-    return len(filters) >= SPILL_AT and len(filters) * reads.scans >= SPILL_READS
+def spills(filters: Sequence[pl.Expr | None], reads: Reads, lf: pl.LazyFrame | None = None) -> bool:
+    """Whether the buckets should read per-bucket files rather than filter ``lf``: when the filtered
+    reads (each bucket's ``reads.scans`` reads of the row groups whose charger statistics may hold its
+    chargers, from ``lf``'s footers; all of them when unknown) would read more rows than the split
+    (``SPLIT_READS`` reads of every row) and then the files (``reads.scans`` reads of every row).
+
+    In arrival order every row group holds every charger: files from ``scans·(n - 1) >= SPLIT_READS``
+    (sessions of 200M rows in 25 buckets, priced sessions from 8 buckets, latency). Compacted by
+    charger, a bucket reads about its own groups: filters, however many buckets."""
+    n, scans = len(filters), reads.scans
+    if n < 2 or scans * n < SPLIT_READS + scans:  # not even when every bucket reads every row
+        return False
+    ids = filters.ids if isinstance(filters, Filters) else None
+    if lf is None or ids is None:
+        return True
+    from evkit.store.reader import rows_per_charger_range
+
+    counted = rows_per_charger_range(lf, [(held[0], held[-1]) for held in ids])
+    if counted is None:
+        return True
+    whole, per_bucket = counted
+    # rows without a charger (the last filter, when there is one) are filtered from every group
+    filtered = sum(per_bucket) + whole * (n - len(ids))
+    return scans * filtered >= (SPLIT_READS + scans) * whole
 
 
 def _spill(
@@ -328,12 +348,12 @@ def bucket_sources(
     splitting: Splitting | None = None,
 ) -> Iterator[list[pl.LazyFrame]]:
     """Each bucket's rows (``filters`` from ``bucket_filters``), valid inside the ``with``: ``lf``
-    itself (one bucket), ``lf`` filtered, or (``spill``; default: from ``SPILL_AT`` buckets on) scans
-    of per-bucket temporary files written in one read of ``lf``'s ``columns`` (default all); the
-    files go when the block ends. ``splitting`` hears the rows that read has done (see ``Splitting``;
-    nothing when there are no files to write)."""
+    itself (one bucket), ``lf`` filtered, or (``spill``; default: ``spills`` for one read of each
+    bucket) scans of per-bucket temporary files written in one read of ``lf``'s ``columns`` (default
+    all); the files go when the block ends. ``splitting`` hears the rows that read has done (see
+    ``Splitting``; nothing when there are no files to write)."""
     if spill is None:
-        spill = len(filters) >= SPILL_AT
+        spill = spills(filters, Reads([], 1), lf)
     if not spill or len(filters) == 1:
         yield [lf if where is None else lf.filter(where) for where in filters]
         return
@@ -377,7 +397,7 @@ def in_charger_buckets(
     reads = reads_of(reading or analyse, lf)
     done = []
     with bucket_sources(
-        lf, filters, reads.columns, spill=spills(filters, reads), splitting=splitting
+        lf, filters, reads.columns, spill=spills(filters, reads, lf), splitting=splitting
     ) as sources:
         tell(0, len(filters))  # after the split into files, if any: it has its own word
         for rows in sources:
@@ -388,7 +408,7 @@ def in_charger_buckets(
 
 __all__ = [
     "ROWS_PER_BUCKET",
-    "SPILL_AT",
+    "SPLIT_READS",
     "Filters",
     "Reads",
     "Splitting",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import threading
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -116,6 +117,38 @@ def admitted_groups(footer: Footer, narrowing: Narrowing) -> list[int]:
         except TypeError:  # statistics of an unexpected type: read the group
             groups.append(group)
     return groups
+
+
+def rows_per_range(
+    parts: Sequence[Path | str], narrowing: Narrowing, ranges: Sequence[tuple[str, str]]
+) -> tuple[int, list[int]]:
+    """The rows of ``parts``' row groups that ``narrowing`` admits, and of them, for each (first, last)
+    range of charger ids (sorted, disjoint), those of the groups whose charger statistics overlap it:
+    what a filter on the range reads (footers alone). A group without statistics counts for every range."""
+    firsts = [first for first, _ in ranges]
+    lasts = [last for _, last in ranges]
+    whole, found = 0, [0] * len(ranges)
+    for part in parts:
+        footer = footer_of(part)
+        metadata = footer.metadata()
+        groups = admitted_groups(footer, narrowing) if narrowing else range(metadata.num_row_groups)
+        chargers = footer.ranges("charger_id")
+        for group in groups:
+            rows, span = metadata.row_group(group).num_rows, chargers[group]
+            whole += rows
+            if isinstance(span, Absent):  # no charger: read by no range
+                continue
+            try:  # the ranges from the group's first charger to its last
+                lo, hi = (
+                    (0, len(ranges))
+                    if span is None
+                    else (bisect_left(lasts, span[0]), bisect_right(firsts, span[1]))
+                )
+            except TypeError:  # statistics of an unexpected type
+                lo, hi = 0, len(ranges)
+            for index in range(lo, hi):
+                found[index] += rows
+    return whole, found
 
 
 def footer_of(part: Path | str) -> Footer:

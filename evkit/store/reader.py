@@ -21,7 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from evkit.errors import DatasetError
-from evkit.store.narrow import Narrowing, admitted_groups, footer_of, narrow_scan
+from evkit.store.narrow import Narrowing, admitted_groups, footer_of, narrow_scan, rows_per_range
 from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
 from evkit.store.schema import missing_required
@@ -275,6 +275,19 @@ def rows_bound(frame: pl.LazyFrame) -> int | None:
     if made is None:
         return None
     return _admitted_rows(*made)
+
+
+def rows_per_charger_range(
+    frame: pl.LazyFrame, ranges: Sequence[tuple[str, str]]
+) -> tuple[int, list[int]] | None:
+    """For a frame from :func:`scan` or :func:`narrow`: the rows of the row groups it reads, and for
+    each (first, last) range of charger ids, the rows a filter on the range reads (the groups whose
+    statistics overlap it), from the footers alone; None for any other frame. A store compacted by
+    charger reads each group for about one range; one in arrival order, every group for every range."""
+    made = _made(frame)
+    if made is None:
+        return None
+    return rows_per_range(made[0].files, made[1], ranges)
 
 
 def _admitted_rows(how: _Made, narrowing: Narrowing) -> int:

@@ -17,7 +17,10 @@ from polars.testing import assert_frame_equal
 from evkit.analysis import buckets, cost, latency, sessions
 from evkit.analysis.tariff import Tariff, flat_tariff, tariff_from_text
 from evkit.cli import main
+from evkit.store import compact as compact_module
 from evkit.store import scan
+from evkit.store.compact import compact
+from evkit.store.reader import rows_per_charger_range
 from evkit.store.writer import PartWriter
 from tests.analysis.conftest import Fleet
 from tests.cluster.conftest import write_fleet
@@ -56,7 +59,7 @@ TARIFF = (
 
 @pytest.mark.parametrize("tariff", ["", "0.30", "tariff.csv"])
 @pytest.mark.parametrize("window", [[], ["--from", "2026-03-02T08:00", "--to", "2026-03-02T20:00"]])
-@pytest.mark.parametrize("spill_reads", [10**6, 1])  # buckets filtering the data; through files
+@pytest.mark.parametrize("split_reads", [10**6, 0])  # buckets filtering the data; through files
 def test_the_cli_sessionises_a_large_dataset_in_buckets_with_the_same_result(
     dataset: Path,
     capsys: pytest.CaptureFixture[str],
@@ -64,7 +67,7 @@ def test_the_cli_sessionises_a_large_dataset_in_buckets_with_the_same_result(
     *,
     tmp_path: Path,
     window: list[str],
-    spill_reads: int,
+    split_reads: int,
     tariff: str,
 ) -> None:
     if tariff.endswith(".csv"):
@@ -90,7 +93,7 @@ def test_the_cli_sessionises_a_large_dataset_in_buckets_with_the_same_result(
             or real_costs(found, t, part)
         ),
     )
-    monkeypatch.setattr(buckets, "SPILL_READS", spill_reads)
+    monkeypatch.setattr(buckets, "SPLIT_READS", split_reads)
     monkeypatch.setattr(buckets, "ROWS_PER_BUCKET", 250)  # about a charger a bucket: 4 buckets
     calls: list[int] = []
     real = buckets._charger_buckets
@@ -101,7 +104,7 @@ def test_the_cli_sessionises_a_large_dataset_in_buckets_with_the_same_result(
     assert main(["sessions", str(dataset), "--format", "json", *window]) == 0
     assert json.loads(capsys.readouterr().out) == whole
     assert calls == [250]
-    assert spilled == ([4] if spill_reads == 1 else [])
+    assert spilled == ([4] if split_reads == 0 else [])
     chargers = scan(dataset).select(pl.col("charger_id").n_unique()).collect().item()
     assert (len(seen), sum(seen)) == ((4, chargers) if priced else (0, 0))  # each charger once
 
@@ -117,8 +120,6 @@ def test_reads_of_an_analysis_are_what_polars_projects_and_scans(dataset: Path) 
     assert read.columns == [name for name in lf.collect_schema().names() if name in read.columns]
     assert read.scans == 1  # its branches share one scan
     assert buckets.reads_of(latency, lf).scans > 5  # its hops read differently: scans apiece
-    many = [pl.lit(True)] * 10
-    assert not buckets.spills(many, read) and buckets.spills(many, buckets.reads_of(latency, lf))
 
 
 @pytest.mark.parametrize("tariff", [flat_tariff(0.3), tariff_from_text(TARIFF)])
@@ -153,7 +154,7 @@ def test_sessions_through_bucket_files_are_the_sessions_in_one_pass(
 ) -> None:
     lf = scan(many_chargers, dedupe=False)
     whole = sessions(lf).collect()
-    monkeypatch.setattr(buckets, "SPILL_READS", 1)  # files whatever the scans
+    monkeypatch.setattr(buckets, "SPLIT_READS", 0)  # files whatever the scans
     monkeypatch.setattr(buckets, "OPEN_FILES", 4)  # and in rounds
     assert buckets.spills(buckets.bucket_filters(lf, rows), buckets.reads_of(sessions, lf))
     got = buckets.in_charger_buckets(lf, sessions, rows)
@@ -163,6 +164,44 @@ def test_sessions_through_bucket_files_are_the_sessions_in_one_pass(
 @pytest.fixture(scope="module")
 def many_chargers(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_fleet(tmp_path_factory.mktemp("buckets") / "fleet", copies=8)  # 40 chargers
+
+
+def test_files_or_filters_by_the_rows_each_would_read(
+    many_chargers: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``spills`` weighs the rows filtered reads would read (from the footers' charger statistics)
+    against a split and the files: in arrival order every row group holds every charger, so every
+    bucket reads every row; compacted by charger, each bucket reads about its own groups."""
+    arrival = scan(many_chargers, dedupe=False)
+    filters = buckets.bucket_filters(arrival, 2_000)
+    assert filters.ids is not None
+    n, ranges = len(filters), [(held[0], held[-1]) for held in filters.ids]
+    assert 3 <= n <= 8  # some scans split, some filter
+    counted = rows_per_charger_range(arrival, ranges)
+    assert counted is not None
+    whole, per_bucket = counted
+    assert whole == arrival.select(pl.len()).collect().item() and per_bucket == [whole] * n
+    decided = {scans: buckets.spills(filters, buckets.Reads([], scans), arrival) for scans in (1, 2, 3, 13)}
+    assert decided == {scans: scans * (n - 1) >= buckets.SPLIT_READS for scans in decided}
+    assert set(decided.values()) == {True, False}
+    # the same rows compacted by charger in small row groups
+    write_fleet(tmp_path / "store", copies=8, rows_per_part=1_000)  # parts to compact
+    monkeypatch.setattr(compact_module, "ROW_GROUP_ROWS", 256)
+    assert compact(tmp_path / "store").days
+    compacted = scan(tmp_path / "store", dedupe=False)
+    filters = buckets.bucket_filters(compacted, 2_000)
+    assert filters.ids is not None and len(filters) == n
+    counted = rows_per_charger_range(compacted, [(held[0], held[-1]) for held in filters.ids])
+    assert counted is not None and counted[0] == whole
+    own = [
+        compacted.filter(pl.col("charger_id").is_in(held)).select(pl.len()).collect().item()
+        for held in filters.ids
+    ]
+    assert all(mine <= read for mine, read in zip(own, counted[1], strict=True))  # a filter reads its rows
+    assert sum(counted[1]) < 1.5 * whole  # and few others
+    assert not any(buckets.spills(filters, buckets.Reads([], scans), compacted) for scans in (1, 2, 3, 13))
+    # a frame its footers do not describe: every bucket is taken to read every row
+    assert buckets.spills(filters, buckets.Reads([], 13), compacted.filter(pl.lit(True)))
 
 
 @pytest.mark.parametrize("lookup", [True, False])  # each row's bucket looked up by charger; filters tried
@@ -245,7 +284,7 @@ def test_the_sessions_command_shows_the_split_and_the_buckets_on_a_terminal(
             return True
 
     terminal = Terminal()
-    monkeypatch.setattr(buckets, "SPILL_READS", 1)
+    monkeypatch.setattr(buckets, "SPLIT_READS", 0)
     monkeypatch.setattr(buckets, "ROWS_PER_BUCKET", 250)
     monkeypatch.setattr(sys, "stderr", terminal)
     assert main(["sessions", str(dataset), "--format", "json"]) == 0

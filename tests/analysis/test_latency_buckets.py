@@ -189,7 +189,7 @@ def test_the_command_shows_the_buckets_on_a_terminal(
 
     terminal = Terminal()
     monkeypatch.setattr(buckets, "ROWS_PER_BUCKET", 800)  # latency's buckets: half of it
-    monkeypatch.setattr(buckets, "SPILL_READS", 1)  # through bucket files: the split is drawn first
+    monkeypatch.setattr(buckets, "SPLIT_READS", 0)  # through bucket files: the split is drawn first
     monkeypatch.setattr(sys, "stderr", terminal)
     assert main(["latency", str(dataset), "--format", "json"]) == 0
     n = len(buckets.bucket_filters(scan(dataset, dedupe=False), 400, chargerless=True))

@@ -127,7 +127,7 @@ def test_buckets_give_the_whole_data_numbers(
 ) -> None:
     """Split into a temporary file per bucket first, or each bucket filtering the dataset."""
 
-    monkeypatch.setattr(buckets, "SPILL_AT", 3 if spill else 10**6)
+    monkeypatch.setattr(buckets, "SPLIT_READS", 0 if spill else 10**6)
     monkeypatch.setattr(buckets, "OPEN_FILES", 2)  # split in rounds: groups of buckets, then buckets
     lf = scan(fleet_dir, dedupe=False)
     got = report_data(fleet_dir, rows_per_bucket=3_000)
