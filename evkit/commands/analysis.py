@@ -322,8 +322,6 @@ def _progress(total: int, desc: str) -> AbstractContextManager[Any]:
 
 
 def _sessions_command(args: argparse.Namespace) -> int:
-    from evkit.analysis.session_window import sessions_starting
-
     if args.format == "parquet" and not args.out:
         raise ConfigError("--format parquet needs --out FILE (Parquet is binary)")
     if args.columns == "evcc" and args.format != "csv":
@@ -347,17 +345,10 @@ def _sessions_command(args: argparse.Namespace) -> int:
             lf = narrowed(lf, args.charger)  # only the row groups that may hold them are read
         bar.update()
         bar.set_postfix_str("sessionising")
-        gap = timedelta(minutes=args.gap_minutes)
         tariff = tariff or resolve_tariff(args, lf)
-
-        def found(part: pl.LazyFrame) -> pl.LazyFrame:
-            # --from/--to: only the rows the sessions starting in the window depend on are read
-            return sessions_starting(part, start, end, gap)
-
-        analyse, reading = _priced(found, tariff) if tariff is not None else (found, None)
-        # a large dataset is sessionised (and priced) in buckets of chargers: memory follows a bucket
-        frame = _collect_in_buckets(lf, analyse, args.directory, bar, reading).sort(
-            "charger_id", "started_at"
+        gap = timedelta(minutes=args.gap_minutes)
+        frame = sessions_in_buckets(
+            lf, start=start, end=end, gap=gap, tariff=tariff, where=args.directory, bar=bar
         )
         if tariff is not None and tariff.currency:
             frame = frame.with_columns(pl.lit(tariff.currency).alias("currency"))
@@ -373,11 +364,34 @@ def _sessions_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def sessions_in_buckets(
+    lf: pl.LazyFrame,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    gap: timedelta,
+    tariff: Tariff | None,
+    where: str,
+    bar: Any = None,
+) -> pl.DataFrame:
+    """The sessions of ``lf`` starting in [``start``, ``end``) (each optional; only the rows they depend
+    on are read), priced at ``tariff`` when given, sorted by charger and start: a large dataset in
+    buckets of chargers, one after another (memory follows a bucket, not the data; each bucket's
+    sessions are priced in it, since a session's cost reads only its own charger's readings)."""
+    from evkit.analysis.session_window import sessions_starting
+
+    def found(part: pl.LazyFrame) -> pl.LazyFrame:
+        return sessions_starting(part, start, end, gap)
+
+    analyse, reading = _priced(found, tariff) if tariff is not None else (found, None)
+    return _collect_in_buckets(lf, analyse, where, bar, reading).sort("charger_id", "started_at")
+
+
 def _priced(
     found: Callable[[pl.LazyFrame], pl.LazyFrame], tariff: Tariff
 ) -> tuple[Callable[[pl.LazyFrame], pl.LazyFrame], Plans]:
-    """The sessions ``found`` of a bucket's rows priced in the same bucket (a session's cost reads only
-    its own charger's readings), and the plans of what that reads (pricing collects inside)."""
+    """The sessions ``found`` of a bucket's rows priced in the bucket, and the plans of what that reads
+    (pricing collects inside: its own plan does not show them)."""
     from evkit.analysis.cost import readings_priced, session_costs
 
     def analyse(part: pl.LazyFrame) -> pl.LazyFrame:

