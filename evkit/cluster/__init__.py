@@ -33,6 +33,8 @@ from evkit.errors import ConfigError, DatasetError
 if TYPE_CHECKING:
     from distributed import Client
 
+    from evkit.analysis.tariff import Tariff
+
 #: Tasks per worker thread: a few, so a slow or lost worker's share is small.
 TASKS_PER_THREAD = 4
 #: Parts per charger-listing task.
@@ -126,14 +128,20 @@ def sessions(
     *,
     chargers: Sequence[str] | None = None,
     skip_damaged: bool | None = None,
+    tariff: Tariff | None = None,
 ) -> pl.DataFrame:
-    """:func:`evkit.analysis.sessions` of the dataset at ``source``, computed on the cluster."""
+    """:func:`evkit.analysis.sessions` of the dataset at ``source``, computed on the cluster; with
+    ``tariff``, priced as :func:`evkit.analysis.cost.session_costs` prices them (each charger group
+    prices its own sessions)."""
+    from evkit.analysis.cost import COST_SCHEMA
     from evkit.analysis.schema import SESSION_SCHEMA
 
     parts, groups = _plan(client, source, skip_damaged, chargers)
     if not groups:
-        return pl.DataFrame(schema=SESSION_SCHEMA)
-    futures = client.map(tasks.sessions_task, [parts] * len(groups), groups, gap_s=gap.total_seconds())
+        return pl.DataFrame(schema={**SESSION_SCHEMA, **(COST_SCHEMA if tariff is not None else {})})
+    futures = client.map(
+        tasks.sessions_task, [parts] * len(groups), groups, gap_s=gap.total_seconds(), tariff=tariff
+    )
     return _concat(_gather(client, futures)).sort("charger_id", "started_at")
 
 

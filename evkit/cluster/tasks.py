@@ -13,6 +13,7 @@ from evkit.cluster.plan import ChargerGroup
 
 if TYPE_CHECKING:
     from evkit.analysis.latency_buckets import Plan
+    from evkit.analysis.tariff import Tariff
 
 #: (part files or s3:// URLs, their merged schema), as listed and checked once per run.
 Parts = tuple[list[str], dict[str, pl.DataType]]
@@ -45,10 +46,20 @@ def group_rows(parts: Parts, group: ChargerGroup) -> pl.LazyFrame:
     return _scan(parts).filter(group.predicate())
 
 
-def sessions_task(parts: Parts, group: ChargerGroup, gap_s: float) -> pl.DataFrame:
+def sessions_task(
+    parts: Parts, group: ChargerGroup, gap_s: float, tariff: Tariff | None = None
+) -> pl.DataFrame:
+    """The group's sessions, priced at ``tariff`` when given (a session's cost reads only its own
+    charger's readings: the group prices its sessions itself)."""
     from evkit.analysis.sessions import sessions
 
-    return sessions(group_rows(parts, group), gap=timedelta(seconds=gap_s)).collect()
+    rows = group_rows(parts, group)
+    found = sessions(rows, gap=timedelta(seconds=gap_s))
+    if tariff is None:
+        return found.collect()
+    from evkit.analysis.cost import session_costs
+
+    return session_costs(found, tariff, rows).collect()
 
 
 def per_charger_task(parts: Parts, group: ChargerGroup, function: str) -> pl.DataFrame:

@@ -21,6 +21,8 @@ import polars as pl
 if TYPE_CHECKING:
     from distributed import Client
 
+    from evkit.analysis.tariff import Tariff
+
 
 def add_dask(parser: argparse.ArgumentParser) -> None:
     """Add ``--dask ADDRESS`` to a command that reads a dataset."""
@@ -47,20 +49,25 @@ def dask_client(address: str) -> Iterator[Client]:
             cluster.close()
 
 
-def sessions_on_dask(args: argparse.Namespace, start: datetime | None, end: datetime | None) -> int:
-    """``evkit sessions --dask``: the sessions computed on the cluster, written as a local run does."""
+def sessions_on_dask(
+    args: argparse.Namespace, start: datetime | None, end: datetime | None, tariff: Tariff | None = None
+) -> int:
+    """``evkit sessions --dask``: the sessions computed (and priced at ``tariff``) on the cluster,
+    written as a local run does."""
     from evkit import cluster
     from evkit.commands.analysis import _write_sessions
 
     with dask_client(args.dask) as client:
         gap = timedelta(minutes=args.gap_minutes)
         frame = cluster.sessions(
-            client, args.directory, gap, chargers=args.charger, skip_damaged=args.skip_damaged
+            client, args.directory, gap, chargers=args.charger, skip_damaged=args.skip_damaged, tariff=tariff
         )
     if start is not None:
         frame = frame.filter(pl.col("started_at") >= start)
     if end is not None:
         frame = frame.filter(pl.col("started_at") < end)
+    if tariff is not None and tariff.currency:
+        frame = frame.with_columns(pl.lit(tariff.currency).alias("currency"))
     _write_sessions(frame, args)
     if args.out:
         print(f"{frame.height} session(s) written to {args.out}", file=sys.stderr)

@@ -330,11 +330,7 @@ def _sessions_command(args: argparse.Namespace) -> int:
     start = parse_time(args.start, "--from", args.tz) if args.start else None
     end = parse_time(args.end, "--to", args.tz) if args.end else None
     if getattr(args, "dask", None):
-        if tariff is not None:
-            raise ConfigError(
-                "--tariff is not yet supported with --dask; run without --dask to price sessions"
-            )
-        return sessions_on_dask(args, start, end)
+        return sessions_on_dask(args, start, end, tariff)
 
     with _progress(3, "sessions") as bar:
         bar.set_postfix_str("reading")

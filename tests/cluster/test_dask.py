@@ -71,6 +71,19 @@ def test_sessions_and_energy_on_a_generated_fleet_equal_local(client: Client, fl
     same(cluster.energy_per_day(client, fleet_dir), energy_per_day(local(fleet_dir)).collect())
 
 
+def test_sessions_priced_on_the_cluster_equal_local(client: Client, fleet_dir: Path) -> None:
+    """Each charger group prices its own sessions: the same costs as pricing the whole store."""
+    from evkit.analysis.cost import session_costs
+    from evkit.analysis.tariff import tariff_from_text
+
+    tariff = tariff_from_text(
+        "from,price\n2026-03-01T00:00Z,0.10\n2026-03-02T09:00Z,0.30\n2026-03-02T13:00Z,0.20\n"
+    )
+    got = cluster.sessions(client, fleet_dir, tariff=tariff)
+    assert got["cost"].drop_nulls().len() > 100  # priced sessions to compare
+    same(got, session_costs(sessions(local(fleet_dir)), tariff, local(fleet_dir)).collect())
+
+
 def test_only_the_asked_chargers_are_analysed(client: Client, fleet_dir: Path) -> None:
     wanted = ["EHAAAA01-0003", "EHBBBB02-0017"]
     got = cluster.sessions(client, fleet_dir, chargers=wanted)
@@ -144,11 +157,18 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_dask_address_prints_exactly_the_local_output(client: Client) -> None:
+def test_cli_dask_address_prints_exactly_the_local_output(client: Client, tmp_path: Path) -> None:
     address = client.scheduler.address
+    tariff = tmp_path / "tariff.csv"  # prices that change inside the sample's sessions
+    tariff.write_text(
+        "from,price,co2\n2026-11-01T00:00Z,0.10,90\n2026-11-02T17:00Z,0.45,300\n2026-11-03T06:00Z,0.20,120\n",
+        encoding="utf-8",
+    )
     for command in (
         ["sessions", str(SAMPLE), "--format", "json"],
         ["sessions", str(SAMPLE), "--format", "csv", "--charger", "EHKUC9GK"],
+        ["sessions", str(SAMPLE), "--format", "json", "--tariff", "0.30", "--currency", "EUR"],
+        ["sessions", str(SAMPLE), "--format", "json", "--tariff", str(tariff), "--from", "2026-11-03"],
         ["latency", str(SAMPLE), "--format", "json"],
         ["latency", str(SAMPLE), "--by", "observation"],
     ):
@@ -159,6 +179,8 @@ def test_cli_dask_address_prints_exactly_the_local_output(client: Client) -> Non
         assert there.stdout == here.stdout
         if "json" in command:
             assert json.loads(there.stdout)
+        if "--tariff" in command:  # priced on the cluster
+            assert any(row["cost"] for row in json.loads(there.stdout))
 
 
 def test_cli_dask_dataset_error_is_exit_2_with_the_sentence(tmp_path: Path) -> None:
