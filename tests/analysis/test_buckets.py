@@ -57,6 +57,19 @@ TARIFF = (
 )
 
 
+def _chargers_priced(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of chargers in the rows of each ``session_costs`` call, as the calls happen."""
+    seen: list[int] = []
+    real_costs = cost.session_costs
+
+    def spy(found: Any, tariff: Tariff, part: pl.LazyFrame) -> pl.LazyFrame:
+        seen.append(part.select(pl.col("charger_id").n_unique()).collect().item())
+        return real_costs(found, tariff, part)
+
+    monkeypatch.setattr(cost, "session_costs", spy)
+    return seen
+
+
 @pytest.mark.parametrize("tariff", ["", "0.30", "tariff.csv"])
 @pytest.mark.parametrize("window", [[], ["--from", "2026-03-02T08:00", "--to", "2026-03-02T20:00"]])
 @pytest.mark.parametrize("split_reads", [10**6, 0])  # buckets filtering the data; through files
@@ -83,16 +96,7 @@ def test_the_cli_sessionises_a_large_dataset_in_buckets_with_the_same_result(
         assert any(s["cost"] for s in whole)  # priced sessions to compare
     # Sessions are priced in their bucket: pricing reads one bucket's chargers at a time (the whole
     # store at once held every counter and power reading of the fleet: 2.5 GB on 60M rows).
-    seen: list[int] = []
-    real_costs = cost.session_costs
-    monkeypatch.setattr(
-        cost,
-        "session_costs",
-        lambda found, t, part: (
-            seen.append(part.select(pl.col("charger_id").n_unique()).collect().item())
-            or real_costs(found, t, part)
-        ),
-    )
+    seen = _chargers_priced(monkeypatch)
     monkeypatch.setattr(buckets, "SPLIT_READS", split_reads)
     monkeypatch.setattr(buckets, "ROWS_PER_BUCKET", 250)  # about a charger a bucket: 4 buckets
     calls: list[int] = []
@@ -123,16 +127,7 @@ def test_a_statement_of_a_large_dataset_in_buckets_is_the_same(
     assert whole["rows"] and whole["total"]["cost"]  # priced sessions to compare
     monkeypatch.setattr(buckets, "SPLIT_READS", split_reads)
     monkeypatch.setattr(buckets, "ROWS_PER_BUCKET", 250)  # about a charger a bucket: 4 buckets
-    seen: list[int] = []
-    real_costs = cost.session_costs
-    monkeypatch.setattr(
-        cost,
-        "session_costs",
-        lambda found, t, part: (
-            seen.append(part.select(pl.col("charger_id").n_unique()).collect().item())
-            or real_costs(found, t, part)
-        ),
-    )
+    seen = _chargers_priced(monkeypatch)
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out) == whole
     assert len(seen) == 4 and max(seen) < sum(seen)  # priced bucket by bucket

@@ -76,3 +76,17 @@ def test_polars_reads_the_same_rows_with_storage_options_only(s3_dataset: str) -
         lf.select(pl.len()).collect().item()
         == evkit.scan(SAMPLE, dedupe=False).select(pl.len()).collect().item()
     )
+
+
+def test_buckets_weigh_files_against_filters_from_the_same_footers_on_s3(s3_dataset: str) -> None:
+    """The bucket cost model (``analysis.buckets.spills``) counts the rows each charger range's
+    filtered read reads from the parts' footers: on s3:// the same counts as in a directory."""
+    from evkit.store.reader import rows_per_charger_range
+
+    upload_dataset(SAMPLE, s3_dataset)
+    ids = evkit.scan(SAMPLE).select(pl.col("charger_id").drop_nulls().unique().sort()).collect()["charger_id"]
+    ranges = [(ids[0], ids[0]), (ids[1], ids[-1])]
+    here = rows_per_charger_range(evkit.scan(SAMPLE, dedupe=False), ranges)
+    there = rows_per_charger_range(evkit.scan(s3_dataset, dedupe=False), ranges)
+    assert here is not None and here[0] == evkit.scan(SAMPLE, dedupe=False).select(pl.len()).collect().item()
+    assert there == here
