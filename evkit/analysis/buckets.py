@@ -42,6 +42,9 @@ SPLIT_READS = 8
 OPEN_FILES = 16
 
 Columns = Sequence[str | pl.Expr]
+#: The plans of what an analysis reads of a bucket's rows, when its own plan cannot show them
+#: (``in_charger_buckets(reading=)``, ``reads_of``).
+Reading = Callable[[pl.LazyFrame], Sequence[pl.LazyFrame]]
 
 #: Told as a read splits the data into bucket files (``bucket_sources``): rows read so far, and at
 #: most how many it reads (from the footers, every round counted; None when unknown). The last call
@@ -54,7 +57,12 @@ def charger_ranges(lf: pl.LazyFrame, rows_per_bucket: int = ROWS_PER_BUCKET) -> 
 
     None (no split) when the whole dataset fits, and when it holds MQTT rows: evcc and go-e rows are
     grouped by device and loadpoint, not by ``charger_id``. Rows without a charger id are in no range."""
-    return [(ids[0], ids[-1]) for ids in _charger_buckets(lf, rows_per_bucket)]
+    return _ends(_charger_buckets(lf, rows_per_bucket))
+
+
+def _ends(ids: list[list[str]]) -> list[tuple[str, str]]:
+    """The (first, last) charger id of each bucket of ``ids``."""
+    return [(held[0], held[-1]) for held in ids]
 
 
 def _charger_buckets(lf: pl.LazyFrame, rows_per_bucket: int) -> list[list[str]]:
@@ -107,7 +115,7 @@ def bucket_filters(lf: pl.LazyFrame, rows_per_bucket: int, *, chargerless: bool 
     if not ids:
         return Filters([None])
     filters: list[pl.Expr | None] = [
-        pl.col("charger_id").is_between(pl.lit(held[0]), pl.lit(held[-1])) for held in ids
+        pl.col("charger_id").is_between(pl.lit(first), pl.lit(last)) for first, last in _ends(ids)
     ]
     if chargerless and lf.select(pl.col("charger_id").null_count()).collect().item():
         filters.append(pl.col("charger_id").is_null())
@@ -195,7 +203,7 @@ def spills(filters: Sequence[pl.Expr | None], reads: Reads, lf: pl.LazyFrame | N
         return True
     from evkit.store.reader import rows_per_charger_range
 
-    counted = rows_per_charger_range(lf, [(held[0], held[-1]) for held in ids])
+    counted = rows_per_charger_range(lf, _ends(ids))
     if counted is None:
         return True
     whole, per_bucket = counted
@@ -380,7 +388,7 @@ def in_charger_buckets(
     *,
     progress: Callable[[int, int], None] | None = None,
     splitting: Splitting | None = None,
-    reading: Callable[[pl.LazyFrame], Sequence[pl.LazyFrame]] | None = None,
+    reading: Reading | None = None,
 ) -> pl.DataFrame:
     """``analyse(lf).collect()``, computed bucket by bucket of chargers (see the module docstring).
 
@@ -410,6 +418,7 @@ __all__ = [
     "ROWS_PER_BUCKET",
     "SPLIT_READS",
     "Filters",
+    "Reading",
     "Reads",
     "Splitting",
     "bucket_filters",

@@ -91,6 +91,15 @@ def resolve_tariff(args: argparse.Namespace, lf: pl.LazyFrame) -> Tariff | None:
     return recorded
 
 
+def with_currency(sessions: pl.DataFrame, tariff: Tariff | None) -> pl.DataFrame:
+    """``sessions`` priced at ``tariff`` with its ``currency`` as a column, when the tariff names one."""
+    if tariff is None or not tariff.currency:
+        return sessions
+    import polars as pl  # not at import: registering the options must not load Polars
+
+    return sessions.with_columns(pl.lit(tariff.currency).alias("currency"))
+
+
 def with_home_figures(sessions: pl.LazyFrame, lf: pl.LazyFrame) -> pl.LazyFrame:
     """``sessions`` with evcc's own session figures (``solar_percentage``, ``evcc_price``...) when
     ``lf`` is a recording of home chargers."""

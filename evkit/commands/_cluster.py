@@ -55,6 +55,7 @@ def sessions_on_dask(
     """``evkit sessions --dask``: the sessions computed (and priced at ``tariff``) on the cluster,
     written as a local run does."""
     from evkit import cluster
+    from evkit.commands._billing import with_currency
     from evkit.commands.analysis import _write_sessions
 
     with dask_client(args.dask) as client:
@@ -66,9 +67,7 @@ def sessions_on_dask(
         frame = frame.filter(pl.col("started_at") >= start)
     if end is not None:
         frame = frame.filter(pl.col("started_at") < end)
-    if tariff is not None and tariff.currency:
-        frame = frame.with_columns(pl.lit(tariff.currency).alias("currency"))
-    _write_sessions(frame, args)
+    _write_sessions(with_currency(frame, tariff), args)
     if args.out:
         print(f"{frame.height} session(s) written to {args.out}", file=sys.stderr)
     return 0

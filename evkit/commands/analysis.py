@@ -24,6 +24,7 @@ from evkit.commands._billing import (
     add_tariff_options,
     resolve_tariff,
     tariff_of,
+    with_currency,
     with_home_figures,
     zone_of,
 )
@@ -38,10 +39,8 @@ from evkit.errors import ConfigError, DatasetError
 from evkit.timeutil import parse_local, parse_utc
 
 if TYPE_CHECKING:
+    from evkit.analysis.buckets import Reading
     from evkit.analysis.tariff import Tariff
-
-#: Plans of what an analysis reads of a bucket's rows (``evkit.analysis.buckets.reads_of``).
-Plans = Callable[[pl.LazyFrame], list[pl.LazyFrame]]
 
 #: Records of a frame (``evkit statement`` uses it too).
 _as_records = as_records
@@ -229,7 +228,7 @@ def _collect_in_buckets(
     analyse: Callable[[pl.LazyFrame], pl.LazyFrame],
     where: str,
     bar: Any = None,
-    reading: Plans | None = None,
+    reading: Reading | None = None,
 ) -> pl.DataFrame:
     """``_collect(analyse(lf))`` for a per-charger analysis, in charger buckets when the data is large
     (each bucket shown on ``bar``, a progress bar, as it is done). ``reading``: the plans of what
@@ -346,9 +345,7 @@ def _sessions_command(args: argparse.Namespace) -> int:
         frame = sessions_in_buckets(
             lf, start=start, end=end, gap=gap, tariff=tariff, where=args.directory, bar=bar
         )
-        if tariff is not None and tariff.currency:
-            frame = frame.with_columns(pl.lit(tariff.currency).alias("currency"))
-        frame = _collect(with_home_figures(frame.lazy(), lf), args.directory)
+        frame = _collect(with_home_figures(with_currency(frame, tariff).lazy(), lf), args.directory)
         bar.update()
         bar.set_postfix_str("writing")
         _write_sessions(frame, args)
@@ -385,7 +382,7 @@ def sessions_in_buckets(
 
 def _priced(
     found: Callable[[pl.LazyFrame], pl.LazyFrame], tariff: Tariff
-) -> tuple[Callable[[pl.LazyFrame], pl.LazyFrame], Plans]:
+) -> tuple[Callable[[pl.LazyFrame], pl.LazyFrame], Reading]:
     """The sessions ``found`` of a bucket's rows priced in the bucket, and the plans of what that reads
     (pricing collects inside: its own plan does not show them)."""
     from evkit.analysis.cost import readings_priced, session_costs
