@@ -88,9 +88,11 @@ def _out_of_order_of(first: pl.LazyFrame) -> pl.LazyFrame:
     # the pair (the charger's categorical code in the high half, the 32-bit id shifted to >= 0 below)
     code = pl.col("charger_id").cast(pl.Categorical).to_physical().cast(pl.Int64)
     key = code * (1 << 32) + pl.col("observation_id").cast(pl.Int64) + (1 << 31)
+    # Rows received at the same instant keep the order they were written in, which is the order the
+    # capture received them (a stable sort: same rows, same count, whatever the sort's internals).
     frame = (
         first.filter(pl.col("observation_id").is_not_null() & pl.col("observed_at").is_not_null())
-        .sort("received_at")
+        .sort("received_at", maintain_order=True)
         .with_columns(pl.col("observed_at").cum_max().shift(1).over(key).alias("newest_before"))
     )
     return (
@@ -118,6 +120,9 @@ def _first(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 def out_of_order(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Messages that arrived after a newer message of the same charger and observation id.
+
+    "After" is by ``received_at``; of messages received at the same instant, the one written first
+    (captures write rows in the order they arrive) was received first.
 
     ``behind_s`` is how much older the message is than the newest one already received; consumers
     that keep "the latest value" would overwrite a newer value with it. Redelivered copies count once.
