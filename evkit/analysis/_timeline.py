@@ -156,7 +156,14 @@ def timeline(
     if given is not None and given.expected == expected:
         return given
     found_spans, found_gaps = spans_and_gaps(heard(lf), expected)
-    return Timeline(found_spans.cache(), found_gaps.cache(), expected)
+    return Timeline(_shared(found_spans), _shared(found_gaps), expected)
+
+
+def _shared(plan: pl.LazyFrame) -> pl.LazyFrame:
+    """``plan`` cached (queries collected together compute it once), under a projection of all its
+    columns: Polars 2.1 panics (``cse/cache_states.rs:571``) collecting on its own a plan whose root is
+    a cache over a self-join such as the silences' (``timeline(lf).gaps.collect()``)."""
+    return plan.cache().select(pl.all())
 
 
 def gaps_of(times: pl.LazyFrame, expected: timedelta = DEFAULT_GAP) -> pl.LazyFrame:

@@ -88,6 +88,19 @@ def test_a_shared_timeline_changes_no_session_and_no_quality_count(fleet: Fleet,
         assert own[0]["gap"].any()  # the fleet has a hole: the shared silences are used, not ignored
 
 
+@pytest.mark.parametrize("held", [True, False], ids=["in memory", "lazy"])
+def test_a_timeline_s_spans_and_gaps_collect_on_their_own(fleet: Fleet, held: bool) -> None:
+    """Each half of a :func:`timeline` is a query of its own, not only a part of a shared collect (Polars
+    2.1 panicked collecting the silences alone: a cache over a self-join at the root of the plan)."""
+    frame = fleet.frame()
+    lf = frame.lazy() if held else frame.lazy().select(frame.columns)
+    heard = timeline(lf)
+    gaps, spans = heard.gaps.collect(), heard.spans.collect()
+    assert_frame_equal(gaps, gaps_of(lf.select("charger_id", "observed_at")).collect())
+    assert gaps.height > 0 and spans.height == frame["charger_id"].n_unique()
+    assert_frame_equal(pl.collect_all([heard.spans, heard.gaps])[1], gaps)
+
+
 def _steps(draw: st.DrawFn, expected_us: int) -> list[int]:
     """Steps between a charger's sorted times around ``expected_us``: just under, at, just over, far over."""
     near = st.integers(min_value=-3, max_value=3).map(lambda d: max(0, expected_us + d))
