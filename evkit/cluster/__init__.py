@@ -84,32 +84,63 @@ def _threads(client: Client) -> int:
     return max(1, sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()))
 
 
-def _plan(
-    client: Client, source: Path | str, skip_damaged: bool | None, chargers: Sequence[str] | None
-) -> tuple[Any, list[ChargerGroup]]:
-    """(future of the checked part list, the charger groups). ``skip_damaged`` None: the policy of
-    :func:`evkit.store.damaged_parts_policy` (``--skip-damaged``)."""
+def _parts(client: Client, source: Path | str, skip_damaged: bool | None) -> Any:
+    """The future of the checked part list of ``source`` (footers only). ``skip_damaged`` None: the
+    policy of :func:`evkit.store.damaged_parts_policy` (``--skip-damaged``)."""
     from evkit.store.reader import skips_damaged
 
     if skip_damaged is None:
         skip_damaged = skips_damaged()
-    parts = client.submit(tasks.list_parts, _source(source), skip_damaged, pure=False)
-    files, _schema = parts.result()  # the part names (small); raises the dataset's error here
-    if "charger_id" not in _schema:
-        raise DatasetError(f"{source} lacks required column(s): charger_id")
+    return client.submit(tasks.list_parts, _source(source), skip_damaged, pure=False)
+
+
+def _listed(
+    client: Client, parts: Any, start: datetime | None = None, end: datetime | None = None
+) -> tuple[set[str], bool]:
+    """(the charger ids, whether rows without one exist) of the parts, with a row observed in
+    [``start``, ``end``) when given: tasks each reading the ``charger_id`` column of a chunk of parts."""
+    files = parts.result()[0]  # the part names (small); raises the dataset's error here
     listings = client.map(
-        tasks.chargers_in, [parts] * len(chunks(files, PARTS_PER_LISTING)), chunks(files, PARTS_PER_LISTING)
+        tasks.chargers_in,
+        [parts] * len(chunks(files, PARTS_PER_LISTING)),
+        chunks(files, PARTS_PER_LISTING),
+        start=start,
+        end=end,
     )
     found: set[str] = set()
     with_null = False
     for ids, nulls in _gather(client, listings):
         found.update(ids)
         with_null = with_null or nulls
+    return found, with_null
+
+
+def _plan(
+    client: Client, source: Path | str, skip_damaged: bool | None, chargers: Sequence[str] | None
+) -> tuple[Any, list[ChargerGroup]]:
+    """(future of the checked part list, the charger groups)."""
+    parts = _parts(client, source, skip_damaged)
+    if "charger_id" not in parts.result()[1]:
+        raise DatasetError(f"{source} lacks required column(s): charger_id")
+    found, with_null = _listed(client, parts)
     if chargers is not None:
         found &= set(chargers)
         with_null = False
     groups = plan_groups(sorted(found), _threads(client) * TASKS_PER_THREAD, with_null)
     return parts, groups
+
+
+def chargers(
+    client: Client,
+    source: Path | str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    skip_damaged: bool | None = None,
+) -> list[str]:
+    """Every charger id of ``source`` with a row observed in [``start``, ``end``) (each optional),
+    sorted, listed on the cluster."""
+    return sorted(_listed(client, _parts(client, source, skip_damaged), start, end)[0])
 
 
 def _gather(client: Client, futures: Any) -> list[Any]:
@@ -185,9 +216,18 @@ def energy_per_day(
 
 
 def latency_stats(
-    client: Client, source: Path | str, by: str | None = None, *, skip_damaged: bool | None = None
+    client: Client,
+    source: Path | str,
+    by: str | None = None,
+    *,
+    chargers: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    skip_damaged: bool | None = None,
 ) -> pl.DataFrame:
-    """:func:`evkit.analysis.latency_stats` of ``source``, computed on the cluster.
+    """:func:`evkit.analysis.latency_stats` of ``source``, computed on the cluster; of the rows of
+    ``chargers`` observed in [``start``, ``end``) when given (each optional), as
+    ``evkit latency --charger --from --to`` reads locally (``evkit.analysis._prep.narrowed``).
 
     By charger, each group's statistics are final. Otherwise the percentiles are exact in two passes
     (``evkit.analysis.latency_buckets``, as ``evkit latency`` runs locally): each group's task returns
@@ -197,27 +237,37 @@ def latency_stats(
     """
     from evkit.analysis.buckets import reads_of
     from evkit.analysis.latency import latency
+    from evkit.analysis.latency import latency_stats as latency_stats_of
     from evkit.analysis.latency_buckets import Plan, latency_keys
     from evkit.analysis.schema import ALL_HOPS
 
-    parts, groups = _plan(client, source, skip_damaged, None)
+    parts, groups = _plan(client, source, skip_damaged, chargers)
     if not groups:
-        raise DatasetError(f"{source} holds no rows")
+        if chargers is None:
+            raise DatasetError(f"{source} holds no rows")
+        # none of the chargers has a row: what a local run prints for no rows
+        return latency_stats_of(pl.LazyFrame(schema=parts.result()[1]), by=by).collect()
+    window = (start, end)
     keys = latency_keys(by)
     if keys == ["hop", "charger_id"]:
         frames = _gather(
-            client, client.map(tasks.latency_group_stats_task, [parts] * len(groups), groups, by=by)
+            client,
+            client.map(tasks.latency_group_stats_task, [parts] * len(groups), groups, by=by, window=window),
         )
         order = pl.col("hop").replace_strict({h: i for i, h in enumerate(ALL_HOPS)}, default=len(ALL_HOPS))
         return _concat(frames).sort([order, "charger_id"], nulls_last=True)
     n = len(groups)
     # what latency reads, found once from the schema (each task reads only those columns)
     columns = reads_of(latency, pl.LazyFrame(schema=parts.result()[1])).columns
-    hists = client.map(tasks.latency_hist_task, [parts] * n, groups, keys=keys, columns=columns)
+    hists = client.map(
+        tasks.latency_hist_task, [parts] * n, groups, keys=keys, columns=columns, window=window
+    )
     plan = Plan.of(_gather(client, hists), keys)
     found = []
     if plan.needs_pass2:
-        values = client.map(tasks.latency_values_task, [parts] * n, groups, plan=plan, columns=columns)
+        values = client.map(
+            tasks.latency_values_task, [parts] * n, groups, plan=plan, columns=columns, window=window
+        )
         found = _gather(client, values)
     return plan.stats(found)
 
@@ -287,6 +337,7 @@ def quality_summary(
 
 __all__ = [
     "PER_CHARGER",
+    "chargers",
     "connect",
     "energy_per_day",
     "latency_stats",

@@ -32,8 +32,9 @@ def _rows(
     from evkit.analysis._prep import narrowed
     from evkit.cluster.tasks import _scan
 
-    lf = _scan(parts) if group is None else group_rows(parts, group)
-    return narrowed(lf, None, start, end)
+    if group is not None:
+        return group_rows(parts, group, start, end)
+    return narrowed(_scan(parts), None, start, end)
 
 
 def recorded_tariff_task(parts: Parts, start: datetime | None, end: datetime | None) -> Tariff | None:

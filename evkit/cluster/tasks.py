@@ -4,7 +4,7 @@ run. Arguments and results are small: part lists, charger ids, finished tables."
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -34,16 +34,32 @@ def _scan(parts: Parts) -> pl.LazyFrame:
     return scan_parts(files, schema)
 
 
-def chargers_in(parts: Parts, files: list[str]) -> tuple[list[str], bool]:
-    """(distinct charger ids, whether rows without one exist) in ``files`` (reads that column only)."""
-    frame = _scan((files, parts[1])).select(pl.col("charger_id").unique()).collect()
+def chargers_in(
+    parts: Parts, files: list[str], start: datetime | None = None, end: datetime | None = None
+) -> tuple[list[str], bool]:
+    """(distinct charger ids, whether rows without one exist) in ``files`` (reads that column only, and
+    the device time when a window [``start``, ``end``) is given: the chargers with rows in it)."""
+    rows = _scan((files, parts[1]))
+    if start is not None or end is not None:
+        from evkit.analysis._prep import narrowed
+
+        rows = narrowed(rows, None, start, end)
+    frame = rows.select(pl.col("charger_id").unique()).collect()
     ids = frame.get_column("charger_id")
     return sorted(ids.drop_nulls().to_list()), ids.null_count() > 0
 
 
-def group_rows(parts: Parts, group: ChargerGroup) -> pl.LazyFrame:
-    """The rows of one group's chargers (predicate pushed into the Parquet scan)."""
-    return _scan(parts).filter(group.predicate())
+def group_rows(
+    parts: Parts, group: ChargerGroup, start: datetime | None = None, end: datetime | None = None
+) -> pl.LazyFrame:
+    """The rows of one group's chargers (predicate pushed into the Parquet scan), observed in
+    [``start``, ``end``) when given."""
+    rows = _scan(parts).filter(group.predicate())
+    if start is None and end is None:
+        return rows
+    from evkit.analysis._prep import narrowed
+
+    return narrowed(rows, None, start, end)
 
 
 def sessions_task(
@@ -70,26 +86,37 @@ def per_charger_task(parts: Parts, group: ChargerGroup, function: str) -> pl.Dat
     return result.collect()
 
 
-def latency_hist_task(parts: Parts, group: ChargerGroup, keys: list[str], columns: list[str]) -> pl.DataFrame:
+#: [start, end) of device time a task reads (each optional).
+Window = tuple[datetime | None, datetime | None]
+
+
+def latency_hist_task(
+    parts: Parts, group: ChargerGroup, keys: list[str], columns: list[str], window: Window = (None, None)
+) -> pl.DataFrame:
     """Pass 1 of the exact latency percentiles on one group (its rows read once, only the ``columns``
     latency reads): its histograms (small)."""
     from evkit.analysis.latency_buckets import hop_histograms, part_latencies
 
-    return hop_histograms(part_latencies(group_rows(parts, group), keys, columns), keys[1:]).collect()
+    rows = group_rows(parts, group, *window)
+    return hop_histograms(part_latencies(rows, keys, columns), keys[1:]).collect()
 
 
-def latency_values_task(parts: Parts, group: ChargerGroup, plan: Plan, columns: list[str]) -> pl.DataFrame:
+def latency_values_task(
+    parts: Parts, group: ChargerGroup, plan: Plan, columns: list[str], window: Window = (None, None)
+) -> pl.DataFrame:
     """Pass 2 on one group: its latencies in the bins the percentiles fall in, counted (few)."""
     from evkit.analysis.latency_buckets import part_latencies
 
-    return plan.values_in(part_latencies(group_rows(parts, group), plan.keys, columns)).collect()
+    return plan.values_in(part_latencies(group_rows(parts, group, *window), plan.keys, columns)).collect()
 
 
-def latency_group_stats_task(parts: Parts, group: ChargerGroup, by: Any) -> pl.DataFrame:
+def latency_group_stats_task(
+    parts: Parts, group: ChargerGroup, by: Any, window: Window = (None, None)
+) -> pl.DataFrame:
     """Statistics by charger of one group (exact: a charger is in one group only)."""
     from evkit.analysis.latency import latency_stats
 
-    return latency_stats(group_rows(parts, group), by=by).collect()
+    return latency_stats(group_rows(parts, group, *window), by=by).collect()
 
 
 def per_charger_options_task(

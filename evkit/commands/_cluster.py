@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from evkit.commands._narrow import say_absent_on_dask
+
 if TYPE_CHECKING:
     from distributed import Client
 
@@ -63,6 +65,7 @@ def sessions_on_dask(
         frame = cluster.sessions(
             client, args.directory, gap, chargers=args.charger, skip_damaged=args.skip_damaged, tariff=tariff
         )
+        say_absent_on_dask(client, args, seen=frame["charger_id"].unique())
     if start is not None:
         frame = frame.filter(pl.col("started_at") >= start)
     if end is not None:
@@ -73,13 +76,23 @@ def sessions_on_dask(
     return 0
 
 
-def latency_on_dask(args: argparse.Namespace) -> int:
-    """``evkit latency --dask``: the statistics computed on the cluster, printed as a local run does."""
+def latency_on_dask(args: argparse.Namespace, start: datetime | None, end: datetime | None) -> int:
+    """``evkit latency --dask``: the statistics of the rows of ``--charger`` observed in [``start``,
+    ``end``) (each optional) computed on the cluster, printed as a local run does."""
     from evkit import cluster
     from evkit.commands.analysis import _output, latency_text, summarize_latency
 
     with dask_client(args.dask) as client:
-        stats = cluster.latency_stats(client, args.directory, by=args.by, skip_damaged=args.skip_damaged)
+        stats = cluster.latency_stats(
+            client,
+            args.directory,
+            by=args.by,
+            chargers=args.charger,
+            start=start,
+            end=end,
+            skip_damaged=args.skip_damaged,
+        )
+        say_absent_on_dask(client, args, start=start, end=end)
     if args.format == "json":
         text = json.dumps(summarize_latency(stats, args.by), indent=2)
     else:

@@ -31,12 +31,12 @@ from evkit.commands._billing import (
 from evkit.commands._cluster import add_dask, latency_on_dask, sessions_on_dask
 from evkit.commands._dataset import add_skip_damaged
 from evkit.commands._inputs import output_file
+from evkit.commands._narrow import add_narrowing, say_absent, time_window
 from evkit.commands._records import as_records, write_json_frame
 from evkit.commands._session_text import EVCC_COLUMNS, evcc_rows, session_table
 from evkit.commands._table import render
 from evkit.display import csv_safe
 from evkit.errors import ConfigError, DatasetError
-from evkit.timeutil import parse_local, parse_utc
 
 if TYPE_CHECKING:
     from evkit.analysis.buckets import Reading
@@ -146,28 +146,6 @@ def _register_latency(top: Any) -> None:
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def add_narrowing(parser: argparse.ArgumentParser) -> None:
-    """``--charger ID`` (repeatable), ``--from TIME``, ``--to TIME``: read only those rows."""
-    parser.add_argument(
-        "--charger", action="append", metavar="ID", help="only this charger (repeat for several)"
-    )
-    parser.add_argument(
-        "--from", dest="start", metavar="TIME", help="only rows the device took at or after TIME (UTC)"
-    )
-    parser.add_argument(
-        "--to", dest="end", metavar="TIME", help="only rows the device took before TIME (UTC)"
-    )
-
-
-def time_window(args: argparse.Namespace) -> tuple[datetime | None, datetime | None]:
-    """``--from`` and ``--to`` as UTC times (exit 2 with a sentence when they are not, or reversed)."""
-    start = parse_time(args.start, "--from") if getattr(args, "start", None) else None
-    end = parse_time(args.end, "--to") if getattr(args, "end", None) else None
-    if start is not None and end is not None and end <= start:
-        raise ConfigError(f"--to {args.end!r} must be after --from {args.start!r}")
-    return start, end
-
-
 def load(directory: str) -> pl.LazyFrame:
     """The dataset at ``directory``; DatasetError when it has no Parquet, misses columns or is empty."""
     from evkit.store.reader import has_rows, scan
@@ -268,16 +246,6 @@ def _latency_stats(lf: pl.LazyFrame, by: str | None, where: str, bar: Any = None
         return latency_stats_in_buckets(lf, by=by, progress=progress)
 
 
-def parse_time(text: str, option: str, zone: str | None = None) -> datetime:
-    """An ISO 8601 date or date-time; naive values are UTC, or local time in ``zone`` when given."""
-    try:
-        return parse_utc(text) if zone is None else parse_local(text, zone)
-    except ValueError as exc:
-        raise ConfigError(
-            f"{option} {text!r} is not a date or time (use e.g. 2026-03-01 or 2026-03-01T08:00Z)"
-        ) from exc
-
-
 @contextmanager
 def _output(path: str | None) -> Iterator[TextIO]:
     if path is None:
@@ -326,14 +294,13 @@ def _sessions_command(args: argparse.Namespace) -> int:
     if args.columns == "evcc" and args.format != "csv":
         raise ConfigError("--columns evcc applies to --format csv only")
     tariff = tariff_of(args)
-    start = parse_time(args.start, "--from", args.tz) if args.start else None
-    end = parse_time(args.end, "--to", args.tz) if args.end else None
+    start, end = time_window(args, args.tz)
     if getattr(args, "dask", None):
         return sessions_on_dask(args, start, end, tariff)
 
     with _progress(3, "sessions") as bar:
         bar.set_postfix_str("reading")
-        lf = load(args.directory)
+        lf = whole = load(args.directory)
         if args.charger:
             from evkit.analysis._prep import narrowed
 
@@ -350,6 +317,7 @@ def _sessions_command(args: argparse.Namespace) -> int:
         bar.set_postfix_str("writing")
         _write_sessions(frame, args)
         bar.update()
+    say_absent(whole, args.charger, args.directory, seen=frame["charger_id"].unique())
     if args.out:
         print(f"{frame.height} session(s) written to {args.out}", file=sys.stderr)
     if "cost" in frame.columns and args.format != "table" and (unpriced := frame["cost"].null_count()):
@@ -468,16 +436,16 @@ def summarize_latency(stats: pl.DataFrame, by: str | None) -> dict[str, Any]:
 
 
 def _latency_command(args: argparse.Namespace) -> int:
+    start, end = time_window(args)
     if getattr(args, "dask", None):
-        return latency_on_dask(args)
+        return latency_on_dask(args, start, end)
     from tqdm.auto import tqdm
 
     from evkit.analysis._prep import narrowed
 
-    start, end = time_window(args)
-
     with tqdm(total=2, desc="latency", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
-        lf = narrowed(load(args.directory), args.charger, start, end)
+        whole = load(args.directory)
+        lf = narrowed(whole, args.charger, start, end)
         bar.update()
         if args.format == "json":
             payload = latency_summary(lf, args.by, bar)
@@ -487,6 +455,7 @@ def _latency_command(args: argparse.Namespace) -> int:
         bar.update(bar.total - bar.n)
     with _output(args.out) as out:
         out.write(text + "\n")
+    say_absent(whole, args.charger, args.directory, start=start, end=end)
     return 0
 
 

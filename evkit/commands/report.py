@@ -11,7 +11,7 @@ from evkit.commands._billing import add_tariff_options, tariff_of
 from evkit.commands._cluster import add_dask
 from evkit.commands._dataset import add_skip_damaged
 from evkit.commands._inputs import output_file
-from evkit.commands.analysis import add_narrowing, time_window
+from evkit.commands._narrow import add_narrowing, time_window
 
 
 def _run(args: argparse.Namespace) -> int:

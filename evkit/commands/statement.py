@@ -70,19 +70,17 @@ def register(top: Any, groups: dict[str, Any]) -> None:
 def _statement_command(args: argparse.Namespace) -> int:
     from evkit.analysis._prep import narrowed
     from evkit.analysis.statement import parse_by, statement
-    from evkit.commands.analysis import load, parse_time, sessions_in_buckets
+    from evkit.commands._narrow import say_absent, time_window
+    from evkit.commands.analysis import load, sessions_in_buckets
 
     by = parse_by(args.by)
     if args.format in ("parquet", "xlsx") and not args.out:
         raise ConfigError(f"--format {args.format} needs --out FILE (it is binary)")
     tariff = tariff_of(args)
     zone = zone_of(args)
-    start = parse_time(args.start, "--from", zone) if args.start else None
-    end = parse_time(args.end, "--to", zone) if args.end else None
-    if start is not None and end is not None and end <= start:
-        raise ConfigError(f"--to {args.end} is not after --from {args.start}")
+    start, end = time_window(args, zone)
     with tqdm(total=3, desc="statement", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
-        lf = load(args.directory)
+        lf = whole = load(args.directory)
         if args.charger:
             lf = narrowed(lf, args.charger)  # only the row groups that may hold them are read
         bar.update()
@@ -105,6 +103,7 @@ def _statement_command(args: argparse.Namespace) -> int:
         }
         _write(rows, total, meta, args)
         bar.update()
+    say_absent(whole, args.charger, args.directory, seen=frame["charger_id"].unique())
     if total.height == 0 or total["sessions"][0] == 0:
         print("no session starts in this period (and for these chargers)", file=sys.stderr)
     if tariff is None:

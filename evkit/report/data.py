@@ -9,6 +9,7 @@ the same functions in its tasks (``evkit.cluster.report_tasks``); the client onl
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -20,6 +21,7 @@ import polars as pl
 from evkit._steps import Step, splitting
 from evkit.analysis import buckets
 from evkit.analysis._prep import held_columns, held_rows, narrowed
+from evkit.analysis.absent import absent_sentence, charger_ids, window_text
 from evkit.errors import ConfigError, DatasetError
 from evkit.report import latency_data, partial
 from evkit.store.manifest import read_manifest
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from evkit.analysis.tariff import Tariff
 
 Source = Path | str | pl.LazyFrame | pl.DataFrame
+log = logging.getLogger(__name__)
+
 #: Rows read and analysed at once (see benchmarks/RESULTS.md: the whole process stays well under
 #: 2 GiB at 6M and 60M rows; buckets of 4M rows reached 1.73 GB).
 ROWS_PER_BUCKET = 3_000_000
@@ -138,6 +142,29 @@ def _recorded_tariff(lf: pl.LazyFrame) -> Tariff | None:
     return recorded_tariff(lf)
 
 
+def _nothing(
+    name: str,
+    chargers: Sequence[str] | None,
+    start: datetime | None,
+    end: datetime | None,
+    known: pl.LazyFrame | list[str] | None,
+) -> str:
+    """Why a report has no rows: the dataset is empty, or none of the asked chargers (or none at all
+    in the window) has a row, said with the closest ids the data holds."""
+    if chargers:
+        ids = charger_ids(known) if isinstance(known, pl.LazyFrame) else known
+        return absent_sentence(list(dict.fromkeys(chargers)), name, ids, start, end)
+    if start is not None or end is not None:
+        return f"{name} has no rows{window_text(start, end)}"
+    return f"{name} has no rows"
+
+
+def cluster_chargers(client: Any, source: Source) -> list[str]:
+    from evkit.cluster import chargers as listed
+
+    return listed(client, str(source))
+
+
 def report_data(
     source: Source,
     *,
@@ -177,18 +204,24 @@ def report_data(
             rows_per_group=rows_per_bucket,
         )
         if combined.overview["rows"] == 0:
-            raise DatasetError(f"{name} has no rows: nothing to report")
+            known = cluster_chargers(client, source) if chargers else None
+            raise DatasetError(f"{_nothing(name, chargers, start, end, known)}: nothing to report")
     else:
-        lf, name, manifest = load(source)
-        lf = narrowed(lf, chargers, start, end)
+        whole, name, manifest = load(source)
+        lf = narrowed(whole, chargers, start, end)
         if lf.select(pl.len()).collect().item() == 0:
-            raise DatasetError(f"{name} has no rows: nothing to report")
+            raise DatasetError(f"{_nothing(name, chargers, start, end, whole)}: nothing to report")
         tariff = tariff if tariff is not None else _recorded_tariff(lf)
         combined, result = _local(lf, zone, tariff, rows_per_bucket, _ticking(progress, tick))
 
         def power_rows(charger: str) -> pl.DataFrame:
             return partial.power_rows(lf, charger)
 
+    if chargers and (absent := [c for c in chargers if c not in set(combined.summary["charger_id"])]):
+        known = cluster_chargers(client, source) if client is not None else charger_ids(whole)
+        log.warning(
+            "%s (the report covers the other chargers)", absent_sentence(absent, name, known, start, end)
+        )
     chosen = session_to_plot(combined.sessions)
     return ReportData(
         name=name,

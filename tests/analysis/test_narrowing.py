@@ -105,7 +105,61 @@ def test_report_of_one_charger_names_only_it(
     assert B in text and C not in text
 
 
-def test_a_reversed_window_is_refused(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["latency", str(dataset), "--from", "2026-03-02T10:00Z", "--to", "2026-03-02T09:00Z"])
-    assert code == 2
-    assert "--to" in capsys.readouterr().err
+@pytest.mark.parametrize("command", ["sessions", "latency", "statement", "report"])
+def test_a_reversed_window_is_refused(
+    dataset: Path, tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = ["--out", str(tmp_path / "r.html"), "--no-progress"] if command == "report" else []
+    window = ["--from", "2026-03-02T10:00Z", "--to", "2026-03-02T09:00Z"]
+    assert main([command, str(dataset), *window, *out]) == 2
+    captured = capsys.readouterr()
+    assert "--to '2026-03-02T09:00Z' must be after --from '2026-03-02T10:00Z'" in captured.err
+    assert captured.out == "" and not (tmp_path / "r.html").exists()
+
+
+#: B's id mistyped: lower case, and one digit dropped.
+TYPOS = [B.lower(), B[:-2] + B[-1]]
+
+
+@pytest.mark.parametrize("command", ["sessions", "latency", "statement"])
+@pytest.mark.parametrize("typo", TYPOS)
+def test_a_charger_without_rows_is_named_with_the_id_meant(
+    dataset: Path, command: str, typo: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped --charger gives the same output as leaving it out, and a sentence on stderr naming
+    it and the id the data holds that is most like it; a charger with rows is not named."""
+    fmt = ["--format", "json"]
+    assert main([command, str(dataset), *fmt, "--charger", B]) == 0
+    alone = capsys.readouterr()
+    assert "no rows" not in alone.err
+    assert main([command, str(dataset), *fmt, "--charger", B, "--charger", typo]) == 0
+    both = capsys.readouterr()
+    assert both.out == alone.out
+    assert f"evkit: charger {typo!r} has no rows in {dataset}: did you mean {B!r}" in both.err
+    assert f"{B!r} has no rows" not in both.err
+
+
+def test_a_charger_with_rows_only_outside_the_window_is_said_so(
+    dataset: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["latency", str(dataset), "--charger", B, "--from", "2026-03-03"]) == 0
+    err = capsys.readouterr().err
+    assert f"charger {B!r} has no rows in {dataset} observed from 2026-03-03T00:00:00Z on" in err
+    assert "only outside that window" in err
+
+
+def test_a_report_of_chargers_without_rows_is_refused_naming_them(
+    dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    out = tmp_path / "r.html"
+    assert main(["report", str(dataset), "--out", str(out), "--no-progress", "--charger", TYPOS[1]]) == 2
+    err = capsys.readouterr().err
+    assert f"charger {TYPOS[1]!r} has no rows in {dataset}: did you mean {B!r}" in err
+    assert err.rstrip().endswith("nothing to report") and not out.exists()
+    # with a charger that has rows, the page is written and the missing one named
+    argv = ["report", str(dataset), "--out", str(out), "--no-progress", "--charger", B, "--charger", TYPOS[1]]
+    assert main(argv) == 0
+    warned = [r.getMessage() for r in caplog.records if "no rows" in r.getMessage()]
+    meant = f"did you mean {B!r}? (the report covers the other chargers)"
+    assert warned == [f"charger {TYPOS[1]!r} has no rows in {dataset}: {meant}"]
+    assert B in out.read_text(encoding="utf-8")

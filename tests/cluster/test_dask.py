@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,35 @@ def test_latency_on_a_generated_fleet_is_exact_from_the_groups_histograms(
     whole = latencies_of(held_rows(local(fleet_dir)), keys)
     assert Plan.of([hop_histograms(whole, keys[1:]).collect()], keys).needs_pass2  # pass 2 is exercised
     same(cluster.latency_stats(client, fleet_dir, by=by), latency_stats(local(fleet_dir), by=by).collect())
+
+
+@pytest.mark.parametrize("by", [None, "charger"])
+def test_latency_of_some_chargers_in_a_window_on_the_cluster_equals_local(
+    client: Client, fleet_dir: Path, by: str | None
+) -> None:
+    """``evkit latency --dask --charger --from --to`` reads what a local run reads (it used to analyse
+    every row of the fleet, whatever the options)."""
+    from evkit.analysis._prep import narrowed
+
+    wanted = ["EHAAAA01-0003", "EHBBBB02-0017", "EHCCCC03-0031"]
+    start, end = datetime(2026, 3, 2, 8, tzinfo=UTC), datetime(2026, 3, 2, 11, tzinfo=UTC)
+    got = cluster.latency_stats(client, fleet_dir, by=by, chargers=wanted, start=start, end=end)
+    want = latency_stats(narrowed(local(fleet_dir), wanted, start, end), by=by).collect()
+    same(got, want)
+    whole = latency_stats(local(fleet_dir), by=by).collect()
+    assert got["n"].sum() < whole["n"].sum() / 10  # a narrow question, not the fleet
+    if by == "charger":
+        assert set(got["charger_id"].drop_nulls()) == set(wanted)
+    # no row at all: what a local run prints
+    none = cluster.latency_stats(client, fleet_dir, by=by, chargers=["NOPE"])
+    same(none, latency_stats(narrowed(local(fleet_dir), ["NOPE"]), by=by).collect())
+    assert cluster.chargers(client, fleet_dir, start=start, end=end) == sorted(
+        local(fleet_dir)
+        .filter(pl.col("observed_at").is_between(start, end, closed="left"))
+        .select(pl.col("charger_id").unique().drop_nulls())
+        .collect()["charger_id"]
+        .to_list()
+    )
 
 
 def test_sessions_and_energy_on_a_generated_fleet_equal_local(client: Client, fleet_dir: Path) -> None:
@@ -171,6 +201,8 @@ def test_cli_dask_address_prints_exactly_the_local_output(client: Client, tmp_pa
         ["sessions", str(SAMPLE), "--format", "json", "--tariff", str(tariff), "--from", "2026-11-03"],
         ["latency", str(SAMPLE), "--format", "json"],
         ["latency", str(SAMPLE), "--by", "observation"],
+        ["latency", str(SAMPLE), "--format", "json", "--charger", "EHKUC9GK", "--from", "2026-11-03"],
+        ["latency", str(SAMPLE), "--charger", "EHKUC9GK", "--to", "2026-11-03T06:00Z"],
     ):
         here = _cli(*command)
         there = _cli(*command, "--dask", address)
@@ -181,6 +213,21 @@ def test_cli_dask_address_prints_exactly_the_local_output(client: Client, tmp_pa
             assert json.loads(there.stdout)
         if "--tariff" in command:  # priced on the cluster
             assert any(row["cost"] for row in json.loads(there.stdout))
+
+
+def test_cli_dask_names_a_charger_without_rows_as_a_local_run_does(client: Client) -> None:
+    address = client.scheduler.address
+    for command in (
+        ["sessions", str(SAMPLE), "--format", "json", "--charger", "EHKUC9GK", "--charger", "EHKUC9G"],
+        ["latency", str(SAMPLE), "--charger", "ehkuc9gk", "--from", "2026-11-03"],
+        ["latency", str(SAMPLE), "--charger", "EHKUC9GK", "--from", "2030-01-01"],
+    ):
+        here = _cli(*command)
+        there = _cli(*command, "--dask", address)
+        assert here.returncode == there.returncode == 0, there.stderr
+        said = [line for line in here.stderr.splitlines() if "no rows" in line]
+        assert said and said == [line for line in there.stderr.splitlines() if "no rows" in line]
+        assert there.stdout == here.stdout
 
 
 def test_cli_dask_dataset_error_is_exit_2_with_the_sentence(tmp_path: Path) -> None:

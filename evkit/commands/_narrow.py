@@ -1,0 +1,118 @@
+"""``--charger``, ``--from`` and ``--to`` of the analysis commands: parsed and checked before any work
+(a reversed window exits 2 with a sentence), and, after it, a sentence on stderr for each asked
+charger the data has no row of (a mistyped id must not read as "no sessions")."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from evkit.errors import ConfigError
+from evkit.timeutil import parse_local, parse_utc
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+def add_narrowing(parser: argparse.ArgumentParser) -> None:
+    """``--charger ID`` (repeatable), ``--from TIME``, ``--to TIME``: read only those rows."""
+    parser.add_argument(
+        "--charger", action="append", metavar="ID", help="only this charger (repeat for several)"
+    )
+    parser.add_argument(
+        "--from", dest="start", metavar="TIME", help="only rows the device took at or after TIME (UTC)"
+    )
+    parser.add_argument(
+        "--to", dest="end", metavar="TIME", help="only rows the device took before TIME (UTC)"
+    )
+
+
+def parse_time(text: str, option: str, zone: str | None = None) -> datetime:
+    """An ISO 8601 date or date-time; naive values are UTC, or local time in ``zone`` when given."""
+    try:
+        return parse_utc(text) if zone is None else parse_local(text, zone)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{option} {text!r} is not a date or time (use e.g. 2026-03-01 or 2026-03-01T08:00Z)"
+        ) from exc
+
+
+def time_window(args: argparse.Namespace, zone: str | None = None) -> tuple[datetime | None, datetime | None]:
+    """``--from`` and ``--to`` (naive: UTC, or local time in ``zone``); ConfigError (exit 2) with a
+    sentence when one is no time or ``--to`` is not after ``--from``."""
+    start = parse_time(args.start, "--from", zone) if getattr(args, "start", None) else None
+    end = parse_time(args.end, "--to", zone) if getattr(args, "end", None) else None
+    if start is not None and end is not None and end <= start:
+        raise ConfigError(f"--to {args.end!r} must be after --from {args.start!r}")
+    return start, end
+
+
+def say_absent(
+    lf: pl.LazyFrame,
+    chargers: Sequence[str] | None,
+    where: str,
+    *,
+    seen: Iterable[str] = (),
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[str]:
+    """Print on stderr which of ``chargers`` have no row in ``lf`` observed in [``start``, ``end``)
+    (``seen``: ids known to have rows, not looked up), with the closest ids the data holds; returns
+    them. Nothing is read when every charger is in ``seen``."""
+    from evkit.analysis.absent import charger_ids, chargers_without_rows
+
+    if not chargers:
+        return []
+    absent = chargers_without_rows(lf, chargers, seen, start, end)
+    if absent:
+        tell_absent(absent, where, charger_ids(lf), start, end)
+    return absent
+
+
+def say_absent_on_dask(
+    client: Any,
+    args: argparse.Namespace,
+    *,
+    seen: Iterable[str] = (),
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[str]:
+    """:func:`say_absent` for a run on a Dask cluster (``args.charger`` of ``args.directory``): the
+    charger ids are listed by the cluster's workers."""
+    from evkit import cluster
+
+    if not args.charger:
+        return []
+    known = set(seen)
+    wanted = [c for c in dict.fromkeys(args.charger) if c not in known]
+    if not wanted:
+        return []
+    every = cluster.chargers(client, args.directory, skip_damaged=args.skip_damaged)
+    windowed = start is not None or end is not None
+    has_rows = (
+        cluster.chargers(client, args.directory, start=start, end=end, skip_damaged=args.skip_damaged)
+        if windowed
+        else every
+    )
+    absent = [c for c in wanted if c not in set(has_rows)]
+    if absent:
+        tell_absent(absent, args.directory, every, start, end)
+    return absent
+
+
+def tell_absent(
+    absent: Sequence[str],
+    where: str,
+    known: Sequence[str],
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> None:
+    from evkit.analysis.absent import absent_sentence
+
+    print(f"evkit: {absent_sentence(absent, where, known, start, end)}", file=sys.stderr)
+
+
+__all__ = ["add_narrowing", "parse_time", "say_absent", "say_absent_on_dask", "tell_absent", "time_window"]
