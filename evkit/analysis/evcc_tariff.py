@@ -158,6 +158,15 @@ SESSION_KEYS = {
 }
 
 
+def with_session_figures(sessions: pl.LazyFrame, lf: pl.LazyFrame) -> pl.LazyFrame:
+    """``sessions`` with evcc's own figures for its sessions (:func:`session_figures`, the columns of
+    ``SESSION_KEYS``, last) when ``lf`` is a recording of home chargers; else ``sessions``. A session's
+    figures are its loadpoint's rows: a charger group's rows give its sessions' figures."""
+    if not _has(lf, {"source", "device_id", "key"}):
+        return sessions
+    return sessions.join(session_figures(lf, sessions), on="session_id", how="left")
+
+
 def session_figures(lf: pl.LazyFrame, sessions: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     """``session_id`` with evcc's own figures for each evcc session: the last value of each
     ``SESSION_KEYS`` key inside the session (``solar_percentage``, ``evcc_price``,
@@ -201,4 +210,11 @@ def solar_percentage(lf: pl.LazyFrame, sessions: pl.LazyFrame | pl.DataFrame) ->
     return session_figures(lf, sessions).select("session_id", "solar_percentage")
 
 
-__all__ = ["MAX_HOLD", "SESSION_KEYS", "recorded_tariff", "session_figures", "solar_percentage"]
+__all__ = [
+    "MAX_HOLD",
+    "SESSION_KEYS",
+    "recorded_tariff",
+    "session_figures",
+    "solar_percentage",
+    "with_session_figures",
+]

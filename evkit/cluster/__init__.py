@@ -160,20 +160,40 @@ def sessions(
     chargers: Sequence[str] | None = None,
     skip_damaged: bool | None = None,
     tariff: Tariff | None = None,
+    evcc_figures: bool = False,
 ) -> pl.DataFrame:
     """:func:`evkit.analysis.sessions` of the dataset at ``source``, computed on the cluster; with
     ``tariff``, priced as :func:`evkit.analysis.cost.session_costs` prices them (each charger group
-    prices its own sessions)."""
+    prices its own sessions); with ``evcc_figures``, evcc's own figures for its sessions beside them
+    (:func:`evkit.analysis.evcc_tariff.with_session_figures`, as ``evkit sessions`` shows them)."""
     from evkit.analysis.cost import COST_SCHEMA
+    from evkit.analysis.evcc_tariff import with_session_figures
     from evkit.analysis.schema import SESSION_SCHEMA
 
     parts, groups = _plan(client, source, skip_damaged, chargers)
     if not groups:
-        return pl.DataFrame(schema={**SESSION_SCHEMA, **(COST_SCHEMA if tariff is not None else {})})
+        empty = pl.DataFrame(schema={**SESSION_SCHEMA, **(COST_SCHEMA if tariff is not None else {})})
+        shaped = with_session_figures(empty.lazy(), pl.LazyFrame(schema=parts.result()[1]))
+        return shaped.collect() if evcc_figures else empty
     futures = client.map(
-        tasks.sessions_task, [parts] * len(groups), groups, gap_s=gap.total_seconds(), tariff=tariff
+        tasks.sessions_task,
+        [parts] * len(groups),
+        groups,
+        gap_s=gap.total_seconds(),
+        tariff=tariff,
+        evcc_figures=evcc_figures,
     )
     return _concat(_gather(client, futures)).sort("charger_id", "started_at")
+
+
+def recorded_tariff(client: Client, source: Path | str, *, skip_damaged: bool | None = None) -> Tariff | None:
+    """The tariff evcc published in the recording at ``source``
+    (:func:`evkit.analysis.evcc_tariff.recorded_tariff`), read on a worker; None without one."""
+    from evkit.cluster.report_tasks import recorded_tariff_task
+
+    parts = _parts(client, source, skip_damaged)
+    tariff: Tariff | None = client.submit(recorded_tariff_task, parts, None, None, pure=False).result()
+    return tariff
 
 
 #: evkit.analysis functions whose result rows each belong to one charger (and how they are sorted):
@@ -344,5 +364,6 @@ __all__ = [
     "per_charger",
     "per_charger_with",
     "quality_summary",
+    "recorded_tariff",
     "sessions",
 ]

@@ -63,19 +63,24 @@ def group_rows(
 
 
 def sessions_task(
-    parts: Parts, group: ChargerGroup, gap_s: float, tariff: Tariff | None = None
+    parts: Parts, group: ChargerGroup, gap_s: float, tariff: Tariff | None = None, evcc_figures: bool = False
 ) -> pl.DataFrame:
     """The group's sessions, priced at ``tariff`` when given (a session's cost reads only its own
-    charger's readings: the group prices its sessions itself)."""
+    charger's readings: the group prices its sessions itself), with evcc's own figures for its
+    sessions when ``evcc_figures`` (``evkit.analysis.evcc_tariff.with_session_figures``)."""
     from evkit.analysis.sessions import sessions
 
     rows = group_rows(parts, group)
     found = sessions(rows, gap=timedelta(seconds=gap_s))
-    if tariff is None:
-        return found.collect()
-    from evkit.analysis.cost import session_costs
+    if tariff is not None:
+        from evkit.analysis.cost import session_costs
 
-    return session_costs(found, tariff, rows).collect()
+        found = session_costs(found, tariff, rows)
+    if evcc_figures:
+        from evkit.analysis.evcc_tariff import with_session_figures
+
+        found = with_session_figures(found, rows)
+    return found.collect()
 
 
 def per_charger_task(parts: Parts, group: ChargerGroup, function: str) -> pl.DataFrame:

@@ -85,7 +85,11 @@ def resolve_tariff(args: argparse.Namespace, lf: pl.LazyFrame) -> Tariff | None:
         return None  # no evcc recording (checked before loading the module that reads one)
     from evkit.analysis.evcc_tariff import recorded_tariff
 
-    recorded = recorded_tariff(lf)
+    return said_recorded(recorded_tariff(lf))
+
+
+def said_recorded(recorded: Tariff | None) -> Tariff | None:
+    """``recorded`` (evcc's tariff in the recording, used for want of ``--tariff``), said on stderr."""
     if recorded is not None:
         print(f"no --tariff: using {recorded.source}", file=sys.stderr)
     return recorded
@@ -104,7 +108,7 @@ def with_home_figures(sessions: pl.LazyFrame, lf: pl.LazyFrame) -> pl.LazyFrame:
     """``sessions`` with evcc's own session figures (``solar_percentage``, ``evcc_price``...) when
     ``lf`` is a recording of home chargers."""
     if not {"source", "device_id", "key"} <= set(lf.collect_schema().names()):
-        return sessions
-    from evkit.analysis.evcc_tariff import session_figures
+        return sessions  # checked before loading the module that reads them
+    from evkit.analysis.evcc_tariff import with_session_figures
 
-    return sessions.join(session_figures(lf, sessions), on="session_id", how="left")
+    return with_session_figures(sessions, lf)

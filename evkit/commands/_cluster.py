@@ -57,20 +57,34 @@ def sessions_on_dask(
     """``evkit sessions --dask``: the sessions computed (and priced at ``tariff``) on the cluster,
     written as a local run does."""
     from evkit import cluster
-    from evkit.commands._billing import with_currency
+    from evkit.analysis.evcc_tariff import SESSION_KEYS
+    from evkit.commands._billing import said_recorded, with_currency
     from evkit.commands.analysis import _write_sessions
 
     with dask_client(args.dask) as client:
+        if tariff is None:  # as a local run: evcc's tariff in the recording, when it holds one
+            tariff = said_recorded(
+                cluster.recorded_tariff(client, args.directory, skip_damaged=args.skip_damaged)
+            )
         gap = timedelta(minutes=args.gap_minutes)
         frame = cluster.sessions(
-            client, args.directory, gap, chargers=args.charger, skip_damaged=args.skip_damaged, tariff=tariff
+            client,
+            args.directory,
+            gap,
+            chargers=args.charger,
+            skip_damaged=args.skip_damaged,
+            tariff=tariff,
+            evcc_figures=True,
         )
         say_absent_on_dask(client, args, seen=frame["charger_id"].unique())
     if start is not None:
         frame = frame.filter(pl.col("started_at") >= start)
     if end is not None:
         frame = frame.filter(pl.col("started_at") < end)
-    _write_sessions(with_currency(frame, tariff), args)
+    # the columns in a local run's order: evcc's own figures after the cost and its currency
+    frame = with_currency(frame, tariff)
+    figures = [c for c in SESSION_KEYS.values() if c in frame.columns]
+    _write_sessions(frame.select(*[c for c in frame.columns if c not in figures], *figures), args)
     if args.out:
         print(f"{frame.height} session(s) written to {args.out}", file=sys.stderr)
     return 0

@@ -185,6 +185,7 @@ def report_data(
     ``progress`` hears each step (``evkit._steps.Step``): the rows read into bucket files, when the
     data is split into them; the buckets analysed; the buckets read again for exact percentiles.
     ``tick`` (as before ``progress``) is called after each bucket analysed."""
+    known: list[str] | None = None  # every charger id of the data, once it is needed
     if client is not None:
         if isinstance(source, pl.DataFrame | pl.LazyFrame):
             raise ConfigError("a report on a Dask cluster needs a dataset path or s3:// URL, not a frame")
@@ -193,6 +194,9 @@ def report_data(
         name = str(store_root(source))
         is_dataset = (is_s3(name) and not name.endswith(".parquet")) or Path(name).is_dir()
         manifest = read_manifest(name) if is_dataset else {}
+        known = cluster_chargers(client, source) if chargers else None
+        if chargers and known is not None and not set(chargers) & set(known):
+            raise DatasetError(f"{_nothing(name, chargers, start, end, known)}: nothing to report")
         combined, result, power_rows, tariff = report_on_cluster(
             client,
             source,
@@ -204,7 +208,6 @@ def report_data(
             rows_per_group=rows_per_bucket,
         )
         if combined.overview["rows"] == 0:
-            known = cluster_chargers(client, source) if chargers else None
             raise DatasetError(f"{_nothing(name, chargers, start, end, known)}: nothing to report")
     else:
         whole, name, manifest = load(source)
@@ -218,7 +221,7 @@ def report_data(
             return partial.power_rows(lf, charger)
 
     if chargers and (absent := [c for c in chargers if c not in set(combined.summary["charger_id"])]):
-        known = cluster_chargers(client, source) if client is not None else charger_ids(whole)
+        known = known if known is not None else charger_ids(whole)
         log.warning(
             "%s (the report covers the other chargers)", absent_sentence(absent, name, known, start, end)
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -157,6 +158,7 @@ def test_a_report_of_chargers_without_rows_is_refused_naming_them(
     assert f"charger {TYPOS[1]!r} has no rows in {dataset}: did you mean {B!r}" in err
     assert err.rstrip().endswith("nothing to report") and not out.exists()
     # with a charger that has rows, the page is written and the missing one named
+    caplog.set_level(logging.WARNING, logger="evkit")
     argv = ["report", str(dataset), "--out", str(out), "--no-progress", "--charger", B, "--charger", TYPOS[1]]
     assert main(argv) == 0
     warned = [r.getMessage() for r in caplog.records if "no rows" in r.getMessage()]

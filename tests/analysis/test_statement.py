@@ -257,7 +257,10 @@ def test_sessions_without_a_price_are_counted_not_priced(
     ("argv", "message"),
     [
         (["--by", "card"], "use token, charger or token,charger"),
-        (["--from", "2026-12-01", "--to", "2026-11-01"], "--to '2026-11-01' must be after --from '2026-12-01'"),
+        (
+            ["--from", "2026-12-01", "--to", "2026-11-01"],
+            "--to '2026-11-01' must be after --from '2026-12-01'",
+        ),
         (["--from", "1 Nov"], "is not a date or time"),
         (["--tariff", "0,5"], "dot decimal"),
     ],

@@ -4,6 +4,7 @@ sample, on a generated fleet, from s3://, through the CLI, and when a worker is 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -215,6 +216,35 @@ def test_cli_dask_address_prints_exactly_the_local_output(client: Client, tmp_pa
             assert any(row["cost"] for row in json.loads(there.stdout))
 
 
+def test_cli_dask_prices_an_evcc_recording_at_its_own_tariff_as_a_local_run_does(
+    client: Client, tmp_path: Path
+) -> None:
+    """Without --tariff, evcc's tariff in the recording prices the sessions, and evcc's own figures
+    (solar share, its price) stand beside them, on a cluster as locally (they used to be missing)."""
+    from evkit.store.writer import PartWriter
+    from tests.analysis.test_tariff_evcc import _recording
+
+    PartWriter(tmp_path / "rec").write(_recording())
+    for command in (
+        ["sessions", str(tmp_path / "rec"), "--format", "json"],
+        ["sessions", str(tmp_path / "rec"), "--format", "csv", "--columns", "evcc"],
+    ):
+        here = _cli(*command)
+        there = _cli(*command, "--dask", client.scheduler.address)
+        assert here.returncode == there.returncode == 0, there.stderr
+        assert there.stdout == here.stdout
+        assert "no --tariff: using evcc's recorded tariff" in there.stderr
+    (row,) = json.loads(
+        _cli("sessions", str(tmp_path / "rec"), "--format", "json", "--dask", client.scheduler.address).stdout
+    )
+    assert (row["cost"], row["currency"], row["solar_percentage"], row["evcc_price"]) == (
+        3.85,
+        "EUR",
+        25.0,
+        3.85,
+    )
+
+
 def test_cli_dask_names_a_charger_without_rows_as_a_local_run_does(client: Client) -> None:
     address = client.scheduler.address
     for command in (
@@ -257,6 +287,23 @@ def test_report_on_the_cluster_has_the_same_tables(client: Client, tmp_path: Pat
     tables = _tables(there)
     assert len(tables) >= 6  # overview, sessions, energy, latency, quality, connectivity
     assert tables == _tables(here)
+
+
+def test_report_on_the_cluster_names_chargers_without_rows(
+    client: Client, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from evkit.errors import DatasetError
+    from evkit.report import build_report
+
+    with pytest.raises(
+        DatasetError, match=r"charger 'EHKUC9G' has no rows in .*: did you mean 'EHKUC9GK'\?: nothing"
+    ):
+        build_report(SAMPLE, tmp_path / "r.html", progress=False, client=client, chargers=["EHKUC9G"])
+    caplog.set_level(logging.WARNING, logger="evkit")
+    build_report(SAMPLE, tmp_path / "r.html", progress=False, client=client, chargers=["EHKUC9GK", "NOPE"])
+    (said,) = [r.getMessage() for r in caplog.records if "no rows" in r.getMessage()]
+    assert said.startswith(f"charger 'NOPE' has no rows in {SAMPLE} (its 4 charger(s) include 'EH")
+    assert said.endswith("(the report covers the other chargers)")
 
 
 def test_report_cli_dask(client: Client, tmp_path: Path) -> None:
