@@ -45,6 +45,8 @@ def charger_ids(lf: pl.LazyFrame) -> list[str]:
 
 
 def window_text(start: datetime | None, end: datetime | None) -> str:
+    """`` observed from START to END`` (either end open), or nothing without a window."""
+
     def at(moment: datetime) -> str:
         return moment.isoformat().replace("+00:00", "Z")
 
@@ -64,12 +66,10 @@ def closest(ident: str, known: Sequence[str], n: int = SUGGESTIONS) -> list[str]
     scored = []
     for candidate in known:
         matcher.set_seq1(candidate.lower())
-        if (
-            matcher.real_quick_ratio() >= 0.6
-            and matcher.quick_ratio() >= 0.6
-            and (r := matcher.ratio()) >= 0.6
-        ):
-            scored.append((-r, candidate))
+        if matcher.real_quick_ratio() < CUTOFF or matcher.quick_ratio() < CUTOFF:
+            continue  # cheap upper bounds of the ratio first, as difflib.get_close_matches does
+        if (ratio := matcher.ratio()) >= CUTOFF:
+            scored.append((-ratio, candidate))
     return [candidate for _, candidate in sorted(scored)[:n]]
 
 
