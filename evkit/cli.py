@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from evkit import __version__
 from evkit.errors import ConfigError, DatasetError, EvkitError, ValidationError
+from evkit.secrets import mask_secrets
 from evkit.store.reader import damaged_parts_policy
 
 #: Modules with ``register(top, groups)``; ``groups`` holds the sub-parsers of capture / sim / set.
@@ -122,11 +123,13 @@ def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
     try:
         with damaged_parts_policy(getattr(args, "skip_damaged", False)):
             code: int = args.func(args)
+    # Every message is masked once more here: a password in a path or URL the user typed (or one an
+    # error quotes) never reaches the terminal, whichever module wrote the sentence.
     except INPUT_ERRORS as exc:
-        print(f"evkit: {exc}", file=sys.stderr)
+        print(f"evkit: {mask_secrets(str(exc))}", file=sys.stderr)
         return 2, quick
     except EvkitError as exc:
-        print(f"evkit: {exc}", file=sys.stderr)
+        print(f"evkit: {mask_secrets(str(exc))}", file=sys.stderr)
         return 1, quick
     except KeyboardInterrupt:
         return 130, quick

@@ -55,6 +55,11 @@ class S3Location:
         bucket, _, prefix = rest.partition("/")
         if not bucket:
             raise DatasetError(f"{url!r} names no bucket (use s3://BUCKET/PREFIX)")
+        if "@" in bucket or ":" in bucket:  # no bucket name has them: credentials (never used, never shown)
+            raise DatasetError(
+                f"{mask_secrets(url)}: an s3:// URL carries no credentials; evkit takes them from "
+                "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or AWS_PROFILE): use s3://BUCKET/PREFIX"
+            )
         return cls(bucket, prefix.strip("/"))
 
     @property
@@ -199,15 +204,18 @@ def retrying(call: Callable[[], T]) -> T:
         except Exception as exc:
             if not is_transient(exc) or time.monotonic() + delay > deadline:
                 raise
-            log.warning(
-                "object store call failed (%s); trying again in %.1f s", str(exc).splitlines()[0][:120], delay
-            )
+            first = mask_secrets(str(exc).splitlines()[0][:120]) if str(exc) else type(exc).__name__
+            log.warning("object store call failed (%s); trying again in %.1f s", first, delay)
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
 
 
 def explain(exc: BaseException, location: S3Location | str, doing: str) -> str:
     """One clear sentence for a failed object-store call (no credential, no multi-line debug dump)."""
+    return mask_secrets(_explained(exc, location, doing))
+
+
+def _explained(exc: BaseException, location: S3Location | str, doing: str) -> str:
     where = location.url if isinstance(location, S3Location) else location
     text = str(exc)
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
@@ -226,7 +234,7 @@ def explain(exc: BaseException, location: S3Location | str, doing: str) -> str:
         )
     if "error sending request" in text or "Connect" in text or "connection" in text.lower():
         return f"cannot {doing} {where}: the S3 endpoint {endpoint} does not answer ({first[:160]})"
-    return mask_secrets(f"cannot {doing} {where}: {first[:300]}")
+    return f"cannot {doing} {where}: {first[:300]}"
 
 
 def store_error(exc: BaseException, location: S3Location | str, doing: str) -> StoreError:

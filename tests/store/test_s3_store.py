@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import obstore
 import polars as pl
@@ -148,6 +149,37 @@ def test_denied_write_is_a_clear_store_error(s3_dataset: str, monkeypatch: pytes
     with pytest.raises(StoreError, match="access denied") as info:
         ensure_writable(s3_dataset)
     assert SECRET_KEY not in str(info.value)
+
+
+@pytest.mark.parametrize("command", ["sessions", "latency", "report", "compact"])
+def test_credentials_in_an_s3_url_are_refused_and_never_shown(
+    s3_env: dict[str, str], command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``s3://KEY:SECRET@bucket/prefix`` used to be taken for a bucket named ``KEY:SECRET@bucket``: the
+    access-denied sentence then printed the secret. It is refused before anything is sent, masked."""
+    from evkit.cli import main
+
+    url = f"s3://AKIAEXAMPLE:{SECRET_KEY}@evkit-test/fleet"
+    out = ["--out", str(tmp_path / "r.html"), "--no-progress"] if command == "report" else []
+    assert main([command, url, *out]) == 2
+    err = capsys.readouterr().err
+    assert SECRET_KEY not in err
+    assert "s3://AKIAEXAMPLE:***@evkit-test/fleet: an s3:// URL carries no credentials" in err
+    assert "AWS_ACCESS_KEY_ID" in err
+
+
+def test_object_store_sentences_never_carry_a_password() -> None:
+    from evkit.store.objstore import explain
+
+    where = f"s3://user:{SECRET_KEY}@bucket/prefix"  # a location as text, as some callers pass it
+    for failure in (
+        RuntimeError("NoSuchBucket"),
+        RuntimeError("AccessDenied"),
+        RuntimeError("error sending request"),
+        RuntimeError(f"odd failure at https://u:{SECRET_KEY}@host/x"),
+    ):
+        said = explain(failure, where, "list")
+        assert SECRET_KEY not in said and "***" in said
 
 
 def test_endpoint_down_is_a_clear_store_error(
