@@ -88,16 +88,23 @@ def _out_of_order_of(first: pl.LazyFrame) -> pl.LazyFrame:
     # the pair (the charger's categorical code in the high half, the 32-bit id shifted to >= 0 below)
     code = pl.col("charger_id").cast(pl.Categorical).to_physical().cast(pl.Int64)
     key = code * (1 << 32) + pl.col("observation_id").cast(pl.Int64) + (1 << 31)
-    # Rows received at the same instant keep the order they were written in, which is the order the
-    # capture received them (a stable sort: same rows, same count, whatever the sort's internals).
+    rows = first.filter(pl.col("observation_id").is_not_null() & pl.col("observed_at").is_not_null())
+    rows = rows.with_columns(key.alias("__key"))
+    newest = pl.col("observed_at").cum_max().shift(1).over("__key").alias("newest_before")
+    late = pl.col("observed_at") < pl.col("newest_before")
+    # Late means a newer message was received strictly before. In received order alone, a newer one
+    # received at the same instant may stand before an older one and flag it: a superset. The (few)
+    # keys with a flag are ordered again with such ties older first, which flags exactly. The rows'
+    # own order (a capture's, or compaction's) changes nothing.
+    flagged = rows.sort("received_at").with_columns(newest).filter(late).select("__key").unique()
     frame = (
-        first.filter(pl.col("observation_id").is_not_null() & pl.col("observed_at").is_not_null())
-        .sort("received_at", maintain_order=True)
-        .with_columns(pl.col("observed_at").cum_max().shift(1).over(key).alias("newest_before"))
+        rows.join(flagged, on="__key", how="semi")
+        .sort("received_at", "observed_at")
+        .with_columns(newest)
+        .filter(late)
     )
     return (
-        frame.filter(pl.col("observed_at") < pl.col("newest_before"))
-        .with_columns(seconds(pl.col("newest_before") - pl.col("observed_at")).alias("behind_s"))
+        frame.with_columns(seconds(pl.col("newest_before") - pl.col("observed_at")).alias("behind_s"))
         .select(
             "charger_id",
             "observation_id",
@@ -107,7 +114,7 @@ def _out_of_order_of(first: pl.LazyFrame) -> pl.LazyFrame:
             "newest_before",
             "behind_s",
         )
-        .sort("charger_id", "received_at")
+        .sort("charger_id", "received_at", "observation_id", "observed_at")
     )
 
 
@@ -121,8 +128,8 @@ def _first(lf: pl.LazyFrame) -> pl.LazyFrame:
 def out_of_order(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Messages that arrived after a newer message of the same charger and observation id.
 
-    "After" is by ``received_at``; of messages received at the same instant, the one written first
-    (captures write rows in the order they arrive) was received first.
+    "After" is by ``received_at``, strictly: messages received at the same instant are not late to one
+    another (nothing tells which came first once the rows are reordered, as ``evkit compact`` does).
 
     ``behind_s`` is how much older the message is than the newest one already received; consumers
     that keep "the latest value" would overwrite a newer value with it. Redelivered copies count once.

@@ -68,18 +68,21 @@ def test_out_of_order_arrivals_are_found() -> None:
     assert late.select("observed_at", "behind_s").rows() == [(sc.T0 + 2 * MIN, 120.0)]
 
 
-def test_of_messages_received_at_one_instant_the_one_written_first_was_received_first() -> None:
-    # minute 1 (no delay) and minute 0 (60 s late) are received at the same microsecond
+def test_messages_received_at_one_instant_are_not_late_to_one_another() -> None:
+    # minute 1 (no delay) and minute 0 (60 s late) are received at the same microsecond; minute 2 was
+    # received before both
     newer = sc.Row("EHTIE0001", 120, sc.T0 + MIN, 7.0, "7", capture_delay_s=0.1)
     older = sc.Row("EHTIE0001", 120, sc.T0, 6.0, "6", capture_delay_s=60.1)
+    newest = sc.Row("EHTIE0001", 120, sc.T0 + 2 * MIN, 8.0, "8", capture_delay_s=-90.0)
     assert newer.record()["received_at"] == older.record()["received_at"]
-    late = out_of_order(sc.frame([newer, older]).lazy()).collect()
-    assert late.select("observed_at", "newest_before").rows() == [(sc.T0, sc.T0 + MIN)]
-    assert out_of_order(sc.frame([older, newer]).lazy()).collect().height == 0
-    # the report's and the explorer's count read the same rule
-    counts = quality_summary(sc.frame([newer, older]).lazy()).collect()
-    assert counts["out_of_order_n"].to_list() == [1]
-    assert quality_summary(sc.frame([older, newer]).lazy()).collect()["out_of_order_n"].to_list() == [0]
+    for order in ([newer, older], [older, newer]):  # the order the rows were written in
+        assert out_of_order(sc.frame(order).lazy()).collect().height == 0
+        assert quality_summary(sc.frame(order).lazy()).collect()["out_of_order_n"].to_list() == [0]
+        late = out_of_order(sc.frame([*order, newest]).lazy()).collect()
+        assert late.select("observed_at", "newest_before").rows() == [
+            (sc.T0, sc.T0 + 2 * MIN),
+            (sc.T0 + MIN, sc.T0 + 2 * MIN),
+        ]
 
 
 @settings(max_examples=80, deadline=None)
@@ -99,9 +102,8 @@ def test_of_messages_received_at_one_instant_the_one_written_first_was_received_
 def test_out_of_order_is_per_charger_and_observation(
     keys: list[tuple[str, int, int]], rnd: random.Random
 ) -> None:
-    # each (charger, id) in its own received order (at one instant: the order written, which the
-    # shuffle below makes unrelated to device time); a reading is late when an earlier-received one of
-    # the same charger and id was taken after it
+    # each (charger, id) in its own received order, in any written order; a reading is late when one
+    # of the same charger and id received strictly earlier was taken after it
     rows = [
         sc.Row(charger, obs_id, sc.T0 + i * MIN, float(i), str(i), capture_delay_s=60.0 * late_min)
         for i, (charger, obs_id, late_min) in enumerate(keys)
@@ -110,15 +112,11 @@ def test_out_of_order_is_per_charger_and_observation(
     late = out_of_order(sc.frame(rows).lazy()).collect()
     expected = set()
     for charger, obs_id in {(c, o) for c, o, _ in keys}:
-        mine = sorted(  # stable: ties stay in the order written
-            (r for r in rows if (r.charger_id, r.observation_id) == (charger, obs_id)),
-            key=lambda r: r.record()["received_at"],
-        )
-        newest = None
+        mine = [r for r in rows if (r.charger_id, r.observation_id) == (charger, obs_id)]
         for r in mine:
-            if newest is not None and r.observed_at < newest:
+            received = r.record()["received_at"]
+            if any(o.record()["received_at"] < received and o.observed_at > r.observed_at for o in mine):
                 expected.add((charger, obs_id, r.observed_at))
-            newest = r.observed_at if newest is None else max(newest, r.observed_at)
     assert set(late.select("charger_id", "observation_id", "observed_at").rows()) == expected
 
 
