@@ -89,3 +89,45 @@ def test_evkit_info_still_shows() -> None:
     setup_logging(False)
     assert logging.getLogger("evkit.store").isEnabledFor(logging.INFO)
     assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+
+
+SAMPLE = REPO_ROOT / "data" / "sample-session"
+
+
+@pytest.mark.parametrize(
+    ("command", "options", "writer"),
+    [
+        (["sessions"], ["--format", "json"], "evkit.commands.analysis.write_json_frame"),
+        (["sessions"], ["--format", "parquet"], "polars.DataFrame.write_parquet"),
+        (["statement"], ["--format", "csv"], "csv.writer"),
+        (["statement"], ["--format", "xlsx"], "polars.DataFrame.write_excel"),
+    ],
+)
+def test_a_failed_write_leaves_the_previous_output_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], options: list[str], writer: str
+) -> None:
+    """--out is written beside and renamed over the file once complete: a write that fails half-way
+    (here the writer raises, as a full disk does) leaves the previous output and no temporary file."""
+    out = tmp_path / "out.file"
+    argv = [*command, str(SAMPLE), *options, "--out", str(out)]
+    assert main(argv) == 0
+    before = out.read_bytes()
+    assert before
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer, broken)
+    assert main(argv) == 2
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.file"]
+
+
+def test_out_may_be_a_device_or_a_pipe(tmp_path: Path) -> None:
+    """A --out that is no regular file is written as it is (it cannot be replaced)."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    reader = subprocess.Popen(["cat", str(pipe)], stdout=subprocess.PIPE)
+    assert main(["sessions", str(SAMPLE), "--format", "csv", "--out", str(pipe)]) == 0
+    text, _ = reader.communicate(timeout=60)
+    assert text.startswith(b"charger_id,") and text.count(b"\n") > 1

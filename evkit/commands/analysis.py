@@ -14,7 +14,6 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import polars as pl
@@ -257,8 +256,10 @@ def _output(path: str | None) -> Iterator[TextIO]:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
         return
+    from evkit._replace import replacing
+
     try:
-        with Path(path).open("w", encoding="utf-8", newline="") as handle:
+        with replacing(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as handle:
             yield handle
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
@@ -374,8 +375,11 @@ def _csv_cell(value: Any) -> Any:
 
 def _write_sessions(frame: pl.DataFrame, args: argparse.Namespace) -> None:
     if args.format == "parquet":
+        from evkit._replace import replacing
+
         try:
-            frame.write_parquet(args.out)
+            with replacing(args.out) as tmp:
+                frame.write_parquet(tmp)
         except OSError as exc:
             raise ConfigError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
         return

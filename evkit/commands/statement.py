@@ -11,7 +11,6 @@ import csv
 import json
 import sys
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -152,7 +151,7 @@ def _write(rows: pl.DataFrame, total: pl.DataFrame, meta: dict[str, Any], args: 
 
     zone = meta["tz"]
     if args.format == "parquet":
-        _guarded(args.out, lambda: rows.write_parquet(args.out))
+        _guarded(args.out, lambda: _parquet(rows, args.out))
         return
     people = shown(rows, total, zone)
     if args.format == "xlsx":
@@ -185,6 +184,13 @@ def _cell(value: Any) -> Any:
     return round(value, 4) if isinstance(value, float) else value
 
 
+def _parquet(rows: pl.DataFrame, out: str) -> None:
+    from evkit._replace import replacing
+
+    with replacing(out) as tmp:
+        rows.write_parquet(tmp)
+
+
 def _guarded(path: str, write: Any) -> None:
     try:
         write()
@@ -213,10 +219,11 @@ def _xlsx(people: pl.DataFrame, meta: dict[str, Any], out: str) -> None:
         pl.col("first_session", "last_session").dt.replace_time_zone(None)  # Excel has no zones: local
     )
     period = f"{meta['from'] or 'start'} to {meta['to'] or 'end'} ({meta['tz']})"
-    tmp = Path(out).with_name(f".{Path(out).name}.tmp")
+    from evkit._replace import replacing
+
     # formulas and links are never made from cell text (csv_safe also quotes formula-like strings)
     options = {"strings_to_formulas": False, "strings_to_urls": False, "remove_timezone": True}
-    with xlsxwriter.Workbook(str(tmp), options) as book:
+    with replacing(out) as tmp, xlsxwriter.Workbook(str(tmp), options) as book:
         page = book.add_worksheet("statement")
         page.write_string(0, 0, f"evkit statement {period}")
         if meta["tariff"]:
@@ -228,7 +235,6 @@ def _xlsx(people: pl.DataFrame, meta: dict[str, Any], out: str) -> None:
             dtype_formats={pl.Datetime: "yyyy-mm-dd hh:mm", pl.Float64: "0.00"},
             autofit=True,
         )
-    tmp.replace(out)
 
 
 def _table(people: pl.DataFrame, meta: dict[str, Any]) -> str:

@@ -6,7 +6,6 @@ HTML from ``evkit.report.sections``.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -34,11 +33,12 @@ if TYPE_CHECKING:
 
 def _write(out: Path, text: str) -> None:
     """Write ``text`` to ``out`` atomically (a half-written report never replaces a good one)."""
+    from evkit._replace import replacing
+
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out)
+        with replacing(out) as tmp:
+            tmp.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise StoreError(f"cannot write the report to {out}: {exc.strerror or exc}") from exc
 
