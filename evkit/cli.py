@@ -6,11 +6,13 @@ Exit codes: 0 done; 1 the device, broker or disk failed us; 2 invalid input (not
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NoReturn
 
 from evkit import __version__
@@ -121,7 +123,7 @@ def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
     # work sent to a Dask cluster does (its client closes at exit)
     quick = bool(getattr(args, "quick_exit", False)) and not getattr(args, "dask", None)
     try:
-        with damaged_parts_policy(getattr(args, "skip_damaged", False)):
+        with damaged_parts_policy(getattr(args, "skip_damaged", False)), _terminable(args):
             code: int = args.func(args)
     # Every message is masked once more here: a password in a path or URL the user typed (or one an
     # error quotes) never reaches the terminal, whichever module wrote the sentence.
@@ -133,7 +135,33 @@ def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
         return 1, quick
     except KeyboardInterrupt:
         return 130, quick
+    except _Terminated:
+        return 143, quick
     return code, quick
+
+
+class _Terminated(BaseException):
+    """SIGTERM to a read-only command: ends it as Ctrl-C does, through every ``finally``."""
+
+
+@contextlib.contextmanager
+def _terminable(args: argparse.Namespace) -> Iterator[None]:
+    """For a read-only command (``quick_exit``), SIGTERM raises :class:`_Terminated` where the command
+    is (Polars' queries check for signals), so its temporary files are removed on the way out (the
+    default action ends the process at once, leaving the bucket files of a large analysis behind).
+    Commands that handle signals themselves (captures) are left alone."""
+    if not getattr(args, "quick_exit", False):
+        yield
+        return
+
+    def terminated(_signum: int, _frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def entry() -> NoReturn:

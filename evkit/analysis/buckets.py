@@ -22,7 +22,6 @@ each bucket reads only its own row groups.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -373,9 +372,11 @@ def bucket_sources(
         bound = rows_bound(lf)
         reads = _reads(len(filters))
         tally = _Tally(splitting, None if bound is None else bound * reads // len(filters))
-    with tempfile.TemporaryDirectory(prefix="evkit-buckets-") as tmp:
+    from evkit.store.scratch import scratch_dir
+
+    with scratch_dir() as tmp:
         names = columns if columns is not None else lf.collect_schema().names()
-        sources = _spill(lf, filters, names, Path(tmp), tally)
+        sources = _spill(lf, filters, names, tmp, tally)
         if tally is not None:
             tally.finish()
         yield sources

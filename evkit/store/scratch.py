@@ -1,0 +1,66 @@
+"""Scratch folders for the per-bucket files of a large analysis (``evkit.analysis.buckets``): in the
+system's temporary folder (``TMPDIR`` moves it), named after the process that made them, removed when
+the analysis ends. A run that could not clean up (killed, out of memory) may leave gigabytes behind:
+the next run removes the folders of processes that are gone, and says so."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+log = logging.getLogger("evkit.store")
+
+PREFIX = "evkit-buckets-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def sweep(root: Path | str | None = None) -> list[Path]:
+    """Remove the scratch folders below ``root`` (default: the temporary folder) of this user's evkit
+    processes that no longer run; returns them."""
+    base = Path(root if root is not None else tempfile.gettempdir())
+    gone = []
+    for folder in base.glob(f"{PREFIX}*-*"):
+        pid_text = folder.name[len(PREFIX) :].split("-", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            if not folder.is_dir() or folder.stat().st_uid != os.getuid() or _alive(int(pid_text)):
+                continue
+            size = _size(folder)
+            shutil.rmtree(folder)
+        except OSError:
+            continue  # another run removes it at the same moment, or it is not ours to remove
+        log.info(
+            "removed %s (%.1f MB) left by an evkit run that ended without cleaning up", folder, size / 1e6
+        )
+        gone.append(folder)
+    return gone
+
+
+@contextmanager
+def scratch_dir() -> Iterator[Path]:
+    """A new scratch folder, removed when the block ends (after the leftovers of runs that are gone)."""
+    sweep()
+    with tempfile.TemporaryDirectory(prefix=f"{PREFIX}{os.getpid()}-") as tmp:
+        yield Path(tmp)
+
+
+__all__ = ["PREFIX", "scratch_dir", "sweep"]

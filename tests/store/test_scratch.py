@@ -1,0 +1,77 @@
+"""The bucket files of a large analysis never outlive it: removed at its end, on SIGTERM, and (after a
+kill that left no chance) by the next run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from evkit.store.scratch import PREFIX, scratch_dir, sweep
+from tests.conftest import REPO_ROOT
+
+SAMPLE = REPO_ROOT / "data" / "sample-session"
+
+
+def _gone_pid() -> int:
+    """The pid of a process that has ended (not reused within the test)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_run_that_is_gone_leaves_nothing_for_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)  # TMPDIR is read again
+    dead = tmp_path / f"{PREFIX}{_gone_pid()}-abc"
+    (dead / "__bucket=0").mkdir(parents=True)
+    (dead / "__bucket=0" / "00000000.parquet").write_bytes(b"x" * 1000)
+    live = tmp_path / f"{PREFIX}{os.getppid()}-def"  # a process that runs (the test runner's parent)
+    live.mkdir()
+    old_style = tmp_path / f"{PREFIX}xyz"  # no pid in the name: nothing tells whose it is
+    old_style.mkdir()
+    with scratch_dir() as mine:
+        assert mine.parent == tmp_path and mine.name.startswith(f"{PREFIX}{os.getpid()}-")
+        assert not dead.exists() and live.exists() and old_style.exists()
+    assert not mine.exists()
+    assert sweep(tmp_path) == []
+
+
+def test_sigterm_during_a_split_removes_its_files(tmp_path: Path) -> None:
+    """`evkit sessions` terminated while its data goes to bucket files: exit 143, no file left."""
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from evkit.analysis import buckets
+        from evkit.cli import entry
+
+        buckets.ROWS_PER_BUCKET = 20_000   # the sample in several buckets ...
+        buckets.SPLIT_READS = 0            # ... through bucket files
+        written = buckets._write_buckets
+
+        def slow(*args, **kwargs):
+            sources = written(*args, **kwargs)
+            print("split", flush=True)
+            time.sleep(120)
+            return sources
+
+        buckets._write_buckets = slow
+        sys.argv = ["evkit", "sessions", {str(SAMPLE)!r}, "--format", "json"]
+        entry()
+        """
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(REPO_ROOT)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "split"
+    assert [p.name[: len(PREFIX)] for p in tmp_path.iterdir()] == [PREFIX]  # the files are there
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=60) == 143
+    assert list(tmp_path.iterdir()) == []
