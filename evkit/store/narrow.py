@@ -151,6 +151,24 @@ def rows_per_range(
     return whole, found
 
 
+def stored_bytes(parts: Sequence[Path | str], narrowing: Narrowing, columns: Sequence[str]) -> int:
+    """The compressed bytes of ``columns`` in ``parts``' row groups that ``narrowing`` admits (footers
+    alone): what reading them reads, and about what writing them again takes."""
+    wanted = set(columns)
+    total = 0
+    for part in parts:
+        footer = footer_of(part)
+        metadata = footer.metadata()
+        groups = admitted_groups(footer, narrowing) if narrowing else range(metadata.num_row_groups)
+        for group in groups:
+            row_group = metadata.row_group(group)
+            for index in range(row_group.num_columns):
+                chunk = row_group.column(index)
+                if chunk.path_in_schema.split(".")[0] in wanted:
+                    total += chunk.total_compressed_size
+    return total
+
+
 def footer_of(part: Path | str) -> Footer:
     """The (cached) footer of a local part or ``s3://`` object."""
     if isinstance(part, str) and is_s3(part):

@@ -290,6 +290,17 @@ def rows_per_charger_range(
     return rows_per_range(made[0].files, made[1], ranges)
 
 
+def stored_bytes_of(frame: pl.LazyFrame, columns: Sequence[str]) -> int | None:
+    """For a frame from :func:`scan` or :func:`narrow`: the compressed bytes of ``columns`` in the row
+    groups it reads, from the footers alone (``evkit.store.narrow.stored_bytes``); None for any other."""
+    made = _made(frame)
+    if made is None:
+        return None
+    from evkit.store.narrow import stored_bytes
+
+    return stored_bytes(made[0].files, made[1], columns)
+
+
 def _admitted_rows(how: _Made, narrowing: Narrowing) -> int:
     """The rows of the row groups of ``how``'s parts that ``narrowing``'s statistics admit (all of
     them when it narrows nothing)."""

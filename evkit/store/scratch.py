@@ -55,6 +55,18 @@ def sweep(root: Path | str | None = None) -> list[Path]:
     return gone
 
 
+#: Bucket files (lz4) take about 1.5 times the bytes their columns take in a store (zstd; measured on
+#: both benchmark shapes, benchmarks/RESULTS.md): room for twice that is asked.
+SPACE_FACTOR = 2
+
+
+def room_for(stored: int) -> tuple[bool, int]:
+    """(whether the temporary folder has room for bucket files of columns that take ``stored`` bytes
+    in the store, its free bytes)."""
+    free = shutil.disk_usage(tempfile.gettempdir()).free
+    return stored * SPACE_FACTOR <= free, free
+
+
 @contextmanager
 def scratch_dir() -> Iterator[Path]:
     """A new scratch folder, removed when the block ends (after the leftovers of runs that are gone)."""
@@ -63,4 +75,4 @@ def scratch_dir() -> Iterator[Path]:
         yield Path(tmp)
 
 
-__all__ = ["PREFIX", "scratch_dir", "sweep"]
+__all__ = ["PREFIX", "SPACE_FACTOR", "room_for", "scratch_dir", "sweep"]

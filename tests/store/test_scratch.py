@@ -75,3 +75,40 @@ def test_sigterm_during_a_split_removes_its_files(tmp_path: Path) -> None:
     child.send_signal(signal.SIGTERM)
     assert child.wait(timeout=60) == 143
     assert list(tmp_path.iterdir()) == []
+
+
+def test_without_room_for_the_bucket_files_the_buckets_filter_the_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A temporary folder too small for the split: the same sessions, read bucket by bucket from the
+    data (slower) instead of failing for a full disk half-way, and a warning that says what to do."""
+    import logging
+    import shutil
+
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from evkit.analysis import buckets, sessions
+    from evkit.store import scan
+    from evkit.store.reader import stored_bytes_of
+
+    lf = scan(SAMPLE, dedupe=False)
+    whole = sessions(lf).collect()
+    filters = buckets.bucket_filters(lf, 20_000)
+    columns = buckets.reads_of(sessions, lf).columns
+    stored = stored_bytes_of(lf, columns)
+    assert stored is not None and 0 < stored < sum(p.stat().st_size for p in SAMPLE.rglob("*.parquet"))
+    real = shutil.disk_usage
+    for free, files in ((10**15, True), (stored, False)):  # room for twice the stored bytes is asked
+        monkeypatch.setattr("shutil.disk_usage", lambda path, free=free: real(path)._replace(free=free))
+        caplog.clear()
+        caplog.set_level(logging.WARNING, logger="evkit")
+        with buckets.bucket_sources(lf, filters, columns, spill=True) as sources:
+            read = [s.explain() for s in sources]
+            got = pl.concat([sessions(s).collect() for s in sources]).sort("charger_id", "started_at")
+        assert any(PREFIX in plan for plan in read) == files
+        assert_frame_equal(got, whole)
+        warned = [r.getMessage() for r in caplog.records if "temporary folder" in r.getMessage()]
+        assert bool(warned) == (not files)
+        if warned:
+            assert "set TMPDIR to a folder with more room" in warned[0]
