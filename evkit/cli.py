@@ -147,9 +147,10 @@ class _Terminated(BaseException):
 @contextlib.contextmanager
 def _terminable(args: argparse.Namespace) -> Iterator[None]:
     """For a read-only command (``quick_exit``), SIGTERM raises :class:`_Terminated` where the command
-    is (Polars' queries check for signals), so its temporary files are removed on the way out (the
-    default action ends the process at once, leaving the bucket files of a large analysis behind).
-    Commands that handle signals themselves (captures) are left alone."""
+    is as soon as Python runs again (a Polars step under way ends first: seconds into a 60M-row split),
+    so its temporary files are removed on the way out (the default action ends the process at once,
+    leaving the bucket files of a large analysis behind). Commands that handle signals themselves
+    (captures) are left alone."""
     if not getattr(args, "quick_exit", False):
         yield
         return

@@ -110,6 +110,7 @@ def tell_absent(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> None:
+    """Print ``evkit: <the sentence of evkit.analysis.absent.absent_sentence>`` on stderr."""
     from evkit.analysis.absent import absent_sentence
 
     print(f"evkit: {absent_sentence(absent, where, known, start, end)}", file=sys.stderr)

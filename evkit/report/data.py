@@ -160,6 +160,7 @@ def _nothing(
 
 
 def cluster_chargers(client: Any, source: Source) -> list[str]:
+    """Every charger id of ``source``, listed by the cluster's workers."""
     from evkit.cluster import chargers as listed
 
     return listed(client, str(source))
