@@ -1,13 +1,15 @@
 """Scratch folders for the per-bucket files of a large analysis (``evkit.analysis.buckets``): in the
-system's temporary folder (``TMPDIR`` moves it), named after the process that made them, removed when
-the analysis ends. A run that could not clean up (killed, out of memory) may leave gigabytes behind:
-the next run removes the folders of processes that are gone, and says so."""
+system's temporary folder (``TMPDIR`` moves it), named after the host and process that made them,
+removed when the analysis ends. A run that could not clean up (killed, out of memory) may leave
+gigabytes behind: the next run on the host removes the folders of processes that are gone, and says
+so."""
 
 from __future__ import annotations
 
 import logging
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,13 +34,21 @@ def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+def _mine() -> str:
+    """This machine and process in a folder name: ``<host>.<pid>`` (a temporary folder shared between
+    containers sees other pid namespaces: only this host's processes can be told gone)."""
+    host = "".join(c if c.isalnum() else "_" for c in socket.gethostname()) or "host"
+    return f"{host}.{os.getpid()}"
+
+
 def sweep(root: Path | str | None = None) -> list[Path]:
     """Remove the scratch folders below ``root`` (default: the temporary folder) of this user's evkit
-    processes that no longer run; returns them."""
+    processes on this host that no longer run; returns them."""
     base = Path(root if root is not None else tempfile.gettempdir())
+    host = _mine().rsplit(".", 1)[0]
     gone = []
-    for folder in base.glob(f"{PREFIX}*-*"):
-        pid_text = folder.name[len(PREFIX) :].split("-", 1)[0]
+    for folder in base.glob(f"{PREFIX}{host}.*-*"):
+        pid_text = folder.name[len(PREFIX) + len(host) + 1 :].split("-", 1)[0]
         if not pid_text.isdigit() or int(pid_text) == os.getpid():
             continue
         try:
@@ -71,7 +81,7 @@ def room_for(stored: int) -> tuple[bool, int]:
 def scratch_dir() -> Iterator[Path]:
     """A new scratch folder, removed when the block ends (after the leftovers of runs that are gone)."""
     sweep()
-    with tempfile.TemporaryDirectory(prefix=f"{PREFIX}{os.getpid()}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{PREFIX}{_mine()}-") as tmp:
         yield Path(tmp)
 
 

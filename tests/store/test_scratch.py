@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -28,16 +29,19 @@ def _gone_pid() -> int:
 def test_a_run_that_is_gone_leaves_nothing_for_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr("tempfile.tempdir", None)  # TMPDIR is read again
-    dead = tmp_path / f"{PREFIX}{_gone_pid()}-abc"
+    host = "".join(c if c.isalnum() else "_" for c in socket.gethostname())
+    dead = tmp_path / f"{PREFIX}{host}.{_gone_pid()}-abc"
     (dead / "__bucket=0").mkdir(parents=True)
     (dead / "__bucket=0" / "00000000.parquet").write_bytes(b"x" * 1000)
-    live = tmp_path / f"{PREFIX}{os.getppid()}-def"  # a process that runs (the test runner's parent)
+    live = tmp_path / f"{PREFIX}{host}.{os.getppid()}-def"  # a process that runs (the runner's parent)
     live.mkdir()
-    old_style = tmp_path / f"{PREFIX}xyz"  # no pid in the name: nothing tells whose it is
+    elsewhere = tmp_path / f"{PREFIX}otherhost.{_gone_pid()}-ghi"  # another container's: no telling
+    elsewhere.mkdir()
+    old_style = tmp_path / f"{PREFIX}xyz"  # no host or pid in the name: nothing tells whose it is
     old_style.mkdir()
     with scratch_dir() as mine:
-        assert mine.parent == tmp_path and mine.name.startswith(f"{PREFIX}{os.getpid()}-")
-        assert not dead.exists() and live.exists() and old_style.exists()
+        assert mine.parent == tmp_path and mine.name.startswith(f"{PREFIX}{host}.{os.getpid()}-")
+        assert not dead.exists() and live.exists() and old_style.exists() and elsewhere.exists()
     assert not mine.exists()
     assert sweep(tmp_path) == []
 
