@@ -91,6 +91,41 @@ def test_compacted_part_is_sorted_by_charger_and_device_time_in_small_row_groups
     assert pl.read_parquet(part).height == meta.num_rows
 
 
+@pytest.mark.parametrize("sort_rows", [1_000, 4_999, 10**9])
+def test_a_large_day_sorted_a_range_of_chargers_at_a_time_is_the_same_file(
+    tmp_path: Path, sort_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above ``SORT_ROWS`` a day is sorted a range of chargers at a time (memory follows a range): the
+    merged part holds the same rows in the same order as sorting the day at once, rows without a
+    charger last, and no range file is left."""
+    _fill(tmp_path, days_ago=3, parts=3)
+    day = next(tmp_path.glob("date=*"))
+    start = datetime.fromisoformat(day.name.removeprefix("date=")).replace(hour=5, tzinfo=UTC)
+    rows = _batch(start, 12_000, "R").with_columns(  # 40 chargers, some rows without one, shuffled times
+        charger_id=pl.Series([None if i % 97 == 0 else f"EH{i % 40:03d}" for i in range(12_000)]),
+        observed_at=pl.Series([start - timedelta(seconds=(i * 7919) % 12_000) for i in range(12_000)]),
+    )
+    writer = PartWriter(tmp_path)
+    writer.write(rows.head(6_000))
+    writer.write(rows.tail(6_000))
+    writer.close()
+    want = (
+        scan(tmp_path, dedupe=False)
+        .collect()
+        .sort(["charger_id", "observed_at", "received_at"], maintain_order=True, nulls_last=True)
+    )
+    monkeypatch.setattr("evkit.store.compact.SORT_ROWS", sort_rows)
+    assert compact(tmp_path).days
+    (part,) = list(day.glob("*.parquet"))
+    assert_frame_equal(pl.read_parquet(part).select(want.columns), want.drop("date", strict=False))
+    assert [p.name for p in day.iterdir() if p.name.startswith(".")] == []
+    assert pq.ParquetFile(part).metadata.row_group(0).column(0).statistics.has_min_max
+    # a range file a killed compaction left is removed by the next one, before it does anything else
+    (day / ".compacted-0123456789ab.parquet.tmp.range-0003.tmp").write_bytes(b"PAR1")
+    compact(tmp_path)
+    assert [p.name for p in day.iterdir() if p.name.startswith(".")] == []
+
+
 @given(st.integers(0, 10**9))
 def test_row_groups_are_bounded_in_size_and_number(rows: int) -> None:
     size = row_group_rows(rows)
