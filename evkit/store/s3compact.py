@@ -7,8 +7,9 @@ Per day prefix ``date=D/`` (nothing outside it is created or removed):
    not among them and is never touched), and check them (magic bytes, footer, column types).
 2. Write the journal ``D/.compact-<id>.json`` (output and input names) with a conditional PUT.
 3. Stream the merge, sorted by ``received_at``, into ``D/part-compacted-<id>.parquet`` (Polars
-   ``sink_parquet``: memory stays bounded; the object appears whole or not at all) and check its row
-   count against the inputs' footers. The object appearing is the commit point: from then on readers
+   ``sink_parquet``: the object appears whole or not at all; the sort holds the day's rows in memory,
+   unlike a local compaction's charger ranges) and check its row count against the inputs' footers.
+   The object appearing is the commit point: from then on readers
    (``evkit.store.s3parts.live_objects``) drop the inputs the journal names.
 4. Delete exactly the inputs, then the journal.
 
