@@ -93,8 +93,8 @@ SORT_KEY = ("charger_id", "observed_at", "received_at")
 #: A day of more rows is sorted a range of chargers at a time (about this many rows each), each range
 #: into a hidden file of its own, then the ranges streamed in order into the merged file: memory
 #: follows a range, not the day. Sorted at once, a 6M-row day (a fleet of 17,000 chargers) peaked at
-#: 2.3 GB and a 12M-row day at 3.5 GB; in ranges, 0.76 and 0.82 GB, the same bytes, 8.1 s instead of
-#: 4.8 s and 13.7 s instead of 11.0 s (benchmarks/RESULTS.md).
+#: 2.27 GB and a 12M-row day at 3.5 GB; in ranges, 0.78 and 0.82 GB, the same bytes, 8.05 s instead of
+#: 6.07 s and 13.7 s instead of 11.0 s (benchmarks/RESULTS.md).
 SORT_ROWS = 1_000_000
 
 
