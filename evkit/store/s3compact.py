@@ -7,8 +7,9 @@ Per day prefix ``date=D/`` (nothing outside it is created or removed):
    not among them and is never touched), and check them (magic bytes, footer, column types).
 2. Write the journal ``D/.compact-<id>.json`` (output and input names) with a conditional PUT.
 3. Stream the merge, sorted by ``received_at``, into ``D/part-compacted-<id>.parquet`` (Polars
-   ``sink_parquet``: the object appears whole or not at all; the sort holds the day's rows in memory,
-   unlike a local compaction's charger ranges) and check its row count against the inputs' footers.
+   ``sink_parquet``: the object appears whole or not at all; a day of more than ``SORT_ROWS`` rows is
+   sorted a range of arrival times at a time through local scratch files, so memory follows a range)
+   and check its row count against the inputs' footers.
    The object appearing is the commit point: from then on readers
    (``evkit.store.s3parts.live_objects``) drop the inputs the journal names.
 4. Delete exactly the inputs, then the journal.
@@ -28,6 +29,7 @@ beside the merged one (compaction removes only its inputs).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -109,6 +111,52 @@ def _rows(urls: list[str]) -> int:
     return total
 
 
+def _sorted_to(frame: pl.LazyFrame, target: str, inputs: list[str], rows: int) -> None:
+    """``frame`` (the ``rows`` rows of ``inputs``) sorted by ``received_at`` into the object ``target``:
+    at once, or, above ``SORT_ROWS`` (``evkit.store.compact``), a range of arrival times at a time
+    through local scratch files (``evkit.store.scratch``), so memory follows a range, not the day.
+    Without room for them locally, at once (said)."""
+    from evkit.store.compact import SORT_ROWS
+    from evkit.store.narrow import Narrowing, stored_bytes
+    from evkit.store.scratch import room_for, scratch_dir
+
+    def ordered(plan: pl.LazyFrame) -> pl.LazyFrame:
+        return plan.sort("received_at", maintain_order=True)
+
+    if rows > SORT_ROWS:
+        fits, free = room_for(stored_bytes(inputs, Narrowing(), list(frame.collect_schema().names())))
+        if fits:
+            with scratch_dir() as tmp:
+                paths = []
+                for index, where in enumerate(_time_ranges(frame, SORT_ROWS)):
+                    paths.append(tmp / f"range-{index:04d}.parquet")
+                    ordered(frame.filter(where)).sink_parquet(paths[-1], compression="lz4")
+                pl.scan_parquet(paths, hive_partitioning=False).sink_parquet(
+                    target, compression="zstd", **polars_options()
+                )
+            return
+        log.warning("%.1f GB free in the temporary folder: the day is sorted in memory", free / 1e9)
+    ordered(frame).sink_parquet(target, compression="zstd", **polars_options())
+
+
+def _time_ranges(frame: pl.LazyFrame, rows: int) -> list[pl.Expr]:
+    """Filters of contiguous ranges of ``received_at`` of about ``rows`` rows each, in sort order (rows
+    without a time first, as ``sort`` puts them); the rows of one instant stay in one range."""
+    at = pl.col("received_at")
+    times = frame.select(at.drop_nulls().sort()).collect().get_column("received_at")
+    bounds = list(dict.fromkeys(times.gather_every(rows, offset=rows).to_list()))
+    ranges = [at.is_null()] if frame.select(at.null_count()).collect().item() else []
+    edges = [None, *bounds, None]
+    for low, high in itertools.pairwise(edges):
+        where = at.is_not_null()
+        if low is not None:
+            where = where & (at >= pl.lit(low))
+        if high is not None:
+            where = where & (at < pl.lit(high))
+        ranges.append(where)
+    return ranges
+
+
 def merge_day_s3(
     location: S3Location, day: str, inputs: list[str], schema: dict[str, pl.DataType]
 ) -> CompactedDay:
@@ -132,10 +180,9 @@ def merge_day_s3(
             hive_partitioning=False,
             **polars_options(),
         )
-        frame.sort("received_at", maintain_order=True).sink_parquet(
-            target, compression="zstd", **polars_options()
-        )
-        rows, expected = _rows([target]), _rows(inputs)
+        expected = _rows(inputs)
+        _sorted_to(frame, target, inputs, expected)
+        rows = _rows([target])
         if rows != expected:
             obstore.delete(store, directory + output)
             raise StoreError(

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import obstore
 import polars as pl
@@ -18,7 +19,7 @@ import evkit
 from evkit.errors import DatasetError
 from evkit.store import compact as compact_module
 from evkit.store.compact import compact
-from evkit.store.objstore import S3Location, open_store
+from evkit.store.objstore import S3Location, open_store, polars_options
 from evkit.store.s3compact import LOCK_NAME
 from evkit.store.s3write import S3PartWriter
 from tests.conftest import REPO_ROOT
@@ -128,3 +129,43 @@ def test_cli_compacts_s3(s3_dataset: str) -> None:
     assert result.returncode == 0, result.stderr
     assert "compacted 1 day(s): 3 parts -> 1, 3 rows kept" in result.stdout
     assert compact_module.compact(s3_dataset).days == []
+
+
+@pytest.mark.parametrize("sort_rows", [7, 20, 10**9])
+def test_a_large_day_sorted_a_range_of_arrival_times_at_a_time_is_the_same_part(
+    s3_dataset: str, sort_rows: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Above ``SORT_ROWS`` a day on S3 is sorted a range of arrival times at a time through local
+    scratch files (memory follows a range): the merged part holds the same rows in the same order as
+    sorting the day at once (rows received at one instant in their parts' order), and no scratch file
+    is left."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    a, b = S3PartWriter(s3_dataset, capture_id="a"), S3PartWriter(s3_dataset, capture_id="b")
+    noon = datetime(2026, 11, 3, 12, tzinfo=UTC)
+
+    def spread(frame: pl.DataFrame, offset: int) -> pl.DataFrame:  # every row on 2026-11-03
+        return frame.with_columns(
+            (pl.lit(noon) + pl.duration(seconds=pl.int_range(pl.len()) * 3 + offset)).alias("received_at")
+        )
+
+    first = spread(_rows(30, day=3, key_prefix="EH1"), 0)
+    # a third of the second part's rows received at one instant with a row of the first part
+    second = spread(_rows(30, day=3, key_prefix="EH2"), 1).with_columns(
+        pl.when(pl.int_range(pl.len()) % 3 == 0)
+        .then(pl.lit(noon + timedelta(seconds=15)))
+        .otherwise(pl.col("received_at"))
+        .alias("received_at")
+    )
+    a.write(first)
+    b.write(second)
+    a.close()
+    b.close()
+    parts = [f"{s3_dataset}/date=2026-11-03/{name}" for name in _parts(s3_dataset, "2026-11-03")]
+    want = pl.scan_parquet(parts, **polars_options()).collect().sort("received_at", maintain_order=True)
+    monkeypatch.setattr(compact_module, "SORT_ROWS", sort_rows)
+    assert [d.rows for d in compact(s3_dataset).days] == [60]
+    (merged,) = _parts(s3_dataset, "2026-11-03")
+    got = pl.scan_parquet(f"{s3_dataset}/date=2026-11-03/{merged}", **polars_options()).collect()
+    assert got.select(want.columns).equals(want)
+    assert list(tmp_path.iterdir()) == []
