@@ -112,10 +112,23 @@ def _sorted_into(frame: pl.LazyFrame, tmp: Path, rows: int) -> None:
     if rows <= SORT_ROWS:
         write(ordered(frame))
         return
-    wheres = _charger_ranges(frame, SORT_ROWS)
-    paths = [tmp.with_name(f"{tmp.name}.range-{i:04d}.tmp") for i in range(len(wheres))]
+    ranges = key_ranges(frame, SORT_KEY[0], SORT_ROWS, nulls_last=True)
+    paths = [tmp.with_name(f"{tmp.name}.range-{i:04d}.tmp") for i in range(len(ranges))]
+    sorted_in_ranges(frame, ranges, ordered, paths, write)
+
+
+def sorted_in_ranges(
+    frame: pl.LazyFrame,
+    ranges: list[pl.Expr],
+    ordered: Callable[[pl.LazyFrame], pl.LazyFrame],
+    paths: list[Path],
+    write: Callable[[pl.LazyFrame], None],
+) -> None:
+    """``write(ordered(frame))`` in bounded memory: each of ``ranges`` (``key_ranges`` of the sort's
+    first key) ordered into its file of ``paths``, one after another, then the files streamed in order
+    to ``write``; the files are removed afterwards, whatever happens."""
     try:
-        for where, path in zip(wheres, paths, strict=True):
+        for where, path in zip(ranges, paths, strict=True):
             ordered(frame.filter(where)).sink_parquet(path, compression="lz4")
         write(pl.scan_parquet(paths, hive_partitioning=False))
     finally:
@@ -123,25 +136,23 @@ def _sorted_into(frame: pl.LazyFrame, tmp: Path, rows: int) -> None:
             path.unlink(missing_ok=True)
 
 
-def _charger_ranges(frame: pl.LazyFrame, rows: int) -> list[pl.Expr]:
-    """Filters of contiguous ranges of charger ids of about ``rows`` rows each, in ``SORT_KEY`` order
-    (rows without a charger last), from the ``charger_id`` column alone."""
-    counts = frame.group_by("charger_id").len().sort("charger_id", nulls_last=True).collect()
-    charger = pl.col("charger_id")
-    ranges: list[pl.Expr] = []
-    first, held = None, 0
-    for ident, n in counts.iter_rows():
-        if ident is None:
-            continue
-        first = ident if first is None else first
-        held += n
-        if held >= rows:
-            ranges.append(charger.is_between(pl.lit(first), pl.lit(ident)))
-            first, held = None, 0
-    if first is not None:
-        ranges.append(charger >= pl.lit(first))
-    if counts["charger_id"].null_count():
-        ranges.append(charger.is_null())
+def key_ranges(frame: pl.LazyFrame, column: str, rows: int, *, nulls_last: bool) -> list[pl.Expr]:
+    """Filters of contiguous ranges of ``column``'s values of about ``rows`` rows each, in sort order,
+    rows without a value in a range of their own (last with ``nulls_last``, else first, as the sort
+    puts them); the rows of one value stay in one range. From that column alone."""
+    key = pl.col(column)
+    counts = frame.group_by(column).len().collect()
+    spans = (
+        counts.drop_nulls(column)
+        .sort(column)
+        .group_by(((pl.col("len").cum_sum() - pl.col("len")) // rows).alias("__range"), maintain_order=True)
+        .agg(key.first().alias("low"), key.last().alias("high"))
+    )
+    ranges = [
+        key.is_between(pl.lit(low), pl.lit(high)) for low, high in spans.select("low", "high").iter_rows()
+    ]
+    if counts.height > counts[column].count():  # a group without a value
+        ranges = [*ranges, key.is_null()] if nulls_last else [key.is_null(), *ranges]
     return ranges
 
 

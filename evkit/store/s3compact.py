@@ -29,7 +29,6 @@ beside the merged one (compaction removes only its inputs).
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import time
@@ -116,9 +115,12 @@ def _sorted_to(frame: pl.LazyFrame, target: str, inputs: list[str], rows: int) -
     at once, or, above ``SORT_ROWS`` (``evkit.store.compact``), a range of arrival times at a time
     through local scratch files (``evkit.store.scratch``), so memory follows a range, not the day.
     Without room for them locally, at once (said)."""
-    from evkit.store.compact import SORT_ROWS
+    from evkit.store.compact import SORT_ROWS, key_ranges, sorted_in_ranges
     from evkit.store.narrow import Narrowing, stored_bytes
     from evkit.store.scratch import room_for, scratch_dir
+
+    def write(plan: pl.LazyFrame) -> None:
+        plan.sink_parquet(target, compression="zstd", **polars_options())
 
     def ordered(plan: pl.LazyFrame) -> pl.LazyFrame:
         return plan.sort("received_at", maintain_order=True)
@@ -127,34 +129,12 @@ def _sorted_to(frame: pl.LazyFrame, target: str, inputs: list[str], rows: int) -
         fits, free = room_for(stored_bytes(inputs, Narrowing(), list(frame.collect_schema().names())))
         if fits:
             with scratch_dir() as tmp:
-                paths = []
-                for index, where in enumerate(_time_ranges(frame, SORT_ROWS)):
-                    paths.append(tmp / f"range-{index:04d}.parquet")
-                    ordered(frame.filter(where)).sink_parquet(paths[-1], compression="lz4")
-                pl.scan_parquet(paths, hive_partitioning=False).sink_parquet(
-                    target, compression="zstd", **polars_options()
-                )
+                ranges = key_ranges(frame, "received_at", SORT_ROWS, nulls_last=False)
+                paths = [tmp / f"range-{index:04d}.parquet" for index in range(len(ranges))]
+                sorted_in_ranges(frame, ranges, ordered, paths, write)
             return
         log.warning("%.1f GB free in the temporary folder: the day is sorted in memory", free / 1e9)
-    ordered(frame).sink_parquet(target, compression="zstd", **polars_options())
-
-
-def _time_ranges(frame: pl.LazyFrame, rows: int) -> list[pl.Expr]:
-    """Filters of contiguous ranges of ``received_at`` of about ``rows`` rows each, in sort order (rows
-    without a time first, as ``sort`` puts them); the rows of one instant stay in one range."""
-    at = pl.col("received_at")
-    times = frame.select(at.drop_nulls().sort()).collect().get_column("received_at")
-    bounds = list(dict.fromkeys(times.gather_every(rows, offset=rows).to_list()))
-    ranges = [at.is_null()] if frame.select(at.null_count()).collect().item() else []
-    edges = [None, *bounds, None]
-    for low, high in itertools.pairwise(edges):
-        where = at.is_not_null()
-        if low is not None:
-            where = where & (at >= pl.lit(low))
-        if high is not None:
-            where = where & (at < pl.lit(high))
-        ranges.append(where)
-    return ranges
+    write(ordered(frame))
 
 
 def merge_day_s3(
