@@ -29,13 +29,18 @@ def chargers_without_rows(
     groups that may hold them (``evkit.analysis._prep.narrowed``)."""
     from evkit.analysis._prep import narrowed
 
-    known = set(seen)
-    wanted = [c for c in dict.fromkeys(chargers) if c not in known]
+    wanted = unseen(chargers, seen)
     if not wanted:
         return []
     rows = narrowed(lf, wanted, start, end).select(pl.col("charger_id").unique())
     found = set(rows.collect().get_column("charger_id").drop_nulls().to_list())
     return [c for c in wanted if c not in found]
+
+
+def unseen(chargers: Sequence[str], seen: Iterable[str] = ()) -> list[str]:
+    """``chargers`` in their order, once each, without those in ``seen``."""
+    known = set(seen)
+    return [c for c in dict.fromkeys(chargers) if c not in known]
 
 
 def charger_ids(lf: pl.LazyFrame) -> list[str]:
@@ -119,5 +124,6 @@ __all__ = [
     "charger_ids",
     "chargers_without_rows",
     "closest",
+    "unseen",
     "window_text",
 ]

@@ -21,17 +21,13 @@ each bucket reads only its own row groups.
 
 from __future__ import annotations
 
-import logging
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-
-log = logging.getLogger(__name__)
 
 #: Rows analysed at once (sessions of 6M rows peak at about 0.8 GiB, the whole process).
 ROWS_PER_BUCKET = 8_000_000
@@ -391,25 +387,14 @@ def _room(lf: pl.LazyFrame, columns: Columns | None) -> bool:
     """Whether the temporary folder has room for the bucket files of ``columns`` (all: None); when it
     has not, the buckets filter the data instead (slower, but no run fails for a full disk), said."""
     from evkit.store.reader import stored_bytes_of
-    from evkit.store.scratch import SPACE_FACTOR, room_for
+    from evkit.store.scratch import has_room
 
     if columns is None:
         names = lf.collect_schema().names()
     else:  # a column, or an expression of the columns it reads
         names = [n for c in columns for n in ([c] if isinstance(c, str) else c.meta.root_names())]
     stored = stored_bytes_of(lf, names)
-    if stored is None:
-        return True
-    fits, free = room_for(stored)
-    if not fits:
-        log.warning(
-            "the temporary folder %s has %.1f GB free, less than the %.1f GB asked for the bucket files: "
-            "each bucket reads the data instead, which is slower; set TMPDIR to a folder with more room",
-            tempfile.gettempdir(),
-            free / 1e9,
-            stored * SPACE_FACTOR / 1e9,
-        )
-    return fits
+    return stored is None or has_room(stored, "each bucket reads the data instead")
 
 
 def in_charger_buckets(

@@ -83,11 +83,9 @@ def say_absent_on_dask(
     """:func:`say_absent` for a run on a Dask cluster (``args.charger`` of ``args.directory``): the
     charger ids are listed by the cluster's workers."""
     from evkit import cluster
+    from evkit.analysis.absent import unseen
 
-    if not args.charger:
-        return []
-    known = set(seen)
-    wanted = [c for c in dict.fromkeys(args.charger) if c not in known]
+    wanted = unseen(args.charger or [], seen)
     if not wanted:
         return []
     every = cluster.chargers(client, args.directory, skip_damaged=args.skip_damaged)

@@ -21,7 +21,7 @@ import polars as pl
 from evkit._steps import Step, splitting
 from evkit.analysis import buckets
 from evkit.analysis._prep import held_columns, held_rows, narrowed
-from evkit.analysis.absent import absent_sentence, charger_ids, window_text
+from evkit.analysis.absent import absent_sentence, charger_ids, unseen, window_text
 from evkit.errors import ConfigError, DatasetError
 from evkit.report import latency_data, partial
 from evkit.store.manifest import read_manifest
@@ -147,13 +147,12 @@ def _nothing(
     chargers: Sequence[str] | None,
     start: datetime | None,
     end: datetime | None,
-    known: pl.LazyFrame | list[str] | None,
+    known: list[str] | None,
 ) -> str:
     """Why a report has no rows: the dataset is empty, or none of the asked chargers (or none at all
-    in the window) has a row, said with the closest ids the data holds."""
+    in the window) has a row, said with the closest of the ``known`` ids the data holds."""
     if chargers:
-        ids = charger_ids(known) if isinstance(known, pl.LazyFrame) else known
-        return absent_sentence(list(dict.fromkeys(chargers)), name, ids, start, end)
+        return absent_sentence(unseen(chargers), name, known, start, end)
     if start is not None or end is not None:
         return f"{name} has no rows{window_text(start, end)}"
     return f"{name} has no rows"
@@ -214,7 +213,8 @@ def report_data(
         whole, name, manifest = load(source)
         lf = narrowed(whole, chargers, start, end)
         if lf.select(pl.len()).collect().item() == 0:
-            raise DatasetError(f"{_nothing(name, chargers, start, end, whole)}: nothing to report")
+            known = charger_ids(whole) if chargers else None
+            raise DatasetError(f"{_nothing(name, chargers, start, end, known)}: nothing to report")
         tariff = tariff if tariff is not None else _recorded_tariff(lf)
         combined, result = _local(lf, zone, tariff, rows_per_bucket, _ticking(progress, tick))
 

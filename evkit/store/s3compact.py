@@ -117,7 +117,7 @@ def _sorted_to(frame: pl.LazyFrame, target: str, inputs: list[str], rows: int) -
     Without room for them locally, at once (said)."""
     from evkit.store.compact import SORT_ROWS, key_ranges, sorted_in_ranges
     from evkit.store.narrow import Narrowing, stored_bytes
-    from evkit.store.scratch import room_for, scratch_dir
+    from evkit.store.scratch import has_room, scratch_dir
 
     def write(plan: pl.LazyFrame) -> None:
         plan.sink_parquet(target, compression="zstd", **polars_options())
@@ -125,15 +125,16 @@ def _sorted_to(frame: pl.LazyFrame, target: str, inputs: list[str], rows: int) -
     def ordered(plan: pl.LazyFrame) -> pl.LazyFrame:
         return plan.sort("received_at", maintain_order=True)
 
-    if rows > SORT_ROWS:
-        fits, free = room_for(stored_bytes(inputs, Narrowing(), list(frame.collect_schema().names())))
-        if fits:
-            with scratch_dir() as tmp:
-                ranges = key_ranges(frame, "received_at", SORT_ROWS, nulls_last=False)
-                paths = [tmp / f"range-{index:04d}.parquet" for index in range(len(ranges))]
-                sorted_in_ranges(frame, ranges, ordered, paths, write)
-            return
-        log.warning("%.1f GB free in the temporary folder: the day is sorted in memory", free / 1e9)
+    def room() -> bool:  # for the scratch files: a range at a time, else the day in memory
+        stored = stored_bytes(inputs, Narrowing(), frame.collect_schema().names())
+        return has_room(stored, "the day is sorted in memory")
+
+    if rows > SORT_ROWS and room():
+        with scratch_dir() as tmp:
+            ranges = key_ranges(frame, "received_at", SORT_ROWS, nulls_last=False)
+            paths = [tmp / f"range-{index:04d}.parquet" for index in range(len(ranges))]
+            sorted_in_ranges(frame, ranges, ordered, paths, write)
+        return
     write(ordered(frame))
 
 

@@ -70,11 +70,23 @@ def sweep(root: Path | str | None = None) -> list[Path]:
 SPACE_FACTOR = 2
 
 
-def room_for(stored: int) -> tuple[bool, int]:
-    """(whether the temporary folder has room for bucket files of columns that take ``stored`` bytes
-    in the store, its free bytes)."""
-    free = shutil.disk_usage(tempfile.gettempdir()).free
-    return stored * SPACE_FACTOR <= free, free
+def has_room(stored: int, instead: str) -> bool:
+    """Whether the temporary folder has room for scratch files of columns that take ``stored`` bytes in
+    the store; when it has not, a warning names the folder, its free space and ``TMPDIR``, and says
+    what is done ``instead``."""
+    folder = tempfile.gettempdir()
+    free = shutil.disk_usage(folder).free
+    if stored * SPACE_FACTOR <= free:
+        return True
+    log.warning(
+        "the temporary folder %s has %.1f GB free, less than the %.1f GB asked for scratch files: %s, "
+        "which is slower; set TMPDIR to a folder with more room",
+        folder,
+        free / 1e9,
+        stored * SPACE_FACTOR / 1e9,
+        instead,
+    )
+    return False
 
 
 @contextmanager
@@ -85,4 +97,4 @@ def scratch_dir() -> Iterator[Path]:
         yield Path(tmp)
 
 
-__all__ = ["PREFIX", "SPACE_FACTOR", "room_for", "scratch_dir", "sweep"]
+__all__ = ["PREFIX", "SPACE_FACTOR", "has_room", "scratch_dir", "sweep"]
