@@ -39,11 +39,9 @@ def chargers_in(
 ) -> tuple[list[str], bool]:
     """(distinct charger ids, whether rows without one exist) in ``files`` (reads that column only, and
     the device time when a window [``start``, ``end``) is given: the chargers with rows in it)."""
-    rows = _scan((files, parts[1]))
-    if start is not None or end is not None:
-        from evkit.analysis._prep import narrowed
+    from evkit.analysis._prep import narrowed  # the rows themselves when there is no window
 
-        rows = narrowed(rows, None, start, end)
+    rows = narrowed(_scan((files, parts[1])), None, start, end)
     frame = rows.select(pl.col("charger_id").unique()).collect()
     ids = frame.get_column("charger_id")
     return sorted(ids.drop_nulls().to_list()), ids.null_count() > 0
@@ -54,12 +52,9 @@ def group_rows(
 ) -> pl.LazyFrame:
     """The rows of one group's chargers (predicate pushed into the Parquet scan), observed in
     [``start``, ``end``) when given."""
-    rows = _scan(parts).filter(group.predicate())
-    if start is None and end is None:
-        return rows
-    from evkit.analysis._prep import narrowed
+    from evkit.analysis._prep import narrowed  # the rows themselves when there is no window
 
-    return narrowed(rows, None, start, end)
+    return narrowed(_scan(parts).filter(group.predicate()), None, start, end)
 
 
 def sessions_task(
