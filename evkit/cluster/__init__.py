@@ -19,7 +19,7 @@ Results equal a local run: the same functions on the same rows, combined in the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,13 +85,24 @@ def _threads(client: Client) -> int:
 
 
 def _parts(client: Client, source: Path | str, skip_damaged: bool | None) -> Any:
-    """The future of the checked part list of ``source`` (footers only). ``skip_damaged`` None: the
-    policy of :func:`evkit.store.damaged_parts_policy` (``--skip-damaged``)."""
+    """The future of the checked part list of ``source`` (footers only; the dataset's error, or a
+    missing ``charger_id``, is raised here). ``skip_damaged`` None: the policy of
+    :func:`evkit.store.damaged_parts_policy` (``--skip-damaged``)."""
     from evkit.store.reader import skips_damaged
 
     if skip_damaged is None:
         skip_damaged = skips_damaged()
-    return client.submit(tasks.list_parts, _source(source), skip_damaged, pure=False)
+    parts = client.submit(tasks.list_parts, _source(source), skip_damaged, pure=False)
+    if "charger_id" not in parts.result()[1]:
+        raise DatasetError(f"{source} lacks required column(s): charger_id")
+    return parts
+
+
+def _per_chunk(client: Client, parts: Any, task: Callable[..., Any], **options: Any) -> list[Any]:
+    """``task(parts, files, **options)`` for each chunk of ``PARTS_PER_LISTING`` part files, on the
+    cluster, gathered in order (``parts.result()`` raises the dataset's error here)."""
+    files = chunks(parts.result()[0], PARTS_PER_LISTING)
+    return _gather(client, client.map(task, [parts] * len(files), files, **options))
 
 
 def _listed(
@@ -99,17 +110,9 @@ def _listed(
 ) -> tuple[set[str], bool]:
     """(the charger ids, whether rows without one exist) of the parts, with a row observed in
     [``start``, ``end``) when given: tasks each reading the ``charger_id`` column of a chunk of parts."""
-    files = parts.result()[0]  # the part names (small); raises the dataset's error here
-    listings = client.map(
-        tasks.chargers_in,
-        [parts] * len(chunks(files, PARTS_PER_LISTING)),
-        chunks(files, PARTS_PER_LISTING),
-        start=start,
-        end=end,
-    )
     found: set[str] = set()
     with_null = False
-    for ids, nulls in _gather(client, listings):
+    for ids, nulls in _per_chunk(client, parts, tasks.chargers_in, start=start, end=end):
         found.update(ids)
         with_null = with_null or nulls
     return found, with_null
@@ -120,8 +123,6 @@ def _plan(
 ) -> tuple[Any, list[ChargerGroup]]:
     """(future of the checked part list, the charger groups)."""
     parts = _parts(client, source, skip_damaged)
-    if "charger_id" not in parts.result()[1]:
-        raise DatasetError(f"{source} lacks required column(s): charger_id")
     found, with_null = _listed(client, parts)
     if chargers is not None:
         found &= set(chargers)
@@ -341,8 +342,7 @@ def quality_summary(
     if not groups:
         raise DatasetError(f"{source} holds no rows")
     if data_end is None:
-        files = chunks(parts.result()[0], PARTS_PER_LISTING)
-        ends = [e for e in _gather(client, client.map(tasks.data_end_task, [parts] * len(files), files)) if e]
+        ends = [e for e in _per_chunk(client, parts, tasks.data_end_task) if e]
         data_end = max(ends) if ends else None
     futures = client.map(
         tasks.quality_task,

@@ -120,20 +120,10 @@ def _groups(
     rows_per_group: int,
 ) -> tuple[Any, list[ChargerGroup]]:
     """(future of the checked part list, groups of about ``rows_per_group`` rows)."""
-    from evkit.cluster import PARTS_PER_LISTING, TASKS_PER_THREAD, _gather, _source, _threads
-    from evkit.cluster.plan import chunks
-    from evkit.cluster.tasks import list_parts
-    from evkit.errors import DatasetError
-    from evkit.store.reader import skips_damaged
+    from evkit.cluster import TASKS_PER_THREAD, _parts, _per_chunk, _threads
 
-    parts = client.submit(
-        list_parts, _source(source), skips_damaged() if skip_damaged is None else skip_damaged, pure=False
-    )
-    files, schema = parts.result()
-    if "charger_id" not in schema:
-        raise DatasetError(f"{source} lacks required column(s): charger_id")
-    listed = chunks(files, PARTS_PER_LISTING)
-    frames = _gather(client, client.map(charger_rows_task, [parts] * len(listed), listed))
+    parts = _parts(client, source, skip_damaged)
+    frames = _per_chunk(client, parts, charger_rows_task)
     counts = pl.concat(frames).group_by("charger_id").agg(pl.col("n").sum())
     if chargers is not None:
         counts = counts.filter(pl.col("charger_id").is_in(list(chargers)))
