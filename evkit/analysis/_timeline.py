@@ -123,10 +123,20 @@ def _gaps_of_suspects(times: pl.LazyFrame, suspects: pl.LazyFrame, expected: tim
 
 
 def spans_and_gaps(
-    times: pl.LazyFrame, expected: timedelta = DEFAULT_GAP
+    times: pl.LazyFrame, expected: timedelta = DEFAULT_GAP, *, held: bool = False
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """Per charger of ``times`` (``charger_id``, ``observed_at``): its span (``first_seen``,
-    ``last_seen``, ``rows``) and its silences (``gaps_of``), from one pass over ``times``."""
+    ``last_seen``, ``rows``) and its silences (``gaps_of``), from one pass over ``times``.
+
+    ``held``: the caller holds ``times`` in memory anyway (the sessions' cached rows, a report's
+    bucket): rows that come in runs of one charger in time order (an export sorted by charger, a
+    compacted store) are then read in their order instead (:func:`_in_runs`), the same tables."""
+    if held:
+        return _held(times, expected)
+    return _by_blocks(times, expected)
+
+
+def _by_blocks(times: pl.LazyFrame, expected: timedelta) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     # Most chargers have no silence at all, so first find the ones that may have one, without sorting
     # (``spans_and_suspects``): only their times are sorted. Counting ticks with rows is a hash
     # group-by of plain reductions; the largest step between consecutive rows (any order bounds the
@@ -134,6 +144,86 @@ def spans_and_gaps(
     stats = spans_and_suspects(times, expected).cache()
     suspects = stats.filter(pl.col("suspect")).select("charger_id")
     return stats.drop("suspect"), _gaps_of_suspects(times, suspects, expected)
+
+
+#: Rows in runs (:func:`_in_runs`) when a run holds this many rows or more on average.
+_ROWS_PER_RUN = 16
+#: Rows whose runs are counted first: rows in arrival order are told from these alone.
+_FIRST_LOOK = 65_536
+
+
+def _held(times: pl.LazyFrame, expected: timedelta) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """``spans_and_gaps`` of ``times`` from its rows in memory: in runs when they come so (one Python
+    call sees them all), else by blocks. One frame carries both tables: spans, then silences."""
+    spans_schema, gaps_schema = (f.collect_schema() for f in _by_blocks(times.clear(), expected))
+    schema = {**spans_schema, **gaps_schema}
+
+    def found(frame: pl.DataFrame) -> pl.DataFrame:
+        got = _in_runs(frame, expected)
+        spans, gaps = got if got is not None else pl.collect_all(list(_by_blocks(frame.lazy(), expected)))
+        both = pl.concat([spans.cast(spans_schema), gaps.cast(gaps_schema)], how="diagonal")
+        return both.select(list(schema))
+
+    both = times.map_batches(found, schema=schema).cache()
+    spans = both.filter(pl.col("gap_end").is_null()).select(list(spans_schema))
+    return spans, both.filter(pl.col("gap_end").is_not_null()).select(list(gaps_schema))
+
+
+def _in_runs(
+    times: pl.DataFrame, expected: timedelta, rows_per_run: int = _ROWS_PER_RUN
+) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """``spans_and_gaps`` of ``times`` when its rows come in few runs (``rows_per_run``), each of one
+    charger in time order, and a charger's runs do not overlap in time; None otherwise (arrival order,
+    rows without a charger or a time). Each charger's times in order are then its runs one after
+    another: its silences are the long steps inside a run and between its consecutive runs. A few
+    comparisons of neighbouring rows instead of a group-by over every row (0.05 s against 0.2 s for
+    6M rows sorted by charger)."""
+    n = times.height
+    charger, at = times["charger_id"], times["observed_at"]
+    if n == 0 or charger.null_count() or at.null_count():
+        return None
+    key = charger.to_physical() if charger.dtype == pl.Categorical else charger
+    head = min(n, _FIRST_LOOK)
+    if (key.head(head) != key.head(head).shift(1)).sum() * rows_per_run > head:
+        return None  # arrival order: told from its first rows
+    new = ((key != key.shift(1)) | (at < at.shift(1))).fill_null(True)
+    if new.sum() * rows_per_run > n:
+        return None
+    starts = new.arg_true()
+    ends = pl.concat([starts.slice(1) - 1, pl.Series([n - 1], dtype=starts.dtype)])
+    runs = pl.DataFrame(
+        {
+            "charger_id": charger.gather(starts),
+            "first": at.gather(starts),
+            "last": at.gather(ends),
+            "rows": ends - starts + 1,
+        }
+    ).sort("charger_id", "first", "last")
+    before = pl.col("last").shift(1).over("charger_id")
+    if runs.select((pl.col("first") < before).any()).item():
+        return None  # a charger's runs overlap in time
+    inside = ((at.diff() > expected) & new.not_()).arg_true()
+    steps = pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    "charger_id": charger.gather(inside),
+                    "gap_start": at.gather(inside - 1),
+                    "gap_end": at.gather(inside),
+                }
+            ),
+            runs.select("charger_id", before.alias("gap_start"), pl.col("first").alias("gap_end")).filter(
+                pl.col("gap_end") - pl.col("gap_start") > expected
+            ),
+        ]
+    )
+    gaps = steps.with_columns(seconds(pl.col("gap_end") - pl.col("gap_start")).alias("gap_s"))
+    spans = runs.group_by("charger_id").agg(
+        pl.col("first").min().alias("first_seen"),
+        pl.col("last").max().alias("last_seen"),
+        pl.col("rows").sum(),
+    )
+    return spans, gaps.sort("charger_id", "gap_start")
 
 
 @dataclass(frozen=True)
@@ -149,13 +239,18 @@ class Timeline:
 
 
 def timeline(
-    lf: pl.LazyFrame, expected: timedelta = DEFAULT_GAP, *, given: Timeline | None = None
+    lf: pl.LazyFrame,
+    expected: timedelta = DEFAULT_GAP,
+    *,
+    given: Timeline | None = None,
+    held: bool = False,
 ) -> Timeline:
     """The :class:`Timeline` of ``lf``'s Easee rows (lazy, cached: queries collected together share it);
-    ``given`` instead when a caller handed one of the same ``expected`` silence."""
+    ``given`` instead when a caller handed one of the same ``expected`` silence. ``held``: ``lf`` is
+    a frame in memory (see ``spans_and_gaps``)."""
     if given is not None and given.expected == expected:
         return given
-    found_spans, found_gaps = spans_and_gaps(heard(lf), expected)
+    found_spans, found_gaps = spans_and_gaps(heard(lf), expected, held=held)
     return Timeline(_shared(found_spans), _shared(found_gaps), expected)
 
 

@@ -379,7 +379,7 @@ def easee_sessions(
     if timeline is not None and timeline.expected == gap:
         found = (timeline.spans, timeline.gaps)
     else:  # from the rows held above (a Timeline of ``lf`` would read the input again)
-        found = spans_and_gaps(times, gap)
+        found = spans_and_gaps(times, gap, held=True)  # ``base`` is cached: held in memory
     spans, all_holes = (f.with_columns(pl.col("charger_id").cast(pl.Categorical)) for f in found)
     seen = spans.select("charger_id", "last_seen")
     sess = _boundaries(_op_modes(obs), seen).cache()

@@ -231,7 +231,7 @@ def _passes(rows: pl.DataFrame, data_end: datetime | None) -> list[pl.LazyFrame]
     mark = replayed_rows(set(rows.columns))
     replayed = mark.sum() if mark is not None else pl.lit(0)
     first = first_of(rows)  # the quality counts and latency share one deduplication, done at once
-    heard = timeline(lf)  # and the sessions and the gaps one search for silences
+    heard = timeline(lf, held=True)  # and the sessions and the gaps one search for silences
     return [
         sessions(lf, timeline=heard),
         energy_per_hour(lf).select("charger_id", "hour", "energy_kwh", "source"),

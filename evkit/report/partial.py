@@ -86,7 +86,8 @@ def analyse(
     """Every analysis of the report on one bucket's rows (``_prep.held_rows``)."""
     lf = frame.lazy()
     first = first_of(frame)  # in memory, at once: the quality checks' plan runs faster on it
-    heard = timeline(lf, DEFAULT_GAP)  # the silences: found once for the sessions and the quality checks
+    # the silences: found once for the sessions and the quality checks
+    heard = timeline(lf, DEFAULT_GAP, held=True)
     queries = [
         _overview(lf),
         sessions_of(lf, gap, timeline=heard),

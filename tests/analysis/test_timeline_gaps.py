@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from evkit.analysis._timeline import gaps_of, spans_and_suspects, timeline
+from evkit.analysis._timeline import _in_runs, gaps_of, spans_and_gaps, spans_and_suspects, timeline
 from evkit.analysis.quality import quality_summary, telemetry_gaps
 from evkit.analysis.sessions import sessions
 from tests.analysis.conftest import Fleet
@@ -178,3 +178,94 @@ def test_blocks_2_to_the_32_apart_do_not_hide_a_silence(dtype: pl.DataType) -> N
         (stamps[0], stamps[1], 3, True)
     ]
     assert gaps_of(times, expected).collect().select("gap_start", "gap_end").rows() == [tuple(stamps[:2])]
+
+
+@st.composite
+def _held_times(draw: st.DrawFn) -> tuple[timedelta, pl.DataFrame, bool]:
+    """Times as a caller holds them: runs of one charger in time order (sorted by charger, or a
+    charger a day as a compacted store has them; runs that may touch or overlap), or shuffled; a
+    missing time now and then. Also whether the rows are surely in runs (sorted by charger or a
+    charger a day, no overlap, no missing time)."""
+    expected_us = draw(st.sampled_from([8, 1_000, 20 * 60 * 10**6]))
+    chargers = draw(st.lists(st.sampled_from("ABCD"), min_size=1, max_size=4, unique=True))
+    runs: list[list[list[tuple[str, int | None]]]] = []  # per charger, its runs in time order
+    in_runs = True
+    for name in chargers:
+        start = draw(st.integers(0, 10 * expected_us))
+        runs.append([])
+        for _ in range(draw(st.integers(1, 3))):
+            times = [start]
+            for step in _steps(draw, expected_us):
+                times.append(times[-1] + step)
+            runs[-1].append([(name, t) for t in times])
+            start = times[-1] + draw(st.integers(-expected_us, 3 * expected_us))  # may overlap
+            in_runs = in_runs and start >= times[-1]
+    order = draw(st.sampled_from(["by charger", "a charger a day", "runs shuffled", "rows shuffled"]))
+    if order == "by charger":
+        rows = [row for own in runs for run in own for row in run]
+    elif order == "a charger a day":  # each charger's first run, then each one's second, ...
+        rows = [row for day in range(3) for own in runs if day < len(own) for row in own[day]]
+    else:
+        every = [run for own in runs for run in own]
+        if order == "runs shuffled":  # a charger's runs out of order, or next to each other: not claimed
+            rows = [row for run in draw(st.permutations(every)) for row in run]
+        else:
+            rows = draw(st.permutations([row for run in every for row in run]))
+        in_runs = False
+    if draw(st.booleans()) and draw(st.booleans()):
+        rows = [*rows, (rows[0][0], None)]
+        in_runs = False
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    frame = pl.DataFrame(
+        {
+            "charger_id": [c for c, _ in rows],
+            "observed_at": [None if t is None else epoch + timedelta(microseconds=t) for _, t in rows],
+        },
+        schema={"charger_id": pl.String, "observed_at": pl.Datetime("us", "UTC")},
+    )
+    if draw(st.booleans()):
+        frame = frame.with_columns(pl.col("charger_id").cast(pl.Categorical))
+    return timedelta(microseconds=expected_us), frame, in_runs
+
+
+@settings(max_examples=400, deadline=None)
+@given(case=_held_times())
+def test_held_times_in_runs_give_the_same_spans_and_silences(
+    case: tuple[timedelta, pl.DataFrame, bool],
+) -> None:
+    """Times held in memory (the sessions', a report bucket's) are read in their order when they come
+    in runs of one charger in time order: the same spans and silences as the blocks find. Runs that
+    overlap in time, shuffled rows and missing times are left to the blocks; held or not, the tables
+    are the same whatever the order of the rows."""
+    expected, frame, in_runs = case
+    lf = frame.lazy()
+    spans, gaps = pl.collect_all(list(spans_and_gaps(lf, expected)))
+    found = _in_runs(frame, expected, rows_per_run=1)  # short runs too: the reading, not the choice
+    if in_runs:
+        assert found is not None
+    if found is not None:
+        assert_frame_equal(found[1], gaps, check_dtypes=False)
+        assert_frame_equal(found[0].sort("charger_id"), spans.sort("charger_id"), check_dtypes=False)
+    held_spans, held_gaps = pl.collect_all(list(spans_and_gaps(lf, expected, held=True)))
+    assert_frame_equal(held_gaps, gaps)
+    assert_frame_equal(held_spans.sort("charger_id"), spans.sort("charger_id"))
+
+
+def test_rows_sorted_by_charger_are_read_in_runs_and_rows_in_arrival_order_are_not() -> None:
+    """What the runs buy: an export sorted by charger and a compacted store's days are read in runs,
+    rows in arrival order (chargers interleaved) and overlapping runs go to the blocks."""
+    # 32 rows a charger a day, 5 minutes apart, with one 35-minute silence
+    ts = [T0 + timedelta(minutes=5 * k + (30 if k >= 16 else 0)) for k in range(32)]
+    by_charger = pl.DataFrame({"charger_id": ["A"] * 32 + ["B"] * 32, "observed_at": ts + ts})
+    found = _in_runs(pl.concat([by_charger] * 20), timedelta(minutes=20))
+    assert found is None  # the same times again: every charger's runs overlap
+    days = pl.concat(
+        by_charger.with_columns(pl.col("observed_at") + timedelta(days=d)) for d in range(20)
+    )  # a charger a day, as a compacted store
+    found = _in_runs(days, timedelta(minutes=20))
+    assert found is not None
+    spans, gaps = found
+    assert spans.sort("charger_id")["rows"].to_list() == [640, 640]
+    assert gaps.height == 2 * (20 + 19)  # one silence each day, and each night
+    assert (gaps["gap_s"] == 35 * 60).sum() == 2 * 20
+    assert _in_runs(days.sort("observed_at"), timedelta(minutes=20)) is None
