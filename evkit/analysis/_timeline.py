@@ -123,17 +123,35 @@ def _gaps_of_suspects(times: pl.LazyFrame, suspects: pl.LazyFrame, expected: tim
 
 
 def spans_and_gaps(
-    times: pl.LazyFrame, expected: timedelta = DEFAULT_GAP, *, held: bool = False
+    times: pl.LazyFrame, expected: timedelta = DEFAULT_GAP, *, in_runs: bool = False
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """Per charger of ``times`` (``charger_id``, ``observed_at``): its span (``first_seen``,
     ``last_seen``, ``rows``) and its silences (``gaps_of``), from one pass over ``times``.
 
-    ``held``: the caller holds ``times`` in memory anyway (the sessions' cached rows, a report's
-    bucket): rows that come in runs of one charger in time order (an export sorted by charger, a
-    compacted store) are then read in their order instead (:func:`_in_runs`), the same tables."""
-    if held:
+    ``in_runs``: the caller saw ``times`` begin in runs of one charger in time order (an export sorted
+    by charger, a compacted store: :func:`begins_in_runs`). The rows are then held in memory and read in
+    their order (:func:`_in_runs`), or by blocks if they turn out not to be: the same tables."""
+    if in_runs:
         return _held(times, expected)
     return _by_blocks(times, expected)
+
+
+def begins_in_runs(first: pl.DataFrame) -> bool:
+    """Whether rows whose first ones are ``first`` (a ``charger_id`` column: a few thousand rows, or
+    all of them) are likely in runs of one charger (``_ROWS_PER_RUN``), so worth reading in order."""
+    if first.height == 0:
+        return False
+    charger = first["charger_id"]
+    return int((charger != charger.shift(1)).sum()) * _ROWS_PER_RUN <= first.height
+
+
+def scan_begins_in_runs(lf: pl.LazyFrame) -> bool:
+    """Whether ``lf``, a store's scan, begins in runs of one charger (:func:`begins_in_runs` of its
+    first rows: milliseconds); False for any other frame."""
+    from evkit.store.reader import first_rows
+
+    first = first_rows(lf, ["charger_id"], FIRST_LOOK)
+    return first is not None and begins_in_runs(first)
 
 
 def _by_blocks(times: pl.LazyFrame, expected: timedelta) -> tuple[pl.LazyFrame, pl.LazyFrame]:
@@ -149,12 +167,14 @@ def _by_blocks(times: pl.LazyFrame, expected: timedelta) -> tuple[pl.LazyFrame, 
 #: Rows in runs (:func:`_in_runs`) when a run holds this many rows or more on average.
 _ROWS_PER_RUN = 16
 #: Rows whose runs are counted first: rows in arrival order are told from these alone.
-_FIRST_LOOK = 65_536
+FIRST_LOOK = 65_536
 
 
 def _held(times: pl.LazyFrame, expected: timedelta) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """``spans_and_gaps`` of ``times`` from its rows in memory: in runs when they come so (one Python
-    call sees them all), else by blocks. One frame carries both tables: spans, then silences."""
+    call sees them all), else by blocks. One frame carries both tables: spans, then silences. Rows
+    in arrival order cost more so than by blocks straight from the plan (they are gathered first):
+    only rows seen to begin in runs come here."""
     spans_schema, gaps_schema = (f.collect_schema() for f in _by_blocks(times.clear(), expected))
     schema = {**spans_schema, **gaps_schema}
 
@@ -183,7 +203,7 @@ def _in_runs(
     if n == 0 or charger.null_count() or at.null_count():
         return None
     key = charger.to_physical() if charger.dtype == pl.Categorical else charger
-    head = min(n, _FIRST_LOOK)
+    head = min(n, FIRST_LOOK)
     if (key.head(head) != key.head(head).shift(1)).sum() * rows_per_run > head:
         return None  # arrival order: told from its first rows
     new = ((key != key.shift(1)) | (at < at.shift(1))).fill_null(True)
@@ -243,14 +263,14 @@ def timeline(
     expected: timedelta = DEFAULT_GAP,
     *,
     given: Timeline | None = None,
-    held: bool = False,
+    in_runs: bool = False,
 ) -> Timeline:
     """The :class:`Timeline` of ``lf``'s Easee rows (lazy, cached: queries collected together share it);
-    ``given`` instead when a caller handed one of the same ``expected`` silence. ``held``: ``lf`` is
-    a frame in memory (see ``spans_and_gaps``)."""
+    ``given`` instead when a caller handed one of the same ``expected`` silence. ``in_runs``: see
+    ``spans_and_gaps``."""
     if given is not None and given.expected == expected:
         return given
-    found_spans, found_gaps = spans_and_gaps(heard(lf), expected, held=held)
+    found_spans, found_gaps = spans_and_gaps(heard(lf), expected, in_runs=in_runs)
     return Timeline(_shared(found_spans), _shared(found_gaps), expected)
 
 

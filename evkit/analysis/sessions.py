@@ -35,7 +35,7 @@ import polars as pl
 
 from evkit.analysis import _ids
 from evkit.analysis._prep import columns_of, easee_rows, require, seconds
-from evkit.analysis._timeline import DEFAULT_GAP, Timeline, spans_and_gaps
+from evkit.analysis._timeline import DEFAULT_GAP, Timeline, scan_begins_in_runs, spans_and_gaps
 from evkit.analysis.schema import SESSION_SCHEMA
 
 #: Two energy estimates agree when they differ by at most this fraction of the larger ...
@@ -356,12 +356,10 @@ def easee_sessions(
     # each re-running whatever the input does, such as a deduplicating window over every row)
     token_ids = [_ids.USER_ID_TOKEN, _ids.USER_ID_TOKEN_REVERSED]
     text_if_token = pl.when(pl.col("observation_id").is_in(token_ids))
-    # Charger ids are strings; inside they are categorical (a 32-bit code keys every sort, join and
-    # group, much cheaper on millions of rows, and no column of names is held beside it).
     base = (
         easee_rows(lf)
         .select(
-            pl.col("charger_id").cast(pl.Categorical),
+            "charger_id",
             "observation_id",
             "observed_at",
             "value",
@@ -371,15 +369,22 @@ def easee_sessions(
         .cache()
     )
     times = base.select("charger_id", "observed_at")
+    # Charger ids are strings; past the silences (which group every row by its text: cheaper than
+    # making each row's code) they are categorical: a 32-bit code keys every sort, join and group of
+    # the sessions' rows, much cheaper, and no column of names is held beside it.
     # Exact duplicates (redeliveries) change none of the figures below (a repeated reading holds for
     # zero seconds, a repeated op mode is no transition), so no costly deduplication is needed.
-    obs = base.filter(pl.col("observation_id").is_in(_IDS)).cache()
+    obs = (
+        base.filter(pl.col("observation_id").is_in(_IDS))
+        .with_columns(pl.col("charger_id").cast(pl.Categorical))
+        .cache()
+    )
     reversed_expr = pl.col("value_reversed") if extra else pl.col("value_text").str.reverse()
     obs = obs.with_columns(reversed_expr.alias("token_reversed"))
     if timeline is not None and timeline.expected == gap:
         found = (timeline.spans, timeline.gaps)
     else:  # from the rows held above (a Timeline of ``lf`` would read the input again)
-        found = spans_and_gaps(times, gap, held=True)  # ``base`` is cached: held in memory
+        found = spans_and_gaps(times, gap, in_runs=scan_begins_in_runs(lf))
     spans, all_holes = (f.with_columns(pl.col("charger_id").cast(pl.Categorical)) for f in found)
     seen = spans.select("charger_id", "last_seen")
     sess = _boundaries(_op_modes(obs), seen).cache()

@@ -290,6 +290,19 @@ def rows_per_charger_range(
     return rows_per_range(made[0].files, made[1], ranges)
 
 
+def first_rows(frame: pl.LazyFrame, columns: Sequence[str], rows: int) -> pl.DataFrame | None:
+    """For a frame from :func:`scan` or :func:`narrow` without ``dedupe``: its first ``rows`` rows of
+    ``columns`` (the first row groups are read: milliseconds). None for any other frame (its first
+    rows may cost a whole computation) or when they cannot be read (the analysis will say why)."""
+    made = _made(frame)
+    if made is None or made[0].dedupe:
+        return None
+    try:
+        return frame.head(rows).select(columns).collect()
+    except pl.exceptions.PolarsError:
+        return None
+
+
 def stored_bytes_of(frame: pl.LazyFrame, columns: Sequence[str]) -> int | None:
     """For a frame from :func:`scan` or :func:`narrow`: the compressed bytes of ``columns`` in the row
     groups it reads, from the footers alone (``evkit.store.narrow.stored_bytes``); None for any other."""

@@ -7,13 +7,16 @@ last bits (the earlier version itself differs from run to run by that much)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from evkit import scan
 from evkit.analysis import easee_sessions
+from evkit.analysis._timeline import scan_begins_in_runs
 from tests.analysis import scenario as sc
 from tests.analysis import sessions_reference
 from tests.analysis.conftest import Fleet
@@ -89,3 +92,21 @@ def test_generated_chargers_give_the_sessions_they_gave(
             got = sc.spurious_zero(got, cid, sc.T0 + timedelta(minutes=minute, seconds=30))
         rows += got
     _same(sc.frame(sc.shuffle(sc.duplicate(rows), seed=seed)).lazy())
+
+
+def test_a_store_sorted_by_charger_gives_the_sessions_it_gave(fleet: Fleet, tmp_path: Path) -> None:
+    """A store sorted by charger (an export, a compacted store) is read in runs: its silences come
+    from neighbouring rows, not a group-by over every row. Its sessions are those the earlier version
+    gives, and those of the same rows in arrival order (which go to the blocks)."""
+    frame = fleet.frame(fleet.clean)
+    stores = {"sorted": frame.sort("charger_id", "observed_at"), "arrival": frame.sort("received_at")}
+    for name, rows in stores.items():
+        (tmp_path / name).mkdir()
+        rows.write_parquet(tmp_path / name / "part.parquet")
+    by_charger, arrival = (scan(tmp_path / name, dedupe=False) for name in stores)
+    assert scan_begins_in_runs(by_charger) and not scan_begins_in_runs(arrival)
+    assert not scan_begins_in_runs(by_charger.filter(pl.lit(True)))  # not a scan: not looked at
+    _same(by_charger)
+    found = easee_sessions(by_charger).collect()
+    assert found["gap"].any()  # the fleet's hole is found in runs too
+    assert_frame_equal(found, easee_sessions(arrival).collect(), rel_tol=1e-9, abs_tol=1e-9)

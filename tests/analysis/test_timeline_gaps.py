@@ -246,7 +246,7 @@ def test_held_times_in_runs_give_the_same_spans_and_silences(
     if found is not None:
         assert_frame_equal(found[1], gaps, check_dtypes=False)
         assert_frame_equal(found[0].sort("charger_id"), spans.sort("charger_id"), check_dtypes=False)
-    held_spans, held_gaps = pl.collect_all(list(spans_and_gaps(lf, expected, held=True)))
+    held_spans, held_gaps = pl.collect_all(list(spans_and_gaps(lf, expected, in_runs=True)))
     assert_frame_equal(held_gaps, gaps)
     assert_frame_equal(held_spans.sort("charger_id"), spans.sort("charger_id"))
 
