@@ -64,6 +64,10 @@ def json_records(records: list[dict[str, Any]]) -> str:
     return "[\n  " + ",\n  ".join(items) + "\n]"
 
 
+#: A character ``json`` escapes (``encode_basestring_ascii``): any but printable ASCII, a quote, a backslash.
+_ESCAPED = r"[^ !#-\[\]-~]"
+
+
 def _json_text(series: pl.Series) -> pl.Expr | None:
     """The JSON text of each value of ``series`` (a column of ``_rounded`` output, times as text), as
     ``json.dumps`` writes it, as a Polars expression (None: a type this shortcut does not cover).
@@ -72,6 +76,8 @@ def _json_text(series: pl.Series) -> pl.Expr | None:
     if dtype.is_float() or dtype.is_integer() or dtype == pl.Boolean:
         return x.cast(pl.String).fill_null("null")
     if dtype == pl.String:
+        if not series.str.contains(_ESCAPED).any():  # ids, times, notes: quoted as they are
+            return pl.concat_str(pl.lit('"'), x, pl.lit('"')).fill_null("null")
         # a value repeats a lot (charger ids, sources): escape each distinct one once, as json does
         distinct = series.drop_nulls().unique().to_list()
         escaped = [encode_basestring_ascii(v) for v in distinct]

@@ -11,6 +11,7 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
+from evkit.commands import _records as records_module
 from evkit.commands._records import as_records, json_frame, json_records, round4, write_json_frame
 
 _values = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
@@ -79,3 +80,13 @@ def test_round4_rounds_as_python_does(values: list[float]) -> None:
     got = round4(pl.Series(values, dtype=pl.Float64)).to_list()
     expected = [round(v, 4) if math.isfinite(v) else None for v in values]
     assert [repr(v) for v in got] == [repr(v) for v in expected]
+
+
+def test_text_is_quoted_as_it_is_exactly_when_json_would_not_escape_it() -> None:
+    """A text column without a character ``json`` escapes is written quoted as it is (no Python per
+    value); the test of that character agrees with ``json`` on every character of the BMP."""
+    chars = [chr(code) for code in range(0x10000) if not 0xD800 <= code < 0xE000]
+    flagged = pl.Series(chars).str.contains(records_module._ESCAPED).to_list()
+    assert flagged == [json.dumps(c) != f'"{c}"' for c in chars]
+    plain = pl.DataFrame({"id": ["EH000001", None, "2026-03-01T10:00:00Z"]})
+    assert json_frame(plain) == json.dumps(plain.to_dicts(), indent=2)
