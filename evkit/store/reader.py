@@ -303,6 +303,30 @@ def first_rows(frame: pl.LazyFrame, columns: Sequence[str], rows: int) -> pl.Dat
         return None
 
 
+def none_match(frame: pl.LazyFrame, predicate: pl.Expr) -> bool:
+    """Whether no row of ``frame``, a whole store's frame from :func:`scan` without ``dedupe``,
+    matches ``predicate`` (then a filter of its negation keeps every row, and need not be made).
+    Asked once per frame and predicate: the first match ends the read, and the parts' statistics
+    answer for most stores without reading their data. False for any other frame (a narrowed one
+    is read by row groups, without statistics: small, filtered as it is), or on an error."""
+    made = _made(frame)
+    if made is None or made[1] or made[0].dedupe:
+        return False
+    key = (id(frame), predicate.meta.serialize(format="json"))
+    if key not in _NONE_MATCH:
+        try:
+            found = frame.filter(predicate).head(1).select(pl.len()).collect().item()
+        except pl.exceptions.PolarsError:
+            return False  # the analysis will say why
+        _NONE_MATCH[key] = found == 0
+        weakref.finalize(frame, _NONE_MATCH.pop, key, None)
+    return _NONE_MATCH[key]
+
+
+#: :func:`none_match`'s answers, by frame (``id``, dropped with the frame) and predicate.
+_NONE_MATCH: dict[tuple[int, str], bool] = {}
+
+
 def stored_bytes_of(frame: pl.LazyFrame, columns: Sequence[str]) -> int | None:
     """For a frame from :func:`scan` or :func:`narrow`: the compressed bytes of ``columns`` in the row
     groups it reads, from the footers alone (``evkit.store.narrow.stored_bytes``); None for any other."""
