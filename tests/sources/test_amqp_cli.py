@@ -116,16 +116,24 @@ def test_sigterm_or_ctrl_c_flushes_acks_and_exits_0(broker: Broker, dataset_dir:
         wait_for(lambda: broker.consumers() == 1, what="the consumer")
         broker.publish(numbered_messages(700))
         wait_for(lambda: broker.depth() == 0, what="delivery to the capture")
-        assert evkit_rows(dataset_dir) == 0  # all 700 are buffered, unacknowledged
+        assert evkit_rows(dataset_dir) == 0  # buffered, unacknowledged
     finally:
         # To the whole process group, as Ctrl-C (or a service manager) does: the writer process must
         # survive it to flush.
         os.killpg(proc.pid, signum)
         _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    assert values(dataset_dir) == [float(i) for i in range(700)]
-    assert broker.depth() == 0  # acknowledged before closing, so nothing was requeued
+    # Every message the capture had taken is written once and acknowledged (the flush interval is ten
+    # minutes: only the stop wrote them). The broker has sent all 700, but on a busy machine the last
+    # ones may still wait in the socket when the stop comes: the capture takes no more then, and the
+    # broker requeues them (pika rejects deliveries to a cancelled consumer, so a capture cannot wait
+    # for them). Nothing is lost: what is not written is back in the queue.
+    written = values(dataset_dir)
+    assert len(written) >= 1
+    assert written == [float(i) for i in range(len(written))]
+    assert broker.depth() == 700 - len(written)
     record = read_manifest(dataset_dir)["captures"][0]
+    assert record["rows_written"] == len(written)
     assert record["status"] == "finished"
     assert record["stop_reason"] == f"signal {signal.Signals(signum).name}"
 
