@@ -231,9 +231,8 @@ def _passes(rows: pl.DataFrame, data_end: datetime | None) -> list[pl.LazyFrame]
     mark = replayed_rows(set(rows.columns))
     replayed = mark.sum() if mark is not None else pl.lit(0)
     first = first_of(rows)  # the quality counts and latency share one deduplication, done at once
-    heard = timeline(
-        lf, in_runs=begins_in_runs(rows.head(FIRST_LOOK))
-    )  # and the sessions and the gaps one search for silences
+    # and the sessions and the gaps one search for silences
+    heard = timeline(lf, in_runs=begins_in_runs(rows.head(FIRST_LOOK)))
     return [
         sessions(lf, timeline=heard),
         energy_per_hour(lf).select("charger_id", "hour", "energy_kwh", "source"),

@@ -304,13 +304,14 @@ def first_rows(frame: pl.LazyFrame, columns: Sequence[str], rows: int) -> pl.Dat
 
 
 def none_match(frame: pl.LazyFrame, predicate: pl.Expr) -> bool:
-    """Whether no row of ``frame``, a whole store's frame from :func:`scan` without ``dedupe``,
+    """Whether no row of ``frame``, a whole local store's frame from :func:`scan` without ``dedupe``,
     matches ``predicate`` (then a filter of its negation keeps every row, and need not be made).
     Asked once per frame and predicate: the first match ends the read, and the parts' statistics
     answer for most stores without reading their data. False for any other frame (a narrowed one
-    is read by row groups, without statistics: small, filtered as it is), or on an error."""
+    is read by row groups, without statistics: small, filtered as it is; on ``s3://`` the question
+    would fetch every part's footer once more, a request each), or on an error."""
     made = _made(frame)
-    if made is None or made[1] or made[0].dedupe:
+    if made is None or made[1] or made[0].dedupe or any(is_s3(part) for part in made[0].files[:1]):
         return False
     key = (id(frame), predicate.meta.serialize(format="json"))
     if key not in _NONE_MATCH:
