@@ -19,12 +19,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from analysis import run_process  # noqa: E402  (one way to time a whole process, with its peak RSS)
 
 DAY = "2026-02-01"
 
@@ -34,17 +36,6 @@ def _day_parts(src: Path, days: int) -> list[Path]:
     if len(found) < 2:
         raise SystemExit(f"{src}: fewer than two parts in the first {days} days")
     return found
-
-
-def _run(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
-    t0 = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - t0
-    err = child.stderr.read().decode() if child.stderr else ""
-    if status != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({status}): {err[-2000:]}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}
 
 
 def _rows(source: str, env: dict[str, str]) -> int:
@@ -96,7 +87,7 @@ def main() -> int:
                 sources = {"local": str(local), "s3": f"s3://{bucket}/fleet"}
                 for name, source in sources.items():
                     before = _rows(source, env)
-                    res = _run([sys.executable, "-m", "evkit", "compact", source], env)
+                    res = run_process([sys.executable, "-m", "evkit", "compact", source], env)
                     after = _rows(source, env)
                     if before != after:
                         raise SystemExit(f"{name}: {before:,} rows before compaction, {after:,} after")
