@@ -145,12 +145,18 @@ def begins_in_runs(first: pl.DataFrame) -> bool:
     return int((charger != charger.shift(1)).sum()) * _ROWS_PER_RUN <= first.height
 
 
+def held_timeline(frame: pl.DataFrame, expected: timedelta = DEFAULT_GAP) -> Timeline:
+    """:func:`timeline` of rows held in memory (a report's or the explorer's bucket): read in runs when
+    they begin so (:func:`begins_in_runs` of their first rows)."""
+    return timeline(frame.lazy(), expected, in_runs=begins_in_runs(frame.head(_FIRST_LOOK)))
+
+
 def scan_begins_in_runs(lf: pl.LazyFrame) -> bool:
     """Whether ``lf``, a store's scan, begins in runs of one charger (:func:`begins_in_runs` of its
     first rows: milliseconds); False for any other frame."""
     from evkit.store.reader import first_rows
 
-    first = first_rows(lf, ["charger_id"], FIRST_LOOK)
+    first = first_rows(lf, ["charger_id"], _FIRST_LOOK)
     return first is not None and begins_in_runs(first)
 
 
@@ -167,7 +173,7 @@ def _by_blocks(times: pl.LazyFrame, expected: timedelta) -> tuple[pl.LazyFrame, 
 #: Rows in runs (:func:`_in_runs`) when a run holds this many rows or more on average.
 _ROWS_PER_RUN = 16
 #: Rows whose runs are counted first: rows in arrival order are told from these alone.
-FIRST_LOOK = 65_536
+_FIRST_LOOK = 65_536
 
 
 def _held(times: pl.LazyFrame, expected: timedelta) -> tuple[pl.LazyFrame, pl.LazyFrame]:
@@ -203,9 +209,6 @@ def _in_runs(
     if n == 0 or charger.null_count() or at.null_count():
         return None
     key = charger.to_physical() if charger.dtype == pl.Categorical else charger
-    head = min(n, FIRST_LOOK)
-    if (key.head(head) != key.head(head).shift(1)).sum() * rows_per_run > head:
-        return None  # arrival order: told from its first rows
     new = ((key != key.shift(1)) | (at < at.shift(1))).fill_null(True)
     if new.sum() * rows_per_run > n:
         return None

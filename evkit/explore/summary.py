@@ -31,7 +31,7 @@ import polars as pl
 
 from evkit.analysis import buckets
 from evkit.analysis._prep import easee_rows, held_columns, held_rows
-from evkit.analysis._timeline import FIRST_LOOK, begins_in_runs, timeline
+from evkit.analysis._timeline import held_timeline
 from evkit.analysis.quality import (
     DEFAULT_STALE,
     SUMMARY_COLUMNS,
@@ -232,7 +232,7 @@ def _passes(rows: pl.DataFrame, data_end: datetime | None) -> list[pl.LazyFrame]
     replayed = mark.sum() if mark is not None else pl.lit(0)
     first = first_of(rows)  # the quality counts and latency share one deduplication, done at once
     # and the sessions and the gaps one search for silences
-    heard = timeline(lf, in_runs=begins_in_runs(rows.head(FIRST_LOOK)))
+    heard = held_timeline(rows)
     return [
         sessions(lf, timeline=heard),
         energy_per_hour(lf).select("charger_id", "hour", "energy_kwh", "source"),

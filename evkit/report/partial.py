@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from evkit import analysis
-from evkit.analysis._timeline import DEFAULT_GAP, FIRST_LOOK, begins_in_runs, timeline
+from evkit.analysis._timeline import DEFAULT_GAP, held_timeline
 from evkit.analysis.home import evcc_liveness_summary
 from evkit.analysis.latency import hop_latencies
 from evkit.analysis.quality import first_of, ongoing_gaps, quality_summary
@@ -87,7 +87,7 @@ def analyse(
     lf = frame.lazy()
     first = first_of(frame)  # in memory, at once: the quality checks' plan runs faster on it
     # the silences: found once for the sessions and the quality checks
-    heard = timeline(lf, DEFAULT_GAP, in_runs=begins_in_runs(frame.head(FIRST_LOOK)))
+    heard = held_timeline(frame, DEFAULT_GAP)
     queries = [
         _overview(lf),
         sessions_of(lf, gap, timeline=heard),
