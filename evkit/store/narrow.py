@@ -119,6 +119,17 @@ def admitted_groups(footer: Footer, narrowing: Narrowing) -> list[int]:
     return groups
 
 
+def _admitted(parts: Sequence[Path | str], narrowing: Narrowing) -> Iterator[tuple[Footer, int, Any]]:
+    """(footer, index, row-group metadata) of each row group of ``parts`` that ``narrowing`` admits
+    (every group when it narrows nothing), from the footers alone."""
+    for part in parts:
+        footer = footer_of(part)
+        metadata = footer.metadata()
+        groups = admitted_groups(footer, narrowing) if narrowing else range(metadata.num_row_groups)
+        for group in groups:
+            yield footer, group, metadata.row_group(group)
+
+
 def rows_per_range(
     parts: Sequence[Path | str], narrowing: Narrowing, ranges: Sequence[tuple[str, str]]
 ) -> tuple[int, list[int]]:
@@ -128,26 +139,21 @@ def rows_per_range(
     firsts = [first for first, _ in ranges]
     lasts = [last for _, last in ranges]
     whole, found = 0, [0] * len(ranges)
-    for part in parts:
-        footer = footer_of(part)
-        metadata = footer.metadata()
-        groups = admitted_groups(footer, narrowing) if narrowing else range(metadata.num_row_groups)
-        chargers = footer.ranges("charger_id")
-        for group in groups:
-            rows, span = metadata.row_group(group).num_rows, chargers[group]
-            whole += rows
-            if isinstance(span, Absent):  # no charger: read by no range
-                continue
-            try:  # the ranges from the group's first charger to its last
-                lo, hi = (
-                    (0, len(ranges))
-                    if span is None
-                    else (bisect_left(lasts, span[0]), bisect_right(firsts, span[1]))
-                )
-            except TypeError:  # statistics of an unexpected type
-                lo, hi = 0, len(ranges)
-            for index in range(lo, hi):
-                found[index] += rows
+    for footer, group, row_group in _admitted(parts, narrowing):
+        rows, span = row_group.num_rows, footer.ranges("charger_id")[group]
+        whole += rows
+        if isinstance(span, Absent):  # no charger: read by no range
+            continue
+        try:  # the ranges from the group's first charger to its last
+            lo, hi = (
+                (0, len(ranges))
+                if span is None
+                else (bisect_left(lasts, span[0]), bisect_right(firsts, span[1]))
+            )
+        except TypeError:  # statistics of an unexpected type
+            lo, hi = 0, len(ranges)
+        for index in range(lo, hi):
+            found[index] += rows
     return whole, found
 
 
@@ -156,16 +162,11 @@ def stored_bytes(parts: Sequence[Path | str], narrowing: Narrowing, columns: Seq
     alone): what reading them reads, and about what writing them again takes."""
     wanted = set(columns)
     total = 0
-    for part in parts:
-        footer = footer_of(part)
-        metadata = footer.metadata()
-        groups = admitted_groups(footer, narrowing) if narrowing else range(metadata.num_row_groups)
-        for group in groups:
-            row_group = metadata.row_group(group)
-            for index in range(row_group.num_columns):
-                chunk = row_group.column(index)
-                if chunk.path_in_schema.split(".")[0] in wanted:
-                    total += chunk.total_compressed_size
+    for _footer, _group, row_group in _admitted(parts, narrowing):
+        for index in range(row_group.num_columns):
+            chunk = row_group.column(index)
+            if chunk.path_in_schema.split(".")[0] in wanted:
+                total += chunk.total_compressed_size
     return total
 
 
