@@ -112,21 +112,27 @@ def _sorted_into(frame: pl.LazyFrame, tmp: Path, rows: int) -> None:
     if rows <= SORT_ROWS:
         write(ordered(frame))
         return
-    ranges = key_ranges(frame, SORT_KEY[0], SORT_ROWS, nulls_last=True)
-    paths = [tmp.with_name(f"{tmp.name}.range-{i:04d}.tmp") for i in range(len(ranges))]
-    sorted_in_ranges(frame, ranges, ordered, paths, write)
+
+    def range_file(index: int) -> Path:
+        return tmp.with_name(f"{tmp.name}.range-{index:04d}.tmp")
+
+    sorted_in_ranges(frame, SORT_KEY[0], ordered, write, range_file, nulls_last=True)
 
 
 def sorted_in_ranges(
     frame: pl.LazyFrame,
-    ranges: list[pl.Expr],
+    column: str,
     ordered: Callable[[pl.LazyFrame], pl.LazyFrame],
-    paths: list[Path],
     write: Callable[[pl.LazyFrame], None],
+    range_file: Callable[[int], Path],
+    *,
+    nulls_last: bool,
 ) -> None:
-    """``write(ordered(frame))`` in bounded memory: each of ``ranges`` (``key_ranges`` of the sort's
-    first key) ordered into its file of ``paths``, one after another, then the files streamed in order
-    to ``write``; the files are removed afterwards, whatever happens."""
+    """``write(ordered(frame))`` in bounded memory: each range of ``SORT_ROWS`` rows of ``column`` (the
+    sort's first key: ``key_ranges``) ordered into its file ``range_file(index)``, one after another,
+    then the files streamed in order to ``write``; the files are removed afterwards, whatever happens."""
+    ranges = key_ranges(frame, column, SORT_ROWS, nulls_last=nulls_last)
+    paths = [range_file(index) for index in range(len(ranges))]
     try:
         for where, path in zip(ranges, paths, strict=True):
             ordered(frame.filter(where)).sink_parquet(path, compression="lz4")

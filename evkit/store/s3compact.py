@@ -115,7 +115,7 @@ def _sorted_to(frame: pl.LazyFrame, target: str, inputs: list[str], rows: int) -
     at once, or, above ``SORT_ROWS`` (``evkit.store.compact``), a range of arrival times at a time
     through local scratch files (``evkit.store.scratch``), so memory follows a range, not the day.
     Without room for them locally, at once (said)."""
-    from evkit.store.compact import SORT_ROWS, key_ranges, sorted_in_ranges
+    from evkit.store.compact import SORT_ROWS, sorted_in_ranges
     from evkit.store.narrow import Narrowing, stored_bytes
     from evkit.store.scratch import has_room, scratch_dir
 
@@ -131,9 +131,14 @@ def _sorted_to(frame: pl.LazyFrame, target: str, inputs: list[str], rows: int) -
 
     if rows > SORT_ROWS and room():
         with scratch_dir() as tmp:
-            ranges = key_ranges(frame, "received_at", SORT_ROWS, nulls_last=False)
-            paths = [tmp / f"range-{index:04d}.parquet" for index in range(len(ranges))]
-            sorted_in_ranges(frame, ranges, ordered, paths, write)
+            sorted_in_ranges(
+                frame,
+                "received_at",
+                ordered,
+                write,
+                lambda index: tmp / f"range-{index:04d}.parquet",
+                nulls_last=False,
+            )
         return
     write(ordered(frame))
 
