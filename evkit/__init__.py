@@ -9,7 +9,11 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from evkit.errors import (
+from evkit import _allocator
+
+_allocator.tune()  # batch commands: one jemalloc arena per CPU for Polars, set before anything loads it
+
+from evkit.errors import (  # noqa: E402
     AuthError,
     ConfigError,
     ControlError,
@@ -21,7 +25,7 @@ from evkit.errors import (
     StoreError,
     ValidationError,
 )
-from evkit.store.reader import scan
+from evkit.store.reader import scan  # noqa: E402
 
 # Public names whose modules pull heavy dependencies; imported on first attribute access.
 _LAZY: dict[str, str] = {
