@@ -1,19 +1,27 @@
 """Allocator setting for the ``evkit`` command line's batch analyses, applied before Polars loads.
 
-Polars allocates through its own jemalloc, which by default gives threads arenas of their own, four
-per CPU, handed out in turn. A Polars query spreads its allocations over many threads (its pool, the
-streaming executor, the I/O runtime), so memory one thread frees is seldom reused by the next
-allocation, made on another thread: fresh pages, each a page fault the kernel zeroes. With one arena
-per CPU (``percpu_arena:percpu``: memory freed on a CPU serves the next allocation on that CPU) the
-same work touches fewer fresh pages: ``evkit sessions`` on 6M rows 136k → 102k page faults, peak RSS
-620 → 490 MB, 0.76 → 0.73 s; on 60M rows 1.05M → 0.70M faults, 13.8 → 13.2 s; ``evkit report`` on 6M
-rows 4.4 → 4.1 s, 1.19 → 1.05 GB (``benchmarks/RESULTS.md``, thirteenth pass).
+Polars allocates through its own jemalloc, whose defaults suit long-lived servers more than a
+command that builds a few hundred MB of columns and exits: every fresh page is a page fault the
+kernel zeroes, a fifth of such a command's CPU time. Two defaults cost fresh pages:
+
+- threads have arenas of their own, four per CPU, handed out in turn. A Polars query spreads its
+  allocations over many threads (its pool, the streaming executor, the I/O runtime), so memory one
+  thread frees is seldom reused by the next allocation, made on another thread. With one arena per
+  CPU (``percpu_arena:percpu``) memory freed on a CPU serves the next allocation on that CPU;
+- allocations of 8 MiB and more (a column of a million rows) come from an arena of their own that
+  returns freed memory to the system at once, so the next such column faults its pages in again.
+  ``oversize_threshold:0`` serves them from the CPU's arena, which keeps freed memory a while.
+
+``evkit sessions`` on 6M rows: 136k → 88k page faults, peak RSS 620 → 440 MB, 0.76 → 0.73 s; on 60M
+rows 1.05M → 0.61M faults; ``evkit report`` on 6M rows 4.4 → 3.9 s, 1.19 → 1.05 GB
+(``benchmarks/RESULTS.md``, thirteenth pass).
 
 Only the one-shot analyses of a dataset are tuned (``BATCH``), on Linux (where jemalloc can ask the
 CPU a thread runs on); long-running commands (capture, simulators, lab) keep jemalloc's defaults,
-importing evkit as a library leaves the process's allocator alone, and arenas the user chose in
-``_RJEM_MALLOC_CONF`` are kept. Other options there stay: the setting is appended (a process that
-imported Polars leaves its own options in that variable for its children, ``polars/__init__.py``).
+importing evkit as a library leaves the process's allocator alone, and arenas or a threshold the
+user chose in ``_RJEM_MALLOC_CONF`` are kept. Other options there stay: the setting is appended (a
+process that imported Polars leaves its own options in that variable for its children,
+``polars/__init__.py``).
 """
 
 from __future__ import annotations
@@ -25,10 +33,10 @@ from pathlib import Path
 
 #: jemalloc's options as Polars' build reads them, once, when Polars is imported.
 ENV = "_RJEM_MALLOC_CONF"
-#: One arena per CPU.
-SETTING = "percpu_arena:percpu"
-#: The options by which a user chooses jemalloc's arenas.
-_ARENAS = ("percpu_arena", "narenas")
+#: One arena per CPU, large allocations included.
+SETTING = "percpu_arena:percpu,oversize_threshold:0"
+#: Options by which a user chooses what ``SETTING`` would: theirs are kept.
+_CHOSEN = ("percpu_arena", "narenas", "oversize_threshold")
 #: Commands that read a dataset in bulk and exit.
 BATCH = frozenset({"sessions", "latency", "report", "statement", "compact"})
 
@@ -61,15 +69,15 @@ def tune(
     environ: MutableMapping[str, str] | None = None,
     platform: str | None = None,
 ) -> bool:
-    """Add ``SETTING`` to ``ENV`` for a batch command on Linux unless the user chose arenas there;
-    True when added.
+    """Add ``SETTING`` to ``ENV`` for a batch command on Linux unless the user chose arenas or a
+    threshold there; True when added.
 
     Has an effect only before Polars is imported (its allocator reads its options once)."""
     argv = sys.orig_argv if argv is None else argv
     environ = os.environ if environ is None else environ
     platform = sys.platform if platform is None else platform
     given = environ.get(ENV, "")
-    if any(option in given for option in _ARENAS) or not platform.startswith("linux") or not is_batch(argv):
+    if any(option in given for option in _CHOSEN) or not platform.startswith("linux") or not is_batch(argv):
         return False
     environ[ENV] = f"{given},{SETTING}" if given else SETTING
     return True

@@ -49,12 +49,12 @@ def test_only_batch_analyses_are_tuned(argv: list[str], batch: bool) -> None:
     assert is_batch(argv) is batch
 
 
-def test_a_batch_command_gets_an_arena_per_cpu_unless_the_user_chose() -> None:
+def test_a_batch_command_gets_arenas_per_cpu_unless_the_user_chose() -> None:
     batch = ["python", "-m", "evkit", "sessions", "DIR"]
     environ: dict[str, str] = {}
     assert tune(batch, environ, "linux") is True
     assert environ == {ENV: SETTING}
-    for arenas in ("narenas:4", "dirty_decay_ms:0,percpu_arena:disabled"):
+    for arenas in ("narenas:4", "dirty_decay_ms:0,percpu_arena:disabled", "oversize_threshold:1048576"):
         chosen = {ENV: arenas}
         assert tune(batch, chosen, "linux") is False
         assert chosen == {ENV: arenas}
