@@ -68,11 +68,12 @@ def json_records(records: list[dict[str, Any]]) -> str:
 _ESCAPED = r"[^ !#-\[\]-~]"
 
 
-def _json_text(series: pl.Series) -> pl.Expr | None:
-    """The JSON text of each value of ``series`` (a column of ``_rounded`` output, times as text), as
-    ``json.dumps`` writes it, as a Polars expression (None: a type this shortcut does not cover).
-    Polars writes a float as Python's ``repr`` does (shortest round trip, the same exponent form)."""
-    dtype, x = series.dtype, pl.col(series.name)
+def _json_text(series: pl.Series, x: pl.Expr) -> pl.Expr | None:
+    """The JSON text of each value of ``series`` (a column of ``_rounded`` output, times as text; ``x``
+    selects it), as ``json.dumps`` writes it, as a Polars expression (None: a type this shortcut does
+    not cover). Polars writes a float as Python's ``repr`` does (shortest round trip, the same exponent
+    form)."""
+    dtype = series.dtype
     if dtype.is_float() or dtype.is_integer() or dtype == pl.Boolean:
         return x.cast(pl.String).fill_null("null")
     if dtype == pl.String:
@@ -92,8 +93,9 @@ def _items(frame: pl.DataFrame) -> str:
     record's text built by Polars, column by column (no Python object per value)."""
     frame = _rounded(frame.with_columns(pl.col(pl.Datetime).dt.strftime(ISO_Z)))
     parts: list[pl.Expr] = []
-    for name in frame.columns:
-        text = _json_text(frame[name])
+    for index, name in enumerate(frame.columns):
+        # by position: ``pl.col`` reads a name such as "*" or "^a.*$" as a pattern of names
+        text = _json_text(frame[name], pl.nth(index))
         if text is None:
             return json_records(as_records(frame))[len("[\n  ") : -len("\n]")]
         separator = "{\n    " if not parts else _FIELD_SEPARATOR

@@ -47,7 +47,8 @@ def _render(frame: pl.DataFrame, config: dict[str, Any]) -> str:
 
 
 def _column_width(frame: pl.DataFrame, name: str, limit: int) -> int:
-    longest = frame.select(pl.col(name).cast(pl.String).fill_null("null").str.len_chars().max()).item()
+    column = pl.nth(frame.get_column_index(name))  # by position: ``pl.col`` reads "*" as every column
+    longest = frame.select(column.cast(pl.String).fill_null("null").str.len_chars().max()).item()
     return max(len(name), min(int(longest or 0), limit)) + _CELL_OVERHEAD
 
 
@@ -73,7 +74,8 @@ def render(frame: pl.DataFrame, *, width: int | None = None, keys: int = 1, **co
         room += need
     if current:
         blocks.append(current)
-    return "\n\n".join(_render(frame.select(*key_columns, *block), config) for block in blocks)
+    # columns by name, not ``select``: it reads names such as "*" or "^a.*$" as patterns
+    return "\n\n".join(_render(frame[[*key_columns, *block]], config) for block in blocks)
 
 
 __all__ = ["UNWRAPPED_WIDTH", "render", "terminal_width"]
