@@ -35,6 +35,8 @@ import polars as pl
 
 from evkit.analysis import _ids
 from evkit.analysis._prep import columns_of, easee_rows, require, seconds
+from evkit.analysis._session_figures import SID as _SID
+from evkit.analysis._session_figures import before, per_session
 from evkit.analysis._timeline import DEFAULT_GAP, Timeline, scan_begins_in_runs, spans_and_gaps
 from evkit.analysis.schema import SESSION_SCHEMA
 
@@ -54,9 +56,6 @@ _IDS = (
 )
 
 _KEY = ["charger_id", "seq"]
-#: A session's row number: one 32-bit key for the per-session windows, groups and joins of many rows
-#: (much cheaper than the pair of charger and sequence number).
-_SID = "__sid"
 
 
 def op_mode_rows(obs: pl.LazyFrame) -> pl.LazyFrame:
@@ -111,141 +110,6 @@ def _boundaries(op: pl.LazyFrame, last_seen: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("started_at").shift(-1).over("charger_id").alias("next_start"),
         pl.col("ended_at").shift(1).over("charger_id").alias("prev_end"),
     ).with_row_index(_SID)
-
-
-def _assign(rows: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
-    """Attach every row to the session of its charger that started last before it (``inside`` when
-    the row is not after the session's end); rows before a charger's first session are dropped."""
-    starts = sess.select(
-        _SID, "charger_id", "started_at", "ended_at", "first_charge_at", "started_mid_session", "last_seen"
-    ).sort("started_at")
-    joined = rows.sort("observed_at").join_asof(
-        starts,
-        left_on="observed_at",
-        right_on="started_at",
-        by="charger_id",
-        strategy="backward",
-        check_sortedness=False,
-    )
-    return joined.filter(pl.col(_SID).is_not_null()).with_columns(
-        (pl.col("ended_at").is_null() | (pl.col("observed_at") <= pl.col("ended_at"))).alias("inside")
-    )
-
-
-def _power_figures(obs: pl.LazyFrame, sess: pl.LazyFrame, holes: pl.LazyFrame) -> pl.LazyFrame:
-    """Power integral, peak power and whether a hole in the data interrupted the power readings.
-
-    Power (120) is most of the rows: they travel through the sort and joins with only the three
-    columns they need, apart from the few other rows and their text columns.
-    """
-    power = obs.filter((pl.col("observation_id") == _ids.TOTAL_POWER) & pl.col("value").is_not_null())
-    power_rows = (
-        _assign(power.select("charger_id", "observed_at", "value"), sess)
-        .filter(pl.col("inside"))
-        .select(_SID, "charger_id", "observed_at", "value", "ended_at", "last_seen")
-    )
-    # Power is held until its next reading (or the session's end); a hold spanning a hole in the data
-    # (a silence of the whole charger) is not integrated: what happened in the hole is unknown.
-    next_hole = holes.select("charger_id", "gap_start").sort("gap_start")
-    power_rows = power_rows.join_asof(
-        next_hole,
-        left_on="observed_at",
-        right_on="gap_start",
-        by="charger_id",
-        strategy="forward",
-        check_sortedness=False,
-    )
-    # Rows arrive sorted by device time and a window keeps its rows' order, so "next reading" is a
-    # shift over the session. Per-row figures first, then only plain sums and maxima per session: a
-    # group-by evaluating shifts and filters group by group is several times slower.
-    at = pl.col("observed_at")
-    until = at.shift(-1).over(_SID).fill_null(pl.coalesce("ended_at", "last_seen"))
-    in_hole = pl.col("gap_start").is_not_null() & (pl.col("gap_start") < until)
-    kwh = pl.when(in_hole.not_()).then(pl.col("value") * seconds(until - at) / 3600.0)
-    return (
-        power_rows.with_columns(kwh.alias("__kwh"), in_hole.alias("__in_hole"))
-        .group_by(_SID)
-        .agg(
-            pl.col("__kwh").sum().alias("energy_integral_kwh"),
-            pl.col("value").max().alias("peak_power_kw"),
-            pl.col("__in_hole").any().alias("power_hole"),
-        )
-    )
-
-
-def _other_figures(obs: pl.LazyFrame, sess: pl.LazyFrame) -> pl.LazyFrame:
-    """Counter, meter, phase, token and offline figures per session (a few rows per session)."""
-    obs_id = pl.col("observation_id")
-    others = obs.filter(
-        (obs_id != _ids.TOTAL_POWER) & ((obs_id != _ids.OP_MODE) | (pl.col("value") == _ids.OFFLINE))
-    )
-    rows = _assign(others, sess)
-    # A stale counter from the previous session can linger until charging starts; zeros are spurious.
-    counter_from = (
-        pl.when(pl.col("started_mid_session")).then(pl.col("started_at")).otherwise(pl.col("first_charge_at"))
-    )
-    counter = (
-        (obs_id == _ids.SESSION_ENERGY)
-        & pl.col("value").is_not_null()
-        & (pl.col("value") > 0)
-        & (pl.col("observed_at") >= counter_from)
-    )
-    meter = (obs_id == _ids.LIFETIME_ENERGY) & pl.col("value").is_not_null()
-    phase = (obs_id == _ids.OUTPUT_PHASE) & pl.col("inside") & (pl.col("value") > 0)
-    token = (obs_id == _ids.USER_ID_TOKEN) & (pl.col("value_text").str.len_chars() > 0)
-    token_rev = (obs_id == _ids.USER_ID_TOKEN_REVERSED) & (pl.col("value_text").str.len_chars() > 0)
-    offline = (obs_id == _ids.OP_MODE) & pl.col("inside")
-    # Rows are in device-time order within a group, so "last" and "first" are the latest and earliest.
-    # Masked per row first, then only plain aggregations per session (filters inside a group-by are
-    # evaluated group by group, several times slower). A reversed token may itself be null: it is
-    # wrapped so that "the first token row" stays the first even then.
-    masked = rows.with_columns(
-        pl.when(counter).then(pl.col("value")).alias("__counter"),
-        pl.when(meter).then(pl.col("value")).alias("__meter"),
-        pl.when(meter).then(pl.col("observed_at")).alias("__meter_at"),
-        pl.when(phase).then(pl.col("value") // 10).alias("__phase"),
-        pl.when(token).then(pl.col("value_text")).alias("__token"),
-        pl.when(token_rev).then(pl.struct("token_reversed")).alias("__token_rev"),
-        (obs_id == _ids.SESSION_ENERGY).alias("__is_counter"),
-        offline.alias("__offline"),
-    )
-    return masked.group_by(_SID).agg(
-        pl.col("__counter").last(ignore_nulls=True).alias("counter_last"),
-        pl.col("__is_counter").any().alias("has_counter"),
-        pl.col("__meter").last(ignore_nulls=True).alias("meter_stop_kwh"),
-        pl.col("__meter_at").max().alias("meter_stop_at"),
-        pl.col("__phase").max().cast(pl.Int8).alias("phases_inside"),
-        pl.col("__token").first(ignore_nulls=True).alias("token"),
-        pl.col("__token_rev").first(ignore_nulls=True).struct.field("token_reversed").alias("token_rev"),
-        pl.col("__offline").any().alias("went_offline"),
-    )
-
-
-def _per_session(obs: pl.LazyFrame, sess: pl.LazyFrame, holes: pl.LazyFrame) -> pl.LazyFrame:
-    """Power, counter, meter, phase, token and offline figures per session."""
-    return _other_figures(obs, sess).join(
-        _power_figures(obs, sess, holes), on=_SID, how="full", coalesce=True
-    )
-
-
-def _before(obs: pl.LazyFrame, sess: pl.LazyFrame, obs_id: int, at: pl.Expr, name: str) -> pl.LazyFrame:
-    """The last ``obs_id`` reading at or before ``at`` of each session (value and time)."""
-    readings = (
-        obs.filter((pl.col("observation_id") == obs_id) & pl.col("value").is_not_null())
-        .select("charger_id", pl.col("observed_at").alias(f"{name}_at"), pl.col("value").alias(name))
-        .sort(f"{name}_at")
-    )
-    anchors = (
-        sess.select(_SID, "charger_id", at.alias("__at")).filter(pl.col("__at").is_not_null()).sort("__at")
-    )
-    return anchors.join_asof(
-        readings,
-        left_on="__at",
-        right_on=f"{name}_at",
-        by="charger_id",
-        strategy="backward",
-        check_sortedness=False,
-    ).drop("__at", "charger_id")
 
 
 def _close(a: pl.Expr, b: pl.Expr) -> pl.Expr:
@@ -356,12 +220,15 @@ def easee_sessions(
     # each re-running whatever the input does, such as a deduplicating window over every row)
     token_ids = [_ids.USER_ID_TOKEN, _ids.USER_ID_TOKEN_REVERSED]
     text_if_token = pl.when(pl.col("observation_id").is_in(token_ids))
+    # device times as the contract has them (microseconds, UTC) whatever a hand-made frame holds: the
+    # session ids spell UTC, and a frame in another zone or unit gives the same sessions
+    observed_at = pl.col("observed_at").cast(SESSION_SCHEMA["started_at"])
     base = (
         easee_rows(lf)
         .select(
             "charger_id",
             "observation_id",
-            "observed_at",
+            observed_at,
             "value",
             text_if_token.then(pl.col("value_text")).alias("value_text"),
             *[text_if_token.then(pl.col(c)).alias(c) for c in extra],
@@ -388,11 +255,11 @@ def easee_sessions(
     spans, all_holes = (f.with_columns(pl.col("charger_id").cast(pl.Categorical)) for f in found)
     seen = spans.select("charger_id", "last_seen")
     sess = _boundaries(_op_modes(obs), seen).cache()
-    figures = _per_session(obs, sess, all_holes)
+    figures = per_session(obs, sess, all_holes)
 
     anchor = pl.coalesce("first_charge_at", "started_at")
-    meter_start = _before(obs, sess, _ids.LIFETIME_ENERGY, anchor, "meter_start_kwh")
-    phases_before = _before(obs, sess, _ids.OUTPUT_PHASE, pl.col("started_at"), "phase_before")
+    meter_start = before(obs, sess, _ids.LIFETIME_ENERGY, anchor, "meter_start_kwh")
+    phases_before = before(obs, sess, _ids.OUTPUT_PHASE, pl.col("started_at"), "phase_before")
 
     holes = all_holes.join(
         sess.select(_SID, "charger_id", "started_at", "ended_at", "last_seen"), on="charger_id"

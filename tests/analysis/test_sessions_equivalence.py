@@ -110,3 +110,23 @@ def test_a_store_sorted_by_charger_gives_the_sessions_it_gave(fleet: Fleet, tmp_
     found = easee_sessions(by_charger).collect()
     assert found["gap"].any()  # the fleet's hole is found in runs too
     assert_frame_equal(found, easee_sessions(arrival).collect(), rel_tol=1e-9, abs_tol=1e-9)
+
+
+def test_device_times_of_any_unit_or_zone_give_the_same_sessions(fleet: Fleet) -> None:
+    """The counter and the meter of each session's range are looked up up to the next start, or past
+    any time of the column's type for a charger's last session: nanoseconds (which end in 2262),
+    milliseconds, another zone or none give the sessions of the contract's microseconds in UTC."""
+    frame = fleet.frame()
+    expected = easee_sessions(frame.lazy()).collect()
+    last = expected.group_by("charger_id").agg(pl.all().sort_by("started_at").last())
+    assert last["energy_session_kwh"].drop_nulls().len() > 0  # the last ranges hold counter readings
+    assert last["meter_stop_kwh"].drop_nulls().len() > 0  # and meter readings
+    at = pl.col("observed_at")
+    for observed in (
+        at.dt.cast_time_unit("ns"),
+        at.dt.cast_time_unit("ms"),
+        at.dt.convert_time_zone("Europe/Oslo"),
+        at.dt.replace_time_zone(None),
+    ):
+        got = easee_sessions(frame.with_columns(observed).lazy()).collect()
+        assert_frame_equal(got, expected, rel_tol=1e-9, abs_tol=1e-9)
