@@ -39,7 +39,7 @@ from datetime import timedelta
 import polars as pl
 
 from evkit.analysis import _ids
-from evkit.analysis._prep import observations, seconds
+from evkit.analysis._prep import observations, seconds, steady_sum
 from evkit.analysis.tariff import Tariff
 
 #: A power reading held longer than this spans a hole in the data (sessions use the same 20 minutes).
@@ -65,11 +65,22 @@ COST_SCHEMA: dict[str, pl.DataType] = {
 _SEG = ["session_id", "t0", "t1", "kwh"]
 
 
+#: The next session's start of each session's charger, when a sessions frame was cut to a window
+#: (:func:`evkit.analysis.session_window.sessions_starting` with ``next_start=True``): the cut frame
+#: no longer shows the session after its last, and a session's readings run until that one starts.
+NEXT_START = "next_start"
+
+
 def _session_frame(sessions: pl.LazyFrame) -> pl.LazyFrame:
-    """The sessions' keys and span; ``until`` is where readings stop belonging to the session."""
-    frame = sessions.select("charger_id", "session_id", "started_at", "ended_at", "energy_kwh", "source")
-    return frame.sort("charger_id", "started_at").with_columns(
-        pl.col("started_at").shift(-1).over("charger_id").alias("next_start")
+    """The sessions' keys and span; ``next_start`` is where readings stop belonging to the session
+    (given, or the next session of the charger in ``sessions``)."""
+    keys = ["charger_id", "session_id", "started_at", "ended_at", "energy_kwh", "source"]
+    if NEXT_START in sessions.collect_schema().names():
+        return sessions.select(*keys, NEXT_START).sort("charger_id", "started_at")
+    return (
+        sessions.select(keys)
+        .sort("charger_id", "started_at")
+        .with_columns(pl.col("started_at").shift(-1).over("charger_id").alias(NEXT_START))
     )
 
 
@@ -255,7 +266,7 @@ def _unseen_energy(segments: pl.LazyFrame, sess: pl.LazyFrame, tariff: Tariff) -
     seen = (
         segments.filter(pl.col("profile") != "uniform")
         .group_by("session_id")
-        .agg(pl.col("kwh").sum().alias("__seen_kwh"), pl.col("t1").max().alias("__last"))
+        .agg(steady_sum(pl.col("kwh")).alias("__seen_kwh"), pl.col("t1").max().alias("__last"))
     )
     span = sess.join(seen, on="session_id", how="inner").select(
         "session_id",
@@ -287,7 +298,9 @@ def session_costs(
     """``sessions`` (``SESSION_SCHEMA``) with the ``COST_SCHEMA`` columns (see the module docstring).
 
     ``lf`` is the dataset the sessions came from (its counter and power readings shape each session's
-    energy over time); without it every session is priced with the ``uniform`` profile.
+    energy over time); without it every session is priced with the ``uniform`` profile. Sessions cut
+    to a window carry ``NEXT_START`` (kept in the result): without it, the last session of a charger
+    in the window would take the readings of the sessions after it.
     """
     # The sessions are few and used in several branches below: a lazy plan of them (``sessions(lf)``)
     # would be re-run in each, so it is collected once here.
@@ -295,7 +308,7 @@ def session_costs(
     sess = _session_frame(base)
     segments = _profiles(lf, sess)
     missing = _unseen_energy(segments, sess, tariff)
-    total = pl.col("kwh").sum().over("session_id")
+    total = steady_sum(pl.col("kwh")).over("session_id")
     segments = segments.with_columns(pl.col("kwh") / total, pl.col("profile"))
     energy = sess.select("session_id", "energy_kwh")
     parts = (
@@ -314,14 +327,14 @@ def session_costs(
     )
     priced = pl.col("price").is_not_null()
     per_session = parts.group_by("session_id").agg(
-        (pl.col("e") * pl.col("price")).filter(priced).sum().alias("__cost"),
-        pl.col("e").filter(priced.not_() & (pl.col("e") > 0)).sum().alias("__unpriced"),
-        (pl.col("e") * pl.col("co2")).sum().alias("__co2"),
-        pl.col("e").filter(pl.col("co2").is_null() & (pl.col("e") > 0)).sum().alias("__no_co2"),
+        steady_sum((pl.col("e") * pl.col("price")).filter(priced)).alias("__cost"),
+        steady_sum(pl.col("e").filter(priced.not_() & (pl.col("e") > 0))).alias("__unpriced"),
+        steady_sum(pl.col("e") * pl.col("co2")).alias("__co2"),
+        steady_sum(pl.col("e").filter(pl.col("co2").is_null() & (pl.col("e") > 0))).alias("__no_co2"),
         pl.col("profile").first().alias("cost_profile"),
     )
     per_session = per_session.join(
-        per_segment.group_by("session_id").agg(pl.col("bound").sum().alias("__straddle")),
+        per_segment.group_by("session_id").agg(steady_sum(pl.col("bound")).alias("__straddle")),
         on="session_id",
         how="left",
     ).join(missing, on="session_id", how="left")
@@ -373,4 +386,4 @@ def session_costs(
     )
 
 
-__all__ = ["COST_SCHEMA", "MAX_HOLD", "readings_priced", "session_costs"]
+__all__ = ["COST_SCHEMA", "MAX_HOLD", "NEXT_START", "readings_priced", "session_costs"]

@@ -114,12 +114,23 @@ def session_rows(lf: pl.LazyFrame, start: datetime | None, end: datetime | None)
 
 
 def sessions_starting(
-    lf: pl.LazyFrame, start: datetime | None, end: datetime | None, gap: timedelta = DEFAULT_GAP
+    lf: pl.LazyFrame,
+    start: datetime | None,
+    end: datetime | None,
+    gap: timedelta = DEFAULT_GAP,
+    *,
+    next_start: bool = False,
 ) -> pl.LazyFrame:
-    """``sessions(lf, gap)`` of the sessions starting in ``[start, end)``, reading only what they need."""
+    """``sessions(lf, gap)`` of the sessions starting in ``[start, end)``, reading only what they need.
+    ``next_start``: each keeps the start of its charger's next session, in or after the window
+    (``evkit.analysis.cost.NEXT_START``: pricing needs it, the cut list no longer shows it)."""
+    from evkit.analysis.cost import NEXT_START
     from evkit.analysis.sessions import sessions
 
     result = sessions(session_rows(lf, start, end), gap)
+    if next_start:
+        following = pl.col("started_at").shift(-1).over("charger_id", order_by="started_at")
+        result = result.with_columns(following.alias(NEXT_START))
     if start is not None:
         result = result.filter(pl.col("started_at") >= start)
     if end is not None:

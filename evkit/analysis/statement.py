@@ -16,6 +16,7 @@ from datetime import datetime
 
 import polars as pl
 
+from evkit.analysis._prep import steady_sum
 from evkit.errors import ConfigError
 
 #: ``--by`` choices and the session column each groups by.
@@ -36,17 +37,17 @@ def parse_by(text: str) -> list[str]:
 def _aggregates(priced: bool) -> list[pl.Expr]:
     exprs = [
         pl.len().alias("sessions"),
-        pl.col("energy_kwh").sum().alias("energy_kwh"),
+        steady_sum(pl.col("energy_kwh")).alias("energy_kwh"),
         pl.col("energy_kwh").is_null().sum().alias("sessions_without_energy"),
     ]
     if priced:
         exprs += [
-            pl.col("cost").sum().alias("cost"),
+            steady_sum(pl.col("cost")).alias("cost"),
             pl.col("cost").is_null().sum().alias("sessions_without_cost"),
-            pl.col("cost_error_bound").sum().alias("cost_error_bound"),
+            steady_sum(pl.col("cost_error_bound")).alias("cost_error_bound"),
             # a CO2 total only when every session in the row has one
             pl.when(pl.col("co2_g").is_null().any().not_())
-            .then(pl.col("co2_g").sum() / 1000.0)
+            .then(steady_sum(pl.col("co2_g")) / 1000.0)
             .alias("co2_kg"),
         ]
     exprs += [

@@ -343,7 +343,8 @@ def sessions_in_buckets(
     from evkit.analysis.session_window import sessions_starting
 
     def found(part: pl.LazyFrame) -> pl.LazyFrame:
-        return sessions_starting(part, start, end, gap)
+        # priced sessions keep their next start: their readings run until it, in or after the window
+        return sessions_starting(part, start, end, gap, next_start=tariff is not None)
 
     analyse, reading = _priced(found, tariff) if tariff is not None else (found, None)
     return _collect_in_buckets(lf, analyse, where, bar, reading).sort("charger_id", "started_at")
@@ -354,10 +355,10 @@ def _priced(
 ) -> tuple[Callable[[pl.LazyFrame], pl.LazyFrame], Reading]:
     """The sessions ``found`` of a bucket's rows priced in the bucket, and the plans of what that reads
     (pricing collects inside: its own plan does not show them)."""
-    from evkit.analysis.cost import readings_priced, session_costs
+    from evkit.analysis.cost import NEXT_START, readings_priced, session_costs
 
     def analyse(part: pl.LazyFrame) -> pl.LazyFrame:
-        return session_costs(found(part), tariff, part)
+        return session_costs(found(part), tariff, part).drop(NEXT_START, strict=False)
 
     def reading(part: pl.LazyFrame) -> list[pl.LazyFrame]:
         return [found(part), *readings_priced(part)]

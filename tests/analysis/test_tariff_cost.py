@@ -7,12 +7,13 @@ time, independent of evkit.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from evkit.analysis.cost import COST_SCHEMA, session_costs
 from evkit.analysis.sessions import sessions
@@ -244,3 +245,44 @@ def test_a_small_stale_count_at_plug_in_is_not_this_sessions_energy() -> None:
     truth = 2 * 22 / 60 * 0.10 + 58 * 22 / 60 * 0.30
     assert abs(second["cost"] - truth) <= second["cost_error_bound"] + 1e-6
     assert second["cost_error_bound"] <= 5 * 22 / 60 * 0.20 + 1e-6  # one 5-minute step straddles 07:02
+
+
+# two sessions: 11 kW 06:32-07:32 UTC, then 22 kW 08:32-09:32 (the counter starts again at 0)
+TWO = [
+    (0, 1, 0.0), (30, 2, 0.0), (32, 3, 11.0), (92, 4, 0.0), (100, 1, 0.0),
+    (150, 2, 0.0), (152, 3, 22.0), (212, 4, 0.0), (220, 1, 0.0),
+]  # fmt: skip
+
+
+def test_a_window_prices_its_last_session_with_its_own_readings() -> None:
+    """``--to`` cuts the sessions after the window's last one from the list; that session's readings
+    still end where the next one starts (before, it took the next session's counter readings, and
+    so its timing: all at 0.40 instead of 28 minutes at 0.10 and 32 at 0.20)."""
+    from evkit.commands.analysis import sessions_in_buckets
+
+    lf = _charge(TWO, minutes=240)
+    tariff = tariff_from_text(HOURLY)
+    end = sc.T0 + timedelta(hours=2)
+
+    def priced(until: datetime | None) -> pl.DataFrame:
+        return sessions_in_buckets(
+            lf, start=None, end=until, gap=timedelta(minutes=20), tariff=tariff, where="t"
+        )
+
+    whole, cut = priced(None), priced(end)
+    assert whole.height == 2
+    assert_frame_equal(cut, whole.filter(pl.col("started_at") < end))
+    assert cut["cost"][0] == pytest.approx((28 * 0.10 + 32 * 0.20) * 11 / 60, abs=1e-3)
+
+
+def test_the_same_readings_in_any_order_cost_the_same_to_the_last_bit() -> None:
+    """Costs are sums of many parts; added in whatever order the engine's joins and threads left the
+    rows, they differed in the last bits, and a cost such as 8.46995 printed 8.4699 or 8.47."""
+    rows = sc.Charger(CID, TWO, 240, token="04AABBCC").run().rows
+    tariff = tariff_from_text(HOURLY)
+    found = []
+    for seed in range(6):
+        lf = sc.frame(sc.shuffle(rows, seed=seed)).lazy()
+        found.append(session_costs(sessions(lf).collect(), tariff, lf).collect().select(*COST_SCHEMA))
+    for other in found[1:]:
+        assert_frame_equal(other, found[0], check_exact=True)
