@@ -164,7 +164,7 @@ def with_session_figures(sessions: pl.LazyFrame, lf: pl.LazyFrame) -> pl.LazyFra
     figures are its loadpoint's rows: a charger group's rows give its sessions' figures."""
     if not _has(lf, {"source", "device_id", "key"}):
         return sessions
-    return sessions.join(session_figures(lf, sessions), on="session_id", how="left")
+    return sessions.join(session_figures(lf, sessions), on="session_id", how="left", maintain_order="left")
 
 
 def session_figures(lf: pl.LazyFrame, sessions: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:

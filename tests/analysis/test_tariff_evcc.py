@@ -168,3 +168,28 @@ def test_a_goe_session_is_shaped_by_its_power_readings() -> None:
     assert row["cost_profile"] == "power"  # go-e's nrg total power (W), decoded as nrg.power_total
     assert row["cost"] == pytest.approx(2.75 * 0.20 + 2.75 * 0.40, abs=0.01)
     assert row["cost_error_bound"] <= 11 * 10 / 3600 * 0.20 + 1e-9  # one 10 s reading straddles 17:17
+
+
+def test_evccs_figures_keep_the_order_of_the_sessions() -> None:
+    """``evkit sessions`` sorts by charger and start, then adds evcc's figures: the join kept no order,
+    and a store with evcc rows printed its sessions in another order on every run."""
+    from evkit.analysis.evcc_tariff import with_session_figures
+    from evkit.analysis.schema import SESSION_SCHEMA
+
+    count = 20_000
+    ids = [f"EH{n:06d}" for n in range(count)]
+    frame = pl.DataFrame(
+        {"charger_id": ids, "session_id": [f"{i}/20261102T060000Z" for i in ids]},
+        schema={"charger_id": pl.String(), "session_id": pl.String()},
+    ).with_columns(
+        [
+            pl.lit(None, dtype).alias(name)
+            for name, dtype in SESSION_SCHEMA.items()
+            if name not in ("charger_id", "session_id")
+        ]
+    )
+    recording = pl.DataFrame(
+        {"source": ["evcc"], "device_id": [LP], "key": ["sessionPrice"], "value": [1.0], "received_at": [T0]}
+    )
+    shown = with_session_figures(frame.lazy(), recording.lazy()).collect()
+    assert shown["session_id"].to_list() == frame["session_id"].to_list()
