@@ -10,13 +10,25 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 
 
+class OutOfRange(ValueError):
+    """A valid date or time that falls outside the years 1 to 9999 once in UTC."""
+
+
+def _in_utc(value: datetime, text: str) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00
+        raise OutOfRange(f"{text!r} falls outside the years 1 to 9999 in UTC") from None
+
+
 def parse_utc(text: str) -> datetime:
     """An ISO 8601 date or date-time (``Z``, an offset, or no zone = UTC) as an aware UTC datetime.
 
-    Raises ``ValueError`` for anything else; callers turn it into their own error message.
+    Raises ``ValueError`` for anything else (``OutOfRange`` for a time beyond the years 1 to 9999 in
+    UTC); callers turn it into their own error message.
     """
     value = datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00"))
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else _in_utc(value, text)
 
 
 # ---------------------------------------------------------------------------------------- time zones
@@ -88,4 +100,4 @@ def parse_local(text: str, zone: str) -> datetime:
     value = datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00"))
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(zone))
-    return value.astimezone(UTC)
+    return _in_utc(value, text)

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from evkit.errors import ConfigError
-from evkit.timeutil import parse_local, parse_utc
+from evkit.timeutil import OutOfRange, parse_local, parse_utc
 
 if TYPE_CHECKING:
     import polars as pl
@@ -34,6 +34,8 @@ def parse_time(text: str, option: str, zone: str | None = None) -> datetime:
     """An ISO 8601 date or date-time; naive values are UTC, or local time in ``zone`` when given."""
     try:
         return parse_utc(text) if zone is None else parse_local(text, zone)
+    except OutOfRange as exc:
+        raise ConfigError(f"{option} {exc}") from exc
     except ValueError as exc:
         raise ConfigError(
             f"{option} {text!r} is not a date or time (use e.g. 2026-03-01 or 2026-03-01T08:00Z)"
@@ -43,8 +45,9 @@ def parse_time(text: str, option: str, zone: str | None = None) -> datetime:
 def time_window(args: argparse.Namespace, zone: str | None = None) -> tuple[datetime | None, datetime | None]:
     """``--from`` and ``--to`` (naive: UTC, or local time in ``zone``); ConfigError (exit 2) with a
     sentence when one is no time or ``--to`` is not after ``--from``."""
-    start = parse_time(args.start, "--from", zone) if getattr(args, "start", None) else None
-    end = parse_time(args.end, "--to", zone) if getattr(args, "end", None) else None
+    # an empty value (a script's unset variable) is refused, not read as "no bound"
+    start = parse_time(args.start, "--from", zone) if getattr(args, "start", None) is not None else None
+    end = parse_time(args.end, "--to", zone) if getattr(args, "end", None) is not None else None
     if start is not None and end is not None and end <= start:
         raise ConfigError(f"--to {args.end!r} must be after --from {args.start!r}")
     return start, end

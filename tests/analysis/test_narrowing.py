@@ -118,6 +118,35 @@ def test_a_reversed_window_is_refused(
     assert captured.out == "" and not (tmp_path / "r.html").exists()
 
 
+@pytest.mark.parametrize("command", ["sessions", "latency", "statement", "report"])
+@pytest.mark.parametrize(
+    ("window", "said"),
+    [
+        (
+            ["--to", "9999-12-31T23:00-05:00"],
+            "--to '9999-12-31T23:00-05:00' falls outside the years 1 to 9999",
+        ),
+        (["--from", "0001-01-01T00:00+01:00"], "--from '0001-01-01T00:00+01:00' falls outside the years 1"),
+        (["--from", ""], "--from '' is not a date or time"),  # a script's empty variable: not "no bound"
+        (["--to", " "], "--to ' ' is not a date or time"),
+    ],
+)
+def test_a_time_beyond_the_calendar_or_empty_is_refused(
+    *,
+    dataset: Path,
+    tmp_path: Path,
+    command: str,
+    window: list[str],
+    said: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = ["--out", str(tmp_path / "r.html"), "--no-progress"] if command == "report" else []
+    assert main([command, str(dataset), *window, *out]) == 2
+    captured = capsys.readouterr()
+    assert said in captured.err and "Traceback" not in captured.err
+    assert captured.out == "" and not (tmp_path / "r.html").exists()
+
+
 #: B's id mistyped: lower case, and one digit dropped.
 TYPOS = [B.lower(), B[:-2] + B[-1]]
 
