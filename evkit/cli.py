@@ -133,11 +133,39 @@ def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
     except EvkitError as exc:
         print(f"evkit: {mask_secrets(str(exc))}", file=sys.stderr)
         return 1, quick
+    except FileNotFoundError as exc:  # not a path the user gave (those are checked): one that vanished
+        print(f"evkit: {mask_secrets(_vanished(exc))}", file=sys.stderr)
+        return 1, quick
+    except _polars_errors() as exc:  # data no check could see (a damaged page behind a sound footer)
+        print(f"evkit: cannot read the data: {mask_secrets(_first_line(exc))}", file=sys.stderr)
+        return 2, quick
     except KeyboardInterrupt:
         return 130, quick
     except _Terminated:
         return 143, quick
     return code, quick
+
+
+def _polars_errors() -> tuple[type[BaseException], ...]:
+    """Polars' errors when Polars is loaded (every dataset command loads it), else none."""
+    polars = sys.modules.get("polars")
+    return (polars.exceptions.PolarsError,) if polars is not None else ()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _vanished(exc: FileNotFoundError) -> str:
+    """A file gone while it was read: a Parquet part a compaction replaced meanwhile, most likely."""
+    name = exc.filename if exc.filename is not None else _first_line(exc)
+    if str(name).endswith(".parquet") or ".parquet" in _first_line(exc):
+        return (
+            f"a part of the data vanished while it was read ({name}): did `evkit compact` run "
+            "meanwhile? Run the command again"
+        )
+    return f"no such file: {name}"
 
 
 class _Terminated(BaseException):

@@ -232,3 +232,55 @@ def test_wrong_column_types_are_a_clear_error(
     code, _, err = _run(capsys, "sessions", str(tmp_path))
     assert code == 2
     assert "observed_at is String" in err
+
+
+def test_damage_behind_a_sound_footer_is_a_sentence_not_a_traceback(
+    tmp_path: Path, fleet: Fleet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bytes overwritten inside a data page: the footer reads fine, the page does not. Every command
+    says so in a sentence (the report let Polars' error through as a traceback)."""
+    root = tmp_path / "data" / "date=2026-03-02"
+    root.mkdir(parents=True)
+    part = root / "part-x-000001.parquet"
+    fleet.frame().write_parquet(part, compression="uncompressed", row_group_size=2_000)
+    import pyarrow.parquet as pq
+
+    group = pq.ParquetFile(part).metadata.row_group(0)
+    chunk = next(
+        group.column(i) for i in range(group.num_columns) if group.column(i).path_in_schema == "charger_id"
+    )
+    begin = chunk.dictionary_page_offset or chunk.data_page_offset
+    raw = bytearray(part.read_bytes())
+    raw[begin + 32 : begin + chunk.total_compressed_size - 8] = b"\xff" * (chunk.total_compressed_size - 40)
+    part.write_bytes(bytes(raw))
+    for argv in (["sessions"], ["latency"], ["report", "--out", str(tmp_path / "r.html"), "--no-progress"]):
+        code, _, err = _run(capsys, argv[0], str(tmp_path / "data"), *argv[1:])
+        assert code == 2, (argv, err)
+        assert err.startswith("evkit: cannot ") and err.count("\n") == 1, err
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_part_vanishing_while_it_is_read_is_named(
+    tmp_path: Path, fleet: Fleet, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compaction replacing parts while a command reads them: the command ends with a sentence
+    naming the file and what likely happened (exit 1), not a FileNotFoundError traceback."""
+    from evkit.store import reader
+
+    root = tmp_path / "data"
+    writer = PartWriter(root)
+    frame = fleet.frame()
+    for start in range(0, frame.height, 2_000):
+        writer.write(frame.slice(start, 2_000))
+    scan = reader.scan
+
+    def scan_then_compact(*args: object, **kwargs: object) -> pl.LazyFrame:
+        found = scan(*args, **kwargs)  # type: ignore[arg-type]
+        sorted(root.rglob("*.parquet"))[-1].unlink()  # replaced by the compaction, say
+        return found
+
+    monkeypatch.setattr(reader, "scan", scan_then_compact)
+    code, out, err = _run(capsys, "sessions", str(root))
+    assert code == 1 and out == ""
+    assert "a part of the data vanished while it was read" in err and ".parquet" in err
+    assert "evkit compact" in err and "Traceback" not in err
