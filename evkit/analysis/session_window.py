@@ -124,11 +124,12 @@ def sessions_starting(
     """``sessions(lf, gap)`` of the sessions starting in ``[start, end)``, reading only what they need.
     ``next_start``: each keeps the start of its charger's next session, in or after the window
     (``evkit.analysis.cost.NEXT_START``: pricing needs it, the cut list no longer shows it)."""
-    from evkit.analysis.cost import NEXT_START
     from evkit.analysis.sessions import sessions
 
     result = sessions(session_rows(lf, start, end), gap)
     if next_start:
+        from evkit.analysis.cost import NEXT_START  # pricing only: the tariffs load with it
+
         following = pl.col("started_at").shift(-1).over("charger_id", order_by="started_at")
         result = result.with_columns(following.alias(NEXT_START))
     if start is not None:
