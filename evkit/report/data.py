@@ -27,7 +27,7 @@ from evkit.report import latency_data, partial
 from evkit.store.manifest import read_manifest
 from evkit.store.objstore import is_s3
 from evkit.store.reader import scan
-from evkit.store.schema import missing_required
+from evkit.store.schema import missing_required, with_contract_times
 from evkit.store.writer import store_root
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def load(source: Source) -> tuple[pl.LazyFrame, str, dict[str, Any]]:
     path = store_root(source)  # s3://bucket/prefix stays a URL
     # Not deduplicated here: every analysis collapses redeliveries itself (so the quality section can
     # count them).
-    lf = scan(path, dedupe=False)
+    lf = with_contract_times(scan(path, dedupe=False))  # a hand-made store's nanoseconds, zone-less times
     is_dataset = (is_s3(path) and not str(path).endswith(".parquet")) or Path(path).is_dir()
     manifest = read_manifest(path) if is_dataset else {}
     return lf, str(path), manifest

@@ -81,6 +81,20 @@ MQTT_SCHEMA: dict[str, pl.DataType] = {**REQUIRED_COLUMNS, **MQTT_EXTRA_COLUMNS}
 KINDS = ("observation", "command_response", "pulse", "unknown", "mqtt")
 
 
+def with_contract_times(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """``lf`` with its time columns in the contract's type (microseconds, UTC) when a hand-made store
+    keeps them otherwise (nanoseconds or milliseconds from pandas or Spark; no zone: taken as UTC, the
+    contract's zone), else ``lf`` itself. Analyses compare these columns with each other and with UTC
+    bounds, which Polars refuses across units or zones."""
+    schema = lf.collect_schema()
+    odd = [
+        name
+        for name, dtype in schema.items()
+        if isinstance(dtype, pl.Datetime) and dtype != UTC_US and REQUIRED_COLUMNS.get(name, UTC_US) == UTC_US
+    ]
+    return lf.with_columns(pl.col(name).cast(UTC_US) for name in odd) if odd else lf
+
+
 def missing_required(columns: list[str] | set[str]) -> list[str]:
     """Names of required columns absent from ``columns``, in contract order."""
     present = set(columns)

@@ -284,3 +284,42 @@ def test_a_part_vanishing_while_it_is_read_is_named(
     assert code == 1 and out == ""
     assert "a part of the data vanished while it was read" in err and ".parquet" in err
     assert "evkit compact" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "times",
+    [pl.Datetime("ns", "UTC"), pl.Datetime("ms", "UTC"), pl.Datetime("us")],
+    ids=["nanoseconds", "milliseconds", "no zone"],
+)
+def test_a_hand_made_store_with_other_time_types_gives_the_same_answers(
+    tmp_path: Path, fleet: Fleet, times: pl.Datetime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pandas writes nanoseconds, some tools drop the zone: the contract's microseconds in UTC are
+    read from them (no zone: UTC). Narrowed reads failed on such stores (comparing times of another
+    unit or zone with UTC bounds), latency and the report crashed."""
+    columns = ("received_at", "arrival_time", "observed_at")
+    # the same instants in both stores (milliseconds cannot hold the fleet's microseconds)
+    frame = fleet.frame().with_columns(pl.col(c).dt.truncate("1ms") for c in columns)
+    hand = frame.with_columns(
+        pl.col(c).dt.replace_time_zone(None).cast(times) if times.time_zone is None else pl.col(c).cast(times)
+        for c in columns
+    )
+    contract, root = tmp_path / "contract", tmp_path / "hand"
+    for where, rows in ((contract, frame), (root, hand)):
+        where.mkdir()
+        rows.write_parquet(where / "part-hand-000001.parquet")
+    window = ["--from", "2026-03-02T07:00Z", "--to", "2026-03-02T12:00Z", "--charger", B]
+    for argv in (
+        ["sessions", "--format", "json"],
+        ["sessions", "--format", "json", *window],
+        ["latency", "--format", "json", "--charger", B],
+    ):
+        code, want, err = _run(capsys, argv[0], str(contract), *argv[1:])
+        assert code == 0, err
+        code, got, err = _run(capsys, argv[0], str(root), *argv[1:])
+        assert code == 0, err
+        assert json.loads(got) == json.loads(want), argv
+    out = tmp_path / "r.html"
+    code, _, err = _run(capsys, "report", str(root), "--out", str(out), "--no-progress", *window)
+    assert code == 0, err
+    assert B in out.read_text(encoding="utf-8")
