@@ -142,9 +142,11 @@ def scan(
 
     Files may differ in their columns (Easee and MQTT parts in one store, older versions): missing
     columns read as null. With ``dedupe`` (the default) a message the broker redelivered appears once:
-    rows with the same ``routing_key`` and the same ``raw`` body are one message, the first kept.
-    MQTT rows (no routing key) are merged only when the broker flagged a copy as redelivered (DUP) and
-    the same topic and payload were stored before; a payload published again is a real repeat and stays.
+    a row flagged ``redelivered`` goes when another row has the same ``routing_key`` and ``raw`` body
+    (the delivery not flagged is kept, else the first stored); rows not flagged all stay. MQTT rows (no
+    routing key) flagged DUP go only when the same topic and payload were received before them; a
+    payload published again is a real repeat and stays. A store without the ``redelivered`` column
+    (hand-made) keeps one row per (``routing_key``, ``raw``) instead.
     With ``require`` the contract's required columns must be present (``DatasetError`` names the
     missing ones).
 
@@ -446,14 +448,24 @@ def _without_copies(
     for n, (_, narrow) in enumerate(rules):
         wanted = wanted | _narrow_hash(narrow).is_in(again[f"__narrow{n}"].unique().implode())
     searched = _within_copies_times(frame, again).filter(wanted)
-    pool = searched.select(row, "redelivered", *[key for key, _ in rules], "raw").collect()
-    # plain rows first, then the redelivered ones in the order they were stored: a redelivered row
-    # that is not the first of its (key, raw) has an original, or an earlier redelivered copy
-    pool = pool.sort(red, pl.col(row))
-    copy = pl.lit(False)
+    received = ["received_at"] if "received_at" in names else []
+    pool = searched.select(row, "redelivered", *[key for key, _ in rules], "raw", *received).collect()
+    found: list[pl.Series] = []
     for key, _ in rules:
-        copy = copy | (pl.col(key).is_not_null() & pl.struct(key, "raw").is_first_distinct().not_())
-    copies = pool.filter(red & copy)[row]
+        # Easee: plain rows first, then the redelivered ones in the order they were stored (an
+        # original counts wherever its part sorts). MQTT: in the order received, plain first among
+        # equals: a DUP row goes only when the same topic and payload came before it (a payload
+        # published again later is no original of it). A redelivered row that is not the first of its
+        # (key, raw) so ordered has an original, or an earlier redelivered copy.
+        order = (
+            [red, pl.col(row)]
+            if key != "topic" or not received
+            else [pl.col("received_at"), red, pl.col(row)]
+        )
+        ordered = pool.sort(order, nulls_last=True)
+        copy = pl.col(key).is_not_null() & pl.struct(key, "raw").is_first_distinct().not_()
+        found.append(ordered.filter(red & copy)[row])
+    copies = pl.concat(found).unique()
     if copies.is_empty():
         return _where(parts(), where)
     # the few copies go by row number; every other column is read only if asked for

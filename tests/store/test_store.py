@@ -67,6 +67,25 @@ def test_scan_keeps_repeated_mqtt_payloads_but_drops_their_redeliveries(tmp_path
     assert scan(tmp_path, dedupe=False).collect().height == 4
 
 
+def test_a_dup_reading_the_same_payload_follows_later_is_kept(tmp_path: Path) -> None:
+    """An MQTT DUP row goes only when the same topic and payload were received before it: "0" flagged
+    DUP at 23:59:58, "7400" at :59, a new "0" published at 00:00:00. The first reading was dropped
+    (a later plain repeat counted as its original) and the 23:59:58 reading was lost."""
+    frame = _rows(3).with_columns(
+        routing_key=pl.lit(None, dtype=pl.String),
+        raw=pl.Series([b"0", b"7400", b"0"]),
+        topic=pl.lit("evcc/loadpoints/1/chargePower"),
+        redelivered=pl.Series([True, False, False]),
+    )
+    PartWriter(tmp_path).write(frame)
+    kept = scan(tmp_path).collect().sort("received_at")
+    assert kept["raw"].to_list() == [b"0", b"7400", b"0"]
+    # the same DUP row received after the plain "0" is its copy, and goes
+    later = frame.with_columns(redelivered=pl.Series([False, False, True]))
+    PartWriter(tmp_path / "later").write(later)
+    assert scan(tmp_path / "later").collect().sort("received_at")["raw"].to_list() == [b"0", b"7400"]
+
+
 def test_scan_unions_files_with_different_columns(tmp_path: Path) -> None:
     writer = PartWriter(tmp_path)
     writer.write(_rows(2))
