@@ -80,6 +80,30 @@ def load(source: Source) -> tuple[pl.LazyFrame, str, dict[str, Any]]:
     return lf, str(path), manifest
 
 
+#: Home chargers whose readings mostly carry no device time (evcc: only ``updated``; go-e: none).
+_HOME = ["evcc", "go-e"]
+
+
+def _windowed(
+    whole: pl.LazyFrame, chargers: Sequence[str] | None, start: datetime | None, end: datetime | None
+) -> pl.LazyFrame:
+    """The rows of ``chargers`` in [``start``, ``end``): by device time (read narrowly), and home
+    chargers' readings without one by when they were received (a window by device time alone left out
+    every evcc session, silently)."""
+    lf = narrowed(whole, chargers, start, end)
+    if (start is None and end is None) or "source" not in whole.collect_schema().names():
+        return lf
+    received = pl.col("received_at")
+    untimed = pl.col("observed_at").is_null() & pl.col("source").is_in(_HOME)
+    if start is not None:
+        untimed = untimed & (received >= start)
+    if end is not None:
+        untimed = untimed & (received < end)
+    if chargers:
+        untimed = untimed & pl.col("charger_id").is_in(list(chargers))
+    return pl.concat([lf, whole.filter(untimed)], how="vertical")
+
+
 def session_to_plot(sessions: pl.DataFrame) -> dict[str, Any] | None:
     """The Easee session with the most energy (drawn as a power curve), or None."""
     easee = sessions.filter(pl.col("started_at").is_not_null())
@@ -211,7 +235,7 @@ def report_data(
             raise DatasetError(f"{_nothing(name, chargers, start, end, known)}: nothing to report")
     else:
         whole, name, manifest = load(source)
-        lf = narrowed(whole, chargers, start, end)
+        lf = _windowed(whole, chargers, start, end)
         if lf.select(pl.len()).collect().item() == 0:
             known = charger_ids(whole) if chargers else None
             raise DatasetError(f"{_nothing(name, chargers, start, end, known)}: nothing to report")
