@@ -37,7 +37,7 @@ from evkit.analysis import _ids
 from evkit.analysis._prep import columns_of, easee_rows, require, seconds
 from evkit.analysis._session_figures import SID as _SID
 from evkit.analysis._session_figures import before, per_session
-from evkit.analysis._timeline import DEFAULT_GAP, Timeline, scan_begins_in_runs, spans_and_gaps
+from evkit.analysis._timeline import DEFAULT_GAP, Timeline, scan_shape, spans_and_gaps
 from evkit.analysis.schema import SESSION_SCHEMA
 
 #: Two energy estimates agree when they differ by at most this fraction of the larger ...
@@ -248,14 +248,15 @@ def easee_sessions(
     )
     reversed_expr = pl.col("value_reversed") if extra else pl.col("value_text").str.reverse()
     obs = obs.with_columns(reversed_expr.alias("token_reversed"))
+    in_runs, by_charger = scan_shape(lf)  # hints for speed: the same sessions on any order
     if timeline is not None and timeline.expected == gap:
         found = (timeline.spans, timeline.gaps)
     else:  # from the rows held above (a Timeline of ``lf`` would read the input again)
-        found = spans_and_gaps(times, gap, in_runs=scan_begins_in_runs(lf))
+        found = spans_and_gaps(times, gap, in_runs=in_runs)
     spans, all_holes = (f.with_columns(pl.col("charger_id").cast(pl.Categorical)) for f in found)
     seen = spans.select("charger_id", "last_seen")
     sess = _boundaries(_op_modes(obs), seen).cache()
-    figures = per_session(obs, sess, all_holes)
+    figures = per_session(obs, sess, all_holes, by_charger=by_charger)
 
     anchor = pl.coalesce("first_charge_at", "started_at")
     meter_start = before(obs, sess, _ids.LIFETIME_ENERGY, anchor, "meter_start_kwh")

@@ -6,8 +6,10 @@ last bits (the earlier version itself differs from run to run by that much)."""
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
 from pathlib import Path
+from unittest.mock import patch
 
 import polars as pl
 from hypothesis import HealthCheck, given, settings
@@ -21,11 +23,18 @@ from tests.analysis import scenario as sc
 from tests.analysis import sessions_reference
 from tests.analysis.conftest import Fleet
 
+sessions_module = importlib.import_module("evkit.analysis.sessions")
+
 
 def _same(lf: pl.LazyFrame, gap: timedelta = timedelta(minutes=20)) -> None:
-    new = easee_sessions(lf, gap).collect()
+    """The sessions of ``lf`` are the reference's, whichever order the power readings are assigned in
+    (by time; by charger and time, chosen for stores that come a whole charger at a time)."""
     old = sessions_reference.easee_sessions(lf, gap).collect()
+    new = easee_sessions(lf, gap).collect()
     assert_frame_equal(new, old, rel_tol=1e-9, abs_tol=1e-9)
+    with patch.object(sessions_module, "scan_shape", return_value=(False, True)):
+        by_charger = easee_sessions(lf, gap).collect()
+    assert_frame_equal(by_charger, old, rel_tol=1e-9, abs_tol=1e-9)
 
 
 def test_the_fleet_gives_the_sessions_it_gave(fleet: Fleet) -> None:
@@ -130,3 +139,26 @@ def test_device_times_of_any_unit_or_zone_give_the_same_sessions(fleet: Fleet) -
     ):
         got = easee_sessions(frame.with_columns(observed).lazy()).collect()
         assert_frame_equal(got, expected, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def test_rows_that_come_a_whole_charger_at_a_time_are_told_from_a_chargers_day() -> None:
+    """The hint that picks the cheaper sort of the power readings: long runs of one charger in time
+    order (an export sorted by charger), not a compacted store's day per charger or arrival order."""
+    from datetime import UTC, datetime
+
+    from evkit.analysis._timeline import begins_by_charger
+
+    minutes = [datetime(2026, 3, 2, tzinfo=UTC) + timedelta(minutes=m) for m in range(40_000)]
+
+    def rows(chargers: list[str], times: list[datetime]) -> pl.DataFrame:
+        return pl.DataFrame({"charger_id": chargers, "observed_at": times})
+
+    whole = rows(["A"] * 20_000 + ["B"] * 20_000, minutes[:20_000] * 2)
+    assert begins_by_charger(whole)
+    days = rows([c for _ in range(50) for c in ["A"] * 400 + ["B"] * 400], minutes[:400] * 100)
+    assert not begins_by_charger(days)
+    arrival = rows(["A", "B"] * 20_000, [t for t in minutes[:20_000] for _ in range(2)])
+    assert not begins_by_charger(arrival)
+    assert not begins_by_charger(whole.reverse())  # one charger, time running backwards
+    assert begins_by_charger(whole.head(100))  # a small store of one charger
+    assert not begins_by_charger(pl.concat([whole.head(50), whole.tail(50)]))  # two in 100 rows
