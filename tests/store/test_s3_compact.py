@@ -12,17 +12,23 @@ from pathlib import Path
 
 import obstore
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 from obstore.store import S3Store
+from polars.testing import assert_frame_equal
 
 import evkit
 from evkit.errors import DatasetError
+from evkit.store import PartWriter, scan
 from evkit.store import compact as compact_module
-from evkit.store.compact import compact
+from evkit.store.compact import SORT_KEY, compact
+from evkit.store.narrow import Narrowing, admitted_groups, footer_of
 from evkit.store.objstore import S3Location, open_store, polars_options
 from evkit.store.s3compact import LOCK_NAME
 from evkit.store.s3write import S3PartWriter
 from tests.conftest import REPO_ROOT
+from tests.s3fixtures import upload_dataset
+from tests.store.test_narrow import _rows as narrow_rows
 from tests.store.test_store import _rows
 
 
@@ -46,6 +52,11 @@ def _fill(url: str) -> pl.DataFrame:
     for key in ("EH5", "EH6"):
         a.write(_rows(1, day=1, key_prefix=key).with_columns(pl.lit(now).alias("received_at")))
     return _sorted(url)
+
+
+def _days(url: str) -> list[str]:
+    listed = [str(m["path"]) for chunk in obstore.list(_store(url)) for m in chunk]
+    return sorted({p.split("/", 1)[0].removeprefix("date=") for p in listed if p.startswith("date=")})
 
 
 def _sorted(url: str) -> pl.DataFrame:
@@ -101,7 +112,8 @@ def test_one_compaction_at_a_time_and_a_stale_lock_is_taken_over(
     obstore.put(_store(s3_dataset), LOCK_NAME, b'{"owner": "someone else"}')
     assert compact(s3_dataset).already_running
     assert len(_parts(s3_dataset, "2026-11-03")) == 3
-    monkeypatch.setattr("evkit.store.s3compact.LOCK_TTL", timedelta(seconds=-1))  # now stale
+    # a lock of an earlier version (no time to live in it, never renewed): held for LEGACY_LOCK_TTL
+    monkeypatch.setattr("evkit.store.s3compact.LEGACY_LOCK_TTL", timedelta(seconds=-5))  # now stale
     assert [d.day for d in compact(s3_dataset).days] == ["2026-11-03"]
 
 
@@ -132,40 +144,87 @@ def test_cli_compacts_s3(s3_dataset: str) -> None:
 
 
 @pytest.mark.parametrize("sort_rows", [7, 20, 10**9])
-def test_a_large_day_sorted_a_range_of_arrival_times_at_a_time_is_the_same_part(
+def test_a_large_day_sorted_a_range_of_chargers_at_a_time_is_the_same_part(
     s3_dataset: str, sort_rows: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Above ``SORT_ROWS`` a day on S3 is sorted a range of arrival times at a time through local
-    scratch files (memory follows a range): the merged part holds the same rows in the same order as
-    sorting the day at once (rows received at one instant in their parts' order), and no scratch file
-    is left."""
+    """Above ``SORT_ROWS`` a day on S3 is sorted a range of chargers at a time through local scratch
+    files (memory follows a range): the merged part holds the same rows in the same order as sorting
+    the day at once by ``SORT_KEY`` (as locally; ties in their parts' order), and no scratch file is
+    left."""
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr("tempfile.tempdir", None)
     a, b = S3PartWriter(s3_dataset, capture_id="a"), S3PartWriter(s3_dataset, capture_id="b")
-    noon = datetime(2026, 11, 3, 12, tzinfo=UTC)
-
-    def spread(frame: pl.DataFrame, offset: int) -> pl.DataFrame:  # every row on 2026-11-03
-        return frame.with_columns(
-            (pl.lit(noon) + pl.duration(seconds=pl.int_range(pl.len()) * 3 + offset)).alias("received_at")
-        )
-
-    first = spread(_rows(30, day=3, key_prefix="EH1"), 0)
-    # a third of the second part's rows received at one instant with a row of the first part
-    second = spread(_rows(30, day=3, key_prefix="EH2"), 1).with_columns(
-        pl.when(pl.int_range(pl.len()) % 3 == 0)
-        .then(pl.lit(noon + timedelta(seconds=15)))
-        .otherwise(pl.col("received_at"))
-        .alias("received_at")
-    )
+    first, second = narrow_rows(-4, 30, 1), narrow_rows(-4, 30, 2)  # scattered chargers, some null
+    # a third of the second part's rows are copies of the first's (the same key: kept in part order)
+    second = pl.concat([second.head(20), first.head(10).with_columns(pl.lit(b"copy").alias("raw"))])
     a.write(first)
     b.write(second)
     a.close()
     b.close()
-    parts = [f"{s3_dataset}/date=2026-11-03/{name}" for name in _parts(s3_dataset, "2026-11-03")]
-    want = pl.scan_parquet(parts, **polars_options()).collect().sort("received_at", maintain_order=True)
+    day = _days(s3_dataset)[0]
+    parts = [f"{s3_dataset}/date={day}/{name}" for name in _parts(s3_dataset, day)]
+    want = (
+        pl.scan_parquet(parts, **polars_options())
+        .collect()
+        .sort(list(SORT_KEY), maintain_order=True, nulls_last=True)
+    )
     monkeypatch.setattr(compact_module, "SORT_ROWS", sort_rows)
     assert [d.rows for d in compact(s3_dataset).days] == [60]
-    (merged,) = _parts(s3_dataset, "2026-11-03")
-    got = pl.scan_parquet(f"{s3_dataset}/date=2026-11-03/{merged}", **polars_options()).collect()
+    (merged,) = _parts(s3_dataset, day)
+    got = pl.scan_parquet(f"{s3_dataset}/date={day}/{merged}", **polars_options()).collect()
     assert got.select(want.columns).equals(want)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_merged_day_is_sorted_by_charger_and_observed_time_in_row_groups_as_locally(
+    s3_dataset: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11: a finished day is written sorted by (charger_id, observed_at) in ``row_group_rows``
+    groups with statistics -- on S3 exactly as locally -- so a narrow read of one charger fetches a
+    few of the day's row groups, and returns the rows a full read filtered gives."""
+    monkeypatch.setattr(compact_module, "ROW_GROUP_ROWS", 64)
+    local = tmp_path / "local"
+    for seed in range(3):  # three captures' parts, chargers scattered through each
+        PartWriter(local).write(narrow_rows(0, 300, seed))
+    upload_dataset(local, s3_dataset)
+    assert [d.rows for d in compact(local).days] == [d.rows for d in compact(s3_dataset).days] == [900]
+    (here,) = local.rglob("*.parquet")
+    day = here.parent.name.removeprefix("date=")
+    (merged,) = _parts(s3_dataset, day)
+    url = f"{s3_dataset}/date={day}/{merged}"
+    got = pl.read_parquet(url, **polars_options())
+    assert got.equals(got.sort(list(SORT_KEY), maintain_order=True, nulls_last=True))
+    assert got.equals(pl.read_parquet(here))  # the same rows in the same order as locally
+    footer = footer_of(url)
+    groups = footer.metadata().num_row_groups
+    assert groups == pq.read_metadata(here).num_row_groups == -(-900 // 64)
+    one = Narrowing.of(["EH05"], None, None)
+    assert 0 < len(admitted_groups(footer, one)) <= 2  # a charger of 12: one group or two, not 15
+    narrow = scan(s3_dataset, dedupe=False, chargers=["EH05"]).collect()
+    assert_frame_equal(narrow, scan(local, dedupe=False, chargers=["EH05"]).collect())
+    assert narrow.height == got.filter(pl.col("charger_id") == "EH05").height > 0
+
+
+@pytest.mark.parametrize("skip_damaged", [False, True])
+def test_parts_of_an_older_schema_are_merged_with_the_union_of_their_columns(
+    s3_dataset: str, skip_damaged: bool
+) -> None:
+    """A part written before a column existed (no ``value_reversed``) and a newer one with it: merged
+    (as locally), the older rows null in the new column; with ``skip_damaged`` too (nothing is
+    damaged)."""
+    rows = _rows(4, day=3).with_columns(pl.col("received_at") - timedelta(hours=1))  # all on 11-03
+    older = rows.head(2).drop("value_reversed")
+    newer = rows.tail(2).with_columns(pl.lit("dcba").alias("value_reversed"))
+    store = _store(s3_dataset)
+    for name, frame in (("part-a-older.parquet", older), ("part-b-newer.parquet", newer)):
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer)
+        obstore.put(store, f"date=2026-11-03/{name}", buffer.getvalue())
+    done = compact(s3_dataset, skip_damaged=skip_damaged)
+    assert [(d.day, d.parts_before, d.rows) for d in done.days] == [("2026-11-03", 2, 4)]
+    assert done.unmerged == []
+    assert done.damaged == []
+    (merged,) = _parts(s3_dataset, "2026-11-03")
+    got = pl.read_parquet(f"{s3_dataset}/date=2026-11-03/{merged}", **polars_options())
+    want = rows.with_columns(pl.Series("value_reversed", [None, None, "dcba", "dcba"], pl.String))
+    assert got.select(want.columns).sort("received_at").equals(want)
