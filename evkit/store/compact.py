@@ -1,4 +1,4 @@
-"""Merge the many small parts of a long capture into one part per day, safely beside running captures.
+"""Merge the many small parts of a long capture into one sorted part per day, safely beside running captures.
 
 A capture flushes often (acknowledging only what is on disk), so a day of steady traffic leaves
 thousands of small files; scans slow down with the file count. Compaction rewrites a day's parts
@@ -6,7 +6,11 @@ thousands of small files; scans slow down with the file count. Compaction rewrit
 row groups with statistics (``row_group_rows``), keeping every row and every byte of every column:
 a question about a few chargers (``evkit sessions DIR --charger ID``) then reads only the row groups
 whose charger range holds them (``evkit.store.narrow``); copies of one message keep their arrival
-order.
+order. A day of one part is rewritten too unless that part is a compacted one: a compacted part says
+so in its footer's key-value metadata (``SORTED_BY_KEY``: the sort key), which no capture writes and
+no other writer copies, so compacting twice changes nothing, while a capture's single part (arrival
+order) is sorted. (A part compacted before the marker existed, or on object storage, has none: its day
+is rewritten once.)
 
 Protocol (one day directory ``D``; nothing but files inside ``D`` is created or removed):
 
@@ -41,6 +45,12 @@ cannot know whether a compaction will start; the lease is what lets compaction k
 One compaction at a time per dataset: a second one finds the store's compaction lock taken and does
 nothing (:attr:`Compaction.already_running`).
 
+Wrong targets are refused (``DatasetError``) before anything is locked or written: a day directory
+(``date=YYYY-MM-DD``: compact its store), a directory or ``s3://`` prefix without a part in a day
+directory and without a capture's lease or manifest (a store a capture just started is no error:
+:attr:`Compaction.no_parts_yet`), an ``s3://`` URL with a ``?query`` or ``#fragment`` (no prefix has
+one; tokens go in ``AWS_*`` variables).
+
 Limits: a reader outside evkit (a DuckDB or Polars glob over ``**/*.parquet``) does not know the
 journal and may count the merged rows twice for the instant between steps 5 and 6. A lazy frame
 from ``evkit.scan`` names its files when it is made: collected after a compaction removed one of
@@ -55,12 +65,15 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
 from evkit.errors import DatasetError, StoreError
+from evkit.secrets import mask_secrets
+from evkit.store.compact_target import day_dirs, day_of, refuse_local, refuse_s3, s3_holds_parts
+from evkit.store.footers import local_footer
 from evkit.store.lease import try_claim_day, try_compaction_lock
 from evkit.store.objstore import is_s3
 from evkit.store.parts import Damaged, VanishedPart, inspect_parts, journals, read_journal
@@ -90,6 +103,11 @@ def row_group_rows(rows: int) -> int:
 
 #: The order a compacted part is written in (see the module docstring).
 SORT_KEY = ("charger_id", "observed_at", "received_at")
+#: The key of a compacted part's Parquet key-value metadata saying it is sorted (value: ``SORT_KEY``
+#: joined by commas). Polars and pyarrow drop it when they rewrite a file, so only compaction's own
+#: output carries it.
+SORTED_BY_KEY = "evkit.sorted_by"
+_SORTED_BY = ",".join(SORT_KEY)
 #: A day of more rows is sorted a range of chargers at a time (about this many rows each), each range
 #: into a hidden file of its own, then the ranges streamed in order into the merged file: memory
 #: follows a range, not the day. Sorted at once, a 6M-row day (a fleet of 17,000 chargers) peaked at
@@ -104,7 +122,13 @@ def _sorted_into(frame: pl.LazyFrame, tmp: Path, rows: int) -> None:
     hidden files beside ``tmp`` (named like it: a crash leaves nothing :func:`recover` does not remove)."""
 
     def write(plan: pl.LazyFrame) -> None:
-        plan.sink_parquet(tmp, compression="zstd", statistics=True, row_group_size=row_group_rows(rows))
+        plan.sink_parquet(
+            tmp,
+            compression="zstd",
+            statistics=True,
+            row_group_size=row_group_rows(rows),
+            metadata={SORTED_BY_KEY: _SORTED_BY},
+        )
 
     def ordered(plan: pl.LazyFrame) -> pl.LazyFrame:
         return plan.sort(list(SORT_KEY), maintain_order=True, nulls_last=True)
@@ -180,16 +204,7 @@ class Compaction:
     damaged: list[Damaged] = field(default_factory=list)  # skipped (only with skip_damaged)
     unmerged: list[str] = field(default_factory=list)  # days whose rows could not be read (skip_damaged)
     already_running: bool = False
-
-
-def _day_of(directory: Path) -> date | None:
-    name = directory.name
-    if not name.startswith("date="):
-        return None
-    try:
-        return date.fromisoformat(name.removeprefix("date="))
-    except ValueError:
-        return None
+    no_parts_yet: bool = False  # a store a capture started, without a part so far
 
 
 def _parts(directory: Path) -> list[Path]:
@@ -197,12 +212,24 @@ def _parts(directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob("*.parquet") if not p.name.startswith("."))
 
 
-def _day_dirs(root: Path) -> list[Path]:
-    return [d for d in sorted(root.glob("date=*")) if d.is_dir() and _day_of(d) is not None]
+def is_compacted(part: Path) -> bool:
+    """Whether ``part`` is a compacted part: its footer says it is sorted by ``SORT_KEY`` (the footer
+    only is read; an unreadable part is not)."""
+    try:
+        pairs = local_footer(part).metadata().metadata or {}
+    except (OSError, ValueError, pl.exceptions.PolarsError):
+        return False
+    return pairs.get(SORTED_BY_KEY.encode()) == _SORTED_BY.encode()
+
+
+def _to_rewrite(parts: list[Path]) -> bool:
+    """Whether a day of these parts needs compaction: several, or one not sorted by compaction."""
+    return len(parts) > 1 or (len(parts) == 1 and not is_compacted(parts[0]))
 
 
 def compactable_days(root: Path | str, include_today: bool = False) -> list[Path]:
-    """Day directories below ``root`` holding more than one part, days before today (UTC) by default.
+    """Day directories below ``root`` compaction would rewrite (more than one part, or one part that
+    is not a compacted one), days before today (UTC) by default.
 
     Leases are not looked at here: :func:`compact` skips the days a capture still holds.
     """
@@ -211,7 +238,9 @@ def compactable_days(root: Path | str, include_today: bool = False) -> list[Path
         raise DatasetError(f"{root} is not a dataset directory")
     today = datetime.now(UTC).date()
     return [
-        d for d in _day_dirs(root) if (include_today or (_day_of(d) or today) < today) and len(_parts(d)) > 1
+        d
+        for d in day_dirs(root)
+        if (include_today or (day_of(d) or today) < today) and _to_rewrite(_parts(d))
     ]
 
 
@@ -221,7 +250,7 @@ def _fsync_dir(directory: Path) -> None:
 
 def recover(root: Path) -> None:
     """Finish or undo what an interrupted compaction left (hold the compaction lock to call this)."""
-    for directory in _day_dirs(root):
+    for directory in day_dirs(root):
         changed = False
         for journal in journals(directory):
             entry = read_journal(journal)
@@ -345,11 +374,13 @@ def compact(
     if is_s3(root):
         from evkit.store.s3compact import compact_s3
 
-        return compact_s3(str(root), include_today, skip_damaged, on_day)
+        refuse_s3(str(root))
+        done = compact_s3(str(root), include_today, skip_damaged, on_day)
+        if not (done.already_running or done.days or done.busy or done.damaged or done.unmerged):
+            done.no_parts_yet = not s3_holds_parts(str(root))  # listed only when nothing was to do
+        return done
     root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"{root} is not a dataset directory")
-    result = Compaction()
+    result = Compaction(no_parts_yet=not refuse_local(root))
     try:
         lock = try_compaction_lock(root)
     except OSError as exc:
@@ -364,11 +395,11 @@ def compact(
             raise StoreError(f"cannot repair an interrupted compaction in {root}: {exc}") from exc
         today = datetime.now(UTC).date()
         plan = []
-        for directory in _day_dirs(root):
-            if not include_today and (_day_of(directory) or today) >= today:
+        for directory in day_dirs(root):
+            if not include_today and (day_of(directory) or today) >= today:
                 continue
             parts = _parts(directory)
-            if len(parts) < 2:
+            if not _to_rewrite(parts):
                 continue
             try:
                 found = inspect_parts(parts)
@@ -380,10 +411,12 @@ def compact(
             raise DatasetError(damaged_message(root, result.damaged))
         if result.damaged:
             log.warning(
-                "left %d damaged part(s) alone: %s", len(result.damaged), "; ".join(map(str, result.damaged))
+                "left %d damaged part(s) alone: %s",
+                len(result.damaged),
+                mask_secrets("; ".join(map(str, result.damaged))),
             )
         for directory, good, schema in plan:
-            if len(good) < 2:
+            if not _to_rewrite(good):
                 continue
             claim = try_claim_day(root, directory.name.removeprefix("date="))
             if claim is None and not include_today:
@@ -394,7 +427,7 @@ def compact(
             except DatasetError as exc:  # damage behind a sound footer, found while merging
                 if not skip_damaged:
                     raise
-                log.warning("%s; left as it was", exc)
+                log.warning("%s; left as it was", mask_secrets(str(exc)))
                 result.unmerged.append(directory.name.removeprefix("date="))
                 continue
             finally:
@@ -405,4 +438,13 @@ def compact(
     return result
 
 
-__all__ = ["CompactedDay", "Compaction", "compact", "compactable_days", "merge_day", "recover"]
+__all__ = [
+    "SORTED_BY_KEY",
+    "CompactedDay",
+    "Compaction",
+    "compact",
+    "compactable_days",
+    "is_compacted",
+    "merge_day",
+    "recover",
+]

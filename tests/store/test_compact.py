@@ -410,6 +410,12 @@ def test_with_skip_damaged_a_day_that_cannot_be_merged_is_left_and_the_others_ar
     _corrupt_pages(part)
     before = _tree(tmp_path / "date=2026-11-02")
     assert main(["compact", str(tmp_path), "--quiet", "--skip-damaged"]) == 0
-    other_day = len(list((REPO_ROOT / "data" / "sample-session" / "date=2026-11-03").glob("part-*.parquet")))
-    assert f"compacted 1 day(s): {other_day} parts -> 1" in capsys.readouterr().out  # 2026-11-03
+    others = [
+        len(list((REPO_ROOT / "data" / "sample-session" / f"date={day}").glob("part-*.parquet")))
+        for day in ("2026-11-03", "2026-11-04")
+    ]
+    out = capsys.readouterr().out
+    # 2026-11-03 merged, 2026-11-04 (one capture part) sorted, 2026-11-02 named as left unmerged
+    assert f"compacted 2 day(s): {sum(others)} parts -> 2" in out
+    assert "date=2026-11-02: a part could not be read while merging" in out
     assert _tree(tmp_path / "date=2026-11-02") == before
