@@ -60,11 +60,9 @@ def refuse_local(root: Path) -> bool:
 
 def refuse_s3(url: str) -> None:
     """``DatasetError`` for an ``s3://`` URL that cannot name a store's prefix (before any request)."""
-    if "?" in url or "#" in url:
-        raise DatasetError(
-            f"{mask_secrets(url)} is not an s3://BUCKET/PREFIX: a prefix has no ?query or #fragment "
-            "(credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE)"
-        )
+    from evkit.store.objstore import S3Location
+
+    S3Location.parse(url)  # no bucket, credentials, a ?query or #fragment: refused, masked
     store = _one_day(url)
     if store is not None and len(store) > len("s3://"):  # s3://BUCKET at least
         raise DatasetError(

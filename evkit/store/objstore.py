@@ -60,6 +60,11 @@ class S3Location:
                 f"{mask_secrets(url)}: an s3:// URL carries no credentials; evkit takes them from "
                 "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or AWS_PROFILE): use s3://BUCKET/PREFIX"
             )
+        if "?" in rest or "#" in rest:  # a query is no prefix: a token there would become part of keys
+            raise DatasetError(
+                f"{mask_secrets(url)} is not an s3://BUCKET/PREFIX: a prefix has no ?query or #fragment "
+                "(credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE)"
+            )
         return cls(bucket, prefix.strip("/"))
 
     @property

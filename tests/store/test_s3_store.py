@@ -168,6 +168,25 @@ def test_credentials_in_an_s3_url_are_refused_and_never_shown(
     assert "AWS_ACCESS_KEY_ID" in err
 
 
+@pytest.mark.parametrize("command", ["sessions", "latency", "report", "compact"])
+def test_a_token_in_an_s3_urls_query_is_refused_and_never_shown(
+    s3_env: dict[str, str], command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``s3://bucket/fleet?token=...`` was taken for the prefix ``fleet?token=...``: a capture would
+    have written the token into every object key. Refused before anything is sent, masked."""
+    from evkit.cli import main
+    from evkit.store.objstore import S3Location
+
+    url = f"s3://evkit-test/fleet?token={SECRET_KEY}"
+    out = ["--out", str(tmp_path / "r.html"), "--no-progress"] if command == "report" else []
+    assert main([command, url, *out]) == 2
+    err = capsys.readouterr().err
+    assert SECRET_KEY not in err and "?token=***" in err
+    assert "a prefix has no ?query or #fragment" in err
+    with pytest.raises(DatasetError, match=r"no \?query or #fragment"):
+        S3Location.parse("s3://evkit-test/fleet#part")
+
+
 def test_object_store_sentences_never_carry_a_password() -> None:
     from evkit.store.objstore import explain
 
