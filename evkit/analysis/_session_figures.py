@@ -89,8 +89,9 @@ def _power_figures(
     if by_charger:  # session by session (``_assign``): the next row, when it is the same session's
         sid = sid.set_sorted()
         following: pl.Expr = pl.when(sid.shift(-1) == sid).then(at.shift(-1))
-    else:
-        following = at.shift(-1).over(SID)
+    else:  # the charger's next reading, or its session's end when that reading is a later session's
+        # (a window over the charger's 500 groups costs less than over the sessions' 10,000)
+        following = pl.min_horizontal(at.shift(-1).over("charger_id"), "ended_at")
     until = following.fill_null(pl.coalesce("ended_at", "last_seen"))
     in_hole = pl.col("gap_start").is_not_null() & (pl.col("gap_start") < until)
     kwh = pl.when(in_hole.not_()).then(pl.col("value") * seconds(until - at) / 3600.0)

@@ -12,6 +12,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -162,3 +163,20 @@ def test_rows_that_come_a_whole_charger_at_a_time_are_told_from_a_chargers_day()
     assert not begins_by_charger(whole.reverse())  # one charger, time running backwards
     assert begins_by_charger(whole.head(100))  # a small store of one charger
     assert not begins_by_charger(pl.concat([whole.head(50), whole.tail(50)]))  # two in 100 rows
+
+
+def test_power_held_at_an_unplug_ends_with_its_session() -> None:
+    """Unplugged while charging: no zero power reading closes the charge, so the last reading is held
+    until the session's end, never until the next session's first reading (for either order the
+    power readings are assigned in)."""
+    plan = [
+        (0, 1, 0.0), (10, 2, 0.0), (12, 3, 11.0), (40, 1, 0.0),
+        (100, 2, 0.0), (102, 3, 7.0), (130, 4, 0.0), (140, 1, 0.0),
+    ]  # fmt: skip
+    rows = sc.Charger("EHUNPLUG", plan, 180).run().rows
+    unplug = sc.T0 + timedelta(minutes=40)
+    rows = [r for r in rows if not (r.observation_id == 120 and r.observed_at == unplug)]
+    lf = sc.frame(sc.shuffle(rows)).lazy()
+    _same(lf)
+    first = easee_sessions(lf).collect().row(0, named=True)
+    assert first["energy_integral_kwh"] == pytest.approx(11.0 * 28 / 60, abs=1e-6)
