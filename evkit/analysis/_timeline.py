@@ -234,8 +234,15 @@ def _in_runs(
     charger, at = times["charger_id"], times["observed_at"]
     if n == 0 or charger.null_count() or at.null_count():
         return None
-    key = charger.to_physical() if charger.dtype == pl.Categorical else charger
-    new = ((key != key.shift(1)) | (at < at.shift(1))).fill_null(True)
+    key = pl.col("charger_id")
+    key = key.to_physical() if charger.dtype == pl.Categorical else key
+    when = pl.col("observed_at")
+    # both masks in one select: Polars computes them side by side
+    masks = times.select(
+        ((key != key.shift(1)) | (when < when.shift(1))).fill_null(True).alias("new"),
+        (when.diff() > expected).fill_null(False).alias("long"),
+    )
+    new = masks["new"]
     if new.sum() * rows_per_run > n:
         return None
     starts = new.arg_true()
@@ -251,7 +258,7 @@ def _in_runs(
     before = pl.col("last").shift(1).over("charger_id")
     if runs.select((pl.col("first") < before).any()).item():
         return None  # a charger's runs overlap in time
-    inside = ((at.diff() > expected) & new.not_()).arg_true()
+    inside = (masks["long"] & new.not_()).arg_true()
     steps = pl.concat(
         [
             pl.DataFrame(
