@@ -31,17 +31,21 @@ def energy_per_day(
     energy: pl.DataFrame | pl.LazyFrame,
     *,
     max_series: int = MAX_SERIES,
-    title: str = "Energy per day (UTC days)",
+    title: str | None = None,
     colours: Mapping[str, str] | None = None,
+    zone: str = "UTC",
 ) -> go.Figure:
-    """Stacked bars of ``energy_kwh`` per UTC ``day``, one series per charger.
+    """Stacked bars of ``energy_kwh`` per ``day``, one series per charger.
 
     Expects the frame of ``evkit.analysis.energy_per_day`` (charger_id, day, energy_kwh, source). With
     more than ``max_series`` chargers the ones with the least energy are summed as "other". The hover
     names the energy source (session energy, lifetime meter, hourly energy) used for that day.
     ``colours`` (charger -> colour, :func:`evkit.figures.style.charger_colours`) keeps each charger's
     colour the same as in other figures; by default the chargers shown, sorted, get the palette in order.
+    ``zone`` names the zone whose days ``day`` are (``evkit.analysis.energy_per_day(lf, zone)``): the
+    axis and the default title say it.
     """
+    title = title or f"Energy per day ({zone} days)"
     frame = collect(energy)
     if frame.height == 0 or not {"charger_id", "day", "energy_kwh"} <= set(frame.columns):
         return no_data(title, "no energy readings")
@@ -126,7 +130,7 @@ def energy_per_day(
     first, last = daily["day"].min(), daily["day"].max()
     days = (last - first).days + 1 if isinstance(first, date) and isinstance(last, date) else daily.height
     fig.update_xaxes(
-        title_text="day (UTC)",
+        title_text=f"day ({zone})",  # the days are the zone's: the data's, not always UTC
         type="date",
         tickformat="%Y-%m-%d",
         dtick=86_400_000 * max(1, days // 20),  # whole days only, never one label twice

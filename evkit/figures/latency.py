@@ -28,6 +28,10 @@ HOP_LABELS = {
 ECDF_POINTS = 800
 #: Use a log x axis when the positive latencies span more than this factor (p99 / p1).
 LOG_SPREAD = 100.0
+#: Heatmap rows drawn at most: the newest days (a year) or the chargers with the most messages. A
+#: cell's percentile cannot be merged with another's, so rows are left out (a note says so), not merged.
+MAX_HEAT_DAYS = 366
+MAX_HEAT_CHARGERS = 100
 
 
 def _select(frame: pl.DataFrame | pl.LazyFrame, wanted: list[str]) -> pl.DataFrame:
@@ -290,6 +294,7 @@ def latency_heatmap_of(
     row = "row"
     if cells.height == 0:
         return no_data(title, "no latency data")
+    cells, bounded = _bounded_rows(cells, by)
     cells = cells.with_columns(plotly_labels(cells[row]).alias(row))
     rows = sorted(cells[row].unique().to_list())
     lookup = {(r, h): (q, n) for r, h, q, n in cells.select(row, "_hod", "q", "n").iter_rows()}
@@ -323,4 +328,23 @@ def latency_heatmap_of(
         autorange="reversed",
         showgrid=False,
     )
+    if bounded:
+        note(fig, bounded)
     return fig
+
+
+def _bounded_rows(cells: pl.DataFrame, by: str) -> tuple[pl.DataFrame, str]:
+    """The cells of the rows drawn, and the note saying which (empty when all are)."""
+    per_row = cells.group_by("row").agg(pl.col("n").sum())
+    total = per_row.height
+    if by == "day":
+        if total <= MAX_HEAT_DAYS:
+            return cells, ""
+        kept = per_row.sort("row").tail(MAX_HEAT_DAYS)["row"]
+        what = f"the last {MAX_HEAT_DAYS:,} of {total:,} days with data"
+    else:
+        if total <= MAX_HEAT_CHARGERS:
+            return cells, ""
+        kept = per_row.sort(["n", "row"], descending=[True, False]).head(MAX_HEAT_CHARGERS)["row"]
+        what = f"the {MAX_HEAT_CHARGERS} chargers with the most messages of {total:,}"
+    return cells.filter(pl.col("row").is_in(kept.implode())), f"showing {what}"

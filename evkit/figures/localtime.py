@@ -1,7 +1,8 @@
 """A time-axis figure in another zone: evkit figures draw UTC wall time; people read their own.
 
-Plotly.js date axes have no zone, so the figure's UTC times (traces, bands, axis range) are moved to
-wall time in the zone, and the axis title and hovers say which zone it is.
+Plotly.js date axes have no zone, so the figure's UTC times (traces, bands, their labels, axis range)
+are moved to wall time in the zone, and the axis title and hovers say which zone it is: with the
+abbreviation of the data's times (CEST for July), or the zone name alone when they have two (CET/CEST).
 """
 
 from __future__ import annotations
@@ -15,16 +16,25 @@ import plotly.graph_objects as go
 from evkit.figures.style import TIME_AXIS_TITLE
 
 
-def _moved(value: Any, tz: ZoneInfo) -> Any:
+def _moved(value: Any, tz: ZoneInfo, names: set[str] | None = None) -> Any:
+    """``value`` (a UTC time) as wall time in ``tz``; ``names`` collects the zone abbreviations met."""
     if isinstance(value, datetime):
         aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return aware.astimezone(tz).replace(tzinfo=None)
+        local = aware.astimezone(tz)
+        if names is not None:
+            names.add(local.tzname() or "")
+        return local.replace(tzinfo=None)
     if isinstance(value, str) and len(value) >= 10 and value[4] == "-" and value[7] == "-":
         try:
-            return _moved(datetime.fromisoformat(value), tz)
+            return _moved(datetime.fromisoformat(value), tz, names)
         except ValueError:
             return value
     return value
+
+
+def _in_data(xref: Any) -> bool:
+    """Whether an annotation's x is a time on an x axis (not a fraction of the paper or axis domain)."""
+    return xref is None or (str(xref).startswith("x") and not str(xref).endswith("domain"))
 
 
 def in_zone(fig: go.Figure, zone: str) -> go.Figure:
@@ -32,8 +42,7 @@ def in_zone(fig: go.Figure, zone: str) -> go.Figure:
     if zone == "UTC":
         return fig
     tz = ZoneInfo(zone)
-    sample = datetime.now(UTC).astimezone(tz)
-    label = sample.tzname() or zone
+    names: set[str] = set()  # the abbreviations of the data's times, for the axis title
     for trace in fig.data:
         # x of lines and markers; base of horizontal bars (a timeline: start + duration)
         for name in ("x", "base"):
@@ -43,20 +52,30 @@ def in_zone(fig: go.Figure, zone: str) -> go.Figure:
                 and not isinstance(values, str | int | float)
                 and any(isinstance(v, datetime | str) for v in values if v is not None)
             ):
-                setattr(trace, name, [_moved(v, tz) for v in values])
+                setattr(trace, name, [_moved(v, tz, names) for v in values])
         template = getattr(trace, "hovertemplate", None)
         if isinstance(template, str):
             trace.hovertemplate = template.replace("}Z", "}")
     for shape in fig.layout.shapes or ():
-        shape.x0, shape.x1 = _moved(shape.x0, tz), _moved(shape.x1, tz)
+        shape.x0, shape.x1 = _moved(shape.x0, tz, names), _moved(shape.x1, tz, names)
+    # Labels of bands (add_vrect's annotation_text) sit at the band's time: they move with it.
+    for annotation in fig.layout.annotations or ():
+        if _in_data(annotation.xref):
+            annotation.x = _moved(annotation.x, tz)
+
+    axes: list[Any] = []
 
     def move_axis(axis: Any) -> None:  # every x axis of a figure with subplots too
         if axis.range is not None:
-            axis.range = [_moved(v, tz) for v in axis.range]
-        if axis.title.text == TIME_AXIS_TITLE:
-            axis.title.text = f"time ({zone}, {label})"
+            axis.range = [_moved(v, tz, names) for v in axis.range]
+        axes.append(axis)
 
     fig.for_each_xaxis(move_axis)
+    names.discard("")
+    title = f"time ({zone}, {names.pop()})" if len(names) == 1 else f"time ({zone})"
+    for axis in axes:
+        if axis.title.text == TIME_AXIS_TITLE:
+            axis.title.text = title
     return fig
 
 

@@ -11,6 +11,7 @@ import polars as pl
 
 from evkit.display import DISPLAY_LIMIT, SENTENCE_LIMIT, plotly_labels, plotly_text, plotly_text_expr
 from evkit.figures import _ids
+from evkit.figures._binned import MAX_POINTS, bin_width, binned_mean, binned_note
 from evkit.figures._format import duration, naive_utc, number, timestamp, utc_literal
 from evkit.figures.style import (
     ACCENT_COLOUR,
@@ -345,30 +346,46 @@ def session_power_curve(
 
     fig = new_figure(title, height=460)
     power = window.filter(pl.col("observation_id") == _ids.TOTAL_POWER)
+    # A page's size must not follow the reading rate: long traces are drawn as bin means (a note says so).
+    width = bin_width(end_naive - start_naive)
+    binned = [0, 0]  # readings summarised, points drawn for them
+
+    def drawn(readings: pl.DataFrame) -> pl.DataFrame:
+        if readings.height <= MAX_POINTS:
+            return readings
+        means = binned_mean(readings, width)
+        binned[0] += readings.height
+        binned[1] += means.height
+        return means
+
+    power_drawn = drawn(power)
+    what = "mean " if power_drawn is not power else ""
     fig.add_trace(
         go.Scatter(
             name="total power (kW)",
-            x=power["observed_at"].to_list(),
-            y=power["value"].to_list(),
-            mode="lines+markers" if power.height < 200 else "lines",
+            x=power_drawn["observed_at"].to_list(),
+            y=power_drawn["value"].to_list(),
+            mode="lines+markers" if power_drawn.height < 200 else "lines",
             marker={"size": 4},
             line={"color": "#1F2933", "width": 2.2},
-            hovertemplate="%{x|%H:%M:%S}Z · %{y:.2f} kW<extra>power</extra>",
+            hovertemplate=f"%{{x|%H:%M:%S}}Z · {what}%{{y:.2f}} kW<extra>power</extra>",
         )
     )
     for index, (obs_id, phase) in enumerate(_ids.PHASE_CURRENTS.items()):
         current = window.filter(pl.col("observation_id") == obs_id)
         if current.height == 0:
             continue
+        current_drawn = drawn(current)
+        what = "mean " if current_drawn is not current else ""
         fig.add_trace(
             go.Scatter(
                 name=f"{phase} current (A)",
-                x=current["observed_at"].to_list(),
-                y=current["value"].to_list(),
+                x=current_drawn["observed_at"].to_list(),
+                y=current_drawn["value"].to_list(),
                 mode="lines",
                 line={"color": colour(index + 1), "width": 1.3, "dash": "dot" if obs_id == 182 else "solid"},
                 yaxis="y2",
-                hovertemplate=f"%{{x|%H:%M:%S}}Z · %{{y:.1f}} A<extra>{phase}</extra>",
+                hovertemplate=f"%{{x|%H:%M:%S}}Z · {what}%{{y:.1f}} A<extra>{phase}</extra>",
             )
         )
     bands = _op_mode_bands(window, mode_at_start, start_naive, end_naive)
@@ -426,7 +443,10 @@ def session_power_curve(
         margin={"b": 110},
         hovermode="x unified",
     )
-    fig.update_xaxes(title_text=TIME_AXIS_TITLE, range=[start_naive, end_naive])
+    # A date axis even when no trace has a point: else the bands' times do not parse (NaN in the browser).
+    fig.update_xaxes(type="date", title_text=TIME_AXIS_TITLE, range=[start_naive, end_naive])
     if power.height == 0:
         note(fig, "no TotalPower (120) readings in this window")
+    if binned[0]:
+        note(fig, binned_note(width, binned[0], binned[1]))
     return fig

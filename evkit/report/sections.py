@@ -249,7 +249,7 @@ def _energy_section(
         ],
         caption=caption + (" (the most energy)" if "more" in caption else ""),
     )
-    energy = fig.energy_per_day(per_day, colours=colours, title=f"Energy per day ({zone} days)")
+    energy = fig.energy_per_day(per_day, colours=colours, title=f"Energy per day ({zone} days)", zone=zone)
     return "energy", "Energy", rows + figure_div(energy, "fig-energy-per-day")
 
 

@@ -46,5 +46,8 @@ def test_the_report_draws_its_time_axes_in_tz(tmp_path: Path) -> None:
     title = "time (Asia\\u002fTokyo, JST)"  # as plotly writes it into the page's JSON
     page = build_report(SAMPLE, tmp_path / "r.html", progress=False, tz="Asia/Tokyo").read_text("utf-8")
     assert page.count(title) >= 3  # session timeline, power curve, connectivity
+    # the energy per day is per Tokyo day, and its axis says so (it said "day (UTC)"; the latency
+    # heatmap's rows are UTC days, and say that)
+    assert '"text":"day (Asia\\u002fTokyo)"' in page
     utc_page = build_report(SAMPLE, tmp_path / "u.html", progress=False, tz="UTC").read_text("utf-8")
     assert "Tokyo" not in utc_page
