@@ -139,9 +139,25 @@ class LatencyResult:
     heat_cells: pl.DataFrame
 
 
+def _pick_per_hop(located: pl.DataFrame, found: list[pl.DataFrame]) -> pl.DataFrame:
+    """``ranks.pick`` hop by hop: with varied latencies the ECDF's ranks reach nearly every bin, so
+    the buckets' values are nearly all values; picked per hop, one hop's are sorted at a time (all at
+    once took 1 GB more for 5.9M rows of 2.2M distinct values)."""
+    hops = located["hop"].unique(maintain_order=True).to_list()
+    if len(hops) < 2 or located["hop"].null_count():
+        return ranks.pick(located, found, _HOP)
+    picked = [
+        ranks.pick(
+            located.filter(pl.col("hop") == hop), [f.filter(pl.col("hop") == hop) for f in found], _HOP
+        )
+        for hop in hops
+    ]
+    return pl.concat(picked, how="vertical")
+
+
 def finish(plan: Plan, found: list[list[pl.DataFrame]]) -> LatencyResult:
     """The numbers, from ``plan`` and every bucket's ``pass2`` (an empty list without pass 2)."""
-    picked = ranks.pick(plan.located_hops, [f[0] for f in found], _HOP)
+    picked = _pick_per_hop(plan.located_hops, [f[0] for f in found])
     heat_picked = ranks.pick(plan.located_heat, [f[1] for f in found], _HEAT)
     stats = stats_table(plan.n, plan.sums, ranks.percentiles(plan.stat_ranks, picked, _HOP), _HOP)
     positive = ranks.percentiles(plan.positive_ranks, picked, _HOP)
