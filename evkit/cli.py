@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import NoReturn
 
 from evkit import __version__
-from evkit.errors import ConfigError, DatasetError, EvkitError, ValidationError
+from evkit.errors import ConfigError, DatasetError, EvkitError, ValidationError, first_line
 from evkit.secrets import mask_secrets
 from evkit.store.reader import damaged_parts_policy
 
@@ -137,7 +137,7 @@ def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
         print(f"evkit: {mask_secrets(_vanished(exc))}", file=sys.stderr)
         return 1, quick
     except _polars_errors() as exc:  # data no check could see (a damaged page behind a sound footer)
-        print(f"evkit: cannot read the data: {mask_secrets(_first_line(exc))}", file=sys.stderr)
+        print(f"evkit: cannot read the data: {mask_secrets(first_line(exc))}", file=sys.stderr)
         return 2, quick
     except KeyboardInterrupt:
         return 130, quick
@@ -152,15 +152,10 @@ def _polars_errors() -> tuple[type[BaseException], ...]:
     return (polars.exceptions.PolarsError,) if polars is not None else ()
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _vanished(exc: FileNotFoundError) -> str:
     """A file gone while it was read: a Parquet part a compaction replaced meanwhile, most likely."""
-    name = exc.filename if exc.filename is not None else _first_line(exc)
-    if str(name).endswith(".parquet") or ".parquet" in _first_line(exc):
+    name = exc.filename if exc.filename is not None else first_line(exc)
+    if str(name).endswith(".parquet") or ".parquet" in first_line(exc):
         return (
             f"a part of the data vanished while it was read ({name}): did `evkit compact` run "
             "meanwhile? Run the command again"

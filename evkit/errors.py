@@ -62,6 +62,12 @@ class NoAnswerError(ControlError):
     """The device did not confirm within the timeout."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (its type's name when it has none): what a sentence quotes
+    of an error from a library (Polars, the object store), whose messages run to many lines."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 __all__ = [
     "AuthError",
     "ConfigError",
@@ -73,4 +79,5 @@ __all__ = [
     "SourceError",
     "StoreError",
     "ValidationError",
+    "first_line",
 ]

@@ -151,12 +151,6 @@ def held_timeline(frame: pl.DataFrame, expected: timedelta = DEFAULT_GAP) -> Tim
     return timeline(frame.lazy(), expected, in_runs=begins_in_runs(frame.head(_FIRST_LOOK)))
 
 
-def scan_begins_in_runs(lf: pl.LazyFrame) -> bool:
-    """Whether ``lf``, a store's scan, begins in runs of one charger (:func:`begins_in_runs` of its
-    first rows: milliseconds); False for any other frame."""
-    return scan_shape(lf)[0]
-
-
 def scan_shape(lf: pl.LazyFrame) -> tuple[bool, bool]:
     """Whether ``lf``, a store's scan, begins in runs of one charger (:func:`begins_in_runs`), and
     whether it begins with whole chargers, each in one long run in time order (an export sorted by

@@ -35,7 +35,7 @@ from evkit.commands._records import as_records, write_json_frame
 from evkit.commands._session_text import EVCC_COLUMNS, evcc_rows, session_table
 from evkit.commands._table import render
 from evkit.display import csv_safe
-from evkit.errors import ConfigError, DatasetError
+from evkit.errors import ConfigError, DatasetError, first_line
 
 if TYPE_CHECKING:
     from evkit.analysis.buckets import Reading
@@ -191,8 +191,7 @@ def _analysing(where: str) -> Iterator[None]:
     try:
         yield
     except pl.exceptions.PolarsError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatasetError(f"cannot analyse {where}: {first_line}") from exc
+        raise DatasetError(f"cannot analyse {where}: {first_line(exc)}") from exc
 
 
 def _collect(lf: pl.LazyFrame, where: str) -> pl.DataFrame:

@@ -70,7 +70,7 @@ from pathlib import Path
 
 import polars as pl
 
-from evkit.errors import DatasetError, StoreError
+from evkit.errors import DatasetError, StoreError, first_line
 from evkit.secrets import mask_secrets
 from evkit.store.compact_target import day_dirs, day_of, refuse_local, refuse_s3, s3_holds_parts
 from evkit.store.footers import local_footer
@@ -116,6 +116,12 @@ _SORTED_BY = ",".join(SORT_KEY)
 SORT_ROWS = 1_000_000
 
 
+def in_sort_order(plan: pl.LazyFrame) -> pl.LazyFrame:
+    """``plan`` in a compacted part's order (``SORT_KEY``, rows without a charger or time last; copies
+    of one message keep their arrival order), locally and on object storage."""
+    return plan.sort(list(SORT_KEY), maintain_order=True, nulls_last=True)
+
+
 def _sorted_into(frame: pl.LazyFrame, tmp: Path, rows: int) -> None:
     """``frame`` (``rows`` rows) sorted by ``SORT_KEY`` into the Parquet file ``tmp`` (zstd, statistics,
     ``row_group_rows`` groups): at once, or, above ``SORT_ROWS``, a range of chargers at a time through
@@ -130,36 +136,27 @@ def _sorted_into(frame: pl.LazyFrame, tmp: Path, rows: int) -> None:
             metadata={SORTED_BY_KEY: _SORTED_BY},
         )
 
-    def ordered(plan: pl.LazyFrame) -> pl.LazyFrame:
-        return plan.sort(list(SORT_KEY), maintain_order=True, nulls_last=True)
-
     if rows <= SORT_ROWS:
-        write(ordered(frame))
+        write(in_sort_order(frame))
         return
 
     def range_file(index: int) -> Path:
         return tmp.with_name(f"{tmp.name}.range-{index:04d}.tmp")
 
-    sorted_in_ranges(frame, SORT_KEY[0], ordered, write, range_file, nulls_last=True)
+    sorted_in_ranges(frame, write, range_file)
 
 
 def sorted_in_ranges(
-    frame: pl.LazyFrame,
-    column: str,
-    ordered: Callable[[pl.LazyFrame], pl.LazyFrame],
-    write: Callable[[pl.LazyFrame], None],
-    range_file: Callable[[int], Path],
-    *,
-    nulls_last: bool,
+    frame: pl.LazyFrame, write: Callable[[pl.LazyFrame], None], range_file: Callable[[int], Path]
 ) -> None:
-    """``write(ordered(frame))`` in bounded memory: each range of ``SORT_ROWS`` rows of ``column`` (the
-    sort's first key: ``key_ranges``) ordered into its file ``range_file(index)``, one after another,
-    then the files streamed in order to ``write``; the files are removed afterwards, whatever happens."""
-    ranges = key_ranges(frame, column, SORT_ROWS, nulls_last=nulls_last)
+    """``write(in_sort_order(frame))`` in bounded memory: each range of ``SORT_ROWS`` rows of the sort's
+    first key (``key_ranges``) sorted into its file ``range_file(index)``, one after another, then the
+    files streamed in order to ``write``; the files are removed afterwards, whatever happens."""
+    ranges = key_ranges(frame, SORT_KEY[0], SORT_ROWS, nulls_last=True)
     paths = [range_file(index) for index in range(len(ranges))]
     try:
         for where, path in zip(ranges, paths, strict=True):
-            ordered(frame.filter(where)).sink_parquet(path, compression="lz4")
+            in_sort_order(frame.filter(where)).sink_parquet(path, compression="lz4")
         write(pl.scan_parquet(paths, hive_partitioning=False))
     finally:
         for path in paths:
@@ -348,7 +345,7 @@ def merge_day(directory: Path, inputs: list[Path], schema: dict[str, pl.DataType
             raise
         _undo(directory)
         if isinstance(exc, pl.exceptions.PolarsError):
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = first_line(exc)
             raise DatasetError(
                 f"cannot read the parts of {directory} to merge them ({first}); nothing was changed"
             ) from exc

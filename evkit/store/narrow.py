@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from evkit.errors import first_line
 from evkit.store.footers import Absent, Footer, known, local_footer
 from evkit.store.objstore import S3Location, is_s3, open_store
 
@@ -288,7 +289,7 @@ def _read_local(
 
 def _damaged(part: Path | str, exc: Exception) -> pl.exceptions.ComputeError:
     """A read of ``part`` that failed, as the Polars error a full read reports, naming the part."""
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    first = first_line(exc)
     return pl.exceptions.ComputeError(f"cannot read {part}: {first}")
 
 

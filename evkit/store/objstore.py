@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from evkit.errors import ConfigError, DatasetError, StoreError
+from evkit.errors import ConfigError, DatasetError, StoreError, first_line
 from evkit.secrets import mask_secrets
 
 if TYPE_CHECKING:
@@ -223,7 +223,7 @@ def explain(exc: BaseException, location: S3Location | str, doing: str) -> str:
 def _explained(exc: BaseException, location: S3Location | str, doing: str) -> str:
     where = location.url if isinstance(location, S3Location) else location
     text = str(exc)
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    first = first_line(exc)
     name = type(exc).__name__
     endpoint = _endpoint() or "the default AWS endpoint"
     if "NoSuchBucket" in text:

@@ -58,12 +58,12 @@ from typing import Any
 
 import polars as pl
 
-from evkit.errors import DatasetError, StoreError
+from evkit.errors import DatasetError, StoreError, first_line
 from evkit.store.compact import (
-    SORT_KEY,
     SORT_ROWS,
     CompactedDay,
     Compaction,
+    in_sort_order,
     row_group_rows,
     sorted_in_ranges,
 )
@@ -268,25 +268,15 @@ def _sorted_to(frame: pl.LazyFrame, target: str, inputs: list[str], rows: int) -
             target, compression="zstd", statistics=True, row_group_size=group, **polars_options()
         )
 
-    def ordered(plan: pl.LazyFrame) -> pl.LazyFrame:  # as evkit.store.compact._sorted_into
-        return plan.sort(list(SORT_KEY), maintain_order=True, nulls_last=True)
-
     def room() -> bool:  # for the scratch files: a range at a time, else the day in memory
         stored = stored_bytes(inputs, Narrowing(), frame.collect_schema().names())
         return has_room(stored, "the day is sorted in memory")
 
     if rows > SORT_ROWS and room():
         with scratch_dir() as tmp:
-            sorted_in_ranges(
-                frame,
-                SORT_KEY[0],
-                ordered,
-                write,
-                lambda index: tmp / f"range-{index:04d}.parquet",
-                nulls_last=True,
-            )
+            sorted_in_ranges(frame, write, lambda index: tmp / f"range-{index:04d}.parquet")
         return
-    write(ordered(frame))
+    write(in_sort_order(frame))
 
 
 def _after_failure(store: Any, journal: str, output: str, exc: BaseException, writing: bool) -> bool:
@@ -362,7 +352,7 @@ def merge_day_s3(
         # its inputs for good (every row counted twice, merged again by the next run).
         committed = _after_failure(store, journal, directory + output, exc, writing)
         if committed and isinstance(exc, Exception) and not isinstance(exc, StoreError):
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = first_line(exc)
             raise StoreError(
                 f"merged {location.child(directory)} but could not check it ({first}); readers are "
                 "not affected and the next evkit compact finishes the job"
@@ -447,7 +437,7 @@ def compact_s3(
                 result.days.append(merge_day_s3(location, day, good, schema, lock.check))
             except pl.exceptions.PolarsError as exc:  # reading the inputs (after: a StoreError)
                 if not skip_damaged:
-                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    first = first_line(exc)
                     raise DatasetError(
                         f"cannot read the parts of date={day} to merge them ({first})"
                     ) from exc

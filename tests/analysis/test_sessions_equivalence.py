@@ -19,7 +19,7 @@ from polars.testing import assert_frame_equal
 
 from evkit import scan
 from evkit.analysis import easee_sessions
-from evkit.analysis._timeline import scan_begins_in_runs
+from evkit.analysis._timeline import scan_shape
 from tests.analysis import scenario as sc
 from tests.analysis import sessions_reference
 from tests.analysis.conftest import Fleet
@@ -114,8 +114,8 @@ def test_a_store_sorted_by_charger_gives_the_sessions_it_gave(fleet: Fleet, tmp_
         (tmp_path / name).mkdir()
         rows.write_parquet(tmp_path / name / "part.parquet")
     by_charger, arrival = (scan(tmp_path / name, dedupe=False) for name in stores)
-    assert scan_begins_in_runs(by_charger) and not scan_begins_in_runs(arrival)
-    assert not scan_begins_in_runs(by_charger.filter(pl.lit(True)))  # not a scan: not looked at
+    assert scan_shape(by_charger)[0] and not scan_shape(arrival)[0]
+    assert not scan_shape(by_charger.filter(pl.lit(True)))[0]  # not a scan: not looked at
     _same(by_charger)
     found = easee_sessions(by_charger).collect()
     assert found["gap"].any()  # the fleet's hole is found in runs too
