@@ -9,6 +9,10 @@ Shapes:
   per block of chargers sorted by (charger_id, observed_at);
 - ``compacted``: the arrival shape after ``evkit compact`` (one part a day sorted by charger and
   device time, small row groups with statistics).
+
+Latencies are constant (0.9 s to the broker, 0.3 s more to the capture) unless ``varied``: then each
+message draws its own, log-normal as network delays are (median 0.9 s and 0.3 s, a long tail of
+seconds), so nearly every latency is distinct, as in a real fleet (``ensure(..., varied=True)``).
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ START = datetime(2026, 2, 1, tzinfo=UTC)
 US_PER_MIN = 60_000_000
 
 
-def _day_rows(rng: np.random.Generator, chargers: int, day: int, meters: np.ndarray) -> pl.DataFrame:
+def _day_rows(
+    rng: np.random.Generator, chargers: int, day: int, meters: np.ndarray, varied: bool = False
+) -> pl.DataFrame:
     """One day of observations for every charger (numpy-vectorised; no per-row Python)."""
     day_us = int((START + timedelta(days=day)).timestamp() * 1e6)
     cid: list[np.ndarray] = []
@@ -131,15 +137,25 @@ def _day_rows(rng: np.random.Generator, chargers: int, day: int, meters: np.ndar
             "value": np.concatenate(val),
         }
     )
+    if varied:  # drawn per message: a redelivered copy keeps its original's ArrivalTime
+        frame = frame.with_columns(
+            pl.Series("__broker", _log_normal_us(rng, frame.height, 0.9, 0.7)),
+            pl.Series("__capture", _log_normal_us(rng, frame.height, 0.3, 0.9)),
+        )
     # ~1 % redelivered copies, arriving 30 s after the original
     again = frame.sample(fraction=0.01, seed=day).with_columns(pl.lit(True).alias("redelivered"))
     frame = pl.concat([frame.with_columns(pl.lit(False).alias("redelivered")), again])
     observed = pl.from_epoch(pl.col("t"), time_unit="us").dt.replace_time_zone("UTC")
     delay = pl.when("redelivered").then(pl.duration(seconds=30)).otherwise(pl.duration(seconds=0))
-    received = observed + pl.duration(milliseconds=1200) + delay
+    if varied:
+        broker, capture = pl.duration(microseconds="__broker"), pl.duration(microseconds="__capture")
+    else:
+        broker, capture = pl.duration(milliseconds=900), pl.duration(milliseconds=300)
+    arrival = observed + broker
+    received = arrival + capture + delay
     frame = frame.select(
         received.alias("received_at"),
-        (observed + pl.duration(milliseconds=900)).alias("arrival_time"),
+        arrival.alias("arrival_time"),
         observed.alias("observed_at"),
         pl.format("EH{}", pl.col("cid").cast(pl.String).str.zfill(6)).alias("charger_id"),
         "observation_id",
@@ -158,8 +174,16 @@ def _day_rows(rng: np.random.Generator, chargers: int, day: int, meters: np.ndar
     return frame.sort("received_at")
 
 
-def generate(root: Path, chargers: int, days: int, seed: int = 42, silent_share: float = 0.0) -> int:
-    """Write the dataset; ``silent_share`` of the chargers lose 01:00-02:30 of every day (capture holes)."""
+def _log_normal_us(rng: np.random.Generator, n: int, median_s: float, sigma: float) -> np.ndarray:
+    """``n`` log-normal delays in whole microseconds with this median (seconds) and spread."""
+    return np.rint(rng.lognormal(np.log(median_s * 1e6), sigma, n)).astype(np.int64)
+
+
+def generate(
+    root: Path, chargers: int, days: int, seed: int = 42, *, silent_share: float = 0.0, varied: bool = False
+) -> int:
+    """Write the dataset; ``silent_share`` of the chargers lose 01:00-02:30 of every day (capture
+    holes); ``varied``: latencies per message (module docstring)."""
     rng = np.random.default_rng(seed)
     writer = PartWriter(root, capture_id="bench")
     meters = rng.uniform(100, 5000, chargers)
@@ -167,7 +191,7 @@ def generate(root: Path, chargers: int, days: int, seed: int = 42, silent_share:
     hour = pl.col("observed_at").dt.hour() + pl.col("observed_at").dt.minute() / 60
     hole = pl.col("charger_id").is_in(silent) & (hour >= 1) & (hour < 2.5)
     for day in range(days):
-        frame = _day_rows(rng, chargers, day, meters)
+        frame = _day_rows(rng, chargers, day, meters, varied)
         writer.write(frame.filter(hole.not_()) if silent else frame)
     return writer.rows_written
 
@@ -200,11 +224,16 @@ def compacted_copy(src: Path, dst: Path) -> None:
     compact(dst)
 
 
-def ensure(root: Path, shape: str, chargers: int, days: int, silent_share: float = 0.0) -> Path:
-    """The dataset of ``shape`` below ``root`` (``root/arrival``, ``root/sorted``), generated when absent."""
+def ensure(
+    root: Path, shape: str, chargers: int, days: int, *, silent_share: float = 0.0, varied: bool = False
+) -> Path:
+    """The dataset of ``shape`` below ``root`` (``root/arrival``, ``root/sorted``), generated when absent
+    (``varied``: latencies per message, below ``root/varied``)."""
+    if varied:
+        root = root / "varied"
     arrival = root / "arrival"
     if not (arrival.exists() and any(arrival.rglob("*.parquet"))):
-        generate(arrival, chargers, days, silent_share=silent_share)
+        generate(arrival, chargers, days, silent_share=silent_share, varied=varied)
     if shape == "arrival":
         return arrival
     if shape == "compacted":

@@ -236,6 +236,9 @@ def main() -> int:
     parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
+        "--varied", action="store_true", help="latencies per message (log-normal), below DIR/varied"
+    )
+    parser.add_argument(
         "--checkout",
         action="append",
         default=[],
@@ -261,7 +264,7 @@ def main() -> int:
     sys.path.insert(0, str(HERE))
     from _dataset import ensure
 
-    roots = {s: ensure(args.dir, s, args.chargers, args.days) for s in args.shape}
+    roots = {s: ensure(args.dir, s, args.chargers, args.days, varied=args.varied) for s in args.shape}
     rows = {s: rows_of(r) for s, r in roots.items()}
     as_installed(HERE.parent, *CHECKOUTS.values())
     print(f"{os.cpu_count()} CPUs, load before {load_avg()}")

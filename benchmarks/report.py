@@ -28,6 +28,9 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--shape", nargs="+", default=["arrival", "sorted"])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--varied", action="store_true", help="latencies per message (log-normal), below DIR/varied"
+    )
     parser.add_argument("--no-pandas", action="store_true", help="time the report only")
     parser.add_argument("--checkout", action="append", default=[], metavar="NAME=PATH")
     args = parser.parse_args()
@@ -36,7 +39,7 @@ def main() -> int:
     }
     from _dataset import ensure
 
-    roots = {s: ensure(args.dir, s, args.chargers, args.days) for s in args.shape}
+    roots = {s: ensure(args.dir, s, args.chargers, args.days, varied=args.varied) for s in args.shape}
     as_installed(HERE.parent, *checkouts.values())
     print(f"load before {load_avg()}")
     page = args.dir / "report.html"
