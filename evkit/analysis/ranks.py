@@ -184,6 +184,23 @@ def pick(located: pl.DataFrame, found: Sequence[pl.DataFrame], keys: Sequence[st
     return pl.concat([exact, read.select(*keys, "__rank", "__value")], how="vertical")
 
 
+def interpolated(located: pl.DataFrame, hist: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """Per key and ``__rank`` of ``located`` (``locate`` in the merged ``hist``): ``__value``, the rank's
+    value read off its bin without pass 2, linear between the bin's minimum and maximum by the rank's
+    place in it. Exact in a bin of equal values and at a bin's first and last rank (the minimum and
+    maximum of the data stay exact), else off by less than the bin's width (2^(1-``BITS``) of the
+    value at most), and in order: a higher rank never gets a lower value. For what is drawn (an ECDF
+    of a few hundred points), where reading every distinct value of each bin a point falls in costs
+    nearly a sort of the whole data."""
+    keys = list(keys)
+    counts = hist.select(*keys, _BIN, "__count")
+    share = pl.when(pl.col("__count") > 1).then(pl.col("__pos") / (pl.col("__count") - 1)).otherwise(0.0)
+    value = pl.col("__lo") + (pl.col("__hi") - pl.col("__lo")) * share
+    return located.join(counts, on=[*keys, _BIN], how="left", nulls_equal=True).select(
+        *keys, "__rank", value.alias("__value")
+    )
+
+
 def percentiles(ranks: pl.DataFrame, picked: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
     """Per key, one column per percentile name of ``percentile_ranks`` (linear interpolation)."""
     keys = list(keys)
@@ -203,6 +220,7 @@ def percentiles(ranks: pl.DataFrame, picked: pl.DataFrame, keys: Sequence[str]) 
 __all__ = [
     "counts",
     "histogram",
+    "interpolated",
     "locate",
     "merge",
     "percentile_ranks",

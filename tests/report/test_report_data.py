@@ -94,6 +94,24 @@ def _figure(figure: object) -> object:
     return rounded(figure.to_plotly_json())  # type: ignore[attr-defined]
 
 
+def _bins(seconds: list[float]) -> list[int]:
+    return pl.select(ranks.bin_of(pl.lit(pl.Series([round(x * 1e6) for x in seconds])))).to_series().to_list()
+
+
+def assert_same_ecdf(got: object, want: object) -> None:
+    """The report's ECDF (points read off the histograms) against the library's on the whole data:
+    the same figure (traces, legend with the exact p50 and p95, notes, axis), each point's latency in
+    the bin of the exact one (within 0.8 %), the first and last (minimum, maximum) exact."""
+    got_json, want_json = _figure(got), _figure(want)
+    got_x = [trace.pop("x") for trace in got_json["data"]]  # type: ignore[index]
+    want_x = [trace.pop("x") for trace in want_json["data"]]  # type: ignore[index]
+    assert got_json == want_json
+    for a, b in zip(got_x, want_x, strict=True):
+        assert len(a) == len(b) and (a[0], a[-1]) == (b[0], b[-1])
+        assert _bins(a) == _bins(b)
+        assert a == sorted(a)
+
+
 def assert_same_data(got: ReportData, lf: pl.LazyFrame) -> None:
     """``got`` (bucketed) against the whole-data analyses of ``lf``."""
     sessions = analysis.sessions(lf).collect()
@@ -111,7 +129,7 @@ def assert_same_data(got: ReportData, lf: pl.LazyFrame) -> None:
     result = got.latency
     assert result.data_min is not None
     ecdf = latency_ecdf_of(result.curves, log_x=result.log_x, data_min=result.data_min)
-    assert _figure(ecdf) == _figure(fig.latency_ecdf(long))
+    assert_same_ecdf(ecdf, fig.latency_ecdf(long))
     assert _figure(_heatmap(result)) == _figure(fig.latency_heatmap(long))
     connectivity = fig.connectivity_timeline(got.readings, chargers_in_data=got.readings_chargers)
     assert _figure(connectivity) == _figure(fig.connectivity_timeline(lf))
@@ -223,6 +241,40 @@ def test_percentiles_from_parts_are_polars_quantiles(values: list[int], parts: i
     )
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.integers(min_value=-(10**12), max_value=10**12),
+            st.integers(min_value=799_000, max_value=801_000),  # crowded bins
+            st.sampled_from([0, 800_000, 799_999, -1]),  # ties
+        ),
+        min_size=1,
+        max_size=300,
+    ),
+    parts=st.integers(min_value=1, max_value=5),
+)
+def test_a_rank_read_off_its_bin_is_in_order_and_within_the_bin(values: list[int], parts: int) -> None:
+    """The report's ECDF points: every rank's interpolated value lies in the bin of its exact value,
+    between the bin's neighbours' and its own minimum and maximum, never below a lower rank's; the
+    first and last ranks (minimum, maximum) are exact."""
+    frame = pl.DataFrame({"hop": "h", "__us": values})
+    pieces = [frame[i::parts] for i in range(parts)]
+    hist = ranks.merge([ranks.histogram(p.lazy(), ["hop"]).collect() for p in pieces], ["hop"])
+    wanted = pl.DataFrame({"hop": "h", "__rank": pl.int_range(0, len(values), eager=True)})
+    got = ranks.interpolated(ranks.locate(hist, wanted, ["hop"]), hist, ["hop"]).sort("__rank")["__value"]
+    exact = frame["__us"].sort()
+    assert got.is_sorted()
+    assert (got[0], got[-1]) == (exact[0], exact[-1])
+    bin_of = ranks.bin_of(pl.col("v"))
+    assert_frame_equal(
+        pl.DataFrame({"v": got.round().cast(pl.Int64)}).select(bin_of),
+        pl.DataFrame({"v": exact}).select(bin_of),
+    )
+    width = (exact.cast(pl.Float64).abs() / 2 ** (ranks.BITS - 1)).clip(lower_bound=1.0)
+    assert ((got - exact).abs() <= width).all()
+
+
 def test_bins_keep_order_and_stay_few() -> None:
     """A bin's values lie between its neighbours'; every microsecond of ±1 s fits in a few thousand bins."""
     values = pl.Series(
@@ -311,6 +363,11 @@ def test_latency_pass_2_reads_a_bucket_once() -> None:
         reads.append(rows.height)
         return rows
 
+    # pass 2 reads only the bins of the percentiles (stats, log-axis test, heatmap cells), not the
+    # ECDF's 800 points a hop: with varied latencies those are nearly every value
+    stat_ranks = 2 * (plan.stat_ranks.height + plan.positive_ranks.height)
+    assert plan.targets_hops.height <= stat_ranks
+    assert plan.targets_heat.height <= 2 * plan.heat_ranks.height
     found = partial.latency_pass2(held.lazy().map_batches(counted), plan)
     in_pass_2 = len(reads)
     reads.clear()
