@@ -9,8 +9,8 @@ whose charger range holds them (``evkit.store.narrow``); copies of one message k
 order. A day of one part is rewritten too unless that part is a compacted one: a compacted part says
 so in its footer's key-value metadata (``SORTED_BY_KEY``: the sort key), which no capture writes and
 no other writer copies, so compacting twice changes nothing, while a capture's single part (arrival
-order) is sorted. (A part compacted before the marker existed, or on object storage, has none: its day
-is rewritten once.)
+order) is sorted; on object storage too (``evkit.store.s3compact``). (A part compacted before the
+marker existed has none: its day is rewritten once.)
 
 Protocol (one day directory ``D``; nothing but files inside ``D`` is created or removed):
 
@@ -67,13 +67,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from evkit.errors import DatasetError, StoreError, first_line
 from evkit.secrets import mask_secrets
 from evkit.store.compact_target import day_dirs, day_of, refuse_local, refuse_s3, s3_holds_parts
-from evkit.store.footers import local_footer
+from evkit.store.footers import Footer, local_footer
 from evkit.store.lease import try_claim_day, try_compaction_lock
 from evkit.store.objstore import is_s3
 from evkit.store.parts import Damaged, VanishedPart, inspect_parts, journals, read_journal
@@ -122,19 +123,34 @@ def in_sort_order(plan: pl.LazyFrame) -> pl.LazyFrame:
     return plan.sort(list(SORT_KEY), maintain_order=True, nulls_last=True)
 
 
+def sink_sorted(plan: pl.LazyFrame, target: Path | str, rows: int, **options: Any) -> None:
+    """Write ``plan`` (``rows`` rows, in ``SORT_KEY`` order) as a compacted part to ``target``: zstd,
+    statistics, ``row_group_rows`` groups, the ``SORTED_BY_KEY`` marker (``options``: more
+    ``sink_parquet`` arguments, an object store's)."""
+    plan.sink_parquet(
+        target,
+        compression="zstd",
+        statistics=True,
+        row_group_size=row_group_rows(rows),
+        metadata={SORTED_BY_KEY: _SORTED_BY},
+        **options,
+    )
+
+
+def marked_sorted(footer: Footer) -> bool:
+    """Whether a part's ``footer`` says compaction wrote it (sorted by ``SORT_KEY``): ``ValueError``
+    when the footer cannot be parsed."""
+    pairs = footer.metadata().metadata or {}
+    return pairs.get(SORTED_BY_KEY.encode()) == _SORTED_BY.encode()
+
+
 def _sorted_into(frame: pl.LazyFrame, tmp: Path, rows: int) -> None:
     """``frame`` (``rows`` rows) sorted by ``SORT_KEY`` into the Parquet file ``tmp`` (zstd, statistics,
     ``row_group_rows`` groups): at once, or, above ``SORT_ROWS``, a range of chargers at a time through
     hidden files beside ``tmp`` (named like it: a crash leaves nothing :func:`recover` does not remove)."""
 
     def write(plan: pl.LazyFrame) -> None:
-        plan.sink_parquet(
-            tmp,
-            compression="zstd",
-            statistics=True,
-            row_group_size=row_group_rows(rows),
-            metadata={SORTED_BY_KEY: _SORTED_BY},
-        )
+        sink_sorted(plan, tmp, rows)
 
     if rows <= SORT_ROWS:
         write(in_sort_order(frame))
@@ -213,10 +229,9 @@ def is_compacted(part: Path) -> bool:
     """Whether ``part`` is a compacted part: its footer says it is sorted by ``SORT_KEY`` (the footer
     only is read; an unreadable part is not)."""
     try:
-        pairs = local_footer(part).metadata().metadata or {}
+        return marked_sorted(local_footer(part))
     except (OSError, ValueError, pl.exceptions.PolarsError):
         return False
-    return pairs.get(SORTED_BY_KEY.encode()) == _SORTED_BY.encode()
 
 
 def _to_rewrite(parts: list[Path]) -> bool:

@@ -6,15 +6,18 @@ Per day prefix ``date=D/`` (nothing outside it is created or removed):
 1. List ``D``'s live parts: these, and only these, are the inputs (a part a capture stores later is
    not among them and is never touched), and check them (magic bytes, footer, column types). They are
    read with the union of their columns, as locally: a part of an older schema (a column fewer) gets
-   nulls in it.
+   nulls in it. As locally, a day of one part is rewritten too unless that part is a compacted one
+   (its footer carries ``SORTED_BY_KEY``, as every part steps 2-4 write does): a capture's single part
+   is sorted, compacting twice changes nothing.
 2. Write the journal ``D/.compact-<id>.json`` (output and input names) with a conditional PUT.
-3. Stream the merge, in the local order and row groups (sorted by ``SORT_KEY``: charger, observed
-   and received time; ``row_group_rows`` rows a group, with statistics, so a narrow read of a few
-   chargers fetches a few groups), into ``D/part-compacted-<id>.parquet`` (Polars ``sink_parquet``:
-   the object appears whole or not at all; a day of more than ``SORT_ROWS`` rows is sorted a range of
-   chargers at a time through local scratch files, so memory follows a range) and check its row count
-   against the inputs'. The object appearing is the commit point: from then on readers
-   (``evkit.store.s3parts.live_objects``) drop the inputs the journal names.
+3. Stream the merge, in the local order, row groups and marker (sorted by ``SORT_KEY``: charger,
+   observed and received time; ``row_group_rows`` rows a group, with statistics, so a narrow read of a
+   few chargers fetches a few groups; ``SORTED_BY_KEY`` in the footer), into
+   ``D/part-compacted-<id>.parquet`` (Polars ``sink_parquet``: the object appears whole or not at all;
+   a day of more than ``SORT_ROWS`` rows is sorted a range of chargers at a time through local scratch
+   files, so memory follows a range) and check its row count against the inputs'. The object
+   appearing is the commit point: from then on readers (``evkit.store.s3parts.live_objects``) drop the
+   inputs the journal names.
 4. Delete exactly the inputs, then the journal.
 
 Unlike locally (where the count is checked before the rename that commits), the merged object is
@@ -53,18 +56,20 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
 
 from evkit.errors import DatasetError, StoreError, first_line
+from evkit.store import compact as _local
 from evkit.store.compact import (
-    SORT_ROWS,
     CompactedDay,
     Compaction,
     in_sort_order,
-    row_group_rows,
+    marked_sorted,
+    sink_sorted,
     sorted_in_ranges,
 )
 from evkit.store.objstore import S3Location, open_store, polars_options, store_error
@@ -263,16 +268,13 @@ def _sorted_to(frame: pl.LazyFrame, target: str, inputs: list[str], rows: int) -
     from evkit.store.scratch import has_room, scratch_dir
 
     def write(plan: pl.LazyFrame) -> None:
-        group = row_group_rows(rows)
-        plan.sink_parquet(
-            target, compression="zstd", statistics=True, row_group_size=group, **polars_options()
-        )
+        sink_sorted(plan, target, rows, **polars_options())
 
     def room() -> bool:  # for the scratch files: a range at a time, else the day in memory
         stored = stored_bytes(inputs, Narrowing(), frame.collect_schema().names())
         return has_room(stored, "the day is sorted in memory")
 
-    if rows > SORT_ROWS and room():
+    if rows > _local.SORT_ROWS and room():
         with scratch_dir() as tmp:
             sorted_in_ranges(frame, write, lambda index: tmp / f"range-{index:04d}.parquet")
         return
@@ -385,6 +387,21 @@ def _days(parts: list[str]) -> dict[str, list[str]]:
     return days
 
 
+def _inspected(
+    location: S3Location, parts: list[str]
+) -> tuple[list[str], list[Damaged], dict[str, pl.DataType], bool]:
+    """(good URLs, damaged, schema, whether to rewrite) of one day's ``parts``: rewritten when several
+    are good, or one that is not a compacted part (its footer, just fetched, says)."""
+    from evkit.store.narrow import footer_of
+
+    good, bad, schema = inspect_objects(location, parts)
+    try:
+        rewrite = len(good) > 1 or (len(good) == 1 and not marked_sorted(footer_of(good[0])))
+    except ValueError:  # a footer pyarrow cannot parse (Polars could): not a part compaction wrote
+        rewrite = True
+    return good, [Damaged(where, why) for where, why in bad], schema, rewrite
+
+
 def compact_s3(
     url: str,
     include_today: bool = False,
@@ -414,21 +431,24 @@ def compact_s3(
         for day in sorted(_lease_days(objects)):
             remove_litter(store, day, now())
         today = datetime.now(UTC).date().isoformat()
+        days = [
+            (day, parts)
+            for day, parts in sorted(_days(live_objects(location, objects)).items())
+            if (day < today or include_today) and day != "unknown"
+        ]
         plan: list[tuple[str, list[str], dict[str, pl.DataType]]] = []
-        for day, parts in sorted(_days(live_objects(location, objects)).items()):
-            if (day >= today and not include_today) or day == "unknown" or len(parts) < 2:
-                continue
-            try:
-                good, bad, schema = inspect_objects(location, parts)
-            except S3VanishedPart as exc:
-                raise DatasetError(f"a part of {url} vanished while compacting: {exc}") from None
-            result.damaged += [Damaged(where, why) for where, why in bad]
-            plan.append((day, good, schema))
+        try:  # days at once: a day of one part costs a footer's round trips, a year of them adds up
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                checked = list(pool.map(lambda item: _inspected(location, item[1]), days))
+        except S3VanishedPart as exc:
+            raise DatasetError(f"a part of {url} vanished while compacting: {exc}") from None
+        for (day, _parts), (good, damaged, schema, rewrite) in zip(days, checked, strict=True):
+            result.damaged += damaged
+            if rewrite:
+                plan.append((day, good, schema))
         if result.damaged and not skip_damaged:
             raise DatasetError(damaged_message(url, result.damaged))
         for day, good, schema in plan:
-            if len(good) < 2:
-                continue
             lock.check()
             if not include_today and live_holders(store, day, now()):
                 result.busy.append(day)  # a capture may still write into it

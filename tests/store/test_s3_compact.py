@@ -21,13 +21,14 @@ import evkit
 from evkit.errors import DatasetError
 from evkit.store import PartWriter, scan
 from evkit.store import compact as compact_module
-from evkit.store.compact import SORT_KEY, compact
+from evkit.store.compact import SORT_KEY, SORTED_BY_KEY, compact
 from evkit.store.narrow import Narrowing, admitted_groups, footer_of
 from evkit.store.objstore import S3Location, open_store, polars_options
 from evkit.store.s3compact import LOCK_NAME
 from evkit.store.s3write import S3PartWriter
 from tests.conftest import REPO_ROOT
 from tests.s3fixtures import upload_dataset
+from tests.store.test_narrow import DAY0
 from tests.store.test_narrow import _rows as narrow_rows
 from tests.store.test_store import _rows
 
@@ -63,6 +64,30 @@ def _sorted(url: str) -> pl.DataFrame:
     return evkit.scan(url, dedupe=False).collect().sort("routing_key", "received_at")
 
 
+def _day(offset: int) -> str:
+    """The day of ``narrow_rows(offset, ...)`` (finished: before today)."""
+    return (DAY0 + timedelta(days=offset)).date().isoformat()
+
+
+def _marked(url: str) -> bool:
+    """Whether the part ``url`` says in its footer that compaction sorted it."""
+    pairs = footer_of(url).metadata().metadata or {}
+    return pairs.get(SORTED_BY_KEY.encode()) == ",".join(SORT_KEY).encode()
+
+
+def _etags(url: str) -> dict[str, str]:
+    """Key -> ETag of every object of the store's day prefixes (parts and journals)."""
+    listed = (m for chunk in obstore.list(_store(url)) for m in chunk)
+    return {str(m["path"]): str(m["e_tag"]) for m in listed if str(m["path"]).startswith("date=")}
+
+
+def _one_capture_part(url: str, offset: int, rows: int) -> tuple[str, pl.DataFrame]:
+    """A finished day of one capture part (arrival order: chargers scattered): its URL and rows."""
+    with S3PartWriter(url, capture_id="a") as writer:
+        (part,) = writer.write(narrow_rows(offset, rows, 3))
+    return part, pl.read_parquet(part, **polars_options())
+
+
 def test_finished_days_become_one_part_each_with_every_row(s3_dataset: str) -> None:
     before = _fill(s3_dataset)
     done = compact(s3_dataset)
@@ -76,7 +101,7 @@ def test_finished_days_become_one_part_each_with_every_row(s3_dataset: str) -> N
 def test_include_today_compacts_today_too(s3_dataset: str) -> None:
     before = _fill(s3_dataset)
     done = compact(s3_dataset, include_today=True)
-    assert {d.day for d in done.days} == {"2026-11-03", datetime.now(UTC).date().isoformat()}
+    assert {d.day for d in done.days} == {"2026-11-03", "2026-11-04", datetime.now(UTC).date().isoformat()}
     assert _sorted(s3_dataset).equals(before)
 
 
@@ -89,7 +114,7 @@ def test_an_interrupted_compaction_is_rolled_forward_or_back(s3_dataset: str) ->
         f"{s3_dataset}/date=2026-11-03/{name}" for name in inputs
     ]])  # fmt: skip
     buffer = io.BytesIO()
-    merged.write_parquet(buffer)
+    merged.write_parquet(buffer, metadata={SORTED_BY_KEY: ",".join(SORT_KEY)})  # as compaction marks it
     journal = {"output": "part-compacted-crash.parquet", "inputs": inputs}
     obstore.put(store, "date=2026-11-03/.compact-crash.json", json.dumps(journal).encode())
     obstore.put(store, "date=2026-11-03/part-compacted-crash.parquet", buffer.getvalue())
@@ -228,3 +253,74 @@ def test_parts_of_an_older_schema_are_merged_with_the_union_of_their_columns(
     got = pl.read_parquet(f"{s3_dataset}/date=2026-11-03/{merged}", **polars_options())
     want = rows.with_columns(pl.Series("value_reversed", [None, None, "dcba", "dcba"], pl.String))
     assert got.select(want.columns).sort("received_at").equals(want)
+
+
+def test_a_day_of_one_unsorted_part_is_rewritten_sorted_with_the_marker_and_the_same_rows(
+    s3_dataset: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As locally: a finished day of a single capture part (arrival order) is rewritten as a compacted
+    part -- sorted by ``SORT_KEY`` in ``row_group_rows`` groups, its footer marked ``SORTED_BY_KEY`` --
+    with the same rows (as a multiset), and the capture part is gone."""
+    monkeypatch.setattr(compact_module, "ROW_GROUP_ROWS", 64)
+    part, before = _one_capture_part(s3_dataset, -4, 600)
+    order = list(SORT_KEY)
+    assert not before.equals(before.sort(order, maintain_order=True, nulls_last=True))
+    assert not _marked(part)
+    done = compact(s3_dataset)
+    assert [(d.day, d.parts_before, d.rows) for d in done.days] == [(_day(-4), 1, 600)]
+    (merged,) = _parts(s3_dataset, _day(-4))
+    assert merged.startswith("part-compacted-")
+    url = f"{s3_dataset}/date={_day(-4)}/{merged}"
+    got = pl.read_parquet(url, **polars_options()).select(before.columns)
+    assert got.equals(got.sort(order, maintain_order=True, nulls_last=True))
+    assert_frame_equal(got.sort(got.columns), before.sort(before.columns))
+    assert _marked(url)
+    assert footer_of(url).metadata().num_row_groups == -(-600 // 64)
+
+
+@pytest.mark.parametrize("dedupe", [False, True])
+def test_a_narrow_read_of_a_compacted_one_part_day_reads_few_groups_and_the_same_rows(
+    s3_dataset: str, monkeypatch: pytest.MonkeyPatch, dedupe: bool
+) -> None:
+    """Once its day is compacted, a capture's single part is read narrowly: one charger's rows sit in
+    one or two of the day's row groups, and a narrow read returns what a full read filtered gives."""
+    monkeypatch.setattr(compact_module, "ROW_GROUP_ROWS", 64)
+    _one_capture_part(s3_dataset, -4, 600)
+    compact(s3_dataset)
+    (merged,) = _parts(s3_dataset, _day(-4))
+    footer = footer_of(f"{s3_dataset}/date={_day(-4)}/{merged}")
+    assert 0 < len(admitted_groups(footer, Narrowing.of(["EH05"], None, None))) <= 2
+    assert footer.metadata().num_row_groups > 2
+    start = DAY0 + timedelta(days=-4, hours=5)
+    window = Narrowing.of(["EH03", "EH07"], start, start + timedelta(hours=12))
+    narrow = scan(s3_dataset, dedupe=dedupe, chargers=["EH03", "EH07"], start=window.start, end=window.end)
+    expected = scan(s3_dataset, dedupe=dedupe).collect().filter(window.predicate())
+    assert_frame_equal(narrow.collect(), expected)
+    assert expected.height > 0
+
+
+def test_a_rerun_changes_nothing_and_a_part_already_marked_is_left_alone(
+    s3_dataset: str, tmp_path: Path
+) -> None:
+    """Every part compaction writes on S3 is marked (a merged day as a single part sorted), so the next
+    run rewrites nothing (the same keys, the same ETags); a part compacted elsewhere (marked) is never
+    rewritten."""
+    local = tmp_path / "local"
+    for seed in (1, 2):
+        PartWriter(local).write(narrow_rows(-5, 50, seed))
+    compact(local)
+    (here,) = local.rglob("*.parquet")
+    obstore.put(_store(s3_dataset), f"date={_day(-5)}/{here.name}", here.read_bytes())
+    with S3PartWriter(s3_dataset, capture_id="a") as a, S3PartWriter(s3_dataset, capture_id="b") as b:
+        a.write(narrow_rows(-4, 40, 1))
+        b.write(narrow_rows(-4, 40, 2))
+        a.write(narrow_rows(-3, 40, 3))
+    kept = {k: v for k, v in _etags(s3_dataset).items() if k.startswith(f"date={_day(-5)}/")}
+    done = compact(s3_dataset)
+    assert [(d.day, d.parts_before, d.rows) for d in done.days] == [(_day(-4), 2, 80), (_day(-3), 1, 40)]
+    after = _etags(s3_dataset)
+    assert [key.rsplit("/", 1)[0] for key in sorted(after)] == [f"date={_day(n)}" for n in (-5, -4, -3)]
+    assert all(_marked(f"{s3_dataset}/{key}") for key in after)
+    assert {k: v for k, v in after.items() if k.startswith(f"date={_day(-5)}/")} == kept
+    assert compact(s3_dataset).days == []
+    assert _etags(s3_dataset) == after

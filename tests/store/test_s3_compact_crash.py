@@ -22,7 +22,8 @@ from evkit.store.objstore import polars_options
 from evkit.store.s3compact import LOCK_NAME
 from evkit.store.s3write import S3PartWriter
 from tests.conftest import REPO_ROOT
-from tests.store.test_s3_compact import _fill, _parts, _sorted, _store
+from tests.store.test_narrow import _rows as narrow_rows
+from tests.store.test_s3_compact import _day, _fill, _marked, _parts, _sorted, _store
 from tests.store.test_store import _rows
 
 DAY = "2026-11-03"  # _fill: three parts, the only finished day with more than one
@@ -45,12 +46,11 @@ STEPS = {
 }
 
 
-@pytest.mark.parametrize("step", list(STEPS))
-def test_a_compaction_stopped_at_any_step_never_doubles_rows_and_a_rerun_finishes_it(
-    s3_dataset: str, monkeypatch: pytest.MonkeyPatch, step: str
-) -> None:
-    before = _fill(s3_dataset)
-    inputs = _parts(s3_dataset, DAY)
+def _stopped_then_rerun(url: str, day: str, step: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Stop a compaction of ``url`` at ``step`` of merging ``day`` (the first day it merges), check
+    what readers and the store show, run it again: the days the rerun merged."""
+    before = _sorted(url)
+    inputs = _parts(url, day)
     real_rows, real_sorted_to, real_delete = s3compact._rows, s3compact._sorted_to, obstore.delete
     counted: list[list[str]] = []
 
@@ -80,20 +80,44 @@ def test_a_compaction_stopped_at_any_step_never_doubles_rows_and_a_rerun_finishe
         patch.setattr(s3compact, "_rows", rows)
         patch.setattr(s3compact, "_sorted_to", sorted_to)
         patch.setattr(obstore, "delete", delete)
-        compact(s3_dataset)
-    assert _sorted(s3_dataset).equals(before)  # never a row twice, never one missing
-    merged = [p for p in _parts(s3_dataset, DAY) if p.startswith("part-compacted-")]
+        compact(url)
+    assert _sorted(url).equals(before)  # never a row twice, never one missing
+    merged = [p for p in _parts(url, day) if p.startswith("part-compacted-")]
     assert len(merged) == visible
-    journals = [k for k in _bookkeeping(s3_dataset) if ".compact-" in k]
+    journals = [k for k in _bookkeeping(url) if ".compact-" in k]
     assert len(journals) == visible  # kept exactly while the merged object supersedes the inputs
-    assert LOCK_NAME not in _bookkeeping(s3_dataset)
+    assert LOCK_NAME not in _bookkeeping(url)
 
-    done = compact(s3_dataset)  # finishes (rolls forward) or merges again
-    assert [d.day for d in done.days] == ([] if visible else [DAY])
-    (part,) = _parts(s3_dataset, DAY)
+    done = compact(url)  # finishes (rolls forward) or merges again
+    (part,) = _parts(url, day)
     assert part.startswith("part-compacted-")
-    assert _sorted(s3_dataset).equals(before)
-    assert _bookkeeping(s3_dataset) == []
+    assert _marked(f"{url}/date={day}/{part}")
+    assert _sorted(url).equals(before)
+    assert _bookkeeping(url) == []
+    return [d.day for d in done.days]
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_a_compaction_stopped_at_any_step_never_doubles_rows_and_a_rerun_finishes_it(
+    s3_dataset: str, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    _fill(s3_dataset)
+    merged_again = [] if STEPS[step][1] else [DAY]
+    assert _stopped_then_rerun(s3_dataset, DAY, step, monkeypatch) == merged_again
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_a_one_part_day_stopped_at_any_step_never_doubles_rows_and_a_rerun_finishes_it(
+    s3_dataset: str, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    """A finished day of a single capture part is rewritten sorted under the protocol of a merge of
+    several (journal, conditional lock, repair by the next run): stopped anywhere, readers see its rows
+    once, and the rerun leaves one marked part."""
+    with S3PartWriter(s3_dataset, capture_id="a") as writer:
+        writer.write(narrow_rows(-4, 50, 1))
+    day = _day(-4)
+    merged_again = [] if STEPS[step][1] else [day]
+    assert _stopped_then_rerun(s3_dataset, day, step, monkeypatch) == merged_again
 
 
 def test_a_merged_object_short_of_its_inputs_rows_is_rolled_back_not_forward(s3_dataset: str) -> None:
