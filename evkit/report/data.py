@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from evkit.store.manifest import read_manifest
 from evkit.store.objstore import is_s3
 from evkit.store.reader import scan
 from evkit.store.schema import missing_required, with_contract_times
+from evkit.store.scratch import scratch_dir
 from evkit.store.writer import store_root
 
 if TYPE_CHECKING:
@@ -131,19 +133,22 @@ def _run(
 ) -> tuple[partial.Combined, latency_data.LatencyResult]:
     """Every bucket of ``sources`` read and analysed, one after another; then latency's pass 2."""
     single = len(sources) == 1
-    parts = []
-    progress("analysing", 0, len(sources))
-    for rows in sources:
-        parts.append(partial.analyse(held_rows(rows), zone=zone, tariff=tariff, keep_latency=single))
-        progress("analysing", len(parts), len(sources))
-    plan = latency_data.plan([p.latency for p in parts])
-    found: list[list[pl.DataFrame]] = []
-    if plan.needs_pass2:
-        progress("latency percentiles, pass 2", 0, len(sources))
-        for rows, part in zip(sources, parts, strict=True):
-            kept = part.latency_values
-            found.append(partial.latency_pass2(kept.lazy() if kept is not None else rows, plan))
-            progress("latency percentiles, pass 2", len(found), len(sources))
+    with ExitStack() as stack:
+        kept = partial.KeptLatencies(None if single else stack.enter_context(scratch_dir()))
+        parts = []
+        progress("analysing", 0, len(sources))
+        for index, rows in enumerate(sources):
+            part = partial.analyse(held_rows(rows), zone=zone, tariff=tariff, keep_latency=True)
+            parts.append(kept.keep(index, part))
+            progress("analysing", len(parts), len(sources))
+        plan = latency_data.plan([p.latency for p in parts])
+        found: list[list[pl.DataFrame]] = []
+        if plan.needs_pass2:
+            progress("latency percentiles, pass 2", 0, len(sources))
+            for index, (rows, part) in enumerate(zip(sources, parts, strict=True)):
+                values = kept.values(index, part)
+                found.append(partial.latency_pass2(values if values is not None else rows, plan))
+                progress("latency percentiles, pass 2", len(found), len(sources))
     return partial.combine(parts), latency_data.finish(plan, found)
 
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import polars as pl
 
 from evkit.analysis import ranks
-from evkit.analysis.latency import PERCENTILES, long_latencies
+from evkit.analysis.latency import PERCENTILES
 from evkit.analysis.latency_buckets import hop_histograms, stats_table, sums_of
+from evkit.analysis.schema import ALL_HOPS
 from evkit.figures.latency import ECDF_POINTS, EcdfCurve, _hop_order, ecdf_ranks, log_axis
 
 _HOP = ["hop"]
@@ -30,14 +31,19 @@ HEAT_HOP = "end_to_end"
 HEAT_Q = 0.95
 
 
-def _positive(frame: pl.LazyFrame) -> pl.LazyFrame:
-    return frame.filter(pl.col("__us") > 0).with_columns(pl.lit(_POSITIVE).alias("hop"))
+_US_PER_HOUR = 3_600_000_000
 
 
 def _heat(frame: pl.LazyFrame) -> pl.LazyFrame:
-    hour = pl.col("hour").dt.convert_time_zone("UTC")
+    """The heatmap's values: UTC day, hour of day and ``end_to_end`` latency. The day and hour come
+    from the epoch's microseconds by floor division (a time zone's calendar per value cost 0.14 s a
+    3M-message bucket, in each pass)."""
+    hours = pl.col("hour").dt.epoch("us") // _US_PER_HOUR
+    days = hours // 24
     return frame.filter(pl.col(HEAT_HOP).is_not_null()).select(
-        hour.dt.date().alias("_day"), hour.dt.hour().alias("_hod"), pl.col(HEAT_HOP).alias("__us")
+        days.cast(pl.Int32).cast(pl.Date).alias("_day"),
+        (hours - days * 24).cast(pl.Int8).alias("_hod"),
+        pl.col(HEAT_HOP).alias("__us"),
     )
 
 
@@ -120,15 +126,60 @@ def plan(parts: list[list[pl.DataFrame]]) -> Plan:
     )
 
 
+def _ranges(located: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """The crowded bins ranks fall in (``ranks.targets``) with their merged range ``__lo``..``__hi``:
+    a value between them lies in the bin (bins are ranges of the integers, in order)."""
+    return located.filter(pl.col("__lo") != pl.col("__hi")).select(*keys, "__bin", "__lo", "__hi").unique()
+
+
+def _in_ranges(value: pl.Expr, ranges: pl.DataFrame) -> pl.Expr:
+    return pl.any_horizontal(
+        [value.is_between(lo, hi) for lo, hi in ranges.select("__lo", "__hi").iter_rows()]
+    )
+
+
+def _counted(values: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+    """``ranks.values_in``'s columns: per key, bin and distinct value, how often it occurs."""
+    return values.group_by(
+        *keys, ranks.bin_of(pl.col("__us")).alias("__bin"), pl.col("__us").alias("__value")
+    ).agg(pl.len().cast(pl.Int64).alias("__n"))
+
+
+def _hop_values(wide: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
+    """Pass 2 of the hops' percentiles on a bucket's ``hop_latencies``: each hop column filtered to
+    its crowded bins' ranges (a handful), the positive pseudo-hop's from every hop. No long form of
+    every value and no bin of each: 0.9 s -> 0.1 s for 3M messages."""
+    ranges = _ranges(plan.located_hops, _HOP)
+    present = [h for h in ALL_HOPS if h in wide.collect_schema().names()]
+    picked = []
+    for hop, bins in ranges.group_by("hop", maintain_order=True):
+        name = str(hop[0])
+        for column in present if name == _POSITIVE else [name] if name in present else []:
+            value = wide.select(pl.lit(name).alias("hop"), pl.col(column).alias("__us"))
+            picked.append(value.filter(_in_ranges(pl.col("__us"), bins)))
+    if not picked:
+        return pl.LazyFrame(
+            schema={"hop": pl.String, "__bin": pl.Int64, "__value": pl.Int64, "__n": pl.Int64}
+        )
+    return _counted(pl.concat(picked, how="vertical"), _HOP)
+
+
+def _heat_values(wide: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
+    """Pass 2 of the heatmap's cells: each value kept when in its cell's crowded bins, found by one
+    join on the cell to the range those bins span, then the bins themselves."""
+    ranges = _ranges(plan.located_heat, _HEAT)
+    span = ranges.group_by(_HEAT).agg(pl.col("__lo").min(), pl.col("__hi").max())
+    near = (
+        _heat(wide).join(span.lazy(), on=_HEAT, how="inner").filter(pl.col("__us").is_between("__lo", "__hi"))
+    )
+    found = _counted(near, _HEAT)
+    return found.join(ranges.lazy().select(*_HEAT, "__bin"), on=[*_HEAT, "__bin"], how="semi")
+
+
 def pass2(frame: pl.LazyFrame, plan: Plan) -> list[pl.LazyFrame]:
     """The bucket's values (``frame``: its ``hop_latencies``) in the bins ``plan`` must read (hops with
-    positives, heatmap cells)."""
-    long = long_latencies(frame, ["hour"])
-    hops = pl.concat([long, _positive(long)])
-    return [
-        ranks.values_in(hops, plan.targets_hops, _HOP),
-        ranks.values_in(_heat(frame), plan.targets_heat, _HEAT),
-    ]
+    positives, heatmap cells), counted (as ``ranks.values_in``)."""
+    return [_hop_values(frame, plan), _heat_values(frame, plan)]
 
 
 @dataclass

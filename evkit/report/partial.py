@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -33,6 +34,7 @@ from evkit.figures import _ids
 from evkit.figures import connectivity as conn_fig
 from evkit.report import latency_data
 from evkit.store.schema import replayed_rows
+from evkit.store.scratch import has_room
 
 if TYPE_CHECKING:
     from evkit.analysis.tariff import Tariff
@@ -130,6 +132,39 @@ def analyse(
         latency=latency,
         latency_values=values if keep_latency else None,
     )
+
+
+class KeptLatencies:
+    """Each bucket's latency values (``Partial.latency_values``) from the first pass to the second:
+    with a ``folder`` (several buckets), in an uncompressed Parquet file there when a bin of the
+    bucket's histograms is crowded (pass 2 may read it) and the temporary folder has room, else
+    dropped (pass 2 reads the bucket and computes them again); without, kept in memory (one bucket).
+    A 3M-message bucket's file takes 0.35 s to write and 0.1 s to read, against 1.7 s to read the
+    bucket again, deduplicate it and compute its latencies."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.files: dict[int, Path] = {}
+
+    def keep(self, index: int, part: Partial) -> Partial:
+        """``part`` (the ``index``-th bucket's) without its values in memory, when they go to a file."""
+        values = part.latency_values
+        if self.folder is None or values is None:
+            return part
+        part.latency_values = None
+        crowded = any((h["__lo"] != h["__hi"]).any() for h in part.latency)
+        if crowded and has_room(int(values.estimated_size()), "pass 2 reads each bucket again"):
+            path = self.folder / f"latency-{index:05d}.parquet"
+            values.write_parquet(path, compression="uncompressed", statistics=False)
+            self.files[index] = path
+        return part
+
+    def values(self, index: int, part: Partial) -> pl.LazyFrame | None:
+        """The ``index``-th bucket's values for pass 2, or None (read the bucket again)."""
+        if part.latency_values is not None:
+            return part.latency_values.lazy()
+        path = self.files.get(index)
+        return pl.read_parquet(path).lazy() if path is not None else None
 
 
 def latency_pass2(frame: pl.LazyFrame, plan: latency_data.Plan) -> list[pl.DataFrame]:

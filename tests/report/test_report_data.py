@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -325,8 +326,6 @@ def test_a_window_keeps_the_home_chargers_readings_without_a_device_time(tmp_pat
     """evcc publishes a device time only with ``updated``: its other readings are in a window by when
     they were received. A report of 07:00-12:00 left out the evcc session of 07:40, silently, while
     ``evkit sessions`` with the same window lists it."""
-    from datetime import UTC, datetime
-
     from tests.analysis import scenario as sc
 
     easee = sc.frame(
@@ -374,3 +373,50 @@ def test_latency_pass_2_reads_a_bucket_once() -> None:
     hop_latencies(held.lazy().map_batches(counted)).collect()
     assert in_pass_2 == len(reads)  # as many reads as computing the latencies once (it was 105 against 6)
     assert [f.height for f in found] == [f.height for f in partial.latency_pass2(held.lazy(), plan)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    hours=st.lists(
+        st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)),
+        min_size=1,
+        max_size=50,
+    )
+)
+def test_the_heatmap_cells_are_the_utc_calendar_day_and_hour(hours: list[datetime]) -> None:
+    """The heatmap's (day, hour) from the epoch by floor division: the UTC calendar's, before 1970 too."""
+    from evkit.report.latency_data import HEAT_HOP, _heat
+
+    frame = pl.DataFrame({"hour": hours, HEAT_HOP: list(range(len(hours)))}).with_columns(
+        pl.col("hour").dt.cast_time_unit("us").dt.truncate("1h")
+    )
+    got = _heat(frame.lazy()).collect()
+    assert got["_day"].to_list() == [h.replace(minute=0).date() for h in hours]
+    assert got["_hod"].to_list() == [h.hour for h in hours]
+
+
+def test_a_buckets_latencies_are_kept_in_a_file_for_pass_2_when_it_may_read_them(
+    fleet_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pass 2 reads a bucket's latencies from the file pass 1 wrote (not the bucket again) when a bin is
+    crowded and the temporary folder has room; the numbers are the same either way."""
+    frame = held_rows(jittered(1).lazy())
+    kept = partial.KeptLatencies(tmp_path)
+    crowded = kept.keep(0, partial.analyse(frame, zone="UTC", tariff=None, keep_latency=True))
+    assert crowded.latency_values is None and kept.files[0].exists()
+    values = kept.values(0, crowded)
+    assert values is not None
+    direct = partial.analyse(frame, zone="UTC", tariff=None, keep_latency=True).latency_values
+    assert_frame_equal(values.collect(), direct)
+    constant = frame.with_columns(
+        (pl.col("observed_at") + pl.duration(seconds=1)).alias("arrival_time"),
+        (pl.col("observed_at") + pl.duration(seconds=2)).alias("received_at"),
+    )
+    calm = kept.keep(1, partial.analyse(constant, zone="UTC", tariff=None, keep_latency=True))
+    assert 1 not in kept.files and kept.values(1, calm) is None  # pass 2 will not read it
+    in_files = report_data(fleet_dir, rows_per_bucket=3_000)
+    monkeypatch.setattr(partial, "has_room", lambda *_: False)
+    read_again = report_data(fleet_dir, rows_per_bucket=3_000)
+    assert_frame_equal(in_files.latency.stats, read_again.latency.stats)
+    cells = [r.latency.heat_cells.sort("row", "_hod") for r in (in_files, read_again)]
+    assert_frame_equal(*cells)
