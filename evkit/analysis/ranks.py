@@ -66,13 +66,21 @@ def histogram(frame: pl.LazyFrame, keys: Sequence[str], value: str = "__us") -> 
     )
 
 
-def merge(hists: Sequence[pl.DataFrame], keys: Sequence[str]) -> pl.DataFrame:
-    """The parts' histograms summed, sorted, with ``__before`` (values of the key in lower bins)."""
-    keys = list(keys)
+def summed(hists: Sequence[pl.DataFrame], keys: Sequence[str]) -> pl.DataFrame:
+    """The parts' histograms summed (unsorted, no ``__before``): a running histogram folds in each
+    part as it comes, so memory follows one histogram, not one per part."""
     return (
         pl.concat(hists, how="vertical")
         .group_by(*keys, _BIN)
         .agg(pl.col("__count").sum(), pl.col("__lo").min(), pl.col("__hi").max(), pl.col("__sum").sum())
+    )
+
+
+def merge(hists: Sequence[pl.DataFrame], keys: Sequence[str]) -> pl.DataFrame:
+    """The parts' histograms summed, sorted, with ``__before`` (values of the key in lower bins)."""
+    keys = list(keys)
+    return (
+        summed([h.drop("__before", strict=False) for h in hists], keys)
         .sort(*keys, _BIN)
         .with_columns((pl.col("__count").cum_sum().over(keys) - pl.col("__count")).alias("__before"))
     )
@@ -226,6 +234,7 @@ __all__ = [
     "percentile_ranks",
     "percentiles",
     "pick",
+    "summed",
     "targets",
     "values_in",
     "wanted_of",

@@ -136,12 +136,15 @@ def _run(
     with ExitStack() as stack:
         kept = partial.KeptLatencies(None if single else stack.enter_context(scratch_dir()))
         parts = []
+        histograms = None
         progress("analysing", 0, len(sources))
         for index, rows in enumerate(sources):
             part = partial.analyse(held_rows(rows), zone=zone, tariff=tariff, keep_latency=True)
             parts.append(kept.keep(index, part))
+            histograms = latency_data.fold(histograms, part.latency)
+            part.latency = []  # folded in
             progress("analysing", len(parts), len(sources))
-        plan = latency_data.plan([p.latency for p in parts])
+        plan = latency_data.plan([histograms] if histograms is not None else [])
         found: list[list[pl.DataFrame]] = []
         if plan.needs_pass2:
             progress("latency percentiles, pass 2", 0, len(sources))

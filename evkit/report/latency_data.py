@@ -93,6 +93,16 @@ def _ecdf_wanted(n: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(frames) if frames else pl.DataFrame(schema={"hop": pl.String, "__rank": pl.Int64})
 
 
+def fold(running: list[pl.DataFrame] | None, part: list[pl.DataFrame]) -> list[pl.DataFrame]:
+    """The ``pass1`` histograms of the buckets so far (``running``) with one more bucket's summed:
+    ``plan([folded])`` equals ``plan`` of every bucket's, and memory holds one set of histograms,
+    not one a bucket (the heatmap's are a cell per day, hour and bin: 18 MB for a 3.6M-row bucket of
+    a month, 290 MB for 49M rows kept until the end)."""
+    if running is None:
+        return part
+    return [ranks.summed([a, b], keys) for a, b, keys in zip(running, part, (_HOP, _HEAT), strict=True)]
+
+
 def plan(parts: list[list[pl.DataFrame]]) -> Plan:
     """Merge the buckets' ``pass1`` results and find the ranks to read."""
     merged = ranks.merge([p[0] for p in parts], _HOP)
@@ -238,4 +248,4 @@ def finish(plan: Plan, found: list[list[pl.DataFrame]]) -> LatencyResult:
     )
 
 
-__all__ = ["HEAT_HOP", "HEAT_Q", "LatencyResult", "Plan", "finish", "pass1", "pass2", "plan"]
+__all__ = ["HEAT_HOP", "HEAT_Q", "LatencyResult", "Plan", "finish", "fold", "pass1", "pass2", "plan"]

@@ -420,3 +420,23 @@ def test_a_buckets_latencies_are_kept_in_a_file_for_pass_2_when_it_may_read_them
     assert_frame_equal(in_files.latency.stats, read_again.latency.stats)
     cells = [r.latency.heat_cells.sort("row", "_hod") for r in (in_files, read_again)]
     assert_frame_equal(*cells)
+
+
+def test_the_buckets_histograms_folded_as_they_come_give_the_same_plan() -> None:
+    """The report keeps one running set of pass-1 histograms (the heatmap's grow with days and bins),
+    not one per bucket: the plan is the same."""
+    from evkit.report import latency_data
+
+    frame = held_rows(jittered(2).lazy())
+    ids = frame["charger_id"].unique().drop_nulls().sort()
+    pieces = [frame.filter(pl.col("charger_id").is_in(ids[i::3].implode())) for i in range(3)]
+    hists = [partial.analyse(p, zone="UTC", tariff=None).latency for p in pieces]
+    running = None
+    for h in hists:
+        running = latency_data.fold(running, h)
+    assert running is not None
+    folded, each = latency_data.plan([running]), latency_data.plan(hists)
+    for name in ("n", "located_hops", "located_ecdf", "located_heat", "targets_hops", "targets_heat"):
+        a, b = getattr(folded, name), getattr(each, name)
+        assert_frame_equal(a.sort(a.columns), b.sort(b.columns))
+    assert folded.needs_pass2
