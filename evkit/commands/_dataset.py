@@ -1,12 +1,25 @@
-"""The option every command that reads a dataset has: ``--skip-damaged``.
+"""The option every command that reads a dataset has: ``--skip-damaged``, and what it does about damage
+no check before the read can see.
 
 ``evkit.cli.main`` runs each command under :func:`evkit.store.reader.damaged_parts_policy` with its
 value, so every ``evkit.scan`` the command makes (directly or through the report or replay) follows it.
+A part with a sound footer and a damaged data page is found only while its rows are decoded: an
+analysis command runs its work through :func:`reading_whole_parts`, which then names the part (exit 2)
+or, with ``--skip-damaged``, runs the work again without it.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from evkit.store.parts import Damaged
+
+T = TypeVar("T")
+log = logging.getLogger("evkit.store")
 
 
 def add_skip_damaged(parser: argparse.ArgumentParser) -> None:
@@ -16,3 +29,45 @@ def add_skip_damaged(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="read the healthy parts and warn naming the damaged ones (default: exit 2 naming them)",
     )
+
+
+def reading_whole_parts(where: str, work: Callable[[], T]) -> T:
+    """``work()``, the reading of the store ``where`` (a directory, a file or ``s3://``). When it fails
+    decoding data (``evkit.store.pages.is_decoding_error``), each part it read is read on its own to
+    find the damaged ones (nothing is spent when the work succeeds): without ``--skip-damaged`` a
+    ``DatasetError`` names them below ``where`` (exit 2); with it, ``work`` runs again with them
+    counted as damaged by every check, so the reader leaves them out and warns naming them, as it does
+    parts with a damaged footer. The error stands when no part is found unreadable (not damage)."""
+    from evkit.store.parts import marked_damaged
+
+    found: list[Damaged] = []
+    while True:
+        with marked_damaged(found):
+            try:
+                return work()
+            except BaseException as exc:  # a Polars panic is a BaseException; all else is re-raised
+                from evkit.store.pages import is_decoding_error  # loaded only now: nothing on success
+
+                if not is_decoding_error(exc):
+                    raise
+                failed = exc
+            new = _unreadable(where)
+        if not new:
+            raise failed
+        from evkit.store.reader import skips_damaged
+
+        if not skips_damaged():
+            from evkit.errors import DatasetError
+            from evkit.store.pages import unreadable_message
+
+            raise DatasetError(unreadable_message(where, new)) from failed
+        found += new
+
+
+def _unreadable(where: str) -> list[Damaged]:
+    from evkit.secrets import mask_secrets
+    from evkit.store.pages import unreadable_parts
+
+    shown = mask_secrets(where)
+    log.info("%s: a data page cannot be read; reading each part on its own to find which", shown)
+    return unreadable_parts(where)

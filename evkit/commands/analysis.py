@@ -28,7 +28,7 @@ from evkit.commands._billing import (
     zone_of,
 )
 from evkit.commands._cluster import add_dask, latency_on_dask, sessions_on_dask
-from evkit.commands._dataset import add_skip_damaged
+from evkit.commands._dataset import add_skip_damaged, reading_whole_parts
 from evkit.commands._inputs import output_file
 from evkit.commands._narrow import add_narrowing, say_absent, time_window
 from evkit.commands._records import as_records, write_json_frame
@@ -298,7 +298,13 @@ def _sessions_command(args: argparse.Namespace) -> int:
     start, end = time_window(args, args.tz)
     if getattr(args, "dask", None):
         return sessions_on_dask(args, start, end, tariff)
+    return reading_whole_parts(args.directory, lambda: _sessions_here(args, start, end, tariff))
 
+
+def _sessions_here(
+    args: argparse.Namespace, start: datetime | None, end: datetime | None, tariff: Tariff | None
+) -> int:
+    """``evkit sessions`` on this machine, once the options are checked."""
     with _progress(3, "sessions") as bar:
         bar.set_postfix_str("reading")
         lf = whole = load(args.directory)
@@ -444,6 +450,11 @@ def _latency_command(args: argparse.Namespace) -> int:
     start, end = time_window(args)
     if getattr(args, "dask", None):
         return latency_on_dask(args, start, end)
+    return reading_whole_parts(args.directory, lambda: _latency_here(args, start, end))
+
+
+def _latency_here(args: argparse.Namespace, start: datetime | None, end: datetime | None) -> int:
+    """``evkit latency`` on this machine, once the options are checked."""
     from tqdm.auto import tqdm
 
     from evkit.analysis._prep import narrowed

@@ -9,7 +9,7 @@ from typing import Any
 
 from evkit.commands._billing import add_tariff_options, tariff_of
 from evkit.commands._cluster import add_dask
-from evkit.commands._dataset import add_skip_damaged
+from evkit.commands._dataset import add_skip_damaged, reading_whole_parts
 from evkit.commands._inputs import output_file
 from evkit.commands._narrow import add_narrowing, time_window
 
@@ -36,16 +36,19 @@ def _run(args: argparse.Namespace) -> int:
                 end=end,
             )
     else:
-        out = build_report(
+        out = reading_whole_parts(
             args.dataset,
-            args.out,
-            title=args.title,
-            progress=not args.no_progress,
-            tariff=tariff,
-            tz=args.tz,
-            chargers=args.charger,
-            start=start,
-            end=end,
+            lambda: build_report(
+                args.dataset,
+                args.out,
+                title=args.title,
+                progress=not args.no_progress,
+                tariff=tariff,
+                tz=args.tz,
+                chargers=args.charger,
+                start=start,
+                end=end,
+            ),
         )
     print(out.resolve())
     return 0

@@ -10,17 +10,20 @@ import argparse
 import csv
 import json
 import sys
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from tqdm.auto import tqdm
 
 from evkit.commands._args import number
 from evkit.commands._billing import add_tariff_options, resolve_tariff, tariff_of, zone_of
-from evkit.commands._dataset import add_skip_damaged
+from evkit.commands._dataset import add_skip_damaged, reading_whole_parts
 from evkit.display import csv_safe
 from evkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from evkit.analysis.tariff import Tariff
 
 FORMATS = ("table", "csv", "json", "parquet", "xlsx")
 LOCAL_ISO = "%Y-%m-%dT%H:%M:%S%:z"
@@ -67,10 +70,8 @@ def register(top: Any, groups: dict[str, Any]) -> None:
 
 
 def _statement_command(args: argparse.Namespace) -> int:
-    from evkit.analysis._prep import narrowed
-    from evkit.analysis.statement import parse_by, statement
-    from evkit.commands._narrow import say_absent, time_window
-    from evkit.commands.analysis import load, sessions_in_buckets
+    from evkit.analysis.statement import parse_by
+    from evkit.commands._narrow import time_window
 
     by = parse_by(args.by)
     if args.format in ("parquet", "xlsx") and not args.out:
@@ -78,6 +79,28 @@ def _statement_command(args: argparse.Namespace) -> int:
     tariff = tariff_of(args)
     zone = zone_of(args)
     start, end = time_window(args, zone)
+
+    def work() -> int:
+        return _statement_here(args, by, tariff=tariff, zone=zone, start=start, end=end)
+
+    return reading_whole_parts(args.directory, work)
+
+
+def _statement_here(
+    args: argparse.Namespace,
+    by: list[str],
+    *,
+    tariff: Tariff | None,
+    zone: str,
+    start: datetime | None,
+    end: datetime | None,
+) -> int:
+    """``evkit statement`` once the options are checked."""
+    from evkit.analysis._prep import narrowed
+    from evkit.analysis.statement import statement
+    from evkit.commands._narrow import say_absent
+    from evkit.commands.analysis import load, sessions_in_buckets
+
     with tqdm(total=3, desc="statement", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
         lf = whole = load(args.directory)
         if args.charger:

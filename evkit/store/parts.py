@@ -13,15 +13,20 @@ truncated or non-Parquet file fails here) and its footer's schema. Column types 
 parts: where parts disagree, the dataset contract's type wins when one of them has it, else the type
 most parts have (ties: the first part's); the parts that differ are the odd ones, named as damaged.
 All-null columns fit any type. Damage inside the data pages behind a sound footer is only found when
-the rows are read.
+the rows are read; the parts such a read then finds unreadable (``evkit.store.pages``) are damaged for
+every check within :func:`marked_damaged` (how ``--skip-damaged`` leaves them out of the next read).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import polars as pl
 
@@ -58,6 +63,26 @@ class Inspection:
     good: list[Path]
     damaged: list[Damaged]
     schema: dict[str, pl.DataType]
+
+
+#: Parts found damaged by reading them (their pages), by ``str`` of their path or URL: the reason.
+_marked: ContextVar[Mapping[str, str]] = ContextVar("evkit_marked_damaged", default=MappingProxyType({}))
+
+
+@contextlib.contextmanager
+def marked_damaged(found: Iterable[Damaged]) -> Iterator[None]:
+    """Within the block every check (:func:`inspect_parts`, ``s3parts.inspect_objects``) counts the
+    parts in ``found`` as damaged, for their reason, without opening them."""
+    token = _marked.set({**_marked.get(), **{str(d.path): d.reason for d in found}})
+    try:
+        yield
+    finally:
+        _marked.reset(token)
+
+
+def marked_reason(path: Path | str) -> str | None:
+    """Why ``path`` is damaged when :func:`marked_damaged` says so, else None."""
+    return _marked.get().get(str(path))
 
 
 def read_journal(path: Path) -> tuple[str, list[str]] | None:
@@ -166,6 +191,9 @@ def inspect_parts(files: list[Path]) -> Inspection:
     damaged: list[Damaged] = []
     sound: list[tuple[Path, dict[str, pl.DataType]]] = []
     for path in files:
+        if (marked := marked_reason(path)) is not None:
+            damaged.append(Damaged(path, marked))
+            continue
         schema, problem = part_schema(path)
         if schema is None:
             damaged.append(Damaged(path, problem or "unreadable"))

@@ -18,7 +18,14 @@ import polars as pl
 
 from evkit.store.footers import BadFooter, remember
 from evkit.store.objstore import S3Location, dataset_error, open_store
-from evkit.store.parts import JOURNAL_PREFIX, JOURNAL_SUFFIX, MAGIC, expected_types, odd_columns
+from evkit.store.parts import (
+    JOURNAL_PREFIX,
+    JOURNAL_SUFFIX,
+    MAGIC,
+    expected_types,
+    marked_reason,
+    odd_columns,
+)
 
 #: Bytes fetched from the end of a part: the footer of a capture's part fits easily.
 _TAIL = 64 * 1024
@@ -127,10 +134,14 @@ def part_schema(location: S3Location, relative: str) -> tuple[dict[str, pl.DataT
 def inspect_objects(
     location: S3Location, parts: list[str]
 ) -> tuple[list[str], list[tuple[str, str]], dict[str, pl.DataType]]:
-    """(good URLs, [(damaged URL, reason)], schema) of ``parts``; raises :class:`S3VanishedPart`."""
+    """(good URLs, [(damaged URL, reason)], schema) of ``parts``; raises :class:`S3VanishedPart`.
+    Parts ``parts.marked_damaged`` names are damaged without being fetched."""
+    marked = [(url, why) for url in map(location.child, parts) if (why := marked_reason(url)) is not None]
+    if marked:
+        parts = [p for p in parts if marked_reason(location.child(p)) is None]
     with ThreadPoolExecutor(max_workers=8) as pool:  # obstore releases the GIL while it waits
         schemas = list(pool.map(lambda p: part_schema(location, p), parts))
-    damaged = [
+    damaged = marked + [
         (location.child(p), why or "unreadable")
         for p, (s, why) in zip(parts, schemas, strict=True)
         if s is None

@@ -238,7 +238,7 @@ def test_damage_behind_a_sound_footer_is_a_sentence_not_a_traceback(
     tmp_path: Path, fleet: Fleet, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Bytes overwritten inside a data page: the footer reads fine, the page does not. Every command
-    says so in a sentence (the report let Polars' error through as a traceback)."""
+    says so in a sentence naming the part (the report let Polars' error through as a traceback)."""
     root = tmp_path / "data" / "date=2026-03-02"
     root.mkdir(parents=True)
     part = root / "part-x-000001.parquet"
@@ -256,7 +256,8 @@ def test_damage_behind_a_sound_footer_is_a_sentence_not_a_traceback(
     for argv in (["sessions"], ["latency"], ["report", "--out", str(tmp_path / "r.html"), "--no-progress"]):
         code, _, err = _run(capsys, argv[0], str(tmp_path / "data"), *argv[1:])
         assert code == 2, (argv, err)
-        assert err.startswith("evkit: cannot ") and err.count("\n") == 1, err
+        assert err.startswith("evkit: 1 damaged Parquet part(s) ") and err.count("\n") == 1, err
+        assert "date=2026-03-02/part-x-000001.parquet" in err and "--skip-damaged" in err
     assert not (tmp_path / "r.html").exists()
 
 
