@@ -8,7 +8,7 @@ from datetime import datetime
 import polars as pl
 
 from evkit.errors import DatasetError
-from evkit.store.schema import REQUIRED_COLUMNS, missing_required
+from evkit.store.schema import COPY_ORDER, REQUIRED_COLUMNS, missing_required
 
 #: The identity of one observation: the same charger, id, device time and value are one message.
 IDENTITY = ("charger_id", "observation_id", "observed_at", "value", "value_text")
@@ -108,10 +108,11 @@ def seconds(expr: pl.Expr) -> pl.Expr:
 def first_deliveries(lf: pl.LazyFrame | pl.DataFrame, extra: Iterable[str] = ()) -> pl.LazyFrame:
     """One row per message (same charger, id, device time and value), the copy delivered first.
 
-    A copy the broker flagged ``redelivered`` loses to one it did not; among equals the first in the
-    dataset wins (captures write rows in arrival order). Columns: ``IDENTITY`` plus ``extra``.
-    A frame in memory is deduplicated at once (:func:`_first_in_memory`; the result is a frame in
-    memory, lazily, its rows in the input's order).
+    A copy the broker flagged ``redelivered`` loses to one it did not; among equals the one received
+    first wins (``received_at``, then ``arrival_time``, then the order of the rows: ``COPY_ORDER``).
+    Receive order, not file order, because compaction re-sorts a day (and parts list by capture id).
+    Columns: ``IDENTITY`` plus ``extra``. A frame in memory is deduplicated at once
+    (:func:`_first_in_memory`; the result is a frame in memory, lazily, its rows in the input's order).
     """
     present = set(lf.collect_schema().names())
     wanted = [*IDENTITY, *[c for c in extra if c not in IDENTITY]]
@@ -119,32 +120,38 @@ def first_deliveries(lf: pl.LazyFrame | pl.DataFrame, extra: Iterable[str] = ())
     # A 64-bit hash of the identity keeps the bookkeeping on one integer column instead of five.
     key = pl.struct(list(IDENTITY)).hash().alias("__id")
     flag = pl.col("redelivered").fill_null(False) if "redelivered" in present else pl.lit(False)
-    red = flag.alias("__red")
+    ranks = {f"__rank{n}": pl.col(c) for n, c in enumerate(COPY_ORDER) if c in present}
+    order = {"__red": flag, **ranks}
     if isinstance(lf, pl.DataFrame):
-        found = _first_in_memory(lf.select(columns), lf.select(key, red))
-        if found is not None:
-            return found.lazy()
-    frame = lf.lazy().select(*columns, key, red)
-    first = pl.col("__id").is_first_distinct()
-    plain = frame.filter(pl.col("__red").not_()).filter(first)
-    again = frame.filter(pl.col("__red")).filter(first).join(plain.select("__id"), on="__id", how="anti")
-    found_lazy = pl.concat([plain, again], how="vertical").drop("__id", "__red")
-    return found_lazy.collect().lazy() if isinstance(lf, pl.DataFrame) else found_lazy
+        return _first_in_memory(lf.select(columns), lf.select(key, **order)).lazy()
+    frame = lf.select(*columns, key, **order)
+    # One pass marks the messages delivered more than once (few); only those are ranked.
+    marked = frame.with_columns(pl.col("__id").is_duplicated().alias("__copies"))
+    single = marked.filter(pl.col("__copies").not_())
+    ranked = marked.filter(pl.col("__copies")).sort(list(order), nulls_last=True, maintain_order=True)
+    kept = ranked.filter(pl.col("__id").is_first_distinct())
+    return pl.concat([single, kept], how="vertical").drop("__id", *order, "__copies")
 
 
-def _first_in_memory(frame: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame | None:
-    """``first_deliveries`` of ``frame`` (``keys``: its rows' ``__id`` and ``__red``) when no two
-    deliveries without the redelivered flag are copies, the usual case; else None. Counting distinct
-    messages is cheaper than marking each one's first copy, and only the flagged rows (few) are
-    looked up among the others: one filter of ``frame`` instead of two passes and a concatenation."""
-    red = keys["__red"]
-    plain = keys["__id"].filter(red.not_())
+def _first_in_memory(frame: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """``first_deliveries`` of ``frame``, its rows in order (``keys``: its rows' ``__id``, then the
+    columns they rank by: ``__red`` and ``COPY_ORDER``'s). Only messages a row of which can lose are
+    ranked: those with a flagged row (few) and, when two deliveries without the flag are copies (rare;
+    counting distinct messages is cheaper than marking each one's first copy), those too."""
+    ids, red = keys["__id"], keys["__red"]
+    contested = ids.filter(red)
+    plain = ids.filter(red.not_())
     if plain.n_unique() != plain.len():
-        return None
-    flagged = keys.with_row_index("__row").filter(red).filter(pl.col("__id").is_first_distinct())
-    seen = plain.filter(plain.is_in(flagged["__id"].implode()))  # the few flagged messages also sent plain
-    kept = flagged.filter(pl.col("__id").is_in(seen.implode()).not_())["__row"]
-    return frame.filter(red.not_().scatter(kept, True))
+        contested = pl.concat([contested, plain.filter(plain.is_duplicated())])
+    if contested.is_empty():
+        return frame
+    among = ids.is_in(contested.implode())
+    rows = keys.filter(among).with_columns(among.arg_true().alias("__row"))
+    ranked = rows.sort([*keys.columns[1:], "__row"], nulls_last=True)
+    losers = ranked.filter(pl.col("__id").is_first_distinct().not_())["__row"]
+    if losers.is_empty():
+        return frame
+    return frame.filter(pl.repeat(True, frame.height, eager=True).scatter(losers, False))
 
 
 def narrowed(

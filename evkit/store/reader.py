@@ -24,7 +24,7 @@ from evkit.errors import DatasetError
 from evkit.store.narrow import Narrowing, admitted_groups, footer_of, narrow_scan, rows_per_range
 from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
-from evkit.store.schema import missing_required
+from evkit.store.schema import COPY_ORDER, missing_required
 
 log = logging.getLogger("evkit.store")
 
@@ -143,10 +143,10 @@ def scan(
     Files may differ in their columns (Easee and MQTT parts in one store, older versions): missing
     columns read as null. With ``dedupe`` (the default) a message the broker redelivered appears once:
     a row flagged ``redelivered`` goes when another row has the same ``routing_key`` and ``raw`` body
-    (the delivery not flagged is kept, else the first stored); rows not flagged all stay. MQTT rows (no
-    routing key) flagged DUP go only when the same topic and payload were received before them; a
+    (the delivery not flagged is kept, else the first received); rows not flagged all stay. MQTT rows
+    (no routing key) flagged DUP go only when the same topic and payload were received before them; a
     payload published again is a real repeat and stays. A store without the ``redelivered`` column
-    (hand-made) keeps one row per (``routing_key``, ``raw``) instead.
+    (hand-made) keeps one row per (``routing_key``, ``raw``) instead, the first received.
     With ``require`` the contract's required columns must be present (``DatasetError`` names the
     missing ones).
 
@@ -405,11 +405,12 @@ def without_copies(
     have stored it, and then flags it. The plain rows therefore pass untouched (nothing is hashed
     when no row is redelivered); each redelivered row is compared with the earlier rows that share
     its routing key and device time (Easee; MQTT: its topic), searched only between the copies'
-    first and last device time, and dropped when one of them, or an earlier redelivered row, has the
-    same body: the original delivery is kept wherever its part sorts (parts of several captures sort
-    by capture id, not by time). On stores the capture writes this equals the full rule "one row per
-    (routing_key, raw), the first not redelivered if any; for MQTT a redelivered repeat of
-    (topic, raw) goes" (``tests/store/test_dedupe.py``), without hashing every body.
+    first and last device time, and dropped when one of them, or a redelivered row received before it
+    (``COPY_ORDER``; not file order, which compaction changes), has the same body: the original is kept
+    wherever its part sorts (parts of several captures sort by capture id, not by time). On stores the
+    capture writes this equals the full rule "every row not redelivered; of the redelivered rows of a
+    (routing_key, raw) without one, the first received; for MQTT a redelivered repeat of (topic, raw)
+    goes" (``tests/store/test_dedupe.py``), without hashing every body.
     """
 
     def parts(row_index: str | None = None) -> pl.LazyFrame:
@@ -426,12 +427,12 @@ def _without_copies(
     """:func:`without_copies` over the frame ``parts(row_index=...)`` makes (all or narrowed rows)."""
     names = set(schema)
     rules = [(key, narrow) for key, narrow in (_EASEE_COPY, _MQTT_COPY) if {key, "raw", *narrow} <= names]
+    row = "__evkit_row"
     if "redelivered" not in names:
         # hand-made data without the flag: the full rule (every copy, redelivered or not, by its body)
-        return _full_rule(_where(parts(), where), names)
+        return _full_rule(_where(parts(row_index=row), where), names, row)
     if not rules:
         return _where(parts(), where)
-    row = "__evkit_row"
     # ``where`` first: a redelivered copy has the charger, topic and device time of its original
     frame = _where(parts(row_index=row), where)
     red = pl.col("redelivered").fill_null(False)
@@ -448,21 +449,18 @@ def _without_copies(
     for n, (_, narrow) in enumerate(rules):
         wanted = wanted | _narrow_hash(narrow).is_in(again[f"__narrow{n}"].unique().implode())
     searched = _within_copies_times(frame, again).filter(wanted)
-    received = ["received_at"] if "received_at" in names else []
+    received = [c for c in COPY_ORDER if c in names]
     pool = searched.select(row, "redelivered", *[key for key, _ in rules], "raw", *received).collect()
     found: list[pl.Series] = []
     for key, _ in rules:
-        # Easee: plain rows first, then the redelivered ones in the order they were stored (an
-        # original counts wherever its part sorts). MQTT: in the order received, plain first among
+        # Easee: plain rows first, then the redelivered ones in the order received (an original
+        # counts wherever its part sorts). MQTT: in the order received, plain first among
         # equals: a DUP row goes only when the same topic and payload came before it (a payload
         # published again later is no original of it). A redelivered row that is not the first of its
         # (key, raw) so ordered has an original, or an earlier redelivered copy.
-        order = (
-            [red, pl.col(row)]
-            if key != "topic" or not received
-            else [pl.col("received_at"), red, pl.col(row)]
-        )
-        ordered = pool.sort(order, nulls_last=True)
+        mqtt = key == "topic" and "received_at" in names
+        order = [pl.col("received_at"), red] if mqtt else [red, *map(pl.col, received)]
+        ordered = pool.sort([*order, pl.col(row)], nulls_last=True)
         copy = pl.col(key).is_not_null() & pl.struct(key, "raw").is_first_distinct().not_()
         found.append(ordered.filter(red & copy)[row])
     copies = pl.concat(found).unique()
@@ -494,10 +492,11 @@ def _narrow_hash(columns: tuple[str, ...]) -> pl.Expr:
     return expr.alias("__narrow")
 
 
-def _full_rule(frame: pl.LazyFrame, names: set[str]) -> pl.LazyFrame:
-    """Keep the first row of each (routing_key, raw); MQTT rows as they are (no flag to go by)."""
+def _full_rule(frame: pl.LazyFrame, names: set[str], row: str) -> pl.LazyFrame:
+    """One row of each (routing_key, raw), the first received (``COPY_ORDER``, then ``row``, dropped).
+    MQTT rows as they are (no flag to go by)."""
     if {"routing_key", "raw"} <= names:
-        frame = frame.filter(
-            pl.col("routing_key").is_null() | pl.struct("routing_key", "raw").is_first_distinct()
-        )
-    return frame
+        by = [*[pl.col(c) for c in COPY_ORDER if c in names], pl.col(row)]
+        first = pl.col(row).sort_by(by, nulls_last=True).first().over("routing_key", "raw")
+        frame = frame.filter(pl.col("routing_key").is_null() | (pl.col(row) == first))
+    return frame.drop(row)

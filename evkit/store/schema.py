@@ -50,6 +50,12 @@ MQTT_EXTRA_COLUMNS: dict[str, pl.DataType] = {
     "replayed": pl.Boolean(),  # published by `evkit replay` (MQTT 5 user property evkit-replay)
 }
 
+#: How copies of one message rank, after "not redelivered before redelivered": received first (our
+#: clock), then Easee's ArrivalTime (nulls last), then the order of the rows. Not the order of the rows
+#: alone: compaction rewrites a day sorted by charger, device time and receive time (and parts of several
+#: captures list by capture id), so file order is not a property of the data; receive order is.
+COPY_ORDER = ("received_at", "arrival_time")
+
 #: Written by the store on every row: which capture process wrote it.
 CAPTURE_ID_COLUMN = "capture_id"
 
