@@ -52,7 +52,8 @@ def _bin(value: str) -> pl.Expr:
 
 def histogram(frame: pl.LazyFrame, keys: Sequence[str], value: str = "__us") -> pl.LazyFrame:
     """Per ``keys`` and bin of the integer ``value``: ``__count``, ``__lo``, ``__hi`` and ``__sum``
-    (nulls left out). A bin's values share its sign: bins below 0 hold the negative values."""
+    (Int128, exact: no sum of 64-bit values overflows it; nulls left out). A bin's values share its
+    sign: bins below 0 hold the negative values."""
     v = pl.col(value)
     return (
         frame.filter(v.is_not_null())
@@ -61,7 +62,9 @@ def histogram(frame: pl.LazyFrame, keys: Sequence[str], value: str = "__us") -> 
             pl.len().cast(pl.Int64).alias("__count"),
             v.min().alias("__lo"),
             v.max().alias("__hi"),
-            v.cast(pl.Int64).sum().alias("__sum"),
+            # 128 bits: a sum of 64-bit microseconds wraps silently (5,300 latencies of a device clock
+            # reset to 1970, 56 years each, made a hop's mean negative)
+            v.cast(pl.Int128).sum().alias("__sum"),
         )
     )
 

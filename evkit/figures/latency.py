@@ -172,6 +172,20 @@ class EcdfCurve:
     p95: float | None
     negative: int
     minimum: float
+    #: ``x`` read off histogram bins (the report's: within ``APPROXIMATE``), not the exact values: the
+    #: hover says so rather than show an interpolated latency as if measured
+    approximate: bool = False
+
+
+#: How far an approximate curve's ``x`` may be from the exact value (``evkit.analysis.ranks.interpolated``).
+APPROXIMATE = "±0.8 %"
+
+
+def ecdf_hover(label: str, approximate: bool = False) -> str:
+    """The hover of an ECDF curve's points: ``label``'s share of messages at or below ``x``."""
+    if approximate:
+        return f"{label}: %{{y:.1%}} ≤ x ≈ %{{x:.3f}} s ({APPROXIMATE})<extra></extra>"
+    return f"{label}: %{{y:.1%}} ≤ %{{x:.3f}} s<extra></extra>"
 
 
 def ecdf_ranks(n: int, points: int = ECDF_POINTS) -> pl.Series:
@@ -207,7 +221,7 @@ def latency_ecdf_of(
                     "width": 2,
                     "dash": "dot" if hop.startswith("scheduled_") else "solid",
                 },
-                hovertemplate=f"{hop_label(hop)}: %{{y:.1%}} ≤ %{{x:.3f}} s<extra></extra>",
+                hovertemplate=ecdf_hover(hop_label(hop), curve.approximate),
             )
         )
         if negative:

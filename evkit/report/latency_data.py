@@ -213,6 +213,8 @@ def finish(plan: Plan, found: list[list[pl.DataFrame]]) -> LatencyResult:
     high = positive["p99"][0] if positive.height else None
     drawn = ranks.interpolated(plan.located_ecdf, plan.hops, _HOP)
     at = {(h, r): v for h, r, v in drawn.select("hop", "__rank", "__value").iter_rows()}
+    # the hops with a point inside a bin of unequal values: its latency is interpolated, not exact
+    read_off = set(plan.located_ecdf.filter(pl.col("__lo") != pl.col("__hi"))["hop"])
     curves = []
     by_hop = {row["hop"]: row for row in stats.iter_rows(named=True)}
     for hop in _hop_order(list(by_hop)):
@@ -229,6 +231,7 @@ def finish(plan: Plan, found: list[list[pl.DataFrame]]) -> LatencyResult:
                 p95=row["p95_s"],
                 negative=int(row["negative_n"]),
                 minimum=row["min_s"],
+                approximate=hop in read_off,
             )
         )
     cells = (

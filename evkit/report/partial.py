@@ -16,6 +16,7 @@ shows of a bucket is per charger, except:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -30,11 +31,14 @@ from evkit.analysis.latency import hop_latencies
 from evkit.analysis.quality import first_of, ongoing_gaps, quality_summary
 from evkit.analysis.schema import ALL_HOPS
 from evkit.analysis.sessions import sessions as sessions_of
+from evkit.errors import first_line
 from evkit.figures import _ids
 from evkit.figures import connectivity as conn_fig
 from evkit.report import latency_data
 from evkit.store.schema import replayed_rows
 from evkit.store.scratch import has_room
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from evkit.analysis.tariff import Tariff
@@ -138,13 +142,16 @@ class KeptLatencies:
     """Each bucket's latency values (``Partial.latency_values``) from the first pass to the second:
     with a ``folder`` (several buckets), in an uncompressed Parquet file there when a bin of the
     bucket's histograms is crowded (pass 2 may read it) and the temporary folder has room, else
-    dropped (pass 2 reads the bucket and computes them again); without, kept in memory (one bucket).
+    dropped (pass 2 reads the bucket and computes them again; once the folder had no room, or a write
+    failed, for every later bucket too, said once); without, kept in memory (one bucket).
     A 3M-message bucket's file takes 0.35 s to write and 0.1 s to read, against 1.7 s to read the
     bucket again, deduplicate it and compute its latencies."""
 
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
         self.files: dict[int, Path] = {}
+        #: False once the folder had no room (said once, not once a bucket): no more files
+        self.room = True
 
     def keep(self, index: int, part: Partial) -> Partial:
         """``part`` (the ``index``-th bucket's) without its values in memory, when they go to a file."""
@@ -153,10 +160,26 @@ class KeptLatencies:
             return part
         part.latency_values = None
         crowded = any((h["__lo"] != h["__hi"]).any() for h in part.latency)
-        if crowded and has_room(int(values.estimated_size()), "pass 2 reads each bucket again"):
+        if not crowded or not self.room:
+            return part
+        self.room = has_room(int(values.estimated_size()), "pass 2 reads each bucket again")
+        if self.room:
             path = self.folder / f"latency-{index:05d}.parquet"
-            values.write_parquet(path, compression="uncompressed", statistics=False)
-            self.files[index] = path
+            try:
+                values.write_parquet(path, compression="uncompressed", statistics=False)
+            except (OSError, pl.exceptions.PolarsError) as exc:
+                # the folder filled up after all (another process, the bucket files) or went away:
+                # a file is only a shortcut, pass 2 reads this bucket and the next ones again
+                path.unlink(missing_ok=True)
+                self.room = False
+                log.warning(
+                    "cannot keep a bucket's latencies in %s (%s): pass 2 reads each bucket again, which is "
+                    "slower; set TMPDIR to a folder with more room",
+                    self.folder,
+                    first_line(exc),
+                )
+            else:
+                self.files[index] = path
         return part
 
     def values(self, index: int, part: Partial) -> pl.LazyFrame | None:

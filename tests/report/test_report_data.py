@@ -106,11 +106,18 @@ def assert_same_ecdf(got: object, want: object) -> None:
     got_json, want_json = _figure(got), _figure(want)
     got_x = [trace.pop("x") for trace in got_json["data"]]  # type: ignore[index]
     want_x = [trace.pop("x") for trace in want_json["data"]]  # type: ignore[index]
+    got_hover = [trace.pop("hovertemplate") for trace in got_json["data"]]  # type: ignore[index]
+    want_hover = [trace.pop("hovertemplate") for trace in want_json["data"]]  # type: ignore[index]
     assert got_json == want_json
-    for a, b in zip(got_x, want_x, strict=True):
+    for a, b, hover, exact in zip(got_x, want_x, got_hover, want_hover, strict=True):
         assert len(a) == len(b) and (a[0], a[-1]) == (b[0], b[-1])
         assert _bins(a) == _bins(b)
         assert a == sorted(a)
+        # a point off its exact latency is never shown as if exact: the hover says "≈"
+        approximate = exact.replace("≤ %{x:.3f} s", "≤ x ≈ %{x:.3f} s (±0.8 %)")
+        assert hover in (exact, approximate) and approximate != exact
+        if [round(x * 1e6) for x in a] != [round(x * 1e6) for x in b]:
+            assert hover == approximate
 
 
 def assert_same_data(got: ReportData, lf: pl.LazyFrame) -> None:
