@@ -79,14 +79,19 @@ def has_room(stored: int, instead: str) -> bool:
     if stored * SPACE_FACTOR <= free:
         return True
     log.warning(
-        "the temporary folder %s has %.1f GB free, less than the %.1f GB asked for scratch files: %s, "
+        "the temporary folder %s has %s free, less than the %s asked for scratch files: %s, "
         "which is slower; set TMPDIR to a folder with more room",
         folder,
-        free / 1e9,
-        stored * SPACE_FACTOR / 1e9,
+        _size_text(free),
+        _size_text(stored * SPACE_FACTOR),
         instead,
     )
     return False
+
+
+def _size_text(size: int) -> str:
+    """``size`` bytes for a reader: GB from one on, else MB (a small folder is not "0.0 GB")."""
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
 
 
 @contextmanager

@@ -3,6 +3,7 @@ kill that left no chance) by the next run."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from evkit.store import scratch
 from evkit.store.scratch import PREFIX, scratch_dir, sweep
 from tests.conftest import REPO_ROOT
 
@@ -116,3 +118,17 @@ def test_without_room_for_the_bucket_files_the_buckets_filter_the_data(
         assert bool(warned) == (not files)
         if warned:
             assert "set TMPDIR to a folder with more room" in warned[0]
+
+
+def test_no_room_says_how_much_in_units_a_reader_sees(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A small folder was said to have "0.0 GB free, less than the 0.0 GB asked"."""
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(scratch.shutil, "disk_usage", lambda _folder: usage(10**8, 6 * 10**7, 4 * 10**7))
+    with caplog.at_level(logging.WARNING, logger="evkit.store"):
+        assert not scratch.has_room(30 * 10**6, "reading again")
+    assert "has 40.0 MB free, less than the 60.0 MB asked" in caplog.text
+    assert scratch.has_room(10**7, "reading again")
