@@ -54,13 +54,8 @@ def pass1(frame: pl.LazyFrame) -> list[pl.LazyFrame]:
 
 def _positive_hist(hops: pl.DataFrame) -> pl.DataFrame:
     """The histogram of the positive values of every hop, from the hops' (bins above 0 hold them)."""
-    return (
-        hops.filter(pl.col("__bin") > 0)
-        .group_by("__bin")
-        .agg(pl.col("__count").sum(), pl.col("__lo").min(), pl.col("__hi").max(), pl.col("__sum").sum())
-        .with_columns(pl.lit(_POSITIVE).alias("hop"))
-        .select(hops.columns)
-    )
+    positive = hops.filter(pl.col("__bin") > 0).drop("hop")
+    return ranks.summed([positive], []).with_columns(pl.lit(_POSITIVE).alias("hop")).select(hops.columns)
 
 
 @dataclass
@@ -158,7 +153,7 @@ def _counted(values: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
 def _hop_values(wide: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
     """Pass 2 of the hops' percentiles on a bucket's ``hop_latencies``: each hop column filtered to
     its crowded bins' ranges (a handful), the positive pseudo-hop's from every hop. No long form of
-    every value and no bin of each: 0.9 s -> 0.1 s for 3M messages."""
+    every value and no bin of each: 0.8-0.9 s -> 0.15 s for 3M messages."""
     ranges = _ranges(plan.located_hops, _HOP)
     present = [h for h in ALL_HOPS if h in wide.collect_schema().names()]
     picked = []
