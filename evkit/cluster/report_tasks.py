@@ -86,7 +86,7 @@ def charger_rows_task(parts: Parts, files: list[str]) -> pl.DataFrame:
     """Rows per charger id (null: rows without one) in ``files`` (reads that column only)."""
     from evkit.cluster.tasks import _scan
 
-    return _scan((files, parts[1])).group_by("charger_id").agg(pl.len().cast(pl.Int64).alias("n")).collect()
+    return _scan(parts, files).group_by("charger_id").agg(pl.len().cast(pl.Int64).alias("n")).collect()
 
 
 def plan_by_rows(counts: pl.DataFrame, rows_per_group: int, min_groups: int) -> list[ChargerGroup]:

@@ -15,8 +15,9 @@ if TYPE_CHECKING:
     from evkit.analysis.latency_buckets import Plan
     from evkit.analysis.tariff import Tariff
 
-#: (part files or s3:// URLs, their merged schema), as listed and checked once per run.
-Parts = tuple[list[str], dict[str, pl.DataType]]
+#: (part files or s3:// URLs, their merged schema, by part the columns read as nulls: holding no
+#: value, of another type; ``Inspection.empty``), as listed and checked once per run.
+Parts = tuple[list[str], dict[str, pl.DataType], dict[str, frozenset[str]]]
 
 
 def list_parts(source: str, skip_damaged: bool) -> Parts:
@@ -24,14 +25,14 @@ def list_parts(source: str, skip_damaged: bool) -> Parts:
     from evkit.store.reader import check_dataset
 
     found = check_dataset(source, skip_damaged)
-    return [str(p) for p in found.good], dict(found.schema)
+    return [str(p) for p in found.good], dict(found.schema), dict(found.empty)
 
 
-def _scan(parts: Parts) -> pl.LazyFrame:
+def _scan(parts: Parts, files: list[str] | None = None) -> pl.LazyFrame:
+    """The rows of ``parts``, or of those of them in ``files``."""
     from evkit.store.reader import scan_parts
 
-    files, schema = parts
-    return scan_parts(files, schema)
+    return scan_parts(parts[0] if files is None else files, parts[1], empty=parts[2])
 
 
 def chargers_in(
@@ -41,7 +42,7 @@ def chargers_in(
     the device time when a window [``start``, ``end``) is given: the chargers with rows in it)."""
     from evkit.analysis._prep import narrowed  # the rows themselves when there is no window
 
-    rows = narrowed(_scan((files, parts[1])), None, start, end)
+    rows = narrowed(_scan(parts, files), None, start, end)
     frame = rows.select(pl.col("charger_id").unique()).collect()
     ids = frame.get_column("charger_id")
     return sorted(ids.drop_nulls().to_list()), ids.null_count() > 0
@@ -134,7 +135,7 @@ def data_end_task(parts: Parts, files: list[str]) -> Any:
     which ``telemetry_gaps`` measures a charger's ongoing silence up to."""
     from evkit.analysis._prep import easee_rows
 
-    return easee_rows(_scan((files, parts[1]))).select(pl.col("observed_at").max()).collect().item()
+    return easee_rows(_scan(parts, files)).select(pl.col("observed_at").max()).collect().item()
 
 
 def quality_task(

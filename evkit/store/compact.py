@@ -63,7 +63,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,7 +78,7 @@ from evkit.store.footers import Footer, local_footer
 from evkit.store.lease import try_claim_day, try_compaction_lock
 from evkit.store.objstore import is_s3
 from evkit.store.parts import Damaged, VanishedPart, inspect_parts, journals, read_journal
-from evkit.store.reader import damaged_message
+from evkit.store.reader import damaged_message, scan_parts
 from evkit.store.writer import fsync_path
 
 log = logging.getLogger("evkit.store")
@@ -297,10 +297,14 @@ def _write_journal(directory: Path, ident: str, output: str, inputs: list[Path])
 
 
 def merge_steps(
-    directory: Path, inputs: list[Path], schema: dict[str, pl.DataType]
+    directory: Path,
+    inputs: list[Path],
+    schema: dict[str, pl.DataType],
+    empty: Mapping[str, frozenset[str]] | None = None,
 ) -> Iterator[tuple[str, int]]:
     """Steps 3-6 of the protocol, yielding (step, rows merged) after each one: ``merged``,
-    ``journaled``, ``committed``, ``unlinked`` per input, ``done``.
+    ``journaled``, ``committed``, ``unlinked`` per input, ``done``. ``empty``: by input, columns of
+    another type holding no value (``Inspection.empty``), merged as nulls of ``schema``'s type.
 
     No clean-up in here: stopping the generator part-way leaves the directory exactly as a crash at
     that point would (tests use that; :func:`merge_day` cleans up)."""
@@ -308,7 +312,7 @@ def merge_steps(
     output = f"part-compacted-{ident}.parquet"
     tmp = directory / f"{TMP_PREFIX}{ident}.parquet.tmp"
     expected = sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in inputs)
-    frame = pl.scan_parquet(inputs, schema=schema, missing_columns="insert", hive_partitioning=False)
+    frame = scan_parts(inputs, schema, empty=empty)
     _sorted_into(frame, tmp, expected)
     rows = pl.scan_parquet(tmp).select(pl.len()).collect().item()
     if rows != expected:
@@ -339,8 +343,14 @@ def _undo(directory: Path) -> None:
         stray.unlink(missing_ok=True)
 
 
-def merge_day(directory: Path, inputs: list[Path], schema: dict[str, pl.DataType]) -> CompactedDay:
-    """Steps 3-6 of the protocol for ``inputs`` (checked parts of ``directory``).
+def merge_day(
+    directory: Path,
+    inputs: list[Path],
+    schema: dict[str, pl.DataType],
+    empty: Mapping[str, frozenset[str]] | None = None,
+) -> CompactedDay:
+    """Steps 3-6 of the protocol for ``inputs`` (checked parts of ``directory``; ``empty`` as for
+    :func:`merge_steps`).
 
     Before the commit any failure undoes the merge (nothing is left behind); after it, a failure
     leaves the journal for the next compaction to finish (readers are not affected).
@@ -348,7 +358,7 @@ def merge_day(directory: Path, inputs: list[Path], schema: dict[str, pl.DataType
     committed = False
     rows = 0
     try:
-        for step, merged in merge_steps(directory, inputs, schema):
+        for step, merged in merge_steps(directory, inputs, schema, empty):
             committed, rows = committed or step == "committed", merged
     except BaseException as exc:
         if committed:
@@ -418,7 +428,7 @@ def compact(
             except VanishedPart as exc:
                 raise DatasetError(f"a part of {directory} vanished while compacting: {exc}") from None
             result.damaged += found.damaged
-            plan.append((directory, found.good, found.schema))
+            plan.append((directory, found.good, found.schema, found.empty))
         if result.damaged and not skip_damaged:
             raise DatasetError(damaged_message(root, result.damaged))
         if result.damaged:
@@ -427,7 +437,7 @@ def compact(
                 len(result.damaged),
                 mask_secrets("; ".join(map(str, result.damaged))),
             )
-        for directory, good, schema in plan:
+        for directory, good, schema, empty in plan:
             if not _to_rewrite(good):
                 continue
             claim = try_claim_day(root, directory.name.removeprefix("date="))
@@ -435,7 +445,7 @@ def compact(
                 result.busy.append(directory.name.removeprefix("date="))
                 continue
             try:
-                result.days.append(merge_day(directory, good, schema))
+                result.days.append(merge_day(directory, good, schema, empty))
             except DatasetError as exc:  # damage behind a sound footer, found while merging
                 if not skip_damaged:
                     raise

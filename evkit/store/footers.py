@@ -58,6 +58,23 @@ class Footer:
             found = self._ranges[column] = _ranges(self.metadata(), column)
         return found
 
+    def holds_no_value(self, column: str) -> bool:
+        """Whether the footer proves the top-level ``column`` holds no value: every row group's
+        statistics are present and count all its rows as null (a part pandas wrote with an all-missing
+        column: ``double`` of NaN). False when the column is absent, nested, or any group lacks a null
+        count. Parses the footer with pyarrow (imported now): ask only about a column found odd."""
+        metadata = self.metadata()
+        paths = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+        leaves = [i for i, path in enumerate(paths) if path.split(".")[0] == column]
+        if len(leaves) != 1 or paths[leaves[0]] != column:
+            return False
+        for group in range(metadata.num_row_groups):
+            row_group = metadata.row_group(group)
+            stats = row_group.column(leaves[0]).statistics
+            if stats is None or not stats.has_null_count or stats.null_count != row_group.num_rows:
+                return False
+        return True
+
     def num_rows(self) -> int:
         """The part's rows, from the footer (Polars reads it: no pyarrow import on whole scans)."""
         return int(pl.scan_parquet(io.BytesIO(self.file_bytes())).select(pl.len()).collect().item())

@@ -25,7 +25,7 @@ from __future__ import annotations
 import io
 import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -250,13 +250,15 @@ def _open(part: Path | str, footer: Footer) -> pq.ParquetFile:
     return pq.ParquetFile(source, metadata=footer.metadata(), memory_map=False, pre_buffer=False)
 
 
-def _read(part: Path | str, footer: Footer, groups: list[int], columns: list[str]) -> pa.Table:
+def _read(
+    part: Path | str, footer: Footer, groups: list[int], columns: list[str], hollow: frozenset[str]
+) -> pa.Table:
     """The ``columns`` of row groups ``groups`` of ``part``; damage behind a sound footer is a Polars
     ``ComputeError`` naming the part (as a full read reports it); a vanished part stays
-    ``FileNotFoundError``."""
+    ``FileNotFoundError``. Columns in ``hollow`` (holding no value, of another type) are not read."""
     import pyarrow as pa
 
-    present = set(footer.metadata().schema.to_arrow_schema().names)
+    present = set(footer.metadata().schema.to_arrow_schema().names) - hollow
     wanted = [c for c in columns if c in present]
     try:
         parquet = _open(part, footer)
@@ -271,14 +273,22 @@ def _read(part: Path | str, footer: Footer, groups: list[int], columns: list[str
 
 
 def _read_local(
-    part: Path | str, columns: list[str], schema: dict[str, pl.DataType], exact: pl.Expr | None
+    part: Path | str,
+    columns: list[str],
+    schema: dict[str, pl.DataType],
+    exact: pl.Expr | None,
+    hollow: frozenset[str],
 ) -> pl.DataFrame:
     """The rows of the local ``part`` that ``exact`` keeps, with ``columns`` (the module docstring says
-    why Polars reads local parts). Damage is a Polars ``ComputeError`` naming the part; a vanished
-    part stays ``FileNotFoundError``."""
+    why Polars reads local parts); the columns in ``hollow`` (holding no value, of another type) read
+    as nulls. Damage is a Polars ``ComputeError`` naming the part; a vanished part stays
+    ``FileNotFoundError``."""
+    kept = {name: dtype for name, dtype in schema.items() if name not in hollow}
     frame = pl.scan_parquet(
-        part, schema=schema, missing_columns="insert", extra_columns="ignore", hive_partitioning=False
+        part, schema=kept, missing_columns="insert", extra_columns="ignore", hive_partitioning=False
     )
+    if hollow:
+        frame = frame.with_columns(pl.lit(None, dtype=schema[name]).alias(name) for name in hollow)
     try:
         return (frame if exact is None else frame.filter(exact)).select(columns).collect()
     except FileNotFoundError:
@@ -314,8 +324,14 @@ KEEP_ROWS = 1_000_000
 class _Rows:
     """The admitted rows of each part (exactly filtered), with the columns read so far."""
 
-    def __init__(self, parts: list[Path | str], schema: dict[str, pl.DataType], narrowing: Narrowing) -> None:
-        self.parts, self.schema, self.narrowing = parts, schema, narrowing
+    def __init__(
+        self,
+        parts: list[Path | str],
+        schema: dict[str, pl.DataType],
+        narrowing: Narrowing,
+        empty: Mapping[str, frozenset[str]],
+    ) -> None:
+        self.parts, self.schema, self.narrowing, self.empty = parts, schema, narrowing, empty
         self.exact = narrowing.predicate()
         self.filter_columns = set() if self.exact is None else set(self.exact.meta.root_names())
         self.kept: dict[int, pl.DataFrame] = {}
@@ -332,8 +348,9 @@ class _Rows:
                 return have.select(columns)
             part = self.parts[index]
             read = [c for c in self.schema if c in set(missing) | self.filter_columns]
+            hollow = self.empty.get(str(part), frozenset())
             if not is_s3(part):
-                fresh = _read_local(part, read, self.schema, self.exact)
+                fresh = _read_local(part, read, self.schema, self.exact, hollow)
             else:
                 footer = footer_of(part)
                 groups = self.groups.get(index)
@@ -341,7 +358,7 @@ class _Rows:
                     groups = self.groups[index] = admitted_groups(footer, self.narrowing)
                 if not groups:
                     return None
-                fresh = _conform(_read(part, footer, groups, read), read, self.schema)
+                fresh = _conform(_read(part, footer, groups, read, hollow), read, self.schema)
                 if self.exact is not None:
                     fresh = fresh.filter(self.exact)
             # the same groups filtered the same way: the same rows in the same order as ``have``
@@ -353,26 +370,37 @@ class _Rows:
 
 
 def narrow_scan(
-    files: Sequence[Path] | Sequence[str], schema: dict[str, pl.DataType], narrowing: Narrowing
+    files: Sequence[Path] | Sequence[str],
+    schema: dict[str, pl.DataType],
+    narrowing: Narrowing,
+    empty: Mapping[str, frozenset[str]] | None = None,
+    marked: tuple[str, Collection[str]] | None = None,
 ) -> pl.LazyFrame:
-    """The rows of checked ``files`` (under ``schema``) that ``narrowing`` admits, read narrowly."""
-    rows = _Rows(list(files), schema, narrowing)
+    """The rows of checked ``files`` (under ``schema``; ``empty``: by part, columns holding no value
+    read as nulls, see ``Inspection.empty``) that ``narrowing`` admits, read narrowly. ``marked``
+    (column, parts): a last Boolean column, true on the rows of those parts (by ``str``)."""
+    rows = _Rows(list(files), schema, narrowing, empty or {})
     names = list(schema)
+    mark, listed = marked or ("", ())
+    listed = set(listed)
+    whole = {**schema, mark: pl.Boolean()} if marked is not None else schema
 
     def source(
         with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, _batch: int | None
     ) -> Iterator[pl.DataFrame]:
-        out = names if with_columns is None else list(with_columns)
+        out = list(whole) if with_columns is None else list(with_columns)
         needed = set(out) | rows.filter_columns
         if predicate is not None:
             needed |= set(predicate.meta.root_names())
         read = [c for c in names if c in needed] or names[:1]
         left = n_rows
-        empty = True
+        none_yet = True
         for index in range(len(rows.parts)):
             frame = rows.part(index, read)
             if frame is None:
                 continue
+            if marked is not None:
+                frame = frame.with_columns(pl.lit(str(rows.parts[index]) in listed).alias(mark))
             if predicate is not None:
                 frame = frame.filter(predicate)
             # keep the height when no column is asked for (a count): ``select([])`` would not
@@ -381,16 +409,16 @@ def narrow_scan(
                 frame = frame.head(left)
                 left -= frame.height
             if frame.height:
-                empty = False
+                none_yet = False
                 yield frame
             if left is not None and left <= 0:
                 return
-        if empty:
-            yield pl.DataFrame(schema={c: schema[c] for c in out})
+        if none_yet:
+            yield pl.DataFrame(schema={c: whole[c] for c in out})
 
     from polars.io.plugins import register_io_source
 
-    frame = register_io_source(source, schema=schema, is_pure=True, explain_name="evkit narrow")
+    frame = register_io_source(source, schema=whole, is_pure=True, explain_name="evkit narrow")
     # Polars hands an IO source no projection at all (every column) for a bare ``select(pl.len())``,
     # but the empty one (no column) when a row index sits on top: counting then reads one column.
     return frame.with_row_index(_COUNTED).drop(_COUNTED)

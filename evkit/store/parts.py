@@ -12,9 +12,13 @@ A part is checked cheaply, without reading its rows: the ``PAR1`` magic at both 
 truncated or non-Parquet file fails here) and its footer's schema. Column types are compared across
 parts: where parts disagree, the dataset contract's type wins when one of them has it, else the type
 most parts have (ties: the first part's); the parts that differ are the odd ones, named as damaged.
-All-null columns fit any type. Damage inside the data pages behind a sound footer is only found when
-the rows are read; the parts such a read then finds unreadable (``evkit.store.pages``) are damaged for
-every check within :func:`marked_damaged` (how ``--skip-damaged`` leaves them out of the next read).
+All-null columns fit any type: a ``Null`` column, and one whose footer proves it holds no value (every
+row group's statistics count all its rows as null, e.g. the ``double`` pandas writes for a column of
+missing values) -- asked only of columns the parts disagree on, so pyarrow is imported only then; such
+a column does not vote, and is read as nulls of the expected type (:attr:`Inspection.empty`). Damage
+inside the data pages behind a sound footer is only found when the rows are read; the parts such a
+read then finds unreadable (``evkit.store.pages``) are damaged for every check within
+:func:`marked_damaged` (how ``--skip-damaged`` leaves them out of the next read).
 """
 
 from __future__ import annotations
@@ -22,15 +26,16 @@ from __future__ import annotations
 import contextlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import TypeVar
 
 import polars as pl
 
-from evkit.store.footers import BadFooter, local_footer
+from evkit.store.footers import BadFooter, Footer, local_footer
 from evkit.store.schema import CAPTURE_ID_COLUMN, EASEE_SCHEMA, MQTT_SCHEMA
 
 JOURNAL_PREFIX = ".compact-"
@@ -58,11 +63,15 @@ class Damaged:
 
 @dataclass(frozen=True)
 class Inspection:
-    """The checked parts of a dataset: healthy ones, damaged ones, the schema they share."""
+    """The checked parts of a dataset: healthy ones, damaged ones, the schema they share; by ``str``
+    of a healthy part, its columns of another type that hold no value (read them as nulls); and the
+    healthy parts (``str``) without a ``redelivered`` flag when others have one (``evkit.store.copies``)."""
 
     good: list[Path]
     damaged: list[Damaged]
     schema: dict[str, pl.DataType]
+    empty: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    unflagged: frozenset[str] = frozenset()
 
 
 #: Parts found damaged by reading them (their pages), by ``str`` of their path or URL: the reason.
@@ -186,6 +195,85 @@ def odd_columns(schema: dict[str, pl.DataType], expected: dict[str, pl.DataType]
     ]
 
 
+P = TypeVar("P", Path, str)
+
+
+def settle(
+    sound: Sequence[tuple[P, dict[str, pl.DataType]]], footer: Callable[[P], Footer]
+) -> tuple[list[P], list[tuple[P, str]], dict[str, pl.DataType], dict[str, frozenset[str]], frozenset[str]]:
+    """(good parts, [(odd part, why)], union schema, {str(part): columns holding no value}, good parts
+    without a ``redelivered`` flag -- no such column, or one holding no value -- when the union has
+    one) of the sound parts (``(part, footer schema)``). A column of a type other than the expected one
+    (not the contract's) is asked of its ``footer`` whether it holds any value: one that holds none
+    fits (read as nulls), does not vote, and the types are settled again; if odd columns remain, the
+    parts that outvoted them are asked too (rare: nothing is parsed while the parts agree)."""
+    schemas = [dict(schema) for _, schema in sound]
+    hollow: dict[int, set[str]] = {}
+    asked: set[tuple[int, str]] = set()
+
+    def ask(index: int, names: list[str]) -> bool:
+        asked.update((index, name) for name in names)
+        # a column of the contract's type is never the odd one, whatever it holds
+        names = [name for name in names if schemas[index][name] != CONTRACT_TYPES.get(name)]
+        found = _holding_no_value(sound[index][0], names, footer) if names else []
+        for name in found:
+            schemas[index][name] = pl.Null()
+            hollow.setdefault(index, set()).add(name)
+        return bool(found)
+
+    def unasked(index: int, names: Iterable[str]) -> list[str]:
+        return [name for name in names if (index, name) not in asked]
+
+    while True:
+        expected = expected_types(schemas)
+        odd = [[n for n, t in schema.items() if t != pl.Null() and t != expected[n]] for schema in schemas]
+        # the odd columns first; when they hold values, the parts that outvoted them may hold none
+        answers = [ask(i, names) for i, found in enumerate(odd) if (names := unasked(i, found))]
+        if any(answers):
+            continue
+        disputed = {name for found in odd for name in found}
+        if not disputed:
+            break
+        answers = [
+            ask(i, names)
+            for i, schema in enumerate(schemas)
+            if (names := unasked(i, (n for n in disputed if schema.get(n) == expected[n])))
+        ]
+        if not any(answers):
+            break
+    good: list[P] = []
+    damaged: list[tuple[P, str]] = []
+    union: dict[str, pl.DataType] = {}
+    for (path, _), schema in zip(sound, schemas, strict=True):
+        if odd_reasons := odd_columns(schema, expected):
+            damaged.append((path, "; ".join(odd_reasons)))
+            continue
+        good.append(path)
+        for name, dtype in schema.items():
+            if union.get(name) in (None, pl.Null()):
+                union[name] = dtype
+    kept = set(map(str, good))
+    empty = {str(sound[index][0]): frozenset(names) for index, names in hollow.items()}
+    unflagged: frozenset[str] = frozenset()
+    if "redelivered" in union:
+        flagless = (
+            str(path)
+            for index, (path, schema) in enumerate(sound)
+            if "redelivered" not in schema or "redelivered" in hollow.get(index, ())
+        )
+        unflagged = frozenset(part for part in flagless if part in kept)
+    return good, damaged, union, {part: names for part, names in empty.items() if part in kept}, unflagged
+
+
+def _holding_no_value(part: P, columns: list[str], footer: Callable[[P], Footer]) -> list[str]:
+    """Those of ``columns`` the footer of ``part`` proves hold no value (none when it cannot say)."""
+    try:
+        found = footer(part)
+        return [name for name in columns if found.holds_no_value(name)]
+    except Exception:  # a footer pyarrow cannot parse (Polars could): the columns stay odd
+        return []
+
+
 def inspect_parts(files: list[Path]) -> Inspection:
     """Check every part (magic bytes, footer, column types); raises :class:`VanishedPart`."""
     damaged: list[Damaged] = []
@@ -199,15 +287,7 @@ def inspect_parts(files: list[Path]) -> Inspection:
             damaged.append(Damaged(path, problem or "unreadable"))
         else:
             sound.append((path, schema))
-    expected = expected_types([schema for _, schema in sound])
-    good: list[Path] = []
-    union: dict[str, pl.DataType] = {}
-    for path, schema in sound:
-        if odd := odd_columns(schema, expected):
-            damaged.append(Damaged(path, "; ".join(odd)))
-            continue
-        good.append(path)
-        for name, dtype in schema.items():
-            if union.get(name) in (None, pl.Null()):
-                union[name] = dtype
-    return Inspection(good=good, damaged=sorted(damaged, key=lambda d: str(d.path)), schema=union)
+    good, odd, union, empty, unflagged = settle(sound, local_footer)
+    damaged += [Damaged(path, why) for path, why in odd]
+    ordered = sorted(damaged, key=lambda d: str(d.path))
+    return Inspection(good=good, damaged=ordered, schema=union, empty=empty, unflagged=unflagged)

@@ -12,19 +12,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from evkit.errors import DatasetError
+from evkit.store.copies import UNFLAGGED, copies_removed
 from evkit.store.narrow import Narrowing, admitted_groups, footer_of, narrow_scan, rows_per_range
 from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
-from evkit.store.schema import COPY_ORDER, missing_required
+from evkit.store.schema import missing_required
 
 log = logging.getLogger("evkit.store")
 
@@ -109,7 +112,7 @@ def _check_s3(url: str, skip: bool) -> Inspection:
         if not parts:
             raise DatasetError(f"no Parquet objects below {location.url}")
         try:
-            good, bad, schema = inspect_objects(location, parts)
+            good, bad, schema, empty, unflagged = inspect_objects(location, parts)
             break
         except S3VanishedPart:
             if attempt == _LIST_ATTEMPTS - 1:
@@ -121,7 +124,7 @@ def _check_s3(url: str, skip: bool) -> Inspection:
         log.warning("skipped %d damaged Parquet part(s): %s", len(damaged), "; ".join(map(str, damaged)))
         if not good:
             raise DatasetError(f"no readable Parquet part in {url} (all {len(damaged)} damaged)")
-    return Inspection(good=good, damaged=damaged, schema=schema)  # type: ignore[arg-type]
+    return Inspection(good, damaged, schema, empty, unflagged)  # type: ignore[arg-type]
 
 
 def scan(
@@ -172,7 +175,7 @@ def scan(
         files, schema = found.good, found.schema
         if require and (missing := missing_required(list(schema))):
             raise DatasetError(f"{path} lacks required column(s): {', '.join(missing)}")
-        made = _Made(path, list(files), schema, dedupe, where)
+        made = _Made(path, list(files), schema, dedupe, where, found.empty, found.unflagged)
         try:
             return made.frame(narrowing)
         except FileNotFoundError:
@@ -191,18 +194,21 @@ class _Made:
     schema: dict[str, pl.DataType]
     dedupe: bool
     where: pl.Expr | None
+    empty: Mapping[str, frozenset[str]]
+    unflagged: frozenset[str]
 
     def frame(self, narrowing: Narrowing) -> pl.LazyFrame:
-        def parts(row_index: str | None = None) -> pl.LazyFrame:
+        def parts(row_index: str | None = None, marked: bool = False) -> pl.LazyFrame:
+            mark = (UNFLAGGED, self.unflagged) if marked else None
             if not narrowing:
-                return scan_parts(self.files, self.schema, row_index=row_index)
-            frame = narrow_scan(self.files, self.schema, narrowing)
+                return scan_parts(self.files, self.schema, row_index, self.empty, mark)
+            frame = narrow_scan(self.files, self.schema, narrowing, self.empty, mark)
             return frame if row_index is None else frame.with_row_index(row_index)
 
         if not self.dedupe:
             frame = _where(parts(), self.where)
         else:
-            frame = _without_copies(parts, self.schema, self.where)
+            frame = copies_removed(parts, self.schema, self.where, bool(self.unflagged))
         key = id(frame)
         _MADE[key] = (weakref.ref(frame), self, narrowing)
         weakref.finalize(frame, _MADE.pop, key, None)
@@ -369,27 +375,46 @@ def _where(frame: pl.LazyFrame, where: pl.Expr | None) -> pl.LazyFrame:
 
 
 def scan_parts(
-    files: list[Path] | list[str], schema: dict[str, pl.DataType], row_index: str | None = None
+    files: list[Path] | list[str],
+    schema: dict[str, pl.DataType],
+    row_index: str | None = None,
+    empty: Mapping[str, frozenset[str]] | None = None,
+    marked: tuple[str, Collection[str]] | None = None,
 ) -> pl.LazyFrame:
     """The rows of checked ``files`` (local paths or ``s3://`` URLs, credentials from ``AWS_*``) under
-    ``schema``: a column missing from a file reads as null."""
+    ``schema``: a column missing from a file reads as null, and so do the columns ``empty`` names for a
+    part (``Inspection.empty``: of another type, holding no value), which are not read. ``marked``
+    (column, parts): a last Boolean column, true on the rows of those parts (by ``str``)."""
     options = polars_options() if files and is_s3(files[0]) else {}
-    return pl.scan_parquet(
-        files,
-        schema=schema,
-        missing_columns="insert",
-        extra_columns="ignore",
-        hive_partitioning=False,
-        row_index_name=row_index,
-        **options,
-    )
 
+    def plain(chunk: list[Any], kept: dict[str, pl.DataType], index: str | None) -> pl.LazyFrame:
+        return pl.scan_parquet(
+            chunk,
+            schema=kept,
+            missing_columns="insert",
+            extra_columns="ignore",
+            hive_partitioning=False,
+            row_index_name=index,
+            **options,
+        )
 
-#: A redelivered row is a copy when an earlier row has the same (``key``, ``raw``); the rows that may
-#: be such earlier ones are found by ``narrow`` (cheap columns that equal when ``raw`` does: the
-#: device time is decoded from the body).
-_EASEE_COPY = ("routing_key", ("routing_key", "observed_at"))
-_MQTT_COPY = ("topic", ("topic",))
+    hollow = empty or {}
+    mark, listed = marked or ("", ())
+    if marked is None and not any(str(part) in hollow for part in files):
+        return plain(files, schema, row_index)
+    # rare: runs of parts in list order, those with columns holding no value read without them
+    frames = []
+    listed = set(listed)
+    for (names, flag), run in groupby(
+        files, key=lambda part: (hollow.get(str(part), frozenset()), str(part) in listed)
+    ):
+        kept = {name: dtype for name, dtype in schema.items() if name not in names}
+        nulls = [pl.lit(None, dtype=schema[name]).alias(name) for name in schema if name in names]
+        marks = [pl.lit(flag).alias(mark)] if marked is not None else []
+        frame = plain(list(run), kept, None).with_columns(*nulls, *marks)
+        frames.append(frame.select(*schema, *(mark for _ in marks)))
+    frame = pl.concat(frames, how="vertical")
+    return frame if row_index is None else frame.with_row_index(row_index)
 
 
 def without_copies(
@@ -397,8 +422,11 @@ def without_copies(
     schema: dict[str, pl.DataType],
     *,
     where: pl.Expr | None = None,
+    empty: Mapping[str, frozenset[str]] | None = None,
+    unflagged: frozenset[str] = frozenset(),
 ) -> pl.LazyFrame:
-    """The rows of ``files`` with every redelivered copy of an earlier message removed.
+    """The rows of ``files`` with every redelivered copy of an earlier message removed (``empty`` and
+    ``unflagged`` as :class:`~evkit.store.parts.Inspection` says; rules: ``evkit.store.copies``).
 
     Only a row the broker marked ``redelivered`` can be a copy: the capture acknowledges a message only
     after it is on disk, so the broker delivers a message again only to a capture that may already
@@ -410,93 +438,11 @@ def without_copies(
     wherever its part sorts (parts of several captures sort by capture id, not by time). On stores the
     capture writes this equals the full rule "every row not redelivered; of the redelivered rows of a
     (routing_key, raw) without one, the first received; for MQTT a redelivered repeat of (topic, raw)
-    goes" (``tests/store/test_dedupe.py``), without hashing every body.
+    goes" (``tests/store/test_dedupe.py``), without hashing every body. Rows of parts without the flag
+    (``unflagged``: written before it existed) keep one row per (routing_key, raw) among themselves.
     """
 
-    def parts(row_index: str | None = None) -> pl.LazyFrame:
-        return scan_parts(files, schema, row_index=row_index)
+    def parts(row_index: str | None = None, marked: bool = False) -> pl.LazyFrame:
+        return scan_parts(files, schema, row_index, empty, (UNFLAGGED, unflagged) if marked else None)
 
-    return _without_copies(parts, schema, where)
-
-
-def _without_copies(
-    parts: Callable[..., pl.LazyFrame],
-    schema: dict[str, pl.DataType],
-    where: pl.Expr | None,
-) -> pl.LazyFrame:
-    """:func:`without_copies` over the frame ``parts(row_index=...)`` makes (all or narrowed rows)."""
-    names = set(schema)
-    rules = [(key, narrow) for key, narrow in (_EASEE_COPY, _MQTT_COPY) if {key, "raw", *narrow} <= names]
-    row = "__evkit_row"
-    if "redelivered" not in names:
-        # hand-made data without the flag: the full rule (every copy, redelivered or not, by its body)
-        return _full_rule(_where(parts(row_index=row), where), names, row)
-    if not rules:
-        return _where(parts(), where)
-    # ``where`` first: a redelivered copy has the charger, topic and device time of its original
-    frame = _where(parts(row_index=row), where)
-    red = pl.col("redelivered").fill_null(False)
-    # Found now: the narrowing columns' 64-bit hash of every redelivered row (collisions only add
-    # candidates; none found: the plain scan, nothing hashed), then the rows sharing one, with their
-    # bodies (the reader filters before it decodes).
-    hashes = [_narrow_hash(narrow).alias(f"__narrow{n}") for n, (_, narrow) in enumerate(rules)]
-    timed = [pl.col("observed_at")] if "observed_at" in names else []
-    topics = [pl.col("topic").is_not_null().alias("__topic")] if "topic" in names else []
-    again = frame.filter(red).select(*hashes, *timed, *topics).collect()
-    if again.is_empty():
-        return _where(parts(), where)
-    wanted = pl.lit(False)
-    for n, (_, narrow) in enumerate(rules):
-        wanted = wanted | _narrow_hash(narrow).is_in(again[f"__narrow{n}"].unique().implode())
-    searched = _within_copies_times(frame, again).filter(wanted)
-    received = [c for c in COPY_ORDER if c in names]
-    pool = searched.select(row, "redelivered", *[key for key, _ in rules], "raw", *received).collect()
-    found: list[pl.Series] = []
-    for key, _ in rules:
-        # Easee: plain rows first, then the redelivered ones in the order received (an original
-        # counts wherever its part sorts). MQTT: in the order received, plain first among
-        # equals: a DUP row goes only when the same topic and payload came before it (a payload
-        # published again later is no original of it). A redelivered row that is not the first of its
-        # (key, raw) so ordered has an original, or an earlier redelivered copy.
-        mqtt = key == "topic" and "received_at" in names
-        order = [pl.col("received_at"), red] if mqtt else [red, *map(pl.col, received)]
-        ordered = pool.sort([*order, pl.col(row)], nulls_last=True)
-        copy = pl.col(key).is_not_null() & pl.struct(key, "raw").is_first_distinct().not_()
-        found.append(ordered.filter(red & copy)[row])
-    copies = pl.concat(found).unique()
-    if copies.is_empty():
-        return _where(parts(), where)
-    # the few copies go by row number; every other column is read only if asked for
-    return frame.filter(pl.col(row).is_in(copies.implode()).not_()).drop(row)
-
-
-def _within_copies_times(frame: pl.LazyFrame, again: pl.DataFrame) -> pl.LazyFrame:
-    """``frame`` where the originals of the redelivered rows ``again`` can be.
-
-    An Easee original has its copy's device time (decoded from the same body), so only rows observed
-    between the copies' first and last device time are searched: the reader skips the row groups
-    whose statistics lie outside (copies of one crash or reconnect: an hour, not the whole store).
-    MQTT copies (no device time in the narrowing) or a copy without a device time: every row."""
-    if "observed_at" not in again.columns or again["observed_at"].null_count():
-        return frame
-    if "__topic" in again.columns and again["__topic"].any():
-        return frame
-    first, last = again["observed_at"].min(), again["observed_at"].max()
-    return frame.filter(pl.col("observed_at").is_between(pl.lit(first), pl.lit(last)))
-
-
-def _narrow_hash(columns: tuple[str, ...]) -> pl.Expr:
-    expr = pl.col(columns[0]).hash(seed=0)
-    for n, column in enumerate(columns[1:], start=1):
-        expr = expr ^ pl.col(column).hash(seed=n)
-    return expr.alias("__narrow")
-
-
-def _full_rule(frame: pl.LazyFrame, names: set[str], row: str) -> pl.LazyFrame:
-    """One row of each (routing_key, raw), the first received (``COPY_ORDER``, then ``row``, dropped).
-    MQTT rows as they are (no flag to go by)."""
-    if {"routing_key", "raw"} <= names:
-        by = [*[pl.col(c) for c in COPY_ORDER if c in names], pl.col(row)]
-        first = pl.col(row).sort_by(by, nulls_last=True).first().over("routing_key", "raw")
-        frame = frame.filter(pl.col("routing_key").is_null() | (pl.col(row) == first))
-    return frame.drop(row)
+    return copies_removed(parts, schema, where, bool(unflagged))

@@ -55,7 +55,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -74,7 +74,7 @@ from evkit.store.compact import (
 )
 from evkit.store.objstore import S3Location, open_store, polars_options, store_error
 from evkit.store.parts import JOURNAL_PREFIX, JOURNAL_SUFFIX, Damaged
-from evkit.store.reader import damaged_message
+from evkit.store.reader import damaged_message, scan_parts
 from evkit.store.s3lease import LEASE_DIR, lease_ttl, live_holders, remove_litter, server_now
 from evkit.store.s3parts import S3VanishedPart, inspect_objects, list_objects, live_objects
 
@@ -314,9 +314,12 @@ def merge_day_s3(
     inputs: list[str],
     schema: dict[str, pl.DataType],
     check_lock: Callable[[], None] | None = None,
+    *,
+    empty: Mapping[str, frozenset[str]] | None = None,
 ) -> CompactedDay:
-    """Steps 2-4 for ``inputs`` (checked part URLs of ``date=<day>/``; ``schema``: their union).
-    ``check_lock`` raises when the compaction lost its lock (called right before the merge)."""
+    """Steps 2-4 for ``inputs`` (checked part URLs of ``date=<day>/``; ``schema``: their union;
+    ``empty``: by input, columns of another type holding no value, merged as nulls). ``check_lock``
+    raises when the compaction lost its lock (called right before the merge)."""
     import obstore
 
     store = open_store(location)
@@ -330,14 +333,7 @@ def merge_day_s3(
     target = location.child(directory + output)
     writing = False
     try:
-        frame = pl.scan_parquet(
-            inputs,
-            schema=schema,
-            missing_columns="insert",
-            extra_columns="ignore",
-            hive_partitioning=False,
-            **polars_options(),
-        )
+        frame = scan_parts(inputs, schema, empty=empty)
         expected = _rows(inputs)
         if check_lock is not None:
             check_lock()
@@ -389,17 +385,18 @@ def _days(parts: list[str]) -> dict[str, list[str]]:
 
 def _inspected(
     location: S3Location, parts: list[str]
-) -> tuple[list[str], list[Damaged], dict[str, pl.DataType], bool]:
-    """(good URLs, damaged, schema, whether to rewrite) of one day's ``parts``: rewritten when several
-    are good, or one that is not a compacted part (its footer, just fetched, says)."""
+) -> tuple[list[str], list[Damaged], dict[str, pl.DataType], dict[str, frozenset[str]], bool]:
+    """(good URLs, damaged, schema, columns holding no value by URL, whether to rewrite) of one day's
+    ``parts``: rewritten when several are good, or one that is not a compacted part (its footer, just
+    fetched, says)."""
     from evkit.store.narrow import footer_of
 
-    good, bad, schema = inspect_objects(location, parts)
+    good, bad, schema, empty, _ = inspect_objects(location, parts)
     try:
         rewrite = len(good) > 1 or (len(good) == 1 and not marked_sorted(footer_of(good[0])))
     except ValueError:  # a footer pyarrow cannot parse (Polars could): not a part compaction wrote
         rewrite = True
-    return good, [Damaged(where, why) for where, why in bad], schema, rewrite
+    return good, [Damaged(where, why) for where, why in bad], schema, empty, rewrite
 
 
 def compact_s3(
@@ -436,25 +433,25 @@ def compact_s3(
             for day, parts in sorted(_days(live_objects(location, objects)).items())
             if (day < today or include_today) and day != "unknown"
         ]
-        plan: list[tuple[str, list[str], dict[str, pl.DataType]]] = []
+        plan: list[tuple[str, list[str], dict[str, pl.DataType], dict[str, frozenset[str]]]] = []
         try:  # days at once: a day of one part costs a footer's round trips, a year of them adds up
             with ThreadPoolExecutor(max_workers=4) as pool:
                 checked = list(pool.map(lambda item: _inspected(location, item[1]), days))
         except S3VanishedPart as exc:
             raise DatasetError(f"a part of {url} vanished while compacting: {exc}") from None
-        for (day, _parts), (good, damaged, schema, rewrite) in zip(days, checked, strict=True):
+        for (day, _parts), (good, damaged, schema, empty, rewrite) in zip(days, checked, strict=True):
             result.damaged += damaged
             if rewrite:
-                plan.append((day, good, schema))
+                plan.append((day, good, schema, empty))
         if result.damaged and not skip_damaged:
             raise DatasetError(damaged_message(url, result.damaged))
-        for day, good, schema in plan:
+        for day, good, schema, empty in plan:
             lock.check()
             if not include_today and live_holders(store, day, now()):
                 result.busy.append(day)  # a capture may still write into it
                 continue
             try:
-                result.days.append(merge_day_s3(location, day, good, schema, lock.check))
+                result.days.append(merge_day_s3(location, day, good, schema, lock.check, empty=empty))
             except pl.exceptions.PolarsError as exc:  # reading the inputs (after: a StoreError)
                 if not skip_damaged:
                     first = first_line(exc)

@@ -22,9 +22,8 @@ from evkit.store.parts import (
     JOURNAL_PREFIX,
     JOURNAL_SUFFIX,
     MAGIC,
-    expected_types,
     marked_reason,
-    odd_columns,
+    settle,
 )
 
 #: Bytes fetched from the end of a part: the footer of a capture's part fits easily.
@@ -133,9 +132,15 @@ def part_schema(location: S3Location, relative: str) -> tuple[dict[str, pl.DataT
 
 def inspect_objects(
     location: S3Location, parts: list[str]
-) -> tuple[list[str], list[tuple[str, str]], dict[str, pl.DataType]]:
-    """(good URLs, [(damaged URL, reason)], schema) of ``parts``; raises :class:`S3VanishedPart`.
-    Parts ``parts.marked_damaged`` names are damaged without being fetched."""
+) -> tuple[
+    list[str], list[tuple[str, str]], dict[str, pl.DataType], dict[str, frozenset[str]], frozenset[str]
+]:
+    """(good URLs, [(damaged URL, reason)], schema, {good URL: columns holding no value, read as
+    nulls}, good URLs without a ``redelivered`` flag) of ``parts`` (``evkit.store.parts.settle``);
+    raises :class:`S3VanishedPart`. Parts ``parts.marked_damaged`` names are damaged without being
+    fetched."""
+    from evkit.store.narrow import footer_of
+
     marked = [(url, why) for url in map(location.child, parts) if (why := marked_reason(url)) is not None]
     if marked:
         parts = [p for p in parts if marked_reason(location.child(p)) is None]
@@ -146,16 +151,6 @@ def inspect_objects(
         for p, (s, why) in zip(parts, schemas, strict=True)
         if s is None
     ]
-    sound = [(p, s) for p, (s, _) in zip(parts, schemas, strict=True) if s is not None]
-    expected = expected_types([s for _, s in sound])
-    good: list[str] = []
-    union: dict[str, pl.DataType] = {}
-    for path, schema in sound:
-        if odd := odd_columns(schema, expected):
-            damaged.append((location.child(path), "; ".join(odd)))
-            continue
-        good.append(location.child(path))
-        for name, dtype in schema.items():
-            if union.get(name) in (None, pl.Null()):
-                union[name] = dtype
-    return good, sorted(damaged), union
+    sound = [(location.child(p), s) for p, (s, _) in zip(parts, schemas, strict=True) if s is not None]
+    good, odd, union, empty, unflagged = settle(sound, footer_of)
+    return good, sorted(damaged + odd), union, empty, unflagged

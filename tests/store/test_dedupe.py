@@ -146,3 +146,83 @@ def test_copies_of_a_reconnect_and_a_crash_are_removed_and_originals_kept(tmp_pa
         .sum()
         == 0
     )
+
+
+def _unflag(part: Path) -> None:
+    """Rewrite ``part`` as a capture from before the ``redelivered`` column wrote it (no such column)."""
+    pl.read_parquet(part).drop("redelivered").write_parquet(part)
+
+
+def _mixed_rule(root: Path) -> pl.DataFrame:
+    """Rows of parts without the flag: one per (routing_key, raw) among themselves, the first received;
+    they are originals for the flagged rows, of which the plain ones stay and of the redelivered ones
+    of a (routing_key, raw) without an original, the first received; every body hashed."""
+    found = check_dataset(root)
+    frames = [
+        pl.read_parquet(part).with_columns(__old=pl.lit("redelivered" not in pl.read_parquet_schema(part)))
+        for part in found.good
+    ]
+    every = pl.concat(frames, how="diagonal_relaxed").with_row_index("__i")
+    if "redelivered" not in every.columns:  # every part old
+        every = every.with_columns(redelivered=pl.lit(None, pl.Boolean))
+    received = ["received_at", "arrival_time", "__i"]
+    old = every.filter("__old").sort(received, nulls_last=True)
+    old = old.filter(pl.struct("routing_key", "raw").is_first_distinct())
+    red = pl.col("redelivered").fill_null(False) & pl.col("__old").not_()
+    rest = pl.concat([old, every.filter(pl.col("__old").not_())]).with_columns(__red=red)
+    ordered = rest.sort(["__red", *received], nulls_last=True)
+    kept = ordered.filter(pl.col("__red").not_() | pl.struct("routing_key", "raw").is_first_distinct())
+    return kept.sort("__i").drop("__i", "__old", "__red").select(list(found.schema))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    messages=_messages, events=_events, later_first=st.booleans(), old=st.lists(st.booleans(), max_size=12)
+)
+# a redelivered copy of an original stored by a capture from before the flag
+@example([("EH1", 120, 0, 0)], ["deliver", "reconnect", "deliver", "flush"], False, [True, False])
+# copies among the old parts, then a new part
+@example(
+    [("EH1", 120, 0, 0)], ["deliver", "reconnect", "deliver", "reconnect", "deliver"], False, [True, True]
+)
+def test_parts_without_the_flag_keep_the_full_rule_beside_flagged_ones(
+    messages: list[tuple[str, int, int, int]], events: list[str], later_first: bool, old: list[bool]
+) -> None:
+    """A store of parts written before the ``redelivered`` column and after: the old rows' copies are
+    found by their bodies, the new rows' by the flag, and old rows are originals for new copies."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "data"
+        _capture(root, messages, events, later_first)
+        parts = sorted(root.rglob("*.parquet"), key=lambda p: p.stat().st_mtime_ns)
+        for part, unflag in zip(parts, old, strict=False):
+            if unflag:
+                _unflag(part)
+        cheap = scan(root, require=False).collect()
+        assert_frame_equal(_key(cheap), _key(_mixed_rule(root)))
+        narrow = scan(root, require=False, chargers=["EH1"]).collect()
+        assert_frame_equal(_key(narrow), _key(cheap.filter(pl.col("charger_id") == "EH1")))
+
+
+def test_old_rows_keep_their_copies_removed_when_a_flagged_part_arrives(tmp_path: Path) -> None:
+    messages = [("EH1", 120, s, 1) for s in range(3)]
+    _capture(tmp_path, messages, ["deliver", "deliver", "reconnect", "deliver", "crash"])
+    for part in tmp_path.rglob("*.parquet"):
+        _unflag(part)
+    before = scan(tmp_path, require=False).collect()
+    assert before.height == len(messages) < scan(tmp_path, dedupe=False, require=False).collect().height
+    PartWriter(tmp_path, capture_id="new").write(  # a capture with the flag: one new message
+        decode_deliveries([_delivery(("EH2", 109, 1, 1), False, 10**9, 0)])
+    )
+    after = scan(tmp_path).collect()
+    assert after.height == len(messages) + 1
+    assert_frame_equal(_key(after.filter(pl.col("charger_id") == "EH1")).drop("redelivered"), _key(before))
+
+
+def test_a_written_null_flag_is_a_plain_row(tmp_path: Path) -> None:
+    """A row written with a null ``redelivered`` (audit rows, hand-made frames) is no copy: both stay."""
+    row = decode_deliveries([_delivery(("EH1", 120, 1, 1), False, 1, 0)])
+    PartWriter(tmp_path).write(pl.concat([row, row]).with_columns(redelivered=pl.lit(None, pl.Boolean)))
+    PartWriter(tmp_path).write(decode_deliveries([_delivery(("EH2", 120, 1, 1), True, 5, 0)]))
+    assert scan(tmp_path).collect().height == 3
