@@ -164,8 +164,8 @@ def report_on_cluster(
         end=end,
         pure=False,
     )
-    results: list[partial.Partial] = _gather(client, futures)
-    plan = latency_data.plan([r.latency for r in results])
+    results, histograms = _folded(futures)
+    plan = latency_data.plan([histograms] if histograms is not None else [])
     found: list[list[pl.DataFrame]] = []
     if plan.needs_pass2:
         plan_future = client.scatter(plan, broadcast=True)  # type: ignore[no-untyped-call]
@@ -188,6 +188,25 @@ def report_on_cluster(
         return rows
 
     return partial.combine(results), latency_data.finish(plan, found), power_rows, tariff
+
+
+def _folded(futures: list[Any]) -> tuple[list[partial.Partial], list[pl.DataFrame] | None]:
+    """The groups' results in the groups' order, their pass-1 latency histograms folded into one set as
+    each arrives (``latency_data.fold``): the client holds one set, not one a group (a month's heatmap
+    histogram is ~18 MB a group with realistic latencies)."""
+    from distributed import as_completed
+
+    from evkit.report import latency_data
+
+    place = {future.key: index for index, future in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
+    histograms = None
+    for future in as_completed(futures):  # type: ignore[no-untyped-call]
+        part = future.result()
+        histograms = latency_data.fold(histograms, part.latency)
+        part.latency = []
+        results[place[future.key]] = part
+    return results, histograms
 
 
 __all__ = ["latency_pass2_task", "plan_by_rows", "report_group_task", "report_on_cluster"]
