@@ -62,7 +62,8 @@ class Footer:
         """Whether the footer proves the top-level ``column`` holds no value: every row group's
         statistics are present and count all its rows as null (a part pandas wrote with an all-missing
         column: ``double`` of NaN). False when the column is absent, nested, or any group lacks a null
-        count. Parses the footer with pyarrow (imported now): ask only about a column found odd."""
+        count (a group of no rows holds none, and pyarrow writes it no statistics). Parses the footer
+        with pyarrow (imported now): ask only about a column found odd."""
         metadata = self.metadata()
         paths = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
         leaves = [i for i, path in enumerate(paths) if path.split(".")[0] == column]
@@ -70,8 +71,25 @@ class Footer:
             return False
         for group in range(metadata.num_row_groups):
             row_group = metadata.row_group(group)
+            if row_group.num_rows == 0:  # no row, no value (pyarrow writes no statistics for it)
+                continue
             stats = row_group.column(leaves[0]).statistics
             if stats is None or not stats.has_null_count or stats.null_count != row_group.num_rows:
+                return False
+        return True
+
+    def counts_nulls(self, column: str) -> bool:
+        """Whether every row group of rows has a null count for the top-level ``column`` (else
+        :meth:`holds_no_value` cannot tell); True when the column is absent or nested."""
+        metadata = self.metadata()
+        paths = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+        if column not in paths:
+            return True
+        index = paths.index(column)
+        for group in range(metadata.num_row_groups):
+            row_group = metadata.row_group(group)
+            stats = row_group.column(index).statistics
+            if row_group.num_rows and (stats is None or not stats.has_null_count):
                 return False
         return True
 

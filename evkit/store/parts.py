@@ -210,12 +210,14 @@ def settle(
     schemas = [dict(schema) for _, schema in sound]
     hollow: dict[int, set[str]] = {}
     asked: set[tuple[int, str]] = set()
+    unproven: set[tuple[int, str]] = set()  # asked, but the footer counts no nulls to tell
 
     def ask(index: int, names: list[str]) -> bool:
         asked.update((index, name) for name in names)
         # a column of the contract's type is never the odd one, whatever it holds
         names = [name for name in names if schemas[index][name] != CONTRACT_TYPES.get(name)]
-        found = _holding_no_value(sound[index][0], names, footer) if names else []
+        found, unknown = _holding_no_value(sound[index][0], names, footer) if names else ([], [])
+        unproven.update((index, name) for name in unknown)
         for name in found:
             schemas[index][name] = pl.Null()
             hollow.setdefault(index, set()).add(name)
@@ -232,26 +234,44 @@ def settle(
         if any(answers):
             continue
         disputed = {name for found in odd for name in found}
-        if not disputed:
-            break
+        if disputed:
+            answers = [
+                ask(i, names)
+                for i, schema in enumerate(schemas)
+                if (names := unasked(i, (n for n in disputed if schema.get(n) == expected[n])))
+            ]
+            if any(answers):
+                continue
+        # a contract column every part holding it has in a type of another kind (a store of pandas
+        # parts alone: no part outvotes their ``double`` of missing text): asked too
+        foreign = [name for name, dtype in expected.items() if _foreign(name, dtype)]
         answers = [
             ask(i, names)
             for i, schema in enumerate(schemas)
-            if (names := unasked(i, (n for n in disputed if schema.get(n) == expected[n])))
+            if (names := unasked(i, (n for n in foreign if schema.get(n) == expected[n])))
         ]
         if not any(answers):
             break
     good: list[P] = []
     damaged: list[tuple[P, str]] = []
     union: dict[str, pl.DataType] = {}
-    for (path, _), schema in zip(sound, schemas, strict=True):
+    for index, ((path, _), schema) in enumerate(zip(sound, schemas, strict=True)):
         if odd_reasons := odd_columns(schema, expected):
-            damaged.append((path, "; ".join(odd_reasons)))
+            told = [
+                f"{why} (no null count in its footer to show it holds no value)"
+                if (index, name) in unproven
+                else why
+                for name, why in zip(_odd_names(schema, expected), odd_reasons, strict=True)
+            ]
+            damaged.append((path, "; ".join(told)))
             continue
         good.append(path)
         for name, dtype in schema.items():
             if union.get(name) in (None, pl.Null()):
                 union[name] = dtype
+    for name, dtype in union.items():  # holding no value in every part: the contract's type
+        if dtype == pl.Null() and name in CONTRACT_TYPES and any(name in names for names in hollow.values()):
+            union[name] = CONTRACT_TYPES[name]
     kept = set(map(str, good))
     empty = {str(sound[index][0]): frozenset(names) for index, names in hollow.items()}
     unflagged: frozenset[str] = frozenset()
@@ -265,13 +285,33 @@ def settle(
     return good, damaged, union, {part: names for part, names in empty.items() if part in kept}, unflagged
 
 
-def _holding_no_value(part: P, columns: list[str], footer: Callable[[P], Footer]) -> list[str]:
-    """Those of ``columns`` the footer of ``part`` proves hold no value (none when it cannot say)."""
+def _odd_names(schema: dict[str, pl.DataType], expected: dict[str, pl.DataType]) -> list[str]:
+    """The columns :func:`odd_columns` names, in its order."""
+    return [name for name, dtype in schema.items() if dtype != pl.Null() and dtype != expected[name]]
+
+
+def _foreign(name: str, dtype: pl.DataType) -> bool:
+    """Whether ``dtype`` is of another kind than the contract's type of ``name`` (not number and
+    number, nor time and time: those the analyses read)."""
+    contract = CONTRACT_TYPES.get(name)
+    if contract is None or dtype == contract or dtype == pl.Null():
+        return False
+    return not (dtype.is_numeric() and contract.is_numeric()) and not (
+        dtype.is_temporal() and contract.is_temporal()
+    )
+
+
+def _holding_no_value(
+    part: P, columns: list[str], footer: Callable[[P], Footer]
+) -> tuple[list[str], list[str]]:
+    """(those of ``columns`` the footer of ``part`` proves hold no value, those it cannot tell of: a
+    row group without a null count); none proven when the footer cannot be parsed."""
     try:
         found = footer(part)
-        return [name for name in columns if found.holds_no_value(name)]
+        empty = [name for name in columns if found.holds_no_value(name)]
+        return empty, [name for name in columns if name not in empty and not found.counts_nulls(name)]
     except Exception:  # a footer pyarrow cannot parse (Polars could): the columns stay odd
-        return []
+        return [], []
 
 
 def inspect_parts(files: list[Path]) -> Inspection:

@@ -175,7 +175,8 @@ def scan(
         files, schema = found.good, found.schema
         if require and (missing := missing_required(list(schema))):
             raise DatasetError(f"{path} lacks required column(s): {', '.join(missing)}")
-        made = _Made(path, list(files), schema, dedupe, where, found.empty, found.unflagged)
+        files = arranged(files, found.empty, found.unflagged)
+        made = _Made(path, files, schema, dedupe, where, found.empty, found.unflagged)
         try:
             return made.frame(narrowing)
         except FileNotFoundError:
@@ -374,6 +375,33 @@ def _where(frame: pl.LazyFrame, where: pl.Expr | None) -> pl.LazyFrame:
     return frame if where is None else frame.filter(where)
 
 
+def arranged(
+    files: Sequence[Path] | Sequence[str],
+    empty: Mapping[str, frozenset[str]] | None = None,
+    unflagged: Collection[str] = (),
+) -> list[Any]:
+    """``files`` with the parts read alike next to each other (the same columns holding no value, see
+    ``Inspection.empty``; then with or without the ``redelivered`` flag), each kind where its first
+    part lists, otherwise in list order: one Parquet scan per kind, not per run. Polars' streaming
+    engine spends ~10 ms on every scan of a concatenation that inserts a column: a day-by-day pandas
+    export whose ``error`` column is text on some days and all-missing ``double`` on others made a
+    scan per day (1,000 such parts alternating: 8 s instead of 0.7 s, 15 s deduplicated). The same
+    list arranged again is unchanged (a whole and a narrow read keep one order)."""
+    hollow = empty or {}
+    flagless = {str(part) for part in unflagged}
+    if not hollow and not flagless:
+        return list(files)
+    kinds: dict[frozenset[str], int] = {}
+    pairs: dict[tuple[frozenset[str], bool], int] = {}
+    keys = []
+    for part in files:
+        names = hollow.get(str(part), frozenset())
+        pair = (names, str(part) in flagless)
+        keys.append((kinds.setdefault(names, len(kinds)), pairs.setdefault(pair, len(pairs))))
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    return [files[index] for index in order]
+
+
 def scan_parts(
     files: list[Path] | list[str],
     schema: dict[str, pl.DataType],
@@ -384,7 +412,8 @@ def scan_parts(
     """The rows of checked ``files`` (local paths or ``s3://`` URLs, credentials from ``AWS_*``) under
     ``schema``: a column missing from a file reads as null, and so do the columns ``empty`` names for a
     part (``Inspection.empty``: of another type, holding no value), which are not read. ``marked``
-    (column, parts): a last Boolean column, true on the rows of those parts (by ``str``)."""
+    (column, parts): a last Boolean column, true on the rows of those parts (by ``str``). The parts are
+    read :func:`arranged` when some have such columns, or are ``marked``."""
     options = polars_options() if files and is_s3(files[0]) else {}
 
     def plain(chunk: list[Any], kept: dict[str, pl.DataType], index: str | None) -> pl.LazyFrame:
@@ -402,11 +431,12 @@ def scan_parts(
     mark, listed = marked or ("", ())
     if marked is None and not any(str(part) in hollow for part in files):
         return plain(files, schema, row_index)
-    # rare: runs of parts in list order, those with columns holding no value read without them
+    # rare: a scan per kind of part, those with columns holding no value read without them
     frames = []
-    listed = set(listed)
+    listed = {str(part) for part in listed}
     for (names, flag), run in groupby(
-        files, key=lambda part: (hollow.get(str(part), frozenset()), str(part) in listed)
+        arranged(files, hollow, listed),
+        key=lambda part: (hollow.get(str(part), frozenset()), str(part) in listed),
     ):
         kept = {name: dtype for name, dtype in schema.items() if name not in names}
         nulls = [pl.lit(None, dtype=schema[name]).alias(name) for name in schema if name in names]
@@ -441,6 +471,8 @@ def without_copies(
     goes" (``tests/store/test_dedupe.py``), without hashing every body. Rows of parts without the flag
     (``unflagged``: written before it existed) keep one row per (routing_key, raw) among themselves.
     """
+
+    files = arranged(files, empty, unflagged)  # one order, marked or not
 
     def parts(row_index: str | None = None, marked: bool = False) -> pl.LazyFrame:
         return scan_parts(files, schema, row_index, empty, (UNFLAGGED, unflagged) if marked else None)
