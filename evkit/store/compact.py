@@ -372,7 +372,8 @@ def merge_day(
         if isinstance(exc, pl.exceptions.PolarsError):
             first = first_line(exc)
             raise DatasetError(
-                f"cannot read the parts of {directory} to merge them ({first}); nothing was changed"
+                f"cannot read the parts of {directory} to merge them ({first}){_unreadable(inputs)}; "
+                "nothing was changed"
             ) from exc
         if isinstance(exc, OSError):
             raise StoreError(
@@ -380,6 +381,22 @@ def merge_day(
             ) from exc
         raise
     return CompactedDay(day=directory.name.removeprefix("date="), parts_before=len(inputs), rows=rows)
+
+
+def _unreadable(inputs: list[Path]) -> str:
+    """The ``inputs`` whose data pages cannot be read, named (``evkit.store.pages``): read one by one
+    only after a merge failed, so the operator knows which part to move out."""
+    from evkit.store.pages import pyarrow_problem
+
+    found = []
+    for part in inputs:
+        try:
+            why = pyarrow_problem(part)
+        except OSError:  # gone meanwhile: the merge's own error says enough
+            continue
+        if why is not None:
+            found.append(f"{part.name} ({why})")
+    return f": damaged {'; '.join(found)}" if found else ""
 
 
 def compact(

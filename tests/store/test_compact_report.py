@@ -77,11 +77,17 @@ def test_a_day_left_unmerged_is_named_and_never_called_done(
     """The hostile case: damage behind a sound footer, the day's parts all stay; stdout said "nothing to
     compact (finished days already have one part each)"."""
     shutil.copytree(REPO_ROOT / "data" / "sample-session" / "date=2026-11-02", tmp_path / "date=2026-11-02")
-    _corrupt_pages(sorted((tmp_path / "date=2026-11-02").glob("part-*.parquet"))[1])
+    damaged = sorted((tmp_path / "date=2026-11-02").glob("part-*.parquet"))[1]
+    _corrupt_pages(damaged)
     before = _tree(tmp_path)
     assert main(["compact", str(tmp_path), "--quiet", "--skip-damaged"]) == 0
     out = capsys.readouterr().out
     assert "date=2026-11-02" in out and "not merged" in out
+    assert main(["compact", str(tmp_path), "--quiet"]) == 2  # without the flag: which part, by name
+    err = capsys.readouterr().err
+    assert f"damaged {damaged.name} (data page unreadable in row group" in err
+    others = [p.name for p in (tmp_path / "date=2026-11-02").glob("part-*.parquet") if p != damaged]
+    assert others and not any(name in err for name in others)
     assert "nothing to compact" not in out and "already have one" not in out
     assert _tree(tmp_path) == before
 
