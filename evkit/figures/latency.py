@@ -233,6 +233,10 @@ def latency_ecdf_of(
     fig.update_xaxes(
         title_text="latency (s)" + (", log scale" if log_x else ""), type="log" if log_x else "linear"
     )
+    cut = None if log_x else _tail_cut(curves)
+    if cut is not None:
+        low = min(0.0, data_min)
+        fig.update_xaxes(range=[low - 0.02 * (cut - low), cut * 1.05])
     fig.update_yaxes(title_text="share of messages ≤ x", tickformat=".0%", range=[0, 1.02])
 
     if skew_notes:
@@ -240,8 +244,37 @@ def latency_ecdf_of(
         note(fig, f"clock skew (kept, {where}): " + "; ".join(skew_notes))
     else:
         note(fig, "no negative latencies (no clock skew seen)")
+    if cut is not None:
+        longest = max(curve.x[-1] for curve in curves if curve.x)
+        note(
+            fig,
+            f"x axis up to {number(cut, 's', 3)}, where every hop has reached {TAIL_SHARE:.1%}; "
+            f"the longest latency is {number(longest, 's', 3)} (zoom out to see the tail)",
+        )
     _legend_below(fig, len(curves))
     return fig
+
+
+#: A linear axis stops where every hop has reached this share of its messages (a share the 800 points of
+#: a curve resolve) when the longest latency lies much further (``TAIL_FACTOR`` times): a few stragglers
+#: of a minute squeezed every curve of a realistic fleet into the axis' first tenth.
+TAIL_SHARE = 0.995
+TAIL_FACTOR = 3.0
+
+
+def _tail_cut(curves: list[EcdfCurve]) -> float | None:
+    """Where a linear axis stops (the latest hop's ``TAIL_SHARE`` point), or None to show everything."""
+    reached = []
+    for curve in curves:
+        if not curve.x:
+            continue
+        at = next((x for x, y in zip(curve.x, curve.y, strict=True) if y >= TAIL_SHARE), curve.x[-1])
+        reached.append(at)
+    if not reached:
+        return None
+    cut = max(reached)
+    longest = max(curve.x[-1] for curve in curves if curve.x)
+    return cut if cut > 0 and longest > TAIL_FACTOR * cut else None
 
 
 #: Height of the ECDF's plot area (px); the legend below it gets a line per hop.
