@@ -233,8 +233,9 @@ def latency_ecdf_of(
     fig.update_xaxes(
         title_text="latency (s)" + (", log scale" if log_x else ""), type="log" if log_x else "linear"
     )
-    cut = None if log_x else _tail_cut(curves)
-    if cut is not None:
+    tail = None if log_x else _tail_cut(curves)
+    if tail is not None:
+        cut, longest = tail
         low = min(0.0, data_min)
         fig.update_xaxes(range=[low - 0.02 * (cut - low), cut * 1.05])
     fig.update_yaxes(title_text="share of messages ≤ x", tickformat=".0%", range=[0, 1.02])
@@ -244,8 +245,7 @@ def latency_ecdf_of(
         note(fig, f"clock skew (kept, {where}): " + "; ".join(skew_notes))
     else:
         note(fig, "no negative latencies (no clock skew seen)")
-    if cut is not None:
-        longest = max(curve.x[-1] for curve in curves if curve.x)
+    if tail is not None:
         note(
             fig,
             f"x axis up to {number(cut, 's', 3)}, where every hop has reached {TAIL_SHARE:.1%}; "
@@ -262,8 +262,9 @@ TAIL_SHARE = 0.995
 TAIL_FACTOR = 3.0
 
 
-def _tail_cut(curves: list[EcdfCurve]) -> float | None:
-    """Where a linear axis stops (the latest hop's ``TAIL_SHARE`` point), or None to show everything."""
+def _tail_cut(curves: list[EcdfCurve]) -> tuple[float, float] | None:
+    """(where a linear axis stops: the latest hop's ``TAIL_SHARE`` point, the longest latency), or None
+    to show everything."""
     reached = []
     for curve in curves:
         if not curve.x:
@@ -274,7 +275,7 @@ def _tail_cut(curves: list[EcdfCurve]) -> float | None:
         return None
     cut = max(reached)
     longest = max(curve.x[-1] for curve in curves if curve.x)
-    return cut if cut > 0 and longest > TAIL_FACTOR * cut else None
+    return (cut, longest) if cut > 0 and longest > TAIL_FACTOR * cut else None
 
 
 #: Height of the ECDF's plot area (px); the legend below it gets a line per hop.

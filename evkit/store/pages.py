@@ -25,17 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from evkit.errors import DatasetError, first_line
+from evkit.errors import first_line
 from evkit.secrets import mask_secrets
 from evkit.store.narrow import footer_of
 from evkit.store.objstore import S3Location, dataset_error, is_s3, open_store, polars_options
-from evkit.store.parts import Damaged, VanishedPart, inspect_parts
+from evkit.store.parts import Damaged
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-#: Tries at listing the parts while compactions keep removing the parts just listed (as the reader).
-_LIST_ATTEMPTS = 5
 
 
 def is_decoding_error(exc: BaseException) -> bool:
@@ -60,34 +57,9 @@ def is_decoding_error(exc: BaseException) -> bool:
 def read_parts(path: Path | str) -> list[Path] | list[str]:
     """The parts a read of ``path`` reads: live, with a sound footer, not damaged (nor marked so),
     without a warning or an error for the damaged ones (the read that failed said it already)."""
-    if is_s3(path):
-        return _s3_read_parts(str(path))
-    from evkit.store.reader import parquet_files
+    from evkit.store.reader import inspected
 
-    for attempt in range(_LIST_ATTEMPTS):
-        try:
-            return inspect_parts(parquet_files(path)).good
-        except VanishedPart:
-            if attempt == _LIST_ATTEMPTS - 1:
-                raise DatasetError(f"parts of {path} keep disappearing while listed; try again") from None
-    raise AssertionError("unreachable")
-
-
-def _s3_read_parts(url: str) -> list[str]:
-    from evkit.store.s3parts import S3VanishedPart, inspect_objects, live_objects
-
-    location = S3Location.parse(url)
-    single = location.prefix.endswith(".parquet")
-    if single:
-        parent, _, name = location.prefix.rpartition("/")
-        location = S3Location(location.bucket, parent)
-    for attempt in range(_LIST_ATTEMPTS):
-        try:
-            return inspect_objects(location, [name] if single else live_objects(location))[0]
-        except S3VanishedPart:
-            if attempt == _LIST_ATTEMPTS - 1:
-                raise DatasetError(f"parts of {url} keep disappearing while listed; try again") from None
-    raise AssertionError("unreachable")
+    return inspected(path).good
 
 
 def unreadable_parts(path: Path | str) -> list[Damaged]:

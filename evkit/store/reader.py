@@ -74,19 +74,24 @@ def damaged_message(where: Path | str, damaged: list[Damaged]) -> str:
     )
 
 
-def check_dataset(path: Path | str, skip_damaged: bool | None = None) -> Inspection:
-    """List and check the parts of ``path``; raise DatasetError on damage unless skipping it."""
-    skip = _skip_damaged.get() if skip_damaged is None else skip_damaged
+def inspected(path: Path | str) -> Inspection:
+    """The parts of ``path`` (a directory, a file or ``s3://``) listed and checked, listed again while
+    a compaction removes parts just listed; damage is found, not judged (:func:`check_dataset`)."""
     if is_s3(path):
-        return _check_s3(str(path), skip)
+        return _inspected_s3(str(path))
     for attempt in range(_LIST_ATTEMPTS):
-        files = parquet_files(path)
         try:
-            found = inspect_parts(files)
-            break
+            return inspect_parts(parquet_files(path))
         except VanishedPart:
             if attempt == _LIST_ATTEMPTS - 1:
                 raise DatasetError(f"parts of {path} keep disappearing while listed; try again") from None
+    raise AssertionError("unreachable")
+
+
+def check_dataset(path: Path | str, skip_damaged: bool | None = None) -> Inspection:
+    """List and check the parts of ``path``; raise DatasetError on damage unless skipping it."""
+    skip = _skip_damaged.get() if skip_damaged is None else skip_damaged
+    found = inspected(path)
     if found.damaged:
         if not skip:
             raise DatasetError(damaged_message(path, found.damaged))
@@ -98,8 +103,8 @@ def check_dataset(path: Path | str, skip_damaged: bool | None = None) -> Inspect
     return found
 
 
-def _check_s3(url: str, skip: bool) -> Inspection:
-    """:func:`check_dataset` for ``s3://bucket/prefix`` (``good`` holds ``s3://`` URLs)."""
+def _inspected_s3(url: str) -> Inspection:
+    """:func:`inspected` for ``s3://bucket/prefix`` (``good`` holds ``s3://`` URLs)."""
     from evkit.store.s3parts import S3VanishedPart, inspect_objects, live_objects
 
     location = S3Location.parse(url)
@@ -118,12 +123,6 @@ def _check_s3(url: str, skip: bool) -> Inspection:
             if attempt == _LIST_ATTEMPTS - 1:
                 raise DatasetError(f"parts of {url} keep disappearing while listed; try again") from None
     damaged = [Damaged(where, reason) for where, reason in bad]
-    if damaged:
-        if not skip:
-            raise DatasetError(damaged_message(url, damaged))
-        log.warning("skipped %d damaged Parquet part(s): %s", len(damaged), "; ".join(map(str, damaged)))
-        if not good:
-            raise DatasetError(f"no readable Parquet part in {url} (all {len(damaged)} damaged)")
     return Inspection(good, damaged, schema, empty, unflagged)  # type: ignore[arg-type]
 
 
