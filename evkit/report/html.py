@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ import plotly.io as pio
 import polars as pl
 from plotly.offline import get_plotlyjs
 
-from evkit.display import DISPLAY_LIMIT, truncate_for_display
+from evkit.display import DISPLAY_LIMIT, html_text
 from evkit.figures.style import FONT_FAMILY
 
 
@@ -29,52 +28,33 @@ class Column:
 
 
 def table(frame: pl.DataFrame, columns: Sequence[Column], *, caption: str | None = None) -> str:
-    """``frame`` as an HTML table of ``columns`` (missing columns are left out), made by ``great_tables``
-    (a maintained table renderer; it escapes every cell and header).
+    """``frame`` as an escaped HTML table of ``columns`` (missing columns are left out).
 
-    Cells are written by the column's ``format`` and cut to its ``limit`` (64 characters unless said
-    otherwise): a device string of any length is one readable cell here (its full value is in the data
-    and in ``evkit sessions``). Numbers are right-aligned and never wrap.
+    Cells are written by the column's ``format``, cut to its ``limit`` (64 characters unless said
+    otherwise) and escaped: a device string of any length is one readable cell here (its full value
+    is in the data and in ``evkit sessions``). Numbers (``td.num``) are right-aligned in tabular digits
+    and never wrap; the page's CSS styles the rest. Written here, not by ``great_tables``: it set every
+    cell through a frame update, 0.35 s of a 4.2 s report of 6M rows for five tables (this: 5 ms).
     """
-    from great_tables import GT
-
     present = [c for c in columns if c.name in frame.columns]
-    cells = {
-        f"c{index}": [
-            "–" if value is None else truncate_for_display(column.format(value), column.limit)
-            for value in frame[column.name].to_list()
-        ]
-        for index, column in enumerate(present)
-    }
-    if not present:
-        cells = {"c0": []}
-    shown = pl.DataFrame(cells, schema=dict.fromkeys(cells, pl.String))
-    if shown.height == 0:
-        shown = pl.DataFrame({name: ["none" if i == 0 else ""] for i, name in enumerate(cells)})
-    # A stable id (great_tables scopes its CSS by it): the same data gives the same page.
-    key = hashlib.sha1(f"{caption}|{[c.header for c in present]}".encode()).hexdigest()[:10]
-    gt = GT(shown, id=f"t{key}").cols_label(cases={f"c{i}": c.header for i, c in enumerate(present)})
-    numeric = [f"c{i}" for i, c in enumerate(present) if c.numeric]
-    if numeric:
-        # Right-aligned cells get tabular digits from great_tables; no wrapping from one rule of the
-        # table's own CSS (a per-cell style is written into every cell, and great_tables matches each
-        # cell against every styled cell: 0.18 s for a 300-row table instead of 0.08 s).
-        gt = gt.cols_align("right", columns=numeric).opt_css(
-            f"#t{key} td.gt_right {{ white-space: nowrap; }}"
+    kinds = [' class="num"' if c.numeric else "" for c in present]
+    head = "".join(f"<th{kind}>{html.escape(c.header)}</th>" for c, kind in zip(present, kinds, strict=True))
+    body = [
+        "<tr>"
+        + "".join(
+            f"<td{kind}>{'–' if value is None else html_text(column.format(value), column.limit)}</td>"
+            for column, kind, value in zip(present, kinds, row, strict=True)
         )
-    if caption:
-        gt = gt.tab_header(title=caption)
-    gt = gt.tab_options(
-        table_width="100%",
-        table_font_size="13px",
-        column_labels_font_weight="600",
-        column_labels_background_color="#F0F4F8",
-        data_row_padding="5px",
-        heading_title_font_size="12px",
-        heading_align="left",
-        table_border_top_style="hidden",
+        + "</tr>"
+        for row in frame.select([c.name for c in present]).iter_rows()
+    ]
+    if not body:
+        body = [f'<tr><td class="empty" colspan="{max(len(present), 1)}">none</td></tr>']
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return (
+        f'<div class="table-wrap"><table>{cap}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
     )
-    return f'<div class="table-wrap">{gt.as_raw_html()}</div>'
 
 
 def key_values(pairs: Sequence[tuple[str, str]]) -> str:

@@ -27,7 +27,7 @@ _LINKS = """() => [...document.querySelectorAll('a')].map(a =>
 _STYLED = """() => [...document.querySelectorAll('[style]')].filter(e =>
     (e.getAttribute('style') || '').includes('99px')).length"""
 #: How the numbers of the sessions table wrap (a number is never broken across lines).
-_NUMBER_WRAPPING = """() => [...document.querySelectorAll('#sessions td.gt_right')].map(td =>
+_NUMBER_WRAPPING = """() => [...document.querySelectorAll('#sessions td.num')].map(td =>
     getComputedStyle(td).whiteSpace)"""
 #: (curve, point) of the timeline bar whose category reads ``label`` once entities are decoded.
 _BAR = """([id, label]) => {
