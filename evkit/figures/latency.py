@@ -335,14 +335,21 @@ def latency_heatmap(
 
 
 def latency_heatmap_of(
-    cells: pl.DataFrame, *, by: Literal["day", "charger_id"], pct: str, title: str
+    cells: pl.DataFrame,
+    *,
+    by: Literal["day", "charger_id"],
+    pct: str,
+    title: str,
+    rows_in_data: int | None = None,
 ) -> go.Figure:
     """The heatmap of ``latency_heatmap`` from its cells: ``row`` (day or charger), ``_hod`` (hour of
-    day), ``q`` (the percentile) and ``n`` (messages), e.g. computed bucket by bucket."""
+    day), ``q`` (the percentile) and ``n`` (messages), e.g. computed bucket by bucket.
+    ``rows_in_data``: how many rows (days or chargers) the whole data holds, when ``cells`` are only
+    those of the rows to draw (as the report keeps its newest days)."""
     row = "row"
     if cells.height == 0:
         return no_data(title, "no latency data")
-    cells, bounded = _bounded_rows(cells, by)
+    cells, bounded = _bounded_rows(cells, by, rows_in_data)
     cells = cells.with_columns(plotly_labels(cells[row]).alias(row))
     rows = sorted(cells[row].unique().to_list())
     lookup = {(r, h): (q, n) for r, h, q, n in cells.select(row, "_hod", "q", "n").iter_rows()}
@@ -381,10 +388,10 @@ def latency_heatmap_of(
     return fig
 
 
-def _bounded_rows(cells: pl.DataFrame, by: str) -> tuple[pl.DataFrame, str]:
+def _bounded_rows(cells: pl.DataFrame, by: str, rows_in_data: int | None) -> tuple[pl.DataFrame, str]:
     """The cells of the rows drawn, and the note saying which (empty when all are)."""
     per_row = cells.group_by("row").agg(pl.col("n").sum())
-    total = per_row.height
+    total = max(per_row.height, rows_in_data or 0)
     if by == "day":
         if total <= MAX_HEAT_DAYS:
             return cells, ""

@@ -21,7 +21,7 @@ from evkit.analysis import ranks
 from evkit.analysis.latency import PERCENTILES
 from evkit.analysis.latency_buckets import hop_histograms, stats_table, sums_of
 from evkit.analysis.schema import ALL_HOPS
-from evkit.figures.latency import ECDF_POINTS, EcdfCurve, _hop_order, ecdf_ranks, log_axis
+from evkit.figures.latency import ECDF_POINTS, MAX_HEAT_DAYS, EcdfCurve, _hop_order, ecdf_ranks, log_axis
 
 _HOP = ["hop"]
 _HEAT = ["_day", "_hod"]
@@ -69,6 +69,8 @@ class Plan:
     positive_ranks: pl.DataFrame
     heat_ranks: pl.DataFrame
     heat_n: pl.DataFrame
+    #: UTC days with heatmap values in all (the histogram holds the newest ``MAX_HEAT_DAYS``)
+    heat_days: int
     located_hops: pl.DataFrame
     located_ecdf: pl.DataFrame
     located_heat: pl.DataFrame
@@ -88,21 +90,41 @@ def _ecdf_wanted(n: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(frames) if frames else pl.DataFrame(schema={"hop": pl.String, "__rank": pl.Int64})
 
 
+def _days_of(part: list[pl.DataFrame]) -> pl.DataFrame:
+    """The UTC days with heatmap values of a ``pass1`` result (or of a ``fold``: kept beside)."""
+    return part[2] if len(part) > 2 else part[1].select(pl.col("_day").unique())
+
+
+def _newest_days(heat: pl.DataFrame) -> pl.DataFrame:
+    """The heatmap's histogram of its newest ``MAX_HEAT_DAYS`` days, the ones the figure draws: kept
+    whole (every bucket's share of a kept day is summed in, since a day among the newest of all is
+    among the newest of any part), the rest dropped, so the histogram stops growing after a year."""
+    days = heat.get_column("_day").unique()
+    if days.len() <= MAX_HEAT_DAYS:
+        return heat
+    return heat.filter(pl.col("_day") >= days.sort().item(-MAX_HEAT_DAYS))
+
+
 def fold(running: list[pl.DataFrame] | None, part: list[pl.DataFrame]) -> list[pl.DataFrame]:
     """The ``pass1`` histograms of the buckets so far (``running``) with one more bucket's summed:
     ``plan([folded])`` equals ``plan`` of every bucket's, and memory holds one set of histograms,
     not one a bucket (the heatmap's are a cell per day, hour and bin: 18 MB for a 3.6M-row bucket of
-    a month, 290 MB for 49M rows kept until the end)."""
+    a month, 290 MB for 49M rows kept until the end). The heatmap's keeps only the days it draws
+    (``_newest_days``: a year's at most, whatever the data's span), and the days seen beside it."""
+    days = _days_of(part)
     if running is None:
-        return part
-    return [ranks.summed([a, b], keys) for a, b, keys in zip(running, part, (_HOP, _HEAT), strict=True)]
+        return [part[0], _newest_days(part[1]), days]
+    hops = ranks.summed([running[0], part[0]], _HOP)
+    heat = ranks.summed([running[1], part[1]], _HEAT)
+    return [hops, _newest_days(heat), pl.concat([running[2], days]).unique()]
 
 
 def plan(parts: list[list[pl.DataFrame]]) -> Plan:
     """Merge the buckets' ``pass1`` results and find the ranks to read."""
     merged = ranks.merge([p[0] for p in parts], _HOP)
     hops = ranks.merge([merged.drop("__before"), _positive_hist(merged.drop("__before"))], _HOP)
-    heat = ranks.merge([p[1] for p in parts], _HEAT)
+    heat = _newest_days(ranks.merge([p[1] for p in parts], _HEAT))
+    heat_days = pl.concat([_days_of(p) for p in parts]).n_unique() if parts else 0
     sums = sums_of(merged, _HOP)
     n_all = ranks.counts(hops, _HOP)
     n = n_all.filter(pl.col("hop") != _POSITIVE)
@@ -123,6 +145,7 @@ def plan(parts: list[list[pl.DataFrame]]) -> Plan:
         positive_ranks=positive_ranks,
         heat_ranks=heat_ranks,
         heat_n=heat_n,
+        heat_days=heat_days,
         located_hops=located_hops,
         located_ecdf=ranks.locate(hops, _ecdf_wanted(n), _HOP),
         located_heat=located_heat,
@@ -196,6 +219,8 @@ class LatencyResult:
     log_x: bool
     data_min: float | None
     heat_cells: pl.DataFrame
+    #: UTC days with heatmap values in all (``heat_cells`` holds the newest ``MAX_HEAT_DAYS``)
+    heat_days: int = 0
 
 
 def finish(plan: Plan, found: list[list[pl.DataFrame]]) -> LatencyResult:
@@ -243,6 +268,7 @@ def finish(plan: Plan, found: list[list[pl.DataFrame]]) -> LatencyResult:
         log_x=log_axis(low, high),
         data_min=data_min,  # type: ignore[arg-type]
         heat_cells=cells,
+        heat_days=plan.heat_days,
     )
 
 

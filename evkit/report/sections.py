@@ -308,7 +308,9 @@ def _heatmap(result: LatencyResult) -> Any:
         return no_data(title, "no latency data")
     if result.heat_cells.height == 0:
         return no_data(title, f"no {hop_label(HEAT_HOP)} latencies")
-    return latency_heatmap_of(result.heat_cells, by="day", pct=pct, title=title)
+    return latency_heatmap_of(
+        result.heat_cells, by="day", pct=pct, title=title, rows_in_data=result.heat_days
+    )
 
 
 def _quality_section(

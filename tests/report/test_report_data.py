@@ -447,3 +447,57 @@ def test_the_buckets_histograms_folded_as_they_come_give_the_same_plan() -> None
         a, b = getattr(folded, name), getattr(each, name)
         assert_frame_equal(a.sort(a.columns), b.sort(b.columns))
     assert folded.needs_pass2
+
+
+def _wide_latencies(days: range, rng: np.random.Generator) -> pl.DataFrame:
+    """``hop_latencies``' columns with end-to-end latencies (microseconds) a few times a day, at an
+    hour that moves with the day: the heatmap's cells, and nothing else."""
+    from datetime import timedelta
+
+    from evkit.analysis.schema import ALL_HOPS
+
+    start = datetime(2023, 1, 1, tzinfo=UTC)
+    hours = [start + timedelta(days=d, hours=(d * 7 + k) % 24) for d in days for k in range(4)]
+    latencies = rng.integers(0, 3_000_000, len(hours))
+    return pl.DataFrame({"hour": pl.Series(hours, dtype=pl.Datetime("us", "UTC"))}).with_columns(
+        *[pl.lit(None, dtype=pl.Int64).alias(hop) for hop in ALL_HOPS if hop != "end_to_end"],
+        pl.Series("end_to_end", latencies, dtype=pl.Int64),
+    )
+
+
+def test_the_heatmap_histogram_holds_the_newest_year_whatever_the_span() -> None:
+    """Folded bucket by bucket, the heatmap's histogram keeps only the days the figure draws (the
+    newest ``MAX_HEAT_DAYS``) and counts the others: its cells are the whole data's percentiles of
+    those days, and the figure says how many days the data holds."""
+    from evkit.figures.latency import MAX_HEAT_DAYS
+    from evkit.report import latency_data
+
+    rng = np.random.default_rng(11)
+    # three buckets over 1,000 days; one holds no day of the last year
+    parts = [_wide_latencies(range(i, 1_000, 3), rng) for i in range(3)] + [_wide_latencies(range(200), rng)]
+    hists = [pl.collect_all(latency_data.pass1(p.lazy())) for p in parts]
+    running = None
+    for h in hists:
+        running = latency_data.fold(running, h)
+        assert running[1]["_day"].n_unique() <= MAX_HEAT_DAYS
+    assert running is not None and running[2].height == 1_000
+    plan = latency_data.plan([running])
+    assert plan.heat_days == latency_data.plan(hists).heat_days == 1_000
+    found = [pl.collect_all(latency_data.pass2(p.lazy(), plan)) for p in parts]
+    cells = latency_data.finish(plan, found).heat_cells
+
+    whole = pl.concat(parts)
+    newest = whole.select(pl.col("hour").dt.date().unique().sort().tail(MAX_HEAT_DAYS)).to_series()
+    expected = (
+        whole.filter(pl.col("hour").dt.date().is_in(newest.implode()))
+        .group_by(pl.col("hour").dt.date().alias("row"), pl.col("hour").dt.hour().cast(pl.Int8).alias("_hod"))
+        .agg(
+            (pl.col("end_to_end").quantile(0.95, "linear") / 1e6).alias("q"),
+            pl.len().cast(pl.Int64).alias("n"),
+        )
+    )
+    assert_frame_equal(cells.sort("row", "_hod"), expected.sort("row", "_hod"), check_column_order=False)
+
+    result = latency_data.finish(plan, found)
+    note = str(_heatmap(result).layout.title.subtitle.text)
+    assert f"the last {MAX_HEAT_DAYS:,} of 1,000 days with data" in note
