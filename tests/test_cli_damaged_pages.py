@@ -1,6 +1,7 @@
 """A part with a sound footer and a damaged data page, in a store the capture writer wrote: the analysis
 commands name it (relative to the store, exit 2) and, with ``--skip-damaged``, give the result of the
-store without it and name it as skipped, as they do parts with a damaged footer. Locally and on S3."""
+store without it and name it as skipped, as they do parts with a damaged footer. Locally, on S3 and on
+a Dask cluster (its workers find the part and leave it out)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from distributed import Client
 
 from evkit.cli import main
 from evkit.store.writer import PartWriter
 from tests.analysis.conftest import B, build_fleet
+from tests.cluster.conftest import client
 from tests.s3fixtures import s3_bucket, s3_dataset, s3_env, s3_server, upload_dataset
 
-__all__ = ["s3_bucket", "s3_dataset", "s3_env", "s3_server"]  # the S3 fixtures, used below
+__all__ = ["client", "s3_bucket", "s3_dataset", "s3_env", "s3_server"]  # the fixtures, used below
 
 ROWS_PER_PART = 300  # the fleet's 1,358 rows in five parts, as a capture flushes them
 
@@ -181,3 +184,38 @@ def test_a_damaged_page_on_s3_is_named_and_skipped(
     assert code == 0, err
     assert got == want
     assert f"skipped 1 damaged Parquet part(s): {s3_dataset}/{relative} (data page" in caplog.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["sessions", "latency", "report"])
+def test_on_a_dask_cluster_a_damaged_page_is_named_and_skipped(
+    client: Client,
+    damaged_store: tuple[Path, Path, Path],
+    *,
+    command: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``--dask``: the workers read the parts to find the damaged one (the client need not see the
+    data), which is named as a local run names it; ``--skip-damaged`` leaves it out of every worker's
+    read and gives the store's result without it."""
+    root, damaged, clean = damaged_store
+    html = tmp_path / "r.html"
+    argv = COMMANDS.get(command, ["report", "--out", str(html), "--no-progress"])
+    dask = ["--dask", client.scheduler.address]
+    code, out, err = _run(capsys, argv[0], str(root), *argv[1:], *dask)
+    assert code == 2, err
+    assert f"1 damaged Parquet part(s) in {root}" in err
+    assert f"{damaged.relative_to(root).as_posix()} (data page unreadable in row group 0: " in err
+    assert "Traceback" not in err and out == "" and not html.exists()
+    with caplog.at_level(logging.WARNING, logger="evkit.store"):
+        code, got, err = _run(capsys, argv[0], str(root), *argv[1:], *dask, "--skip-damaged")
+    assert code == 0, err
+    assert f"skipped 1 damaged Parquet part(s): {damaged} (data page unreadable" in caplog.text
+    if command == "report":
+        assert html.stat().st_size > 0
+    else:
+        code, want, err = _run(capsys, argv[0], str(clean), *argv[1:], *dask)
+        assert code == 0, err
+        assert got == want

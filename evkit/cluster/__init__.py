@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from distributed import Client
 
     from evkit.analysis.tariff import Tariff
+    from evkit.store.parts import Damaged
+
+#: The store's logger: a skipped part is named where a local read names it.
+_log = logging.getLogger("evkit.store")
 
 #: Tasks per worker thread: a few, so a slow or lost worker's share is small.
 TASKS_PER_THREAD = 4
@@ -87,15 +91,38 @@ def _threads(client: Client) -> int:
 def _parts(client: Client, source: Path | str, skip_damaged: bool | None) -> Any:
     """The future of the checked part list of ``source`` (footers only; the dataset's error, or a
     missing ``charger_id``, is raised here). ``skip_damaged`` None: the policy of
-    :func:`evkit.store.damaged_parts_policy` (``--skip-damaged``)."""
+    :func:`evkit.store.damaged_parts_policy` (``--skip-damaged``). Parts marked damaged here
+    (``evkit.store.parts.marked_damaged``: their data pages were found unreadable) are damaged for the
+    worker too; the skipped ones are named here, where the user reads, as a local read names them."""
+    from evkit.store.objstore import is_s3
+    from evkit.store.parts import marked_now
     from evkit.store.reader import skips_damaged
 
     if skip_damaged is None:
         skip_damaged = skips_damaged()
-    parts = client.submit(tasks.list_parts, _source(source), skip_damaged, pure=False)
-    if "charger_id" not in parts.result()[1]:
+    marked = {(k if is_s3(k) else str(Path(k).resolve())): why for k, why in marked_now().items()}
+    parts = client.submit(tasks.list_parts, _source(source), skip_damaged, marked, pure=False)
+    listed = parts.result()
+    if "charger_id" not in listed[1]:
         raise DatasetError(f"{source} lacks required column(s): charger_id")
+    if listed[3]:
+        _log.warning("skipped %d damaged Parquet part(s): %s", len(listed[3]), "; ".join(listed[3]))
     return parts
+
+
+def unreadable(client: Client, source: Path | str) -> list[Damaged]:
+    """The parts of ``source`` whose data pages cannot be read, found by the workers (they see the
+    data; the client may not), chunk by chunk of parts: as ``evkit.store.pages.unreadable_parts``
+    finds them locally (pyarrow first; Polars when pyarrow reads every part)."""
+    from evkit.store.parts import Damaged
+
+    files = chunks(_parts(client, source, None).result()[0], PARTS_PER_LISTING)
+    for by_polars in (False, True):
+        futures = client.map(tasks.unreadable_task, files, by_polars=by_polars, pure=False)
+        found = [hit for chunk in _gather(client, futures) for hit in chunk]
+        if found:
+            return sorted((Damaged(path, why) for path, why in found), key=lambda d: str(d.path))
+    return []
 
 
 def _per_chunk(client: Client, parts: Any, task: Callable[..., Any], **options: Any) -> list[Any]:

@@ -16,16 +16,30 @@ if TYPE_CHECKING:
     from evkit.analysis.tariff import Tariff
 
 #: (part files or s3:// URLs, their merged schema, by part the columns read as nulls: holding no
-#: value, of another type; ``Inspection.empty``), as listed and checked once per run.
-Parts = tuple[list[str], dict[str, pl.DataType], dict[str, frozenset[str]]]
+#: value, of another type; ``Inspection.empty``; the damaged parts skipped, each with its reason), as
+#: listed and checked once per run.
+Parts = tuple[list[str], dict[str, pl.DataType], dict[str, frozenset[str]], list[str]]
 
 
-def list_parts(source: str, skip_damaged: bool) -> Parts:
-    """List and check the parts of ``source`` (footers only) on a worker."""
+def list_parts(source: str, skip_damaged: bool, marked: dict[str, str] | None = None) -> Parts:
+    """List and check the parts of ``source`` (footers only) on a worker, counting those of ``marked``
+    (path: reason; parts whose data pages the client found unreadable) as damaged."""
+    from evkit.store.parts import Damaged, marked_damaged
     from evkit.store.reader import check_dataset
 
-    found = check_dataset(source, skip_damaged)
-    return [str(p) for p in found.good], dict(found.schema), dict(found.empty)
+    with marked_damaged(Damaged(path, reason) for path, reason in (marked or {}).items()):
+        found = check_dataset(source, skip_damaged)
+    skipped = [str(d) for d in found.damaged]
+    return [str(p) for p in found.good], dict(found.schema), dict(found.empty), skipped
+
+
+def unreadable_task(files: list[str], by_polars: bool) -> list[tuple[str, str]]:
+    """(part, why) of each of ``files`` whose data cannot be read in full: as
+    ``evkit.store.pages.unreadable_parts`` finds them, by pyarrow or (``by_polars``) by Polars."""
+    from evkit.store.pages import polars_problem, pyarrow_problem
+
+    problem = polars_problem if by_polars else pyarrow_problem
+    return [(part, why) for part in files if (why := problem(part)) is not None]
 
 
 def _scan(parts: Parts, files: list[str] | None = None) -> pl.LazyFrame:

@@ -12,13 +12,15 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
 from evkit.commands._narrow import say_absent_on_dask
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -51,6 +53,21 @@ def dask_client(address: str) -> Iterator[Client]:
             cluster.close()
 
 
+def on_dask(args: argparse.Namespace, work: Callable[[Client], T], where: str | None = None) -> T:
+    """``work(client)`` on the cluster of ``--dask``, reading the store ``where`` (``args.directory``
+    unless given) as a local run does (``evkit.commands._dataset.reading_whole_parts``): a part whose
+    data pages cannot be read is named, found by the workers, or with ``--skip-damaged`` left out of
+    every worker's read. Each read follows ``--skip-damaged`` (``evkit.cli`` sets the policy)."""
+    from evkit import cluster
+    from evkit.commands._dataset import reading_whole_parts
+
+    store = args.directory if where is None else where
+    with dask_client(args.dask) as client:
+        return reading_whole_parts(
+            store, lambda: work(client), find=lambda: cluster.unreadable(client, store)
+        )
+
+
 def sessions_on_dask(
     args: argparse.Namespace, start: datetime | None, end: datetime | None, tariff: Tariff | None = None
 ) -> int:
@@ -61,22 +78,22 @@ def sessions_on_dask(
     from evkit.commands._billing import said_recorded, with_currency
     from evkit.commands.analysis import _write_sessions
 
-    with dask_client(args.dask) as client:
-        if tariff is None:  # as a local run: evcc's tariff in the recording, when it holds one
-            tariff = said_recorded(
-                cluster.recorded_tariff(client, args.directory, skip_damaged=args.skip_damaged)
-            )
-        gap = timedelta(minutes=args.gap_minutes)
+    def found(client: Client) -> tuple[pl.DataFrame, Tariff | None]:
+        priced = tariff
+        if priced is None:  # as a local run: evcc's tariff in the recording, when it holds one
+            priced = said_recorded(cluster.recorded_tariff(client, args.directory))
         frame = cluster.sessions(
             client,
             args.directory,
-            gap,
+            timedelta(minutes=args.gap_minutes),
             chargers=args.charger,
-            skip_damaged=args.skip_damaged,
-            tariff=tariff,
+            tariff=priced,
             evcc_figures=True,
         )
         say_absent_on_dask(client, args, seen=frame["charger_id"].unique())
+        return frame, priced
+
+    frame, tariff = on_dask(args, found)
     if start is not None:
         frame = frame.filter(pl.col("started_at") >= start)
     if end is not None:
@@ -96,17 +113,14 @@ def latency_on_dask(args: argparse.Namespace, start: datetime | None, end: datet
     from evkit import cluster
     from evkit.commands.analysis import _output, latency_text, summarize_latency
 
-    with dask_client(args.dask) as client:
+    def found(client: Client) -> pl.DataFrame:
         stats = cluster.latency_stats(
-            client,
-            args.directory,
-            by=args.by,
-            chargers=args.charger,
-            start=start,
-            end=end,
-            skip_damaged=args.skip_damaged,
+            client, args.directory, by=args.by, chargers=args.charger, start=start, end=end
         )
         say_absent_on_dask(client, args, start=start, end=end)
+        return stats
+
+    stats = on_dask(args, found)
     if args.format == "json":
         text = json.dumps(summarize_latency(stats, args.by), indent=2)
     else:

@@ -5,7 +5,8 @@ no check before the read can see.
 value, so every ``evkit.scan`` the command makes (directly or through the report or replay) follows it.
 A part with a sound footer and a damaged data page is found only while its rows are decoded: an
 analysis command runs its work through :func:`reading_whole_parts`, which then names the part (exit 2)
-or, with ``--skip-damaged``, runs the work again without it.
+or, with ``--skip-damaged``, runs the work again without it. With ``--dask`` the workers find the part
+and are told to leave it out (``evkit.commands._cluster.on_dask``).
 """
 
 from __future__ import annotations
@@ -31,13 +32,16 @@ def add_skip_damaged(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def reading_whole_parts(where: str, work: Callable[[], T]) -> T:
+def reading_whole_parts(
+    where: str, work: Callable[[], T], find: Callable[[], list[Damaged]] | None = None
+) -> T:
     """``work()``, the reading of the store ``where`` (a directory, a file or ``s3://``). When it fails
     decoding data (``evkit.store.pages.is_decoding_error``), each part it read is read on its own to
     find the damaged ones (nothing is spent when the work succeeds): without ``--skip-damaged`` a
     ``DatasetError`` names them below ``where`` (exit 2); with it, ``work`` runs again with them
     counted as damaged by every check, so the reader leaves them out and warns naming them, as it does
-    parts with a damaged footer. The error stands when no part is found unreadable (not damage)."""
+    parts with a damaged footer. The error stands when no part is found unreadable (not damage).
+    ``find``: how the damaged parts are found, when not here (a Dask run: its workers read them)."""
     from evkit.store.parts import marked_damaged
 
     found: list[Damaged] = []
@@ -51,7 +55,7 @@ def reading_whole_parts(where: str, work: Callable[[], T]) -> T:
                 if not is_decoding_error(exc):
                     raise
                 failed = exc
-            new = _unreadable(where)
+            new = _unreadable(where, find)
         if not new:
             raise failed
         from evkit.store.reader import skips_damaged
@@ -64,10 +68,10 @@ def reading_whole_parts(where: str, work: Callable[[], T]) -> T:
         found += new
 
 
-def _unreadable(where: str) -> list[Damaged]:
+def _unreadable(where: str, find: Callable[[], list[Damaged]] | None) -> list[Damaged]:
     from evkit.secrets import mask_secrets
     from evkit.store.pages import unreadable_parts
 
     shown = mask_secrets(where)
     log.info("%s: a data page cannot be read; reading each part on its own to find which", shown)
-    return unreadable_parts(where)
+    return find() if find is not None else unreadable_parts(where)

@@ -20,10 +20,11 @@ def _run(args: argparse.Namespace) -> int:
     start, end = time_window(args)
     tariff = tariff_of(args)  # checked before any work: a bad tariff exits 2, nothing written
     if getattr(args, "dask", None):
-        from evkit.commands._cluster import dask_client
+        from evkit.commands._cluster import on_dask
 
-        with dask_client(args.dask) as client:
-            out = build_report(
+        out = on_dask(
+            args,
+            lambda client: build_report(
                 args.dataset,
                 args.out,
                 title=args.title,
@@ -34,7 +35,9 @@ def _run(args: argparse.Namespace) -> int:
                 chargers=args.charger,
                 start=start,
                 end=end,
-            )
+            ),
+            where=args.dataset,
+        )
     else:
         out = reading_whole_parts(
             args.dataset,

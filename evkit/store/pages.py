@@ -152,10 +152,13 @@ def relative_name(where: Path | str, part: Path | str) -> str:
     if is_s3(part):
         base = str(where).rstrip("/") + "/"
         return str(part)[len(base) :] if str(part).startswith(base) else str(part).rsplit("/", 1)[-1]
-    try:
+    try:  # as given, else both resolved (a Dask worker names parts by their absolute path)
         inside = Path(part).relative_to(Path(where))
     except ValueError:
-        return str(part)
+        try:
+            inside = Path(part).resolve().relative_to(Path(where).resolve())
+        except ValueError:
+            return str(part)
     return inside.as_posix() if inside.parts else Path(part).name
 
 

@@ -89,6 +89,12 @@ def marked_damaged(found: Iterable[Damaged]) -> Iterator[None]:
         _marked.reset(token)
 
 
+def marked_now() -> dict[str, str]:
+    """The parts :func:`marked_damaged` marks here and now, by ``str`` of their path: the reason (a
+    Dask run ships them to the worker that lists the parts)."""
+    return dict(_marked.get())
+
+
 def marked_reason(path: Path | str) -> str | None:
     """Why ``path`` is damaged when :func:`marked_damaged` says so, else None."""
     return _marked.get().get(str(path))
