@@ -65,6 +65,8 @@ class Partial:
     latency: list[pl.DataFrame]
     #: the bucket's latency values, kept only when the caller asks (one bucket: no second read)
     latency_values: pl.DataFrame | None = field(default=None, repr=False)
+    #: where a Dask task kept them for its pass 2: (the worker's address, the file), or None
+    kept_at: tuple[str, str] | None = None
 
 
 def _overview(lf: pl.LazyFrame) -> pl.LazyFrame:

@@ -109,3 +109,48 @@ def test_groups_by_rows_cover_every_charger_once_and_stay_small(
     biggest = max(counts, default=0)
     for group in named:
         assert sum(per[c] for c in group) < rows + biggest  # about ``rows``: one charger may tip it over
+
+
+def _kept_folders() -> list[str]:
+    """This machine's folders of latency values kept between a report's passes (run on a worker)."""
+    import tempfile
+    from pathlib import Path
+
+    from evkit.store.scratch import PREFIX
+
+    return sorted(str(p) for p in Path(tempfile.gettempdir()).glob(f"{PREFIX}*-report-*"))
+
+
+def test_pass_2_reads_the_values_pass_1_kept_on_the_worker(client: Client, fleet_dir: Path) -> None:
+    """A group keeps its latency values in a file on its worker; pass 2 there reads them (the same
+    counts as from the group's rows again) and removes the file; a report leaves no folder behind."""
+    from evkit.cluster.report_tasks import _groups, latency_pass2_task, report_group_task
+    from evkit.report import latency_data
+
+    parts, groups = _groups(client, fleet_dir, None, None, 10**9)
+    options = {"zone": "UTC", "tariff": None, "start": None, "end": None}
+    part = client.submit(report_group_task, parts, groups[0], 0, run="t1", **options, pure=False).result()
+    assert part.kept_at is not None and part.latency_values is None
+    worker, path = part.kept_at
+    assert worker in client.scheduler_info()["workers"]
+    assert client.run(lambda: Path(path).exists(), workers=[worker]) == {worker: True}
+    plan = latency_data.plan([part.latency])
+    assert plan.needs_pass2
+    window = {"start": None, "end": None}
+    again = client.submit(latency_pass2_task, parts, groups[0], plan=plan, **window, pure=False).result()
+    kept = client.submit(
+        latency_pass2_task, parts, groups[0], plan=plan, **window, kept=path, workers=[worker], pure=False
+    ).result()
+    for a, b in zip(kept, again, strict=True):
+        assert_frame_equal(a.sort(a.columns), b.sort(b.columns))
+    assert client.run(lambda: Path(path).exists(), workers=[worker]) == {worker: False}
+    gone = client.submit(
+        latency_pass2_task, parts, groups[0], plan=plan, **window, kept=path, pure=False
+    ).result()  # the file is gone: the rows are read again
+    for a, b in zip(gone, again, strict=True):
+        assert_frame_equal(a.sort(a.columns), b.sort(b.columns))
+    from evkit.cluster.report_tasks import _forget_kept
+
+    client.run(_forget_kept, "t1")
+    report_data(fleet_dir, client=client, rows_per_bucket=4_000)
+    assert all(folders == [] for folders in client.run(_kept_folders).values())
