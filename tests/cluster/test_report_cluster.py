@@ -154,3 +154,27 @@ def test_pass_2_reads_the_values_pass_1_kept_on_the_worker(client: Client, fleet
     client.run(_forget_kept, "t1")
     report_data(fleet_dir, client=client, rows_per_bucket=4_000)
     assert all(folders == [] for folders in client.run(_kept_folders).values())
+
+
+def test_a_store_in_arrival_order_is_read_by_one_group_a_worker_thread(
+    client: Client, fleet_dir: Path, tmp_path: Path
+) -> None:
+    """Every row group of a store in arrival order holds every charger: each group of the report reads
+    all of it, so it takes one group a worker thread, not a few; a store sorted by charger (each group
+    reads its own row groups) keeps a few a thread, so a slow worker's share stays small."""
+    from evkit.cluster import TASKS_PER_THREAD
+    from evkit.cluster.report_tasks import _groups
+    from evkit.store import PartWriter, scan
+
+    threads = sum(int(w["nthreads"]) for w in client.scheduler_info()["workers"].values())
+    _, arrival = _groups(client, fleet_dir, None, None, 10**9)
+    assert len([g for g in arrival if g.chargers]) == threads
+    frame = scan(fleet_dir).collect().sort("charger_id", "observed_at", nulls_last=True)
+    writer = PartWriter(tmp_path / "sorted")
+    for start in range(0, frame.height, 500):  # a part of about two chargers
+        writer.write(frame.slice(start, 500))
+    writer.close()
+    _, by_charger = _groups(client, tmp_path / "sorted", None, None, 10**9)
+    assert len([g for g in by_charger if g.chargers]) == threads * TASKS_PER_THREAD
+    here = report_data(tmp_path / "sorted", rows_per_bucket=2_500)
+    _assert_same(report_data(tmp_path / "sorted", client=client, rows_per_bucket=10**9), here)
