@@ -9,6 +9,13 @@ is published once. Recording the replay gives the same observations (values, lab
 Publishers wait for the broker's confirmation (MQTT QoS 1 ``PUBACK``, AMQP publisher confirms), so a
 replay that finishes has delivered everything to the broker.
 
+Every value a replay will publish is decoded before its first message goes out, so a data page that
+cannot be read (bytes damaged behind a sound footer, which no check before a read sees) stops it before
+it begins, with Polars' error (``evkit replay`` names the part, exit 2, or with ``--skip-damaged``
+replays the rest). A page damaged while the replay runs stops it with a
+:class:`~evkit.errors.DatasetError` naming the part, how many messages went out and how to replay the
+rest.
+
 >>> replay_dataset("data/home", MqttTarget("127.0.0.1"), speed=10)   # doctest: +SKIP
 """
 
@@ -25,9 +32,12 @@ from typing import Any, Literal
 
 import polars as pl
 
-from evkit.errors import ConfigError, DatasetError
+from evkit.errors import ConfigError, DatasetError, first_line
 from evkit.replay_targets import AmqpTarget, MqttTarget, Target
+from evkit.secrets import mask_secrets
 from evkit.store import scan
+from evkit.store.pages import is_decoding_error, relative_name, unreadable_parts
+from evkit.store.reader import skips_damaged
 from evkit.store.schema import REPLAY_MARK
 from evkit.timeutil import parse_utc
 
@@ -149,13 +159,38 @@ def _frames(selection: _Selection, max_messages: int | None) -> Iterator[pl.Data
                 return
 
 
-def _overview(selection: _Selection, max_messages: int | None) -> tuple[int, datetime | None]:
-    """(messages, first received_at) of the selection, without reading bodies."""
+def _overview(
+    selection: _Selection, max_messages: int | None
+) -> tuple[int, datetime | None, datetime | None]:
+    """(messages, first received_at, end of the last UTC day the replay reads: None when it reads every
+    day) of the selection, without reading bodies."""
     key = [c for c in selection.identity if c != "raw"]
     count = pl.struct(key).n_unique() if selection.protocol == "mqtt" else pl.len()
-    row = selection.lf.select(count.alias("n"), pl.col("received_at").min().alias("first")).collect()
-    total = int(row["n"][0] or 0)
-    return (min(total, max_messages) if max_messages is not None else total), row["first"][0]
+    days = (
+        selection.lf.group_by(pl.col("received_at").dt.date().alias("day"))
+        .agg(count.alias("n"), pl.col("received_at").min().alias("first"))
+        .sort("day")
+        .collect()
+    )
+    total, earliest = int(days["n"].sum()), days["first"].min()
+    first = earliest if isinstance(earliest, datetime) else None
+    if max_messages is None or total <= max_messages:
+        return total, first, None
+    # each message counts on one day (an MQTT message's identity holds its received_at): the days up
+    # to the one holding the last message wanted
+    before = days["n"].cum_sum() - days["n"]
+    last = days.filter(before < max_messages)["day"][-1]
+    return max_messages, first, datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def _decodable(selection: _Selection, through: datetime | None) -> None:
+    """Decode every value the replay will publish (received before ``through``; None: all), before
+    the first message goes out: a data page that cannot be read fails here, with Polars' error,
+    instead of after the days before it were published. Streamed, nothing kept: the cost of reading
+    the bodies once more, small beside publishing them one by one."""
+    rows = selection.lf if through is None else selection.lf.filter(pl.col("received_at") < through)
+    columns = dict.fromkeys([*selection.wanted, *selection.identity])
+    rows.select(pl.col(name).hash().max() for name in columns).collect()
 
 
 def load_messages(
@@ -310,10 +345,11 @@ def replay_dataset(
     if max_rate is not None and max_rate <= 0:
         raise ConfigError("--max-rate must be positive")
     selection = _select(path, target.protocol, start, end)
-    total, first = _overview(selection, max_messages)
+    total, first, through = _overview(selection, max_messages)
     if total == 0 or first is None:
         hint = _other_hint(path, target.protocol, selection.columns)
         raise DatasetError(f"no {target.protocol.upper()} messages to replay in {path}{hint}")
+    _decodable(selection, through)
     last_offset = 0.0
     bar = None
     if progress:
@@ -327,6 +363,7 @@ def replay_dataset(
     began = time.perf_counter()
     min_gap = 1.0 / max_rate if max_rate else 0.0
     next_allowed = began
+    failed: BaseException | None = None
     try:
         messages = (
             message
@@ -353,13 +390,46 @@ def replay_dataset(
             last_offset = message.offset_s
             if bar is not None and published % 256 == 0:
                 bar.update(256)
+    except BaseException as exc:  # a Polars panic is a BaseException; all else is re-raised
+        if not published or not is_decoding_error(exc):
+            raise  # nothing went out: the caller may name the part, or replay without it
+        failed = exc
     finally:
         target.close()
         if bar is not None:
             bar.update(published - bar.n)
             bar.close()
     last = first + timedelta(seconds=last_offset) if published else None
+    if failed is not None and last is not None:  # raised here: not a decoding error to read again
+        raise _cut_short(path, failed, published=published, total=total, last=last, wanted=max_messages)
     return ReplaySummary(published, time.perf_counter() - began, last_offset, first, last, stopped)
+
+
+def _cut_short(
+    path: Path | str, failed: BaseException, *, published: int, total: int, last: datetime, wanted: int | None
+) -> DatasetError:
+    """Why a replay stopped after ``published`` messages went out: a data page became unreadable
+    while it ran (it was read whole before the first). The damaged parts, named below ``path``, how
+    many messages went out, and the ``--from`` that replays the rest: a day is read whole before its
+    first message goes out, so every message received before the next UTC day went out, none after."""
+    resume = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+    since = resume.strftime("%Y-%m-%dT%H:%M:%SZ")
+    damaged = unreadable_parts(path)
+    if damaged:
+        names = "; ".join(f"{relative_name(path, d.path)} ({d.reason})" for d in damaged)
+        cause = f"{len(damaged)} damaged Parquet part(s) in {path}, found when their data was read: {names}"
+        fix = "after moving them out of the dataset,"
+    else:
+        cause, fix = f"reading {path} failed: {first_line(failed)}", "once it reads again,"
+    more = f" --max-messages {wanted - published}" if wanted is not None else ""
+    skip = " (--skip-damaged leaves out only parts found before the first message)" if skips_damaged() else ""
+    return DatasetError(
+        mask_secrets(
+            f"{cause}. The replay stopped after publishing {published:,} of {total:,} messages, every "
+            f"one received before {since}{skip}: {fix} the same command with --from {since}{more} "
+            "replays the rest"
+        )
+    )
 
 
 __all__ = [

@@ -42,30 +42,10 @@ def reading_whole_parts(
     counted as damaged by every check, so the reader leaves them out and warns naming them, as it does
     parts with a damaged footer. The error stands when no part is found unreadable (not damage).
     ``find``: how the damaged parts are found, when not here (a Dask run: its workers read them)."""
-    from evkit.store.parts import marked_damaged
+    from evkit.store.reader import skips_damaged
+    from evkit.store.whole import read_whole
 
-    found: list[Damaged] = []
-    while True:
-        with marked_damaged(found):
-            try:
-                return work()
-            except BaseException as exc:  # a Polars panic is a BaseException; all else is re-raised
-                from evkit.store.pages import is_decoding_error  # loaded only now: nothing on success
-
-                if not is_decoding_error(exc):
-                    raise
-                failed = exc
-            new = _unreadable(where, find)
-        if not new:
-            raise failed
-        from evkit.store.reader import skips_damaged
-
-        if not skips_damaged():
-            from evkit.errors import DatasetError
-            from evkit.store.pages import unreadable_message
-
-            raise DatasetError(unreadable_message(where, new)) from failed
-        found += new
+    return read_whole(where, work, skip=skips_damaged(), find=lambda: _unreadable(where, find))
 
 
 def _unreadable(where: str, find: Callable[[], list[Damaged]] | None) -> list[Damaged]:

@@ -8,12 +8,16 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from evkit.commands._args import integer, number, port
-from evkit.commands._dataset import add_skip_damaged
+from evkit.commands._dataset import add_skip_damaged, reading_whole_parts
 from evkit.commands._inputs import host
-from evkit.errors import ConfigError
+from evkit.errors import ConfigError, DatasetError
+
+if TYPE_CHECKING:
+    from evkit.replay import ReplaySummary
 
 EXAMPLES = """\
 examples:
@@ -141,6 +145,21 @@ def _target(args: argparse.Namespace) -> Any:
     )
 
 
+def _replayed(where: str, replay: Callable[[], ReplaySummary]) -> ReplaySummary:
+    """``replay()``, run again without the parts whose data pages it found unreadable with
+    ``--skip-damaged`` (``reading_whole_parts``); without it, the sentence naming them says that
+    nothing was published: the replay reads every value before its first message goes out (one that
+    stops later says itself what went out)."""
+    try:
+        return reading_whole_parts(where, replay)
+    except DatasetError as exc:
+        from evkit.store.pages import is_decoding_error
+
+        if not is_decoding_error(exc):
+            raise
+        raise DatasetError(f"{exc}. Nothing was published") from exc
+
+
 def run(args: argparse.Namespace) -> int:
     """Handler of ``evkit replay``."""
     from evkit.replay import Rewrite, parse_time, replay_dataset
@@ -158,15 +177,16 @@ def run(args: argparse.Namespace) -> int:
         del signum, frame
         stop.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        summary = replay_dataset(
+    start, end = parse_time(args.start), parse_time(args.end)
+
+    def replay() -> ReplaySummary:
+        return replay_dataset(
             args.dataset,
             target,
             speed=args.speed,
             rewrites=rewrites,
-            start=parse_time(args.start),
-            end=parse_time(args.end),
+            start=start,
+            end=end,
             max_messages=args.max_messages,
             max_rate=args.max_rate,
             retain=args.retain,
@@ -174,6 +194,10 @@ def run(args: argparse.Namespace) -> int:
             stop=stop,
             mark=not args.no_mark,
         )
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        summary = _replayed(args.dataset, replay)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -3,10 +3,10 @@
 Top: charger search and picker ("All chargers" or several), the days, the time zone, Refresh. Below,
 linked views of the selection: the sessions table (sortable, searchable; ``itables``) whose selected
 row draws that session's power curve with phases and op-mode bands; energy per day per charger; the
-latency ECDF per hop; the data-quality summary (``great_tables``). Mistakes are answered in words in
-the message line, never with a traceback. Stable CSS classes for tests: ``evkit-explorer``,
-``evkit-explore-chargers``, ``evkit-explore-sessions``, ``evkit-explore-curve``,
-``evkit-explore-message``.
+latency ECDF per hop; the data-quality summary (``great_tables``). Mistakes, and a damaged part of the
+store a click reads, are answered in words in the message line, never with a traceback. Stable CSS
+classes for tests: ``evkit-explorer``, ``evkit-explore-chargers``, ``evkit-explore-sessions``,
+``evkit-explore-curve``, ``evkit-explore-message``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
@@ -155,6 +155,16 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
         colour = "#b00020" if error else "#52606D"
         self.message.value = f"<span style='color:{colour}'>{html.escape(text)}</span>"
 
+    def _tried(self, draw: Callable[[], None]) -> bool:
+        """``draw()``; an error evkit raises on purpose (a damaged part it read) goes to the message
+        line instead of a traceback nobody sees (False)."""
+        try:
+            draw()
+        except EvkitError as exc:
+            self._say(str(exc), error=True)
+            return False
+        return True
+
     def _draw(self, name: str, output: widgets.Output, fig: go.Figure) -> None:
         self.figures[name] = fig
         output.outputs = (figure_output(fig),)  # not `with output:`, which fails from other threads
@@ -199,7 +209,12 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
 
     def _on_refresh(self, button: widgets.Button | None = None) -> None:
         del button
-        if not self.refresh():
+        try:
+            changed = self.refresh()
+        except EvkitError as exc:  # a damaged part the new listing brings: in words
+            self._say(str(exc), error=True)
+            return
+        if not changed:
             self._say(f"nothing new in {self.controller.store}: its parts are as they were")
 
     def _on_row(self, change: dict[str, Any]) -> None:
@@ -275,7 +290,8 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
             self.curve.outputs = (text_output("Select a session in the table to draw its power curve."),)
         # The other tabs are drawn when shown: a click computes only what is on screen.
         self._drawn = {0}
-        self._draw_tab(self.tabs.selected_index or 0)
+        if not self._tried(lambda: self._draw_tab(self.tabs.selected_index or 0)):
+            return
         who = ", ".join(selection.chargers) if selection.chargers else f"all {len(c.chargers)} chargers"
         days = f"{selection.start or 'first day'} to {selection.end or 'last day'}"
         shown = (
@@ -283,15 +299,15 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
             if total > table.height
             else ""
         )
+        skipped = c.skipped_note()
         self._say(
             f"{who}; {days} ({selection.zone}, {zone_label(selection.zone)}): {total:,} "
-            f"sessions{shown} · {time.monotonic() - began:.2f} s"
+            f"sessions{shown} · {time.monotonic() - began:.2f} s" + (f" · {skipped}" if skipped else "")
         )
 
     def _draw_tab(self, index: int) -> None:
         if index in self._drawn:
             return
-        self._drawn.add(index)
         c, selection = self.controller, self.selection
         if index == 1:
             self._draw("energy", self.energy, c.energy_figure(selection))
@@ -303,10 +319,11 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
             if chargers > table.height:
                 title += f": the {table.height} of {chargers} with most issues (pick chargers to see others)"
             self.quality.value = great_table_html(table, title)
+        self._drawn.add(index)  # drawn: not before, so a read that failed is tried again on a click
 
     def _on_tab(self, change: dict[str, Any]) -> None:
         if change["new"] is not None:
-            self._draw_tab(int(change["new"]))
+            self._tried(lambda: self._draw_tab(int(change["new"])))
 
     def follow(self, every_s: float = 10.0) -> None:
         """Re-read the store every ``every_s`` seconds (a recording into it is running) until
@@ -338,16 +355,21 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
             if list(self.table.selected_rows) != [index]:
                 with self._setting():  # the row follows; its event must not draw the curve twice
                     self.table.selected_rows = [index]
-        self._draw("curve", self.curve, self.controller.session_curve(self.selection, session_id))
+        self._tried(
+            lambda: self._draw("curve", self.curve, self.controller.session_curve(self.selection, session_id))
+        )
 
 
-def explore(store: Path | str = "data", *, zone: str | None = None) -> ExploreApp:
+def explore(store: Path | str = "data", *, zone: str | None = None, skip_damaged: bool = False) -> ExploreApp:
     """The explorer on the dataset at ``store`` (see :mod:`evkit.explore`). The first look at a store
     reads it once (a fleet's month: about five seconds on two cores; a line under the cell says so
-    meanwhile)."""
+    meanwhile). A damaged part (a bad footer, a data page that cannot be read) is a ``DatasetError``
+    naming it; ``skip_damaged=True`` opens the store without it, and the message line names it."""
     progress, done = _progress_line()
     try:
-        controller = ExploreController(Path(store), zone=zone or system_zone(), progress=progress)
+        controller = ExploreController(
+            Path(store), zone=zone or system_zone(), progress=progress, skip_damaged=skip_damaged
+        )
     finally:
         done()
     return ExploreApp(controller)

@@ -8,14 +8,19 @@ session's power curve read only those chargers' rows (and the curve only its win
 becomes a predicate :func:`evkit.store.reader.scan` hands to the Parquet scan (pushed down, row groups
 whose statistics cannot match are skipped). :meth:`ExploreController.refresh` re-lists the store; new
 parts of a running recording make it summarise again and drop the cached views.
+
+A damaged part (a bad footer, or a data page that cannot be decoded, found only when a read fails on
+it) is a :class:`~evkit.errors.DatasetError` naming it below the store; with ``skip_damaged`` every read
+leaves it out, and :attr:`ExploreController.skipped` names it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import plotly.graph_objects as go
@@ -28,7 +33,12 @@ from evkit.explore.summary import LATENCY_DIGITS, Progress, StoreSummary, store_
 from evkit.explore.tables import quality_table, session_table, system_zone
 from evkit.figures.style import charger_colours, no_data, note
 from evkit.store.manifest import latency_caveat, read_manifest
-from evkit.store.reader import scan
+from evkit.store.pages import relative_name
+from evkit.store.parts import Damaged, marked_damaged
+from evkit.store.reader import damaged_parts_policy, inspected, scan
+from evkit.store.whole import read_whole
+
+T = TypeVar("T")
 
 #: Selections whose rows stay in memory, and cached views in all (the most recently used are kept).
 KEEP_ROWS = 3
@@ -38,6 +48,8 @@ KEEP_VIEWS = 24
 CURVE_LOOKBACK = timedelta(days=1)
 #: The quality counts that are issues (the fleet's quality table lists the chargers with most first).
 ISSUE_COUNTS = tuple(column for column in SUMMARY_COLUMNS if column.endswith("_n"))
+#: How the explorer reads a store without its damaged parts (the end of the sentence naming them).
+SKIP_HINT = "open it with evkit.explore(..., skip_damaged=True) to read the rest"
 
 
 @dataclass(frozen=True)
@@ -92,7 +104,9 @@ def _listing(names: list[str], limit: int = 20) -> str:
 
 @dataclass
 class ExploreController:
-    """The explorer's state and views for the dataset at ``store`` (see the module docs)."""
+    """The explorer's state and views for the dataset at ``store`` (see the module docs).
+    ``skip_damaged``: read the store without its damaged parts (:attr:`skipped` names them) instead of
+    refusing it."""
 
     store: Path
     zone: str = field(default_factory=system_zone)
@@ -102,6 +116,11 @@ class ExploreController:
     colours: dict[str, str] = field(default_factory=dict)
     progress: Progress | None = field(default=None, repr=False)
     summary: StoreSummary | None = field(default=None, repr=False)
+    skip_damaged: bool = False
+    #: The damaged parts every read leaves out (``skip_damaged``): those the last :meth:`refresh`
+    #: found, and any data page found unreadable since.
+    skipped: list[Damaged] = field(default_factory=list)
+    _unreadable: list[Damaged] = field(default_factory=list, repr=False)
     _cache: dict[tuple[str, Selection], Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -114,10 +133,13 @@ class ExploreController:
     def refresh(self) -> bool:
         """Re-list the store (a recording adds parts); when its parts changed, summarise it again and
         forget cached views. True when something changed."""
-        summary = store_summary(self.store, self.progress)
+        summary = self._read(lambda: store_summary(self.store, self.progress))
         if summary is self.summary:
             return False
         self.summary = summary
+        if self.skip_damaged:
+            with marked_damaged(self._unreadable):
+                self.skipped = inspected(self.store).damaged
         self.chargers = list(summary.chargers)
         self.colours = charger_colours(self.chargers)
         tz = ZoneInfo(self.zone)
@@ -126,6 +148,28 @@ class ExploreController:
         self.last_day = last.astimezone(tz).date() if last is not None else None
         self._cache.clear()
         return True
+
+    def _read(self, work: Callable[[], T]) -> T:
+        """``work()``, a read of the store, under the explorer's policy (``skip_damaged``). A data page
+        that cannot be decoded fails only while the rows are read, with an error naming no file: then
+        each part is read on its own to find the damaged ones (``evkit.store.whole.read_whole``), and a
+        ``DatasetError`` names them below the store; with ``skip_damaged``, ``work`` runs again without
+        them, and every later read of this explorer leaves them out."""
+        known = len(self._unreadable)
+        with damaged_parts_policy(self.skip_damaged):
+            done = read_whole(
+                self.store, work, skip=self.skip_damaged, marked=self._unreadable, hint=SKIP_HINT
+            )
+        if found := self._unreadable[known:]:
+            self.skipped = sorted([*self.skipped, *found], key=lambda d: str(d.path))
+        return done
+
+    def skipped_note(self) -> str | None:
+        """The parts every read leaves out (:attr:`skipped`), named below the store; None when none."""
+        if not self.skipped:
+            return None
+        names = "; ".join(f"{relative_name(self.store, d.path)} ({d.reason})" for d in self.skipped)
+        return f"skipped {len(self.skipped)} damaged Parquet part(s): {names}"
 
     def _summary(self) -> StoreSummary:
         assert self.summary is not None  # set by __post_init__
@@ -171,15 +215,17 @@ class ExploreController:
 
     def query(self, selection: Selection) -> pl.LazyFrame:
         """The selection as a lazy scan whose filter Polars runs inside the Parquet reader."""
-        return scan(self.store, where=selection.predicate())
+        return self._read(lambda: scan(self.store, where=selection.predicate()))
 
     def rows(self, selection: Selection) -> pl.LazyFrame:
         """The selected rows. Some chargers: read once (the filter runs in the Parquet scan) and kept in
         memory, since each view reads them several times. Every charger: lazily, read per view."""
-        lazy = self.query(selection)
         if not selection.chargers:
-            return lazy
-        frame: pl.DataFrame = self._cached("rows", selection, lazy.collect)
+            return self.query(selection)
+        where = selection.predicate()
+        frame: pl.DataFrame = self._cached(
+            "rows", selection, lambda: self._read(lambda: scan(self.store, where=where).collect())
+        )
         return frame.lazy()
 
     # ------------------------------------------------------------------ views
@@ -227,7 +273,7 @@ class ExploreController:
         where = (pl.col("charger_id") == charger) & (pl.col("observed_at") >= started - CURVE_LOOKBACK)
         if ended is not None:  # an open session runs to the charger's last reading
             where = where & (pl.col("observed_at") <= ended + timedelta(seconds=1))
-        rows = scan(self.store, where=where).collect().lazy()
+        rows = self._read(lambda: scan(self.store, where=where).collect()).lazy()
         fig = session_power_curve(
             rows,
             charger,

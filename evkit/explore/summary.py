@@ -40,7 +40,7 @@ from evkit.analysis.quality import (
     first_of,
     telemetry_gaps,
 )
-from evkit.store.reader import parquet_files, scan
+from evkit.store.reader import inspected, parquet_files, scan, skips_damaged
 from evkit.store.schema import replayed_rows
 
 #: Latencies are kept to this many significant digits in the fleet histogram (±5 % at two).
@@ -331,15 +331,27 @@ def listing(store: Path | str) -> Listing:
     return tuple(found)
 
 
+def read_listing(store: Path | str) -> Listing:
+    """The :func:`listing` of the parts a read of ``store`` reads now: under
+    ``damaged_parts_policy(True)``, without the damaged ones (those marked so too), so a summary that
+    left them out is never taken for the whole store's, nor the other way round."""
+    parts = listing(store)
+    if not skips_damaged():
+        return parts
+    read = {str(part) for part in inspected(store).good}
+    return tuple(entry for entry in parts if entry[0] in read)
+
+
 _SUMMARIES: dict[tuple[str, Listing], StoreSummary] = {}
 
 
 def store_summary(store: Path | str, progress: Progress | None = None) -> StoreSummary:
-    """The summary of ``store`` as it is now: cached while its parts are unchanged, in memory and (when
-    it took long to compute) on disk (:mod:`evkit.explore.summary_cache`)."""
+    """The summary of ``store`` as it is now: cached while the parts it reads are unchanged
+    (:func:`read_listing`), in memory and (when it took long to compute) on disk
+    (:mod:`evkit.explore.summary_cache`)."""
     from evkit.explore import summary_cache
 
-    resolved, parts = str(Path(store).resolve()), listing(store)
+    resolved, parts = str(Path(store).resolve()), read_listing(store)
     key = (resolved, parts)
     found = _SUMMARIES.pop(key, None)
     if found is None and (found := summary_cache.load(resolved, parts)) is not None and progress:
@@ -363,6 +375,7 @@ __all__ = [
     "latency_hours",
     "listing",
     "quality_hours",
+    "read_listing",
     "store_summary",
     "summarise",
 ]

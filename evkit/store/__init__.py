@@ -2,6 +2,7 @@
 
 from evkit.store.manifest import read_manifest, upsert_capture
 from evkit.store.objstore import is_s3
+from evkit.store.pages import unreadable_parts
 from evkit.store.reader import damaged_parts_policy, parquet_files, scan
 from evkit.store.schema import (
     EASEE_SCHEMA,
@@ -26,5 +27,6 @@ __all__ = [
     "read_manifest",
     "scan",
     "store_root",
+    "unreadable_parts",
     "upsert_capture",
 ]

@@ -162,10 +162,13 @@ def relative_name(where: Path | str, part: Path | str) -> str:
     return inside.as_posix() if inside.parts else Path(part).name
 
 
-def unreadable_message(where: Path | str, damaged: list[Damaged]) -> str:
-    """The sentence naming every part whose data pages cannot be read (what the CLI prints, exit 2)."""
+def unreadable_message(
+    where: Path | str, damaged: list[Damaged], skip: str = "read the rest with --skip-damaged"
+) -> str:
+    """The sentence naming every part whose data pages cannot be read (what the CLI prints, exit 2);
+    ``skip``: how to read the rest without them (the explorer has its own)."""
     names = "; ".join(f"{relative_name(where, d.path)} ({d.reason})" for d in damaged)
     return mask_secrets(
         f"{len(damaged)} damaged Parquet part(s) in {where}, found when their data was read (the "
-        f"footers are sound): {names}. Move them out of the dataset, or read the rest with --skip-damaged"
+        f"footers are sound): {names}. Move them out of the dataset, or {skip}"
     )

@@ -155,7 +155,10 @@ def scan(
     Damaged parts (zero bytes, truncated, not Parquet, or a column type the other parts and the
     contract disagree with) raise ``DatasetError`` naming each file; with ``skip_damaged=True`` the
     rest is read and a warning names the skipped files (``None``: the policy of
-    :func:`damaged_parts_policy`, by default refuse).
+    :func:`damaged_parts_policy`, by default refuse). No check sees bytes damaged inside a data page
+    behind a sound footer: ``collect`` fails decoding it, with a Polars ``ComputeError`` naming no file.
+    For a decoding error from collect, ``evkit.store.unreadable_parts(path)`` names the part (scan
+    within ``evkit.store.parts.marked_damaged(found)`` with ``skip_damaged=True`` to leave it out).
 
     ``chargers``, ``start`` and ``end`` narrow the read to the rows of those chargers observed in
     [``start``, ``end``): only the row groups whose statistics admit them are read, and of them only
