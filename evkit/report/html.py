@@ -108,10 +108,12 @@ section p.hint { margin:4px 0 12px; color:var(--muted); font-size:13px; }
 .table-wrap { max-height:460px; overflow:auto; margin:8px 0 14px;
               border:1px solid var(--line); border-radius:6px; }
 table { border-collapse:collapse; width:100%%; font-size:13px; }
-thead th { position:sticky; top:0; background:#F0F4F8; }
-th, td { padding:5px 10px; border-bottom:1px solid var(--line); text-align:left; white-space:normal;
+thead th { position:sticky; top:0; background:#F0F4F8; font-weight:600; vertical-align:bottom; }
+th, td { padding:5px 6px; border-bottom:1px solid var(--line); text-align:left; white-space:normal;
          overflow-wrap:break-word; }
-th.num, td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
+th.num { text-align:right; }
+td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
+table.kv th, table.kv td { border-bottom:none; padding:3px 8px; }
 /* The first column holds ids (charger, hop): never broken inside (they are cut to 64 characters). */
 .table-wrap td:first-child { overflow-wrap:normal; }
 td.empty { color:var(--muted); text-align:center; }
