@@ -9,6 +9,7 @@ reaches the client.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -244,7 +245,9 @@ def report_on_cluster(
         if plan.needs_pass2:
             found = _pass2(client, parts, groups, results, plan, start=start, end=end)
     finally:
-        client.run(_forget_kept, run)
+        # a cluster gone meanwhile keeps the files: the next run on each host sweeps a dead worker's
+        with contextlib.suppress(Exception):
+            client.run(_forget_kept, run)
 
     def power_rows(charger: str) -> pl.DataFrame:
         future = client.submit(power_rows_task, parts, charger, start, end, pure=False)
