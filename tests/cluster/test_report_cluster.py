@@ -178,3 +178,24 @@ def test_a_store_in_arrival_order_is_read_by_one_group_a_worker_thread(
     assert len([g for g in by_charger if g.chargers]) == threads * TASKS_PER_THREAD
     here = report_data(tmp_path / "sorted", rows_per_bucket=2_500)
     _assert_same(report_data(tmp_path / "sorted", client=client, rows_per_bucket=10**9), here)
+
+
+def test_the_report_of_an_s3_store_on_the_cluster_computes_what_a_local_run_does(
+    client: Client, fleet_dir: Path, s3_dataset: str, s3_env: dict[str, str]
+) -> None:
+    """From ``s3://``: the workers read the objects (their footers to plan the groups, their rows),
+    keep their latency values between the passes, and give the local run's numbers."""
+    import os
+
+    from tests.s3fixtures import upload_dataset
+
+    upload_dataset(fleet_dir, s3_dataset)
+
+    def give_env(env: dict[str, str]) -> None:  # what a deployment does for its workers
+        os.environ.update(env)
+
+    client.run(give_env, s3_env)
+    here = report_data(fleet_dir, rows_per_bucket=2_500)
+    there = report_data(s3_dataset, client=client, rows_per_bucket=10**9)
+    assert there.latency.stats["n"].sum() > 10_000
+    _assert_same(there, here)
