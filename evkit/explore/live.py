@@ -22,9 +22,13 @@ from typing import Any
 import polars as pl
 
 from evkit.analysis import _ids
-from evkit.errors import DatasetError
+from evkit.errors import DatasetError, first_line
 from evkit.store.parts import live_parts
 from evkit.wording import words
+
+#: Polls in a row a part still in the store must fail to read before the view says it cannot be read
+#: (a part being replaced by a compaction fails once, then is gone).
+UNREADABLE_AFTER = 3
 
 #: Columns read from each new part (those a part lacks read as null).
 COLUMNS = ("received_at", "observed_at", "charger_id", "observation_id", "value", "value_text", "label",
@@ -128,16 +132,29 @@ class LiveFeed:
     latest: pl.DataFrame = field(default_factory=pl.DataFrame)
     errors_seen: int = 0
     _seen: set[Path] = field(default_factory=set)
+    #: parts that failed to read, by path: (polls in a row, why the last one failed)
+    _failing: dict[Path, tuple[int, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.store = Path(self.store)
+
+    @property
+    def unreadable(self) -> dict[Path, str]:
+        """Parts still in the store that no read of the last ``UNREADABLE_AFTER`` polls could read (a
+        damaged part, not one a compaction just removed): why, by path. Each poll tries them again."""
+        return {path: why for path, (polls, why) in self._failing.items() if polls >= UNREADABLE_AFTER}
 
     def _read(self, path: Path) -> pl.DataFrame | None:
         try:
             present = pl.read_parquet_schema(path)
             frame = pl.read_parquet(path, columns=[c for c in COLUMNS if c in present])
-        except (OSError, pl.exceptions.PolarsError):
-            return None  # removed by a compaction meanwhile, or not finished: the next poll decides
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            # removed by a compaction meanwhile, or not finished: the next poll decides; one that
+            # stays and still fails is damaged, and said so (``unreadable``)
+            polls = self._failing.get(path, (0, ""))[0]
+            self._failing[path] = (polls + 1, first_line(exc))
+            return None
+        self._failing.pop(path, None)
         missing = [
             pl.lit(None, dtype=_TEXT.get(c, pl.Float64)).alias(c) for c in COLUMNS if c not in frame.columns
         ]
@@ -150,6 +167,8 @@ class LiveFeed:
         except (OSError, DatasetError):
             parts = []
         new = [p for p in parts if p not in self._seen]
+        for gone in set(self._failing) - set(new):  # removed (a compaction): nothing to say
+            del self._failing[gone]
         frames = []
         for path in new:
             frame = self._read(path)
@@ -245,6 +264,12 @@ class LiveController:
         parts.append("lag – (no device time)" if lag is None else f"lag {lag:,.1f} s (device time to stored)")
         errors = int(stats.get("decode_errors", self.feed.errors_seen)) if stats else self.feed.errors_seen
         parts.append(f"{errors:,} decode errors")
+        if unreadable := self.feed.unreadable:
+            names = "; ".join(
+                f"{path.relative_to(self.feed.store).as_posix()} ({why})"
+                for path, why in sorted(unreadable.items())
+            )
+            parts.append(f"{len(unreadable)} part(s) cannot be read, not shown: {names}")
         if not self.running:
             parts.append("recording stopped")
         return " · ".join(parts)

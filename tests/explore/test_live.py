@@ -104,3 +104,34 @@ def test_live_view_updates_while_the_simulators_publish(
     assert not recorder.running
     view.update()
     assert "recording stopped" in view.counters.value
+
+
+def test_a_part_that_stays_unreadable_is_said_and_read_once_mended(tmp_path: Path) -> None:
+    """A part in the store that fails to read poll after poll is damaged, not being replaced: the
+    counters name it (relative to the store) from the third poll on; once readable, its rows come
+    in and the words go. A part removed meanwhile (a compaction) is never named."""
+    from evkit.explore.live import UNREADABLE_AFTER
+    from evkit.store.writer import PartWriter
+
+    store = tmp_path / "store"
+    PartWriter(store).write(_rows(charger_id=["EH1"], observation_id=[120], value=[7.4]))
+    good = next(store.rglob("*.parquet"))
+    broken = good.with_name("part-broken.parquet")
+    broken.write_bytes(b"PAR1 not a parquet file PAR1")
+    gone = good.with_name("part-gone.parquet")
+    gone.write_bytes(b"PAR1 half written")
+    live = LiveController(store=store)
+    for poll in range(1, UNREADABLE_AFTER + 1):
+        snap = live.tick()
+        if poll == 1:
+            gone.unlink()  # replaced by a compaction: removed before the next poll
+        said = "part(s) cannot be read" in snap.counters
+        assert said == (poll >= UNREADABLE_AFTER), snap.counters
+    assert f"1 part(s) cannot be read, not shown: {broken.relative_to(store).as_posix()} (" in snap.counters
+    assert "part-gone" not in snap.counters
+    assert snap.chargers["charger"].to_list() == ["EH1"]  # the readable part is shown
+    PartWriter(tmp_path / "mended").write(_rows(charger_id=["EH2"], observation_id=[120], value=[11.0]))
+    broken.write_bytes(next((tmp_path / "mended").rglob("*.parquet")).read_bytes())  # rewritten whole
+    snap = live.tick()
+    assert "cannot be read" not in snap.counters
+    assert snap.chargers["charger"].to_list() == ["EH1", "EH2"]  # its reading came in
