@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from evkit.cluster import tasks
-from evkit.cluster.plan import ChargerGroup, chunks, plan_groups
+from evkit.cluster.plan import ChargerGroup, charger_ranges, chunks, plan_by_rows
 from evkit.errors import ConfigError, DatasetError
 
 if TYPE_CHECKING:
@@ -43,6 +43,12 @@ _log = logging.getLogger("evkit.store")
 TASKS_PER_THREAD = 4
 #: Parts per charger-listing task.
 PARTS_PER_LISTING = 64
+#: Rows a task reads at most (about: a charger is never split), as a local run's buckets: a worker's
+#: memory follows it, not the fleet's size.
+ROWS_PER_GROUP = 4_000_000
+#: How many times the rows one group a worker thread reads the groups may read before a run takes
+#: one group a thread (``_groups``).
+REREADS = 2
 
 
 def connect(address: str) -> Client:
@@ -145,17 +151,41 @@ def _listed(
     return found, with_null
 
 
-def _plan(
-    client: Client, source: Path | str, skip_damaged: bool | None, chargers: Sequence[str] | None
+def _groups(
+    client: Client,
+    source: Path | str,
+    skip_damaged: bool | None,
+    chargers: Sequence[str] | None,
+    rows_per_group: int = ROWS_PER_GROUP,
 ) -> tuple[Any, list[ChargerGroup]]:
-    """(future of the checked part list, the charger groups)."""
+    """(future of the checked part list, groups of about ``rows_per_group`` rows of ``chargers``, or of
+    every charger and the rows without one): a few per worker thread (a slow or lost worker's share
+    is small), or one per thread when the few would read more than ``REREADS`` times the rows the
+    one would (``tasks.rows_read_task``, from the footers: a store in arrival order holds every
+    charger in every row group, so each group reads all of it; 6M rows on two local workers, the
+    report's groups 6.8 -> 5.0 s, the sessions' 1.85 -> 0.95 s)."""
     parts = _parts(client, source, skip_damaged)
-    found, with_null = _listed(client, parts)
+    counts = (
+        pl.concat(_per_chunk(client, parts, tasks.charger_rows_task))
+        .group_by("charger_id")
+        .agg(pl.col("n").sum())
+    )
     if chargers is not None:
-        found &= set(chargers)
-        with_null = False
-    groups = plan_groups(sorted(found), _threads(client) * TASKS_PER_THREAD, with_null)
+        counts = counts.filter(pl.col("charger_id").is_in(list(chargers)))
+    threads = _threads(client)
+    groups = plan_by_rows(counts, rows_per_group, threads * TASKS_PER_THREAD)
+    fewer = plan_by_rows(counts, rows_per_group, threads)
+    if len(fewer) < len(groups):
+        many, few = (_rows_read(client, parts, plan) for plan in (groups, fewer))
+        if many > REREADS * few:
+            return parts, fewer
     return parts, groups
+
+
+def _rows_read(client: Client, parts: Any, groups: list[ChargerGroup]) -> int:
+    """The rows the ``groups`` of charger ranges read in all, filtering the parts (footers only)."""
+    read = _per_chunk(client, parts, tasks.rows_read_task, ranges=charger_ranges(groups))
+    return sum(sum(per) for _, per in read)
 
 
 def chargers(
@@ -198,7 +228,7 @@ def sessions(
     from evkit.analysis.evcc_tariff import with_session_figures
     from evkit.analysis.schema import SESSION_SCHEMA
 
-    parts, groups = _plan(client, source, skip_damaged, chargers)
+    parts, groups = _groups(client, source, skip_damaged, chargers)
     if not groups:
         empty = pl.DataFrame(schema={**SESSION_SCHEMA, **(COST_SCHEMA if tariff is not None else {})})
         shaped = with_session_figures(empty.lazy(), pl.LazyFrame(schema=parts.result()[1]))
@@ -245,7 +275,7 @@ def per_charger(
     """``evkit.analysis.<function>`` of ``source`` on the cluster, for a function of ``PER_CHARGER``."""
     if function not in PER_CHARGER:
         raise ConfigError(f"{function!r} is not split by charger; one of: {', '.join(PER_CHARGER)}")
-    parts, groups = _plan(client, source, skip_damaged, chargers)
+    parts, groups = _groups(client, source, skip_damaged, chargers)
     if not groups:
         raise DatasetError(f"{source} holds no charger")
     futures = client.map(tasks.per_charger_task, [parts] * len(groups), groups, function=function)
@@ -289,7 +319,7 @@ def latency_stats(
     from evkit.analysis.latency_buckets import Plan, latency_keys
     from evkit.analysis.schema import ALL_HOPS
 
-    parts, groups = _plan(client, source, skip_damaged, chargers)
+    parts, groups = _groups(client, source, skip_damaged, chargers)
     if not groups:
         if chargers is None:
             raise DatasetError(f"{source} holds no rows")
@@ -333,7 +363,7 @@ def per_charger_with(
     a charger's rows give the same result in any group, whatever the options."""
     if function not in PER_CHARGER:
         raise ConfigError(f"{function!r} is not split by charger; one of: {', '.join(PER_CHARGER)}")
-    parts, groups = _plan(client, source, skip_damaged, chargers)
+    parts, groups = _groups(client, source, skip_damaged, chargers)
     if not groups:
         raise DatasetError(f"{source} holds no charger")
     futures = client.map(
@@ -365,7 +395,7 @@ def quality_summary(
 
     expected = DEFAULT_GAP if expected is None else expected
     stale = DEFAULT_STALE if stale is None else stale
-    parts, groups = _plan(client, source, skip_damaged, None)
+    parts, groups = _groups(client, source, skip_damaged, None)
     if not groups:
         raise DatasetError(f"{source} holds no rows")
     if data_end is None:

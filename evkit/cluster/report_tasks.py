@@ -21,10 +21,6 @@ import polars as pl
 from evkit.cluster.plan import ChargerGroup
 from evkit.cluster.tasks import Parts, group_rows
 
-#: How many times the rows one group a worker thread reads a report's groups may read before it
-#: takes one group a thread (``_groups``).
-REREADS = 2
-
 if TYPE_CHECKING:
     from distributed import Client
 
@@ -126,82 +122,6 @@ def power_rows_task(parts: Parts, charger: str, start: datetime | None, end: dat
     return partial.power_rows(_rows(parts, group, start, end), charger)
 
 
-def rows_read_task(parts: Parts, files: list[str], ranges: list[tuple[str, str]]) -> tuple[int, list[int]]:
-    """(rows of ``files``, for each (first, last) charger range the rows a group filtering on it reads
-    of them): footers only (``evkit.store.narrow.rows_per_range``)."""
-    from evkit.store.narrow import Narrowing, rows_per_range
-
-    del parts  # the part list travels with every task; this one reads only the footers of ``files``
-    return rows_per_range(files, Narrowing.of(None, None, None), ranges)
-
-
-def charger_rows_task(parts: Parts, files: list[str]) -> pl.DataFrame:
-    """Rows per charger id (null: rows without one) in ``files`` (reads that column only)."""
-    from evkit.cluster.tasks import _scan
-
-    return _scan(parts, files).group_by("charger_id").agg(pl.len().cast(pl.Int64).alias("n")).collect()
-
-
-def plan_by_rows(counts: pl.DataFrame, rows_per_group: int, min_groups: int) -> list[ChargerGroup]:
-    """Contiguous charger groups of about ``rows_per_group`` rows (fewer if that makes less than
-    ``min_groups``: every worker gets work), and the rows without a charger as a group of their own.
-    A group's memory follows its rows, so a task's peak is bounded whatever the fleet's size."""
-    known = counts.drop_nulls("charger_id").sort("charger_id")
-    total = int(known["n"].sum()) if known.height else 0
-    target = max(1, min(rows_per_group, -(-total // max(1, min_groups))))
-    groups: list[ChargerGroup] = []
-    current: list[str] = []
-    held = 0
-    for charger, n in known.select("charger_id", "n").iter_rows():
-        current.append(charger)
-        held += n
-        if held >= target:
-            groups.append(ChargerGroup(tuple(current)))
-            current, held = [], 0
-    if current:
-        groups.append(ChargerGroup(tuple(current)))
-    if counts.filter(pl.col("charger_id").is_null()).height:
-        groups.append(ChargerGroup(None))
-    return groups
-
-
-def _ranges(groups: list[ChargerGroup]) -> list[tuple[str, str]]:
-    """The (first, last) charger of each group of chargers (sorted, disjoint)."""
-    return [(g.chargers[0], g.chargers[-1]) for g in groups if g.chargers]
-
-
-def _groups(
-    client: Client,
-    source: Path | str,
-    skip_damaged: bool | None,
-    chargers: Sequence[str] | None,
-    rows_per_group: int,
-) -> tuple[Any, list[ChargerGroup]]:
-    """(future of the checked part list, groups of about ``rows_per_group`` rows): a few per worker
-    thread (a slow or lost worker's share is small), or one per thread when the few would read more
-    than ``REREADS`` times the rows the one would (``rows_read_task``, from the footers: a store in
-    arrival order holds every charger in every row group, so each group reads all of it; 6M rows on
-    two local workers, 8 groups 6.8 s, 2 groups 5.0 s)."""
-    from evkit.cluster import TASKS_PER_THREAD, _parts, _per_chunk, _threads
-
-    parts = _parts(client, source, skip_damaged)
-    frames = _per_chunk(client, parts, charger_rows_task)
-    counts = pl.concat(frames).group_by("charger_id").agg(pl.col("n").sum())
-    if chargers is not None:
-        counts = counts.filter(pl.col("charger_id").is_in(list(chargers)))
-    threads = _threads(client)
-    groups = plan_by_rows(counts, rows_per_group, threads * TASKS_PER_THREAD)
-    fewer = plan_by_rows(counts, rows_per_group, threads)
-    if len(fewer) < len(groups):
-        many, few = (
-            sum(sum(per) for _, per in _per_chunk(client, parts, rows_read_task, ranges=_ranges(p)))
-            for p in (groups, fewer)
-        )
-        if many > REREADS * few:
-            return parts, fewer
-    return parts, groups
-
-
 def report_on_cluster(
     client: Client,
     source: Path | str,
@@ -216,7 +136,8 @@ def report_on_cluster(
 ) -> tuple[partial.Combined, latency_data.LatencyResult, Callable[[str], pl.DataFrame], Tariff | None]:
     """(combined results, latency numbers, the power-curve rows of a charger, the tariff used).
 
-    Groups hold about ``rows_per_group`` rows (``plan_by_rows``): a worker's memory is bounded."""
+    Groups hold about ``rows_per_group`` rows (``evkit.cluster._groups``): a worker's memory is bounded."""
+    from evkit.cluster import _groups
     from evkit.errors import DatasetError
     from evkit.report import latency_data, partial
 
@@ -309,4 +230,4 @@ def _folded(futures: list[Any]) -> tuple[list[partial.Partial], list[pl.DataFram
     return results, histograms
 
 
-__all__ = ["latency_pass2_task", "plan_by_rows", "report_group_task", "report_on_cluster"]
+__all__ = ["latency_pass2_task", "report_group_task", "report_on_cluster"]

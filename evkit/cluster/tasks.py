@@ -62,6 +62,20 @@ def chargers_in(
     return sorted(ids.drop_nulls().to_list()), ids.null_count() > 0
 
 
+def charger_rows_task(parts: Parts, files: list[str]) -> pl.DataFrame:
+    """Rows per charger id (null: rows without one) in ``files`` (reads that column only)."""
+    return _scan(parts, files).group_by("charger_id").agg(pl.len().cast(pl.Int64).alias("n")).collect()
+
+
+def rows_read_task(parts: Parts, files: list[str], ranges: list[tuple[str, str]]) -> tuple[int, list[int]]:
+    """(rows of ``files``, for each (first, last) charger range the rows a group filtering on it reads
+    of them): footers only (``evkit.store.narrow.rows_per_range``)."""
+    from evkit.store.narrow import Narrowing, rows_per_range
+
+    del parts  # the part list travels with every task; this one reads only the footers of ``files``
+    return rows_per_range(files, Narrowing.of(None, None, None), ranges)
+
+
 def group_rows(
     parts: Parts, group: ChargerGroup, start: datetime | None = None, end: datetime | None = None
 ) -> pl.LazyFrame:

@@ -7,8 +7,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 from distributed import Client
-from hypothesis import given
-from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from evkit.report.data import ReportData, report_data
@@ -72,7 +70,8 @@ def test_a_narrowed_report_on_the_cluster(client: Client, fleet_dir: Path) -> No
 
 def test_the_client_gets_small_results(client: Client, fleet_dir: Path) -> None:
     """What a group's task returns is per charger or per histogram bin, never per message."""
-    from evkit.cluster.report_tasks import _groups, report_group_task
+    from evkit.cluster import _groups
+    from evkit.cluster.report_tasks import report_group_task
 
     parts, groups = _groups(client, fleet_dir, None, None, 10**9)
     result = client.submit(
@@ -84,31 +83,6 @@ def test_the_client_gets_small_results(client: Client, fleet_dir: Path) -> None:
     sizes = [f.height for f in result.latency] + [result.summary.height, result.inner_gaps.height]
     assert max(sizes) < rows / 2  # histograms: a few thousand bins per hop at most
     assert isinstance(result.readings, pl.DataFrame)
-
-
-@given(
-    counts=st.lists(st.integers(min_value=1, max_value=5_000), min_size=0, max_size=60),
-    nulls=st.integers(min_value=0, max_value=3),
-    rows=st.integers(min_value=1, max_value=20_000),
-    least=st.integers(min_value=1, max_value=16),
-)
-def test_groups_by_rows_cover_every_charger_once_and_stay_small(
-    counts: list[int], nulls: int, rows: int, least: int
-) -> None:
-    from evkit.cluster.report_tasks import plan_by_rows
-
-    ids = [f"EH{i:04d}" for i in range(len(counts))]
-    frame = pl.DataFrame(
-        {"charger_id": [*ids, *([None] * min(nulls, 1))], "n": [*counts, *([nulls] * min(nulls, 1))]}
-    )
-    groups = plan_by_rows(frame.sample(fraction=1.0, shuffle=True, seed=1), rows, least)
-    named = [g.chargers for g in groups if g.chargers is not None]
-    assert [c for g in named for c in g] == ids  # contiguous, in order, each once
-    assert sum(g.chargers is None for g in groups) == (1 if nulls else 0)
-    per = dict(zip(ids, counts, strict=True))
-    biggest = max(counts, default=0)
-    for group in named:
-        assert sum(per[c] for c in group) < rows + biggest  # about ``rows``: one charger may tip it over
 
 
 def _kept_folders() -> list[str]:
@@ -124,7 +98,8 @@ def _kept_folders() -> list[str]:
 def test_pass_2_reads_the_values_pass_1_kept_on_the_worker(client: Client, fleet_dir: Path) -> None:
     """A group keeps its latency values in a file on its worker; pass 2 there reads them (the same
     counts as from the group's rows again) and removes the file; a report leaves no folder behind."""
-    from evkit.cluster.report_tasks import _groups, latency_pass2_task, report_group_task
+    from evkit.cluster import _groups
+    from evkit.cluster.report_tasks import latency_pass2_task, report_group_task
     from evkit.report import latency_data
 
     parts, groups = _groups(client, fleet_dir, None, None, 10**9)
@@ -162,8 +137,7 @@ def test_a_store_in_arrival_order_is_read_by_one_group_a_worker_thread(
     """Every row group of a store in arrival order holds every charger: each group of the report reads
     all of it, so it takes one group a worker thread, not a few; a store sorted by charger (each group
     reads its own row groups) keeps a few a thread, so a slow worker's share stays small."""
-    from evkit.cluster import TASKS_PER_THREAD
-    from evkit.cluster.report_tasks import _groups
+    from evkit.cluster import TASKS_PER_THREAD, _groups
     from evkit.store import PartWriter, scan
 
     threads = sum(int(w["nthreads"]) for w in client.scheduler_info()["workers"].values())
