@@ -6,12 +6,14 @@ dataset every worker can read: a path all of them see, or ``s3://bucket/prefix``
 needs the ``AWS_*`` environment itself; credentials never travel with the tasks).
 
 How a run goes: one task lists and checks the parts (footers only); tasks over chunks of parts read
-only the ``charger_id`` column to list the chargers; the chargers are split into contiguous groups
-(``evkit.cluster.plan``) and each group is one task that reads only its chargers' rows and runs the
-same Polars function as a local run. Finished tables come back (sessions are small); latency
-percentiles come back as each group's histograms and then just the values of the bins a percentile
-falls in (exact, ``evkit.analysis.latency_buckets``): no per-message latency leaves its task. A worker that
-dies mid-run has its tasks rerun by Dask; the result is the same.
+only the ``charger_id`` column to count each charger's rows; the chargers are split into contiguous
+groups of about ``ROWS_PER_GROUP`` rows (``evkit.cluster.plan``: a few per worker thread, or one per
+thread when each group would read every row group, as in a store in arrival order) and each group is
+one task that reads only its chargers' rows and runs the same Polars function as a local run.
+Finished tables come back (sessions are small); latency percentiles come back as each group's
+histograms and then just the values of the bins a percentile falls in (exact,
+``evkit.analysis.latency_buckets``): no per-message latency leaves its task. A worker that dies
+mid-run has its tasks rerun by Dask; the result is the same.
 
 Results equal a local run: the same functions on the same rows, combined in the same order.
 """
