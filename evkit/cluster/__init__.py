@@ -172,7 +172,7 @@ def _groups(
         .group_by("charger_id")
         .agg(pl.col("n").sum())
     )
-    if chargers is not None:
+    if chargers:  # as a local run: none given (None or empty) is every charger
         counts = counts.filter(pl.col("charger_id").is_in(list(chargers)))
     threads = _threads(client)
     groups = plan_by_rows(counts, rows_per_group, threads * TASKS_PER_THREAD)

@@ -10,6 +10,7 @@ reaches the client.
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -19,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from evkit.cluster.plan import ChargerGroup
-from evkit.cluster.tasks import Parts, group_rows
+from evkit.cluster.tasks import Parts
+from evkit.errors import first_line
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -27,16 +29,20 @@ if TYPE_CHECKING:
     from evkit.analysis.tariff import Tariff
     from evkit.report import latency_data, partial
 
+log = logging.getLogger(__name__)
+
 
 def _rows(
     parts: Parts, group: ChargerGroup | None, start: datetime | None, end: datetime | None
 ) -> pl.LazyFrame:
-    from evkit.analysis._prep import narrowed
+    """The rows of ``group`` (None: every row) in [``start``, ``end``) as a local report reads them
+    (``evkit.report.data.windowed``): home chargers' readings without a device time by when they were
+    received (a window by device time alone left out every evcc session of ``report --dask``)."""
     from evkit.cluster.tasks import _scan
+    from evkit.report.data import windowed
 
-    if group is not None:
-        return group_rows(parts, group, start, end)
-    return narrowed(_scan(parts), None, start, end)
+    rows = _scan(parts)
+    return windowed(rows if group is None else rows.filter(group.predicate()), None, start, end)
 
 
 def recorded_tariff_task(parts: Parts, start: datetime | None, end: datetime | None) -> Tariff | None:
@@ -46,11 +52,33 @@ def recorded_tariff_task(parts: Parts, start: datetime | None, end: datetime | N
     return recorded_tariff(_rows(parts, None, start, end))
 
 
-def _kept_dir(run: str) -> Path:
-    """This worker's folder of the latency values run ``run`` keeps between its passes."""
+#: The runs whose kept values this worker process removed (``_forget_kept``): a run that failed ends
+#: while some of its group tasks still run, and those then keep nothing, or remove what they kept.
+_FORGOTTEN: set[str] = set()
+
+
+def _kept_dir(run: str, make: bool = True) -> Path:
+    """This worker's folder of the latency values run ``run`` keeps between its passes (made unless
+    ``make`` is False)."""
     from evkit.store.scratch import process_dir
 
-    return process_dir(f"report-{run}")
+    return process_dir(f"report-{run}", make=make)
+
+
+def _kept_folder(run: str) -> Path | None:
+    """This worker's folder for run ``run``'s kept values, or None: the run has ended here, or the
+    temporary folder cannot hold a folder (a full or read-only disk; pass 2 reads the group again)."""
+    if run in _FORGOTTEN:
+        return None
+    try:
+        return _kept_dir(run)
+    except OSError as exc:
+        log.warning(
+            "cannot keep a group's latencies in the temporary folder (%s): pass 2 reads the group "
+            "again, which is slower; set TMPDIR to a folder with more room",
+            first_line(exc),
+        )
+        return None
 
 
 def report_group_task(
@@ -71,14 +99,17 @@ def report_group_task(
     from evkit.report import partial
 
     rows = held_rows(_rows(parts, group, start, end))
-    part = partial.analyse(rows, zone=zone, tariff=tariff, keep_latency=run is not None)
-    if run is None:
+    folder = None if run is None else _kept_folder(run)
+    part = partial.analyse(rows, zone=zone, tariff=tariff, keep_latency=folder is not None)
+    if run is None or folder is None:
         return part
     from distributed import get_worker
 
-    kept = partial.KeptLatencies(_kept_dir(run))
+    kept = partial.KeptLatencies(folder)
     part = kept.keep(index, part)
-    if index in kept.files:
+    if run in _FORGOTTEN:  # the run ended (failed) while this task ran: its file goes too
+        _forget_kept(run)
+    elif index in kept.files:
         part.kept_at = (get_worker().address, str(kept.files[index]))
     return part
 
@@ -108,10 +139,17 @@ def latency_pass2_task(
 
 
 def _forget_kept(run: str) -> None:
-    """Remove this worker's kept values of run ``run`` (run on every worker at the end)."""
+    """Remove this worker's kept values of run ``run`` (run on every worker at the end, failed or not:
+    a group task of the run still running keeps nothing after, ``_FORGOTTEN``), and the scratch
+    folders of this host's evkit processes that are gone (a worker that died: its nanny started
+    another, whose runs never name its folders)."""
     import shutil
 
-    shutil.rmtree(_kept_dir(run), ignore_errors=True)
+    from evkit.store.scratch import sweep
+
+    _FORGOTTEN.add(run)
+    shutil.rmtree(_kept_dir(run, make=False), ignore_errors=True)
+    sweep()
 
 
 def power_rows_task(parts: Parts, charger: str, start: datetime | None, end: datetime | None) -> pl.DataFrame:

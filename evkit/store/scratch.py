@@ -102,12 +102,13 @@ def scratch_dir() -> Iterator[Path]:
         yield Path(tmp)
 
 
-def process_dir(tag: str) -> Path:
-    """This process's scratch folder ``tag`` (made if missing), for files kept from one task to a later
-    one of the same run (a Dask worker's): named as :func:`scratch_dir`'s, so a run on this host
-    removes it once this process is gone, should nothing remove it before."""
+def process_dir(tag: str, *, make: bool = True) -> Path:
+    """This process's scratch folder ``tag`` (made if missing, unless not ``make``), for files kept from
+    one task to a later one of the same run (a Dask worker's): named as :func:`scratch_dir`'s, so a
+    run on this host removes it once this process is gone, should nothing remove it before."""
     folder = Path(tempfile.gettempdir()) / f"{PREFIX}{_mine()}-{tag}"
-    folder.mkdir(parents=True, exist_ok=True)
+    if make:
+        folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 

@@ -173,3 +173,102 @@ def test_the_report_of_an_s3_store_on_the_cluster_computes_what_a_local_run_does
     there = report_data(s3_dataset, client=client, rows_per_bucket=10**9)
     assert there.latency.stats["n"].sum() > 10_000
     _assert_same(there, here)
+
+
+def test_a_windowed_report_on_the_cluster_keeps_home_chargers_readings_without_a_device_time(
+    client: Client, tmp_path: Path
+) -> None:
+    """evcc publishes a device time only with ``updated``: a local report of 07:00-12:00 keeps its other
+    readings by when they were received; ``report --dask`` read the window by device time alone and
+    left out the evcc session of 07:40 (and its rows), silently."""
+    from datetime import UTC, datetime
+
+    from evkit.store import PartWriter
+    from tests.analysis import scenario as sc
+
+    easee = sc.frame(
+        sc.Charger("EHMIX001", [(0, 1, 0.0), (40, 2, 0.0), (42, 3, 7.4), (100, 1, 0.0)], 300).run().rows
+    )
+    evcc = sc.evcc_session(100).with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("observed_at"))
+    PartWriter(tmp_path, capture_id="mix").write(
+        pl.concat([easee, evcc], how="diagonal_relaxed").sort("received_at")
+    )
+    start, end = datetime(2026, 3, 2, 7, 0, tzinfo=UTC), datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    here = report_data(tmp_path, start=start, end=end)
+    there = report_data(tmp_path, start=start, end=end, client=client)
+    assert "evcc" in here.sessions["source"].to_list()
+    assert there.overview == here.overview
+    for name in ("sessions", "per_day", "summary", "gaps", "liveness"):
+        assert_frame_equal(getattr(there, name), getattr(here, name))
+
+
+def _point_temp_at(folder: str | None) -> None:
+    """This worker's temporary folder (None: found again from ``TMPDIR``), as ``TMPDIR`` sets it."""
+    import tempfile
+
+    tempfile.tempdir = folder
+
+
+def test_a_worker_whose_temporary_folder_takes_no_folder_gives_the_same_report(
+    client: Client, fleet_dir: Path, tmp_path: Path
+) -> None:
+    """Kept values are a shortcut: a worker whose temporary folder cannot hold a new folder (a full
+    disk refuses one as a plain file in its place does) reads its groups again in pass 2. The report
+    failed with NotADirectoryError (ENOSPC on a full disk) from the folder of the kept values."""
+    (tmp_path / "full").write_text("not a folder")
+    worker = sorted(client.scheduler_info()["workers"])[0]
+    client.run(_point_temp_at, str(tmp_path / "full"), workers=[worker])
+    try:
+        there = report_data(fleet_dir, client=client, rows_per_bucket=4_000)
+    finally:
+        client.run(_point_temp_at, None, workers=[worker])
+    _assert_same(there, report_data(fleet_dir, rows_per_bucket=2_500))
+
+
+def test_a_failed_report_on_the_cluster_leaves_no_kept_folder_behind(
+    client: Client, fleet_dir: Path, tmp_path: Path
+) -> None:
+    """A group's task fails (a data page damaged behind a sound footer, the first group's): the run
+    removed its folders at once, while other groups' tasks still ran and kept their values in folders
+    made again, which stayed as long as the workers ran (a remote cluster's: for good)."""
+    import time
+
+    from evkit.store import PartWriter, scan
+    from tests.test_cli_damaged_pages import damage_a_page
+
+    frame = scan(fleet_dir).collect().sort("charger_id", "observed_at", nulls_last=True)
+    writer = PartWriter(tmp_path / "sorted")
+    for start in range(0, frame.height, 500):
+        writer.write(frame.slice(start, 500))
+    writer.close()
+    damage_a_page(sorted((tmp_path / "sorted").rglob("*.parquet"))[0], column="value")
+    with pytest.raises(pl.exceptions.ComputeError):
+        report_data(tmp_path / "sorted", client=client, rows_per_bucket=2_000)
+    deadline = time.monotonic() + 60
+    while any(client.processing().values()) and time.monotonic() < deadline:  # type: ignore[no-untyped-call]
+        time.sleep(0.1)  # the failed run's other tasks finish
+    assert all(folders == [] for folders in client.run(_kept_folders).values())
+
+
+def test_a_report_on_the_cluster_removes_the_folders_of_a_worker_that_died(
+    client: Client, fleet_dir: Path
+) -> None:
+    """A worker that died between the passes left its folder of kept values (its nanny starts another
+    process, whose runs never name it): the next report removes it, as a local run removes a dead
+    run's scratch folders."""
+    import subprocess
+    import sys
+
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from evkit.store.scratch import process_dir; print(process_dir('report-dead'))",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    (Path(made) / "latency-00000.parquet").write_bytes(b"kept values")
+    report_data(fleet_dir, client=client, rows_per_bucket=4_000)
+    assert not Path(made).exists()
