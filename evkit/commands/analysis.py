@@ -314,7 +314,9 @@ def _sessions_here(
             lf = narrowed(lf, args.charger)  # only the row groups that may hold them are read
         bar.update()
         bar.set_postfix_str("sessionising")
-        tariff = tariff or resolve_tariff(args, lf)
+        # evcc's site (its own device id) publishes the tariff of every loadpoint: read from the whole
+        # recording, not from the rows of the chosen chargers
+        tariff = tariff or resolve_tariff(args, whole)
         gap = timedelta(minutes=args.gap_minutes)
         frame = sessions_in_buckets(
             lf, start=start, end=end, gap=gap, tariff=tariff, where=args.directory, bar=bar

@@ -106,7 +106,7 @@ def _statement_here(
         if args.charger:
             lf = narrowed(lf, args.charger)  # only the row groups that may hold them are read
         bar.update()
-        tariff = tariff or resolve_tariff(args, lf)
+        tariff = tariff or resolve_tariff(args, whole)  # evcc's site prices every loadpoint
         # only the rows the period's sessions depend on are read; a fleet in buckets of chargers,
         # each bucket's sessions priced in it: memory follows a bucket, not the data
         gap = timedelta(minutes=args.gap_minutes)

@@ -86,7 +86,7 @@ def load(source: Source) -> tuple[pl.LazyFrame, str, dict[str, Any]]:
 _HOME = ["evcc", "go-e"]
 
 
-def _windowed(
+def windowed(
     whole: pl.LazyFrame, chargers: Sequence[str] | None, start: datetime | None, end: datetime | None
 ) -> pl.LazyFrame:
     """The rows of ``chargers`` in [``start``, ``end``): by device time (read narrowly), and home
@@ -243,11 +243,12 @@ def report_data(
             raise DatasetError(f"{_nothing(name, chargers, start, end, known)}: nothing to report")
     else:
         whole, name, manifest = load(source)
-        lf = _windowed(whole, chargers, start, end)
+        lf = windowed(whole, chargers, start, end)
         if lf.select(pl.len()).collect().item() == 0:
             known = charger_ids(whole) if chargers else None
             raise DatasetError(f"{_nothing(name, chargers, start, end, known)}: nothing to report")
-        tariff = tariff if tariff is not None else _recorded_tariff(lf)
+        # evcc's site (its own device id) prices every loadpoint: read whatever the chosen chargers
+        tariff = tariff if tariff is not None else _recorded_tariff(windowed(whole, None, start, end))
         combined, result = _local(lf, zone, tariff, rows_per_bucket, _ticking(progress, tick))
 
         def power_rows(charger: str) -> pl.DataFrame:
@@ -271,4 +272,4 @@ def report_data(
     )
 
 
-__all__ = ["ROWS_PER_BUCKET", "ReportData", "load", "report_data", "session_to_plot"]
+__all__ = ["ROWS_PER_BUCKET", "ReportData", "load", "report_data", "session_to_plot", "windowed"]

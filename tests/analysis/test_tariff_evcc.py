@@ -193,3 +193,22 @@ def test_evccs_figures_keep_the_order_of_the_sessions() -> None:
     )
     shown = with_session_figures(frame.lazy(), recording.lazy()).collect()
     assert shown["session_id"].to_list() == frame["session_id"].to_list()
+
+
+def test_the_recorded_tariff_prices_a_chosen_loadpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """evcc's site (a device id of its own) publishes the tariff of every loadpoint: asking for one
+    loadpoint (``--charger``) prices it as the whole recording does (it came out unpriced)."""
+    from evkit.report.data import report_data
+
+    PartWriter(tmp_path / "rec").write(_recording())
+    chosen = ["--charger", "evcc/loadpoints/1"]
+    assert main(["sessions", str(tmp_path / "rec"), "--format", "json", *chosen]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["cost"] == pytest.approx(3.85, abs=0.01)
+    assert main(["statement", str(tmp_path / "rec"), "--format", "json", "--by", "charger", *chosen]) == 0
+    assert json.loads(capsys.readouterr().out)["total"]["cost"] == pytest.approx(3.85, abs=0.01)
+    data = report_data(tmp_path / "rec", chargers=["evcc/loadpoints/1"])
+    assert data.tariff is not None and "evcc/site" in data.tariff.source
+    assert data.sessions["cost"].to_list() == pytest.approx([3.85], abs=0.01)
