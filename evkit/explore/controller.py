@@ -156,7 +156,7 @@ class ExploreController:
         ``DatasetError`` names them below the store; with ``skip_damaged``, ``work`` runs again without
         them, and every later read of this explorer leaves them out."""
         known = len(self._unreadable)
-        with damaged_parts_policy(self.skip_damaged):
+        with damaged_parts_policy(self.skip_damaged, hint=SKIP_HINT):
             done = read_whole(
                 self.store, work, skip=self.skip_damaged, marked=self._unreadable, hint=SKIP_HINT
             )

@@ -35,16 +35,22 @@ log = logging.getLogger("evkit.store")
 _LIST_ATTEMPTS = 5
 
 _skip_damaged: ContextVar[bool] = ContextVar("evkit_skip_damaged", default=False)
+#: How the sentence naming damaged parts says to read the rest (the CLI's and the library's way).
+SKIP_HINT = "read the rest with --skip-damaged (evkit.scan(..., skip_damaged=True))"
+_skip_hint: ContextVar[str] = ContextVar("evkit_skip_hint", default=SKIP_HINT)
 
 
 @contextlib.contextmanager
-def damaged_parts_policy(skip: bool) -> Iterator[None]:
-    """Within the block, :func:`scan` without an explicit ``skip_damaged`` uses ``skip``."""
-    token = _skip_damaged.set(skip)
+def damaged_parts_policy(skip: bool, *, hint: str | None = None) -> Iterator[None]:
+    """Within the block, :func:`scan` without an explicit ``skip_damaged`` uses ``skip``; ``hint``: how
+    the sentence naming damaged parts says to read the rest (the explorer's way: its own option)."""
+    tokens = (_skip_damaged.set(skip), _skip_hint.set(hint) if hint is not None else None)
     try:
         yield
     finally:
-        _skip_damaged.reset(token)
+        if tokens[1] is not None:
+            _skip_hint.reset(tokens[1])
+        _skip_damaged.reset(tokens[0])
 
 
 def skips_damaged() -> bool:
@@ -70,7 +76,7 @@ def damaged_message(where: Path | str, damaged: list[Damaged]) -> str:
     names = "; ".join(str(d) for d in damaged)
     return (
         f"{len(damaged)} damaged Parquet part(s) in {where}: {names}. Move them out of the dataset, "
-        "or read the rest with --skip-damaged (evkit.scan(..., skip_damaged=True))"
+        f"or {_skip_hint.get()}"
     )
 
 

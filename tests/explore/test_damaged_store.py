@@ -89,3 +89,20 @@ def test_a_page_damaged_after_opening_is_told_in_the_message_line(tmp_path: Path
     app.choose(charger)
     assert "sessions" in app.message.value and "damaged" not in app.message.value
     assert "latency" in app.figures
+
+
+def test_a_part_with_a_damaged_footer_is_named_with_the_explorers_way_to_skip_it(tmp_path: Path) -> None:
+    """A part the checks before a read find damaged (here zero bytes) is named as the CLI names it, but
+    the sentence ends with the explorer's own option, not the CLI's flag; with it, the store opens."""
+    root = tmp_path / "store"
+    parts = _store(root)
+    empty = parts[0].parent / "part-empty.parquet"
+    empty.touch()
+    with pytest.raises(DatasetError) as raised:
+        ExploreController(root, zone="UTC")
+    message = str(raised.value)
+    assert f"1 damaged Parquet part(s) in {root}: {empty} (" in message
+    assert message.endswith("or open it with evkit.explore(..., skip_damaged=True) to read the rest")
+    assert "--skip-damaged" not in message
+    opened = ExploreController(root, zone="UTC", skip_damaged=True)
+    assert [d.path for d in opened.skipped] == [empty]
