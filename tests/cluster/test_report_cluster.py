@@ -181,19 +181,9 @@ def test_a_windowed_report_on_the_cluster_keeps_home_chargers_readings_without_a
     """evcc publishes a device time only with ``updated``: a local report of 07:00-12:00 keeps its other
     readings by when they were received; ``report --dask`` read the window by device time alone and
     left out the evcc session of 07:40 (and its rows), silently."""
-    from datetime import UTC, datetime
+    from tests.report.test_report_data import write_mixed
 
-    from evkit.store import PartWriter
-    from tests.analysis import scenario as sc
-
-    easee = sc.frame(
-        sc.Charger("EHMIX001", [(0, 1, 0.0), (40, 2, 0.0), (42, 3, 7.4), (100, 1, 0.0)], 300).run().rows
-    )
-    evcc = sc.evcc_session(100).with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("observed_at"))
-    PartWriter(tmp_path, capture_id="mix").write(
-        pl.concat([easee, evcc], how="diagonal_relaxed").sort("received_at")
-    )
-    start, end = datetime(2026, 3, 2, 7, 0, tzinfo=UTC), datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    start, end = write_mixed(tmp_path)
     here = report_data(tmp_path, start=start, end=end)
     there = report_data(tmp_path, start=start, end=end, client=client)
     assert "evcc" in here.sessions["source"].to_list()

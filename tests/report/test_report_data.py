@@ -329,20 +329,25 @@ def test_a_bin_is_the_values_top_bits_and_bit_length(values: list[int]) -> None:
     assert got == [plain(v) for v in values]
 
 
-def test_a_window_keeps_the_home_chargers_readings_without_a_device_time(tmp_path: Path) -> None:
-    """evcc publishes a device time only with ``updated``: its other readings are in a window by when
-    they were received. A report of 07:00-12:00 left out the evcc session of 07:40, silently, while
-    ``evkit sessions`` with the same window lists it."""
+def write_mixed(root: Path) -> tuple[datetime, datetime]:
+    """An Easee charger and an evcc session (whose readings carry no device time but ``updated``'s)
+    written to ``root``; a window of 07:00-12:00 that holds the evcc session of 07:40."""
     from tests.analysis import scenario as sc
 
     easee = sc.frame(
         sc.Charger("EHMIX001", [(0, 1, 0.0), (40, 2, 0.0), (42, 3, 7.4), (100, 1, 0.0)], 300).run().rows
     )
     evcc = sc.evcc_session(100).with_columns(pl.lit(None, pl.Datetime("us", "UTC")).alias("observed_at"))
-    PartWriter(tmp_path, capture_id="mix").write(
-        pl.concat([easee, evcc], how="diagonal_relaxed").sort("received_at")
-    )
-    start, end = datetime(2026, 3, 2, 7, 0, tzinfo=UTC), datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    rows = pl.concat([easee, evcc], how="diagonal_relaxed").sort("received_at")
+    PartWriter(root, capture_id="mix").write(rows)
+    return datetime(2026, 3, 2, 7, 0, tzinfo=UTC), datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def test_a_window_keeps_the_home_chargers_readings_without_a_device_time(tmp_path: Path) -> None:
+    """evcc publishes a device time only with ``updated``: its other readings are in a window by when
+    they were received. A report of 07:00-12:00 left out the evcc session of 07:40, silently, while
+    ``evkit sessions`` with the same window lists it."""
+    start, end = write_mixed(tmp_path)
     whole = report_data(tmp_path).sessions
     window = report_data(tmp_path, start=start, end=end).sessions
     assert "evcc" in whole["source"].to_list()
