@@ -344,6 +344,8 @@ def replay_dataset(
         raise ConfigError("--speed must be >= 0 (0 = as fast as possible)")
     if max_rate is not None and max_rate <= 0:
         raise ConfigError("--max-rate must be positive")
+    if max_messages is not None and max_messages < 1:
+        raise ConfigError("--max-messages must be at least 1")
     selection = _select(path, target.protocol, start, end)
     total, first, through = _overview(selection, max_messages)
     if total == 0 or first is None:

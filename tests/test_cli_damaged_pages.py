@@ -9,6 +9,7 @@ import logging
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from distributed import Client
@@ -44,6 +45,26 @@ def damage_a_page(part: Path, column: str = "charger_id") -> None:
     raw[begin + 32 : begin + chunk.total_compressed_size - 8] = b"\xff" * (chunk.total_compressed_size - 40)
     part.write_bytes(bytes(raw))
     assert pq.ParquetFile(part).metadata.num_rows > 0  # the footer still reads
+
+
+def panic_a_page(part: Path, column: str = "received_at") -> None:
+    """Eight bytes zeroed inside the first data page of ``column`` where Polars then panics reading the
+    part (a ``PanicException``, a ``BaseException``, not a ``PolarsError``); the footer stays sound."""
+    group = pq.ParquetFile(part).metadata.row_group(0)
+    chunk = next(
+        group.column(i) for i in range(group.num_columns) if group.column(i).path_in_schema == column
+    )
+    good = part.read_bytes()
+    for offset in range(chunk.data_page_offset, chunk.data_page_offset + chunk.total_compressed_size - 8):
+        part.write_bytes(good[:offset] + bytes(8) + good[offset + 8 :])
+        try:
+            pl.read_parquet(part)
+        except pl.exceptions.PanicException:
+            assert pq.ParquetFile(part).metadata.num_rows > 0  # the footer still reads
+            return
+        except pl.exceptions.PolarsError:
+            pass
+    raise AssertionError(f"no damage to {column} makes Polars panic reading {part}")
 
 
 def _without(root: Path, target: Path, parts: list[Path]) -> Path:

@@ -125,6 +125,8 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
             control.observe(self._on_change, names="value")
         self.refresh_button.on_click(self._on_refresh)
         self._drawn: set[int] = set()
+        self._status = ""  # what the message line says of the selection (update)
+        self._read_failed = False  # it says instead that a click's read failed (_tried)
         self.tabs.observe(self._on_tab, names="selected_index")
         if len(c.chargers) > ALL_AT_START:  # a fleet: start on one charger
             with self._setting():
@@ -154,15 +156,20 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
     def _say(self, text: str, *, error: bool = False) -> None:
         colour = "#b00020" if error else "#52606D"
         self.message.value = f"<span style='color:{colour}'>{html.escape(text)}</span>"
+        self._read_failed = False
 
     def _tried(self, draw: Callable[[], None]) -> bool:
         """``draw()``; an error evkit raises on purpose (a damaged part it read) goes to the message
-        line instead of a traceback nobody sees (False)."""
+        line instead of a traceback nobody sees (False). Once a later click reads what it needs, the
+        line says the selection's status again, not the error of a read that now works."""
         try:
             draw()
         except EvkitError as exc:
             self._say(str(exc), error=True)
+            self._read_failed = True
             return False
+        if self._read_failed:
+            self._say(self._status)
         return True
 
     def _draw(self, name: str, output: widgets.Output, fig: go.Figure) -> None:
@@ -290,8 +297,7 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
             self.curve.outputs = (text_output("Select a session in the table to draw its power curve."),)
         # The other tabs are drawn when shown: a click computes only what is on screen.
         self._drawn = {0}
-        if not self._tried(lambda: self._draw_tab(self.tabs.selected_index or 0)):
-            return
+        drawn = self._tried(lambda: self._draw_tab(self.tabs.selected_index or 0))
         who = ", ".join(selection.chargers) if selection.chargers else f"all {len(c.chargers)} chargers"
         days = f"{selection.start or 'first day'} to {selection.end or 'last day'}"
         shown = (
@@ -300,10 +306,12 @@ class ExploreApp(widgets.VBox):  # type: ignore[misc]
             else ""
         )
         skipped = c.skipped_note()
-        self._say(
+        self._status = (
             f"{who}; {days} ({selection.zone}, {zone_label(selection.zone)}): {total:,} "
             f"sessions{shown} · {time.monotonic() - began:.2f} s" + (f" · {skipped}" if skipped else "")
         )
+        if drawn:  # else the line keeps the error until a click reads again
+            self._say(self._status)
 
     def _draw_tab(self, index: int) -> None:
         if index in self._drawn:

@@ -121,6 +121,8 @@ class ExploreController:
     #: found, and any data page found unreadable since.
     skipped: list[Damaged] = field(default_factory=list)
     _unreadable: list[Damaged] = field(default_factory=list, repr=False)
+    #: (size, modification time in ns) of each part of ``_unreadable`` when it was found so
+    _found_as: dict[str, tuple[int, int] | None] = field(default_factory=dict, repr=False)
     _cache: dict[tuple[str, Selection], Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -132,14 +134,19 @@ class ExploreController:
 
     def refresh(self) -> bool:
         """Re-list the store (a recording adds parts); when its parts changed, summarise it again and
-        forget cached views. True when something changed."""
+        forget cached views. True when something changed. A part found with an unreadable data page is
+        read again once it changed (mended, or replaced) and no longer named once moved out."""
+        self._unreadable[:] = [
+            d for d in self._unreadable if _stat(d.path) == self._found_as.get(str(d.path))
+        ]
         summary = self._read(lambda: store_summary(self.store, self.progress))
-        if summary is self.summary:
-            return False
-        self.summary = summary
+        skipped = self.skipped
         if self.skip_damaged:
             with marked_damaged(self._unreadable):
-                self.skipped = inspected(self.store).damaged
+                skipped = inspected(self.store).damaged
+        if summary is self.summary and skipped == self.skipped:
+            return False
+        self.summary, self.skipped = summary, skipped
         self.chargers = list(summary.chargers)
         self.colours = charger_colours(self.chargers)
         tz = ZoneInfo(self.zone)
@@ -162,6 +169,7 @@ class ExploreController:
             )
         if found := self._unreadable[known:]:
             self.skipped = sorted([*self.skipped, *found], key=lambda d: str(d.path))
+            self._found_as.update({str(d.path): _stat(d.path) for d in found})
         return done
 
     def skipped_note(self) -> str | None:
@@ -338,6 +346,15 @@ def _counted_medians(counts: pl.DataFrame) -> pl.DataFrame:
         .group_by("hop")
         .agg(pl.col("latency_s").first().alias("p50_s"))
     )
+
+
+def _stat(part: Path | str) -> tuple[int, int] | None:
+    """(size, modification time in ns) of ``part``; None when it is gone."""
+    try:
+        stat = Path(part).stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
 
 
 def _day(value: date | str | None, what: str) -> date | None:

@@ -148,9 +148,10 @@ class LiveFeed:
         try:
             present = pl.read_parquet_schema(path)
             frame = pl.read_parquet(path, columns=[c for c in COLUMNS if c in present])
-        except (OSError, pl.exceptions.PolarsError) as exc:
+        except (OSError, pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:
             # removed by a compaction meanwhile, or not finished: the next poll decides; one that
-            # stays and still fails is damaged, and said so (``unreadable``)
+            # stays and still fails is damaged, and said so (``unreadable``). A damaged data page can
+            # make Polars panic (a BaseException): caught too, or it would end the view's polling
             polls = self._failing.get(path, (0, ""))[0]
             self._failing[path] = (polls + 1, first_line(exc))
             return None

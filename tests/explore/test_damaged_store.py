@@ -106,3 +106,54 @@ def test_a_part_with_a_damaged_footer_is_named_with_the_explorers_way_to_skip_it
     assert "--skip-damaged" not in message
     opened = ExploreController(root, zone="UTC", skip_damaged=True)
     assert [d.path for d in opened.skipped] == [empty]
+
+
+def test_refresh_reads_a_mended_part_again_and_forgets_one_moved_out(tmp_path: Path) -> None:
+    """With ``skip_damaged``, a part found with an unreadable page is left out until it changes: put
+    back whole, Refresh reads it again (the views are the whole store's, nothing named as skipped);
+    damaged again and moved out of the store, the message line no longer names it."""
+    root = tmp_path / "store"
+    part = _store(root)[2]
+    whole = ExploreController(root, zone="UTC")
+    mended = part.read_bytes()
+    damage_a_page(part)
+    app = explore(root, zone="UTC", skip_damaged=True)
+    assert "skipped 1 damaged Parquet part(s)" in app.message.value
+    part.write_bytes(mended)  # put back whole (from a backup)
+    assert app.refresh()
+    c = app.controller
+    assert c.skipped == [] and "skipped" not in app.message.value
+    assert (c.summary.rows, c.chargers) == (whole.summary.rows, whole.chargers)  # type: ignore[union-attr]
+    assert_frame_equal(c.sessions(c.select()), whole.sessions(whole.select()))
+    damage_a_page(part)
+    assert app.refresh() and "skipped 1 damaged Parquet part(s)" in app.message.value
+    shutil.move(part, tmp_path / part.name)
+    assert app.refresh()
+    assert c.skipped == [] and "skipped" not in app.message.value and "damaged" not in app.message.value
+
+
+def test_a_click_that_reads_again_takes_the_error_off_the_message_line(tmp_path: Path) -> None:
+    """A session's curve, then a tab, that failed on a damaged page: once the part is moved out, the
+    same clicks draw, and the message line says the selection again, not the error of a read that now
+    works."""
+    root = tmp_path / "store"
+    part = _store(root)[2]
+    charger = pl.read_parquet(part, columns=["charger_id"])["charger_id"].drop_nulls()[0]
+    app = explore(root, zone="UTC")
+    app.choose(charger)
+    status = app.message.value
+    session = app.controller.sessions(app.controller.select(charger))["session_id"][0]
+    damage_a_page(part)
+    app.show_session(session)
+    _names_the_part(app.message.value, root, part)
+    shutil.move(part, tmp_path / part.name)
+    app.show_session(session)
+    assert app.message.value == status and "curve" in app.figures
+    part.write_bytes((tmp_path / part.name).read_bytes())  # back, still damaged
+    app.controller._cache.clear()  # the charger's rows are read again for its latency
+    app.tabs.selected_index = 2
+    _names_the_part(app.message.value, root, part)
+    part.unlink()
+    app.tabs.selected_index = 0
+    app.tabs.selected_index = 2
+    assert "latency" in app.figures and "damaged" not in app.message.value and "sessions" in app.message.value

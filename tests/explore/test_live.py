@@ -135,3 +135,21 @@ def test_a_part_that_stays_unreadable_is_said_and_read_once_mended(tmp_path: Pat
     snap = live.tick()
     assert "cannot be read" not in snap.counters
     assert snap.chargers["charger"].to_list() == ["EH1", "EH2"]  # its reading came in
+
+
+def test_a_part_whose_page_makes_polars_panic_is_said_and_the_view_goes_on(tmp_path: Path) -> None:
+    """Some damaged data pages make Polars panic (a ``BaseException``) rather than raise an error: the
+    poll goes on with the other parts, and the counters name the part from the third poll on (the live
+    view's loop, which shows an ``Exception`` and tries again, would end on it)."""
+    from evkit.explore.live import UNREADABLE_AFTER
+    from tests.test_cli_damaged_pages import _store, panic_a_page
+
+    store = tmp_path / "store"
+    parts = _store(store)
+    panic_a_page(parts[1])
+    live = LiveController(store=store)
+    for _ in range(UNREADABLE_AFTER):
+        snap = live.tick()
+    assert f"1 part(s) cannot be read, not shown: {parts[1].relative_to(store).as_posix()} (" in snap.counters
+    shown = {p for p in parts if p != parts[1]}
+    assert live.feed._seen == shown  # the other parts were read

@@ -112,6 +112,15 @@ def test_time_window_rewrite_and_max_messages(tmp_path: Path) -> None:
         Rewrite.parse("no-equals-sign")
 
 
+def test_max_messages_below_one_is_a_sentence(tmp_path: Path) -> None:
+    """Said before anything is read or the broker is asked (the replay's count of the days it reads
+    has no day to end on)."""
+    write_mqtt_dataset(tmp_path, [(0.0, "a", b"1", False), (90_000.0, "a", b"2", False)])
+    for wanted in (0, -1):
+        with pytest.raises(ConfigError, match="--max-messages must be at least 1"):
+            replay_dataset(tmp_path, MqttTarget("127.0.0.1"), speed=0, max_messages=wanted)
+
+
 def test_spacing_scaled_by_speed(tmp_path: Path) -> None:
     write_mqtt_dataset(
         tmp_path, [(0.0, "a", b"1", False), (10.0, "a", b"2", False), (30.0, "a", b"3", False)]
