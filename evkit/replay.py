@@ -12,9 +12,9 @@ replay that finishes has delivered everything to the broker.
 Every value a replay will publish is decoded before its first message goes out, so a data page that
 cannot be read (bytes damaged behind a sound footer, which no check before a read sees) stops it before
 it begins, with Polars' error (``evkit replay`` names the part, exit 2, or with ``--skip-damaged``
-replays the rest). A page damaged while the replay runs stops it with a
-:class:`~evkit.errors.DatasetError` naming the part, how many messages went out and how to replay the
-rest.
+replays the rest). A page damaged while the replay runs, or a part a compaction replaced meanwhile,
+stops it with a :class:`~evkit.errors.DatasetError` naming the part, how many messages went out and how
+to replay the rest (running it again would send them twice).
 
 >>> replay_dataset("data/home", MqttTarget("127.0.0.1"), speed=10)   # doctest: +SKIP
 """
@@ -393,9 +393,9 @@ def replay_dataset(
             if bar is not None and published % 256 == 0:
                 bar.update(256)
     except BaseException as exc:  # a Polars panic is a BaseException; all else is re-raised
-        if not published or not is_decoding_error(exc):
+        if not published or not (is_decoding_error(exc) or isinstance(exc, FileNotFoundError)):
             raise  # nothing went out: the caller may name the part, or replay without it
-        failed = exc
+        failed = exc  # what went out must be said: "run it again" would send it twice
     finally:
         target.close()
         if bar is not None:
@@ -411,20 +411,26 @@ def _cut_short(
     path: Path | str, failed: BaseException, *, published: int, total: int, last: datetime, wanted: int | None
 ) -> DatasetError:
     """Why a replay stopped after ``published`` messages went out: a data page became unreadable
-    while it ran (it was read whole before the first). The damaged parts, named below ``path``, how
-    many messages went out, and the ``--from`` that replays the rest: a day is read whole before its
-    first message goes out, so every message received before the next UTC day went out, none after."""
+    while it ran (it was read whole before the first), or a part vanished (a compaction replaced the
+    parts of a day). The damaged parts, named below ``path``, how many messages went out, and the
+    ``--from`` that replays the rest: a day is read whole before its first message goes out, so every
+    message received before the next UTC day went out, none after."""
     resume = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
     since = resume.strftime("%Y-%m-%dT%H:%M:%SZ")
-    damaged = unreadable_parts(path)
-    if damaged:
+    skip = ""
+    if isinstance(failed, FileNotFoundError):
+        gone = failed.filename if failed.filename is not None else first_line(failed)
+        cause = f"a part of {path} vanished while it was read ({gone}): did `evkit compact` run meanwhile?"
+        fix = "its messages are in the parts that replaced it:"
+    elif damaged := unreadable_parts(path):
         names = "; ".join(f"{relative_name(path, d.path)} ({d.reason})" for d in damaged)
         cause = f"{len(damaged)} damaged Parquet part(s) in {path}, found when their data was read: {names}"
         fix = "after moving them out of the dataset,"
     else:
         cause, fix = f"reading {path} failed: {first_line(failed)}", "once it reads again,"
+    if skips_damaged() and not isinstance(failed, FileNotFoundError):
+        skip = " (--skip-damaged leaves out only parts found before the first message)"
     more = f" --max-messages {wanted - published}" if wanted is not None else ""
-    skip = " (--skip-damaged leaves out only parts found before the first message)" if skips_damaged() else ""
     return DatasetError(
         mask_secrets(
             f"{cause}. The replay stopped after publishing {published:,} of {total:,} messages, every "

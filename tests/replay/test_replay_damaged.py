@@ -1,7 +1,7 @@
 """Replaying a store with a data page damaged behind a sound footer (a capture-written store, real
 RabbitMQ): the part is named before a message goes out (exit 2), ``--skip-damaged`` replays the rest
-and names it, and a page damaged while a replay runs stops it saying how many messages went out and
-how to replay the rest."""
+and names it, and a page damaged (or a part compacted away) while a replay runs stops it saying how
+many messages went out and how to replay the rest."""
 
 from __future__ import annotations
 
@@ -175,3 +175,39 @@ def _all_of(root: Path, exchange: Exchange, target: AmqpTarget) -> list[tuple[st
     """Every message a replay of ``root`` delivers."""
     replay_dataset(root, target, speed=0)
     return exchange.received()
+
+
+def test_a_compaction_while_the_replay_runs_stops_it_saying_what_went_out(
+    tmp_path: Path, exchange: Exchange, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`evkit compact` replaces the second day's parts while the first day goes out: the replay stops
+    before the second day and says how many messages went out and the ``--from`` that replays the
+    rest from the merged part ("run the command again" sent the first day twice); it replays exactly
+    the rest."""
+    root = tmp_path / "store"
+    _two_days(root)
+    total = load_messages(root, "amqp").height
+    first_day = load_messages(root, "amqp", end=SECOND_DAY).height
+    compacted: list[int] = []
+
+    def compacting(wait: float) -> None:  # the replay's clock: the store is compacted at its first wait
+        del wait
+        if not compacted:
+            compacted.append(main(["compact", str(root)]))
+
+    target = AmqpTarget(exchange.url, exchange.name)
+    with pytest.raises(DatasetError) as caught:
+        replay_dataset(root, target, speed=1.0, sleep=compacting)
+    assert compacted == [0]
+    message = str(caught.value)
+    assert message.startswith(f"a part of {root} vanished while it was read (")
+    assert "did `evkit compact` run meanwhile?" in message
+    assert (
+        f"The replay stopped after publishing {first_day:,} of {total:,} messages, every one received "
+        "before 2026-03-03T00:00:00Z: its messages are in the parts that replaced it: the same command "
+        "with --from 2026-03-03T00:00:00Z replays the rest"
+    ) in message
+    went_out = exchange.received()
+    assert len(went_out) == first_day
+    replay_dataset(root, target, speed=0, start=SECOND_DAY)
+    assert sorted(went_out + exchange.received()) == sorted(_all_of(root, exchange, target))
