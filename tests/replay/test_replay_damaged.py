@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -134,6 +134,19 @@ def test_max_messages_within_the_first_day_does_not_read_a_later_damaged_day(
     assert len(exchange.received()) == 10
 
 
+def _at_first_wait(action: Callable[[], object]) -> tuple[Callable[[float], None], list[object]]:
+    """A clock for a replay (its ``sleep``) that runs ``action`` once, at the replay's first wait (while
+    the first day goes out), and the list its result goes to."""
+    done: list[object] = []
+
+    def sleep(wait: float) -> None:
+        del wait
+        if not done:
+            done.append(action())
+
+    return sleep, done
+
+
 def test_a_page_damaged_while_the_replay_runs_stops_it_saying_what_went_out(
     tmp_path: Path, exchange: Exchange
 ) -> None:
@@ -145,14 +158,7 @@ def test_a_page_damaged_while_the_replay_runs_stops_it_saying_what_went_out(
     total = load_messages(root, "amqp").height
     first_day = load_messages(root, "amqp", end=SECOND_DAY).height
 
-    damaged: list[Path] = []
-
-    def damaging(wait: float) -> None:  # the replay's clock: the part is damaged at its first wait
-        del wait
-        if not damaged:
-            damage_a_page(hit, column="raw")
-            damaged.append(hit)
-
+    damaging, damaged = _at_first_wait(lambda: damage_a_page(hit, column="raw"))
     target = AmqpTarget(exchange.url, exchange.name)
     with damaged_parts_policy(True), pytest.raises(DatasetError) as caught:
         reading_whole_parts(str(root), lambda: replay_dataset(root, target, speed=1.0, sleep=damaging))
@@ -188,13 +194,7 @@ def test_a_compaction_while_the_replay_runs_stops_it_saying_what_went_out(
     _two_days(root)
     total = load_messages(root, "amqp").height
     first_day = load_messages(root, "amqp", end=SECOND_DAY).height
-    compacted: list[int] = []
-
-    def compacting(wait: float) -> None:  # the replay's clock: the store is compacted at its first wait
-        del wait
-        if not compacted:
-            compacted.append(main(["compact", str(root)]))
-
+    compacting, compacted = _at_first_wait(lambda: main(["compact", str(root)]))
     target = AmqpTarget(exchange.url, exchange.name)
     with pytest.raises(DatasetError) as caught:
         replay_dataset(root, target, speed=1.0, sleep=compacting)
