@@ -23,6 +23,7 @@ import polars as pl
 
 from evkit.analysis import _ids
 from evkit.errors import DatasetError, first_line
+from evkit.store.pages import relative_name
 from evkit.store.parts import live_parts
 from evkit.wording import words
 
@@ -266,10 +267,8 @@ class LiveController:
         errors = int(stats.get("decode_errors", self.feed.errors_seen)) if stats else self.feed.errors_seen
         parts.append(f"{errors:,} decode errors")
         if unreadable := self.feed.unreadable:
-            names = "; ".join(
-                f"{path.relative_to(self.feed.store).as_posix()} ({why})"
-                for path, why in sorted(unreadable.items())
-            )
+            store = self.feed.store
+            names = "; ".join(f"{relative_name(store, p)} ({why})" for p, why in sorted(unreadable.items()))
             parts.append(f"{len(unreadable)} part(s) cannot be read, not shown: {names}")
         if not self.running:
             parts.append("recording stopped")
