@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -155,13 +156,20 @@ def scan_shape(lf: pl.LazyFrame) -> tuple[bool, bool]:
     """Whether ``lf``, a store's scan, begins in runs of one charger (:func:`begins_in_runs`), and
     whether it begins with whole chargers, each in one long run in time order (an export sorted by
     charger: :func:`begins_by_charger`), from its first rows (milliseconds); (False, False) for any
-    other frame. Hints for speed only: every use is correct on any order."""
+    other frame. Hints for speed only: every use is correct on any order. Asked once per frame (the
+    sessions' plan and the engine that runs it, ``evkit.analysis.sessions.engine_for``, both ask)."""
     from evkit.store.reader import first_rows
 
-    first = first_rows(lf, ["charger_id", "observed_at"], _FIRST_LOOK)
-    if first is None:
-        return False, False
-    return begins_in_runs(first), begins_by_charger(first)
+    key = id(lf)
+    if key not in _SHAPES:
+        first = first_rows(lf, ["charger_id", "observed_at"], _FIRST_LOOK)
+        _SHAPES[key] = (False, False) if first is None else (begins_in_runs(first), begins_by_charger(first))
+        weakref.finalize(lf, _SHAPES.pop, key, None)
+    return _SHAPES[key]
+
+
+#: :func:`scan_shape`'s answers, by frame (``id``, dropped with the frame).
+_SHAPES: dict[int, tuple[bool, bool]] = {}
 
 
 #: Rows by charger (:func:`begins_by_charger`) when a run in time order holds this many rows or more

@@ -20,6 +20,7 @@ from polars.testing import assert_frame_equal
 from evkit import scan
 from evkit.analysis import easee_sessions
 from evkit.analysis._timeline import scan_shape
+from evkit.analysis.sessions import engine_for
 from tests.analysis import scenario as sc
 from tests.analysis import sessions_reference
 from tests.analysis.conftest import Fleet
@@ -29,13 +30,18 @@ sessions_module = importlib.import_module("evkit.analysis.sessions")
 
 def _same(lf: pl.LazyFrame, gap: timedelta = timedelta(minutes=20)) -> None:
     """The sessions of ``lf`` are the reference's, whichever order the power readings are assigned in
-    (by time; by charger and time, chosen for stores that come a whole charger at a time)."""
+    (by time; by charger and time, chosen for stores that come a whole charger at a time), and on
+    either Polars engine (``engine_for`` runs rows read in runs on the in-memory one)."""
     old = sessions_reference.easee_sessions(lf, gap).collect()
     new = easee_sessions(lf, gap).collect()
     assert_frame_equal(new, old, rel_tol=1e-9, abs_tol=1e-9)
     with patch.object(sessions_module, "scan_shape", return_value=(False, True)):
         by_charger = easee_sessions(lf, gap).collect()
     assert_frame_equal(by_charger, old, rel_tol=1e-9, abs_tol=1e-9)
+    with patch.object(sessions_module, "scan_shape", return_value=(True, True)):
+        in_runs = easee_sessions(lf, gap).collect(engine="in-memory")
+    assert_frame_equal(in_runs, old, rel_tol=1e-9, abs_tol=1e-9)
+    assert_frame_equal(easee_sessions(lf, gap).collect(engine="in-memory"), old, rel_tol=1e-9, abs_tol=1e-9)
 
 
 def test_the_fleet_gives_the_sessions_it_gave(fleet: Fleet) -> None:
@@ -116,8 +122,9 @@ def test_a_store_sorted_by_charger_gives_the_sessions_it_gave(fleet: Fleet, tmp_
     by_charger, arrival = (scan(tmp_path / name, dedupe=False) for name in stores)
     assert scan_shape(by_charger)[0] and not scan_shape(arrival)[0]
     assert not scan_shape(by_charger.filter(pl.lit(True)))[0]  # not a scan: not looked at
+    assert (engine_for(by_charger), engine_for(arrival)) == ("in-memory", "streaming")
     _same(by_charger)
-    found = easee_sessions(by_charger).collect()
+    found = easee_sessions(by_charger).collect(engine=engine_for(by_charger))
     assert found["gap"].any()  # the fleet's hole is found in runs too
     assert_frame_equal(found, easee_sessions(arrival).collect(), rel_tol=1e-9, abs_tol=1e-9)
 
