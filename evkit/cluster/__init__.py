@@ -118,6 +118,13 @@ def _parts(client: Client, source: Path | str, skip_damaged: bool | None) -> Any
     return parts
 
 
+def listing(client: Client, source: Path | str, *, skip_damaged: bool | None = None) -> Any:
+    """The future of the checked part list of ``source``, for several analyses of one run to share
+    (``listed=`` of :func:`sessions`, :func:`recorded_tariff`, :func:`chargers`): the parts are
+    listed, and a skipped damaged part named, once."""
+    return _parts(client, source, skip_damaged)
+
+
 def unreadable(client: Client, source: Path | str) -> list[Damaged]:
     """The parts of ``source`` whose data pages cannot be read, found by the workers (they see the
     data; the client may not), chunk by chunk of parts: as ``evkit.store.pages.unreadable_parts``
@@ -159,14 +166,17 @@ def _groups(
     skip_damaged: bool | None,
     chargers: Sequence[str] | None,
     rows_per_group: int = ROWS_PER_GROUP,
+    *,
+    listed: Any = None,
 ) -> tuple[Any, list[ChargerGroup]]:
     """(future of the checked part list, groups of about ``rows_per_group`` rows of ``chargers``, or of
     every charger and the rows without one): a few per worker thread (a slow or lost worker's share
     is small), or one per thread when the few would read more than ``REREADS`` times the rows the
     one would (``tasks.rows_read_task``, from the footers: a store in arrival order holds every
     charger in every row group, so each group reads all of it; 6M rows on two local workers, the
-    report's groups 6.8 -> 5.0 s, the sessions' 1.85 -> 0.95 s)."""
-    parts = _parts(client, source, skip_damaged)
+    report's groups 6.8 -> 5.0 s, the sessions' 1.85 -> 0.95 s). ``listed``: :func:`listing`'s
+    future, when the caller listed the parts already."""
+    parts = listed if listed is not None else _parts(client, source, skip_damaged)
     counts = (
         pl.concat(_per_chunk(client, parts, tasks.charger_rows_task))
         .group_by("charger_id")
@@ -197,10 +207,12 @@ def chargers(
     start: datetime | None = None,
     end: datetime | None = None,
     skip_damaged: bool | None = None,
+    listed: Any = None,
 ) -> list[str]:
     """Every charger id of ``source`` with a row observed in [``start``, ``end``) (each optional),
-    sorted, listed on the cluster."""
-    return sorted(_listed(client, _parts(client, source, skip_damaged), start, end)[0])
+    sorted, listed on the cluster (``listed``: :func:`listing`'s future, when the caller has it)."""
+    parts = listed if listed is not None else _parts(client, source, skip_damaged)
+    return sorted(_listed(client, parts, start, end)[0])
 
 
 def _gather(client: Client, futures: Any) -> list[Any]:
@@ -221,16 +233,18 @@ def sessions(
     skip_damaged: bool | None = None,
     tariff: Tariff | None = None,
     evcc_figures: bool = False,
+    listed: Any = None,
 ) -> pl.DataFrame:
     """:func:`evkit.analysis.sessions` of the dataset at ``source``, computed on the cluster; with
     ``tariff``, priced as :func:`evkit.analysis.cost.session_costs` prices them (each charger group
     prices its own sessions); with ``evcc_figures``, evcc's own figures for its sessions beside them
-    (:func:`evkit.analysis.evcc_tariff.with_session_figures`, as ``evkit sessions`` shows them)."""
+    (:func:`evkit.analysis.evcc_tariff.with_session_figures`, as ``evkit sessions`` shows them).
+    ``listed``: :func:`listing`'s future, when the caller listed the parts already."""
     from evkit.analysis.cost import COST_SCHEMA
     from evkit.analysis.evcc_tariff import with_session_figures
     from evkit.analysis.schema import SESSION_SCHEMA
 
-    parts, groups = _groups(client, source, skip_damaged, chargers)
+    parts, groups = _groups(client, source, skip_damaged, chargers, listed=listed)
     if not groups:
         empty = pl.DataFrame(schema={**SESSION_SCHEMA, **(COST_SCHEMA if tariff is not None else {})})
         shaped = with_session_figures(empty.lazy(), pl.LazyFrame(schema=parts.result()[1]))
@@ -246,12 +260,15 @@ def sessions(
     return _concat(_gather(client, futures)).sort("charger_id", "started_at")
 
 
-def recorded_tariff(client: Client, source: Path | str, *, skip_damaged: bool | None = None) -> Tariff | None:
+def recorded_tariff(
+    client: Client, source: Path | str, *, skip_damaged: bool | None = None, listed: Any = None
+) -> Tariff | None:
     """The tariff evcc published in the recording at ``source``
-    (:func:`evkit.analysis.evcc_tariff.recorded_tariff`), read on a worker; None without one."""
+    (:func:`evkit.analysis.evcc_tariff.recorded_tariff`), read on a worker; None without one.
+    ``listed``: :func:`listing`'s future, when the caller listed the parts already."""
     from evkit.cluster.report_tasks import recorded_tariff_task
 
-    parts = _parts(client, source, skip_damaged)
+    parts = listed if listed is not None else _parts(client, source, skip_damaged)
     tariff: Tariff | None = client.submit(recorded_tariff_task, parts, None, None, pure=False).result()
     return tariff
 
@@ -304,10 +321,12 @@ def latency_stats(
     start: datetime | None = None,
     end: datetime | None = None,
     skip_damaged: bool | None = None,
+    listed: Any = None,
 ) -> pl.DataFrame:
     """:func:`evkit.analysis.latency_stats` of ``source``, computed on the cluster; of the rows of
     ``chargers`` observed in [``start``, ``end``) when given (each optional), as
     ``evkit latency --charger --from --to`` reads locally (``evkit.analysis._prep.narrowed``).
+    ``listed``: :func:`listing`'s future, when the caller listed the parts already.
 
     By charger, each group's statistics are final. Otherwise the percentiles are exact in two passes
     (``evkit.analysis.latency_buckets``, as ``evkit latency`` runs locally): each group's task returns
@@ -321,7 +340,7 @@ def latency_stats(
     from evkit.analysis.latency_buckets import Plan, latency_keys
     from evkit.analysis.schema import ALL_HOPS
 
-    parts, groups = _groups(client, source, skip_damaged, chargers)
+    parts, groups = _groups(client, source, skip_damaged, chargers, listed=listed)
     if not groups:
         if chargers is None:
             raise DatasetError(f"{source} holds no rows")
@@ -420,6 +439,7 @@ __all__ = [
     "connect",
     "energy_per_day",
     "latency_stats",
+    "listing",
     "per_charger",
     "per_charger_with",
     "quality_summary",

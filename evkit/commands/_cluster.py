@@ -79,9 +79,10 @@ def sessions_on_dask(
     from evkit.commands.analysis import _write_sessions
 
     def found(client: Client) -> tuple[pl.DataFrame, Tariff | None]:
+        listed = cluster.listing(client, args.directory)  # once: a skipped part is named once
         priced = tariff
         if priced is None:  # as a local run: evcc's tariff in the recording, when it holds one
-            priced = said_recorded(cluster.recorded_tariff(client, args.directory))
+            priced = said_recorded(cluster.recorded_tariff(client, args.directory, listed=listed))
         frame = cluster.sessions(
             client,
             args.directory,
@@ -89,8 +90,9 @@ def sessions_on_dask(
             chargers=args.charger,
             tariff=priced,
             evcc_figures=True,
+            listed=listed,
         )
-        say_absent_on_dask(client, args, seen=frame["charger_id"].unique())
+        say_absent_on_dask(client, args, seen=frame["charger_id"].unique(), listed=listed)
         return frame, priced
 
     frame, tariff = on_dask(args, found)
@@ -114,10 +116,11 @@ def latency_on_dask(args: argparse.Namespace, start: datetime | None, end: datet
     from evkit.commands.analysis import _output, latency_text, summarize_latency
 
     def found(client: Client) -> pl.DataFrame:
+        listed = cluster.listing(client, args.directory)  # once: a skipped part is named once
         stats = cluster.latency_stats(
-            client, args.directory, by=args.by, chargers=args.charger, start=start, end=end
+            client, args.directory, by=args.by, chargers=args.charger, start=start, end=end, listed=listed
         )
-        say_absent_on_dask(client, args, start=start, end=end)
+        say_absent_on_dask(client, args, start=start, end=end, listed=listed)
         return stats
 
     stats = on_dask(args, found)

@@ -82,21 +82,26 @@ def say_absent_on_dask(
     seen: Iterable[str] = (),
     start: datetime | None = None,
     end: datetime | None = None,
+    listed: Any = None,
 ) -> list[str]:
     """:func:`say_absent` for a run on a Dask cluster (``args.charger`` of ``args.directory``): the
-    charger ids are listed by the cluster's workers."""
+    charger ids are listed by the cluster's workers (``listed``: ``evkit.cluster.listing``'s future,
+    when the run listed the parts already)."""
     from evkit import cluster
     from evkit.analysis.absent import unseen
 
     wanted = unseen(args.charger or [], seen)
     if not wanted:
         return []
-    every = cluster.chargers(client, args.directory, skip_damaged=args.skip_damaged)
+    listed = (
+        listed
+        if listed is not None
+        else cluster.listing(client, args.directory, skip_damaged=args.skip_damaged)
+    )
+    every = cluster.chargers(client, args.directory, listed=listed)
     windowed = start is not None or end is not None
     has_rows = (
-        cluster.chargers(client, args.directory, start=start, end=end, skip_damaged=args.skip_damaged)
-        if windowed
-        else every
+        cluster.chargers(client, args.directory, start=start, end=end, listed=listed) if windowed else every
     )
     absent = [c for c in wanted if c not in set(has_rows)]
     if absent:
