@@ -10,12 +10,12 @@ import contextlib
 import importlib
 import logging
 import os
-import signal
 import sys
 from collections.abc import Iterator, Sequence
 from typing import NoReturn
 
 from evkit import __version__
+from evkit.commands._signals import Terminated, terminable
 from evkit.errors import ConfigError, DatasetError, EvkitError, ValidationError, first_line
 from evkit.secrets import mask_secrets
 from evkit.store.reader import damaged_parts_policy
@@ -141,7 +141,7 @@ def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
         return 2, quick
     except KeyboardInterrupt:
         return 130, quick
-    except _Terminated:
+    except Terminated:
         return 143, quick
     return code, quick
 
@@ -163,29 +163,16 @@ def _vanished(exc: FileNotFoundError) -> str:
     return f"no such file: {name}"
 
 
-class _Terminated(BaseException):
-    """SIGTERM to a read-only command: ends it as Ctrl-C does, through every ``finally``."""
-
-
 @contextlib.contextmanager
 def _terminable(args: argparse.Namespace) -> Iterator[None]:
-    """For a read-only command (``quick_exit``), SIGTERM raises :class:`_Terminated` where the command
-    is as soon as Python runs again (a Polars step under way ends first: seconds into a 60M-row split),
-    so its temporary files are removed on the way out (the default action ends the process at once,
-    leaving the bucket files of a large analysis behind). Commands that handle signals themselves
-    (captures) are left alone."""
+    """For a read-only command (``quick_exit``), SIGTERM raises ``Terminated`` where the command is, at
+    once (``evkit.commands._signals.terminable``), so its temporary files are removed on the way out.
+    Commands that handle signals themselves (captures) are left alone."""
     if not getattr(args, "quick_exit", False):
         yield
         return
-
-    def terminated(_signum: int, _frame: object) -> None:
-        raise _Terminated
-
-    previous = signal.signal(signal.SIGTERM, terminated)
-    try:
+    with terminable():
         yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def entry() -> NoReturn:
