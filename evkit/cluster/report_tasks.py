@@ -170,16 +170,19 @@ def report_on_cluster(
     start: datetime | None,
     end: datetime | None,
     skip_damaged: bool | None = None,
-    rows_per_group: int = 3_000_000,
+    rows_per_group: int | None = None,
 ) -> tuple[partial.Combined, latency_data.LatencyResult, Callable[[str], pl.DataFrame], Tariff | None]:
     """(combined results, latency numbers, the power-curve rows of a charger, the tariff used).
 
-    Groups hold about ``rows_per_group`` rows (``evkit.cluster._groups``): a worker's memory is bounded."""
+    Groups hold about ``rows_per_group`` rows (default: a local report's bucket,
+    ``evkit.report.data.ROWS_PER_BUCKET``; ``evkit.cluster._groups``): a worker's memory is bounded."""
     from evkit.cluster import _groups
     from evkit.errors import DatasetError
     from evkit.report import latency_data, partial
+    from evkit.report.data import ROWS_PER_BUCKET
 
-    parts, groups = _groups(client, source, skip_damaged, chargers, rows_per_group)
+    rows = ROWS_PER_BUCKET if rows_per_group is None else rows_per_group
+    parts, groups = _groups(client, source, skip_damaged, chargers, rows)
     if not groups:
         raise DatasetError(f"{source} has no rows: nothing to report")
     if tariff is None:
