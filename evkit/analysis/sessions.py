@@ -342,9 +342,9 @@ Engine = Literal["in-memory", "streaming"]
 def engine_for(lf: pl.LazyFrame) -> Engine:
     """The Polars engine that computes ``sessions(lf)`` fastest, from the hint its plan follows
     (``scan_shape``): rows that begin in runs of one charger are held and read in their order, which
-    the in-memory engine runs faster (5.9M rows sorted by charger: 0.49 s against 0.60 s; a compacted
-    store, 0.87 s against 0.90 s); rows in arrival order are grouped as they stream, twice as fast on
-    the streaming engine (0.59 s against 1.2 s). The same sessions on either."""
+    the in-memory engine runs faster (5.9M rows sorted by charger: 0.46 s against 0.58 s; a compacted
+    store, 0.83 s against 0.91 s); rows in arrival order are grouped as they stream, twice as fast on
+    the streaming engine (0.57 s against 1.0-1.3 s). The same sessions on either."""
     in_runs, _ = scan_shape(lf)
     return "in-memory" if in_runs else "streaming"
 
