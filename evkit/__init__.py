@@ -6,6 +6,7 @@ Public names are re-exported here; heavy parts (pika, widgets) load on first use
 from __future__ import annotations
 
 import gc
+import sys
 from typing import Any
 
 __version__ = "0.1.0"
@@ -18,6 +19,10 @@ try:
     from evkit import _allocator
 
     _allocator.tune()  # batch commands: one jemalloc arena per CPU for Polars, set before anything loads it
+    if _allocator.is_batch(sys.orig_argv):  # and Ctrl-C as evkit handles it, set before Polars loads
+        from evkit.commands._signals import own_sigint
+
+        own_sigint()
 
     from evkit.errors import (
         AuthError,

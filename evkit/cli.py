@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import NoReturn
 
 from evkit import __version__
-from evkit.commands._signals import Terminated, terminable
+from evkit.commands._signals import TERMINATED, Terminated, terminable
 from evkit.errors import ConfigError, DatasetError, EvkitError, ValidationError, first_line
 from evkit.secrets import mask_secrets
 from evkit.store.reader import damaged_parts_policy
@@ -122,6 +122,7 @@ def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
     # read-only commands (they set ``quick_exit``) leave no thread, child process or open file behind;
     # work sent to a Dask cluster does (its client closes at exit)
     quick = bool(getattr(args, "quick_exit", False)) and not getattr(args, "dask", None)
+    TERMINATED.clear()
     try:
         with damaged_parts_policy(getattr(args, "skip_damaged", False)), _terminable(args):
             code: int = args.func(args)
@@ -139,8 +140,8 @@ def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
     except _polars_errors() as exc:  # data no check could see (a damaged page behind a sound footer)
         print(f"evkit: cannot read the data: {mask_secrets(first_line(exc))}", file=sys.stderr)
         return 2, quick
-    except KeyboardInterrupt:
-        return 130, quick
+    except KeyboardInterrupt:  # Ctrl-C; or SIGTERM, relayed to stop a Polars query
+        return (143 if TERMINATED.is_set() else 130), quick
     except Terminated:
         return 143, quick
     return code, quick

@@ -20,9 +20,10 @@ SAMPLE = REPO_ROOT / "data" / "sample-session"
 #: runs meanwhile), then sorts rows in a call back into Python (``sorted_at_once``).
 SCRIPT = """
 import sys
+sys.orig_argv = [sys.executable, "-m", "evkit", "sessions"]  # a command line run, as evkit tells one
+from evkit.cli import entry  # evkit first, as the evkit program loads it: then Polars
 import polars as pl
 from evkit.analysis import _session_figures as figures
-from evkit.cli import entry
 
 sort = figures.sorted_at_once
 side = pl.LazyFrame({{"a": pl.int_range(0, {side}, eager=True)}})

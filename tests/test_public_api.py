@@ -24,16 +24,6 @@ def test_every_error_derives_from_evkit_error() -> None:
     assert all(issubclass(e, evkit.EvkitError) for e in errors)
 
 
-@pytest.mark.parametrize("collecting", [True, False])
-def test_importing_evkit_leaves_the_garbage_collector_as_it_was(collecting: bool) -> None:
-    # the collector is paused while Polars and evkit load, then left as the importer had it
-    code = (
-        f"import gc; gc.{'enable' if collecting else 'disable'}(); import evkit; "
-        f"assert gc.isenabled() is {collecting}, gc.isenabled()"
-    )
-    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
-
-
 def test_python_dash_m_evkit_shows_help() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "evkit", "--help"], capture_output=True, text=True, cwd=REPO_ROOT, check=True

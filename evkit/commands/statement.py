@@ -244,8 +244,15 @@ def _xlsx(people: pl.DataFrame, meta: dict[str, Any], out: str) -> None:
     period = f"{meta['from'] or 'start'} to {meta['to'] or 'end'} ({meta['tz']})"
     from evkit._replace import replacing
 
-    # formulas and links are never made from cell text (csv_safe also quotes formula-like strings)
-    options = {"strings_to_formulas": False, "strings_to_urls": False, "remove_timezone": True}
+    # formulas and links are never made from cell text (csv_safe also quotes formula-like strings);
+    # the workbook is built in memory (a statement's rows are few): XlsxWriter's temporary files in
+    # TMPDIR outlived a run stopped while it closed the workbook (SIGTERM, Ctrl-C)
+    options = {
+        "strings_to_formulas": False,
+        "strings_to_urls": False,
+        "remove_timezone": True,
+        "in_memory": True,
+    }
     with replacing(out) as tmp, xlsxwriter.Workbook(str(tmp), options) as book:
         page = book.add_worksheet("statement")
         page.write_string(0, 0, f"evkit statement {period}")
