@@ -22,6 +22,7 @@ import pytest
 
 from tests.analysis import scenario as sc
 from tests.conftest import REPO_ROOT
+from tests.test_cli_terminate import SCRIPT as LONG_QUERY_SCRIPT
 
 pytestmark = pytest.mark.slow
 
@@ -86,20 +87,24 @@ entry()
 """
 
 
-def _run_script(
-    script: str, tmp_path: Path, *, sigint_ignored: bool, timeout: float = 50
-) -> tuple[int, str, str, float]:
-    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp"), "PYTHONPATH": str(REPO_ROOT)}
-    (tmp_path / "tmp").mkdir(exist_ok=True)
-    started = time.monotonic()
-    child = subprocess.Popen(
+def _start(script: str, tmpdir: Path, *, sigint_ignored: bool) -> subprocess.Popen[str]:
+    """``python -c script`` with TMPDIR ``tmpdir``, SIGINT ignored when asked, output piped."""
+    return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(script)],
-        env=env,
+        env={**os.environ, "TMPDIR": str(tmpdir), "PYTHONPATH": str(REPO_ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         preexec_fn=_ignore_sigint if sigint_ignored else None,  # noqa: PLW1509
     )
+
+
+def _run_script(
+    script: str, tmp_path: Path, *, sigint_ignored: bool, timeout: float = 50
+) -> tuple[int, str, str, float]:
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    started = time.monotonic()
+    child = _start(script, tmp_path / "tmp", sigint_ignored=sigint_ignored)
     try:
         out, err = child.communicate(timeout=timeout)
     finally:
@@ -109,6 +114,23 @@ def _run_script(
 
 def _clean(err: str) -> None:
     assert "panicked" not in err and "Traceback" not in err and "data page" not in err, err
+
+
+def _workbook_run(
+    store: Path, tmp_path: Path, *, times: int, every_s: float, signal_name: str, sigint_ignored: bool
+) -> tuple[int, str, str]:
+    """``WRITE_EXCEL_SCRIPT``'s statement, signalled ``times`` times from 0.05 s into ``write_excel``:
+    (exit code, stdout, stderr), with nothing written beside the output or left in TMPDIR."""
+    out = tmp_path / "out" / "statement.xlsx"
+    out.parent.mkdir()
+    script = WRITE_EXCEL_SCRIPT.format(
+        first_s=0.05, times=times, every_s=every_s, signal_name=signal_name, store=str(store), out=str(out)
+    )
+    code, stdout, err, _ = _run_script(script, tmp_path, sigint_ignored=sigint_ignored)
+    _clean(err)
+    assert list(out.parent.iterdir()) == []  # no workbook, no temporary file beside it
+    assert list((tmp_path / "tmp").iterdir()) == []
+    return code, stdout, err
 
 
 @pytest.mark.parametrize("sigint_ignored", [False, True], ids=["sigint-default", "sigint-ignored"])
@@ -121,16 +143,10 @@ def test_sigterm_while_polars_writes_the_workbook_ends_the_statement(
     nothing: the SIGTERM must still end the command (143, no workbook), not be lost (it was: exit 0
     and the workbook written as if no signal came; the relay now asks again until Python is out of
     Polars)."""
-    out = tmp_path / "out" / "statement.xlsx"
-    out.parent.mkdir()
-    script = WRITE_EXCEL_SCRIPT.format(
-        first_s=0.05, times=1, every_s=0.0, signal_name="SIGTERM", store=str(fleet_store), out=str(out)
+    code, stdout, err = _workbook_run(
+        fleet_store, tmp_path, times=1, every_s=0.0, signal_name="SIGTERM", sigint_ignored=sigint_ignored
     )
-    code, stdout, err, _ = _run_script(script, tmp_path, sigint_ignored=sigint_ignored)
-    _clean(err)
     assert code == 143, f"exit {code}: the SIGTERM was lost; stderr: {err}"
-    assert list(out.parent.iterdir()) == []  # no workbook, no temporary file beside it
-    assert list((tmp_path / "tmp").iterdir()) == []
     assert stdout == ""
 
 
@@ -140,57 +156,17 @@ def test_repeated_sigterms_while_the_workbook_is_written(
 ) -> None:
     """A process manager or an impatient user sends SIGTERM again and again (every 20 ms): the first
     ends the command, the later ones interrupt none of the clean-up (exit 143, nothing left)."""
-    out = tmp_path / "out" / "statement.xlsx"
-    out.parent.mkdir()
-    script = WRITE_EXCEL_SCRIPT.format(
-        first_s=0.05, times=60, every_s=0.02, signal_name="SIGTERM", store=str(fleet_store), out=str(out)
+    code, _, err = _workbook_run(
+        fleet_store, tmp_path, times=60, every_s=0.02, signal_name="SIGTERM", sigint_ignored=sigint_ignored
     )
-    code, _, err, _ = _run_script(script, tmp_path, sigint_ignored=sigint_ignored)
-    _clean(err)
     assert code == 143, f"exit {code}; stderr: {err}"
-    assert list(out.parent.iterdir()) == []
-    assert list((tmp_path / "tmp").iterdir()) == []
 
 
 def test_sigint_while_the_workbook_is_written_still_gives_130(fleet_store: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out" / "statement.xlsx"
-    out.parent.mkdir()
-    script = WRITE_EXCEL_SCRIPT.format(
-        first_s=0.05, times=1, every_s=0.0, signal_name="SIGINT", store=str(fleet_store), out=str(out)
+    code, _, err = _workbook_run(
+        fleet_store, tmp_path, times=1, every_s=0.0, signal_name="SIGINT", sigint_ignored=False
     )
-    code, _, err, _ = _run_script(script, tmp_path, sigint_ignored=False)
-    _clean(err)
     assert code == 130, err
-    assert list(out.parent.iterdir()) == []
-
-
-#: ``evkit ARGV`` whose one sessions query runs for minutes (a cross join summed in Polars, as in
-#: tests/test_cli_terminate.py); "planned" is printed once the plan is built.
-LONG_QUERY_SCRIPT = """
-import sys
-sys.orig_argv = [sys.executable, "-m", "evkit", "sessions"]  # a command line run, as evkit tells one
-import evkit  # first, as the evkit program loads it (it owns SIGINT before Polars loads)
-import sys
-import polars as pl
-from evkit.analysis import _session_figures as figures
-from evkit.cli import entry
-
-sort = figures.sorted_at_once
-side = pl.LazyFrame({{"a": pl.int_range(0, 1_000_000, eager=True)}})
-product = (pl.col("a") * pl.col("b")).sum().alias("__s")
-summed = side.join(side.rename({{"a": "b"}}), how="cross").select(product)
-
-def slow(rows, *keys):
-    if not slow.told:
-        print("planned", flush=True)
-        slow.told = True
-    return sort(rows.join(summed, how="cross").filter(pl.col("__s") != -1).drop("__s"), *keys)
-
-slow.told = False
-figures.sorted_at_once = slow
-sys.argv = ["evkit", *{argv!r}]
-entry()
-"""
 
 
 @pytest.mark.parametrize(
@@ -208,15 +184,9 @@ def test_a_signal_inside_a_long_query(
     out = tmp_path / "out" / "result.json"
     out.parent.mkdir()
     argv = [command[0], str(SAMPLE), *command[1:], "--out", str(out)]
-    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(REPO_ROOT)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(LONG_QUERY_SCRIPT.format(argv=argv))],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_ignore_sigint if sigint_ignored else None,  # noqa: PLW1509
-    )
+    # minutes of a query (tests/test_cli_terminate.py's)
+    script = LONG_QUERY_SCRIPT.format(side=1_000_000, argv=argv)
+    child = _start(script, tmp_path, sigint_ignored=sigint_ignored)
     try:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "planned"

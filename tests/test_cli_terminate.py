@@ -16,8 +16,8 @@ from tests.conftest import REPO_ROOT
 
 SAMPLE = REPO_ROOT / "data" / "sample-session"
 
-#: ``evkit sessions`` whose plan first sums a cross join of ``side``² rows (Polars' own work, no Python
-#: runs meanwhile), then sorts rows in a call back into Python (``sorted_at_once``).
+#: ``evkit ARGV`` whose sessions' plan first sums a cross join of ``side``² rows (Polars' own work, no
+#: Python runs meanwhile), then sorts rows in a call back into Python (``sorted_at_once``).
 SCRIPT = """
 import sys
 sys.orig_argv = [sys.executable, "-m", "evkit", "sessions"]  # a command line run, as evkit tells one
@@ -38,7 +38,7 @@ def slow(rows, *keys):
 
 slow.told = False
 figures.sorted_at_once = slow
-sys.argv = ["evkit", "sessions", {sample!r}, "--format", "json"]
+sys.argv = ["evkit", *{argv!r}]
 entry()
 """
 
@@ -55,7 +55,7 @@ entry()
     ids=["minutes-inside-polars", "seconds-then-a-call-back"],
 )
 def test_sigterm_ends_a_command_inside_a_polars_query_at_once(tmp_path: Path, side: int) -> None:
-    script = textwrap.dedent(SCRIPT.format(side=side, sample=str(SAMPLE)))
+    script = textwrap.dedent(SCRIPT.format(side=side, argv=["sessions", str(SAMPLE), "--format", "json"]))
     env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(REPO_ROOT)}
     child = subprocess.Popen(
         [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
