@@ -96,8 +96,9 @@ def _threads(client: Client) -> int:
     return max(1, sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()))
 
 
-def _parts(client: Client, source: Path | str, skip_damaged: bool | None) -> Any:
-    """The future of the checked part list of ``source`` (footers only; the dataset's error, or a
+def _parts(client: Client, source: Path | str, skip_damaged: bool | None, listed: Any = None) -> Any:
+    """``listed`` (:func:`listing`'s future, when the caller listed the parts already), or else the
+    future of the checked part list of ``source`` (footers only; the dataset's error, or a
     missing ``charger_id``, is raised here). ``skip_damaged`` None: the policy of
     :func:`evkit.store.damaged_parts_policy` (``--skip-damaged``). Parts marked damaged here
     (``evkit.store.parts.marked_damaged``: their data pages were found unreadable) are damaged for the
@@ -106,6 +107,8 @@ def _parts(client: Client, source: Path | str, skip_damaged: bool | None) -> Any
     from evkit.store.parts import marked_now
     from evkit.store.reader import skips_damaged
 
+    if listed is not None:
+        return listed
     if skip_damaged is None:
         skip_damaged = skips_damaged()
     marked = {(k if is_s3(k) else str(Path(k).resolve())): why for k, why in marked_now().items()}
@@ -176,7 +179,7 @@ def _groups(
     charger in every row group, so each group reads all of it; 6M rows on two local workers, the
     report's groups 6.8 -> 5.0 s, the sessions' 1.85 -> 0.95 s). ``listed``: :func:`listing`'s
     future, when the caller listed the parts already."""
-    parts = listed if listed is not None else _parts(client, source, skip_damaged)
+    parts = _parts(client, source, skip_damaged, listed)
     counts = (
         pl.concat(_per_chunk(client, parts, tasks.charger_rows_task))
         .group_by("charger_id")
@@ -211,7 +214,7 @@ def chargers(
 ) -> list[str]:
     """Every charger id of ``source`` with a row observed in [``start``, ``end``) (each optional),
     sorted, listed on the cluster (``listed``: :func:`listing`'s future, when the caller has it)."""
-    parts = listed if listed is not None else _parts(client, source, skip_damaged)
+    parts = _parts(client, source, skip_damaged, listed)
     return sorted(_listed(client, parts, start, end)[0])
 
 
@@ -268,7 +271,7 @@ def recorded_tariff(
     ``listed``: :func:`listing`'s future, when the caller listed the parts already."""
     from evkit.cluster.report_tasks import recorded_tariff_task
 
-    parts = listed if listed is not None else _parts(client, source, skip_damaged)
+    parts = _parts(client, source, skip_damaged, listed)
     tariff: Tariff | None = client.submit(recorded_tariff_task, parts, None, None, pure=False).result()
     return tariff
 

@@ -111,9 +111,7 @@ def terminable() -> Iterator[None]:
             return
         if _in_polars(frame):
             return  # the thread below stops the query, or asks again
-        with lock:
-            if under_way.is_set():
-                return
+        with lock:  # the thread sends nothing more
             under_way.set()
         raise Terminated
 
