@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 
 from evkit.display import plotly_labels
 from evkit.figures import _ids
-from evkit.figures._format import duration, naive_utc, timestamp
+from evkit.figures._format import duration, hover_rows, naive_utc, timestamp
 from evkit.figures.style import (
     BAD_COLOUR,
     OK_COLOUR,
@@ -151,8 +151,8 @@ def connectivity_timeline(
             fig.add_trace(
                 go.Scatter(
                     name=f"{charger} {kind}",
-                    x=part["observed_at"].to_list(),
-                    y=part["value"].to_list(),
+                    x=part["observed_at"].to_numpy(),
+                    y=part["value"].to_numpy(),
                     mode="lines+markers" if part.height < 60 else "lines",
                     marker={"size": 4},
                     line={"color": colour_of(charger, palette, index), "dash": dash, "width": 1.5},
@@ -179,13 +179,15 @@ def connectivity_timeline(
             go.Bar(
                 name=label,
                 orientation="h",
-                y=part["charger_id"].to_list(),
-                x=ms.to_list(),
-                base=part["observed_at"].to_list(),
-                customdata=[
-                    [timestamp(s), timestamp(u), duration(m / 1000)]
-                    for s, u, m in zip(part["observed_at"], part["until"], ms, strict=True)
-                ],
+                y=part["charger_id"].to_numpy(),
+                x=ms.to_numpy(),
+                base=part["observed_at"].to_numpy(),
+                customdata=hover_rows(
+                    [
+                        [timestamp(s), timestamp(u), duration(m / 1000)]
+                        for s, u, m in zip(part["observed_at"], part["until"], ms, strict=True)
+                    ]
+                ),
                 marker={"color": fill, "opacity": 0.55, "line": {"width": 0}},
                 hovertemplate=(
                     f"<b>%{{y}}</b> {label}<br>%{{customdata[0]}} → %{{customdata[1]}}"
@@ -210,8 +212,8 @@ def connectivity_timeline(
         fig.add_trace(
             go.Scatter(
                 name=f"boot ({boots.height})",
-                x=boots["observed_at"].to_list(),
-                y=boots["charger_id"].to_list(),
+                x=boots["observed_at"].to_numpy(),
+                y=boots["charger_id"].to_numpy(),
                 mode="markers",
                 marker={"symbol": "x", "size": 11, "color": "#1F2933", "line": {"width": 1}},
                 hovertemplate="<b>%{y}</b> booted %{x|%Y-%m-%d %H:%M:%S}Z<extra></extra>",

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from evkit.display import plotly_labels, plotly_text_expr
+from evkit.figures._format import hover_rows
 from evkit.figures.style import MUTED_COLOUR, charger_colours, collect, colour_of, new_figure, no_data, note
 
 #: Beyond this many chargers the smallest are summed into one "other" series (legends stay readable).
@@ -92,9 +93,9 @@ def energy_per_day(
         fig.add_trace(
             go.Bar(
                 name=charger,
-                x=part["day"].to_list(),
-                y=part["energy_kwh"].to_list(),
-                customdata=[[s or "unknown"] for s in part["source"].to_list()],
+                x=part["day"].to_numpy(),
+                y=part["energy_kwh"].to_numpy(),
+                customdata=hover_rows([[s or "unknown"] for s in part["source"].to_list()]),
                 marker={
                     "color": MUTED_COLOUR
                     if charger.startswith("other (")

@@ -10,7 +10,7 @@ import polars as pl
 
 from evkit.analysis.schema import ALL_HOPS
 from evkit.display import plotly_labels, plotly_text
-from evkit.figures._format import number
+from evkit.figures._format import floats, number
 from evkit.figures.style import BAD_COLOUR, SEQUENTIAL, collect, colour, new_figure, no_data, note
 
 #: How each hop is named in figures and tables.
@@ -212,8 +212,8 @@ def latency_ecdf_of(
                     f"{hop_label(hop)} (n={n:,}, p50 {number(curve.p50, 's', 3)}, "
                     f"p95 {number(curve.p95, 's', 3)})"
                 ),
-                x=curve.x,
-                y=curve.y,
+                x=floats(curve.x),
+                y=floats(curve.y),
                 mode="lines",
                 line={
                     "shape": "hv",

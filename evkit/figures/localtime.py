@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import plotly.graph_objects as go
+import polars as pl
 
 from evkit.figures.style import TIME_AXIS_TITLE
 
@@ -32,6 +34,13 @@ def _moved(value: Any, tz: ZoneInfo, names: set[str] | None = None) -> Any:
     return value
 
 
+def _moved_times(values: np.ndarray, zone: str, names: set[str]) -> np.ndarray:
+    """:func:`_moved` of an array of UTC times (``datetime64``, as a trace takes a frame's column)."""
+    local = pl.Series(values).dt.replace_time_zone("UTC").dt.convert_time_zone(zone)
+    names.update(local.dt.strftime("%Z").drop_nulls().unique().to_list())
+    return local.dt.replace_time_zone(None).to_numpy()
+
+
 def _in_data(xref: Any) -> bool:
     """Whether an annotation's x is a time on an x axis (not a fraction of the paper or axis domain)."""
     return xref is None or (str(xref).startswith("x") and not str(xref).endswith("domain"))
@@ -47,7 +56,9 @@ def in_zone(fig: go.Figure, zone: str) -> go.Figure:
         # x of lines and markers; base of horizontal bars (a timeline: start + duration)
         for name in ("x", "base"):
             values = getattr(trace, name, None) if name in trace else None
-            if (
+            if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+                setattr(trace, name, _moved_times(values, zone, names))
+            elif (
                 values is not None
                 and not isinstance(values, str | int | float)
                 and any(isinstance(v, datetime | str) for v in values if v is not None)

@@ -11,7 +11,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from evkit.display import plotly_labels
-from evkit.figures._format import duration, naive_utc, timestamp, utc_literal
+from evkit.figures._format import duration, hover_rows, naive_utc, timestamp, utc_literal
 from evkit.figures.style import (
     TEMPLATE,
     TIME_AXIS_TITLE,
@@ -217,10 +217,10 @@ def _add_gaps(fig: go.Figure, gaps: pl.DataFrame) -> None:
         go.Bar(
             name=f"gap ({gaps.height})",
             orientation="h",
-            y=gaps["charger_id"].to_list(),
-            x=gaps["_ms"].to_list(),
-            base=gaps["_start"].to_list(),
-            customdata=hover,
+            y=gaps["charger_id"].to_numpy(),
+            x=gaps["_ms"].to_numpy(),
+            base=gaps["_start"].to_numpy(),
+            customdata=hover_rows(hover),
             marker={"color": GAP_COLOUR, "line": {"width": 0}},
             hovertemplate=(
                 "<b>%{y}</b><br>silent %{customdata[2]}<br>%{customdata[0]} → %{customdata[1]}<extra></extra>"

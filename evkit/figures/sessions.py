@@ -12,7 +12,7 @@ import polars as pl
 from evkit.display import DISPLAY_LIMIT, SENTENCE_LIMIT, plotly_labels, plotly_text, plotly_text_expr
 from evkit.figures import _ids
 from evkit.figures._binned import MAX_POINTS, bin_width, binned_mean, binned_note
-from evkit.figures._format import duration, naive_utc, number, timestamp, utc_literal
+from evkit.figures._format import duration, hover_rows, naive_utc, number, timestamp, utc_literal
 from evkit.figures.style import (
     ACCENT_COLOUR,
     BAD_COLOUR,
@@ -200,10 +200,10 @@ def session_timeline(
             go.Bar(
                 name="session",
                 orientation="h",
-                y=frame["charger_id"].cast(pl.String).to_list(),
-                x=frame["_ms"].to_list(),
-                base=frame["started_at"].to_list(),
-                customdata=_hover_rows(frame),
+                y=frame["charger_id"].cast(pl.String).to_numpy(),
+                x=frame["_ms"].to_numpy(),
+                base=frame["started_at"].to_numpy(),
+                customdata=hover_rows(_hover_rows(frame)),
                 hovertemplate=_HOVER,
                 marker={
                     "color": [e if e is not None else 0.0 for e in energy],
@@ -224,13 +224,13 @@ def session_timeline(
                 go.Bar(
                     name=f"{label} ({part.height})",
                     orientation="h",
-                    y=part["charger_id"].cast(pl.String).to_list(),
-                    x=part["_ms"].to_list(),
-                    base=part["started_at"].to_list(),
+                    y=part["charger_id"].cast(pl.String).to_numpy(),
+                    x=part["_ms"].to_numpy(),
+                    base=part["started_at"].to_numpy(),
                     text=[number(e, "kWh", 1) if e is not None else "" for e in _col(part, "energy_kwh")],
                     textposition="inside",
                     insidetextanchor="middle",
-                    customdata=_hover_rows(part),
+                    customdata=hover_rows(_hover_rows(part)),
                     hovertemplate=_HOVER,
                     marker={
                         "color": fill,
@@ -363,8 +363,8 @@ def session_power_curve(
     fig.add_trace(
         go.Scatter(
             name="total power (kW)",
-            x=power_drawn["observed_at"].to_list(),
-            y=power_drawn["value"].to_list(),
+            x=power_drawn["observed_at"].to_numpy(),
+            y=power_drawn["value"].to_numpy(),
             mode="lines+markers" if power_drawn.height < 200 else "lines",
             marker={"size": 4},
             line={"color": "#1F2933", "width": 2.2},
@@ -380,8 +380,8 @@ def session_power_curve(
         fig.add_trace(
             go.Scatter(
                 name=f"{phase} current (A)",
-                x=current_drawn["observed_at"].to_list(),
-                y=current_drawn["value"].to_list(),
+                x=current_drawn["observed_at"].to_numpy(),
+                y=current_drawn["value"].to_numpy(),
                 mode="lines",
                 line={"color": colour(index + 1), "width": 1.3, "dash": "dot" if obs_id == 182 else "solid"},
                 yaxis="y2",

@@ -12,6 +12,7 @@ import polars as pl
 from evkit import figures
 from evkit.figures import _binned, latency
 from evkit.figures.localtime import in_zone
+from tests.plotted import values
 
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
 CHARGER = "EH000001"
@@ -78,7 +79,7 @@ def test_a_short_charge_draws_every_reading() -> None:
     figure = figures.session_power_curve(frame, CHARGER, T0)
     trace = _trace(figure, "total power")
     assert list(trace.y) == [float(i) for i in range(n)]
-    assert [t.replace(tzinfo=UTC) for t in trace.x] == _seconds(n).to_list()
+    assert [t.replace(tzinfo=UTC) for t in values(trace.x)] == _seconds(n).to_list()
     assert "mean of each" not in _subtitle(figure)
 
 

@@ -14,13 +14,14 @@ from evkit.figures import sessions as session_figures
 from evkit.report import build_report
 from evkit.store.schema import EASEE_SCHEMA
 from evkit.store.writer import PartWriter
+from tests.plotted import values
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 PAGE_LIMIT = 10 * 1024 * 1024
 
 
 def _bars(figure: object) -> int:
-    return sum(len(t.x or []) for t in figure.data)  # type: ignore[attr-defined]
+    return sum(len(values(t.x)) for t in figure.data)  # type: ignore[attr-defined]
 
 
 def _subtitle(figure: object) -> str:

@@ -23,6 +23,7 @@ from evkit.report.data import ReportData, report_data
 from evkit.report.sections import _heatmap
 from evkit.store import PartWriter, scan
 from tests.cluster.conftest import fleet_frame
+from tests.plotted import plain
 
 
 def jittered(copies: int) -> pl.DataFrame:
@@ -92,7 +93,7 @@ def _figure(figure: object) -> object:
             return rounded(value.tolist())
         return value
 
-    return rounded(figure.to_plotly_json())  # type: ignore[attr-defined]
+    return rounded(plain(figure.to_plotly_json()))  # type: ignore[attr-defined]
 
 
 def _bins(seconds: list[float]) -> list[int]:

@@ -11,6 +11,7 @@ from evkit import figures as fig
 from evkit.figures.localtime import in_zone
 from evkit.report import build_report
 from tests.conftest import REPO_ROOT
+from tests.plotted import values
 
 SAMPLE = REPO_ROOT / "data" / "sample-session"
 TOKYO = timedelta(hours=9)  # Asia/Tokyo has no daylight saving time: always UTC+9
@@ -19,9 +20,9 @@ TOKYO = timedelta(hours=9)  # Asia/Tokyo has no daylight saving time: always UTC
 def test_the_session_timeline_bars_start_at_local_wall_time() -> None:
     sessions = analysis.sessions(evkit.scan(SAMPLE)).collect()
     utc = fig.session_timeline(sessions)
-    starts = [b for trace in utc.data for b in trace.base]
+    starts = [b for trace in utc.data for b in values(trace.base)]
     local = in_zone(fig.session_timeline(sessions), "Asia/Tokyo")
-    moved = [b for trace in local.data for b in trace.base]
+    moved = [b for trace in local.data for b in values(trace.base)]
     assert moved and all(isinstance(b, datetime) for b in moved)
     assert [m - s for s, m in zip(starts, moved, strict=True)] == [TOKYO] * len(starts)
     assert local.layout.xaxis.title.text == "time (Asia/Tokyo, JST)"
@@ -36,8 +37,8 @@ def test_a_subplot_time_axis_is_moved_and_renamed() -> None:
     pairs = [
         (a, b)
         for t0, t1 in zip(utc.data, local.data, strict=True)
-        if t0.x is not None and len(t0.x) and isinstance(t0.x[0], datetime)
-        for a, b in zip(t0.x, t1.x, strict=True)
+        if values(t0.x) and isinstance(values(t0.x)[0], datetime)
+        for a, b in zip(values(t0.x), values(t1.x), strict=True)
     ]
     assert pairs and all(b - a == TOKYO for a, b in pairs)
 
