@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evkit import figures
 from evkit.figures import _binned, latency
-from evkit.figures.localtime import in_zone
+from evkit.figures.localtime import _moved, _moved_times, in_zone
 from tests.plotted import values
 
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
@@ -185,3 +188,19 @@ def test_the_latency_heatmap_from_messages_is_bounded_too() -> None:
     figure = figures.latency_heatmap(frame)
     assert len(figure.data[0].y) == latency.MAX_HEAT_DAYS
     assert f"of {hours.len():,} days with data" in _subtitle(figure)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    times=st.lists(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2060, 1, 1)), max_size=20),
+    zone=st.sampled_from(["Europe/Oslo", "America/Sao_Paulo", "Asia/Kolkata", "Australia/Lord_Howe"]),
+)
+def test_times_handed_over_as_an_array_move_as_each_time_alone(times: list[datetime], zone: str) -> None:
+    """A trace's times as an array (as the figures hand a frame's column) move to the zone's wall time
+    and name its abbreviations exactly as the same times one by one."""
+    each: set[str] = set()
+    at_once: set[str] = set()
+    one_by_one = [_moved(t, ZoneInfo(zone), each) for t in times]
+    array = pl.Series(times, dtype=pl.Datetime("us")).to_numpy()
+    assert values(_moved_times(array, zone, at_once)) == one_by_one
+    assert at_once == each
