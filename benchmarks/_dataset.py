@@ -23,8 +23,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from evkit.easee.catalog import OBSERVATIONS
 from evkit.store.schema import EASEE_SCHEMA, REQUIRED_COLUMNS
 from evkit.store.writer import PartWriter
+
+#: Observation names by id (the capture names every id the catalog knows).
+_NAMES = {obs_id: info.name for obs_id, info in OBSERVATIONS.items()}
 
 
 def written_window(out: Path | str) -> tuple[int, datetime, datetime]:
@@ -159,7 +163,10 @@ def _day_rows(
         observed.alias("observed_at"),
         pl.format("EH{}", pl.col("cid").cast(pl.String).str.zfill(6)).alias("charger_id"),
         "observation_id",
-        pl.lit(None, pl.String).alias("observation"),
+        # the catalog's name, as the capture writes it (null only for an id the catalog does not know)
+        pl.col("observation_id")
+        .replace_strict(_NAMES, default=None, return_dtype=pl.String)
+        .alias("observation"),
         "value",
         pl.col("value").round(3).cast(pl.String).alias("value_text"),
         pl.lit("observation").alias("kind"),
