@@ -83,7 +83,7 @@ def duplicates(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _out_of_order_of(first: pl.LazyFrame) -> pl.LazyFrame:
+def _out_of_order_of(first: pl.LazyFrame, *, in_received_order: bool = False) -> pl.LazyFrame:
     # (charger, observation id) as one exact 64-bit key: the window over it is ~1/3 cheaper than over
     # the pair (the charger's categorical code in the high half, the 32-bit id shifted to >= 0 below)
     code = pl.col("charger_id").cast(pl.Categorical).to_physical().cast(pl.Int64)
@@ -96,9 +96,11 @@ def _out_of_order_of(first: pl.LazyFrame) -> pl.LazyFrame:
     # received at the same instant may stand before an older one and flag it: a superset. The (few)
     # keys with a flag are ordered again with such ties older first, which flags exactly. The rows'
     # own order (a capture's, or compaction's) changes nothing. Each key's rows are ordered on their
-    # own (``order_by``), not all rows at once: 3M rows, 0.15 s against 0.20 s.
-    in_received_order = pl.col("observed_at").cum_max().shift(1).over("__key", order_by="received_at")
-    flagged = rows.filter(pl.col("observed_at") < in_received_order).select("__key").unique()
+    # own (``order_by``), not all rows at once: 3M rows, 0.15 s against 0.20 s. Rows known to be in
+    # received order already (a capture's own: ``in_received_order``) are read as they are (0.12 s).
+    order = {} if in_received_order else {"order_by": "received_at"}
+    newest_received = pl.col("observed_at").cum_max().shift(1).over("__key", **order)
+    flagged = rows.filter(pl.col("observed_at") < newest_received).select("__key").unique()
     frame = (
         rows.join(flagged, on="__key", how="semi")
         .sort("received_at", "observed_at")
@@ -244,6 +246,7 @@ def quality_summary(
     data_end: datetime | None = None,
     first: pl.LazyFrame | None = None,
     timeline: Timeline | None = None,
+    in_received_order: bool = False,
 ) -> pl.LazyFrame:
     """One row per charger with the counts of every check above (zero when clean).
 
@@ -252,7 +255,8 @@ def quality_summary(
     ``decode_errors_n``, ``unknown_ids_n``, ``stale_n``, ``clock_skew_n`` (messages timed before the
     device sent them by the cloud or by us). Undecodable rows without a charger are under ``(unknown)``.
     ``data_end``: see :func:`telemetry_gaps`. ``first``: ``first_of(lf)``, when the caller has it already;
-    ``timeline``: ``evkit.analysis._timeline.timeline(lf, expected)``, likewise.
+    ``timeline``: ``evkit.analysis._timeline.timeline(lf, expected)``, likewise. ``in_received_order``:
+    the caller saw ``lf``'s rows in ascending ``received_at`` without nulls (a speed hint only, not checked).
     """
     require(lf)
     rows = lf.with_columns(pl.col("charger_id").fill_null(UNKNOWN_CHARGER))
@@ -278,7 +282,7 @@ def quality_summary(
             pl.col("gap_s").max().alias("longest_gap_s"),
         ),
         _count(decode_errors(lf), "decode_errors_n"),
-        _count(_out_of_order_of(easee_first), "out_of_order_n"),
+        _count(_out_of_order_of(easee_first, in_received_order=in_received_order), "out_of_order_n"),
         _count(unknown_ids(lf), "unknown_ids_n", pl.col("n").sum().cast(pl.Int64)),
         _count(_stale_of(easee_first, stale), "stale_n"),
         _count(skewed, "clock_skew_n"),

@@ -38,16 +38,24 @@ MAX_POINTS = 1_000
 MAX_BANDS = 2_000
 
 
-def _readings(observations: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    frame = (
+def readings_plan(observations: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """The plan of :func:`readings` (times still in their zone: :func:`drawn`), to collect with others."""
+    return (
         observations.lazy()
         .filter(pl.col("observation_id").is_in(_IDS) & pl.col("observed_at").is_not_null())
         .select(pl.col("charger_id").cast(pl.String), "observed_at", "observation_id", "value")
         .unique()
         .sort("charger_id", "observed_at")
-        .collect()
     )
-    return naive_utc(frame, "observed_at")
+
+
+def drawn(collected: pl.DataFrame) -> pl.DataFrame:
+    """:func:`readings_plan` collected, as :func:`readings` gives it (UTC wall time)."""
+    return naive_utc(collected, "observed_at")
+
+
+def _readings(observations: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    return drawn(readings_plan(observations).collect())
 
 
 def _cloud_bands(readings: pl.DataFrame) -> pl.DataFrame:

@@ -83,6 +83,13 @@ def _overview(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def in_received_order(frame: pl.DataFrame) -> bool:
+    """Whether ``frame``'s rows are in ascending ``received_at``, none without (a capture's order, a
+    bucket of a store in arrival order): checked in milliseconds."""
+    received = frame.get_column("received_at")
+    return received.null_count() == 0 and received.is_sorted()
+
+
 def analyse(
     frame: pl.DataFrame,
     *,
@@ -100,25 +107,26 @@ def analyse(
         _overview(lf),
         sessions_of(lf, gap, timeline=heard),
         analysis.energy_per_day(lf, zone=zone),
-        quality_summary(lf, first=first, timeline=heard),
+        quality_summary(lf, first=first, timeline=heard, in_received_order=in_received_order(frame)),
         heard.gaps.with_columns(pl.lit(False).alias("ongoing")),
         heard.spans,
         analysis.connectivity_summary(lf),
         evcc_liveness_summary(lf),
         hop_latencies(lf, first=first),
+        conn_fig.readings_plan(lf),
     ]
     if tariff is not None:
         queries.append(
             analysis.energy_per_hour(lf).group_by("hour").agg(pl.col("energy_kwh").sum()).sort("hour")
         )
     results = pl.collect_all(queries)
-    overview, sessions, per_day, summary, inner, spans_, connected, liveness, values = results[:9]
-    hourly = results[9] if tariff is not None else None
+    overview, sessions, per_day, summary, inner, spans_, connected, liveness, values, read = results[:10]
+    hourly = results[10] if tariff is not None else None
     if tariff is not None:
         from evkit.analysis.cost import session_costs
 
         sessions = session_costs(sessions, tariff, lf).collect()
-    readings = conn_fig.readings(lf)
+    readings = conn_fig.drawn(read)
     trouble = conn_fig.trouble_of(readings)
     top = conn_fig.most_troubled(trouble, conn_fig.MAX_CHARGERS)
     del first

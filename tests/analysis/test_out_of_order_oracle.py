@@ -15,6 +15,7 @@ from polars.testing import assert_frame_equal
 from evkit.analysis import out_of_order
 from evkit.analysis._prep import seconds
 from evkit.analysis.quality import _out_of_order_of
+from evkit.report.partial import in_received_order
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 COLUMNS = [
@@ -148,6 +149,31 @@ def test_out_of_order_matches_the_definition_and_the_earlier_version(
             assert_frame_equal(got, earlier)
             # the oracle keys rows by charger; rows without one are compared to the earlier version only
             assert _rows(got.filter(pl.col("charger_id").is_not_null())) == expected
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items=messages, seed=st.integers(0, 2**16))
+def test_rows_known_in_received_order_give_the_same_rows(
+    items: list[tuple[str | None, int | None, int | None, int | None]], seed: int
+) -> None:
+    """The hint ``in_received_order`` (a bucket of a capture's rows, seen sorted by ``received_at``):
+    the rows are read as they stand, and give what ordering them per key gives. Rows received at the
+    same instant stand in any order."""
+    frame = _frame([item for item in items if item[3] is not None])
+    rows = frame.sample(fraction=1.0, shuffle=True, seed=seed).sort("received_at")
+    assert in_received_order(rows) == (rows.height == 0 or rows["received_at"].is_sorted())
+    expected = _out_of_order_of(rows.lazy()).collect()
+    for engine in ("in-memory", "streaming"):
+        got = _out_of_order_of(rows.lazy(), in_received_order=True).collect(engine=engine)
+        assert_frame_equal(got, expected)
+
+
+def test_the_hint_is_given_only_for_rows_in_received_order() -> None:
+    frame = _frame([("EHA", 120, 1, 2), ("EHA", 120, 0, 3), ("EHB", 120, 5, 3)])
+    assert in_received_order(frame)
+    assert not in_received_order(frame.reverse())
+    unknown = pl.lit(None, pl.Datetime("us", "UTC")).alias("received_at")
+    assert not in_received_order(frame.with_columns(unknown))
 
 
 def test_many_keys_with_ties_on_both_engines() -> None:
