@@ -23,7 +23,7 @@ result equals ``latency_stats`` (``tests/analysis/test_latency_buckets.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -108,17 +108,21 @@ def latencies_of(frame: pl.DataFrame, keys: Sequence[str]) -> pl.LazyFrame:
     return hop_latencies(frame.lazy(), first=first_of(frame), context=list(keys[1:])).collect().lazy()
 
 
-def hop_histograms(wide: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
+def hop_histograms(
+    wide: pl.LazyFrame, by: Sequence[str] = (), known: Mapping[str, pl.LazyFrame] | None = None
+) -> pl.LazyFrame:
     """``ranks.histogram`` of every hop of ``hop_latencies`` (``wide``) per ``by``: columns ``hop``, the
-    ``by`` columns and the bin's; one hop column at a time (no long form)."""
+    ``by`` columns and the bin's; one hop column at a time (no long form). ``known``: a hop's histogram
+    per ``by`` already found (e.g. ``ranks.coarser`` of a finer one), taken instead of reading it again."""
     by = list(by)
-    hists = [
-        ranks.histogram(wide.select(*by, pl.col(hop).alias("__us")), by).select(
-            pl.lit(hop).alias("hop"), pl.all()
-        )
-        for hop in ALL_HOPS
-    ]
-    return pl.concat(hists, how="vertical")
+    known = known or {}
+
+    def of(hop: str) -> pl.LazyFrame:
+        if hop in known:
+            return known[hop]
+        return ranks.histogram(wide.select(*by, pl.col(hop).alias("__us")), by)
+
+    return pl.concat([of(hop).select(pl.lit(hop).alias("hop"), pl.all()) for hop in ALL_HOPS], how="vertical")
 
 
 def _two_passes(

@@ -98,8 +98,8 @@ def _out_of_order_of(first: pl.LazyFrame, *, in_received_order: bool = False) ->
     # own order (a capture's, or compaction's) changes nothing. Each key's rows are ordered on their
     # own (``order_by``), not all rows at once: 3M rows, 0.15 s against 0.20 s. Rows known to be in
     # received order already (a capture's own: ``in_received_order``) are read as they are (0.12 s).
-    order = {} if in_received_order else {"order_by": "received_at"}
-    newest_received = pl.col("observed_at").cum_max().shift(1).over("__key", **order)
+    order_by = None if in_received_order else "received_at"
+    newest_received = pl.col("observed_at").cum_max().shift(1).over("__key", order_by=order_by)
     flagged = rows.filter(pl.col("observed_at") < newest_received).select("__key").unique()
     frame = (
         rows.join(flagged, on="__key", how="semi")

@@ -72,11 +72,16 @@ def histogram(frame: pl.LazyFrame, keys: Sequence[str], value: str = "__us") -> 
 def summed(hists: Sequence[pl.DataFrame], keys: Sequence[str]) -> pl.DataFrame:
     """The parts' histograms summed (unsorted, no ``__before``): a running histogram folds in each
     part as it comes, so memory follows one histogram, not one per part."""
-    return (
-        pl.concat(hists, how="vertical")
-        .group_by(*keys, _BIN)
-        .agg(pl.col("__count").sum(), pl.col("__lo").min(), pl.col("__hi").max(), pl.col("__sum").sum())
-    )
+    return pl.concat(hists, how="vertical").group_by(*keys, _BIN).agg(_SUMMED)
+
+
+def coarser(hist: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
+    """A histogram per finer keys (``histogram``'s) summed per ``keys`` only: the histogram of the same
+    values per ``keys`` (bins do not depend on the keys), without reading the values again."""
+    return hist.group_by(*keys, _BIN).agg(_SUMMED)
+
+
+_SUMMED = [pl.col("__count").sum(), pl.col("__lo").min(), pl.col("__hi").max(), pl.col("__sum").sum()]
 
 
 def merge(hists: Sequence[pl.DataFrame], keys: Sequence[str]) -> pl.DataFrame:

@@ -48,8 +48,10 @@ def _heat(frame: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def pass1(frame: pl.LazyFrame) -> list[pl.LazyFrame]:
-    """The bucket's histograms (``frame``: its ``hop_latencies``): per hop, and per heatmap cell."""
-    return [hop_histograms(frame), ranks.histogram(_heat(frame), _HEAT)]
+    """The bucket's histograms (``frame``: its ``hop_latencies``): per hop, and per heatmap cell. The
+    heatmap's hop is its cells' summed: one pass over a bucket's values less (0.07 s of 3M)."""
+    heat = ranks.histogram(_heat(frame), _HEAT).cache()
+    return [hop_histograms(frame, known={HEAT_HOP: ranks.coarser(heat, [])}), heat]
 
 
 def _positive_hist(hops: pl.DataFrame) -> pl.DataFrame:
