@@ -53,8 +53,9 @@ def test_evkit_sessions_loads_no_broker_client_simulator_or_report(tmp_path: Pat
         "import sys\n"
         "from evkit.cli import main\n"
         f"assert main(['sessions', {str(SAMPLE)!r}, '--format', 'json', '--out', {str(out)!r}]) == 0\n"
-        "heavy = ['pika', 'paho', 'plotly', 'dask', 'distributed', 'anywidget', 'evkit.analysis.tariff',\n"
-        "         'evkit.sources.amqp', 'evkit.sim', 'evkit.report', 'evkit.explore', 'tqdm']\n"
+        "heavy = ['pika', 'paho', 'plotly', 'numpy', 'dask', 'distributed', 'anywidget',\n"
+        "         'evkit.analysis.tariff', 'evkit.sources.amqp', 'evkit.sim', 'evkit.report',\n"
+        "         'evkit.explore', 'tqdm']\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     done = subprocess.run(

@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def duration(seconds: float | None) -> str:
@@ -71,10 +74,15 @@ def utc_literal(value: datetime) -> datetime:
 def hover_rows(rows: list[list[str]]) -> np.ndarray:
     """Per-point hover texts (``customdata``) as one 2-D array. Plotly validates and copies an array
     (as a trace takes it, and again to write the page) at once, a list value by value: a report's
-    figures took 0.3 s more so. Columns of a frame go to a trace as ``Series.to_numpy()`` likewise."""
+    figures took 0.3 s more so. Columns of a frame go to a trace as ``Series.to_numpy()`` likewise.
+    NumPy is imported here, not with evkit: a command that draws nothing does not load it."""
+    import numpy as np
+
     return np.array(rows, dtype=object)
 
 
 def floats(values: Sequence[float]) -> np.ndarray:
     """``values`` as one array for a trace (see :func:`hover_rows`)."""
+    import numpy as np
+
     return np.asarray(values, dtype=np.float64)

@@ -8,12 +8,14 @@ abbreviation of the data's times (CEST for July), or the zone name alone when th
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import plotly.graph_objects as go
 import polars as pl
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from evkit.figures.style import TIME_AXIS_TITLE
 
@@ -32,6 +34,12 @@ def _moved(value: Any, tz: ZoneInfo, names: set[str] | None = None) -> Any:
         except ValueError:
             return value
     return value
+
+
+def _times_array(values: Any) -> TypeGuard[np.ndarray]:
+    """Whether ``values`` is an array of times (``datetime64``: a frame's column, ``to_numpy()``),
+    told without importing NumPy (a figure of lists has no array)."""
+    return type(values).__name__ == "ndarray" and getattr(values.dtype, "kind", None) == "M"
 
 
 def _moved_times(values: np.ndarray, zone: str, names: set[str]) -> np.ndarray:
@@ -56,7 +64,7 @@ def in_zone(fig: go.Figure, zone: str) -> go.Figure:
         # x of lines and markers; base of horizontal bars (a timeline: start + duration)
         for name in ("x", "base"):
             values = getattr(trace, name, None) if name in trace else None
-            if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+            if _times_array(values):
                 setattr(trace, name, _moved_times(values, zone, names))
             elif (
                 values is not None
