@@ -93,7 +93,7 @@ def energy_per_day(
         fig.add_trace(
             go.Bar(
                 name=charger,
-                x=part["day"].to_numpy(),
+                x=part["day"].to_list(),  # days as dates: a missing one stays null, not "NaT"
                 y=part["energy_kwh"].to_numpy(),
                 customdata=hover_rows([[s or "unknown"] for s in part["source"].to_list()]),
                 marker={

@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
-import polars as pl
+
+from evkit.figures.style import TIME_AXIS_TITLE
 
 if TYPE_CHECKING:
     import numpy as np
-
-from evkit.figures.style import TIME_AXIS_TITLE
 
 
 def _moved(value: Any, tz: ZoneInfo, names: set[str] | None = None) -> Any:
@@ -36,17 +35,29 @@ def _moved(value: Any, tz: ZoneInfo, names: set[str] | None = None) -> Any:
     return value
 
 
+#: ``datetime64`` units of times of day; an array of days (``D``, or coarser) holds dates, which are
+#: the zone's already and stay as they are (as ``date`` values in a list do).
+_TIME_UNITS = frozenset({"h", "m", "s", "ms", "us", "ns", "ps", "fs", "as"})
+
+
 def _times_array(values: Any) -> TypeGuard[np.ndarray]:
-    """Whether ``values`` is an array of times (``datetime64``: a frame's column, ``to_numpy()``),
-    told without importing NumPy (a figure of lists has no array)."""
-    return type(values).__name__ == "ndarray" and getattr(values.dtype, "kind", None) == "M"
+    """Whether ``values`` is an array of times (``datetime64`` of a time unit: a frame's column handed
+    over as ``to_numpy()``), told without importing NumPy for a figure of lists."""
+    if type(values).__name__ != "ndarray" or getattr(values.dtype, "kind", None) != "M":
+        return False
+    import numpy as np
+
+    return np.datetime_data(values.dtype)[0] in _TIME_UNITS
 
 
-def _moved_times(values: np.ndarray, zone: str, names: set[str]) -> np.ndarray:
-    """:func:`_moved` of an array of UTC times (``datetime64``, as a trace takes a frame's column)."""
-    local = pl.Series(values).dt.replace_time_zone("UTC").dt.convert_time_zone(zone)
-    names.update(local.dt.strftime("%Z").drop_nulls().unique().to_list())
-    return local.dt.replace_time_zone(None).to_numpy()
+def _moved_times(values: np.ndarray, tz: ZoneInfo, names: set[str]) -> np.ndarray:
+    """:func:`_moved` of each time of an array, in microseconds: the zone rules of every other part of
+    the figure (Python's; Polars carries its own copy of the zone database, which can differ), a
+    missing time kept missing. Figures draw a bounded number of points: a few milliseconds."""
+    import numpy as np
+
+    moved = [_moved(t, tz, names) for t in values.astype("datetime64[us]").tolist()]
+    return np.array(moved, dtype="datetime64[us]")
 
 
 def _in_data(xref: Any) -> bool:
@@ -65,7 +76,7 @@ def in_zone(fig: go.Figure, zone: str) -> go.Figure:
         for name in ("x", "base"):
             values = getattr(trace, name, None) if name in trace else None
             if _times_array(values):
-                setattr(trace, name, _moved_times(values, zone, names))
+                setattr(trace, name, _moved_times(values, tz, names))
             elif (
                 values is not None
                 and not isinstance(values, str | int | float)

@@ -207,5 +207,5 @@ def test_times_handed_over_as_an_array_move_as_each_time_alone(
     at_once: set[str] = set()
     one_by_one = [_moved(t, ZoneInfo(zone), each) for t in times]
     array = pl.Series(times, dtype=pl.Datetime("us")).to_numpy()
-    assert values(_moved_times(array, zone, at_once)) == one_by_one
+    assert values(_moved_times(array, ZoneInfo(zone), at_once)) == one_by_one
     assert at_once == each
