@@ -45,7 +45,8 @@ def readings_plan(observations: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
         .filter(pl.col("observation_id").is_in(_IDS) & pl.col("observed_at").is_not_null())
         .select(pl.col("charger_id").cast(pl.String), "observed_at", "observation_id", "value")
         .unique()
-        .sort("charger_id", "observed_at")
+        # every column: rows of one charger and time come in one order, run after run
+        .sort("charger_id", "observed_at", "observation_id", "value", nulls_last=True)
     )
 
 
@@ -66,7 +67,7 @@ def _cloud_bands(readings: pl.DataFrame) -> pl.DataFrame:
         .drop_nulls("value")
         .with_columns((pl.col("value") != 0).alias("connected"))
         .filter((pl.col("connected") != pl.col("connected").shift(1).over("charger_id")).fill_null(True))
-        .join(last_seen, on="charger_id")
+        .join(last_seen, on="charger_id", maintain_order="left")  # the next state is the next row
         .with_columns(
             pl.col("observed_at").shift(-1).over("charger_id").fill_null(pl.col("_last")).alias("until")
         )
