@@ -256,7 +256,9 @@ def quality_summary(
     device sent them by the cloud or by us). Undecodable rows without a charger are under ``(unknown)``.
     ``data_end``: see :func:`telemetry_gaps`. ``first``: ``first_of(lf)``, when the caller has it already;
     ``timeline``: ``evkit.analysis._timeline.timeline(lf, expected)``, likewise. ``in_received_order``:
-    the caller saw ``lf``'s rows in ascending ``received_at`` without nulls (a speed hint only, not checked).
+    the caller saw the rows of the ``first`` it gives in ascending ``received_at``, none without (a speed
+    hint, not checked: ``first_of`` of a frame in memory keeps its rows' order). Without ``first`` it is
+    not taken: first deliveries found from a plan come in another order (copies after the rest).
     """
     require(lf)
     rows = lf.with_columns(pl.col("charger_id").fill_null(UNKNOWN_CHARGER))
@@ -267,6 +269,7 @@ def quality_summary(
     )
     # One pass finds the first delivery of every message; the checks below share it. A caller holding
     # them in memory passes them (``first_of(lf)`` collected): the streaming engine's plan is faster so.
+    ordered = in_received_order and first is not None
     first = first_of(lf).cache() if first is None else first
     skewed = first.filter(
         (pl.col("arrival_time") < pl.col("observed_at")) | (pl.col("received_at") < pl.col("observed_at"))
@@ -282,7 +285,7 @@ def quality_summary(
             pl.col("gap_s").max().alias("longest_gap_s"),
         ),
         _count(decode_errors(lf), "decode_errors_n"),
-        _count(_out_of_order_of(easee_first, in_received_order=in_received_order), "out_of_order_n"),
+        _count(_out_of_order_of(easee_first, in_received_order=ordered), "out_of_order_n"),
         _count(unknown_ids(lf), "unknown_ids_n", pl.col("n").sum().cast(pl.Int64)),
         _count(_stale_of(easee_first, stale), "stale_n"),
         _count(skewed, "clock_skew_n"),

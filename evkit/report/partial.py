@@ -85,7 +85,8 @@ def _overview(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 def in_received_order(frame: pl.DataFrame) -> bool:
     """Whether ``frame``'s rows are in ascending ``received_at``, none without (a capture's order, a
-    bucket of a store in arrival order): checked in milliseconds."""
+    bucket of a store in arrival order): checked in milliseconds. Its first deliveries in memory
+    (``quality.first_of(frame)``) keep that order."""
     received = frame.get_column("received_at")
     return received.null_count() == 0 and received.is_sorted()
 
