@@ -162,7 +162,7 @@ def quality_summary(
     stale: timedelta = ...,
     *,
     data_end: datetime | None = ...,
-    first: pl.LazyFrame | None = ...,
+    first: pl.LazyFrame | pl.DataFrame | None = ...,
     client: None = None,
 ) -> pl.LazyFrame: ...
 @overload
@@ -180,7 +180,7 @@ def quality_summary(
     stale: timedelta = DEFAULT_STALE,
     *,
     data_end: datetime | None = None,
-    first: pl.LazyFrame | None = None,
+    first: pl.LazyFrame | pl.DataFrame | None = None,
     client: Client | None = None,
 ) -> pl.LazyFrame | pl.DataFrame:
     if client is None:

@@ -97,7 +97,7 @@ def _out_of_order_of(first: pl.LazyFrame, *, in_received_order: bool = False) ->
     # keys with a flag are ordered again with such ties older first, which flags exactly. The rows'
     # own order (a capture's, or compaction's) changes nothing. Each key's rows are ordered on their
     # own (``order_by``), not all rows at once: 3M rows, 0.15 s against 0.20 s. Rows known to be in
-    # received order already (a capture's own: ``in_received_order``) are read as they are (0.12 s).
+    # received order already (``in_received_order``: a capture's own) are read as they are (0.12 s).
     order_by = None if in_received_order else "received_at"
     newest_received = pl.col("observed_at").cum_max().shift(1).over("__key", order_by=order_by)
     flagged = rows.filter(pl.col("observed_at") < newest_received).select("__key").unique()
@@ -213,6 +213,14 @@ def _count(frame: pl.LazyFrame, name: str, expr: pl.Expr | None = None) -> pl.La
     )
 
 
+def in_received_order(frame: pl.DataFrame) -> bool:
+    """Whether ``frame``'s rows are in ascending ``received_at``, none without (a capture's order, a
+    bucket of a store in arrival order): checked in milliseconds. ``first_of`` of such a frame in memory
+    keeps that order."""
+    received = frame.get_column("received_at")
+    return received.null_count() == 0 and received.is_sorted()
+
+
 def first_of(lf: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     """The first deliveries ``quality_summary`` checks (its counts put rows without a charger under
     ``(unknown)``); ``evkit.analysis.latency`` can take them too."""
@@ -244,9 +252,8 @@ def quality_summary(
     stale: timedelta = DEFAULT_STALE,
     *,
     data_end: datetime | None = None,
-    first: pl.LazyFrame | None = None,
+    first: pl.LazyFrame | pl.DataFrame | None = None,
     timeline: Timeline | None = None,
-    in_received_order: bool = False,
 ) -> pl.LazyFrame:
     """One row per charger with the counts of every check above (zero when clean).
 
@@ -254,11 +261,9 @@ def quality_summary(
     ``gap_s_total``, ``longest_gap_s``, ``duplicates_n`` (extra copies), ``out_of_order_n``,
     ``decode_errors_n``, ``unknown_ids_n``, ``stale_n``, ``clock_skew_n`` (messages timed before the
     device sent them by the cloud or by us). Undecodable rows without a charger are under ``(unknown)``.
-    ``data_end``: see :func:`telemetry_gaps`. ``first``: ``first_of(lf)``, when the caller has it already;
-    ``timeline``: ``evkit.analysis._timeline.timeline(lf, expected)``, likewise. ``in_received_order``:
-    the caller saw the rows of the ``first`` it gives in ascending ``received_at``, none without (a speed
-    hint, not checked: ``first_of`` of a frame in memory keeps its rows' order). Without ``first`` it is
-    not taken: first deliveries found from a plan come in another order (copies after the rest).
+    ``data_end``: see :func:`telemetry_gaps`. ``first``: ``first_of(lf)``, when the caller has it already
+    (collected: a frame in memory already in received order, a capture's, is checked without ordering
+    each key's rows again); ``timeline``: ``evkit.analysis._timeline.timeline(lf, expected)``, likewise.
     """
     require(lf)
     rows = lf.with_columns(pl.col("charger_id").fill_null(UNKNOWN_CHARGER))
@@ -269,8 +274,9 @@ def quality_summary(
     )
     # One pass finds the first delivery of every message; the checks below share it. A caller holding
     # them in memory passes them (``first_of(lf)`` collected): the streaming engine's plan is faster so.
-    ordered = in_received_order and first is not None
-    first = first_of(lf).cache() if first is None else first
+    # Rows in memory show their order; a plan's first deliveries come in another (copies last).
+    ordered = isinstance(first, pl.DataFrame) and in_received_order(first)
+    first = first_of(lf).cache() if first is None else first.lazy()
     skewed = first.filter(
         (pl.col("arrival_time") < pl.col("observed_at")) | (pl.col("received_at") < pl.col("observed_at"))
     )

@@ -83,14 +83,6 @@ def _overview(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def in_received_order(frame: pl.DataFrame) -> bool:
-    """Whether ``frame``'s rows are in ascending ``received_at``, none without (a capture's order, a
-    bucket of a store in arrival order): checked in milliseconds. Its first deliveries in memory
-    (``quality.first_of(frame)``) keep that order."""
-    received = frame.get_column("received_at")
-    return received.null_count() == 0 and received.is_sorted()
-
-
 def analyse(
     frame: pl.DataFrame,
     *,
@@ -101,19 +93,19 @@ def analyse(
 ) -> Partial:
     """Every analysis of the report on one bucket's rows (``_prep.held_rows``)."""
     lf = frame.lazy()
-    first = first_of(frame)  # in memory, at once: the quality checks' plan runs faster on it
+    first = first_of(frame).collect()  # in memory, at once: the quality checks' plan runs faster on it
     # the silences: found once for the sessions and the quality checks
     heard = held_timeline(frame, DEFAULT_GAP)
     queries = [
         _overview(lf),
         sessions_of(lf, gap, timeline=heard),
         analysis.energy_per_day(lf, zone=zone),
-        quality_summary(lf, first=first, timeline=heard, in_received_order=in_received_order(frame)),
+        quality_summary(lf, first=first, timeline=heard),
         heard.gaps.with_columns(pl.lit(False).alias("ongoing")),
         heard.spans,
         analysis.connectivity_summary(lf),
         evcc_liveness_summary(lf),
-        hop_latencies(lf, first=first),
+        hop_latencies(lf, first=first.lazy()),
         conn_fig.readings_plan(lf),
     ]
     if tariff is not None:

@@ -14,8 +14,7 @@ from polars.testing import assert_frame_equal
 
 from evkit.analysis import out_of_order
 from evkit.analysis._prep import seconds
-from evkit.analysis.quality import _out_of_order_of
-from evkit.report.partial import in_received_order
+from evkit.analysis.quality import _out_of_order_of, in_received_order
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 COLUMNS = [
