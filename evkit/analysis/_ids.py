@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from evkit.easee.catalog import PHASE_CURRENTS as _PHASES
 from evkit.easee.catalog import SCHEDULED_OBSERVATIONS, Obs, OpMode
 
 SOFTWARE_RELEASE = int(Obs.SOFTWARE_RELEASE)
@@ -10,6 +11,7 @@ USER_ID_TOKEN_REVERSED = int(Obs.USER_ID_TOKEN_REVERSED)
 OP_MODE = int(Obs.OP_MODE)
 OUTPUT_PHASE = int(Obs.OUTPUT_PHASE)
 TOTAL_POWER = int(Obs.TOTAL_POWER)
+PHASE_CURRENTS = tuple(int(obs_id) for obs_id in _PHASES)
 SESSION_ENERGY = int(Obs.SESSION_ENERGY)
 ENERGY_PER_HOUR = int(Obs.ENERGY_PER_HOUR)
 LIFETIME_ENERGY = int(Obs.LIFETIME_ENERGY)

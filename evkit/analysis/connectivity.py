@@ -90,4 +90,54 @@ def connectivity_summary(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-__all__ = ["EVENTS", "connectivity", "connectivity_summary"]
+#: The readings the connectivity figure draws: RSSI, cloud connection and boots.
+READING_IDS = (
+    _ids.CELL_RSSI,
+    _ids.WIFI_RSSI,
+    _ids.CONNECTED_TO_CLOUD,
+    _ids.SOFTWARE_RELEASE,
+    _ids.REBOOT_REASON,
+)
+#: Chargers the connectivity figure draws at most (the most troubled first: ``most_troubled``).
+MAX_CHARGERS = 40
+
+
+def readings_plan(observations: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """The readings the connectivity figure draws (``READING_IDS``, with a device time), one row each,
+    as a plan to collect with others (``evkit.figures.connectivity.readings`` collects it)."""
+    return (
+        observations.lazy()
+        .filter(pl.col("observation_id").is_in(READING_IDS) & pl.col("observed_at").is_not_null())
+        .select(pl.col("charger_id").cast(pl.String), "observed_at", "observation_id", "value")
+        .unique()
+        # every column: rows of one charger and time come in one order, run after run
+        .sort("charger_id", "observed_at", "observation_id", "value", nulls_last=True)
+    )
+
+
+def trouble_of(readings: pl.DataFrame) -> pl.DataFrame:
+    """Per charger of ``readings``: ``_trouble`` (disconnects and boots) and ``_rssi`` (weakest signal)."""
+    trouble = ((pl.col("observation_id") == _ids.CONNECTED_TO_CLOUD) & (pl.col("value") == 0)) | pl.col(
+        "observation_id"
+    ).is_in([_ids.SOFTWARE_RELEASE, _ids.REBOOT_REASON])
+    rssi = pl.col("value").filter(pl.col("observation_id").is_in([_ids.CELL_RSSI, _ids.WIFI_RSSI]))
+    return readings.group_by("charger_id").agg(trouble.sum().alias("_trouble"), rssi.min().alias("_rssi"))
+
+
+def most_troubled(ranked: pl.DataFrame, limit: int = MAX_CHARGERS) -> pl.Series:
+    """The ``limit`` chargers of ``trouble_of`` frames with the most trouble (then the weakest signal)."""
+    return ranked.sort(
+        ["_trouble", "_rssi", "charger_id"], descending=[True, False, False], nulls_last=True
+    ).head(limit)["charger_id"]
+
+
+__all__ = [
+    "EVENTS",
+    "MAX_CHARGERS",
+    "READING_IDS",
+    "connectivity",
+    "connectivity_summary",
+    "most_troubled",
+    "readings_plan",
+    "trouble_of",
+]

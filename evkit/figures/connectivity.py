@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from evkit.analysis.connectivity import MAX_CHARGERS, most_troubled, readings_plan, trouble_of
 from evkit.display import plotly_labels
 from evkit.figures import _ids
 from evkit.figures._format import duration, hover_rows, naive_utc, timestamp
@@ -22,15 +23,6 @@ from evkit.figures.style import (
     note,
 )
 
-_IDS = [
-    _ids.CELL_RSSI,
-    _ids.WIFI_RSSI,
-    _ids.CONNECTED_TO_CLOUD,
-    _ids.SOFTWARE_RELEASE,
-    _ids.REBOOT_REASON,
-]
-#: Chargers drawn at most (the most troubled first).
-MAX_CHARGERS = 40
 #: RSSI lines for at most this many chargers (the plot stays legible); bands and reboots for all.
 MAX_RSSI_CHARGERS = 10
 #: Points per RSSI line and bands / boot markers drawn at most: a page's size must not follow the data.
@@ -38,25 +30,9 @@ MAX_POINTS = 1_000
 MAX_BANDS = 2_000
 
 
-def readings_plan(observations: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
-    """The plan of :func:`readings` (times still in their zone: :func:`drawn`), to collect with others."""
-    return (
-        observations.lazy()
-        .filter(pl.col("observation_id").is_in(_IDS) & pl.col("observed_at").is_not_null())
-        .select(pl.col("charger_id").cast(pl.String), "observed_at", "observation_id", "value")
-        .unique()
-        # every column: rows of one charger and time come in one order, run after run
-        .sort("charger_id", "observed_at", "observation_id", "value", nulls_last=True)
-    )
-
-
-def drawn(collected: pl.DataFrame) -> pl.DataFrame:
-    """:func:`readings_plan` collected, as :func:`readings` gives it (UTC wall time)."""
-    return naive_utc(collected, "observed_at")
-
-
 def _readings(observations: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    return drawn(readings_plan(observations).collect())
+    """``evkit.analysis.connectivity.readings_plan`` collected, in UTC wall time."""
+    return naive_utc(readings_plan(observations).collect(), "observed_at")
 
 
 def _cloud_bands(readings: pl.DataFrame) -> pl.DataFrame:
@@ -79,22 +55,6 @@ def _cloud_bands(readings: pl.DataFrame) -> pl.DataFrame:
 def readings(observations: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """The readings the connectivity figure draws (RSSI, cloud connection, boots), one row each."""
     return _readings(observations)
-
-
-def trouble_of(readings: pl.DataFrame) -> pl.DataFrame:
-    """Per charger of ``readings``: ``_trouble`` (disconnects and boots) and ``_rssi`` (weakest signal)."""
-    trouble = ((pl.col("observation_id") == _ids.CONNECTED_TO_CLOUD) & (pl.col("value") == 0)) | pl.col(
-        "observation_id"
-    ).is_in([_ids.SOFTWARE_RELEASE, _ids.REBOOT_REASON])
-    rssi = pl.col("value").filter(pl.col("observation_id").is_in([_ids.CELL_RSSI, _ids.WIFI_RSSI]))
-    return readings.group_by("charger_id").agg(trouble.sum().alias("_trouble"), rssi.min().alias("_rssi"))
-
-
-def most_troubled(ranked: pl.DataFrame, limit: int) -> pl.Series:
-    """The ``limit`` chargers of ``trouble_of`` frames with the most trouble (then the weakest signal)."""
-    return ranked.sort(
-        ["_trouble", "_rssi", "charger_id"], descending=[True, False, False], nulls_last=True
-    ).head(limit)["charger_id"]
 
 
 def connectivity_timeline(

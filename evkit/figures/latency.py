@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 import plotly.graph_objects as go
 import polars as pl
 
-from evkit.analysis.schema import ALL_HOPS
+from evkit.analysis.ecdf import ECDF_POINTS, MAX_HEAT_DAYS, EcdfCurve, ecdf_ranks, hop_order, log_axis
 from evkit.display import plotly_labels, plotly_text
 from evkit.figures._format import floats, number
 from evkit.figures.style import BAD_COLOUR, SEQUENTIAL, collect, colour, new_figure, no_data, note
@@ -24,13 +23,7 @@ HOP_LABELS = {
     "command_readback": "command → read-back",
 }
 
-#: An ECDF curve never needs more points than a screen has pixels: ranks are sampled evenly.
-ECDF_POINTS = 800
-#: Use a log x axis when the positive latencies span more than this factor (p99 / p1).
-LOG_SPREAD = 100.0
-#: Heatmap rows drawn at most: the newest days (a year) or the chargers with the most messages. A
-#: cell's percentile cannot be merged with another's, so rows are left out (a note says so), not merged.
-MAX_HEAT_DAYS = 366
+#: Heatmap rows drawn at most per charger: the chargers with the most messages (per day: ``MAX_HEAT_DAYS``).
 MAX_HEAT_CHARGERS = 100
 
 
@@ -43,10 +36,6 @@ def _select(frame: pl.DataFrame | pl.LazyFrame, wanted: list[str]) -> pl.DataFra
 def hop_label(hop: str) -> str:
     """A readable name of ``hop`` (Plotly text: a hop evkit does not know is escaped and cut)."""
     return HOP_LABELS.get(hop) or plotly_text(hop)
-
-
-def _hop_order(present: list[str]) -> list[str]:
-    return [h for h in ALL_HOPS if h in present] + sorted(h for h in present if h not in ALL_HOPS)
 
 
 def _ecdf_points(values: pl.Series, points: int) -> tuple[list[float], list[float]]:
@@ -107,7 +96,7 @@ def latency_ecdf(
     frame = frame.filter(pl.col("latency_s").is_finite())
     if frame.height == 0:
         return no_data(title, "no latency values")
-    order = _hop_order(frame["hop"].unique().to_list())
+    order = hop_order(frame["hop"].unique().to_list())
     if hops is not None:
         order = [h for h in order if h in hops]
     positive = frame.filter(pl.col("latency_s") > 0)
@@ -155,28 +144,6 @@ def latency_ecdf(
     return latency_ecdf_of(curves, log_x=log_x, data_min=frame["latency_s"].min(), title=title)  # type: ignore[arg-type]
 
 
-def log_axis(low: float | None, high: float | None) -> bool:
-    """Whether an ECDF of positive latencies with these 1st and 99th percentiles gets a log axis."""
-    return bool(low and high and high / low > LOG_SPREAD)
-
-
-@dataclass(frozen=True)
-class EcdfCurve:
-    """What the ECDF draws of one hop: ``x``/``y`` at sampled ranks (``ecdf_ranks``), and its summary."""
-
-    hop: str
-    n: int
-    x: list[float]
-    y: list[float]
-    p50: float | None
-    p95: float | None
-    negative: int
-    minimum: float
-    #: ``x`` read off histogram bins (the report's: within ``APPROXIMATE``), not the exact values: the
-    #: hover says so rather than show an interpolated latency as if measured
-    approximate: bool = False
-
-
 #: How far an approximate curve's ``x`` may be from the exact value (``evkit.analysis.ranks.interpolated``).
 APPROXIMATE = "±0.8 %"
 
@@ -186,14 +153,6 @@ def ecdf_hover(label: str, approximate: bool = False) -> str:
     if approximate:
         return f"{label}: %{{y:.1%}} ≤ x ≈ %{{x:.3f}} s ({APPROXIMATE})<extra></extra>"
     return f"{label}: %{{y:.1%}} ≤ %{{x:.3f}} s<extra></extra>"
-
-
-def ecdf_ranks(n: int, points: int = ECDF_POINTS) -> pl.Series:
-    """The ranks (0-based, of the sorted values) an ECDF of ``n`` values draws: all, or ``points``
-    evenly spaced ones with the first and the last."""
-    if n <= points:
-        return pl.int_range(0, n, eager=True)
-    return (pl.int_range(0, points, eager=True) * (n - 1) / (points - 1)).round().cast(pl.Int64)
 
 
 def latency_ecdf_of(

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import polars as pl
 
 from evkit.analysis import ranks
+from evkit.analysis.ecdf import ECDF_POINTS, MAX_HEAT_DAYS, EcdfCurve, ecdf_ranks, hop_order, log_axis
 from evkit.analysis.latency import PERCENTILES
 from evkit.analysis.latency_buckets import hop_histograms, stats_table, sums_of
 from evkit.analysis.schema import ALL_HOPS
-from evkit.figures.latency import ECDF_POINTS, MAX_HEAT_DAYS, EcdfCurve, _hop_order, ecdf_ranks, log_axis
 
 _HOP = ["hop"]
 _HEAT = ["_day", "_hod"]
@@ -239,7 +239,7 @@ def finish(plan: Plan, found: list[list[pl.DataFrame]]) -> LatencyResult:
     read_off = set(plan.located_ecdf.filter(pl.col("__lo") != pl.col("__hi"))["hop"])
     curves = []
     by_hop = {row["hop"]: row for row in stats.iter_rows(named=True)}
-    for hop in _hop_order(list(by_hop)):
+    for hop in hop_order(list(by_hop)):
         row = by_hop[hop]
         count = int(row["n"])
         wanted = ecdf_ranks(count, ECDF_POINTS)

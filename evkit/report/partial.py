@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from evkit import analysis
+from evkit.analysis import _ids
 from evkit.analysis._timeline import DEFAULT_GAP, held_timeline
+from evkit.analysis.connectivity import most_troubled, readings_plan, trouble_of
 from evkit.analysis.home import evcc_liveness_summary
 from evkit.analysis.latency import hop_latencies
 from evkit.analysis.quality import first_of, ongoing_gaps, quality_summary
 from evkit.analysis.schema import ALL_HOPS
 from evkit.analysis.sessions import sessions as sessions_of
 from evkit.errors import first_line
-from evkit.figures import _ids
-from evkit.figures import connectivity as conn_fig
 from evkit.report import latency_data
 from evkit.store.schema import replayed_rows
 from evkit.store.scratch import has_room
@@ -106,22 +106,21 @@ def analyse(
         analysis.connectivity_summary(lf),
         evcc_liveness_summary(lf),
         hop_latencies(lf, first=first.lazy()),
-        conn_fig.readings_plan(lf),
+        readings_plan(lf),
     ]
     if tariff is not None:
         queries.append(
             analysis.energy_per_hour(lf).group_by("hour").agg(pl.col("energy_kwh").sum()).sort("hour")
         )
     results = pl.collect_all(queries)
-    overview, sessions, per_day, summary, inner, spans_, connected, liveness, values, read = results[:10]
+    overview, sessions, per_day, summary, inner, spans_, connected, liveness, values, readings = results[:10]
     hourly = results[10] if tariff is not None else None
     if tariff is not None:
         from evkit.analysis.cost import session_costs
 
         sessions = session_costs(sessions, tariff, lf).collect()
-    readings = conn_fig.drawn(read)
-    trouble = conn_fig.trouble_of(readings)
-    top = conn_fig.most_troubled(trouble, conn_fig.MAX_CHARGERS)
+    trouble = trouble_of(readings)
+    top = most_troubled(trouble)
     del first
     latency = pl.collect_all(latency_data.pass1(values.lazy()))
     return Partial(
@@ -285,7 +284,7 @@ def combine(parts: list[Partial]) -> Combined:
     all_gaps = telemetry_gaps(_concat([p.inner_gaps for p in parts]), spans_)
     summary = _with_gaps(_concat([p.summary for p in parts]).sort("charger_id"), all_gaps)
     trouble = _concat([p.trouble for p in parts])
-    top = conn_fig.most_troubled(trouble, conn_fig.MAX_CHARGERS)
+    top = most_troubled(trouble)
     hourly = None
     if parts[0].hourly is not None:
         hourly = (
