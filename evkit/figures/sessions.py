@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import plotly.graph_objects as go
 import polars as pl
@@ -29,6 +29,9 @@ from evkit.figures.style import (
     no_data,
     note,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Session states, most important first; a session shows in the first that applies.
 _STATUS_STYLE: dict[str, tuple[str, str]] = {
@@ -92,7 +95,8 @@ def _col(frame: pl.DataFrame, name: str) -> list[Any]:
     return frame[name].to_list() if name in frame.columns else [None] * frame.height
 
 
-def _hover_rows(frame: pl.DataFrame) -> list[list[str]]:
+def _hover_rows(frame: pl.DataFrame) -> np.ndarray:
+    """Each session's hover texts, one row per bar (``customdata``)."""
     rows = []
     for record in zip(
         _col(frame, "started_at"),
@@ -126,7 +130,7 @@ def _hover_rows(frame: pl.DataFrame) -> list[list[str]]:
                 charger or "–",
             ]
         )
-    return rows
+    return hover_rows(rows)
 
 
 _HOVER = (
@@ -194,7 +198,7 @@ def session_timeline(
     ).with_columns(
         (pl.col("_drawn_end") - pl.col("started_at")).dt.total_milliseconds().clip(lower_bound=0).alias("_ms")
     )
-    chargers = sorted(frame["charger_id"].cast(pl.String).unique().to_list())
+    chargers = sorted(frame["charger_id"].unique().to_list())  # text since the fill above
     fig = new_figure(title, height=min(2400, 240 + 34 * len(chargers)))
 
     if color_by == "energy":
@@ -204,10 +208,10 @@ def session_timeline(
             go.Bar(
                 name="session",
                 orientation="h",
-                y=frame["charger_id"].cast(pl.String).to_numpy(),
+                y=frame["charger_id"].to_numpy(),
                 x=frame["_ms"].to_numpy(),
                 base=frame["started_at"].to_numpy(),
-                customdata=hover_rows(_hover_rows(frame)),
+                customdata=_hover_rows(frame),
                 hovertemplate=_HOVER,
                 marker={
                     "color": [e if e is not None else 0.0 for e in energy],
@@ -228,13 +232,13 @@ def session_timeline(
                 go.Bar(
                     name=f"{label} ({part.height})",
                     orientation="h",
-                    y=part["charger_id"].cast(pl.String).to_numpy(),
+                    y=part["charger_id"].to_numpy(),
                     x=part["_ms"].to_numpy(),
                     base=part["started_at"].to_numpy(),
                     text=[number(e, "kWh", 1) if e is not None else "" for e in _col(part, "energy_kwh")],
                     textposition="inside",
                     insidetextanchor="middle",
-                    customdata=hover_rows(_hover_rows(part)),
+                    customdata=_hover_rows(part),
                     hovertemplate=_HOVER,
                     marker={
                         "color": fill,
