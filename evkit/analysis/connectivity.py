@@ -6,6 +6,7 @@ import polars as pl
 
 from evkit.analysis import _ids
 from evkit.analysis._prep import observations, require
+from evkit.analysis.quality import UNKNOWN_CHARGER
 
 #: Event names of ``connectivity`` rows.
 EVENTS = (
@@ -104,11 +105,17 @@ MAX_CHARGERS = 40
 
 def readings_plan(observations: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     """The readings the connectivity figure draws (``READING_IDS``, with a device time), one row each,
-    as a plan to collect with others (``evkit.figures.connectivity.readings`` collects it)."""
+    as a plan to collect with others (``evkit.figures.connectivity.readings`` collects it). Readings
+    without a charger id (a hand-made frame) are ``UNKNOWN_CHARGER``'s, as in the quality tables."""
     return (
         observations.lazy()
         .filter(pl.col("observation_id").is_in(READING_IDS) & pl.col("observed_at").is_not_null())
-        .select(pl.col("charger_id").cast(pl.String), "observed_at", "observation_id", "value")
+        .select(
+            pl.col("charger_id").cast(pl.String).fill_null(UNKNOWN_CHARGER),
+            "observed_at",
+            "observation_id",
+            "value",
+        )
         .unique()
         # every column: rows of one charger and time come in one order, run after run
         .sort("charger_id", "observed_at", "observation_id", "value", nulls_last=True)
@@ -124,8 +131,10 @@ def trouble_of(readings: pl.DataFrame) -> pl.DataFrame:
     return readings.group_by("charger_id").agg(trouble.sum().alias("_trouble"), rssi.min().alias("_rssi"))
 
 
-def most_troubled(ranked: pl.DataFrame, limit: int = MAX_CHARGERS) -> pl.Series:
-    """The ``limit`` chargers of ``trouble_of`` frames with the most trouble (then the weakest signal)."""
+def most_troubled(ranked: pl.DataFrame, limit: int | None = None) -> pl.Series:
+    """The ``limit`` (default ``MAX_CHARGERS``, read at the call) chargers of ``trouble_of`` frames with
+    the most trouble (then the weakest signal)."""
+    limit = MAX_CHARGERS if limit is None else limit
     return ranked.sort(
         ["_trouble", "_rssi", "charger_id"], descending=[True, False, False], nulls_last=True
     ).head(limit)["charger_id"]

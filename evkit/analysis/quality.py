@@ -217,6 +217,8 @@ def in_received_order(frame: pl.DataFrame) -> bool:
     """Whether ``frame``'s rows are in ascending ``received_at``, none without (a capture's order, a
     bucket of a store in arrival order): checked in milliseconds. ``first_of`` of such a frame in memory
     keeps that order."""
+    if "received_at" not in frame.columns:
+        return False
     received = frame.get_column("received_at")
     return received.null_count() == 0 and received.is_sorted()
 

@@ -7,7 +7,15 @@ from typing import Literal
 import plotly.graph_objects as go
 import polars as pl
 
-from evkit.analysis.ecdf import ECDF_POINTS, MAX_HEAT_DAYS, EcdfCurve, ecdf_ranks, hop_order, log_axis
+from evkit.analysis.ecdf import (  # noqa: F401 (LOG_SPREAD: where it was, for callers)
+    ECDF_POINTS,
+    LOG_SPREAD,
+    MAX_HEAT_DAYS,
+    EcdfCurve,
+    ecdf_ranks,
+    hop_order,
+    log_axis,
+)
 from evkit.display import plotly_labels, plotly_text
 from evkit.figures._format import floats, number
 from evkit.figures.style import BAD_COLOUR, SEQUENTIAL, collect, colour, new_figure, no_data, note
@@ -23,7 +31,8 @@ HOP_LABELS = {
     "command_readback": "command → read-back",
 }
 
-#: Heatmap rows drawn at most per charger: the chargers with the most messages (per day: ``MAX_HEAT_DAYS``).
+#: Chargers the latency heatmap draws at most when its rows are chargers: those with the most messages
+#: (when its rows are days: ``MAX_HEAT_DAYS``).
 MAX_HEAT_CHARGERS = 100
 
 

@@ -23,4 +23,8 @@ def __getattr__(name: str) -> object:
     return build_report
 
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
 __all__ = ["ReportData", "build_report", "report_data"]

@@ -72,7 +72,7 @@ def load(source: Source) -> tuple[pl.LazyFrame, str, dict[str, Any]]:
         lf = source.lazy()
         if missing := missing_required(lf.collect_schema().names()):
             raise DatasetError(f"the data lacks required column(s): {', '.join(missing)}")
-        return lf, "(in-memory frame)", {}
+        return with_contract_times(lf), "(in-memory frame)", {}  # pandas' nanoseconds, a local zone
     path = store_root(source)  # s3://bucket/prefix stays a URL
     # Not deduplicated here: every analysis collapses redeliveries itself (so the quality section can
     # count them).

@@ -262,3 +262,32 @@ def test_a_report_on_the_cluster_removes_the_folders_of_a_worker_that_died(
     (Path(made) / "latency-00000.parquet").write_bytes(b"kept values")
     report_data(fleet_dir, client=client, rows_per_bucket=4_000)
     assert not Path(made).exists()
+
+
+def _zoned_store(source: Path, target: Path, zone: str | None) -> Path:
+    """``source``'s parts with every time column zone-less (``zone`` None: pandas' way) or in ``zone``."""
+    for part in sorted(source.rglob("*.parquet")):
+        frame = pl.read_parquet(part)
+        times = [n for n, t in frame.schema.items() if isinstance(t, pl.Datetime)]
+        moved = [
+            pl.col(n).dt.replace_time_zone(None) if zone is None else pl.col(n).dt.convert_time_zone(zone)
+            for n in times
+        ]
+        out = target / part.relative_to(source)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.with_columns(moved).write_parquet(out)
+    return target
+
+
+@pytest.mark.parametrize("zone", [None, "America/New_York"])
+def test_a_store_with_other_time_types_reports_the_same_on_the_cluster(
+    client: Client, fleet_dir: Path, tmp_path: Path, zone: str | None
+) -> None:
+    """A hand-made store's zone-less or zoned times are read as the contract's UTC, on the workers as
+    locally (on the cluster they raised: the analyses compare them with UTC bounds)."""
+    store = _zoned_store(fleet_dir, tmp_path / "zoned", zone)
+    here = report_data(fleet_dir, rows_per_bucket=2_500)
+    _assert_same(report_data(store, client=client, rows_per_bucket=2_500), here)
+    _assert_same(report_data(store, rows_per_bucket=2_500), here)
+    frame = pl.concat([pl.read_parquet(p) for p in sorted(store.rglob("*.parquet"))], how="vertical")
+    _assert_same(report_data(frame, rows_per_bucket=2_500), here)

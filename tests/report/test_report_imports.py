@@ -22,6 +22,7 @@ def test_report_data_loads_no_plotly() -> None:
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'plotly' or m.startswith(drawing)))\n"
         "import evkit.report\n"
         "assert evkit.report.build_report.__module__ == 'evkit.report.builder'\n"
+        "assert {'build_report', 'report_data', 'ReportData'} <= set(dir(evkit.report))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=REPO_ROOT
