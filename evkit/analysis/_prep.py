@@ -100,9 +100,36 @@ def steady_sum(expr: pl.Expr) -> pl.Expr:
     return expr.sort().cum_sum().last().fill_null(0.0)
 
 
+#: What 64-bit integers hold (9.2e18), with room: :func:`exact_sum`'s multiples add up to at most this.
+_EXACT_ROOM = 9e18
+
+
+def exact_sum(expr: pl.Expr, places: int = 12) -> pl.Expr:
+    """``expr.sum()`` (0.0 with nothing to add), the same to the last bit however the engine ordered
+    the rows (its threads and joins, a cluster's groups, a shuffled input): each value is rounded to
+    ``places`` decimals (kWh: 12, half a nanowatt-hour at most; seconds from microsecond times: 6,
+    exact) and the multiples are added as 64-bit integers, whose addition, unlike a float's, does not
+    depend on the order. A session's energy read 46.55 kWh on one run and 46.549999999999997 on the
+    next, shown as 46.6 and 46.5. Cheap in a group-by (three plain sums), unlike :func:`steady_sum`.
+    Where the magnitudes add up to more than the integers hold (kWh: 9e6; seconds: 9e12), or a value is
+    not finite, the plain sum."""
+    scale = 10.0**places
+    exact = divided((expr * scale).round().cast(pl.Int64, strict=False).sum().cast(pl.Float64), scale)
+    return pl.when(expr.abs().sum() <= _EXACT_ROOM / scale).then(exact).otherwise(expr.sum())
+
+
+def divided(expr: pl.Expr, divisor: float) -> pl.Expr:
+    """``expr / divisor`` (a number), the same to the last bit whatever the length of the column:
+    Polars divides a column by a number as a product with its reciprocal, but a column of one row by
+    true division (3,657,949,000 µs / 1e6: 3657.9489999999996 s in a column, 3657.949 alone), so a
+    bucket, a cluster's group or a group-by's group of one row gave other bits than the rest. The
+    product, always: the same bits as Polars gives a longer column."""
+    return expr * (1.0 / divisor)
+
+
 def seconds(expr: pl.Expr) -> pl.Expr:
-    """A duration expression as float seconds."""
-    return expr.dt.total_microseconds().cast(pl.Float64) / 1e6
+    """A duration expression as float seconds (:func:`divided`: the same bits in any frame)."""
+    return divided(expr.dt.total_microseconds().cast(pl.Float64), 1e6)
 
 
 def first_deliveries(lf: pl.LazyFrame | pl.DataFrame, extra: Iterable[str] = ()) -> pl.LazyFrame:

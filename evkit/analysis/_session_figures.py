@@ -14,7 +14,7 @@ from datetime import datetime
 import polars as pl
 
 from evkit.analysis import _ids
-from evkit.analysis._prep import seconds
+from evkit.analysis._prep import divided, exact_sum, seconds
 
 #: A session's row number: one 32-bit key for the per-session windows, groups and joins of many rows
 #: (much cheaper than the pair of charger and sequence number).
@@ -94,12 +94,12 @@ def _power_figures(
         following = pl.min_horizontal(at.shift(-1).over("charger_id"), "ended_at")
     until = following.fill_null(pl.coalesce("ended_at", "last_seen"))
     in_hole = pl.col("gap_start").is_not_null() & (pl.col("gap_start") < until)
-    kwh = pl.when(in_hole.not_()).then(pl.col("value") * seconds(until - at) / 3600.0)
+    kwh = pl.when(in_hole.not_()).then(divided(pl.col("value") * seconds(until - at), 3600.0))
     return (
         power_rows.with_columns(kwh.alias("__kwh"), in_hole.alias("__in_hole"), sid.alias(SID))
         .group_by(SID)
         .agg(
-            pl.col("__kwh").sum().alias("energy_integral_kwh"),
+            exact_sum(pl.col("__kwh")).alias("energy_integral_kwh"),
             pl.col("value").max().alias("peak_power_kw"),
             pl.col("__in_hole").any().alias("power_hole"),
         )

@@ -39,7 +39,7 @@ from datetime import timedelta
 import polars as pl
 
 from evkit.analysis import _ids
-from evkit.analysis._prep import observations, seconds, steady_sum
+from evkit.analysis._prep import divided, observations, seconds, steady_sum
 from evkit.analysis.tariff import Tariff
 
 #: A power reading held longer than this spans a hole in the data (sessions use the same 20 minutes).
@@ -116,7 +116,7 @@ def _home_power(lf: pl.LazyFrame) -> pl.LazyFrame | None:
     return lf.filter(wanted).select(
         pl.col("device_id").alias("charger_id"),
         pl.col("received_at").alias("observed_at"),
-        (pl.col("value") / 1000.0).alias("value"),
+        divided(pl.col("value"), 1000.0).alias("value"),
     )
 
 

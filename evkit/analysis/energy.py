@@ -22,7 +22,7 @@ from datetime import timedelta
 import polars as pl
 
 from evkit.analysis import _ids
-from evkit.analysis._prep import observations, seconds
+from evkit.analysis._prep import divided, exact_sum, observations, seconds
 from evkit.analysis.schema import ENERGY_SCHEMA
 
 #: A meter reading this long after the previous one cannot be split into hours.
@@ -64,7 +64,7 @@ def lifetime_meter_check(
         (pl.col("value_kwh") - pl.col("previous_kwh")).alias("delta_kwh"),
         seconds(pl.col("observed_at") - pl.col("previous_at")).alias("interval_s"),
     )
-    implied_kw = pl.col("delta_kwh") / (pl.col("interval_s") / 3600.0)
+    implied_kw = pl.col("delta_kwh") / divided(pl.col("interval_s"), 3600.0)
     issue = (
         pl.when(pl.col("previous_kwh").is_null())
         .then(None)
@@ -118,7 +118,7 @@ def _from_meter(lf: pl.LazyFrame) -> pl.LazyFrame:
         .then(pl.col("delta_kwh") * overlap / pl.col("interval_s"))
         .otherwise(pl.col("delta_kwh"))  # two readings at one instant: the step is that hour's
     )
-    return spread.group_by("charger_id", "hour").agg(share.sum().alias("energy_lifetime_kwh"))
+    return spread.group_by("charger_id", "hour").agg(exact_sum(share).alias("energy_lifetime_kwh"))
 
 
 def _from_per_hour(lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -145,7 +145,7 @@ def _from_counter(lf: pl.LazyFrame) -> pl.LazyFrame:
     return (
         counter.filter((value > 0) & pl.col("first").not_())
         .group_by("charger_id", hour.alias("hour"))
-        .agg(step.sum().alias("energy_session_kwh"))
+        .agg(exact_sum(step).alias("energy_session_kwh"))
     )
 
 
@@ -181,12 +181,12 @@ def energy_per_day(lf: pl.LazyFrame, zone: str = "UTC") -> pl.LazyFrame:
     return (
         hourly.group_by("charger_id", hour.dt.date().alias("day"))
         .agg(
-            pl.col("energy_kwh").sum(),
+            exact_sum(pl.col("energy_kwh")),
             pl.col("source").unique().sort().str.join("+").alias("source"),
             pl.len().alias("hours"),
-            pl.col("energy_lifetime_kwh").sum(),
-            pl.col("energy_per_hour_kwh").sum(),
-            pl.col("energy_session_kwh").sum(),
+            exact_sum(pl.col("energy_lifetime_kwh")),
+            exact_sum(pl.col("energy_per_hour_kwh")),
+            exact_sum(pl.col("energy_session_kwh")),
         )
         .sort("charger_id", "day")
     )

@@ -27,6 +27,7 @@ from datetime import timedelta
 
 import polars as pl
 
+from evkit.analysis._prep import divided, exact_sum
 from evkit.analysis.schema import SESSION_SCHEMA
 
 #: evcc publishes every ~30 s; this much silence inside a session is a hole in the data.
@@ -109,7 +110,7 @@ def _held(readings: pl.LazyFrame, sessions: pl.LazyFrame, gap: timedelta | None)
     with_next = readings.sort(_DEV, "t").with_columns(pl.col("t").shift(-1).over(_DEV).alias("t_next"))
     inside = _assign(with_next, sessions)
     until = pl.min_horizontal(pl.coalesce("t_next", "end_at"), pl.col("end_at"))
-    seconds = (until - pl.col("t")).dt.total_microseconds() / 1e6
+    seconds = divided((until - pl.col("t")).dt.total_microseconds(), 1e6)
     held = seconds.clip(0.0)
     if gap is not None:
         held = pl.when(seconds <= gap.total_seconds()).then(held).otherwise(0.0)
@@ -162,8 +163,8 @@ def _session_frame(
         _held(power_w, sessions, gap)
         .group_by(key)
         .agg(
-            ((pl.col("v") * pl.col("held_s")).sum() / 3.6e6).alias("energy_integral_kwh"),
-            (pl.col("v").max() / 1000.0).alias("peak_power_kw"),
+            exact_sum(divided(pl.col("v") * pl.col("held_s"), 3.6e6)).alias("energy_integral_kwh"),
+            divided(pl.col("v").max(), 1000.0).alias("peak_power_kw"),
         )
     )
     charge = (
@@ -218,7 +219,7 @@ def _session_frame(
         .otherwise(pl.col("energy_integral_kwh"))
         .alias("energy_integral_kwh"),
         pl.col("charge_duration_s").fill_null(0.0),
-        ((pl.col("end_at") - pl.col("started_at")).dt.total_microseconds() / 1e6).alias(
+        divided((pl.col("end_at") - pl.col("started_at")).dt.total_microseconds(), 1e6).alias(
             "connected_duration_s"
         ),
         pl.col("gap").fill_null(False),
@@ -271,7 +272,7 @@ def _session_frame(
     )
     frame = frame.with_columns(energy.alias("energy_kwh")).with_columns(
         pl.when(pl.col("charge_duration_s") > 0)
-        .then(pl.col("energy_kwh") / (pl.col("charge_duration_s") / 3600.0))
+        .then(pl.col("energy_kwh") / divided(pl.col("charge_duration_s"), 3600.0))
         .alias("mean_power_kw"),
         pl.col(_DEV).alias("charger_id"),
         pl.concat_str(pl.col(_DEV), pl.lit("/"), pl.col("started_at").dt.strftime("%Y%m%dT%H%M%SZ")).alias(
@@ -363,12 +364,14 @@ def evcc_liveness(lf: pl.LazyFrame, stale_after: timedelta = timedelta(seconds=9
         )
         .sort(_DEV, "received_at")
     )
-    silence = (
-        pl.col("received_at") - pl.col("received_at").shift(1).over(_DEV)
-    ).dt.total_microseconds() / 1e6
+    silence = divided(
+        (pl.col("received_at") - pl.col("received_at").shift(1).over(_DEV)).dt.total_microseconds(), 1e6
+    )
     return (
         beats.with_columns(
-            ((pl.col("received_at") - pl.col("updated_at")).dt.total_microseconds() / 1e6).alias("delay_s"),
+            divided((pl.col("received_at") - pl.col("updated_at")).dt.total_microseconds(), 1e6).alias(
+                "delay_s"
+            ),
             silence.alias("silence_s"),
         )
         .with_columns((pl.col("silence_s") > stale_after.total_seconds()).fill_null(False).alias("stale"))
@@ -465,8 +468,10 @@ def goe_command_roundtrips(lf: pl.LazyFrame, timeout: timedelta = timedelta(seco
     )
     return paired.with_columns(
         (pl.col("result") == "success").alias("success"),
-        ((pl.col("answered_at") - pl.col("sent_at")).dt.total_microseconds() / 1e6).alias("roundtrip_s"),
-        ((pl.col("echo_at") - pl.col("sent_at")).dt.total_microseconds() / 1e6).alias("echo_s"),
+        divided((pl.col("answered_at") - pl.col("sent_at")).dt.total_microseconds(), 1e6).alias(
+            "roundtrip_s"
+        ),
+        divided((pl.col("echo_at") - pl.col("sent_at")).dt.total_microseconds(), 1e6).alias("echo_s"),
         pl.lit("command_roundtrip").alias("hop"),
     ).select([pl.col(n).cast(t) for n, t in schema.items()])
 

@@ -30,7 +30,7 @@ import polars as pl
 
 from evkit._steps import Step, splitting
 from evkit.analysis import buckets, ranks
-from evkit.analysis._prep import held
+from evkit.analysis._prep import divided, held
 from evkit.analysis.latency import (
     PERCENTILES,
     _by_columns,
@@ -200,10 +200,10 @@ def stats_table(n: pl.DataFrame, sums: pl.DataFrame, pct: pl.DataFrame, keys: Se
         n.join(sums, on=keys, how="left", nulls_equal=True)
         .join(pct, on=keys, how="left", nulls_equal=True)
         .with_columns(
-            *[(pl.col(p) / 1e6).alias(p) for p in PERCENTILES],
-            (pl.col("__max") / 1e6).alias("max_s"),
-            (pl.col("__min") / 1e6).alias("min_s"),
-            (pl.col("__sum") / pl.col("n") / 1e6).alias("mean_s"),
+            *[divided(pl.col(p), 1e6).alias(p) for p in PERCENTILES],
+            divided(pl.col("__max"), 1e6).alias("max_s"),
+            divided(pl.col("__min"), 1e6).alias("min_s"),
+            divided(pl.col("__sum") / pl.col("n"), 1e6).alias("mean_s"),
             pl.col("n").cast(pl.Int64),
             pl.col("negative_n").cast(pl.Int64),
         )

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from evkit.analysis import _timeline
-from evkit.analysis._prep import IDENTITY, easee_rows, first_deliveries, require, seconds
+from evkit.analysis._prep import IDENTITY, easee_rows, exact_sum, first_deliveries, require, seconds
 from evkit.analysis._timeline import DEFAULT_GAP, Timeline
 
 #: A message delivered this long after the device took it is stale (a replay of old state, a backlog).
@@ -289,7 +289,7 @@ def quality_summary(
         .group_by("charger_id")
         .agg(
             pl.len().cast(pl.Int64).alias("gaps_n"),
-            pl.col("gap_s").sum().alias("gap_s_total"),
+            exact_sum(pl.col("gap_s"), places=6).alias("gap_s_total"),
             pl.col("gap_s").max().alias("longest_gap_s"),
         ),
         _count(decode_errors(lf), "decode_errors_n"),

@@ -35,7 +35,7 @@ from typing import Literal
 import polars as pl
 
 from evkit.analysis import _ids
-from evkit.analysis._prep import columns_of, easee_rows, require, seconds
+from evkit.analysis._prep import columns_of, divided, easee_rows, require, seconds
 from evkit.analysis._session_figures import SID as _SID
 from evkit.analysis._session_figures import before, per_session
 from evkit.analysis._timeline import DEFAULT_GAP, Timeline, scan_shape, spans_and_gaps
@@ -321,7 +321,7 @@ def easee_sessions(
             pl.when(pl.col("started_mid_session"))
             .then(pl.col("raw_integral_kwh"))
             .otherwise(pl.col("energy_kwh"))
-            / (pl.col("charge_duration_s") / 3600.0)
+            / divided(pl.col("charge_duration_s"), 3600.0)
         )
         .alias("mean_power_kw"),
         (pl.col("closed") & pl.col("started_mid_session").not_()).alias("complete"),

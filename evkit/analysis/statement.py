@@ -16,7 +16,7 @@ from datetime import datetime
 
 import polars as pl
 
-from evkit.analysis._prep import steady_sum
+from evkit.analysis._prep import divided, steady_sum
 from evkit.errors import ConfigError
 
 #: ``--by`` choices and the session column each groups by.
@@ -47,7 +47,7 @@ def _aggregates(priced: bool) -> list[pl.Expr]:
             steady_sum(pl.col("cost_error_bound")).alias("cost_error_bound"),
             # a CO2 total only when every session in the row has one
             pl.when(pl.col("co2_g").is_null().any().not_())
-            .then(steady_sum(pl.col("co2_g")) / 1000.0)
+            .then(divided(steady_sum(pl.col("co2_g")), 1000.0))
             .alias("co2_kg"),
         ]
     exprs += [

@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 
 from evkit.analysis import _ids
+from evkit.analysis._prep import divided
 from evkit.errors import DatasetError, first_line
 from evkit.store.pages import relative_name
 from evkit.store.parts import live_parts
@@ -76,7 +77,7 @@ def tag(rows: pl.DataFrame) -> pl.DataFrame:
         rows.with_columns(measure.alias("measure"))
         .filter(pl.col("measure").is_not_null())
         .with_columns(
-            pl.when(watts).then(pl.col("value") / 1000).otherwise(pl.col("value")).alias("number"),
+            pl.when(watts).then(divided(pl.col("value"), 1000.0)).otherwise(pl.col("value")).alias("number"),
             pl.coalesce(pl.col("label"), pl.col("value_text")).alias("text"),
             pl.coalesce(pl.col("observed_at"), pl.col("received_at")).alias("at"),  # evcc sends no stamp
         )
@@ -209,7 +210,7 @@ class LiveFeed:
         """Median seconds from the device's time to ours over the window (transport plus capture)."""
         if self.rows.height == 0:
             return None
-        lag = (pl.col("received_at") - pl.col("observed_at")).dt.total_milliseconds() / 1000
+        lag = divided((pl.col("received_at") - pl.col("observed_at")).dt.total_milliseconds(), 1000.0)
         value = self.rows.filter(pl.col("observed_at").is_not_null()).select(lag.median()).item()
         return None if value is None else float(value)
 

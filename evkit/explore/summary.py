@@ -30,7 +30,7 @@ from pathlib import Path
 import polars as pl
 
 from evkit.analysis import buckets
-from evkit.analysis._prep import easee_rows, held_columns, held_rows
+from evkit.analysis._prep import easee_rows, exact_sum, held_columns, held_rows, seconds
 from evkit.analysis._timeline import held_timeline
 from evkit.analysis.quality import (
     DEFAULT_STALE,
@@ -118,12 +118,12 @@ class StoreSummary:
         if hi is not None:
             end = pl.min_horizontal(end, pl.lit(hi))
         clipped = (
-            gaps.with_columns(((end - start).dt.total_microseconds() / 1e6).alias("gap_s"))
+            gaps.with_columns(seconds(end - start).alias("gap_s"))
             .filter(pl.col("gap_s") > 0)
             .group_by("charger_id")
             .agg(
                 pl.len().cast(pl.Int64).alias("gaps_n"),
-                pl.col("gap_s").sum().alias("gap_s_total"),
+                exact_sum(pl.col("gap_s"), places=6).alias("gap_s_total"),
                 pl.col("gap_s").max().alias("longest_gap_s"),
             )
         )

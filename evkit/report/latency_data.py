@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from evkit.analysis import ranks
+from evkit.analysis._prep import divided
 from evkit.analysis.ecdf import ECDF_POINTS, MAX_HEAT_DAYS, EcdfCurve, ecdf_ranks, hop_order, log_axis
 from evkit.analysis.latency import PERCENTILES
 from evkit.analysis.latency_buckets import hop_histograms, stats_table, sums_of
@@ -259,7 +260,7 @@ def finish(plan: Plan, found: list[list[pl.DataFrame]]) -> LatencyResult:
     cells = (
         ranks.percentiles(plan.heat_ranks, heat_picked, _HEAT)
         .join(plan.heat_n, on=_HEAT)
-        .select(pl.col("_day").alias("row"), "_hod", (pl.col("q") / 1e6).alias("q"), "n")
+        .select(pl.col("_day").alias("row"), "_hod", divided(pl.col("q"), 1e6).alias("q"), "n")
         if plan.heat_ranks.height
         else pl.DataFrame(schema={"row": pl.Date, "_hod": pl.Int8, "q": pl.Float64, "n": pl.Int64})
     )

@@ -26,6 +26,7 @@ import polars as pl
 
 from evkit import analysis
 from evkit.analysis import _ids
+from evkit.analysis._prep import exact_sum
 from evkit.analysis._timeline import DEFAULT_GAP, held_timeline
 from evkit.analysis.connectivity import most_troubled, readings_plan, trouble_of
 from evkit.analysis.home import evcc_liveness_summary
@@ -110,7 +111,7 @@ def analyse(
     ]
     if tariff is not None:
         queries.append(
-            analysis.energy_per_hour(lf).group_by("hour").agg(pl.col("energy_kwh").sum()).sort("hour")
+            analysis.energy_per_hour(lf).group_by("hour").agg(exact_sum(pl.col("energy_kwh"))).sort("hour")
         )
     results = pl.collect_all(queries)
     overview, sessions, per_day, summary, inner, spans_, connected, liveness, values, readings = results[:10]
@@ -269,7 +270,7 @@ def _with_gaps(summary: pl.DataFrame, all_gaps: pl.DataFrame) -> pl.DataFrame:
     columns = summary.columns
     per = all_gaps.group_by("charger_id").agg(
         pl.len().cast(pl.Int64).alias("gaps_n"),
-        pl.col("gap_s").sum().alias("gap_s_total"),
+        exact_sum(pl.col("gap_s"), places=6).alias("gap_s_total"),
         pl.col("gap_s").max().alias("longest_gap_s"),
     )
     fixed = summary.drop("gaps_n", "gap_s_total", "longest_gap_s").join(per, on="charger_id", how="left")
@@ -290,7 +291,7 @@ def combine(parts: list[Partial]) -> Combined:
         hourly = (
             _concat([p.hourly for p in parts if p.hourly is not None])
             .group_by("hour")
-            .agg(pl.col("energy_kwh").sum())
+            .agg(exact_sum(pl.col("energy_kwh")))
             .sort("hour")
         )
     return Combined(
