@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from evkit.analysis._prep import exact_sum
 from evkit.display import plotly_labels, plotly_text
 from evkit.figures.style import (
     ACCENT_COLOUR,
@@ -50,7 +51,7 @@ def cost_per_day(
     )
     totals = (
         frame.group_by("charger")
-        .agg(pl.col("cost").sum())
+        .agg(exact_sum(pl.col("cost")))
         .sort(["cost", "charger"], descending=[True, False])
     )
     keep = (
@@ -66,7 +67,9 @@ def cost_per_day(
             .otherwise(pl.lit(f"other ({others} chargers)"))
         )
     per_day = (
-        frame.group_by("charger", "day").agg(pl.col("cost").sum(), pl.col("energy_kwh").sum()).sort("day")
+        frame.group_by("charger", "day")
+        .agg(exact_sum(pl.col("cost")), exact_sum(pl.col("energy_kwh")))
+        .sort("day")
     )
     fig = new_figure(title, height=420)
     money = _money(currency)
@@ -113,7 +116,7 @@ def price_and_energy(
     energy = collect(energy_per_hour)
     if energy.height == 0:
         return no_data(title, "no energy readings")
-    hourly = energy.group_by("hour").agg(pl.col("energy_kwh").sum()).sort("hour")
+    hourly = energy.group_by("hour").agg(exact_sum(pl.col("energy_kwh"))).sort("hour")
     first = hourly["hour"].min()
     last = hourly["hour"].max() + timedelta(hours=1)  # type: ignore[operator]  # the end of the last hour
     prices = tariff.filter(

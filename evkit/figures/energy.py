@@ -9,6 +9,7 @@ from datetime import date
 import plotly.graph_objects as go
 import polars as pl
 
+from evkit.analysis._prep import exact_sum
 from evkit.analysis.quality import UNKNOWN_CHARGER
 from evkit.display import plotly_labels, plotly_text_expr
 from evkit.figures._format import hover_rows
@@ -65,7 +66,7 @@ def energy_per_day(
     )
     totals = (
         frame.group_by("charger_id")
-        .agg(pl.col("energy_kwh").sum())
+        .agg(exact_sum(pl.col("energy_kwh")))
         .sort(["energy_kwh", "charger_id"], descending=[True, False])
     )
     keep = totals["charger_id"].to_list()
@@ -81,7 +82,7 @@ def energy_per_day(
     per_day = (
         frame.group_by("charger_id", "day")
         .agg(
-            pl.col("energy_kwh").sum(),
+            exact_sum(pl.col("energy_kwh")),
             pl.col("source").drop_nulls().unique().sort().str.join(", ").alias("source"),
         )
         .sort("day")
@@ -108,7 +109,7 @@ def energy_per_day(
                 ),
             )
         )
-    daily = per_day.group_by("day").agg(pl.col("energy_kwh").sum()).sort("day")
+    daily = per_day.group_by("day").agg(exact_sum(pl.col("energy_kwh"))).sort("day")
     if daily.height <= 62:
         fig.add_trace(
             go.Scatter(

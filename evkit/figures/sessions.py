@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import plotly.graph_objects as go
 import polars as pl
 
+from evkit.analysis._prep import exact_sum
 from evkit.analysis.quality import UNKNOWN_CHARGER
 from evkit.display import DISPLAY_LIMIT, SENTENCE_LIMIT, plotly_labels, plotly_text, plotly_text_expr
 from evkit.figures import _ids
@@ -175,7 +176,11 @@ def session_timeline(
     if all_chargers > max_chargers:
         top = (
             frame.group_by("charger_id")
-            .agg((pl.col("energy_kwh").sum() if "energy_kwh" in frame.columns else pl.len()).alias("_rank"))
+            .agg(
+                (exact_sum(pl.col("energy_kwh")) if "energy_kwh" in frame.columns else pl.len()).alias(
+                    "_rank"
+                )
+            )
             .sort("_rank", "charger_id", descending=[True, False])
             .head(max_chargers)["charger_id"]
         )

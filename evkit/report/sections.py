@@ -15,6 +15,7 @@ import polars as pl
 
 from evkit import __version__
 from evkit import figures as fig
+from evkit.analysis._prep import exact_sum
 from evkit.display import SENTENCE_LIMIT, display_labels, plotly_text
 from evkit.figures._format import duration, number, timestamp
 from evkit.figures.latency import HOP_LABELS, hop_label, latency_ecdf_of, latency_heatmap_of
@@ -220,13 +221,13 @@ def _energy_section(
         pl.len().alias("sessions"),
         # All sessions without an energy figure: unknown, not zero.
         pl.when(pl.col("energy_kwh").is_not_null().any())
-        .then(pl.col("energy_kwh").sum())
+        .then(exact_sum(pl.col("energy_kwh")))
         .alias("session_kwh"),
-        pl.col("charge_duration_s").sum().alias("charging_s"),
+        exact_sum(pl.col("charge_duration_s"), places=6).alias("charging_s"),
         pl.col("peak_power_kw").max().alias("peak_kw"),
     )
     by_days = per_day.group_by("charger_id").agg(
-        pl.col("energy_kwh").sum().alias("metered_kwh"),
+        exact_sum(pl.col("energy_kwh")).alias("metered_kwh"),
         pl.col("source").drop_nulls().unique().sort().str.join(", ").alias("metered_from"),
     )
     per_charger, caption = _top_chargers(
