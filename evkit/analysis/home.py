@@ -170,7 +170,7 @@ def _session_frame(
     charge = (
         _held(charging, sessions, None if charging_on_change else gap)
         .group_by(key)
-        .agg(pl.col("held_s").filter(pl.col("v") > 0).sum().alias("charge_duration_s"))
+        .agg(exact_sum(pl.col("held_s").filter(pl.col("v") > 0), places=6).alias("charge_duration_s"))
     )
     phase = _assign(phases, sessions).group_by(key).agg(pl.col("v").max().alias("phases"))
     meter_inside = (

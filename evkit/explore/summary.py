@@ -94,7 +94,7 @@ class StoreSummary:
         return (
             hours.group_by("charger_id", hour.dt.date().alias("day"))
             .agg(
-                pl.col("energy_kwh").sum(),
+                exact_sum(pl.col("energy_kwh")),
                 pl.col("source").unique().sort().str.join("+").alias("source"),
             )
             .sort("charger_id", "day")

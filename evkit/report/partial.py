@@ -26,7 +26,7 @@ import polars as pl
 
 from evkit import analysis
 from evkit.analysis import _ids
-from evkit.analysis._prep import exact_sum
+from evkit.analysis._prep import exact_resum, exact_sum, exact_total
 from evkit.analysis._timeline import DEFAULT_GAP, held_timeline
 from evkit.analysis.connectivity import most_troubled, readings_plan, trouble_of
 from evkit.analysis.home import evcc_liveness_summary
@@ -111,7 +111,12 @@ def analyse(
     ]
     if tariff is not None:
         queries.append(
-            analysis.energy_per_hour(lf).group_by("hour").agg(exact_sum(pl.col("energy_kwh"))).sort("hour")
+            # each bucket's exact totals, which ``combine`` adds exactly (their floats would round
+            # again, by how the chargers were split into buckets)
+            analysis.energy_per_hour(lf)
+            .group_by("hour")
+            .agg(exact_sum(pl.col("energy_kwh")), exact_total(pl.col("energy_kwh")).alias("__total"))
+            .sort("hour")
         )
     results = pl.collect_all(queries)
     overview, sessions, per_day, summary, inner, spans_, connected, liveness, values, readings = results[:10]
@@ -291,7 +296,7 @@ def combine(parts: list[Partial]) -> Combined:
         hourly = (
             _concat([p.hourly for p in parts if p.hourly is not None])
             .group_by("hour")
-            .agg(exact_sum(pl.col("energy_kwh")))
+            .agg(exact_resum(pl.col("__total"), pl.col("energy_kwh").sum()).alias("energy_kwh"))
             .sort("hour")
         )
     return Combined(
