@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +24,16 @@ RABBITMQ_PORT = int(os.environ.get("EVKIT_TEST_RABBITMQ_PORT", "5672"))
 MQTT_HOST = os.environ.get("EVKIT_TEST_MQTT_HOST", "127.0.0.1")
 MQTT_PORT = int(os.environ.get("EVKIT_TEST_MQTT_PORT", "1883"))
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def python_output(code: str) -> str:
+    """What ``code`` prints, run by this interpreter in a process of its own from the repository (its
+    own set of imported modules); a failure fails the test, with the process's stderr."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=REPO_ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def _require_port(host: str, port: int, name: str) -> None:

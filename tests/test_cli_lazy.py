@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from evkit.cli import COMMAND_MODULES, COMMANDS, GROUPS, build_parser, main, modules_for
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, python_output
 
 SAMPLE = REPO_ROOT / "data" / "sample-session"
 
@@ -58,10 +58,7 @@ def test_evkit_sessions_loads_no_broker_client_simulator_or_report(tmp_path: Pat
         "         'evkit.explore', 'tqdm']\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True
-    )
-    assert done.stdout.strip() == "[]"
+    assert python_output(code).strip() == "[]"
     assert out.stat().st_size > 100
 
 

@@ -6,7 +6,7 @@ import polars as pl
 
 from evkit.analysis import _ids
 from evkit.analysis._prep import observations, require
-from evkit.analysis.quality import UNKNOWN_CHARGER
+from evkit.analysis.quality import named_chargers
 
 #: Event names of ``connectivity`` rows.
 EVENTS = (
@@ -111,7 +111,7 @@ def readings_plan(observations: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
         observations.lazy()
         .filter(pl.col("observation_id").is_in(READING_IDS) & pl.col("observed_at").is_not_null())
         .select(
-            pl.col("charger_id").cast(pl.String).fill_null(UNKNOWN_CHARGER),
+            named_chargers(),
             "observed_at",
             "observation_id",
             "value",

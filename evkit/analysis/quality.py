@@ -17,6 +17,13 @@ DEFAULT_STALE = timedelta(minutes=10)
 UNKNOWN_CHARGER = "(unknown)"
 
 
+def named_chargers(column: str = "charger_id") -> pl.Expr:
+    """``column``'s charger ids as text, a row without one under ``UNKNOWN_CHARGER`` (as figures and
+    tables name them: a hand-made frame's rows without a charger stay visible, sorting never meets
+    None)."""
+    return pl.col(column).cast(pl.String).fill_null(UNKNOWN_CHARGER)
+
+
 def telemetry_gaps(
     lf: pl.LazyFrame,
     expected: timedelta = DEFAULT_GAP,
@@ -213,6 +220,16 @@ def _count(frame: pl.LazyFrame, name: str, expr: pl.Expr | None = None) -> pl.La
     )
 
 
+def gap_counts() -> list[pl.Expr]:
+    """A charger's ``gaps_n``, ``gap_s_total`` and ``longest_gap_s`` from its telemetry gaps (in a
+    group-by of :func:`telemetry_gaps` rows; the total exact: the same bits however grouped)."""
+    return [
+        pl.len().cast(pl.Int64).alias("gaps_n"),
+        exact_sum(pl.col("gap_s"), places=6).alias("gap_s_total"),
+        pl.col("gap_s").max().alias("longest_gap_s"),
+    ]
+
+
 def in_received_order(frame: pl.DataFrame) -> bool:
     """Whether ``frame``'s rows are in ascending ``received_at``, none without (a capture's order, a
     bucket of a store in arrival order): checked in milliseconds. ``first_of`` of such a frame in memory
@@ -287,11 +304,7 @@ def quality_summary(
         _count(first, "messages"),
         telemetry_gaps(lf, expected, data_end=data_end, timeline=timeline)
         .group_by("charger_id")
-        .agg(
-            pl.len().cast(pl.Int64).alias("gaps_n"),
-            exact_sum(pl.col("gap_s"), places=6).alias("gap_s_total"),
-            pl.col("gap_s").max().alias("longest_gap_s"),
-        ),
+        .agg(gap_counts()),
         _count(decode_errors(lf), "decode_errors_n"),
         _count(_out_of_order_of(easee_first, in_received_order=ordered), "out_of_order_n"),
         _count(unknown_ids(lf), "unknown_ids_n", pl.col("n").sum().cast(pl.Int64)),

@@ -38,6 +38,7 @@ from evkit.analysis.quality import (
     UNKNOWN_CHARGER,
     _out_of_order_of,
     first_of,
+    gap_counts,
     telemetry_gaps,
 )
 from evkit.store.reader import inspected, parquet_files, scan, skips_damaged
@@ -121,11 +122,7 @@ class StoreSummary:
             gaps.with_columns(seconds(end - start).alias("gap_s"))
             .filter(pl.col("gap_s") > 0)
             .group_by("charger_id")
-            .agg(
-                pl.len().cast(pl.Int64).alias("gaps_n"),
-                exact_sum(pl.col("gap_s"), places=6).alias("gap_s_total"),
-                pl.col("gap_s").max().alias("longest_gap_s"),
-            )
+            .agg(gap_counts())
         )
         return (
             base.join(clipped, on="charger_id", how="left")

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from evkit.analysis._prep import exact_sum
-from evkit.analysis.quality import UNKNOWN_CHARGER
+from evkit.analysis.quality import named_chargers
 from evkit.display import plotly_labels, plotly_text_expr
 from evkit.figures._format import hover_rows
 from evkit.figures.style import MUTED_COLOUR, charger_colours, collect, colour_of, new_figure, no_data, note
@@ -52,7 +52,7 @@ def energy_per_day(
     frame = collect(energy)
     if frame.height == 0 or not {"charger_id", "day", "energy_kwh"} <= set(frame.columns):
         return no_data(title, "no energy readings")
-    frame = _day_column(frame).with_columns(pl.col("charger_id").cast(pl.String).fill_null(UNKNOWN_CHARGER))
+    frame = _day_column(frame).with_columns(named_chargers())
     palette = colours if colours is not None else charger_colours(frame["charger_id"].unique().to_list())
     if palette:  # keyed like the legend names below (ids shown as text)
         labels = plotly_labels(pl.Series(list(palette), dtype=pl.String)).to_list()

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from evkit.analysis._prep import exact_sum
-from evkit.analysis.quality import UNKNOWN_CHARGER
+from evkit.analysis.quality import named_chargers
 from evkit.display import DISPLAY_LIMIT, SENTENCE_LIMIT, plotly_labels, plotly_text, plotly_text_expr
 from evkit.figures import _ids
 from evkit.figures._binned import MAX_POINTS, bin_width, binned_mean, binned_note
@@ -170,7 +170,7 @@ def session_timeline(
         return no_data(title, "no sessions with a start time")
     # sessions of a frame without a charger id (a hand-made one) on a row of their own, as the quality
     # tables name them
-    frame = frame.with_columns(pl.col("charger_id").cast(pl.String).fill_null(UNKNOWN_CHARGER))
+    frame = frame.with_columns(named_chargers())
     end = _data_end(frame, data_end)
     all_chargers = frame["charger_id"].n_unique()
     if all_chargers > max_chargers:

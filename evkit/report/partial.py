@@ -31,7 +31,7 @@ from evkit.analysis._timeline import DEFAULT_GAP, held_timeline
 from evkit.analysis.connectivity import most_troubled, readings_plan, trouble_of
 from evkit.analysis.home import evcc_liveness_summary
 from evkit.analysis.latency import hop_latencies
-from evkit.analysis.quality import first_of, ongoing_gaps, quality_summary
+from evkit.analysis.quality import first_of, gap_counts, ongoing_gaps, quality_summary
 from evkit.analysis.schema import ALL_HOPS
 from evkit.analysis.sessions import sessions as sessions_of
 from evkit.errors import first_line
@@ -273,11 +273,7 @@ def telemetry_gaps(
 def _with_gaps(summary: pl.DataFrame, all_gaps: pl.DataFrame) -> pl.DataFrame:
     """``summary`` with its gap columns from the fleet's gaps (a bucket alone misses ongoing tails)."""
     columns = summary.columns
-    per = all_gaps.group_by("charger_id").agg(
-        pl.len().cast(pl.Int64).alias("gaps_n"),
-        exact_sum(pl.col("gap_s"), places=6).alias("gap_s_total"),
-        pl.col("gap_s").max().alias("longest_gap_s"),
-    )
+    per = all_gaps.group_by("charger_id").agg(gap_counts())
     fixed = summary.drop("gaps_n", "gap_s_total", "longest_gap_s").join(per, on="charger_id", how="left")
     return fixed.with_columns(pl.col("gaps_n").fill_null(0), pl.col("gap_s_total").fill_null(0.0)).select(
         columns

@@ -3,10 +3,7 @@ worker computing a bucket never draws, and the explorer asks for data before any
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, python_output
 
 SAMPLE = REPO_ROOT / "data" / "sample-session"
 
@@ -24,8 +21,4 @@ def test_report_data_loads_no_plotly() -> None:
         "assert evkit.report.build_report.__module__ == 'evkit.report.builder'\n"
         "assert {'build_report', 'report_data', 'ReportData'} <= set(dir(evkit.report))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=REPO_ROOT
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert python_output(code).strip() == "[]"
