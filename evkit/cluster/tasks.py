@@ -44,11 +44,10 @@ def unreadable_task(files: list[str], by_polars: bool) -> list[tuple[str, str]]:
 
 def _scan(parts: Parts, files: list[str] | None = None) -> pl.LazyFrame:
     """The rows of ``parts``, or of those of them in ``files``, their times in the contract's type (a
-    hand-made store's nanoseconds or zone-less times, as a local command reads them)."""
+    hand-made store's nanoseconds or zone-less times, as a local command reads them: ``scan_parts``)."""
     from evkit.store.reader import scan_parts
-    from evkit.store.schema import with_contract_times
 
-    return with_contract_times(scan_parts(parts[0] if files is None else files, parts[1], empty=parts[2]))
+    return scan_parts(parts[0] if files is None else files, parts[1], empty=parts[2])
 
 
 def chargers_in(

@@ -150,7 +150,6 @@ def _register_latency(top: Any) -> None:
 def load(directory: str) -> pl.LazyFrame:
     """The dataset at ``directory``; DatasetError when it has no Parquet, misses columns or is empty."""
     from evkit.store.reader import has_rows, scan
-    from evkit.store.schema import with_contract_times
 
     # evkit.analysis handles repeated messages itself (cheaply); the store's generic redelivery filter
     # is a window over every row that would only slow the work down.
@@ -162,7 +161,7 @@ def load(directory: str) -> pl.LazyFrame:
         raise DatasetError(f"cannot read the Parquet files below {directory}: {exc}") from exc
     if empty:
         raise DatasetError(f"{directory} holds no rows (an empty dataset)")
-    return with_contract_times(lf)  # a hand-made store's nanoseconds or zone-less times
+    return lf  # times as the contract's, whatever a hand-made store keeps (``scan``)
 
 
 def _kind(dtype: pl.DataType) -> str:

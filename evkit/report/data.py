@@ -76,7 +76,7 @@ def load(source: Source) -> tuple[pl.LazyFrame, str, dict[str, Any]]:
     path = store_root(source)  # s3://bucket/prefix stays a URL
     # Not deduplicated here: every analysis collapses redeliveries itself (so the quality section can
     # count them).
-    lf = with_contract_times(scan(path, dedupe=False))  # a hand-made store's nanoseconds, zone-less times
+    lf = scan(path, dedupe=False)  # times as the contract's, whatever a hand-made store keeps
     is_dataset = (is_s3(path) and not str(path).endswith(".parquet")) or Path(path).is_dir()
     manifest = read_manifest(path) if is_dataset else {}
     return lf, str(path), manifest

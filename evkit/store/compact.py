@@ -312,7 +312,7 @@ def merge_steps(
     output = f"part-compacted-{ident}.parquet"
     tmp = directory / f"{TMP_PREFIX}{ident}.parquet.tmp"
     expected = sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in inputs)
-    frame = scan_parts(inputs, schema, empty=empty)
+    frame = scan_parts(inputs, schema, empty=empty, as_stored=True)
     _sorted_into(frame, tmp, expected)
     rows = pl.scan_parquet(tmp).select(pl.len()).collect().item()
     if rows != expected:

@@ -36,6 +36,7 @@ import polars as pl
 from evkit.errors import first_line
 from evkit.store.footers import Absent, Footer, known, local_footer
 from evkit.store.objstore import S3Location, is_s3, open_store
+from evkit.store.schema import contract_casts, contract_schema
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -289,6 +290,8 @@ def _read_local(
     )
     if hollow:
         frame = frame.with_columns(pl.lit(None, dtype=schema[name]).alias(name) for name in hollow)
+    if casts := contract_casts({name: schema[name] for name in columns}):
+        frame = frame.with_columns(casts)  # before ``exact``, which compares with UTC bounds
     try:
         return (frame if exact is None else frame.filter(exact)).select(columns).collect()
     except FileNotFoundError:
@@ -332,6 +335,7 @@ class _Rows:
         empty: Mapping[str, frozenset[str]],
     ) -> None:
         self.parts, self.schema, self.narrowing, self.empty = parts, schema, narrowing, empty
+        self.contract = contract_schema(schema)  # the types read (times as the contract's)
         self.exact = narrowing.predicate()
         self.filter_columns = set() if self.exact is None else set(self.exact.meta.root_names())
         self.kept: dict[int, pl.DataFrame] = {}
@@ -358,7 +362,7 @@ class _Rows:
                     groups = self.groups[index] = admitted_groups(footer, self.narrowing)
                 if not groups:
                     return None
-                fresh = _conform(_read(part, footer, groups, read, hollow), read, self.schema)
+                fresh = _conform(_read(part, footer, groups, read, hollow), read, self.contract)
                 if self.exact is not None:
                     fresh = fresh.filter(self.exact)
             # the same groups filtered the same way: the same rows in the same order as ``have``
@@ -383,7 +387,7 @@ def narrow_scan(
     names = list(schema)
     mark, listed = marked or ("", ())
     listed = set(listed)
-    whole = {**schema, mark: pl.Boolean()} if marked is not None else schema
+    whole = {**rows.contract, mark: pl.Boolean()} if marked is not None else rows.contract
 
     def source(
         with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, _batch: int | None

@@ -27,7 +27,7 @@ from evkit.store.copies import UNFLAGGED, copies_removed
 from evkit.store.narrow import Narrowing, admitted_groups, footer_of, narrow_scan, rows_per_range
 from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
-from evkit.store.schema import missing_required
+from evkit.store.schema import contract_casts, missing_required
 
 log = logging.getLogger("evkit.store")
 
@@ -416,12 +416,19 @@ def scan_parts(
     row_index: str | None = None,
     empty: Mapping[str, frozenset[str]] | None = None,
     marked: tuple[str, Collection[str]] | None = None,
+    *,
+    as_stored: bool = False,
 ) -> pl.LazyFrame:
     """The rows of checked ``files`` (local paths or ``s3://`` URLs, credentials from ``AWS_*``) under
     ``schema``: a column missing from a file reads as null, and so do the columns ``empty`` names for a
     part (``Inspection.empty``: of another type, holding no value), which are not read. ``marked``
     (column, parts): a last Boolean column, true on the rows of those parts (by ``str``). The parts are
-    read :func:`arranged` when some have such columns, or are ``marked``."""
+    read :func:`arranged` when some have such columns, or are ``marked``.
+
+    Times come in the contract's type (``evkit.store.schema.contract_casts``: a hand-made store's
+    nanoseconds or zone-less times as microseconds in UTC), unless ``as_stored`` (a compaction, which
+    rewrites a day and converts nothing)."""
+    casts = [] if as_stored else contract_casts(schema)
     options = polars_options() if files and is_s3(files[0]) else {}
 
     def plain(chunk: list[Any], kept: dict[str, pl.DataType], index: str | None) -> pl.LazyFrame:
@@ -438,7 +445,8 @@ def scan_parts(
     hollow = empty or {}
     mark, listed = marked or ("", ())
     if marked is None and not any(str(part) in hollow for part in files):
-        return plain(files, schema, row_index)
+        whole = plain(files, schema, row_index)
+        return whole.with_columns(casts) if casts else whole
     # rare: a scan per kind of part, those with columns holding no value read without them
     frames = []
     listed = {str(part) for part in listed}
@@ -452,6 +460,7 @@ def scan_parts(
         frame = plain(list(run), kept, None).with_columns(*nulls, *marks)
         frames.append(frame.select(*schema, *(mark for _ in marks)))
     frame = pl.concat(frames, how="vertical")
+    frame = frame.with_columns(casts) if casts else frame
     return frame if row_index is None else frame.with_row_index(row_index)
 
 

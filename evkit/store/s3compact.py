@@ -333,7 +333,7 @@ def merge_day_s3(
     target = location.child(directory + output)
     writing = False
     try:
-        frame = scan_parts(inputs, schema, empty=empty)
+        frame = scan_parts(inputs, schema, empty=empty, as_stored=True)
         expected = _rows(inputs)
         if check_lock is not None:
             check_lock()

@@ -5,6 +5,8 @@ Analysis relies only on ``REQUIRED_COLUMNS``; anything else is welcome extra det
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
 UTC_US = pl.Datetime("us", "UTC")
@@ -87,18 +89,33 @@ MQTT_SCHEMA: dict[str, pl.DataType] = {**REQUIRED_COLUMNS, **MQTT_EXTRA_COLUMNS}
 KINDS = ("observation", "command_response", "pulse", "unknown", "mqtt")
 
 
-def with_contract_times(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """``lf`` with its time columns in the contract's type (microseconds, UTC) when a hand-made store
-    keeps them otherwise (nanoseconds or milliseconds from pandas or Spark; no zone: taken as UTC, the
-    contract's zone), else ``lf`` itself. Analyses compare these columns with each other and with UTC
-    bounds, which Polars refuses across units or zones."""
-    schema = lf.collect_schema()
-    odd = [
-        name
+def contract_casts(schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
+    """The casts that give a hand-made store's time columns the contract's type (microseconds, UTC):
+    nanoseconds or milliseconds from pandas or Spark; no zone: taken as UTC, the contract's zone.
+    None for a store that keeps the contract. Analyses compare these columns with each other and with
+    UTC bounds, which Polars refuses across units or zones."""
+    return [
+        pl.col(name).cast(UTC_US)
         for name, dtype in schema.items()
         if isinstance(dtype, pl.Datetime) and dtype != UTC_US and REQUIRED_COLUMNS.get(name, UTC_US) == UTC_US
     ]
-    return lf.with_columns(pl.col(name).cast(UTC_US) for name in odd) if odd else lf
+
+
+def contract_schema(schema: Mapping[str, pl.DataType]) -> dict[str, pl.DataType]:
+    """``schema`` with its time columns in the contract's type (:func:`contract_casts`)."""
+    return {
+        name: UTC_US
+        if isinstance(dtype, pl.Datetime) and REQUIRED_COLUMNS.get(name, UTC_US) == UTC_US
+        else dtype
+        for name, dtype in schema.items()
+    }
+
+
+def with_contract_times(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """``lf`` with its time columns in the contract's type (:func:`contract_casts`), else ``lf``
+    itself. ``evkit.scan`` reads every store so; this is for frames made elsewhere (pandas')."""
+    casts = contract_casts(lf.collect_schema())
+    return lf.with_columns(casts) if casts else lf
 
 
 def missing_required(columns: list[str] | set[str]) -> list[str]:
