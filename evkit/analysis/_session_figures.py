@@ -14,7 +14,7 @@ from datetime import datetime
 import polars as pl
 
 from evkit.analysis import _ids
-from evkit.analysis._prep import divided, exact_sum, seconds
+from evkit.analysis.exact import divided, exact_sum, seconds
 
 #: A session's row number: one 32-bit key for the per-session windows, groups and joins of many rows
 #: (much cheaper than the pair of charger and sequence number).

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import polars as pl
 
-from evkit.analysis._prep import easee_rows, seconds
+from evkit.analysis._prep import easee_rows
+from evkit.analysis.exact import seconds
 
 #: Idle Easee chargers send a heartbeat about every 15 minutes; longer silence is a hole in the data.
 DEFAULT_GAP = timedelta(minutes=20)

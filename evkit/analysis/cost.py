@@ -39,7 +39,8 @@ from datetime import timedelta
 import polars as pl
 
 from evkit.analysis import _ids
-from evkit.analysis._prep import divided, observations, seconds, steady_sum
+from evkit.analysis._prep import observations
+from evkit.analysis.exact import divided, seconds, steady_sum
 from evkit.analysis.tariff import Tariff
 
 #: A power reading held longer than this spans a hole in the data (sessions use the same 20 minutes).

@@ -22,7 +22,8 @@ from datetime import timedelta
 import polars as pl
 
 from evkit.analysis import _ids
-from evkit.analysis._prep import divided, exact_sum, observations, seconds
+from evkit.analysis._prep import observations
+from evkit.analysis.exact import divided, exact_sum, seconds
 from evkit.analysis.schema import ENERGY_SCHEMA
 
 #: A meter reading this long after the previous one cannot be split into hours.

@@ -27,7 +27,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from evkit.analysis._prep import divided, exact_sum
+from evkit.analysis.exact import divided, exact_sum
 from evkit.analysis.schema import SESSION_SCHEMA
 
 #: evcc publishes every ~30 s; this much silence inside a session is a hole in the data.

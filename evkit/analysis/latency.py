@@ -26,8 +26,9 @@ from collections.abc import Sequence
 import polars as pl
 
 from evkit.analysis._ids import SCHEDULED
-from evkit.analysis._prep import IDENTITY, first_deliveries, require, seconds
+from evkit.analysis._prep import IDENTITY, first_deliveries, require
 from evkit.analysis.easee_commands import easee_command_roundtrips
+from evkit.analysis.exact import seconds
 from evkit.analysis.home import goe_command_roundtrips
 from evkit.analysis.schema import ALL_HOPS, COMMAND_HOP, HOPS, READBACK_HOP, SCHEDULED_HOPS
 

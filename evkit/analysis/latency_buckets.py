@@ -30,7 +30,8 @@ import polars as pl
 
 from evkit._steps import Step, splitting
 from evkit.analysis import buckets, ranks
-from evkit.analysis._prep import divided, held
+from evkit.analysis._prep import held
+from evkit.analysis.exact import divided
 from evkit.analysis.latency import (
     PERCENTILES,
     _by_columns,

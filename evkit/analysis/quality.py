@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from evkit.analysis import _timeline
-from evkit.analysis._prep import IDENTITY, easee_rows, exact_sum, first_deliveries, require, seconds
+from evkit.analysis._prep import IDENTITY, easee_rows, first_deliveries, require
 from evkit.analysis._timeline import DEFAULT_GAP, Timeline
+from evkit.analysis.exact import exact_sum, seconds
 
 #: A message delivered this long after the device took it is stale (a replay of old state, a backlog).
 DEFAULT_STALE = timedelta(minutes=10)

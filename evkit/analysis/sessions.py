@@ -35,10 +35,11 @@ from typing import Literal
 import polars as pl
 
 from evkit.analysis import _ids
-from evkit.analysis._prep import columns_of, divided, easee_rows, require, seconds
+from evkit.analysis._prep import columns_of, easee_rows, require
 from evkit.analysis._session_figures import SID as _SID
 from evkit.analysis._session_figures import before, per_session
 from evkit.analysis._timeline import DEFAULT_GAP, Timeline, scan_shape, spans_and_gaps
+from evkit.analysis.exact import divided, seconds
 from evkit.analysis.schema import SESSION_SCHEMA
 
 #: Two energy estimates agree when they differ by at most this fraction of the larger ...

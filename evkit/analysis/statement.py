@@ -16,7 +16,7 @@ from datetime import datetime
 
 import polars as pl
 
-from evkit.analysis._prep import divided, steady_sum
+from evkit.analysis.exact import divided, steady_sum
 from evkit.errors import ConfigError
 
 #: ``--by`` choices and the session column each groups by.

@@ -22,7 +22,7 @@ from typing import Any
 import polars as pl
 
 from evkit.analysis import _ids
-from evkit.analysis._prep import divided
+from evkit.analysis.exact import divided
 from evkit.errors import DatasetError, first_line
 from evkit.store.pages import relative_name
 from evkit.store.parts import live_parts

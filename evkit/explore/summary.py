@@ -30,8 +30,9 @@ from pathlib import Path
 import polars as pl
 
 from evkit.analysis import buckets
-from evkit.analysis._prep import easee_rows, exact_sum, held_columns, held_rows, seconds
+from evkit.analysis._prep import easee_rows, held_columns, held_rows
 from evkit.analysis._timeline import held_timeline
+from evkit.analysis.exact import exact_sum, seconds
 from evkit.analysis.quality import (
     DEFAULT_STALE,
     SUMMARY_COLUMNS,

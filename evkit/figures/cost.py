@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from evkit.analysis._prep import exact_sum
+from evkit.analysis.exact import exact_sum
 from evkit.display import plotly_labels, plotly_text
 from evkit.figures.style import (
     ACCENT_COLOUR,

@@ -9,7 +9,7 @@ from datetime import date
 import plotly.graph_objects as go
 import polars as pl
 
-from evkit.analysis._prep import exact_sum
+from evkit.analysis.exact import exact_sum
 from evkit.analysis.quality import named_chargers
 from evkit.display import plotly_labels, plotly_text_expr
 from evkit.figures._format import hover_rows

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import plotly.graph_objects as go
 import polars as pl
 
-from evkit.analysis._prep import exact_sum
+from evkit.analysis.exact import exact_sum
 from evkit.analysis.quality import named_chargers
 from evkit.display import DISPLAY_LIMIT, SENTENCE_LIMIT, plotly_labels, plotly_text, plotly_text_expr
 from evkit.figures import _ids

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from evkit.analysis import ranks
-from evkit.analysis._prep import divided
 from evkit.analysis.ecdf import ECDF_POINTS, MAX_HEAT_DAYS, EcdfCurve, ecdf_ranks, hop_order, log_axis
+from evkit.analysis.exact import divided
 from evkit.analysis.latency import PERCENTILES
 from evkit.analysis.latency_buckets import hop_histograms, stats_table, sums_of
 from evkit.analysis.schema import ALL_HOPS

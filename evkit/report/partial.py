@@ -26,9 +26,9 @@ import polars as pl
 
 from evkit import analysis
 from evkit.analysis import _ids
-from evkit.analysis._prep import exact_resum, exact_sum, exact_total
 from evkit.analysis._timeline import DEFAULT_GAP, held_timeline
 from evkit.analysis.connectivity import most_troubled, readings_plan, trouble_of
+from evkit.analysis.exact import exact_resum, exact_sum, exact_total
 from evkit.analysis.home import evcc_liveness_summary
 from evkit.analysis.latency import hop_latencies
 from evkit.analysis.quality import first_of, gap_counts, ongoing_gaps, quality_summary

@@ -15,7 +15,7 @@ import polars as pl
 
 from evkit import __version__
 from evkit import figures as fig
-from evkit.analysis._prep import exact_sum
+from evkit.analysis.exact import exact_sum
 from evkit.display import SENTENCE_LIMIT, display_labels, plotly_text
 from evkit.figures._format import duration, number, timestamp
 from evkit.figures.latency import HOP_LABELS, hop_label, latency_ecdf_of, latency_heatmap_of

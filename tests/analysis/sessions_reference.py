@@ -8,8 +8,9 @@ from datetime import timedelta
 import polars as pl
 
 from evkit.analysis import _ids
-from evkit.analysis._prep import columns_of, easee_rows, require, seconds
+from evkit.analysis._prep import columns_of, easee_rows, require
 from evkit.analysis._timeline import DEFAULT_GAP, spans_and_gaps
+from evkit.analysis.exact import seconds
 from evkit.analysis.schema import SESSION_SCHEMA
 
 #: Two energy estimates agree when they differ by at most this fraction of the larger ...

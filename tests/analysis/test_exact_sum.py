@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from evkit.analysis._prep import divided, exact_resum, exact_sum, exact_total, seconds
+from evkit.analysis.exact import divided, exact_resum, exact_sum, exact_total, seconds
 
 readings = st.lists(
     st.one_of(st.none(), st.floats(min_value=-500.0, max_value=500.0, allow_nan=False)), max_size=300

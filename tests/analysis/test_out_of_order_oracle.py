@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from evkit.analysis import out_of_order
-from evkit.analysis._prep import seconds
+from evkit.analysis.exact import seconds
 from evkit.analysis.quality import _out_of_order_of, in_received_order
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)

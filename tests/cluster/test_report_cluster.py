@@ -21,7 +21,7 @@ def fleet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _assert_same(there: ReportData, here: ReportData) -> None:
     assert there.overview == here.overview
     for name in ("sessions", "per_day", "summary", "gaps", "connected", "liveness", "readings"):
-        # to the last bit: sums do not depend on how the rows were grouped (``_prep.exact_sum``)
+        # to the last bit: sums do not depend on how the rows were grouped (``evkit.analysis.exact``)
         assert_frame_equal(
             getattr(there, name), getattr(here, name), check_row_order=name != "readings", check_exact=True
         )
