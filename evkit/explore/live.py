@@ -26,6 +26,7 @@ from evkit.analysis.exact import divided
 from evkit.errors import DatasetError, first_line
 from evkit.store.pages import relative_name
 from evkit.store.parts import live_parts
+from evkit.store.schema import contract_casts
 from evkit.wording import words
 
 #: Polls in a row a part still in the store must fail to read before the view says it cannot be read
@@ -161,7 +162,9 @@ class LiveFeed:
         missing = [
             pl.lit(None, dtype=_TEXT.get(c, pl.Float64)).alias(c) for c in COLUMNS if c not in frame.columns
         ]
-        return frame.with_columns(missing).select(COLUMNS) if missing else frame.select(COLUMNS)
+        # a part another tool wrote: its times as the contract's (as ``evkit.scan`` reads them)
+        frame = frame.with_columns(*contract_casts(frame.schema), *missing)
+        return frame.select(COLUMNS)
 
     def poll(self) -> int:
         """Read the parts written since the last poll; returns how many new rows they held."""

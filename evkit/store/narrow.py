@@ -36,7 +36,7 @@ import polars as pl
 from evkit.errors import first_line
 from evkit.store.footers import Absent, Footer, known, local_footer
 from evkit.store.objstore import S3Location, is_s3, open_store
-from evkit.store.schema import contract_casts, contract_schema
+from evkit.store.schema import contract_schema, time_casts
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -286,12 +286,15 @@ def _read_local(
     ``FileNotFoundError``."""
     kept = {name: dtype for name, dtype in schema.items() if name not in hollow}
     frame = pl.scan_parquet(
-        part, schema=kept, missing_columns="insert", extra_columns="ignore", hive_partitioning=False
+        part,
+        schema=kept,
+        missing_columns="insert",
+        extra_columns="ignore",
+        hive_partitioning=False,
+        cast_options=time_casts(),  # a part's times of another type, as ``schema``'s
     )
     if hollow:
         frame = frame.with_columns(pl.lit(None, dtype=schema[name]).alias(name) for name in hollow)
-    if casts := contract_casts({name: schema[name] for name in columns}):
-        frame = frame.with_columns(casts)  # before ``exact``, which compares with UTC bounds
     try:
         return (frame if exact is None else frame.filter(exact)).select(columns).collect()
     except FileNotFoundError:
@@ -334,8 +337,8 @@ class _Rows:
         narrowing: Narrowing,
         empty: Mapping[str, frozenset[str]],
     ) -> None:
-        self.parts, self.schema, self.narrowing, self.empty = parts, schema, narrowing, empty
-        self.contract = contract_schema(schema)  # the types read (times as the contract's)
+        # times as the contract's, whatever type a part keeps them in (``evkit.store.schema``)
+        self.parts, self.schema, self.narrowing, self.empty = parts, contract_schema(schema), narrowing, empty
         self.exact = narrowing.predicate()
         self.filter_columns = set() if self.exact is None else set(self.exact.meta.root_names())
         self.kept: dict[int, pl.DataFrame] = {}
@@ -362,7 +365,7 @@ class _Rows:
                     groups = self.groups[index] = admitted_groups(footer, self.narrowing)
                 if not groups:
                     return None
-                fresh = _conform(_read(part, footer, groups, read, hollow), read, self.contract)
+                fresh = _conform(_read(part, footer, groups, read, hollow), read, self.schema)
                 if self.exact is not None:
                     fresh = fresh.filter(self.exact)
             # the same groups filtered the same way: the same rows in the same order as ``have``
@@ -387,7 +390,7 @@ def narrow_scan(
     names = list(schema)
     mark, listed = marked or ("", ())
     listed = set(listed)
-    whole = {**rows.contract, mark: pl.Boolean()} if marked is not None else rows.contract
+    whole = {**rows.schema, mark: pl.Boolean()} if marked is not None else rows.schema
 
     def source(
         with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, _batch: int | None

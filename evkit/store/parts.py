@@ -15,7 +15,10 @@ most parts have (ties: the first part's); the parts that differ are the odd ones
 All-null columns fit any type: a ``Null`` column, and one whose footer proves it holds no value (every
 row group's statistics count all its rows as null, e.g. the ``double`` pandas writes for a column of
 missing values) -- asked only of columns the parts disagree on, so pyarrow is imported only then; such
-a column does not vote, and is read as nulls of the expected type (:attr:`Inspection.empty`). Damage
+a column does not vote, and is read as nulls of the expected type (:attr:`Inspection.empty`). A time
+of the contract (``received_at``, ``arrival_time``, ``observed_at``) in another unit or zone than the
+other parts' fits too: pandas' nanoseconds beside the capture's microseconds are read as the expected
+type, the same instants (``evkit.store.schema.time_casts``). Damage
 inside the data pages behind a sound footer is only found when the rows are read; the parts such a
 read then finds unreadable (``evkit.store.pages``) are damaged for every check within
 :func:`marked_damaged` (how ``--skip-damaged`` leaves them out of the next read).
@@ -36,7 +39,7 @@ from typing import TypeVar
 import polars as pl
 
 from evkit.store.footers import BadFooter, Footer, local_footer
-from evkit.store.schema import CAPTURE_ID_COLUMN, EASEE_SCHEMA, MQTT_SCHEMA
+from evkit.store.schema import CAPTURE_ID_COLUMN, CONTRACT_TIMES, EASEE_SCHEMA, MQTT_SCHEMA
 
 JOURNAL_PREFIX = ".compact-"
 JOURNAL_SUFFIX = ".json"
@@ -194,11 +197,17 @@ def expected_types(schemas: list[dict[str, pl.DataType]]) -> dict[str, pl.DataTy
 
 def odd_columns(schema: dict[str, pl.DataType], expected: dict[str, pl.DataType]) -> list[str]:
     """Why a part's schema is odd (one sentence per column), empty when it fits."""
-    return [
-        f"column {name!r} is {dtype}, expected {expected[name]}"
-        for name, dtype in schema.items()
-        if dtype != pl.Null() and dtype != expected[name]
-    ]
+    names = _odd_names(schema, expected)
+    return [f"column {name!r} is {schema[name]}, expected {expected[name]}" for name in names]
+
+
+def _fits(name: str, dtype: pl.DataType, expected: pl.DataType) -> bool:
+    """Whether a part's column of ``dtype`` (not ``Null``, which fits any) is read as ``expected``: the
+    same type, or a time of the contract in another unit or zone (the reader converts it:
+    ``evkit.store.schema.time_casts``)."""
+    if dtype == expected:
+        return True
+    return name in CONTRACT_TIMES and isinstance(dtype, pl.Datetime) and isinstance(expected, pl.Datetime)
 
 
 P = TypeVar("P", Path, str)
@@ -234,7 +243,7 @@ def settle(
 
     while True:
         expected = expected_types(schemas)
-        odd = [[n for n, t in schema.items() if t != pl.Null() and t != expected[n]] for schema in schemas]
+        odd = [_odd_names(schema, expected) for schema in schemas]
         # the odd columns first; when they hold values, the parts that outvoted them may hold none
         answers = [ask(i, names) for i, found in enumerate(odd) if (names := unasked(i, found))]
         if any(answers):
@@ -274,7 +283,8 @@ def settle(
         good.append(path)
         for name, dtype in schema.items():
             if union.get(name) in (None, pl.Null()):
-                union[name] = dtype
+                # the expected type: a part keeping a time in another unit or zone is read as it
+                union[name] = expected[name] if dtype != pl.Null() else dtype
     for name, dtype in union.items():  # holding no value in every part: the contract's type
         if dtype == pl.Null() and name in CONTRACT_TYPES and any(name in names for names in hollow.values()):
             union[name] = CONTRACT_TYPES[name]
@@ -293,7 +303,7 @@ def settle(
 
 def _odd_names(schema: dict[str, pl.DataType], expected: dict[str, pl.DataType]) -> list[str]:
     """The columns :func:`odd_columns` names, in its order."""
-    return [name for name, dtype in schema.items() if dtype != pl.Null() and dtype != expected[name]]
+    return [n for n, dtype in schema.items() if dtype != pl.Null() and not _fits(n, dtype, expected[n])]
 
 
 def _foreign(name: str, dtype: pl.DataType) -> bool:

@@ -27,7 +27,7 @@ from evkit.store.copies import UNFLAGGED, copies_removed
 from evkit.store.narrow import Narrowing, admitted_groups, footer_of, narrow_scan, rows_per_range
 from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
-from evkit.store.schema import contract_casts, missing_required
+from evkit.store.schema import contract_schema, missing_required, time_casts
 
 log = logging.getLogger("evkit.store")
 
@@ -425,11 +425,12 @@ def scan_parts(
     (column, parts): a last Boolean column, true on the rows of those parts (by ``str``). The parts are
     read :func:`arranged` when some have such columns, or are ``marked``.
 
-    Times come in the contract's type (``evkit.store.schema.contract_casts``: a hand-made store's
-    nanoseconds or zone-less times as microseconds in UTC), unless ``as_stored`` (a compaction, which
-    rewrites a day and converts nothing)."""
-    casts = [] if as_stored else contract_casts(schema)
+    Times come in the contract's type (``evkit.store.schema.contract_schema``: a hand-made store's
+    nanoseconds or zone-less times as microseconds in UTC), whatever type each part keeps them in
+    (``time_casts``), unless ``as_stored``: then in ``schema``'s (a compaction, which converts only the
+    parts of a day that differ from the rest)."""
     options = polars_options() if files and is_s3(files[0]) else {}
+    asked = schema if as_stored else contract_schema(schema)
 
     def plain(chunk: list[Any], kept: dict[str, pl.DataType], index: str | None) -> pl.LazyFrame:
         return pl.scan_parquet(
@@ -439,14 +440,14 @@ def scan_parts(
             extra_columns="ignore",
             hive_partitioning=False,
             row_index_name=index,
+            cast_options=time_casts(),
             **options,
         )
 
     hollow = empty or {}
     mark, listed = marked or ("", ())
     if marked is None and not any(str(part) in hollow for part in files):
-        whole = plain(files, schema, row_index)
-        return whole.with_columns(casts) if casts else whole
+        return plain(files, asked, row_index)
     # rare: a scan per kind of part, those with columns holding no value read without them
     frames = []
     listed = {str(part) for part in listed}
@@ -454,13 +455,12 @@ def scan_parts(
         arranged(files, hollow, listed),
         key=lambda part: (hollow.get(str(part), frozenset()), str(part) in listed),
     ):
-        kept = {name: dtype for name, dtype in schema.items() if name not in names}
-        nulls = [pl.lit(None, dtype=schema[name]).alias(name) for name in schema if name in names]
+        kept = {name: dtype for name, dtype in asked.items() if name not in names}
+        nulls = [pl.lit(None, dtype=asked[name]).alias(name) for name in asked if name in names]
         marks = [pl.lit(flag).alias(mark)] if marked is not None else []
         frame = plain(list(run), kept, None).with_columns(*nulls, *marks)
         frames.append(frame.select(*schema, *(mark for _ in marks)))
     frame = pl.concat(frames, how="vertical")
-    frame = frame.with_columns(casts) if casts else frame
     return frame if row_index is None else frame.with_row_index(row_index)
 
 

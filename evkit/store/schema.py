@@ -89,6 +89,18 @@ MQTT_SCHEMA: dict[str, pl.DataType] = {**REQUIRED_COLUMNS, **MQTT_EXTRA_COLUMNS}
 KINDS = ("observation", "command_response", "pulse", "unknown", "mqtt")
 
 
+#: The contract's time columns (microseconds, UTC).
+CONTRACT_TIMES = tuple(name for name, dtype in REQUIRED_COLUMNS.items() if dtype == UTC_US)
+
+
+def time_casts() -> pl.ScanCastOptions:
+    """How a Parquet scan reads a part whose times are of another type than the one asked (pandas'
+    nanoseconds, milliseconds, no zone: UTC, or another zone): as the type asked, the same instants
+    (to the asked unit). Polars' scan cast options, which Polars marks unstable:
+    ``tests/store/test_contract_times.py`` holds every such type to it."""
+    return pl.ScanCastOptions(datetime_cast=["downcast", "upcast", "convert-timezone"])
+
+
 def contract_casts(schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
     """The casts that give a hand-made store's time columns the contract's type (microseconds, UTC):
     nanoseconds or milliseconds from pandas or Spark; no zone: taken as UTC, the contract's zone.

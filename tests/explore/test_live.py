@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -72,6 +72,29 @@ def test_feed_reads_only_new_parts(tmp_path: Path) -> None:
     assert controller.feed.poll() == 0  # nothing new: nothing read again
     chargers = last_values(controller.feed.latest)["charger"].to_list()
     assert chargers and all(c.startswith("EH") for c in chargers)
+
+
+def test_a_part_another_tool_wrote_beside_the_captures_is_read_as_the_contract(tmp_path: Path) -> None:
+    """A pandas export (nanoseconds, no zone: UTC) added to a store being recorded: read, its times as
+    the instants they are (an hour after the captured part's, here)."""
+    store = tmp_path / "store"
+    day = next(p for p in sorted(SAMPLE.iterdir()) if p.is_dir())
+    part = next(day.glob("*.parquet"))
+    (store / day.name).mkdir(parents=True)
+    (store / day.name / part.name).write_bytes(part.read_bytes())
+    captured = pl.read_parquet(part)
+    times = [n for n, t in captured.schema.items() if isinstance(t, pl.Datetime)]
+    later = [
+        (pl.col(n) + timedelta(hours=1)).dt.replace_time_zone(None).cast(pl.Datetime("ns")) for n in times
+    ]
+    controller = LiveController(store=store)
+    assert controller.feed.poll() == captured.height
+    newest = controller.feed.rows["received_at"].max()
+    captured.with_columns(later).write_parquet(store / day.name / "part-pandas.parquet")
+    assert controller.feed.poll() == captured.height
+    rows = controller.feed.rows
+    assert rows.schema["received_at"] == pl.Datetime("us", "UTC")
+    assert rows["received_at"].max() == newest + timedelta(hours=1)
 
 
 def test_live_view_updates_while_the_simulators_publish(

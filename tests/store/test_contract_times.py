@@ -12,12 +12,16 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from evkit.analysis import latency_stats
 from evkit.analysis._prep import narrowed
+from evkit.errors import DatasetError
 from evkit.store import scan
 from evkit.store.compact import compact
+from evkit.store.parts import expected_types, odd_columns
 from evkit.store.schema import UTC_US, contract_casts, contract_schema, with_contract_times
 from tests.s3fixtures import upload_dataset
 from tests.store.test_narrow import CHARGERS, DAY0, _rows
@@ -32,42 +36,45 @@ TYPES = {
 }
 
 
-def _stores(root: Path, dtype: pl.Datetime) -> tuple[Path, Path]:
-    """The same rows (whole milliseconds, which every type holds) as the capture's contract types and
-    as ``dtype``, in two days of two parts each (one part with a redelivered copy)."""
-    contract, hand = root / "contract", root / "hand"
+def _as(rows: pl.DataFrame, dtype: pl.Datetime) -> pl.DataFrame:
+    """``rows`` with their times as ``dtype`` (the same instants)."""
+    return rows.with_columns(
+        pl.col(c).dt.replace_time_zone(None).cast(dtype)
+        if dtype.time_zone is None
+        else pl.col(c).dt.convert_time_zone(dtype.time_zone).cast(dtype)
+        for c in TIMES
+    )
+
+
+def _stores(root: Path, dtype: pl.Datetime) -> dict[str, Path]:
+    """The same rows (whole milliseconds, which every type holds) in two days of two parts each (one
+    with a redelivered copy): ``contract`` as the capture writes them, ``hand`` with every time as
+    ``dtype``, ``mixed`` with the second part of each day so (a pandas export added to a store)."""
+    stores = {name: root / name for name in ("contract", "hand", "mixed")}
     for day in range(2):
         for seed in range(2):
             rows = _rows(day, 300, seed).with_columns(pl.col(c).dt.truncate("1ms") for c in TIMES)
             if seed:
-                rows = pl.concat(
-                    [
-                        rows,
-                        rows.head(4).with_columns(
-                            redelivered=pl.lit(True), received_at=pl.col("received_at") + timedelta(seconds=9)
-                        ),
-                    ]
+                copies = rows.head(4).with_columns(
+                    redelivered=pl.lit(True), received_at=pl.col("received_at") + timedelta(seconds=9)
                 )
-            made = rows.with_columns(
-                pl.col(c).dt.replace_time_zone(None).cast(dtype)
-                if dtype.time_zone is None
-                else pl.col(c).dt.convert_time_zone(dtype.time_zone).cast(dtype)
-                for c in TIMES
-            )
-            for where, frame in ((contract, rows), (hand, made)):
-                folder = where / f"date={(DAY0 + timedelta(days=day)).date()}"
+                rows = pl.concat([rows, copies])
+            made = _as(rows, dtype)
+            for name, frame in (("contract", rows), ("hand", made), ("mixed", made if seed else rows)):
+                folder = stores[name] / f"date={(DAY0 + timedelta(days=day)).date()}"
                 folder.mkdir(parents=True, exist_ok=True)
                 frame.write_parquet(folder / f"part-hand-{seed:06d}.parquet")
-    return contract, hand
+    return stores
 
 
 @pytest.fixture(params=list(TYPES), scope="module")
-def stores(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def stores(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return _stores(tmp_path_factory.mktemp("times"), TYPES[request.param])
 
 
-def test_a_hand_made_store_reads_as_the_contract(stores: tuple[Path, Path]) -> None:
-    contract, hand = stores
+@pytest.mark.parametrize("kind", ["hand", "mixed"])
+def test_a_hand_made_store_reads_as_the_contract(stores: dict[str, Path], kind: str) -> None:
+    contract, hand = stores["contract"], stores[kind]
     for dedupe in (False, True):
         frame = scan(hand, dedupe=dedupe)
         assert all(frame.collect_schema()[c] == UTC_US for c in TIMES)
@@ -77,43 +84,78 @@ def test_a_hand_made_store_reads_as_the_contract(stores: tuple[Path, Path]) -> N
     assert_frame_equal(latency_stats(scan(hand)).collect().sort(pl.all()), want)
 
 
+@pytest.mark.parametrize("kind", ["hand", "mixed"])
 @pytest.mark.parametrize("dedupe", [False, True])
-def test_a_narrow_read_of_a_hand_made_store_is_the_contracts(stores: tuple[Path, Path], dedupe: bool) -> None:
-    contract, hand = stores
-    window = {
-        "chargers": CHARGERS[2:5],
-        "start": DAY0 + timedelta(hours=5),
-        "end": DAY0 + timedelta(hours=30),
-    }
-    want = scan(contract, dedupe=dedupe, **window).collect()  # type: ignore[arg-type]
+def test_a_narrow_read_of_a_hand_made_store_is_the_contracts(
+    stores: dict[str, Path], kind: str, dedupe: bool
+) -> None:
+    contract, hand = stores["contract"], stores[kind]
+    chargers, start, end = CHARGERS[2:5], DAY0 + timedelta(hours=5), DAY0 + timedelta(hours=30)
+    want = scan(contract, dedupe=dedupe, chargers=chargers, start=start, end=end).collect()
     assert want.height > 0
-    assert_frame_equal(scan(hand, dedupe=dedupe, **window).collect(), want)  # type: ignore[arg-type]
-    again = narrowed(scan(hand, dedupe=dedupe), window["chargers"], window["start"], window["end"])  # type: ignore[arg-type]
-    assert_frame_equal(again.collect(), want)
+    assert_frame_equal(scan(hand, dedupe=dedupe, chargers=chargers, start=start, end=end).collect(), want)
+    assert_frame_equal(narrowed(scan(hand, dedupe=dedupe), chargers, start, end).collect(), want)
 
 
 def test_a_narrow_read_of_a_hand_made_store_on_s3_is_the_contracts(tmp_path: Path, s3_dataset: str) -> None:
-    contract, hand = _stores(tmp_path, TYPES["no zone, nanoseconds"])
-    upload_dataset(hand, s3_dataset)
-    window = {"chargers": CHARGERS[:3], "start": DAY0 + timedelta(hours=20)}
-    want = scan(contract, **window).collect()  # type: ignore[arg-type]
+    found = _stores(tmp_path, TYPES["no zone, nanoseconds"])
+    upload_dataset(found["mixed"], s3_dataset)
+    contract = found["contract"]
+    chargers, start = CHARGERS[:3], DAY0 + timedelta(hours=20)
+    want = scan(contract, chargers=chargers, start=start).collect()
     assert want.height > 0
-    assert_frame_equal(scan(s3_dataset, **window).collect(), want)  # type: ignore[arg-type]
+    assert_frame_equal(scan(s3_dataset, chargers=chargers, start=start).collect(), want)
     assert_frame_equal(scan(s3_dataset).collect(), scan(contract).collect())
 
 
+def _sorted_rows(store: Path) -> pl.DataFrame:
+    """The rows a store reads as, in one order (a compacted day lists its rows in another)."""
+    return scan(store).collect().sort(["charger_id", "observed_at", "received_at", "raw"], nulls_last=True)
+
+
 def test_a_compaction_keeps_a_hand_made_stores_own_times(tmp_path: Path) -> None:
-    """Compacting rewrites a day; it does not convert it (nanoseconds stay nanoseconds)."""
-    contract, hand = _stores(tmp_path, TYPES["no zone, nanoseconds"])
-    assert len(compact(hand).days) == 2
-    for part in hand.rglob("*.parquet"):
-        stored = pl.read_parquet_schema(part)
-        assert all(stored[c] == pl.Datetime("ns") for c in TIMES), part
-        assert pq.read_metadata(part).num_rows > 0
-    # and reads as the contract's rows still (a compacted day lists its rows in another order)
-    order = ["charger_id", "observed_at", "received_at", "raw"]
-    after, want = (scan(store).collect().sort(order, nulls_last=True) for store in (hand, contract))
-    assert_frame_equal(after, want)
+    """Compacting rewrites a day; it converts only what differs from the rest of the day: a day of
+    pandas parts keeps its nanoseconds, a pandas part beside the capture's is merged in microseconds."""
+    found = _stores(tmp_path, TYPES["no zone, nanoseconds"])
+    for kind, stored in (("hand", pl.Datetime("ns")), ("mixed", UTC_US)):
+        assert len(compact(found[kind]).days) == 2
+        for part in found[kind].rglob("*.parquet"):
+            schema = pl.read_parquet_schema(part)
+            assert all(schema[c] == stored for c in TIMES), (kind, part)
+            assert pq.read_metadata(part).num_rows > 0
+        assert_frame_equal(_sorted_rows(found[kind]), _sorted_rows(found["contract"]))
+
+
+def test_parts_of_many_time_types_in_one_day_read_and_compact_as_one(tmp_path: Path) -> None:
+    """No part of the capture's type: the day's times are read as the contract's and compacted in the
+    type most parts keep (here nanoseconds without a zone)."""
+    contract, root = tmp_path / "contract", tmp_path / "many"
+    folder = f"date={DAY0.date()}"
+    kinds = [
+        TYPES["no zone, nanoseconds"],
+        TYPES["milliseconds"],
+        TYPES["a local zone"],
+        TYPES["no zone, nanoseconds"],
+    ]
+    for seed, dtype in enumerate(kinds):
+        rows = _rows(0, 200, seed).with_columns(pl.col(c).dt.truncate("1ms") for c in TIMES)
+        for where, frame in ((contract, rows), (root, _as(rows, dtype))):
+            (where / folder).mkdir(parents=True, exist_ok=True)
+            frame.write_parquet(where / folder / f"part-hand-{seed:06d}.parquet")
+    assert_frame_equal(scan(root).collect(), scan(contract).collect())
+    assert len(compact(root).days) == 1
+    (part,) = root.rglob("*.parquet")
+    assert all(pl.read_parquet_schema(part)[c] == pl.Datetime("ns") for c in TIMES)
+    assert_frame_equal(_sorted_rows(root), _sorted_rows(contract))
+
+
+def test_a_part_whose_other_columns_differ_is_still_named_damaged(tmp_path: Path) -> None:
+    """Only the contract's times are converted: a column of another kind stays an odd part."""
+    found = _stores(tmp_path, TYPES["nanoseconds"])
+    part = next(found["mixed"].rglob("part-hand-000001.parquet"))
+    pl.read_parquet(part).with_columns(pl.col("observation_id").cast(pl.String)).write_parquet(part)
+    with pytest.raises(DatasetError, match=r"part-hand-000001\.parquet \(column 'observation_id' is String"):
+        scan(found["mixed"])
 
 
 def test_the_casts_name_only_times_out_of_the_contract() -> None:
@@ -130,3 +172,30 @@ def test_the_casts_name_only_times_out_of_the_contract() -> None:
     assert with_contract_times(frame).collect_schema() == contract_schema(schema)
     same = pl.LazyFrame(schema=contract_schema(schema))
     assert with_contract_times(same) is same
+
+
+_kinds = [pl.Datetime("us", "UTC"), pl.Datetime("ns"), pl.Datetime("ms", "UTC"), pl.Datetime("us"), pl.Null()]
+_parts = st.lists(
+    st.fixed_dictionaries(
+        {"observed_at": st.sampled_from(_kinds), "value": st.sampled_from([pl.Float64(), pl.String()])},
+        optional={"extra_at": st.sampled_from(_kinds[:3])},
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@given(_parts)
+def test_a_contract_time_of_any_unit_or_zone_fits_and_other_columns_still_agree(
+    schemas: list[dict[str, pl.DataType]],
+) -> None:
+    """The parts kept hold the contract's times in any type of time, and every other column (a time
+    outside the contract included) in one type."""
+    expected = expected_types(schemas)
+    kept = [s for s in schemas if not odd_columns(s, expected)]
+    for schema in kept:
+        assert isinstance(schema["observed_at"], pl.Datetime | pl.Null)
+    for name in ("value", "extra_at"):
+        assert len({s[name] for s in kept if name in s} - {pl.Null()}) <= 1
+    if all(s["value"] == schemas[0]["value"] and "extra_at" not in s for s in schemas):
+        assert kept == schemas  # parts that differ only in their times' type are never blamed
