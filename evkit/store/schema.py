@@ -101,26 +101,24 @@ def time_casts() -> pl.ScanCastOptions:
     return pl.ScanCastOptions(datetime_cast=["downcast", "upcast", "convert-timezone"])
 
 
-def contract_casts(schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
-    """The casts that give a hand-made store's time columns the contract's type (microseconds, UTC):
-    nanoseconds or milliseconds from pandas or Spark; no zone: taken as UTC, the contract's zone.
-    None for a store that keeps the contract. Analyses compare these columns with each other and with
-    UTC bounds, which Polars refuses across units or zones."""
-    return [
-        pl.col(name).cast(UTC_US)
-        for name, dtype in schema.items()
-        if isinstance(dtype, pl.Datetime) and dtype != UTC_US and REQUIRED_COLUMNS.get(name, UTC_US) == UTC_US
-    ]
-
-
 def contract_schema(schema: Mapping[str, pl.DataType]) -> dict[str, pl.DataType]:
-    """``schema`` with its time columns in the contract's type (:func:`contract_casts`)."""
+    """``schema`` with its time columns in the contract's type (microseconds, UTC): a hand-made store's
+    nanoseconds or milliseconds (pandas, Spark), no zone (taken as UTC, the contract's zone) or another
+    zone. Analyses compare these columns with each other and with UTC bounds, which Polars refuses
+    across units or zones."""
     return {
         name: UTC_US
         if isinstance(dtype, pl.Datetime) and REQUIRED_COLUMNS.get(name, UTC_US) == UTC_US
         else dtype
         for name, dtype in schema.items()
     }
+
+
+def contract_casts(schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
+    """The casts from ``schema`` to :func:`contract_schema` (none for data that keeps the contract)."""
+    return [
+        pl.col(name).cast(dtype) for name, dtype in contract_schema(schema).items() if dtype != schema[name]
+    ]
 
 
 def with_contract_times(lf: pl.LazyFrame) -> pl.LazyFrame:
