@@ -150,11 +150,13 @@ def _register_latency(top: Any) -> None:
 def load(directory: str) -> pl.LazyFrame:
     """The dataset at ``directory``; DatasetError when it has no Parquet, misses columns or is empty."""
     from evkit.store.reader import has_rows, scan
+    from evkit.store.schema import contract_problems
 
     # evkit.analysis handles repeated messages itself (cheaply); the store's generic redelivery filter
     # is a window over every row that would only slow the work down.
     lf = scan(directory, dedupe=False)
-    _check_types(lf.collect_schema(), directory)
+    if problems := contract_problems(lf.collect_schema()):  # every required column of its kind
+        raise DatasetError(f"{directory} does not follow the dataset contract: {'; '.join(problems)}")
     try:
         empty = not has_rows(lf)  # from the footers the check read: no data read
     except pl.exceptions.PolarsError as exc:
@@ -162,27 +164,6 @@ def load(directory: str) -> pl.LazyFrame:
     if empty:
         raise DatasetError(f"{directory} holds no rows (an empty dataset)")
     return lf  # times as the contract's, whatever a hand-made store keeps (``scan``)
-
-
-def _kind(dtype: pl.DataType) -> str:
-    if dtype.is_temporal():
-        return type(dtype).__name__
-    if dtype.is_numeric():
-        return "number"
-    return type(dtype).__name__
-
-
-def _check_types(schema: pl.Schema, where: str) -> None:
-    """Required columns must have their contract's kind of type (all-null columns pass)."""
-    from evkit.store.schema import REQUIRED_COLUMNS
-
-    wrong = [
-        f"{name} is {schema[name]} (expected {expected})"
-        for name, expected in REQUIRED_COLUMNS.items()
-        if name in schema and schema[name] != pl.Null() and _kind(schema[name]) != _kind(expected)
-    ]
-    if wrong:
-        raise DatasetError(f"{where} does not follow the dataset contract: {'; '.join(wrong)}")
 
 
 @contextmanager

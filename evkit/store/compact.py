@@ -3,7 +3,10 @@
 A capture flushes often (acknowledging only what is on disk), so a day of steady traffic leaves
 thousands of small files; scans slow down with the file count. Compaction rewrites a day's parts
 (``date=YYYY-MM-DD``) into one part sorted by (``charger_id``, ``observed_at``, ``received_at``) in
-row groups with statistics (``row_group_rows``), keeping every row and every byte of every column:
+row groups with statistics (``row_group_rows``), keeping every row and every byte of every column
+(one exception: a day whose parts keep the contract's times in different units or zones, a pandas
+export beside the capture's parts, is written in the contract's microseconds in UTC, the same instants
+to the microsecond, which is all any reader reads; ``evkit.store.parts``):
 a question about a few chargers (``evkit sessions DIR --charger ID``) then reads only the row groups
 whose charger range holds them (``evkit.store.narrow``); copies of one message keep their arrival
 order. A day of one part is rewritten too unless that part is a compacted one: a compacted part says

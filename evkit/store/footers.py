@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import threading
 from collections import OrderedDict
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
+from evkit.errors import first_line
 
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
@@ -98,8 +101,15 @@ class Footer:
         return int(pl.scan_parquet(io.BytesIO(self.file_bytes())).select(pl.len()).collect().item())
 
     def schema(self) -> dict[str, pl.DataType]:
-        """The part's columns as Polars reads them."""
-        return dict(pl.read_parquet_schema(io.BytesIO(self.file_bytes())))
+        """The part's columns as Polars reads them (``BadFooter`` when Polars cannot: a time zone it
+        does not know, such as a fixed offset of half an hour, makes it panic)."""
+        try:
+            return dict(pl.read_parquet_schema(io.BytesIO(self.file_bytes())))
+        except pl.exceptions.PanicException as exc:  # a BaseException: caught here, or it ends the run
+            zone = re.search(r"unable to parse time zone: '[^']*'", str(exc))
+            if zone is not None:
+                raise BadFooter(f"Polars is {zone.group(0)}: write its times in UTC") from None
+            raise BadFooter(f"Polars cannot read its columns: {first_line(exc)}") from None
 
 
 class Absent:

@@ -289,6 +289,12 @@ def settle(
         if dtype == pl.Null() and name in CONTRACT_TYPES and any(name in names for names in hollow.values()):
             union[name] = CONTRACT_TYPES[name]
     kept = set(map(str, good))
+    kept_schemas = [schema for (path, _), schema in zip(sound, schemas, strict=True) if str(path) in kept]
+    for name in CONTRACT_TIMES:
+        # parts keeping a time in other units or zones: the contract's type, which holds every one of
+        # them (a compaction writes it; a coarser unit would cut digits, nanoseconds end in 2262)
+        if len({schema[name] for schema in kept_schemas if name in schema} - {pl.Null()}) > 1:
+            union[name] = CONTRACT_TYPES[name]
     empty = {str(sound[index][0]): frozenset(names) for index, names in hollow.items()}
     unflagged: frozenset[str] = frozenset()
     if "redelivered" in union:

@@ -27,7 +27,13 @@ from evkit.store.copies import UNFLAGGED, copies_removed
 from evkit.store.narrow import Narrowing, admitted_groups, footer_of, narrow_scan, rows_per_range
 from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
-from evkit.store.schema import contract_schema, missing_required, time_casts
+from evkit.store.schema import (
+    CONTRACT_TIMES,
+    contract_problems,
+    contract_schema,
+    missing_required,
+    time_casts,
+)
 
 log = logging.getLogger("evkit.store")
 
@@ -155,8 +161,9 @@ def scan(
     (no routing key) flagged DUP go only when the same topic and payload were received before them; a
     payload published again is a real repeat and stays. A store without the ``redelivered`` column
     (hand-made) keeps one row per (``routing_key``, ``raw``) instead, the first received.
-    With ``require`` the contract's required columns must be present (``DatasetError`` names the
-    missing ones).
+    With ``require`` the contract's required columns must be present and its times be times
+    (``DatasetError`` names the missing columns, or a time kept as text or a date; times of other units
+    or zones are read as the contract's).
 
     Damaged parts (zero bytes, truncated, not Parquet, or a column type the other parts and the
     contract disagree with) raise ``DatasetError`` naming each file; with ``skip_damaged=True`` the
@@ -183,6 +190,8 @@ def scan(
         files, schema = found.good, found.schema
         if require and (missing := missing_required(list(schema))):
             raise DatasetError(f"{path} lacks required column(s): {', '.join(missing)}")
+        if require and (problems := contract_problems(schema, CONTRACT_TIMES)):
+            raise DatasetError(f"{path} does not follow the dataset contract: {'; '.join(problems)}")
         files = arranged(files, found.empty, found.unflagged)
         made = _Made(path, files, schema, dedupe, where, found.empty, found.unflagged)
         try:

@@ -5,7 +5,7 @@ Analysis relies only on ``REQUIRED_COLUMNS``; anything else is welcome extra det
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import polars as pl
 
@@ -126,6 +126,29 @@ def with_contract_times(lf: pl.LazyFrame) -> pl.LazyFrame:
     itself. ``evkit.scan`` reads every store so; this is for frames made elsewhere (pandas')."""
     casts = contract_casts(lf.collect_schema())
     return lf.with_columns(casts) if casts else lf
+
+
+def _kind(dtype: pl.DataType) -> str:
+    if dtype.is_temporal():
+        return type(dtype).__name__
+    if dtype.is_numeric():
+        return "number"
+    return type(dtype).__name__
+
+
+def contract_problems(
+    schema: Mapping[str, pl.DataType], columns: Iterable[str] = REQUIRED_COLUMNS
+) -> list[str]:
+    """Why ``schema``'s required ``columns`` break the contract (one sentence per column; none when they
+    keep it): a column of another kind of type (text or a date for a time, text for a number); another
+    number type, time unit or zone is read as the contract's, and an all-null column passes."""
+    return [
+        f"{name} is {schema[name]} (expected {REQUIRED_COLUMNS[name]})"
+        for name in columns
+        if name in schema
+        and schema[name] != pl.Null()
+        and _kind(schema[name]) != _kind(REQUIRED_COLUMNS[name])
+    ]
 
 
 def missing_required(columns: list[str] | set[str]) -> list[str]:

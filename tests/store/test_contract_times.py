@@ -6,10 +6,11 @@ narrow read compared its times with UTC bounds and failed."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given
@@ -126,27 +127,72 @@ def test_a_compaction_keeps_a_hand_made_stores_own_times(tmp_path: Path) -> None
         assert_frame_equal(_sorted_rows(found[kind]), _sorted_rows(found["contract"]))
 
 
-def test_parts_of_many_time_types_in_one_day_read_and_compact_as_one(tmp_path: Path) -> None:
-    """No part of the capture's type: the day's times are read as the contract's and compacted in the
-    type most parts keep (here nanoseconds without a zone)."""
+def test_parts_of_many_time_types_in_one_day_read_and_compact_without_losing_an_instant(
+    tmp_path: Path,
+) -> None:
+    """No part of the capture's type, most of them in milliseconds: the day is read as the contract's
+    and compacted in it, which holds every part's instants (to the microsecond: the nanosecond part's
+    microseconds are not cut to the milliseconds most parts keep) and every part's range (a time in
+    2300, which nanoseconds cannot hold)."""
     contract, root = tmp_path / "contract", tmp_path / "many"
     folder = f"date={DAY0.date()}"
     kinds = [
-        TYPES["no zone, nanoseconds"],
         TYPES["milliseconds"],
-        TYPES["a local zone"],
         TYPES["no zone, nanoseconds"],
+        TYPES["a local zone"],
+        TYPES["milliseconds"],
     ]
+    far = pl.datetime(2300, 1, 1, time_zone="UTC")
     for seed, dtype in enumerate(kinds):
-        rows = _rows(0, 200, seed).with_columns(pl.col(c).dt.truncate("1ms") for c in TIMES)
+        rows = _rows(0, 200, seed)  # microseconds
+        if dtype.time_unit == "ms":
+            rows = rows.with_columns(pl.col(c).dt.truncate("1ms") for c in TIMES)
+        if dtype.time_zone == "America/New_York":
+            rows = rows.with_columns(
+                pl.when(pl.int_range(pl.len()) == 0).then(far).otherwise("observed_at").alias("observed_at")
+            )
         for where, frame in ((contract, rows), (root, _as(rows, dtype))):
             (where / folder).mkdir(parents=True, exist_ok=True)
             frame.write_parquet(where / folder / f"part-hand-{seed:06d}.parquet")
     assert_frame_equal(scan(root).collect(), scan(contract).collect())
     assert len(compact(root).days) == 1
     (part,) = root.rglob("*.parquet")
-    assert all(pl.read_parquet_schema(part)[c] == pl.Datetime("ns") for c in TIMES)
+    assert all(pl.read_parquet_schema(part)[c] == UTC_US for c in TIMES)
     assert_frame_equal(_sorted_rows(root), _sorted_rows(contract))
+    assert _sorted_rows(root)["observed_at"].max() == datetime(2300, 1, 1, tzinfo=UTC)
+
+
+def test_a_time_zone_polars_cannot_read_is_a_damaged_part_named_so(tmp_path: Path) -> None:
+    """A fixed offset of half an hour (pandas' ``+05:30`` from ISO text) makes Polars panic: the part is
+    named damaged, saying why and what to do, and ``skip_damaged`` reads the rest."""
+    stores = _stores(tmp_path, TYPES["no zone"])
+    part = next(stores["mixed"].rglob("part-hand-000001.parquet"))
+    table = pq.read_table(part)
+    for name in TIMES:
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, table[name].cast(pa.timestamp("us", tz="+05:30")))
+    pq.write_table(table, part)
+    with pytest.raises(
+        DatasetError,
+        match=r"000001\.parquet \(Polars is unable to parse time zone: '\+05:30': write its times in UTC\)",
+    ):
+        scan(stores["mixed"])
+    # the rest: all but the part's 300 messages (its 4 redelivered copies were copies anyway)
+    assert (
+        scan(stores["mixed"], skip_damaged=True).collect().height
+        == scan(stores["contract"]).collect().height - 300
+    )
+
+
+def test_a_required_column_of_another_kind_in_every_part_breaks_the_contract(tmp_path: Path) -> None:
+    """Device times as dates in every part (no part outvotes them): ``scan`` says the store does not
+    follow the contract, as the commands do, instead of analyses failing or counting wrong."""
+    stores = _stores(tmp_path, TYPES["no zone"])
+    for part in stores["hand"].rglob("*.parquet"):
+        pl.read_parquet(part).with_columns(pl.col("observed_at").dt.date()).write_parquet(part)
+    with pytest.raises(DatasetError, match=r"does not follow the dataset contract: observed_at is Date"):
+        scan(stores["hand"])
+    assert scan(stores["hand"], require=False).collect_schema()["observed_at"] == pl.Date
 
 
 def test_a_part_whose_other_columns_differ_is_still_named_damaged(tmp_path: Path) -> None:
@@ -199,3 +245,20 @@ def test_a_contract_time_of_any_unit_or_zone_fits_and_other_columns_still_agree(
         assert len({s[name] for s in kept if name in s} - {pl.Null()}) <= 1
     if all(s["value"] == schemas[0]["value"] and "extra_at" not in s for s in schemas):
         assert kept == schemas  # parts that differ only in their times' type are never blamed
+
+
+def test_the_commands_refuse_a_required_column_of_another_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Numbers as text in every part: the library reads them as they are (``scan`` checks the times
+    only), the commands say the store does not follow the contract (exit 2)."""
+    from evkit.cli import main
+
+    stores = _stores(tmp_path, TYPES["no zone"])
+    for part in stores["hand"].rglob("*.parquet"):
+        pl.read_parquet(part).with_columns(pl.col("value").cast(pl.String)).write_parquet(part)
+    assert scan(stores["hand"]).collect_schema()["value"] == pl.String
+    assert main(["sessions", str(stores["hand"])]) == 2
+    assert (
+        "does not follow the dataset contract: value is String (expected Float64)" in capsys.readouterr().err
+    )
