@@ -184,11 +184,11 @@ def _measured_sessions_task(parts: Any, group: Any) -> dict[str, float]:
 
 def _per_task_run(root: Path, workers: int = 2) -> list[dict[str, float]]:
     """Each charger group's sessions task of ``evkit.cluster.sessions`` (same plan), measured alone."""
-    from evkit.cluster import _plan
+    from evkit.cluster import _groups
 
     with _cluster(workers) as client:
         client.run(_warm)
-        parts, groups = _plan(client, root, False, None)
+        parts, groups = _groups(client, root, False, None)
         measured: list[dict[str, float]] = client.gather(
             client.map(_measured_sessions_task, [parts] * len(groups), groups, pure=False)
         )

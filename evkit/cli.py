@@ -18,6 +18,7 @@ from evkit import __version__
 from evkit.commands._signals import TERMINATED, Terminated, terminable
 from evkit.errors import ConfigError, DatasetError, EvkitError, ValidationError, first_line
 from evkit.secrets import mask_secrets
+from evkit.store.footers import IGNORE_ZONE_ERRORS
 from evkit.store.reader import damaged_parts_policy
 
 #: Modules with ``register(top, groups)``; ``groups`` holds the sub-parsers of capture / sim / set.
@@ -180,7 +181,12 @@ def entry() -> NoReturn:
     """The ``evkit`` program: :func:`main`, and after a read-only command the process ends without the
     interpreter's teardown (unloading every module, freeing what Polars holds: 0.03-0.06 s, a tenth of
     ``evkit sessions`` on a month of 500 chargers). Its output is flushed first; were that to fail (a
-    closed pipe), the usual exit reports it."""
+    closed pipe), the usual exit reports it.
+
+    The process reads parts whose times carry a zone Polars cannot validate ('+05:30', 'Z': pandas'
+    from ISO text) as the instants they are (``IGNORE_ZONE_ERRORS``); in a user's own Python, where it
+    would change Polars for the rest of their work, such a part is named damaged, saying so."""
+    os.environ.setdefault(IGNORE_ZONE_ERRORS, "1")
     code, quick = _run(None)
     if quick:
         logging.shutdown()

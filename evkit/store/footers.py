@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
 MAGIC = b"PAR1"
+#: With this set (to 1), Polars reads a time zone it cannot validate, such as a fixed offset of half an
+#: hour ('+05:30') or 'Z', instead of panicking; its times then convert to UTC correctly.
+IGNORE_ZONE_ERRORS = "POLARS_IGNORE_TIMEZONE_PARSE_ERROR"
 #: Footers kept (a compacted year of one store is 365; the per-flush parts of a live day are more).
 _KEEP = 8192
 
@@ -108,7 +111,10 @@ class Footer:
         except pl.exceptions.PanicException as exc:  # a BaseException: caught here, or it ends the run
             zone = re.search(r"unable to parse time zone: '[^']*'", str(exc))
             if zone is not None:
-                raise BadFooter(f"Polars is {zone.group(0)}: write its times in UTC") from None
+                raise BadFooter(
+                    f"Polars is {zone.group(0)}: write its times in UTC, or set "
+                    f"{IGNORE_ZONE_ERRORS}=1 (with which Polars reads them; the evkit command does)"
+                ) from None
             raise BadFooter(f"Polars cannot read its columns: {first_line(exc)}") from None
 
 

@@ -286,7 +286,7 @@ def settle(
                 # the expected type: a part keeping a time in another unit or zone is read as it
                 union[name] = expected[name] if dtype != pl.Null() else dtype
     for name, dtype in union.items():  # holding no value in every part: the contract's type
-        if dtype == pl.Null() and name in CONTRACT_TYPES and any(name in names for names in hollow.values()):
+        if dtype == pl.Null() and name in CONTRACT_TYPES:
             union[name] = CONTRACT_TYPES[name]
     kept = set(map(str, good))
     kept_schemas = [schema for (path, _), schema in zip(sound, schemas, strict=True) if str(path) in kept]
@@ -314,12 +314,12 @@ def _odd_names(schema: dict[str, pl.DataType], expected: dict[str, pl.DataType])
 
 def _foreign(name: str, dtype: pl.DataType) -> bool:
     """Whether ``dtype`` is of another kind than the contract's type of ``name`` (not number and
-    number, nor time and time: those the analyses read)."""
+    number, nor date-time and date-time: those the analyses read; a date is another kind)."""
     contract = CONTRACT_TYPES.get(name)
     if contract is None or dtype == contract or dtype == pl.Null():
         return False
     return not (dtype.is_numeric() and contract.is_numeric()) and not (
-        dtype.is_temporal() and contract.is_temporal()
+        isinstance(dtype, pl.Datetime) and isinstance(contract, pl.Datetime)
     )
 
 

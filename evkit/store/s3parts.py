@@ -125,7 +125,9 @@ def part_schema(location: S3Location, relative: str) -> tuple[dict[str, pl.DataT
     try:
         # kept: a narrow read (evkit.store.narrow) prunes row groups by it without fetching it again
         return remember(location.child(relative), size, tail).schema(), None
-    except (BadFooter, pl.exceptions.PolarsError, OSError) as exc:
+    except BadFooter as exc:  # says what it is itself (as a local part's)
+        return None, str(exc)
+    except (pl.exceptions.PolarsError, OSError) as exc:
         lines = str(exc).strip().splitlines()
         return None, f"unreadable Parquet footer: {lines[0] if lines else type(exc).__name__}"
 

@@ -102,14 +102,13 @@ def time_casts() -> pl.ScanCastOptions:
 
 
 def contract_schema(schema: Mapping[str, pl.DataType]) -> dict[str, pl.DataType]:
-    """``schema`` with its time columns in the contract's type (microseconds, UTC): a hand-made store's
-    nanoseconds or milliseconds (pandas, Spark), no zone (taken as UTC, the contract's zone) or another
-    zone. Analyses compare these columns with each other and with UTC bounds, which Polars refuses
-    across units or zones."""
+    """``schema`` with the contract's times (:data:`CONTRACT_TIMES`) in its type, microseconds in UTC:
+    a hand-made store's nanoseconds or milliseconds (pandas, Spark), no zone (taken as UTC, the
+    contract's zone) or another zone. Analyses compare these columns with each other and with UTC
+    bounds, which Polars refuses across units or zones. Other time columns (a user's own) stay as
+    they are: their zone, or the lack of one, is theirs to say."""
     return {
-        name: UTC_US
-        if isinstance(dtype, pl.Datetime) and REQUIRED_COLUMNS.get(name, UTC_US) == UTC_US
-        else dtype
+        name: UTC_US if name in CONTRACT_TIMES and isinstance(dtype, pl.Datetime) else dtype
         for name, dtype in schema.items()
     }
 

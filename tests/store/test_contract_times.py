@@ -6,6 +6,9 @@ narrow read compared its times with UTC bounds and failed."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from evkit.analysis._prep import narrowed
 from evkit.errors import DatasetError
 from evkit.store import scan
 from evkit.store.compact import compact
+from evkit.store.footers import IGNORE_ZONE_ERRORS
 from evkit.store.parts import expected_types, odd_columns
 from evkit.store.schema import UTC_US, contract_casts, contract_schema, with_contract_times
 from tests.s3fixtures import upload_dataset
@@ -162,19 +166,26 @@ def test_parts_of_many_time_types_in_one_day_read_and_compact_without_losing_an_
     assert _sorted_rows(root)["observed_at"].max() == datetime(2300, 1, 1, tzinfo=UTC)
 
 
-def test_a_time_zone_polars_cannot_read_is_a_damaged_part_named_so(tmp_path: Path) -> None:
-    """A fixed offset of half an hour (pandas' ``+05:30`` from ISO text) makes Polars panic: the part is
-    named damaged, saying why and what to do, and ``skip_damaged`` reads the rest."""
-    stores = _stores(tmp_path, TYPES["no zone"])
+def _offset_part(stores: dict[str, Path], zone: str) -> None:
+    """The mixed store's second part of its first day with its times in ``zone`` (pyarrow writes it)."""
     part = next(stores["mixed"].rglob("part-hand-000001.parquet"))
     table = pq.read_table(part)
     for name in TIMES:
         index = table.schema.get_field_index(name)
-        table = table.set_column(index, name, table[name].cast(pa.timestamp("us", tz="+05:30")))
+        table = table.set_column(index, name, table[name].cast(pa.timestamp("us", tz=zone)))
     pq.write_table(table, part)
+
+
+@pytest.mark.skipif(IGNORE_ZONE_ERRORS in os.environ, reason="Polars set to read such zones in this process")
+def test_a_time_zone_polars_cannot_read_is_a_damaged_part_named_so(tmp_path: Path) -> None:
+    """A fixed offset of half an hour (pandas' ``+05:30`` from ISO text) makes Polars panic: in a user's
+    own Python the part is named damaged, saying why and what to do, and ``skip_damaged`` reads the rest."""
+    stores = _stores(tmp_path, TYPES["no zone"])
+    _offset_part(stores, "+05:30")
     with pytest.raises(
         DatasetError,
-        match=r"000001\.parquet \(Polars is unable to parse time zone: '\+05:30': write its times in UTC\)",
+        match=r"000001\.parquet \(Polars is unable to parse time zone: '\+05:30': write its times in UTC, "
+        r"or set POLARS_IGNORE_TIMEZONE_PARSE_ERROR=1",
     ):
         scan(stores["mixed"])
     # the rest: all but the part's 300 messages (its 4 redelivered copies were copies anyway)
@@ -182,6 +193,67 @@ def test_a_time_zone_polars_cannot_read_is_a_damaged_part_named_so(tmp_path: Pat
         scan(stores["mixed"], skip_damaged=True).collect().height
         == scan(stores["contract"]).collect().height - 300
     )
+
+
+@pytest.mark.parametrize("zone", ["+05:30", "Z"])
+def test_the_evkit_command_reads_a_zone_polars_cannot_validate(tmp_path: Path, zone: str) -> None:
+    """The ``evkit`` process reads such a part as the instants it holds: the same sessions and
+    latencies as the store in the capture's times, nothing on stderr (no Polars panic)."""
+    stores = _stores(tmp_path, TYPES["no zone"])
+    _offset_part(stores, zone)
+    env = {key: value for key, value in os.environ.items() if key != IGNORE_ZONE_ERRORS}
+    for command in (["sessions", "--format", "json"], ["latency", "--format", "json"]):
+        runs = [
+            subprocess.run(
+                [sys.executable, "-m", "evkit", command[0], str(stores[kind]), *command[1:]],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            )
+            for kind in ("contract", "mixed")
+        ]
+        assert [run.returncode for run in runs] == [0, 0], runs[1].stderr
+        assert runs[1].stdout == runs[0].stdout and runs[1].stderr == ""
+
+
+def test_other_time_columns_keep_their_own_type(tmp_path: Path) -> None:
+    """Only the contract's times convert: a user's own wall-clock column keeps its lack of zone (read as
+    UTC it would be an hour off in Oslo), a zoned one its zone."""
+    stores = _stores(tmp_path, TYPES["no zone"])
+    wall, zoned = pl.Datetime("us"), pl.Datetime("us", "Europe/Oslo")
+    for part in stores["hand"].rglob("*.parquet"):
+        rows = pl.read_parquet(part)
+        rows.with_columns(
+            pl.col("observed_at").dt.replace_time_zone(None).alias("wall"),
+            pl.col("observed_at")
+            .dt.replace_time_zone("UTC")
+            .dt.convert_time_zone("Europe/Oslo")
+            .alias("zoned"),
+        ).write_parquet(part)
+    read = scan(stores["hand"]).collect()
+    assert read.schema["observed_at"] == UTC_US
+    assert (read.schema["wall"], read.schema["zoned"]) == (wall, zoned)
+    assert read["wall"].to_list() == read["observed_at"].dt.replace_time_zone(None).to_list()
+
+
+@pytest.mark.parametrize("empty", [pa.null(), pa.date32(), pa.string()], ids=["null", "date", "text"])
+def test_a_contract_time_holding_no_value_reads_as_missing_times(tmp_path: Path, empty: pa.DataType) -> None:
+    """``arrival_time = None`` in pandas writes Parquet's null type (a date or text column of no value
+    from other tools): the column reads as missing times of the contract's type, and latency works
+    (it subtracted a null column from a time and failed)."""
+    stores = _stores(tmp_path, TYPES["no zone"])
+    for part in stores["hand"].rglob("*.parquet"):
+        table = pq.read_table(part)
+        index = table.schema.get_field_index("arrival_time")
+        pq.write_table(
+            table.set_column(index, pa.field("arrival_time", empty), pa.nulls(table.num_rows, empty)), part
+        )
+    read = scan(stores["hand"])
+    assert read.collect_schema()["arrival_time"] == UTC_US
+    assert read.select(pl.col("arrival_time").null_count()).collect().item() == read.collect().height
+    stats = latency_stats(read).collect()
+    assert stats["n"].sum() > 0
 
 
 def test_a_required_column_of_another_kind_in_every_part_breaks_the_contract(tmp_path: Path) -> None:
@@ -211,8 +283,8 @@ def test_the_casts_name_only_times_out_of_the_contract() -> None:
         "value": pl.Float64(),
         "at": pl.Datetime("ms"),
     }
-    assert [e.meta.output_name() for e in contract_casts(schema)] == ["observed_at", "at"]
-    assert contract_schema(schema) == {**schema, "observed_at": UTC_US, "at": UTC_US}
+    assert [e.meta.output_name() for e in contract_casts(schema)] == ["observed_at"]  # not a user's own
+    assert contract_schema(schema) == {**schema, "observed_at": UTC_US}
     assert contract_casts(contract_schema(schema)) == []
     frame = pl.LazyFrame(schema=schema)
     assert with_contract_times(frame).collect_schema() == contract_schema(schema)
