@@ -27,7 +27,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from evkit.analysis.exact import divided, exact_sum
+from evkit.analysis.exact import divided, exact_sum, seconds
 from evkit.analysis.schema import SESSION_SCHEMA
 
 #: evcc publishes every ~30 s; this much silence inside a session is a hole in the data.
@@ -110,10 +110,10 @@ def _held(readings: pl.LazyFrame, sessions: pl.LazyFrame, gap: timedelta | None)
     with_next = readings.sort(_DEV, "t").with_columns(pl.col("t").shift(-1).over(_DEV).alias("t_next"))
     inside = _assign(with_next, sessions)
     until = pl.min_horizontal(pl.coalesce("t_next", "end_at"), pl.col("end_at"))
-    seconds = divided((until - pl.col("t")).dt.total_microseconds(), 1e6)
-    held = seconds.clip(0.0)
+    held_for = seconds(until - pl.col("t"))
+    held = held_for.clip(0.0)
     if gap is not None:
-        held = pl.when(seconds <= gap.total_seconds()).then(held).otherwise(0.0)
+        held = pl.when(held_for <= gap.total_seconds()).then(held).otherwise(0.0)
     return inside.with_columns(held.alias("held_s"))
 
 
@@ -219,9 +219,7 @@ def _session_frame(
         .otherwise(pl.col("energy_integral_kwh"))
         .alias("energy_integral_kwh"),
         pl.col("charge_duration_s").fill_null(0.0),
-        divided((pl.col("end_at") - pl.col("started_at")).dt.total_microseconds(), 1e6).alias(
-            "connected_duration_s"
-        ),
+        seconds(pl.col("end_at") - pl.col("started_at")).alias("connected_duration_s"),
         pl.col("gap").fill_null(False),
         (closed & pl.col("started_mid_session").not_()).alias("complete"),
     )
@@ -364,14 +362,10 @@ def evcc_liveness(lf: pl.LazyFrame, stale_after: timedelta = timedelta(seconds=9
         )
         .sort(_DEV, "received_at")
     )
-    silence = divided(
-        (pl.col("received_at") - pl.col("received_at").shift(1).over(_DEV)).dt.total_microseconds(), 1e6
-    )
+    silence = seconds(pl.col("received_at") - pl.col("received_at").shift(1).over(_DEV))
     return (
         beats.with_columns(
-            divided((pl.col("received_at") - pl.col("updated_at")).dt.total_microseconds(), 1e6).alias(
-                "delay_s"
-            ),
+            seconds(pl.col("received_at") - pl.col("updated_at")).alias("delay_s"),
             silence.alias("silence_s"),
         )
         .with_columns((pl.col("silence_s") > stale_after.total_seconds()).fill_null(False).alias("stale"))
@@ -468,10 +462,8 @@ def goe_command_roundtrips(lf: pl.LazyFrame, timeout: timedelta = timedelta(seco
     )
     return paired.with_columns(
         (pl.col("result") == "success").alias("success"),
-        divided((pl.col("answered_at") - pl.col("sent_at")).dt.total_microseconds(), 1e6).alias(
-            "roundtrip_s"
-        ),
-        divided((pl.col("echo_at") - pl.col("sent_at")).dt.total_microseconds(), 1e6).alias("echo_s"),
+        seconds(pl.col("answered_at") - pl.col("sent_at")).alias("roundtrip_s"),
+        seconds(pl.col("echo_at") - pl.col("sent_at")).alias("echo_s"),
         pl.lit("command_roundtrip").alias("hop"),
     ).select([pl.col(n).cast(t) for n, t in schema.items()])
 

@@ -150,13 +150,13 @@ def _register_latency(top: Any) -> None:
 def load(directory: str) -> pl.LazyFrame:
     """The dataset at ``directory``; DatasetError when it has no Parquet, misses columns or is empty."""
     from evkit.store.reader import has_rows, scan
-    from evkit.store.schema import contract_problems
+    from evkit.store.schema import REQUIRED_COLUMNS, contract_error
 
     # evkit.analysis handles repeated messages itself (cheaply); the store's generic redelivery filter
     # is a window over every row that would only slow the work down.
     lf = scan(directory, dedupe=False)
-    if problems := contract_problems(lf.collect_schema()):  # every required column of its kind
-        raise DatasetError(f"{directory} does not follow the dataset contract: {'; '.join(problems)}")
+    if error := contract_error(lf.collect_schema(), directory, REQUIRED_COLUMNS):  # every column's kind
+        raise DatasetError(error)
     try:
         empty = not has_rows(lf)  # from the footers the check read: no data read
     except pl.exceptions.PolarsError as exc:

@@ -28,7 +28,7 @@ from evkit.report import latency_data, partial
 from evkit.store.manifest import read_manifest
 from evkit.store.objstore import is_s3
 from evkit.store.reader import scan
-from evkit.store.schema import CONTRACT_TIMES, contract_problems, missing_required, with_contract_times
+from evkit.store.schema import contract_error, with_contract_times
 from evkit.store.scratch import scratch_dir
 from evkit.store.writer import store_root
 
@@ -70,10 +70,8 @@ def load(source: Source) -> tuple[pl.LazyFrame, str, dict[str, Any]]:
     """(frame, how to name it, manifest) of a dataset path or an in-memory frame."""
     if isinstance(source, pl.DataFrame | pl.LazyFrame):
         lf = source.lazy()
-        if missing := missing_required(lf.collect_schema().names()):
-            raise DatasetError(f"the data lacks required column(s): {', '.join(missing)}")
-        if problems := contract_problems(lf.collect_schema(), CONTRACT_TIMES):  # as ``scan`` a store
-            raise DatasetError(f"the data does not follow the dataset contract: {'; '.join(problems)}")
+        if error := contract_error(lf.collect_schema(), "the data"):  # as ``scan`` checks a store
+            raise DatasetError(error)
         return with_contract_times(lf), "(in-memory frame)", {}  # pandas' nanoseconds, a local zone
     path = store_root(source)  # s3://bucket/prefix stays a URL
     # Not deduplicated here: every analysis collapses redeliveries itself (so the quality section can

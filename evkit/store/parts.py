@@ -39,7 +39,7 @@ from typing import TypeVar
 import polars as pl
 
 from evkit.store.footers import BadFooter, Footer, local_footer
-from evkit.store.schema import CAPTURE_ID_COLUMN, CONTRACT_TIMES, EASEE_SCHEMA, MQTT_SCHEMA
+from evkit.store.schema import CAPTURE_ID_COLUMN, CONTRACT_TIMES, EASEE_SCHEMA, MQTT_SCHEMA, type_kind
 
 JOURNAL_PREFIX = ".compact-"
 JOURNAL_SUFFIX = ".json"
@@ -316,11 +316,9 @@ def _foreign(name: str, dtype: pl.DataType) -> bool:
     """Whether ``dtype`` is of another kind than the contract's type of ``name`` (not number and
     number, nor date-time and date-time: those the analyses read; a date is another kind)."""
     contract = CONTRACT_TYPES.get(name)
-    if contract is None or dtype == contract or dtype == pl.Null():
+    if contract is None or dtype == pl.Null():
         return False
-    return not (dtype.is_numeric() and contract.is_numeric()) and not (
-        isinstance(dtype, pl.Datetime) and isinstance(contract, pl.Datetime)
-    )
+    return type_kind(dtype) != type_kind(contract)
 
 
 def _holding_no_value(

@@ -27,13 +27,7 @@ from evkit.store.copies import UNFLAGGED, copies_removed
 from evkit.store.narrow import Narrowing, admitted_groups, footer_of, narrow_scan, rows_per_range
 from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
-from evkit.store.schema import (
-    CONTRACT_TIMES,
-    contract_problems,
-    contract_schema,
-    missing_required,
-    time_casts,
-)
+from evkit.store.schema import contract_error, contract_schema, time_casts
 
 log = logging.getLogger("evkit.store")
 
@@ -188,10 +182,8 @@ def scan(
     for attempt in range(_LIST_ATTEMPTS):
         found = check_dataset(path, skip_damaged)
         files, schema = found.good, found.schema
-        if require and (missing := missing_required(list(schema))):
-            raise DatasetError(f"{path} lacks required column(s): {', '.join(missing)}")
-        if require and (problems := contract_problems(schema, CONTRACT_TIMES)):
-            raise DatasetError(f"{path} does not follow the dataset contract: {'; '.join(problems)}")
+        if require and (error := contract_error(schema, str(path))):
+            raise DatasetError(error)
         files = arranged(files, found.empty, found.unflagged)
         made = _Made(path, files, schema, dedupe, where, found.empty, found.unflagged)
         try:

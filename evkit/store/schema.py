@@ -127,7 +127,9 @@ def with_contract_times(lf: pl.LazyFrame) -> pl.LazyFrame:
     return lf.with_columns(casts) if casts else lf
 
 
-def _kind(dtype: pl.DataType) -> str:
+def type_kind(dtype: pl.DataType) -> str:
+    """The kind of ``dtype`` the analyses care about: any number is a number, each kind of time its own
+    (a date-time of any unit or zone, a date, a duration), any other type itself."""
     if dtype.is_temporal():
         return type(dtype).__name__
     if dtype.is_numeric():
@@ -146,8 +148,21 @@ def contract_problems(
         for name in columns
         if name in schema
         and schema[name] != pl.Null()
-        and _kind(schema[name]) != _kind(REQUIRED_COLUMNS[name])
+        and type_kind(schema[name]) != type_kind(REQUIRED_COLUMNS[name])
     ]
+
+
+def contract_error(
+    schema: Mapping[str, pl.DataType], where: str, kinds: Iterable[str] = CONTRACT_TIMES
+) -> str | None:
+    """Why the data ``where`` names (a path, "the data") cannot be read as the contract says, or None:
+    required columns missing, or those of ``kinds`` of another kind of type (:func:`contract_problems`;
+    by default the times, which every reader converts; the commands check every column)."""
+    if missing := missing_required(list(schema)):
+        return f"{where} lacks required column(s): {', '.join(missing)}"
+    if problems := contract_problems(schema, kinds):
+        return f"{where} does not follow the dataset contract: {'; '.join(problems)}"
+    return None
 
 
 def missing_required(columns: list[str] | set[str]) -> list[str]:
