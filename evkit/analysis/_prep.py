@@ -8,7 +8,13 @@ from datetime import datetime
 import polars as pl
 
 from evkit.errors import DatasetError
-from evkit.store.schema import COPY_ORDER, REQUIRED_COLUMNS, missing_required
+from evkit.store.schema import (
+    COPY_ORDER,
+    REQUIRED_COLUMNS,
+    Frame,
+    contract_error,
+    with_contract_times,
+)
 
 #: The identity of one observation: the same charger, id, device time and value are one message.
 IDENTITY = ("charger_id", "observation_id", "observed_at", "value", "value_text")
@@ -52,17 +58,20 @@ def columns_of(lf: pl.LazyFrame) -> list[str]:
     return list(lf.collect_schema().names())
 
 
-def require(lf: pl.LazyFrame, columns: Iterable[str] = REQUIRED_COLUMNS) -> None:
-    """Raise DatasetError naming the columns of ``columns`` that ``lf`` lacks."""
-    present = columns_of(lf)
+def require(lf: Frame, columns: Iterable[str] = REQUIRED_COLUMNS) -> Frame:
+    """``lf`` as every analysis reads it: DatasetError naming the ``columns`` it lacks, or contract
+    times of another kind (text, a date: ``store.schema.contract_error``, the words ``evkit.scan``
+    uses); its contract times in the contract's type, microseconds in UTC, when a frame made
+    elsewhere holds them otherwise (pandas' nanoseconds, a local zone, no zone, a column of nulls),
+    as ``evkit.scan`` reads a store; else ``lf`` itself (a store's scan keeps the contract)."""
+    schema = lf.collect_schema()
     wanted = list(columns)
-    missing = (
-        missing_required(present)
-        if wanted == list(REQUIRED_COLUMNS)
-        else [c for c in wanted if c not in present]
-    )
-    if missing:
+    if wanted == list(REQUIRED_COLUMNS):
+        if error := contract_error(schema, "the data"):
+            raise DatasetError(error)
+    elif missing := [c for c in wanted if c not in schema]:
         raise DatasetError(f"the data lacks required column(s): {', '.join(missing)}")
+    return with_contract_times(lf)
 
 
 def easee_rows(lf: pl.LazyFrame, ids: Iterable[int] | None = None) -> pl.LazyFrame:

@@ -38,7 +38,7 @@ def connectivity(lf: pl.LazyFrame) -> pl.LazyFrame:
     ``cell_rssi_dbm`` (130), ``wifi_rssi_dbm`` (132), ``reboot`` (89, value = the reason bitmask),
     ``software_release`` (80, sent at boot) and ``offline`` (op mode 0).
     """
-    require(lf)
+    lf = require(lf)
     obs_id, value = pl.col("observation_id"), pl.col("value")
     event = (
         pl.when((obs_id == _ids.CONNECTED_TO_CLOUD) & (value > 0))

@@ -22,7 +22,7 @@ from datetime import timedelta
 import polars as pl
 
 from evkit.analysis import _ids
-from evkit.analysis._prep import observations
+from evkit.analysis._prep import observations, require
 from evkit.analysis.exact import divided, exact_sum, seconds
 from evkit.analysis.schema import ENERGY_SCHEMA
 
@@ -57,7 +57,7 @@ def lifetime_meter_check(
     (fell: a glitch), ``jump`` (rose faster than ``max_power_kw`` could charge) or ``gap`` (readings
     more than ``max_interval`` apart; informative, the step itself may be fine).
     """
-    frame = _readings(lf, _ids.LIFETIME_ENERGY).rename({"value": "value_kwh"})
+    frame = _readings(require(lf), _ids.LIFETIME_ENERGY).rename({"value": "value_kwh"})
     frame = frame.with_columns(
         pl.col("value_kwh").shift(1).over("charger_id").alias("previous_kwh"),
         pl.col("observed_at").shift(1).over("charger_id").alias("previous_at"),
@@ -152,6 +152,7 @@ def _from_counter(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 def energy_per_hour(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Energy per charger and UTC hour in ``ENERGY_SCHEMA``; ``source`` names the figure used."""
+    lf = require(lf)
     key = ["charger_id", "hour"]
     frame = (
         _from_meter(lf)

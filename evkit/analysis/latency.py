@@ -31,6 +31,7 @@ from evkit.analysis.easee_commands import easee_command_roundtrips
 from evkit.analysis.exact import seconds
 from evkit.analysis.home import goe_command_roundtrips
 from evkit.analysis.schema import ALL_HOPS, COMMAND_HOP, HOPS, READBACK_HOP, SCHEDULED_HOPS
+from evkit.store.schema import with_contract_times
 
 _HOP_EXPR = {
     "device_to_cloud": pl.col("arrival_time") - pl.col("observed_at"),
@@ -59,7 +60,7 @@ def _first_timed(lf: pl.LazyFrame, first: pl.LazyFrame | None) -> pl.LazyFrame:
     # with a device time are exactly the first deliveries of those messages; the few messages without
     # one but with an ArrivalTime are deduplicated here.
     untimed = lf.filter(pl.col("observed_at").is_null() & pl.col("arrival_time").is_not_null())
-    known = first.filter(pl.col("observed_at").is_not_null()).select(*IDENTITY, *_EXTRA)
+    known = with_contract_times(first).filter(pl.col("observed_at").is_not_null()).select(*IDENTITY, *_EXTRA)
     return pl.concat([known, first_deliveries(untimed, extra=_EXTRA)], how="vertical_relaxed")
 
 
@@ -72,7 +73,7 @@ def latency(lf: pl.LazyFrame, *, first: pl.LazyFrame | None = None) -> pl.LazyFr
     when the caller has it already (the report: the deduplication is then not done twice; the rows are
     the same, in another order).
     """
-    require(lf)
+    lf = require(lf)
     base = _first_timed(lf, first).with_columns(_hour(pl.col("received_at")))
     context = [
         "charger_id",
@@ -103,7 +104,7 @@ def hop_latencies(
     (exact, as the timestamps have it), null where the message has none (a scheduled observation's
     transport hops are its ``scheduled_`` ones; a command round trip is a row of its own). A third of
     the rows of :func:`latency` and only the context asked for: what percentiles need."""
-    require(lf)
+    lf = require(lf)
     columns = []
     for hop in HOPS:
         us = _HOP_EXPR[hop].dt.total_microseconds()

@@ -10,6 +10,7 @@ from evkit.analysis import _timeline
 from evkit.analysis._prep import IDENTITY, easee_rows, first_deliveries, require
 from evkit.analysis._timeline import DEFAULT_GAP, Timeline
 from evkit.analysis.exact import exact_sum, seconds
+from evkit.store.schema import with_contract_times
 
 #: A message delivered this long after the device took it is stale (a replay of old state, a backlog).
 DEFAULT_STALE = timedelta(minutes=10)
@@ -39,7 +40,7 @@ def telemetry_gaps(
     (``data_end``, when ``lf`` holds only some chargers of a larger dataset: its newest observation).
     ``timeline``: ``evkit.analysis._timeline.timeline(lf, expected)`` shared with other analyses.
     """
-    require(lf)
+    lf = require(lf)
     found = _timeline.timeline(lf, expected, given=timeline)
     inner = found.gaps.with_columns(pl.lit(False).alias("ongoing"))
     if data_end is None:
@@ -75,7 +76,7 @@ def duplicates(lf: pl.LazyFrame) -> pl.LazyFrame:
     Columns: the identity, ``observation``, ``copies``, ``redelivered_n``, ``first_received_at``,
     ``last_received_at``.
     """
-    require(lf)
+    lf = require(lf)
     return (
         lf.filter(pl.col("observation_id").is_not_null())
         .group_by(list(IDENTITY))
@@ -146,13 +147,13 @@ def out_of_order(lf: pl.LazyFrame) -> pl.LazyFrame:
     ``behind_s`` is how much older the message is than the newest one already received; consumers
     that keep "the latest value" would overwrite a newer value with it. Redelivered copies count once.
     """
-    require(lf)
+    lf = require(lf)
     return _out_of_order_of(_first(lf))
 
 
 def decode_errors(lf: pl.LazyFrame) -> pl.LazyFrame:
     """Rows whose decoding failed (``error`` set), with the raw body kept for inspection."""
-    require(lf)
+    lf = require(lf)
     return (
         lf.filter(pl.col("error").is_not_null())
         .select(
@@ -167,7 +168,7 @@ def unknown_ids(lf: pl.LazyFrame) -> pl.LazyFrame:
 
     One row per charger, id and kind: ``n``, ``first_received_at``, ``last_received_at``, ``example``.
     """
-    require(lf)
+    lf = require(lf)
     unknown = (pl.col("observation_id").is_not_null() & pl.col("observation").is_null()) | (
         pl.col("kind") == "unknown"
     )
@@ -208,7 +209,7 @@ def stale_values(lf: pl.LazyFrame, older_than: timedelta = DEFAULT_STALE) -> pl.
     Replays of old state after a reconnect and queue backlogs show up here; a consumer treating them
     as live would act on old values.
     """
-    require(lf)
+    lf = require(lf)
     return _stale_of(_first(lf), older_than)
 
 
@@ -285,7 +286,7 @@ def quality_summary(
     (collected: a frame in memory already in received order, a capture's, is checked without ordering
     each key's rows again); ``timeline``: ``evkit.analysis._timeline.timeline(lf, expected)``, likewise.
     """
-    require(lf)
+    lf = require(lf)
     rows = lf.with_columns(pl.col("charger_id").fill_null(UNKNOWN_CHARGER))
     base = rows.group_by("charger_id").agg(
         pl.len().cast(pl.Int64).alias("rows"),
@@ -296,7 +297,7 @@ def quality_summary(
     # them in memory passes them (``first_of(lf)`` collected): the streaming engine's plan is faster so.
     # Rows in memory show their order; a plan's first deliveries come in another (copies last).
     ordered = isinstance(first, pl.DataFrame) and in_received_order(first)
-    first = first_of(lf).cache() if first is None else first.lazy()
+    first = first_of(lf).cache() if first is None else with_contract_times(first.lazy())
     skewed = first.filter(
         (pl.col("arrival_time") < pl.col("observed_at")) | (pl.col("received_at") < pl.col("observed_at"))
     )

@@ -66,7 +66,7 @@ def session_rows(lf: pl.LazyFrame, start: datetime | None, end: datetime | None)
 
     Reads the op-mode and phase rows (to find the sessions in the window); the rest stays lazy, with a
     predicate on ``charger_id`` and ``observed_at`` the Parquet reader uses to skip what it can."""
-    require(lf)
+    lf = require(lf)
     if start is None and end is None:
         return lf
     always = pl.col("observation_id").is_in([_ids.OP_MODE, _ids.OUTPUT_PHASE]).fill_null(False)

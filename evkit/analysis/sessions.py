@@ -215,7 +215,7 @@ def easee_sessions(
 ) -> pl.LazyFrame:
     """Sessions of the Easee rows of ``lf`` (see the module docstring), in ``SESSION_SCHEMA``.
     ``timeline``: ``evkit.analysis._timeline.timeline(lf, gap)``, when the caller has it already."""
-    require(lf)
+    lf = require(lf)
     extra = ["value_reversed"] if "value_reversed" in columns_of(lf) else []
     # every row is needed for the silences, only a few ids for the rest: one projection serves both
     # (cached: the optimiser would otherwise push different filters into as many scans of the input,
@@ -376,6 +376,7 @@ def sessions(
     that counts as a hole in the data (idle Easee chargers report about every 15 minutes).
     ``timeline``: ``evkit.analysis._timeline.timeline(lf, gap)`` shared with other analyses of ``lf``.
     """
+    lf = require(lf)  # evcc's and go-e's rows too
     frames = [easee_sessions(lf, gap, timeline=timeline), *_home_sessions(lf)]
     if len(frames) == 1:
         return frames[0]

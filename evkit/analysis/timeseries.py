@@ -27,7 +27,7 @@ def readings(
     Columns ``charger_id``, ``observed_at``, ``observation_id``, ``observation``, ``value``,
     ``value_text``; sorted by charger and time. ``start`` is inclusive, ``end`` exclusive.
     """
-    require(lf)
+    lf = require(lf)
     frame = observations(lf, ids, extra=["observation"])
     if charger_id is not None:
         frame = frame.filter(pl.col("charger_id") == charger_id)

@@ -6,6 +6,7 @@ Analysis relies only on ``REQUIRED_COLUMNS``; anything else is welcome extra det
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TypeVar
 
 import polars as pl
 
@@ -114,13 +115,22 @@ def contract_schema(schema: Mapping[str, pl.DataType]) -> dict[str, pl.DataType]
 
 
 def contract_casts(schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
-    """The casts from ``schema`` to :func:`contract_schema` (none for data that keeps the contract)."""
+    """The casts from ``schema`` to :func:`contract_schema` (none for data that keeps the contract),
+    and of a contract time in Parquet's or pandas' null type (``arrival_time = None``: no value at
+    all) to the contract's type, as ``evkit.scan`` reads such a part."""
+    target = contract_schema(schema)
     return [
-        pl.col(name).cast(dtype) for name, dtype in contract_schema(schema).items() if dtype != schema[name]
+        pl.col(name).cast(UTC_US if name in CONTRACT_TIMES and dtype == pl.Null() else target[name])
+        for name, dtype in schema.items()
+        if target[name] != dtype or (name in CONTRACT_TIMES and dtype == pl.Null())
     ]
 
 
-def with_contract_times(lf: pl.LazyFrame) -> pl.LazyFrame:
+#: A frame, lazy or held in memory.
+Frame = TypeVar("Frame", pl.LazyFrame, pl.DataFrame)
+
+
+def with_contract_times(lf: Frame) -> Frame:
     """``lf`` with its time columns in the contract's type (:func:`contract_casts`), else ``lf``
     itself. ``evkit.scan`` reads every store so; this is for frames made elsewhere (pandas')."""
     casts = contract_casts(lf.collect_schema())

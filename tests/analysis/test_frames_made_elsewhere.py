@@ -1,0 +1,148 @@
+"""The library's analyses called on a frame made elsewhere (pandas' nanoseconds, a local zone, no zone,
+``arrival_time = None``) answer as on the store ``evkit.scan`` reads: each analysis reads its input's
+contract times as microseconds in UTC (``evkit.analysis._prep.require``), as the scan reads a store.
+Before, only ``evkit.scan`` and the report converted: ``latency_stats`` and ``energy_per_hour`` of
+``pl.from_pandas(df)`` raised (Polars refuses to compare or join times of different units or zones),
+and ``quality_summary`` answered in nanoseconds in Oslo's zone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from evkit import analysis
+from evkit.analysis.latency import hop_latencies
+from evkit.analysis.quality import first_of
+from evkit.errors import DatasetError
+from evkit.store import scan
+from evkit.store.schema import UTC_US, contract_casts
+from tests.analysis import scenario as sc
+from tests.analysis.conftest import Fleet
+from tests.conftest import REPO_ROOT
+
+SAMPLE = REPO_ROOT / "data" / "sample-session"
+TIMES = ("received_at", "arrival_time", "observed_at")
+
+#: Every public analysis that reads a dataset, as a user calls it.
+ANALYSES: dict[str, Callable[[pl.LazyFrame], pl.LazyFrame]] = {
+    "sessions": analysis.sessions,
+    "easee_sessions": analysis.easee_sessions,
+    "energy_per_day": lambda lf: analysis.energy_per_day(lf, zone="Europe/Oslo"),
+    "energy_per_hour": analysis.energy_per_hour,
+    "lifetime_meter_check": analysis.lifetime_meter_check,
+    "latency": analysis.latency,
+    "latency_stats": lambda lf: analysis.latency_stats(lf, by="hour"),
+    "hop_latencies": hop_latencies,
+    "quality_summary": analysis.quality_summary,
+    "telemetry_gaps": analysis.telemetry_gaps,
+    "duplicates": analysis.duplicates,
+    "out_of_order": analysis.out_of_order,
+    "stale_values": analysis.stale_values,
+    "decode_errors": analysis.decode_errors,
+    "unknown_ids": analysis.unknown_ids,
+    "connectivity": analysis.connectivity,
+    "connectivity_summary": analysis.connectivity_summary,
+    "readings": lambda lf: analysis.readings(
+        lf, [109, 120, 121], start=sc.T0 + timedelta(hours=1), end=sc.T0 + timedelta(hours=5)
+    ),
+    "op_mode_periods": analysis.op_mode_periods,
+}
+
+#: How other tools hold the contract's times.
+TYPES = {
+    "pandas' nanoseconds": pl.Datetime("ns", "UTC"),
+    "milliseconds": pl.Datetime("ms", "UTC"),
+    "no zone": pl.Datetime("us"),
+    "nanoseconds in Oslo": pl.Datetime("ns", "Europe/Oslo"),
+    "microseconds in New York": pl.Datetime("us", "America/New_York"),
+}
+
+
+@pytest.fixture(scope="module")
+def stored(fleet: Fleet) -> pl.DataFrame:
+    """The analyses' fleet (copies, arrival order, a hole, a meter reset, a skewed clock) with a row
+    that failed to decode, an id the catalog does not know and a Wi-Fi reading received a day late: every
+    analysis below finds something in it, each is read as the capture wrote it."""
+    frame = fleet.frame()
+    some = frame.filter(pl.col("observation_id") == 150).head(3)
+    odd = some.with_columns(
+        pl.Series("error", ["cannot decode: truncated body", None, None]),
+        pl.Series("observation_id", [150, 60_000, 132], dtype=pl.Int32),
+        pl.Series("observation", [None, None, "WiFiRSSI"]),
+        pl.Series("value", [None, 1.0, -61.0]),
+        pl.col("received_at") + pl.Series([timedelta(0), timedelta(0), timedelta(days=1)]),
+    )
+    return scan_of(pl.concat([frame, odd]))
+
+
+def scan_of(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` as ``evkit.scan`` reads it back from a store (the contract's types)."""
+    return frame.with_columns(pl.col(c).cast(UTC_US) for c in TIMES)
+
+
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows in one order (some analyses leave theirs to the engine)."""
+    return frame.sort(pl.all(), nulls_last=True)
+
+
+def _made_elsewhere(stored: pl.DataFrame, dtype: pl.DataType) -> pl.DataFrame:
+    """``stored`` as pandas hands it over: a round trip through pandas with its times in ``dtype``."""
+    frame = stored.with_columns(pl.col(c).cast(dtype) for c in TIMES)
+    return pl.from_pandas(frame.to_pandas())
+
+
+@pytest.mark.parametrize("kind", TYPES)
+@pytest.mark.parametrize("name", ANALYSES)
+def test_a_frame_made_elsewhere_answers_as_the_store(stored: pl.DataFrame, name: str, kind: str) -> None:
+    made = _made_elsewhere(stored, TYPES[kind])
+    assert made.schema["observed_at"] != UTC_US  # the round trip kept the other type
+    run = ANALYSES[name]
+    # the same instants as a store holds them (milliseconds drop the microseconds' digits)
+    expected = run(scan_of(made).lazy()).collect()
+    assert expected.height > 0, f"{name} finds nothing in the data: the comparison would prove nothing"
+    assert_frame_equal(_sorted(run(made.lazy()).collect()), _sorted(expected))
+
+
+def test_a_frame_held_in_memory_answers_as_its_lazy_self(stored: pl.DataFrame) -> None:
+    made = _made_elsewhere(stored, pl.Datetime("ns", "Europe/Oslo"))
+    assert_frame_equal(
+        analysis.quality_summary(made.lazy(), first=first_of(made).collect()).collect(),
+        analysis.quality_summary(stored.lazy()).collect(),
+    )
+    assert_frame_equal(
+        _sorted(hop_latencies(made.lazy(), first=first_of(made)).collect()),
+        _sorted(hop_latencies(stored.lazy()).collect()),
+    )
+
+
+def test_times_of_no_value_in_the_null_type_read_as_missing_times(stored: pl.DataFrame) -> None:
+    """pandas' ``arrival_time = None`` is a column of Polars' null type: no ArrivalTime, not an error."""
+    made = stored.with_columns(pl.lit(None).alias("arrival_time"))
+    assert made.schema["arrival_time"] == pl.Null()
+    assert contract_casts(made.schema)  # it is cast, though its type is "no type"
+    as_stored = stored.with_columns(pl.lit(None, UTC_US).alias("arrival_time"))
+    for name in ("latency_stats", "quality_summary", "sessions"):
+        assert_frame_equal(
+            _sorted(ANALYSES[name](made.lazy()).collect()),
+            _sorted(ANALYSES[name](as_stored.lazy()).collect()),
+        )
+
+
+@pytest.mark.parametrize("name", ["sessions", "energy_per_hour", "latency_stats", "quality_summary"])
+def test_times_that_are_not_times_are_named(stored: pl.DataFrame, name: str) -> None:
+    made = stored.with_columns(pl.col("observed_at").dt.to_string())
+    with pytest.raises(DatasetError, match=r"does not follow the dataset contract: observed_at is String"):
+        ANALYSES[name](made.lazy())
+
+
+def test_a_store_scan_is_handed_on_as_it_is(stored: pl.DataFrame) -> None:
+    """A frame that keeps the contract is not wrapped in casts (the store's scan keeps its hints)."""
+    from evkit.analysis._prep import require
+
+    lf = scan(SAMPLE)
+    assert require(lf) is lf
+    assert require(stored) is stored
