@@ -172,10 +172,27 @@ def _keep(key: tuple[str, int, int], footer: Footer) -> Footer:
     return footer
 
 
+def unreadable(exc: Exception) -> str:
+    """Why a part whose footer Polars or the file system could not read is damaged (the error's first
+    line), in the same words for a local part and an object's."""
+    lines = str(exc).strip().splitlines()
+    return f"unreadable Parquet footer: {lines[0] if lines else type(exc).__name__}"
+
+
+#: Why a part is damaged, in the same words for a local part and an object's (with the functions below).
+EMPTY = "empty file (0 bytes)"
+NOT_PARQUET = "not a Parquet file (no PAR1 header)"
+
+
+def too_short(size: int) -> str:
+    """Why a part of ``size`` bytes with no footer at its end is damaged."""
+    return f"truncated: {size} bytes and no Parquet footer"
+
+
 def footer_length(tail8: bytes, size: int) -> int:
     """The footer length from a file's last 8 bytes (``BadFooter`` when they are not a footer's)."""
     if tail8[-4:] != MAGIC:
-        raise BadFooter(f"truncated: {size} bytes and no Parquet footer")
+        raise BadFooter(too_short(size))
     length = int(struct.unpack("<i", tail8[-8:-4])[0])
     if length <= 0 or length + 12 > size:
         raise BadFooter("unreadable Parquet footer: bad footer length")
@@ -192,7 +209,7 @@ def local_footer(path: Path) -> Footer:
             return found
         size = stat.st_size
         if size < 12:
-            raise BadFooter(f"truncated: {size} bytes and no Parquet footer")
+            raise BadFooter(too_short(size))
         length = footer_length(os.pread(fd, 8, size - 8), size)
         tail = os.pread(fd, length + 8, size - length - 8)
     finally:
@@ -215,7 +232,9 @@ def known(where: str) -> Footer | None:
 
 __all__ = [
     "ABSENT",
+    "EMPTY",
     "MAGIC",
+    "NOT_PARQUET",
     "Absent",
     "BadFooter",
     "Footer",
@@ -223,4 +242,6 @@ __all__ = [
     "known",
     "local_footer",
     "remember",
+    "too_short",
+    "unreadable",
 ]

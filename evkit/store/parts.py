@@ -38,7 +38,7 @@ from typing import TypeVar
 
 import polars as pl
 
-from evkit.store.footers import BadFooter, Footer, local_footer
+from evkit.store.footers import EMPTY, NOT_PARQUET, BadFooter, Footer, local_footer, unreadable
 from evkit.store.schema import CAPTURE_ID_COLUMN, CONTRACT_TIMES, EASEE_SCHEMA, MQTT_SCHEMA, type_kind
 
 JOURNAL_PREFIX = ".compact-"
@@ -150,9 +150,9 @@ def _magic_problem(path: Path) -> str | None:
     except OSError as exc:
         return f"cannot be opened: {exc.strerror or exc}"
     if size == 0:
-        return "empty file (0 bytes)"
+        return EMPTY
     if head != MAGIC:
-        return "not a Parquet file (no PAR1 header)"
+        return NOT_PARQUET
     return None
 
 
@@ -169,8 +169,7 @@ def part_schema(path: Path) -> tuple[dict[str, pl.DataType] | None, str | None]:
     except BadFooter as exc:
         return None, str(exc)
     except (pl.exceptions.PolarsError, OSError) as exc:
-        lines = str(exc).strip().splitlines()
-        return None, f"unreadable Parquet footer: {lines[0] if lines else type(exc).__name__}"
+        return None, unreadable(exc)
 
 
 def expected_types(schemas: list[dict[str, pl.DataType]]) -> dict[str, pl.DataType]:

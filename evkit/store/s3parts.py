@@ -10,13 +10,12 @@ compared across parts as for a directory.
 from __future__ import annotations
 
 import json
-import struct
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import polars as pl
 
-from evkit.store.footers import BadFooter, remember
+from evkit.store.footers import EMPTY, NOT_PARQUET, BadFooter, footer_length, remember, too_short, unreadable
 from evkit.store.objstore import S3Location, dataset_error, open_store
 from evkit.store.parts import (
     JOURNAL_PREFIX,
@@ -101,25 +100,23 @@ def part_schema(location: S3Location, relative: str) -> tuple[dict[str, pl.DataT
     try:
         size = int(obstore.head(store, relative)["size"])
         if size == 0:
-            return None, "empty file (0 bytes)"
+            return None, EMPTY
         if size < 12:
             head = bytes(obstore.get_range(store, relative, start=0, end=size))
-            return None, "not a Parquet file (no PAR1 header)" if head[:4] != MAGIC else "truncated"
+            return None, NOT_PARQUET if head[:4] != MAGIC else too_short(size)
         start = max(0, size - _TAIL)
         head, tail = (
             bytes(b) for b in obstore.get_ranges(store, relative, starts=[0, start], ends=[4, size])
         )
         if head != MAGIC:
-            return None, "not a Parquet file (no PAR1 header)"
-        if tail[-4:] != MAGIC:
-            return None, f"truncated: {size} bytes and no Parquet footer"
-        footer_len = struct.unpack("<i", tail[-8:-4])[0]
-        if footer_len <= 0 or footer_len + 12 > size:
-            return None, "unreadable Parquet footer: bad footer length"
+            return None, NOT_PARQUET
+        footer_len = footer_length(tail[-8:], size)
         if footer_len + 8 > len(tail):
             tail = bytes(obstore.get_range(store, relative, start=size - footer_len - 8, end=size))
     except (NotFoundError, FileNotFoundError):  # obstore raises either
         raise S3VanishedPart(relative) from None
+    except BadFooter as exc:  # as a local part's
+        return None, str(exc)
     except Exception as exc:
         raise dataset_error(exc, location.child(relative), "read") from exc
     try:
@@ -128,8 +125,7 @@ def part_schema(location: S3Location, relative: str) -> tuple[dict[str, pl.DataT
     except BadFooter as exc:  # says what it is itself (as a local part's)
         return None, str(exc)
     except (pl.exceptions.PolarsError, OSError) as exc:
-        lines = str(exc).strip().splitlines()
-        return None, f"unreadable Parquet footer: {lines[0] if lines else type(exc).__name__}"
+        return None, unreadable(exc)
 
 
 def inspect_objects(

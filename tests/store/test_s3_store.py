@@ -4,6 +4,7 @@ the per-capture manifest, damaged objects, and the clear errors of a store that 
 from __future__ import annotations
 
 import json
+import struct
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,6 +113,33 @@ def test_damaged_objects_are_named_and_can_be_skipped(s3_dataset: str) -> None:
     assert "part-empty.parquet (empty file (0 bytes))" in text
     assert "part-cut.parquet (truncated" in text
     assert evkit.scan(s3_dataset, skip_damaged=True).collect().height == 2
+
+
+#: Damaged parts, as bytes: each is named in the same words locally and on S3.
+DAMAGES = {
+    "empty": b"",
+    "cut": b"PAR1" + b"x" * 40,
+    "no header": b"NOPE" + b"x" * 40,
+    "bad length": b"PAR1" + b"x" * 20 + struct.pack("<i", 10**6) + b"PAR1",
+    "garbage footer": b"PAR1" + b"x" * 20 + struct.pack("<i", 16) + b"PAR1",
+    "only the magic": b"PAR1PAR1",
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_object_is_named_as_the_same_local_part(
+    s3_dataset: str, tmp_path: Path, damage: str
+) -> None:
+    from evkit.store import parts, s3parts
+
+    local = tmp_path / "part-x.parquet"
+    local.write_bytes(DAMAGES[damage])
+    location = S3Location.parse(s3_dataset)
+    obstore.put(open_store(location), "part-x.parquet", DAMAGES[damage])
+    local_schema, local_why = parts.part_schema(local)
+    s3_schema, s3_why = s3parts.part_schema(location, "part-x.parquet")
+    assert local_schema is None and s3_schema is None
+    assert local_why and s3_why == local_why
 
 
 def test_compaction_journal_hides_merged_inputs_on_s3(s3_dataset: str) -> None:
