@@ -28,7 +28,7 @@ def list_parts(source: str, skip_damaged: bool, marked: dict[str, str] | None = 
     from evkit.store.reader import check_dataset
 
     with marked_damaged(Damaged(path, reason) for path, reason in (marked or {}).items()):
-        found = check_dataset(source, skip_damaged)
+        found = check_dataset(source, skip_damaged, say=False)  # the client names the skipped, once
     skipped = [str(d) for d in found.damaged]
     return [str(p) for p in found.good], dict(found.schema), dict(found.empty), skipped
 

@@ -94,16 +94,20 @@ def inspected(path: Path | str) -> Inspection:
     raise AssertionError("unreachable")
 
 
-def check_dataset(path: Path | str, skip_damaged: bool | None = None) -> Inspection:
-    """List and check the parts of ``path``; raise DatasetError on damage unless skipping it."""
+def check_dataset(path: Path | str, skip_damaged: bool | None = None, *, say: bool = True) -> Inspection:
+    """List and check the parts of ``path``; raise DatasetError on damage unless skipping it, and name
+    the skipped parts (unless ``say`` is False: a cluster's worker, whose client names them)."""
     skip = _skip_damaged.get() if skip_damaged is None else skip_damaged
     found = inspected(path)
     if found.damaged:
         if not skip:
             raise DatasetError(damaged_message(path, found.damaged))
-        log.warning(
-            "skipped %d damaged Parquet part(s): %s", len(found.damaged), "; ".join(map(str, found.damaged))
-        )
+        if say:
+            log.warning(
+                "skipped %d damaged Parquet part(s): %s",
+                len(found.damaged),
+                "; ".join(map(str, found.damaged)),
+            )
         if not found.good:
             raise DatasetError(f"no readable Parquet part in {path} (all {len(found.damaged)} damaged)")
     return found
