@@ -332,3 +332,33 @@ def test_consecutive_local_months_count_every_session_once(
         assert rows["sessions"].sum() == total["sessions"][0]
         counted += total["sessions"][0]
     assert counted == len(offsets)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    energies=st.lists(st.floats(min_value=0, max_value=80, allow_nan=False), min_size=1, max_size=60),
+    prices=st.lists(st.sampled_from([0.1, 0.2345, 0.31415, 1 / 3]), min_size=60, max_size=60),
+    seed=st.integers(0, 2**16),
+)
+def test_a_statement_adds_to_the_same_bits_in_any_order(
+    energies: list[float], prices: list[float], seed: int
+) -> None:
+    """Totals of costs and energy do not depend on the order the sessions come in (float addition is
+    not associative: a total such as 8.46995 could print 8.4699 in one run and 8.47 in the next)."""
+    t = datetime(2026, 11, 1, tzinfo=UTC)
+    frame = pl.DataFrame(
+        {
+            "charger_id": [f"EH{i % 3}" for i in range(len(energies))],
+            "rfid_token": [("A", "B", None)[i % 3] for i in range(len(energies))],
+            "started_at": [t + timedelta(hours=i) for i in range(len(energies))],
+            "energy_kwh": energies,
+            "cost": [e * p for e, p in zip(energies, prices, strict=False)],
+            "cost_error_bound": [e * p / 7 for e, p in zip(energies, prices, strict=False)],
+            "co2_g": [e * 123.4 for e in energies],
+        }
+    )
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=seed)
+    for by in (["token"], ["charger"], ["token", "charger"]):
+        want, want_total = statement(frame, by)
+        got, got_total = statement(shuffled, by)
+        assert got.equals(want) and got_total.equals(want_total)
