@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
@@ -12,6 +13,14 @@ import polars as pl
 
 class OutOfRange(ValueError):
     """A valid date or time that falls outside the years 1 to 9999 once in UTC."""
+
+
+def as_utc(value: Any) -> Any:
+    """A datetime as an aware UTC one (naive values are UTC, as the store's columns are); any other
+    value (None) as it is."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
 
 
 def _in_utc(value: datetime, text: str) -> datetime:

@@ -10,6 +10,7 @@ import polars as pl
 
 from evkit.analysis._prep import easee_rows
 from evkit.analysis.exact import seconds
+from evkit.store.schema import with_contract_times
 
 #: Idle Easee chargers send a heartbeat about every 15 minutes; longer silence is a hole in the data.
 DEFAULT_GAP = timedelta(minutes=20)
@@ -309,7 +310,9 @@ def timeline(
     ``spans_and_gaps``."""
     if given is not None and given.expected == expected:
         return given
-    found_spans, found_gaps = spans_and_gaps(heard(lf), expected, in_runs=in_runs)
+    # a frame made elsewhere read as the analyses read it (``_prep.require``): a timeline a user made
+    # of it fits the analyses they hand it to
+    found_spans, found_gaps = spans_and_gaps(heard(with_contract_times(lf)), expected, in_runs=in_runs)
     return Timeline(_shared(found_spans), _shared(found_gaps), expected)
 
 

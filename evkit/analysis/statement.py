@@ -18,6 +18,7 @@ import polars as pl
 
 from evkit.analysis.exact import divided, exact_sum
 from evkit.errors import ConfigError
+from evkit.timeutil import as_utc
 
 #: ``--by`` choices and the session column each groups by.
 GROUPS = {"token": "rfid_token", "charger": "charger_id"}
@@ -72,6 +73,7 @@ def statement(
     ``total`` is one row of the same figures over all of them.
     """
     lf = sessions.lazy()
+    start, end = as_utc(start), as_utc(end)  # naive: UTC, as the sessions' times
     names = lf.collect_schema().names()
     priced = "cost" in names
     if start is not None:

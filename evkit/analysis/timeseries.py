@@ -10,6 +10,7 @@ import polars as pl
 from evkit.analysis import _ids
 from evkit.analysis._prep import observations, require
 from evkit.easee.catalog import OpMode, label
+from evkit.timeutil import as_utc
 
 #: Op-mode labels by code, as the catalog names them (unknown codes get a null label).
 OP_MODE_LABELS: dict[int, str | None] = {int(mode): label(_ids.OP_MODE, int(mode)) for mode in OpMode}
@@ -25,9 +26,11 @@ def readings(
     """Easee readings of ``ids`` (one row per distinct message), optionally one charger and a time range.
 
     Columns ``charger_id``, ``observed_at``, ``observation_id``, ``observation``, ``value``,
-    ``value_text``; sorted by charger and time. ``start`` is inclusive, ``end`` exclusive.
+    ``value_text``; sorted by charger and time. ``start`` is inclusive, ``end`` exclusive (naive: UTC,
+    as the contract's times; aware: in any zone).
     """
     lf = require(lf)
+    start, end = as_utc(start), as_utc(end)
     frame = observations(lf, ids, extra=["observation"])
     if charger_id is not None:
         frame = frame.filter(pl.col("charger_id") == charger_id)

@@ -26,7 +26,7 @@ from evkit.analysis.exact import divided
 from evkit.errors import DatasetError, first_line
 from evkit.store.pages import relative_name
 from evkit.store.parts import live_parts
-from evkit.store.schema import contract_casts
+from evkit.store.schema import REQUIRED_COLUMNS, contract_casts
 from evkit.wording import words
 
 #: Polls in a row a part still in the store must fail to read before the view says it cannot be read
@@ -36,12 +36,10 @@ UNREADABLE_AFTER = 3
 #: Columns read from each new part (those a part lacks read as null).
 COLUMNS = ("received_at", "observed_at", "charger_id", "observation_id", "value", "value_text", "label",
            "error", "source", "key")  # fmt: skip
-_TEXT = {
-    "source": pl.String,
-    "key": pl.String,
-    "label": pl.String,
-    "value_text": pl.String,
-    "error": pl.String,
+#: The type of a column a part lacks: the contract's, else text (a number only for ``value``).
+_TYPES: dict[str, pl.DataType] = {
+    **{c: pl.String() for c in ("source", "key", "label", "value_text", "error")},
+    **{c: t for c, t in REQUIRED_COLUMNS.items() if c in COLUMNS},
 }
 
 
@@ -159,9 +157,7 @@ class LiveFeed:
             self._failing[path] = (polls + 1, first_line(exc))
             return None
         self._failing.pop(path, None)
-        missing = [
-            pl.lit(None, dtype=_TEXT.get(c, pl.Float64)).alias(c) for c in COLUMNS if c not in frame.columns
-        ]
+        missing = [pl.lit(None, dtype=_TYPES[c]).alias(c) for c in COLUMNS if c not in frame.columns]
         # a part another tool wrote: its times as the contract's (as ``evkit.scan`` reads them)
         frame = frame.with_columns(*contract_casts(frame.schema), *missing)
         return frame.select(COLUMNS)

@@ -28,7 +28,7 @@ from evkit.report import latency_data, partial
 from evkit.store.manifest import read_manifest
 from evkit.store.objstore import is_s3
 from evkit.store.reader import scan
-from evkit.store.schema import contract_error, with_contract_times
+from evkit.store.schema import contract_frame
 from evkit.store.scratch import scratch_dir
 from evkit.store.writer import store_root
 
@@ -69,10 +69,8 @@ class ReportData:
 def load(source: Source) -> tuple[pl.LazyFrame, str, dict[str, Any]]:
     """(frame, how to name it, manifest) of a dataset path or an in-memory frame."""
     if isinstance(source, pl.DataFrame | pl.LazyFrame):
-        lf = source.lazy()
-        if error := contract_error(lf.collect_schema(), "the data"):  # as ``scan`` checks a store
-            raise DatasetError(error)
-        return with_contract_times(lf), "(in-memory frame)", {}  # pandas' nanoseconds, a local zone
+        # as ``scan`` checks and reads a store: pandas' nanoseconds, a local zone, ``None`` times
+        return contract_frame(source), "(in-memory frame)", {}
     path = store_root(source)  # s3://bucket/prefix stays a URL
     # Not deduplicated here: every analysis collapses redeliveries itself (so the quality section can
     # count them).

@@ -27,7 +27,7 @@ import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,8 @@ import polars as pl
 from evkit.errors import first_line
 from evkit.store.footers import Absent, Footer, known, local_footer
 from evkit.store.objstore import S3Location, is_s3, open_store
-from evkit.store.schema import contract_schema, time_casts
+from evkit.store.schema import contract_schema, number_casts, time_casts
+from evkit.timeutil import as_utc
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -90,13 +91,6 @@ class Narrowing:
             if self.end is not None and low >= self.end:
                 return False
         return True
-
-
-def as_utc(value: Any) -> Any:
-    """A datetime as an aware UTC one (naive values are UTC, as the store's columns are)."""
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value
 
 
 def admitted_groups(footer: Footer, narrowing: Narrowing) -> list[int]:
@@ -428,7 +422,9 @@ def narrow_scan(
     frame = register_io_source(source, schema=whole, is_pure=True, explain_name="evkit narrow")
     # Polars hands an IO source no projection at all (every column) for a bare ``select(pl.len())``,
     # but the empty one (no column) when a row index sits on top: counting then reads one column.
-    return frame.with_row_index(_COUNTED).drop(_COUNTED)
+    frame = frame.with_row_index(_COUNTED).drop(_COUNTED)
+    casts = number_casts(schema)  # as ``scan_parts``: pandas' float ids
+    return frame.with_columns(casts) if casts else frame
 
 
 _COUNTED = "__evkit_counted"

@@ -27,7 +27,7 @@ from evkit.store.copies import UNFLAGGED, copies_removed
 from evkit.store.narrow import Narrowing, admitted_groups, footer_of, narrow_scan, rows_per_range
 from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
-from evkit.store.schema import contract_error, contract_schema, time_casts
+from evkit.store.schema import contract_error, contract_schema, number_casts, time_casts
 
 log = logging.getLogger("evkit.store")
 
@@ -451,8 +451,10 @@ def scan_parts(
 
     hollow = empty or {}
     mark, listed = marked or ("", ())
+    casts = [] if as_stored else number_casts(schema)  # pandas' float ids (Parquet casts no float to int)
     if marked is None and not any(str(part) in hollow for part in files):
-        return plain(files, asked, row_index)
+        frame = plain(files, asked, row_index)
+        return frame.with_columns(casts) if casts else frame
     # rare: a scan per kind of part, those with columns holding no value read without them
     frames = []
     listed = {str(part) for part in listed}
@@ -465,7 +467,7 @@ def scan_parts(
         marks = [pl.lit(flag).alias(mark)] if marked is not None else []
         frame = plain(list(run), kept, None).with_columns(*nulls, *marks)
         frames.append(frame.select(*schema, *(mark for _ in marks)))
-    frame = pl.concat(frames, how="vertical")
+    frame = pl.concat(frames, how="vertical").with_columns(casts)
     return frame if row_index is None else frame.with_row_index(row_index)
 
 

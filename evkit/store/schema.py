@@ -10,6 +10,8 @@ from typing import TypeVar
 
 import polars as pl
 
+from evkit.errors import DatasetError
+
 UTC_US = pl.Datetime("us", "UTC")
 
 #: Columns every captured row has (Easee AMQP and MQTT alike), with their types.
@@ -114,16 +116,36 @@ def contract_schema(schema: Mapping[str, pl.DataType]) -> dict[str, pl.DataType]
     }
 
 
+#: The contract's number columns: another number type (pandas' float64 for an integer column holding
+#: nulls, MQTT rows' ``observation_id``) is read as the contract's.
+CONTRACT_NUMBERS = tuple(name for name, dtype in REQUIRED_COLUMNS.items() if dtype.is_numeric())
+
+
 def contract_casts(schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
     """The casts from ``schema`` to :func:`contract_schema` (none for data that keeps the contract),
-    and of a contract time in Parquet's or pandas' null type (``arrival_time = None``: no value at
-    all) to the contract's type, as ``evkit.scan`` reads such a part."""
+    of a contract time in Parquet's or pandas' null type (``arrival_time = None``: no value at all)
+    to the contract's type, as ``evkit.scan`` reads such a part, and :func:`number_casts`."""
     target = contract_schema(schema)
-    return [
-        pl.col(name).cast(UTC_US if name in CONTRACT_TIMES and dtype == pl.Null() else target[name])
+    times = [
+        pl.col(name).cast(UTC_US)
         for name, dtype in schema.items()
-        if target[name] != dtype or (name in CONTRACT_TIMES and dtype == pl.Null())
+        if name in CONTRACT_TIMES and (target[name] != dtype or dtype == pl.Null())
     ]
+    return times + number_casts(schema)
+
+
+def number_casts(schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
+    """The casts of ``schema``'s contract numbers of another number type to the contract's (a whole
+    float is the integer; NaN, pandas' null, is null): none for data that keeps the contract. Parquet
+    scans cannot cast a float to an integer: ``evkit.scan`` casts after reading."""
+    casts = []
+    for name in CONTRACT_NUMBERS:
+        dtype, wanted = schema.get(name), REQUIRED_COLUMNS[name]
+        if dtype is None or not dtype.is_numeric() or dtype == wanted:
+            continue
+        value = pl.col(name).fill_nan(None) if dtype.is_float() and not wanted.is_float() else pl.col(name)
+        casts.append(value.cast(wanted, strict=False).alias(name))
+    return casts
 
 
 #: A frame, lazy or held in memory.
@@ -131,10 +153,35 @@ Frame = TypeVar("Frame", pl.LazyFrame, pl.DataFrame)
 
 
 def with_contract_times(lf: Frame) -> Frame:
-    """``lf`` with its time columns in the contract's type (:func:`contract_casts`), else ``lf``
-    itself. ``evkit.scan`` reads every store so; this is for frames made elsewhere (pandas')."""
+    """``lf`` with its contract times and numbers in the contract's types (:func:`contract_casts`),
+    else ``lf`` itself. ``evkit.scan`` reads every store so; this is for frames made elsewhere."""
     casts = contract_casts(lf.collect_schema())
     return lf.with_columns(casts) if casts else lf
+
+
+def contract_frame(frame: pl.LazyFrame | pl.DataFrame, where: str = "the data") -> pl.LazyFrame:
+    """A frame made elsewhere (pandas', a notebook's) as the analyses read it, lazily, in the words
+    ``evkit.scan`` uses for a store: ``DatasetError`` naming the required columns it lacks or the
+    contract times of another kind (text, a date) that hold a value; a required column of another
+    kind holding no value at all (pandas' ``arrival_time = None``: text of nothing) read as missing
+    values of the contract's type, as the scan reads a part whose column holds none; then
+    :func:`with_contract_times`. ``frame`` itself (lazily) when it keeps the contract (a store's
+    scan: its speed hints are kept)."""
+    lf = frame.lazy()
+    schema = lf.collect_schema()
+    odd = [
+        name
+        for name, dtype in REQUIRED_COLUMNS.items()
+        if name in schema and schema[name] != pl.Null() and type_kind(schema[name]) != type_kind(dtype)
+    ]
+    if odd:  # rare: read only the odd columns, to tell those that hold no value
+        held = lf.select(pl.col(odd).is_not_null().any()).collect().row(0, named=True)
+        if hollow := [name for name in odd if not held[name]]:
+            lf = lf.with_columns(pl.lit(None, REQUIRED_COLUMNS[name]).alias(name) for name in hollow)
+            schema = lf.collect_schema()
+    if error := contract_error(schema, where):
+        raise DatasetError(error)
+    return with_contract_times(lf)
 
 
 def type_kind(dtype: pl.DataType) -> str:

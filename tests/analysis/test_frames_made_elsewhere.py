@@ -15,6 +15,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from evkit import analysis
+from evkit.analysis import quality
 from evkit.analysis.latency import hop_latencies
 from evkit.analysis.quality import first_of
 from evkit.errors import DatasetError
@@ -119,17 +120,90 @@ def test_a_frame_held_in_memory_answers_as_its_lazy_self(stored: pl.DataFrame) -
     )
 
 
-def test_times_of_no_value_in_the_null_type_read_as_missing_times(stored: pl.DataFrame) -> None:
-    """pandas' ``arrival_time = None`` is a column of Polars' null type: no ArrivalTime, not an error."""
-    made = stored.with_columns(pl.lit(None).alias("arrival_time"))
-    assert made.schema["arrival_time"] == pl.Null()
-    assert contract_casts(made.schema)  # it is cast, though its type is "no type"
+@pytest.mark.parametrize("how", ["Polars' null type", "pandas' None"])
+def test_times_of_no_value_read_as_missing_times(stored: pl.DataFrame, how: str) -> None:
+    """``arrival_time = None``: Polars' null type, or pandas' object column of None (text to Polars).
+    No ArrivalTime, not an error, as ``evkit.scan`` reads a part holding no value."""
+    if how == "Polars' null type":
+        made = stored.with_columns(pl.lit(None).alias("arrival_time"))
+        assert made.schema["arrival_time"] == pl.Null()
+        assert contract_casts(made.schema)  # it is cast, though its type is "no type"
+    else:
+        frame = stored.to_pandas()
+        frame["arrival_time"] = None
+        made = pl.from_pandas(frame)
+        assert made.schema["arrival_time"] == pl.String()
     as_stored = stored.with_columns(pl.lit(None, UTC_US).alias("arrival_time"))
-    for name in ("latency_stats", "quality_summary", "sessions"):
+    for name in ("latency_stats", "quality_summary", "sessions", "readings"):
         assert_frame_equal(
             _sorted(ANALYSES[name](made.lazy()).collect()),
             _sorted(ANALYSES[name](as_stored.lazy()).collect()),
         )
+
+
+def test_mqtt_rows_through_pandas_keep_their_ids(stored: pl.DataFrame) -> None:
+    """pandas holds an integer column with nulls (``observation_id`` is null on every MQTT row) as
+    float64: the analyses read it as the contract's integers, as they read the capture's."""
+    from tests.mqtt.test_home import evcc_day, frame_of, goe_session
+
+    home = frame_of(sorted(evcc_day() + goe_session(), key=lambda m: m[0])).collect()
+    both = pl.concat([stored, home], how="diagonal_relaxed")
+    made = pl.from_pandas(both.to_pandas())
+    assert made.schema["observation_id"] == pl.Float64()
+    for name in ("sessions", "readings", "quality_summary", "latency_stats", "energy_per_day"):
+        expected = ANALYSES[name](both.lazy()).collect()
+        assert expected.height > 0
+        assert_frame_equal(_sorted(ANALYSES[name](made.lazy()).collect()), _sorted(expected))
+    assert {"evcc", "go-e", "easee"} <= set(analysis.sessions(made.lazy()).collect()["source"])
+
+
+def test_bounds_are_read_in_any_zone_naive_ones_as_utc(stored: pl.DataFrame) -> None:
+    """``readings``' and ``statement``'s bounds: a naive one is UTC (as the contract's times), an aware
+    one an instant in its zone, whatever the frame's own times."""
+    from datetime import UTC
+    from zoneinfo import ZoneInfo
+
+    from evkit.analysis.statement import statement
+
+    start, end = sc.T0 + timedelta(hours=1), sc.T0 + timedelta(hours=5)
+    oslo = ZoneInfo("Europe/Oslo")
+    want = analysis.readings(stored.lazy(), [109, 120], start=start, end=end).collect()
+    assert want.height > 0
+    for kind in ("no zone", "nanoseconds in Oslo"):
+        made = _made_elsewhere(stored, TYPES[kind]).lazy()
+        for low, high in [
+            (start.replace(tzinfo=None), end.replace(tzinfo=None)),
+            (start.astimezone(oslo), end.astimezone(oslo)),
+        ]:
+            assert_frame_equal(analysis.readings(made, [109, 120], start=low, end=high).collect(), want)
+    found = analysis.sessions(stored.lazy()).collect()
+    naive = statement(found, start=start.replace(tzinfo=None), end=end.astimezone(oslo))
+    aware = statement(found, start=start, end=end.astimezone(UTC))
+    assert naive[1].equals(aware[1]) and naive[1]["sessions"].item() > 0
+
+
+def test_a_timeline_made_of_the_frame_fits_its_analyses(stored: pl.DataFrame) -> None:
+    """``timeline=`` made as the docstrings say, of the same frame made elsewhere."""
+    from evkit.analysis._timeline import timeline
+
+    made = _made_elsewhere(stored, TYPES["nanoseconds in Oslo"]).lazy()
+    given = timeline(made, timedelta(minutes=20))
+    for name, run in {
+        "sessions": lambda lf, t: analysis.easee_sessions(lf, timeline=t),
+        "telemetry_gaps": lambda lf, t: analysis.telemetry_gaps(lf, timeline=t),
+        "quality_summary": lambda lf, t: quality.quality_summary(lf, timeline=t),
+    }.items():
+        want = run(stored.lazy(), None).collect()
+        assert want.height > 0, name
+        assert_frame_equal(_sorted(run(made, given).collect()), _sorted(want))
+
+
+@pytest.mark.parametrize("name", ANALYSES)
+def test_a_frame_held_in_memory_is_taken_as_its_lazy_self(stored: pl.DataFrame, name: str) -> None:
+    """Every analysis takes a ``pl.DataFrame`` too (what a notebook holds), and answers lazily."""
+    got = ANALYSES[name](_made_elsewhere(stored, TYPES["pandas' nanoseconds"]))  # type: ignore[arg-type]
+    assert isinstance(got, pl.LazyFrame)
+    assert_frame_equal(_sorted(got.collect()), _sorted(ANALYSES[name](stored.lazy()).collect()))
 
 
 @pytest.mark.parametrize("name", ["sessions", "energy_per_hour", "latency_stats", "quality_summary"])
@@ -145,4 +219,3 @@ def test_a_store_scan_is_handed_on_as_it_is(stored: pl.DataFrame) -> None:
 
     lf = scan(SAMPLE)
     assert require(lf) is lf
-    assert require(stored) is stored

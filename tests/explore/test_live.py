@@ -97,6 +97,25 @@ def test_a_part_another_tool_wrote_beside_the_captures_is_read_as_the_contract(t
     assert rows["received_at"].max() == newest + timedelta(hours=1)
 
 
+def test_a_part_without_device_times_keeps_the_views_times_times(tmp_path: Path) -> None:
+    """A part another tool wrote without ``observed_at`` (or with it of no value, in the null type):
+    the view's times stay times (a missing column read as a number turned every row's into floats)."""
+    store = tmp_path / "store"
+    day = next(p for p in sorted(SAMPLE.iterdir()) if p.is_dir())
+    captured = pl.read_parquet(next(day.glob("*.parquet")))
+    (store / day.name).mkdir(parents=True)
+    captured.head(50).write_parquet(store / day.name / "part-a.parquet")
+    captured.slice(50, 50).drop("observed_at").write_parquet(store / day.name / "part-b.parquet")
+    captured.slice(100, 50).with_columns(pl.lit(None).alias("observed_at")).write_parquet(
+        store / day.name / "part-c.parquet"
+    )
+    controller = LiveController(store=store)
+    assert controller.feed.poll() == 150
+    rows = controller.feed.rows
+    assert rows.schema["observed_at"] == rows.schema["at"] == pl.Datetime("us", "UTC")
+    assert rows["observed_at"].drop_nulls().is_in(captured.head(50)["observed_at"].implode()).all()
+
+
 def test_live_view_updates_while_the_simulators_publish(
     start_evcc_sim: StartEvccSim, start_goe_sim: StartGoeSim, mqtt_broker: tuple[str, int],
     unique_name: str, tmp_path: Path,

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -28,9 +29,11 @@ from evkit.store.compact import compact
 from evkit.store.footers import IGNORE_ZONE_ERRORS
 from evkit.store.parts import expected_types, odd_columns
 from evkit.store.schema import UTC_US, contract_casts, contract_schema, with_contract_times
+from tests.conftest import REPO_ROOT
 from tests.s3fixtures import upload_dataset
 from tests.store.test_narrow import CHARGERS, DAY0, _rows
 
+SAMPLE = REPO_ROOT / "data" / "sample-session"
 TIMES = ("received_at", "arrival_time", "observed_at")
 TYPES = {
     "nanoseconds": pl.Datetime("ns", "UTC"),
@@ -334,3 +337,45 @@ def test_the_commands_refuse_a_required_column_of_another_kind(
     assert (
         "does not follow the dataset contract: value is String (expected Float64)" in capsys.readouterr().err
     )
+
+
+def test_a_store_pandas_wrote_with_float_ids_reads_as_the_contracts(tmp_path: Path) -> None:
+    """pandas holds an integer column with nulls (``observation_id`` on MQTT rows) as float64, NaN
+    for null: a store it wrote reads its ids as the contract's integers, whole and narrowly, and the
+    commands answer as on the capture's store (``evkit statement`` failed on Polars' ``is_in``)."""
+    from tests.mqtt.test_home import evcc_day, frame_of, goe_session
+
+    home = frame_of(sorted(evcc_day() + goe_session(), key=lambda m: m[0])).collect()
+    rows = pl.concat([scan(SAMPLE).collect(), home], how="diagonal_relaxed")
+    captured, written = tmp_path / "captured", tmp_path / "pandas"
+    for root, frame in ((captured, rows), (written, pl.from_pandas(rows.to_pandas(), nan_to_null=False))):
+        (root / "date=2026-11-02").mkdir(parents=True)
+        frame.write_parquet(root / "date=2026-11-02" / "part-x-000001.parquet")
+    assert pq.read_schema(next(written.rglob("*.parquet"))).field("observation_id").type == pa.float64()
+    assert scan(written).collect_schema()["observation_id"] == pl.Int32()
+
+    def read(root: Path, **narrowing: Any) -> pl.DataFrame:
+        # the contract's columns (a user's own, MQTT's ``qos``, keep the type their part has); pandas
+        # writes NaN for a null float (``value`` of text readings), which a Parquet float keeps
+        return (
+            scan(root, dedupe=False, **narrowing)
+            .collect()
+            .drop("qos")
+            .with_columns(pl.col("value").fill_nan(None))
+        )
+
+    assert_frame_equal(read(written), read(captured))
+    charger = rows["charger_id"].drop_nulls()[0]
+    assert_frame_equal(read(written, chargers=[charger]), read(captured, chargers=[charger]))
+    for command in (["statement", "--tariff", "0.3", "--format", "json"], ["sessions", "--format", "csv"]):
+        runs = [
+            subprocess.run(
+                [sys.executable, "-m", "evkit", command[0], str(root), *command[1:]],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            for root in (captured, written)
+        ]
+        assert [run.returncode for run in runs] == [0, 0], runs[1].stderr
+        assert runs[1].stdout == runs[0].stdout
