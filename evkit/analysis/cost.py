@@ -40,7 +40,7 @@ import polars as pl
 
 from evkit.analysis import _ids
 from evkit.analysis._prep import observations
-from evkit.analysis.exact import divided, exact_sum, seconds
+from evkit.analysis.exact import divided, seconds, steady_sum
 from evkit.analysis.tariff import Tariff
 
 #: A power reading held longer than this spans a hole in the data (sessions use the same 20 minutes).
@@ -267,7 +267,7 @@ def _unseen_energy(segments: pl.LazyFrame, sess: pl.LazyFrame, tariff: Tariff) -
     seen = (
         segments.filter(pl.col("profile") != "uniform")
         .group_by("session_id")
-        .agg(exact_sum(pl.col("kwh")).alias("__seen_kwh"), pl.col("t1").max().alias("__last"))
+        .agg(steady_sum(pl.col("kwh")).alias("__seen_kwh"), pl.col("t1").max().alias("__last"))
     )
     span = sess.join(seen, on="session_id", how="inner").select(
         "session_id",
@@ -309,7 +309,7 @@ def session_costs(
     sess = _session_frame(base)
     segments = _profiles(lf, sess)
     missing = _unseen_energy(segments, sess, tariff)
-    total = exact_sum(pl.col("kwh")).over("session_id")
+    total = steady_sum(pl.col("kwh")).over("session_id")
     segments = segments.with_columns(pl.col("kwh") / total, pl.col("profile"))
     energy = sess.select("session_id", "energy_kwh")
     parts = (
@@ -328,14 +328,14 @@ def session_costs(
     )
     priced = pl.col("price").is_not_null()
     per_session = parts.group_by("session_id").agg(
-        exact_sum((pl.col("e") * pl.col("price")).filter(priced)).alias("__cost"),
-        exact_sum(pl.col("e").filter(priced.not_() & (pl.col("e") > 0))).alias("__unpriced"),
-        exact_sum(pl.col("e") * pl.col("co2")).alias("__co2"),
-        exact_sum(pl.col("e").filter(pl.col("co2").is_null() & (pl.col("e") > 0))).alias("__no_co2"),
+        steady_sum((pl.col("e") * pl.col("price")).filter(priced)).alias("__cost"),
+        steady_sum(pl.col("e").filter(priced.not_() & (pl.col("e") > 0))).alias("__unpriced"),
+        steady_sum(pl.col("e") * pl.col("co2")).alias("__co2"),
+        steady_sum(pl.col("e").filter(pl.col("co2").is_null() & (pl.col("e") > 0))).alias("__no_co2"),
         pl.col("profile").first().alias("cost_profile"),
     )
     per_session = per_session.join(
-        per_segment.group_by("session_id").agg(exact_sum(pl.col("bound")).alias("__straddle")),
+        per_segment.group_by("session_id").agg(steady_sum(pl.col("bound")).alias("__straddle")),
         on="session_id",
         how="left",
     ).join(missing, on="session_id", how="left")

@@ -16,7 +16,7 @@ from datetime import datetime
 
 import polars as pl
 
-from evkit.analysis.exact import divided, exact_sum
+from evkit.analysis.exact import divided, steady_sum
 from evkit.errors import ConfigError
 from evkit.timeutil import as_utc
 
@@ -38,17 +38,17 @@ def parse_by(text: str) -> list[str]:
 def _aggregates(priced: bool) -> list[pl.Expr]:
     exprs = [
         pl.len().alias("sessions"),
-        exact_sum(pl.col("energy_kwh")).alias("energy_kwh"),
+        steady_sum(pl.col("energy_kwh")).alias("energy_kwh"),
         pl.col("energy_kwh").is_null().sum().alias("sessions_without_energy"),
     ]
     if priced:
         exprs += [
-            exact_sum(pl.col("cost")).alias("cost"),
+            steady_sum(pl.col("cost")).alias("cost"),
             pl.col("cost").is_null().sum().alias("sessions_without_cost"),
-            exact_sum(pl.col("cost_error_bound")).alias("cost_error_bound"),
+            steady_sum(pl.col("cost_error_bound")).alias("cost_error_bound"),
             # a CO2 total only when every session in the row has one
             pl.when(pl.col("co2_g").is_null().any().not_())
-            .then(divided(exact_sum(pl.col("co2_g")), 1000.0))
+            .then(divided(steady_sum(pl.col("co2_g")), 1000.0))
             .alias("co2_kg"),
         ]
     exprs += [
