@@ -59,7 +59,7 @@ def require(lf: pl.LazyFrame | pl.DataFrame, columns: Iterable[str] = REQUIRED_C
     contract's when a frame made elsewhere holds them otherwise (pandas' nanoseconds, a local zone,
     no zone, ``None`` for every value, float ids), as ``evkit.scan`` reads a store; else ``lf``
     itself (a store's scan keeps the contract, and its speed hints). ``columns``: only these must be
-    present (nothing converted but the times)."""
+    present (its contract times and numbers converted all the same)."""
     wanted = list(columns)
     if wanted == list(REQUIRED_COLUMNS):
         return contract_frame(lf)

@@ -18,6 +18,7 @@ import polars as pl
 
 from evkit.analysis.exact import divided, steady_sum
 from evkit.errors import ConfigError
+from evkit.store.schema import UTC_US
 from evkit.timeutil import as_utc
 
 #: ``--by`` choices and the session column each groups by.
@@ -73,8 +74,12 @@ def statement(
     ``total`` is one row of the same figures over all of them.
     """
     lf = sessions.lazy()
-    start, end = as_utc(start), as_utc(end)  # naive: UTC, as the sessions' times
-    names = lf.collect_schema().names()
+    schema = lf.collect_schema()
+    if isinstance(started := schema.get("started_at"), pl.Datetime) and started != UTC_US:
+        # sessions a user converted to a local zone, or pandas' naive ones (UTC): their instants
+        lf = lf.with_columns(pl.col("started_at").cast(UTC_US))
+    start, end = as_utc(start), as_utc(end)  # bounds in any zone, naive ones UTC
+    names = schema.names()
     priced = "cost" in names
     if start is not None:
         lf = lf.filter(pl.col("started_at") >= start)

@@ -27,7 +27,7 @@ from evkit.store.copies import UNFLAGGED, copies_removed
 from evkit.store.narrow import Narrowing, admitted_groups, footer_of, narrow_scan, rows_per_range
 from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
-from evkit.store.schema import contract_error, contract_schema, number_casts, time_casts
+from evkit.store.schema import contract_error, contract_schema, number_casts, number_problems, time_casts
 
 log = logging.getLogger("evkit.store")
 
@@ -186,7 +186,7 @@ def scan(
     for attempt in range(_LIST_ATTEMPTS):
         found = check_dataset(path, skip_damaged)
         files, schema = found.good, found.schema
-        if require and (error := contract_error(schema, str(path))):
+        if require and (error := contract_error(schema, str(path)) or _numbers_lost(found, str(path))):
             raise DatasetError(error)
         files = arranged(files, found.empty, found.unflagged)
         made = _Made(path, files, schema, dedupe, where, found.empty, found.unflagged)
@@ -197,6 +197,15 @@ def scan(
             if attempt == _LIST_ATTEMPTS - 1:
                 raise DatasetError(f"parts of {path} keep disappearing while read; try again") from None
     raise AssertionError("unreachable")
+
+
+def _numbers_lost(found: Inspection, where: str) -> str | None:
+    """Why a store whose ids another tool wrote as floats or wider integers (pandas) cannot be read as
+    the contract's (an id not whole, or too large: ``number_problems``); reads that column only, and
+    only for such a store."""
+    if not number_casts(found.schema):
+        return None
+    return number_problems(scan_parts(found.good, found.schema, empty=found.empty, as_stored=True), where)
 
 
 @dataclass(frozen=True)

@@ -135,17 +135,44 @@ def contract_casts(schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
 
 
 def number_casts(schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
-    """The casts of ``schema``'s contract numbers of another number type to the contract's (a whole
-    float is the integer; NaN, pandas' null, is null): none for data that keeps the contract. Parquet
-    scans cannot cast a float to an integer: ``evkit.scan`` casts after reading."""
+    """The casts of ``schema``'s contract numbers of another number type (or of the null type: no
+    value at all) to the contract's: none for data that keeps the contract. A whole float is the
+    integer, NaN (pandas' null) is null; a float id that is not whole, or an id beyond the contract's
+    integers, is null too (:func:`number_problems` names them where a frame is checked). Parquet scans
+    cannot cast a float to an integer: ``evkit.scan`` casts after reading."""
     casts = []
     for name in CONTRACT_NUMBERS:
         dtype, wanted = schema.get(name), REQUIRED_COLUMNS[name]
-        if dtype is None or not dtype.is_numeric() or dtype == wanted:
+        if dtype is None or dtype == wanted or not (dtype.is_numeric() or dtype == pl.Null()):
             continue
-        value = pl.col(name).fill_nan(None) if dtype.is_float() and not wanted.is_float() else pl.col(name)
+        value = pl.col(name)
+        if dtype.is_float() and wanted.is_integer():
+            value = pl.when(value == value.floor()).then(value)  # NaN, inf and 109.5 alike: null
         casts.append(value.cast(wanted, strict=False).alias(name))
     return casts
+
+
+def number_problems(lf: pl.LazyFrame, where: str = "the data") -> str | None:
+    """Why ``lf``'s contract numbers cannot all be read as the contract's (:func:`number_casts` would
+    make a value null): ids that are not whole, or beyond the contract's integers; None when they
+    can. Reads those columns only when their type differs from the contract's."""
+    schema = lf.collect_schema()
+    checks = {}
+    for name in CONTRACT_NUMBERS:
+        dtype, wanted = schema.get(name), REQUIRED_COLUMNS[name]
+        if dtype is None or dtype == wanted or not dtype.is_numeric() or not wanted.is_integer():
+            continue
+        value = pl.col(name).fill_nan(None) if dtype.is_float() else pl.col(name)
+        lost = value.is_not_null() & value.cast(wanted, strict=False).is_null()
+        if dtype.is_float():
+            lost = lost | (value.is_not_null() & (value != value.floor()))
+        checks[name] = lost.sum()
+    if not checks:
+        return None
+    found = lf.select(**checks).collect().row(0, named=True)
+    bad = [f"{name} holds {found[name]} value(s) that are not {REQUIRED_COLUMNS[name]} (not whole, or "
+           f"too large)" for name in checks if found[name]]  # fmt: skip
+    return f"{where} does not follow the dataset contract: {'; '.join(bad)}" if bad else None
 
 
 #: A frame, lazy or held in memory.
@@ -179,7 +206,7 @@ def contract_frame(frame: pl.LazyFrame | pl.DataFrame, where: str = "the data") 
         if hollow := [name for name in odd if not held[name]]:
             lf = lf.with_columns(pl.lit(None, REQUIRED_COLUMNS[name]).alias(name) for name in hollow)
             schema = lf.collect_schema()
-    if error := contract_error(schema, where):
+    if error := contract_error(schema, where) or number_problems(lf, where):
         raise DatasetError(error)
     return with_contract_times(lf)
 

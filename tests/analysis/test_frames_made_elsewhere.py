@@ -219,3 +219,54 @@ def test_a_store_scan_is_handed_on_as_it_is(stored: pl.DataFrame) -> None:
 
     lf = scan(SAMPLE)
     assert require(lf) is lf
+
+
+def test_a_statement_of_sessions_in_a_local_zone_or_naive() -> None:
+    """Sessions a user put in their zone (for display) or took naive from pandas (UTC): bounds of any
+    zone count the same sessions (a first version made every bound UTC and refused them)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from evkit.analysis.statement import statement
+
+    oslo = ZoneInfo("Europe/Oslo")
+    found = pl.DataFrame(
+        {
+            "started_at": [datetime(2026, 11, 2, 10, tzinfo=UTC), datetime(2026, 11, 2, 14, tzinfo=UTC)],
+            "charger_id": ["A", "A"],
+            "rfid_token": [None, None],
+            "energy_kwh": [1.0, 2.0],
+        },
+        schema_overrides={"started_at": UTC_US, "rfid_token": pl.String},
+    )
+    local = found.with_columns(pl.col("started_at").dt.convert_time_zone("Europe/Oslo"))
+    naive = found.with_columns(pl.col("started_at").dt.replace_time_zone(None))
+    for sessions in (found, local, naive):
+        for bound in (datetime(2026, 11, 2, 12, tzinfo=oslo), datetime(2026, 11, 2, 11, tzinfo=UTC)):
+            _, total = statement(sessions, ["charger"], start=bound)
+            assert total["sessions"].item() == 1 and total["energy_kwh"].item() == 2.0
+        assert statement(sessions, ["charger"], end=datetime(2026, 11, 2, 11))[1]["sessions"].item() == 1
+
+
+def test_ids_of_no_value_in_the_null_type_read_as_missing_ids(stored: pl.DataFrame) -> None:
+    """MQTT rows pandas wrote and Polars read back: ``observation_id`` of Polars' null type."""
+    home = stored.with_columns(pl.lit(None).alias("observation_id"))
+    assert home.schema["observation_id"] == pl.Null()
+    as_stored = stored.with_columns(pl.lit(None, pl.Int32).alias("observation_id"))
+    for name in ("latency_stats", "quality_summary", "sessions"):
+        assert_frame_equal(
+            _sorted(ANALYSES[name](home.lazy()).collect()),
+            _sorted(ANALYSES[name](as_stored.lazy()).collect()),
+        )
+
+
+@pytest.mark.parametrize(
+    "ids", [[109.5, 110.0], [109.99999999999, 110.0], [float("inf"), 110.0], [2**32 + 109, 110]]
+)
+def test_ids_that_are_no_contract_integers_are_named_not_changed(
+    stored: pl.DataFrame, ids: list[float]
+) -> None:
+    """An id that is not whole, or too large, would be another id or none: refused, naming the column."""
+    made = stored.head(2).with_columns(pl.Series("observation_id", ids))
+    with pytest.raises(DatasetError, match=r"observation_id holds 1 value\(s\) that are not Int32"):
+        analysis.sessions(made.lazy())

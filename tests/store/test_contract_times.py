@@ -379,3 +379,15 @@ def test_a_store_pandas_wrote_with_float_ids_reads_as_the_contracts(tmp_path: Pa
         ]
         assert [run.returncode for run in runs] == [0, 0], runs[1].stderr
         assert runs[1].stdout == runs[0].stdout
+
+
+def test_a_store_whose_ids_are_no_contract_integers_is_refused_naming_them(tmp_path: Path) -> None:
+    """pandas' float ids that are not whole (109.5 would read as 109: another observation) or an id
+    too large for the contract: ``evkit.scan`` says so instead of changing or dropping them."""
+    rows = scan(SAMPLE).collect().head(3)
+    for ids in ([109.0, 109.5, None], [109, 2**40, 110]):
+        root = tmp_path / f"store-{len(list(tmp_path.iterdir()))}" / "date=2026-11-02"
+        root.mkdir(parents=True)
+        rows.with_columns(pl.Series("observation_id", ids)).write_parquet(root / "part-x-000001.parquet")
+        with pytest.raises(DatasetError, match=r"observation_id holds 1 value\(s\) that are not Int32"):
+            scan(root.parent)
