@@ -39,7 +39,14 @@ from typing import TypeVar
 import polars as pl
 
 from evkit.store.footers import EMPTY, NOT_PARQUET, BadFooter, Footer, local_footer, unreadable
-from evkit.store.schema import CAPTURE_ID_COLUMN, CONTRACT_TIMES, EASEE_SCHEMA, MQTT_SCHEMA, type_kind
+from evkit.store.schema import (
+    CAPTURE_ID_COLUMN,
+    CONTRACT_NUMBERS,
+    CONTRACT_TIMES,
+    EASEE_SCHEMA,
+    MQTT_SCHEMA,
+    type_kind,
+)
 
 JOURNAL_PREFIX = ".compact-"
 JOURNAL_SUFFIX = ".json"
@@ -202,10 +209,13 @@ def odd_columns(schema: dict[str, pl.DataType], expected: dict[str, pl.DataType]
 
 def _fits(name: str, dtype: pl.DataType, expected: pl.DataType) -> bool:
     """Whether a part's column of ``dtype`` (not ``Null``, which fits any) is read as ``expected``: the
-    same type, or a time of the contract in another unit or zone (the reader converts it:
-    ``evkit.store.schema.time_casts``)."""
+    same type, a time of the contract in another unit or zone, or a number of the contract in another
+    number type (pandas' float64 ids on a day with MQTT rows, int64 on the others: the reader converts
+    them, ``evkit.store.schema.time_casts`` and ``number_casts``)."""
     if dtype == expected:
         return True
+    if name in CONTRACT_NUMBERS:
+        return dtype.is_numeric() and expected.is_numeric()
     return name in CONTRACT_TIMES and isinstance(dtype, pl.Datetime) and isinstance(expected, pl.Datetime)
 
 
@@ -294,6 +304,12 @@ def settle(
         # them (a compaction writes it; a coarser unit would cut digits, nanoseconds end in 2262)
         if len({schema[name] for schema in kept_schemas if name in schema} - {pl.Null()}) > 1:
             union[name] = CONTRACT_TYPES[name]
+    for name in CONTRACT_NUMBERS:
+        # parts keeping a number in other types: read as one that holds each exactly (a float when one
+        # is, else the widest integer), then as the contract's (``number_casts``, ``number_problems``)
+        kinds = {schema[name] for schema in kept_schemas if name in schema} - {pl.Null()}
+        if len(kinds) > 1:
+            union[name] = pl.Float64() if any(k.is_float() for k in kinds) else pl.Int64()
     empty = {str(sound[index][0]): frozenset(names) for index, names in hollow.items()}
     unflagged: frozenset[str] = frozenset()
     if "redelivered" in union:

@@ -101,7 +101,13 @@ def time_casts() -> pl.ScanCastOptions:
     nanoseconds, milliseconds, no zone: UTC, or another zone): as the type asked, the same instants
     (to the asked unit). Polars' scan cast options, which Polars marks unstable:
     ``tests/store/test_contract_times.py`` holds every such type to it."""
-    return pl.ScanCastOptions(datetime_cast=["downcast", "upcast", "convert-timezone"])
+    return pl.ScanCastOptions(
+        datetime_cast=["downcast", "upcast", "convert-timezone"],
+        # parts keeping a contract number in other types: read as the one the store settled on, which
+        # holds each exactly (``parts.settle``), then cast to the contract's (``number_casts``)
+        integer_cast=["upcast", "allow-float"],
+        float_cast=["upcast"],
+    )
 
 
 def contract_schema(schema: Mapping[str, pl.DataType]) -> dict[str, pl.DataType]:

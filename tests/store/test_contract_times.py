@@ -391,3 +391,44 @@ def test_a_store_whose_ids_are_no_contract_integers_is_refused_naming_them(tmp_p
         rows.with_columns(pl.Series("observation_id", ids)).write_parquet(root / "part-x-000001.parquet")
         with pytest.raises(DatasetError, match=r"observation_id holds 1 value\(s\) that are not Int32"):
             scan(root.parent)
+
+
+def test_parts_keeping_numbers_in_other_types_read_and_compact_as_the_contracts(tmp_path: Path) -> None:
+    """pandas types a day-by-day export by what each day holds: float64 ids on a day with a null id (an
+    MQTT row), int64 on the others; a pandas part beside the capture's keeps its float32 values. None is
+    damaged: every part reads as the contract's numbers, and a compaction keeps every value."""
+    rows = scan(SAMPLE).collect()
+    by_day = rows.with_columns(pl.col("received_at").dt.date().alias("__day"))
+    days = [d.drop("__day") for d in by_day.partition_by("__day", maintain_order=True)][:3]
+    assert len(days) == 3
+    captured, written = tmp_path / "captured", tmp_path / "written"
+    for index, day in enumerate(days):
+        folder = f"date={day['received_at'][0]:%Y-%m-%d}"
+        for root in (captured, written):
+            (root / folder).mkdir(parents=True)
+        day.write_parquet(captured / folder / "part-x-000001.parquet")
+        kinds = [
+            {"observation_id": pl.Float64()},  # a day holding a null id
+            {"observation_id": pl.Int64()},
+            {"value": pl.Float32()},  # beside a part the capture wrote
+        ][index]
+        half = day.height // 2
+        day.head(half).cast(kinds).write_parquet(written / folder / "part-x-000001.parquet")  # type: ignore[arg-type]
+        (day.tail(day.height - half).cast(kinds) if index < 2 else day.tail(day.height - half)).write_parquet(
+            written / folder / "part-x-000002.parquet"
+        )
+    # float32 holds fewer digits: the contract's float64 of those float32 values is what the store holds
+    want = scan(captured, dedupe=False).collect()
+    third = want["received_at"].dt.date() == days[2]["received_at"][0].date()
+    half = days[2].height // 2
+    cut = pl.Series([*([True] * half), *([False] * (days[2].height - half))])
+    narrowed = want.filter(third).with_columns(
+        pl.when(cut).then(pl.col("value").cast(pl.Float32).cast(pl.Float64)).otherwise(pl.col("value"))
+    )
+    want = pl.concat([want.filter(~third), narrowed])
+    got = scan(written, dedupe=False).collect()
+    assert got.schema["observation_id"] == pl.Int32() and got.schema["value"] == pl.Float64()
+    assert_frame_equal(got.sort(pl.all()), want.sort(pl.all()))
+    compact(written, include_today=True)
+    assert len(list(written.rglob("*.parquet"))) == 3  # each day merged into one part
+    assert_frame_equal(scan(written, dedupe=False).collect().sort(pl.all()), want.sort(pl.all()))
