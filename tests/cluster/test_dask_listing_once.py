@@ -6,15 +6,13 @@ listings of chargers: every one, and those with rows in the window), ``sessions 
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from distributed import Client
 
 from tests.analysis.conftest import B
-from tests.conftest import REPO_ROOT
+from tests.cluster.test_dask import _cli
 from tests.test_cli_damaged_pages import _run, damaged_store
 
 __all__ = ["damaged_store"]  # the fixture, used below
@@ -62,15 +60,7 @@ def test_a_skipped_part_is_named_once_by_the_command_not_again_by_its_workers(
     """The command's own cluster (``--dask local:1``): its worker processes write to the command's
     stderr, where each worker's listing named the skipped part a second time."""
     root, damaged, _ = damaged_store
-    argv = ["sessions", str(root), "--format", "json", "--skip-damaged", "--dask", "local:1"]
-    done = subprocess.run(
-        [sys.executable, "-m", "evkit", *argv],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = _cli("sessions", str(root), "--format", "json", "--skip-damaged", "--dask", "local:1")
     assert done.returncode == 0, done.stderr
     said = [line for line in done.stderr.splitlines() if "skipped" in line]
     assert len(said) == 1 and str(damaged) in said[0], done.stderr
