@@ -215,8 +215,15 @@ def _fits(name: str, dtype: pl.DataType, expected: pl.DataType) -> bool:
     if dtype == expected:
         return True
     if name in CONTRACT_NUMBERS:
-        return dtype.is_numeric() and expected.is_numeric()
+        return _scan_number(dtype) and _scan_number(expected)
     return name in CONTRACT_TIMES and isinstance(dtype, pl.Datetime) and isinstance(expected, pl.Datetime)
+
+
+def _scan_number(dtype: pl.DataType) -> bool:
+    """Whether a scan reads a number of ``dtype`` as the store's settled type (a float, or a signed
+    integer of 64 bits: Polars' scan casts upcast and allow-float): a float, a signed integer, an
+    unsigned one of at most 32 bits. A ``UInt64`` or a ``Decimal`` stays damaged, said so."""
+    return dtype.is_float() or dtype.is_signed_integer() or dtype in (pl.UInt8(), pl.UInt16(), pl.UInt32())
 
 
 P = TypeVar("P", Path, str)

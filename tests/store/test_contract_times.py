@@ -7,6 +7,7 @@ narrow read compared its times with UTC bounds and failed."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -432,3 +433,32 @@ def test_parts_keeping_numbers_in_other_types_read_and_compact_as_the_contracts(
     compact(written, include_today=True)
     assert len(list(written.rglob("*.parquet"))) == 3  # each day merged into one part
     assert_frame_equal(scan(written, dedupe=False).collect().sort(pl.all()), want.sort(pl.all()))
+
+
+@pytest.mark.parametrize(
+    ("dtype", "fits"),
+    [
+        (pl.Int16(), True),
+        (pl.UInt32(), True),
+        (pl.Float32(), True),
+        (pl.UInt64(), False),
+        (pl.Decimal(10, 0), False),
+    ],
+)
+def test_ids_of_a_number_type_the_scan_cannot_settle_are_named_damaged(
+    tmp_path: Path, dtype: pl.DataType, fits: bool
+) -> None:
+    """A part's ids beside the capture's: read as the contract's when a scan can read them as one
+    settled type, else the part is damaged, said so (not a raw Polars error when read)."""
+    rows = scan(SAMPLE).collect().head(200)
+    day = tmp_path / "store" / "date=2026-11-02"
+    day.mkdir(parents=True)
+    rows.head(100).write_parquet(day / "part-a.parquet")
+    rows.tail(100).with_columns(pl.col("observation_id").cast(dtype)).write_parquet(day / "part-b.parquet")
+    if fits:
+        assert_frame_equal(scan(day.parent, dedupe=False).collect().sort(pl.all()), rows.sort(pl.all()))
+    else:
+        with pytest.raises(
+            DatasetError, match=re.escape(f"part-b.parquet (column 'observation_id' is {dtype},")
+        ):
+            scan(day.parent)
