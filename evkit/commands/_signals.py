@@ -149,7 +149,9 @@ def terminable() -> Iterator[None]:
             ended = True
         signal.set_wakeup_fd(previous_fd)
         os.close(write)
-        signal.signal(signal.SIGTERM, previous)
+        # a termination under way: the process ends with 143 after this block, and a later SIGTERM
+        # (a process manager's repeats) must not kill it with the default action meanwhile (exit -15)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN if TERMINATED.is_set() else previous)
 
 
 __all__ = ["TERMINATED", "Terminated", "own_sigint", "stop_signals", "terminable"]
