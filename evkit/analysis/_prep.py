@@ -7,8 +7,7 @@ from datetime import datetime
 
 import polars as pl
 
-from evkit.errors import DatasetError
-from evkit.store.schema import COPY_ORDER, REQUIRED_COLUMNS, contract_frame, with_contract_times
+from evkit.store.schema import COPY_ORDER, REQUIRED_COLUMNS, contract_frame
 
 #: The identity of one observation: the same charger, id, device time and value are one message.
 IDENTITY = ("charger_id", "observation_id", "observed_at", "value", "value_text")
@@ -52,20 +51,14 @@ def columns_of(lf: pl.LazyFrame) -> list[str]:
     return list(lf.collect_schema().names())
 
 
-def require(lf: pl.LazyFrame | pl.DataFrame, columns: Iterable[str] = REQUIRED_COLUMNS) -> pl.LazyFrame:
+def require(lf: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     """``lf`` as every analysis reads it, lazily (``store.schema.contract_frame``): DatasetError naming
     the required columns it lacks, or contract times of another kind (text, a date) holding a value,
     in the words ``evkit.scan`` uses; its contract times as microseconds in UTC and its numbers as the
     contract's when a frame made elsewhere holds them otherwise (pandas' nanoseconds, a local zone,
     no zone, ``None`` for every value, float ids), as ``evkit.scan`` reads a store; else ``lf``
-    itself (a store's scan keeps the contract, and its speed hints). ``columns``: only these must be
-    present (its contract times and numbers converted all the same)."""
-    wanted = list(columns)
-    if wanted == list(REQUIRED_COLUMNS):
-        return contract_frame(lf)
-    if missing := [c for c in wanted if c not in lf.collect_schema()]:
-        raise DatasetError(f"the data lacks required column(s): {', '.join(missing)}")
-    return with_contract_times(lf.lazy())
+    itself (a store's scan keeps the contract, and its speed hints)."""
+    return contract_frame(lf)
 
 
 def easee_rows(lf: pl.LazyFrame, ids: Iterable[int] | None = None) -> pl.LazyFrame:

@@ -36,11 +36,8 @@ UNREADABLE_AFTER = 3
 #: Columns read from each new part (those a part lacks read as null).
 COLUMNS = ("received_at", "observed_at", "charger_id", "observation_id", "value", "value_text", "label",
            "error", "source", "key")  # fmt: skip
-#: The type of a column a part lacks: the contract's, else text (a number only for ``value``).
-_TYPES: dict[str, pl.DataType] = {
-    **{c: pl.String() for c in ("source", "key", "label", "value_text", "error")},
-    **{c: t for c, t in REQUIRED_COLUMNS.items() if c in COLUMNS},
-}
+#: The type of a column a part lacks: the contract's, else text.
+_TYPES = {c: REQUIRED_COLUMNS.get(c, pl.String()) for c in COLUMNS}
 
 
 def tag(rows: pl.DataFrame) -> pl.DataFrame:

@@ -146,16 +146,18 @@ def number_casts(schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
     integer, NaN (pandas' null) is null; a float id that is not whole, or an id beyond the contract's
     integers, is null too (:func:`number_problems` names them where a frame is checked). Parquet scans
     cannot cast a float to an integer: ``evkit.scan`` casts after reading."""
-    casts = []
-    for name in CONTRACT_NUMBERS:
-        dtype, wanted = schema.get(name), REQUIRED_COLUMNS[name]
-        if dtype is None or dtype == wanted or not (dtype.is_numeric() or dtype == pl.Null()):
-            continue
-        value = pl.col(name)
-        if dtype.is_float() and wanted.is_integer():
-            value = pl.when(value == value.floor()).then(value)  # NaN, inf and 109.5 alike: null
-        casts.append(value.cast(wanted, strict=False).alias(name))
-    return casts
+    return [cast for name in CONTRACT_NUMBERS if (cast := _number_cast(name, schema.get(name))) is not None]
+
+
+def _number_cast(name: str, dtype: pl.DataType | None) -> pl.Expr | None:
+    """:func:`number_casts`' cast of the contract number ``name`` held as ``dtype``, or None."""
+    wanted = REQUIRED_COLUMNS[name]
+    if dtype is None or dtype == wanted or not (dtype.is_numeric() or dtype == pl.Null()):
+        return None
+    value = pl.col(name)
+    if dtype.is_float() and wanted.is_integer():
+        value = pl.when(value == value.floor()).then(value)  # NaN, inf and 109.5 alike: null
+    return value.cast(wanted, strict=False).alias(name)
 
 
 def number_problems(lf: pl.LazyFrame, where: str = "the data") -> str | None:
@@ -165,14 +167,10 @@ def number_problems(lf: pl.LazyFrame, where: str = "the data") -> str | None:
     schema = lf.collect_schema()
     checks = {}
     for name in CONTRACT_NUMBERS:
-        dtype, wanted = schema.get(name), REQUIRED_COLUMNS[name]
-        if dtype is None or dtype == wanted or not dtype.is_numeric() or not wanted.is_integer():
-            continue
-        value = pl.col(name).fill_nan(None) if dtype.is_float() else pl.col(name)
-        lost = value.is_not_null() & value.cast(wanted, strict=False).is_null()
-        if dtype.is_float():
-            lost = lost | (value.is_not_null() & (value != value.floor()))
-        checks[name] = lost.sum()
+        dtype = schema.get(name)
+        if REQUIRED_COLUMNS[name].is_integer() and (cast := _number_cast(name, dtype)) is not None:
+            held = pl.col(name).fill_nan(None) if dtype is not None and dtype.is_float() else pl.col(name)
+            checks[name] = (held.is_not_null() & cast.is_null()).sum()  # a value the cast loses
     if not checks:
         return None
     found = lf.select(**checks).collect().row(0, named=True)
@@ -202,12 +200,9 @@ def contract_frame(frame: pl.LazyFrame | pl.DataFrame, where: str = "the data") 
     scan: its speed hints are kept)."""
     lf = frame.lazy()
     schema = lf.collect_schema()
-    odd = [
-        name
-        for name, dtype in REQUIRED_COLUMNS.items()
-        if name in schema and schema[name] != pl.Null() and type_kind(schema[name]) != type_kind(dtype)
-    ]
-    if odd:  # rare: read only the odd columns, to tell those that hold no value
+    if odd := of_another_kind(
+        schema, REQUIRED_COLUMNS
+    ):  # rare: read only the odd columns, to tell those that hold no value
         held = lf.select(pl.col(odd).is_not_null().any()).collect().row(0, named=True)
         if hollow := [name for name in odd if not held[name]]:
             lf = lf.with_columns(pl.lit(None, REQUIRED_COLUMNS[name]).alias(name) for name in hollow)
@@ -235,6 +230,15 @@ def contract_problems(
     number type, time unit or zone is read as the contract's, and an all-null column passes."""
     return [
         f"{name} is {schema[name]} (expected {REQUIRED_COLUMNS[name]})"
+        for name in of_another_kind(schema, columns)
+    ]
+
+
+def of_another_kind(schema: Mapping[str, pl.DataType], columns: Iterable[str]) -> list[str]:
+    """Those of the required ``columns`` that ``schema`` holds in a type of another kind than the
+    contract's (:func:`type_kind`; the null type, no value at all, is of every kind)."""
+    return [
+        name
         for name in columns
         if name in schema
         and schema[name] != pl.Null()
