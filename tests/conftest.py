@@ -3,10 +3,12 @@ run `make test`, which starts them."""
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +36,30 @@ def python_output(code: str) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+@pytest.fixture(autouse=True)
+def _no_lease_renewal_left_running() -> Iterator[None]:
+    """A test leaves no S3 lease being renewed: a part writer (or an audit log holding one) left open
+    keeps a thread renewing over the network, and a thread in a native call while a later test sets
+    an environment variable can crash the whole run (glibc's ``setenv`` frees what ``getenv`` reads).
+    Writers that nobody references any more end their renewal by themselves (``weakref.finalize``)."""
+    before = {t.ident for t in threading.enumerate()}
+    yield
+    if "evkit.store.s3lease" not in sys.modules:
+        return
+    from evkit.store import s3lease
+
+    gc.collect()  # writers dropped in a reference cycle
+    left = [t for t in threading.enumerate() if t.name == "evkit-s3-leases" and t.ident not in before]
+    for thread in left:
+        thread.join(timeout=5)
+    left = [t for t in left if t.is_alive()]
+    if left:
+        held = [f"{leases.location.url} {leases.days}" for leases in list(s3lease._OPEN)]
+        for leases in list(s3lease._OPEN):
+            leases.close()
+        pytest.fail(f"{len(left)} S3 lease renewal(s) left running; close the writer: {held}")
 
 
 def _require_port(host: str, port: int, name: str) -> None:

@@ -31,9 +31,9 @@ def terminal_width(stream: Any = None) -> int:
     return UNWRAPPED_WIDTH
 
 
-def _render(frame: pl.DataFrame, config: dict[str, Any]) -> str:
+def _settings(config: dict[str, Any]) -> dict[str, Any]:
     """Polars' table at its natural width (never squeezed: a squeezed cell breaks dates mid-word)."""
-    settings: dict[str, Any] = {
+    return {
         "tbl_rows": -1,
         "tbl_cols": -1,
         "tbl_hide_dataframe_shape": True,
@@ -42,8 +42,6 @@ def _render(frame: pl.DataFrame, config: dict[str, Any]) -> str:
         **config,
         "tbl_width_chars": UNWRAPPED_WIDTH,
     }
-    with pl.Config(**settings):
-        return str(frame)
 
 
 def _column_width(frame: pl.DataFrame, name: str, limit: int) -> int:
@@ -54,9 +52,16 @@ def _column_width(frame: pl.DataFrame, name: str, limit: int) -> int:
 
 def render(frame: pl.DataFrame, *, width: int | None = None, keys: int = 1, **config: Any) -> str:
     """``frame`` as text at most ``width`` characters wide (see the module docs); the first ``keys``
-    columns repeat in every block. ``config`` goes to ``pl.Config`` (e.g. ``fmt_str_lengths``)."""
-    width = terminal_width() if width is None else width
-    text = _render(frame, config)
+    columns repeat in every block. ``config`` goes to ``pl.Config`` (e.g. ``fmt_str_lengths``).
+
+    ``pl.Config`` keeps its options in environment variables: they are set once for the whole table,
+    not once per block, as changing the environment is unsafe while another thread reads it."""
+    with pl.Config(**_settings(config)):
+        return _blocks(frame, terminal_width() if width is None else width, keys, config)
+
+
+def _blocks(frame: pl.DataFrame, width: int, keys: int, config: dict[str, Any]) -> str:
+    text = str(frame)
     if max((len(line) for line in text.splitlines()), default=0) <= width or frame.width <= keys + 1:
         return text
     limit = int(config.get("fmt_str_lengths", 40)) + 3
@@ -75,7 +80,7 @@ def render(frame: pl.DataFrame, *, width: int | None = None, keys: int = 1, **co
     if current:
         blocks.append(current)
     # columns by name, not ``select``: it reads names such as "*" or "^a.*$" as patterns
-    return "\n\n".join(_render(frame[[*key_columns, *block]], config) for block in blocks)
+    return "\n\n".join(str(frame[[*key_columns, *block]]) for block in blocks)
 
 
 __all__ = ["UNWRAPPED_WIDTH", "render", "terminal_width"]

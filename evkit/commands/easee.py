@@ -19,6 +19,7 @@ from evkit.commands.goe import DEFAULT_STORE, STORE_ENV, audit_store
 from evkit.errors import ConfigError, SourceError, ValidationError
 
 if TYPE_CHECKING:
+    from evkit.control.audit import AuditLog
     from evkit.control.base import CommandResult
     from evkit.easee.commands import EaseeCommand
 
@@ -187,13 +188,19 @@ def run_set(args: argparse.Namespace) -> int:
     store = audit_store(args.out)
     audit = audit_store(args.audit_dir) if args.audit_dir else store
     assert store is not None and audit is not None
-    return _send(args, commands, store, audit)
+    from evkit.control.audit import AuditLog
+
+    with AuditLog(audit) as audit_log:  # closed: on s3:// its day leases are released
+        return _send(args, commands, store, audit, audit_log)
 
 
 def _send(
-    args: argparse.Namespace, commands: list[EaseeCommand], store: Path | str, audit: Path | str
+    args: argparse.Namespace,
+    commands: list[EaseeCommand],
+    store: Path | str,
+    audit: Path | str,
+    audit_log: AuditLog,
 ) -> int:
-    from evkit.control.audit import AuditLog
     from evkit.control.easee import EaseeController
     from evkit.sources.amqp import resolve_details
     from evkit.sources.easee_commands import AmqpCommandLink
@@ -202,7 +209,6 @@ def _send(
         for name in ("pika", "evkit.sources.amqp"):
             logging.getLogger(name).setLevel(logging.WARNING)
     details, _refresh = resolve_details(details=args.details, token_env=args.token_env, url_env=args.url_env)
-    audit_log = AuditLog(audit)
     audit_log.ensure_writable()
     if not args.no_consume and store != audit:  # (the same store was just checked)
         from evkit.store.writer import ensure_writable

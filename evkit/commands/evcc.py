@@ -7,6 +7,7 @@ message says what is allowed; 1 no echo, or the broker could not be reached.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -204,7 +205,7 @@ def run_set(args: argparse.Namespace) -> int:
             command = client.prepare(args.path, args.value)
             return _report_dry_run(client.topic(command), command.payload, args.json)
 
-    with EvccClient(**broker, audit=audit, timeout=args.timeout) as client:
+    with audit or contextlib.nullcontext(), EvccClient(**broker, audit=audit, timeout=args.timeout) as client:
         if not client.state:
             print(
                 f"evkit: nothing is published under {args.prefix}/ on {broker['host']}:{broker['port']} "

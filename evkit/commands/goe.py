@@ -192,7 +192,8 @@ def _not_sent(
         setting=setting.key,
     )
     if store is not None:
-        AuditLog(store).record(result)
+        with AuditLog(store) as log:
+            log.record(result)
     return result
 
 

@@ -73,9 +73,11 @@ class AuditLog:
     >>> log = AuditLog("data")          # doctest: +SKIP
     >>> log.record(result)              # doctest: +SKIP
     >>> log.read().collect()            # doctest: +SKIP
+    >>> log.close()                     # doctest: +SKIP
 
-    Thread-safe: a panel and a CLI may share one log object. Raises ``StoreError`` when the store
-    cannot be written.
+    ``close()`` (or ``with``) lets go of what the log holds open: its part writer's day leases (on
+    ``s3://`` renewed in the background until then). Thread-safe: a panel and a CLI may share one log
+    object. Raises ``StoreError`` when the store cannot be written.
     """
 
     def __init__(self, store_dir: Path | str) -> None:
@@ -104,6 +106,20 @@ class AuditLog:
     def read(self) -> pl.LazyFrame:
         """Every audited command so far (``evkit.scan`` of the audit directory)."""
         return scan(self.path)
+
+    def close(self) -> None:
+        """Let go of the part writer: on ``s3://`` its day leases are released and their renewal
+        stops. Recording again opens a new one."""
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"AuditLog({str(self.store_dir)!r})"

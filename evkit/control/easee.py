@@ -112,6 +112,7 @@ class EaseeController:
     ) -> None:
         self.transport = transport
         self.audit = audit if isinstance(audit, AuditLog) or audit is None else AuditLog(audit)
+        self._owns_audit = self.audit is not audit
         self.timeout = timeout
         self.expires_in = expires_in
         self.owns_transport = owns_transport
@@ -189,10 +190,12 @@ class EaseeController:
         return flash_warning(self.audit, command)
 
     def close(self) -> None:
-        """Stop listening (and close the transport if this controller owns it)."""
+        """Stop listening (and close the transport and the audit log if this controller made them)."""
         self._unsubscribe()
         if self.owns_transport:
             self.transport.close()
+        if self._owns_audit and self.audit is not None:
+            self.audit.close()
 
     def __enter__(self) -> EaseeController:
         return self

@@ -109,6 +109,7 @@ class EvccClient:
         self._version_waited = False
         self.clock = clock
         self.audit = AuditLog(audit) if isinstance(audit, Path | str) else audit
+        self._owns_audit = isinstance(audit, Path | str)
         if self.audit is not None:
             self.audit.ensure_writable()  # fail before anything is sent, not after
         self._owns_transport = transport is None
@@ -401,10 +402,12 @@ class EvccClient:
     # ------------------------------------------------------------------ lifetime
 
     def close(self) -> None:
-        """Stop listening; closes the transport if the client created it."""
+        """Stop listening; closes the transport and the audit log if the client created them."""
         self._subscription.cancel()
         if self._owns_transport:
             self.transport.close()
+        if self._owns_audit and self.audit is not None:
+            self.audit.close()
 
     def __enter__(self) -> EvccClient:
         return self

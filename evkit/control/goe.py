@@ -110,6 +110,7 @@ class GoeController(MqttConfirmation):
         self.prefix = prefix.rstrip("/") or DEFAULT_PREFIX
         self.serial = serial or ""
         self.audit = AuditLog(audit) if isinstance(audit, Path | str) else audit
+        self._owns_audit = isinstance(audit, Path | str)
         if self.audit is not None:
             self.audit.ensure_writable()  # a command that cannot be audited is not sent (as evcc, easee)
         self._state: dict[str, Any] = {}
@@ -192,7 +193,7 @@ class GoeController(MqttConfirmation):
         return mask_secrets(self.base_url) if self._mqtt is None else f"{self.prefix}/{self.serial}"
 
     def close(self) -> None:
-        """Stop listening; close transports this controller opened."""
+        """Stop listening; close the transports and the audit log this controller opened."""
         for subscription in self._subscriptions:
             subscription.cancel()
         self._subscriptions.clear()
@@ -202,6 +203,8 @@ class GoeController(MqttConfirmation):
             closer = getattr(self._http_transport, "close", None)
             if callable(closer):
                 closer()
+        if self._owns_audit and self.audit is not None:
+            self.audit.close()
 
     def __enter__(self) -> GoeController:
         return self

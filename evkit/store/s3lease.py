@@ -138,6 +138,8 @@ class S3Leases:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._renew = renew
+        # dropped without close(): the renewal thread ends now, not at its next wake (its leases expire)
+        weakref.finalize(self, self._stop.set)
 
     @property
     def days(self) -> list[str]:
@@ -211,7 +213,8 @@ class S3Leases:
 
 
 def _renew_loop(ref: weakref.ReferenceType[S3Leases], stop: threading.Event, every: float) -> None:
-    """Renew until stopped or until the leases object is gone (a writer dropped without close())."""
+    """Renew until stopped: by close(), or as the leases object is collected (a writer dropped
+    without close())."""
     while not stop.wait(every):
         leases = ref()
         if leases is None:

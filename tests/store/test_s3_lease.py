@@ -4,6 +4,7 @@ stale lease (a capture that died) is ignored, renewals keep a lease alive; and c
 
 from __future__ import annotations
 
+import gc
 import signal
 import subprocess
 import sys
@@ -230,10 +231,24 @@ def test_captures_writing_while_compaction_runs_lose_nothing_and_the_held_day_is
     assert evkit.scan(s3_dataset, dedupe=False).collect().height == frame.height
 
 
+def test_a_writer_dropped_without_close_stops_renewing_at_once(s3_dataset: str) -> None:
+    """Its renewal thread ends as the writer is collected, not at its next wake (a quarter of the
+    time to live: 30 s by default), and never renews for a writer nobody can close any more."""
+    writer = S3PartWriter(s3_dataset, capture_id="dropped")
+    writer.write(_rows(2))
+    renewal = writer._leases._thread
+    assert renewal is not None and renewal.is_alive()
+    del writer
+    gc.collect()
+    renewal.join(timeout=5)
+    assert not renewal.is_alive()
+
+
 def test_a_writer_nobody_closed_releases_its_leases_when_the_process_exits(
     s3_dataset: str, s3_env: dict[str, str]
 ) -> None:
-    """An audit log's writer is never closed: its process leaves no lease behind to expire."""
+    """A writer left open (a notebook's audit log nobody closed): its process leaves no lease behind
+    to expire."""
     code = (
         "import sys; from evkit.store.s3write import S3PartWriter; from tests.store.test_store import _rows; "
         "w = S3PartWriter(sys.argv[1], capture_id='unclosed'); w.write(_rows(2)); "

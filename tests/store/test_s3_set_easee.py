@@ -18,6 +18,7 @@ from evkit.sources.progress import BackgroundCapture
 from tests.control.test_easee_cli import SERIAL, URL_ENV, Operator, operator
 from tests.helpers import wait_until
 from tests.s3fixtures import ACCESS_KEY, SECRET_KEY
+from tests.store.test_s3_lease import _leases
 
 pytestmark = pytest.mark.broker
 __all__ = ["operator"]  # the fixture, re-used
@@ -54,6 +55,7 @@ def test_set_easee_consumes_into_s3_and_audits_there(
     assert all(SERIAL in topic for topic in audit["topic"].to_list())  # {serial}.C.{id}.{ticks}
     for text in (captured.out, captured.err):
         assert SECRET_KEY not in text and ACCESS_KEY not in text
+    assert _leases(s3_dataset) == [] and _leases(f"{s3_dataset}/audit") == []  # released: days compactable
 
 
 def test_set_easee_finds_the_answer_a_capture_wrote_to_s3(
