@@ -46,12 +46,12 @@ def _no_lease_renewal_left_running() -> Iterator[None]:
     Writers that nobody references any more end their renewal by themselves (``weakref.finalize``)."""
     before = {t.ident for t in threading.enumerate()}
     yield
-    if "evkit.store.s3lease" not in sys.modules:
+    left = [t for t in threading.enumerate() if t.name == "evkit-s3-leases" and t.ident not in before]
+    if not left:
         return
     from evkit.store import s3lease
 
     gc.collect()  # writers dropped in a reference cycle
-    left = [t for t in threading.enumerate() if t.name == "evkit-s3-leases" and t.ident not in before]
     for thread in left:
         thread.join(timeout=5)
     left = [t for t in left if t.is_alive()]

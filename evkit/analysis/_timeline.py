@@ -10,7 +10,7 @@ import polars as pl
 
 from evkit.analysis._prep import easee_rows
 from evkit.analysis.exact import seconds
-from evkit.store.schema import with_contract_times
+from evkit.store.schema import with_contract_types
 
 #: Idle Easee chargers send a heartbeat about every 15 minutes; longer silence is a hole in the data.
 DEFAULT_GAP = timedelta(minutes=20)
@@ -312,7 +312,7 @@ def timeline(
         return given
     # a frame made elsewhere read as the analyses read it (``_prep.require``): a timeline a user made
     # of it fits the analyses they hand it to
-    found_spans, found_gaps = spans_and_gaps(heard(with_contract_times(lf)), expected, in_runs=in_runs)
+    found_spans, found_gaps = spans_and_gaps(heard(with_contract_types(lf)), expected, in_runs=in_runs)
     return Timeline(_shared(found_spans), _shared(found_gaps), expected)
 
 

@@ -31,7 +31,7 @@ from evkit.analysis.easee_commands import easee_command_roundtrips
 from evkit.analysis.exact import seconds
 from evkit.analysis.home import goe_command_roundtrips
 from evkit.analysis.schema import ALL_HOPS, COMMAND_HOP, HOPS, READBACK_HOP, SCHEDULED_HOPS
-from evkit.store.schema import with_contract_times
+from evkit.store.schema import with_contract_types
 
 _HOP_EXPR = {
     "device_to_cloud": pl.col("arrival_time") - pl.col("observed_at"),
@@ -60,7 +60,7 @@ def _first_timed(lf: pl.LazyFrame, first: pl.LazyFrame | None) -> pl.LazyFrame:
     # with a device time are exactly the first deliveries of those messages; the few messages without
     # one but with an ArrivalTime are deduplicated here.
     untimed = lf.filter(pl.col("observed_at").is_null() & pl.col("arrival_time").is_not_null())
-    known = with_contract_times(first).filter(pl.col("observed_at").is_not_null()).select(*IDENTITY, *_EXTRA)
+    known = with_contract_types(first).filter(pl.col("observed_at").is_not_null()).select(*IDENTITY, *_EXTRA)
     return pl.concat([known, first_deliveries(untimed, extra=_EXTRA)], how="vertical_relaxed")
 
 

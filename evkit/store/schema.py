@@ -183,7 +183,7 @@ def number_problems(lf: pl.LazyFrame, where: str = "the data") -> str | None:
 Frame = TypeVar("Frame", pl.LazyFrame, pl.DataFrame)
 
 
-def with_contract_times(lf: Frame) -> Frame:
+def with_contract_types(lf: Frame) -> Frame:
     """``lf`` with its contract times and numbers in the contract's types (:func:`contract_casts`),
     else ``lf`` itself. ``evkit.scan`` reads every store so; this is for frames made elsewhere."""
     casts = contract_casts(lf.collect_schema())
@@ -196,7 +196,7 @@ def contract_frame(frame: pl.LazyFrame | pl.DataFrame, where: str = "the data") 
     contract times of another kind (text, a date) that hold a value; a required column of another
     kind holding no value at all (pandas' ``arrival_time = None``: text of nothing) read as missing
     values of the contract's type, as the scan reads a part whose column holds none; then
-    :func:`with_contract_times`. ``frame`` itself (lazily) when it keeps the contract (a store's
+    :func:`with_contract_types`. ``frame`` itself (lazily) when it keeps the contract (a store's
     scan: its speed hints are kept)."""
     lf = frame.lazy()
     schema = lf.collect_schema()
@@ -209,7 +209,7 @@ def contract_frame(frame: pl.LazyFrame | pl.DataFrame, where: str = "the data") 
             schema = lf.collect_schema()
     if error := contract_error(schema, where) or number_problems(lf, where):
         raise DatasetError(error)
-    return with_contract_times(lf)
+    return with_contract_types(lf)
 
 
 def type_kind(dtype: pl.DataType) -> str:

@@ -29,7 +29,7 @@ from evkit.store import scan
 from evkit.store.compact import compact
 from evkit.store.footers import IGNORE_ZONE_ERRORS
 from evkit.store.parts import expected_types, odd_columns
-from evkit.store.schema import UTC_US, contract_casts, contract_schema, with_contract_times
+from evkit.store.schema import UTC_US, contract_casts, contract_schema, with_contract_types
 from tests.conftest import REPO_ROOT
 from tests.s3fixtures import upload_dataset
 from tests.store.test_narrow import CHARGERS, DAY0, _rows
@@ -291,9 +291,9 @@ def test_the_casts_name_only_times_out_of_the_contract() -> None:
     assert contract_schema(schema) == {**schema, "observed_at": UTC_US}
     assert contract_casts(contract_schema(schema)) == []
     frame = pl.LazyFrame(schema=schema)
-    assert with_contract_times(frame).collect_schema() == contract_schema(schema)
+    assert with_contract_types(frame).collect_schema() == contract_schema(schema)
     same = pl.LazyFrame(schema=contract_schema(schema))
-    assert with_contract_times(same) is same
+    assert with_contract_types(same) is same
 
 
 _kinds = [pl.Datetime("us", "UTC"), pl.Datetime("ns"), pl.Datetime("ms", "UTC"), pl.Datetime("us"), pl.Null()]
