@@ -66,7 +66,7 @@ def easee_rows(lf: pl.LazyFrame, ids: Iterable[int] | None = None) -> pl.LazyFra
 
     A store's scan holding only such rows (asked once, from the parts' statistics: milliseconds) is
     not filtered: no column is read for the filter alone and no row copied (6M rows: ~0.05 s)."""
-    from evkit.store.reader import none_match
+    from evkit.store.frame_facts import none_match
 
     cond = pl.col("charger_id").is_not_null() & pl.col("observed_at").is_not_null()
     cond = cond & (pl.col("kind").is_null() | (pl.col("kind") != "mqtt"))

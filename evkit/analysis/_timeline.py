@@ -160,7 +160,7 @@ def scan_shape(lf: pl.LazyFrame) -> tuple[bool, bool]:
     charger: :func:`begins_by_charger`), from its first rows (milliseconds); (False, False) for any
     other frame. Hints for speed only: every use is correct on any order. Asked once per frame (the
     sessions' plan and the engine that runs it, ``evkit.analysis.sessions.engine_for``, both ask)."""
-    from evkit.store.reader import first_rows
+    from evkit.store.frame_facts import first_rows
 
     key = id(lf)
     if key not in _SHAPES:

@@ -70,7 +70,7 @@ def _ends(ids: list[list[str]]) -> list[tuple[str, str]]:
 
 def _charger_buckets(lf: pl.LazyFrame, rows_per_bucket: int) -> list[list[str]]:
     """The charger ids of each range of ``charger_ranges``, in order."""
-    from evkit.store.reader import rows_at_most
+    from evkit.store.frame_facts import rows_at_most
 
     # a narrow read (a few chargers) is bounded from its footers: counting would read it
     bound = rows_at_most(lf)
@@ -204,7 +204,7 @@ def spills(filters: Sequence[pl.Expr | None], reads: Reads, lf: pl.LazyFrame | N
     ids = filters.ids if isinstance(filters, Filters) else None
     if lf is None or ids is None:
         return True
-    from evkit.store.reader import rows_per_charger_range
+    from evkit.store.frame_facts import rows_per_charger_range
 
     counted = rows_per_charger_range(lf, _ends(ids))
     if counted is None:
@@ -371,7 +371,7 @@ def bucket_sources(
         return
     tally = None
     if splitting is not None:
-        from evkit.store.reader import rows_bound
+        from evkit.store.frame_facts import rows_bound
 
         # buckets hold about as many rows each (``charger_ranges``): the split reads about this many
         bound = rows_bound(lf)
@@ -390,7 +390,7 @@ def bucket_sources(
 def _room(lf: pl.LazyFrame, columns: Columns | None) -> bool:
     """Whether the temporary folder has room for the bucket files of ``columns`` (all: None); when it
     has not, the buckets filter the data instead (slower, but no run fails for a full disk), said."""
-    from evkit.store.reader import stored_bytes_of
+    from evkit.store.frame_facts import stored_bytes_of
     from evkit.store.scratch import has_room
 
     if columns is None:

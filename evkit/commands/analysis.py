@@ -149,7 +149,8 @@ def _register_latency(top: Any) -> None:
 
 def load(directory: str) -> pl.LazyFrame:
     """The dataset at ``directory``; DatasetError when it has no Parquet, misses columns or is empty."""
-    from evkit.store.reader import has_rows, scan
+    from evkit.store.frame_facts import has_rows
+    from evkit.store.reader import scan
     from evkit.store.schema import REQUIRED_COLUMNS, contract_error
 
     # evkit.analysis handles repeated messages itself (cheaply); the store's generic redelivery filter

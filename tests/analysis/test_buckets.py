@@ -20,7 +20,7 @@ from evkit.cli import main
 from evkit.store import compact as compact_module
 from evkit.store import scan
 from evkit.store.compact import compact
-from evkit.store.reader import rows_per_charger_range
+from evkit.store.frame_facts import rows_per_charger_range
 from evkit.store.writer import PartWriter
 from tests.analysis.conftest import Fleet
 from tests.cluster.conftest import write_fleet

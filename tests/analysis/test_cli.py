@@ -183,7 +183,8 @@ def test_empty_dataset_is_a_clear_error(
 def test_empty_parts_before_a_full_one_are_not_an_empty_dataset(
     tmp_path: Path, fleet: Fleet, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from evkit.store.reader import has_rows, row_count, scan
+    from evkit.store.frame_facts import has_rows, row_count
+    from evkit.store.reader import scan
 
     fleet.frame().head(0).write_parquet(tmp_path / "a-empty.parquet")
     fleet.frame().head(0).write_parquet(tmp_path / "b-empty.parquet")

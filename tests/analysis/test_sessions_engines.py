@@ -27,7 +27,7 @@ from evkit.analysis import _timeline, sessions
 from evkit.analysis._timeline import begins_by_charger, begins_in_runs, scan_shape
 from evkit.cli import main
 from evkit.commands._records import as_records
-from evkit.store.reader import first_rows
+from evkit.store.frame_facts import first_rows
 from tests.analysis import scenario as sc
 from tests.analysis import sessions_reference
 

@@ -18,8 +18,8 @@ from polars.testing import assert_frame_equal
 from evkit.analysis._prep import narrowed
 from evkit.store import EASEE_SCHEMA, PartWriter, scan
 from evkit.store.compact import compact
+from evkit.store.frame_facts import row_count, rows_at_most, rows_bound
 from evkit.store.narrow import Narrowing, admitted_groups, footer_of
-from evkit.store.reader import row_count, rows_at_most, rows_bound
 
 CHARGERS = [f"EH{n:02d}" for n in range(12)]
 DAY0 = (datetime.now(UTC) - timedelta(days=6)).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -81,7 +81,7 @@ def test_polars_reads_the_same_rows_with_storage_options_only(s3_dataset: str) -
 def test_buckets_weigh_files_against_filters_from_the_same_footers_on_s3(s3_dataset: str) -> None:
     """The bucket cost model (``analysis.buckets.spills``) counts the rows each charger range's
     filtered read reads from the parts' footers: on s3:// the same counts as in a directory."""
-    from evkit.store.reader import rows_per_charger_range
+    from evkit.store.frame_facts import rows_per_charger_range
 
     upload_dataset(SAMPLE, s3_dataset)
     ids = evkit.scan(SAMPLE).select(pl.col("charger_id").drop_nulls().unique().sort()).collect()["charger_id"]

@@ -15,8 +15,8 @@ from evkit.analysis._prep import narrowed
 from evkit.store import PartWriter, scan
 from evkit.store.compact import compact
 from evkit.store.footers import known
+from evkit.store.frame_facts import rows_at_most
 from evkit.store.narrow import Narrowing, admitted_groups, footer_of, narrow_scan
-from evkit.store.reader import rows_at_most
 from tests.s3fixtures import upload_dataset
 from tests.store.test_narrow import DAY0, _rows
 

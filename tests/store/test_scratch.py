@@ -96,7 +96,7 @@ def test_without_room_for_the_bucket_files_the_buckets_filter_the_data(
 
     from evkit.analysis import buckets, sessions
     from evkit.store import scan
-    from evkit.store.reader import stored_bytes_of
+    from evkit.store.frame_facts import stored_bytes_of
 
     lf = scan(SAMPLE, dedupe=False)
     whole = sessions(lf).collect()

@@ -1,0 +1,151 @@
+"""What a frame from ``evkit.store.reader``'s ``scan`` (or ``narrow``) tells without reading its rows:
+counts and bytes from the parts' footers the check already read, its first rows, whether a predicate
+matches nothing. Any other frame gets ``None`` (or is counted, where a count is asked)."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from evkit.store.narrow import Narrowing, admitted_groups, footer_of, rows_per_range
+from evkit.store.objstore import is_s3
+from evkit.store.reader import _Made, _made
+
+
+def _footer_counted(frame: pl.LazyFrame) -> list[Path | str] | None:
+    """The parts of a whole-store frame from ``scan`` without ``dedupe`` or ``where`` (its rows
+    are the parts' rows, in their footers); None for any other frame."""
+    made = _made(frame)
+    if made is not None and not made[1] and not made[0].dedupe and made[0].where is None:
+        return list(made[0].files)
+    return None
+
+
+def row_count(frame: pl.LazyFrame) -> int:
+    """The rows of ``frame``; for a whole-store frame from ``scan`` without ``dedupe`` or
+    ``where``, summed from the footers the check already read (no data read)."""
+    parts = _footer_counted(frame)
+    if parts is not None:
+        return sum(footer_of(part).num_rows() for part in parts)
+    return int(frame.select(pl.len()).collect().item())
+
+
+def rows_at_most(frame: pl.LazyFrame) -> int | None:
+    """At most how many rows a narrowed frame of ``s3://`` parts from ``scan`` or ``narrow``
+    holds: the rows of the row groups its statistics admit, from the footers alone (no request, no
+    data read; deduplication and ``where`` only remove rows). None for any other frame: local narrow
+    reads are counted (reading the admitted groups' few rows, kept for the next query)."""
+    made = _made(frame)
+    if made is None or not made[1] or not made[0].files or not is_s3(made[0].files[0]):
+        return None
+    return _admitted_rows(*made)
+
+
+def rows_bound(frame: pl.LazyFrame) -> int | None:
+    """At most how many rows ``frame`` holds, from its parts' footers alone (no data read), for a frame
+    from ``scan`` or ``narrow`` (deduplication and ``where`` only remove rows); None for any
+    other frame. What a progress bar over a whole read counts up to."""
+    made = _made(frame)
+    if made is None:
+        return None
+    return _admitted_rows(*made)
+
+
+def rows_per_charger_range(
+    frame: pl.LazyFrame, ranges: Sequence[tuple[str, str]]
+) -> tuple[int, list[int]] | None:
+    """For a frame from ``scan`` or ``narrow``: the rows of the row groups it reads, and for
+    each (first, last) range of charger ids, the rows a filter on the range reads (the groups whose
+    statistics overlap it), from the footers alone; None for any other frame. A store compacted by
+    charger reads each group for about one range; one in arrival order, every group for every range."""
+    made = _made(frame)
+    if made is None:
+        return None
+    return rows_per_range(made[0].files, made[1], ranges)
+
+
+def first_rows(frame: pl.LazyFrame, columns: Sequence[str], rows: int) -> pl.DataFrame | None:
+    """For a frame from ``scan`` or ``narrow`` without ``dedupe``: its first ``rows`` rows of
+    ``columns`` (the first row groups are read: milliseconds). None for any other frame (its first
+    rows may cost a whole computation) or when they cannot be read (the analysis will say why)."""
+    made = _made(frame)
+    if made is None or made[0].dedupe:
+        return None
+    try:
+        return frame.head(rows).select(columns).collect()
+    except pl.exceptions.PolarsError:
+        return None
+
+
+def none_match(frame: pl.LazyFrame, predicate: pl.Expr) -> bool:
+    """Whether no row of ``frame``, a whole local store's frame from ``scan`` without ``dedupe``,
+    matches ``predicate`` (then a filter of its negation keeps every row, and need not be made).
+    Asked once per frame and predicate: the first match ends the read, and the parts' statistics
+    answer for most stores without reading their data. False for any other frame (a narrowed one
+    is read by row groups, without statistics: small, filtered as it is; on ``s3://`` the question
+    would fetch every part's footer once more, a request each), or on an error."""
+    made = _made(frame)
+    if made is None or made[1] or made[0].dedupe or any(is_s3(part) for part in made[0].files[:1]):
+        return False
+    key = (id(frame), predicate.meta.serialize(format="json"))
+    if key not in _NONE_MATCH:
+        try:
+            found = frame.filter(predicate).head(1).select(pl.len()).collect().item()
+        except pl.exceptions.PolarsError:
+            return False  # the analysis will say why
+        _NONE_MATCH[key] = found == 0
+        weakref.finalize(frame, _NONE_MATCH.pop, key, None)
+    return _NONE_MATCH[key]
+
+
+#: :func:`none_match`'s answers, by frame (``id``, dropped with the frame) and predicate.
+_NONE_MATCH: dict[tuple[int, str], bool] = {}
+
+
+def stored_bytes_of(frame: pl.LazyFrame, columns: Sequence[str]) -> int | None:
+    """For a frame from ``scan`` or ``narrow``: the compressed bytes of ``columns`` in the row
+    groups it reads, from the footers alone (``evkit.store.narrow.stored_bytes``); None for any other."""
+    made = _made(frame)
+    if made is None:
+        return None
+    from evkit.store.narrow import stored_bytes
+
+    return stored_bytes(made[0].files, made[1], columns)
+
+
+def _admitted_rows(how: _Made, narrowing: Narrowing) -> int:
+    """The rows of the row groups of ``how``'s parts that ``narrowing``'s statistics admit (all of
+    them when it narrows nothing)."""
+    total = 0
+    for part in how.files:
+        footer = footer_of(part)
+        if not narrowing:
+            total += footer.num_rows()
+            continue
+        metadata = footer.metadata()
+        total += sum(metadata.row_group(group).num_rows for group in admitted_groups(footer, narrowing))
+    return total
+
+
+def has_rows(frame: pl.LazyFrame) -> bool:
+    """Whether ``frame`` holds a row: for a whole-store frame (see :func:`row_count`) the footers
+    are asked until one part has rows (usually the first), not all of them."""
+    parts = _footer_counted(frame)
+    if parts is not None:
+        return any(footer_of(part).num_rows() > 0 for part in parts)
+    return bool(frame.select(pl.len()).collect().item() > 0)
+
+
+__all__ = [
+    "first_rows",
+    "has_rows",
+    "none_match",
+    "row_count",
+    "rows_at_most",
+    "rows_bound",
+    "rows_per_charger_range",
+    "stored_bytes_of",
+]
