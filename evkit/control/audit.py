@@ -125,4 +125,13 @@ class AuditLog:
         return f"AuditLog({str(self.store_dir)!r})"
 
 
-__all__ = ["AUDIT_DIR_NAME", "AUDIT_EXTRA_COLUMNS", "AUDIT_SCHEMA", "AuditLog", "audit_frame"]
+def given_audit(audit: AuditLog | Path | str | None) -> tuple[AuditLog | None, AuditLog | None]:
+    """What a controller given ``audit`` records to, and the log it made of a store's path (that one
+    it closes when it closes; a log it was handed belongs to the caller), else None."""
+    if isinstance(audit, Path | str):
+        made = AuditLog(audit)
+        return made, made
+    return audit, None
+
+
+__all__ = ["AUDIT_DIR_NAME", "AUDIT_EXTRA_COLUMNS", "AUDIT_SCHEMA", "AuditLog", "audit_frame", "given_audit"]

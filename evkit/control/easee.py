@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from evkit.control.audit import AuditLog
+from evkit.control.audit import AuditLog, given_audit
 from evkit.control.base import CommandResult, Listeners, Outcome, utc_now
 from evkit.easee.commands import (
     CommandResponse,
@@ -111,8 +111,7 @@ class EaseeController:
         owns_transport: bool = False,
     ) -> None:
         self.transport = transport
-        self.audit = audit if isinstance(audit, AuditLog) or audit is None else AuditLog(audit)
-        self._owns_audit = self.audit is not audit
+        self.audit, self._made_audit = given_audit(audit)
         self.timeout = timeout
         self.expires_in = expires_in
         self.owns_transport = owns_transport
@@ -194,8 +193,8 @@ class EaseeController:
         self._unsubscribe()
         if self.owns_transport:
             self.transport.close()
-        if self._owns_audit and self.audit is not None:
-            self.audit.close()
+        if self._made_audit is not None:
+            self._made_audit.close()
 
     def __enter__(self) -> EaseeController:
         return self

@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from evkit.control.audit import AuditLog
+from evkit.control.audit import AuditLog, given_audit
 from evkit.control.base import (
     CommandResult,
     Listeners,
@@ -108,8 +108,7 @@ class EvccClient:
         self._version_seen = threading.Event()
         self._version_waited = False
         self.clock = clock
-        self.audit = AuditLog(audit) if isinstance(audit, Path | str) else audit
-        self._owns_audit = isinstance(audit, Path | str)
+        self.audit, self._made_audit = given_audit(audit)
         if self.audit is not None:
             self.audit.ensure_writable()  # fail before anything is sent, not after
         self._owns_transport = transport is None
@@ -406,8 +405,8 @@ class EvccClient:
         self._subscription.cancel()
         if self._owns_transport:
             self.transport.close()
-        if self._owns_audit and self.audit is not None:
-            self.audit.close()
+        if self._made_audit is not None:
+            self._made_audit.close()
 
     def __enter__(self) -> EvccClient:
         return self

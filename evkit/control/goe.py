@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from evkit.control.audit import AuditLog
+from evkit.control.audit import AuditLog, given_audit
 from evkit.control.base import (
     CommandResult,
     HttpTransport,
@@ -109,8 +109,7 @@ class GoeController(MqttConfirmation):
         self.timeout = timeout
         self.prefix = prefix.rstrip("/") or DEFAULT_PREFIX
         self.serial = serial or ""
-        self.audit = AuditLog(audit) if isinstance(audit, Path | str) else audit
-        self._owns_audit = isinstance(audit, Path | str)
+        self.audit, self._made_audit = given_audit(audit)
         if self.audit is not None:
             self.audit.ensure_writable()  # a command that cannot be audited is not sent (as evcc, easee)
         self._state: dict[str, Any] = {}
@@ -203,8 +202,8 @@ class GoeController(MqttConfirmation):
             closer = getattr(self._http_transport, "close", None)
             if callable(closer):
                 closer()
-        if self._owns_audit and self.audit is not None:
-            self.audit.close()
+        if self._made_audit is not None:
+            self._made_audit.close()
 
     def __enter__(self) -> GoeController:
         return self

@@ -200,9 +200,8 @@ def contract_frame(frame: pl.LazyFrame | pl.DataFrame, where: str = "the data") 
     scan: its speed hints are kept)."""
     lf = frame.lazy()
     schema = lf.collect_schema()
-    if odd := of_another_kind(
-        schema, REQUIRED_COLUMNS
-    ):  # rare: read only the odd columns, to tell those that hold no value
+    # rare: read only the odd columns, to tell those that hold no value
+    if odd := of_another_kind(schema, REQUIRED_COLUMNS):
         held = lf.select(pl.col(odd).is_not_null().any()).collect().row(0, named=True)
         if hollow := [name for name in odd if not held[name]]:
             lf = lf.with_columns(pl.lit(None, REQUIRED_COLUMNS[name]).alias(name) for name in hollow)
