@@ -30,7 +30,7 @@ from pathlib import Path
 import polars as pl
 
 from evkit.analysis import buckets
-from evkit.analysis._prep import easee_rows, held_columns, held_rows
+from evkit.analysis._prep import easee_rows, held_columns, held_rows, require
 from evkit.analysis._timeline import held_timeline
 from evkit.analysis.exact import exact_sum, seconds
 from evkit.analysis.quality import (
@@ -225,7 +225,7 @@ def _passes(rows: pl.DataFrame, data_end: datetime | None) -> list[pl.LazyFrame]
     from evkit.analysis import energy_per_hour
     from evkit.analysis.sessions import sessions
 
-    lf = rows.lazy()
+    lf = require(rows)  # looked at once, not by every analysis (``store.schema.contract_frame``)
     mark = replayed_rows(set(rows.columns))
     replayed = mark.sum() if mark is not None else pl.lit(0)
     first = first_of(rows)  # the quality counts and latency share one deduplication, done at once

@@ -26,6 +26,7 @@ import polars as pl
 
 from evkit import analysis
 from evkit.analysis import _ids
+from evkit.analysis._prep import require
 from evkit.analysis._timeline import DEFAULT_GAP, held_timeline
 from evkit.analysis.connectivity import most_troubled, readings_plan, trouble_of
 from evkit.analysis.exact import exact_resum, exact_sum, exact_total
@@ -93,7 +94,7 @@ def analyse(
     keep_latency: bool = False,
 ) -> Partial:
     """Every analysis of the report on one bucket's rows (``_prep.held_rows``)."""
-    lf = frame.lazy()
+    lf = require(frame)  # looked at once, not by every analysis (``store.schema.contract_frame``)
     first = first_of(frame).collect()  # in memory, at once: the quality checks' plan runs faster on it
     # the silences: found once for the sessions and the quality checks
     heard = held_timeline(frame, DEFAULT_GAP)

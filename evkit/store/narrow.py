@@ -36,7 +36,7 @@ import polars as pl
 from evkit.errors import first_line
 from evkit.store.footers import Absent, Footer, known, local_footer
 from evkit.store.objstore import S3Location, is_s3, open_store
-from evkit.store.schema import contract_schema, number_casts, time_casts
+from evkit.store.schema import contract_schema, read_casts, time_casts
 from evkit.timeutil import as_utc
 
 if TYPE_CHECKING:
@@ -423,7 +423,7 @@ def narrow_scan(
     # Polars hands an IO source no projection at all (every column) for a bare ``select(pl.len())``,
     # but the empty one (no column) when a row index sits on top: counting then reads one column.
     frame = frame.with_row_index(_COUNTED).drop(_COUNTED)
-    casts = number_casts(schema)  # as ``scan_parts``: pandas' float ids
+    casts = read_casts(schema)  # as ``scan_parts``: pandas' float ids, NaN values as null
     return frame.with_columns(casts) if casts else frame
 
 

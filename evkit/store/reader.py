@@ -27,7 +27,15 @@ from evkit.store.copies import UNFLAGGED, copies_removed
 from evkit.store.narrow import Narrowing, narrow_scan
 from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
-from evkit.store.schema import contract_error, contract_schema, number_casts, number_problems, time_casts
+from evkit.store.schema import (
+    contract_error,
+    contract_schema,
+    known_nan_free,
+    number_casts,
+    number_problems,
+    read_casts,
+    time_casts,
+)
 
 log = logging.getLogger("evkit.store")
 
@@ -235,7 +243,7 @@ class _Made:
         key = id(frame)
         _MADE[key] = (weakref.ref(frame), self, narrowing)
         weakref.finalize(frame, _MADE.pop, key, None)
-        return frame
+        return known_nan_free(frame)  # its parts are read so (``read_casts``)
 
 
 #: Frames :func:`scan` returned, by ``id`` (dropped when the frame is): how, and how narrowed.
@@ -317,8 +325,9 @@ def scan_parts(
 
     Times come in the contract's type (``evkit.store.schema.contract_schema``: a hand-made store's
     nanoseconds or zone-less times as microseconds in UTC), whatever type each part keeps them in
-    (``time_casts``), unless ``as_stored``: then in ``schema``'s (a compaction, which converts only the
-    parts of a day that differ from the rest)."""
+    (``time_casts``), and NaN in ``value`` is null (``read_casts``), unless ``as_stored``: then in
+    ``schema``'s, as stored (a compaction, which converts only the parts of a day that differ from the
+    rest)."""
     options = polars_options() if files and is_s3(files[0]) else {}
     asked = schema if as_stored else contract_schema(schema)
 
@@ -336,7 +345,8 @@ def scan_parts(
 
     hollow = empty or {}
     mark, listed = marked or ("", ())
-    casts = [] if as_stored else number_casts(schema)  # pandas' float ids (Parquet casts no float to int)
+    # pandas' float ids (Parquet casts no float to int), NaN values as null
+    casts = [] if as_stored else read_casts(schema)
     if marked is None and not any(str(part) in hollow for part in files):
         frame = plain(files, asked, row_index)
         return frame.with_columns(casts) if casts else frame

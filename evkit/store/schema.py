@@ -5,6 +5,7 @@ Analysis relies only on ``REQUIRED_COLUMNS``; anything else is welcome extra det
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
@@ -160,6 +161,53 @@ def _number_cast(name: str, dtype: pl.DataType | None) -> pl.Expr | None:
     return value.cast(wanted, strict=False).alias(name)
 
 
+def read_casts(schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
+    """What every read of a store does to its parts' rows (``schema``: the store's settled one):
+    :func:`number_casts`, and NaN in ``value`` read as null (:func:`nan_as_null`)."""
+    casts = {cast.meta.output_name(): cast for cast in number_casts(schema)}
+    dtype = schema.get("value")
+    if dtype is not None and dtype.is_float():
+        casts["value"] = casts.get("value", pl.col("value")).fill_nan(None).alias("value")
+    return list(casts.values())
+
+
+def nan_as_null(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``frame`` with NaN in ``value`` read as null. NaN is pandas' and NumPy's "no value", and no
+    charger sends it (evkit's decoders keep it out: ``evkit/easee/_values.py``, ``evkit/evcc/decode.py``,
+    ``evkit/goe/decode.py``), so a frame made elsewhere holding one means a missing value. Kept as NaN
+    it broke the analyses: ``sessions`` raised a Polars cast error on an op mode of NaN, and one NaN
+    session counter made a charger's daily energy NaN. ``frame`` itself when its ``value`` is no float."""
+    dtype = frame.collect_schema().get("value")
+    if dtype is None or not dtype.is_float():
+        return frame
+    return frame.with_columns(pl.col("value").fill_nan(None))
+
+
+#: Frames known to hold no NaN in ``value`` (by ``id``, dropped with the frame): what ``evkit.scan``
+#: returned (its reads make NaN null: :func:`read_casts`) and what :func:`contract_frame` returned.
+_NAN_FREE: dict[int, weakref.ref[pl.LazyFrame]] = {}
+
+
+def known_nan_free(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``frame``, remembered as holding no NaN in ``value`` (:func:`contract_frame` hands it on as
+    it is)."""
+    key = id(frame)
+    _NAN_FREE[key] = weakref.ref(frame)
+    weakref.finalize(frame, _NAN_FREE.pop, key, None)
+    return frame
+
+
+def _may_hold_nan(frame: pl.LazyFrame | pl.DataFrame) -> bool:
+    """Whether ``value`` of ``frame`` may hold NaN: a frame in memory is looked at (milliseconds for
+    millions of rows), a frame ``evkit.scan`` or :func:`contract_frame` returned holds none, any other
+    lazy frame may (it is read as null lazily: a vectorised step, not a second read)."""
+    if isinstance(frame, pl.DataFrame):
+        dtype = frame.schema.get("value")
+        return dtype is not None and dtype.is_float() and bool(frame["value"].is_nan().any())
+    known = _NAN_FREE.get(id(frame))
+    return known is None or known() is not frame
+
+
 def number_problems(lf: pl.LazyFrame, where: str = "the data") -> str | None:
     """Why ``lf``'s contract numbers cannot all be read as the contract's (:func:`number_casts` would
     make a value null): ids that are not whole, or beyond the contract's integers; None when they
@@ -196,8 +244,8 @@ def contract_frame(frame: pl.LazyFrame | pl.DataFrame, where: str = "the data") 
     contract times of another kind (text, a date) that hold a value; a required column of another
     kind holding no value at all (pandas' ``arrival_time = None``: text of nothing) read as missing
     values of the contract's type, as the scan reads a part whose column holds none; then
-    :func:`with_contract_types`. ``frame`` itself (lazily) when it keeps the contract (a store's
-    scan: its speed hints are kept)."""
+    :func:`with_contract_types`; NaN in ``value`` read as null (:func:`nan_as_null`). ``frame`` itself
+    (lazily) when it keeps the contract and holds no NaN (a store's scan: its speed hints are kept)."""
     lf = frame.lazy()
     schema = lf.collect_schema()
     # rare: read only the odd columns, to tell those that hold no value
@@ -208,7 +256,8 @@ def contract_frame(frame: pl.LazyFrame | pl.DataFrame, where: str = "the data") 
             schema = lf.collect_schema()
     if error := contract_error(schema, where) or number_problems(lf, where):
         raise DatasetError(error)
-    return with_contract_types(lf)
+    checked = with_contract_types(lf)
+    return known_nan_free(nan_as_null(checked) if _may_hold_nan(frame) else checked)
 
 
 def type_kind(dtype: pl.DataType) -> str:

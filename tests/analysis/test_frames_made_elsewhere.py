@@ -270,3 +270,40 @@ def test_ids_that_are_no_contract_integers_are_named_not_changed(
     made = stored.head(2).with_columns(pl.Series("observation_id", ids))
     with pytest.raises(DatasetError, match=r"observation_id holds 1 value\(s\) that are not Int32"):
         analysis.sessions(made.lazy())
+
+
+def _nan_or_null(stored: pl.DataFrame, missing: float | None) -> pl.DataFrame:
+    """``stored`` with ``missing`` for every missing value and for every seventh op mode, session
+    counter and lifetime reading (NumPy and pandas hold "no value" in a float as NaN)."""
+    hit = pl.col("observation_id").is_in([109, 121, 124]) & (pl.int_range(pl.len()) % 7 == 3)
+    return stored.with_columns(
+        pl.when(hit | pl.col("value").is_null()).then(missing).otherwise(pl.col("value")).alias("value")
+    )
+
+
+@pytest.mark.parametrize("held", ["in memory", "lazy"])
+@pytest.mark.parametrize("name", ANALYSES)
+def test_nan_values_are_missing_values(stored: pl.DataFrame, name: str, held: str) -> None:
+    """A frame holding NaN in ``value`` answers as the same frame holding null there. Before,
+    ``sessions`` raised Polars' ``conversion from f64 to i32 failed`` on an op mode of NaN and a NaN
+    session counter made a charger's daily energy NaN."""
+    nan, null = _nan_or_null(stored, float("nan")), _nan_or_null(stored, None)
+    assert nan["value"].is_nan().sum() > 10
+    run = ANALYSES[name]
+    expected = run(null.lazy()).collect()
+    assert expected.height > 0
+    given = nan if held == "in memory" else nan.lazy()
+    assert_frame_equal(_sorted(run(given).collect()), _sorted(expected))  # type: ignore[arg-type]
+
+
+def test_a_frame_is_looked_at_for_nan_once() -> None:
+    """What ``require`` returned is handed on as it is: the analyses of a report's bucket do not each
+    read it for NaN again; a frame in memory without NaN is not wrapped at all."""
+    from evkit.analysis._prep import require
+
+    clean = scan(SAMPLE).collect()
+    checked = require(clean)
+    assert require(checked) is checked
+    assert checked.explain() == clean.lazy().explain()  # nothing added: it holds no NaN
+    lazy = require(clean.lazy().filter(pl.col("charger_id").is_not_null()))
+    assert "is_not_nan" in lazy.explain() and require(lazy) is lazy  # read as null lazily, once
