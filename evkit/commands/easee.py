@@ -191,26 +191,24 @@ def run_set(args: argparse.Namespace) -> int:
     from evkit.control.audit import AuditLog
 
     with AuditLog(audit) as audit_log:  # closed: on s3:// its day leases are released
-        return _send(args, commands, store, audit, audit_log)
+        return _send(args, commands, store, audit_log)
 
 
 def _send(
-    args: argparse.Namespace,
-    commands: list[EaseeCommand],
-    store: Path | str,
-    audit: Path | str,
-    audit_log: AuditLog,
+    args: argparse.Namespace, commands: list[EaseeCommand], store: Path | str, audit_log: AuditLog
 ) -> int:
     from evkit.control.easee import EaseeController
     from evkit.sources.amqp import resolve_details
     from evkit.sources.easee_commands import AmqpCommandLink
+    from evkit.store.writer import store_root
 
     if not getattr(args, "verbose", False):  # pika and the consumer log every connection step at INFO
         for name in ("pika", "evkit.sources.amqp"):
             logging.getLogger(name).setLevel(logging.WARNING)
     details, _refresh = resolve_details(details=args.details, token_env=args.token_env, url_env=args.url_env)
     audit_log.ensure_writable()
-    if not args.no_consume and store != audit:  # (the same store was just checked)
+    # (the audit log's store was just checked)
+    if not args.no_consume and store_root(store) != audit_log.store_dir:
         from evkit.store.writer import ensure_writable
 
         ensure_writable(store)  # a bucket that is missing or refuses writes: say so, send nothing

@@ -12,13 +12,13 @@ import polars as pl
 
 from evkit.store.narrow import Narrowing, admitted_groups, footer_of, rows_per_range
 from evkit.store.objstore import is_s3
-from evkit.store.reader import _Made, _made
+from evkit.store.reader import ScanRecipe, scan_recipe
 
 
 def _footer_counted(frame: pl.LazyFrame) -> list[Path | str] | None:
     """The parts of a whole-store frame from ``scan`` without ``dedupe`` or ``where`` (its rows
     are the parts' rows, in their footers); None for any other frame."""
-    made = _made(frame)
+    made = scan_recipe(frame)
     if made is not None and not made[1] and not made[0].dedupe and made[0].where is None:
         return list(made[0].files)
     return None
@@ -38,7 +38,7 @@ def rows_at_most(frame: pl.LazyFrame) -> int | None:
     holds: the rows of the row groups its statistics admit, from the footers alone (no request, no
     data read; deduplication and ``where`` only remove rows). None for any other frame: local narrow
     reads are counted (reading the admitted groups' few rows, kept for the next query)."""
-    made = _made(frame)
+    made = scan_recipe(frame)
     if made is None or not made[1] or not made[0].files or not is_s3(made[0].files[0]):
         return None
     return _admitted_rows(*made)
@@ -48,7 +48,7 @@ def rows_bound(frame: pl.LazyFrame) -> int | None:
     """At most how many rows ``frame`` holds, from its parts' footers alone (no data read), for a frame
     from ``scan`` or ``narrow`` (deduplication and ``where`` only remove rows); None for any
     other frame. What a progress bar over a whole read counts up to."""
-    made = _made(frame)
+    made = scan_recipe(frame)
     if made is None:
         return None
     return _admitted_rows(*made)
@@ -61,7 +61,7 @@ def rows_per_charger_range(
     each (first, last) range of charger ids, the rows a filter on the range reads (the groups whose
     statistics overlap it), from the footers alone; None for any other frame. A store compacted by
     charger reads each group for about one range; one in arrival order, every group for every range."""
-    made = _made(frame)
+    made = scan_recipe(frame)
     if made is None:
         return None
     return rows_per_range(made[0].files, made[1], ranges)
@@ -71,7 +71,7 @@ def first_rows(frame: pl.LazyFrame, columns: Sequence[str], rows: int) -> pl.Dat
     """For a frame from ``scan`` or ``narrow`` without ``dedupe``: its first ``rows`` rows of
     ``columns`` (the first row groups are read: milliseconds). None for any other frame (its first
     rows may cost a whole computation) or when they cannot be read (the analysis will say why)."""
-    made = _made(frame)
+    made = scan_recipe(frame)
     if made is None or made[0].dedupe:
         return None
     try:
@@ -87,7 +87,7 @@ def none_match(frame: pl.LazyFrame, predicate: pl.Expr) -> bool:
     answer for most stores without reading their data. False for any other frame (a narrowed one
     is read by row groups, without statistics: small, filtered as it is; on ``s3://`` the question
     would fetch every part's footer once more, a request each), or on an error."""
-    made = _made(frame)
+    made = scan_recipe(frame)
     if made is None or made[1] or made[0].dedupe or any(is_s3(part) for part in made[0].files[:1]):
         return False
     key = (id(frame), predicate.meta.serialize(format="json"))
@@ -108,7 +108,7 @@ _NONE_MATCH: dict[tuple[int, str], bool] = {}
 def stored_bytes_of(frame: pl.LazyFrame, columns: Sequence[str]) -> int | None:
     """For a frame from ``scan`` or ``narrow``: the compressed bytes of ``columns`` in the row
     groups it reads, from the footers alone (``evkit.store.narrow.stored_bytes``); None for any other."""
-    made = _made(frame)
+    made = scan_recipe(frame)
     if made is None:
         return None
     from evkit.store.narrow import stored_bytes
@@ -116,7 +116,7 @@ def stored_bytes_of(frame: pl.LazyFrame, columns: Sequence[str]) -> int | None:
     return stored_bytes(made[0].files, made[1], columns)
 
 
-def _admitted_rows(how: _Made, narrowing: Narrowing) -> int:
+def _admitted_rows(how: ScanRecipe, narrowing: Narrowing) -> int:
     """The rows of the row groups of ``how``'s parts that ``narrowing``'s statistics admit (all of
     them when it narrows nothing)."""
     total = 0

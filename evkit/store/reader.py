@@ -197,7 +197,7 @@ def scan(
         if require and (error := contract_error(schema, str(path)) or _numbers_lost(found, str(path))):
             raise DatasetError(error)
         files = arranged(files, found.empty, found.unflagged)
-        made = _Made(path, files, schema, dedupe, where, found.empty, found.unflagged)
+        made = ScanRecipe(path, files, schema, dedupe, where, found.empty, found.unflagged)
         try:
             return made.frame(narrowing)
         except FileNotFoundError:
@@ -217,8 +217,9 @@ def _numbers_lost(found: Inspection, where: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class _Made:
-    """How :func:`scan` made a frame (so :func:`narrow` can make it again, narrowly)."""
+class ScanRecipe:
+    """How :func:`scan` made a frame: :func:`narrow` makes it again, narrowly, and
+    ``evkit.store.frame_facts`` reads what its parts' footers tell."""
 
     path: Path | str
     files: list[Path] | list[str]
@@ -247,10 +248,12 @@ class _Made:
 
 
 #: Frames :func:`scan` returned, by ``id`` (dropped when the frame is): how, and how narrowed.
-_MADE: dict[int, tuple[weakref.ref[pl.LazyFrame], _Made, Narrowing]] = {}
+_MADE: dict[int, tuple[weakref.ref[pl.LazyFrame], ScanRecipe, Narrowing]] = {}
 
 
-def _made(frame: pl.LazyFrame) -> tuple[_Made, Narrowing] | None:
+def scan_recipe(frame: pl.LazyFrame) -> tuple[ScanRecipe, Narrowing] | None:
+    """How :func:`scan` (or :func:`narrow`) made ``frame``, and how narrowed; None for any other
+    frame (``evkit.store.frame_facts`` answers questions about such a frame from its parts' footers)."""
     entry = _MADE.get(id(frame))
     if entry is None or entry[0]() is not frame:
         return None
@@ -270,7 +273,7 @@ def narrow(
     narrowing = Narrowing.of(chargers, start, end)
     if not narrowing:
         return frame
-    made = _made(frame)
+    made = scan_recipe(frame)
     if made is not None and not made[1]:
         return made[0].frame(narrowing)
     predicate = narrowing.predicate()
