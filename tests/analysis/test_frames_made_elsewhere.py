@@ -12,6 +12,8 @@ from datetime import timedelta
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from evkit import analysis
@@ -307,3 +309,21 @@ def test_a_frame_is_looked_at_for_nan_once() -> None:
     assert checked.explain() == clean.lazy().explain()  # nothing added: it holds no NaN
     lazy = require(clean.lazy().filter(pl.col("charger_id").is_not_null()))
     assert "is_not_nan" in lazy.explain() and require(lazy) is lazy  # read as null lazily, once
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(picked=st.sets(st.integers(min_value=0, max_value=10_000), max_size=60))
+def test_any_values_made_nan_answer_as_made_null(stored: pl.DataFrame, picked: set[int]) -> None:
+    """Whichever readings a tool wrote as NaN (any ids, any rows), the sessions and the daily energy
+    are those of the same readings missing."""
+    at = pl.int_range(pl.len()).is_in(sorted(i % stored.height for i in picked))
+
+    def made(missing: float | None) -> pl.DataFrame:
+        return stored.with_columns(pl.when(at).then(missing).otherwise(pl.col("value")).alias("value"))
+
+    nan, null = made(float("nan")), made(None)
+    for name in ("sessions", "energy_per_day"):
+        assert_frame_equal(
+            _sorted(ANALYSES[name](nan).collect()),  # type: ignore[arg-type]
+            _sorted(ANALYSES[name](null.lazy()).collect()),
+        )
