@@ -390,6 +390,62 @@ def test_a_store_whose_ids_are_no_contract_integers_is_refused_naming_them(tmp_p
             scan(root.parent)
 
 
+def test_float_ids_are_checked_once_for_the_same_parts_and_again_when_they_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading pandas' float ids as integers first checks every id is whole: the explorer scans for
+    every view, so the same parts are checked once; a part added, or rewritten with an id that is not
+    whole (even at the same size), is checked again and refused."""
+    from evkit.store import reader
+
+    checked: list[str] = []
+    real = reader.number_problems
+    monkeypatch.setattr(reader, "number_problems", lambda lf, where: checked.append(where) or real(lf, where))
+    rows = scan(SAMPLE).collect().head(40).with_columns(pl.col("observation_id").cast(pl.Float64))
+    day = tmp_path / "store" / "date=2026-11-02"
+    day.mkdir(parents=True)
+    rows.write_parquet(day / "part-x-000001.parquet")
+    for _ in range(3):
+        assert scan(day.parent).collect()["observation_id"].dtype == pl.Int32()
+    assert len(checked) == 1
+    rows.write_parquet(day / "part-x-000002.parquet")
+    scan(day.parent)
+    assert len(checked) == 2
+    # plain, uncompressed, no statistics: a part of the same size whichever ids it holds
+    plain = {"use_dictionary": False, "compression": "none", "write_statistics": False}
+    part = day / "part-x-000001.parquet"
+    pq.write_table(rows.to_arrow(), part, **plain)
+    scan(day.parent)
+    size = part.stat().st_size
+    bad = rows.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3).then(109.5).otherwise("observation_id").alias("observation_id")
+    )
+    pq.write_table(bad.to_arrow(), part, **plain)
+    assert part.stat().st_size == size  # the same size: the change time tells
+    with pytest.raises(DatasetError, match=r"observation_id holds 1 value\(s\) that are not Int32"):
+        scan(day.parent)
+
+
+def test_float_ids_on_s3_are_checked_once(
+    tmp_path: Path, s3_dataset: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same on ``s3://``: an object is told by its URL and size (objects are never overwritten),
+    from the footers the check kept, without another request."""
+    from evkit.store import reader
+
+    checked: list[str] = []
+    real = reader.number_problems
+    monkeypatch.setattr(reader, "number_problems", lambda lf, where: checked.append(where) or real(lf, where))
+    rows = scan(SAMPLE).collect().head(40).with_columns(pl.col("observation_id").cast(pl.Float64))
+    day = tmp_path / "store" / "date=2026-11-02"
+    day.mkdir(parents=True)
+    rows.write_parquet(day / "part-x-000001.parquet")
+    upload_dataset(day.parent, s3_dataset)
+    for _ in range(2):
+        assert_frame_equal(scan(s3_dataset).collect(), scan(day.parent).collect())
+    assert len(checked) == 2  # the bucket's parts once, the local ones once
+
+
 def test_parts_keeping_numbers_in_other_types_read_and_compact_as_the_contracts(tmp_path: Path) -> None:
     """pandas types a day-by-day export by what each day holds: float64 ids on a day with a null id (an
     MQTT row), int64 on the others; a pandas part beside the capture's keeps its float32 values. None is
