@@ -5,10 +5,13 @@ The simulator and recorder fixtures built on these live in ``tests/conftest.py``
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, Protocol
 
 import paho.mqtt.client as paho
@@ -18,6 +21,20 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from evkit.control.base import MqttMessage
 from evkit.sim.evcc import EvccSimulator
 from evkit.sim.goe import GoeSimulator
+
+
+def evkit_on_each(command: list[str], roots: Iterable[Path | str]) -> list[subprocess.CompletedProcess[str]]:
+    """``evkit COMMAND ROOT ARGS...`` (``command``: the subcommand, then its arguments) run on each of
+    ``roots``, each in its own process, its output captured as text."""
+    return [
+        subprocess.run(
+            [sys.executable, "-m", "evkit", command[0], str(root), *command[1:]],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        for root in roots
+    ]
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 5.0) -> bool:

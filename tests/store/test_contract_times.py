@@ -31,6 +31,7 @@ from evkit.store.footers import IGNORE_ZONE_ERRORS
 from evkit.store.parts import expected_types, odd_columns
 from evkit.store.schema import UTC_US, contract_casts, contract_schema, with_contract_types
 from tests.conftest import REPO_ROOT
+from tests.helpers import evkit_on_each
 from tests.s3fixtures import upload_dataset
 from tests.store.test_narrow import CHARGERS, DAY0, _rows
 
@@ -365,15 +366,7 @@ def test_a_store_pandas_wrote_with_float_ids_reads_as_the_contracts(tmp_path: Pa
     charger = rows["charger_id"].drop_nulls()[0]
     assert_frame_equal(read(written, chargers=[charger]), read(captured, chargers=[charger]))
     for command in (["statement", "--tariff", "0.3", "--format", "json"], ["sessions", "--format", "csv"]):
-        runs = [
-            subprocess.run(
-                [sys.executable, "-m", "evkit", command[0], str(root), *command[1:]],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            for root in (captured, written)
-        ]
+        runs = evkit_on_each(command, (captured, written))
         assert [run.returncode for run in runs] == [0, 0], runs[1].stderr
         assert runs[1].stdout == runs[0].stdout
 
@@ -390,21 +383,33 @@ def test_a_store_whose_ids_are_no_contract_integers_is_refused_naming_them(tmp_p
             scan(root.parent)
 
 
+def _checks_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Where ``evkit.scan`` checks float ids (``number_problems``), one entry per check, from now on."""
+    from evkit.store import reader
+
+    checked: list[str] = []
+    real = reader.number_problems
+    monkeypatch.setattr(reader, "number_problems", lambda lf, where: checked.append(where) or real(lf, where))
+    return checked
+
+
+def _float_id_store(root: Path) -> tuple[pl.DataFrame, Path]:
+    """(rows, their day's folder): a store of one day, one part whose ids pandas wrote as floats."""
+    rows = scan(SAMPLE).collect().head(40).with_columns(pl.col("observation_id").cast(pl.Float64))
+    day = root / "store" / "date=2026-11-02"
+    day.mkdir(parents=True)
+    rows.write_parquet(day / "part-x-000001.parquet")
+    return rows, day
+
+
 def test_float_ids_are_checked_once_for_the_same_parts_and_again_when_they_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Reading pandas' float ids as integers first checks every id is whole: the explorer scans for
     every view, so the same parts are checked once; a part added, or rewritten with an id that is not
     whole (even at the same size), is checked again and refused."""
-    from evkit.store import reader
-
-    checked: list[str] = []
-    real = reader.number_problems
-    monkeypatch.setattr(reader, "number_problems", lambda lf, where: checked.append(where) or real(lf, where))
-    rows = scan(SAMPLE).collect().head(40).with_columns(pl.col("observation_id").cast(pl.Float64))
-    day = tmp_path / "store" / "date=2026-11-02"
-    day.mkdir(parents=True)
-    rows.write_parquet(day / "part-x-000001.parquet")
+    checked = _checks_counted(monkeypatch)
+    rows, day = _float_id_store(tmp_path)
     for _ in range(3):
         assert scan(day.parent).collect()["observation_id"].dtype == pl.Int32()
     assert len(checked) == 1
@@ -431,15 +436,8 @@ def test_float_ids_on_s3_are_checked_once(
 ) -> None:
     """The same on ``s3://``: an object is told by its URL and size (objects are never overwritten),
     from the footers the check kept, without another request."""
-    from evkit.store import reader
-
-    checked: list[str] = []
-    real = reader.number_problems
-    monkeypatch.setattr(reader, "number_problems", lambda lf, where: checked.append(where) or real(lf, where))
-    rows = scan(SAMPLE).collect().head(40).with_columns(pl.col("observation_id").cast(pl.Float64))
-    day = tmp_path / "store" / "date=2026-11-02"
-    day.mkdir(parents=True)
-    rows.write_parquet(day / "part-x-000001.parquet")
+    checked = _checks_counted(monkeypatch)
+    _, day = _float_id_store(tmp_path)
     upload_dataset(day.parent, s3_dataset)
     for _ in range(2):
         assert_frame_equal(scan(s3_dataset).collect(), scan(day.parent).collect())

@@ -8,8 +8,6 @@ daily energy NaN."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
@@ -20,6 +18,7 @@ from evkit.analysis import energy_per_day, sessions
 from evkit.store import scan
 from evkit.store.compact import compact
 from tests.conftest import REPO_ROOT
+from tests.helpers import evkit_on_each
 from tests.s3fixtures import upload_dataset
 
 SAMPLE = REPO_ROOT / "data" / "sample-session"
@@ -106,14 +105,6 @@ def test_nan_on_s3_reads_as_null(pair: tuple[Path, Path], s3_dataset: str) -> No
     "command", [["sessions", "--format", "csv"], ["statement", "--tariff", "0.3", "--format", "json"]]
 )
 def test_the_commands_answer_as_on_nulls(pair: tuple[Path, Path], command: list[str]) -> None:
-    runs = [
-        subprocess.run(
-            [sys.executable, "-m", "evkit", command[0], str(root), *command[1:]],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        for root in pair
-    ]
+    runs = evkit_on_each(command, pair)
     assert [run.returncode for run in runs] == [0, 0], runs[0].stderr
     assert runs[0].stdout == runs[1].stdout and runs[0].stdout.count("\n") > 5
