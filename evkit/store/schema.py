@@ -192,8 +192,10 @@ def known_nan_free(frame: pl.LazyFrame) -> pl.LazyFrame:
     """``frame``, remembered as holding no NaN in ``value`` (:func:`contract_frame` hands it on as
     it is)."""
     key = id(frame)
-    _NAN_FREE[key] = weakref.ref(frame)
-    weakref.finalize(frame, _NAN_FREE.pop, key, None)
+    known = _NAN_FREE.get(key)
+    if known is None or known() is not frame:  # once: every analysis of a frame hands it here
+        _NAN_FREE[key] = weakref.ref(frame)
+        weakref.finalize(frame, _NAN_FREE.pop, key, None)
     return frame
 
 
