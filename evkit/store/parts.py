@@ -216,7 +216,12 @@ def _fits(name: str, dtype: pl.DataType, expected: pl.DataType) -> bool:
         return True
     if name in CONTRACT_NUMBERS:
         return _scan_number(dtype) and _scan_number(expected)
-    return name in CONTRACT_TIMES and isinstance(dtype, pl.Datetime) and isinstance(expected, pl.Datetime)
+    if not (isinstance(dtype, pl.Datetime) and isinstance(expected, pl.Datetime)):
+        return False
+    # A contract time of any unit or zone. A time of the user's own of another unit, or of another
+    # zone where both have one: the same instants (``settle`` reads them so). A time without a zone
+    # beside one with a zone stays odd: nothing tells which instants it means.
+    return name in CONTRACT_TIMES or (dtype.time_zone is None) == (expected.time_zone is None)
 
 
 def _scan_number(dtype: pl.DataType) -> bool:
@@ -311,6 +316,13 @@ def settle(
         # them (a compaction writes it; a coarser unit would cut digits, nanoseconds end in 2262)
         if len({schema[name] for schema in kept_schemas if name in schema} - {pl.Null()}) > 1:
             union[name] = CONTRACT_TYPES[name]
+    for name, dtype in union.items():
+        # a time of the user's own that parts keep in other units or zones: microseconds (as the
+        # contract's: a coarser unit would cut digits, nanoseconds end in 2262) in the zone most parts
+        # give it, or none when they give none
+        kinds = {schema[name] for schema in kept_schemas if name in schema} - {pl.Null()}
+        if name not in CONTRACT_TIMES and isinstance(dtype, pl.Datetime) and len(kinds) > 1:
+            union[name] = pl.Datetime("us", dtype.time_zone)
     for name in CONTRACT_NUMBERS:
         # parts keeping a number in other types: read as one that holds each exactly (a float when one
         # is, else the widest integer), then as the contract's (``number_casts``, ``number_problems``)

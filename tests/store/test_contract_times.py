@@ -242,6 +242,60 @@ def test_other_time_columns_keep_their_own_type(tmp_path: Path) -> None:
     assert read["wall"].to_list() == read["observed_at"].dt.replace_time_zone(None).to_list()
 
 
+def _own_times(tmp_path: Path, kinds: list[pl.Datetime]) -> tuple[Path, pl.DataFrame]:
+    """(a store of one day in parts, each with the user's own time column ``plugged_at`` as one of
+    ``kinds``; the rows with it as the instants they all hold, in microseconds in UTC)."""
+    day = tmp_path / "own" / "date=2026-11-02"
+    day.mkdir(parents=True)
+    want = []
+    for index, kind in enumerate(kinds):
+        rows = _rows(0, 200, index).with_columns(
+            (pl.col("received_at").dt.truncate("1ms") - timedelta(minutes=3)).alias("plugged_at")
+        )
+        want.append(rows)
+        own = pl.col("plugged_at")
+        own = (
+            own.dt.replace_time_zone(None)
+            if kind.time_zone is None
+            else own.dt.convert_time_zone(kind.time_zone)
+        )
+        rows.with_columns(own.cast(kind)).write_parquet(day / f"part-hand-{index:06d}.parquet")
+    return day.parent, pl.concat(want)
+
+
+def test_a_time_of_ones_own_in_other_units_or_zones_reads_as_one_type(
+    tmp_path: Path, s3_dataset: str
+) -> None:
+    """Parts that keep a column of the user's own in other units (pandas' nanoseconds beside Polars'
+    microseconds) or zones are read, not refused as damaged: every instant in microseconds, in the
+    zone most parts give it; a compaction keeps every instant. Before, all but the most common type's
+    parts were damaged, and ``--skip-damaged`` dropped their rows."""
+    oslo = "Europe/Oslo"
+    kinds = [pl.Datetime("ns", oslo), pl.Datetime("us", oslo), pl.Datetime("ms", "UTC")]
+    root, want = _own_times(tmp_path, kinds)
+    order = ["received_at", "raw"]  # one order, whatever the parts' (a compaction sorts by charger)
+    read = scan(root, dedupe=False).collect().sort(order)
+    assert read.schema["plugged_at"] == pl.Datetime("us", oslo)
+    expected = want.sort(order)["plugged_at"].dt.convert_time_zone(oslo)
+    assert read["plugged_at"].to_list() == expected.to_list()
+    charger = read["charger_id"].drop_nulls()[0]
+    narrow = scan(root, dedupe=False, chargers=[charger]).collect().sort(order)
+    assert_frame_equal(narrow, read.filter(pl.col("charger_id") == charger))
+    upload_dataset(root, s3_dataset)
+    assert_frame_equal(scan(s3_dataset, dedupe=False).collect().sort(order), read)
+    on_s3 = scan(s3_dataset, dedupe=False, chargers=[charger]).collect().sort(order)
+    assert_frame_equal(on_s3, narrow)
+    assert len(compact(root, include_today=True).days) == 1
+    assert_frame_equal(scan(root, dedupe=False).collect().sort(order), read)
+
+
+def test_a_time_of_ones_own_without_a_zone_beside_one_with_a_zone_is_named(tmp_path: Path) -> None:
+    """Nothing tells which instant a time without a zone means: such a part stays damaged, named."""
+    root, _ = _own_times(tmp_path, [pl.Datetime("us", "UTC"), pl.Datetime("us", "UTC"), pl.Datetime("ns")])
+    with pytest.raises(DatasetError, match=r"part-hand-000002.*'plugged_at' is Datetime\(time_unit='ns'"):
+        scan(root)
+
+
 @pytest.mark.parametrize("empty", [pa.null(), pa.date32(), pa.string()], ids=["null", "date", "text"])
 def test_a_contract_time_holding_no_value_reads_as_missing_times(tmp_path: Path, empty: pa.DataType) -> None:
     """``arrival_time = None`` in pandas writes Parquet's null type (a date or text column of no value
@@ -312,15 +366,20 @@ _parts = st.lists(
 def test_a_contract_time_of_any_unit_or_zone_fits_and_other_columns_still_agree(
     schemas: list[dict[str, pl.DataType]],
 ) -> None:
-    """The parts kept hold the contract's times in any type of time, and every other column (a time
-    outside the contract included) in one type."""
+    """The parts kept hold the contract's times in any type of time; a time of the user's own in any
+    unit or zone, but all with a zone or all without (nothing tells which instant a zone-less one
+    means beside zoned ones); every other column in one type."""
     expected = expected_types(schemas)
     kept = [s for s in schemas if not odd_columns(s, expected)]
     for schema in kept:
         assert isinstance(schema["observed_at"], pl.Datetime | pl.Null)
-    for name in ("value", "extra_at"):
-        assert len({s[name] for s in kept if name in s} - {pl.Null()}) <= 1
-    if all(s["value"] == schemas[0]["value"] and "extra_at" not in s for s in schemas):
+    assert len({s["value"] for s in kept}) <= 1
+    own = {s["extra_at"] for s in kept if "extra_at" in s} - {pl.Null()}
+    assert len({dtype.time_zone is None for dtype in own if isinstance(dtype, pl.Datetime)}) <= 1
+    if (
+        all(s["value"] == schemas[0]["value"] for s in schemas)
+        and len({s["extra_at"].time_zone is None for s in schemas if "extra_at" in s}) <= 1
+    ):
         assert kept == schemas  # parts that differ only in their times' type are never blamed
 
 
