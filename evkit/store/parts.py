@@ -204,13 +204,25 @@ def expected_types(schemas: list[dict[str, pl.DataType]]) -> dict[str, pl.DataTy
 def odd_columns(schema: dict[str, pl.DataType], expected: dict[str, pl.DataType]) -> list[str]:
     """Why a part's schema is odd (one sentence per column), empty when it fits."""
     names = _odd_names(schema, expected)
-    return [f"column {name!r} is {schema[name]}, expected {expected[name]}" for name in names]
+    return [
+        f"column {name!r} is {schema[name]}, expected {expected[name]}{_why(schema[name], expected[name])}"
+        for name in names
+    ]
+
+
+def _why(dtype: pl.DataType, expected: pl.DataType) -> str:
+    """What :func:`odd_columns` adds for times with and without a zone in one column (any other unit or
+    zone is read)."""
+    if isinstance(dtype, pl.Datetime) and isinstance(expected, pl.Datetime):
+        return " (times with and without a zone in one column: which instants are those without one?)"
+    return ""
 
 
 def _fits(name: str, dtype: pl.DataType, expected: pl.DataType) -> bool:
     """Whether a part's column of ``dtype`` (not ``Null``, which fits any) is read as ``expected``: the
-    same type, a time of the contract in another unit or zone, or a number of the contract in another
-    number type (pandas' float64 ids on a day with MQTT rows, int64 on the others: the reader converts
+    same type, a time of the contract in another unit or zone, a time of the user's own in another
+    unit or zone (both with a zone or both without), or a number of the contract in another number
+    type (pandas' float64 ids on a day with MQTT rows, int64 on the others: the reader converts
     them, ``evkit.store.schema.time_casts`` and ``number_casts``)."""
     if dtype == expected:
         return True
