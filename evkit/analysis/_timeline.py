@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -10,6 +9,7 @@ import polars as pl
 
 from evkit.analysis._prep import easee_rows
 from evkit.analysis.exact import seconds
+from evkit.store.frame_memo import FrameMemo
 from evkit.store.schema import with_contract_types
 
 #: Idle Easee chargers send a heartbeat about every 15 minutes; longer silence is a hole in the data.
@@ -162,16 +162,16 @@ def scan_shape(lf: pl.LazyFrame) -> tuple[bool, bool]:
     sessions' plan and the engine that runs it, ``evkit.analysis.sessions.engine_for``, both ask)."""
     from evkit.store.frame_facts import first_rows
 
-    key = id(lf)
-    if key not in _SHAPES:
+    shape = _SHAPES.get(lf)
+    if shape is None:
         first = first_rows(lf, ["charger_id", "observed_at"], _FIRST_LOOK)
-        _SHAPES[key] = (False, False) if first is None else (begins_in_runs(first), begins_by_charger(first))
-        weakref.finalize(lf, _SHAPES.pop, key, None)
-    return _SHAPES[key]
+        found = (False, False) if first is None else (begins_in_runs(first), begins_by_charger(first))
+        shape = _SHAPES.put(lf, found)
+    return shape
 
 
-#: :func:`scan_shape`'s answers, by frame (``id``, dropped with the frame).
-_SHAPES: dict[int, tuple[bool, bool]] = {}
+#: :func:`scan_shape`'s answers, by frame.
+_SHAPES: FrameMemo[tuple[bool, bool]] = FrameMemo()
 
 
 #: Rows by charger (:func:`begins_by_charger`) when a run in time order holds this many rows or more

@@ -4,12 +4,12 @@ matches nothing. Any other frame gets ``None`` (or is counted, where a count is 
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
 
+from evkit.store.frame_memo import FrameMemo
 from evkit.store.narrow import Narrowing, admitted_groups, footer_of, rows_per_range
 from evkit.store.objstore import is_s3
 from evkit.store.reader import ScanRecipe, scan_recipe
@@ -90,19 +90,21 @@ def none_match(frame: pl.LazyFrame, predicate: pl.Expr) -> bool:
     made = scan_recipe(frame)
     if made is None or made[1] or made[0].dedupe or any(is_s3(part) for part in made[0].files[:1]):
         return False
-    key = (id(frame), predicate.meta.serialize(format="json"))
-    if key not in _NONE_MATCH:
+    answers = _NONE_MATCH.get(frame)
+    if answers is None:
+        answers = _NONE_MATCH.put(frame, {})
+    key = predicate.meta.serialize(format="json")
+    if key not in answers:
         try:
             found = frame.filter(predicate).head(1).select(pl.len()).collect().item()
         except pl.exceptions.PolarsError:
             return False  # the analysis will say why
-        _NONE_MATCH[key] = found == 0
-        weakref.finalize(frame, _NONE_MATCH.pop, key, None)
-    return _NONE_MATCH[key]
+        answers[key] = found == 0
+    return answers[key]
 
 
-#: :func:`none_match`'s answers, by frame (``id``, dropped with the frame) and predicate.
-_NONE_MATCH: dict[tuple[int, str], bool] = {}
+#: :func:`none_match`'s answers, by frame and predicate.
+_NONE_MATCH: FrameMemo[dict[str, bool]] = FrameMemo()
 
 
 def stored_bytes_of(frame: pl.LazyFrame, columns: Sequence[str]) -> int | None:

@@ -323,22 +323,22 @@ def settle(
             union[name] = CONTRACT_TYPES[name]
     kept = set(map(str, good))
     kept_schemas = [schema for (path, _), schema in zip(sound, schemas, strict=True) if str(path) in kept]
-    for name in CONTRACT_TIMES:
-        # parts keeping a time in other units or zones: the contract's type, which holds every one of
-        # them (a compaction writes it; a coarser unit would cut digits, nanoseconds end in 2262)
-        if len({schema[name] for schema in kept_schemas if name in schema} - {pl.Null()}) > 1:
-            union[name] = CONTRACT_TYPES[name]
+
+    def types_of(name: str) -> set[pl.DataType]:
+        return {schema[name] for schema in kept_schemas if name in schema} - {pl.Null()}
+
     for name, dtype in union.items():
-        # a time of the user's own that parts keep in other units or zones: microseconds (as the
-        # contract's: a coarser unit would cut digits, nanoseconds end in 2262) in the zone most parts
-        # give it, or none when they give none
-        kinds = {schema[name] for schema in kept_schemas if name in schema} - {pl.Null()}
-        if name not in CONTRACT_TIMES and isinstance(dtype, pl.Datetime) and len(kinds) > 1:
-            union[name] = pl.Datetime("us", dtype.time_zone)
+        # parts keeping a time in other units or zones: microseconds, which hold every one of them (a
+        # compaction writes it; a coarser unit would cut digits, nanoseconds end in 2262); the
+        # contract's in UTC, one of the user's own in the zone most parts give it (or none)
+        if isinstance(dtype, pl.Datetime) and len(types_of(name)) > 1:
+            union[name] = (
+                CONTRACT_TYPES[name] if name in CONTRACT_TIMES else pl.Datetime("us", dtype.time_zone)
+            )
     for name in CONTRACT_NUMBERS:
         # parts keeping a number in other types: read as one that holds each exactly (a float when one
         # is, else the widest integer), then as the contract's (``number_casts``, ``number_problems``)
-        kinds = {schema[name] for schema in kept_schemas if name in schema} - {pl.Null()}
+        kinds = types_of(name)
         if len(kinds) > 1:
             union[name] = pl.Float64() if any(k.is_float() for k in kinds) else pl.Int64()
     empty = {str(sound[index][0]): frozenset(names) for index, names in hollow.items()}

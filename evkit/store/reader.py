@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import weakref
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -25,6 +24,7 @@ import polars as pl
 
 from evkit.errors import DatasetError
 from evkit.store.copies import UNFLAGGED, copies_removed
+from evkit.store.frame_memo import FrameMemo
 from evkit.store.narrow import Narrowing, footer_of, narrow_scan
 from evkit.store.objstore import S3Location, is_s3, polars_options
 from evkit.store.parts import Damaged, Inspection, VanishedPart, inspect_parts, live_parts
@@ -263,23 +263,18 @@ class ScanRecipe:
             frame = _where(parts(), self.where)
         else:
             frame = copies_removed(parts, self.schema, self.where, bool(self.unflagged))
-        key = id(frame)
-        _MADE[key] = (weakref.ref(frame), self, narrowing)
-        weakref.finalize(frame, _MADE.pop, key, None)
+        _MADE.put(frame, (self, narrowing))
         return known_nan_free(frame)  # its parts are read so (``read_casts``)
 
 
-#: Frames :func:`scan` returned, by ``id`` (dropped when the frame is): how, and how narrowed.
-_MADE: dict[int, tuple[weakref.ref[pl.LazyFrame], ScanRecipe, Narrowing]] = {}
+#: Frames :func:`scan` returned: how, and how narrowed.
+_MADE: FrameMemo[tuple[ScanRecipe, Narrowing]] = FrameMemo()
 
 
 def scan_recipe(frame: pl.LazyFrame) -> tuple[ScanRecipe, Narrowing] | None:
     """How :func:`scan` (or :func:`narrow`) made ``frame``, and how narrowed; None for any other
     frame (``evkit.store.frame_facts`` answers questions about such a frame from its parts' footers)."""
-    entry = _MADE.get(id(frame))
-    if entry is None or entry[0]() is not frame:
-        return None
-    return entry[1], entry[2]
+    return _MADE.get(frame)
 
 
 def narrow(

@@ -5,13 +5,13 @@ Analysis relies only on ``REQUIRED_COLUMNS``; anything else is welcome extra det
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
 import polars as pl
 
 from evkit.errors import DatasetError
+from evkit.store.frame_memo import FrameMemo
 
 UTC_US = pl.Datetime("us", "UTC")
 
@@ -165,8 +165,7 @@ def read_casts(schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
     """What every read of a store does to its parts' rows (``schema``: the store's settled one):
     :func:`number_casts`, and NaN in ``value`` read as null (:func:`nan_as_null`)."""
     casts = {cast.meta.output_name(): cast for cast in number_casts(schema)}
-    dtype = schema.get("value")
-    if dtype is not None and dtype.is_float():
+    if _float_values(schema):
         casts["value"] = casts.get("value", pl.col("value")).fill_nan(None).alias("value")
     return list(casts.values())
 
@@ -177,25 +176,26 @@ def nan_as_null(frame: pl.LazyFrame) -> pl.LazyFrame:
     ``evkit/goe/decode.py``), so a frame made elsewhere holding one means a missing value. Kept as NaN
     it broke the analyses: ``sessions`` raised a Polars cast error on an op mode of NaN, and one NaN
     session counter made a charger's daily energy NaN. ``frame`` itself when its ``value`` is no float."""
-    dtype = frame.collect_schema().get("value")
-    if dtype is None or not dtype.is_float():
+    if not _float_values(frame.collect_schema()):
         return frame
     return frame.with_columns(pl.col("value").fill_nan(None))
 
 
-#: Frames known to hold no NaN in ``value`` (by ``id``, dropped with the frame): what ``evkit.scan``
-#: returned (its reads make NaN null: :func:`read_casts`) and what :func:`contract_frame` returned.
-_NAN_FREE: dict[int, weakref.ref[pl.LazyFrame]] = {}
+def _float_values(schema: Mapping[str, pl.DataType]) -> bool:
+    """Whether ``schema``'s ``value`` is a float, which alone can hold NaN."""
+    dtype = schema.get("value")
+    return dtype is not None and dtype.is_float()
+
+
+#: Frames known to hold no NaN in ``value``: what ``evkit.scan`` returned (its reads make NaN null:
+#: :func:`read_casts`) and what :func:`contract_frame` returned.
+_NAN_FREE: FrameMemo[bool] = FrameMemo()
 
 
 def known_nan_free(frame: pl.LazyFrame) -> pl.LazyFrame:
     """``frame``, remembered as holding no NaN in ``value`` (:func:`contract_frame` hands it on as
     it is)."""
-    key = id(frame)
-    known = _NAN_FREE.get(key)
-    if known is None or known() is not frame:  # once: every analysis of a frame hands it here
-        _NAN_FREE[key] = weakref.ref(frame)
-        weakref.finalize(frame, _NAN_FREE.pop, key, None)
+    _NAN_FREE.put(frame, True)
     return frame
 
 
@@ -204,10 +204,8 @@ def _may_hold_nan(frame: pl.LazyFrame | pl.DataFrame) -> bool:
     millions of rows), a frame ``evkit.scan`` or :func:`contract_frame` returned holds none, any other
     lazy frame may (it is read as null lazily: a vectorised step, not a second read)."""
     if isinstance(frame, pl.DataFrame):
-        dtype = frame.schema.get("value")
-        return dtype is not None and dtype.is_float() and bool(frame["value"].is_nan().any())
-    known = _NAN_FREE.get(id(frame))
-    return known is None or known() is not frame
+        return _float_values(frame.schema) and bool(frame["value"].is_nan().any())
+    return _NAN_FREE.get(frame) is None
 
 
 def number_problems(lf: pl.LazyFrame, where: str = "the data") -> str | None:
