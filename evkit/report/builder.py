@@ -18,11 +18,8 @@ from evkit import __version__
 from evkit._steps import stepped
 from evkit.analysis.caveats import latency_caveat_from_stats, replayed_caveat
 from evkit.errors import StoreError
-from evkit.figures._format import timestamp
-from evkit.figures.style import charger_colours
-from evkit.report import sections
+from evkit.report._warm import Drawing
 from evkit.report.data import ROWS_PER_BUCKET, ReportData, Source, report_data
-from evkit.report.html import page
 from evkit.secrets import mask_secrets
 from evkit.store.manifest import latency_caveat
 from evkit.timeutil import resolve_zone
@@ -45,6 +42,12 @@ def _write(out: Path, text: str) -> None:
 
 def render(data: ReportData, title: str | None = None) -> str:
     """The report page of ``data`` (HTML)."""
+    # Plotly loads here, not with the analysis (``build_report`` loads it meanwhile: ``_warm``)
+    from evkit.figures._format import timestamp
+    from evkit.figures.style import charger_colours
+    from evkit.report import sections
+    from evkit.report.html import page
+
     zone = data.zone
     overview = data.overview
     sessions = data.sessions
@@ -134,6 +137,16 @@ def build_report(
         # A notebook's output streams are no TTY, yet a bar belongs there; piped output gets none.
         disable = False if "ipykernel" in sys.modules else None
     bar = tqdm(desc="evkit report", unit="bucket", disable=disable)
+    drawing = Drawing()  # loaded on the cores the analysis leaves idle (a cluster's: all of them)
+    if client is not None:
+        drawing.start()
+    told = stepped(bar, "evkit report")
+
+    def tell(step: str, done: int, total: int | None) -> None:
+        if step == "analysing":
+            drawing.start()
+        told(step, done, total)
+
     try:
         data = report_data(
             source,
@@ -144,9 +157,10 @@ def build_report(
             start=start,
             end=end,
             rows_per_bucket=rows_per_bucket,
-            progress=stepped(bar, "evkit report"),
+            progress=tell,
         )
         bar.set_postfix_str("writing")
+        drawing.join()
         _write(out, render(data, title))
     finally:
         bar.close()
