@@ -1,10 +1,11 @@
 """The page's drawing libraries loaded in a background thread while the data is analysed.
 
 Drawing the page first loads NumPy and Plotly, and Plotly loads each trace's and the layout's
-validators on their first use: about 0.4 s of one core, all Python, before a figure is drawn. The
+validators on their first use: about 0.3 s of one core, all Python, before a figure is drawn. The
 analysis before it runs in Polars, which releases the GIL and leaves part of the machine idle (on
-two cores it keeps 1.6 of them busy), so ``build_report`` starts this load at once and the drawing
-finds it done (benchmarks/RESULTS.md, "the page's libraries loaded while the data is analysed").
+two cores it keeps 1.6 of them busy), so ``build_report`` starts this load when the analysis starts
+(``Drawing``) and the drawing finds it done: 0.14-0.27 s less a report of 6M rows
+(benchmarks/RESULTS.md, "the page's libraries loaded while the data is analysed").
 
 Only third-party modules load here, never an evkit module: a module is imported by one thread while
 the other waits on its lock, and two threads importing each other's modules can deadlock; NumPy and
