@@ -13,6 +13,8 @@ Step = Callable[[str, int, int | None], None]
 
 #: The step of the one read that splits the data into bucket files (``evkit.analysis.buckets``).
 SPLITTING = "splitting into buckets"
+#: The step of the buckets analysed one after another (``evkit.report.data``).
+ANALYSING = "analysing"
 
 
 def splitting(progress: Step) -> Callable[[int, int | None], None]:
@@ -39,4 +41,4 @@ def stepped(bar: Any, prefix: str) -> Step:
     return tell
 
 
-__all__ = ["SPLITTING", "Step", "splitting", "stepped"]
+__all__ = ["ANALYSING", "SPLITTING", "Step", "splitting", "stepped"]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm.auto import tqdm
 
 from evkit import __version__
-from evkit._steps import stepped
+from evkit._steps import ANALYSING, stepped
 from evkit.analysis.caveats import latency_caveat_from_stats, replayed_caveat
 from evkit.errors import StoreError
 from evkit.report._warm import Drawing
@@ -143,7 +143,7 @@ def build_report(
     told = stepped(bar, "evkit report")
 
     def tell(step: str, done: int, total: int | None) -> None:
-        if step == "analysing":
+        if step == ANALYSING:
             drawing.start()
         told(step, done, total)
 

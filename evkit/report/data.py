@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from evkit._steps import Step, splitting
+from evkit._steps import ANALYSING, Step, splitting
 from evkit.analysis import buckets
 from evkit.analysis._prep import held_columns, held_rows, narrowed
 from evkit.analysis.absent import absent_sentence, charger_ids, unseen, window_text
@@ -135,13 +135,13 @@ def _run(
         kept = partial.KeptLatencies(None if single else stack.enter_context(scratch_dir()))
         parts = []
         histograms = None
-        progress("analysing", 0, len(sources))
+        progress(ANALYSING, 0, len(sources))
         for index, rows in enumerate(sources):
             part = partial.analyse(held_rows(rows), zone=zone, tariff=tariff, keep_latency=True)
             parts.append(kept.keep(index, part))
             histograms = latency_data.fold(histograms, part.latency)
             part.latency = []  # folded in
-            progress("analysing", len(parts), len(sources))
+            progress(ANALYSING, len(parts), len(sources))
         plan = latency_data.plan([histograms] if histograms is not None else [])
         found: list[list[pl.DataFrame]] = []
         if plan.needs_pass2:
@@ -160,7 +160,7 @@ def _ticking(progress: Step, tick: Callable[[], None] | None) -> Step:
 
     def both(step: str, done: int, total: int | None) -> None:
         progress(step, done, total)
-        if step == "analysing" and done:
+        if step == ANALYSING and done:
             tick()
 
     return both
