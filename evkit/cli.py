@@ -118,7 +118,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
     """The exit code, and whether the process may end at once (:func:`entry`)."""
     line = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(line).parse_args(line)
+    parser = build_parser(line)
+    args, extra = parser.parse_known_args(line)
+    if extra:  # ids listed after --charger are taken; any other word is refused, as parse_args does
+        from evkit.commands._narrow import charger_hint, more_chargers
+
+        if not more_chargers(args, line, extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}{charger_hint(args, line)}")
     setup_logging(args.verbose)
     # read-only commands (they set ``quick_exit``) leave no thread, child process or open file behind;
     # work sent to a Dask cluster does (its client closes at exit)

@@ -17,16 +17,63 @@ if TYPE_CHECKING:
     import polars as pl
 
 
+#: ``--charger``'s help, in every command that has it.
+CHARGER_HELP = "only this charger (several: repeat --charger ID, or list them after DIR: DIR --charger A B)"
+
+
 def add_narrowing(parser: argparse.ArgumentParser) -> None:
     """``--charger ID`` (repeatable), ``--from TIME``, ``--to TIME``: read only those rows."""
-    parser.add_argument(
-        "--charger", action="append", metavar="ID", help="only this charger (repeat for several)"
-    )
+    parser.add_argument("--charger", action="append", metavar="ID", help=CHARGER_HELP)
     parser.add_argument(
         "--from", dest="start", metavar="TIME", help="only rows the device took at or after TIME (UTC)"
     )
     parser.add_argument(
         "--to", dest="end", metavar="TIME", help="only rows the device took before TIME (UTC)"
+    )
+
+
+def _charger_runs(line: Sequence[str]) -> list[list[str]]:
+    """The words after each ``--charger ID`` of ``line`` up to the next option (``--charger=ID`` too)."""
+    runs: list[list[str]] = []
+    for index, word in enumerate(line):
+        if word == "--":
+            break
+        if word == "--charger":
+            start = index + 2
+        elif word.startswith("--charger="):
+            start = index + 1
+        else:
+            continue
+        end = start
+        while end < len(line) and not line[end].startswith("-"):
+            end += 1
+        runs.append(list(line[start:end]))
+    return runs
+
+
+def more_chargers(args: argparse.Namespace, line: Sequence[str], extra: Sequence[str]) -> bool:
+    """Whether the words argparse left over (``extra``) are more charger ids: exactly the words listed
+    after ``--charger ID`` (``DIR --charger A B``, as several values follow an option), in a command
+    with ``--charger``. Then ``args.charger`` holds them too. A list before DIR (``--charger A B DIR``)
+    is not guessed at: argparse took B for DIR, and :func:`charger_hint` explains the refusal."""
+    listed = [word for run in _charger_runs(line) for word in run]
+    if getattr(args, "charger", None) is None or not listed or list(extra) != listed:
+        return False
+    args.charger.extend(extra)
+    return True
+
+
+def charger_hint(args: argparse.Namespace, line: Sequence[str]) -> str:
+    """What to add to argparse's "unrecognized arguments" when ``line`` lists words after a
+    ``--charger ID`` (else nothing): that one of them was taken for DIR, when it was."""
+    listed = [word for run in _charger_runs(line) for word in run]
+    if not listed:
+        return ""
+    directory = getattr(args, "directory", None) or getattr(args, "dataset", None)  # DIR's name
+    taken = f"{directory} was taken for DIR: " if directory in listed else ""
+    return (
+        f" ({taken}--charger takes one id; for several, repeat it, --charger A --charger B,"
+        " or list them after DIR: DIR --charger A B)"
     )
 
 
@@ -122,4 +169,14 @@ def tell_absent(
     print(f"evkit: {absent_sentence(absent, where, known, start, end)}", file=sys.stderr)
 
 
-__all__ = ["add_narrowing", "parse_time", "say_absent", "say_absent_on_dask", "tell_absent", "time_window"]
+__all__ = [
+    "CHARGER_HELP",
+    "add_narrowing",
+    "charger_hint",
+    "more_chargers",
+    "parse_time",
+    "say_absent",
+    "say_absent_on_dask",
+    "tell_absent",
+    "time_window",
+]

@@ -30,7 +30,7 @@ from evkit.commands._billing import (
 from evkit.commands._cluster import add_dask, latency_on_dask, sessions_on_dask
 from evkit.commands._dataset import add_skip_damaged, reading_whole_parts
 from evkit.commands._inputs import output_file
-from evkit.commands._narrow import add_narrowing, say_absent, time_window
+from evkit.commands._narrow import CHARGER_HELP, add_narrowing, say_absent, time_window
 from evkit.commands._records import as_records, write_json_frame
 from evkit.commands._session_text import EVCC_COLUMNS, evcc_rows, session_table
 from evkit.commands._table import render
@@ -103,9 +103,7 @@ def _register_sessions(top: Any) -> None:
             "tokens and meter readings up to the next session; everything when one is still connected)"
         ),
     )
-    parser.add_argument(
-        "--charger", action="append", metavar="ID", help="only this charger (repeat for several)"
-    )
+    parser.add_argument("--charger", action="append", metavar="ID", help=CHARGER_HELP)
     parser.add_argument(
         "--gap-minutes",
         type=number(above=0, max=525_600),  # up to a year

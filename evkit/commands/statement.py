@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from evkit.commands._args import number
 from evkit.commands._billing import add_tariff_options, resolve_tariff, tariff_of, zone_of
 from evkit.commands._dataset import add_skip_damaged, reading_whole_parts
+from evkit.commands._narrow import CHARGER_HELP
 from evkit.display import csv_safe
 from evkit.errors import ConfigError
 
@@ -54,9 +55,7 @@ def register(top: Any, groups: dict[str, Any]) -> None:
     )
     parser.add_argument("--format", choices=FORMATS, default="table", help="output (default table)")
     parser.add_argument("--out", metavar="FILE", help="write to FILE (needed for parquet and xlsx)")
-    parser.add_argument(
-        "--charger", action="append", metavar="ID", help="only this charger (repeat for several)"
-    )
+    parser.add_argument("--charger", action="append", metavar="ID", help=CHARGER_HELP)
     parser.add_argument(
         "--gap-minutes",
         type=number(above=0),

@@ -194,3 +194,49 @@ def test_a_report_of_chargers_without_rows_is_refused_naming_them(
     meant = f"did you mean {B!r}? (the report covers the other chargers)"
     assert warned == [f"charger {TYPOS[1]!r} has no rows in {dataset}: {meant}"]
     assert B in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("command", ["sessions", "latency", "statement"])
+def test_ids_listed_after_charger_are_the_ids_of_a_repeated_charger(
+    dataset: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``DIR --charger A B`` (the issue's ``--charger ID...``) is ``--charger A --charger B``, also
+    before another option and written ``--charger=A B``."""
+    fmt = ["--format", "json"]
+    repeated = _json(capsys, command, str(dataset), *fmt, "--charger", B, "--charger", C)
+    assert _json(capsys, command, str(dataset), *fmt, "--charger", B, C) == repeated
+    assert _json(capsys, command, str(dataset), "--charger", B, C, *fmt) == repeated
+    assert _json(capsys, command, str(dataset), f"--charger={B}", C, *fmt) == repeated
+    assert repeated != _json(capsys, command, str(dataset), *fmt, "--charger", B)
+
+
+def test_a_report_of_ids_listed_after_charger_shows_them_all(
+    dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.html"
+    assert main(["report", str(dataset), "--out", str(out), "--no-progress", "--charger", B, C]) == 0
+    capsys.readouterr()
+    text = out.read_text(encoding="utf-8")
+    assert B in text and C in text
+
+
+@pytest.mark.parametrize("command", ["sessions", "report"])
+def test_ids_listed_before_dir_are_refused_saying_which_was_taken_for_dir(
+    dataset: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--charger A B DIR``: argparse took B for DIR. Not guessed at: exit 2, saying so and how to
+    write it; nothing is read."""
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--charger", B, C, str(dataset)])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"unrecognized arguments: {dataset} ({C} was taken for DIR: --charger takes one id" in err
+    assert "DIR --charger A B" in err
+
+
+def test_a_stray_word_is_refused_as_before(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["sessions", str(dataset), "stray", "--charger", B])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith("evkit: error: unrecognized arguments: stray")
