@@ -292,10 +292,11 @@ def summarise(
             say(f"Splitting {store} into {len(filters)} charger buckets: {far} ({spent}).")
 
     # what a bucket keeps (as the report's), in its file when buckets go to files
-    with buckets.bucket_sources(lf, filters, held_columns(lf), splitting=splitting) as sources:
+    columns = held_columns(lf)
+    with buckets.bucket_sources(lf, filters, columns, splitting=splitting) as sources:
         for done, rows in enumerate(sources, start=1):
             # each bucket read ONCE: the queries over a plan would each read the store again
-            pieces.append(pl.collect_all(_passes(held_rows(rows), data_end)))
+            pieces.append(pl.collect_all(_passes(held_rows(rows, columns), data_end)))
             if len(sources) > 1:
                 say(f"Read {done} of {len(sources)} charger buckets ({time.monotonic() - began:.0f} s).")
     sessions_frame, energy, quality, gaps, latency, counts = _combine(pieces)

@@ -122,14 +122,20 @@ def _local(
     progress: Step,
 ) -> tuple[partial.Combined, latency_data.LatencyResult]:
     filters = buckets.bucket_filters(lf, rows_per_bucket, chargerless=True)
-    with buckets.bucket_sources(lf, filters, held_columns(lf), splitting=splitting(progress)) as sources:
-        return _run(sources, zone, tariff, progress)
+    columns = held_columns(lf)
+    with buckets.bucket_sources(lf, filters, columns, splitting=splitting(progress)) as sources:
+        return _run(sources, columns, zone, tariff, progress)
 
 
 def _run(
-    sources: list[pl.LazyFrame], zone: str, tariff: Tariff | None, progress: Step
+    sources: list[pl.LazyFrame],
+    columns: list[pl.Expr],
+    zone: str,
+    tariff: Tariff | None,
+    progress: Step,
 ) -> tuple[partial.Combined, latency_data.LatencyResult]:
-    """Every bucket of ``sources`` read and analysed, one after another; then latency's pass 2."""
+    """Every bucket of ``sources`` read (``columns``: ``held_columns`` of the whole data) and
+    analysed, one after another; then latency's pass 2."""
     single = len(sources) == 1
     with ExitStack() as stack:
         kept = partial.KeptLatencies(None if single else stack.enter_context(scratch_dir()))
@@ -137,7 +143,7 @@ def _run(
         histograms = None
         progress(ANALYSING, 0, len(sources))
         for index, rows in enumerate(sources):
-            part = partial.analyse(held_rows(rows), zone=zone, tariff=tariff, keep_latency=True)
+            part = partial.analyse(held_rows(rows, columns), zone=zone, tariff=tariff, keep_latency=True)
             parts.append(kept.keep(index, part))
             histograms = latency_data.fold(histograms, part.latency)
             part.latency = []  # folded in

@@ -1,0 +1,82 @@
+"""What a report's or explorer's bucket holds of the routing key: the key of command responses and
+failed rows (the only rows an analysis reads it on), and, for a store without any, nothing read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from evkit.analysis._prep import held_columns, held_rows
+from evkit.report.data import report_data
+from evkit.store import PartWriter, scan
+from tests.analysis.conftest import build_fleet
+
+
+def _store(root: Path, frame: pl.DataFrame) -> Path:
+    writer = PartWriter(root)
+    for start in range(0, frame.height, 400):
+        writer.write(frame.slice(start, 400))
+    writer.close()
+    return root
+
+
+def _reads_routing_key(lf: pl.LazyFrame) -> bool:
+    return any("routing_key" in column.meta.root_names() for column in held_columns(lf))
+
+
+def test_a_store_of_observations_only_has_no_routing_key_read(tmp_path: Path) -> None:
+    frame = build_fleet().frame()
+    assert frame["routing_key"].null_count() == 0  # every row has one on disk
+    lf = scan(_store(tmp_path / "d", frame), dedupe=False)
+    assert not _reads_routing_key(lf)
+    held = held_rows(lf, held_columns(lf))
+    assert held.height == frame.height
+    assert held["routing_key"].dtype == pl.String and held["routing_key"].null_count() == held.height
+
+
+@pytest.mark.parametrize("odd", ["command_response", "failed"])
+def test_the_key_of_command_responses_and_failed_rows_is_kept(tmp_path: Path, odd: str) -> None:
+    frame = build_fleet().frame().with_row_index("__n")
+    marked = pl.col("__n") % 97 == 5
+    if odd == "command_response":
+        frame = frame.with_columns(
+            pl.when(marked).then(pl.lit("command_response")).otherwise("kind").alias("kind")
+        )
+    else:
+        frame = frame.with_columns(pl.when(marked).then(pl.lit("bad body")).alias("error"))
+    expected = frame.filter(marked).sort("received_at", "routing_key")["routing_key"]
+    lf = scan(_store(tmp_path / "d", frame.drop("__n")), dedupe=False)
+    assert _reads_routing_key(lf)
+    held = held_rows(lf, held_columns(lf))
+    kept = held.filter(pl.col("routing_key").is_not_null()).sort("received_at", "routing_key")["routing_key"]
+    assert kept.to_list() == expected.to_list() and kept.len() > 5
+
+
+def test_a_frame_that_is_no_store_scan_is_masked_not_asked(tmp_path: Path) -> None:
+    """A filtered frame's footers cannot tell: its routing key is read and masked, as before."""
+    frame = build_fleet().frame()
+    lf = scan(_store(tmp_path / "d", frame), dedupe=False).filter(pl.col("value").is_not_null())
+    assert _reads_routing_key(lf)
+    assert held_rows(lf)["routing_key"].null_count() == lf.select(pl.len()).collect().item()
+
+
+def test_the_report_is_the_same_whether_the_key_is_read_or_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not reading the key changes no number of the report (several buckets, every analysis)."""
+    from evkit.analysis import _prep
+
+    root = _store(tmp_path / "d", build_fleet().frame())
+    asked: list[bool] = []
+    routed = _prep._routed
+    monkeypatch.setattr(_prep, "_routed", lambda lf, names: asked.append(routed(lf, names)) or asked[-1])
+    unread = report_data(root, rows_per_bucket=500)
+    assert asked == [False]  # the report's buckets did not read it
+    monkeypatch.setattr(_prep, "_routed", lambda _lf, _names: True)
+    read = report_data(root, rows_per_bucket=500)
+    for name in ("sessions", "per_day", "summary", "gaps", "connected", "readings"):
+        assert getattr(unread, name).equals(getattr(read, name)), name
+    assert unread.overview == read.overview
+    assert unread.latency.stats.equals(read.latency.stats)
