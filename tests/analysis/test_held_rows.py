@@ -1,5 +1,6 @@
-"""What a report's or explorer's bucket holds of the routing key: the key of command responses and
-failed rows (the only rows an analysis reads it on), and, for a store without any, nothing read."""
+"""What a report's or explorer's bucket holds of the routing key and ``error``: the key of command
+responses and failed rows (the only rows an analysis reads it on), and, for a store without any,
+neither column read."""
 
 from __future__ import annotations
 
@@ -22,18 +23,19 @@ def _store(root: Path, frame: pl.DataFrame) -> Path:
     return root
 
 
-def _reads_routing_key(lf: pl.LazyFrame) -> bool:
-    return any("routing_key" in column.meta.root_names() for column in held_columns(lf))
+def _reads(lf: pl.LazyFrame, name: str = "routing_key") -> bool:
+    return any(name in column.meta.root_names() for column in held_columns(lf))
 
 
 def test_a_store_of_observations_only_has_no_routing_key_read(tmp_path: Path) -> None:
     frame = build_fleet().frame()
     assert frame["routing_key"].null_count() == 0  # every row has one on disk
     lf = scan(_store(tmp_path / "d", frame), dedupe=False)
-    assert not _reads_routing_key(lf)
+    assert not _reads(lf) and not _reads(lf, "error")
     held = held_rows(lf, held_columns(lf))
     assert held.height == frame.height
-    assert held["routing_key"].dtype == pl.String and held["routing_key"].null_count() == held.height
+    for name in ("routing_key", "error"):
+        assert held[name].dtype == pl.String and held[name].null_count() == held.height
 
 
 @pytest.mark.parametrize("odd", ["command_response", "failed"])
@@ -48,8 +50,9 @@ def test_the_key_of_command_responses_and_failed_rows_is_kept(tmp_path: Path, od
         frame = frame.with_columns(pl.when(marked).then(pl.lit("bad body")).alias("error"))
     expected = frame.filter(marked).sort("received_at", "routing_key")["routing_key"]
     lf = scan(_store(tmp_path / "d", frame.drop("__n")), dedupe=False)
-    assert _reads_routing_key(lf)
+    assert _reads(lf) and _reads(lf, "error")
     held = held_rows(lf, held_columns(lf))
+    assert held["error"].drop_nulls().to_list() == frame["error"].drop_nulls().to_list()
     kept = held.filter(pl.col("routing_key").is_not_null()).sort("received_at", "routing_key")["routing_key"]
     assert kept.to_list() == expected.to_list() and kept.len() > 5
 
@@ -58,14 +61,14 @@ def test_a_frame_that_is_no_store_scan_is_masked_not_asked(tmp_path: Path) -> No
     """A filtered frame's footers cannot tell: its routing key is read and masked, as before."""
     frame = build_fleet().frame()
     lf = scan(_store(tmp_path / "d", frame), dedupe=False).filter(pl.col("value").is_not_null())
-    assert _reads_routing_key(lf)
+    assert _reads(lf)
     assert held_rows(lf)["routing_key"].null_count() == lf.select(pl.len()).collect().item()
 
 
 def test_the_report_is_the_same_whether_the_key_is_read_or_not(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Not reading the key changes no number of the report (several buckets, every analysis)."""
+    """Not reading the key and the errors changes no number of the report (several buckets)."""
     from evkit.analysis import _prep
 
     root = _store(tmp_path / "d", build_fleet().frame())
