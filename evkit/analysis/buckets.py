@@ -70,7 +70,7 @@ def _ends(ids: list[list[str]]) -> list[tuple[str, str]]:
 
 def _charger_buckets(lf: pl.LazyFrame, rows_per_bucket: int) -> list[list[str]]:
     """The charger ids of each range of ``charger_ranges``, in order."""
-    from evkit.store.frame_facts import rows_at_most
+    from evkit.store.frame_facts import none_match, rows_at_most
 
     # a narrow read (a few chargers) is bounded from its footers: counting would read it
     bound = rows_at_most(lf)
@@ -78,9 +78,12 @@ def _charger_buckets(lf: pl.LazyFrame, rows_per_bucket: int) -> list[list[str]]:
         return []
     if lf.select(pl.len()).collect().item() <= rows_per_bucket:
         return []
+    mqtt = pl.col("kind") == "mqtt"
+    if none_match(lf, mqtt):  # the footers' statistics tell: the kinds need not be read
+        mqtt = pl.lit(False)
     counts = (
         lf.group_by("charger_id")
-        .agg(pl.len().alias("n"), (pl.col("kind") == "mqtt").any().alias("mqtt"))
+        .agg(pl.len().alias("n"), mqtt.any().alias("mqtt"))
         .sort("charger_id", nulls_last=True)
         .collect()
     )
@@ -120,9 +123,17 @@ def bucket_filters(lf: pl.LazyFrame, rows_per_bucket: int, *, chargerless: bool 
     filters: list[pl.Expr | None] = [
         pl.col("charger_id").is_between(pl.lit(first), pl.lit(last)) for first, last in _ends(ids)
     ]
-    if chargerless and lf.select(pl.col("charger_id").null_count()).collect().item():
+    if chargerless and _has_chargerless(lf):
         filters.append(pl.col("charger_id").is_null())
     return Filters(filters, ids if lf.collect_schema().get("charger_id") == pl.String else None)
+
+
+def _has_chargerless(lf: pl.LazyFrame) -> bool:
+    """Whether a row of ``lf`` has no charger id (a store's footers tell without a read)."""
+    from evkit.store.frame_facts import none_match
+
+    chargerless = pl.col("charger_id").is_null()
+    return not none_match(lf, chargerless) and bool(lf.select(chargerless.any()).collect().item())
 
 
 #: Where a split writes each bucket (bucket index -> file index); the expression giving a row's file.

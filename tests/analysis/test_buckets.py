@@ -340,3 +340,24 @@ def test_a_split_writes_at_most_open_files_and_reads_few_rows_twice(buckets_n: i
     assert reads <= buckets_n * rounds
     if open_files == 16 and buckets_n == 20:
         assert (direct, groups) == (15, [5]) and reads == 25
+
+
+def test_buckets_of_a_store_whose_footers_rule_out_mqtt_and_chargerless_rows(
+    dataset: Path, tmp_path: Path
+) -> None:
+    """The footers answer whether any row is MQTT or without a charger; each answer still counts."""
+    rows = scan(dataset, dedupe=False).collect().filter(pl.col("charger_id").is_not_null())
+    third = rows.height // 3
+    PartWriter(tmp_path / "plain").write(rows)
+    plain = buckets.bucket_filters(scan(tmp_path / "plain", dedupe=False), third, chargerless=True)
+    assert plain.ids is not None and len(plain) == len(plain.ids) >= 3  # no bucket of chargerless rows
+    PartWriter(tmp_path / "chargerless").write(
+        pl.concat([rows, rows.head(1).with_columns(pl.lit(None, pl.String).alias("charger_id"))])
+    )
+    lf = scan(tmp_path / "chargerless", dedupe=False)
+    assert len(buckets.bucket_filters(lf, third, chargerless=True)) == len(plain) + 1
+    PartWriter(tmp_path / "mqtt").write(
+        pl.concat([rows, rows.head(1).with_columns(pl.lit("mqtt").alias("kind"))])
+    )
+    assert buckets.charger_ranges(scan(tmp_path / "mqtt", dedupe=False), third) == []
+    assert len(buckets.charger_ranges(scan(tmp_path / "plain", dedupe=False), third)) >= 3
