@@ -25,6 +25,7 @@ from evkit.analysis._prep import held_columns, held_rows, narrowed
 from evkit.analysis.absent import absent_sentence, charger_ids, unseen, window_text
 from evkit.errors import ConfigError, DatasetError
 from evkit.report import latency_data, partial
+from evkit.report.partial import session_to_plot
 from evkit.store.manifest import read_manifest
 from evkit.store.objstore import is_s3
 from evkit.store.reader import scan
@@ -102,16 +103,6 @@ def windowed(
     if chargers:
         untimed = untimed & pl.col("charger_id").is_in(list(chargers))
     return pl.concat([lf, whole.filter(untimed)], how="vertical")
-
-
-def session_to_plot(sessions: pl.DataFrame) -> dict[str, Any] | None:
-    """The Easee session with the most energy (drawn as a power curve), or None."""
-    easee = sessions.filter(pl.col("started_at").is_not_null())
-    if "source" in easee.columns:
-        easee = easee.filter(pl.col("source").is_null() | (pl.col("source") == "easee"))
-    if easee.height == 0:
-        return None
-    return easee.sort(pl.col("energy_kwh").fill_null(-1.0), descending=True).row(0, named=True)
 
 
 def _local(
@@ -264,15 +255,21 @@ def report_data(
             "%s (the report covers the other chargers)", absent_sentence(absent, name, known, start, end)
         )
     chosen = session_to_plot(combined.sessions)
+    power = None
+    if chosen is not None:
+        # the buckets kept the rows of their own session with the most energy: the fleet's is one of
+        # them (read again only when another session of as much energy was chosen)
+        kept = partial.kept_power(combined.power_kept, chosen)
+        power = (chosen, kept if kept is not None else power_rows(chosen["charger_id"]))
     return ReportData(
         name=name,
         manifest=manifest,
         zone=zone,
         tariff=tariff,
         latency=result,
-        power=(chosen, power_rows(chosen["charger_id"])) if chosen is not None else None,
+        power=power,
         # every table and number of the combined buckets, under the same names
-        **{f.name: getattr(combined, f.name) for f in fields(combined)},
+        **{f.name: getattr(combined, f.name) for f in fields(combined) if f.name != "power_kept"},
     )
 
 

@@ -48,6 +48,10 @@ if TYPE_CHECKING:
 #: Observation ids the session power curve draws (and the op mode before it).
 POWER_IDS = [_ids.OP_MODE, _ids.TOTAL_POWER, *_ids.PHASE_CURRENTS]
 
+#: The session the power curve draws (a row of the sessions, as a dict) and its charger's
+#: ``power_rows``.
+Power = tuple[dict[str, Any], pl.DataFrame]
+
 
 @dataclass
 class Partial:
@@ -69,6 +73,9 @@ class Partial:
     latency_values: pl.DataFrame | None = field(default=None, repr=False)
     #: where a Dask task kept them for its pass 2: (the worker's address, the file), or None
     kept_at: tuple[str, str] | None = None
+    #: the bucket's session with the most energy (``session_to_plot``) and its charger's power rows:
+    #: the fleet's such session is one of the buckets', whose rows need no second read of the data
+    power: Power | None = None
 
 
 def _overview(lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -128,6 +135,7 @@ def analyse(
         sessions = session_costs(sessions, tariff, lf).collect()
     trouble = trouble_of(readings)
     top = most_troubled(trouble)
+    chosen = session_to_plot(sessions)
     del first
     latency = pl.collect_all(latency_data.pass1(values.lazy()))
     return Partial(
@@ -144,6 +152,7 @@ def analyse(
         readings=readings.filter(pl.col("charger_id").is_in(top.implode())),
         latency=latency,
         latency_values=values if keep_latency else None,
+        power=(chosen, power_rows(frame.lazy(), chosen["charger_id"])) if chosen is not None else None,
     )
 
 
@@ -209,6 +218,24 @@ def latency_pass2(frame: pl.LazyFrame, plan: latency_data.Plan) -> list[pl.DataF
     return pl.collect_all(latency_data.pass2(values, plan))
 
 
+def session_to_plot(sessions: pl.DataFrame) -> dict[str, Any] | None:
+    """The Easee session with the most energy (drawn as a power curve), or None."""
+    easee = sessions.filter(pl.col("started_at").is_not_null())
+    if "source" in easee.columns:
+        easee = easee.filter(pl.col("source").is_null() | (pl.col("source") == "easee"))
+    if easee.height == 0:
+        return None
+    return easee.sort(pl.col("energy_kwh").fill_null(-1.0), descending=True).row(0, named=True)
+
+
+def kept_power(kept: list[Power], chosen: dict[str, Any]) -> pl.DataFrame | None:
+    """The power rows a bucket kept (``Partial.power``) of the ``chosen`` session, or None."""
+    for session, rows in kept:
+        if (session["charger_id"], session["session_id"]) == (chosen["charger_id"], chosen["session_id"]):
+            return rows
+    return None
+
+
 def power_rows(lf: pl.LazyFrame, charger: str) -> pl.DataFrame:
     """The rows the session power curve of ``charger`` reads (power, currents, op mode)."""
     return (
@@ -246,6 +273,8 @@ class Combined:
     liveness: pl.DataFrame
     readings: pl.DataFrame
     readings_chargers: int
+    #: every bucket's ``Partial.power``
+    power_kept: list[Power] = field(default_factory=list)
 
 
 def combine_overview(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -307,7 +336,18 @@ def combine(parts: list[Partial]) -> Combined:
         liveness=_concat([p.liveness for p in parts]),
         readings=_concat([p.readings for p in parts]).filter(pl.col("charger_id").is_in(top.implode())),
         readings_chargers=trouble.height,
+        power_kept=[p.power for p in parts if p.power is not None],
     )
 
 
-__all__ = ["Combined", "Partial", "analyse", "combine", "latency_pass2", "power_rows"]
+__all__ = [
+    "Combined",
+    "Partial",
+    "Power",
+    "analyse",
+    "combine",
+    "kept_power",
+    "latency_pass2",
+    "power_rows",
+    "session_to_plot",
+]

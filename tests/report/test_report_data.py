@@ -507,3 +507,39 @@ def test_the_heatmap_histogram_holds_the_newest_year_whatever_the_span() -> None
     result = latency_data.finish(plan, found)
     note = str(_heatmap(result).layout.title.subtitle.text)
     assert f"the last {MAX_HEAT_DAYS:,} of 1,000 days with data" in note
+
+
+@pytest.mark.parametrize("spill", [True, False])
+def test_the_power_curve_rows_come_from_the_buckets_as_the_data_gives_them(
+    fleet_dir: Path, spill: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each bucket keeps the power rows of its own session with the most energy; the fleet's is one
+    of them, so the data is not read again for it, and the rows are the ones a read would give."""
+    monkeypatch.setattr(buckets, "SPLIT_READS", 0 if spill else 10**6)
+    lf = scan(fleet_dir, dedupe=False)
+    read: list[str] = []
+    reading = partial.power_rows
+
+    def counted(frame: pl.LazyFrame, charger: str) -> pl.DataFrame:
+        if "Parquet SCAN" in frame.explain() and "evkit-buckets-" not in frame.explain():
+            read.append(charger)  # the store itself, not a bucket held in memory or its file
+        return reading(frame, charger)
+
+    monkeypatch.setattr(partial, "power_rows", counted)
+    got = report_data(fleet_dir, rows_per_bucket=3_000)
+    assert got.power is not None and read == []
+    chosen, rows = got.power
+    assert chosen == partial.session_to_plot(got.sessions)
+    expected = reading(lf, chosen["charger_id"])
+    order = ["observed_at", "observation_id", "value"]
+    assert rows.height > 100
+    assert_frame_equal(rows.sort(order), expected.sort(order))
+
+
+def test_a_session_no_bucket_kept_is_read() -> None:
+    """Two sessions of as much energy: the chosen one may not be the one its bucket kept."""
+    rows = pl.DataFrame({"charger_id": ["A"], "observed_at": [None], "observation_id": [120], "value": [1.0]})
+    kept = [({"charger_id": "A", "session_id": "A/1"}, rows)]
+    assert partial.kept_power(kept, {"charger_id": "A", "session_id": "A/1"}) is rows
+    assert partial.kept_power(kept, {"charger_id": "A", "session_id": "A/2"}) is None
+    assert partial.kept_power(kept, {"charger_id": "B", "session_id": "A/1"}) is None
