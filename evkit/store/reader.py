@@ -216,15 +216,17 @@ def _numbers_lost(found: Inspection, where: str) -> str | None:
     if not number_casts(found.schema):
         return None
     key = (where, *map(_identity, found.good))
-    if key not in _NUMBERS_CHECKED:
-        lf = scan_parts(found.good, found.schema, empty=found.empty, as_stored=True)
-        _NUMBERS_CHECKED[key] = number_problems(lf, where)
-        while len(_NUMBERS_CHECKED) > _NUMBERS_KEPT:
-            _NUMBERS_CHECKED.popitem(last=False)
+    if key in _NUMBERS_CHECKED:
+        _NUMBERS_CHECKED.move_to_end(key)  # used: the last to go
+        return _NUMBERS_CHECKED[key]
+    lf = scan_parts(found.good, found.schema, empty=found.empty, as_stored=True)
+    _NUMBERS_CHECKED[key] = number_problems(lf, where)
+    while len(_NUMBERS_CHECKED) > _NUMBERS_KEPT:
+        _NUMBERS_CHECKED.popitem(last=False)  # the least recently used
     return _NUMBERS_CHECKED[key]
 
 
-#: ``_numbers_lost``'s answers by the parts checked (:func:`_identity`), the newest last.
+#: ``_numbers_lost``'s answers by the parts checked (:func:`_identity`), the most recently used last.
 _NUMBERS_CHECKED: OrderedDict[tuple[Any, ...], str | None] = OrderedDict()
 _NUMBERS_KEPT = 64
 

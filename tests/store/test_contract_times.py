@@ -573,3 +573,25 @@ def test_ids_of_a_number_type_the_scan_cannot_settle_are_named_damaged(
             DatasetError, match=re.escape(f"part-b.parquet (column 'observation_id' is {dtype},")
         ):
             scan(day.parent)
+
+
+def test_the_float_id_checks_kept_are_those_used_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answers kept for ``_NUMBERS_KEPT`` stores are the most recently used: a store scanned again
+    and again (the explorer's) stays checked while others come and go."""
+    from evkit.store import reader
+
+    monkeypatch.setattr(reader, "_NUMBERS_KEPT", 2)
+    monkeypatch.setattr(reader, "_NUMBERS_CHECKED", type(reader._NUMBERS_CHECKED)())
+    checked = _checks_counted(monkeypatch)
+    stores = [_float_id_store(tmp_path / f"s{n}")[1].parent for n in range(3)]
+    scan(stores[0])
+    scan(stores[1])
+    scan(stores[0])  # used again: now the most recent
+    scan(stores[2])  # one too many: the least recently used (stores[1]) goes
+    assert len(checked) == 3
+    scan(stores[0])
+    assert len(checked) == 3  # still kept
+    scan(stores[1])
+    assert len(checked) == 4  # checked again
