@@ -36,12 +36,12 @@ def exact_sum(expr: pl.Expr, places: int = 15) -> pl.Expr:
     decimal of ``places`` places (kWh: 15, a femtowatt-hour; seconds from microsecond times: 6,
     exact) by Polars' cast, which scales the float: always the same decimal for the same value, not
     always the correctly rounded one, but as close to the value as a float's own precision (measured
-    up to 1e5: within 1.6e-15 of it); the decimals are added exactly (Polars' ``Decimal``: 128-bit
-    integers, whose sum, unlike a float's, does not depend on the order) and the total is rounded once
-    to a float. A session's energy read
-    46.55 kWh on one run and 46.549999999999997 on the next, shown as 46.6 and 46.5. A group with a
-    value not finite or beyond ``_EXACT_LIMIT`` (no reading of a charger) gets the plain sum. Plain
-    aggregations under one condition: a group-by keeps its fast path (nested ones cost 3x per group)."""
+    up to 1e5: off by at most 1.6e-15 times the value); the decimals are added exactly (Polars'
+    ``Decimal``: 128-bit integers, whose sum, unlike a float's, does not depend on the order) and the
+    total is rounded once to a float. A session's energy read 46.55 kWh on one run and
+    46.549999999999997 on the next, shown as 46.6 and 46.5. A group with a value not finite or beyond
+    ``_EXACT_LIMIT`` (no reading of a charger) gets the plain sum. Plain aggregations under one
+    condition: a group-by keeps its fast path (nested ones cost 3x per group)."""
     exact, total = _exact_terms(expr, places)
     return pl.when(exact).then(total.cast(pl.Float64)).otherwise(expr.sum())
 
