@@ -90,15 +90,25 @@ def _charger_buckets(lf: pl.LazyFrame, rows_per_bucket: int) -> list[list[str]]:
     if counts["mqtt"].any():
         return []
     counts = counts.drop_nulls("charger_id")  # Easee rows without a charger: no session has them
+    return _balanced(counts["charger_id"].to_list(), counts["n"].to_list(), rows_per_bucket)
+
+
+def _balanced(chargers: list[str], rows: list[int], rows_per_bucket: int) -> list[list[str]]:
+    """``chargers`` (in order, with their ``rows``) in contiguous buckets of about equal rows: as many
+    as ``rows_per_bucket`` asks (the total over it, rounded up), each closed once it holds its share
+    of the total, so the largest is not the first ones' ``rows_per_bucket`` beside a small rest (6M
+    rows in buckets of 4M: 3M and 3M, not 4M and 2M; memory follows the largest)."""
+    total = sum(rows)
+    share = -(-total // max(1, -(-total // rows_per_bucket)))  # the total over the buckets, rounded up
     found: list[list[str]] = []
     held: list[str] = []
-    rows = 0
-    for charger, n in zip(counts["charger_id"].to_list(), counts["n"].to_list(), strict=True):
+    count = 0
+    for charger, n in zip(chargers, rows, strict=True):
         held.append(charger)
-        rows += n
-        if rows >= rows_per_bucket:
+        count += n
+        if count >= share:
             found.append(held)
-            held, rows = [], 0
+            held, count = [], 0
     if held:
         found.append(held)
     return found

@@ -361,3 +361,28 @@ def test_buckets_of_a_store_whose_footers_rule_out_mqtt_and_chargerless_rows(
     )
     assert buckets.charger_ranges(scan(tmp_path / "mqtt", dedupe=False), third) == []
     assert len(buckets.charger_ranges(scan(tmp_path / "plain", dedupe=False), third)) >= 3
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(st.integers(min_value=1, max_value=5_000), min_size=1, max_size=200),
+    per_bucket=st.integers(min_value=1, max_value=50_000),
+)
+@example(rows=[600_000] * 10, per_bucket=4_000_000)
+def test_buckets_are_balanced_and_no_more_than_asked(rows: list[int], per_bucket: int) -> None:
+    """Contiguous chargers, each once, in at most ceil(total / per_bucket) buckets, and none holding
+    more than its share of the rows by more than one charger's (6M rows of ten equal chargers in
+    buckets of 4M: two of 3M, where filling each up to 4M gave 4.2M and 1.8M)."""
+    chargers = [f"EH{n:06d}" for n in range(len(rows))]
+    found = buckets._balanced(chargers, rows, per_bucket)
+    assert [c for held in found for c in held] == chargers
+    total = sum(rows)
+    asked = math.ceil(total / per_bucket)
+    assert len(found) <= asked
+    share = math.ceil(total / asked)
+    of = dict(zip(chargers, rows, strict=True))
+    sizes = [sum(of[c] for c in held) for held in found]
+    assert max(sizes) < share + max(rows)
+    assert all(size >= share for size in sizes[:-1])  # every bucket but the last is full
+    if rows == [600_000] * 10 and per_bucket == 4_000_000:
+        assert sizes == [3_000_000, 3_000_000]
