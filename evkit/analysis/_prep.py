@@ -21,10 +21,10 @@ def held_columns(lf: pl.LazyFrame) -> list[pl.Expr]:
     """The columns of ``lf`` as a bucket held in memory keeps them (the report's and the explorer's:
     each bucket is read once, then every analysis runs on it), see :func:`held`. Asked of the whole
     store's scan, the routing key and ``error`` are not read at all when no row needs them
-    (``_routed``)."""
+    (:func:`routed`)."""
     names = lf.collect_schema().names()
-    routed = _routed(lf, names)
-    return [held(name, names, routed=routed) for name in names if name not in _NOT_HELD]
+    any_routed = routed(lf, names)
+    return [held(name, names, routed=any_routed) for name in names if name not in _NOT_HELD]
 
 
 def held_rows(lf: pl.LazyFrame, columns: Sequence[pl.Expr] | None = None) -> pl.DataFrame:
@@ -42,7 +42,7 @@ def _needs_routing_key(names: Sequence[str]) -> pl.Expr | None:
     return responses | pl.col("error").is_not_null() if "error" in names else responses
 
 
-def _routed(lf: pl.LazyFrame, names: Sequence[str]) -> bool:
+def routed(lf: pl.LazyFrame, names: Sequence[str]) -> bool:
     """Whether a row of ``lf`` may be a command response or a failed row: False only for a store's
     scan whose footers' statistics (or one quick look) show none (``none_match``: a capture's
     observations, the usual fleet store). Then no routing key is needed and every ``error`` is null:
@@ -53,7 +53,7 @@ def _routed(lf: pl.LazyFrame, names: Sequence[str]) -> bool:
     return where is None or not none_match(lf, where)
 
 
-#: Columns a bucket of a store without command responses and failed rows holds as nulls (``_routed``).
+#: Columns a bucket of a store without command responses and failed rows holds as nulls (:func:`routed`).
 _UNROUTED = {"routing_key", "error"}
 
 

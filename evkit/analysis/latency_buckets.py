@@ -30,7 +30,7 @@ import polars as pl
 
 from evkit._steps import Step, splitting
 from evkit.analysis import buckets, ranks
-from evkit.analysis._prep import held
+from evkit.analysis._prep import held, routed
 from evkit.analysis.exact import divided
 from evkit.analysis.latency import (
     PERCENTILES,
@@ -70,8 +70,11 @@ def latency_stats_in_buckets(
     spill = buckets.spills(filters, buckets.Reads(reads.columns, 2), lf)
     # one read of everything into the bucket files comes first, told in rows
     split = splitting(progress) if progress is not None else None
-    with buckets.bucket_sources(lf, filters, reads.columns, spill=spill, splitting=split) as sources:
-        return _two_passes([_held(rows, reads.columns, keys) for rows in sources], keys, progress)
+    # a plain store's routing keys are not read (``_prep.routed``), into the files or from the filters
+    keyed = routed(lf, lf.collect_schema().names())
+    written = [held(c, reads.columns, routed=keyed) for c in reads.columns]
+    with buckets.bucket_sources(lf, filters, written, spill=spill, splitting=split) as sources:
+        return _two_passes([_held(rows, reads.columns, keys, keyed) for rows in sources], keys, progress)
 
 
 def latency_keys(by: str | Sequence[str] | None) -> list[str]:
@@ -79,23 +82,26 @@ def latency_keys(by: str | Sequence[str] | None) -> list[str]:
     return ["hop", *_by_columns(by)]
 
 
-def _held(rows: pl.LazyFrame, columns: list[str], keys: list[str]) -> Callable[[], pl.LazyFrame]:
+def _held(rows: pl.LazyFrame, columns: list[str], keys: list[str], keyed: bool) -> Callable[[], pl.LazyFrame]:
     """The bucket's latencies (:func:`part_latencies`), read and computed when called."""
-    return lambda: part_latencies(rows, keys, columns)
+    return lambda: part_latencies(rows, keys, columns, routed=keyed)
 
 
-def part_latencies(rows: pl.LazyFrame, keys: Sequence[str], columns: list[str]) -> pl.LazyFrame:
+def part_latencies(
+    rows: pl.LazyFrame, keys: Sequence[str], columns: list[str], *, routed: bool = True
+) -> pl.LazyFrame:
     """:func:`latencies_of` a part's rows (a bucket, a cluster task's charger group), read once: only
-    the ``columns`` latency reads (``buckets.reads_of(latency, ...)``, found once for every part)."""
-    return latencies_of(_read(rows, columns), keys)
+    the ``columns`` latency reads (``buckets.reads_of(latency, ...)``, found once for every part);
+    ``routed``: as ``_prep.held`` (False: no row needs its routing key, which is not read)."""
+    return latencies_of(_read(rows, columns, routed), keys)
 
 
-def _read(rows: pl.LazyFrame, columns: list[str]) -> pl.DataFrame:
+def _read(rows: pl.LazyFrame, columns: list[str], routed: bool = True) -> pl.DataFrame:
     """``rows`` held in memory: the plan of ``latency`` scans its input once per hop and branch (13
     scans), so a part is read once, only the ``columns`` latency reads (as ``_prep.held`` keeps them;
     the others are null, for the schema only: they are not in a bucket's files), and scanned in memory."""
     projection = [
-        held(c, columns) if c in columns else pl.lit(None, dtype=t).alias(c)
+        held(c, columns, routed=routed) if c in columns else pl.lit(None, dtype=t).alias(c)
         for c, t in rows.collect_schema().items()
     ]
     return rows.select(projection).collect()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from evkit.analysis._prep import held_columns, held_rows
 from evkit.report.data import report_data
@@ -73,13 +74,37 @@ def test_the_report_is_the_same_whether_the_key_is_read_or_not(
 
     root = _store(tmp_path / "d", build_fleet().frame())
     asked: list[bool] = []
-    routed = _prep._routed
-    monkeypatch.setattr(_prep, "_routed", lambda lf, names: asked.append(routed(lf, names)) or asked[-1])
+    real = _prep.routed
+    monkeypatch.setattr(_prep, "routed", lambda lf, names: asked.append(real(lf, names)) or asked[-1])
     unread = report_data(root, rows_per_bucket=500)
     assert asked == [False]  # the report's buckets did not read it
-    monkeypatch.setattr(_prep, "_routed", lambda _lf, _names: True)
+    monkeypatch.setattr(_prep, "routed", lambda _lf, _names: True)
     read = report_data(root, rows_per_bucket=500)
     for name in ("sessions", "per_day", "summary", "gaps", "connected", "readings"):
         assert getattr(unread, name).equals(getattr(read, name)), name
     assert unread.overview == read.overview
     assert unread.latency.stats.equals(read.latency.stats)
+
+
+@pytest.mark.parametrize("commands", [False, True])
+def test_latency_in_buckets_reads_the_routing_key_only_where_commands_need_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, commands: bool
+) -> None:
+    """``evkit latency``'s buckets: a plain store's routing keys are not read; a store with command
+    responses reads them, and its command round trips are the same as in one pass."""
+    from evkit.analysis import _prep, latency_stats
+    from evkit.analysis import latency_buckets as lb
+    from tests.analysis.test_easee_command_latency import _dataset
+
+    frame = build_fleet().frame()
+    if commands:
+        frame = pl.concat([frame, _dataset().collect()], how="diagonal_relaxed").select(frame.columns)
+    lf = scan(_store(tmp_path / "d", frame), dedupe=False)
+    asked: list[bool] = []
+    real = _prep.routed
+    monkeypatch.setattr(lb, "routed", lambda lf, names: asked.append(real(lf, names)) or asked[-1])
+    got = lb.latency_stats_in_buckets(lf, rows_per_bucket=300)
+    assert asked == [commands]
+    assert ("command_roundtrip" in got["hop"].to_list()) is commands
+    expected = latency_stats(lf).collect()
+    assert_frame_equal(got, expected, check_dtypes=False, abs_tol=1e-9, rel_tol=1e-12)
