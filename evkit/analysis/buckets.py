@@ -127,23 +127,18 @@ class Filters(list[pl.Expr | None]):
 def bucket_filters(lf: pl.LazyFrame, rows_per_bucket: int, *, chargerless: bool = False) -> Filters:
     """The buckets' row filters: ``[None]`` (one bucket, the whole data), or one per charger range,
     plus (``chargerless``) one for the rows without a charger when there are any."""
+    from evkit.store.frame_facts import any_match
+
     ids = _charger_buckets(lf, rows_per_bucket)
     if not ids:
         return Filters([None])
     filters: list[pl.Expr | None] = [
         pl.col("charger_id").is_between(pl.lit(first), pl.lit(last)) for first, last in _ends(ids)
     ]
-    if chargerless and _has_chargerless(lf):
+    # a store's footers tell without a read (``any_match``)
+    if chargerless and any_match(lf, pl.col("charger_id").is_null()):
         filters.append(pl.col("charger_id").is_null())
     return Filters(filters, ids if lf.collect_schema().get("charger_id") == pl.String else None)
-
-
-def _has_chargerless(lf: pl.LazyFrame) -> bool:
-    """Whether a row of ``lf`` has no charger id (a store's footers tell without a read)."""
-    from evkit.store.frame_facts import none_match
-
-    chargerless = pl.col("charger_id").is_null()
-    return not none_match(lf, chargerless) and bool(lf.select(chargerless.any()).collect().item())
 
 
 #: Where a split writes each bucket (bucket index -> file index); the expression giving a row's file.

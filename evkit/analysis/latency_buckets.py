@@ -71,7 +71,7 @@ def latency_stats_in_buckets(
     # one read of everything into the bucket files comes first, told in rows
     split = splitting(progress) if progress is not None else None
     # a plain store's routing keys are not read (``_prep.routed``), into the files or from the filters
-    keyed = routed(lf, lf.collect_schema().names())
+    keyed = routed(lf)
     written = [held(c, reads.columns, routed=keyed) for c in reads.columns]
     with buckets.bucket_sources(lf, filters, written, spill=spill, splitting=split) as sources:
         return _two_passes([_held(rows, reads.columns, keys, keyed) for rows in sources], keys, progress)

@@ -87,9 +87,23 @@ def none_match(frame: pl.LazyFrame, predicate: pl.Expr) -> bool:
     answer for most stores without reading their data. False for any other frame (a narrowed one
     is read by row groups, without statistics: small, filtered as it is; on ``s3://`` the question
     would fetch every part's footer once more, a request each), or on an error."""
+    return _none_match(frame, predicate) is True
+
+
+def any_match(frame: pl.LazyFrame, predicate: pl.Expr) -> bool:
+    """Whether a row of ``frame`` matches ``predicate``: :func:`none_match`'s answer where it has
+    one (a match ends its read), else every row is read."""
+    known = _none_match(frame, predicate)
+    if known is not None:
+        return not known
+    return bool(frame.select(predicate.fill_null(False).any()).collect().item())
+
+
+def _none_match(frame: pl.LazyFrame, predicate: pl.Expr) -> bool | None:
+    """:func:`none_match`, or None where it cannot tell (a frame of another kind, an error)."""
     made = scan_recipe(frame)
     if made is None or made[1] or made[0].dedupe or any(is_s3(part) for part in made[0].files[:1]):
-        return False
+        return None
     answers = _NONE_MATCH.get(frame)
     if answers is None:
         answers = _NONE_MATCH.put(frame, {})
@@ -98,7 +112,7 @@ def none_match(frame: pl.LazyFrame, predicate: pl.Expr) -> bool:
         try:
             found = frame.filter(predicate).head(1).select(pl.len()).collect().item()
         except pl.exceptions.PolarsError:
-            return False  # the analysis will say why
+            return None  # the analysis will say why
         answers[key] = found == 0
     return answers[key]
 
@@ -142,6 +156,7 @@ def has_rows(frame: pl.LazyFrame) -> bool:
 
 
 __all__ = [
+    "any_match",
     "first_rows",
     "has_rows",
     "none_match",

@@ -75,10 +75,10 @@ def test_the_report_is_the_same_whether_the_key_is_read_or_not(
     root = _store(tmp_path / "d", build_fleet().frame())
     asked: list[bool] = []
     real = _prep.routed
-    monkeypatch.setattr(_prep, "routed", lambda lf, names: asked.append(real(lf, names)) or asked[-1])
+    monkeypatch.setattr(_prep, "routed", lambda lf: asked.append(real(lf)) or asked[-1])
     unread = report_data(root, rows_per_bucket=500)
     assert asked == [False]  # the report's buckets did not read it
-    monkeypatch.setattr(_prep, "routed", lambda _lf, _names: True)
+    monkeypatch.setattr(_prep, "routed", lambda _lf: True)
     read = report_data(root, rows_per_bucket=500)
     for name in ("sessions", "per_day", "summary", "gaps", "connected", "readings"):
         assert getattr(unread, name).equals(getattr(read, name)), name
@@ -102,9 +102,24 @@ def test_latency_in_buckets_reads_the_routing_key_only_where_commands_need_it(
     lf = scan(_store(tmp_path / "d", frame), dedupe=False)
     asked: list[bool] = []
     real = _prep.routed
-    monkeypatch.setattr(lb, "routed", lambda lf, names: asked.append(real(lf, names)) or asked[-1])
+    monkeypatch.setattr(lb, "routed", lambda lf: asked.append(real(lf)) or asked[-1])
     got = lb.latency_stats_in_buckets(lf, rows_per_bucket=300)
     assert asked == [commands]
     assert ("command_roundtrip" in got["hop"].to_list()) is commands
     expected = latency_stats(lf).collect()
     assert_frame_equal(got, expected, check_dtypes=False, abs_tol=1e-9, rel_tol=1e-12)
+
+
+def test_any_match_answers_from_a_store_and_reads_any_other_frame(tmp_path: Path) -> None:
+    """``frame_facts.any_match``: a store's scan is asked as ``none_match`` asks it; a frame of another
+    kind (filtered, in memory) is read. The same answers either way."""
+    from evkit.store.frame_facts import any_match, none_match
+
+    frame = build_fleet().frame()
+    lf = scan(_store(tmp_path / "d", frame), dedupe=False)
+    some = pl.col("observation_id") == frame["observation_id"][0]
+    never = pl.col("kind") == "mqtt"
+    for source in (lf, lf.filter(pl.lit(True)), frame.lazy()):
+        assert any_match(source, some) and not any_match(source, never)
+    assert none_match(lf, never) and not none_match(lf, some)
+    assert not none_match(frame.lazy(), never)  # it cannot tell: not a store's scan
