@@ -158,8 +158,7 @@ def scan_shape(lf: pl.LazyFrame) -> tuple[bool, bool]:
     """Whether ``lf``, a store's scan, begins in runs of one charger (:func:`begins_in_runs`), and
     whether it begins with whole chargers, each in one long run in time order (an export sorted by
     charger: :func:`begins_by_charger`), from its first rows (milliseconds); (False, False) for any
-    other frame. Hints for speed only: every use is correct on any order. Asked once per frame (the
-    sessions' plan and the engine that runs it, ``evkit.analysis.sessions.engine_for``, both ask)."""
+    other frame. Hints for speed only: every use is correct on any order. Asked once per frame."""
     from evkit.store.frame_facts import first_rows
 
     shape = _SHAPES.get(lf)

@@ -26,12 +26,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
-
-if TYPE_CHECKING:
-    from polars._typing import EngineType
 
 #: Rows analysed at once (sessions of 6M rows peak at about 0.8 GiB, the whole process).
 ROWS_PER_BUCKET = 8_000_000
@@ -425,7 +421,6 @@ def in_charger_buckets(
     progress: Callable[[int, int], None] | None = None,
     splitting: Splitting | None = None,
     reading: Reading | None = None,
-    engine: Callable[[pl.LazyFrame], EngineType] | None = None,
 ) -> pl.DataFrame:
     """``analyse(lf).collect()``, computed bucket by bucket of chargers (see the module docstring).
 
@@ -434,11 +429,13 @@ def in_charger_buckets(
     else ``reading`` gives the plans of what it reads (an ``analyse`` that collects inside, such as
     pricing: its plan does not show those reads).
     ``progress`` hears (buckets done, buckets in all) before the first and after each (nothing when
-    the data is one bucket); ``splitting`` the rows read while the buckets go to files, if they do;
-    ``engine`` the Polars engine that runs a bucket's plan, given its rows (default: Polars')."""
+    the data is one bucket); ``splitting`` the rows read while the buckets go to files, if they do.
+    Each bucket's plan runs on Polars' default engine, the streaming one: it ran the sessions of
+    every shape of store as fast as the in-memory engine or faster, with less memory (Polars 2.2,
+    ``benchmarks/RESULTS.md``)."""
 
     def collected(rows: pl.LazyFrame) -> pl.DataFrame:
-        return analyse(rows).collect(engine=engine(rows) if engine is not None else "auto")
+        return analyse(rows).collect()
 
     filters = bucket_filters(lf, rows_per_bucket)
     if filters[0] is None:  # one bucket: the whole data

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import importlib
 from datetime import timedelta
-from typing import Literal
 
 import polars as pl
 
@@ -336,20 +335,6 @@ def easee_sessions(
     )
 
 
-#: A Polars engine that ``engine_for`` picks.
-Engine = Literal["in-memory", "streaming"]
-
-
-def engine_for(lf: pl.LazyFrame) -> Engine:
-    """The Polars engine that computes ``sessions(lf)`` fastest, from the hint its plan follows
-    (``scan_shape``): rows that begin in runs of one charger are held and read in their order, which
-    the in-memory engine runs faster (5.9M rows sorted by charger: 0.46 s against 0.58 s; a compacted
-    store, 0.83 s against 0.91 s); rows in arrival order are grouped as they stream, twice as fast on
-    the streaming engine (0.57 s against 1.0-1.3 s). The same sessions on either."""
-    in_runs, _ = scan_shape(lf)
-    return "in-memory" if in_runs else "streaming"
-
-
 def _home_sessions(lf: pl.LazyFrame) -> list[pl.LazyFrame]:
     """evcc / go-e sessions from ``evkit.analysis.home`` when that module and such rows exist."""
     if "source" not in columns_of(lf):
@@ -383,4 +368,4 @@ def sessions(
     return pl.concat(frames, how="vertical").sort("charger_id", "started_at")
 
 
-__all__ = ["ABS_TOLERANCE_KWH", "REL_TOLERANCE", "Engine", "easee_sessions", "engine_for", "sessions"]
+__all__ = ["ABS_TOLERANCE_KWH", "REL_TOLERANCE", "easee_sessions", "sessions"]

@@ -38,8 +38,6 @@ from evkit.display import csv_safe
 from evkit.errors import ConfigError, DatasetError, first_line
 
 if TYPE_CHECKING:
-    from polars._typing import EngineType
-
     from evkit.analysis.buckets import Reading
     from evkit.analysis.tariff import Tariff
 
@@ -187,8 +185,6 @@ def _collect_in_buckets(
     where: str,
     bar: Any = None,
     reading: Reading | None = None,
-    *,
-    engine: Callable[[pl.LazyFrame], EngineType] | None = None,
 ) -> pl.DataFrame:
     """``_collect(analyse(lf))`` for a per-charger analysis, in charger buckets when the data is large
     (each bucket shown on ``bar``, a progress bar, as it is done). ``reading``: the plans of what
@@ -210,7 +206,6 @@ def _collect_in_buckets(
             progress=progress if bar is not None else None,
             splitting=splitting if bar is not None else None,
             reading=reading,
-            engine=engine,
         )
 
 
@@ -333,15 +328,13 @@ def sessions_in_buckets(
     buckets of chargers, one after another (memory follows a bucket, not the data; each bucket's
     sessions are priced in it, since a session's cost reads only its own charger's readings)."""
     from evkit.analysis.session_window import sessions_starting
-    from evkit.analysis.sessions import engine_for
 
     def found(part: pl.LazyFrame) -> pl.LazyFrame:
         # priced sessions keep their next start: their readings run until it, in or after the window
         return sessions_starting(part, start, end, gap, next_start=tariff is not None)
 
     analyse, reading = _priced(found, tariff) if tariff is not None else (found, None)
-    engine = engine_for if start is None and end is None else None  # a window's rows are no scan
-    found_all = _collect_in_buckets(lf, analyse, where, bar, reading, engine=engine)
+    found_all = _collect_in_buckets(lf, analyse, where, bar, reading)
     return found_all.sort("charger_id", "started_at")
 
 

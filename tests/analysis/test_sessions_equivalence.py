@@ -20,7 +20,6 @@ from polars.testing import assert_frame_equal
 from evkit import scan
 from evkit.analysis import easee_sessions
 from evkit.analysis._timeline import scan_shape
-from evkit.analysis.sessions import engine_for
 from tests.analysis import scenario as sc
 from tests.analysis import sessions_reference
 from tests.analysis.conftest import Fleet
@@ -31,7 +30,7 @@ sessions_module = importlib.import_module("evkit.analysis.sessions")
 def _same(lf: pl.LazyFrame, gap: timedelta = timedelta(minutes=20)) -> None:
     """The sessions of ``lf`` are the reference's, whichever order the power readings are assigned in
     (by time; by charger and time, chosen for stores that come a whole charger at a time), and on
-    either Polars engine (``engine_for`` runs rows read in runs on the in-memory one)."""
+    either Polars engine."""
     old = sessions_reference.easee_sessions(lf, gap).collect()
     new = easee_sessions(lf, gap).collect()
     assert_frame_equal(new, old, rel_tol=1e-9, abs_tol=1e-9)
@@ -122,9 +121,8 @@ def test_a_store_sorted_by_charger_gives_the_sessions_it_gave(fleet: Fleet, tmp_
     by_charger, arrival = (scan(tmp_path / name, dedupe=False) for name in stores)
     assert scan_shape(by_charger)[0] and not scan_shape(arrival)[0]
     assert not scan_shape(by_charger.filter(pl.lit(True)))[0]  # not a scan: not looked at
-    assert (engine_for(by_charger), engine_for(arrival)) == ("in-memory", "streaming")
     _same(by_charger)
-    found = easee_sessions(by_charger).collect(engine=engine_for(by_charger))
+    found = easee_sessions(by_charger).collect(engine="in-memory")
     assert found["gap"].any()  # the fleet's hole is found in runs too
     assert_frame_equal(found, easee_sessions(arrival).collect(), rel_tol=1e-9, abs_tol=1e-9)
 
