@@ -10,7 +10,7 @@ import polars as pl
 from evkit.analysis._prep import easee_rows
 from evkit.analysis.exact import seconds
 from evkit.store.frame_memo import FrameMemo
-from evkit.store.schema import with_contract_types
+from evkit.store.schema import in_memory, with_contract_types
 
 #: Idle Easee chargers send a heartbeat about every 15 minutes; longer silence is a hole in the data.
 DEFAULT_GAP = timedelta(minutes=20)
@@ -151,7 +151,7 @@ def begins_in_runs(first: pl.DataFrame) -> bool:
 def held_timeline(frame: pl.DataFrame, expected: timedelta = DEFAULT_GAP) -> Timeline:
     """:func:`timeline` of rows held in memory (a report's or the explorer's bucket): read in runs when
     they begin so (:func:`begins_in_runs` of their first rows)."""
-    return timeline(frame.lazy(), expected, in_runs=begins_in_runs(frame.head(_FIRST_LOOK)))
+    return timeline(in_memory(frame), expected, in_runs=begins_in_runs(frame.head(_FIRST_LOOK)))
 
 
 def scan_shape(lf: pl.LazyFrame) -> tuple[bool, bool]:

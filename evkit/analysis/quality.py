@@ -10,7 +10,7 @@ from evkit.analysis import _timeline
 from evkit.analysis._prep import IDENTITY, easee_rows, first_deliveries, require
 from evkit.analysis._timeline import DEFAULT_GAP, Timeline
 from evkit.analysis.exact import exact_sum, seconds
-from evkit.store.schema import with_contract_types
+from evkit.store.schema import in_memory, with_contract_types
 
 #: A message delivered this long after the device took it is stale (a replay of old state, a backlog).
 DEFAULT_STALE = timedelta(minutes=10)
@@ -173,7 +173,7 @@ def unknown_ids(lf: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("kind") == "unknown"
     )
     return (
-        easee_rows(lf.filter(pl.col("charger_id").is_not_null()))
+        easee_rows(lf)  # rows with a charger (and a device time)
         .filter(unknown)
         .group_by("charger_id", "observation_id", "kind")
         .agg(
@@ -297,7 +297,10 @@ def quality_summary(
     # them in memory passes them (``first_of(lf)`` collected): the streaming engine's plan is faster so.
     # Rows in memory show their order; a plan's first deliveries come in another (copies last).
     ordered = isinstance(first, pl.DataFrame) and in_received_order(first)
-    first = first_of(lf).cache() if first is None else with_contract_types(first.lazy())
+    if first is None:
+        first = first_of(lf).cache()
+    else:  # rows in memory: the Easee rows' filter below is asked of them once (``in_memory``)
+        first = with_contract_types(in_memory(first) if isinstance(first, pl.DataFrame) else first.lazy())
     skewed = first.filter(
         (pl.col("arrival_time") < pl.col("observed_at")) | (pl.col("received_at") < pl.col("observed_at"))
     )

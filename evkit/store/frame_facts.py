@@ -1,6 +1,7 @@
 """What a frame from ``evkit.store.reader``'s ``scan`` (or ``narrow``) tells without reading its rows:
 counts and bytes from the parts' footers the check already read, its first rows, whether a predicate
-matches nothing. Any other frame gets ``None`` (or is counted, where a count is asked)."""
+matches nothing (also asked of rows held in memory: one look). Any other frame gets ``None`` (or is
+counted, where a count is asked)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from evkit.store.frame_memo import FrameMemo
 from evkit.store.narrow import Narrowing, admitted_groups, footer_of, rows_per_range
 from evkit.store.objstore import is_s3
 from evkit.store.reader import ScanRecipe, scan_recipe
+from evkit.store.schema import is_in_memory
 
 
 def _footer_counted(frame: pl.LazyFrame) -> list[Path | str] | None:
@@ -81,12 +83,14 @@ def first_rows(frame: pl.LazyFrame, columns: Sequence[str], rows: int) -> pl.Dat
 
 
 def none_match(frame: pl.LazyFrame, predicate: pl.Expr) -> bool:
-    """Whether no row of ``frame``, a whole local store's frame from ``scan`` without ``dedupe``,
-    matches ``predicate`` (then a filter of its negation keeps every row, and need not be made).
-    Asked once per frame and predicate: the first match ends the read, and the parts' statistics
-    answer for most stores without reading their data. False for any other frame (a narrowed one
+    """Whether no row of ``frame``, a whole local store's frame from ``scan`` without ``dedupe``
+    or rows held in memory (``evkit.store.schema.in_memory``), matches ``predicate`` (then a filter
+    of its negation keeps every row, and need not be made). Asked once per frame and predicate: for
+    a store the first match ends the read, and the parts' statistics answer for most stores without
+    reading their data; rows in memory are looked at once. False for any other frame (a narrowed one
     is read by row groups, without statistics: small, filtered as it is; on ``s3://`` the question
-    would fetch every part's footer once more, a request each), or on an error."""
+    would fetch every part's footer once more, a request each; a plan's rows may cost a whole
+    computation), or on an error."""
     return _none_match(frame, predicate) is True
 
 
@@ -102,7 +106,10 @@ def any_match(frame: pl.LazyFrame, predicate: pl.Expr) -> bool:
 def _none_match(frame: pl.LazyFrame, predicate: pl.Expr) -> bool | None:
     """:func:`none_match`, or None where it cannot tell (a frame of another kind, an error)."""
     made = scan_recipe(frame)
-    if made is None or made[1] or made[0].dedupe or any(is_s3(part) for part in made[0].files[:1]):
+    if made is None:
+        if not is_in_memory(frame):
+            return None
+    elif made[1] or made[0].dedupe or any(is_s3(part) for part in made[0].files[:1]):
         return None
     answers = _NONE_MATCH.get(frame)
     if answers is None:

@@ -199,6 +199,26 @@ def known_nan_free(frame: pl.LazyFrame) -> pl.LazyFrame:
     return frame
 
 
+#: Lazy frames of rows held in memory (:func:`in_memory`).
+_IN_MEMORY: FrameMemo[bool] = FrameMemo()
+
+
+def in_memory(frame: pl.DataFrame) -> pl.LazyFrame:
+    """``frame.lazy()``, remembered as rows in memory: a question about every row of it
+    (``evkit.store.frame_facts.none_match``) costs one pass over memory, no read, and is answered
+    once for the analyses that ask it in turn (a report's bucket: nine filters to Easee rows that keep
+    every row, about 0.07 s of CPU of a 3M-row bucket's 2.1-2.3 s). The lazy frame is a snapshot:
+    changing ``frame`` in place later does not change it."""
+    lf = frame.lazy()
+    _IN_MEMORY.put(lf, True)
+    return lf
+
+
+def is_in_memory(frame: pl.LazyFrame) -> bool:
+    """Whether ``frame`` is an :func:`in_memory` frame (or :func:`contract_frame` of a frame in memory)."""
+    return _IN_MEMORY.get(frame) is not None
+
+
 def _may_hold_nan(frame: pl.LazyFrame | pl.DataFrame) -> bool:
     """Whether ``value`` of ``frame`` may hold NaN: a frame in memory is looked at (milliseconds for
     millions of rows), a frame ``evkit.scan`` or :func:`contract_frame` returned holds none, any other
@@ -246,7 +266,7 @@ def contract_frame(frame: pl.LazyFrame | pl.DataFrame, where: str = "the data") 
     values of the contract's type, as the scan reads a part whose column holds none; then
     :func:`with_contract_types`; NaN in ``value`` read as null (:func:`nan_as_null`). ``frame`` itself
     (lazily) when it keeps the contract and holds no NaN (a store's scan: its speed hints are kept)."""
-    lf = frame.lazy()
+    lf = in_memory(frame) if isinstance(frame, pl.DataFrame) else frame.lazy()
     schema = lf.collect_schema()
     # rare: read only the odd columns, to tell those that hold no value
     if odd := of_another_kind(schema, REQUIRED_COLUMNS):
@@ -257,7 +277,10 @@ def contract_frame(frame: pl.LazyFrame | pl.DataFrame, where: str = "the data") 
     if error := contract_error(schema, where) or number_problems(lf, where):
         raise DatasetError(error)
     checked = with_contract_types(lf)
-    return known_nan_free(nan_as_null(checked) if _may_hold_nan(frame) else checked)
+    found = known_nan_free(nan_as_null(checked) if _may_hold_nan(frame) else checked)
+    if isinstance(frame, pl.DataFrame):
+        _IN_MEMORY.put(found, True)  # computed from memory, whatever it converted
+    return found
 
 
 def type_kind(dtype: pl.DataType) -> str:

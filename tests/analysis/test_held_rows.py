@@ -123,3 +123,33 @@ def test_any_match_answers_from_a_store_and_reads_any_other_frame(tmp_path: Path
         assert any_match(source, some) and not any_match(source, never)
     assert none_match(lf, never) and not none_match(lf, some)
     assert not none_match(frame.lazy(), never)  # it cannot tell: not a store's scan
+
+
+def test_rows_in_memory_are_asked_once_and_filters_that_keep_every_row_are_not_made() -> None:
+    """``in_memory``: ``none_match`` of rows held in memory looks at them (once per predicate), so the
+    analyses of a report's bucket skip the filter to Easee rows when it would keep every row; a frame
+    with a row that filter drops is still filtered, and a later change to the frame changes nothing."""
+    from evkit.analysis._prep import easee_rows
+    from evkit.store.frame_facts import any_match, none_match
+    from evkit.store.schema import contract_frame, in_memory
+
+    frame = build_fleet().frame()
+    some = pl.col("observation_id") == frame["observation_id"][0]
+    never = pl.col("kind") == "mqtt"
+    held = in_memory(frame)
+    assert none_match(held, never) and not none_match(held, some)
+    assert any_match(held, some) and not any_match(held, never)
+    assert easee_rows(held) is held  # every row is an Easee row: no filter at all
+    made = contract_frame(frame)  # what the analyses make of a frame in memory: asked as well
+    assert none_match(made, never) and easee_rows(made) is made
+    assert not none_match(frame.lazy(), never)  # a plain lazy frame: it cannot tell
+    # a row without a charger: the filter is made, and drops it (the same rows as before)
+    odd = pl.concat([frame, frame.head(1).with_columns(pl.lit(None, pl.String).alias("charger_id"))])
+    kept = easee_rows(in_memory(odd))
+    assert kept is not None and kept.collect().height == frame.height
+    # the lazy frame is a snapshot: changing the frame in place afterwards does not change its answer
+    mutable = frame.clone()
+    snapshot = in_memory(mutable)
+    assert none_match(snapshot, never)
+    mutable.replace_column(mutable.get_column_index("kind"), pl.Series("kind", ["mqtt"] * mutable.height))
+    assert none_match(snapshot, never) and snapshot.collect()["kind"].ne("mqtt").all()
