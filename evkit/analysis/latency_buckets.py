@@ -30,7 +30,7 @@ import polars as pl
 
 from evkit._steps import Step, splitting
 from evkit.analysis import buckets, ranks
-from evkit.analysis._prep import held, routed
+from evkit.analysis._prep import held, held_rows, routed
 from evkit.analysis.exact import divided
 from evkit.analysis.latency import (
     PERCENTILES,
@@ -104,7 +104,7 @@ def _read(rows: pl.LazyFrame, columns: list[str], routed: bool = True) -> pl.Dat
         held(c, columns, routed=routed) if c in columns else pl.lit(None, dtype=t).alias(c)
         for c, t in rows.collect_schema().items()
     ]
-    return rows.select(projection).collect()
+    return held_rows(rows, projection)
 
 
 def latencies_of(frame: pl.DataFrame, keys: Sequence[str]) -> pl.LazyFrame:
