@@ -209,7 +209,11 @@ def in_memory(frame: pl.DataFrame) -> pl.LazyFrame:
     once for the analyses that ask it in turn (a report's bucket: nine filters to Easee rows that keep
     every row, about 0.07 s of CPU of a 3M-row bucket's 2.1-2.3 s). The lazy frame is a snapshot:
     changing ``frame`` in place later does not change it."""
-    lf = frame.lazy()
+    return _held_in_memory(frame.lazy())
+
+
+def _held_in_memory(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """``lf``, remembered as computed from rows in memory (:func:`in_memory`)."""
     _IN_MEMORY.put(lf, True)
     return lf
 
@@ -266,7 +270,7 @@ def contract_frame(frame: pl.LazyFrame | pl.DataFrame, where: str = "the data") 
     values of the contract's type, as the scan reads a part whose column holds none; then
     :func:`with_contract_types`; NaN in ``value`` read as null (:func:`nan_as_null`). ``frame`` itself
     (lazily) when it keeps the contract and holds no NaN (a store's scan: its speed hints are kept)."""
-    lf = in_memory(frame) if isinstance(frame, pl.DataFrame) else frame.lazy()
+    lf = frame.lazy()
     schema = lf.collect_schema()
     # rare: read only the odd columns, to tell those that hold no value
     if odd := of_another_kind(schema, REQUIRED_COLUMNS):
@@ -278,9 +282,8 @@ def contract_frame(frame: pl.LazyFrame | pl.DataFrame, where: str = "the data") 
         raise DatasetError(error)
     checked = with_contract_types(lf)
     found = known_nan_free(nan_as_null(checked) if _may_hold_nan(frame) else checked)
-    if isinstance(frame, pl.DataFrame):
-        _IN_MEMORY.put(found, True)  # computed from memory, whatever it converted
-    return found
+    # a frame in memory: computed from memory, whatever it converted (``in_memory``)
+    return _held_in_memory(found) if isinstance(frame, pl.DataFrame) else found
 
 
 def type_kind(dtype: pl.DataType) -> str:
